@@ -1,0 +1,202 @@
+//! `cargo bench --bench cycle`: what one cycle costs, against the simulated API
+//! over loopback HTTP. Prints a Markdown table for BENCHMARKS.md.
+//!
+//! Measured: one cycle over 1,000 campaigns by id (`max_in_flight = 8`) and over
+//! 10,000 by listing (page size 100): wall time, API requests, CPU time of this
+//! process (simulator included, so an upper bound); then the peak RSS of the real
+//! `campaign-watcher run` watching 1,000 campaigns for several cycles.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use campaign_watcher::config::{
+    ChannelKind, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+};
+use campaign_watcher::daemon::Daemon;
+use campaign_watcher::sim::{self, SimOptions};
+
+const KEY: &str = "bench-key";
+
+fn cpu_time() -> Duration {
+    // utime + stime of this process, in clock ticks (100 Hz on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn settings(base_url: String, ids: Vec<String>, all: bool, state: &std::path::Path) -> Settings {
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "null".to_string(),
+        ChannelSettings::new(ChannelKind::Console),
+    );
+    Settings {
+        sigmamind: SigmaMindSettings {
+            base_url,
+            api_key: Some(Secret::new(KEY)),
+            max_in_flight: 8,
+            max_requests_per_second: 0.0,
+            ..SigmaMindSettings::default()
+        },
+        watch: WatchSettings {
+            campaigns: if all { vec![] } else { ids },
+            all,
+            page_size: 100,
+            ..WatchSettings::default()
+        },
+        state: StateSettings {
+            url: format!("sqlite://{}", state.join("state.db").display()),
+            ..StateSettings::default()
+        },
+        channels,
+        ..Settings::defaults()
+    }
+}
+
+struct Row {
+    name: String,
+    cycle: &'static str,
+    wall: Duration,
+    cpu: Duration,
+    requests: u64,
+    events: usize,
+}
+
+async fn measure(name: &str, campaigns: usize, all: bool, rows: &mut Vec<Row>) {
+    let server = sim::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        SimOptions {
+            campaigns,
+            api_key: Some(KEY.into()),
+        },
+    )
+    .await
+    .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ids = server.control.ids();
+    let daemon = Daemon::build(&settings(server.base_url(), ids.clone(), all, dir.path()))
+        .await
+        .expect("daemon");
+    for (label, change) in [
+        ("first (baseline)", false),
+        ("steady, nothing changed", false),
+        ("steady, 1% changed", true),
+    ] {
+        if change {
+            for id in ids.iter().step_by(100) {
+                server.control.set_status(id, "paused");
+                server.control.set_errors(id, vec!["Row 2: bench".into()]);
+            }
+        }
+        let cpu = cpu_time();
+        let started = Instant::now();
+        let report = daemon.tick().await.expect("cycle");
+        rows.push(Row {
+            name: name.to_string(),
+            cycle: label,
+            wall: started.elapsed(),
+            cpu: cpu_time().saturating_sub(cpu),
+            requests: report.requests,
+            events: report.events.len(),
+        });
+    }
+    server.stop().await;
+}
+
+fn peak_rss_of_run(campaigns: usize, runtime: &tokio::runtime::Runtime) -> Option<(u64, u64)> {
+    runtime.block_on(async {
+        let server = sim::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SimOptions { campaigns, api_key: Some(KEY.into()) },
+        )
+        .await
+        .ok()?;
+        let dir = tempfile::tempdir().ok()?;
+        let ids: Vec<String> = server.control.ids().iter().map(|id| format!("{id:?}")).collect();
+        let config = dir.path().join("bench.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[sigmamind]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nmax_requests_per_second = 0\n[watch]\ncampaigns = [{}]\ninterval = \"2s\"\n[state]\nurl = \"sqlite://{}\"\n[channels.null]\nkind = \"console\"\n",
+                server.base_url(),
+                ids.join(","),
+                dir.path().join("state.db").display()
+            ),
+        )
+        .ok()?;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_campaign-watcher"))
+            .args(["--config", config.to_str()?, "run"])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let pid = child.id()?;
+        // Several cycles, with a few changes so the outbox and console work too.
+        for round in 0..5 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let id = server.control.ids()[round * 7].clone();
+            server.control.set_status(&id, if round % 2 == 0 { "paused" } else { "live" });
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let peak = kib("VmHWM:")?;
+        let now = kib("VmRSS:")?;
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+        server.stop().await;
+        Some((peak, now))
+    })
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing and should stay quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("cycle benchmark: run it with `cargo bench --bench cycle`");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut rows = Vec::new();
+    runtime.block_on(async {
+        measure("1,000 by id, max_in_flight 8", 1_000, false, &mut rows).await;
+        measure("10,000 by listing, page 100", 10_000, true, &mut rows).await;
+    });
+    println!("| campaigns | cycle | wall | CPU (watcher + simulator) | requests | events |");
+    println!("|---|---|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {:.1} ms | {:.0} ms | {} | {} |",
+            row.name,
+            row.cycle,
+            row.wall.as_secs_f64() * 1000.0,
+            row.cpu.as_secs_f64() * 1000.0,
+            row.requests,
+            row.events
+        );
+    }
+    match peak_rss_of_run(1_000, &runtime) {
+        Some((peak, now)) => println!(
+            "\n`campaign-watcher run` watching 1,000 campaigns by id, 2 s interval, after 5 cycles: peak RSS {:.1} MB, current RSS {:.1} MB",
+            peak as f64 / 1024.0,
+            now as f64 / 1024.0
+        ),
+        None => println!("\npeak RSS of run: could not be measured"),
+    }
+}

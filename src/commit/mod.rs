@@ -1,0 +1,14 @@
+//! Step 5 of the pipeline: the durable store.
+//!
+//! New campaign states, the API health, the event history and one outbox row per
+//! (event, channel) are written in **one** SQLite transaction
+//! ([`Store::commit_cycle`]), so a crash at any point either keeps the whole cycle
+//! or none of it: never "send, then save". The dispatcher (`deliver`) then drains
+//! the outbox and records each row's fate here.
+//!
+//! Only `sqlite://` is implemented; the URL scheme leaves room for PostgreSQL.
+
+mod schema;
+mod store;
+
+pub use store::{CycleCommit, Delivery, OutboxCounts, RoutedEvent, Store, StoreError, StoredEvent};

@@ -1,0 +1,137 @@
+//! Versioned schema: an ordered list of SQL scripts compiled into the binary.
+//!
+//! `schema_version` holds one row per applied script. Pending scripts are applied
+//! in one `BEGIN IMMEDIATE` transaction, so two processes opening the same file at
+//! once cannot both migrate, and a failed migration leaves the file as it was.
+//! A file written by a newer binary is refused before anything is written to it.
+
+use sqlx::{Row, SqlitePool};
+
+/// Append only: never edit a script once released, add a new one instead.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema. Timestamps are unix milliseconds (UTC) throughout, so
+    // ordering and "is it due" comparisons are plain integer comparisons.
+    r#"
+    CREATE TABLE campaign_state (
+        key         TEXT PRIMARY KEY NOT NULL,
+        state_json  TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        changed_at  INTEGER NOT NULL
+    );
+    CREATE TABLE watcher_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        health_json  TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id            TEXT PRIMARY KEY NOT NULL,
+        type          TEXT NOT NULL,
+        campaign_id   TEXT,
+        occurred_at   INTEGER NOT NULL,
+        payload_json  TEXT NOT NULL
+    );
+    CREATE INDEX events_occurred_at ON events (occurred_at);
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id         TEXT NOT NULL REFERENCES events (id),
+        channel          TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        created_at       INTEGER NOT NULL,
+        next_attempt_at  INTEGER NOT NULL,
+        sent_at          INTEGER,
+        dead_at          INTEGER,
+        last_error       TEXT,
+        UNIQUE (event_id, channel)
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    "#,
+];
+
+/// The newest schema version this binary knows.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// What [`migrate`] found; the caller turns it into a `StoreError` naming the file.
+pub(crate) enum MigrateError {
+    Newer {
+        found: i64,
+    },
+    Sql {
+        version: Option<i64>,
+        source: sqlx::Error,
+    },
+}
+
+impl From<sqlx::Error> for MigrateError {
+    fn from(source: sqlx::Error) -> Self {
+        Self::Sql {
+            version: None,
+            source,
+        }
+    }
+}
+
+/// Whether the file has a `schema_version` table at all (a new file has none).
+async fn version_table_present(
+    executor: impl sqlx::SqliteExecutor<'_>,
+) -> Result<bool, sqlx::Error> {
+    // Reading sqlite_master first keeps a version check from creating anything.
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version') AS present",
+    )
+    .fetch_one(executor)
+    .await?;
+    let present: i64 = row.try_get("present")?;
+    Ok(present > 0)
+}
+
+/// Apply every pending migration, or refuse a newer file without touching it.
+pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
+    // IMMEDIATE takes the write lock up front: a deferred transaction that reads
+    // and then writes can fail with SQLITE_BUSY without waiting for busy_timeout.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let found = if version_table_present(&mut *tx).await? {
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version")
+            .fetch_one(&mut *tx)
+            .await?;
+        row.try_get::<i64, _>("version")?
+    } else {
+        0
+    };
+    if found > LATEST {
+        tx.rollback().await?;
+        return Err(MigrateError::Newer { found });
+    }
+    if found == LATEST {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+            version     INTEGER PRIMARY KEY NOT NULL,
+            applied_at  INTEGER NOT NULL
+        )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    for (index, script) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let version = index as i64 + 1;
+        let tag = |source| MigrateError::Sql {
+            version: Some(version),
+            source,
+        };
+        sqlx::raw_sql(script).execute(&mut *tx).await.map_err(tag)?;
+        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
+            .bind(version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(tag)?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,610 @@
+//! Reading the configuration: TOML file, `CAMPAIGN_WATCHER__*` overrides,
+//! unknown-key detection, typed values, then `*_file` secrets.
+//!
+//! Problems from every stage are gathered into one [`ConfigError::Invalid`], so an
+//! operator fixes the file in one pass instead of one error per run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
+use serde::de::{DeserializeOwned, Visitor};
+
+use super::{
+    ChannelKind, ChannelSettings, ConfigError, HttpSettings, RuleSettings, Secret, Settings,
+    SigmaMindSettings, StateSettings, WatchSettings,
+};
+
+/// Prefix of environment overrides: `CAMPAIGN_WATCHER__SECTION__KEY`.
+pub const ENV_PREFIX: &str = "CAMPAIGN_WATCHER";
+const ENV_SEPARATOR: &str = "__";
+/// Fallback for the API key when neither `api_key` nor `api_key_file` is set.
+const API_KEY_ENV: &str = "SIGMAMIND_API_KEY";
+/// Set by systemd for units with `LoadCredential=`.
+const CREDENTIALS_DIR_ENV: &str = "CREDENTIALS_DIRECTORY";
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: [&str; 2] = ["watch.campaigns", "watch.statuses"];
+
+type Env = BTreeMap<String, String>;
+
+const ALL_KINDS: [ChannelKind; 8] = [
+    ChannelKind::Webhook,
+    ChannelKind::Console,
+    ChannelKind::Email,
+    ChannelKind::Slack,
+    ChannelKind::Discord,
+    ChannelKind::Teams,
+    ChannelKind::Pagerduty,
+    ChannelKind::Alertmanager,
+];
+
+impl Settings {
+    /// Loads `path`, then the process environment (overrides, `SIGMAMIND_API_KEY`,
+    /// `CREDENTIALS_DIRECTORY`). Does not call [`Settings::validate`].
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        Self::load_with_env(path, process_env())
+    }
+
+    /// [`Settings::load`] with an explicit environment instead of the process's,
+    /// so tests never mutate (and race on) the real one.
+    pub fn load_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        // Checked up front so a missing file gets its own sentence rather than the
+        // config crate's generic "not found" wording.
+        let readable = std::fs::metadata(path).and_then(|meta| {
+            if meta.is_dir() {
+                Err(std::io::Error::other("it is a directory"))
+            } else {
+                std::fs::File::open(path).map(drop)
+            }
+        });
+        if let Err(error) = readable {
+            return Err(ConfigError::Unreadable {
+                path: path.to_path_buf(),
+                error,
+            });
+        }
+        let origin = path.display().to_string();
+        let source = File::from(path).format(FileFormat::Toml).required(true);
+        pipeline(source, &origin, &env.into_iter().collect())
+    }
+
+    /// Loads TOML text through the same pipeline as a file, with NO environment:
+    /// no overrides, no `SIGMAMIND_API_KEY`, no `CREDENTIALS_DIRECTORY`. That keeps
+    /// `demo` and tests independent of whatever the shell exports. `origin` names
+    /// the text in error messages.
+    pub fn load_from_str(toml: &str, origin: &str) -> Result<Settings, ConfigError> {
+        Self::load_from_str_with_env(toml, origin, std::iter::empty())
+    }
+
+    /// [`Settings::load_from_str`] with an explicit environment.
+    pub fn load_from_str_with_env(
+        toml: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let source = File::from_str(toml, FileFormat::Toml);
+        pipeline(source, origin, &env.into_iter().collect())
+    }
+}
+
+/// The process environment; non-Unicode variables cannot be ours, so they are skipped.
+fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+}
+
+fn pipeline<S>(file: S, origin: &str, env: &Env) -> Result<Settings, ConfigError>
+where
+    S: Source + Send + Sync + 'static,
+{
+    let mut problems = Vec::new();
+
+    let file_config = Config::builder()
+        .add_source(file)
+        .build()
+        .map_err(|error| syntax_error(origin, error))?;
+
+    let overrides = env_overrides(env, &file_channel_names(&file_config), &mut problems);
+    let env_names = overrides.names.clone();
+    let merged = Config::builder()
+        .add_source(file_config)
+        .add_source(overrides)
+        .build()
+        .map_err(|error| syntax_error(origin, error))?;
+
+    let mut root = match merged.cache.kind {
+        ValueKind::Table(table) => table,
+        // A TOML document is always a table; an empty one stands in defensively.
+        _ => Map::new(),
+    };
+    prune_unknown_keys(&mut root, &env_names, &mut problems);
+    let mut settings = typed_settings(root, &mut problems);
+    resolve_secrets(&mut settings, env, &mut problems);
+
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError::invalid(origin, problems))
+    }
+}
+
+fn syntax_error(origin: &str, error: ::config::ConfigError) -> ConfigError {
+    let message = match error {
+        ::config::ConfigError::FileParse { cause, .. } => cause.to_string(),
+        other => other.to_string(),
+    };
+    ConfigError::Syntax {
+        origin: origin.to_string(),
+        message: strip_source_excerpt(&message),
+    }
+}
+
+/// The TOML parser quotes the offending source line, which may hold a secret
+/// (`api_key = sk_live_...` without quotes is a syntax error); keep only its
+/// position and explanation.
+fn strip_source_excerpt(message: &str) -> String {
+    let is_excerpt = |line: &str| {
+        let trimmed = line.trim_start();
+        let after_number = trimmed.trim_start_matches(|c: char| c.is_ascii_digit());
+        after_number.trim_start().starts_with('|')
+    };
+    message
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !is_excerpt(line))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn file_channel_names(config: &Config) -> Vec<String> {
+    match &config.cache.kind {
+        ValueKind::Table(root) => match root.get("channels").map(|value| &value.kind) {
+            Some(ValueKind::Table(channels)) => channels.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Environment overrides after the config crate's `Environment` has parsed them,
+/// with channel names mapped back to the file's spelling and lists split.
+#[derive(Debug, Clone)]
+struct EnvOverrides {
+    values: Map<String, Value>,
+    /// Dotted key → the variable that set it, for error messages.
+    names: BTreeMap<String, String>,
+}
+
+impl Source for EnvOverrides {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, ::config::ConfigError> {
+        Ok(self.values.clone())
+    }
+}
+
+fn env_overrides(env: &Env, file_channels: &[String], problems: &mut Vec<String>) -> EnvOverrides {
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+    let ours: Map<String, String> = env
+        .iter()
+        .filter(|(name, _)| name.to_ascii_uppercase().starts_with(&prefix))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    // The same key derivation as `Environment`, kept to name the variable in errors.
+    let mut original_names: BTreeMap<String, String> = BTreeMap::new();
+    for name in ours.keys() {
+        let key = name[prefix.len()..]
+            .to_lowercase()
+            .replace(ENV_SEPARATOR, ".");
+        original_names.insert(key, name.clone());
+    }
+
+    // No `try_parsing`: it turns "0123" into 123 and "1e3" into 1000 for string keys
+    // such as api_key; the config crate converts strings to numbers and booleans
+    // itself where a field needs one.
+    let collected = Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator(ENV_SEPARATOR)
+        .separator(ENV_SEPARATOR)
+        .source(Some(ours))
+        .collect();
+    let collected = match collected {
+        Ok(collected) => collected,
+        Err(error) => {
+            problems.push(format!("environment overrides: {error}"));
+            Map::new()
+        }
+    };
+
+    let mut values = Map::new();
+    let mut names = BTreeMap::new();
+    for (key, value) in collected {
+        if key.is_empty() {
+            continue;
+        }
+        let name = original_names.get(&key).cloned().unwrap_or_default();
+        let key = match_channel_name(&key, file_channels);
+        let value = if LIST_KEYS.contains(&key.as_str()) {
+            split_list(value)
+        } else {
+            value
+        };
+        names.insert(key.clone(), name);
+        values.insert(key, value);
+    }
+    EnvOverrides { values, names }
+}
+
+/// Environment variable names are upper-case and often cannot contain `-`, so
+/// `CAMPAIGN_WATCHER__CHANNELS__OPS_HOOK__URL` overrides `[channels.ops-hook]` (or
+/// `[channels.OpsHook]`) when exactly one file channel matches that way.
+fn match_channel_name(key: &str, file_channels: &[String]) -> String {
+    let mut parts = key.splitn(3, '.');
+    let (Some("channels"), Some(name), rest) = (parts.next(), parts.next(), parts.next()) else {
+        return key.to_string();
+    };
+    let fold = |text: &str| text.to_lowercase().replace('-', "_");
+    if file_channels.iter().any(|known| known == name) {
+        return key.to_string();
+    }
+    let candidates: Vec<&String> = file_channels
+        .iter()
+        .filter(|known| fold(known) == fold(name))
+        .collect();
+    let name = match candidates.as_slice() {
+        [only] => only.as_str(),
+        _ => name,
+    };
+    match rest {
+        Some(rest) => format!("channels.{name}.{rest}"),
+        None => format!("channels.{name}"),
+    }
+}
+
+fn split_list(value: Value) -> Value {
+    let origin = value.origin().map(str::to_string);
+    match value.kind {
+        ValueKind::String(text) => {
+            let items: Vec<Value> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::new(origin.as_ref(), item.to_string()))
+                .collect();
+            Value::new(origin.as_ref(), items)
+        }
+        kind => Value::new(origin.as_ref(), kind),
+    }
+}
+
+/// The field names a derived `Deserialize` struct accepts, taken from serde's own
+/// list so the unknown-key check can never drift from the structs.
+fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("field probe"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(serde::de::Error::custom("field probe"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    // The probe always "fails"; only the captured field list matters.
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}
+
+/// Removes every key the structs do not know, reporting each with its full path,
+/// so typed deserialisation afterwards reports only type problems.
+fn prune_unknown_keys(
+    root: &mut Map<String, Value>,
+    env_names: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    let mut report = |path: String, known: &[&str], is_section: bool, leaf: &str| {
+        let what = if is_section { "section" } else { "key" };
+        let mut text = format!("unknown {what} \"{path}\"");
+        if let Some(close) = closest(leaf, known) {
+            text.push_str(&format!(" (did you mean \"{close}\"?)"));
+        }
+        if let Some(name) = env_source(&path, env_names) {
+            text.push_str(&format!(" (set by environment variable {name})"));
+        }
+        problems.push(text);
+    };
+
+    let top = struct_fields::<Settings>();
+    for key in sorted_keys(root) {
+        if !top.contains(&key.as_str()) {
+            let is_section = matches!(root.get(&key).map(|v| &v.kind), Some(ValueKind::Table(_)));
+            report(key.clone(), top, is_section, &key);
+            root.remove(&key);
+        }
+    }
+
+    let mut prune = |table: &mut Map<String, Value>, path: &str, known: &[&str]| {
+        for key in sorted_keys(table) {
+            if !known.contains(&key.as_str()) {
+                report(format!("{path}.{key}"), known, false, &key);
+                table.remove(&key);
+            }
+        }
+    };
+    let sections: [(&str, &[&str]); 4] = [
+        ("sigmamind", struct_fields::<SigmaMindSettings>()),
+        ("watch", struct_fields::<WatchSettings>()),
+        ("state", struct_fields::<StateSettings>()),
+        ("http", struct_fields::<HttpSettings>()),
+    ];
+    for (section, known) in sections {
+        if let Some(ValueKind::Table(table)) = root.get_mut(section).map(|v| &mut v.kind) {
+            prune(table, section, known);
+        }
+    }
+    if let Some(ValueKind::Table(channels)) = root.get_mut("channels").map(|v| &mut v.kind) {
+        let known = struct_fields::<ChannelSettings>();
+        for name in sorted_keys(channels) {
+            if let Some(ValueKind::Table(channel)) = channels.get_mut(&name).map(|v| &mut v.kind) {
+                prune(channel, &format!("channels.{name}"), known);
+            }
+        }
+    }
+    if let Some(ValueKind::Array(rules)) = root.get_mut("rules").map(|v| &mut v.kind) {
+        let known = struct_fields::<RuleSettings>();
+        for (index, rule) in rules.iter_mut().enumerate() {
+            if let ValueKind::Table(rule) = &mut rule.kind {
+                prune(rule, &format!("rules[{index}]"), known);
+            }
+        }
+    }
+}
+
+fn sorted_keys(table: &Map<String, Value>) -> Vec<String> {
+    let keys: BTreeSet<String> = table.keys().cloned().collect();
+    keys.into_iter().collect()
+}
+
+fn env_source<'a>(path: &str, env_names: &'a BTreeMap<String, String>) -> Option<&'a str> {
+    let nested = format!("{path}.");
+    env_names
+        .iter()
+        .find(|(key, _)| key.as_str() == path || key.starts_with(&nested))
+        .map(|(_, name)| name.as_str())
+}
+
+/// A known key within two edits of a typo, for "did you mean".
+fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (edit_distance(typo, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Section by section (and channel by channel, rule by rule) so that one wrong
+/// type does not hide the others.
+fn typed_settings(mut root: Map<String, Value>, problems: &mut Vec<String>) -> Settings {
+    let mut settings = Settings::defaults();
+    if let Some(value) = root.remove("sigmamind") {
+        if let Some(section) = typed(value, "sigmamind", problems) {
+            settings.sigmamind = section;
+        }
+    }
+    if let Some(value) = root.remove("watch") {
+        if let Some(section) = typed(value, "watch", problems) {
+            settings.watch = section;
+        }
+    }
+    if let Some(value) = root.remove("state") {
+        if let Some(section) = typed(value, "state", problems) {
+            settings.state = section;
+        }
+    }
+    if let Some(value) = root.remove("http") {
+        if let Some(section) = typed(value, "http", problems) {
+            settings.http = section;
+        }
+    }
+    if let Some(value) = root.remove("channels") {
+        match value.kind {
+            ValueKind::Table(channels) => {
+                let channels: BTreeMap<String, Value> = channels.into_iter().collect();
+                for (name, channel) in channels {
+                    let path = format!("channels.{name}");
+                    if let Some(channel) = typed(channel, &path, problems) {
+                        settings.channels.insert(name, channel);
+                    }
+                }
+            }
+            ValueKind::Nil => {}
+            kind => {
+                let value = Value::new(None, kind);
+                if let Some(channels) = typed(value, "channels", problems) {
+                    settings.channels = channels;
+                }
+            }
+        }
+    }
+    if let Some(value) = root.remove("rules") {
+        match value.kind {
+            ValueKind::Array(rules) => {
+                for (index, rule) in rules.into_iter().enumerate() {
+                    if let Some(rule) = typed(rule, &format!("rules[{index}]"), problems) {
+                        settings.rules.push(rule);
+                    }
+                }
+            }
+            ValueKind::Nil => {}
+            kind => {
+                let value = Value::new(None, kind);
+                if let Some(rules) = typed(value, "rules", problems) {
+                    settings.rules = rules;
+                }
+            }
+        }
+    }
+    settings
+}
+
+fn typed<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Vec<String>) -> Option<T> {
+    match T::deserialize(value) {
+        Ok(typed) => Some(typed),
+        Err(error) => {
+            let (key, message) = split_error(error);
+            problems.push(format!("{}: {message}", join_path(path, key.as_deref())));
+            None
+        }
+    }
+}
+
+/// The config crate tracks the key of a deserialisation error; separating it from
+/// the message lets the problem start with the full key path.
+fn split_error(error: ::config::ConfigError) -> (Option<String>, String) {
+    match error {
+        ::config::ConfigError::Type {
+            unexpected,
+            expected,
+            key,
+            ..
+        } => (
+            key,
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
+        ::config::ConfigError::At { error, key, .. } => {
+            let (inner_key, message) = split_error(*error);
+            let key = match (key, inner_key) {
+                (Some(outer), Some(inner)) => Some(join_path(&outer, Some(&inner))),
+                (outer, inner) => outer.or(inner),
+            };
+            (key, message)
+        }
+        ::config::ConfigError::NotFound(key) => (Some(key), "missing required key".to_string()),
+        ::config::ConfigError::Message(message) => (None, readable_message(message)),
+        other => (None, other.to_string()),
+    }
+}
+
+/// The config crate's wording for an unknown enum variant names a Rust type;
+/// operators need the accepted values instead.
+fn readable_message(message: String) -> String {
+    const UNKNOWN_KIND: &str = "enum ChannelKind does not have variant constructor ";
+    match message.strip_prefix(UNKNOWN_KIND) {
+        Some(kind) => {
+            let known: Vec<&str> = ALL_KINDS.iter().map(|kind| kind.as_str()).collect();
+            format!(
+                "unknown channel kind \"{kind}\" (known: {})",
+                known.join(", ")
+            )
+        }
+        None => message,
+    }
+}
+
+fn join_path(base: &str, key: Option<&str>) -> String {
+    match key {
+        None | Some("") => base.to_string(),
+        Some(key) if key.starts_with('[') => format!("{base}{key}"),
+        Some(key) => format!("{base}.{key}"),
+    }
+}
+
+/// Applies the `*_file` keys and `SIGMAMIND_API_KEY`. An explicit value wins over
+/// its file, and the file is then not read at all (it may not exist on this host).
+fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String>) {
+    let credentials_dir = env
+        .get(CREDENTIALS_DIR_ENV)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    let dir = credentials_dir.as_deref();
+
+    let sigmamind = &mut settings.sigmamind;
+    if sigmamind.api_key.is_none() {
+        if let Some(file) = &sigmamind.api_key_file {
+            match read_secret_file(file, dir) {
+                Ok(key) => sigmamind.api_key = Some(Secret::new(key)),
+                Err(problem) => problems.push(format!("sigmamind.api_key_file: {problem}")),
+            }
+        } else if let Some(key) = env.get(API_KEY_ENV) {
+            let key = key.trim();
+            if !key.is_empty() {
+                sigmamind.api_key = Some(Secret::new(key));
+            }
+        }
+    }
+
+    for (name, channel) in &mut settings.channels {
+        if channel.url.is_none() {
+            if let Some(file) = &channel.url_file {
+                match read_secret_file(file, dir) {
+                    Ok(url) => channel.url = Some(url),
+                    Err(problem) => problems.push(format!("channels.{name}.url_file: {problem}")),
+                }
+            }
+        }
+        if channel.secret.is_none() {
+            if let Some(file) = &channel.secret_file {
+                match read_secret_file(file, dir) {
+                    Ok(secret) => channel.secret = Some(Secret::new(secret)),
+                    Err(problem) => {
+                        problems.push(format!("channels.{name}.secret_file: {problem}"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a secret file; a relative path is looked up in `$CREDENTIALS_DIRECTORY`
+/// when set (systemd `LoadCredential=`), else relative to the working directory.
+/// The returned problem names the path, never the content.
+fn read_secret_file(file: &Path, credentials_dir: Option<&Path>) -> Result<String, String> {
+    let path = match credentials_dir {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file.to_path_buf(),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read \"{}\": {error}", path.display()))?;
+    // Editors and `echo` add a trailing newline that is not part of the secret.
+    let value = text.trim_end();
+    if value.is_empty() {
+        return Err(format!("\"{}\" is empty", path.display()));
+    }
+    Ok(value.to_string())
+}

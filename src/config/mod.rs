@@ -1,0 +1,441 @@
+//! Configuration (design §4): a TOML file read with the `config` crate, then
+//! `CAMPAIGN_WATCHER__SECTION__KEY` environment overrides, then `*_file` secrets.
+//!
+//! Every section builds its own clients elsewhere from these plain values;
+//! [`Settings::validate`] reports every problem at once.
+//!
+//! Loading lives in `load` (file, environment, `*_file` secrets, unknown keys,
+//! typed values), checking in `validate`, the `check-config` rendering in `redact`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+mod load;
+mod redact;
+mod validate;
+
+pub use load::ENV_PREFIX;
+
+/// Why the configuration could not be used; `Display` is the sentence shown to
+/// the operator (exit code 2), and never contains a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is missing or cannot be read.
+    #[error("{}", unreadable_sentence(path, error))]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The file is not valid TOML; `message` carries the parser's line and column.
+    #[error("{origin}: TOML syntax error: {message}")]
+    Syntax { origin: String, message: String },
+    /// Unknown keys, wrong types, unreadable secret files or failed validation.
+    #[error("{}", invalid_sentence(origin, problems))]
+    Invalid {
+        origin: String,
+        problems: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// Wraps [`Settings::validate`] problems for the caller.
+    pub fn invalid(origin: impl Into<String>, problems: Vec<String>) -> Self {
+        Self::Invalid {
+            origin: origin.into(),
+            problems,
+        }
+    }
+}
+
+fn unreadable_sentence(path: &std::path::Path, error: &std::io::Error) -> String {
+    let hint = "pass --config PATH (or set CAMPAIGN_WATCHER_CONFIG) or create it";
+    if error.kind() == std::io::ErrorKind::NotFound {
+        format!("configuration file {} not found: {hint}", path.display())
+    } else {
+        format!(
+            "cannot read configuration file {}: {error}: {hint}",
+            path.display()
+        )
+    }
+}
+
+fn invalid_sentence(origin: &str, problems: &[String]) -> String {
+    let count = problems.len();
+    let noun = if count == 1 { "problem" } else { "problems" };
+    let mut text = format!("{origin}: {count} {noun} in the configuration:");
+    for problem in problems {
+        text.push_str("\n  - ");
+        text.push_str(problem);
+    }
+    text
+}
+
+/// A secret value: never printed by `Debug`, `Display` or `Serialize`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value; call it where the secret is used, nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub sigmamind: SigmaMindSettings,
+    #[serde(default)]
+    pub watch: WatchSettings,
+    #[serde(default)]
+    pub state: StateSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelSettings>,
+    #[serde(default)]
+    pub rules: Vec<RuleSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigmaMindSettings {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// Total time for one request, connect included.
+    #[serde(default = "default_api_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// 0 means no budget.
+    #[serde(default = "default_max_rps")]
+    pub max_requests_per_second: f64,
+    /// Retries after the first attempt, for connect errors, timeouts, 429 and 5xx.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// First backoff step; full jitter up to this doubled per retry.
+    #[serde(default = "default_retry_base", with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Longest wait between retries; a `Retry-After` above it gives up for this cycle.
+    #[serde(default = "default_retry_cap", with = "humantime_serde")]
+    pub retry_max: Duration,
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSettings {
+    #[serde(default)]
+    pub campaigns: Vec<String>,
+    #[serde(default)]
+    pub all: bool,
+    /// With `all`: only campaigns in these statuses.
+    #[serde(default)]
+    pub statuses: Vec<String>,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Poll every this long (default 60s); exclusive with `schedule`.
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// Cron expression with seconds first, e.g. "0 */5 * * * *".
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default = "default_confirm_polls")]
+    pub confirm_polls: u32,
+    /// Consecutive unreadable cycles before `watcher.api_unhealthy`.
+    #[serde(default = "default_unhealthy_after")]
+    pub unhealthy_after: u32,
+}
+
+/// `Debug` is written out by hand: a database URL can carry a password.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    #[serde(default = "default_state_url")]
+    pub url: String,
+    #[serde(default, with = "humantime_serde")]
+    pub lease_ttl: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    #[serde(default = "default_http_listen")]
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Webhook,
+    Console,
+    Email,
+    Slack,
+    Discord,
+    Teams,
+    Pagerduty,
+    Alertmanager,
+}
+
+/// `Debug` is written out by hand: a webhook URL can itself be the credential.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSettings {
+    pub kind: ChannelKind,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    /// `whsec_<base64>`: Standard Webhooks signing key.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// During a rotation, the old key also signs every message.
+    #[serde(default)]
+    pub previous_secret: Option<Secret>,
+    #[serde(default = "default_send_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_initial_backoff", with = "humantime_serde")]
+    pub retry_initial_backoff: Duration,
+    #[serde(default = "default_max_backoff", with = "humantime_serde")]
+    pub retry_max_backoff: Duration,
+    #[serde(default = "default_max_age", with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Event types; empty means every type.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// `from->to` with `*` for any; only constrains `campaign.status_changed`.
+    #[serde(default)]
+    pub transitions: Vec<String>,
+    /// Globs on campaign id or name; empty means every campaign.
+    #[serde(default)]
+    pub campaigns: Vec<String>,
+    /// Channel names; empty means every channel.
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+fn default_base_url() -> String {
+    "https://api.sigmamind.ai".into()
+}
+fn default_api_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_max_in_flight() -> usize {
+    8
+}
+fn default_max_rps() -> f64 {
+    10.0
+}
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_retry_base() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_retry_cap() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_response_bytes() -> usize {
+    4 * 1024 * 1024
+}
+fn default_page_size() -> u32 {
+    100
+}
+fn default_confirm_polls() -> u32 {
+    1
+}
+fn default_unhealthy_after() -> u32 {
+    3
+}
+fn default_state_url() -> String {
+    "sqlite://state.db".into()
+}
+fn default_http_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+fn default_send_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_max_age() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+impl Default for SigmaMindSettings {
+    fn default() -> Self {
+        Self {
+            base_url: default_base_url(),
+            api_key: None,
+            api_key_file: None,
+            timeout: default_api_timeout(),
+            connect_timeout: default_connect_timeout(),
+            max_in_flight: default_max_in_flight(),
+            max_requests_per_second: default_max_rps(),
+            max_retries: default_max_retries(),
+            retry_base: default_retry_base(),
+            retry_max: default_retry_cap(),
+            max_response_bytes: default_max_response_bytes(),
+        }
+    }
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        Self {
+            campaigns: vec![],
+            all: false,
+            statuses: vec![],
+            page_size: default_page_size(),
+            interval: None,
+            schedule: None,
+            confirm_polls: default_confirm_polls(),
+            unhealthy_after: default_unhealthy_after(),
+        }
+    }
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        Self {
+            url: default_state_url(),
+            lease_ttl: None,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: default_http_listen(),
+        }
+    }
+}
+
+impl fmt::Debug for StateSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateSettings")
+            .field("url", &redact::redact_url(&self.url))
+            .field("lease_ttl", &self.lease_ttl)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ChannelSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.url.as_deref().map(|url| {
+            if self.url_file.is_some() {
+                "<redacted>".to_string()
+            } else {
+                redact::redact_url(url)
+            }
+        });
+        f.debug_struct("ChannelSettings")
+            .field("kind", &self.kind)
+            .field("url", &url)
+            .field("url_file", &self.url_file)
+            .field("secret", &self.secret)
+            .field("secret_file", &self.secret_file)
+            .field("previous_secret", &self.previous_secret)
+            .field("timeout", &self.timeout)
+            .field("retry_initial_backoff", &self.retry_initial_backoff)
+            .field("retry_max_backoff", &self.retry_max_backoff)
+            .field("max_age", &self.max_age)
+            .finish()
+    }
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Console => "console",
+            Self::Email => "email",
+            Self::Slack => "slack",
+            Self::Discord => "discord",
+            Self::Teams => "teams",
+            Self::Pagerduty => "pagerduty",
+            Self::Alertmanager => "alertmanager",
+        }
+    }
+}
+
+impl Settings {
+    /// Every default, no file and no environment (for `demo` and tests).
+    pub fn defaults() -> Settings {
+        Settings::default()
+    }
+}
+
+impl WatchSettings {
+    /// The polling interval when no cron `schedule` is set.
+    pub fn effective_interval(&self) -> Duration {
+        self.interval.unwrap_or(Duration::from_secs(60))
+    }
+}
+
+impl ChannelSettings {
+    /// A channel with every default, for `demo` and tests.
+    pub fn new(kind: ChannelKind) -> Self {
+        Self {
+            kind,
+            url: None,
+            url_file: None,
+            secret: None,
+            secret_file: None,
+            previous_secret: None,
+            timeout: default_send_timeout(),
+            retry_initial_backoff: default_initial_backoff(),
+            retry_max_backoff: default_max_backoff(),
+            max_age: default_max_age(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

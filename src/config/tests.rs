@@ -1,0 +1,567 @@
+//! Loading, validation and redaction tests. None touches the process
+//! environment: every environment is an explicit map, so tests cannot race.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+const SECRET: &str = "sk_live_SECRET123";
+const VALID_WHSEC: &str = "whsec_z1q2S+du5vfnYbSlb4KuUyJcsjBMA0Xz";
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+fn load(toml: &str, pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::load_from_str_with_env(toml, "test.toml", env(pairs))
+}
+
+fn problems(result: Result<Settings, ConfigError>) -> Vec<String> {
+    match result {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        Err(other) => panic!("expected Invalid, got {other}"),
+        Ok(_) => panic!("expected Invalid, got Ok"),
+    }
+}
+
+fn temp_file(content: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(content.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn defaults_match_the_design() {
+    let settings = Settings::defaults();
+    assert_eq!(settings.sigmamind.base_url, "https://api.sigmamind.ai");
+    assert!(settings.sigmamind.api_key.is_none());
+    assert_eq!(settings.sigmamind.timeout, Duration::from_secs(10));
+    assert_eq!(settings.sigmamind.max_in_flight, 8);
+    assert_eq!(settings.watch.page_size, 100);
+    assert_eq!(settings.watch.effective_interval(), Duration::from_secs(60));
+    assert_eq!(settings.watch.confirm_polls, 1);
+    assert_eq!(settings.state.url, "sqlite://state.db");
+    assert_eq!(settings.http.listen, "127.0.0.1:9464");
+    assert!(settings.channels.is_empty() && settings.rules.is_empty());
+
+    // An empty file is the same as no file.
+    let loaded = Settings::load_from_str("", "empty.toml").unwrap();
+    let rendered = settings.to_redacted_toml();
+    assert_eq!(loaded.to_redacted_toml(), rendered);
+    assert!(!rendered.starts_with('#'), "{rendered}");
+    assert!(
+        rendered.contains("interval = \"1m\"") && rendered.contains("[http]"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn environment_overrides_nested_keys_and_lists() {
+    let toml = r#"
+        [watch]
+        campaigns = ["camp_file"]
+        interval = "60s"
+        [channels.ops-hook]
+        kind = "webhook"
+        url = "https://file.example.com/"
+    "#;
+    let settings = load(
+        toml,
+        &[
+            ("CAMPAIGN_WATCHER__WATCH__INTERVAL", "30s"),
+            ("CAMPAIGN_WATCHER__WATCH__CAMPAIGNS", "camp_a, camp_b,"),
+            ("CAMPAIGN_WATCHER__WATCH__STATUSES", "live"),
+            ("CAMPAIGN_WATCHER__WATCH__ALL", "true"),
+            ("CAMPAIGN_WATCHER__SIGMAMIND__MAX_IN_FLIGHT", "4"),
+            // Digits only: must stay a string, leading zero included.
+            ("CAMPAIGN_WATCHER__SIGMAMIND__API_KEY", "0123"),
+            // `OPS_HOOK` reaches `[channels.ops-hook]`.
+            (
+                "CAMPAIGN_WATCHER__CHANNELS__OPS_HOOK__URL",
+                "https://env.example.com/",
+            ),
+            ("CAMPAIGN_WATCHER_CONFIG", "/not/a/setting.toml"),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(settings.watch.interval, Some(Duration::from_secs(30)));
+    assert_eq!(settings.watch.campaigns, ["camp_a", "camp_b"]);
+    assert_eq!(settings.watch.statuses, ["live"]);
+    assert!(settings.watch.all);
+    assert_eq!(settings.sigmamind.max_in_flight, 4);
+    assert_eq!(
+        settings.sigmamind.api_key.as_ref().unwrap().expose(),
+        "0123"
+    );
+    assert_eq!(settings.channels.len(), 1);
+    let hook = &settings.channels["ops-hook"];
+    assert_eq!(hook.url.as_deref(), Some("https://env.example.com/"));
+    assert_eq!(hook.kind, ChannelKind::Webhook);
+}
+
+#[test]
+fn api_key_precedence() {
+    let key_file = temp_file("from_file\n");
+    let key_path = key_file.path().display().to_string();
+    // (api_key in the file, api_key_file, CAMPAIGN_WATCHER__ override, SIGMAMIND_API_KEY, expected)
+    type Case = (
+        Option<&'static str>,
+        bool,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let cases: [Case; 7] = [
+        (
+            Some("in_toml"),
+            true,
+            None,
+            Some("from_env"),
+            Some("in_toml"),
+        ),
+        (
+            None,
+            true,
+            Some("override"),
+            Some("from_env"),
+            Some("override"),
+        ),
+        (
+            Some("in_toml"),
+            false,
+            Some("override"),
+            None,
+            Some("override"),
+        ),
+        (None, true, None, Some("from_env"), Some("from_file")),
+        (None, false, None, Some(" from_env \n"), Some("from_env")),
+        (None, false, None, Some(""), None),
+        (None, false, None, None, None),
+    ];
+    for (index, (in_toml, use_file, over, fallback, expected)) in cases.into_iter().enumerate() {
+        let mut toml = String::from("[sigmamind]\n");
+        if let Some(key) = in_toml {
+            toml.push_str(&format!("api_key = \"{key}\"\n"));
+        }
+        if use_file {
+            toml.push_str(&format!("api_key_file = \"{key_path}\"\n"));
+        }
+        let mut pairs = Vec::new();
+        if let Some(key) = over {
+            pairs.push(("CAMPAIGN_WATCHER__SIGMAMIND__API_KEY", key));
+        }
+        if let Some(key) = fallback {
+            pairs.push(("SIGMAMIND_API_KEY", key));
+        }
+        let settings = load(&toml, &pairs).unwrap();
+        let got = settings.sigmamind.api_key.as_ref().map(Secret::expose);
+        assert_eq!(got, expected, "case {index}");
+    }
+}
+
+#[test]
+fn secret_files_are_read_trimmed_and_resolved_in_credentials_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api_key"), format!("{SECRET}\r\n  \n")).unwrap();
+    std::fs::write(dir.path().join("hook_url"), "https://hooks.example.com/x\n").unwrap();
+    std::fs::write(dir.path().join("hook_secret"), format!("{VALID_WHSEC}\n")).unwrap();
+    let toml = r#"
+        [sigmamind]
+        api_key_file = "api_key"
+        [watch]
+        campaigns = ["camp_1"]
+        [channels.ops-hook]
+        kind = "webhook"
+        url_file = "hook_url"
+        secret_file = "hook_secret"
+    "#;
+    let credentials = dir.path().display().to_string();
+    let settings = load(toml, &[("CREDENTIALS_DIRECTORY", credentials.as_str())]).unwrap();
+    assert_eq!(
+        settings.sigmamind.api_key.as_ref().unwrap().expose(),
+        SECRET
+    );
+    let hook = &settings.channels["ops-hook"];
+    assert_eq!(hook.url.as_deref(), Some("https://hooks.example.com/x"));
+    assert_eq!(hook.secret.as_ref().unwrap().expose(), VALID_WHSEC);
+    assert_eq!(settings.validate(), Ok(()));
+
+    // Absolute paths ignore CREDENTIALS_DIRECTORY.
+    let absolute = dir.path().join("api_key").display().to_string();
+    let toml = format!("[sigmamind]\napi_key_file = \"{absolute}\"\n");
+    let settings = load(&toml, &[("CREDENTIALS_DIRECTORY", "/nonexistent")]).unwrap();
+    assert_eq!(
+        settings.sigmamind.api_key.as_ref().unwrap().expose(),
+        SECRET
+    );
+}
+
+#[test]
+fn unreadable_secret_files_name_the_key_and_the_path() {
+    let toml = r#"
+        [sigmamind]
+        api_key_file = "/nonexistent/cw/api_key"
+        [channels.ops-hook]
+        kind = "webhook"
+        url = "https://hooks.example.com/"
+        secret_file = "/nonexistent/cw/hook_secret"
+    "#;
+    let found = problems(load(toml, &[("SIGMAMIND_API_KEY", SECRET)]));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].starts_with("sigmamind.api_key_file: cannot read \"/nonexistent/cw/api_key\""));
+    assert!(found[1]
+        .starts_with("channels.ops-hook.secret_file: cannot read \"/nonexistent/cw/hook_secret\""));
+
+    let empty = temp_file("\n");
+    let toml = format!(
+        "[sigmamind]\napi_key_file = \"{}\"\n",
+        empty.path().display()
+    );
+    let found = problems(load(&toml, &[]));
+    assert_eq!(
+        found,
+        [format!(
+            "sigmamind.api_key_file: \"{}\" is empty",
+            empty.path().display()
+        )]
+    );
+}
+
+#[test]
+fn all_unknown_keys_are_reported_together_with_the_file() {
+    let file = temp_file(
+        r#"
+        colour = "blue"
+        [sigmamind]
+        api_key = "sk_live_SECRET123"
+        [watch]
+        intervall = "60s"
+        [bogus]
+        x = 1
+        [channels.ops-hook]
+        kind = "console"
+        urll = "https://x"
+        [[rules]]
+        evnts = ["campaign.reminder"]
+        "#,
+    );
+    let error =
+        Settings::load_with_env(file.path(), env(&[("CAMPAIGN_WATCHER__HTTP__LISTN", "x")]))
+            .unwrap_err();
+    let text = error.to_string();
+    let origin = file.path().display().to_string();
+    assert!(
+        text.starts_with(&format!("{origin}: 6 problems in the configuration:\n  - ")),
+        "{text}"
+    );
+    let ConfigError::Invalid { problems, .. } = error else {
+        panic!("expected Invalid");
+    };
+    assert_eq!(
+        problems,
+        [
+            "unknown section \"bogus\"",
+            "unknown key \"colour\"",
+            "unknown key \"watch.intervall\" (did you mean \"interval\"?)",
+            "unknown key \"http.listn\" (did you mean \"listen\"?) (set by environment variable CAMPAIGN_WATCHER__HTTP__LISTN)",
+            "unknown key \"channels.ops-hook.urll\" (did you mean \"url\"?)",
+            "unknown key \"rules[0].evnts\" (did you mean \"events\"?)",
+        ]
+    );
+}
+
+#[test]
+fn type_errors_name_the_key() {
+    let cases = [
+        ("[watch]\npage_size = \"many\"", "watch.page_size: "),
+        ("[sigmamind]\ntimeout = \"soon\"", "sigmamind.timeout: "),
+        ("[watch]\ncampaigns = \"camp_1\"", "watch.campaigns: "),
+        (
+            "[channels.ops-hook]\nkind = \"smtp\"",
+            "channels.ops-hook.kind: unknown channel kind \"smtp\" (known: webhook, console,",
+        ),
+        (
+            "[channels.ops-hook]\nurl = \"https://x\"",
+            "channels.ops-hook.kind: missing required key",
+        ),
+        ("[[rules]]\nevents = [1, {a = 1}]", "rules[0].events[1]: "),
+        ("watch = 5", "watch: "),
+    ];
+    for (toml, expected) in cases {
+        let found = problems(load(toml, &[]));
+        assert_eq!(found.len(), 1, "{toml}: {found:?}");
+        assert!(found[0].starts_with(expected), "{toml}: {found:?}");
+    }
+
+    // One wrong type per section does not hide the others, nor unknown keys.
+    let toml = "[watch]\npage_size = \"many\"\nextra = 1\n[sigmamind]\ntimeout = \"soon\"";
+    let found = problems(load(toml, &[]));
+    assert_eq!(found.len(), 3, "{found:?}");
+}
+
+#[test]
+fn channel_names_with_dashes_and_case_survive_loading() {
+    let toml = r#"
+        [channels.ops-hook]
+        kind = "console"
+        [channels.Ops_Mail-2]
+        kind = "console"
+    "#;
+    let settings = load(
+        toml,
+        &[("CAMPAIGN_WATCHER__CHANNELS__OPS_MAIL_2__TIMEOUT", "3s")],
+    )
+    .unwrap();
+    let names: Vec<&str> = settings.channels.keys().map(String::as_str).collect();
+    assert_eq!(names, ["Ops_Mail-2", "ops-hook"]);
+    assert_eq!(
+        settings.channels["Ops_Mail-2"].timeout,
+        Duration::from_secs(3)
+    );
+}
+
+#[test]
+fn missing_file_and_syntax_errors_are_clear_sentences() {
+    let error = Settings::load_with_env(Path::new("/nonexistent/cw.toml"), env(&[])).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("/nonexistent/cw.toml not found"), "{text}");
+    assert!(text.contains("--config"), "{text}");
+
+    // An unquoted secret is a syntax error; the parser's excerpt must not leak it.
+    let file = temp_file("[sigmamind]\napi_key = sk_live_SECRET123\n");
+    let error = Settings::load_with_env(file.path(), env(&[])).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, ConfigError::Syntax { .. }), "{text}");
+    assert!(text.contains("line 2"), "{text}");
+    assert!(text.contains(&file.path().display().to_string()), "{text}");
+    assert!(
+        !text.contains(SECRET) && !format!("{error:?}").contains(SECRET),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_at_once() {
+    let toml = r#"
+        [sigmamind]
+        base_url = "ftp://user:hunter2@api.example.com"
+        timeout = "0s"
+        max_in_flight = 0
+        max_requests_per_second = -1
+        [watch]
+        page_size = 5000
+        interval = "500ms"
+        schedule = "0 */5 * * *"
+        confirm_polls = 2
+        unhealthy_after = 0
+        statuses = ["live", "running"]
+        [state]
+        url = "postgres://u:p@db/cw"
+        [http]
+        listen = "localhost"
+        [channels."bad name"]
+        kind = "console"
+        [channels.hook]
+        kind = "webhook"
+        secret = "sk_live_SECRET123"
+        previous_secret = "whsec_!!notbase64"
+        retry_initial_backoff = "20m"
+        retry_max_backoff = "10m"
+        max_age = "0s"
+        [channels.mail]
+        kind = "email"
+        [[rules]]
+        events = ["campaign.reminder", "campaign.nope"]
+        transitions = ["live->paused", "live-paused", "Live->*"]
+        campaigns = ["camp_[", "*"]
+        channels = ["hook", "pager"]
+    "#;
+    let settings = load(toml, &[]).unwrap();
+    let found = settings.validate().unwrap_err();
+    let expected = [
+        "sigmamind.api_key: no API key",
+        "sigmamind.base_url: \"ftp://user:<redacted>@api.example.com\" is not an http",
+        "sigmamind.timeout: must be longer than 0s",
+        "sigmamind.max_in_flight:",
+        "sigmamind.max_requests_per_second:",
+        "watch.campaigns: nothing to watch",
+        "watch.page_size:",
+        "watch.interval: set either interval or schedule",
+        "watch.schedule: \"0 */5 * * *\" is not a 6- or 7-field cron",
+        "watch.interval: 500ms is below the 1s minimum",
+        "watch.confirm_polls: 2 is not supported: only 1 is supported in this version",
+        "watch.unhealthy_after:",
+        "watch.statuses[1]: \"running\"",
+        "state.url: postgres is not supported yet",
+        "http.listen:",
+        "channels.bad name: the name may only contain",
+        "channels.hook.secret: must start with whsec_",
+        "channels.hook.previous_secret: is not valid base64",
+        "channels.hook.retry_initial_backoff: 20m is longer than retry_max_backoff (10m)",
+        "channels.hook.max_age:",
+        "channels.hook.url: a webhook channel needs url",
+        "channels.mail.kind: \"email\" is not built yet",
+        "rules[0].events: \"campaign.nope\" is not an event type",
+        "rules[0].transitions: only apply to campaign.status_changed",
+        "rules[0].transitions: \"live-paused\" is not of the form from->to",
+        "rules[0].transitions: \"Live->*\" needs a lower-case status",
+        "rules[0].campaigns: \"camp_[\" is not a valid glob",
+        "rules[0].channels: \"pager\" is not a configured channel",
+    ];
+    for prefix in expected {
+        assert!(
+            found.iter().any(|problem| problem.starts_with(prefix)),
+            "missing {prefix:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    let joined = format!("{found:?}");
+    assert!(!joined.contains(SECRET) && !joined.contains("hunter2") && !joined.contains(":p@"));
+
+    let wrapped = ConfigError::invalid("cw.toml", found).to_string();
+    assert!(wrapped.starts_with(&format!(
+        "cw.toml: {} problems in the configuration:\n  - sigmamind.api_key: ",
+        expected.len()
+    )));
+}
+
+#[test]
+fn valid_values_pass_validation() {
+    let cases = [
+        "[watch]\nschedule = \"0 */5 * * * *\"",
+        "[watch]\nschedule = \"0 0 9-17 * * MON-FRI 2026\"",
+        "[watch]\nall = true\nstatuses = [\"live\", \"paused\"]\npage_size = 1000",
+        "[state]\nurl = \"sqlite::memory:\"",
+        "[http]\nlisten = \"[::1]:9464\"",
+        "[channels.c]\nkind = \"console\"\n[[rules]]\ntransitions = [\"*->archived\"]\nchannels = [\"c\"]",
+        "[sigmamind]\nbase_url = \"http://127.0.0.1:8080/v1\"\nmax_requests_per_second = 0",
+    ];
+    let pairs = [
+        ("SIGMAMIND_API_KEY", "k"),
+        ("CAMPAIGN_WATCHER__WATCH__CAMPAIGNS", "camp_1"),
+    ];
+    for extra in cases {
+        let settings = load(extra, &pairs).unwrap();
+        assert_eq!(settings.validate(), Ok(()), "{extra}");
+    }
+}
+
+#[test]
+fn redacted_toml_hides_every_secret() {
+    let toml = format!(
+        r#"
+        [sigmamind]
+        api_key = "{SECRET}"
+        [watch]
+        campaigns = ["camp_1"]
+        [state]
+        url = "sqlite://state.db"
+        [channels.hook]
+        kind = "webhook"
+        url = "https://ops:{SECRET}@hooks.example.com/x?token={SECRET}&team=ops&Sig={SECRET}"
+        secret = "whsec_{SECRET}"
+        previous_secret = "whsec_{SECRET}"
+        [[rules]]
+        name = "all"
+        "#
+    );
+    let settings = load(&toml, &[]).unwrap();
+    let rendered = settings.to_redacted_toml();
+    assert!(!rendered.contains(SECRET), "{rendered}");
+    assert!(
+        rendered.contains(
+            "url = \"https://ops:<redacted>@hooks.example.com/x?token=<redacted>&team=ops&Sig=<redacted>\""
+        ),
+        "{rendered}"
+    );
+    assert!(rendered.contains("api_key = \"<redacted>\""), "{rendered}");
+    assert!(rendered.contains("timeout = \"10s\""), "{rendered}");
+    assert!(
+        rendered.contains("retry_max_backoff = \"10m\""),
+        "{rendered}"
+    );
+    assert!(rendered.contains("max_age = \"1day\""), "{rendered}");
+    let order: Vec<usize> = [
+        "[sigmamind]",
+        "[watch]",
+        "[state]",
+        "[http]",
+        "[channels.hook]",
+        "[[rules]]",
+    ]
+    .iter()
+    .map(|header| rendered.find(header).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{rendered}");
+    // The rendering is itself a loadable configuration.
+    let reparsed: toml::Value = toml::from_str(&rendered).unwrap();
+    assert!(reparsed.get("rules").is_some());
+
+    assert!(!format!("{settings:?}").contains(SECRET));
+    let problems = settings.validate().unwrap_err();
+    assert!(!format!("{problems:?}").contains(SECRET));
+    let error = ConfigError::invalid("x", problems);
+    assert!(!error.to_string().contains(SECRET) && !format!("{error:?}").contains(SECRET));
+}
+
+#[test]
+fn url_redaction() {
+    let cases = [
+        ("https://hooks.example.com/x", "https://hooks.example.com/x"),
+        ("https://u:p@h/x", "https://u:<redacted>@h/x"),
+        ("https://tok@h", "https://<redacted>@h"),
+        (
+            "https://h/x?api_key=1&a=2#frag",
+            "https://h/x?api_key=<redacted>&a=2#frag",
+        ),
+        (
+            "https://h/x?password=1&signature=2",
+            "https://h/x?password=<redacted>&signature=<redacted>",
+        ),
+        ("sqlite://state.db", "sqlite://state.db"),
+        ("sqlite:state.db?mode=rwc", "sqlite:state.db?mode=rwc"),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(redact::redact_url(url), expected);
+    }
+}
+
+#[test]
+fn url_from_url_file_is_hidden_entirely() {
+    let url = temp_file("https://hooks.slack.com/services/T0/B0/SECRETPATH\n");
+    let toml = format!(
+        "[channels.slacky]\nkind = \"webhook\"\nurl_file = \"{}\"\n",
+        url.path().display()
+    );
+    let settings = load(&toml, &[]).unwrap();
+    let rendered = settings.to_redacted_toml();
+    assert!(!rendered.contains("SECRETPATH"), "{rendered}");
+    assert!(rendered.contains("url = \"<redacted>\""), "{rendered}");
+}
+
+#[test]
+fn example_configuration_loads_and_validates() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/campaign-watcher.toml");
+    let settings = Settings::load_with_env(&path, env(&[("SIGMAMIND_API_KEY", SECRET)])).unwrap();
+    assert_eq!(settings.validate(), Ok(()));
+    assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
+    assert_eq!(settings.watch.campaigns, ["camp_XiQEBcj9cc5TFRB4"]);
+    assert_eq!(settings.channels["ops-hook"].kind, ChannelKind::Webhook);
+    assert_eq!(settings.channels["terminal"].kind, ChannelKind::Console);
+    assert_eq!(settings.rules.len(), 1);
+    assert!(!settings.to_redacted_toml().contains(SECRET));
+
+    // Without any key source it is rejected with the key path.
+    let settings = Settings::load_with_env(&path, env(&[])).unwrap();
+    let problems = settings.validate().unwrap_err();
+    assert_eq!(
+        problems,
+        ["sigmamind.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY"]
+    );
+}

@@ -1,0 +1,356 @@
+//! Semantic checks on loaded settings: every problem at once, each a sentence
+//! starting with its key path. Values that may hold credentials are never echoed
+//! except through [`redact_url`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use super::redact::redact_url;
+use super::{ChannelKind, ChannelSettings, Settings};
+use crate::event::EventType;
+
+/// The statuses SigmaMind documents; `watch.statuses` filters on exactly these.
+const KNOWN_STATUSES: [&str; 4] = ["live", "scheduled", "paused", "completed"];
+const MAX_PAGE_SIZE: u32 = 1000;
+
+impl Settings {
+    /// Every configuration error at once; `Ok` may still come with [`Settings::warnings`].
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        self.check_sigmamind(&mut problems);
+        self.check_watch(&mut problems);
+        self.check_state_and_http(&mut problems);
+        for (name, channel) in &self.channels {
+            check_channel(name, channel, &mut problems);
+        }
+        self.check_rules(&mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Doubtful but usable settings, for the caller to log at warn level.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.watch.all && !self.watch.statuses.is_empty() {
+            warnings.push(
+                "watch.statuses: only applies with watch.all = true; it is ignored".to_string(),
+            );
+        }
+        if self.state.lease_ttl.is_some() && is_sqlite(&self.state.url) {
+            warnings.push(
+                "state.lease_ttl: only used with a shared (postgres) state store; it is ignored"
+                    .to_string(),
+            );
+        }
+        for (name, channel) in &self.channels {
+            if channel.previous_secret.is_some() && channel.secret.is_none() {
+                warnings.push(format!(
+                    "channels.{name}.previous_secret: set without secret; it is ignored"
+                ));
+            }
+        }
+        warnings
+    }
+
+    fn check_sigmamind(&self, problems: &mut Vec<String>) {
+        let api = &self.sigmamind;
+        match &api.api_key {
+            None => problems.push(
+                "sigmamind.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY"
+                    .to_string(),
+            ),
+            Some(key) if key.expose().trim().is_empty() => {
+                problems.push("sigmamind.api_key: is empty".to_string())
+            }
+            Some(_) => {}
+        }
+        if let Err(why) = check_http_url(&api.base_url) {
+            problems.push(format!(
+                "sigmamind.base_url: \"{}\" {why}",
+                redact_url(&api.base_url)
+            ));
+        }
+        non_zero(problems, "sigmamind.timeout", api.timeout);
+        non_zero(problems, "sigmamind.connect_timeout", api.connect_timeout);
+        if api.max_in_flight == 0 {
+            problems.push("sigmamind.max_in_flight: must be at least 1".to_string());
+        }
+        let rps = api.max_requests_per_second;
+        if !rps.is_finite() || rps < 0.0 {
+            problems.push(format!(
+                "sigmamind.max_requests_per_second: {rps} is not a finite number >= 0 (0 means no budget)"
+            ));
+        }
+        if api.retry_base > api.retry_max {
+            problems.push(format!(
+                "sigmamind.retry_base: {} is longer than sigmamind.retry_max ({})",
+                human(api.retry_base),
+                human(api.retry_max)
+            ));
+        }
+        if api.max_response_bytes == 0 {
+            problems.push("sigmamind.max_response_bytes: must be at least 1".to_string());
+        }
+    }
+
+    fn check_watch(&self, problems: &mut Vec<String>) {
+        let watch = &self.watch;
+        if watch.campaigns.is_empty() && !watch.all {
+            problems.push(
+                "watch.campaigns: nothing to watch: list campaign ids or set watch.all = true"
+                    .to_string(),
+            );
+        }
+        for (index, id) in watch.campaigns.iter().enumerate() {
+            if id.trim().is_empty() {
+                problems.push(format!("watch.campaigns[{index}]: is empty"));
+            }
+        }
+        if watch.page_size == 0 || watch.page_size > MAX_PAGE_SIZE {
+            problems.push(format!(
+                "watch.page_size: {} is outside 1..={MAX_PAGE_SIZE}",
+                watch.page_size
+            ));
+        }
+        if watch.interval.is_some() && watch.schedule.is_some() {
+            problems.push("watch.interval: set either interval or schedule, not both".to_string());
+        }
+        if let Some(schedule) = &watch.schedule {
+            if let Err(why) = check_cron(schedule) {
+                problems.push(format!("watch.schedule: \"{schedule}\" {why}"));
+            }
+        }
+        if let Some(interval) = watch.interval {
+            if interval < Duration::from_secs(1) {
+                problems.push(format!(
+                    "watch.interval: {} is below the 1s minimum",
+                    human(interval)
+                ));
+            }
+        }
+        if watch.confirm_polls != 1 {
+            problems.push(format!(
+                "watch.confirm_polls: {} is not supported: only 1 is supported in this version",
+                watch.confirm_polls
+            ));
+        }
+        if watch.unhealthy_after == 0 {
+            problems.push("watch.unhealthy_after: must be at least 1".to_string());
+        }
+        for (index, status) in watch.statuses.iter().enumerate() {
+            if !KNOWN_STATUSES.contains(&status.as_str()) {
+                problems.push(format!(
+                    "watch.statuses[{index}]: \"{status}\" is not one of {}",
+                    KNOWN_STATUSES.join(", ")
+                ));
+            }
+        }
+    }
+
+    fn check_state_and_http(&self, problems: &mut Vec<String>) {
+        let url = &self.state.url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            problems.push(
+                "state.url: postgres is not supported yet in this version; use sqlite://PATH"
+                    .to_string(),
+            );
+        } else if !is_sqlite(url) {
+            problems.push(format!(
+                "state.url: \"{}\" must start with sqlite:// or sqlite:",
+                redact_url(url)
+            ));
+        }
+        if let Some(ttl) = self.state.lease_ttl {
+            non_zero(problems, "state.lease_ttl", ttl);
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "http.listen: \"{}\" is not a socket address such as 127.0.0.1:9464",
+                self.http.listen
+            ));
+        }
+    }
+
+    fn check_rules(&self, problems: &mut Vec<String>) {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let at = format!("rules[{index}]");
+            for event in &rule.events {
+                if EventType::parse(event).is_none() {
+                    let known: Vec<&str> =
+                        EventType::ALL.iter().map(|kind| kind.as_str()).collect();
+                    problems.push(format!(
+                        "{at}.events: \"{event}\" is not an event type (known: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+            let status_events = rule.events.is_empty()
+                || rule
+                    .events
+                    .iter()
+                    .any(|event| event == EventType::StatusChanged.as_str());
+            if !rule.transitions.is_empty() && !status_events {
+                problems.push(format!(
+                    "{at}.transitions: only apply to campaign.status_changed, which {at}.events does not include"
+                ));
+            }
+            for transition in &rule.transitions {
+                if let Err(why) = check_transition(transition) {
+                    problems.push(format!("{at}.transitions: \"{transition}\" {why}"));
+                }
+            }
+            for pattern in &rule.campaigns {
+                if let Err(error) = globset::Glob::new(pattern) {
+                    problems.push(format!(
+                        "{at}.campaigns: \"{pattern}\" is not a valid glob: {}",
+                        error.kind()
+                    ));
+                }
+            }
+            for channel in &rule.channels {
+                if !self.channels.contains_key(channel) {
+                    problems.push(format!(
+                        "{at}.channels: \"{channel}\" is not a configured channel"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<String>) {
+    let at = format!("channels.{name}");
+    if name.is_empty() {
+        problems.push("channels: a channel name is empty".to_string());
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        problems.push(format!(
+            "{at}: the name may only contain letters, digits, '_' and '-'"
+        ));
+    }
+    match channel.kind {
+        ChannelKind::Webhook => match &channel.url {
+            None => problems.push(format!("{at}.url: a webhook channel needs url or url_file")),
+            Some(url) => {
+                if let Err(why) = check_http_url(url) {
+                    problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
+                }
+            }
+        },
+        ChannelKind::Console => {}
+        other => problems.push(format!(
+            "{at}.kind: \"{}\" is not built yet",
+            other.as_str()
+        )),
+    }
+    if let Some(secret) = &channel.secret {
+        if let Err(why) = check_signing_secret(secret.expose()) {
+            problems.push(format!("{at}.secret: {why}"));
+        }
+    }
+    if let Some(secret) = &channel.previous_secret {
+        if let Err(why) = check_signing_secret(secret.expose()) {
+            problems.push(format!("{at}.previous_secret: {why}"));
+        }
+    }
+    non_zero(problems, &format!("{at}.timeout"), channel.timeout);
+    if channel.retry_initial_backoff.is_zero() {
+        problems.push(format!(
+            "{at}.retry_initial_backoff: must be longer than 0s"
+        ));
+    } else if channel.retry_initial_backoff > channel.retry_max_backoff {
+        problems.push(format!(
+            "{at}.retry_initial_backoff: {} is longer than retry_max_backoff ({})",
+            human(channel.retry_initial_backoff),
+            human(channel.retry_max_backoff)
+        ));
+    }
+    non_zero(problems, &format!("{at}.max_age"), channel.max_age);
+}
+
+fn non_zero(problems: &mut Vec<String>, key: &str, value: Duration) {
+    if value.is_zero() {
+        problems.push(format!("{key}: must be longer than 0s"));
+    }
+}
+
+fn human(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite://") || url.starts_with("sqlite:")
+}
+
+/// Scheme and host only; the HTTP client does the full parse when it connects.
+pub(super) fn check_http_url(url: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("is not an http:// or https:// URL");
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err("is not an http:// or https:// URL");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err("has no host");
+    }
+    Ok(())
+}
+
+/// Standard Webhooks keys: `whsec_` then the base64 of the raw key.
+fn check_signing_secret(secret: &str) -> Result<(), &'static str> {
+    let Some(encoded) = secret.strip_prefix("whsec_") else {
+        return Err("must start with whsec_");
+    };
+    match base64::engine::general_purpose::STANDARD.decode(encoded) {
+        Ok(key) if !key.is_empty() => Ok(()),
+        Ok(_) => Err("is empty after whsec_"),
+        Err(_) => Err("is not valid base64 after whsec_"),
+    }
+}
+
+/// A light syntactic check; the scheduler parses it fully at start-up.
+fn check_cron(schedule: &str) -> Result<(), &'static str> {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    if fields.len() != 6 && fields.len() != 7 {
+        return Err(
+            "is not a 6- or 7-field cron expression (seconds first, e.g. \"0 */5 * * * *\")",
+        );
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "*/,-?#".contains(c);
+    if fields.iter().any(|field| !field.chars().all(allowed)) {
+        return Err("contains characters a cron field cannot have");
+    }
+    Ok(())
+}
+
+/// `from->to`; unknown lower-case words are allowed because SigmaMind may add statuses.
+fn check_transition(transition: &str) -> Result<(), &'static str> {
+    let Some((from, to)) = transition.split_once("->") else {
+        return Err("is not of the form from->to (e.g. live->paused, *->completed)");
+    };
+    let status = |side: &str| {
+        side == "*"
+            || (side.starts_with(|c: char| c.is_ascii_lowercase())
+                && side
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+    };
+    if !status(from.trim()) || !status(to.trim()) {
+        return Err("needs a lower-case status or * on each side of ->");
+    }
+    Ok(())
+}

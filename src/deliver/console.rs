@@ -1,0 +1,70 @@
+//! The console channel: one readable line per event on stdout, for `demo` and trials.
+
+use std::io::Write;
+
+use chrono::SecondsFormat;
+
+use super::SendOutcome;
+use crate::event::Event;
+
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleChannel;
+
+impl ConsoleChannel {
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// `<occurred_at> <type> <summary> [<event id>]`
+    pub fn line(event: &Event) -> String {
+        format!(
+            "{} {} {} [{}]",
+            event.occurred_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            event.kind,
+            // A summary carries API text; keep it on one line.
+            event.summary.replace(['\n', '\r'], " "),
+            event.id
+        )
+    }
+
+    pub async fn send(&self, event: &Event) -> SendOutcome {
+        let line = Self::line(event);
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            Ok(()) => SendOutcome::Delivered {
+                detail: "printed to stdout".into(),
+            },
+            Err(e) => SendOutcome::Retry {
+                reason: format!("cannot write to stdout: {e}"),
+                retry_after: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventType, UploadErrors};
+    use chrono::TimeZone;
+
+    #[test]
+    fn one_line_per_event() {
+        let event = Event {
+            version: "1".into(),
+            id: "evt_1".into(),
+            kind: EventType::ApiRecovered,
+            occurred_at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 26, 9, 15, 2)
+                .unwrap(),
+            campaign: None,
+            upload_errors: UploadErrors::default(),
+            changes: vec![],
+            summary: "API back\nagain".into(),
+        };
+        assert_eq!(
+            ConsoleChannel::line(&event),
+            "2026-11-26T09:15:02Z watcher.api_recovered API back again [evt_1]"
+        );
+    }
+}

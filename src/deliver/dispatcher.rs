@@ -1,0 +1,199 @@
+//! The outbox dispatcher: drains due rows, sends them, records each outcome.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{ChannelSet, SendOutcome};
+use crate::backoff::jittered_exponential;
+use crate::commit::{Delivery, Store, StoreError};
+
+/// Rows fetched per drain; a full batch makes `run` drain again at once.
+const BATCH: u32 = 500;
+/// The longest `run` sleeps without looking at the outbox.
+const IDLE_WAIT: Duration = Duration::from_secs(30);
+/// Pause after a store error before trying again.
+const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// Keeps a row due "now" from turning `run` into a busy loop.
+const MIN_WAIT: Duration = Duration::from_millis(50);
+
+pub struct Dispatcher {
+    store: Store,
+    channels: Arc<ChannelSet>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    pub sent: u32,
+    pub retried: u32,
+    pub dead: u32,
+}
+
+impl DrainReport {
+    fn add(&mut self, other: DrainReport) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.dead += other.dead;
+    }
+}
+
+fn delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, channels: Arc<ChannelSet>) -> Self {
+        Self { store, channels }
+    }
+
+    /// Sends every due row once (channels concurrently, rows of one channel in
+    /// order), then marks each: Delivered → sent; Retry → rescheduled at
+    /// now + max(backoff, Retry-After), or dead once the row is `max_age` old;
+    /// Permanent → dead. A row for a channel no longer configured → dead.
+    pub async fn drain_due(&self, now: DateTime<Utc>) -> Result<DrainReport, StoreError> {
+        let due = self.store.due_deliveries(now, BATCH).await?;
+        let mut by_channel: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
+        for delivery in due {
+            by_channel
+                .entry(delivery.channel.clone())
+                .or_default()
+                .push(delivery);
+        }
+        let results = futures::future::join_all(
+            by_channel
+                .into_iter()
+                .map(|(channel, rows)| self.drain_channel(channel, rows, now)),
+        )
+        .await;
+        let mut report = DrainReport::default();
+        let mut first_error = None;
+        for (partial, error) in results {
+            report.add(partial);
+            if first_error.is_none() {
+                first_error = error;
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
+    }
+
+    /// One channel's rows, in order. A store error stops this channel (its rows
+    /// stay pending and are retried) and is returned with what was already done.
+    async fn drain_channel(
+        &self,
+        channel_name: String,
+        rows: Vec<Delivery>,
+        now: DateTime<Utc>,
+    ) -> (DrainReport, Option<StoreError>) {
+        let mut report = DrainReport::default();
+        for row in rows {
+            if let Err(e) = self
+                .deliver_one(&channel_name, &row, now, &mut report)
+                .await
+            {
+                return (report, Some(e));
+            }
+        }
+        (report, None)
+    }
+
+    async fn deliver_one(
+        &self,
+        channel_name: &str,
+        row: &Delivery,
+        now: DateTime<Utc>,
+        report: &mut DrainReport,
+    ) -> Result<(), StoreError> {
+        let event_id = row.event.id.as_str();
+        let Some(configured) = self.channels.get(channel_name) else {
+            let reason = format!("channel \"{channel_name}\" is no longer configured");
+            tracing::error!(event_id, channel = channel_name, error = %reason, "delivery dead");
+            self.store.mark_dead(row.id, now, &reason).await?;
+            report.dead += 1;
+            return Ok(());
+        };
+        match configured.channel.send(&row.event).await {
+            SendOutcome::Delivered { detail } => {
+                tracing::info!(event_id, channel = channel_name, %detail, "delivered");
+                self.store.mark_sent(row.id, now).await?;
+                report.sent += 1;
+            }
+            SendOutcome::Permanent { reason } => {
+                tracing::error!(event_id, channel = channel_name, error = %reason, attempts = row.attempts + 1, "delivery dead: permanent failure");
+                self.store.mark_dead(row.id, now, &reason).await?;
+                report.dead += 1;
+            }
+            SendOutcome::Retry {
+                reason,
+                retry_after,
+            } => {
+                let policy = &configured.retry;
+                let age = now.signed_duration_since(row.created_at);
+                if age >= delta(policy.max_age) {
+                    tracing::error!(event_id, channel = channel_name, error = %reason, attempts = row.attempts + 1, "delivery dead: still failing after max_age");
+                    let reason = format!("gave up after max_age: {reason}");
+                    self.store.mark_dead(row.id, now, &reason).await?;
+                    report.dead += 1;
+                } else {
+                    let backoff = jittered_exponential(
+                        policy.initial_backoff,
+                        policy.max_backoff,
+                        row.attempts,
+                    );
+                    // A Retry-After beyond max_age cannot be honoured anyway; the
+                    // next failure after it marks the row dead.
+                    let wait = backoff
+                        .max(retry_after.unwrap_or_default())
+                        .min(policy.max_age.max(policy.initial_backoff));
+                    let next = now.checked_add_signed(delta(wait)).unwrap_or(now);
+                    tracing::warn!(event_id, channel = channel_name, error = %reason, retry_in_secs = wait.as_secs(), "delivery failed, will retry");
+                    self.store.reschedule(row.id, next, &reason).await?;
+                    report.retried += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loop until `shutdown` is cancelled: drain, then wait for the earliest of the
+    /// next due row, `wake` (use `notify_one`, which is not lost if nobody waits yet),
+    /// 30 s, or shutdown. A store error is logged and retried after a pause.
+    pub async fn run(self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let wait = match self.drain_due(Utc::now()).await {
+                Ok(_) => self.wait_for_next().await,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox drain failed; retrying shortly");
+                    ERROR_PAUSE
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::debug!("outbox dispatcher stopped");
+    }
+
+    async fn wait_for_next(&self) -> Duration {
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => at
+                .signed_duration_since(Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(MIN_WAIT, IDLE_WAIT),
+            Ok(None) => IDLE_WAIT,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox schedule; retrying shortly");
+                ERROR_PAUSE
+            }
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! Step 3 of the pipeline: a pure function from (stored state, observation) to
+//! (new state, events). No I/O and no clock reads: the time is passed in.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::event::{
+    event_id, CampaignInfo, Change, Event, EventType, UploadErrors, PAYLOAD_VERSION,
+};
+use crate::observe::{Observation, Snapshot};
+
+/// What the store keeps per campaign: the last confirmed snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignState {
+    pub snapshot: Snapshot,
+    /// Bumped on every stored change; part of every event id derived from it.
+    pub seq: u64,
+    /// The last direct GET answered 404.
+    pub not_found: bool,
+    /// When this state was first recorded (the last time something changed).
+    pub changed_at: DateTime<Utc>,
+}
+
+/// The result of diffing one campaign. `state` is `None` when nothing needs writing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CampaignDiff {
+    pub state: Option<CampaignState>,
+    pub events: Vec<Event>,
+}
+
+/// Compare one observation with the stored state of the same campaign.
+pub fn diff_campaign(
+    campaign_id: &str,
+    previous: Option<&CampaignState>,
+    observation: &Observation,
+    now: DateTime<Utc>,
+) -> CampaignDiff {
+    match (observation, previous) {
+        // A failed read never changes what we know.
+        (Observation::Failed(_), _) => CampaignDiff::default(),
+        // Never seen and not there: nothing to baseline, nothing to announce.
+        (Observation::NotFound, None) => CampaignDiff::default(),
+        (Observation::NotFound, Some(prev)) if prev.not_found => CampaignDiff::default(),
+        (Observation::NotFound, Some(prev)) => {
+            let state = CampaignState {
+                snapshot: prev.snapshot.clone(),
+                seq: prev.seq + 1,
+                not_found: true,
+                changed_at: now,
+            };
+            let seq = state.seq.to_string();
+            let snapshot = &prev.snapshot;
+            let event = Event {
+                version: PAYLOAD_VERSION.into(),
+                id: event_id(&[
+                    campaign_id,
+                    EventType::NotFound.as_str(),
+                    snapshot.status.as_str(),
+                    &seq,
+                ]),
+                kind: EventType::NotFound,
+                occurred_at: now,
+                campaign: Some(CampaignInfo::from_snapshot(
+                    snapshot,
+                    Some(&snapshot.status),
+                )),
+                upload_errors: UploadErrors {
+                    current: snapshot.upload_errors.iter().cloned().collect(),
+                    ..UploadErrors::default()
+                },
+                changes: vec![],
+                summary: format!(
+                    "{} ({}) no longer exists: the API answers 404",
+                    snapshot.name, campaign_id
+                ),
+            };
+            CampaignDiff {
+                state: Some(state),
+                events: vec![event],
+            }
+        }
+        (Observation::Found(snapshot), None) => CampaignDiff {
+            state: Some(CampaignState {
+                snapshot: snapshot.clone(),
+                seq: 0,
+                not_found: false,
+                changed_at: now,
+            }),
+            events: vec![],
+        },
+        (Observation::Found(snapshot), Some(prev)) => diff_found(prev, snapshot, now),
+    }
+}
+
+fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> CampaignDiff {
+    if !prev.not_found && prev.snapshot == *snapshot {
+        return CampaignDiff::default();
+    }
+    let state = CampaignState {
+        snapshot: snapshot.clone(),
+        seq: prev.seq + 1,
+        not_found: false,
+        changed_at: now,
+    };
+    let old = &prev.snapshot;
+    let id = snapshot.id.as_str();
+    let seq = state.seq.to_string();
+    let added: Vec<String> = snapshot
+        .upload_errors
+        .difference(&old.upload_errors)
+        .cloned()
+        .collect();
+    let removed: Vec<String> = old
+        .upload_errors
+        .difference(&snapshot.upload_errors)
+        .cloned()
+        .collect();
+    let upload_errors = UploadErrors {
+        added: added.clone(),
+        removed: removed.clone(),
+        current: snapshot.upload_errors.iter().cloned().collect(),
+    };
+    let event =
+        |kind: EventType, from: &str, to: &str, changes: Vec<Change>, summary: String| Event {
+            version: PAYLOAD_VERSION.into(),
+            id: event_id(&[id, kind.as_str(), from, to, &seq]),
+            kind,
+            occurred_at: now,
+            campaign: Some(CampaignInfo::from_snapshot(snapshot, Some(&old.status))),
+            upload_errors: upload_errors.clone(),
+            changes,
+            summary,
+        };
+    let label = format!("{} ({})", snapshot.name, id);
+
+    let mut events = Vec::new();
+    if snapshot.status != old.status {
+        events.push(event(
+            EventType::StatusChanged,
+            old.status.as_str(),
+            snapshot.status.as_str(),
+            vec![],
+            format!("{label}: {} -> {}", old.status, snapshot.status),
+        ));
+    }
+    if !added.is_empty() {
+        events.push(event(
+            EventType::UploadErrorsAdded,
+            &joined(&old.upload_errors),
+            &joined(&snapshot.upload_errors),
+            vec![],
+            format!(
+                "{label}: {} new upload error{} ({} in all)",
+                added.len(),
+                plural(added.len()),
+                snapshot.upload_errors.len()
+            ),
+        ));
+    }
+    if snapshot.upload_errors.is_empty() && !old.upload_errors.is_empty() {
+        events.push(event(
+            EventType::UploadErrorsCleared,
+            &joined(&old.upload_errors),
+            "",
+            vec![],
+            format!("{label}: upload errors cleared ({} removed)", removed.len()),
+        ));
+    }
+    let changes = settings_changes(old, snapshot);
+    if !changes.is_empty() {
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        let fingerprint = serde_json::to_string(&changes).unwrap_or_default();
+        events.push(event(
+            EventType::SettingsChanged,
+            "",
+            &fingerprint,
+            changes.clone(),
+            format!("{label}: settings changed: {}", fields.join(", ")),
+        ));
+    }
+    CampaignDiff {
+        state: Some(state),
+        events,
+    }
+}
+
+/// The settings the design names: name, concurrentCalls, agent, caller number, schedule.
+fn settings_changes(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut compare = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+        if from != to {
+            changes.push(Change {
+                field: field.into(),
+                from,
+                to,
+            });
+        }
+    };
+    compare("name", json!(old.name), json!(new.name));
+    compare(
+        "concurrent_calls",
+        json!(old.concurrent_calls),
+        json!(new.concurrent_calls),
+    );
+    let agent_key = |s: &Snapshot| {
+        s.agent
+            .as_ref()
+            .map(|a| json!({"id": a.id, "name": a.name}))
+            .unwrap_or(serde_json::Value::Null)
+    };
+    compare("agent", agent_key(old), agent_key(new));
+    compare(
+        "caller_number",
+        json!(old.caller_number),
+        json!(new.caller_number),
+    );
+    compare(
+        "scheduled_date",
+        json!(old.scheduled_date),
+        json!(new.scheduled_date),
+    );
+    changes
+}
+
+fn joined(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join("\u{1f}")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// What the watcher remembers about the API's health across cycles.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ApiHealth {
+    pub consecutive_failures: u32,
+    pub unhealthy: bool,
+    /// Bumped on every unhealthy/recovered transition; part of their event ids.
+    pub seq: u64,
+}
+
+/// How one cycle went as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CycleVerdict {
+    /// The API answered (individual campaigns may still have failed).
+    Readable,
+    /// The API could not be read at all this cycle.
+    Unreadable { reason: String, auth_rejected: bool },
+}
+
+/// Track consecutive failed cycles: `watcher.api_unhealthy` after `threshold` of them,
+/// or at once when the key is rejected; `watcher.api_recovered` on the next good cycle.
+pub fn assess_health(
+    previous: &ApiHealth,
+    verdict: &CycleVerdict,
+    threshold: u32,
+    now: DateTime<Utc>,
+) -> (ApiHealth, Option<Event>) {
+    let watcher_event = |kind: EventType, seq: u64, summary: String| Event {
+        version: PAYLOAD_VERSION.into(),
+        id: event_id(&["watcher", kind.as_str(), &seq.to_string()]),
+        kind,
+        occurred_at: now,
+        campaign: None,
+        upload_errors: UploadErrors::default(),
+        changes: vec![],
+        summary,
+    };
+    match verdict {
+        CycleVerdict::Readable if previous.unhealthy => {
+            let health = ApiHealth {
+                consecutive_failures: 0,
+                unhealthy: false,
+                seq: previous.seq + 1,
+            };
+            let event = watcher_event(
+                EventType::ApiRecovered,
+                health.seq,
+                "SigmaMind API recovered: campaigns are being watched again".into(),
+            );
+            (health, Some(event))
+        }
+        CycleVerdict::Readable => (ApiHealth::default_with_seq(previous.seq), None),
+        CycleVerdict::Unreadable {
+            reason,
+            auth_rejected,
+        } => {
+            let failures = previous.consecutive_failures.saturating_add(1);
+            let trips = !previous.unhealthy && (*auth_rejected || failures >= threshold.max(1));
+            if !trips {
+                let health = ApiHealth {
+                    consecutive_failures: failures,
+                    ..previous.clone()
+                };
+                return (health, None);
+            }
+            let health = ApiHealth {
+                consecutive_failures: failures,
+                unhealthy: true,
+                seq: previous.seq + 1,
+            };
+            let summary = if *auth_rejected {
+                format!("SigmaMind API rejected the API key: {reason}")
+            } else {
+                format!("SigmaMind API unreadable for {failures} consecutive cycles: {reason}")
+            };
+            let event = watcher_event(EventType::ApiUnhealthy, health.seq, summary);
+            (health, Some(event))
+        }
+    }
+}
+
+impl ApiHealth {
+    fn default_with_seq(seq: u64) -> Self {
+        Self {
+            seq,
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{CampaignStatus, FetchFailure};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 15, 2).unwrap()
+    }
+
+    fn snapshot(status: CampaignStatus, errors: &[&str]) -> Snapshot {
+        Snapshot {
+            id: "camp_1".into(),
+            name: "Q4 Outreach".into(),
+            status,
+            upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+            agent: None,
+            caller_number: Some("+14155552671".into()),
+            concurrent_calls: Some(3),
+            scheduled_date: None,
+        }
+    }
+
+    fn stored(snapshot: Snapshot) -> CampaignState {
+        CampaignState {
+            snapshot,
+            seq: 7,
+            not_found: false,
+            changed_at: now(),
+        }
+    }
+
+    fn statuses() -> Vec<CampaignStatus> {
+        vec![
+            CampaignStatus::Live,
+            CampaignStatus::Scheduled,
+            CampaignStatus::Paused,
+            CampaignStatus::Completed,
+            CampaignStatus::Unknown("archived".into()),
+        ]
+    }
+
+    #[test]
+    fn every_status_pair_gives_one_event_or_none() {
+        for from in statuses() {
+            for to in statuses() {
+                let prev = stored(snapshot(from.clone(), &[]));
+                let out = diff_campaign(
+                    "camp_1",
+                    Some(&prev),
+                    &Observation::Found(snapshot(to.clone(), &[])),
+                    now(),
+                );
+                if from == to {
+                    assert!(out.events.is_empty(), "{from}->{to} must be silent");
+                    assert!(out.state.is_none(), "{from}->{to} must not rewrite state");
+                    continue;
+                }
+                assert_eq!(out.events.len(), 1, "{from}->{to}");
+                let event = &out.events[0];
+                assert_eq!(event.kind, EventType::StatusChanged);
+                assert_eq!(event.transition(), Some((&from, &to)));
+                assert_eq!(
+                    event.summary,
+                    format!("Q4 Outreach (camp_1): {from} -> {to}")
+                );
+                let state = out.state.expect("a change is stored");
+                assert_eq!(state.seq, 8);
+                assert_eq!(state.snapshot.status, to);
+            }
+        }
+    }
+
+    #[test]
+    fn first_sighting_is_a_silent_baseline() {
+        let out = diff_campaign(
+            "camp_1",
+            None,
+            &Observation::Found(snapshot(CampaignStatus::Paused, &["Row 2: bad"])),
+            now(),
+        );
+        assert!(out.events.is_empty());
+        assert_eq!(out.state.unwrap().seq, 0);
+    }
+
+    #[test]
+    fn upload_errors_are_compared_as_sets() {
+        struct Case {
+            before: &'static [&'static str],
+            after: &'static [&'static str],
+            expect: &'static [EventType],
+            added: &'static [&'static str],
+        }
+        let cases = [
+            Case {
+                before: &[],
+                after: &["Row 2: bad phone"],
+                expect: &[EventType::UploadErrorsAdded],
+                added: &["Row 2: bad phone"],
+            },
+            Case {
+                before: &["a", "b"],
+                after: &["b", "a", "a"],
+                expect: &[],
+                added: &[],
+            },
+            Case {
+                before: &["a"],
+                after: &["a", "b"],
+                expect: &[EventType::UploadErrorsAdded],
+                added: &["b"],
+            },
+            Case {
+                before: &["a", "b"],
+                after: &["b"],
+                expect: &[],
+                added: &[],
+            },
+            Case {
+                before: &["a", "b"],
+                after: &[],
+                expect: &[EventType::UploadErrorsCleared],
+                added: &[],
+            },
+            Case {
+                before: &["a"],
+                after: &["b"],
+                expect: &[EventType::UploadErrorsAdded],
+                added: &["b"],
+            },
+        ];
+        for case in cases {
+            let prev = stored(snapshot(CampaignStatus::Live, case.before));
+            let out = diff_campaign(
+                "camp_1",
+                Some(&prev),
+                &Observation::Found(snapshot(CampaignStatus::Live, case.after)),
+                now(),
+            );
+            let kinds: Vec<EventType> = out.events.iter().map(|e| e.kind).collect();
+            assert_eq!(kinds, case.expect, "{:?} -> {:?}", case.before, case.after);
+            if let Some(event) = out.events.first() {
+                assert_eq!(event.upload_errors.added, case.added);
+            }
+        }
+    }
+
+    #[test]
+    fn settings_changes_list_each_field() {
+        let prev = stored(snapshot(CampaignStatus::Live, &[]));
+        let mut next = snapshot(CampaignStatus::Live, &[]);
+        next.name = "Q4 Outreach (EU)".into();
+        next.concurrent_calls = Some(5);
+        let out = diff_campaign("camp_1", Some(&prev), &Observation::Found(next), now());
+        assert_eq!(out.events.len(), 1);
+        let event = &out.events[0];
+        assert_eq!(event.kind, EventType::SettingsChanged);
+        let fields: Vec<&str> = event.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["name", "concurrent_calls"]);
+        assert_eq!(event.changes[1].from, json!(3));
+        assert_eq!(event.changes[1].to, json!(5));
+    }
+
+    #[test]
+    fn failures_change_nothing_and_404_is_announced_once() {
+        let prev = stored(snapshot(CampaignStatus::Live, &[]));
+        let failed = Observation::Failed(FetchFailure {
+            reason: "timeout".into(),
+            auth_rejected: false,
+        });
+        assert_eq!(
+            diff_campaign("camp_1", Some(&prev), &failed, now()),
+            CampaignDiff::default()
+        );
+
+        let gone = diff_campaign("camp_1", Some(&prev), &Observation::NotFound, now());
+        assert_eq!(gone.events.len(), 1);
+        assert_eq!(gone.events[0].kind, EventType::NotFound);
+        let gone_state = gone.state.unwrap();
+        assert!(gone_state.not_found);
+        let again = diff_campaign("camp_1", Some(&gone_state), &Observation::NotFound, now());
+        assert!(again.events.is_empty() && again.state.is_none());
+        assert_eq!(
+            diff_campaign("camp_x", None, &Observation::NotFound, now()),
+            CampaignDiff::default()
+        );
+    }
+
+    #[test]
+    fn the_same_transition_from_the_same_state_has_the_same_id() {
+        let prev = stored(snapshot(CampaignStatus::Live, &[]));
+        let obs = Observation::Found(snapshot(CampaignStatus::Paused, &[]));
+        let first = diff_campaign("camp_1", Some(&prev), &obs, now());
+        let retry = diff_campaign("camp_1", Some(&prev), &obs, now());
+        assert_eq!(first.events[0].id, retry.events[0].id);
+        let mut later = prev.clone();
+        later.seq += 2;
+        let other = diff_campaign("camp_1", Some(&later), &obs, now());
+        assert_ne!(first.events[0].id, other.events[0].id);
+    }
+
+    #[test]
+    fn api_health_trips_after_threshold_or_at_once_on_auth() {
+        let down = CycleVerdict::Unreadable {
+            reason: "HTTP 503".into(),
+            auth_rejected: false,
+        };
+        let mut health = ApiHealth::default();
+        let mut events = vec![];
+        for _ in 0..4 {
+            let (next, event) = assess_health(&health, &down, 3, now());
+            health = next;
+            events.extend(event);
+        }
+        assert_eq!(events.len(), 1, "one unhealthy event, not one per cycle");
+        assert_eq!(events[0].kind, EventType::ApiUnhealthy);
+        assert!(events[0].campaign.is_none());
+
+        let (recovered, event) = assess_health(&health, &CycleVerdict::Readable, 3, now());
+        assert_eq!(event.unwrap().kind, EventType::ApiRecovered);
+        assert!(!recovered.unhealthy);
+        assert_eq!(
+            assess_health(&recovered, &CycleVerdict::Readable, 3, now()).1,
+            None
+        );
+
+        let rejected = CycleVerdict::Unreadable {
+            reason: "HTTP 401".into(),
+            auth_rejected: true,
+        };
+        let (after_auth, event) = assess_health(&recovered, &rejected, 3, now());
+        assert!(after_auth.unhealthy);
+        let event = event.unwrap();
+        assert_eq!(event.kind, EventType::ApiUnhealthy);
+        assert!(event.summary.contains("rejected the API key"));
+    }
+}

@@ -1,0 +1,205 @@
+//! Events (design §2) and their wire form, the generic webhook payload v1 (design §3).
+//!
+//! An [`Event`] serialises to payload v1 exactly; the same JSON is stored in the
+//! event history and the outbox, so a redelivery sends the same bytes' content.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::observe::{Agent, CampaignStatus, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "campaign.status_changed")]
+    StatusChanged,
+    #[serde(rename = "campaign.upload_errors_added")]
+    UploadErrorsAdded,
+    #[serde(rename = "campaign.upload_errors_cleared")]
+    UploadErrorsCleared,
+    #[serde(rename = "campaign.settings_changed")]
+    SettingsChanged,
+    #[serde(rename = "campaign.not_found")]
+    NotFound,
+    #[serde(rename = "campaign.reminder")]
+    Reminder,
+    #[serde(rename = "watcher.api_unhealthy")]
+    ApiUnhealthy,
+    #[serde(rename = "watcher.api_recovered")]
+    ApiRecovered,
+    /// Sent only by `test-notify`; never produced by a cycle.
+    #[serde(rename = "watcher.test")]
+    Test,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 9] = [
+        Self::StatusChanged,
+        Self::UploadErrorsAdded,
+        Self::UploadErrorsCleared,
+        Self::SettingsChanged,
+        Self::NotFound,
+        Self::Reminder,
+        Self::ApiUnhealthy,
+        Self::ApiRecovered,
+        Self::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StatusChanged => "campaign.status_changed",
+            Self::UploadErrorsAdded => "campaign.upload_errors_added",
+            Self::UploadErrorsCleared => "campaign.upload_errors_cleared",
+            Self::SettingsChanged => "campaign.settings_changed",
+            Self::NotFound => "campaign.not_found",
+            Self::Reminder => "campaign.reminder",
+            Self::ApiUnhealthy => "watcher.api_unhealthy",
+            Self::ApiRecovered => "watcher.api_recovered",
+            Self::Test => "watcher.test",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `campaign` object of payload v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignInfo {
+    pub id: String,
+    pub name: String,
+    pub status: CampaignStatus,
+    pub previous_status: Option<CampaignStatus>,
+    pub agent: Option<Agent>,
+    pub caller_number: Option<String>,
+}
+
+impl CampaignInfo {
+    pub fn from_snapshot(snapshot: &Snapshot, previous_status: Option<&CampaignStatus>) -> Self {
+        Self {
+            id: snapshot.id.clone(),
+            name: snapshot.name.clone(),
+            status: snapshot.status.clone(),
+            previous_status: previous_status.cloned(),
+            agent: snapshot.agent.clone(),
+            caller_number: snapshot.caller_number.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UploadErrors {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub current: Vec<String>,
+}
+
+/// One changed setting, for `campaign.settings_changed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub field: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+/// One event; serialises to the generic webhook payload, version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub version: String,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    #[serde(with = "utc_seconds")]
+    pub occurred_at: DateTime<Utc>,
+    pub campaign: Option<CampaignInfo>,
+    pub upload_errors: UploadErrors,
+    pub changes: Vec<Change>,
+    pub summary: String,
+}
+
+pub const PAYLOAD_VERSION: &str = "1";
+
+impl Event {
+    /// The status transition of a `campaign.status_changed` event, as `(from, to)`.
+    pub fn transition(&self) -> Option<(&CampaignStatus, &CampaignStatus)> {
+        let campaign = self.campaign.as_ref()?;
+        Some((campaign.previous_status.as_ref()?, &campaign.status))
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A deterministic event id: the same transition of the same stored state always
+/// gets the same id, so a crash between sending and recording resends it unchanged.
+///
+/// `parts` are e.g. the campaign id, the event type, the from/to states and the
+/// state's sequence number.
+pub fn event_id(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("evt_{hex}")
+}
+
+/// `occurred_at` is whole seconds in UTC with a `Z`, as in the design's example.
+mod utc_seconds {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_deterministic_and_distinct() {
+        let a = event_id(&["camp_1", "campaign.status_changed", "live", "paused", "3"]);
+        assert_eq!(
+            a,
+            event_id(&["camp_1", "campaign.status_changed", "live", "paused", "3"])
+        );
+        assert_ne!(
+            a,
+            event_id(&["camp_1", "campaign.status_changed", "live", "paused", "4"])
+        );
+        // Length-prefixing keeps ("ab","c") and ("a","bc") apart.
+        assert_ne!(event_id(&["ab", "c"]), event_id(&["a", "bc"]));
+        assert!(a.starts_with("evt_") && a.len() == 28);
+    }
+
+    #[test]
+    fn event_types_round_trip_through_their_names() {
+        for kind in EventType::ALL {
+            assert_eq!(EventType::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(EventType::parse("campaign.nope"), None);
+    }
+}

@@ -1,0 +1,616 @@
+//! The HTTP side of fetching: one `reqwest` client, retries, pacing and limits.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::pacing::RequestBudget;
+use super::wire;
+use crate::backoff::{full_jitter, parse_retry_after};
+use crate::config::{Secret, SigmaMindSettings};
+use crate::observe::{FetchFailure, Observation};
+
+/// Longest body excerpt kept in an error message.
+const EXCERPT_CHARS: usize = 200;
+/// Error bodies are only read for an excerpt; there is no reason to read more than this.
+const ERROR_BODY_BYTES: usize = 8 * 1024;
+/// Stops a server that always answers `hasNext: true` from paging forever.
+const PAGE_GUARD: u64 = 100_000;
+
+/// Everything that can go wrong talking to the SigmaMind API. Messages never contain the API key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("the SigmaMind base URL {url:?} is invalid: {reason}")]
+    InvalidBaseUrl { url: String, reason: String },
+    #[error("the SigmaMind API key cannot be sent in an HTTP header (it contains characters such as newlines)")]
+    InvalidApiKey,
+    #[error("the HTTP client for the SigmaMind API could not be built: {reason}")]
+    ClientSetup { reason: String },
+    #[error("the SigmaMind API rejected the API key (HTTP {status})")]
+    AuthRejected { status: u16 },
+    #[error("the SigmaMind API answered HTTP {status}: {excerpt}")]
+    HttpStatus { status: u16, excerpt: String },
+    #[error("the SigmaMind API did not answer within {}", humantime::format_duration(*timeout))]
+    Timeout { timeout: Duration },
+    #[error("could not connect to the SigmaMind API: {reason}")]
+    Connect { reason: String },
+    #[error("the connection to the SigmaMind API failed mid-request: {reason}")]
+    Transport { reason: String },
+    #[error("the SigmaMind API answer (HTTP {status}) is not JSON: {detail}")]
+    NotJson { status: u16, detail: String },
+    #[error("the SigmaMind API answered HTTP {status} with an HTML page instead of JSON (a proxy or gateway error?)")]
+    HtmlPage { status: u16 },
+    #[error("the SigmaMind API answer has the wrong shape: {detail}")]
+    WrongShape { detail: String },
+    #[error("the SigmaMind API answer is larger than the {limit}-byte limit (sigmamind.max_response_bytes)")]
+    BodyTooLarge { limit: usize },
+    #[error("the SigmaMind API asked to retry after {}, longer than retry_max {}; giving up this cycle",
+        humantime::format_duration(*retry_after), humantime::format_duration(*retry_max))]
+    RetryAfterTooLong {
+        retry_after: Duration,
+        retry_max: Duration,
+    },
+}
+
+impl FetchError {
+    /// The key itself was refused (401/403): no retry can help.
+    pub fn is_auth_rejected(&self) -> bool {
+        matches!(self, Self::AuthRejected { .. })
+    }
+
+    pub fn to_failure(&self) -> FetchFailure {
+        FetchFailure {
+            reason: self.to_string(),
+            auth_rejected: self.is_auth_rejected(),
+        }
+    }
+
+    /// Transient failures worth another attempt; every other 4xx and bad answer will not improve.
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
+            Self::HttpStatus { status, .. } | Self::HtmlPage { status } => {
+                is_retryable_status(*status)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// One failed attempt, with the server's `Retry-After` if it sent one.
+struct AttemptFailure {
+    error: FetchError,
+    retry_after: Option<Duration>,
+}
+
+impl From<FetchError> for AttemptFailure {
+    fn from(error: FetchError) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// A successful exchange: a JSON document, or a genuine 404.
+enum Answer {
+    Json(Value),
+    NotFound,
+}
+
+/// Client for the SigmaMind campaigns API; cheap to share behind an `Arc`.
+pub struct SigmaMindClient {
+    http: reqwest::Client,
+    base_url: Url,
+    /// Kept only to scrub it from error excerpts, in case a server echoes request headers.
+    api_key: Secret,
+    in_flight: Semaphore,
+    budget: RequestBudget,
+    requests_sent: AtomicU64,
+    timeout: Duration,
+    max_retries: u32,
+    retry_base: Duration,
+    retry_max: Duration,
+    max_response_bytes: usize,
+}
+
+impl fmt::Debug for SigmaMindClient {
+    // Hand-written so neither the key nor reqwest's header dump can ever reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigmaMindClient")
+            .field("base_url", &self.base_url.as_str())
+            .field("requests_sent", &self.requests_sent())
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigmaMindClient {
+    /// rustls reqwest client: connect_timeout and total timeout from settings, no redirects followed,
+    /// X-API-Key header (sensitive), user agent "campaign-watcher/<version>"; Semaphore(max_in_flight);
+    /// request budget max_requests_per_second (0 = unlimited; requests spaced 1/rps apart).
+    pub fn new(settings: &SigmaMindSettings, api_key: Secret) -> Result<Self, FetchError> {
+        let base_url = parse_base_url(&settings.base_url)?;
+        let mut key_header =
+            HeaderValue::from_str(api_key.expose()).map_err(|_| FetchError::InvalidApiKey)?;
+        key_header.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", key_header);
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .default_headers(headers)
+            .user_agent(concat!("campaign-watcher/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            // A redirect would resend the key to wherever the Location points.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| FetchError::ClientSetup {
+                reason: error.without_url().to_string(),
+            })?;
+        Ok(Self {
+            http,
+            base_url,
+            api_key,
+            // Zero permits would deadlock every request.
+            in_flight: Semaphore::new(settings.max_in_flight.max(1)),
+            budget: RequestBudget::new(settings.max_requests_per_second),
+            requests_sent: AtomicU64::new(0),
+            timeout: settings.timeout,
+            max_retries: settings.max_retries,
+            retry_base: settings.retry_base,
+            retry_max: settings.retry_max,
+            max_response_bytes: settings.max_response_bytes,
+        })
+    }
+
+    /// GET {base_url}/v1/campaigns/{id}: Found, NotFound on a real 404, Failed otherwise.
+    pub async fn observe(&self, campaign_id: &str) -> Observation {
+        let url = self.endpoint(&["v1", "campaigns", campaign_id]);
+        match self.get_json(url).await {
+            Ok(Answer::Json(campaign)) => match wire::normalise_campaign(&campaign) {
+                Ok(snapshot) => Observation::Found(snapshot),
+                Err(error) => Observation::Failed(error.to_failure()),
+            },
+            Ok(Answer::NotFound) => Observation::NotFound,
+            Err(error) => Observation::Failed(error.to_failure()),
+        }
+    }
+
+    /// Pages through GET /v1/campaigns from page 0; any page failing fails the whole listing,
+    /// because a partial list would make the missing campaigns look unwatched rather than unreadable.
+    pub async fn list(
+        &self,
+        page_size: u32,
+        status: Option<&str>,
+    ) -> Result<Vec<(String, Observation)>, FetchError> {
+        let page_size = page_size.max(1);
+        let mut seen = HashSet::new();
+        let mut campaigns = Vec::new();
+        for page_number in 0..PAGE_GUARD {
+            let mut url = self.endpoint(&["v1", "campaigns"]);
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("page", &page_number.to_string());
+                query.append_pair("size", &page_size.to_string());
+                if let Some(status) = status {
+                    query.append_pair("status", status);
+                }
+            }
+            let answer = match self.get_json(url).await? {
+                Answer::Json(answer) => answer,
+                Answer::NotFound => {
+                    return Err(FetchError::HttpStatus {
+                        status: 404,
+                        excerpt: "the campaign list endpoint was not found".into(),
+                    })
+                }
+            };
+            let page = wire::parse_page(answer)?;
+            let received = page.items.len() as u64;
+            for item in &page.items {
+                let Some(id) = wire::campaign_id_of(item) else {
+                    tracing::warn!(
+                        page = page_number,
+                        "skipping a listed campaign without a readable campaignId"
+                    );
+                    continue;
+                };
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                let observation = match wire::normalise_campaign(item) {
+                    Ok(snapshot) => Observation::Found(snapshot),
+                    Err(error) => Observation::Failed(error.to_failure()),
+                };
+                campaigns.push((id, observation));
+            }
+            if is_last_page(&page, page_number, received, u64::from(page_size)) {
+                return Ok(campaigns);
+            }
+        }
+        tracing::warn!(
+            pages = PAGE_GUARD,
+            "stopped listing campaigns at the page guard"
+        );
+        Ok(campaigns)
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests_sent.load(Ordering::Relaxed)
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base_url.clone();
+        // parse_base_url rejected URLs that cannot take path segments, so this always applies;
+        // extending segments (not string formatting) percent-encodes odd campaign ids.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn get_json(&self, url: Url) -> Result<Answer, FetchError> {
+        let mut attempt = 0;
+        loop {
+            let failure = match self.attempt(&url).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
+            };
+            if !failure.error.is_retryable() || attempt >= self.max_retries {
+                return Err(failure.error);
+            }
+            let retry_after = failure.retry_after.unwrap_or(Duration::ZERO);
+            if retry_after > self.retry_max {
+                return Err(FetchError::RetryAfterTooLong {
+                    retry_after,
+                    retry_max: self.retry_max,
+                });
+            }
+            let wait = full_jitter(self.retry_base, self.retry_max, attempt).max(retry_after);
+            tracing::debug!(
+                attempt = attempt + 1,
+                wait_ms = wait.as_millis() as u64,
+                error = %failure.error,
+                "retrying SigmaMind request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, url: &Url) -> Result<Answer, AttemptFailure> {
+        // The permit is held until the body is read: in-flight means "connection busy".
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| FetchError::ClientSetup {
+                reason: "the request limiter was closed".into(),
+            })?;
+        self.budget.wait_turn().await;
+        self.requests_sent.fetch_add(1, Ordering::Relaxed);
+        let mut response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|error| self.transport_error(error))?;
+        let status = response.status();
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(FetchError::AuthRejected {
+                status: status.as_u16(),
+            }
+            .into());
+        }
+        let looks_like_html_header = content_type_is_html(&response);
+        if status.is_success() {
+            let body = self
+                .read_capped(&mut response, self.max_response_bytes, true)
+                .await?;
+            if looks_like_html_header || starts_like_html(&body) {
+                return Err(FetchError::HtmlPage {
+                    status: status.as_u16(),
+                }
+                .into());
+            }
+            return serde_json::from_slice(&body)
+                .map(Answer::Json)
+                .map_err(|error| {
+                    FetchError::NotJson {
+                        status: status.as_u16(),
+                        detail: self.excerpt_of_parse_error(&error, &body),
+                    }
+                    .into()
+                });
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        let body = self
+            .read_capped(&mut response, ERROR_BODY_BYTES, false)
+            .await?;
+        let is_html = looks_like_html_header || starts_like_html(&body);
+        // A 404 HTML page comes from a proxy or a wrong base URL, not from the API saying
+        // "no such campaign"; treating it as NotFound would raise false deletion alerts.
+        if status == StatusCode::NOT_FOUND && !is_html {
+            return Ok(Answer::NotFound);
+        }
+        let error = if is_html {
+            FetchError::HtmlPage {
+                status: status.as_u16(),
+            }
+        } else {
+            FetchError::HttpStatus {
+                status: status.as_u16(),
+                excerpt: self.excerpt(&body),
+            }
+        };
+        Err(AttemptFailure { error, retry_after })
+    }
+
+    /// Reads at most `limit` bytes while streaming. With `must_fit`, a longer body is an
+    /// error; otherwise (error bodies, read only for an excerpt) the rest is ignored.
+    async fn read_capped(
+        &self,
+        response: &mut reqwest::Response,
+        limit: usize,
+        must_fit: bool,
+    ) -> Result<Vec<u8>, FetchError> {
+        let announced = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if must_fit && announced.is_some_and(|length| length > limit as u64) {
+            return Err(FetchError::BodyTooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(error))?
+        {
+            if body.len() + chunk.len() > limit {
+                if must_fit {
+                    return Err(FetchError::BodyTooLarge { limit });
+                }
+                let room = limit.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> FetchError {
+        if error.is_timeout() {
+            return FetchError::Timeout {
+                timeout: self.timeout,
+            };
+        }
+        let is_connect = error.is_connect();
+        let reason = self.scrub(&error_chain(&error.without_url()));
+        if is_connect {
+            FetchError::Connect { reason }
+        } else {
+            FetchError::Transport { reason }
+        }
+    }
+
+    fn excerpt(&self, body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(body);
+        let cleaned: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+        let scrubbed = self.scrub(&collapsed);
+        if scrubbed.is_empty() {
+            return "(empty body)".into();
+        }
+        let mut excerpt: String = scrubbed.chars().take(EXCERPT_CHARS).collect();
+        if scrubbed.chars().count() > EXCERPT_CHARS {
+            excerpt.push('…');
+        }
+        excerpt
+    }
+
+    fn excerpt_of_parse_error(&self, error: &serde_json::Error, body: &[u8]) -> String {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return "the body is empty".into();
+        }
+        format!(
+            "{error}; body starts with {:?}",
+            self.excerpt(&body[..body.len().min(60)])
+        )
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let key = self.api_key.expose();
+        if key.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(key, "<redacted>")
+        }
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<Url, FetchError> {
+    let invalid = |reason: &str| FetchError::InvalidBaseUrl {
+        url: text.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = Url::parse(text.trim()).map_err(|error| invalid(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if url.cannot_be_a_base() || url.host_str().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// Whether the listing has reached its end. `hasNext` is trusted when present, so a
+/// server that caps `size` below what was asked still gets fully paged; otherwise
+/// `totalPages`, then a short page, end it.
+fn is_last_page(
+    page: &wire::CampaignPage,
+    page_number: u64,
+    received: u64,
+    requested_size: u64,
+) -> bool {
+    if received == 0 {
+        return true;
+    }
+    if let Some(has_next) = page.has_next {
+        return !has_next;
+    }
+    if let Some(total_pages) = page.total_pages {
+        return page_number + 1 >= total_pages;
+    }
+    received < page.size.filter(|size| *size > 0).unwrap_or(requested_size)
+}
+
+fn content_type_is_html(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.to_ascii_lowercase().contains("html"))
+}
+
+fn starts_like_html(body: &[u8]) -> bool {
+    let start: Vec<u8> = body
+        .iter()
+        .skip_while(|byte| byte.is_ascii_whitespace())
+        .take(15)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    start.starts_with(b"<!doctype html")
+        || start.starts_with(b"<html")
+        || start.starts_with(b"<head")
+}
+
+/// reqwest's top-level message is vague ("error sending request"); the cause says why.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(base_url: &str) -> SigmaMindSettings {
+        SigmaMindSettings {
+            base_url: base_url.into(),
+            ..SigmaMindSettings::default()
+        }
+    }
+
+    #[test]
+    fn base_urls_are_validated() {
+        for bad in [
+            "",
+            "api.sigmamind.ai",
+            "ftp://x",
+            "mailto:a@b",
+            "https://x/?a=1",
+        ] {
+            let error = SigmaMindClient::new(&settings(bad), Secret::new("k")).unwrap_err();
+            assert!(
+                matches!(error, FetchError::InvalidBaseUrl { .. }),
+                "{bad}: {error}"
+            );
+        }
+        let client =
+            SigmaMindClient::new(&settings("https://host/prefix/"), Secret::new("k")).unwrap();
+        assert_eq!(
+            client.endpoint(&["v1", "campaigns", "a/b c"]).as_str(),
+            "https://host/prefix/v1/campaigns/a%2Fb%20c"
+        );
+    }
+
+    #[test]
+    fn the_key_never_shows() {
+        let key = "sk_live_TOPSECRET";
+        let client =
+            SigmaMindClient::new(&settings("https://api.example"), Secret::new(key)).unwrap();
+        assert!(!format!("{client:?}").contains(key));
+        assert_eq!(
+            client.excerpt(format!("echo X-API-Key: {key}\n").as_bytes()),
+            "echo X-API-Key: <redacted>"
+        );
+        let error = SigmaMindClient::new(&settings("https://api.example"), Secret::new("bad\nkey"))
+            .unwrap_err();
+        assert!(!error.to_string().contains("bad\nkey"));
+    }
+
+    #[test]
+    fn excerpts_are_short_and_clean() {
+        let client =
+            SigmaMindClient::new(&settings("https://api.example"), Secret::new("k")).unwrap();
+        let long = format!("a\u{7}b\r\n{}", "x".repeat(500));
+        let excerpt = client.excerpt(long.as_bytes());
+        assert!(excerpt.starts_with("a b x"));
+        assert!(excerpt.chars().count() <= EXCERPT_CHARS + 1);
+        assert_eq!(client.excerpt(b""), "(empty body)");
+    }
+
+    #[test]
+    fn retryable_errors() {
+        let status = |status| FetchError::HttpStatus {
+            status,
+            excerpt: String::new(),
+        };
+        for code in [429, 500, 502, 503, 504] {
+            assert!(status(code).is_retryable(), "{code}");
+        }
+        for code in [400, 404, 409, 501] {
+            assert!(!status(code).is_retryable(), "{code}");
+        }
+        assert!(!FetchError::AuthRejected { status: 401 }.is_retryable());
+        assert!(
+            FetchError::AuthRejected { status: 403 }
+                .to_failure()
+                .auth_rejected
+        );
+        assert!(FetchError::HtmlPage { status: 502 }.is_retryable());
+        assert!(!FetchError::HtmlPage { status: 200 }.is_retryable());
+    }
+
+    #[test]
+    fn html_is_recognised() {
+        assert!(starts_like_html(b"  <!DOCTYPE html><html>"));
+        assert!(starts_like_html(b"<HTML>"));
+        assert!(!starts_like_html(b"{\"a\":1}"));
+    }
+}

@@ -1,0 +1,13 @@
+//! Step 1 of the pipeline, "fetch": reads campaigns from the SigmaMind API.
+//!
+//! [`SigmaMindClient`] owns transport concerns (timeouts, retries with full-jitter
+//! backoff and `Retry-After`, a concurrency cap, a request budget, a body size
+//! cap); [`wire`] owns the API's drifting JSON shapes. Together they turn every
+//! answer into an [`Observation`](crate::observe::Observation), so a failure is
+//! always visible as a failure and never reads as "all clear".
+
+pub mod client;
+mod pacing;
+pub mod wire;
+
+pub use client::{FetchError, SigmaMindClient};

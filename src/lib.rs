@@ -1,0 +1,26 @@
+//! campaign-watcher: watches SigmaMind outbound-call campaigns and alerts when they change.
+//!
+//! The pipeline, one module per step:
+//!
+//! ```text
+//! schedule tick ─► fetch ─► observe ─► diff ─► route ─► commit ─► deliver
+//! ```
+//!
+//! [`watcher::Watcher::tick`] runs one cycle of it; [`daemon`] schedules ticks.
+
+pub mod backoff;
+pub mod config;
+pub mod event;
+
+pub mod commit;
+pub mod deliver;
+pub mod diff;
+pub mod fetch;
+pub mod observe;
+pub mod route;
+
+pub mod cli;
+pub mod daemon;
+pub mod sim;
+pub mod telemetry;
+pub mod watcher;

@@ -1,0 +1,329 @@
+//! Step 4 of the pipeline: rules choose the channels for each event. Pure: no I/O.
+//!
+//! Without any `[[rules]]`, every event except `campaign.settings_changed` goes to
+//! every channel. With rules, an event goes to the union of the channels of every
+//! rule it matches; an event no rule matches is kept in history and sent nowhere.
+
+use std::collections::BTreeSet;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::config::RuleSettings;
+use crate::event::{Event, EventType};
+
+/// One side of a `from->to` transition pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StatusPattern {
+    Any,
+    Exactly(String),
+}
+
+impl StatusPattern {
+    fn parse(text: &str) -> Self {
+        match text.trim() {
+            "*" => Self::Any,
+            other => Self::Exactly(other.to_ascii_lowercase()),
+        }
+    }
+
+    fn matches(&self, status: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Exactly(expected) => expected.eq_ignore_ascii_case(status),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    name: String,
+    events: Vec<EventType>,
+    transitions: Vec<(StatusPattern, StatusPattern)>,
+    campaigns: Option<GlobSet>,
+    channels: Vec<String>,
+}
+
+impl Rule {
+    fn matches(&self, event: &Event) -> bool {
+        if !self.events.is_empty() && !self.events.contains(&event.kind) {
+            return false;
+        }
+        if event.kind == EventType::StatusChanged && !self.transitions.is_empty() {
+            let Some((from, to)) = event.transition() else {
+                return false;
+            };
+            let hit = self
+                .transitions
+                .iter()
+                .any(|(f, t)| f.matches(from.as_str()) && t.matches(to.as_str()));
+            if !hit {
+                return false;
+            }
+        }
+        // Watcher events concern every campaign, so campaign filters don't hold them back.
+        match (&self.campaigns, &event.campaign) {
+            (Some(globs), Some(campaign)) => {
+                globs.is_match(&campaign.id) || globs.is_match(&campaign.name)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The compiled `[[rules]]` plus the configured channel names.
+#[derive(Debug, Clone)]
+pub struct Router {
+    rules: Vec<Rule>,
+    channels: Vec<String>,
+}
+
+impl Router {
+    /// Compile the rules. The config's `validate()` has already reported bad entries;
+    /// this still refuses them rather than guessing.
+    pub fn new(rules: &[RuleSettings], channels: &[String]) -> Result<Self, String> {
+        let mut compiled = Vec::with_capacity(rules.len());
+        for (index, rule) in rules.iter().enumerate() {
+            let name = rule
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("rules[{index}]"));
+            let events = rule
+                .events
+                .iter()
+                .map(|text| {
+                    EventType::parse(text)
+                        .ok_or_else(|| format!("rule {name}: unknown event type {text:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let transitions = rule
+                .transitions
+                .iter()
+                .map(|text| {
+                    let (from, to) = text.split_once("->").ok_or_else(|| {
+                        format!("rule {name}: transition {text:?} is not of the form from->to")
+                    })?;
+                    Ok((StatusPattern::parse(from), StatusPattern::parse(to)))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let campaigns = if rule.campaigns.is_empty() {
+                None
+            } else {
+                let mut builder = GlobSetBuilder::new();
+                for pattern in &rule.campaigns {
+                    let glob = Glob::new(pattern)
+                        .map_err(|e| format!("rule {name}: campaign pattern {pattern:?}: {e}"))?;
+                    builder.add(glob);
+                }
+                Some(
+                    builder
+                        .build()
+                        .map_err(|e| format!("rule {name}: campaign patterns: {e}"))?,
+                )
+            };
+            for channel in &rule.channels {
+                if !channels.contains(channel) {
+                    return Err(format!("rule {name}: unknown channel {channel:?}"));
+                }
+            }
+            compiled.push(Rule {
+                name,
+                events,
+                transitions,
+                campaigns,
+                channels: rule.channels.clone(),
+            });
+        }
+        Ok(Self {
+            rules: compiled,
+            channels: channels.to_vec(),
+        })
+    }
+
+    /// The channels this event goes to, each once, in name order.
+    pub fn route(&self, event: &Event) -> Vec<String> {
+        if event.kind == EventType::Test {
+            return vec![];
+        }
+        if self.rules.is_empty() {
+            if event.kind == EventType::SettingsChanged {
+                return vec![];
+            }
+            let mut all = self.channels.clone();
+            all.sort();
+            return all;
+        }
+        let mut chosen = BTreeSet::new();
+        for rule in self.rules.iter().filter(|rule| rule.matches(event)) {
+            tracing::trace!(rule = %rule.name, event = %event.id, "rule matched");
+            if rule.channels.is_empty() {
+                chosen.extend(self.channels.iter().cloned());
+            } else {
+                chosen.extend(rule.channels.iter().cloned());
+            }
+        }
+        chosen.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
+    use crate::observe::CampaignStatus;
+    use chrono::Utc;
+
+    fn event(kind: EventType, id: &str, name: &str, from: &str, to: &str) -> Event {
+        Event {
+            version: PAYLOAD_VERSION.into(),
+            id: event_id(&[id, kind.as_str()]),
+            kind,
+            occurred_at: Utc::now(),
+            campaign: Some(CampaignInfo {
+                id: id.into(),
+                name: name.into(),
+                status: CampaignStatus::parse(to),
+                previous_status: Some(CampaignStatus::parse(from)),
+                agent: None,
+                caller_number: None,
+            }),
+            upload_errors: UploadErrors::default(),
+            changes: vec![],
+            summary: String::new(),
+        }
+    }
+
+    fn watcher_event(kind: EventType) -> Event {
+        Event {
+            campaign: None,
+            ..event(kind, "watcher", "", "live", "live")
+        }
+    }
+
+    fn rule(
+        events: &[&str],
+        transitions: &[&str],
+        campaigns: &[&str],
+        channels: &[&str],
+    ) -> RuleSettings {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        RuleSettings {
+            name: None,
+            events: strings(events),
+            transitions: strings(transitions),
+            campaigns: strings(campaigns),
+            channels: strings(channels),
+        }
+    }
+
+    fn channels() -> Vec<String> {
+        vec!["hook".into(), "mail".into(), "pager".into()]
+    }
+
+    #[test]
+    fn without_rules_everything_but_settings_goes_everywhere() {
+        let router = Router::new(&[], &channels()).unwrap();
+        let paused = event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused");
+        assert_eq!(router.route(&paused), ["hook", "mail", "pager"]);
+        let settings = event(EventType::SettingsChanged, "camp_1", "Q4", "live", "live");
+        assert!(router.route(&settings).is_empty());
+        assert_eq!(
+            router.route(&watcher_event(EventType::ApiUnhealthy)).len(),
+            3
+        );
+    }
+
+    #[test]
+    fn rules_filter_by_type_transition_and_campaign() {
+        let rules = [
+            rule(
+                &["campaign.status_changed"],
+                &["live->paused", "*->completed"],
+                &["*"],
+                &["pager"],
+            ),
+            rule(
+                &["campaign.upload_errors_added"],
+                &[],
+                &["camp_eu_*", "Renewals*"],
+                &["mail"],
+            ),
+            rule(&["watcher.api_unhealthy"], &[], &["camp_eu_*"], &[]),
+        ];
+        let router = Router::new(&rules, &channels()).unwrap();
+        let cases: Vec<(Event, Vec<&str>)> = vec![
+            (
+                event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused"),
+                vec!["pager"],
+            ),
+            (
+                event(EventType::StatusChanged, "camp_1", "Q4", "paused", "live"),
+                vec![],
+            ),
+            (
+                event(
+                    EventType::StatusChanged,
+                    "camp_1",
+                    "Q4",
+                    "scheduled",
+                    "completed",
+                ),
+                vec!["pager"],
+            ),
+            (
+                event(EventType::StatusChanged, "camp_1", "Q4", "live", "archived"),
+                vec![],
+            ),
+            (
+                event(
+                    EventType::UploadErrorsAdded,
+                    "camp_eu_7",
+                    "Q4",
+                    "live",
+                    "live",
+                ),
+                vec!["mail"],
+            ),
+            (
+                event(
+                    EventType::UploadErrorsAdded,
+                    "camp_9",
+                    "Renewals May",
+                    "live",
+                    "live",
+                ),
+                vec!["mail"],
+            ),
+            (
+                event(EventType::UploadErrorsAdded, "camp_9", "Q4", "live", "live"),
+                vec![],
+            ),
+            (
+                watcher_event(EventType::ApiUnhealthy),
+                vec!["hook", "mail", "pager"],
+            ),
+            (watcher_event(EventType::ApiRecovered), vec![]),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(router.route(&event), expected, "{}", event.kind);
+        }
+    }
+
+    #[test]
+    fn matching_rules_union_their_channels_once() {
+        let rules = [
+            rule(&[], &[], &[], &["hook", "mail"]),
+            rule(&["campaign.status_changed"], &[], &[], &["mail", "pager"]),
+        ];
+        let router = Router::new(&rules, &channels()).unwrap();
+        let paused = event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused");
+        assert_eq!(router.route(&paused), ["hook", "mail", "pager"]);
+    }
+
+    #[test]
+    fn bad_rules_are_refused() {
+        assert!(Router::new(&[rule(&["campaign.nope"], &[], &[], &[])], &channels()).is_err());
+        assert!(Router::new(&[rule(&[], &["live-paused"], &[], &[])], &channels()).is_err());
+        assert!(Router::new(&[rule(&[], &[], &["[bad"], &[])], &channels()).is_err());
+        assert!(Router::new(&[rule(&[], &[], &[], &["nowhere"])], &channels()).is_err());
+    }
+}

@@ -1,0 +1,1222 @@
+//! A simulated SigmaMind API (axum), for `simulate`, `demo`, tests and benchmarks.
+//!
+//! It serves the two campaign reads the watcher uses, in the API's drifting
+//! shapes, plus an unauthenticated `/admin` API (and [`SimControl`] in-process)
+//! to change campaigns and inject faults: error statuses, HTML and non-JSON
+//! answers, wrong shapes, delays and oversized bodies.
+
+pub mod campaigns;
+mod demo;
+
+pub use demo::{demo_campaigns, run_demo_script};
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long `stop` lets in-flight answers (a long `Delay` fault, say) finish before aborting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Size of the `Huge` fault's body: well past any sane `max_response_bytes`.
+const HUGE_BODY_BYTES: usize = 10 * 1024 * 1024;
+const HUGE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// No `Debug`: it would print the key.
+#[derive(Clone, Default)]
+pub struct SimOptions {
+    /// Campaigns generated at start (see [`campaigns::generate`]).
+    pub campaigns: usize,
+    /// When set, API requests must carry this `X-API-Key`.
+    pub api_key: Option<String>,
+}
+
+/// A fault to inject into API answers. JSON form: `{"kind":"status","status":503,"retry_after":"2","times":1}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Fault {
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// How many answers it affects; `None` = until cleared.
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// Only GETs of this campaign id; `None` = every API request.
+    #[serde(default)]
+    pub campaign: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A Spring-style error answer with this status (and `Retry-After` when given).
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+    },
+    /// 502 with an HTML error page, as a gateway would send.
+    Html,
+    /// 200 with `text/plain` garbage.
+    NotJson,
+    /// 200 JSON lacking `campaignStatus` (and, for lists, lacking `data`).
+    WrongShape,
+    /// Wait this long, then answer normally.
+    Delay { millis: u64 },
+    /// 200 with a ~10 MiB streamed body.
+    Huge,
+}
+
+struct ActiveFault {
+    fault: Fault,
+    remaining: Option<u32>,
+}
+
+/// Campaigns in creation order plus an id index, so lookups and pages never scan or clone everything.
+#[derive(Default)]
+struct CampaignStore {
+    ordered: Vec<Value>,
+    position_by_id: HashMap<String, usize>,
+    /// Positions per lower-cased status, built on the first filtered list after a change;
+    /// without it every filtered page would rescan all campaigns.
+    positions_by_status: Option<HashMap<String, Vec<usize>>>,
+}
+
+impl CampaignStore {
+    fn get(&self, id: &str) -> Option<&Value> {
+        self.ordered.get(*self.position_by_id.get(id)?)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Map<String, Value>> {
+        let at = *self.position_by_id.get(id)?;
+        self.positions_by_status = None;
+        self.ordered.get_mut(at)?.as_object_mut()
+    }
+
+    fn upsert(&mut self, id: String, campaign: Value) {
+        self.positions_by_status = None;
+        match self.position_by_id.get(&id) {
+            Some(&at) if at < self.ordered.len() => self.ordered[at] = campaign,
+            _ => {
+                self.position_by_id.insert(id, self.ordered.len());
+                self.ordered.push(campaign);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        let Some(at) = self.position_by_id.remove(id) else {
+            return false;
+        };
+        self.positions_by_status = None;
+        if at >= self.ordered.len() {
+            return false;
+        }
+        self.ordered.remove(at);
+        for (offset, campaign) in self.ordered[at..].iter().enumerate() {
+            if let Some(moved) = campaign.get("campaignId").and_then(Value::as_str) {
+                self.position_by_id.insert(moved.to_string(), at + offset);
+            }
+        }
+        true
+    }
+
+    /// One page of campaigns in `status` (any status when `None`), and how many there are in all.
+    fn page(&mut self, status: Option<&str>, skip: usize, take: usize) -> (Vec<Value>, usize) {
+        let Some(status) = status else {
+            let window = self.ordered.iter().skip(skip).take(take).cloned().collect();
+            return (window, self.ordered.len());
+        };
+        let ordered = &self.ordered;
+        let by_status = self.positions_by_status.get_or_insert_with(|| {
+            let mut by_status: HashMap<String, Vec<usize>> = HashMap::new();
+            for (at, campaign) in ordered.iter().enumerate() {
+                if let Some(status) = campaign.get("campaignStatus").and_then(Value::as_str) {
+                    by_status
+                        .entry(status.to_ascii_lowercase())
+                        .or_default()
+                        .push(at);
+                }
+            }
+            by_status
+        });
+        let positions = by_status.get(status).map(Vec::as_slice).unwrap_or_default();
+        let window = positions
+            .iter()
+            .skip(skip)
+            .take(take)
+            .filter_map(|&at| ordered.get(at).cloned())
+            .collect();
+        (window, positions.len())
+    }
+}
+
+#[derive(Default)]
+struct SimState {
+    campaigns: CampaignStore,
+    faults: Vec<ActiveFault>,
+    inserted_without_id: u64,
+}
+
+/// In-process handle on the simulator's data and faults; clones share the same server.
+#[derive(Clone, Default)]
+pub struct SimControl {
+    state: Arc<Mutex<SimState>>,
+    requests: Arc<AtomicU64>,
+}
+
+impl SimControl {
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        // A panic in another handler cannot leave the JSON half-written, so keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Campaign ids in creation order.
+    pub fn ids(&self) -> Vec<String> {
+        self.lock()
+            .campaigns
+            .ordered
+            .iter()
+            .filter_map(|campaign| campaign.get("campaignId").and_then(Value::as_str))
+            .map(String::from)
+            .collect()
+    }
+
+    /// One campaign exactly as the API would send it.
+    pub fn raw(&self, id: &str) -> Option<Value> {
+        self.lock().campaigns.get(id).cloned()
+    }
+
+    /// Every campaign exactly as the API would send it, in creation order.
+    pub fn all_raw(&self) -> Vec<Value> {
+        self.lock().campaigns.ordered.clone()
+    }
+
+    pub fn set_status(&self, id: &str, status: &str) -> bool {
+        self.patch(id, json!({ "campaignStatus": status }))
+    }
+
+    pub fn set_errors(&self, id: &str, errors: Vec<String>) -> bool {
+        self.patch(id, json!({ "errors": errors }))
+    }
+
+    /// Shallow-merges raw API fields; `campaignId` is kept, since the id is the campaign's identity.
+    pub fn patch(&self, id: &str, fields: Value) -> bool {
+        let Value::Object(fields) = fields else {
+            return false;
+        };
+        let mut state = self.lock();
+        let Some(campaign) = state.campaigns.get_mut(id) else {
+            return false;
+        };
+        for (key, value) in fields {
+            if key != "campaignId" {
+                campaign.insert(key, value);
+            }
+        }
+        true
+    }
+
+    /// Adds a raw API-shaped campaign, replacing one with the same id; one without an id gets one.
+    pub fn insert(&self, campaign: Value) {
+        let mut state = self.lock();
+        let mut campaign = match campaign {
+            Value::Object(fields) => fields,
+            other => {
+                tracing::warn!(kind = ?other, "simulator ignored a campaign that is not a JSON object");
+                return;
+            }
+        };
+        let id = match campaign.get("campaignId").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => {
+                state.inserted_without_id += 1;
+                let id = format!("camp_sim{:08}", state.inserted_without_id);
+                campaign.insert("campaignId".into(), json!(id));
+                id
+            }
+        };
+        state.campaigns.upsert(id, Value::Object(campaign));
+    }
+
+    /// Afterwards a GET of the id answers 404 and the list omits it.
+    pub fn remove(&self, id: &str) -> bool {
+        self.lock().campaigns.remove(id)
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        let remaining = fault.times;
+        if remaining == Some(0) {
+            return;
+        }
+        self.lock().faults.push(ActiveFault { fault, remaining });
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// API requests served (admin calls not counted).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Consumes one use of the first fault that applies to this request.
+    fn take_fault(&self, campaign_id: Option<&str>) -> Option<FaultKind> {
+        let mut state = self.lock();
+        let at = state
+            .faults
+            .iter()
+            .position(|active| match &active.fault.campaign {
+                None => true,
+                Some(target) => campaign_id == Some(target.as_str()),
+            })?;
+        let kind = state.faults[at].fault.kind.clone();
+        if let Some(remaining) = &mut state.faults[at].remaining {
+            *remaining = remaining.saturating_sub(1);
+            if *remaining == 0 {
+                state.faults.remove(at);
+            }
+        }
+        Some(kind)
+    }
+}
+
+/// A running simulator; stops on [`SimServer::stop`] or when dropped.
+pub struct SimServer {
+    pub addr: SocketAddr,
+    pub control: SimControl,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimServer {
+    /// `http://127.0.0.1:PORT` (a wildcard listen address is reached via loopback).
+    pub fn base_url(&self) -> String {
+        let host = if self.addr.ip().is_unspecified() {
+            match self.addr {
+                SocketAddr::V4(_) => "127.0.0.1".to_string(),
+                SocketAddr::V6(_) => "[::1]".to_string(),
+            }
+        } else {
+            match self.addr {
+                SocketAddr::V4(v4) => v4.ip().to_string(),
+                SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+            }
+        };
+        format!("http://{host}:{}", self.addr.port())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    control: SimControl,
+    api_key: Option<Arc<str>>,
+}
+
+/// Binds `listen` (port 0 allowed) and serves in a spawned task until `stop()` or drop.
+pub async fn start(listen: SocketAddr, options: SimOptions) -> std::io::Result<SimServer> {
+    let control = SimControl::default();
+    {
+        let mut state = control.lock();
+        for campaign in campaigns::generate(options.campaigns) {
+            if let Some(id) = campaign.get("campaignId").and_then(Value::as_str) {
+                let id = id.to_string();
+                state.campaigns.upsert(id, campaign);
+            }
+        }
+    }
+    let app = router(AppState {
+        control: control.clone(),
+        api_key: options.api_key.map(Arc::from),
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_requested) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown_requested.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::warn!(%error, "simulated SigmaMind API stopped with an error");
+        }
+    });
+    Ok(SimServer {
+        addr,
+        control,
+        shutdown: Some(shutdown),
+        task: Some(task),
+    })
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/campaigns", get(list_campaigns))
+        .route("/v1/campaigns/{id}", get(get_campaign))
+        .route("/admin/campaigns", get(admin_list).post(admin_insert))
+        .route(
+            "/admin/campaigns/{id}",
+            get(admin_get).patch(admin_patch).delete(admin_delete),
+        )
+        .route(
+            "/admin/faults",
+            axum::routing::post(admin_inject).delete(admin_clear_faults),
+        )
+        .route("/admin/stats", get(admin_stats))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn get_campaign(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Some(early) = api_prelude(&app, &headers, &uri, Some(&id)).await {
+        return early;
+    }
+    match app.control.raw(&id) {
+        Some(campaign) => Json(campaign).into_response(),
+        None => spring_error(
+            StatusCode::NOT_FOUND,
+            &format!("Campaign not found: {id}"),
+            uri.path(),
+        ),
+    }
+}
+
+async fn list_campaigns(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Some(early) = api_prelude(&app, &headers, &uri, None).await {
+        return early;
+    }
+    let number = |key: &str, default: u64| match query.get(key) {
+        None => Some(default),
+        Some(text) => text.trim().parse::<u64>().ok(),
+    };
+    let (Some(page), Some(size)) = (number("page", 0), number("size", 10)) else {
+        return spring_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request parameters",
+            uri.path(),
+        );
+    };
+    if size == 0 {
+        return spring_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request parameters",
+            uri.path(),
+        );
+    }
+    let status = query
+        .get("status")
+        .map(|status| status.trim().to_ascii_lowercase());
+    let skip = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
+    let take = usize::try_from(size).unwrap_or(usize::MAX);
+    let (data, total) = app
+        .control
+        .lock()
+        .campaigns
+        .page(status.as_deref(), skip, take);
+    let total = total as u64;
+    Json(json!({
+        "data": data,
+        "page": page,
+        "size": size,
+        "totalCount": total,
+        "totalPages": total.div_ceil(size),
+        "hasNext": page.saturating_add(1).saturating_mul(size) < total,
+        "hasPrevious": page > 0,
+    }))
+    .into_response()
+}
+
+/// Counts the request, then applies a fault or the key check; `Some` is the answer to send instead.
+async fn api_prelude(
+    app: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    campaign_id: Option<&str>,
+) -> Option<Response> {
+    app.control.requests.fetch_add(1, Ordering::Relaxed);
+    // Faults come first: they stand for the gateway in front of the API, which answers before auth.
+    if let Some(fault) = app.control.take_fault(campaign_id) {
+        if let Some(answer) = fault_answer(fault, uri, campaign_id).await {
+            return Some(answer);
+        }
+    }
+    let expected = app.api_key.as_deref()?;
+    let presented = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok());
+    if presented == Some(expected) {
+        return None;
+    }
+    let message = if presented.is_none() {
+        "Missing API key"
+    } else {
+        "Invalid API key"
+    };
+    Some(spring_error(StatusCode::UNAUTHORIZED, message, uri.path()))
+}
+
+async fn fault_answer(fault: FaultKind, uri: &Uri, campaign_id: Option<&str>) -> Option<Response> {
+    let answer = match fault {
+        FaultKind::Status {
+            status,
+            retry_after,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut answer = spring_error(status, "Simulated failure", uri.path());
+            if let Some(value) = retry_after.and_then(|text| HeaderValue::from_str(&text).ok()) {
+                answer.headers_mut().insert(RETRY_AFTER, value);
+            }
+            answer
+        }
+        FaultKind::Html => (
+            StatusCode::BAD_GATEWAY,
+            [(CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\
+             <body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>\n",
+        )
+            .into_response(),
+        FaultKind::NotJson => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "OK campaign=unavailable; try again later\n",
+        )
+            .into_response(),
+        FaultKind::WrongShape => Json(json!({
+            "campaignId": campaign_id.unwrap_or("camp_shape_drift"),
+            "campaignName": "Shape drift",
+            "state": "running",
+        }))
+        .into_response(),
+        FaultKind::Delay { millis } => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            return None;
+        }
+        FaultKind::Huge => huge_answer(),
+    };
+    Some(answer)
+}
+
+/// Streamed without a Content-Length, so a client must enforce its cap while reading.
+fn huge_answer() -> Response {
+    let chunks = HUGE_BODY_BYTES / HUGE_CHUNK_BYTES;
+    let opening = std::iter::once(Bytes::from_static(
+        b"{\"campaignId\":\"camp_huge\",\"padding\":\"",
+    ));
+    let padding = (0..chunks).map(|_| Bytes::from(vec![b'x'; HUGE_CHUNK_BYTES]));
+    let closing = std::iter::once(Bytes::from_static(b"\",\"campaignStatus\":\"live\"}"));
+    let body = futures::stream::iter(
+        opening
+            .chain(padding)
+            .chain(closing)
+            .map(Ok::<_, Infallible>),
+    );
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// Spring Boot's default error body, the only error shape the API documents.
+fn spring_error(status: StatusCode, message: &str, path: &str) -> Response {
+    let body = json!({
+        "error": status.canonical_reason().unwrap_or("Error"),
+        "message": message,
+        "path": path,
+        "status": status.as_u16(),
+        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    spring_error(StatusCode::NOT_FOUND, "No such endpoint", uri.path())
+}
+
+async fn admin_list(State(app): State<AppState>) -> Response {
+    Json(app.control.all_raw()).into_response()
+}
+
+async fn admin_get(State(app): State<AppState>, Path(id): Path<String>, uri: Uri) -> Response {
+    match app.control.raw(&id) {
+        Some(campaign) => Json(campaign).into_response(),
+        None => spring_error(StatusCode::NOT_FOUND, "Unknown campaign", uri.path()),
+    }
+}
+
+async fn admin_insert(
+    State(app): State<AppState>,
+    uri: Uri,
+    Json(campaign): Json<Value>,
+) -> Response {
+    if !campaign.is_object() {
+        return spring_error(
+            StatusCode::BAD_REQUEST,
+            "A campaign must be a JSON object",
+            uri.path(),
+        );
+    }
+    let id = campaign
+        .get("campaignId")
+        .and_then(Value::as_str)
+        .map(String::from);
+    app.control.insert(campaign);
+    let stored = match id {
+        Some(id) => app.control.raw(&id),
+        None => app.control.all_raw().pop(),
+    };
+    (StatusCode::CREATED, Json(stored.unwrap_or(Value::Null))).into_response()
+}
+
+async fn admin_patch(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    Json(fields): Json<Value>,
+) -> Response {
+    if !fields.is_object() {
+        return spring_error(
+            StatusCode::BAD_REQUEST,
+            "A patch must be a JSON object",
+            uri.path(),
+        );
+    }
+    if !app.control.patch(&id, fields) {
+        return spring_error(StatusCode::NOT_FOUND, "Unknown campaign", uri.path());
+    }
+    Json(app.control.raw(&id).unwrap_or(Value::Null)).into_response()
+}
+
+async fn admin_delete(State(app): State<AppState>, Path(id): Path<String>, uri: Uri) -> Response {
+    if app.control.remove(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        spring_error(StatusCode::NOT_FOUND, "Unknown campaign", uri.path())
+    }
+}
+
+async fn admin_inject(State(app): State<AppState>, Json(fault): Json<Fault>) -> Response {
+    app.control.inject(fault);
+    let active = app.control.lock().faults.len();
+    Json(json!({ "activeFaults": active })).into_response()
+}
+
+async fn admin_clear_faults(State(app): State<AppState>) -> Response {
+    app.control.clear_faults();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_stats(State(app): State<AppState>) -> Response {
+    Json(json!({ "requests": app.control.requests() })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::config::{Secret, SigmaMindSettings};
+    use crate::fetch::wire;
+    use crate::fetch::{FetchError, SigmaMindClient};
+    use crate::observe::{CampaignStatus, FetchFailure, Observation};
+
+    const KEY: &str = "sk_test_correct_horse";
+
+    async fn sim(campaigns: usize, api_key: Option<&str>) -> SimServer {
+        start(
+            "127.0.0.1:0".parse().unwrap(),
+            SimOptions {
+                campaigns,
+                api_key: api_key.map(String::from),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn settings(server: &SimServer) -> SigmaMindSettings {
+        SigmaMindSettings {
+            base_url: server.base_url(),
+            timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(1),
+            max_in_flight: 4,
+            max_requests_per_second: 0.0,
+            max_retries: 2,
+            retry_base: Duration::from_millis(10),
+            retry_max: Duration::from_secs(3),
+            max_response_bytes: 1024 * 1024,
+            ..SigmaMindSettings::default()
+        }
+    }
+
+    fn client(server: &SimServer) -> SigmaMindClient {
+        SigmaMindClient::new(&settings(server), Secret::new(KEY)).unwrap()
+    }
+
+    fn fault(kind: FaultKind, times: Option<u32>) -> Fault {
+        Fault {
+            kind,
+            times,
+            campaign: None,
+        }
+    }
+
+    fn failure(observation: Observation) -> FetchFailure {
+        match observation {
+            Observation::Failed(failure) => failure,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn get_found_and_not_found() {
+        let server = sim(10, Some(KEY)).await;
+        let client = client(&server);
+        let id = server.control.ids()[0].clone();
+        match client.observe(&id).await {
+            Observation::Found(snapshot) => assert_eq!(snapshot.id, id),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(client.observe("camp_nope").await, Observation::NotFound);
+        assert!(server.control.remove(&id));
+        assert_eq!(client.observe(&id).await, Observation::NotFound);
+        let listed = client.list(100, None).await.unwrap();
+        assert_eq!(listed.len(), 9);
+        assert!(listed.iter().all(|(listed_id, _)| *listed_id != id));
+        assert_eq!(client.requests_sent(), 4);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_wrong_key_is_rejected_once_and_never_retried() {
+        let server = sim(3, Some(KEY)).await;
+        let client = SigmaMindClient::new(&settings(&server), Secret::new("sk_wrong_key")).unwrap();
+        let id = server.control.ids()[0].clone();
+        let rejected = failure(client.observe(&id).await);
+        assert!(rejected.auth_rejected);
+        assert!(rejected.reason.contains("401"), "{}", rejected.reason);
+        assert!(!rejected.reason.contains("sk_wrong_key"));
+        assert_eq!(server.control.requests(), 1);
+        let listing = client.list(10, None).await.unwrap_err();
+        assert!(listing.is_auth_rejected());
+        assert_eq!(server.control.requests(), 2);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn listing_250_campaigns_takes_three_pages() {
+        let server = sim(250, Some(KEY)).await;
+        let client = client(&server);
+        let listed = client.list(100, None).await.unwrap();
+        assert_eq!(listed.len(), 250);
+        assert_eq!(server.control.requests(), 3);
+        assert_eq!(client.requests_sent(), 3);
+        let ids: Vec<String> = listed.into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, server.control.ids());
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_status_filter_is_passed_through() {
+        let server = sim(250, None).await;
+        let client = client(&server);
+        let paused = client.list(40, Some("paused")).await.unwrap();
+        let expected = campaigns::generate(250)
+            .iter()
+            .filter(|c| c["campaignStatus"] == "paused")
+            .count();
+        assert_eq!(paused.len(), expected);
+        assert!(paused.iter().all(|(_, observation)| matches!(
+            observation,
+            Observation::Found(snapshot) if snapshot.status == CampaignStatus::Paused
+        )));
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn every_generated_shape_normalises() {
+        let server = sim(120, None).await;
+        let client = client(&server);
+        let listed = client.list(50, None).await.unwrap();
+        assert_eq!(listed.len(), 120);
+        for ((id, observation), raw) in listed.iter().zip(server.control.all_raw()) {
+            let Observation::Found(snapshot) = observation else {
+                panic!("{id}: {observation:?}");
+            };
+            assert_eq!(&snapshot.id, id);
+            if let Some(number) = &snapshot.caller_number {
+                assert!(number.starts_with('+'), "{id}: {number}");
+            }
+            assert_eq!(
+                snapshot.caller_number.is_some(),
+                raw["phoneNumber"].is_object(),
+                "{id}"
+            );
+            let raw_errors = raw["errors"].as_array().map_or(0, Vec::len);
+            assert_eq!(snapshot.upload_errors.len(), raw_errors, "{id}");
+            assert_eq!(Some(snapshot.clone()), wire::normalise_campaign(&raw).ok());
+        }
+        // A single GET of a few odd ones agrees with the listing.
+        for (id, observation) in listed.iter().take(8) {
+            assert_eq!(&client.observe(id).await, observation);
+        }
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_503_then_success_is_retried() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        server.control.inject(fault(
+            FaultKind::Status {
+                status: 503,
+                retry_after: None,
+            },
+            Some(1),
+        ));
+        let id = server.control.ids()[1].clone();
+        assert!(matches!(client.observe(&id).await, Observation::Found(_)));
+        assert_eq!(server.control.requests(), 2);
+        assert_eq!(client.requests_sent(), 2);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn persistent_500s_fail_after_the_retries_and_fail_the_listing() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        server.control.inject(fault(
+            FaultKind::Status {
+                status: 500,
+                retry_after: None,
+            },
+            None,
+        ));
+        let error = client.list(10, None).await.unwrap_err();
+        assert!(
+            matches!(error, FetchError::HttpStatus { status: 500, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("Simulated failure"), "{error}");
+        assert_eq!(server.control.requests(), 3);
+        server.control.clear_faults();
+        server.control.inject(fault(
+            FaultKind::Status {
+                status: 400,
+                retry_after: None,
+            },
+            None,
+        ));
+        let bad_request = failure(client.observe("x").await);
+        assert!(bad_request.reason.contains("400"));
+        assert_eq!(server.control.requests(), 4);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_429_waits_for_retry_after() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        server.control.inject(fault(
+            FaultKind::Status {
+                status: 429,
+                retry_after: Some("1".into()),
+            },
+            Some(1),
+        ));
+        let id = server.control.ids()[0].clone();
+        let started = Instant::now();
+        assert!(matches!(client.observe(&id).await, Observation::Found(_)));
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(server.control.requests(), 2);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_beyond_retry_max_gives_up_at_once() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        server.control.inject(fault(
+            FaultKind::Status {
+                status: 503,
+                retry_after: Some("120".into()),
+            },
+            None,
+        ));
+        let given_up = failure(client.observe("anything").await);
+        assert!(given_up.reason.contains("retry_max"), "{}", given_up.reason);
+        assert_eq!(server.control.requests(), 1);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn bad_answers_fail_with_a_reason_naming_the_problem() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        let id = server.control.ids()[0].clone();
+        let cases = [
+            (FaultKind::NotJson, "not JSON", 1),
+            (FaultKind::Html, "HTML", 3),
+            (FaultKind::WrongShape, "campaignStatus", 1),
+        ];
+        for (kind, needle, attempts) in cases {
+            let before = server.control.requests();
+            server.control.inject(Fault {
+                kind: kind.clone(),
+                times: None,
+                campaign: Some(id.clone()),
+            });
+            let failed = failure(client.observe(&id).await);
+            assert!(
+                failed.reason.contains(needle),
+                "{kind:?}: {}",
+                failed.reason
+            );
+            assert!(!failed.auth_rejected);
+            assert_eq!(server.control.requests() - before, attempts, "{kind:?}");
+            server.control.clear_faults();
+        }
+        // A fault aimed at one campaign leaves the others alone.
+        server.control.inject(Fault {
+            kind: FaultKind::NotJson,
+            times: None,
+            campaign: Some(id.clone()),
+        });
+        let other = server.control.ids()[1].clone();
+        assert!(matches!(
+            client.observe(&other).await,
+            Observation::Found(_)
+        ));
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_wrong_shape_list_fails_the_listing() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        server.control.inject(fault(FaultKind::WrongShape, Some(1)));
+        let error = client.list(10, None).await.unwrap_err();
+        assert!(error.to_string().contains("\"data\""), "{error}");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_delay_past_the_timeout_is_a_timeout() {
+        let server = sim(3, None).await;
+        let slow_settings = SigmaMindSettings {
+            timeout: Duration::from_millis(300),
+            max_retries: 1,
+            ..settings(&server)
+        };
+        let client = SigmaMindClient::new(&slow_settings, Secret::new(KEY)).unwrap();
+        server
+            .control
+            .inject(fault(FaultKind::Delay { millis: 1_000 }, None));
+        let started = Instant::now();
+        let timed_out = failure(client.observe(&server.control.ids()[0]).await);
+        assert!(
+            timed_out.reason.contains("did not answer within 300ms"),
+            "{}",
+            timed_out.reason
+        );
+        assert_eq!(client.requests_sent(), 2);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        server.control.clear_faults();
+        server
+            .control
+            .inject(fault(FaultKind::Delay { millis: 50 }, Some(1)));
+        assert!(matches!(
+            client.observe(&server.control.ids()[0]).await,
+            Observation::Found(_)
+        ));
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_huge_body_exceeds_the_cap() {
+        let server = sim(3, None).await;
+        let client = client(&server);
+        server.control.inject(fault(FaultKind::Huge, Some(1)));
+        let too_large = failure(client.observe(&server.control.ids()[0]).await);
+        assert!(
+            too_large
+                .reason
+                .contains("larger than the 1048576-byte limit"),
+            "{}",
+            too_large.reason
+        );
+        assert_eq!(server.control.requests(), 1);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn api_conventions_and_admin_routes() {
+        let server = sim(25, Some(KEY)).await;
+        let http = reqwest::Client::new();
+        let base = server.base_url();
+        let get_json = |path: String, key: Option<&'static str>| {
+            let mut request = http.get(format!("{base}{path}"));
+            if let Some(key) = key {
+                request = request.header("X-API-Key", key);
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (status, retry_after, response.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, _, page) = get_json("/v1/campaigns".into(), Some(KEY)).await;
+        assert_eq!(status, 200);
+        assert_eq!(page["data"].as_array().unwrap().len(), 10);
+        assert_eq!(
+            (
+                &page["page"],
+                &page["size"],
+                &page["totalCount"],
+                &page["totalPages"],
+                &page["hasNext"],
+                &page["hasPrevious"]
+            ),
+            (
+                &json!(0),
+                &json!(10),
+                &json!(25),
+                &json!(3),
+                &json!(true),
+                &json!(false)
+            )
+        );
+        let (status, _, last) = get_json("/v1/campaigns?page=2&size=10".into(), Some(KEY)).await;
+        assert_eq!(
+            (
+                status,
+                last["data"].as_array().unwrap().len(),
+                &last["hasNext"]
+            ),
+            (200, 5, &json!(false))
+        );
+        let (status, _, error) = get_json("/v1/campaigns?size=0".into(), Some(KEY)).await;
+        assert_eq!(status, 400);
+        for key in ["error", "message", "path", "status", "timestamp"] {
+            assert!(error.get(key).is_some(), "{key} in {error}");
+        }
+        let (status, _, error) = get_json("/v1/campaigns".into(), None).await;
+        assert_eq!((status, &error["status"]), (401, &json!(401)));
+        let (status, _, error) = get_json("/v1/campaigns/camp_missing".into(), Some(KEY)).await;
+        assert_eq!(
+            (status, &error["path"]),
+            (404, &json!("/v1/campaigns/camp_missing"))
+        );
+
+        let fault_body = json!({"kind":"status","status":503,"retry_after":"2","times":1});
+        let injected = http
+            .post(format!("{base}/admin/faults"))
+            .json(&fault_body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(injected.status().as_u16(), 200);
+        let id = server.control.ids()[0].clone();
+        let (status, retry_after, _) = get_json(format!("/v1/campaigns/{id}"), Some(KEY)).await;
+        assert_eq!((status, retry_after.as_deref()), (503, Some("2")));
+        let (status, _, campaign) = get_json(format!("/v1/campaigns/{id}"), Some(KEY)).await;
+        assert_eq!((status, &campaign["campaignId"]), (200, &json!(id)));
+
+        let patched = http
+            .patch(format!("{base}/admin/campaigns/{id}"))
+            .json(&json!({"campaignStatus": "paused", "campaignId": "hijack"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status().as_u16(), 200);
+        assert_eq!(server.control.raw(&id).unwrap()["campaignStatus"], "paused");
+        let unknown = http
+            .patch(format!("{base}/admin/campaigns/nope"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown.status().as_u16(), 404);
+        let created = http
+            .post(format!("{base}/admin/campaigns"))
+            .json(&json!({"campaignId": "camp_new", "campaignStatus": "live"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status().as_u16(), 201);
+        assert_eq!(
+            server.control.ids().last().map(String::as_str),
+            Some("camp_new")
+        );
+        let deleted = http
+            .delete(format!("{base}/admin/campaigns/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status().as_u16(), 204);
+        let (all_status, _, all) = get_json("/admin/campaigns".into(), None).await;
+        assert_eq!((all_status, all.as_array().unwrap().len()), (200, 25));
+        let many = json!({"kind":"not_json"});
+        http.post(format!("{base}/admin/faults"))
+            .json(&many)
+            .send()
+            .await
+            .unwrap();
+        let cleared = http
+            .delete(format!("{base}/admin/faults"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cleared.status().as_u16(), 204);
+        let (_, _, stats) = get_json("/admin/stats".into(), None).await;
+        assert_eq!(stats["requests"], json!(7));
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_request_budget_and_in_flight_cap_apply_to_every_attempt() {
+        let server = sim(3, None).await;
+        let paced = SigmaMindSettings {
+            max_requests_per_second: 20.0,
+            ..settings(&server)
+        };
+        let client = SigmaMindClient::new(&paced, Secret::new(KEY)).unwrap();
+        let id = server.control.ids()[0].clone();
+        let started = Instant::now();
+        for _ in 0..5 {
+            assert!(matches!(client.observe(&id).await, Observation::Found(_)));
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let single_lane = SigmaMindSettings {
+            max_in_flight: 1,
+            ..settings(&server)
+        };
+        let client = SigmaMindClient::new(&single_lane, Secret::new(KEY)).unwrap();
+        server
+            .control
+            .inject(fault(FaultKind::Delay { millis: 200 }, Some(2)));
+        let started = Instant::now();
+        let (first, second) = tokio::join!(client.observe(&id), client.observe(&id));
+        assert!(matches!(
+            (first, second),
+            (Observation::Found(_), Observation::Found(_))
+        ));
+        assert!(
+            started.elapsed() >= Duration::from_millis(390),
+            "{:?}",
+            started.elapsed()
+        );
+        server.stop().await;
+    }
+
+    #[test]
+    fn faults_deserialize_from_their_documented_json() {
+        let parsed: Fault = serde_json::from_value(
+            json!({"kind":"status","status":503,"retry_after":"2","times":1}),
+        )
+        .unwrap();
+        assert!(
+            matches!(parsed.kind, FaultKind::Status { status: 503, retry_after: Some(ref r) } if r == "2")
+        );
+        assert_eq!(parsed.times, Some(1));
+        let parsed: Fault =
+            serde_json::from_value(json!({"kind":"delay","millis":5,"campaign":"camp_x"})).unwrap();
+        assert!(matches!(parsed.kind, FaultKind::Delay { millis: 5 }));
+        assert_eq!(parsed.campaign.as_deref(), Some("camp_x"));
+        for kind in ["html", "not_json", "wrong_shape", "huge"] {
+            let parsed: Result<Fault, _> = serde_json::from_value(json!({ "kind": kind }));
+            assert!(parsed.is_ok(), "{kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hundred_thousand_campaigns_page_quickly() {
+        let server = sim(100_000, None).await;
+        let client = client(&server);
+        let started = Instant::now();
+        let listed = client.list(100, Some("completed")).await.unwrap();
+        assert_eq!(listed.len(), 25_000);
+        assert_eq!(server.control.requests(), 250);
+        let http = reqwest::Client::new();
+        let last: Value = http
+            .get(format!(
+                "{}/v1/campaigns?page=999&size=100",
+                server.base_url()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(last["data"].as_array().unwrap().len(), 100);
+        assert_eq!(last["hasNext"], json!(false));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        server.stop().await;
+    }
+}

@@ -1,0 +1,282 @@
+//! One cycle of the pipeline: fetch → observe → diff → route → commit, then wake
+//! the dispatcher (deliver). The scheduler, `once`, the demo and the tests all
+//! call [`Watcher::tick`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use tokio::sync::Notify;
+
+use crate::commit::{CycleCommit, RoutedEvent, Store, StoreError};
+use crate::config::WatchSettings;
+use crate::diff::{assess_health, diff_campaign, CycleVerdict};
+use crate::event::Event;
+use crate::fetch::{FetchError, SigmaMindClient};
+use crate::observe::{CampaignStatus, FetchFailure, Observation};
+use crate::route::Router;
+
+/// What one cycle saw and did.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    pub started_at: DateTime<Utc>,
+    pub campaigns_read: usize,
+    pub campaigns_failed: usize,
+    /// `(campaign, reason)` for every campaign that could not be read.
+    pub failures: Vec<(String, String)>,
+    pub verdict: CycleVerdict,
+    /// Every event the cycle committed, routed or not.
+    pub events: Vec<Event>,
+    pub requests: u64,
+    pub duration: std::time::Duration,
+}
+
+impl CycleReport {
+    pub fn api_readable(&self) -> bool {
+        self.verdict == CycleVerdict::Readable
+    }
+}
+
+pub struct Watcher {
+    client: SigmaMindClient,
+    store: Store,
+    router: Router,
+    watch: WatchSettings,
+    concurrency: usize,
+    dispatcher_wake: Arc<Notify>,
+}
+
+impl Watcher {
+    pub fn new(
+        client: SigmaMindClient,
+        store: Store,
+        router: Router,
+        watch: WatchSettings,
+        concurrency: usize,
+        dispatcher_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            client,
+            store,
+            router,
+            watch,
+            concurrency: concurrency.max(1),
+            dispatcher_wake,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Run one cycle. Only a store failure is an error: an unreadable API is a
+    /// verdict in the report (and, after enough cycles, an event).
+    #[tracing::instrument(name = "cycle", skip_all, fields(campaigns, events, verdict))]
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
+        let started = Instant::now();
+        let requests_before = self.client.requests_sent();
+        let stored = self.store.load_states().await?;
+        let (observations, listing_failure) = self.fetch(&stored).await;
+
+        let mut failures: Vec<&FetchFailure> = Vec::new();
+        let mut campaigns_read = 0;
+        let mut states = Vec::new();
+        let mut events = Vec::new();
+        for (key, observation) in &observations {
+            match observation {
+                Observation::Failed(failure) => {
+                    tracing::warn!(campaign = %key, reason = %failure.reason, "campaign could not be read; its stored state is kept");
+                    failures.push(failure);
+                }
+                _ => campaigns_read += 1,
+            }
+            let diff = diff_campaign(key, stored.get(key), observation, now);
+            if let Some(state) = diff.state {
+                states.push((key.clone(), state));
+            }
+            events.extend(diff.events);
+        }
+
+        let verdict = verdict(listing_failure.as_ref(), &failures, campaigns_read);
+        let health = self.store.load_health().await?;
+        let (new_health, health_event) =
+            assess_health(&health, &verdict, self.watch.unhealthy_after, now);
+        events.extend(health_event);
+        let health_changed = new_health != health;
+
+        if !states.is_empty() || !events.is_empty() || health_changed {
+            let routed = events
+                .iter()
+                .map(|event| RoutedEvent {
+                    channels: self.router.route(event),
+                    event: event.clone(),
+                })
+                .collect();
+            self.store
+                .commit_cycle(&CycleCommit {
+                    now,
+                    states,
+                    health: health_changed.then_some(new_health),
+                    events: routed,
+                })
+                .await?;
+            if !events.is_empty() {
+                self.dispatcher_wake.notify_one();
+            }
+        }
+
+        let span = tracing::Span::current();
+        span.record("campaigns", observations.len());
+        span.record("events", events.len());
+        span.record("verdict", tracing::field::debug(&verdict));
+        if let CycleVerdict::Unreadable { reason, .. } = &verdict {
+            tracing::warn!(%reason, "the SigmaMind API could not be read this cycle");
+        }
+        Ok(CycleReport {
+            started_at: now,
+            campaigns_read,
+            campaigns_failed: failures.len(),
+            failures: observations
+                .iter()
+                .filter_map(|(key, observation)| match observation {
+                    Observation::Failed(failure) => Some((key.clone(), failure.reason.clone())),
+                    _ => None,
+                })
+                .collect(),
+            verdict,
+            events,
+            requests: self.client.requests_sent() - requests_before,
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Read every watched campaign. Returns one observation per campaign key, plus
+    /// the listing's failure when `watch.all` could not list.
+    async fn fetch(
+        &self,
+        stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
+    ) -> (BTreeMap<String, Observation>, Option<FetchError>) {
+        let mut observations = BTreeMap::new();
+        let mut listing_failure = None;
+        let mut listed = BTreeSet::new();
+        if self.watch.all {
+            match self.client.list(self.watch.page_size, None).await {
+                Ok(campaigns) => {
+                    for (id, observation) in campaigns {
+                        listed.insert(id.clone());
+                        if self.wanted_from_listing(&id, &observation, stored) {
+                            observations.insert(id, observation);
+                        }
+                    }
+                }
+                Err(error) => listing_failure = Some(error),
+            }
+        }
+
+        // Explicit ids not already seen in the listing, plus stored campaigns that
+        // vanished from a good listing: absence from a list is never "not found"
+        // until a direct GET says 404.
+        let mut direct: Vec<String> = self
+            .watch
+            .campaigns
+            .iter()
+            .filter(|id| !listed.contains(*id))
+            .cloned()
+            .collect();
+        if self.watch.all && listing_failure.is_none() {
+            direct.extend(
+                stored
+                    .iter()
+                    .filter(|(key, state)| {
+                        !state.not_found
+                            && !listed.contains(*key)
+                            && !self.watch.campaigns.contains(key)
+                    })
+                    .map(|(key, _)| key.clone()),
+            );
+        }
+        direct.sort();
+        direct.dedup();
+
+        let auth_rejected = AtomicBool::new(false);
+        let results: Vec<(String, Observation)> = stream::iter(direct)
+            .map(|id| {
+                let auth_rejected = &auth_rejected;
+                async move {
+                    // One rejected key rejects them all: don't hammer the API with it.
+                    if auth_rejected.load(Ordering::Relaxed) {
+                        let failure = FetchFailure {
+                            reason: "skipped: the API rejected the key earlier in this cycle"
+                                .into(),
+                            auth_rejected: true,
+                        };
+                        return (id, Observation::Failed(failure));
+                    }
+                    let observation = self.client.observe(&id).await;
+                    if let Observation::Failed(failure) = &observation {
+                        if failure.auth_rejected {
+                            auth_rejected.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    (id, observation)
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        observations.extend(results);
+        (observations, listing_failure)
+    }
+
+    /// With `watch.statuses`, a listed campaign counts if its status is wanted, or
+    /// if it is already watched (so its move out of those statuses is announced).
+    fn wanted_from_listing(
+        &self,
+        id: &str,
+        observation: &Observation,
+        stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
+    ) -> bool {
+        if self.watch.statuses.is_empty() || stored.contains_key(id) {
+            return true;
+        }
+        match observation {
+            Observation::Found(snapshot) => self
+                .watch
+                .statuses
+                .iter()
+                .any(|wanted| CampaignStatus::parse(wanted) == snapshot.status),
+            _ => false,
+        }
+    }
+}
+
+/// A cycle is unreadable when the key was rejected, the listing failed, or not one
+/// campaign could be read; a few failing campaigns among good ones are not an outage.
+fn verdict(
+    listing_failure: Option<&FetchError>,
+    failures: &[&FetchFailure],
+    campaigns_read: usize,
+) -> CycleVerdict {
+    if let Some(error) = listing_failure {
+        return CycleVerdict::Unreadable {
+            reason: error.to_string(),
+            auth_rejected: error.is_auth_rejected(),
+        };
+    }
+    if let Some(rejected) = failures.iter().find(|f| f.auth_rejected) {
+        return CycleVerdict::Unreadable {
+            reason: rejected.reason.clone(),
+            auth_rejected: true,
+        };
+    }
+    match failures.first() {
+        Some(first) if campaigns_read == 0 => CycleVerdict::Unreadable {
+            reason: first.reason.clone(),
+            auth_rejected: false,
+        },
+        _ => CycleVerdict::Readable,
+    }
+}

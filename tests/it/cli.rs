@@ -1,0 +1,341 @@
+//! The real binary: exit codes, one-sentence errors, secrets, signals, restarts, demo.
+
+use std::time::Duration;
+
+use campaign_watcher::sim::{Fault, FaultKind};
+
+use crate::helpers::{
+    eventually, run_cli, spawn_daemon, spawn_sim, write_config, Receiver, TEST_KEY,
+};
+
+fn assert_one_clear_failure(finished: &crate::helpers::Finished, code: i32, mentions: &str) {
+    assert_eq!(finished.code, Some(code), "stderr: {}", finished.stderr);
+    let last = finished.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(mentions),
+        "the error names {mentions:?}: {}",
+        finished.stderr
+    );
+    assert!(
+        !finished.stderr.contains("panicked"),
+        "no panic: {}",
+        finished.stderr
+    );
+    assert!(
+        !finished.stderr.contains("RUST_BACKTRACE"),
+        "no backtrace hint: {}",
+        finished.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_passes_check_config() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/campaign-watcher.toml");
+    let finished = run_cli(
+        &["--config", example, "check-config"],
+        &[("SIGMAMIND_API_KEY", TEST_KEY)],
+    )
+    .await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(finished.stdout.contains("[sigmamind]"));
+    assert!(
+        !finished.all_output().contains(TEST_KEY),
+        "the key is redacted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configs_exit_2_with_a_sentence_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[watch\ninterval = 5").unwrap();
+    let finished = run_cli(&["--config", broken.to_str().unwrap(), "check-config"], &[]).await;
+    assert_eq!(finished.code, Some(2));
+    assert!(
+        finished.stderr.contains("broken.toml"),
+        "{}",
+        finished.stderr
+    );
+
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "[watch]\nintervall = \"5s\"\ncampaigns = [\"a\"]\n[sigmamind]\napi_key = \"k\"\n",
+    )
+    .unwrap();
+    let finished = run_cli(
+        &["--config", unknown.to_str().unwrap(), "check-config"],
+        &[],
+    )
+    .await;
+    assert_eq!(finished.code, Some(2));
+    assert!(
+        finished.stderr.contains("watch.intervall"),
+        "{}",
+        finished.stderr
+    );
+
+    let missing_key = dir.path().join("missing-key.toml");
+    std::fs::write(
+        &missing_key,
+        "[sigmamind]\napi_key_file = \"/nonexistent/credentials/api_key\"\n[watch]\ncampaigns = [\"a\"]\n",
+    )
+    .unwrap();
+    let finished = run_cli(&["--config", missing_key.to_str().unwrap(), "once"], &[]).await;
+    assert_eq!(finished.code, Some(2), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("/nonexistent/credentials/api_key"),
+        "{}",
+        finished.stderr
+    );
+    assert!(!finished.stderr.contains("panicked"));
+
+    let absent = dir.path().join("absent.toml");
+    let finished = run_cli(&["--config", absent.to_str().unwrap(), "run"], &[]).await;
+    assert_one_clear_failure(&finished, 2, "absent.toml");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_state_file_exits_2_and_is_left_alone() {
+    let sim = spawn_sim(2).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let garbage = b"this is not a database, it is a shopping list\n".repeat(100);
+    std::fs::write(dir.path().join("state.db"), &garbage).unwrap();
+    let finished = run_cli(&["--config", config.to_str().unwrap(), "once"], &[]).await;
+    assert_one_clear_failure(&finished, 2, "state.db");
+    assert_eq!(
+        std::fs::read(dir.path().join("state.db")).unwrap(),
+        garbage,
+        "never altered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_from_a_newer_version_is_refused_unaltered() {
+    let sim = spawn_sim(2).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    campaign_watcher::commit::Store::open(&url).await.unwrap();
+    crate::helpers::pretend_newer_schema(&dir.path().join("state.db")).await;
+    let before = std::fs::read(dir.path().join("state.db")).unwrap();
+    let finished = run_cli(&["--config", config.to_str().unwrap(), "once"], &[]).await;
+    assert_one_clear_failure(&finished, 2, "newer");
+    assert_eq!(std::fs::read(dir.path().join("state.db")).unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_exits_1_with_a_clear_sentence_when_the_api_answers_garbage() {
+    let sim = spawn_sim(3).await;
+    sim.control.inject(Fault {
+        kind: FaultKind::NotJson,
+        times: None,
+        campaign: None,
+    });
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let finished = run_cli(&["--config", config.to_str().unwrap(), "once"], &[]).await;
+    assert_one_clear_failure(&finished, 1, "could not be read");
+    assert!(
+        finished.stderr.to_lowercase().contains("json"),
+        "the log says why: {}",
+        finished.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_never_appears_in_any_output() {
+    let sim = spawn_sim(3).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = sim.control.ids();
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let path = config.to_str().unwrap();
+    let mut outputs = vec![];
+    outputs.push(run_cli(&["--config", path, "check-config"], &[]).await);
+    outputs.push(run_cli(&["--config", path, "once"], &[]).await);
+    sim.control.set_status(&ids[0], "completed");
+    sim.control.set_status(&ids[0], "paused");
+    outputs.push(run_cli(&["--config", path, "once"], &[]).await);
+    outputs.push(run_cli(&["--config", path, "status"], &[]).await);
+    outputs.push(run_cli(&["--config", path, "status", "--json"], &[]).await);
+    // The API rejects the key: the error path must not print it either.
+    sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 401,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    outputs.push(run_cli(&["--config", path, "once"], &[]).await);
+    assert_eq!(outputs.last().unwrap().code, Some(1));
+    for finished in &outputs {
+        assert!(
+            !finished.all_output().contains(TEST_KEY),
+            "key leaked:\n{}",
+            finished.all_output()
+        );
+        assert!(
+            !finished.all_output().contains("RECOGNISABLE"),
+            "part of the key leaked"
+        );
+    }
+    for request in receiver.received() {
+        assert!(!request.body.contains(TEST_KEY));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_across_restarts_announces_each_change_exactly_once() {
+    let sim = spawn_sim(4).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let path = config.to_str().unwrap();
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    assert!(receiver.received().is_empty(), "baseline is silent");
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    assert!(
+        receiver.received().is_empty(),
+        "a restart re-announces nothing"
+    );
+
+    sim.control.set_status(&ids[1], "paused");
+    sim.control
+        .set_errors(&ids[2], vec!["Row 4: invalid number".into()]);
+    let finished = run_cli(&["--config", path, "once"], &[]).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    let mut types = receiver.event_types();
+    types.sort();
+    assert_eq!(
+        types,
+        ["campaign.status_changed", "campaign.upload_errors_added"]
+    );
+
+    let status = run_cli(&["--config", path, "status"], &[]).await;
+    assert_eq!(status.code, Some(0));
+    assert!(
+        status.stdout.contains(&ids[1]) && status.stdout.contains("paused"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("0 pending, 0 dead, 2 sent"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_alerts_and_stops_cleanly_on_sigterm() {
+    let sim = spawn_sim(3).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let mut daemon = spawn_daemon(&config, dir.path());
+    assert!(
+        eventually(Duration::from_secs(20), || daemon
+            .logs()
+            .contains("cycle finished"))
+        .await,
+        "the first cycle ran: {}",
+        daemon.logs()
+    );
+    sim.control.set_status(&ids[0], "paused");
+    let r = receiver.clone();
+    assert!(
+        eventually(Duration::from_secs(20), || r.received().len() == 1).await,
+        "the pause was delivered: {}",
+        daemon.logs()
+    );
+    let status = daemon
+        .terminate(Duration::from_secs(10))
+        .await
+        .expect("stopped within 10 s");
+    assert!(status.success(), "{status:?}: {}", daemon.logs());
+    assert!(!daemon.logs().contains(TEST_KEY));
+
+    // The state survived: a restart announces nothing new.
+    let path = config.to_str().unwrap();
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(receiver.event_types(), ["campaign.status_changed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_prints_alerts_without_any_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let finished = run_cli(
+        &[
+            "--config",
+            dir.path().join("none.toml").to_str().unwrap(),
+            "demo",
+            "--duration",
+            "6s",
+            "--step",
+            "1s",
+        ],
+        &[("RUST_LOG", "warn")],
+    )
+    .await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stdout.contains("campaign.status_changed"),
+        "{}",
+        finished.stdout
+    );
+    assert!(
+        finished
+            .stdout
+            .lines()
+            .filter(|l| l.contains(" campaign."))
+            .count()
+            >= 2,
+        "{}",
+        finished.stdout
+    );
+}

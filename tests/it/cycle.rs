@@ -1,0 +1,214 @@
+//! The pipeline end to end, in-process, against the simulator over HTTP.
+
+use campaign_watcher::diff::CycleVerdict;
+use campaign_watcher::sim::{Fault, FaultKind};
+
+use crate::helpers::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_cycle_is_a_silent_baseline() {
+    let app = TestApp::spawn(6).await;
+    let report = app.cycle().await;
+    assert_eq!(report.campaigns_read, 6);
+    assert!(
+        report.events.is_empty(),
+        "baseline announced {:?}",
+        report.events
+    );
+    assert!(app.receiver.received().is_empty());
+    assert_eq!(app.daemon.store().load_states().await.unwrap().len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_transition_is_announced_once() {
+    let app = TestApp::spawn(4).await;
+    app.cycle().await;
+    let paused = app.id(0);
+    let errored = app.id(1);
+    app.sim.control.set_status(&paused, "live");
+    app.sim.control.set_errors(&errored, vec![]);
+    app.cycle().await;
+    let before = app.receiver.received().len();
+
+    app.sim.control.set_status(&paused, "paused");
+    app.sim
+        .control
+        .set_errors(&errored, vec!["Row 7: invalid phone number".into()]);
+    let report = app.cycle().await;
+    let mut kinds: Vec<String> = report.events.iter().map(|e| e.kind.to_string()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["campaign.status_changed", "campaign.upload_errors_added"]
+    );
+
+    let received = &app.receiver.received()[before..];
+    assert_eq!(received.len(), 2);
+    let status = received
+        .iter()
+        .map(|r| r.json())
+        .find(|body| body["type"] == "campaign.status_changed")
+        .expect("the pause was delivered");
+    assert_eq!(status["campaign"]["id"], paused.as_str());
+    assert_eq!(status["campaign"]["previous_status"], "live");
+    assert_eq!(status["campaign"]["status"], "paused");
+    let errors = received
+        .iter()
+        .map(|r| r.json())
+        .find(|body| body["type"] == "campaign.upload_errors_added")
+        .unwrap();
+    assert_eq!(
+        errors["upload_errors"]["added"],
+        serde_json::json!(["Row 7: invalid phone number"])
+    );
+
+    // Nothing changed: nothing is sent again.
+    let quiet = app.cycle().await;
+    assert!(quiet.events.is_empty());
+    assert_eq!(app.receiver.received().len(), before + 2);
+
+    // Reordered and duplicated errors are the same set.
+    app.sim.control.set_errors(
+        &errored,
+        vec![
+            "Row 7: invalid phone number".into(),
+            "Row 7: invalid phone number".into(),
+        ],
+    );
+    assert!(app.cycle().await.events.is_empty());
+
+    app.sim.control.set_errors(&errored, vec![]);
+    let cleared = app.cycle().await;
+    assert_eq!(cleared.events.len(), 1);
+    assert_eq!(
+        cleared.events[0].kind.to_string(),
+        "campaign.upload_errors_cleared"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_announces_only_what_changed_while_down() {
+    let mut app = TestApp::spawn(5).await;
+    app.cycle().await;
+    let id = app.id(2);
+    app.sim.control.set_status(&id, "live");
+    app.cycle().await;
+    let sent_before = app.receiver.received().len();
+
+    app.restart().await;
+    assert!(
+        app.cycle().await.events.is_empty(),
+        "nothing unchanged is re-announced"
+    );
+
+    app.sim.control.set_status(&id, "completed");
+    app.restart().await;
+    let report = app.cycle().await;
+    assert_eq!(report.events.len(), 1);
+    assert_eq!(
+        report.events[0]
+            .transition()
+            .map(|(f, t)| (f.to_string(), t.to_string())),
+        Some(("live".to_string(), "completed".to_string()))
+    );
+    app.restart().await;
+    assert!(
+        app.cycle().await.events.is_empty(),
+        "announced once, not again"
+    );
+    assert_eq!(app.receiver.received().len(), sent_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_campaign_is_announced_as_not_found() {
+    let app = TestApp::spawn(3).await;
+    app.cycle().await;
+    let gone = app.id(1);
+    assert!(app.sim.control.remove(&gone));
+    let report = app.cycle().await;
+    assert_eq!(report.events.len(), 1);
+    assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
+    assert_eq!(report.events[0].campaign.as_ref().unwrap().id, gone);
+    assert!(app.cycle().await.events.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_all_lists_in_pages() {
+    let app = TestApp::spawn_with(250, |settings| {
+        settings.watch.campaigns.clear();
+        settings.watch.all = true;
+        settings.watch.page_size = 100;
+    })
+    .await;
+    let report = app.cycle().await;
+    assert_eq!(report.campaigns_read, 250);
+    assert_eq!(report.requests, 3, "250 campaigns at 100 a page");
+
+    // A campaign that drops out of the listing is confirmed by a direct GET.
+    let gone = app.id(10);
+    app.sim.control.remove(&gone);
+    let report = app.cycle().await;
+    assert_eq!(report.requests, 4, "three pages and one confirming GET");
+    assert_eq!(report.events.len(), 1);
+    assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_api_raises_one_alert_and_then_recovers() {
+    let app = TestApp::spawn(2).await;
+    app.cycle().await;
+    app.sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    let mut kinds = vec![];
+    for _ in 0..4 {
+        let report = app.cycle().await;
+        assert!(matches!(report.verdict, CycleVerdict::Unreadable { .. }));
+        kinds.extend(report.events.iter().map(|e| e.kind.to_string()));
+    }
+    assert_eq!(
+        kinds,
+        ["watcher.api_unhealthy"],
+        "after the third failed cycle, once"
+    );
+
+    app.sim.control.clear_faults();
+    let report = app.cycle().await;
+    let kinds: Vec<String> = report.events.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(kinds, ["watcher.api_recovered"]);
+    let delivered = app.receiver.event_types();
+    assert_eq!(
+        delivered,
+        ["watcher.api_unhealthy", "watcher.api_recovered"]
+    );
+    let body = app.receiver.received()[0].json();
+    assert!(body["campaign"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_key_alerts_at_once_and_stops_asking() {
+    let app = TestApp::spawn(20).await;
+    app.cycle().await;
+    app.sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 401,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    let before = app.sim.control.requests();
+    let report = app.cycle().await;
+    let kinds: Vec<String> = report.events.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(kinds, ["watcher.api_unhealthy"]);
+    let asked = app.sim.control.requests() - before;
+    assert!(
+        asked < 20,
+        "a rejected key is not retried for every campaign ({asked} requests)"
+    );
+}

@@ -1,0 +1,369 @@
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use campaign_watcher::config::{
+    ChannelKind, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+};
+use campaign_watcher::daemon::Daemon;
+use campaign_watcher::sim::{self, SimOptions, SimServer};
+use tempfile::TempDir;
+
+/// A key nobody could mistake for anything else: tests grep every output for it.
+pub const TEST_KEY: &str = "sk_live_RECOGNISABLE_9f8e7d6c";
+/// Standard Webhooks test secret from the reliability checklist.
+pub const TEST_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_campaign-watcher");
+
+pub async fn spawn_sim(campaigns: usize) -> SimServer {
+    sim::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        SimOptions {
+            campaigns,
+            api_key: Some(TEST_KEY.into()),
+        },
+    )
+    .await
+    .expect("the simulator binds a loopback port")
+}
+
+/// One HTTP request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("webhook bodies are JSON")
+    }
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: Vec<Received>,
+    /// Statuses to answer, in order; 200 once they run out.
+    script: VecDeque<u16>,
+}
+
+/// A webhook receiver on a real loopback socket that records what it gets.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    pub async fn spawn() -> Self {
+        let state = Arc::new(Mutex::new(ReceiverState::default()));
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn answer_with(&self, statuses: &[u16]) {
+        self.state.lock().unwrap().script.extend(statuses);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    pub fn event_types(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|r| r.json()["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<Mutex<ReceiverState>>>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    let mut state = state.lock().unwrap();
+    let headers = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    state.received.push(Received { headers, body });
+    let status = state.script.pop_front().unwrap_or(200);
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// Settings for an in-process daemon: fast timeouts, short backoffs, one signed webhook.
+pub fn settings(sim: &SimServer, state_dir: &Path, receiver: &Receiver) -> Settings {
+    let mut hook = ChannelSettings::new(ChannelKind::Webhook);
+    hook.url = Some(receiver.url());
+    hook.secret = Some(Secret::new(TEST_SECRET));
+    hook.retry_initial_backoff = Duration::from_millis(100);
+    hook.retry_max_backoff = Duration::from_millis(400);
+    let mut channels = BTreeMap::new();
+    channels.insert("hook".to_string(), hook);
+    Settings {
+        sigmamind: SigmaMindSettings {
+            base_url: sim.base_url(),
+            api_key: Some(Secret::new(TEST_KEY)),
+            timeout: Duration::from_millis(1500),
+            connect_timeout: Duration::from_secs(1),
+            max_requests_per_second: 0.0,
+            max_retries: 2,
+            retry_base: Duration::from_millis(10),
+            retry_max: Duration::from_secs(3),
+            ..SigmaMindSettings::default()
+        },
+        watch: WatchSettings {
+            campaigns: sim.control.ids(),
+            interval: Some(Duration::from_secs(1)),
+            ..WatchSettings::default()
+        },
+        state: StateSettings {
+            url: format!("sqlite://{}", state_dir.join("state.db").display()),
+            ..StateSettings::default()
+        },
+        channels,
+        ..Settings::defaults()
+    }
+}
+
+/// Everything one in-process test needs: a simulator, a receiver, a state dir and a daemon.
+pub struct TestApp {
+    pub sim: SimServer,
+    pub receiver: Receiver,
+    /// Holds the state file; dropped with the app.
+    _dir: TempDir,
+    pub settings: Settings,
+    pub daemon: Daemon,
+}
+
+impl TestApp {
+    pub async fn spawn(campaigns: usize) -> Self {
+        Self::spawn_with(campaigns, |_| {}).await
+    }
+
+    pub async fn spawn_with(campaigns: usize, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let sim = spawn_sim(campaigns).await;
+        let receiver = Receiver::spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings(&sim, dir.path(), &receiver);
+        adjust(&mut settings);
+        let daemon = Daemon::build(&settings)
+            .await
+            .expect("the test settings are valid");
+        Self {
+            sim,
+            receiver,
+            _dir: dir,
+            settings,
+            daemon,
+        }
+    }
+
+    /// A fresh daemon on the same state, as after a restart.
+    pub async fn restart(&mut self) {
+        self.daemon = Daemon::build(&self.settings).await.expect("restart");
+    }
+
+    /// One cycle and delivery of what it produced (retries included, bounded).
+    pub async fn cycle(&self) -> campaign_watcher::watcher::CycleReport {
+        let (report, pending) = self
+            .daemon
+            .run_once(Duration::from_secs(5))
+            .await
+            .expect("cycle");
+        assert_eq!(pending, 0, "every delivery of the cycle went out");
+        report
+    }
+
+    /// Put every campaign in a known state (live, no upload errors) before a baseline.
+    pub fn all_live(&self) {
+        for id in self.sim.control.ids() {
+            self.sim.control.set_status(&id, "live");
+            self.sim.control.set_errors(&id, vec![]);
+        }
+    }
+
+    pub fn id(&self, index: usize) -> String {
+        self.sim.control.ids()[index].clone()
+    }
+}
+
+/// A TOML config file for the real binary.
+pub fn write_config(
+    dir: &Path,
+    sim_url: &str,
+    campaigns: &[String],
+    receiver_url: &str,
+    extra: &str,
+) -> PathBuf {
+    let ids: Vec<String> = campaigns.iter().map(|id| format!("{id:?}")).collect();
+    let text = format!(
+        r#"[sigmamind]
+base_url = "{sim_url}"
+api_key = "{TEST_KEY}"
+timeout = "2s"
+max_retries = 1
+retry_base = "10ms"
+max_requests_per_second = 0
+
+[watch]
+campaigns = [{ids}]
+interval = "1s"
+
+[state]
+url = "sqlite://{state}"
+
+[channels.hook]
+kind = "webhook"
+url = "{receiver_url}"
+secret = "{TEST_SECRET}"
+retry_initial_backoff = "100ms"
+retry_max_backoff = "1s"
+{extra}
+"#,
+        ids = ids.join(", "),
+        state = dir.join("state.db").display(),
+    );
+    let path = dir.join("campaign-watcher.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What a finished command printed and how it ended.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Run the real binary to completion (bounded), without inheriting the test's environment secrets.
+pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Finished {
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("SIGMAMIND_API_KEY")
+        .env_remove("CAMPAIGN_WATCHER_CONFIG")
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the command finishes within 60 s")
+        .expect("the binary starts");
+    Finished {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `campaign-watcher run` as a child process with its output captured to files.
+pub struct DaemonProcess {
+    pub child: tokio::process::Child,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+pub fn spawn_daemon(config: &Path, dir: &Path) -> DaemonProcess {
+    let stdout = dir.join("stdout.log");
+    let stderr = dir.join("stderr.log");
+    let child = tokio::process::Command::new(BIN)
+        .args(["--config", &config.display().to_string(), "run"])
+        .env_remove("SIGMAMIND_API_KEY")
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    DaemonProcess {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl DaemonProcess {
+    pub fn logs(&self) -> String {
+        format!(
+            "{}\n{}",
+            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        )
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit status.
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id()? as i32;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+/// Poll `check` every 50 ms until it holds or `within` passes.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
+
+/// Make a state file look as if a newer campaign-watcher had migrated it.
+pub async fn pretend_newer_schema(path: &Path) {
+    use sqlx::Connection;
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (999, 0)")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+}

@@ -1,0 +1,11 @@
+//! The integration suite: one binary, real sockets only. The simulated SigmaMind
+//! API and webhook receivers run inside the test process on 127.0.0.1; the
+//! daemon runs in-process (`Daemon`) or as the real binary (`spawn_daemon`).
+
+mod helpers;
+
+mod cli;
+mod cycle;
+mod delivery;
+mod faults;
+mod schema;
