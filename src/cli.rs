@@ -196,6 +196,9 @@ fn check_config(config: &Path) -> Result<(), Failure> {
     if let Err(problems) = settings.validate() {
         return Err(ConfigError::invalid(config.display().to_string(), problems).into());
     }
+    for warning in settings.warnings() {
+        eprintln!("warning: {warning}");
+    }
     print!("{}", settings.to_redacted_toml());
     eprintln!("{}: the configuration is valid", config.display());
     Ok(())

@@ -75,6 +75,9 @@ impl Daemon {
                 ],
             )
         })?;
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
+        }
         let client = SigmaMindClient::new(&settings.sigmamind, api_key)?;
         let store = Store::open(&settings.state.url).await?;
         let channels = ChannelSet::build(&settings.channels)

@@ -2,13 +2,14 @@
 //! the dispatcher (deliver). The scheduler, `once`, the demo and the tests all
 //! call [`Watcher::tick`].
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::sync::Notify;
 
 use crate::commit::{CycleCommit, RoutedEvent, Store, StoreError};
@@ -45,8 +46,28 @@ pub struct Watcher {
     store: Store,
     router: Router,
     watch: WatchSettings,
+    explicit: HashSet<String>,
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+    /// Campaigns in the last listing; decides whether listing beats GETs by id.
+    known_total: AtomicU64,
     concurrency: usize,
     dispatcher_wake: Arc<Notify>,
+}
+
+/// `None` for an empty list; patterns were checked by the config's `validate()`,
+/// an invalid one is skipped rather than guessed at.
+fn glob_set(patterns: &[String]) -> Option<GlobSet> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        if let Ok(glob) = Glob::new(pattern) {
+            builder.add(glob);
+        }
+    }
+    builder.build().ok()
 }
 
 impl Watcher {
@@ -62,7 +83,11 @@ impl Watcher {
             client,
             store,
             router,
+            explicit: watch.campaigns.iter().cloned().collect(),
+            include: glob_set(&watch.include),
+            exclude: glob_set(&watch.exclude),
             watch,
+            known_total: AtomicU64::new(0),
             concurrency: concurrency.max(1),
             dispatcher_wake,
         }
@@ -162,15 +187,25 @@ impl Watcher {
         let mut observations = BTreeMap::new();
         let mut listing_failure = None;
         let mut listed = BTreeSet::new();
-        if self.watch.all {
+        let explicit_by_listing = !self.watch.all && self.listing_is_cheaper();
+        if self.watch.all || explicit_by_listing {
             match self.client.list(self.watch.page_size, None).await {
                 Ok(campaigns) => {
+                    self.known_total
+                        .store(campaigns.len() as u64, Ordering::Relaxed);
                     for (id, observation) in campaigns {
                         listed.insert(id.clone());
-                        if self.wanted_from_listing(&id, &observation, stored) {
+                        let wanted = self.explicit.contains(&id)
+                            || (self.watch.all
+                                && self.wanted_from_listing(&id, &observation, stored));
+                        if wanted {
                             observations.insert(id, observation);
                         }
                     }
+                }
+                // Listing only to save requests: fall back to one GET per campaign.
+                Err(error) if explicit_by_listing => {
+                    tracing::warn!(%error, "listing failed; reading the watched campaigns one by one");
                 }
                 Err(error) => listing_failure = Some(error),
             }
@@ -231,14 +266,39 @@ impl Watcher {
         (observations, listing_failure)
     }
 
-    /// With `watch.statuses`, a listed campaign counts if its status is wanted, or
-    /// if it is already watched (so its move out of those statuses is announced).
+    /// Explicit ids are read by listing when there are more than `list_threshold`
+    /// of them and the last listing took fewer pages than one GET per campaign
+    /// (an unknown account size is found out by listing once).
+    fn listing_is_cheaper(&self) -> bool {
+        let ids = self.watch.campaigns.len() as u64;
+        if ids <= self.watch.list_threshold as u64 {
+            return false;
+        }
+        let total = self.known_total.load(Ordering::Relaxed);
+        total == 0 || total.div_ceil(u64::from(self.watch.page_size.max(1))) < ids
+    }
+
+    /// `include`/`exclude` globs on id or name decide first. Then, with
+    /// `watch.statuses`, a listed campaign counts if its status is wanted, or if it
+    /// is already watched (so its move out of those statuses is announced).
     fn wanted_from_listing(
         &self,
         id: &str,
         observation: &Observation,
         stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
     ) -> bool {
+        let name = match observation {
+            Observation::Found(snapshot) => snapshot.name.as_str(),
+            _ => "",
+        };
+        let matches = |globs: &Option<GlobSet>| {
+            globs
+                .as_ref()
+                .map(|set| set.is_match(id) || (!name.is_empty() && set.is_match(name)))
+        };
+        if matches(&self.exclude) == Some(true) || matches(&self.include) == Some(false) {
+            return false;
+        }
         if self.watch.statuses.is_empty() || stored.contains_key(id) {
             return true;
         }

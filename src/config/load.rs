@@ -23,7 +23,12 @@ const API_KEY_ENV: &str = "SIGMAMIND_API_KEY";
 /// Set by systemd for units with `LoadCredential=`.
 const CREDENTIALS_DIR_ENV: &str = "CREDENTIALS_DIRECTORY";
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: [&str; 2] = ["watch.campaigns", "watch.statuses"];
+const LIST_KEYS: [&str; 4] = [
+    "watch.campaigns",
+    "watch.statuses",
+    "watch.include",
+    "watch.exclude",
+];
 
 type Env = BTreeMap<String, String>;
 

@@ -161,8 +161,18 @@ pub struct WatchSettings {
     /// With `all`: only campaigns in these statuses.
     #[serde(default)]
     pub statuses: Vec<String>,
+    /// With `all`: only campaigns whose id or name matches one of these globs (empty: every one).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// With `all`: never campaigns whose id or name matches one of these globs.
+    #[serde(default)]
+    pub exclude: Vec<String>,
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// More explicit `campaigns` than this are read by listing whenever the
+    /// listing takes fewer requests than one GET per campaign.
+    #[serde(default = "default_list_threshold")]
+    pub list_threshold: usize,
     /// Poll every this long (default 60s); exclusive with `schedule`.
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
@@ -282,6 +292,9 @@ fn default_max_response_bytes() -> usize {
 fn default_page_size() -> u32 {
     100
 }
+fn default_list_threshold() -> usize {
+    100
+}
 fn default_confirm_polls() -> u32 {
     1
 }
@@ -331,7 +344,10 @@ impl Default for WatchSettings {
             campaigns: vec![],
             all: false,
             statuses: vec![],
+            include: vec![],
+            exclude: vec![],
             page_size: default_page_size(),
+            list_threshold: default_list_threshold(),
             interval: None,
             schedule: None,
             confirm_polls: default_confirm_polls(),

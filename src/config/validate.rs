@@ -41,6 +41,12 @@ impl Settings {
                 "watch.statuses: only applies with watch.all = true; it is ignored".to_string(),
             );
         }
+        if !self.watch.all && !(self.watch.include.is_empty() && self.watch.exclude.is_empty()) {
+            warnings.push(
+                "watch.include/exclude: only apply with watch.all = true; they are ignored"
+                    .to_string(),
+            );
+        }
         if self.state.lease_ttl.is_some() && is_sqlite(&self.state.url) {
             warnings.push(
                 "state.lease_ttl: only used with a shared (postgres) state store; it is ignored"
@@ -141,6 +147,21 @@ impl Settings {
         }
         if watch.unhealthy_after == 0 {
             problems.push("watch.unhealthy_after: must be at least 1".to_string());
+        }
+        for (key, patterns) in [
+            ("watch.include", &watch.include),
+            ("watch.exclude", &watch.exclude),
+        ] {
+            for (index, pattern) in patterns.iter().enumerate() {
+                if let Err(error) = globset::Glob::new(pattern) {
+                    problems.push(format!(
+                        "{key}[{index}]: \"{pattern}\" is not a valid glob: {error}"
+                    ));
+                }
+            }
+        }
+        if watch.list_threshold == 0 {
+            problems.push("watch.list_threshold: must be at least 1".to_string());
         }
         for (index, status) in watch.statuses.iter().enumerate() {
             if !KNOWN_STATUSES.contains(&status.as_str()) {

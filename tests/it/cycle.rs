@@ -212,3 +212,45 @@ async fn a_rejected_key_alerts_at_once_and_stops_asking() {
         "a rejected key is not retried for every campaign ({asked} requests)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_explicit_ids_are_read_by_listing_while_that_is_cheaper() {
+    // 150 of 2,000 campaigns: 20 pages beat 150 GETs.
+    let app = TestApp::spawn_with(2_000, |settings| {
+        settings.watch.campaigns.truncate(150);
+        settings.watch.list_threshold = 100;
+    })
+    .await;
+    let report = app.cycle().await;
+    assert_eq!((report.campaigns_read, report.requests), (150, 20));
+    let gone = app.id(3);
+    app.sim.control.remove(&gone);
+    let report = app.cycle().await;
+    assert_eq!(report.requests, 21, "20 pages and one GET confirming the 404");
+    assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
+
+    // 12 of 2,000: the first cycle finds out the account's size, then GETs win.
+    let app = TestApp::spawn_with(2_000, |settings| {
+        settings.watch.campaigns.truncate(12);
+        settings.watch.list_threshold = 10;
+    })
+    .await;
+    assert_eq!(app.cycle().await.requests, 20);
+    let report = app.cycle().await;
+    assert_eq!((report.campaigns_read, report.requests), (12, 12));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_and_exclude_globs_narrow_a_listing() {
+    let app = TestApp::spawn_with(60, |settings| {
+        settings.watch.campaigns.clear();
+        settings.watch.all = true;
+        settings.watch.exclude = vec!["camp-*".into()];
+    })
+    .await;
+    let expected = app.sim.control.ids().iter().filter(|id| !id.starts_with("camp-")).count();
+    assert!(expected < 60, "the simulator mixes id prefixes");
+    assert_eq!(app.cycle().await.campaigns_read, expected);
+    let stored = app.daemon.store().load_states().await.unwrap();
+    assert!(stored.keys().all(|id| !id.starts_with("camp-")));
+}
