@@ -41,7 +41,7 @@ impl Settings {
                 "watch.statuses: only applies with watch.all = true; it is ignored".to_string(),
             );
         }
-        if !self.watch.all && !(self.watch.include.is_empty() && self.watch.exclude.is_empty()) {
+        if !self.watch.all && (!self.watch.include.is_empty() || !self.watch.exclude.is_empty()) {
             warnings.push(
                 "watch.include/exclude: only apply with watch.all = true; they are ignored"
                     .to_string(),

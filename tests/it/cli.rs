@@ -10,11 +10,22 @@ use crate::helpers::{
 
 fn assert_one_clear_failure(finished: &crate::helpers::Finished, code: i32, mentions: &str) {
     assert_eq!(finished.code, Some(code), "stderr: {}", finished.stderr);
-    let last = finished.stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.contains(mentions),
-        "the error names {mentions:?}: {}",
+    // Logs (RUST_LOG=trace here) may interleave; the error itself is one line of its own.
+    let errors: Vec<&str> = finished
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("campaign-watcher: "))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "exactly one error sentence: {}",
         finished.stderr
+    );
+    assert!(
+        errors[0].contains(mentions),
+        "the error names {mentions:?}: {}",
+        errors[0]
     );
     assert!(
         !finished.stderr.contains("panicked"),

@@ -226,7 +226,10 @@ async fn many_explicit_ids_are_read_by_listing_while_that_is_cheaper() {
     let gone = app.id(3);
     app.sim.control.remove(&gone);
     let report = app.cycle().await;
-    assert_eq!(report.requests, 21, "20 pages and one GET confirming the 404");
+    assert_eq!(
+        report.requests, 21,
+        "20 pages and one GET confirming the 404"
+    );
     assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
 
     // 12 of 2,000: the first cycle finds out the account's size, then GETs win.
@@ -248,7 +251,13 @@ async fn include_and_exclude_globs_narrow_a_listing() {
         settings.watch.exclude = vec!["camp-*".into()];
     })
     .await;
-    let expected = app.sim.control.ids().iter().filter(|id| !id.starts_with("camp-")).count();
+    let expected = app
+        .sim
+        .control
+        .ids()
+        .iter()
+        .filter(|id| !id.starts_with("camp-"))
+        .count();
     assert!(expected < 60, "the simulator mixes id prefixes");
     assert_eq!(app.cycle().await.campaigns_read, expected);
     let stored = app.daemon.store().load_states().await.unwrap();
