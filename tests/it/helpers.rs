@@ -241,6 +241,9 @@ interval = "1s"
 [state]
 url = "sqlite://{state}"
 
+[http]
+listen = "127.0.0.1:0"
+
 [channels.hook]
 kind = "webhook"
 url = "{receiver_url}"
