@@ -573,3 +573,33 @@ async fn start_scheduler(
     scheduler.start().await.map_err(scheduler_error)?;
     Ok(scheduler)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_period_of_a_schedule_is_its_longest_gap() {
+        let from = chrono::DateTime::parse_from_rfc3339("2026-11-26T09:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let table = [
+            ("0 */5 * * * *", 300),
+            ("*/10 * * * * *", 10),
+            // Twice an hour, unevenly: the longer gap counts.
+            ("0 0,10 * * * *", 50 * 60),
+            ("not a cron", 60),
+        ];
+        for (expression, seconds) in table {
+            assert_eq!(
+                cron_period(expression, from),
+                Duration::from_secs(seconds),
+                "{expression}"
+            );
+        }
+        assert_eq!(
+            Schedule::Every(Duration::from_secs(42)).period(),
+            Duration::from_secs(42)
+        );
+    }
+}

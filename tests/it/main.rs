@@ -9,3 +9,4 @@ mod cycle;
 mod delivery;
 mod faults;
 mod schema;
+mod service;
