@@ -15,7 +15,7 @@ use crate::config::{
     ChannelKind, ChannelSettings, ConfigError, Secret, Settings, SigmaMindSettings, StateSettings,
     WatchSettings,
 };
-use crate::daemon::{Daemon, StartupError};
+use crate::daemon::{Daemon, ServiceOptions, StartupError};
 use crate::deliver::{ChannelSet, SendOutcome};
 use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::sim;
@@ -36,16 +36,16 @@ pub struct Cli {
         default_value = "campaign-watcher.toml"
     )]
     pub config: PathBuf,
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: `[log] format` in the configuration, else text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The daemon: poll on schedule, alert, stop cleanly on SIGTERM/SIGINT.
+    /// The daemon: poll on schedule, alert, serve /healthz /readyz /metrics, reload on SIGHUP, stop cleanly on SIGTERM/SIGINT.
     Run,
     /// One full cycle and delivery of what it produced, then exit (1 if the API could not be read).
     Once {
@@ -122,7 +122,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Demo { .. } => "warn",
         _ => telemetry::DEFAULT_FILTER,
     };
-    telemetry::init(cli.log_format, default_filter);
+    let log_format = cli
+        .log_format
+        .unwrap_or_else(|| configured_log_format(&cli));
+    telemetry::init(log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -133,7 +136,11 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let result = runtime.block_on(dispatch(cli));
+    // Stop background tasks (connection pools, timers) before the final sentence,
+    // so that it is the last line on stderr, where an operator looks for it.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("campaign-watcher: {}", failure.message);
@@ -142,13 +149,31 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// `[log] format` from the configuration, for commands that read one. A file
+/// that does not load gives the default here; the command itself then reports why.
+fn configured_log_format(cli: &Cli) -> LogFormat {
+    match cli.command {
+        Command::Demo { .. } | Command::Simulate { .. } => LogFormat::default(),
+        _ => Settings::load(&cli.config)
+            .map(|settings| settings.log.format)
+            .unwrap_or_default(),
+    }
+}
+
 async fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run => {
+            // Before anything else: SIGHUP's default action would end the process.
+            let reloads = reload_requests();
             let settings = Settings::load(&cli.config)?;
             let daemon = Daemon::build(&settings).await?;
+            let options = ServiceOptions {
+                config_path: Some(cli.config.clone()),
+                serve_http: true,
+                notify_systemd: true,
+            };
             daemon
-                .run_until_stopped(shutdown_signal())
+                .run_service(options, reloads, shutdown_signal())
                 .await
                 .map_err(Failure::from)
         }
@@ -275,10 +300,14 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
     let health = store.load_health().await.map_err(read)?;
     let outbox = store.outbox_counts().await.map_err(read)?;
     let recent = store.recent_events(10).await.map_err(read)?;
+    let activity = store.campaign_activity().await.map_err(read)?;
+    let last_cycle = store.last_cycle().await.map_err(read)?;
+    let no_activity = crate::commit::CampaignActivity::default();
     if json {
         let campaigns: Vec<_> = states
             .iter()
             .map(|(key, state)| {
+                let seen = activity.get(key).unwrap_or(&no_activity);
                 serde_json::json!({
                     "id": key,
                     "name": state.snapshot.name,
@@ -286,6 +315,12 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
                     "upload_errors": state.snapshot.upload_errors.len(),
                     "not_found": state.not_found,
                     "changed_at": state.changed_at,
+                    "last_seen_at": seen.last_seen_at,
+                    "last_event": seen.last_event_type.as_ref().map(|kind| serde_json::json!({
+                        "type": kind,
+                        "id": seen.last_event_id,
+                        "occurred_at": seen.last_event_at,
+                    })),
                 })
             })
             .collect();
@@ -297,6 +332,7 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             "campaigns": campaigns,
             "api": {"unhealthy": health.unhealthy, "consecutive_failures": health.consecutive_failures},
             "outbox": outbox,
+            "last_cycle": last_cycle,
             "recent_events": events,
         });
         println!(
@@ -305,9 +341,13 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
+    let when = |at: Option<chrono::DateTime<Utc>>| {
+        at.map(|at| at.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
     println!(
-        "{:<28} {:<32} {:<10} {:>6}  changed",
-        "campaign", "name", "status", "errors"
+        "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} last event",
+        "campaign", "name", "status", "errors", "changed", "last seen"
     );
     for (key, state) in &states {
         let status = if state.not_found {
@@ -315,14 +355,30 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         } else {
             state.snapshot.status.to_string()
         };
+        let seen = activity.get(key).unwrap_or(&no_activity);
+        let last_event = match &seen.last_event_type {
+            Some(kind) => format!("{kind} at {}", when(seen.last_event_at)),
+            None => "-".into(),
+        };
         println!(
-            "{:<28} {:<32} {:<10} {:>6}  {}",
+            "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} {}",
             key,
             truncate(&state.snapshot.name, 32),
             status,
             state.snapshot.upload_errors.len(),
-            state.changed_at.format("%Y-%m-%d %H:%M:%SZ")
+            when(Some(state.changed_at)),
+            when(seen.last_seen_at),
+            last_event
         );
+    }
+    match &last_cycle {
+        Some(cycle) => println!(
+            "last cycle: {} at {} ({})",
+            cycle.result,
+            when(Some(cycle.started_at)),
+            cycle.detail
+        ),
+        None => println!("last cycle: none recorded yet"),
     }
     println!(
         "api: {} ({} consecutive failed cycles)",
@@ -445,6 +501,25 @@ async fn simulate(
     shutdown_signal().await;
     server.stop().await;
     Ok(())
+}
+
+/// One message per SIGHUP; several arriving during one reload make one more reload.
+fn reload_requests() -> tokio::sync::mpsc::Receiver<()> {
+    let (requests, receiver) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    let _ = requests.try_send(());
+                }
+            });
+        }
+        Err(error) => tracing::warn!(%error, "cannot listen for SIGHUP; reload needs a restart"),
+    }
+    #[cfg(not(unix))]
+    drop(requests);
+    receiver
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,12 +1,16 @@
 //! The long-running service: build everything from the settings, schedule ticks
 //! (tokio-cron-scheduler), run the outbox dispatcher beside them, stop on request.
+//! As a service (`run`) it also serves `/healthz` `/readyz` `/metrics`, talks to
+//! systemd, and reloads its configuration on request (SIGHUP).
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, RwLock};
+use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
@@ -14,7 +18,9 @@ use crate::commit::{Store, StoreError};
 use crate::config::{ConfigError, Settings};
 use crate::deliver::{ChannelSet, Dispatcher, DrainReport};
 use crate::fetch::{FetchError, SigmaMindClient};
+use crate::http::{self, HttpError, HttpState, Metrics, ServiceStatus};
 use crate::route::Router;
+use crate::systemd;
 use crate::watcher::{CycleReport, Watcher};
 
 /// How long `run` may take to stop after SIGTERM/SIGINT: the in-flight cycle and
@@ -35,6 +41,8 @@ pub enum StartupError {
     Channels(String),
     #[error("watch.schedule: {0}")]
     Schedule(String),
+    #[error("{0}")]
+    Http(#[from] HttpError),
 }
 
 /// When cycles start.
@@ -51,18 +59,58 @@ impl Schedule {
             None => Self::Every(settings.watch.effective_interval()),
         }
     }
+
+    /// The longest gap between two cycles (over the next few, for a cron
+    /// schedule): what liveness measures a stuck scheduler against.
+    pub fn period(&self) -> Duration {
+        match self {
+            Self::Every(every) => *every,
+            Self::Cron(expression) => cron_period(expression, Utc::now()),
+        }
+    }
 }
 
-pub struct Daemon {
-    watcher: Arc<Watcher>,
-    dispatcher: Dispatcher,
-    dispatcher_wake: Arc<Notify>,
+/// The longest gap among the next 24 occurrences; 60 s if it cannot be parsed
+/// (the scheduler, which parses it the same way, would have refused it).
+fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expression);
+    let Ok(cron) = parsed else {
+        return Duration::from_secs(60);
+    };
+    let mut previous = from;
+    let mut longest = Duration::ZERO;
+    for next in cron.iter_after(from).take(24) {
+        longest = longest.max((next - previous).to_std().unwrap_or_default());
+        previous = next;
+    }
+    if longest.is_zero() {
+        Duration::from_secs(60)
+    } else {
+        longest
+    }
+}
+
+/// The pieces a reload replaces: everything built from the settings except the
+/// state store and the HTTP listener.
+struct Pieces {
+    watcher: Watcher,
+    channels: ChannelSet,
     schedule: Schedule,
 }
 
-impl Daemon {
-    /// Validate the settings, open the state store, build the API client and the channels.
-    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+impl Pieces {
+    /// Validate, then build client, channels and router; the caller swaps nothing
+    /// in unless every piece built.
+    fn build(
+        settings: &Settings,
+        store: &Store,
+        dispatcher_wake: &Arc<Notify>,
+        metrics: &Metrics,
+    ) -> Result<Self, StartupError> {
         settings
             .validate()
             .map_err(|problems| ConfigError::invalid("configuration", problems))?;
@@ -78,13 +126,12 @@ impl Daemon {
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
-        let client = SigmaMindClient::new(&settings.sigmamind, api_key)?;
-        let store = Store::open(&settings.state.url).await?;
+        let client =
+            SigmaMindClient::new(&settings.sigmamind, api_key)?.with_metrics(metrics.clone());
         let channels = ChannelSet::build(&settings.channels)
             .map_err(|e| StartupError::Channels(e.to_string()))?;
         let router =
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
-        let dispatcher_wake = Arc::new(Notify::new());
         let watcher = Watcher::new(
             client,
             store.clone(),
@@ -94,15 +141,71 @@ impl Daemon {
             dispatcher_wake.clone(),
         );
         Ok(Self {
-            watcher: Arc::new(watcher),
-            dispatcher: Dispatcher::new(store, Arc::new(channels)),
-            dispatcher_wake,
+            watcher,
+            channels,
             schedule: Schedule::from_settings(settings),
+        })
+    }
+}
+
+pub struct Daemon {
+    watcher: Arc<Watcher>,
+    dispatcher: Dispatcher,
+    dispatcher_wake: Arc<Notify>,
+    schedule: Schedule,
+    settings: Settings,
+    metrics: Metrics,
+    status: ServiceStatus,
+}
+
+/// What `run` adds to the in-process uses (`demo`, tests).
+#[derive(Debug, Default)]
+pub struct ServiceOptions {
+    /// Re-read from here on every reload request (SIGHUP in `run`).
+    pub config_path: Option<PathBuf>,
+    /// Serve `/healthz`, `/readyz` and `/metrics` on `[http] listen`.
+    pub serve_http: bool,
+    /// Tell systemd READY/RELOADING/STOPPING and feed its watchdog.
+    pub notify_systemd: bool,
+}
+
+impl Daemon {
+    /// Validate the settings, open the state store, build the API client and the channels.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        // Validation first: a bad file must not create a state database.
+        settings
+            .validate()
+            .map_err(|problems| ConfigError::invalid("configuration", problems))?;
+        let store = Store::open(&settings.state.url).await?;
+        let metrics = Metrics::new();
+        let dispatcher_wake = Arc::new(Notify::new());
+        let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
+        let api_unhealthy = store.load_health().await?.unhealthy;
+        let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
+        Ok(Self {
+            watcher: Arc::new(pieces.watcher),
+            dispatcher: Dispatcher::new(store, Arc::new(pieces.channels))
+                .with_metrics(metrics.clone()),
+            dispatcher_wake,
+            schedule: pieces.schedule,
+            settings: settings.clone(),
+            metrics,
+            status,
         })
     }
 
     pub fn store(&self) -> &Store {
         self.watcher.store()
+    }
+
+    /// This daemon's metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// What `/healthz` and `/readyz` read.
+    pub fn status(&self) -> &ServiceStatus {
+        &self.status
     }
 
     /// One cycle now (for `once`, tests and benchmarks).
@@ -138,10 +241,25 @@ impl Daemon {
         self.dispatcher.drain_due(Utc::now()).await
     }
 
-    /// The daemon: a first cycle at once, then on schedule; cycles never overlap.
-    /// Returns when `shutdown` completes, after the in-flight cycle (bounded).
+    /// The daemon without HTTP, systemd or reloads (`demo`, tests): a first cycle
+    /// at once, then on schedule; cycles never overlap. Returns when `shutdown`
+    /// completes, after the in-flight cycle (bounded).
     pub async fn run_until_stopped(
         self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StartupError> {
+        let (_no_reloads, reloads) = mpsc::channel(1);
+        self.run_service(ServiceOptions::default(), reloads, shutdown)
+            .await
+    }
+
+    /// The daemon as a service: [`Daemon::run_until_stopped`] plus, per `options`,
+    /// the HTTP endpoints, systemd notifications, and a reload on every message
+    /// from `reloads`.
+    pub async fn run_service(
+        self,
+        options: ServiceOptions,
+        mut reloads: mpsc::Receiver<()>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartupError> {
         let Daemon {
@@ -149,38 +267,96 @@ impl Daemon {
             dispatcher,
             dispatcher_wake,
             schedule,
+            settings,
+            metrics,
+            status,
         } = self;
+        let store = watcher.store().clone();
         let stop = CancellationToken::new();
 
+        // Bound before anything runs, so a taken port is a startup error (exit 2).
+        let http_listener = if options.serve_http {
+            Some(http::bind(&settings.http.listen).await?)
+        } else {
+            None
+        };
+
         // Capacity 1: one tick may wait while a cycle runs; more are overruns.
-        let (ticks, mut tick_rx) = mpsc::channel::<()>(1);
+        let (ticks, tick_rx) = mpsc::channel::<()>(1);
         let mut scheduler = start_scheduler(&schedule, ticks.clone()).await?;
         let _ = ticks.try_send(());
 
-        let dispatcher_task = tokio::spawn(dispatcher.run(dispatcher_wake, stop.clone()));
-        let cycle_stop = stop.clone();
-        let cycles = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = cycle_stop.cancelled() => break,
-                    tick = tick_rx.recv() => {
-                        if tick.is_none() { break; }
-                        match watcher.tick(Utc::now()).await {
-                            Ok(report) => log_cycle(&report),
-                            Err(error) => tracing::error!(%error, "cycle could not be committed; nothing was sent for it and it will be retried next cycle"),
-                        }
+        let mut deliveries = DispatcherTask::spawn(dispatcher, dispatcher_wake.clone(), &stop);
+        let current = Arc::new(RwLock::new(watcher));
+        let cycles = tokio::spawn(cycle_loop(
+            current.clone(),
+            tick_rx,
+            stop.clone(),
+            metrics.clone(),
+            status.clone(),
+        ));
+        let http_task = http_listener.map(|listener| {
+            let state = HttpState {
+                status: status.clone(),
+                metrics: metrics.clone(),
+                store: store.clone(),
+            };
+            http::serve(listener, state, stop.clone())
+        });
+        let watchdog = options
+            .notify_systemd
+            .then(systemd::watchdog_period)
+            .flatten()
+            .map(|period| systemd::spawn_watchdog(period, status.clone(), stop.clone()));
+        tracing::info!(schedule = ?schedule, "campaign-watcher running");
+        if options.notify_systemd {
+            systemd::ready("watching");
+        }
+
+        let mut running = Running {
+            settings,
+            schedule,
+            ticks,
+        };
+        tokio::pin!(shutdown);
+        let mut reloads_open = true;
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                request = reloads.recv(), if reloads_open => {
+                    if request.is_none() {
+                        // Nobody can ask for a reload any more; run until shutdown.
+                        reloads_open = false;
+                        continue;
+                    }
+                    if options.notify_systemd {
+                        systemd::reloading();
+                    }
+                    let reload = Reload {
+                        config_path: options.config_path.as_deref(),
+                        store: &store,
+                        dispatcher_wake: &dispatcher_wake,
+                        metrics: &metrics,
+                        status: &status,
+                        current: &current,
+                        stop: &stop,
+                    };
+                    reload.apply(&mut running, &mut scheduler, &mut deliveries).await;
+                    if options.notify_systemd {
+                        systemd::ready("watching");
                     }
                 }
             }
-        });
-        tracing::info!(schedule = ?schedule, "campaign-watcher running");
+        }
 
-        shutdown.await;
+        if options.notify_systemd {
+            systemd::stopping();
+        }
         tracing::info!("stopping: finishing the current cycle and sends");
         if let Err(error) = scheduler.shutdown().await {
             tracing::warn!(%error, "scheduler did not stop cleanly");
         }
-        drop(ticks);
+        drop(running);
         // Let an in-flight cycle commit; cancelling it mid-transaction would only roll it back.
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         let mut cycles = cycles;
@@ -194,37 +370,184 @@ impl Daemon {
             );
             cycles.abort();
         }
-        let mut dispatcher_task = dispatcher_task;
-        if tokio::time::timeout_at(deadline, &mut dispatcher_task)
-            .await
-            .is_err()
-        {
+        if !deliveries.stop_by(deadline).await {
             tracing::warn!("sends still running at shutdown; they stay pending in the outbox");
-            dispatcher_task.abort();
+        }
+        for task in [http_task, watchdog].into_iter().flatten() {
+            let _ = tokio::time::timeout_at(deadline, task).await;
         }
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-/// A quiet cycle logs at debug; one with events or failures at info.
-fn log_cycle(report: &CycleReport) {
-    macro_rules! cycle_line {
-        ($level:ident) => {
-            tracing::$level!(
-                campaigns = report.campaigns_read,
-                failed = report.campaigns_failed,
-                events = report.events.len(),
-                requests = report.requests,
-                duration_ms = report.duration.as_millis() as u64,
-                "cycle finished"
-            )
-        };
+/// What the running daemon was last configured with.
+struct Running {
+    settings: Settings,
+    schedule: Schedule,
+    /// The scheduler's end of the tick channel, for a replacement scheduler.
+    ticks: mpsc::Sender<()>,
+}
+
+/// The dispatcher task and the token that stops it alone (a child of shutdown).
+struct DispatcherTask {
+    handle: JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+impl DispatcherTask {
+    fn spawn(dispatcher: Dispatcher, wake: Arc<Notify>, shutdown: &CancellationToken) -> Self {
+        let stop = shutdown.child_token();
+        let handle = tokio::spawn(dispatcher.run(wake, stop.clone()));
+        Self { handle, stop }
     }
-    if report.events.is_empty() && report.campaigns_failed == 0 {
-        cycle_line!(debug);
-    } else {
-        cycle_line!(info);
+
+    /// Stop after the drain in progress; false if it was still sending at `deadline`.
+    async fn stop_by(&mut self, deadline: tokio::time::Instant) -> bool {
+        self.stop.cancel();
+        if tokio::time::timeout_at(deadline, &mut self.handle)
+            .await
+            .is_err()
+        {
+            self.handle.abort();
+            return false;
+        }
+        true
+    }
+}
+
+/// One reload, with what it may replace borrowed from `run_service`.
+struct Reload<'a> {
+    config_path: Option<&'a Path>,
+    store: &'a Store,
+    dispatcher_wake: &'a Arc<Notify>,
+    metrics: &'a Metrics,
+    status: &'a ServiceStatus,
+    current: &'a RwLock<Arc<Watcher>>,
+    stop: &'a CancellationToken,
+}
+
+impl Reload<'_> {
+    /// Re-read and validate; build every new piece; only then swap them in. On any
+    /// problem: one log line, and the running configuration stays as it was. The
+    /// store is kept, so campaign states and pending outbox rows carry over.
+    async fn apply(
+        self,
+        running: &mut Running,
+        scheduler: &mut JobScheduler,
+        deliveries: &mut DispatcherTask,
+    ) {
+        let Some(path) = self.config_path else {
+            tracing::warn!("reload requested, but this daemon was not started from a configuration file; ignored");
+            return;
+        };
+        let settings = match Settings::load(path) {
+            Ok(settings) => settings,
+            Err(error) => return reject(&error),
+        };
+        let pieces = match Pieces::build(&settings, self.store, self.dispatcher_wake, self.metrics)
+        {
+            Ok(pieces) => pieces,
+            Err(error) => return reject(&error),
+        };
+        let new_scheduler = if pieces.schedule != running.schedule {
+            match start_scheduler(&pieces.schedule, running.ticks.clone()).await {
+                Ok(scheduler) => Some(scheduler),
+                Err(error) => return reject(&error),
+            }
+        } else {
+            None
+        };
+        for (key, old, new) in [
+            (
+                "state.url",
+                &running.settings.state.url,
+                &settings.state.url,
+            ),
+            (
+                "http.listen",
+                &running.settings.http.listen,
+                &settings.http.listen,
+            ),
+        ] {
+            if old != new {
+                tracing::warn!("reload: {key} changed; it takes effect only after a restart (the running value stays)");
+            }
+        }
+        let campaigns = settings.watch.campaigns.len();
+        let channels = pieces.channels.names().len();
+        let rules = settings.rules.len();
+
+        // Swap. A cycle in flight finishes with the old pieces.
+        *self.current.write().await = Arc::new(pieces.watcher);
+        // The old dispatcher finishes the drain it is in before the new one starts,
+        // so no row is picked up by both.
+        let dispatcher = Dispatcher::new(self.store.clone(), Arc::new(pieces.channels))
+            .with_metrics(self.metrics.clone());
+        if !deliveries
+            .stop_by(tokio::time::Instant::now() + SHUTDOWN_GRACE)
+            .await
+        {
+            tracing::warn!("reload: sends of the previous configuration were cut short; they stay pending in the outbox");
+        }
+        *deliveries = DispatcherTask::spawn(dispatcher, self.dispatcher_wake.clone(), self.stop);
+        if let Some(new_scheduler) = new_scheduler {
+            let mut old = std::mem::replace(scheduler, new_scheduler);
+            if let Err(error) = old.shutdown().await {
+                tracing::warn!(%error, "the previous scheduler did not stop cleanly");
+            }
+            self.status.set_period(pieces.schedule.period());
+        }
+        running.schedule = pieces.schedule;
+        running.settings = settings;
+        tracing::info!(
+            campaigns,
+            channels,
+            rules,
+            "configuration reloaded from {}",
+            path.display()
+        );
+    }
+}
+
+/// One log line, whatever the error: the running configuration stays.
+fn reject(error: &dyn std::fmt::Display) {
+    let sentence = error
+        .to_string()
+        .replace("\n  - ", " | ")
+        .replace('\n', " ");
+    tracing::error!("reload rejected, the previous configuration keeps running: {sentence}");
+}
+
+/// Runs a cycle per tick with whatever watcher is current; records metrics and status.
+async fn cycle_loop(
+    current: Arc<RwLock<Arc<Watcher>>>,
+    mut tick_rx: mpsc::Receiver<()>,
+    stop: CancellationToken,
+    metrics: Metrics,
+    status: ServiceStatus,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            tick = tick_rx.recv() => {
+                if tick.is_none() { break; }
+                let watcher = current.read().await.clone();
+                status.cycle_started();
+                let started = std::time::Instant::now();
+                match watcher.tick(Utc::now()).await {
+                    Ok(report) => {
+                        metrics.record_cycle(&report);
+                        status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
+                    }
+                    Err(error) => {
+                        metrics.record_store_failure(started.elapsed());
+                        status.set_store_reachable(false);
+                        tracing::error!(%error, "cycle could not be committed; nothing was sent for it and it will be retried next cycle");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -252,4 +575,34 @@ async fn start_scheduler(
     scheduler.add(job).await.map_err(scheduler_error)?;
     scheduler.start().await.map_err(scheduler_error)?;
     Ok(scheduler)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_period_of_a_schedule_is_its_longest_gap() {
+        let from = chrono::DateTime::parse_from_rfc3339("2026-11-26T09:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let table = [
+            ("0 */5 * * * *", 300),
+            ("*/10 * * * * *", 10),
+            // Twice an hour, unevenly: the longer gap counts.
+            ("0 0,10 * * * *", 50 * 60),
+            ("not a cron", 60),
+        ];
+        for (expression, seconds) in table {
+            assert_eq!(
+                cron_period(expression, from),
+                Duration::from_secs(seconds),
+                "{expression}"
+            );
+        }
+        assert_eq!(
+            Schedule::Every(Duration::from_secs(42)).period(),
+            Duration::from_secs(42)
+        );
+    }
 }

@@ -16,11 +16,13 @@ pub mod commit;
 pub mod deliver;
 pub mod diff;
 pub mod fetch;
+pub mod http;
 pub mod observe;
 pub mod route;
 
 pub mod cli;
 pub mod daemon;
 pub mod sim;
+pub mod systemd;
 pub mod telemetry;
 pub mod watcher;

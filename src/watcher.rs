@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::sync::Notify;
 
-use crate::commit::{CycleCommit, RoutedEvent, Store, StoreError};
+use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::diff::{assess_health, diff_campaign, CycleVerdict};
 use crate::event::Event;
@@ -33,6 +33,10 @@ pub struct CycleReport {
     pub events: Vec<Event>,
     pub requests: u64,
     pub duration: std::time::Duration,
+    /// Watched campaigns by status bucket (`crate::http::CAMPAIGN_STATUS_BUCKETS`), for metrics.
+    pub campaigns_by_status: BTreeMap<&'static str, u64>,
+    /// `watcher.api_unhealthy` is in force after this cycle.
+    pub api_unhealthy: bool,
 }
 
 impl CycleReport {
@@ -99,7 +103,7 @@ impl Watcher {
 
     /// Run one cycle. Only a store failure is an error: an unreadable API is a
     /// verdict in the report (and, after enough cycles, an event).
-    #[tracing::instrument(name = "cycle", skip_all, fields(campaigns, events, verdict))]
+    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, duration_ms))]
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
         let started = Instant::now();
         let requests_before = self.client.requests_sent();
@@ -125,6 +129,7 @@ impl Watcher {
             events.extend(diff.events);
         }
 
+        let campaigns_by_status = count_by_status(&observations, &states, &stored);
         let verdict = verdict(listing_failure.as_ref(), &failures, campaigns_read);
         let health = self.store.load_health().await?;
         let (new_health, health_event) =
@@ -144,7 +149,7 @@ impl Watcher {
                 .commit_cycle(&CycleCommit {
                     now,
                     states,
-                    health: health_changed.then_some(new_health),
+                    health: health_changed.then_some(new_health.clone()),
                     events: routed,
                 })
                 .await?;
@@ -153,14 +158,10 @@ impl Watcher {
             }
         }
 
-        let span = tracing::Span::current();
-        span.record("campaigns", observations.len());
-        span.record("events", events.len());
-        span.record("verdict", tracing::field::debug(&verdict));
         if let CycleVerdict::Unreadable { reason, .. } = &verdict {
             tracing::warn!(%reason, "the SigmaMind API could not be read this cycle");
         }
-        Ok(CycleReport {
+        let report = CycleReport {
             started_at: now,
             campaigns_read,
             campaigns_failed: failures.len(),
@@ -175,7 +176,56 @@ impl Watcher {
             events,
             requests: self.client.requests_sent() - requests_before,
             duration: started.elapsed(),
-        })
+            campaigns_by_status,
+            api_unhealthy: new_health.unhealthy,
+        };
+        self.record_outcome(&observations, &report).await;
+        let span = tracing::Span::current();
+        span.record("campaigns", observations.len());
+        span.record("events", report.events.len());
+        span.record("verdict", tracing::field::debug(&report.verdict));
+        span.record("duration_ms", report.duration.as_millis() as u64);
+        log_cycle(&report);
+        Ok(report)
+    }
+
+    /// Last seen per campaign and the cycle's outcome, for `status`. A failure is
+    /// only logged: the cycle itself is already committed.
+    async fn record_outcome(
+        &self,
+        observations: &BTreeMap<String, Observation>,
+        report: &CycleReport,
+    ) {
+        let seen: Vec<String> = observations
+            .iter()
+            .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let (result, detail) = match &report.verdict {
+            CycleVerdict::Readable => (
+                "success",
+                format!(
+                    "{} campaigns read, {} failed, {} events",
+                    report.campaigns_read,
+                    report.campaigns_failed,
+                    report.events.len()
+                ),
+            ),
+            CycleVerdict::Unreadable { reason, .. } => ("api_unreadable", reason.clone()),
+        };
+        let outcome = CycleOutcome {
+            started_at: report.started_at,
+            finished_at: Utc::now(),
+            result: result.into(),
+            detail,
+        };
+        if let Err(error) = self
+            .store
+            .record_cycle(&seen, report.started_at, &outcome)
+            .await
+        {
+            tracing::warn!(%error, "could not record the cycle for `status`");
+        }
     }
 
     /// Read every watched campaign. Returns one observation per campaign key, plus
@@ -310,6 +360,57 @@ impl Watcher {
                 .any(|wanted| CampaignStatus::parse(wanted) == snapshot.status),
             _ => false,
         }
+    }
+}
+
+/// Numbers cycles in log spans, across reloads, for the life of the process.
+fn next_cycle_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Every observed campaign by status bucket: its new state, or the stored one when
+/// nothing changed or it could not be read (never read at all: not counted).
+fn count_by_status(
+    observations: &BTreeMap<String, Observation>,
+    new_states: &[(String, crate::diff::CampaignState)],
+    stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
+) -> BTreeMap<&'static str, u64> {
+    let new_states: std::collections::HashMap<&str, &crate::diff::CampaignState> = new_states
+        .iter()
+        .map(|(key, state)| (key.as_str(), state))
+        .collect();
+    crate::http::count_by_status(observations.keys().filter_map(|key| {
+        let state = new_states
+            .get(key.as_str())
+            .copied()
+            .or_else(|| stored.get(key))?;
+        Some(crate::http::status_bucket(
+            &state.snapshot.status,
+            state.not_found,
+        ))
+    }))
+}
+
+/// A quiet cycle logs at debug; one with events or failures at info. Inside the
+/// cycle span, so the line carries the cycle id.
+fn log_cycle(report: &CycleReport) {
+    macro_rules! cycle_line {
+        ($level:ident) => {
+            tracing::$level!(
+                campaigns = report.campaigns_read,
+                failed = report.campaigns_failed,
+                events = report.events.len(),
+                requests = report.requests,
+                duration_ms = report.duration.as_millis() as u64,
+                "cycle finished"
+            )
+        };
+    }
+    if report.events.is_empty() && report.campaigns_failed == 0 {
+        cycle_line!(debug);
+    } else {
+        cycle_line!(info);
     }
 }
 

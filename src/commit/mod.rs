@@ -11,4 +11,7 @@
 mod schema;
 mod store;
 
-pub use store::{CycleCommit, Delivery, OutboxCounts, RoutedEvent, Store, StoreError, StoredEvent};
+pub use store::{
+    CampaignActivity, CycleCommit, CycleOutcome, Delivery, LastCycle, OutboxCounts, RoutedEvent,
+    Store, StoreError, StoredEvent,
+};

@@ -45,6 +45,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
     "#,
+    // service status (issue 6, `status` command): when each campaign was last read,
+    // and how the last cycle went. Kept apart from campaign_state so that diff's
+    // state (and its sequence numbers) is not rewritten on every quiet cycle.
+    r#"
+    CREATE TABLE campaign_seen (
+        key           TEXT PRIMARY KEY NOT NULL,
+        last_seen_at  INTEGER NOT NULL
+    );
+    CREATE TABLE last_cycle (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER NOT NULL,
+        result       TEXT NOT NULL,
+        detail       TEXT NOT NULL
+    );
+    CREATE INDEX events_campaign ON events (campaign_id, occurred_at);
+    "#,
 ];
 
 /// The newest schema version this binary knows.

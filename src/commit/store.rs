@@ -554,5 +554,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
+mod activity;
+pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
+
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,8 @@ use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueK
 use serde::de::{DeserializeOwned, Visitor};
 
 use super::{
-    ChannelKind, ChannelSettings, ConfigError, HttpSettings, RuleSettings, Secret, Settings,
-    SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelKind, ChannelSettings, ConfigError, HttpSettings, LogSettings, RuleSettings, Secret,
+    Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 
 /// Prefix of environment overrides: `CAMPAIGN_WATCHER__SECTION__KEY`.
@@ -357,11 +357,12 @@ fn prune_unknown_keys(
             }
         }
     };
-    let sections: [(&str, &[&str]); 4] = [
+    let sections: [(&str, &[&str]); 5] = [
         ("sigmamind", struct_fields::<SigmaMindSettings>()),
         ("watch", struct_fields::<WatchSettings>()),
         ("state", struct_fields::<StateSettings>()),
         ("http", struct_fields::<HttpSettings>()),
+        ("log", struct_fields::<LogSettings>()),
     ];
     for (section, known) in sections {
         if let Some(ValueKind::Table(table)) = root.get_mut(section).map(|v| &mut v.kind) {
@@ -445,6 +446,11 @@ fn typed_settings(mut root: Map<String, Value>, problems: &mut Vec<String>) -> S
     if let Some(value) = root.remove("http") {
         if let Some(section) = typed(value, "http", problems) {
             settings.http = section;
+        }
+    }
+    if let Some(value) = root.remove("log") {
+        if let Some(section) = typed(value, "log", problems) {
+            settings.log = section;
         }
     }
     if let Some(value) = root.remove("channels") {

@@ -114,6 +114,8 @@ pub struct Settings {
     #[serde(default)]
     pub http: HttpSettings,
     #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
     pub channels: BTreeMap<String, ChannelSettings>,
     #[serde(default)]
     pub rules: Vec<RuleSettings>,
@@ -201,6 +203,16 @@ pub struct StateSettings {
 pub struct HttpSettings {
     #[serde(default = "default_http_listen")]
     pub listen: String,
+}
+
+/// `[log]`: how the daemon writes its log lines (stderr; journald and container
+/// runtimes collect them from there).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (readable lines) or `json` (one object per line); `--log-format` wins.
+    #[serde(default)]
+    pub format: crate::telemetry::LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -565,3 +565,26 @@ fn example_configuration_loads_and_validates() {
         ["sigmamind.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY"]
     );
 }
+
+#[test]
+fn log_format_comes_from_the_log_section_or_the_environment() {
+    let table = [
+        ("", vec![], crate::telemetry::LogFormat::Text),
+        (
+            "[log]\nformat = \"json\"\n",
+            vec![],
+            crate::telemetry::LogFormat::Json,
+        ),
+        (
+            "[log]\nformat = \"text\"\n",
+            vec![("CAMPAIGN_WATCHER__LOG__FORMAT", "json")],
+            crate::telemetry::LogFormat::Json,
+        ),
+    ];
+    for (toml, pairs, expected) in table {
+        let settings = load(toml, &pairs).expect(toml);
+        assert_eq!(settings.log.format, expected, "{toml}");
+    }
+    let wrong = problems(load("[log]\nformat = \"xml\"\nformt = 1\n", &[]));
+    assert!(wrong.iter().any(|p| p.contains("log.formt")), "{wrong:?}");
+}

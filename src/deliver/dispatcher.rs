@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{ChannelSet, SendOutcome};
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, Store, StoreError};
+use crate::http::{Metrics, NotificationResult};
 
 /// Rows fetched per drain; a full batch makes `run` drain again at once.
 const BATCH: u32 = 500;
@@ -24,6 +25,7 @@ const MIN_WAIT: Duration = Duration::from_millis(50);
 pub struct Dispatcher {
     store: Store,
     channels: Arc<ChannelSet>,
+    metrics: Metrics,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,17 @@ fn delta(duration: Duration) -> TimeDelta {
 
 impl Dispatcher {
     pub fn new(store: Store, channels: Arc<ChannelSet>) -> Self {
-        Self { store, channels }
+        Self {
+            store,
+            channels,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// Count every delivery outcome in these metrics (the daemon's registry).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Sends every due row once (channels concurrently, rows of one channel in
@@ -116,6 +128,8 @@ impl Dispatcher {
             tracing::error!(event_id, channel = channel_name, error = %reason, "delivery dead");
             self.store.mark_dead(row.id, now, &reason).await?;
             report.dead += 1;
+            self.metrics
+                .record_notification(channel_name, NotificationResult::dead);
             return Ok(());
         };
         match configured.channel.send(&row.event).await {
@@ -123,11 +137,15 @@ impl Dispatcher {
                 tracing::info!(event_id, channel = channel_name, %detail, "delivered");
                 self.store.mark_sent(row.id, now).await?;
                 report.sent += 1;
+                self.metrics
+                    .record_notification(channel_name, NotificationResult::sent);
             }
             SendOutcome::Permanent { reason } => {
                 tracing::error!(event_id, channel = channel_name, error = %reason, attempts = row.attempts + 1, "delivery dead: permanent failure");
                 self.store.mark_dead(row.id, now, &reason).await?;
                 report.dead += 1;
+                self.metrics
+                    .record_notification(channel_name, NotificationResult::dead);
             }
             SendOutcome::Retry {
                 reason,
@@ -140,6 +158,8 @@ impl Dispatcher {
                     let reason = format!("gave up after max_age: {reason}");
                     self.store.mark_dead(row.id, now, &reason).await?;
                     report.dead += 1;
+                    self.metrics
+                        .record_notification(channel_name, NotificationResult::dead);
                 } else {
                     let backoff = jittered_exponential(
                         policy.initial_backoff,
@@ -155,6 +175,8 @@ impl Dispatcher {
                     tracing::warn!(event_id, channel = channel_name, error = %reason, retry_in_secs = wait.as_secs(), "delivery failed, will retry");
                     self.store.reschedule(row.id, next, &reason).await?;
                     report.retried += 1;
+                    self.metrics
+                        .record_notification(channel_name, NotificationResult::retry);
                 }
             }
         }

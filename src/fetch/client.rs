@@ -71,6 +71,19 @@ impl FetchError {
         }
     }
 
+    /// The HTTP status the API answered with, when it answered at all.
+    fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::AuthRejected { status }
+            | Self::HttpStatus { status, .. }
+            | Self::NotJson { status, .. }
+            | Self::HtmlPage { status } => Some(*status),
+            // These had a 2xx head; the body was what failed.
+            Self::WrongShape { .. } | Self::BodyTooLarge { .. } => Some(200),
+            _ => None,
+        }
+    }
+
     /// Transient failures worth another attempt; every other 4xx and bad answer will not improve.
     fn is_retryable(&self) -> bool {
         match self {
@@ -122,6 +135,7 @@ pub struct SigmaMindClient {
     retry_base: Duration,
     retry_max: Duration,
     max_response_bytes: usize,
+    metrics: crate::http::Metrics,
 }
 
 impl fmt::Debug for SigmaMindClient {
@@ -175,7 +189,14 @@ impl SigmaMindClient {
             retry_base: settings.retry_base,
             retry_max: settings.retry_max,
             max_response_bytes: settings.max_response_bytes,
+            metrics: crate::http::Metrics::default(),
         })
+    }
+
+    /// Record every request in these metrics (the daemon's registry).
+    pub fn with_metrics(mut self, metrics: crate::http::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// GET {base_url}/v1/campaigns/{id}: Found, NotFound on a real 404, Failed otherwise.
@@ -268,7 +289,10 @@ impl SigmaMindClient {
     async fn get_json(&self, url: Url) -> Result<Answer, FetchError> {
         let mut attempt = 0;
         loop {
-            let failure = match self.attempt(&url).await {
+            let started = std::time::Instant::now();
+            let result = self.attempt(&url).await;
+            self.record_attempt(&url, &result, started.elapsed());
+            let failure = match result {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
@@ -292,6 +316,21 @@ impl SigmaMindClient {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    fn record_attempt(&self, url: &Url, result: &Result<Answer, AttemptFailure>, took: Duration) {
+        use crate::http::ApiEndpoint;
+        let endpoint = if url.path().trim_end_matches('/').ends_with("/campaigns") {
+            ApiEndpoint::list_campaigns
+        } else {
+            ApiEndpoint::get_campaign
+        };
+        let status = match result {
+            Ok(Answer::Json(_)) => Some(200),
+            Ok(Answer::NotFound) => Some(404),
+            Err(failure) => failure.error.http_status(),
+        };
+        self.metrics.record_api_request(endpoint, status, took);
     }
 
     async fn attempt(&self, url: &Url) -> Result<Answer, AttemptFailure> {

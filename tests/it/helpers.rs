@@ -241,6 +241,9 @@ interval = "1s"
 [state]
 url = "sqlite://{state}"
 
+[http]
+listen = "127.0.0.1:0"
+
 [channels.hook]
 kind = "webhook"
 url = "{receiver_url}"
@@ -277,6 +280,7 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Finished {
         .args(args)
         .env_remove("SIGMAMIND_API_KEY")
         .env_remove("CAMPAIGN_WATCHER_CONFIG")
+        .env_remove("NOTIFY_SOCKET")
         .env("RUST_LOG", "trace")
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -304,10 +308,15 @@ pub struct DaemonProcess {
 pub fn spawn_daemon(config: &Path, dir: &Path) -> DaemonProcess {
     let stdout = dir.join("stdout.log");
     let stderr = dir.join("stderr.log");
-    let child = tokio::process::Command::new(BIN)
+    let mut command = tokio::process::Command::new(BIN);
+    command
         .args(["--config", &config.display().to_string(), "run"])
         .env_remove("SIGMAMIND_API_KEY")
-        .env("RUST_LOG", "debug")
+        // A test runner under systemd must not have its children talk to systemd.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env("RUST_LOG", "debug");
+    let child = command
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout).unwrap())
         .stderr(std::fs::File::create(&stderr).unwrap())
@@ -328,6 +337,34 @@ impl DaemonProcess {
             std::fs::read_to_string(&self.stdout).unwrap_or_default(),
             std::fs::read_to_string(&self.stderr).unwrap_or_default()
         )
+    }
+
+    /// Send a signal (`-HUP`, `-TERM`) to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the daemon is running");
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// The address the daemon's HTTP server bound (it logs it at startup).
+    pub async fn http_addr(&self) -> SocketAddr {
+        let mut found = None;
+        let logged = eventually(Duration::from_secs(15), || {
+            found = self.logs().lines().find_map(|line| {
+                let rest = line.split("http listening on ").nth(1)?;
+                let addr = rest.split_whitespace().next()?;
+                addr.trim_matches(|c: char| c == '"' || c == ',')
+                    .parse()
+                    .ok()
+            });
+            found.is_some()
+        })
+        .await;
+        assert!(logged, "the daemon logs its http address: {}", self.logs());
+        found.expect("checked above")
     }
 
     /// Send SIGTERM and wait (bounded) for the exit status.

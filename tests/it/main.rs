@@ -8,4 +8,6 @@ mod cli;
 mod cycle;
 mod delivery;
 mod faults;
+mod kubernetes;
 mod schema;
+mod service;

@@ -1,0 +1,128 @@
+//! What `status` shows beyond the diff state: when each campaign was last read,
+//! its last event, and how the last cycle went. Written once per cycle, in its
+//! own small transaction after the cycle's commit: it is a report, not a
+//! decision input, so losing one to a crash costs nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{from_millis, millis, Store, StoreError};
+
+/// How the last cycle ended, as stored for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CycleOutcome {
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// "success" or "api_unreadable".
+    pub result: String,
+    /// Counts, or why the API could not be read.
+    pub detail: String,
+}
+
+/// The stored last cycle.
+pub type LastCycle = Option<CycleOutcome>;
+
+/// Per campaign: when it was last read and its newest event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CampaignActivity {
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub last_event_type: Option<String>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub last_event_id: Option<String>,
+}
+
+impl Store {
+    /// A trivial read: does the store answer at all (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Record the campaigns read this cycle and the cycle's outcome.
+    pub async fn record_cycle(
+        &self,
+        seen: &[String],
+        seen_at: DateTime<Utc>,
+        outcome: &CycleOutcome,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for key in seen {
+            sqlx::query(
+                "INSERT INTO campaign_seen (key, last_seen_at) VALUES (?, ?)
+                 ON CONFLICT (key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+            )
+            .bind(key)
+            .bind(millis(seen_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO last_cycle (id, started_at, finished_at, result, detail) VALUES (1, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
+                 finished_at = excluded.finished_at, result = excluded.result, detail = excluded.detail",
+        )
+        .bind(millis(outcome.started_at))
+        .bind(millis(outcome.finished_at))
+        .bind(&outcome.result)
+        .bind(&outcome.detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn last_cycle(&self) -> Result<LastCycle, StoreError> {
+        let row = sqlx::query(
+            "SELECT started_at, finished_at, result, detail FROM last_cycle WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let what = || "last_cycle row 1".to_string();
+        Ok(Some(CycleOutcome {
+            started_at: from_millis(row.try_get("started_at")?, what)?,
+            finished_at: from_millis(row.try_get("finished_at")?, what)?,
+            result: row.try_get("result")?,
+            detail: row.try_get("detail")?,
+        }))
+    }
+
+    /// Last seen and newest event of every campaign that has either, by key.
+    pub async fn campaign_activity(&self) -> Result<HashMap<String, CampaignActivity>, StoreError> {
+        let mut activity: HashMap<String, CampaignActivity> = HashMap::new();
+        let seen = sqlx::query("SELECT key, last_seen_at FROM campaign_seen")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in seen {
+            let key: String = row.try_get("key")?;
+            let at = from_millis(row.try_get("last_seen_at")?, || {
+                format!("campaign_seen row \"{key}\"")
+            })?;
+            activity.entry(key).or_default().last_seen_at = Some(at);
+        }
+        // The newest event per campaign; rowid breaks ties between events of one cycle.
+        let newest = sqlx::query(
+            "SELECT e.campaign_id, e.id, e.type, e.occurred_at FROM events e
+             WHERE e.campaign_id IS NOT NULL AND e.rowid = (
+                 SELECT x.rowid FROM events x WHERE x.campaign_id = e.campaign_id
+                 ORDER BY x.occurred_at DESC, x.rowid DESC LIMIT 1)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in newest {
+            let key: String = row.try_get("campaign_id")?;
+            let at = from_millis(row.try_get("occurred_at")?, || {
+                format!("events row of campaign \"{key}\"")
+            })?;
+            let entry = activity.entry(key).or_default();
+            entry.last_event_type = Some(row.try_get("type")?);
+            entry.last_event_id = Some(row.try_get("id")?);
+            entry.last_event_at = Some(at);
+        }
+        Ok(activity)
+    }
+}

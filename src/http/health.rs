@@ -1,0 +1,226 @@
+//! `/healthz` and `/readyz`: what the daemon last did, shared between the cycle
+//! loop (which writes it) and the HTTP handlers and the systemd watchdog (which
+//! read it). The verdicts are pure functions of that record and the clock.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+/// How many schedule periods may pass without a cycle starting before the
+/// scheduler counts as dead.
+pub const LIVENESS_PERIODS: u32 = 3;
+
+/// What the loop last did; all times are monotonic except `last_success_at`.
+#[derive(Debug, Clone)]
+pub struct StatusRecord {
+    /// When the loop began (liveness is measured from here until the first cycle).
+    pub started: Instant,
+    /// The longest gap between two scheduled cycles.
+    pub period: Duration,
+    pub last_cycle_started: Option<Instant>,
+    /// Start of the last cycle that read the API.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The last cycle read the API.
+    pub last_cycle_readable: bool,
+    /// `watcher.api_unhealthy` is in force (N unreadable cycles, or a rejected key).
+    pub api_unhealthy: bool,
+    /// The last cycle (or probe) could use the state store.
+    pub store_reachable: bool,
+    /// At least one cycle read the API since start.
+    pub ever_succeeded: bool,
+}
+
+/// Why a probe fails, as the sentence in its 503 body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ok(String),
+    Failing(String),
+}
+
+impl Verdict {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok(_))
+    }
+}
+
+/// Alive while a cycle started within [`LIVENESS_PERIODS`] periods (or, before the
+/// first, since the loop began). A hung cycle blocks every later one, so this
+/// also catches a loop stuck inside a cycle.
+pub fn liveness(record: &StatusRecord, now: Instant) -> Verdict {
+    let budget = record.period.saturating_mul(LIVENESS_PERIODS);
+    let since = record.last_cycle_started.unwrap_or(record.started);
+    let quiet = now.saturating_duration_since(since);
+    if quiet <= budget {
+        Verdict::Ok("ok: the scheduler is running".into())
+    } else {
+        Verdict::Failing(format!(
+            "no cycle has started for {}s (more than {LIVENESS_PERIODS} periods of {}s): the scheduler is stuck",
+            quiet.as_secs(),
+            record.period.as_secs()
+        ))
+    }
+}
+
+/// Ready after the first cycle that read the API, while the store answers and
+/// the API is not declared unhealthy.
+pub fn readiness(record: &StatusRecord) -> Verdict {
+    if !record.store_reachable {
+        return Verdict::Failing("the state store cannot be reached".into());
+    }
+    if !record.ever_succeeded {
+        return Verdict::Failing("no cycle has read the SigmaMind API yet".into());
+    }
+    if record.api_unhealthy {
+        return Verdict::Failing("the SigmaMind API is unhealthy (watcher.api_unhealthy)".into());
+    }
+    Verdict::Ok("ready".into())
+}
+
+/// The shared record; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ServiceStatus {
+    inner: Arc<Mutex<StatusRecord>>,
+}
+
+impl ServiceStatus {
+    pub fn new(period: Duration, api_unhealthy: bool) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(StatusRecord {
+                started: Instant::now(),
+                period,
+                last_cycle_started: None,
+                last_success_at: None,
+                last_cycle_readable: false,
+                api_unhealthy,
+                store_reachable: true,
+                ever_succeeded: false,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StatusRecord> {
+        // Nothing panics while holding this lock; a poisoned one still holds valid data.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn snapshot(&self) -> StatusRecord {
+        self.lock().clone()
+    }
+
+    pub fn set_period(&self, period: Duration) {
+        self.lock().period = period;
+    }
+
+    pub fn cycle_started(&self) {
+        self.lock().last_cycle_started = Some(Instant::now());
+    }
+
+    pub fn cycle_finished(&self, started_at: DateTime<Utc>, readable: bool, api_unhealthy: bool) {
+        let mut record = self.lock();
+        record.store_reachable = true;
+        record.last_cycle_readable = readable;
+        record.api_unhealthy = api_unhealthy;
+        if readable {
+            record.ever_succeeded = true;
+            record.last_success_at = Some(started_at);
+        }
+    }
+
+    pub fn set_store_reachable(&self, reachable: bool) {
+        self.lock().store_reachable = reachable;
+    }
+
+    pub fn liveness(&self) -> Verdict {
+        liveness(&self.lock(), Instant::now())
+    }
+
+    pub fn readiness(&self) -> Verdict {
+        readiness(&self.lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(started: Instant) -> StatusRecord {
+        StatusRecord {
+            started,
+            period: Duration::from_secs(60),
+            last_cycle_started: None,
+            last_success_at: None,
+            last_cycle_readable: false,
+            api_unhealthy: false,
+            store_reachable: true,
+            ever_succeeded: false,
+        }
+    }
+
+    #[test]
+    fn liveness_allows_three_periods_of_quiet() {
+        let t0 = Instant::now();
+        let secs = Duration::from_secs;
+        // (last cycle started after t0, now after t0, alive)
+        let table = [
+            (None, secs(0), true),
+            (None, secs(180), true),
+            (None, secs(181), false),
+            (Some(secs(100)), secs(250), true),
+            (Some(secs(100)), secs(280), true),
+            (Some(secs(100)), secs(281), false),
+        ];
+        for (last, now, alive) in table {
+            let mut r = record(t0);
+            r.last_cycle_started = last.map(|d| t0 + d);
+            assert_eq!(
+                liveness(&r, t0 + now).is_ok(),
+                alive,
+                "last {last:?} now {now:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn readiness_needs_a_good_cycle_a_store_and_a_healthy_api() {
+        let t0 = Instant::now();
+        let fresh = record(t0);
+        assert!(
+            !readiness(&fresh).is_ok(),
+            "not before the first good cycle"
+        );
+        let good = StatusRecord {
+            ever_succeeded: true,
+            ..fresh.clone()
+        };
+        assert!(readiness(&good).is_ok());
+        let unhealthy = StatusRecord {
+            api_unhealthy: true,
+            ..good.clone()
+        };
+        assert!(!readiness(&unhealthy).is_ok());
+        let no_store = StatusRecord {
+            store_reachable: false,
+            ..good.clone()
+        };
+        assert!(!readiness(&no_store).is_ok());
+    }
+
+    #[test]
+    fn a_good_cycle_makes_it_ready_and_a_bad_one_keeps_it_ready_until_unhealthy() {
+        let status = ServiceStatus::new(Duration::from_secs(60), false);
+        assert!(!status.readiness().is_ok());
+        status.cycle_started();
+        status.cycle_finished(Utc::now(), true, false);
+        assert!(status.readiness().is_ok());
+        status.cycle_finished(Utc::now(), false, false);
+        assert!(
+            status.readiness().is_ok(),
+            "one unreadable cycle is not an outage"
+        );
+        status.cycle_finished(Utc::now(), false, true);
+        assert!(!status.readiness().is_ok());
+    }
+}

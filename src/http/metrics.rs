@@ -1,0 +1,453 @@
+//! Prometheus metrics (`/metrics`), recorded through a cheap-to-clone [`Metrics`]
+//! handle that the watcher loop, the API client and the dispatcher hold.
+//!
+//! Names follow Prometheus conventions: `campaign_watcher_` prefix, base units in
+//! the name (`_seconds`), counters registered without `_total` (prometheus-client
+//! appends it). Labels are low-cardinality on purpose: endpoint, status class,
+//! channel name, event type, result, never a campaign id or name.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::watcher::CycleReport;
+
+/// How a cycle ended, as the `result` label of `campaign_watcher_cycles_total`.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum CycleResult {
+    /// The API was read (a few campaigns may still have failed).
+    success,
+    /// The API could not be read at all.
+    api_unreadable,
+    /// The cycle could not be committed to the state store.
+    store_failed,
+}
+
+/// What one delivery attempt came to, as the `result` label of notifications.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum NotificationResult {
+    sent,
+    retry,
+    dead,
+}
+
+/// Which SigmaMind endpoint a request went to.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum ApiEndpoint {
+    get_campaign,
+    list_campaigns,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CycleLabels {
+    result: CycleResult,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiRequestLabels {
+    endpoint: ApiEndpoint,
+    /// "2xx", "4xx", "5xx", or "error" when no HTTP answer came (connect, timeout).
+    status_class: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: ApiEndpoint,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    r#type: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    channel: String,
+    result: NotificationResult,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// The status buckets of `campaign_watcher_campaigns`: the documented statuses,
+/// `not_found`, and `other` for any text the API invents (kept out of the label
+/// so an odd API cannot grow the series without bound).
+pub const CAMPAIGN_STATUS_BUCKETS: [&str; 6] = [
+    "live",
+    "scheduled",
+    "paused",
+    "completed",
+    "not_found",
+    "other",
+];
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn cycle_duration_histogram() -> Histogram {
+    // 50 ms .. ~7 min: a cycle is a handful of requests, or thousands under a rate budget.
+    Histogram::new(exponential_buckets(0.05, 2.0, 14))
+}
+
+fn api_latency_histogram() -> Histogram {
+    // 5 ms .. ~20 s, beyond the default 10 s request timeout.
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+struct Families {
+    registry: Registry,
+    cycles: Family<CycleLabels, Counter>,
+    cycle_duration: Histogram,
+    api_requests: Family<ApiRequestLabels, Counter>,
+    api_latency: HistogramFamily<EndpointLabels>,
+    campaigns: Family<StatusLabels, Gauge>,
+    events: Family<EventLabels, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
+    outbox_pending: Gauge,
+    outbox_dead: Gauge,
+    last_success: Gauge<f64, AtomicU64>,
+    leader: Gauge,
+}
+
+/// The daemon's metrics. Clones share one registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Families>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered (and `leader` = 1: this
+    /// version runs one replica, which always polls and sends).
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let cycles = Family::<CycleLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_cycles",
+            "Watch cycles, by result",
+            cycles.clone(),
+        );
+        let cycle_duration = cycle_duration_histogram();
+        registry.register_with_unit(
+            "campaign_watcher_cycle_duration",
+            "Time one watch cycle took, fetch to commit",
+            Unit::Seconds,
+            cycle_duration.clone(),
+        );
+        let api_requests = Family::<ApiRequestLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_api_requests",
+            "HTTP requests to the SigmaMind API (retries included), by endpoint and status class",
+            api_requests.clone(),
+        );
+        let api_latency: HistogramFamily<EndpointLabels> =
+            Family::new_with_constructor(api_latency_histogram);
+        registry.register_with_unit(
+            "campaign_watcher_api_request_duration",
+            "Latency of one SigmaMind API request, by endpoint",
+            Unit::Seconds,
+            api_latency.clone(),
+        );
+        let campaigns = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "campaign_watcher_campaigns",
+            "Watched campaigns by their last known status",
+            campaigns.clone(),
+        );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_events",
+            "Events committed, by type",
+            events.clone(),
+        );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_notifications",
+            "Delivery attempts by channel and result (sent, retry, dead)",
+            notifications.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "campaign_watcher_outbox_pending",
+            "Outbox deliveries waiting to be sent or retried",
+            outbox_pending.clone(),
+        );
+        let outbox_dead = Gauge::default();
+        registry.register(
+            "campaign_watcher_outbox_dead",
+            "Outbox deliveries given up on (kept and listed by status)",
+            outbox_dead.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "campaign_watcher_last_successful_cycle_timestamp",
+            "Unix time of the start of the last cycle that read the API",
+            Unit::Seconds,
+            last_success.clone(),
+        );
+        let leader = Gauge::default();
+        leader.set(1);
+        registry.register(
+            "campaign_watcher_leader",
+            "1 when this process polls and sends, 0 on a standby",
+            leader.clone(),
+        );
+        registry.register(
+            "campaign_watcher_build",
+            "Build information",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        for bucket in CAMPAIGN_STATUS_BUCKETS {
+            let _ = campaigns.get_or_create(&StatusLabels { status: bucket });
+        }
+        Self {
+            inner: Arc::new(Families {
+                registry,
+                cycles,
+                cycle_duration,
+                api_requests,
+                api_latency,
+                campaigns,
+                events,
+                notifications,
+                outbox_pending,
+                outbox_dead,
+                last_success,
+                leader,
+            }),
+        }
+    }
+
+    /// Everything a finished cycle tells: its result, duration, events and the
+    /// campaigns by status.
+    pub fn record_cycle(&self, report: &CycleReport) {
+        let m = &self.inner;
+        let result = if report.api_readable() {
+            m.last_success.set(timestamp_seconds(report.started_at));
+            CycleResult::success
+        } else {
+            CycleResult::api_unreadable
+        };
+        m.cycles.get_or_create(&CycleLabels { result }).inc();
+        m.cycle_duration.observe(report.duration.as_secs_f64());
+        for event in &report.events {
+            m.events
+                .get_or_create(&EventLabels {
+                    r#type: event.kind.as_str().to_string(),
+                })
+                .inc();
+        }
+        for bucket in CAMPAIGN_STATUS_BUCKETS {
+            let count = report.campaigns_by_status.get(bucket).copied().unwrap_or(0);
+            m.campaigns
+                .get_or_create(&StatusLabels { status: bucket })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// A cycle that could not be committed.
+    pub fn record_store_failure(&self, duration: Duration) {
+        let m = &self.inner;
+        m.cycles
+            .get_or_create(&CycleLabels {
+                result: CycleResult::store_failed,
+            })
+            .inc();
+        m.cycle_duration.observe(duration.as_secs_f64());
+    }
+
+    /// One HTTP request to the API; `status` is `None` when no answer came.
+    pub fn record_api_request(&self, endpoint: ApiEndpoint, status: Option<u16>, took: Duration) {
+        let m = &self.inner;
+        m.api_requests
+            .get_or_create(&ApiRequestLabels {
+                endpoint,
+                status_class: status_class(status),
+            })
+            .inc();
+        m.api_latency
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(took.as_secs_f64());
+    }
+
+    /// One delivery attempt's outcome.
+    pub fn record_notification(&self, channel: &str, result: NotificationResult) {
+        self.inner
+            .notifications
+            .get_or_create(&NotificationLabels {
+                channel: channel.to_string(),
+                result,
+            })
+            .inc();
+    }
+
+    pub fn set_outbox(&self, pending: u64, dead: u64) {
+        let m = &self.inner;
+        m.outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        m.outbox_dead.set(i64::try_from(dead).unwrap_or(i64::MAX));
+    }
+
+    /// 1 while this process polls and sends.
+    pub fn set_leader(&self, leader: bool) {
+        self.inner.leader.set(i64::from(leader));
+    }
+
+    /// The OpenMetrics text exposition of every family.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail; an error would only mean a bug in a family.
+        if let Err(error) =
+            prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)
+        {
+            tracing::error!(%error, "metrics could not be encoded");
+        }
+        text
+    }
+}
+
+/// The status bucket of a campaign for `campaign_watcher_campaigns`.
+pub fn status_bucket(status: &crate::observe::CampaignStatus, not_found: bool) -> &'static str {
+    use crate::observe::CampaignStatus;
+    if not_found {
+        return "not_found";
+    }
+    match status {
+        CampaignStatus::Live => "live",
+        CampaignStatus::Scheduled => "scheduled",
+        CampaignStatus::Paused => "paused",
+        CampaignStatus::Completed => "completed",
+        CampaignStatus::Unknown(_) => "other",
+    }
+}
+
+/// Counts per status bucket, every bucket present.
+pub fn count_by_status<'a>(
+    buckets: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<&'static str, u64> {
+    let mut counts: BTreeMap<&'static str, u64> =
+        CAMPAIGN_STATUS_BUCKETS.iter().map(|b| (*b, 0)).collect();
+    for bucket in buckets {
+        if let Some(known) = CAMPAIGN_STATUS_BUCKETS.iter().find(|b| **b == bucket) {
+            *counts.entry(known).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(100..=199) => "1xx",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) | None => "error",
+    }
+}
+
+fn timestamp_seconds(at: DateTime<Utc>) -> f64 {
+    at.timestamp_millis() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes() {
+        let table = [
+            (Some(200), "2xx"),
+            (Some(204), "2xx"),
+            (Some(304), "3xx"),
+            (Some(404), "4xx"),
+            (Some(429), "4xx"),
+            (Some(503), "5xx"),
+            (Some(999), "error"),
+            (None, "error"),
+        ];
+        for (status, class) in table {
+            assert_eq!(status_class(status), class, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_statuses_fall_into_other() {
+        use crate::observe::CampaignStatus;
+        let table = [
+            (CampaignStatus::Live, false, "live"),
+            (CampaignStatus::Paused, true, "not_found"),
+            (CampaignStatus::Unknown("Exploding".into()), false, "other"),
+        ];
+        for (status, not_found, bucket) in table {
+            assert_eq!(status_bucket(&status, not_found), bucket);
+        }
+        let counts = count_by_status(["live", "live", "other", "bogus"]);
+        assert_eq!(counts["live"], 2);
+        assert_eq!(counts["other"], 1);
+        assert_eq!(counts["paused"], 0);
+        assert_eq!(counts.len(), CAMPAIGN_STATUS_BUCKETS.len());
+    }
+
+    #[test]
+    fn exposition_uses_units_and_total_suffixes() {
+        let metrics = Metrics::new();
+        metrics.record_api_request(
+            ApiEndpoint::get_campaign,
+            Some(200),
+            Duration::from_millis(20),
+        );
+        metrics.record_notification("ops-hook", NotificationResult::sent);
+        metrics.set_outbox(3, 1);
+        let text = metrics.encode();
+        for expected in [
+            "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"2xx\"} 1",
+            "campaign_watcher_api_request_duration_seconds_bucket{",
+            "campaign_watcher_notifications_total{channel=\"ops-hook\",result=\"sent\"} 1",
+            "campaign_watcher_outbox_pending 3",
+            "campaign_watcher_outbox_dead 1",
+            "campaign_watcher_leader 1",
+            "campaign_watcher_build_info{version=\"",
+            "campaign_watcher_campaigns{status=\"live\"} 0",
+            "# TYPE campaign_watcher_last_successful_cycle_timestamp_seconds gauge",
+            "# TYPE campaign_watcher_cycle_duration_seconds histogram",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("campaign_watcher_"), "{line}");
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The daemon's own HTTP endpoints on `[http] listen`: `/healthz` (the scheduler
+//! is alive), `/readyz` (a cycle has read the API, the store answers, the API is
+//! not declared unhealthy) and `/metrics` (Prometheus / OpenMetrics text).
+
+mod health;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use health::{liveness, readiness, ServiceStatus, StatusRecord, Verdict, LIVENESS_PERIODS};
+pub use metrics::{
+    count_by_status, status_bucket, ApiEndpoint, Metrics, NotificationResult,
+    CAMPAIGN_STATUS_BUCKETS,
+};
+
+use crate::commit::Store;
+
+/// A probe or scrape never waits longer than this for the state store.
+const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("http.listen: cannot listen on {listen}: {reason}; pick a free address or stop what holds it")]
+    Bind { listen: String, reason: String },
+}
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HttpState {
+    pub status: ServiceStatus,
+    pub metrics: Metrics,
+    pub store: Store,
+}
+
+/// Bind before anything else starts, so a taken port stops startup with exit 2.
+pub async fn bind(listen: &str) -> Result<TcpListener, HttpError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|error| HttpError::Bind {
+            listen: listen.to_string(),
+            reason: error.to_string(),
+        })
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+/// Serve until `stop` is cancelled.
+pub fn serve(listener: TcpListener, state: HttpState, stop: CancellationToken) -> JoinHandle<()> {
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics)");
+    tokio::spawn(async move {
+        let server = axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the http server stopped");
+        }
+    })
+}
+
+/// The address a listener ended up on (port 0 picks one).
+pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
+
+fn verdict_response(verdict: health::Verdict) -> Response {
+    match verdict {
+        Verdict::Ok(text) => (StatusCode::OK, text + "\n").into_response(),
+        Verdict::Failing(text) => (StatusCode::SERVICE_UNAVAILABLE, text + "\n").into_response(),
+    }
+}
+
+async fn healthz(State(state): State<HttpState>) -> Response {
+    verdict_response(state.status.liveness())
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    let reachable = matches!(
+        tokio::time::timeout(STORE_PROBE_TIMEOUT, state.store.ping()).await,
+        Ok(Ok(()))
+    );
+    state.status.set_store_reachable(reachable);
+    verdict_response(state.status.readiness())
+}
+
+async fn metrics_text(State(state): State<HttpState>) -> Response {
+    // The outbox is counted at scrape time: it changes from several places, and
+    // a GROUP BY over an indexed column is cheap at scrape intervals.
+    match tokio::time::timeout(STORE_PROBE_TIMEOUT, state.store.outbox_counts()).await {
+        Ok(Ok(counts)) => state.metrics.set_outbox(counts.pending, counts.dead),
+        Ok(Err(error)) => tracing::warn!(%error, "metrics: cannot count the outbox"),
+        Err(_) => tracing::warn!("metrics: counting the outbox timed out"),
+    }
+    (
+        [(header::CONTENT_TYPE, OPENMETRICS)],
+        state.metrics.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,547 @@
+//! Running it as a service: the real binary's HTTP endpoints, SIGHUP reload,
+//! systemd notifications, JSON logs and `status`, against the simulator.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use campaign_watcher::sim::{Fault, FaultKind};
+
+use crate::helpers::{
+    eventually, run_cli, spawn_daemon, spawn_sim, write_config, Receiver, TEST_KEY,
+};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Answer {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("the daemon answers over HTTP");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    Answer {
+        status,
+        content_type,
+        body: response.text().await.unwrap_or_default(),
+    }
+}
+
+/// Poll `path` until `check` holds on its answer (bounded).
+async fn http_eventually(addr: SocketAddr, path: &str, check: impl Fn(&Answer) -> bool) -> Answer {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let answer = get(addr, path).await;
+        if check(&answer) || tokio::time::Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The value of one sample line (`name{labels} value`) in a metrics exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+fn outage() -> Fault {
+    Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_follow_the_api_over_real_http() {
+    let sim = spawn_sim(3).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    sim.control.inject(outage());
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let mut daemon = spawn_daemon(&config, dir.path());
+    let addr = daemon.http_addr().await;
+
+    // The API is down from the start: alive, but not ready.
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    let metrics = http_eventually(addr, "/metrics", |a| {
+        sample(
+            &a.body,
+            "campaign_watcher_cycles_total{result=\"api_unreadable\"}",
+        ) >= Some(1.0)
+    })
+    .await;
+    assert!(
+        sample(
+            &metrics.body,
+            "campaign_watcher_cycles_total{result=\"api_unreadable\"}"
+        ) >= Some(1.0),
+        "{}",
+        metrics.body
+    );
+    let ready = get(addr, "/readyz").await;
+    assert_eq!(ready.status, 503, "not ready before a good cycle");
+    assert!(ready.body.contains("no cycle has read"), "{}", ready.body);
+
+    // The API comes back: ready, and the metrics say what happened.
+    sim.control.clear_faults();
+    let ready = http_eventually(addr, "/readyz", |a| a.status == 200).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    let metrics = get(addr, "/metrics").await;
+    assert!(
+        metrics
+            .content_type
+            .starts_with("application/openmetrics-text"),
+        "{}",
+        metrics.content_type
+    );
+    let text = &metrics.body;
+    let expectations = [
+        ("campaign_watcher_cycles_total{result=\"success\"}", 1.0),
+        (
+            "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"5xx\"}",
+            1.0,
+        ),
+        (
+            "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"2xx\"}",
+            3.0,
+        ),
+        ("campaign_watcher_campaigns{status=\"live\"}", 3.0),
+        ("campaign_watcher_leader", 1.0),
+        ("campaign_watcher_cycle_duration_seconds_count", 2.0),
+        (
+            "campaign_watcher_api_request_duration_seconds_count{endpoint=\"get_campaign\"}",
+            4.0,
+        ),
+        (
+            "campaign_watcher_last_successful_cycle_timestamp_seconds",
+            1.0e9,
+        ),
+    ];
+    for (series, at_least) in expectations {
+        let value = sample(text, series);
+        assert!(
+            value >= Some(at_least),
+            "{series} = {value:?}, expected >= {at_least}\n{text}"
+        );
+    }
+    assert!(text.contains("campaign_watcher_build_info{version=\""));
+    assert!(text.contains("campaign_watcher_outbox_pending 0"));
+    assert!(text.contains("campaign_watcher_outbox_dead 0"));
+    for id in &ids {
+        assert!(!text.contains(id.as_str()), "no per-campaign label: {id}");
+    }
+
+    // A lasting outage (3 unreadable cycles) makes it unready; it stays alive.
+    sim.control.inject(outage());
+    let ready = http_eventually(addr, "/readyz", |a| a.status == 503).await;
+    assert_eq!(ready.status, 503);
+    assert!(ready.body.contains("unhealthy"), "{}", ready.body);
+    assert_eq!(get(addr, "/healthz").await.status, 200);
+    let metrics = get(addr, "/metrics").await;
+    assert!(
+        sample(
+            &metrics.body,
+            "campaign_watcher_events_total{type=\"watcher.api_unhealthy\"}"
+        ) == Some(1.0),
+        "{}",
+        metrics.body
+    );
+
+    let status = daemon.terminate(Duration::from_secs(15)).await;
+    assert!(status.is_some_and(|s| s.success()), "{}", daemon.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_http_port_stops_startup_with_exit_2() {
+    let sim = spawn_sim(1).await;
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap();
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:0", &taken.to_string());
+    std::fs::write(&config, text).unwrap();
+    let finished = run_cli(&["--config", config.to_str().unwrap(), "run"], &[]).await;
+    assert_eq!(finished.code, Some(2), "{}", finished.stderr);
+    let last = finished.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("http.listen") && last.contains(&taken.to_string()),
+        "{last}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_campaigns_and_channels_keeps_the_outbox_and_rejects_bad_files() {
+    let sim = spawn_sim(3).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    let old_receiver = Receiver::spawn().await;
+    let new_receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &ids[..1],
+        &old_receiver.url(),
+        "",
+    );
+    let mut daemon = spawn_daemon(&config, dir.path());
+    let addr = daemon.http_addr().await;
+    assert_eq!(
+        http_eventually(addr, "/readyz", |a| a.status == 200)
+            .await
+            .status,
+        200,
+        "{}",
+        daemon.logs()
+    );
+
+    // An alert the old channel target keeps refusing: it waits in the outbox.
+    old_receiver.answer_with(&[500; 1000]);
+    sim.control.set_status(&ids[0], "paused");
+    assert!(eventually(WITHIN, || !old_receiver.received().is_empty()).await);
+    let pending_id = old_receiver.received()[0].header("webhook-id").to_string();
+
+    // New file: one more campaign, the same channel name pointing elsewhere.
+    write_config(
+        dir.path(),
+        &sim.base_url(),
+        &ids[..2],
+        &new_receiver.url(),
+        "",
+    );
+    daemon.signal("-HUP");
+    assert!(
+        eventually(WITHIN, || daemon.logs().contains("configuration reloaded")).await,
+        "{}",
+        daemon.logs()
+    );
+    // The pending row went out under its original id, to the new target.
+    assert!(
+        eventually(WITHIN, || new_receiver
+            .received()
+            .iter()
+            .any(|r| r.header("webhook-id") == pending_id))
+        .await,
+        "the pending delivery survived the reload: {}",
+        daemon.logs()
+    );
+    let refused_before = old_receiver.received().len();
+
+    // The newly watched campaign gets a baseline, then its change is announced.
+    let both_watched = http_eventually(addr, "/metrics", |a| {
+        sample(&a.body, "campaign_watcher_campaigns{status=\"live\"}") == Some(1.0)
+            && sample(&a.body, "campaign_watcher_campaigns{status=\"paused\"}") == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        sample(
+            &both_watched.body,
+            "campaign_watcher_campaigns{status=\"live\"}"
+        ),
+        Some(1.0),
+        "{}",
+        both_watched.body
+    );
+    sim.control.set_status(&ids[1], "completed");
+    let announced = |receiver: &Receiver, id: &str, status: &str| {
+        receiver.received().iter().any(|r| {
+            let json = r.json();
+            json["campaign"]["id"] == id && json["campaign"]["status"] == status
+        })
+    };
+    assert!(
+        eventually(WITHIN, || announced(&new_receiver, &ids[1], "completed")).await,
+        "{}",
+        daemon.logs()
+    );
+
+    // Bad files: rejected with one line each; the running configuration keeps going.
+    std::fs::write(&config, "[watch\ncampaigns = [").unwrap();
+    daemon.signal("-HUP");
+    assert!(
+        eventually(WITHIN, || daemon.logs().matches("reload rejected").count()
+            == 1)
+        .await
+    );
+    write_config(
+        dir.path(),
+        &sim.base_url(),
+        &ids,
+        &new_receiver.url(),
+        "\n[[rules]]\nchannels = [\"no-such-channel\"]\n",
+    );
+    daemon.signal("-HUP");
+    assert!(
+        eventually(WITHIN, || daemon.logs().matches("reload rejected").count()
+            == 2)
+        .await,
+        "{}",
+        daemon.logs()
+    );
+    let logs = daemon.logs();
+    let rejections: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("reload rejected"))
+        .collect();
+    assert!(rejections[0].contains("campaign-watcher.toml"), "{logs}");
+    assert!(rejections[1].contains("no-such-channel"), "{logs}");
+    assert!(!logs.contains(TEST_KEY), "no secret in the log");
+    assert!(daemon.child.try_wait().unwrap().is_none(), "still running");
+
+    sim.control.set_status(&ids[1], "live");
+    assert!(
+        eventually(WITHIN, || announced(&new_receiver, &ids[1], "live")).await,
+        "the previous configuration keeps working: {}",
+        daemon.logs()
+    );
+    // ids[2] (live) was only in the rejected file: it is not watched.
+    let metrics = get(addr, "/metrics").await;
+    assert_eq!(
+        sample(&metrics.body, "campaign_watcher_campaigns{status=\"live\"}"),
+        Some(1.0),
+        "{}",
+        metrics.body
+    );
+    assert_eq!(old_receiver.received().len(), refused_before);
+
+    let status = daemon.terminate(Duration::from_secs(15)).await;
+    assert!(status.is_some_and(|s| s.success()), "{}", daemon.logs());
+}
+
+/// Read notifications until one has the line `wanted`; everything read is kept in `heard`.
+async fn wait_for(socket: &tokio::net::UnixDatagram, heard: &mut Vec<String>, wanted: &str) {
+    let mut buffer = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Ok(Ok(n)) = tokio::time::timeout(remaining, socket.recv(&mut buffer)).await else {
+            panic!("systemd never heard {wanted}; heard {heard:?}");
+        };
+        let message = String::from_utf8_lossy(&buffer[..n]).to_string();
+        heard.push(message.clone());
+        if message.lines().any(|line| line == wanted) {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_watchdog_reloading_and_stopping() {
+    let sim = spawn_sim(1).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let socket_path = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+    // systemd sets WATCHDOG_PID to the service's pid; a shell that execs the
+    // binary knows it in advance.
+    let stderr = dir.path().join("stderr.log");
+    let child = tokio::process::Command::new("sh")
+        .args([
+            "-c",
+            "WATCHDOG_PID=$$ exec \"$0\" \"$@\"",
+            crate::helpers::BIN,
+            "--config",
+            config.to_str().unwrap(),
+            "run",
+        ])
+        .env_remove("SIGMAMIND_API_KEY")
+        .env("RUST_LOG", "debug")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sh starts");
+    let mut daemon = crate::helpers::DaemonProcess {
+        child,
+        stdout: dir.path().join("stdout.log"),
+        stderr,
+    };
+    let mut heard = Vec::<String>::new();
+    wait_for(&socket, &mut heard, "READY=1").await;
+    wait_for(&socket, &mut heard, "WATCHDOG=1").await;
+    wait_for(&socket, &mut heard, "WATCHDOG=1").await;
+    daemon.signal("-HUP");
+    wait_for(&socket, &mut heard, "RELOADING=1").await;
+    wait_for(&socket, &mut heard, "READY=1").await;
+    daemon.signal("-TERM");
+    wait_for(&socket, &mut heard, "STOPPING=1").await;
+    let status = tokio::time::timeout(Duration::from_secs(15), daemon.child.wait())
+        .await
+        .expect("stops")
+        .unwrap();
+    assert!(status.success(), "{}", daemon.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_parse_line_by_line_with_one_span_per_cycle() {
+    let sim = spawn_sim(2).await;
+    let ids = sim.control.ids();
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The format from the configuration file.
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &ids,
+        &receiver.url(),
+        "\n[log]\nformat = \"json\"\n",
+    );
+    let mut daemon = spawn_daemon(&config, dir.path());
+    let addr = daemon.http_addr().await;
+    http_eventually(addr, "/metrics", |a| {
+        sample(&a.body, "campaign_watcher_cycles_total{result=\"success\"}") >= Some(2.0)
+    })
+    .await;
+    daemon.terminate(Duration::from_secs(15)).await;
+    let stderr = std::fs::read_to_string(&daemon.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let cycles: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "cycle finished")
+        .collect();
+    assert!(cycles.len() >= 2, "{stderr}");
+    let mut cycle_ids = Vec::new();
+    for line in &cycles {
+        let span = &line["span"];
+        assert_eq!(span["name"], "cycle", "{line}");
+        assert_eq!(span["campaigns"], 2, "{line}");
+        assert!(span["events"].is_number(), "{line}");
+        assert!(span["duration_ms"].is_number(), "{line}");
+        cycle_ids.push(span["cycle_id"].as_u64().expect("a numeric cycle id"));
+    }
+    let mut unique = cycle_ids.clone();
+    unique.dedup();
+    assert_eq!(unique, cycle_ids, "one id per cycle");
+    assert!(lines.iter().any(|l| l["level"] == "INFO"));
+
+    // And from the flag, for a one-off command.
+    let finished = run_cli(
+        &[
+            "--log-format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+            "once",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    for line in finished.stderr.lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_last_seen_last_event_and_the_last_cycle() {
+    let sim = spawn_sim(2).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let path = config.to_str().unwrap();
+    let before = run_cli(&["--config", path, "status"], &[]).await;
+    assert_eq!(before.code, Some(0), "{}", before.stderr);
+    assert!(before.stdout.contains("last cycle: none recorded yet"));
+
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    sim.control.set_status(&ids[0], "paused");
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+
+    let json = run_cli(&["--config", path, "status", "--json"], &[]).await;
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    let body: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let campaigns = body["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 2);
+    for campaign in campaigns {
+        assert!(campaign["last_seen_at"].is_string(), "{campaign}");
+    }
+    let paused = campaigns.iter().find(|c| c["id"] == ids[0]).unwrap();
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(paused["last_event"]["type"], "campaign.status_changed");
+    assert!(paused["last_event"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("evt_"));
+    let quiet = campaigns.iter().find(|c| c["id"] == ids[1]).unwrap();
+    assert!(quiet["last_event"].is_null(), "{quiet}");
+    assert_eq!(body["last_cycle"]["result"], "success");
+    assert_eq!(body["outbox"]["pending"], 0);
+
+    // The API goes away: the last cycle says so, last seen stays.
+    sim.control.inject(outage());
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(1)
+    );
+    let text = run_cli(&["--config", path, "status"], &[]).await;
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(
+        text.stdout.contains("last cycle: api_unreadable"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("campaign.status_changed at"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("last seen"), "{}", text.stdout);
+}
