@@ -17,6 +17,7 @@ pub mod deliver;
 pub mod diff;
 pub mod fetch;
 pub mod observe;
+pub mod render;
 pub mod route;
 
 pub mod cli;
