@@ -77,7 +77,7 @@ impl Daemon {
         })?;
         let client = SigmaMindClient::new(&settings.sigmamind, api_key)?;
         let store = Store::open(&settings.state.url).await?;
-        let channels = ChannelSet::build(&settings.channels)
+        let channels = ChannelSet::from_settings(settings)
             .map_err(|e| StartupError::Channels(e.to_string()))?;
         let router =
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
