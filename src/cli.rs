@@ -16,7 +16,7 @@ use crate::config::{
     WatchSettings,
 };
 use crate::daemon::{Daemon, ServiceOptions, StartupError};
-use crate::deliver::{ChannelSet, SendOutcome};
+use crate::deliver::{Channel, ChannelSet, ConsoleChannel, SendOutcome};
 use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::sim;
 use crate::telemetry::{self, LogFormat};
@@ -57,6 +57,19 @@ pub enum Command {
     CheckConfig,
     /// Send a clearly marked test event to one channel, or to every channel.
     TestNotify { channel: Option<String> },
+    /// Print exactly what CHANNEL would send for a sample event, without sending.
+    Render {
+        channel: String,
+        /// Event type of the sample (e.g. campaign.upload_errors_added).
+        #[arg(long, default_value = "campaign.status_changed")]
+        event: String,
+        /// Print a digest of one sample of every event type instead of one event.
+        #[arg(long, conflicts_with = "event")]
+        digest: bool,
+        /// Email: print the MIME message as it goes over SMTP.
+        #[arg(long)]
+        raw: bool,
+    },
     /// The stored state of every watched campaign, the outbox and recent events.
     Status {
         #[arg(long)]
@@ -180,6 +193,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Once { wait } => once(&cli.config, wait).await,
         Command::CheckConfig => check_config(&cli.config),
         Command::TestNotify { channel } => test_notify(&cli.config, channel.as_deref()).await,
+        Command::Render {
+            channel,
+            event,
+            digest,
+            raw,
+        } => render(&cli.config, &channel, &event, digest, raw),
         Command::Status { json } => status(&cli.config, json).await,
         Command::Demo { duration, step } => demo(duration, step).await,
         Command::Simulate {
@@ -231,7 +250,7 @@ fn check_config(config: &Path) -> Result<(), Failure> {
 
 async fn test_notify(config: &Path, only: Option<&str>) -> Result<(), Failure> {
     let settings = Settings::load(config)?;
-    let channels = ChannelSet::build(&settings.channels).map_err(Failure::usage)?;
+    let channels = ChannelSet::from_settings(&settings).map_err(Failure::usage)?;
     let names: Vec<String> = match only {
         Some(name) if channels.get(name).is_none() => {
             return Err(Failure::usage(format!(
@@ -281,6 +300,65 @@ async fn test_notify(config: &Path, only: Option<&str>) -> Result<(), Failure> {
             names.len()
         )));
     }
+    Ok(())
+}
+
+fn render(
+    config: &Path,
+    channel_name: &str,
+    event_type: &str,
+    digest: bool,
+    raw: bool,
+) -> Result<(), Failure> {
+    let settings = Settings::load(config)?;
+    let Some(channel_settings) = settings.channels.get(channel_name) else {
+        return Err(Failure::usage(format!(
+            "there is no channel named {channel_name:?} in {}",
+            config.display()
+        )));
+    };
+    let kind = EventType::parse(event_type).ok_or_else(|| {
+        let known: Vec<&str> = EventType::ALL.iter().map(|kind| kind.as_str()).collect();
+        Failure::usage(format!(
+            "--event {event_type:?} is not an event type (known: {})",
+            known.join(", ")
+        ))
+    })?;
+    let now = Utc::now();
+    let events: Vec<Event> = if digest {
+        EventType::ALL
+            .into_iter()
+            .filter(|kind| *kind != EventType::Test)
+            .map(|kind| crate::render::sample_event(kind, now))
+            .collect()
+    } else {
+        vec![crate::render::sample_event(kind, now)]
+    };
+    let only =
+        std::collections::BTreeMap::from([(channel_name.to_string(), channel_settings.clone())]);
+    let channels =
+        ChannelSet::build_for_instance(&only, &settings.instance_name()).map_err(Failure::usage)?;
+    let Some(configured) = channels.get(channel_name) else {
+        return Err(Failure::usage(format!(
+            "channel {channel_name:?} could not be built"
+        )));
+    };
+    let output = match &configured.channel {
+        Channel::Email(email) if raw => email
+            .compose(&events)
+            .map(|message| String::from_utf8_lossy(&message.formatted()).into_owned()),
+        Channel::Email(email) => email.preview(&events),
+        Channel::Webhook(_) => Ok(events
+            .iter()
+            .map(|event| serde_json::to_string_pretty(event).unwrap_or_default() + "\n")
+            .collect()),
+        Channel::Console(_) => Ok(events
+            .iter()
+            .map(|event| ConsoleChannel::line(event) + "\n")
+            .collect()),
+    }
+    .map_err(Failure::runtime)?;
+    print!("{output}");
     Ok(())
 }
 

@@ -128,7 +128,7 @@ impl Pieces {
         }
         let client =
             SigmaMindClient::new(&settings.sigmamind, api_key)?.with_metrics(metrics.clone());
-        let channels = ChannelSet::build(&settings.channels)
+        let channels = ChannelSet::from_settings(settings)
             .map_err(|e| StartupError::Channels(e.to_string()))?;
         let router =
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;

@@ -18,6 +18,7 @@ pub mod diff;
 pub mod fetch;
 pub mod http;
 pub mod observe;
+pub mod render;
 pub mod route;
 
 pub mod cli;

@@ -233,7 +233,7 @@ fn env_overrides(env: &Env, file_channels: &[String], problems: &mut Vec<String>
         }
         let name = original_names.get(&key).cloned().unwrap_or_default();
         let key = match_channel_name(&key, file_channels);
-        let value = if LIST_KEYS.contains(&key.as_str()) {
+        let value = if LIST_KEYS.contains(&key.as_str()) || is_channel_list_key(&key) {
             split_list(value)
         } else {
             value
@@ -268,6 +268,11 @@ fn match_channel_name(key: &str, file_channels: &[String]) -> String {
         Some(rest) => format!("channels.{name}.{rest}"),
         None => format!("channels.{name}"),
     }
+}
+
+/// `channels.NAME.to` (email recipients) is a list too.
+fn is_channel_list_key(key: &str) -> bool {
+    key.starts_with("channels.") && key.ends_with(".to") && key.matches('.').count() == 2
 }
 
 fn split_list(value: Value) -> Value {
@@ -491,6 +496,11 @@ fn typed_settings(mut root: Map<String, Value>, problems: &mut Vec<String>) -> S
             }
         }
     }
+    if let Some(value) = root.remove("instance") {
+        if let Some(instance) = typed(value, "instance", problems) {
+            settings.instance = instance;
+        }
+    }
     settings
 }
 
@@ -586,6 +596,16 @@ fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String
                 match read_secret_file(file, dir) {
                     Ok(url) => channel.url = Some(url),
                     Err(problem) => problems.push(format!("channels.{name}.url_file: {problem}")),
+                }
+            }
+        }
+        if channel.password.is_none() {
+            if let Some(file) = &channel.password_file {
+                match read_secret_file(file, dir) {
+                    Ok(password) => channel.password = Some(Secret::new(password)),
+                    Err(problem) => {
+                        problems.push(format!("channels.{name}.password_file: {problem}"))
+                    }
                 }
             }
         }

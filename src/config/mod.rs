@@ -14,11 +14,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod email;
 mod load;
 mod redact;
 mod validate;
 
+pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 pub use load::ENV_PREFIX;
+pub(crate) use redact::redact_url;
 
 /// Why the configuration could not be used; `Display` is the sentence shown to
 /// the operator (exit code 2), and never contains a secret value.
@@ -119,6 +122,9 @@ pub struct Settings {
     pub channels: BTreeMap<String, ChannelSettings>,
     #[serde(default)]
     pub rules: Vec<RuleSettings>,
+    /// Names this watcher in alert messages; defaults to the host name.
+    #[serde(default)]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,6 +259,39 @@ pub struct ChannelSettings {
     pub retry_max_backoff: Duration,
     #[serde(default = "default_max_age", with = "humantime_serde")]
     pub max_age: Duration,
+    /// email: `smtps://host[:465]`, `smtp://host:587?tls=required`, or plain
+    /// `smtp://` to a loopback host. May carry `user:password@`.
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    /// email: the sender, `Name <address>` or a bare address.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// email: recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// email: SMTP user, when not in `smtp_url`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// email: PEM certificate(s) trusted in addition to the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// IANA zone (e.g. "Europe/Berlin") shown beside UTC in messages.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// email: the events of one cycle as one digest (default true for email).
+    #[serde(default)]
+    pub group: Option<bool>,
+    /// minijinja files replacing the built-in templates.
+    #[serde(default)]
+    pub subject_template: Option<PathBuf>,
+    #[serde(default)]
+    pub text_template: Option<PathBuf>,
+    #[serde(default)]
+    pub html_template: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -414,6 +453,21 @@ impl fmt::Debug for ChannelSettings {
             .field("retry_initial_backoff", &self.retry_initial_backoff)
             .field("retry_max_backoff", &self.retry_max_backoff)
             .field("max_age", &self.max_age)
+            .field(
+                "smtp_url",
+                &self.smtp_url.as_deref().map(redact::redact_url),
+            )
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("password_file", &self.password_file)
+            .field("ca_file", &self.ca_file)
+            .field("timezone", &self.timezone)
+            .field("group", &self.group)
+            .field("subject_template", &self.subject_template)
+            .field("text_template", &self.text_template)
+            .field("html_template", &self.html_template)
             .finish()
     }
 }
@@ -461,6 +515,37 @@ impl ChannelSettings {
             retry_initial_backoff: default_initial_backoff(),
             retry_max_backoff: default_max_backoff(),
             max_age: default_max_age(),
+            smtp_url: None,
+            from: None,
+            to: vec![],
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+            timezone: None,
+            group: None,
+            subject_template: None,
+            text_template: None,
+            html_template: None,
+        }
+    }
+
+    /// The template files of this channel, for [`crate::render::Templates::load`].
+    pub fn template_files(&self) -> crate::render::TemplateFiles {
+        crate::render::TemplateFiles {
+            subject: self.subject_template.clone(),
+            text: self.text_template.clone(),
+            html: self.html_template.clone(),
+        }
+    }
+}
+
+impl Settings {
+    /// `instance`, or the host name.
+    pub fn instance_name(&self) -> String {
+        match &self.instance {
+            Some(name) if !name.trim().is_empty() => name.trim().to_string(),
+            _ => crate::render::default_instance_name(),
         }
     }
 }

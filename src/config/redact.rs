@@ -24,6 +24,9 @@ impl Settings {
             shown.watch.interval = Some(shown.watch.effective_interval());
         }
         for channel in shown.channels.values_mut() {
+            if let Some(url) = channel.smtp_url.as_mut() {
+                *url = redact_url(url);
+            }
             let from_file = channel.url_file.is_some();
             if let Some(url) = channel.url.as_mut() {
                 *url = if from_file {

@@ -375,7 +375,7 @@ fn validate_reports_every_problem_at_once() {
         retry_max_backoff = "10m"
         max_age = "0s"
         [channels.mail]
-        kind = "email"
+        kind = "slack"
         [[rules]]
         events = ["campaign.reminder", "campaign.nope"]
         transitions = ["live->paused", "live-paused", "Live->*"]
@@ -406,7 +406,7 @@ fn validate_reports_every_problem_at_once() {
         "channels.hook.retry_initial_backoff: 20m is longer than retry_max_backoff (10m)",
         "channels.hook.max_age:",
         "channels.hook.url: a webhook channel needs url",
-        "channels.mail.kind: \"email\" is not built yet",
+        "channels.mail.kind: \"slack\" is not built yet",
         "rules[0].events: \"campaign.nope\" is not an event type",
         "rules[0].transitions: only apply to campaign.status_changed",
         "rules[0].transitions: \"live-paused\" is not of the form from->to",

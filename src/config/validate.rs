@@ -59,6 +59,17 @@ impl Settings {
                     "channels.{name}.previous_secret: set without secret; it is ignored"
                 ));
             }
+            if channel.kind != ChannelKind::Email {
+                for key in super::email::email_keys_set(channel) {
+                    warnings.push(format!(
+                        "channels.{name}.{key}: only used by kind = \"email\"; it is ignored"
+                    ));
+                }
+            } else if channel.url.is_some() || channel.secret.is_some() {
+                warnings.push(format!(
+                    "channels.{name}: url and secret are not used by kind = \"email\"; they are ignored"
+                ));
+            }
         }
         warnings
     }
@@ -266,6 +277,7 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
             }
         },
         ChannelKind::Console => {}
+        ChannelKind::Email => super::email::check_email_channel(&at, channel, problems),
         other => problems.push(format!(
             "{at}.kind: \"{}\" is not built yet",
             other.as_str()
@@ -281,6 +293,7 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
             problems.push(format!("{at}.previous_secret: {why}"));
         }
     }
+    super::email::check_rendering(&at, channel, problems);
     non_zero(problems, &format!("{at}.timeout"), channel.timeout);
     if channel.retry_initial_backoff.is_zero() {
         problems.push(format!(

@@ -8,10 +8,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{ChannelSet, SendOutcome};
+use super::{Channel, ChannelSet, SendOutcome};
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, Store, StoreError};
 use crate::http::{Metrics, NotificationResult};
+
+mod batching;
 
 /// Rows fetched per drain; a full batch makes `run` drain again at once.
 const BATCH: u32 = 500;
@@ -103,6 +105,14 @@ impl Dispatcher {
         rows: Vec<Delivery>,
         now: DateTime<Utc>,
     ) -> (DrainReport, Option<StoreError>) {
+        // Email sends messages (a cycle's rows as one digest), not rows.
+        if let Some(configured) = self.channels.get(&channel_name) {
+            if let Channel::Email(email) = &configured.channel {
+                return self
+                    .drain_email(&channel_name, email, &configured.retry, rows, now)
+                    .await;
+            }
+        }
         let mut report = DrainReport::default();
         for row in rows {
             if let Err(e) = self

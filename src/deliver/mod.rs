@@ -10,6 +10,7 @@
 
 mod console;
 mod dispatcher;
+mod email;
 pub mod signing;
 mod webhook;
 
@@ -18,16 +19,19 @@ use std::time::Duration;
 
 pub use console::ConsoleChannel;
 pub use dispatcher::{Dispatcher, DrainReport};
+pub use email::{
+    BatchOutcome, EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_HEADER,
+};
 pub use signing::SigningError;
 pub use webhook::WebhookChannel;
 
-use crate::config::{ChannelKind, ChannelSettings};
+use crate::config::{ChannelKind, ChannelSettings, Settings};
 use crate::event::Event;
 
 /// Why the channels could not be built. Never carries a url or secret.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    #[error("channel \"{channel}\": kind \"{kind}\" is not built yet; use kind = \"webhook\" or \"console\" for now")]
+    #[error("channel \"{channel}\": kind \"{kind}\" is not built yet; use kind = \"webhook\", \"email\" or \"console\" for now")]
     NotBuiltYet { channel: String, kind: String },
     #[error("channel \"{channel}\": a webhook needs `url` (or `url_file`)")]
     MissingUrl { channel: String },
@@ -41,6 +45,8 @@ pub enum DeliverError {
     },
     #[error("channel \"{channel}\": cannot build the HTTP client: {reason}")]
     Client { channel: String, reason: String },
+    #[error("channel \"{channel}\": {reason}")]
+    Email { channel: String, reason: String },
 }
 
 /// What one attempt to send one event came to.
@@ -64,6 +70,8 @@ pub enum SendOutcome {
 pub enum Channel {
     Webhook(WebhookChannel),
     Console(ConsoleChannel),
+    /// Boxed: its transport and templates dwarf the other variants.
+    Email(Box<EmailChannel>),
 }
 
 impl Channel {
@@ -71,6 +79,7 @@ impl Channel {
         match self {
             Self::Webhook(channel) => channel.send(event).await,
             Self::Console(channel) => channel.send(event).await,
+            Self::Email(channel) => channel.send(event).await,
         }
     }
 }
@@ -125,6 +134,20 @@ impl ChannelSet {
     /// [`DeliverError::NotBuiltYet`] naming the channel. `*_file` keys are already
     /// resolved into `url`/`secret` by the config loader.
     pub fn build(settings: &BTreeMap<String, ChannelSettings>) -> Result<Self, DeliverError> {
+        Self::build_for_instance(settings, &crate::render::default_instance_name())
+    }
+
+    /// [`ChannelSet::build`] for the whole configuration: messages name
+    /// `settings.instance` (default: the host name).
+    pub fn from_settings(settings: &Settings) -> Result<Self, DeliverError> {
+        Self::build_for_instance(&settings.channels, &settings.instance_name())
+    }
+
+    /// [`ChannelSet::build`] with an explicit instance name.
+    pub fn build_for_instance(
+        settings: &BTreeMap<String, ChannelSettings>,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
         let mut channels = BTreeMap::new();
         for (name, channel_settings) in settings {
             let channel = match channel_settings.kind {
@@ -132,6 +155,11 @@ impl ChannelSet {
                     Channel::Webhook(WebhookChannel::new(name, channel_settings)?)
                 }
                 ChannelKind::Console => Channel::Console(ConsoleChannel::new()),
+                ChannelKind::Email => Channel::Email(Box::new(EmailChannel::new(
+                    name,
+                    channel_settings,
+                    instance,
+                )?)),
                 other => {
                     return Err(DeliverError::NotBuiltYet {
                         channel: name.clone(),

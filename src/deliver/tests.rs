@@ -539,9 +539,14 @@ async fn run_delivers_when_woken_and_stops_on_shutdown() {
 #[test]
 fn build_rejects_what_it_cannot_send() {
     let err =
-        ChannelSet::build(&one("mail", ChannelSettings::new(ChannelKind::Email))).unwrap_err();
+        ChannelSet::build(&one("chat", ChannelSettings::new(ChannelKind::Slack))).unwrap_err();
     assert!(matches!(err, DeliverError::NotBuiltYet { .. }));
-    assert!(err.to_string().contains("\"mail\""), "{err}");
+    assert!(err.to_string().contains("\"chat\""), "{err}");
+
+    let err =
+        ChannelSet::build(&one("mail", ChannelSettings::new(ChannelKind::Email))).unwrap_err();
+    assert!(matches!(err, DeliverError::Email { .. }), "{err}");
+    assert!(err.to_string().contains("smtp_url"), "{err}");
 
     let err =
         ChannelSet::build(&one("hook", ChannelSettings::new(ChannelKind::Webhook))).unwrap_err();

@@ -3,10 +3,12 @@
 //! daemon runs in-process (`Daemon`) or as the real binary (`spawn_daemon`).
 
 mod helpers;
+mod smtp;
 
 mod cli;
 mod cycle;
 mod delivery;
+mod email;
 mod faults;
 mod kubernetes;
 mod schema;

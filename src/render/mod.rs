@@ -1,0 +1,576 @@
+//! Events → human-readable messages (subject, plain text, HTML) for every
+//! channel that shows text to people: email today, chat channels later.
+//!
+//! Rendering is pure: the same events and [`RenderContext`] always give the same
+//! [`Rendered`]. The facts (headline, capped error lists, times in UTC and the
+//! local zone) are worked out here in Rust; templates only lay them out, so an
+//! operator's template override cannot get the facts wrong.
+//!
+//! Templates are minijinja. The built-in ones are embedded; each can be replaced
+//! by a file. A replacement is compiled AND rendered against a sample of every
+//! event type when it is loaded, so a broken template is a configuration error
+//! at start (and in `check-config`), never a surprise at send time.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::event::{event_id, CampaignInfo, Change, Event, EventType, UploadErrors};
+use crate::observe::{Agent, CampaignStatus};
+
+/// Prefix of every subject, so mail filters can sort alerts out.
+pub const SUBJECT_PREFIX: &str = "[campaign-watcher]";
+/// Upload errors listed per event before "and N more": a CSV with 5,000 bad rows
+/// must still give a message a phone can show.
+pub const ERRORS_SHOWN: usize = 10;
+
+const SUBJECT: &str = "subject.txt";
+const TEXT: &str = "text.txt";
+const HTML: &str = "html.html";
+
+const BUILTIN_SUBJECT: &str = include_str!("templates/subject.txt");
+const BUILTIN_TEXT: &str = include_str!("templates/text.txt");
+const BUILTIN_HTML: &str = include_str!("templates/html.html");
+
+/// Facts about where the message comes from, the same for every event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderContext {
+    /// Which watcher sent this (defaults to the host name).
+    pub instance: String,
+    /// Detection times are shown in UTC and, when set, in this zone too.
+    pub timezone: Option<Tz>,
+}
+
+/// One message, ready for a channel to wrap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// One line, whitespace collapsed.
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read template file \"{}\": {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("template {what}: {message}")]
+    Template { what: String, message: String },
+    #[error("nothing to render: no events")]
+    NoEvents,
+}
+
+/// Replacement template files; `None` keeps the built-in one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateFiles {
+    pub subject: Option<PathBuf>,
+    pub text: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+}
+
+impl TemplateFiles {
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none() && self.text.is_none() && self.html.is_none()
+    }
+}
+
+/// The compiled subject, text and HTML templates of one channel.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Per template: the file it came from, for error messages.
+    origins: [Option<PathBuf>; 3],
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("origins", &self.origins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Templates {
+    /// The embedded defaults.
+    pub fn builtin() -> Self {
+        // The embedded templates are checked by the tests below; failing here
+        // would be a build defect, so fall back to an empty environment rather
+        // than panic (render then reports the missing template).
+        Self::compile(
+            [None, None, None],
+            [BUILTIN_SUBJECT, BUILTIN_TEXT, BUILTIN_HTML],
+        )
+        .unwrap_or_else(|_| Self {
+            env: Environment::new(),
+            origins: [None, None, None],
+        })
+    }
+
+    /// The built-in templates with any of them replaced by a file, checked by
+    /// rendering a sample of every event type, alone and as a digest.
+    pub fn load(files: &TemplateFiles) -> Result<Self, RenderError> {
+        let read = |path: &Option<PathBuf>, builtin: &'static str| match path {
+            None => Ok(builtin.to_string()),
+            Some(path) => std::fs::read_to_string(path).map_err(|source| RenderError::Read {
+                path: path.clone(),
+                source,
+            }),
+        };
+        let sources = [
+            read(&files.subject, BUILTIN_SUBJECT)?,
+            read(&files.text, BUILTIN_TEXT)?,
+            read(&files.html, BUILTIN_HTML)?,
+        ];
+        let origins = [
+            files.subject.clone(),
+            files.text.clone(),
+            files.html.clone(),
+        ];
+        let templates = Self::compile(origins, sources)?;
+        if !files.is_empty() {
+            templates.check()?;
+        }
+        Ok(templates)
+    }
+
+    fn compile(
+        origins: [Option<PathBuf>; 3],
+        sources: [impl Into<String>; 3],
+    ) -> Result<Self, RenderError> {
+        let mut env = Environment::new();
+        // A misspelt variable is an error (found by `check`), not an empty string.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        // Names decide escaping: `.html` escapes HTML, `.txt` nothing.
+        for (index, (name, source)) in [SUBJECT, TEXT, HTML].into_iter().zip(sources).enumerate() {
+            env.add_template_owned(name, source.into())
+                .map_err(|e| template_error(&origins, index, e))?;
+        }
+        Ok(Self { env, origins })
+    }
+
+    /// Renders a sample of every event type alone, and all of them as one digest.
+    fn check(&self) -> Result<(), RenderError> {
+        let at = Utc
+            .timestamp_opt(1_764_148_502, 0)
+            .single()
+            .unwrap_or_default();
+        let context = RenderContext {
+            instance: "check".into(),
+            timezone: Some(Tz::Europe__Berlin),
+        };
+        let samples: Vec<Event> = EventType::ALL
+            .into_iter()
+            .map(|kind| sample_event(kind, at))
+            .collect();
+        for sample in &samples {
+            self.render(std::slice::from_ref(sample), &context)?;
+        }
+        self.render(&samples, &context).map(drop)
+    }
+
+    /// One message for `events`: a single alert for one event, a digest for more.
+    pub fn render(
+        &self,
+        events: &[Event],
+        context: &RenderContext,
+    ) -> Result<Rendered, RenderError> {
+        if events.is_empty() {
+            return Err(RenderError::NoEvents);
+        }
+        let view = MessageView::new(events, context);
+        let render_one = |index: usize, name: &str| {
+            self.env
+                .get_template(name)
+                .and_then(|template| template.render(&view))
+                .map_err(|e| template_error(&self.origins, index, e))
+        };
+        let subject = render_one(0, SUBJECT)?;
+        Ok(Rendered {
+            // A campaign name with a line break must not end the header early.
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: render_one(1, TEXT)?,
+            html: render_one(2, HTML)?,
+        })
+    }
+}
+
+fn template_error(
+    origins: &[Option<PathBuf>; 3],
+    index: usize,
+    error: minijinja::Error,
+) -> RenderError {
+    let what = match &origins[index] {
+        Some(path) => format!("\"{}\"", path.display()),
+        None => format!("built-in {}", [SUBJECT, TEXT, HTML][index]),
+    };
+    let mut message = error.kind().to_string();
+    if let Some(detail) = error.detail() {
+        message.push_str(": ");
+        message.push_str(detail);
+    }
+    if let Some(line) = error.line() {
+        message.push_str(&format!(" (line {line})"));
+    }
+    RenderError::Template { what, message }
+}
+
+/// What every template sees. Documented in the README; extend additively.
+#[derive(Debug, Serialize)]
+struct MessageView {
+    /// `[campaign-watcher]`.
+    prefix: &'static str,
+    instance: String,
+    /// The subject without the prefix.
+    headline: String,
+    /// More than one event: a digest.
+    digest: bool,
+    /// Events in this message.
+    count: usize,
+    /// Distinct campaigns among them.
+    campaign_count: usize,
+    /// Only the `test-notify` event.
+    test: bool,
+    /// The first event (the only one unless `digest`).
+    event: EventView,
+    events: Vec<EventView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    headline: String,
+    summary: String,
+    campaign: Option<CampaignView>,
+    errors_added: Capped,
+    errors_removed: Capped,
+    errors_current: usize,
+    changes: Vec<ChangeView>,
+    detected_utc: String,
+    /// In the configured time zone, with its abbreviation; none without one.
+    detected_local: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct CampaignView {
+    id: String,
+    name: String,
+    status: String,
+    previous_status: Option<String>,
+    /// `name (id)`, or whichever of them the API gave.
+    agent: Option<String>,
+    caller_number: Option<String>,
+}
+
+/// A list cut at [`ERRORS_SHOWN`], with the number left out.
+#[derive(Debug, Clone, Serialize)]
+struct Capped {
+    shown: Vec<String>,
+    more: usize,
+    total: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ChangeView {
+    field: String,
+    from: String,
+    to: String,
+}
+
+impl MessageView {
+    fn new(events: &[Event], context: &RenderContext) -> Self {
+        let views: Vec<EventView> = events
+            .iter()
+            .map(|event| EventView::new(event, context.timezone))
+            .collect();
+        let campaign_count = events
+            .iter()
+            .filter_map(|event| event.campaign.as_ref().map(|c| c.id.as_str()))
+            .collect::<BTreeSet<_>>()
+            .len();
+        let headline = if events.len() == 1 {
+            views[0].headline.clone()
+        } else {
+            digest_headline(events)
+        };
+        Self {
+            prefix: SUBJECT_PREFIX,
+            instance: context.instance.clone(),
+            headline,
+            digest: events.len() > 1,
+            count: events.len(),
+            campaign_count,
+            test: events.iter().all(|event| event.kind == EventType::Test),
+            event: views[0].clone(),
+            events: views,
+        }
+    }
+}
+
+impl EventView {
+    fn new(event: &Event, timezone: Option<Tz>) -> Self {
+        Self {
+            id: event.id.clone(),
+            kind: event.kind.as_str(),
+            headline: headline(event),
+            summary: event.summary.clone(),
+            campaign: event.campaign.as_ref().map(CampaignView::new),
+            errors_added: Capped::new(&event.upload_errors.added),
+            errors_removed: Capped::new(&event.upload_errors.removed),
+            errors_current: event.upload_errors.current.len(),
+            changes: event
+                .changes
+                .iter()
+                .map(|change| ChangeView {
+                    field: change.field.clone(),
+                    from: json_text(&change.from),
+                    to: json_text(&change.to),
+                })
+                .collect(),
+            detected_utc: event
+                .occurred_at
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
+            detected_local: timezone.map(|zone| local_time(event.occurred_at, zone)),
+        }
+    }
+}
+
+impl CampaignView {
+    fn new(campaign: &CampaignInfo) -> Self {
+        Self {
+            id: campaign.id.clone(),
+            name: campaign.name.clone(),
+            status: campaign.status.to_string(),
+            previous_status: campaign.previous_status.as_ref().map(ToString::to_string),
+            agent: campaign.agent.as_ref().and_then(agent_text),
+            caller_number: campaign.caller_number.clone(),
+        }
+    }
+}
+
+impl Capped {
+    fn new(items: &[String]) -> Self {
+        Self {
+            shown: items.iter().take(ERRORS_SHOWN).cloned().collect(),
+            more: items.len().saturating_sub(ERRORS_SHOWN),
+            total: items.len(),
+        }
+    }
+}
+
+fn agent_text(agent: &Agent) -> Option<String> {
+    match (&agent.name, &agent.id) {
+        (Some(name), Some(id)) => Some(format!("{name} ({id})")),
+        (Some(only), None) | (None, Some(only)) => Some(only.clone()),
+        (None, None) => None,
+    }
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "(none)".into(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-11-26 10:15:02 CET (Europe/Berlin)`
+fn local_time(at: DateTime<Utc>, zone: Tz) -> String {
+    format!(
+        "{} ({})",
+        at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z"),
+        zone.name()
+    )
+}
+
+fn campaign_name(event: &Event) -> String {
+    match &event.campaign {
+        Some(campaign) if !campaign.name.trim().is_empty() => campaign.name.clone(),
+        Some(campaign) => campaign.id.clone(),
+        None => "campaign".into(),
+    }
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("{count} {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// What changed, in a few words: the subject of a single-event message.
+pub fn headline(event: &Event) -> String {
+    let name = campaign_name(event);
+    match event.kind {
+        EventType::StatusChanged => match event.transition() {
+            Some((from, to)) => format!("{name}: {from} → {to}"),
+            None => match &event.campaign {
+                Some(campaign) => format!("{name}: now {}", campaign.status),
+                None => event.summary.clone(),
+            },
+        },
+        EventType::UploadErrorsAdded => format!(
+            "{name}: {}",
+            plural(
+                event.upload_errors.added.len(),
+                "new upload error",
+                "new upload errors"
+            )
+        ),
+        EventType::UploadErrorsCleared => format!("{name}: upload errors cleared"),
+        EventType::SettingsChanged => {
+            let fields: Vec<&str> = event.changes.iter().map(|c| c.field.as_str()).collect();
+            if fields.is_empty() {
+                format!("{name}: settings changed")
+            } else {
+                format!("{name}: settings changed ({})", fields.join(", "))
+            }
+        }
+        EventType::NotFound => format!("{name}: no longer found"),
+        EventType::Reminder => match &event.campaign {
+            Some(campaign) => format!("{name}: still {}", campaign.status),
+            None => event.summary.clone(),
+        },
+        EventType::ApiUnhealthy => {
+            "SigmaMind API unhealthy: campaigns are not being watched".into()
+        }
+        EventType::ApiRecovered => "SigmaMind API recovered".into(),
+        EventType::Test => "TEST message: no campaign changed".into(),
+    }
+}
+
+/// `3 campaigns changed`, plus the headline of each watcher event in the batch.
+pub fn digest_headline(events: &[Event]) -> String {
+    let campaigns: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|event| event.campaign.as_ref().map(|c| c.id.as_str()))
+        .collect();
+    let mut parts = Vec::new();
+    match campaigns.len() {
+        0 => {}
+        1 => {
+            let first = events.iter().find(|event| event.campaign.is_some());
+            let name = first.map(campaign_name).unwrap_or_default();
+            let changes = events.iter().filter(|e| e.campaign.is_some()).count();
+            parts.push(format!("{name}: {}", plural(changes, "change", "changes")));
+        }
+        many => parts.push(format!("{many} campaigns changed")),
+    }
+    let mut seen = BTreeSet::new();
+    for event in events.iter().filter(|event| event.campaign.is_none()) {
+        let line = headline(event);
+        if seen.insert(line.clone()) {
+            parts.push(line);
+        }
+    }
+    parts.join("; ")
+}
+
+/// A realistic event of `kind`, for `render`, `check-config` and tests.
+pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
+    let campaign = CampaignInfo {
+        id: "camp_XiQEBcj9cc5TFRB4".into(),
+        name: "Q4 Outreach Campaign".into(),
+        status: CampaignStatus::Paused,
+        previous_status: Some(CampaignStatus::Live),
+        agent: Some(Agent {
+            id: Some("agent_D5D0p7TUs66TTAEAx".into()),
+            name: Some("New AI Agent".into()),
+            status: Some("Live".into()),
+        }),
+        caller_number: Some("+14155552671".into()),
+    };
+    let errors = |n: usize| -> Vec<String> {
+        (1..=n)
+            .map(|row| format!("Row {}: invalid phone number", row + 1))
+            .collect()
+    };
+    let mut event = Event {
+        version: crate::event::PAYLOAD_VERSION.into(),
+        id: event_id(&["sample", kind.as_str()]),
+        kind,
+        occurred_at: at,
+        campaign: Some(campaign.clone()),
+        upload_errors: UploadErrors::default(),
+        changes: vec![],
+        summary: String::new(),
+    };
+    let label = format!("{} ({})", campaign.name, campaign.id);
+    match kind {
+        EventType::StatusChanged => {
+            event.summary = format!("{label}: live -> paused");
+        }
+        EventType::UploadErrorsAdded => {
+            event.upload_errors = UploadErrors {
+                added: errors(12),
+                removed: vec![],
+                current: errors(12),
+            };
+            event.summary = format!("{label}: 12 new upload errors");
+        }
+        EventType::UploadErrorsCleared => {
+            event.upload_errors.removed = errors(2);
+            event.summary = format!("{label}: upload errors cleared");
+        }
+        EventType::SettingsChanged => {
+            event.changes = vec![Change {
+                field: "concurrent_calls".into(),
+                from: 5.into(),
+                to: 10.into(),
+            }];
+            event.summary = format!("{label}: concurrent_calls 5 -> 10");
+        }
+        EventType::NotFound => {
+            event.summary = format!("{label} no longer exists: the API answers 404");
+        }
+        EventType::Reminder => {
+            event.summary = format!("{label} is still paused");
+        }
+        EventType::ApiUnhealthy => {
+            event.campaign = None;
+            event.summary =
+                "SigmaMind API unreadable for 3 consecutive cycles: connection refused".into();
+        }
+        EventType::ApiRecovered => {
+            event.campaign = None;
+            event.summary = "SigmaMind API recovered: campaigns are being watched again".into();
+        }
+        EventType::Test => {
+            event.campaign = None;
+            event.summary =
+                "TEST from campaign-watcher: this is a test message, no campaign changed".into();
+        }
+    }
+    event
+}
+
+/// The name this watcher signs its messages with: `/etc/hostname`, else `$HOSTNAME`,
+/// else "campaign-watcher".
+pub fn default_instance_name() -> String {
+    let from_file = std::fs::read_to_string(Path::new("/etc/hostname"))
+        .ok()
+        .map(|text| text.trim().to_string());
+    from_file
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .filter(|name| !name.trim().is_empty())
+        })
+        .unwrap_or_else(|| "campaign-watcher".into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,279 @@
+use super::*;
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 9, 15, 2).unwrap()
+}
+
+fn context(timezone: Option<Tz>) -> RenderContext {
+    RenderContext {
+        instance: "watch-01".into(),
+        timezone,
+    }
+}
+
+fn status_event(id: &str, name: &str, from: CampaignStatus, to: CampaignStatus) -> Event {
+    let mut event = sample_event(EventType::StatusChanged, at());
+    let campaign = event.campaign.as_mut().unwrap();
+    campaign.id = id.into();
+    campaign.name = name.into();
+    campaign.previous_status = Some(from);
+    campaign.status = to;
+    event.id = event_id(&[id, "status"]);
+    event
+}
+
+#[test]
+fn headlines_name_the_campaign_and_the_change() {
+    let cases: [(EventType, &str); 9] = [
+        (
+            EventType::StatusChanged,
+            "Q4 Outreach Campaign: live → paused",
+        ),
+        (
+            EventType::UploadErrorsAdded,
+            "Q4 Outreach Campaign: 12 new upload errors",
+        ),
+        (
+            EventType::UploadErrorsCleared,
+            "Q4 Outreach Campaign: upload errors cleared",
+        ),
+        (
+            EventType::SettingsChanged,
+            "Q4 Outreach Campaign: settings changed (concurrent_calls)",
+        ),
+        (EventType::NotFound, "Q4 Outreach Campaign: no longer found"),
+        (EventType::Reminder, "Q4 Outreach Campaign: still paused"),
+        (
+            EventType::ApiUnhealthy,
+            "SigmaMind API unhealthy: campaigns are not being watched",
+        ),
+        (EventType::ApiRecovered, "SigmaMind API recovered"),
+        (EventType::Test, "TEST message: no campaign changed"),
+    ];
+    for (kind, expected) in cases {
+        assert_eq!(headline(&sample_event(kind, at())), expected, "{kind}");
+    }
+}
+
+#[test]
+fn digest_headlines_count_campaigns_and_keep_watcher_news() {
+    let paused = |id: &str| status_event(id, id, CampaignStatus::Live, CampaignStatus::Paused);
+    let errors = sample_event(EventType::UploadErrorsAdded, at());
+    let unhealthy = sample_event(EventType::ApiUnhealthy, at());
+    let cases: Vec<(Vec<Event>, &str)> = vec![
+        (vec![paused("a"), paused("b")], "2 campaigns changed"),
+        (
+            vec![paused("camp_XiQEBcj9cc5TFRB4"), errors.clone()],
+            // Both events concern the one sample campaign.
+            "camp_XiQEBcj9cc5TFRB4: 2 changes",
+        ),
+        (
+            vec![paused("a"), paused("b"), paused("c"), unhealthy.clone()],
+            "3 campaigns changed; SigmaMind API unhealthy: campaigns are not being watched",
+        ),
+        (
+            vec![unhealthy.clone(), unhealthy],
+            "SigmaMind API unhealthy: campaigns are not being watched",
+        ),
+    ];
+    for (events, expected) in cases {
+        assert_eq!(digest_headline(&events), expected);
+    }
+}
+
+#[test]
+fn a_single_status_change_renders_every_fact_in_both_parts() {
+    let templates = Templates::builtin();
+    let event = sample_event(EventType::StatusChanged, at());
+    let rendered = templates
+        .render(
+            std::slice::from_ref(&event),
+            &context(Some(Tz::Europe__Berlin)),
+        )
+        .unwrap();
+    assert_eq!(
+        rendered.subject,
+        "[campaign-watcher] Q4 Outreach Campaign: live → paused"
+    );
+    // minijinja's HTML escaping also escapes '/'.
+    let html = rendered.html.replace("&#x2f;", "/");
+    for part in [&rendered.text, &html] {
+        for fact in [
+            "Q4 Outreach Campaign",
+            "camp_XiQEBcj9cc5TFRB4",
+            "live → ",
+            "paused",
+            "New AI Agent (agent_D5D0p7TUs66TTAEAx)",
+            "+14155552671",
+            "2026-11-26 09:15:02 UTC",
+            "2026-11-26 10:15:02 CET (Europe/Berlin)",
+            "watch-01",
+            event.id.as_str(),
+        ] {
+            assert!(part.contains(fact), "{fact:?} missing from:\n{part}");
+        }
+    }
+    assert!(rendered.text.contains("Status:     live → paused\n"));
+    // No tracking: nothing is fetched when the HTML is opened.
+    for remote in ["<img", "http://", "https://", "<link", "<script"] {
+        assert!(!rendered.html.contains(remote), "{remote} in html");
+    }
+}
+
+#[test]
+fn without_a_timezone_only_utc_is_shown() {
+    let rendered = Templates::builtin()
+        .render(
+            &[sample_event(EventType::StatusChanged, at())],
+            &context(None),
+        )
+        .unwrap();
+    assert!(rendered
+        .text
+        .contains("Detected:   2026-11-26 09:15:02 UTC\nEvent id:"));
+    assert!(!rendered.text.contains("Europe"));
+}
+
+#[test]
+fn upload_errors_are_capped_with_and_n_more() {
+    let rendered = Templates::builtin()
+        .render(
+            &[sample_event(EventType::UploadErrorsAdded, at())],
+            &context(None),
+        )
+        .unwrap();
+    assert!(rendered
+        .text
+        .contains("Upload errors added (12):\n  - Row 2: invalid phone number\n"));
+    assert!(rendered
+        .text
+        .contains("  - Row 11: invalid phone number\n  ... and 2 more\n"));
+    assert!(!rendered.text.contains("Row 12:"));
+    assert!(rendered.html.contains("<li>and 2 more</li>"));
+    let cleared = Templates::builtin()
+        .render(
+            &[sample_event(EventType::UploadErrorsCleared, at())],
+            &context(None),
+        )
+        .unwrap();
+    assert!(cleared.text.contains("Upload errors removed (2):"));
+}
+
+#[test]
+fn a_digest_lists_every_event_under_one_subject() {
+    let events: Vec<Event> = (0..50)
+        .map(|n| {
+            status_event(
+                &format!("camp_{n:02}"),
+                &format!("Campaign {n:02}"),
+                CampaignStatus::Live,
+                CampaignStatus::Paused,
+            )
+        })
+        .collect();
+    let rendered = Templates::builtin()
+        .render(&events, &context(None))
+        .unwrap();
+    assert_eq!(rendered.subject, "[campaign-watcher] 50 campaigns changed");
+    for n in 0..50 {
+        let line = format!("{}. Campaign {n:02}: live → paused", n + 1);
+        assert!(rendered.text.contains(&line), "{line} missing");
+        assert!(rendered.html.contains(&format!("Campaign {n:02}")));
+    }
+}
+
+#[test]
+fn api_text_is_escaped_in_html_and_kept_on_one_subject_line() {
+    let mut event = sample_event(EventType::StatusChanged, at());
+    event.campaign.as_mut().unwrap().name = "<b>Evil</b>\r\nBcc: x@example.com".into();
+    let rendered = Templates::builtin()
+        .render(&[event], &context(None))
+        .unwrap();
+    assert_eq!(
+        rendered.subject,
+        "[campaign-watcher] <b>Evil</b> Bcc: x@example.com: live → paused"
+    );
+    assert!(rendered.html.contains("&lt;b&gt;Evil&lt;&#x2f;b&gt;"));
+    assert!(!rendered.html.contains("<b>Evil"));
+}
+
+#[test]
+fn the_test_event_is_clearly_marked() {
+    let rendered = Templates::builtin()
+        .render(&[sample_event(EventType::Test, at())], &context(None))
+        .unwrap();
+    assert_eq!(
+        rendered.subject,
+        "[campaign-watcher] TEST message: no campaign changed"
+    );
+    assert!(rendered
+        .text
+        .starts_with("This is a TEST message from campaign-watcher on watch-01."));
+    assert!(rendered.html.contains("<strong>TEST message</strong>"));
+}
+
+#[test]
+fn every_event_type_renders_with_the_builtin_templates() {
+    Templates::builtin().check().unwrap();
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn template_files_replace_the_builtin_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = TemplateFiles {
+        subject: Some(write(
+            dir.path(),
+            "s.txt",
+            "ALERT {{ count }}: {{ headline }}",
+        )),
+        text: None,
+        html: None,
+    };
+    let templates = Templates::load(&files).unwrap();
+    let rendered = templates
+        .render(&[sample_event(EventType::NotFound, at())], &context(None))
+        .unwrap();
+    assert_eq!(
+        rendered.subject,
+        "ALERT 1: Q4 Outreach Campaign: no longer found"
+    );
+    assert!(rendered.text.contains("Campaign:   Q4 Outreach Campaign"));
+}
+
+#[test]
+fn broken_templates_are_found_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("syntax.txt", "{% if headline %}unclosed", "syntax error"),
+        ("typo.txt", "{{ headlin }}", "undefined value"),
+        // Fine for campaign events, fails for watcher events (campaign is none).
+        (
+            "watcher.txt",
+            "{{ event.campaign.name }}",
+            "undefined value",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = write(dir.path(), name, text);
+        let files = TemplateFiles {
+            subject: None,
+            text: Some(path.clone()),
+            html: None,
+        };
+        let error = Templates::load(&files).unwrap_err().to_string();
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(error.contains(expected), "{name}: {error}");
+    }
+    let missing = TemplateFiles {
+        html: Some(dir.path().join("nope.html")),
+        ..TemplateFiles::default()
+    };
+    let error = Templates::load(&missing).unwrap_err().to_string();
+    assert!(error.starts_with("cannot read template file"), "{error}");
+}
