@@ -123,6 +123,10 @@ pub fn main(cli: Cli) -> ExitCode {
         _ => telemetry::DEFAULT_FILTER,
     };
     telemetry::init(cli.log_format, default_filter);
+    if let Err(problem) = crate::crash::arm_from_env() {
+        eprintln!("campaign-watcher: {problem}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod crash;
 pub mod event;
 
 pub mod commit;

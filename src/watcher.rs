@@ -80,6 +80,7 @@ impl Watcher {
         let requests_before = self.client.requests_sent();
         let stored = self.store.load_states().await?;
         let (observations, listing_failure) = self.fetch(&stored).await;
+        crate::crash::reached(crate::crash::Stage::AfterFetch);
 
         let mut failures: Vec<&FetchFailure> = Vec::new();
         let mut campaigns_read = 0;
@@ -123,6 +124,7 @@ impl Watcher {
                     events: routed,
                 })
                 .await?;
+            crate::crash::reached(crate::crash::Stage::AfterCommit);
             if !events.is_empty() {
                 self.dispatcher_wake.notify_one();
             }

@@ -120,6 +120,7 @@ impl Dispatcher {
         };
         match configured.channel.send(&row.event).await {
             SendOutcome::Delivered { detail } => {
+                crate::crash::reached(crate::crash::Stage::AfterSend);
                 tracing::info!(event_id, channel = channel_name, %detail, "delivered");
                 self.store.mark_sent(row.id, now).await?;
                 report.sent += 1;
