@@ -62,6 +62,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect the outbox, replay dead rows, purge old ones.
+    Outbox {
+        #[command(subcommand)]
+        action: crate::ops::OutboxCommand,
+    },
+    /// Keep matching events in history without sending them, for a while.
+    Silence {
+        #[command(subcommand)]
+        action: crate::ops::SilenceCommand,
+    },
+    /// Stored events with each channel's delivery outcome, silences and quiet-hours holds.
+    History {
+        /// Only this campaign id.
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        since: Duration,
+        #[arg(long)]
+        json: bool,
+    },
     /// Zero-configuration tour: a built-in simulated API whose campaigns change, watched, alerts printed.
     Demo {
         /// Stop after this long instead of waiting for Ctrl-C.
@@ -84,19 +104,19 @@ pub enum Command {
 }
 
 /// A failure with the exit code it deserves.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
 
 impl Failure {
-    fn usage(message: impl ToString) -> Self {
+    pub(crate) fn usage(message: impl ToString) -> Self {
         Self {
             code: 2,
             message: message.to_string(),
         }
     }
-    fn runtime(message: impl ToString) -> Self {
+    pub(crate) fn runtime(message: impl ToString) -> Self {
         Self {
             code: 1,
             message: message.to_string(),
@@ -160,6 +180,13 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::CheckConfig => check_config(&cli.config),
         Command::TestNotify { channel } => test_notify(&cli.config, channel.as_deref()).await,
         Command::Status { json } => status(&cli.config, json).await,
+        Command::Outbox { action } => crate::ops::outbox(&cli.config, action).await,
+        Command::Silence { action } => crate::ops::silence(&cli.config, action).await,
+        Command::History {
+            campaign,
+            since,
+            json,
+        } => crate::ops::history(&cli.config, campaign.as_deref(), since, json).await,
         Command::Demo { duration, step } => demo(duration, step).await,
         Command::Simulate {
             listen,

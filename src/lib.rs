@@ -14,11 +14,16 @@ pub mod crash;
 pub mod event;
 
 pub mod commit;
+pub mod debounce;
 pub mod deliver;
 pub mod diff;
 pub mod fetch;
 pub mod observe;
+pub mod ops;
+pub mod quiet;
+pub mod remind;
 pub mod route;
+pub mod silence;
 
 pub mod cli;
 pub mod daemon;

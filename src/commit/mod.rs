@@ -11,4 +11,7 @@
 mod schema;
 mod store;
 
-pub use store::{CycleCommit, Delivery, OutboxCounts, RoutedEvent, Store, StoreError, StoredEvent};
+pub use store::{
+    CycleCommit, Delivery, DeliveryState, HistoryEntry, OutboxCounts, OutboxEntry, ReminderWrite,
+    ReplayOutcome, RoutedEvent, Store, StoreError, StoredEvent,
+};

@@ -45,6 +45,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
     "#,
+    // 2: alerting controls. A silenced event is kept in history with the silence
+    // that stopped it (and gets no outbox rows); a row held by quiet hours keeps
+    // `held_until` (its release) and, once sent, the id of the digest it went out
+    // in; reminders keep their timestamps per (campaign, rule).
+    r#"
+    ALTER TABLE events ADD COLUMN silence_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN held_until INTEGER;
+    ALTER TABLE outbox ADD COLUMN digest_id TEXT;
+    CREATE INDEX outbox_channel_sent ON outbox (channel, sent_at);
+    CREATE TABLE silences (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign    TEXT NOT NULL,
+        event_type  TEXT,
+        reason      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE TABLE reminders (
+        campaign_id  TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        state_json   TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, rule)
+    );
+    "#,
 ];
 
 /// The newest schema version this binary knows.

@@ -1,6 +1,6 @@
 //! The SQLite store: campaign states, API health, event history and the outbox.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -12,6 +12,8 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::Row;
+
+pub use alerts::{DeliveryState, HistoryEntry, OutboxEntry, ReminderWrite, ReplayOutcome};
 
 use super::schema::{self, MigrateError};
 use crate::diff::{ApiHealth, CampaignState};
@@ -63,6 +65,8 @@ pub struct CycleCommit {
     pub states: Vec<(String, CampaignState)>,
     pub health: Option<ApiHealth>,
     pub events: Vec<RoutedEvent>,
+    /// Reminder timestamps to store (or delete, when `None`).
+    pub reminders: Vec<ReminderWrite>,
 }
 
 /// An event and the channels the rules chose for it (possibly none).
@@ -70,6 +74,22 @@ pub struct CycleCommit {
 pub struct RoutedEvent {
     pub event: Event,
     pub channels: Vec<String>,
+    /// The silence that stops it: kept in history, no outbox rows.
+    pub silence: Option<i64>,
+    /// Channels in quiet hours, with when their row is released.
+    pub holds: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl RoutedEvent {
+    /// An event sent at once to `channels`.
+    pub fn new(event: Event, channels: Vec<String>) -> Self {
+        Self {
+            event,
+            channels,
+            silence: None,
+            holds: BTreeMap::new(),
+        }
+    }
 }
 
 /// One due outbox row.
@@ -81,6 +101,8 @@ pub struct Delivery {
     /// Attempts made before this one.
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
+    /// Held by quiet hours until then: goes out in the channel's digest.
+    pub held_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -346,30 +368,38 @@ impl Store {
         for routed in &cycle.events {
             let event = &routed.event;
             sqlx::query(
-                "INSERT OR IGNORE INTO events (id, type, campaign_id, occurred_at, payload_json)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id)
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(&event.id)
             .bind(event.kind.as_str())
             .bind(event.campaign.as_ref().map(|c| c.id.as_str()))
             .bind(millis(event.occurred_at))
             .bind(event.to_json())
+            .bind(routed.silence)
             .execute(&mut *tx)
             .await?;
+            if routed.silence.is_some() {
+                continue;
+            }
             for channel in &routed.channels {
+                let held_until = routed.holds.get(channel).map(|at| millis(*at));
                 sqlx::query(
                     "INSERT OR IGNORE INTO outbox
-                         (event_id, channel, status, attempts, created_at, next_attempt_at)
-                     VALUES (?, ?, 'pending', 0, ?, ?)",
+                         (event_id, channel, status, attempts, created_at, next_attempt_at, held_until)
+                     VALUES (?, ?, 'pending', 0, ?, ?, ?)",
                 )
                 .bind(&event.id)
                 .bind(channel)
-                .bind(now)
-                .bind(now)
+                // A held row's max_age counts from its release, not from the night before.
+                .bind(held_until.unwrap_or(now).max(now))
+                .bind(held_until.unwrap_or(now))
+                .bind(held_until)
                 .execute(&mut *tx)
                 .await?;
             }
         }
+        alerts::write_reminders(&mut tx, &cycle.reminders).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -381,7 +411,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT o.id, o.channel, o.attempts, o.created_at, e.payload_json
+            "SELECT o.id, o.channel, o.attempts, o.created_at, o.held_until, e.payload_json
              FROM outbox o JOIN events e ON e.id = o.event_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?
              ORDER BY o.id LIMIT ?",
@@ -543,6 +573,10 @@ fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
         event: parse_event(&json, what)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         created_at: from_millis(row.try_get("created_at")?, what)?,
+        held_until: row
+            .try_get::<Option<i64>, _>("held_until")?
+            .map(|at| from_millis(at, || format!("outbox row {id} held_until")))
+            .transpose()?,
     })
 }
 
@@ -554,5 +588,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
+mod alerts;
 #[cfg(test)]
 mod tests;

@@ -231,9 +231,30 @@ pub struct ChannelSettings {
     pub retry_max_backoff: Duration,
     #[serde(default = "default_max_age", with = "humantime_serde")]
     pub max_age: Duration,
+    /// Hold events during these hours and send them as one digest when they end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHoursSettings>,
+    /// Sends per rolling minute; the excess waits in the outbox. Unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_minute: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursSettings {
+    /// Local `HH:MM` the quiet window starts at.
+    pub start: String,
+    /// Local `HH:MM` it ends at; before `start` means it spans midnight.
+    pub end: String,
+    /// IANA zone name, e.g. "Europe/Berlin".
+    pub timezone: String,
+    /// Event types that are sent at once even during quiet hours.
+    #[serde(default)]
+    pub except: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSettings {
     #[serde(default)]
@@ -250,6 +271,16 @@ pub struct RuleSettings {
     /// Channel names; empty means every channel.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// While a campaign stays in the state this rule matched, send `campaign.reminder` this often.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub remind_every: Option<Duration>,
+    /// Overrides `watch.confirm_polls` for the campaigns this rule names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_polls: Option<u32>,
 }
 
 fn default_base_url() -> String {
@@ -386,6 +417,8 @@ impl fmt::Debug for ChannelSettings {
             .field("retry_initial_backoff", &self.retry_initial_backoff)
             .field("retry_max_backoff", &self.retry_max_backoff)
             .field("max_age", &self.max_age)
+            .field("quiet_hours", &self.quiet_hours)
+            .field("max_per_minute", &self.max_per_minute)
             .finish()
     }
 }
@@ -433,6 +466,8 @@ impl ChannelSettings {
             retry_initial_backoff: default_initial_backoff(),
             retry_max_backoff: default_max_backoff(),
             max_age: default_max_age(),
+            quiet_hours: None,
+            max_per_minute: None,
         }
     }
 }

@@ -358,7 +358,7 @@ fn validate_reports_every_problem_at_once() {
         page_size = 5000
         interval = "500ms"
         schedule = "0 */5 * * *"
-        confirm_polls = 2
+        confirm_polls = 0
         unhealthy_after = 0
         statuses = ["live", "running"]
         [state]
@@ -395,7 +395,7 @@ fn validate_reports_every_problem_at_once() {
         "watch.interval: set either interval or schedule",
         "watch.schedule: \"0 */5 * * *\" is not a 6- or 7-field cron",
         "watch.interval: 500ms is below the 1s minimum",
-        "watch.confirm_polls: 2 is not supported: only 1 is supported in this version",
+        "watch.confirm_polls: 0 is outside 1..=100",
         "watch.unhealthy_after:",
         "watch.statuses[1]: \"running\"",
         "state.url: postgres is not supported yet",

@@ -9,6 +9,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{ChannelSet, SendOutcome};
+
+mod shaping;
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, Store, StoreError};
 
@@ -31,6 +33,10 @@ pub struct DrainReport {
     pub sent: u32,
     pub retried: u32,
     pub dead: u32,
+    /// Rows held by quiet hours in this drain.
+    pub held: u32,
+    /// Rows left waiting by the channel's rate limit.
+    pub deferred: u32,
 }
 
 impl DrainReport {
@@ -38,6 +44,8 @@ impl DrainReport {
         self.sent += other.sent;
         self.retried += other.retried;
         self.dead += other.dead;
+        self.held += other.held;
+        self.deferred += other.deferred;
     }
 }
 
@@ -83,8 +91,9 @@ impl Dispatcher {
         }
     }
 
-    /// One channel's rows, in order. A store error stops this channel (its rows
-    /// stay pending and are retried) and is returned with what was already done.
+    /// One channel's rows, in order, through its quiet hours and rate limit
+    /// (`shaping`). A store error stops this channel (its rows stay pending and
+    /// are retried) and is returned with what was already done.
     async fn drain_channel(
         &self,
         channel_name: String,
@@ -92,15 +101,10 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> (DrainReport, Option<StoreError>) {
         let mut report = DrainReport::default();
-        for row in rows {
-            if let Err(e) = self
-                .deliver_one(&channel_name, &row, now, &mut report)
-                .await
-            {
-                return (report, Some(e));
-            }
-        }
-        (report, None)
+        let result = self
+            .drain_shaped(&channel_name, rows, now, &mut report)
+            .await;
+        (report, result.err())
     }
 
     async fn deliver_one(
@@ -118,7 +122,22 @@ impl Dispatcher {
             report.dead += 1;
             return Ok(());
         };
-        match configured.channel.send(&row.event).await {
+        let outcome = configured.channel.send(&row.event).await;
+        self.record(configured, row, outcome, now, report).await
+    }
+
+    /// Store what one send of `row` came to.
+    async fn record(
+        &self,
+        configured: &super::ConfiguredChannel,
+        row: &Delivery,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+        report: &mut DrainReport,
+    ) -> Result<(), StoreError> {
+        let event_id = row.event.id.as_str();
+        let channel_name = configured.name.as_str();
+        match outcome {
             SendOutcome::Delivered { detail } => {
                 crate::crash::reached(crate::crash::Stage::AfterSend);
                 tracing::info!(event_id, channel = channel_name, %detail, "delivered");

@@ -39,12 +39,14 @@ pub enum DeliverError {
         key: &'static str,
         source: SigningError,
     },
+    #[error("channel \"{channel}\": quiet_hours: {reason}")]
+    InvalidQuietHours { channel: String, reason: String },
     #[error("channel \"{channel}\": cannot build the HTTP client: {reason}")]
     Client { channel: String, reason: String },
 }
 
 /// What one attempt to send one event came to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum SendOutcome {
     Delivered {
         detail: String,
@@ -98,6 +100,10 @@ pub struct ConfiguredChannel {
     pub name: String,
     pub channel: Channel,
     pub retry: RetryPolicy,
+    /// Held rows go out as one digest when the window ends.
+    pub quiet_hours: Option<crate::quiet::QuietHours>,
+    /// Messages per rolling minute; the rest wait in the outbox.
+    pub max_per_minute: Option<u32>,
 }
 
 /// Every configured channel, by name.
@@ -139,12 +145,23 @@ impl ChannelSet {
                     })
                 }
             };
+            let quiet_hours = channel_settings
+                .quiet_hours
+                .as_ref()
+                .map(crate::quiet::QuietHours::from_settings)
+                .transpose()
+                .map_err(|reason| DeliverError::InvalidQuietHours {
+                    channel: name.clone(),
+                    reason,
+                })?;
             channels.insert(
                 name.clone(),
                 ConfiguredChannel {
                     name: name.clone(),
                     channel,
                     retry: RetryPolicy::from_settings(channel_settings),
+                    quiet_hours,
+                    max_per_minute: channel_settings.max_per_minute,
                 },
             );
         }

@@ -27,6 +27,7 @@ fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
         seq,
         not_found: false,
         changed_at: t0(),
+        pending: None,
     }
 }
 
@@ -57,11 +58,11 @@ fn cycle(events: &[(&str, &[&str])]) -> CycleCommit {
         }),
         events: events
             .iter()
-            .map(|(id, channels)| RoutedEvent {
-                event: event(id),
-                channels: channels.iter().map(|c| c.to_string()).collect(),
+            .map(|(id, channels)| {
+                RoutedEvent::new(event(id), channels.iter().map(|c| c.to_string()).collect())
             })
             .collect(),
+        reminders: vec![],
     }
 }
 
