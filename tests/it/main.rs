@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod alerting;
 mod cli;
 mod crash;
 mod cycle;
