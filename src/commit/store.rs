@@ -504,13 +504,14 @@ impl Store {
     }
 
     /// How many outbox rows of these events are still pending (used by `once` to
-    /// wait for its own deliveries).
+    /// wait for its own deliveries). Rows held for quiet hours are scheduled, not
+    /// failing, so they don't count.
     pub async fn pending_for(&self, event_ids: &[String]) -> Result<u64, StoreError> {
         let mut total = 0u64;
         for chunk in event_ids.chunks(IN_CHUNK) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
-                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND event_id IN ({placeholders})"
+                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND held_until IS NULL AND event_id IN ({placeholders})"
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
