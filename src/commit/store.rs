@@ -1,6 +1,6 @@
 //! The SQLite store: campaign states, API health, event history and the outbox.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -76,8 +76,6 @@ pub struct RoutedEvent {
     pub channels: Vec<String>,
     /// The silence that stops it: kept in history, no outbox rows.
     pub silence: Option<i64>,
-    /// Channels in quiet hours, with when their row is released.
-    pub holds: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl RoutedEvent {
@@ -87,7 +85,6 @@ impl RoutedEvent {
             event,
             channels,
             silence: None,
-            holds: BTreeMap::new(),
         }
     }
 }
@@ -383,18 +380,15 @@ impl Store {
                 continue;
             }
             for channel in &routed.channels {
-                let held_until = routed.holds.get(channel).map(|at| millis(*at));
                 sqlx::query(
                     "INSERT OR IGNORE INTO outbox
-                         (event_id, channel, status, attempts, created_at, next_attempt_at, held_until)
-                     VALUES (?, ?, 'pending', 0, ?, ?, ?)",
+                         (event_id, channel, status, attempts, created_at, next_attempt_at)
+                     VALUES (?, ?, 'pending', 0, ?, ?)",
                 )
                 .bind(&event.id)
                 .bind(channel)
-                // A held row's max_age counts from its release, not from the night before.
-                .bind(held_until.unwrap_or(now).max(now))
-                .bind(held_until.unwrap_or(now))
-                .bind(held_until)
+                .bind(now)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -154,7 +154,11 @@ impl Dispatcher {
                 retry_after,
             } => {
                 let policy = &configured.retry;
-                let age = now.signed_duration_since(row.created_at);
+                // A row held for quiet hours ages from its release, not from the night before.
+                let born = row
+                    .held_until
+                    .map_or(row.created_at, |held| held.max(row.created_at));
+                let age = now.signed_duration_since(born);
                 if age >= delta(policy.max_age) {
                     tracing::error!(event_id, channel = channel_name, error = %reason, attempts = row.attempts + 1, "delivery dead: still failing after max_age");
                     let reason = format!("gave up after max_age: {reason}");

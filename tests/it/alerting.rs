@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use campaign_watcher::config::{QuietHoursSettings, RuleSettings};
+use campaign_watcher::sim::{Fault, FaultKind};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::helpers::{run_cli, spawn_sim, write_config, Receiver, TestApp};
@@ -219,6 +220,55 @@ async fn quiet_hours_hold_events_across_a_restart_and_send_one_collapsed_digest(
             Some(digest["id"].as_str().unwrap())
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excepted_types_go_out_during_quiet_hours() {
+    let app = TestApp::spawn_with(1, |settings| {
+        settings.watch.unhealthy_after = 2;
+        settings.sigmamind.max_retries = 0;
+        let hook = settings.channels.get_mut("hook").unwrap();
+        hook.quiet_hours = Some(QuietHoursSettings {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            timezone: "UTC".into(),
+            except: vec!["watcher.api_unhealthy".into()],
+        });
+    })
+    .await;
+    tick_and_drain(&app, utc("2026-01-15T21:00:00Z")).await;
+    app.sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    tick_and_drain(&app, utc("2026-01-15T23:00:00Z")).await;
+    tick_and_drain(&app, utc("2026-01-15T23:01:00Z")).await;
+    assert_eq!(
+        app.receiver.event_types(),
+        ["watcher.api_unhealthy"],
+        "an outage is not held until morning"
+    );
+    app.sim.control.clear_faults();
+    tick_and_drain(&app, utc("2026-01-15T23:02:00Z")).await;
+    assert_eq!(app.receiver.received().len(), 1, "the recovery is held");
+    tick_and_drain(&app, utc("2026-01-16T07:00:00Z")).await;
+    let types = app.receiver.event_types();
+    assert_eq!(
+        types,
+        ["watcher.api_unhealthy", "watcher.quiet_hours_digest"]
+    );
+    let digest = app.receiver.received()[1].json();
+    assert!(
+        digest["summary"]
+            .as_str()
+            .unwrap()
+            .contains("watcher: API recovered 23:02"),
+        "{digest}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,36 @@ const ROUNDS: [Kill; 12] = [
     Kill::DuringSend,
 ];
 
+/// Flip the status of a campaign whose last change a cycle already committed
+/// (starting the search at `round`), so that every change the simulator makes
+/// is one the watcher can observe before the campaign changes again.
+async fn change_a_settled_campaign(
+    round: usize,
+    sim: &campaign_watcher::sim::SimServer,
+    state_url: &str,
+    sim_status: &mut BTreeMap<String, &'static str>,
+    expected: &mut BTreeMap<String, Vec<(String, String)>>,
+) {
+    let stored = {
+        let store = Store::open(state_url).await.unwrap();
+        store.load_states().await.unwrap()
+    };
+    let ids: Vec<String> = sim_status.keys().cloned().collect();
+    let settled = (0..ids.len())
+        .map(|offset| ids[(round + offset) % ids.len()].clone())
+        .find(|id| stored[id].snapshot.status.as_str() == sim_status[id]);
+    if let Some(id) = settled {
+        let from = sim_status[&id];
+        let to = if from == "live" { "paused" } else { "live" };
+        sim.control.set_status(&id, to);
+        sim_status.insert(id.clone(), to);
+        expected
+            .entry(id)
+            .or_default()
+            .push((from.to_string(), to.to_string()));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
     let sim = spawn_sim(4).await;
@@ -54,31 +84,12 @@ async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
     assert!(receiver.received().is_empty(), "a baseline sends nothing");
 
     let state_url = format!("sqlite://{}", dir.path().join("state.db").display());
-    let mut sim_status: BTreeMap<String, &str> =
+    let mut sim_status: BTreeMap<String, &'static str> =
         ids.iter().map(|id| (id.clone(), "live")).collect();
     let mut expected: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
 
     for (round, kill) in ROUNDS.iter().enumerate() {
-        // Change a campaign whose last change a cycle already committed, so that
-        // every change the simulator makes is one the watcher can observe.
-        let stored = {
-            let store = Store::open(&state_url).await.unwrap();
-            store.load_states().await.unwrap()
-        };
-        let settled = (0..ids.len())
-            .map(|offset| &ids[(round + offset) % ids.len()])
-            .find(|id| stored[*id].snapshot.status.as_str() == sim_status[*id]);
-        if let Some(id) = settled {
-            let from = sim_status[id];
-            let to = if from == "live" { "paused" } else { "live" };
-            sim.control.set_status(id, to);
-            sim_status.insert(id.clone(), to);
-            expected
-                .entry(id.clone())
-                .or_default()
-                .push((from.to_string(), to.to_string()));
-        }
-
+        change_a_settled_campaign(round, &sim, &state_url, &mut sim_status, &mut expected).await;
         let tag = format!("-{round}");
         let received_before = receiver.received().len();
         match kill {
@@ -117,6 +128,15 @@ async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
             }
             Kill::AfterTraffic => {
                 let mut daemon = spawn_daemon_with(&config, dir.path(), &tag, &[]);
+                // A change while it runs: its first cycle may or may not see it.
+                change_a_settled_campaign(
+                    round + 1,
+                    &sim,
+                    &state_url,
+                    &mut sim_status,
+                    &mut expected,
+                )
+                .await;
                 let r = receiver.clone();
                 assert!(
                     eventually(Duration::from_secs(20), || r.received().len()
