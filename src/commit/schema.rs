@@ -8,7 +8,7 @@
 use sqlx::{Row, SqlitePool};
 
 /// Append only: never edit a script once released, add a new one instead.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: initial schema. Timestamps are unix milliseconds (UTC) throughout, so
     // ordering and "is it due" comparisons are plain integer comparisons.
     r#"
