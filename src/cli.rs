@@ -75,6 +75,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect the outbox, replay dead rows, purge old ones.
+    Outbox {
+        #[command(subcommand)]
+        action: crate::ops::OutboxCommand,
+    },
+    /// Keep matching events in history without sending them, for a while.
+    Silence {
+        #[command(subcommand)]
+        action: crate::ops::SilenceCommand,
+    },
+    /// Stored events with each channel's delivery outcome, silences and quiet-hours holds.
+    History {
+        /// Only this campaign id.
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        since: Duration,
+        #[arg(long)]
+        json: bool,
+    },
     /// Zero-configuration tour: a built-in simulated API whose campaigns change, watched, alerts printed.
     Demo {
         /// Stop after this long instead of waiting for Ctrl-C.
@@ -97,19 +117,19 @@ pub enum Command {
 }
 
 /// A failure with the exit code it deserves.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
 
 impl Failure {
-    fn usage(message: impl ToString) -> Self {
+    pub(crate) fn usage(message: impl ToString) -> Self {
         Self {
             code: 2,
             message: message.to_string(),
         }
     }
-    fn runtime(message: impl ToString) -> Self {
+    pub(crate) fn runtime(message: impl ToString) -> Self {
         Self {
             code: 1,
             message: message.to_string(),
@@ -139,6 +159,10 @@ pub fn main(cli: Cli) -> ExitCode {
         .log_format
         .unwrap_or_else(|| configured_log_format(&cli));
     telemetry::init(log_format, default_filter);
+    if let Err(problem) = crate::crash::arm_from_env() {
+        eprintln!("campaign-watcher: {problem}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -200,6 +224,13 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             raw,
         } => render(&cli.config, &channel, &event, digest, raw),
         Command::Status { json } => status(&cli.config, json).await,
+        Command::Outbox { action } => crate::ops::outbox(&cli.config, action).await,
+        Command::Silence { action } => crate::ops::silence(&cli.config, action).await,
+        Command::History {
+            campaign,
+            since,
+            json,
+        } => crate::ops::history(&cli.config, campaign.as_deref(), since, json).await,
         Command::Demo { duration, step } => demo(duration, step).await,
         Command::Simulate {
             listen,

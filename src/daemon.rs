@@ -213,6 +213,16 @@ impl Daemon {
         self.watcher.tick(Utc::now()).await
     }
 
+    /// One cycle as if the clock read `now` (tests drive time through this).
+    pub async fn tick_at(&self, now: chrono::DateTime<Utc>) -> Result<CycleReport, StoreError> {
+        self.watcher.tick(now).await
+    }
+
+    /// Send every outbox row due at `now` once (tests drive time through this).
+    pub async fn drain_at(&self, now: chrono::DateTime<Utc>) -> Result<DrainReport, StoreError> {
+        self.dispatcher.drain_due(now).await
+    }
+
     /// One cycle, then deliver what it produced, waiting at most `wait` for retries.
     /// Returns the cycle and how many of its deliveries are still pending.
     pub async fn run_once(&self, wait: Duration) -> Result<(CycleReport, u64), StoreError> {

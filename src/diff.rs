@@ -22,6 +22,9 @@ pub struct CampaignState {
     pub not_found: bool,
     /// When this state was first recorded (the last time something changed).
     pub changed_at: DateTime<Utc>,
+    /// A differing observation waiting for `confirm_polls` (see `debounce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<crate::debounce::PendingChange>,
 }
 
 /// The result of diffing one campaign. `state` is `None` when nothing needs writing.
@@ -50,6 +53,7 @@ pub fn diff_campaign(
                 seq: prev.seq + 1,
                 not_found: true,
                 changed_at: now,
+                pending: None,
             };
             let seq = state.seq.to_string();
             let snapshot = &prev.snapshot;
@@ -88,6 +92,7 @@ pub fn diff_campaign(
                 seq: 0,
                 not_found: false,
                 changed_at: now,
+                pending: None,
             }),
             events: vec![],
         },
@@ -104,6 +109,7 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
         seq: prev.seq + 1,
         not_found: false,
         changed_at: now,
+        pending: None,
     };
     let old = &prev.snapshot;
     let id = snapshot.id.as_str();
@@ -355,6 +361,7 @@ mod tests {
             seq: 7,
             not_found: false,
             changed_at: now(),
+            pending: None,
         }
     }
 

@@ -32,10 +32,13 @@ pub enum EventType {
     /// Sent only by `test-notify`; never produced by a cycle.
     #[serde(rename = "watcher.test")]
     Test,
+    /// What a channel held during its quiet hours, sent as one message when they end.
+    #[serde(rename = "watcher.quiet_hours_digest")]
+    QuietHoursDigest,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         Self::StatusChanged,
         Self::UploadErrorsAdded,
         Self::UploadErrorsCleared,
@@ -45,6 +48,7 @@ impl EventType {
         Self::ApiUnhealthy,
         Self::ApiRecovered,
         Self::Test,
+        Self::QuietHoursDigest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,7 @@ impl EventType {
             Self::ApiUnhealthy => "watcher.api_unhealthy",
             Self::ApiRecovered => "watcher.api_recovered",
             Self::Test => "watcher.test",
+            Self::QuietHoursDigest => "watcher.quiet_hours_digest",
         }
     }
 

@@ -10,16 +10,22 @@
 
 pub mod backoff;
 pub mod config;
+pub mod crash;
 pub mod event;
 
 pub mod commit;
+pub mod debounce;
 pub mod deliver;
 pub mod diff;
 pub mod fetch;
 pub mod http;
 pub mod observe;
+pub mod ops;
+pub mod quiet;
+pub mod remind;
 pub mod render;
 pub mod route;
+pub mod silence;
 
 pub mod cli;
 pub mod daemon;

@@ -41,9 +41,18 @@ struct Rule {
     transitions: Vec<(StatusPattern, StatusPattern)>,
     campaigns: Option<GlobSet>,
     channels: Vec<String>,
+    remind_every: Option<std::time::Duration>,
+    confirm_polls: Option<u32>,
 }
 
 impl Rule {
+    fn names_campaign(&self, id: &str, name: Option<&str>) -> bool {
+        match &self.campaigns {
+            Some(globs) => globs.is_match(id) || name.is_some_and(|name| globs.is_match(name)),
+            None => true,
+        }
+    }
+
     fn matches(&self, event: &Event) -> bool {
         if !self.events.is_empty() && !self.events.contains(&event.kind) {
             return false;
@@ -131,12 +140,56 @@ impl Router {
                 transitions,
                 campaigns,
                 channels: rule.channels.clone(),
+                remind_every: rule.remind_every,
+                confirm_polls: rule.confirm_polls,
             });
         }
         Ok(Self {
             rules: compiled,
             channels: channels.to_vec(),
         })
+    }
+
+    /// Polls a change of this campaign must be seen on: the largest `confirm_polls`
+    /// among rules naming the campaign (by their campaign globs alone: confirmation
+    /// happens before there are events to match), else `default`.
+    pub fn confirm_polls(&self, campaign_id: &str, name: Option<&str>, default: u32) -> u32 {
+        self.rules
+            .iter()
+            .filter(|rule| rule.names_campaign(campaign_id, name))
+            .filter_map(|rule| rule.confirm_polls)
+            .max()
+            .unwrap_or(default)
+    }
+
+    /// `(rule index, rule name, interval)` of every rule with `remind_every`.
+    pub fn reminding_rules(&self) -> Vec<(usize, &str, std::time::Duration)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| Some((index, rule.name.as_str(), rule.remind_every?)))
+            .collect()
+    }
+
+    /// Whether rule `index` matches `event`.
+    pub fn rule_matches(&self, index: usize, event: &Event) -> bool {
+        self.rules
+            .get(index)
+            .is_some_and(|rule| rule.matches(event))
+    }
+
+    /// Where rule `index` sends: its channels, or every channel.
+    pub fn rule_channels(&self, index: usize) -> Vec<String> {
+        let Some(rule) = self.rules.get(index) else {
+            return vec![];
+        };
+        let mut channels = if rule.channels.is_empty() {
+            self.channels.clone()
+        } else {
+            rule.channels.clone()
+        };
+        channels.sort();
+        channels
     }
 
     /// The channels this event goes to, each once, in name order.
@@ -212,6 +265,7 @@ mod tests {
             transitions: strings(transitions),
             campaigns: strings(campaigns),
             channels: strings(channels),
+            ..RuleSettings::default()
         }
     }
 
@@ -317,6 +371,28 @@ mod tests {
         let router = Router::new(&rules, &channels()).unwrap();
         let paused = event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused");
         assert_eq!(router.route(&paused), ["hook", "mail", "pager"]);
+    }
+
+    #[test]
+    fn confirm_polls_and_reminders_come_from_the_rules_naming_the_campaign() {
+        let mut flaky = rule(&[], &[], &["camp_flaky_*"], &["hook"]);
+        flaky.confirm_polls = Some(3);
+        flaky.remind_every = Some(std::time::Duration::from_secs(3600));
+        let mut eu = rule(&[], &[], &["Renewals*"], &[]);
+        eu.confirm_polls = Some(2);
+        let router = Router::new(&[rule(&[], &[], &[], &[]), flaky, eu], &channels()).unwrap();
+        assert_eq!(router.confirm_polls("camp_1", Some("Q4"), 1), 1);
+        assert_eq!(router.confirm_polls("camp_flaky_2", Some("Q4"), 1), 3);
+        assert_eq!(router.confirm_polls("camp_1", Some("Renewals May"), 1), 2);
+        assert_eq!(
+            router.confirm_polls("camp_flaky_2", Some("Renewals May"), 1),
+            3
+        );
+        let reminding = router.reminding_rules();
+        assert_eq!(reminding.len(), 1);
+        assert_eq!(reminding[0].0, 1);
+        assert_eq!(router.rule_channels(1), ["hook"]);
+        assert_eq!(router.rule_channels(0), ["hook", "mail", "pager"]);
     }
 
     #[test]

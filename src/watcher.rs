@@ -14,11 +14,14 @@ use tokio::sync::Notify;
 
 use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
-use crate::diff::{assess_health, diff_campaign, CycleVerdict};
+use crate::debounce::diff_confirmed;
+use crate::diff::{assess_health, CycleVerdict};
 use crate::event::Event;
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::observe::{CampaignStatus, FetchFailure, Observation};
+use crate::remind;
 use crate::route::Router;
+use crate::silence::silencing;
 
 /// What one cycle saw and did.
 #[derive(Debug, Clone)]
@@ -109,6 +112,7 @@ impl Watcher {
         let requests_before = self.client.requests_sent();
         let stored = self.store.load_states().await?;
         let (observations, listing_failure) = self.fetch(&stored).await;
+        crate::crash::reached(crate::crash::Stage::AfterFetch);
 
         let mut failures: Vec<&FetchFailure> = Vec::new();
         let mut campaigns_read = 0;
@@ -122,7 +126,14 @@ impl Watcher {
                 }
                 _ => campaigns_read += 1,
             }
-            let diff = diff_campaign(key, stored.get(key), observation, now);
+            let name = match observation {
+                Observation::Found(snapshot) => Some(snapshot.name.as_str()),
+                _ => stored.get(key).map(|state| state.snapshot.name.as_str()),
+            };
+            let confirm_polls = self
+                .router
+                .confirm_polls(key, name, self.watch.confirm_polls);
+            let diff = diff_confirmed(key, stored.get(key), observation, confirm_polls, now);
             if let Some(state) = diff.state {
                 states.push((key.clone(), state));
             }
@@ -137,22 +148,44 @@ impl Watcher {
         events.extend(health_event);
         let health_changed = new_health != health;
 
-        if !states.is_empty() || !events.is_empty() || health_changed {
-            let routed = events
-                .iter()
-                .map(|event| RoutedEvent {
-                    channels: self.router.route(event),
-                    event: event.clone(),
-                })
-                .collect();
+        // Silences are decided at commit time: a silenced event is history, never outbox.
+        let silences = self.store.silences(now, false).await?;
+        let mut routed: Vec<RoutedEvent> = events
+            .iter()
+            .map(|event| {
+                let mut routed = RoutedEvent::new(event.clone(), self.router.route(event));
+                routed.silence = silencing(&silences, event, now).map(|silence| silence.id);
+                routed
+            })
+            .collect();
+        let reminders = self
+            .plan_reminders(&stored, &states, &observations, &routed, now)
+            .await?;
+        for (event, channels) in reminders.events {
+            let mut reminder = RoutedEvent::new(event, channels);
+            reminder.silence = silencing(&silences, &reminder.event, now).map(|silence| silence.id);
+            events.push(reminder.event.clone());
+            routed.push(reminder);
+        }
+        for silenced in routed.iter().filter(|routed| routed.silence.is_some()) {
+            tracing::info!(event_id = %silenced.event.id, silence = silenced.silence, summary = %silenced.event.summary, "event silenced: kept in history, not sent");
+        }
+
+        if !states.is_empty()
+            || !events.is_empty()
+            || health_changed
+            || !reminders.writes.is_empty()
+        {
             self.store
                 .commit_cycle(&CycleCommit {
                     now,
                     states,
                     health: health_changed.then_some(new_health.clone()),
                     events: routed,
+                    reminders: reminders.writes,
                 })
                 .await?;
+            crate::crash::reached(crate::crash::Stage::AfterCommit);
             if !events.is_empty() {
                 self.dispatcher_wake.notify_one();
             }
@@ -226,6 +259,48 @@ impl Watcher {
         {
             tracing::warn!(%error, "could not record the cycle for `status`");
         }
+    }
+
+    /// Reminders due this cycle, from the stored timestamps and the campaigns read.
+    async fn plan_reminders(
+        &self,
+        stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
+        new_states: &[(String, crate::diff::CampaignState)],
+        observations: &BTreeMap<String, Observation>,
+        routed: &[RoutedEvent],
+        now: DateTime<Utc>,
+    ) -> Result<remind::Plan, StoreError> {
+        if self.router.reminding_rules().is_empty() {
+            return Ok(remind::Plan::default());
+        }
+        let reminders = self.store.load_reminders().await?;
+        let updated: std::collections::HashMap<&str, &crate::diff::CampaignState> = new_states
+            .iter()
+            .map(|(key, state)| (key.as_str(), state))
+            .collect();
+        let observed: Vec<(&str, &crate::diff::CampaignState)> = observations
+            .iter()
+            .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
+            .filter_map(|(key, _)| {
+                let state = updated
+                    .get(key.as_str())
+                    .copied()
+                    .or_else(|| stored.get(key))?;
+                Some((key.as_str(), state))
+            })
+            .collect();
+        let sendable: Vec<&Event> = routed
+            .iter()
+            .filter(|routed| routed.silence.is_none())
+            .map(|routed| &routed.event)
+            .collect();
+        Ok(remind::plan(
+            &self.router,
+            &reminders,
+            &observed,
+            &sendable,
+            now,
+        ))
     }
 
     /// Read every watched campaign. Returns one observation per campaign key, plus

@@ -12,6 +12,7 @@ mod schema;
 mod store;
 
 pub use store::{
-    CampaignActivity, CycleCommit, CycleOutcome, Delivery, LastCycle, OutboxCounts, RoutedEvent,
-    Store, StoreError, StoredEvent,
+    CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
+    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, Store, StoreError,
+    StoredEvent,
 };

@@ -8,7 +8,7 @@
 use sqlx::{Row, SqlitePool};
 
 /// Append only: never edit a script once released, add a new one instead.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: initial schema. Timestamps are unix milliseconds (UTC) throughout, so
     // ordering and "is it due" comparisons are plain integer comparisons.
     r#"
@@ -45,7 +45,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
     "#,
-    // service status (issue 6, `status` command): when each campaign was last read,
+    // 2: service status (`status` command): when each campaign was last read,
     // and how the last cycle went. Kept apart from campaign_state so that diff's
     // state (and its sequence numbers) is not rewritten on every quiet cycle.
     r#"
@@ -61,6 +61,30 @@ const MIGRATIONS: &[&str] = &[
         detail       TEXT NOT NULL
     );
     CREATE INDEX events_campaign ON events (campaign_id, occurred_at);
+    "#,
+    // 3: alerting controls. A silenced event is kept in history with the silence
+    // that stopped it (and gets no outbox rows); a row held by quiet hours keeps
+    // `held_until` (its release) and, once sent, the id of the digest it went out
+    // in; reminders keep their timestamps per (campaign, rule).
+    r#"
+    ALTER TABLE events ADD COLUMN silence_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN held_until INTEGER;
+    ALTER TABLE outbox ADD COLUMN digest_id TEXT;
+    CREATE INDEX outbox_channel_sent ON outbox (channel, sent_at);
+    CREATE TABLE silences (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign    TEXT NOT NULL,
+        event_type  TEXT,
+        reason      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE TABLE reminders (
+        campaign_id  TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        state_json   TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, rule)
+    );
     "#,
 ];
 

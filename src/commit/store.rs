@@ -13,6 +13,8 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
+pub use alerts::{DeliveryState, HistoryEntry, OutboxEntry, ReminderWrite, ReplayOutcome};
+
 use super::schema::{self, MigrateError};
 use crate::diff::{ApiHealth, CampaignState};
 use crate::event::Event;
@@ -63,6 +65,8 @@ pub struct CycleCommit {
     pub states: Vec<(String, CampaignState)>,
     pub health: Option<ApiHealth>,
     pub events: Vec<RoutedEvent>,
+    /// Reminder timestamps to store (or delete, when `None`).
+    pub reminders: Vec<ReminderWrite>,
 }
 
 /// An event and the channels the rules chose for it (possibly none).
@@ -70,6 +74,19 @@ pub struct CycleCommit {
 pub struct RoutedEvent {
     pub event: Event,
     pub channels: Vec<String>,
+    /// The silence that stops it: kept in history, no outbox rows.
+    pub silence: Option<i64>,
+}
+
+impl RoutedEvent {
+    /// An event sent at once to `channels`.
+    pub fn new(event: Event, channels: Vec<String>) -> Self {
+        Self {
+            event,
+            channels,
+            silence: None,
+        }
+    }
 }
 
 /// One due outbox row.
@@ -81,6 +98,8 @@ pub struct Delivery {
     /// Attempts made before this one.
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
+    /// Held by quiet hours until then: goes out in the channel's digest.
+    pub held_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -346,16 +365,20 @@ impl Store {
         for routed in &cycle.events {
             let event = &routed.event;
             sqlx::query(
-                "INSERT OR IGNORE INTO events (id, type, campaign_id, occurred_at, payload_json)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id)
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(&event.id)
             .bind(event.kind.as_str())
             .bind(event.campaign.as_ref().map(|c| c.id.as_str()))
             .bind(millis(event.occurred_at))
             .bind(event.to_json())
+            .bind(routed.silence)
             .execute(&mut *tx)
             .await?;
+            if routed.silence.is_some() {
+                continue;
+            }
             for channel in &routed.channels {
                 sqlx::query(
                     "INSERT OR IGNORE INTO outbox
@@ -370,6 +393,7 @@ impl Store {
                 .await?;
             }
         }
+        alerts::write_reminders(&mut tx, &cycle.reminders).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -381,7 +405,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT o.id, o.channel, o.attempts, o.created_at, e.payload_json
+            "SELECT o.id, o.channel, o.attempts, o.created_at, o.held_until, e.payload_json
              FROM outbox o JOIN events e ON e.id = o.event_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?
              ORDER BY o.id LIMIT ?",
@@ -474,13 +498,14 @@ impl Store {
     }
 
     /// How many outbox rows of these events are still pending (used by `once` to
-    /// wait for its own deliveries).
+    /// wait for its own deliveries). Rows held for quiet hours are scheduled, not
+    /// failing, so they don't count.
     pub async fn pending_for(&self, event_ids: &[String]) -> Result<u64, StoreError> {
         let mut total = 0u64;
         for chunk in event_ids.chunks(IN_CHUNK) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
-                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND event_id IN ({placeholders})"
+                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND held_until IS NULL AND event_id IN ({placeholders})"
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
@@ -543,6 +568,10 @@ fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
         event: parse_event(&json, what)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         created_at: from_millis(row.try_get("created_at")?, what)?,
+        held_until: row
+            .try_get::<Option<i64>, _>("held_until")?
+            .map(|at| from_millis(at, || format!("outbox row {id} held_until")))
+            .transpose()?,
     })
 }
 
@@ -557,5 +586,6 @@ impl std::fmt::Debug for Store {
 mod activity;
 pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
 
+mod alerts;
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,8 @@ use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueK
 use serde::de::{DeserializeOwned, Visitor};
 
 use super::{
-    ChannelKind, ChannelSettings, ConfigError, HttpSettings, LogSettings, RuleSettings, Secret,
-    Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelKind, ChannelSettings, ConfigError, HttpSettings, LogSettings, QuietHoursSettings,
+    RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 
 /// Prefix of environment overrides: `CAMPAIGN_WATCHER__SECTION__KEY`.
@@ -379,6 +379,15 @@ fn prune_unknown_keys(
         for name in sorted_keys(channels) {
             if let Some(ValueKind::Table(channel)) = channels.get_mut(&name).map(|v| &mut v.kind) {
                 prune(channel, &format!("channels.{name}"), known);
+                if let Some(ValueKind::Table(quiet)) =
+                    channel.get_mut("quiet_hours").map(|v| &mut v.kind)
+                {
+                    prune(
+                        quiet,
+                        &format!("channels.{name}.quiet_hours"),
+                        struct_fields::<QuietHoursSettings>(),
+                    );
+                }
             }
         }
     }

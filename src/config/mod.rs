@@ -292,9 +292,30 @@ pub struct ChannelSettings {
     pub text_template: Option<PathBuf>,
     #[serde(default)]
     pub html_template: Option<PathBuf>,
+    /// Hold events during these hours and send them as one digest when they end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHoursSettings>,
+    /// Sends per rolling minute; the excess waits in the outbox. Unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_minute: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursSettings {
+    /// Local `HH:MM` the quiet window starts at.
+    pub start: String,
+    /// Local `HH:MM` it ends at; before `start` means it spans midnight.
+    pub end: String,
+    /// IANA zone name, e.g. "Europe/Berlin".
+    pub timezone: String,
+    /// Event types that are sent at once even during quiet hours.
+    #[serde(default)]
+    pub except: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSettings {
     #[serde(default)]
@@ -311,6 +332,16 @@ pub struct RuleSettings {
     /// Channel names; empty means every channel.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// While a campaign stays in the state this rule matched, send `campaign.reminder` this often.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub remind_every: Option<Duration>,
+    /// Overrides `watch.confirm_polls` for the campaigns this rule names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_polls: Option<u32>,
 }
 
 fn default_base_url() -> String {
@@ -468,6 +499,8 @@ impl fmt::Debug for ChannelSettings {
             .field("subject_template", &self.subject_template)
             .field("text_template", &self.text_template)
             .field("html_template", &self.html_template)
+            .field("quiet_hours", &self.quiet_hours)
+            .field("max_per_minute", &self.max_per_minute)
             .finish()
     }
 }
@@ -527,6 +560,8 @@ impl ChannelSettings {
             subject_template: None,
             text_template: None,
             html_template: None,
+            quiet_hours: None,
+            max_per_minute: None,
         }
     }
 

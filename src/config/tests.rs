@@ -358,7 +358,7 @@ fn validate_reports_every_problem_at_once() {
         page_size = 5000
         interval = "500ms"
         schedule = "0 */5 * * *"
-        confirm_polls = 2
+        confirm_polls = 0
         unhealthy_after = 0
         statuses = ["live", "running"]
         [state]
@@ -395,7 +395,7 @@ fn validate_reports_every_problem_at_once() {
         "watch.interval: set either interval or schedule",
         "watch.schedule: \"0 */5 * * *\" is not a 6- or 7-field cron",
         "watch.interval: 500ms is below the 1s minimum",
-        "watch.confirm_polls: 2 is not supported: only 1 is supported in this version",
+        "watch.confirm_polls: 0 is outside 1..=100",
         "watch.unhealthy_after:",
         "watch.statuses[1]: \"running\"",
         "state.url: postgres is not supported yet",
@@ -587,4 +587,57 @@ fn log_format_comes_from_the_log_section_or_the_environment() {
     }
     let wrong = problems(load("[log]\nformat = \"xml\"\nformt = 1\n", &[]));
     assert!(wrong.iter().any(|p| p.contains("log.formt")), "{wrong:?}");
+}
+
+#[test]
+fn alerting_controls_are_loaded_and_checked() {
+    let toml = r#"
+        [sigmamind]
+        api_key = "k"
+        [watch]
+        campaigns = ["camp_1"]
+        confirm_polls = 3
+        [channels.hook]
+        kind = "console"
+        max_per_minute = 0
+        quiet_hours = { start = "22:00", end = "7am", timezone = "Mars/Olympus", excep = [] }
+        [channels.ok]
+        kind = "console"
+        max_per_minute = 10
+        quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = ["watcher.api_unhealthy"] }
+        [[rules]]
+        events = ["campaign.not_found"]
+        remind_every = "10s"
+        confirm_polls = 101
+    "#;
+    let error = load(toml, &[]).unwrap_err().to_string();
+    assert!(
+        error
+            .contains("unknown key \"channels.hook.quiet_hours.excep\" (did you mean \"except\"?)"),
+        "{error}"
+    );
+    let fixed = toml.replace(", excep = []", "");
+    let settings = load(&fixed, &[]).unwrap();
+    assert_eq!(settings.watch.confirm_polls, 3);
+    assert_eq!(settings.channels["ok"].max_per_minute, Some(10));
+    assert_eq!(
+        settings.rules[0].remind_every,
+        Some(std::time::Duration::from_secs(10))
+    );
+    let problems = settings.validate().unwrap_err();
+    for expected in [
+        "channels.hook.max_per_minute: must be at least 1",
+        "channels.hook.quiet_hours: end \"7am\" is not a time of day",
+        "rules[0].confirm_polls: 101 is outside 1..=100",
+        "rules[0].remind_every: 10s is below the 1m minimum",
+        "rules[0].remind_every: reminders follow campaign.status_changed",
+    ] {
+        assert!(
+            problems.iter().any(|problem| problem.starts_with(expected)),
+            "missing {expected:?} in {problems:#?}"
+        );
+    }
+    assert!(!problems
+        .iter()
+        .any(|problem| problem.starts_with("channels.ok")));
 }

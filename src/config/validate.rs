@@ -14,6 +14,9 @@ use crate::event::EventType;
 /// The statuses SigmaMind documents; `watch.statuses` filters on exactly these.
 const KNOWN_STATUSES: [&str; 4] = ["live", "scheduled", "paused", "completed"];
 const MAX_PAGE_SIZE: u32 = 1000;
+const MAX_CONFIRM_POLLS: u32 = 100;
+/// Shorter reminders are noise, not reminders.
+const MIN_REMIND_EVERY: Duration = Duration::from_secs(60);
 
 impl Settings {
     /// Every configuration error at once; `Ok` may still come with [`Settings::warnings`].
@@ -150,12 +153,7 @@ impl Settings {
                 ));
             }
         }
-        if watch.confirm_polls != 1 {
-            problems.push(format!(
-                "watch.confirm_polls: {} is not supported: only 1 is supported in this version",
-                watch.confirm_polls
-            ));
-        }
+        check_confirm_polls(problems, "watch.confirm_polls", watch.confirm_polls);
         if watch.unhealthy_after == 0 {
             problems.push("watch.unhealthy_after: must be at least 1".to_string());
         }
@@ -244,6 +242,27 @@ impl Settings {
                     ));
                 }
             }
+            if let Some(polls) = rule.confirm_polls {
+                check_confirm_polls(problems, &format!("{at}.confirm_polls"), polls);
+            }
+            if let Some(every) = rule.remind_every {
+                if every < MIN_REMIND_EVERY {
+                    problems.push(format!(
+                        "{at}.remind_every: {} is below the 1m minimum",
+                        human(every)
+                    ));
+                }
+                let remindable = rule.events.is_empty()
+                    || rule.events.iter().any(|event| {
+                        event == EventType::StatusChanged.as_str()
+                            || event == EventType::UploadErrorsAdded.as_str()
+                    });
+                if !remindable {
+                    problems.push(format!(
+                        "{at}.remind_every: reminders follow campaign.status_changed or campaign.upload_errors_added, which {at}.events does not include"
+                    ));
+                }
+            }
             for channel in &rule.channels {
                 if !self.channels.contains_key(channel) {
                     problems.push(format!(
@@ -307,6 +326,22 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
         ));
     }
     non_zero(problems, &format!("{at}.max_age"), channel.max_age);
+    if channel.max_per_minute == Some(0) {
+        problems.push(format!(
+            "{at}.max_per_minute: must be at least 1 (leave it out for no limit)"
+        ));
+    }
+    if let Some(quiet) = &channel.quiet_hours {
+        if let Err(why) = crate::quiet::QuietHours::from_settings(quiet) {
+            problems.push(format!("{at}.quiet_hours: {why}"));
+        }
+    }
+}
+
+fn check_confirm_polls(problems: &mut Vec<String>, key: &str, polls: u32) {
+    if polls == 0 || polls > MAX_CONFIRM_POLLS {
+        problems.push(format!("{key}: {polls} is outside 1..={MAX_CONFIRM_POLLS}"));
+    }
 }
 
 fn non_zero(problems: &mut Vec<String>, key: &str, value: Duration) {

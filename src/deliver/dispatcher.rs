@@ -8,7 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Channel, ChannelSet, SendOutcome};
+use super::{ChannelSet, SendOutcome};
+
+mod shaping;
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, Store, StoreError};
 use crate::http::{Metrics, NotificationResult};
@@ -35,6 +37,10 @@ pub struct DrainReport {
     pub sent: u32,
     pub retried: u32,
     pub dead: u32,
+    /// Rows held by quiet hours in this drain.
+    pub held: u32,
+    /// Rows left waiting by the channel's rate limit.
+    pub deferred: u32,
 }
 
 impl DrainReport {
@@ -42,6 +48,8 @@ impl DrainReport {
         self.sent += other.sent;
         self.retried += other.retried;
         self.dead += other.dead;
+        self.held += other.held;
+        self.deferred += other.deferred;
     }
 }
 
@@ -97,32 +105,20 @@ impl Dispatcher {
         }
     }
 
-    /// One channel's rows, in order. A store error stops this channel (its rows
-    /// stay pending and are retried) and is returned with what was already done.
+    /// One channel's rows, in order, through its quiet hours and rate limit
+    /// (`shaping`). A store error stops this channel (its rows stay pending and
+    /// are retried) and is returned with what was already done.
     async fn drain_channel(
         &self,
         channel_name: String,
         rows: Vec<Delivery>,
         now: DateTime<Utc>,
     ) -> (DrainReport, Option<StoreError>) {
-        // Email sends messages (a cycle's rows as one digest), not rows.
-        if let Some(configured) = self.channels.get(&channel_name) {
-            if let Channel::Email(email) = &configured.channel {
-                return self
-                    .drain_email(&channel_name, email, &configured.retry, rows, now)
-                    .await;
-            }
-        }
         let mut report = DrainReport::default();
-        for row in rows {
-            if let Err(e) = self
-                .deliver_one(&channel_name, &row, now, &mut report)
-                .await
-            {
-                return (report, Some(e));
-            }
-        }
-        (report, None)
+        let result = self
+            .drain_shaped(&channel_name, rows, now, &mut report)
+            .await;
+        (report, result.err())
     }
 
     async fn deliver_one(
@@ -142,8 +138,24 @@ impl Dispatcher {
                 .record_notification(channel_name, NotificationResult::dead);
             return Ok(());
         };
-        match configured.channel.send(&row.event).await {
+        let outcome = configured.channel.send(&row.event).await;
+        self.record(configured, row, outcome, now, report).await
+    }
+
+    /// Store what one send of `row` came to.
+    async fn record(
+        &self,
+        configured: &super::ConfiguredChannel,
+        row: &Delivery,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+        report: &mut DrainReport,
+    ) -> Result<(), StoreError> {
+        let event_id = row.event.id.as_str();
+        let channel_name = configured.name.as_str();
+        match outcome {
             SendOutcome::Delivered { detail } => {
+                crate::crash::reached(crate::crash::Stage::AfterSend);
                 tracing::info!(event_id, channel = channel_name, %detail, "delivered");
                 self.store.mark_sent(row.id, now).await?;
                 report.sent += 1;
@@ -162,7 +174,11 @@ impl Dispatcher {
                 retry_after,
             } => {
                 let policy = &configured.retry;
-                let age = now.signed_duration_since(row.created_at);
+                // A row held for quiet hours ages from its release, not from the night before.
+                let born = row
+                    .held_until
+                    .map_or(row.created_at, |held| held.max(row.created_at));
+                let age = now.signed_duration_since(born);
                 if age >= delta(policy.max_age) {
                     tracing::error!(event_id, channel = channel_name, error = %reason, attempts = row.attempts + 1, "delivery dead: still failing after max_age");
                     let reason = format!("gave up after max_age: {reason}");

@@ -43,6 +43,8 @@ pub enum DeliverError {
         key: &'static str,
         source: SigningError,
     },
+    #[error("channel \"{channel}\": quiet_hours: {reason}")]
+    InvalidQuietHours { channel: String, reason: String },
     #[error("channel \"{channel}\": cannot build the HTTP client: {reason}")]
     Client { channel: String, reason: String },
     #[error("channel \"{channel}\": {reason}")]
@@ -50,7 +52,7 @@ pub enum DeliverError {
 }
 
 /// What one attempt to send one event came to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum SendOutcome {
     Delivered {
         detail: String,
@@ -107,6 +109,10 @@ pub struct ConfiguredChannel {
     pub name: String,
     pub channel: Channel,
     pub retry: RetryPolicy,
+    /// Held rows go out as one digest when the window ends.
+    pub quiet_hours: Option<crate::quiet::QuietHours>,
+    /// Messages per rolling minute; the rest wait in the outbox.
+    pub max_per_minute: Option<u32>,
 }
 
 /// Every configured channel, by name.
@@ -167,12 +173,23 @@ impl ChannelSet {
                     })
                 }
             };
+            let quiet_hours = channel_settings
+                .quiet_hours
+                .as_ref()
+                .map(crate::quiet::QuietHours::from_settings)
+                .transpose()
+                .map_err(|reason| DeliverError::InvalidQuietHours {
+                    channel: name.clone(),
+                    reason,
+                })?;
             channels.insert(
                 name.clone(),
                 ConfiguredChannel {
                     name: name.clone(),
                     channel,
                     retry: RetryPolicy::from_settings(channel_settings),
+                    quiet_hours,
+                    max_per_minute: channel_settings.max_per_minute,
                 },
             );
         }

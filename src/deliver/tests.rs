@@ -151,10 +151,11 @@ async fn setup(
             now: t0(),
             states: vec![],
             health: None,
-            events: vec![RoutedEvent {
-                event: event("evt_1"),
-                channels: channels.iter().map(|c| c.to_string()).collect(),
-            }],
+            reminders: vec![],
+            events: vec![RoutedEvent::new(
+                event("evt_1"),
+                channels.iter().map(|c| c.to_string()).collect(),
+            )],
         })
         .await
         .unwrap();
@@ -193,6 +194,7 @@ fn report(sent: u32, retried: u32, dead: u32) -> DrainReport {
         sent,
         retried,
         dead,
+        ..DrainReport::default()
     }
 }
 
@@ -511,10 +513,8 @@ async fn run_delivers_when_woken_and_stops_on_shutdown() {
             now: Utc::now(),
             states: vec![],
             health: None,
-            events: vec![RoutedEvent {
-                event: event("evt_run"),
-                channels: vec!["hook".into()],
-            }],
+            reminders: vec![],
+            events: vec![RoutedEvent::new(event("evt_run"), vec!["hook".into()])],
         })
         .await
         .unwrap();

@@ -448,6 +448,7 @@ pub fn headline(event: &Event) -> String {
         }
         EventType::ApiRecovered => "SigmaMind API recovered".into(),
         EventType::Test => "TEST message: no campaign changed".into(),
+        EventType::QuietHoursDigest => "Held during quiet hours".into(),
     }
 }
 
@@ -551,6 +552,10 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
             event.campaign = None;
             event.summary =
                 "TEST from campaign-watcher: this is a test message, no campaign changed".into();
+        }
+        EventType::QuietHoursDigest => {
+            event.campaign = None;
+            event.summary = "Held during quiet hours (22:00-07:00 Europe/Berlin):\nQ4 Outreach Campaign (camp_XiQEBcj9cc5TFRB4): paused 23:10, resumed 23:40".into();
         }
     }
     event

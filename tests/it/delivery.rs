@@ -74,6 +74,7 @@ async fn rules_choose_which_transitions_are_sent() {
             transitions: vec!["*->paused".into()],
             campaigns: vec![],
             channels: vec!["hook".into()],
+            ..RuleSettings::default()
         }];
     })
     .await;

@@ -56,6 +56,10 @@ struct ReceiverState {
     received: Vec<Received>,
     /// Statuses to answer, in order; 200 once they run out.
     script: VecDeque<u16>,
+    /// Requests still to be recorded and then never answered (a send in flight).
+    hold: u32,
+    /// Requests recorded and left hanging so far.
+    held: u32,
 }
 
 /// A webhook receiver on a real loopback socket that records what it gets.
@@ -87,6 +91,17 @@ impl Receiver {
         self.state.lock().unwrap().script.extend(statuses);
     }
 
+    /// Leave the next `n` requests unanswered (and out of [`Receiver::received`]),
+    /// so a sender is caught mid-send.
+    pub fn hold_next(&self, n: u32) {
+        self.state.lock().unwrap().hold += n;
+    }
+
+    /// How many requests have been left hanging.
+    pub fn held(&self) -> u32 {
+        self.state.lock().unwrap().held
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
     }
@@ -104,7 +119,6 @@ async fn receive(
     headers: HeaderMap,
     body: String,
 ) -> StatusCode {
-    let mut state = state.lock().unwrap();
     let headers = headers
         .iter()
         .map(|(k, v)| {
@@ -114,8 +128,21 @@ async fn receive(
             )
         })
         .collect();
-    state.received.push(Received { headers, body });
-    let status = state.script.pop_front().unwrap_or(200);
+    let answer = {
+        let mut guard = state.lock().unwrap();
+        // A request left unanswered was never acknowledged: it is not in `received`.
+        if guard.hold > 0 {
+            guard.hold -= 1;
+            guard.held += 1;
+            None
+        } else {
+            guard.received.push(Received { headers, body });
+            Some(guard.script.pop_front().unwrap_or(200))
+        }
+    };
+    let Some(status) = answer else {
+        return std::future::pending().await;
+    };
     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
 
@@ -306,9 +333,22 @@ pub struct DaemonProcess {
 }
 
 pub fn spawn_daemon(config: &Path, dir: &Path) -> DaemonProcess {
-    let stdout = dir.join("stdout.log");
-    let stderr = dir.join("stderr.log");
+    spawn_daemon_with(config, dir, "", &[])
+}
+
+/// [`spawn_daemon`] with extra environment; `tag` keeps each run's logs apart.
+pub fn spawn_daemon_with(
+    config: &Path,
+    dir: &Path,
+    tag: &str,
+    env: &[(&str, &str)],
+) -> DaemonProcess {
+    let stdout = dir.join(format!("stdout{tag}.log"));
+    let stderr = dir.join(format!("stderr{tag}.log"));
     let mut command = tokio::process::Command::new(BIN);
+    for (key, value) in env {
+        command.env(key, value);
+    }
     command
         .args(["--config", &config.display().to_string(), "run"])
         .env_remove("SIGMAMIND_API_KEY")

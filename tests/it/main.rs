@@ -5,7 +5,9 @@
 mod helpers;
 mod smtp;
 
+mod alerting;
 mod cli;
+mod crash;
 mod cycle;
 mod delivery;
 mod email;

@@ -27,6 +27,7 @@ fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
         seq,
         not_found: false,
         changed_at: t0(),
+        pending: None,
     }
 }
 
@@ -57,11 +58,11 @@ fn cycle(events: &[(&str, &[&str])]) -> CycleCommit {
         }),
         events: events
             .iter()
-            .map(|(id, channels)| RoutedEvent {
-                event: event(id),
-                channels: channels.iter().map(|c| c.to_string()).collect(),
+            .map(|(id, channels)| {
+                RoutedEvent::new(event(id), channels.iter().map(|c| c.to_string()).collect())
             })
             .collect(),
+        reminders: vec![],
     }
 }
 
@@ -480,4 +481,59 @@ async fn corrupt_rows_are_errors_naming_the_row() {
         store.load_health().await,
         Err(StoreError::Corrupt { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, path) = file_url(&dir);
+    {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql(schema::MIGRATIONS[0])
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1, 0);
+             INSERT INTO events VALUES ('evt_1', 'watcher.api_unhealthy', NULL, 0, '{}');
+             INSERT INTO outbox (event_id, channel, status, created_at, next_attempt_at)
+                 VALUES ('evt_1', 'hook', 'dead', 0, 0);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        // A real event payload, so the queries below can parse it.
+        sqlx::query("UPDATE events SET payload_json = ? WHERE id = 'evt_1'")
+            .bind(event("evt_1").to_json())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(raw_version(&path).await, schema::LATEST);
+    let dead = store.outbox_entries(true).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].held_until, None);
+    assert_eq!(
+        store.replay(dead[0].id, t0()).await.unwrap(),
+        ReplayOutcome::Replayed
+    );
+    let history = store
+        .history(None, t0() - TimeDelta::days(365 * 60), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].silenced_by.is_none());
+    let silence = store
+        .add_silence("camp_*", None, "upgrade", t0(), t0() + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
 }

@@ -160,6 +160,7 @@ mod tests {
             event,
             attempts: 0,
             created_at,
+            held_until: None,
         }
     }
 

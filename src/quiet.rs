@@ -1,0 +1,330 @@
+//! Quiet hours, pure: whether an event is held at a given instant, until when,
+//! and the one digest the held events become when the window ends.
+//!
+//! Time zones come from chrono-tz (IANA names, compiled in; chrono is already a
+//! dependency, so it is the lighter choice than a second date-time library).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::config::QuietHoursSettings;
+use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
+use crate::observe::CampaignStatus;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuietHours {
+    start: NaiveTime,
+    end: NaiveTime,
+    zone: Tz,
+    except: Vec<EventType>,
+}
+
+impl QuietHours {
+    /// Checks every part; the error is a sentence fragment for `channels.NAME.quiet_hours: ...`.
+    pub fn from_settings(settings: &QuietHoursSettings) -> Result<Self, String> {
+        let time = |key: &str, text: &str| {
+            NaiveTime::parse_from_str(text.trim(), "%H:%M")
+                .map_err(|_| format!("{key} \"{text}\" is not a time of day like \"22:00\""))
+        };
+        let start = time("start", &settings.start)?;
+        let end = time("end", &settings.end)?;
+        if start == end {
+            return Err("start and end are equal; leave quiet_hours out instead".into());
+        }
+        let zone: Tz = settings.timezone.trim().parse().map_err(|_| {
+            format!(
+                "timezone \"{}\" is not an IANA time zone name like \"Europe/Berlin\"",
+                settings.timezone
+            )
+        })?;
+        let except = settings
+            .except
+            .iter()
+            .map(|text| {
+                EventType::parse(text)
+                    .ok_or_else(|| format!("except: \"{text}\" is not an event type"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            start,
+            end,
+            zone,
+            except,
+        })
+    }
+
+    /// When `now` is inside the window and `kind` is not excepted: the instant the
+    /// window ends, when the held event goes out.
+    pub fn hold_until(&self, kind: EventType, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.except.contains(&kind) || kind == EventType::Test {
+            return None;
+        }
+        let local = now.with_timezone(&self.zone).naive_local();
+        let (date, time) = (local.date(), local.time());
+        let end_date = if self.start < self.end {
+            (self.start <= time && time < self.end).then_some(date)?
+        } else if time >= self.start {
+            date.succ_opt()?
+        } else if time < self.end {
+            date
+        } else {
+            return None;
+        };
+        Some(self.to_utc(end_date.and_time(self.end)))
+    }
+
+    /// A local wall-clock time as an instant; in a DST gap, the first instant after it.
+    fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        let mut probe = local;
+        for _ in 0..4 {
+            match self.zone.from_local_datetime(&probe) {
+                LocalResult::Single(at) => return at.with_timezone(&Utc),
+                LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+                LocalResult::None => probe += TimeDelta::minutes(30),
+            }
+        }
+        Utc.from_utc_datetime(&local)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}-{} {}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M"),
+            self.zone.name()
+        )
+    }
+
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+}
+
+/// One digest event for the events a channel held through quiet hours. Events
+/// of one campaign collapse into one line ("paused 23:10, resumed 23:40"). The
+/// id is derived from the channel and the held event ids, so a crash before the
+/// rows are marked resends the digest under the same id.
+pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Event {
+    let mut ids: Vec<&str> = held.iter().map(|event| event.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut id_parts = vec!["quiet_hours_digest", channel];
+    id_parts.extend(ids);
+
+    // Campaign lines in the order their first event happened; watcher events each on their own.
+    let mut order: Vec<String> = Vec::new();
+    let mut lines: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    let mut sorted: Vec<&Event> = held.iter().collect();
+    sorted.sort_by_key(|event| event.occurred_at);
+    for event in sorted {
+        let at = event.occurred_at.with_timezone(&zone).format("%H:%M");
+        let (key, label) = match &event.campaign {
+            Some(campaign) => (
+                campaign.id.clone(),
+                format!("{} ({})", campaign.name, campaign.id),
+            ),
+            None => (event.id.clone(), "watcher".to_string()),
+        };
+        if !lines.contains_key(&key) {
+            order.push(key.clone());
+        }
+        let entry = lines.entry(key).or_insert_with(|| (label, Vec::new()));
+        entry.1.push(format!("{} {at}", what_happened(event)));
+    }
+    let mut summary = format!(
+        "{} event{} held during quiet hours:",
+        held.len(),
+        if held.len() == 1 { "" } else { "s" }
+    );
+    for key in &order {
+        if let Some((label, happenings)) = lines.get(key) {
+            summary.push_str(&format!("\n{label}: {}", happenings.join(", ")));
+        }
+    }
+    Event {
+        version: PAYLOAD_VERSION.into(),
+        id: event_id(&id_parts),
+        kind: EventType::QuietHoursDigest,
+        occurred_at: now,
+        campaign: None,
+        upload_errors: UploadErrors::default(),
+        changes: vec![],
+        summary,
+    }
+}
+
+fn what_happened(event: &Event) -> String {
+    match event.kind {
+        EventType::StatusChanged => match event.transition() {
+            Some((CampaignStatus::Paused, CampaignStatus::Live)) => "resumed".into(),
+            Some((_, CampaignStatus::Live)) => "went live".into(),
+            Some((_, CampaignStatus::Paused)) => "paused".into(),
+            Some((_, CampaignStatus::Completed)) => "completed".into(),
+            Some((_, CampaignStatus::Scheduled)) => "scheduled".into(),
+            Some((_, other)) => format!("became {other}"),
+            None => "status changed".into(),
+        },
+        EventType::UploadErrorsAdded => {
+            let n = event.upload_errors.added.len();
+            format!("{n} new upload error{}", if n == 1 { "" } else { "s" })
+        }
+        EventType::UploadErrorsCleared => "upload errors cleared".into(),
+        EventType::SettingsChanged => "settings changed".into(),
+        EventType::NotFound => "disappeared (404)".into(),
+        EventType::Reminder => "reminder: still unresolved".into(),
+        EventType::ApiUnhealthy => "API unhealthy".into(),
+        EventType::ApiRecovered => "API recovered".into(),
+        EventType::Test | EventType::QuietHoursDigest => event.kind.as_str().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CampaignInfo;
+
+    fn berlin(start: &str, end: &str, except: &[&str]) -> QuietHours {
+        QuietHours::from_settings(&QuietHoursSettings {
+            start: start.into(),
+            end: end.into(),
+            timezone: "Europe/Berlin".into(),
+            except: except.iter().map(|s| s.to_string()).collect(),
+        })
+        .unwrap()
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn windows_over_midnight_in_a_zone_with_dst() {
+        let quiet = berlin("22:00", "07:00", &["watcher.api_unhealthy"]);
+        let paused = EventType::StatusChanged;
+        // (now in UTC, expected release in UTC); Berlin is UTC+1 in winter, UTC+2 in summer.
+        let cases = [
+            ("2026-11-26T20:59:59Z", None),
+            ("2026-11-26T21:00:00Z", Some("2026-11-27T06:00:00Z")),
+            ("2026-11-26T23:30:00Z", Some("2026-11-27T06:00:00Z")),
+            ("2026-11-27T05:59:59Z", Some("2026-11-27T06:00:00Z")),
+            ("2026-11-27T06:00:00Z", None),
+            ("2026-11-27T12:00:00Z", None),
+            // summer time: 22:00 Berlin is 20:00 UTC
+            ("2026-07-01T20:30:00Z", Some("2026-07-02T05:00:00Z")),
+            // the night clocks go back (25 Oct 2026): 07:00 CET is 06:00 UTC
+            ("2026-10-24T22:00:00Z", Some("2026-10-25T06:00:00Z")),
+        ];
+        for (now, expected) in cases {
+            assert_eq!(
+                quiet.hold_until(paused, utc(now)),
+                expected.map(utc),
+                "at {now}"
+            );
+        }
+        assert_eq!(
+            quiet.hold_until(EventType::ApiUnhealthy, utc("2026-11-26T23:30:00Z")),
+            None,
+            "excepted types are never held"
+        );
+    }
+
+    #[test]
+    fn a_daytime_window_and_a_release_inside_a_dst_gap() {
+        let quiet = berlin("09:00", "17:00", &[]);
+        assert!(quiet
+            .hold_until(EventType::StatusChanged, utc("2026-11-26T08:00:00Z"))
+            .is_some());
+        assert!(quiet
+            .hold_until(EventType::StatusChanged, utc("2026-11-26T16:00:00Z"))
+            .is_none());
+        // 29 Mar 2026 02:00-03:00 Berlin does not exist; a window ending at 02:30 ends at 03:00.
+        let gap = berlin("01:00", "02:30", &[]);
+        assert_eq!(
+            gap.hold_until(EventType::StatusChanged, utc("2026-03-29T00:10:00Z")),
+            Some(utc("2026-03-29T01:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let bad = |start: &str, end: &str, zone: &str, except: &[&str]| {
+            QuietHours::from_settings(&QuietHoursSettings {
+                start: start.into(),
+                end: end.into(),
+                timezone: zone.into(),
+                except: except.iter().map(|s| s.to_string()).collect(),
+            })
+            .unwrap_err()
+        };
+        assert!(bad("25:00", "07:00", "UTC", &[]).contains("start \"25:00\""));
+        assert!(bad("22:00", "7", "UTC", &[]).contains("end \"7\""));
+        assert!(bad("22:00", "22:00", "UTC", &[]).contains("equal"));
+        assert!(bad("22:00", "07:00", "Mars/Olympus", &[]).contains("Mars/Olympus"));
+        assert!(bad("22:00", "07:00", "UTC", &["nope"]).contains("\"nope\""));
+    }
+
+    fn status_event(id: &str, from: CampaignStatus, to: CampaignStatus, at: &str) -> Event {
+        Event {
+            version: PAYLOAD_VERSION.into(),
+            id: event_id(&[id, at]),
+            kind: EventType::StatusChanged,
+            occurred_at: utc(at),
+            campaign: Some(CampaignInfo {
+                id: id.into(),
+                name: "Q4".into(),
+                status: to,
+                previous_status: Some(from),
+                agent: None,
+                caller_number: None,
+            }),
+            upload_errors: UploadErrors::default(),
+            changes: vec![],
+            summary: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_pause_and_resume_collapse_into_one_line() {
+        let held = vec![
+            status_event(
+                "camp_1",
+                CampaignStatus::Paused,
+                CampaignStatus::Live,
+                "2026-11-26T22:40:00Z",
+            ),
+            status_event(
+                "camp_1",
+                CampaignStatus::Live,
+                CampaignStatus::Paused,
+                "2026-11-26T22:10:00Z",
+            ),
+            status_event(
+                "camp_2",
+                CampaignStatus::Live,
+                CampaignStatus::Completed,
+                "2026-11-26T23:00:00Z",
+            ),
+        ];
+        let now = utc("2026-11-27T06:00:00Z");
+        let digest = digest("ops", &held, chrono_tz::Europe::Berlin, now);
+        assert_eq!(digest.kind, EventType::QuietHoursDigest);
+        assert_eq!(
+            digest.summary,
+            "3 events held during quiet hours:\nQ4 (camp_1): paused 23:10, resumed 23:40\nQ4 (camp_2): completed 00:00"
+        );
+        let mut reversed = held.clone();
+        reversed.reverse();
+        assert_eq!(
+            digest.id,
+            super::digest("ops", &reversed, chrono_tz::Europe::Berlin, now).id,
+            "the same held rows give the same id"
+        );
+        assert_ne!(
+            digest.id,
+            super::digest("other", &held, chrono_tz::Europe::Berlin, now).id
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! Reminders, pure: while a campaign stays in the state a rule with
+//! `remind_every` matched (still paused, upload errors still present), a
+//! `campaign.reminder` goes out every interval. The timestamps live in the store,
+//! so reminders survive restarts and never fire twice for the same interval.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::diff::CampaignState;
+use crate::event::{event_id, CampaignInfo, Event, EventType, UploadErrors, PAYLOAD_VERSION};
+use crate::observe::CampaignStatus;
+
+/// The state a reminder is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "status", rename_all = "snake_case")]
+pub enum Condition {
+    /// The campaign entered this status through a transition the rule matched.
+    Status(CampaignStatus),
+    /// The campaign gained upload errors the rule matched.
+    UploadErrors,
+}
+
+impl Condition {
+    pub fn holds(&self, state: &CampaignState) -> bool {
+        !state.not_found
+            && match self {
+                Self::Status(status) => state.snapshot.status == *status,
+                Self::UploadErrors => !state.snapshot.upload_errors.is_empty(),
+            }
+    }
+}
+
+/// One (campaign, rule) reminder, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub condition: Condition,
+    /// When the condition started (the matched event).
+    pub since: DateTime<Utc>,
+    /// The last reminder, or `since` before the first.
+    pub last_at: DateTime<Utc>,
+    /// Reminders sent so far; part of each reminder's id.
+    pub sent: u32,
+}
+
+/// What to store for one (campaign, rule) after this cycle, and whether a reminder is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `None`: no reminder (any stored one is deleted).
+    pub reminder: Option<Reminder>,
+    pub remind_now: bool,
+}
+
+/// Advance one (campaign, rule). `started` is the condition a committed event of
+/// this cycle that the rule matched begins; `current` the campaign's state after
+/// the cycle. One reminder at most per call: after downtime the next one is
+/// sent once, not once per missed interval.
+pub fn advance(
+    existing: Option<&Reminder>,
+    started: Option<Condition>,
+    current: &CampaignState,
+    every: Duration,
+    now: DateTime<Utc>,
+) -> Step {
+    let keep = |reminder: Option<Reminder>| Step {
+        reminder,
+        remind_now: false,
+    };
+    if let Some(condition) = started {
+        let continues =
+            existing.filter(|old| old.condition == condition && condition.holds(current));
+        // More upload errors while already reminding about errors: keep the clock.
+        if let (Some(old), Condition::UploadErrors) = (continues, &condition) {
+            return keep(Some(old.clone()));
+        }
+        let holds = condition.holds(current);
+        return keep(holds.then_some(Reminder {
+            condition,
+            since: now,
+            last_at: now,
+            sent: 0,
+        }));
+    }
+    let Some(old) = existing else {
+        return keep(None);
+    };
+    if !old.condition.holds(current) {
+        return keep(None);
+    }
+    let every = TimeDelta::from_std(every).unwrap_or(TimeDelta::MAX);
+    if now.signed_duration_since(old.last_at) < every {
+        return keep(Some(old.clone()));
+    }
+    Step {
+        reminder: Some(Reminder {
+            last_at: now,
+            sent: old.sent.saturating_add(1),
+            ..old.clone()
+        }),
+        remind_now: true,
+    }
+}
+
+/// The `campaign.reminder` event for a reminder just advanced by [`advance`].
+/// Its id is derived from the campaign, the rule, when the condition began and
+/// the reminder's number, so a crash before sending resends the same id.
+pub fn reminder_event(
+    campaign_id: &str,
+    rule: &str,
+    reminder: &Reminder,
+    state: &CampaignState,
+    now: DateTime<Utc>,
+) -> Event {
+    let snapshot = &state.snapshot;
+    let lasting = now.signed_duration_since(reminder.since);
+    let minutes = lasting.num_minutes().max(0) as u64;
+    let duration = humantime::format_duration(Duration::from_secs(minutes * 60)).to_string();
+    let what = match &reminder.condition {
+        Condition::Status(status) => format!("still {status}"),
+        Condition::UploadErrors => format!(
+            "still has {} upload error{}",
+            snapshot.upload_errors.len(),
+            if snapshot.upload_errors.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ),
+    };
+    Event {
+        version: PAYLOAD_VERSION.into(),
+        id: event_id(&[
+            campaign_id,
+            EventType::Reminder.as_str(),
+            rule,
+            &reminder.since.timestamp_millis().to_string(),
+            &reminder.sent.to_string(),
+        ]),
+        kind: EventType::Reminder,
+        occurred_at: now,
+        campaign: Some(CampaignInfo::from_snapshot(
+            snapshot,
+            Some(&snapshot.status),
+        )),
+        upload_errors: UploadErrors {
+            current: snapshot.upload_errors.iter().cloned().collect(),
+            ..UploadErrors::default()
+        },
+        changes: vec![],
+        summary: format!(
+            "{} ({campaign_id}): {what} after {duration} (reminder {})",
+            snapshot.name, reminder.sent
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Snapshot;
+    use chrono::TimeZone;
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn state(status: CampaignStatus, errors: &[&str]) -> CampaignState {
+        CampaignState {
+            snapshot: Snapshot {
+                id: "camp_1".into(),
+                name: "Q4".into(),
+                status,
+                upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+                agent: None,
+                caller_number: None,
+                concurrent_calls: None,
+                scheduled_date: None,
+            },
+            seq: 3,
+            not_found: false,
+            changed_at: t(0),
+            pending: None,
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn reminds_every_interval_while_the_state_holds_and_stops_when_it_clears() {
+        let paused = state(CampaignStatus::Paused, &[]);
+        let started = advance(
+            None,
+            Some(Condition::Status(CampaignStatus::Paused)),
+            &paused,
+            HOUR,
+            t(0),
+        );
+        assert!(!started.remind_now);
+        let mut reminder = started.reminder.clone();
+        let mut sent_at = vec![];
+        // a poll every 10 minutes for 3.5 hours
+        for minute in (10..=210).step_by(10) {
+            let step = advance(reminder.as_ref(), None, &paused, HOUR, t(minute));
+            if step.remind_now {
+                sent_at.push(minute);
+                let event = reminder_event(
+                    "camp_1",
+                    "pauses",
+                    step.reminder.as_ref().unwrap(),
+                    &paused,
+                    t(minute),
+                );
+                assert_eq!(event.kind, EventType::Reminder);
+                assert!(
+                    event
+                        .summary
+                        .contains(&format!("still paused after {}h", minute / 60)),
+                    "{}",
+                    event.summary
+                );
+            }
+            reminder = step.reminder;
+        }
+        assert_eq!(sent_at, [60, 120, 180]);
+        let live = state(CampaignStatus::Live, &[]);
+        let cleared = advance(reminder.as_ref(), None, &live, HOUR, t(240));
+        assert_eq!(
+            cleared,
+            Step {
+                reminder: None,
+                remind_now: false
+            }
+        );
+    }
+
+    #[test]
+    fn after_downtime_one_reminder_not_a_burst_and_ids_are_stable() {
+        let paused = state(CampaignStatus::Paused, &[]);
+        let reminder = Reminder {
+            condition: Condition::Status(CampaignStatus::Paused),
+            since: t(0),
+            last_at: t(0),
+            sent: 0,
+        };
+        let late = advance(Some(&reminder), None, &paused, HOUR, t(600));
+        assert!(late.remind_now);
+        let next = late.reminder.unwrap();
+        assert_eq!((next.sent, next.last_at), (1, t(600)));
+        assert!(!advance(Some(&next), None, &paused, HOUR, t(630)).remind_now);
+        let a = reminder_event("camp_1", "r", &next, &paused, t(600));
+        let b = reminder_event("camp_1", "r", &next, &paused, t(601));
+        assert_eq!(a.id, b.id, "a retry after a crash resends the same id");
+        assert_ne!(
+            a.id,
+            reminder_event("camp_1", "other", &next, &paused, t(600)).id
+        );
+    }
+
+    #[test]
+    fn upload_error_reminders_keep_their_clock_when_more_errors_arrive() {
+        let errors = state(CampaignStatus::Live, &["Row 2"]);
+        let first = advance(None, Some(Condition::UploadErrors), &errors, HOUR, t(0)).reminder;
+        let more = state(CampaignStatus::Live, &["Row 2", "Row 3"]);
+        let again = advance(
+            first.as_ref(),
+            Some(Condition::UploadErrors),
+            &more,
+            HOUR,
+            t(30),
+        );
+        assert_eq!(again.reminder, first);
+        let clear = state(CampaignStatus::Live, &[]);
+        assert_eq!(
+            advance(again.reminder.as_ref(), None, &clear, HOUR, t(70)).reminder,
+            None
+        );
+        // a 404 ends every reminder
+        let mut gone = state(CampaignStatus::Paused, &[]);
+        gone.not_found = true;
+        assert!(!Condition::Status(CampaignStatus::Paused).holds(&gone));
+    }
+}
+
+/// Reminder work for one cycle: what to store and which reminders to send.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub writes: Vec<crate::commit::ReminderWrite>,
+    /// Each reminder event with the channels of the rule that asked for it.
+    pub events: Vec<(Event, Vec<String>)>,
+}
+
+/// Advance every (campaign, reminding rule) pair. `observed` are the campaigns
+/// read this cycle with their state after it (a campaign that could not be read
+/// keeps its reminders untouched); `sendable` the cycle's events that were not
+/// silenced: only those start reminders, so a silenced pause is not nagged about
+/// after the silence ends.
+pub fn plan(
+    router: &crate::route::Router,
+    stored: &std::collections::HashMap<(String, String), Reminder>,
+    observed: &[(&str, &CampaignState)],
+    sendable: &[&Event],
+    now: DateTime<Utc>,
+) -> Plan {
+    let mut plan = Plan::default();
+    for (index, rule, every) in router.reminding_rules() {
+        for (campaign_id, state) in observed {
+            let started = sendable
+                .iter()
+                .filter(|event| {
+                    event
+                        .campaign
+                        .as_ref()
+                        .is_some_and(|c| c.id == *campaign_id)
+                })
+                .filter(|event| router.rule_matches(index, event))
+                .filter_map(|event| match event.kind {
+                    EventType::StatusChanged => {
+                        Some(Condition::Status(event.campaign.as_ref()?.status.clone()))
+                    }
+                    EventType::UploadErrorsAdded => Some(Condition::UploadErrors),
+                    _ => None,
+                })
+                // A status condition wins over an errors one from the same cycle.
+                .min_by_key(|condition| matches!(condition, Condition::UploadErrors));
+            let key = (campaign_id.to_string(), rule.to_string());
+            let existing = stored.get(&key);
+            let step = advance(existing, started, state, every, now);
+            if step.remind_now {
+                if let Some(reminder) = &step.reminder {
+                    let event = reminder_event(campaign_id, rule, reminder, state, now);
+                    plan.events.push((event, router.rule_channels(index)));
+                }
+            }
+            if step.reminder.as_ref() != existing {
+                plan.writes.push(crate::commit::ReminderWrite {
+                    campaign_id: key.0,
+                    rule: key.1,
+                    reminder: step.reminder,
+                });
+            }
+        }
+    }
+    plan
+}

@@ -1,0 +1,138 @@
+//! Silences, pure: an operator-made, time-limited "don't send this". A silenced
+//! event is still committed to history (marked with the silence), never sent,
+//! and nothing is sent for it when the silence ends: the next transition is.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::event::{Event, EventType};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silence {
+    pub id: i64,
+    /// A campaign id or name, or a glob over either (`camp_eu_*`, `*`).
+    pub campaign: String,
+    /// Only this event type; `None` silences every type.
+    pub event: Option<EventType>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Silence {
+    pub fn active(&self, now: DateTime<Utc>) -> bool {
+        self.created_at <= now && now < self.expires_at
+    }
+
+    /// Watcher events (no campaign) are silenced only by a `*` silence: an API
+    /// outage is about every campaign, not the one a silence names.
+    pub fn matches(&self, event: &Event) -> bool {
+        if self.event.is_some_and(|kind| kind != event.kind) {
+            return false;
+        }
+        let Some(campaign) = &event.campaign else {
+            return self.campaign.trim() == "*";
+        };
+        match globset::Glob::new(&self.campaign) {
+            Ok(glob) => {
+                let glob = glob.compile_matcher();
+                glob.is_match(&campaign.id) || glob.is_match(&campaign.name)
+            }
+            Err(_) => self.campaign == campaign.id || self.campaign == campaign.name,
+        }
+    }
+}
+
+/// The first active silence covering `event`, if any.
+pub fn silencing<'a>(
+    silences: &'a [Silence],
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Option<&'a Silence> {
+    silences
+        .iter()
+        .find(|silence| silence.active(now) && silence.matches(event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
+    use crate::observe::CampaignStatus;
+    use chrono::{TimeDelta, TimeZone};
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn event(kind: EventType, campaign: Option<(&str, &str)>) -> Event {
+        Event {
+            version: PAYLOAD_VERSION.into(),
+            id: event_id(&["x"]),
+            kind,
+            occurred_at: t(0),
+            campaign: campaign.map(|(id, name)| CampaignInfo {
+                id: id.into(),
+                name: name.into(),
+                status: CampaignStatus::Paused,
+                previous_status: Some(CampaignStatus::Live),
+                agent: None,
+                caller_number: None,
+            }),
+            upload_errors: UploadErrors::default(),
+            changes: vec![],
+            summary: String::new(),
+        }
+    }
+
+    fn silence(campaign: &str, kind: Option<EventType>) -> Silence {
+        Silence {
+            id: 1,
+            campaign: campaign.into(),
+            event: kind,
+            reason: "maintenance".into(),
+            created_at: t(0),
+            expires_at: t(120),
+        }
+    }
+
+    #[test]
+    fn silences_match_by_campaign_glob_type_and_time() {
+        let paused = event(EventType::StatusChanged, Some(("camp_eu_1", "Renewals EU")));
+        let errors = event(
+            EventType::UploadErrorsAdded,
+            Some(("camp_eu_1", "Renewals EU")),
+        );
+        let other = event(EventType::StatusChanged, Some(("camp_us_1", "Q4")));
+        let outage = event(EventType::ApiUnhealthy, None);
+        let cases = [
+            (silence("camp_eu_1", None), &paused, t(10), true),
+            (silence("camp_eu_*", None), &other, t(10), false),
+            (silence("Renewals*", None), &paused, t(10), true),
+            (
+                silence("camp_eu_*", Some(EventType::UploadErrorsAdded)),
+                &paused,
+                t(10),
+                false,
+            ),
+            (
+                silence("camp_eu_*", Some(EventType::UploadErrorsAdded)),
+                &errors,
+                t(10),
+                true,
+            ),
+            (silence("camp_eu_1", None), &paused, t(120), false),
+            (silence("camp_eu_1", None), &paused, t(-1), false),
+            (silence("camp_*", None), &outage, t(10), false),
+            (silence("*", None), &outage, t(10), true),
+        ];
+        for (index, (silence, event, now, expected)) in cases.iter().enumerate() {
+            let silences = [silence.clone()];
+            assert_eq!(
+                silencing(&silences, event, *now).is_some(),
+                *expected,
+                "case {index}"
+            );
+        }
+    }
+}

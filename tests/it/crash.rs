@@ -1,0 +1,227 @@
+//! Crash safety, proven against the real binary: `run` dies at every stage of a
+//! cycle (aborted at an exact point by `CAMPAIGN_WATCHER_CRASH_AT`, or SIGKILLed
+//! in the middle of a send or at a random moment) while the simulated campaigns
+//! keep changing. At the end every transition has reached the receiver at least
+//! once, each under exactly one event id, and no transition has two.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use campaign_watcher::commit::Store;
+
+use crate::helpers::{eventually, run_cli, spawn_daemon_with, spawn_sim, write_config, Receiver};
+
+/// What one round does to the running daemon.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// Abort at this `CAMPAIGN_WATCHER_CRASH_AT` stage.
+    At(&'static str),
+    /// SIGKILL while the receiver holds a request open.
+    DuringSend,
+    /// SIGKILL as soon as the receiver has something new.
+    AfterTraffic,
+}
+
+const ROUNDS: [Kill; 12] = [
+    Kill::At("after_fetch"),
+    Kill::At("after_commit"),
+    Kill::DuringSend,
+    Kill::At("after_send"),
+    Kill::AfterTraffic,
+    Kill::At("after_commit"),
+    Kill::At("after_fetch"),
+    Kill::DuringSend,
+    Kill::At("after_send"),
+    Kill::At("after_commit"),
+    Kill::AfterTraffic,
+    Kill::DuringSend,
+];
+
+/// Flip the status of a campaign whose last change a cycle already committed
+/// (starting the search at `round`), so that every change the simulator makes
+/// is one the watcher can observe before the campaign changes again.
+async fn change_a_settled_campaign(
+    round: usize,
+    sim: &campaign_watcher::sim::SimServer,
+    state_url: &str,
+    sim_status: &mut BTreeMap<String, &'static str>,
+    expected: &mut BTreeMap<String, Vec<(String, String)>>,
+) {
+    let stored = {
+        let store = Store::open(state_url).await.unwrap();
+        store.load_states().await.unwrap()
+    };
+    let ids: Vec<String> = sim_status.keys().cloned().collect();
+    let settled = (0..ids.len())
+        .map(|offset| ids[(round + offset) % ids.len()].clone())
+        .find(|id| stored[id].snapshot.status.as_str() == sim_status[id]);
+    if let Some(id) = settled {
+        let from = sim_status[&id];
+        let to = if from == "live" { "paused" } else { "live" };
+        sim.control.set_status(&id, to);
+        sim_status.insert(id.clone(), to);
+        expected
+            .entry(id)
+            .or_default()
+            .push((from.to_string(), to.to_string()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
+    let sim = spawn_sim(4).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+        sim.control.set_errors(id, vec![]);
+    }
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let config_arg = config.to_str().unwrap();
+    let baseline = run_cli(&["--config", config_arg, "once"], &[]).await;
+    assert_eq!(baseline.code, Some(0), "{}", baseline.stderr);
+    assert!(receiver.received().is_empty(), "a baseline sends nothing");
+
+    let state_url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let mut sim_status: BTreeMap<String, &'static str> =
+        ids.iter().map(|id| (id.clone(), "live")).collect();
+    let mut expected: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+
+    for (round, kill) in ROUNDS.iter().enumerate() {
+        change_a_settled_campaign(round, &sim, &state_url, &mut sim_status, &mut expected).await;
+        let tag = format!("-{round}");
+        let received_before = receiver.received().len();
+        match kill {
+            Kill::At(stage) => {
+                let mut daemon = spawn_daemon_with(
+                    &config,
+                    dir.path(),
+                    &tag,
+                    &[("CAMPAIGN_WATCHER_CRASH_AT", stage)],
+                );
+                let status = tokio::time::timeout(Duration::from_secs(20), daemon.child.wait())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("round {round}: no crash at {stage}: {}", daemon.logs())
+                    })
+                    .unwrap();
+                assert!(!status.success(), "round {round}: {status:?}");
+                assert!(
+                    daemon.logs().contains(&format!("aborting at {stage}")),
+                    "round {round}: {}",
+                    daemon.logs()
+                );
+            }
+            Kill::DuringSend => {
+                let held_before = receiver.held();
+                receiver.hold_next(1);
+                let mut daemon = spawn_daemon_with(&config, dir.path(), &tag, &[]);
+                let r = receiver.clone();
+                assert!(
+                    eventually(Duration::from_secs(20), || r.held() > held_before).await,
+                    "round {round}: a send reached the receiver: {}",
+                    daemon.logs()
+                );
+                daemon.child.start_kill().unwrap();
+                daemon.child.wait().await.unwrap();
+            }
+            Kill::AfterTraffic => {
+                let mut daemon = spawn_daemon_with(&config, dir.path(), &tag, &[]);
+                // A change while it runs: its first cycle may or may not see it.
+                change_a_settled_campaign(
+                    round + 1,
+                    &sim,
+                    &state_url,
+                    &mut sim_status,
+                    &mut expected,
+                )
+                .await;
+                let r = receiver.clone();
+                assert!(
+                    eventually(Duration::from_secs(20), || r.received().len()
+                        > received_before)
+                    .await,
+                    "round {round}: something was delivered: {}",
+                    daemon.logs()
+                );
+                daemon.child.start_kill().unwrap();
+                daemon.child.wait().await.unwrap();
+            }
+        }
+    }
+
+    // A clean run sends whatever the crashes left pending, promptly.
+    let mut daemon = spawn_daemon_with(&config, dir.path(), "-final", &[]);
+    let want: usize = expected.values().map(Vec::len).sum();
+    assert!(want >= 8, "the rounds made enough changes: {expected:?}");
+    let r = receiver.clone();
+    let delivered_ids = move || -> BTreeSet<String> {
+        r.received()
+            .iter()
+            .map(|request| request.header("webhook-id").to_string())
+            .collect()
+    };
+    let all_out = || {
+        let ids = delivered_ids.clone()();
+        ids.len() >= want
+    };
+    assert!(
+        eventually(Duration::from_secs(15), all_out).await,
+        "every transition was delivered after the last restart: {} of {want}: {}",
+        delivered_ids.clone()().len(),
+        daemon.logs()
+    );
+    // SIGTERM only once the signal handler is surely installed.
+    assert!(
+        eventually(Duration::from_secs(10), || daemon
+            .logs()
+            .contains("cycle finished"))
+        .await
+    );
+    let stopped = daemon.terminate(Duration::from_secs(10)).await.unwrap();
+    assert!(stopped.success(), "{stopped:?}: {}", daemon.logs());
+
+    // Every transition once per id, and one id per transition.
+    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for request in receiver.received() {
+        let body = request.json();
+        let id = request.header("webhook-id").to_string();
+        assert_eq!(body["id"], id.as_str());
+        if let Some(first) = by_id.get(&id) {
+            assert_eq!(first, &body, "a redelivery carries the same event");
+        }
+        by_id.insert(id, body);
+    }
+    let mut delivered: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for body in by_id.values() {
+        assert_eq!(body["type"], "campaign.status_changed", "{body}");
+        let campaign = &body["campaign"];
+        delivered
+            .entry(campaign["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                campaign["previous_status"].as_str().unwrap().to_string(),
+                campaign["status"].as_str().unwrap().to_string(),
+            ));
+    }
+    for transitions in expected.values_mut().chain(delivered.values_mut()) {
+        transitions.sort();
+    }
+    assert_eq!(
+        delivered, expected,
+        "each transition the simulator made arrived under exactly one id"
+    );
+
+    // And the history agrees: every committed event was delivered, nothing pending.
+    let store = Store::open(&state_url).await.unwrap();
+    let history = store.recent_events(1000).await.unwrap();
+    let committed: BTreeSet<String> = history.iter().map(|e| e.event.id.clone()).collect();
+    assert_eq!(committed, by_id.keys().cloned().collect::<BTreeSet<_>>());
+    for stored in &history {
+        assert_eq!(
+            stored.deliveries,
+            [("hook".to_string(), "sent".to_string())]
+        );
+    }
+}
