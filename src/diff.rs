@@ -57,30 +57,21 @@ pub fn diff_campaign(
             };
             let seq = state.seq.to_string();
             let snapshot = &prev.snapshot;
-            let event = Event {
-                version: PAYLOAD_VERSION.into(),
-                id: event_id(&[
+            let event = Event::about_standing_campaign(
+                EventType::NotFound,
+                event_id(&[
                     campaign_id,
                     EventType::NotFound.as_str(),
                     snapshot.status.as_str(),
                     &seq,
                 ]),
-                kind: EventType::NotFound,
-                occurred_at: now,
-                campaign: Some(CampaignInfo::from_snapshot(
-                    snapshot,
-                    Some(&snapshot.status),
-                )),
-                upload_errors: UploadErrors {
-                    current: snapshot.upload_errors.iter().cloned().collect(),
-                    ..UploadErrors::default()
-                },
-                changes: vec![],
-                summary: format!(
+                snapshot,
+                now,
+                format!(
                     "{} ({}) no longer exists: the API answers 404",
                     snapshot.name, campaign_id
                 ),
-            };
+            );
             CampaignDiff {
                 state: Some(state),
                 events: vec![event],

@@ -140,6 +140,34 @@ impl Event {
         Some((campaign.previous_status.as_ref()?, &campaign.status))
     }
 
+    /// An event about a campaign as it stands, not a transition: `previous_status`
+    /// is its current status and `upload_errors.current` its current errors
+    /// (`campaign.not_found`, `campaign.reminder`).
+    pub fn about_standing_campaign(
+        kind: EventType,
+        id: String,
+        snapshot: &Snapshot,
+        occurred_at: DateTime<Utc>,
+        summary: String,
+    ) -> Self {
+        Self {
+            version: PAYLOAD_VERSION.into(),
+            id,
+            kind,
+            occurred_at,
+            campaign: Some(CampaignInfo::from_snapshot(
+                snapshot,
+                Some(&snapshot.status),
+            )),
+            upload_errors: UploadErrors {
+                current: snapshot.upload_errors.iter().cloned().collect(),
+                ..UploadErrors::default()
+            },
+            changes: vec![],
+            summary,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         // Serialising plain data with string keys cannot fail.
         serde_json::to_string(self).unwrap_or_default()

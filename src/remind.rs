@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::diff::CampaignState;
-use crate::event::{event_id, CampaignInfo, Event, EventType, UploadErrors, PAYLOAD_VERSION};
+use crate::event::{event_id, Event, EventType};
 use crate::observe::CampaignStatus;
 
 /// The state a reminder is about.
@@ -128,31 +128,22 @@ pub fn reminder_event(
             }
         ),
     };
-    Event {
-        version: PAYLOAD_VERSION.into(),
-        id: event_id(&[
+    Event::about_standing_campaign(
+        EventType::Reminder,
+        event_id(&[
             campaign_id,
             EventType::Reminder.as_str(),
             rule,
             &reminder.since.timestamp_millis().to_string(),
             &reminder.sent.to_string(),
         ]),
-        kind: EventType::Reminder,
-        occurred_at: now,
-        campaign: Some(CampaignInfo::from_snapshot(
-            snapshot,
-            Some(&snapshot.status),
-        )),
-        upload_errors: UploadErrors {
-            current: snapshot.upload_errors.iter().cloned().collect(),
-            ..UploadErrors::default()
-        },
-        changes: vec![],
-        summary: format!(
+        snapshot,
+        now,
+        format!(
             "{} ({campaign_id}): {what} after {duration} (reminder {})",
             snapshot.name, reminder.sent
         ),
-    }
+    )
 }
 
 #[cfg(test)]
