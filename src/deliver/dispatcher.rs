@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Channel, ChannelSet, SendOutcome};
+use super::{ChannelSet, SendOutcome};
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, Store, StoreError};
 use crate::http::{Metrics, NotificationResult};
@@ -105,11 +105,17 @@ impl Dispatcher {
         rows: Vec<Delivery>,
         now: DateTime<Utc>,
     ) -> (DrainReport, Option<StoreError>) {
-        // Email sends messages (a cycle's rows as one digest), not rows.
+        // Email and Slack send messages (a cycle's rows as one digest), not rows.
         if let Some(configured) = self.channels.get(&channel_name) {
-            if let Channel::Email(email) = &configured.channel {
+            if configured.channel.sends_batches() {
                 return self
-                    .drain_email(&channel_name, email, &configured.retry, rows, now)
+                    .drain_batched(
+                        &channel_name,
+                        &configured.channel,
+                        &configured.retry,
+                        rows,
+                        now,
+                    )
                     .await;
             }
         }
