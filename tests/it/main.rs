@@ -5,6 +5,8 @@
 mod helpers;
 mod smtp;
 
+mod alertmanager;
+mod chat;
 mod cli;
 mod cycle;
 mod delivery;
