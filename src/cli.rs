@@ -387,10 +387,31 @@ fn render(
             .iter()
             .map(|event| ConsoleChannel::line(event) + "\n")
             .collect()),
+        Channel::Slack(slack) if slack.groups() => slack.payload(&events).map(pretty),
+        Channel::Slack(slack) => each(&events, |event| slack.payload(std::slice::from_ref(event))),
+        Channel::Discord(discord) => each(&events, |event| discord.payload(event)),
+        Channel::Teams(teams) => each(&events, |event| teams.payload(event)),
+        Channel::Pagerduty(pagerduty) => pagerduty.preview(&events),
+        Channel::Alertmanager(alertmanager) => alertmanager.preview(&events),
     }
     .map_err(Failure::runtime)?;
     print!("{output}");
     Ok(())
+}
+
+fn pretty(body: serde_json::Value) -> String {
+    serde_json::to_string_pretty(&body).unwrap_or_default() + "\n"
+}
+
+/// One JSON body per event, as a channel that sends events one by one would.
+fn each(
+    events: &[Event],
+    payload: impl Fn(&Event) -> Result<serde_json::Value, String>,
+) -> Result<String, String> {
+    events
+        .iter()
+        .map(|event| payload(event).map(pretty))
+        .collect()
 }
 
 async fn status(config: &Path, json: bool) -> Result<(), Failure> {

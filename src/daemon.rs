@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commit::{Store, StoreError};
 use crate::config::{ConfigError, Settings};
-use crate::deliver::{ChannelSet, Dispatcher, DrainReport};
+use crate::deliver::{ChannelSet, Dispatcher, DrainReport, Reasserter};
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::http::{self, HttpError, HttpState, Metrics, ServiceStatus};
 use crate::route::Router;
@@ -156,6 +156,9 @@ pub struct Daemon {
     settings: Settings,
     metrics: Metrics,
     status: ServiceStatus,
+    /// Alertmanager channels' re-posting of active alerts (issue 4), started by
+    /// `run_service`; built from the channels at start (a reload keeps them).
+    reasserters: Vec<Reasserter>,
 }
 
 /// What `run` adds to the in-process uses (`demo`, tests).
@@ -182,6 +185,9 @@ impl Daemon {
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
+        let watched =
+            (!settings.watch.all).then(|| settings.watch.campaigns.iter().cloned().collect());
+        let reasserters = pieces.channels.reasserters(&store, watched);
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
             dispatcher: Dispatcher::new(store, Arc::new(pieces.channels))
@@ -191,6 +197,7 @@ impl Daemon {
             settings: settings.clone(),
             metrics,
             status,
+            reasserters,
         })
     }
 
@@ -280,6 +287,7 @@ impl Daemon {
             settings,
             metrics,
             status,
+            reasserters,
         } = self;
         let store = watcher.store().clone();
         let stop = CancellationToken::new();
@@ -297,6 +305,10 @@ impl Daemon {
         let _ = ticks.try_send(());
 
         let mut deliveries = DispatcherTask::spawn(dispatcher, dispatcher_wake.clone(), &stop);
+        let reasserting: Vec<JoinHandle<()>> = reasserters
+            .into_iter()
+            .map(|reasserter| tokio::spawn(reasserter.run(stop.child_token())))
+            .collect();
         let current = Arc::new(RwLock::new(watcher));
         let cycles = tokio::spawn(cycle_loop(
             current.clone(),
@@ -383,7 +395,11 @@ impl Daemon {
         if !deliveries.stop_by(deadline).await {
             tracing::warn!("sends still running at shutdown; they stay pending in the outbox");
         }
-        for task in [http_task, watchdog].into_iter().flatten() {
+        for task in [http_task, watchdog]
+            .into_iter()
+            .flatten()
+            .chain(reasserting)
+        {
             let _ = tokio::time::timeout_at(deadline, task).await;
         }
         tracing::info!("stopped");

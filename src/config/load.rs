@@ -618,6 +618,16 @@ fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String
                 }
             }
         }
+        if channel.routing_key.is_none() {
+            if let Some(file) = &channel.routing_key_file {
+                match read_secret_file(file, dir) {
+                    Ok(key) => channel.routing_key = Some(Secret::new(key)),
+                    Err(problem) => {
+                        problems.push(format!("channels.{name}.routing_key_file: {problem}"))
+                    }
+                }
+            }
+        }
         if channel.secret.is_none() {
             if let Some(file) = &channel.secret_file {
                 match read_secret_file(file, dir) {

@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod chat;
 mod email;
 mod load;
 mod redact;
 mod validate;
 
+pub(crate) use chat::alertmanager_urls;
 pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 pub use load::ENV_PREFIX;
 pub(crate) use redact::redact_url;
@@ -298,6 +300,25 @@ pub struct ChannelSettings {
     /// Sends per rolling minute; the excess waits in the outbox. Unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_minute: Option<u32>,
+    /// pagerduty: the Events API v2 integration key (a secret).
+    #[serde(default)]
+    pub routing_key: Option<Secret>,
+    #[serde(default)]
+    pub routing_key_file: Option<PathBuf>,
+    /// pagerduty, alertmanager, discord: severity per condition (`paused`,
+    /// `upload_errors`, `not_found`, `api_unhealthy`, or the event type that
+    /// starts it) → `critical` | `error` | `warning` | `info`.
+    #[serde(default)]
+    pub severity: Option<BTreeMap<String, String>>,
+    /// alertmanager: extra labels on every alert (e.g. `team = "outreach"`).
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// alertmanager: active alerts are re-posted this often (default 1m).
+    #[serde(default, with = "humantime_serde")]
+    pub resend_interval: Option<Duration>,
+    /// alertmanager: base URLs of every Alertmanager instance (with or instead of `url`).
+    #[serde(default)]
+    pub urls: Option<Vec<String>>,
 }
 
 /// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
@@ -467,7 +488,7 @@ impl fmt::Debug for StateSettings {
 impl fmt::Debug for ChannelSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = self.url.as_deref().map(|url| {
-            if self.url_file.is_some() {
+            if self.url_file.is_some() || self.kind.url_is_secret() {
                 "<redacted>".to_string()
             } else {
                 redact::redact_url(url)
@@ -501,11 +522,30 @@ impl fmt::Debug for ChannelSettings {
             .field("html_template", &self.html_template)
             .field("quiet_hours", &self.quiet_hours)
             .field("max_per_minute", &self.max_per_minute)
+            .field("routing_key", &self.routing_key)
+            .field("routing_key_file", &self.routing_key_file)
+            .field("severity", &self.severity)
+            .field("labels", &self.labels)
+            .field("resend_interval", &self.resend_interval)
+            .field(
+                "urls",
+                &self.urls.as_ref().map(|urls| {
+                    urls.iter()
+                        .map(|url| redact::redact_url(url))
+                        .collect::<Vec<_>>()
+                }),
+            )
             .finish()
     }
 }
 
 impl ChannelKind {
+    /// Slack, Discord and Teams webhook URLs carry their token in the path: the
+    /// whole URL is the credential and is never shown.
+    pub fn url_is_secret(self) -> bool {
+        matches!(self, Self::Slack | Self::Discord | Self::Teams)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
@@ -562,6 +602,12 @@ impl ChannelSettings {
             html_template: None,
             quiet_hours: None,
             max_per_minute: None,
+            routing_key: None,
+            routing_key_file: None,
+            severity: None,
+            labels: None,
+            resend_interval: None,
+            urls: None,
         }
     }
 

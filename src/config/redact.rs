@@ -27,7 +27,12 @@ impl Settings {
             if let Some(url) = channel.smtp_url.as_mut() {
                 *url = redact_url(url);
             }
-            let from_file = channel.url_file.is_some();
+            let from_file = channel.url_file.is_some() || channel.kind.url_is_secret();
+            if let Some(urls) = channel.urls.as_mut() {
+                for url in urls {
+                    *url = redact_url(url);
+                }
+            }
             if let Some(url) = channel.url.as_mut() {
                 *url = if from_file {
                     REDACTED.to_string()

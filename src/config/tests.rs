@@ -406,7 +406,7 @@ fn validate_reports_every_problem_at_once() {
         "channels.hook.retry_initial_backoff: 20m is longer than retry_max_backoff (10m)",
         "channels.hook.max_age:",
         "channels.hook.url: a webhook channel needs url",
-        "channels.mail.kind: \"slack\" is not built yet",
+        "channels.mail.url: a slack channel needs the webhook url",
         "rules[0].events: \"campaign.nope\" is not an event type",
         "rules[0].transitions: only apply to campaign.status_changed",
         "rules[0].transitions: \"live-paused\" is not of the form from->to",
@@ -640,4 +640,100 @@ fn alerting_controls_are_loaded_and_checked() {
     assert!(!problems
         .iter()
         .any(|problem| problem.starts_with("channels.ok")));
+}
+
+#[test]
+fn chat_and_incident_channels_load_and_hide_their_secrets() {
+    let key = temp_file("PDROUTINGKEY0123456789abcdef01\n");
+    let toml = format!(
+        r#"
+[sigmamind]
+api_key = "{SECRET}"
+[watch]
+campaigns = ["camp_1"]
+[channels.slack]
+kind = "slack"
+url = "https://hooks.slack.com/services/T0/B0/SLACKTOKEN"
+group = false
+[channels.discord]
+kind = "discord"
+url = "https://discord.com/api/webhooks/1/DISCORDTOKEN"
+severity = {{ paused = "critical" }}
+[channels.teams]
+kind = "teams"
+url = "https://prod.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=TEAMSSIG"
+[channels.pager]
+kind = "pagerduty"
+routing_key_file = "{}"
+severity = {{ "campaign.upload_errors_added" = "error", "Paused" = "critical" }}
+[channels.am]
+kind = "alertmanager"
+urls = ["http://am-1:9093", "https://user:AMPASS@am-2:9093"]
+resend_interval = "30s"
+labels = {{ team = "outreach" }}
+"#,
+        key.path().display()
+    );
+    let settings = load(&toml, &[]).unwrap();
+    let pager = &settings.channels["pager"];
+    assert_eq!(
+        pager.routing_key.as_ref().map(Secret::expose),
+        Some("PDROUTINGKEY0123456789abcdef01")
+    );
+    // Dotted event types survive as map keys; condition names are exact.
+    let severity = pager.severity.as_ref().unwrap();
+    assert_eq!(severity["campaign.upload_errors_added"], "error");
+    let problems = settings.validate().unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("channels.pager.severity: \"Paused\" is not a condition"),
+        "{problems:?}"
+    );
+    let am = &settings.channels["am"];
+    assert_eq!(am.resend_interval, Some(Duration::from_secs(30)));
+    assert_eq!(am.labels.as_ref().unwrap()["team"], "outreach");
+    assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
+
+    let rendered = settings.to_redacted_toml();
+    let debugged = format!("{settings:?}");
+    for secret in [
+        "SLACKTOKEN",
+        "DISCORDTOKEN",
+        "TEAMSSIG",
+        "PDROUTINGKEY",
+        "AMPASS",
+    ] {
+        assert!(!rendered.contains(secret), "{secret} in {rendered}");
+        assert!(!debugged.contains(secret), "{secret} in {debugged}");
+    }
+    assert!(rendered.contains("http://am-1:9093"), "{rendered}");
+}
+
+#[test]
+fn quiet_hours_are_refused_on_incident_channels() {
+    let toml = r#"
+        [sigmamind]
+        api_key = "k"
+        [watch]
+        campaigns = ["camp_1"]
+        [channels.pager]
+        kind = "pagerduty"
+        routing_key = "R0UT1NGKEY0123456789012345678901"
+        quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin" }
+        [channels.chat]
+        kind = "console"
+        quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin" }
+    "#;
+    let problems = load(toml, &[]).unwrap().validate().unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .starts_with("channels.pager.quiet_hours: not supported for kind \"pagerduty\"")),
+        "{problems:#?}"
+    );
+    assert!(
+        !problems.iter().any(|p| p.starts_with("channels.chat")),
+        "{problems:#?}"
+    );
 }

@@ -62,8 +62,17 @@ impl Settings {
                     "channels.{name}.previous_secret: set without secret; it is ignored"
                 ));
             }
+            for key in super::chat::misplaced_chat_keys(channel) {
+                warnings.push(format!(
+                    "channels.{name}.{key}: not used by kind = \"{}\"; it is ignored",
+                    channel.kind.as_str()
+                ));
+            }
             if channel.kind != ChannelKind::Email {
-                for key in super::email::email_keys_set(channel) {
+                for key in super::email::email_keys_set(channel)
+                    .into_iter()
+                    .filter(|key| !super::chat::shared_with_email(channel.kind, key))
+                {
                     warnings.push(format!(
                         "channels.{name}.{key}: only used by kind = \"email\"; it is ignored"
                     ));
@@ -297,10 +306,11 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
         },
         ChannelKind::Console => {}
         ChannelKind::Email => super::email::check_email_channel(&at, channel, problems),
-        other => problems.push(format!(
-            "{at}.kind: \"{}\" is not built yet",
-            other.as_str()
-        )),
+        ChannelKind::Slack
+        | ChannelKind::Discord
+        | ChannelKind::Teams
+        | ChannelKind::Pagerduty
+        | ChannelKind::Alertmanager => super::chat::check_chat_channel(&at, channel, problems),
     }
     if let Some(secret) = &channel.secret {
         if let Err(why) = check_signing_secret(secret.expose()) {
@@ -332,7 +342,17 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
         ));
     }
     if let Some(quiet) = &channel.quiet_hours {
-        if let Err(why) = crate::quiet::QuietHours::from_settings(quiet) {
+        if matches!(
+            channel.kind,
+            ChannelKind::Pagerduty | ChannelKind::Alertmanager
+        ) {
+            // A digest of held events cannot trigger or resolve incidents; the
+            // targets schedule and silence notifications themselves.
+            problems.push(format!(
+                "{at}.quiet_hours: not supported for kind \"{}\": use the target's own schedules or silences",
+                channel.kind.as_str()
+            ));
+        } else if let Err(why) = crate::quiet::QuietHours::from_settings(quiet) {
             problems.push(format!("{at}.quiet_hours: {why}"));
         }
     }

@@ -8,31 +8,44 @@
 //! Channels are an enum rather than trait objects: the set is closed, and each
 //! kind is a plain struct built once from its settings.
 
+pub mod alertmanager;
+mod chat;
+pub mod condition;
 mod console;
+mod discord;
 mod dispatcher;
 mod email;
+mod pagerduty;
 pub mod signing;
+mod slack;
+mod teams;
 mod webhook;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use alertmanager::{AlertmanagerChannel, Reasserter};
+pub use condition::SeverityMap;
 pub use console::ConsoleChannel;
+pub use discord::DiscordChannel;
 pub use dispatcher::{Dispatcher, DrainReport};
 pub use email::{
     BatchOutcome, EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_HEADER,
 };
+pub use pagerduty::PagerDutyChannel;
 pub use signing::SigningError;
+pub use slack::SlackChannel;
+pub use teams::TeamsChannel;
 pub use webhook::WebhookChannel;
 
+use crate::commit::Store;
 use crate::config::{ChannelKind, ChannelSettings, Settings};
 use crate::event::Event;
 
 /// Why the channels could not be built. Never carries a url or secret.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    #[error("channel \"{channel}\": kind \"{kind}\" is not built yet; use kind = \"webhook\", \"email\" or \"console\" for now")]
-    NotBuiltYet { channel: String, kind: String },
     #[error("channel \"{channel}\": a webhook needs `url` (or `url_file`)")]
     MissingUrl { channel: String },
     #[error("channel \"{channel}\": `url` is not usable: {reason}")]
@@ -49,6 +62,8 @@ pub enum DeliverError {
     Client { channel: String, reason: String },
     #[error("channel \"{channel}\": {reason}")]
     Email { channel: String, reason: String },
+    #[error("channel \"{channel}\": {reason}")]
+    Chat { channel: String, reason: String },
 }
 
 /// What one attempt to send one event came to.
@@ -74,6 +89,12 @@ pub enum Channel {
     Console(ConsoleChannel),
     /// Boxed: its transport and templates dwarf the other variants.
     Email(Box<EmailChannel>),
+    Slack(Box<SlackChannel>),
+    Discord(Box<DiscordChannel>),
+    Teams(Box<TeamsChannel>),
+    Pagerduty(Box<PagerDutyChannel>),
+    /// Shared with its [`Reasserter`] task.
+    Alertmanager(Arc<AlertmanagerChannel>),
 }
 
 impl Channel {
@@ -82,6 +103,58 @@ impl Channel {
             Self::Webhook(channel) => channel.send(event).await,
             Self::Console(channel) => channel.send(event).await,
             Self::Email(channel) => channel.send(event).await,
+            Self::Slack(channel) => channel.send(event).await,
+            Self::Discord(channel) => channel.send(event).await,
+            Self::Teams(channel) => channel.send(event).await,
+            Self::Pagerduty(channel) => channel.send(event).await,
+            Self::Alertmanager(channel) => channel.send(event).await,
+        }
+    }
+
+    /// Channels that send messages rather than rows: the dispatcher hands them
+    /// their due rows in batches (one cycle's rows together when [`Channel::groups`]).
+    pub fn sends_batches(&self) -> bool {
+        matches!(self, Self::Email(_) | Self::Slack(_))
+    }
+
+    /// Whether the events of one cycle go out as one digest message.
+    pub fn groups(&self) -> bool {
+        match self {
+            Self::Email(channel) => channel.groups(),
+            Self::Slack(channel) => channel.groups(),
+            _ => false,
+        }
+    }
+
+    /// One message for `events` on a batching channel; any other channel sends
+    /// them one by one and reports the first failure.
+    pub async fn send_batch(&self, events: &[Event]) -> BatchOutcome {
+        match self {
+            Self::Email(channel) => channel.send_batch(events).await,
+            Self::Slack(channel) => BatchOutcome {
+                outcome: channel.send_batch(events).await,
+                auth_failure: false,
+            },
+            other => {
+                let mut details = Vec::new();
+                for event in events {
+                    match Box::pin(other.send(event)).await {
+                        SendOutcome::Delivered { detail } => details.push(detail),
+                        failed => {
+                            return BatchOutcome {
+                                outcome: failed,
+                                auth_failure: false,
+                            }
+                        }
+                    }
+                }
+                BatchOutcome {
+                    outcome: SendOutcome::Delivered {
+                        detail: details.join("; "),
+                    },
+                    auth_failure: false,
+                }
+            }
         }
     }
 }
@@ -121,24 +194,11 @@ pub struct ChannelSet {
     channels: BTreeMap<String, ConfiguredChannel>,
 }
 
-fn kind_name(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Webhook => "webhook",
-        ChannelKind::Console => "console",
-        ChannelKind::Email => "email",
-        ChannelKind::Slack => "slack",
-        ChannelKind::Discord => "discord",
-        ChannelKind::Teams => "teams",
-        ChannelKind::Pagerduty => "pagerduty",
-        ChannelKind::Alertmanager => "alertmanager",
-    }
-}
-
 impl ChannelSet {
     /// Builds each channel from its settings (webhook: url required, http/https only;
-    /// secret must be whsec_<base64>; console: nothing). Other kinds →
-    /// [`DeliverError::NotBuiltYet`] naming the channel. `*_file` keys are already
-    /// resolved into `url`/`secret` by the config loader.
+    /// secret must be whsec_<base64>; console: nothing; the chat and incident
+    /// kinds: their url or routing key). `*_file` keys are already resolved into
+    /// `url`/`secret`/`routing_key` by the config loader.
     pub fn build(settings: &BTreeMap<String, ChannelSettings>) -> Result<Self, DeliverError> {
         Self::build_for_instance(settings, &crate::render::default_instance_name())
     }
@@ -166,12 +226,29 @@ impl ChannelSet {
                     channel_settings,
                     instance,
                 )?)),
-                other => {
-                    return Err(DeliverError::NotBuiltYet {
-                        channel: name.clone(),
-                        kind: kind_name(other).to_string(),
-                    })
-                }
+                ChannelKind::Slack => Channel::Slack(Box::new(SlackChannel::new(
+                    name,
+                    channel_settings,
+                    instance,
+                )?)),
+                ChannelKind::Discord => Channel::Discord(Box::new(DiscordChannel::new(
+                    name,
+                    channel_settings,
+                    instance,
+                )?)),
+                ChannelKind::Teams => Channel::Teams(Box::new(TeamsChannel::new(
+                    name,
+                    channel_settings,
+                    instance,
+                )?)),
+                ChannelKind::Pagerduty => Channel::Pagerduty(Box::new(PagerDutyChannel::new(
+                    name,
+                    channel_settings,
+                    instance,
+                )?)),
+                ChannelKind::Alertmanager => Channel::Alertmanager(Arc::new(
+                    AlertmanagerChannel::new(name, channel_settings, instance)?,
+                )),
             };
             let quiet_hours = channel_settings
                 .quiet_hours
@@ -202,6 +279,22 @@ impl ChannelSet {
 
     pub fn get(&self, name: &str) -> Option<&ConfiguredChannel> {
         self.channels.get(name)
+    }
+
+    /// A task per alertmanager channel that re-posts its active alerts.
+    pub fn reasserters(&self, store: &Store, watched: Option<BTreeSet<String>>) -> Vec<Reasserter> {
+        self.channels
+            .values()
+            .filter_map(|configured| match &configured.channel {
+                Channel::Alertmanager(channel) => Some(Reasserter {
+                    channel_name: configured.name.clone(),
+                    channel: channel.clone(),
+                    store: store.clone(),
+                    watched: watched.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }
 

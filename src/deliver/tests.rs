@@ -540,7 +540,7 @@ async fn run_delivers_when_woken_and_stops_on_shutdown() {
 fn build_rejects_what_it_cannot_send() {
     let err =
         ChannelSet::build(&one("chat", ChannelSettings::new(ChannelKind::Slack))).unwrap_err();
-    assert!(matches!(err, DeliverError::NotBuiltYet { .. }));
+    assert!(matches!(err, DeliverError::MissingUrl { .. }), "{err}");
     assert!(err.to_string().contains("\"chat\""), "{err}");
 
     let err =

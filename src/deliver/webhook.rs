@@ -170,7 +170,7 @@ impl WebhookChannel {
 }
 
 /// The error and its causes on one line, without the url (it may hold credentials).
-fn describe(error: &reqwest::Error) -> String {
+pub(super) fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

@@ -7,7 +7,7 @@
 //! always visible as a failure and never reads as "all clear".
 
 pub mod client;
-mod pacing;
+pub(crate) mod pacing;
 pub mod wire;
 
 pub use client::{FetchError, SigmaMindClient};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use axum::Router;
 use campaign_watcher::config::{
@@ -38,6 +38,8 @@ pub async fn spawn_sim(campaigns: usize) -> SimServer {
 /// One HTTP request a receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request path, e.g. `/hook`.
+    pub path: String,
     pub headers: BTreeMap<String, String>,
     pub body: String,
 }
@@ -74,6 +76,8 @@ impl Receiver {
         let state = Arc::new(Mutex::new(ReceiverState::default()));
         let app = Router::new()
             .route("/hook", post(receive))
+            // Any other path too: one receiver can stand in for several targets.
+            .fallback(receive)
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -106,6 +110,19 @@ impl Receiver {
         self.state.lock().unwrap().received.clone()
     }
 
+    /// What arrived at `path` (e.g. "/slack"), in order.
+    pub fn received_at(&self, path: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|request| request.path == path)
+            .collect()
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
     pub fn event_types(&self) -> Vec<String> {
         self.received()
             .iter()
@@ -116,6 +133,7 @@ impl Receiver {
 
 async fn receive(
     State(state): State<Arc<Mutex<ReceiverState>>>,
+    uri: Uri,
     headers: HeaderMap,
     body: String,
 ) -> StatusCode {
@@ -136,7 +154,11 @@ async fn receive(
             guard.held += 1;
             None
         } else {
-            guard.received.push(Received { headers, body });
+            guard.received.push(Received {
+                path: uri.path().to_string(),
+                headers,
+                body,
+            });
             Some(guard.script.pop_front().unwrap_or(200))
         }
     };

@@ -6,6 +6,8 @@ mod helpers;
 mod smtp;
 
 mod alerting;
+mod alertmanager;
+mod chat;
 mod cli;
 mod crash;
 mod cycle;

@@ -1,17 +1,17 @@
-//! Email rows go out as messages, not one per row: the rows of one cycle (one
-//! `commit_cycle`, so one shared `created_at`) become one digest, and every row
-//! of a message is marked by that message's outcome.
+//! Email and Slack rows go out as messages, not one per row: the rows of one
+//! cycle (one `commit_cycle`, so one shared `created_at`) become one digest, and
+//! every row of a message is marked by that message's outcome.
 //!
 //! A digest is re-sent as the same digest: a retry reschedules all its rows to
 //! the same instant, so they come due together and form the same batch again
-//! (and its `Message-ID`, derived from the event ids, stays the same).
+//! (and an email's `Message-ID`, derived from the event ids, stays the same).
 
 use chrono::{DateTime, Utc};
 
 use super::{delta, Dispatcher, DrainReport};
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, StoreError};
-use crate::deliver::{EmailChannel, RetryPolicy, SendOutcome};
+use crate::deliver::{Channel, RetryPolicy, SendOutcome};
 use crate::event::Event;
 
 /// Splits one channel's due rows into messages, keeping the outbox order:
@@ -34,20 +34,21 @@ pub(super) fn batches(rows: Vec<Delivery>, group: bool) -> Vec<Vec<Delivery>> {
 }
 
 impl Dispatcher {
-    /// One email channel's due rows. After the relay rejects the credentials
-    /// (535), the rest of this drain is not sent (same credentials, same answer,
-    /// and a lockout risk); the problem is logged once, every row is retried.
-    pub(super) async fn drain_email(
+    /// One batching channel's due rows. After an SMTP relay rejects the
+    /// credentials (535), the rest of this drain is not sent (same credentials,
+    /// same answer, and a lockout risk); the problem is logged once, every row
+    /// is retried.
+    pub(super) async fn drain_batched(
         &self,
         channel_name: &str,
-        email: &EmailChannel,
+        channel: &Channel,
         retry: &RetryPolicy,
         rows: Vec<Delivery>,
         now: DateTime<Utc>,
     ) -> (DrainReport, Option<StoreError>) {
         let mut report = DrainReport::default();
         let mut auth_failure: Option<String> = None;
-        for batch in batches(rows, email.groups()) {
+        for batch in batches(rows, channel.groups()) {
             let events: Vec<Event> = batch.iter().map(|row| row.event.clone()).collect();
             let outcome = match &auth_failure {
                 Some(reason) => SendOutcome::Retry {
@@ -55,7 +56,7 @@ impl Dispatcher {
                     retry_after: None,
                 },
                 None => {
-                    let sent = email.send_batch(&events).await;
+                    let sent = channel.send_batch(&events).await;
                     if let (true, SendOutcome::Retry { reason, .. }) =
                         (sent.auth_failure, &sent.outcome)
                     {

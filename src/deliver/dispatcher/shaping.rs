@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Dispatcher, DrainReport};
 use crate::commit::{Delivery, StoreError};
-use crate::deliver::{Channel, ConfiguredChannel, SendOutcome};
+use crate::deliver::{ConfiguredChannel, SendOutcome};
 use crate::event::Event;
 use crate::quiet;
 
@@ -93,9 +93,9 @@ impl Dispatcher {
                 Err(free_at) => self.defer_all(&released, free_at, report).await?,
             }
         }
-        // Email sends messages (a cycle's rows as one digest), not rows: one
+        // Email and Slack send messages (a cycle's rows as one digest), not rows: one
         // message takes one unit of the budget.
-        if let Channel::Email(email) = &configured.channel {
+        if configured.channel.sends_batches() {
             if ready.is_empty() {
                 return Ok(());
             }
@@ -103,7 +103,13 @@ impl Dispatcher {
                 return self.defer_all(&ready, free_at, report).await;
             }
             let (partial, error) = self
-                .drain_email(channel_name, email, &configured.retry, ready, now)
+                .drain_batched(
+                    channel_name,
+                    &configured.channel,
+                    &configured.retry,
+                    ready,
+                    now,
+                )
                 .await;
             report.add(partial);
             return error.map_or(Ok(()), Err);

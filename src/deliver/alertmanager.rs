@@ -1,0 +1,496 @@
+//! Prometheus Alertmanager: alerts pushed to `POST {url}/api/v2/alerts` of
+//! every configured instance (a cluster wants every peer, not a balancer).
+//!
+//! Labels: `alertname` (`CampaignPaused`, `CampaignUploadErrors`,
+//! `CampaignNotFound`, `SigmaMindApiUnhealthy`), `campaign_id`,
+//! `campaign_name`, `severity`, plus the channel's extra `labels`; annotation
+//! `summary`. An event that starts a condition posts it with `endsAt` a few
+//! `resend_interval`s ahead; one that ends it posts `endsAt` in the past.
+//!
+//! Alertmanager forgets alerts that stop arriving (and loses them all when it
+//! restarts), so a [`Reasserter`] task re-posts every active condition each
+//! `resend_interval`, derived from the stored campaign states and API health
+//! ([`active_conditions`], pure). It also resolves what it asserted before and
+//! is no longer active. Because the states are in the store, a restarted
+//! watcher re-asserts them too.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::chat::{answered, Answer, ChatText, Target};
+use super::condition::{transitions, Condition, SeverityMap, Transition};
+use super::{DeliverError, SendOutcome};
+use crate::commit::Store;
+use crate::config::ChannelSettings;
+use crate::diff::{ApiHealth, CampaignState};
+use crate::event::{Event, EventType};
+use crate::observe::CampaignStatus;
+
+pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
+/// An active alert's `endsAt` lies this many resend intervals ahead: missing
+/// one or two re-posts must not resolve it.
+const ENDS_AFTER_INTERVALS: u32 = 3;
+const ALERTS_PATH: &str = "/api/v2/alerts";
+const DESCRIPTION_CHARS: usize = 4000;
+
+/// Labels of one alert; also its identity in Alertmanager.
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug)]
+pub struct AlertmanagerChannel {
+    targets: Vec<Target>,
+    severities: SeverityMap,
+    extra_labels: Labels,
+    resend_interval: Duration,
+    text: ChatText,
+}
+
+/// A condition that holds now, per the stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveCondition {
+    pub condition: Condition,
+    /// `(id, name)`; none for the API's health.
+    pub campaign: Option<(String, String)>,
+    pub since: DateTime<Utc>,
+}
+
+/// Pure: every condition the stored states and health say is active now.
+/// `watched` limits campaigns to the configured ids (none: every stored one).
+pub fn active_conditions(
+    states: &HashMap<String, CampaignState>,
+    health: &ApiHealth,
+    watched: Option<&BTreeSet<String>>,
+    now: DateTime<Utc>,
+) -> Vec<ActiveCondition> {
+    let mut keys: Vec<&String> = states
+        .keys()
+        .filter(|key| watched.map_or(true, |ids| ids.contains(*key)))
+        .collect();
+    keys.sort();
+    let mut active = Vec::new();
+    for key in keys {
+        let state = &states[key];
+        let snapshot = &state.snapshot;
+        let campaign = Some((snapshot.id.clone(), snapshot.name.clone()));
+        let mut holds = |condition| {
+            active.push(ActiveCondition {
+                condition,
+                campaign: campaign.clone(),
+                since: state.changed_at,
+            })
+        };
+        // A campaign that is gone is neither paused nor failing its uploads.
+        if state.not_found {
+            holds(Condition::NotFound);
+            continue;
+        }
+        if snapshot.status == CampaignStatus::Paused {
+            holds(Condition::Paused);
+        }
+        if !snapshot.upload_errors.is_empty() {
+            holds(Condition::UploadErrors);
+        }
+    }
+    if health.unhealthy {
+        active.push(ActiveCondition {
+            condition: Condition::ApiUnhealthy,
+            campaign: None,
+            since: now,
+        });
+    }
+    active
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl AlertmanagerChannel {
+    pub fn new(
+        name: &str,
+        settings: &ChannelSettings,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
+        let invalid = |reason: String| DeliverError::Chat {
+            channel: name.to_string(),
+            reason,
+        };
+        let urls = crate::config::alertmanager_urls(settings);
+        if urls.is_empty() {
+            return Err(invalid("`url` or `urls` is missing".into()));
+        }
+        let mut targets = Vec::new();
+        for url in urls {
+            targets.push(Target::new(name, url, settings.timeout)?.join_path(ALERTS_PATH));
+        }
+        let severities = SeverityMap::parse(settings.severity.as_ref())
+            .map_err(|problems| invalid(format!("`severity`: {}", problems.join("; "))))?;
+        Ok(Self {
+            targets,
+            severities,
+            extra_labels: settings.labels.clone().unwrap_or_default(),
+            resend_interval: settings.resend_interval.unwrap_or(DEFAULT_RESEND_INTERVAL),
+            text: ChatText::new(name, settings, instance)?,
+        })
+    }
+
+    pub fn resend_interval(&self) -> Duration {
+        self.resend_interval
+    }
+
+    fn active_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let ahead = TimeDelta::from_std(self.resend_interval * ENDS_AFTER_INTERVALS)
+            .unwrap_or(TimeDelta::hours(1));
+        now + ahead
+    }
+
+    pub fn labels(&self, condition: Condition, campaign: Option<(&str, &str)>) -> Labels {
+        let mut labels = self.extra_labels.clone();
+        labels.insert("alertname".into(), condition.alertname().into());
+        labels.insert(
+            "severity".into(),
+            self.severities.get(condition).as_str().into(),
+        );
+        if let Some((id, name)) = campaign {
+            labels.insert("campaign_id".into(), id.into());
+            labels.insert("campaign_name".into(), name.into());
+        }
+        labels
+    }
+
+    /// One active condition as an alert, for a re-post at `now`.
+    pub fn active_alert(&self, active: &ActiveCondition, now: DateTime<Utc>) -> Value {
+        let campaign = active
+            .campaign
+            .as_ref()
+            .map(|(id, name)| (id.as_str(), name.as_str()));
+        json!({
+            "labels": self.labels(active.condition, campaign),
+            "annotations": {"summary": active.condition.summary(campaign)},
+            "startsAt": timestamp(active.since.min(now)),
+            "endsAt": timestamp(self.active_until(now)),
+        })
+    }
+
+    /// The alerts one event posts: active ones for what it starts, resolved
+    /// ones (`endsAt` in the past) for what it ends.
+    pub fn alerts_for(&self, event: &Event, now: DateTime<Utc>) -> Result<Vec<Value>, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let description = super::chat::clip(rendered.text.trim(), DESCRIPTION_CHARS);
+        let campaign = event
+            .campaign
+            .as_ref()
+            .map(|c| (c.id.as_str(), c.name.as_str()));
+        let happened = event.occurred_at.min(now);
+        if event.kind == EventType::Test {
+            let mut labels = self.extra_labels.clone();
+            labels.insert("alertname".into(), "CampaignWatcherTest".into());
+            labels.insert("severity".into(), "info".into());
+            return Ok(vec![json!({
+                "labels": labels,
+                "annotations": {"summary": "TEST from campaign-watcher: no campaign changed", "event_id": event.id},
+                "startsAt": timestamp(happened),
+                "endsAt": timestamp(now + TimeDelta::from_std(self.resend_interval).unwrap_or(TimeDelta::minutes(1))),
+            })]);
+        }
+        let mut alerts = Vec::new();
+        for transition in transitions(event) {
+            let (condition, ends_at) = match transition {
+                Transition::Starts(condition) => (condition, self.active_until(now)),
+                Transition::Ends(condition) => (condition, happened),
+            };
+            alerts.push(json!({
+                "labels": self.labels(condition, campaign),
+                "annotations": {
+                    "summary": condition.summary(campaign),
+                    "description": description,
+                    "event_id": event.id,
+                },
+                "startsAt": timestamp(happened),
+                "endsAt": timestamp(ends_at),
+            }));
+        }
+        Ok(alerts)
+    }
+
+    pub fn preview(&self, events: &[Event]) -> Result<String, String> {
+        let now = Utc::now();
+        let mut out = String::new();
+        for event in events {
+            let alerts = self.alerts_for(event, now)?;
+            if alerts.is_empty() {
+                out.push_str(&format!(
+                    "# {} ({}): neither starts nor ends a condition; nothing is posted\n",
+                    event.kind, event.id
+                ));
+            } else {
+                out.push_str(&serde_json::to_string_pretty(&alerts).unwrap_or_default());
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn send(&self, event: &Event) -> SendOutcome {
+        let alerts = match self.alerts_for(event, Utc::now()) {
+            Ok(alerts) => alerts,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        if alerts.is_empty() {
+            return SendOutcome::Delivered {
+                detail: format!(
+                    "skipped: {} neither starts nor ends an Alertmanager alert",
+                    event.kind
+                ),
+            };
+        }
+        self.post(&alerts).await
+    }
+
+    /// Posts `alerts` to every Alertmanager. Delivered only when all took them
+    /// (re-posting to those that did is harmless: alerts are idempotent).
+    pub async fn post(&self, alerts: &[Value]) -> SendOutcome {
+        let body = Value::Array(alerts.to_vec());
+        let results = futures::future::join_all(self.targets.iter().map(|target| async {
+            match target.post_json(&body).await {
+                Ok(answer) => classify(target.display(), &answer),
+                Err(reason) => SendOutcome::Retry {
+                    reason,
+                    retry_after: None,
+                },
+            }
+        }))
+        .await;
+        let mut delivered = Vec::new();
+        let mut retry = Vec::new();
+        let mut permanent = Vec::new();
+        for result in results {
+            match result {
+                SendOutcome::Delivered { detail } => delivered.push(detail),
+                SendOutcome::Retry { reason, .. } => retry.push(reason),
+                SendOutcome::Permanent { reason } => permanent.push(reason),
+            }
+        }
+        if retry.is_empty() && permanent.is_empty() {
+            SendOutcome::Delivered {
+                detail: format!("{} alert(s): {}", alerts.len(), delivered.join("; ")),
+            }
+        } else if retry.is_empty() {
+            SendOutcome::Permanent {
+                reason: permanent.join("; "),
+            }
+        } else {
+            retry.extend(permanent);
+            SendOutcome::Retry {
+                reason: retry.join("; "),
+                retry_after: None,
+            }
+        }
+    }
+}
+
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        200..=299 => SendOutcome::Delivered { detail: reason },
+        408 | 429 | 500..=599 => SendOutcome::Retry {
+            reason,
+            retry_after: answer.retry_after,
+        },
+        400..=499 => SendOutcome::Permanent { reason },
+        _ => SendOutcome::Retry {
+            reason,
+            retry_after: None,
+        },
+    }
+}
+
+/// Re-posts one channel's active conditions every `resend_interval`.
+pub struct Reasserter {
+    pub channel_name: String,
+    pub channel: Arc<AlertmanagerChannel>,
+    pub store: Store,
+    /// `watch.campaigns` when the watcher is not listing all campaigns.
+    pub watched: Option<BTreeSet<String>>,
+}
+
+impl Reasserter {
+    /// Until `stop`: read the stored states, post what is active and resolve
+    /// what was posted before and no longer is. Failures are logged and tried
+    /// again next round; Alertmanager keeps an alert until its `endsAt`.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut asserted: BTreeMap<Labels, String> = BTreeMap::new();
+        loop {
+            if let Err(reason) = self.round(&mut asserted, Utc::now()).await {
+                tracing::warn!(channel = %self.channel_name, error = %reason, "could not re-post active alerts; trying again next interval");
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(self.channel.resend_interval()) => {}
+            }
+        }
+        tracing::debug!(channel = %self.channel_name, "alert re-posting stopped");
+    }
+
+    async fn round(
+        &self,
+        asserted: &mut BTreeMap<Labels, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let states = self.store.load_states().await.map_err(|e| e.to_string())?;
+        let health = self.store.load_health().await.map_err(|e| e.to_string())?;
+        let active = active_conditions(&states, &health, self.watched.as_ref(), now);
+        let mut alerts: Vec<Value> = active
+            .iter()
+            .map(|condition| self.channel.active_alert(condition, now))
+            .collect();
+        let current: BTreeMap<Labels, String> = alerts
+            .iter()
+            .filter_map(|alert| {
+                let labels: Labels = serde_json::from_value(alert["labels"].clone()).ok()?;
+                Some((labels, alert["startsAt"].as_str()?.to_string()))
+            })
+            .collect();
+        for (labels, starts_at) in asserted.iter() {
+            if !current.contains_key(labels) {
+                alerts.push(json!({
+                    "labels": labels,
+                    "annotations": {},
+                    "startsAt": starts_at,
+                    "endsAt": timestamp(now),
+                }));
+            }
+        }
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        match self.channel.post(&alerts).await {
+            SendOutcome::Delivered { .. } => {
+                tracing::debug!(channel = %self.channel_name, active = current.len(), "re-posted active alerts");
+                *asserted = current;
+                Ok(())
+            }
+            SendOutcome::Retry { reason, .. } | SendOutcome::Permanent { reason } => {
+                // Keep what still needs resolving for the next round.
+                asserted.extend(current);
+                Err(reason)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::ChannelKind;
+    use crate::observe::Snapshot;
+    use crate::render::sample_event;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, minute, 0).unwrap()
+    }
+
+    fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> CampaignState {
+        CampaignState {
+            snapshot: Snapshot {
+                id: id.into(),
+                name: format!("Campaign {id}"),
+                status,
+                upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+                agent: None,
+                caller_number: None,
+                concurrent_calls: None,
+                scheduled_date: None,
+            },
+            seq: 1,
+            not_found,
+            changed_at: at(1),
+            pending: None,
+        }
+    }
+
+    fn channel() -> AlertmanagerChannel {
+        let mut settings = ChannelSettings::new(ChannelKind::Alertmanager);
+        settings.urls = Some(vec!["http://127.0.0.1:9093".into()]);
+        settings.labels = Some([("team".into(), "outreach".into())].into());
+        settings.resend_interval = Some(Duration::from_secs(60));
+        AlertmanagerChannel::new("am", &settings, "host-1").unwrap()
+    }
+
+    #[test]
+    fn active_conditions_come_from_stored_states_and_health() {
+        use CampaignStatus::*;
+        let states = HashMap::from([
+            ("a".to_string(), state("a", Paused, &[], false)),
+            ("b".to_string(), state("b", Live, &["Row 2: bad"], false)),
+            ("c".to_string(), state("c", Paused, &["Row 3: bad"], false)),
+            ("d".to_string(), state("d", Paused, &["Row 4: bad"], true)),
+            ("e".to_string(), state("e", Live, &[], false)),
+        ]);
+        let healthy = ApiHealth::default();
+        let found: Vec<(Condition, String)> = active_conditions(&states, &healthy, None, at(5))
+            .into_iter()
+            .map(|a| (a.condition, a.campaign.unwrap().0))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (Condition::Paused, "a".to_string()),
+                (Condition::UploadErrors, "b".to_string()),
+                (Condition::Paused, "c".to_string()),
+                (Condition::UploadErrors, "c".to_string()),
+                (Condition::NotFound, "d".to_string()),
+            ]
+        );
+        let unhealthy = ApiHealth {
+            unhealthy: true,
+            ..ApiHealth::default()
+        };
+        let watched = BTreeSet::from(["a".to_string()]);
+        let only_a = active_conditions(&states, &unhealthy, Some(&watched), at(5));
+        assert_eq!(only_a.len(), 2);
+        assert_eq!(only_a[1].condition, Condition::ApiUnhealthy);
+        assert_eq!(only_a[1].campaign, None);
+    }
+
+    #[test]
+    fn active_alerts_end_a_few_intervals_ahead_and_resolves_in_the_past() {
+        let channel = channel();
+        let active = ActiveCondition {
+            condition: Condition::Paused,
+            campaign: Some(("camp_1".into(), "Q4".into())),
+            since: at(1),
+        };
+        let alert = channel.active_alert(&active, at(10));
+        assert_eq!(alert["labels"]["alertname"], "CampaignPaused");
+        assert_eq!(alert["labels"]["campaign_id"], "camp_1");
+        assert_eq!(alert["labels"]["campaign_name"], "Q4");
+        assert_eq!(alert["labels"]["severity"], "warning");
+        assert_eq!(alert["labels"]["team"], "outreach");
+        assert_eq!(alert["startsAt"], "2026-11-26T09:01:00.000Z");
+        assert_eq!(alert["endsAt"], "2026-11-26T09:13:00.000Z");
+
+        let paused = sample_event(EventType::StatusChanged, at(2));
+        let posted = channel.alerts_for(&paused, at(2)).unwrap();
+        assert_eq!(posted[0]["endsAt"], "2026-11-26T09:05:00.000Z");
+        let mut resumed = sample_event(EventType::StatusChanged, at(4));
+        if let Some(campaign) = resumed.campaign.as_mut() {
+            campaign.previous_status = Some(CampaignStatus::Paused);
+            campaign.status = CampaignStatus::Live;
+        }
+        let resolved = channel.alerts_for(&resumed, at(6)).unwrap();
+        assert_eq!(resolved[0]["labels"], posted[0]["labels"]);
+        assert_eq!(resolved[0]["endsAt"], "2026-11-26T09:04:00.000Z");
+        assert!(channel
+            .alerts_for(&sample_event(EventType::SettingsChanged, at(2)), at(2))
+            .unwrap()
+            .is_empty());
+    }
+}

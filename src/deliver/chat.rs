@@ -1,0 +1,271 @@
+//! What the Slack, Discord, Teams, PagerDuty and Alertmanager channels share:
+//! one JSON POST to a URL that may itself be a credential, an answer read
+//! without downloading a page, and the shared event→text rendering.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{redirect, Client, StatusCode, Url};
+
+use super::webhook::{describe, display_url};
+use super::DeliverError;
+use crate::backoff::parse_retry_after;
+use crate::config::ChannelSettings;
+use crate::event::Event;
+use crate::render::{RenderContext, Rendered, Templates};
+
+const USER_AGENT: &str = concat!("campaign-watcher/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Enough of an answer to find an error in, or to quote one.
+const ANSWER_READ_BYTES: usize = 8192;
+const EXCERPT_CHARS: usize = 200;
+
+/// One URL to POST JSON to. Logs and errors only ever show `scheme://host[:port]`.
+#[derive(Clone)]
+pub(super) struct Target {
+    client: Client,
+    url: Url,
+    display: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// What the receiver answered.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    /// The start of the body (at most 8 KiB), lossily decoded.
+    pub body: String,
+}
+
+impl Answer {
+    /// The start of the body on one line, for a failure reason.
+    pub fn excerpt(&self) -> String {
+        let mut excerpt = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
+        if excerpt.chars().count() > EXCERPT_CHARS {
+            excerpt = excerpt.chars().take(EXCERPT_CHARS).collect();
+            excerpt.push('…');
+        }
+        excerpt
+    }
+}
+
+impl Target {
+    /// `raw` must be http(s) with a host; its path may hold a token and is never shown.
+    pub fn new(channel: &str, raw: &str, timeout: Duration) -> Result<Self, DeliverError> {
+        let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {
+            channel: channel.to_string(),
+            // url::ParseError names the problem, never the input.
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(DeliverError::InvalidUrl {
+                channel: channel.to_string(),
+                reason: format!(
+                    "scheme \"{}\" is not supported, use http:// or https:// with a host",
+                    url.scheme()
+                ),
+            });
+        }
+        let client = Client::builder()
+            .redirect(redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| DeliverError::Client {
+                channel: channel.to_string(),
+                reason: e.without_url().to_string(),
+            })?;
+        Ok(Self {
+            client,
+            display: display_url(&url),
+            url,
+        })
+    }
+
+    /// The same client and host, another path (Alertmanager's `/api/v2/alerts`).
+    pub fn join_path(mut self, path: &str) -> Self {
+        let base = self.url.path().trim_end_matches('/').to_string();
+        self.url.set_path(&format!("{base}{path}"));
+        self
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// POSTs `body` as JSON. `Err` is a network failure or timeout, already
+    /// worded for a log line (without the URL).
+    pub async fn post_json(&self, body: &serde_json::Value) -> Result<Answer, String> {
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("POST to {} failed: {}", self.display, describe(&e)))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        Ok(Answer {
+            status,
+            retry_after,
+            body: read_start(response).await,
+        })
+    }
+}
+
+async fn read_start(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < ANSWER_READ_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(ANSWER_READ_BYTES);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `host answered 429 Too Many Requests: <excerpt>`
+pub(super) fn answered(display: &str, answer: &Answer) -> String {
+    let mut reason = format!("{display} answered {}", answer.status);
+    if answer.status.is_redirection() {
+        reason.push_str(" (redirects are not followed; configure the final url)");
+    }
+    let excerpt = answer.excerpt();
+    if !excerpt.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&excerpt);
+    }
+    reason
+}
+
+/// The shared event→text rendering with this channel's template overrides.
+#[derive(Debug)]
+pub(super) struct ChatText {
+    templates: Templates,
+    pub context: RenderContext,
+}
+
+impl ChatText {
+    pub fn new(
+        channel: &str,
+        settings: &ChannelSettings,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
+        let invalid = |reason: String| DeliverError::Chat {
+            channel: channel.to_string(),
+            reason,
+        };
+        let timezone =
+            match &settings.timezone {
+                Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                    invalid(format!("`timezone` \"{zone}\" is not an IANA time zone"))
+                })?),
+                None => None,
+            };
+        let templates =
+            Templates::load(&settings.template_files()).map_err(|e| invalid(e.to_string()))?;
+        Ok(Self {
+            templates,
+            context: RenderContext {
+                instance: instance.to_string(),
+                timezone,
+            },
+        })
+    }
+
+    /// As email does: the built-in templates stand in if a custom one fails at
+    /// send time, so an alert still goes out.
+    pub fn render(&self, events: &[Event]) -> Result<Rendered, String> {
+        match self.templates.render(events, &self.context) {
+            Ok(rendered) => Ok(rendered),
+            Err(error) => {
+                tracing::error!(error = %error, "custom template failed; using the built-in one for this message");
+                Templates::builtin()
+                    .render(events, &self.context)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.context.instance
+    }
+}
+
+/// At most `max` characters, with `…` when cut (targets reject longer fields).
+pub(super) fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}
+
+/// The template's subject without the `[campaign-watcher]` mail-filter prefix,
+/// which a chat message does not need.
+pub(super) fn headline(rendered: &Rendered) -> String {
+    rendered
+        .subject
+        .strip_prefix(crate::render::SUBJECT_PREFIX)
+        .unwrap_or(&rendered.subject)
+        .trim()
+        .to_string()
+}
+
+/// `1.5` seconds from a JSON body (Discord's `retry_after`).
+pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let seconds = value.get(field)?.as_f64()?;
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::try_from_secs_f64(seconds).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_marks_cuts() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "ab…");
+        assert_eq!(clip("ééé", 2), "é…");
+    }
+
+    #[test]
+    fn retry_after_from_json() {
+        assert_eq!(
+            json_seconds(r#"{"retry_after": 1.5, "global": false}"#, "retry_after"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(json_seconds("not json", "retry_after"), None);
+        assert_eq!(json_seconds(r#"{"retry_after": -1}"#, "retry_after"), None);
+    }
+
+    #[test]
+    fn target_paths_join_without_double_slashes() {
+        let target = Target::new("am", "http://127.0.0.1:9093/", Duration::from_secs(1))
+            .unwrap()
+            .join_path("/api/v2/alerts");
+        assert_eq!(target.url.as_str(), "http://127.0.0.1:9093/api/v2/alerts");
+        let prefixed = Target::new("am", "http://am/prefix", Duration::from_secs(1))
+            .unwrap()
+            .join_path("/api/v2/alerts");
+        assert_eq!(prefixed.url.as_str(), "http://am/prefix/api/v2/alerts");
+        assert_eq!(prefixed.display(), "http://am");
+    }
+}

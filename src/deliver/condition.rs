@@ -1,0 +1,326 @@
+//! Alerting conditions: what incident-style targets (PagerDuty, Alertmanager)
+//! open and close, derived purely from events and from stored state.
+//!
+//! An event either starts a condition (a campaign is paused), ends one (it goes
+//! live again, or completes), or is only news (settings changed). Severity is a
+//! property of the condition, not of the event, so the resolve of a condition
+//! carries the same severity (and so the same Alertmanager label set) as its
+//! trigger.
+
+use std::collections::BTreeMap;
+
+use crate::event::{Event, EventType};
+use crate::observe::CampaignStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Condition {
+    Paused,
+    UploadErrors,
+    NotFound,
+    ApiUnhealthy,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 4] = [
+        Self::Paused,
+        Self::UploadErrors,
+        Self::NotFound,
+        Self::ApiUnhealthy,
+    ];
+
+    /// The name used in `severity` keys and in PagerDuty dedup keys.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Paused => "paused",
+            Self::UploadErrors => "upload_errors",
+            Self::NotFound => "not_found",
+            Self::ApiUnhealthy => "api_unhealthy",
+        }
+    }
+
+    /// The event type that starts it (accepted as a `severity` key too).
+    pub fn starting_event(self) -> EventType {
+        match self {
+            Self::Paused => EventType::StatusChanged,
+            Self::UploadErrors => EventType::UploadErrorsAdded,
+            Self::NotFound => EventType::NotFound,
+            Self::ApiUnhealthy => EventType::ApiUnhealthy,
+        }
+    }
+
+    pub fn alertname(self) -> &'static str {
+        match self {
+            Self::Paused => "CampaignPaused",
+            Self::UploadErrors => "CampaignUploadErrors",
+            Self::NotFound => "CampaignNotFound",
+            Self::ApiUnhealthy => "SigmaMindApiUnhealthy",
+        }
+    }
+
+    pub fn default_severity(self) -> Severity {
+        match self {
+            Self::Paused | Self::UploadErrors => Severity::Warning,
+            Self::NotFound => Severity::Error,
+            Self::ApiUnhealthy => Severity::Critical,
+        }
+    }
+
+    /// `paused`, or the event type that starts the condition.
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|condition| condition.key() == key || condition.starting_event().as_str() == key)
+    }
+
+    /// Deterministic per campaign and condition, so a retry or a reminder
+    /// collapses into the open incident and a later resolve finds it.
+    pub fn dedup_key(self, campaign_id: Option<&str>) -> String {
+        match campaign_id {
+            Some(id) => format!("campaign-watcher/{id}/{}", self.key()),
+            None => format!("campaign-watcher/watcher/{}", self.key()),
+        }
+    }
+
+    /// One line for people, the same whoever posts it (event or re-post).
+    pub fn summary(self, campaign: Option<(&str, &str)>) -> String {
+        let label = match campaign {
+            Some((id, name)) if !name.trim().is_empty() => format!("{name} ({id})"),
+            Some((id, _)) => id.to_string(),
+            None => String::new(),
+        };
+        match self {
+            Self::Paused => format!("Campaign {label} is paused"),
+            Self::UploadErrors => format!("Campaign {label} has upload errors"),
+            Self::NotFound => format!("Campaign {label} no longer exists (the API answers 404)"),
+            Self::ApiUnhealthy => {
+                "The SigmaMind API cannot be read: campaigns are not being watched".into()
+            }
+        }
+    }
+}
+
+/// PagerDuty's severities; Alertmanager gets the same word as its `severity` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Self::Critical, Self::Error, Self::Warning, Self::Info];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Discord embed colour.
+    pub fn colour(self) -> u32 {
+        match self {
+            Self::Critical => 0xD3_2F_2F,
+            Self::Error => 0xE6_4A_19,
+            Self::Warning => 0xFF_A0_00,
+            Self::Info => 0x19_76_D2,
+        }
+    }
+}
+
+/// Colour of a message that ends a condition.
+pub const RESOLVED_COLOUR: u32 = 0x38_8E_3C;
+
+/// The configured severity of each condition, defaults for the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeverityMap(BTreeMap<Condition, Severity>);
+
+impl SeverityMap {
+    /// Every problem as `key: why`, for the config validator.
+    pub fn parse(configured: Option<&BTreeMap<String, String>>) -> Result<Self, Vec<String>> {
+        let mut map = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (key, value) in configured.into_iter().flatten() {
+            let condition = Condition::parse(key);
+            let severity = Severity::parse(value);
+            if condition.is_none() {
+                let known: Vec<&str> = Condition::ALL.iter().map(|c| c.key()).collect();
+                problems.push(format!(
+                    "\"{key}\" is not a condition (known: {}, or the event type that starts one)",
+                    known.join(", ")
+                ));
+            }
+            if severity.is_none() {
+                problems.push(format!(
+                    "\"{key}\" = \"{value}\": the severity must be critical, error, warning or info"
+                ));
+            }
+            if let (Some(condition), Some(severity)) = (condition, severity) {
+                map.insert(condition, severity);
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self(map))
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn get(&self, condition: Condition) -> Severity {
+        self.0
+            .get(&condition)
+            .copied()
+            .unwrap_or_else(|| condition.default_severity())
+    }
+}
+
+/// What one event does to the conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Starts(Condition),
+    Ends(Condition),
+}
+
+/// Pure: the conditions `event` starts or ends. Reminders re-start theirs (the
+/// target dedups them). Test events and plain news (settings, scheduled→live)
+/// give none.
+pub fn transitions(event: &Event) -> Vec<Transition> {
+    let status = event.campaign.as_ref().map(|c| &c.status);
+    let previous = event
+        .campaign
+        .as_ref()
+        .and_then(|c| c.previous_status.as_ref());
+    match event.kind {
+        EventType::StatusChanged => {
+            let now_paused = status == Some(&CampaignStatus::Paused);
+            let was_paused = previous == Some(&CampaignStatus::Paused);
+            match (was_paused, now_paused) {
+                (false, true) => vec![Transition::Starts(Condition::Paused)],
+                // Paused → live, scheduled or completed: the pause is over.
+                (true, false) => vec![Transition::Ends(Condition::Paused)],
+                _ => vec![],
+            }
+        }
+        EventType::Reminder if status == Some(&CampaignStatus::Paused) => {
+            vec![Transition::Starts(Condition::Paused)]
+        }
+        EventType::UploadErrorsAdded => vec![Transition::Starts(Condition::UploadErrors)],
+        EventType::UploadErrorsCleared => vec![Transition::Ends(Condition::UploadErrors)],
+        EventType::NotFound => vec![Transition::Starts(Condition::NotFound)],
+        EventType::ApiUnhealthy => vec![Transition::Starts(Condition::ApiUnhealthy)],
+        EventType::ApiRecovered => vec![Transition::Ends(Condition::ApiUnhealthy)],
+        // Quiet hours are refused on condition channels (see config validation), so
+        // a digest of held events never reaches one.
+        EventType::Reminder
+        | EventType::SettingsChanged
+        | EventType::Test
+        | EventType::QuietHoursDigest => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::render::sample_event;
+    use Condition::*;
+    use Transition::*;
+
+    fn status_event(from: Option<CampaignStatus>, to: CampaignStatus) -> Event {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let mut event = sample_event(EventType::StatusChanged, at);
+        if let Some(campaign) = event.campaign.as_mut() {
+            campaign.previous_status = from;
+            campaign.status = to;
+        }
+        event
+    }
+
+    #[test]
+    fn status_changes_start_and_end_the_pause() {
+        use CampaignStatus as S;
+        let cases = [
+            (Some(S::Live), S::Paused, vec![Starts(Paused)]),
+            (Some(S::Scheduled), S::Paused, vec![Starts(Paused)]),
+            (Some(S::Paused), S::Live, vec![Ends(Paused)]),
+            (Some(S::Paused), S::Completed, vec![Ends(Paused)]),
+            (Some(S::Live), S::Completed, vec![]),
+            (Some(S::Scheduled), S::Live, vec![]),
+            (None, S::Paused, vec![Starts(Paused)]),
+        ];
+        for (from, to, expected) in cases {
+            assert_eq!(
+                transitions(&status_event(from.clone(), to.clone())),
+                expected,
+                "{from:?} -> {to:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_event_type_maps_to_its_condition() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let cases = [
+            (EventType::UploadErrorsAdded, vec![Starts(UploadErrors)]),
+            (EventType::UploadErrorsCleared, vec![Ends(UploadErrors)]),
+            (EventType::NotFound, vec![Starts(NotFound)]),
+            // The sample reminder is about a paused campaign.
+            (EventType::Reminder, vec![Starts(Paused)]),
+            (EventType::ApiUnhealthy, vec![Starts(ApiUnhealthy)]),
+            (EventType::ApiRecovered, vec![Ends(ApiUnhealthy)]),
+            (EventType::SettingsChanged, vec![]),
+            (EventType::Test, vec![]),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(transitions(&sample_event(kind, at)), expected, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn dedup_keys_are_per_campaign_and_condition() {
+        assert_eq!(
+            Paused.dedup_key(Some("camp_1")),
+            "campaign-watcher/camp_1/paused"
+        );
+        assert_eq!(
+            UploadErrors.dedup_key(Some("camp_1")),
+            "campaign-watcher/camp_1/upload_errors"
+        );
+        assert_eq!(
+            ApiUnhealthy.dedup_key(None),
+            "campaign-watcher/watcher/api_unhealthy"
+        );
+    }
+
+    #[test]
+    fn severity_map_accepts_condition_names_and_event_types() {
+        let configured = BTreeMap::from([
+            ("paused".to_string(), "critical".to_string()),
+            ("watcher.api_unhealthy".to_string(), "error".to_string()),
+        ]);
+        let map = SeverityMap::parse(Some(&configured)).unwrap();
+        assert_eq!(map.get(Paused), Severity::Critical);
+        assert_eq!(map.get(ApiUnhealthy), Severity::Error);
+        assert_eq!(map.get(UploadErrors), Severity::Warning);
+        assert_eq!(map.get(NotFound), Severity::Error);
+
+        let bad = BTreeMap::from([
+            ("pasued".to_string(), "warning".to_string()),
+            ("paused".to_string(), "loud".to_string()),
+        ]);
+        let problems = SeverityMap::parse(Some(&bad)).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("\"paused\" = \"loud\"")));
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("\"pasued\" is not a condition")));
+    }
+}

@@ -1,0 +1,157 @@
+//! Discord webhooks: `content` (the headline, what notifications show) and one
+//! embed with the rendered text, coloured by severity (green when a condition
+//! ends). `allowed_mentions: {"parse": []}` so no campaign name or upload error
+//! can ping @everyone.
+//!
+//! A 429 is retried after the body's `retry_after` (float seconds), else the
+//! `Retry-After` header. A 404 means the webhook was deleted: the row is dead
+//! and the reason says so. Discord bans IPs that collect many 401/403/429
+//! answers, so 401/403 are not retried either.
+
+use serde_json::{json, Value};
+
+use super::chat::{answered, clip, headline, json_seconds, Answer, ChatText, Target};
+use super::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
+use super::{DeliverError, SendOutcome};
+use crate::config::ChannelSettings;
+use crate::event::Event;
+
+const CONTENT_CHARS: usize = 2000;
+const TITLE_CHARS: usize = 256;
+const DESCRIPTION_CHARS: usize = 4096;
+const FOOTER_CHARS: usize = 2048;
+/// Neither starts nor ends a condition: plain news.
+const NEWS_COLOUR: u32 = 0x60_7D_8B;
+
+#[derive(Debug)]
+pub struct DiscordChannel {
+    target: Target,
+    text: ChatText,
+    severities: SeverityMap,
+}
+
+impl DiscordChannel {
+    pub fn new(
+        name: &str,
+        settings: &ChannelSettings,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
+        let url = settings
+            .url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| DeliverError::MissingUrl {
+                channel: name.to_string(),
+            })?;
+        let severities = SeverityMap::parse(settings.severity.as_ref()).map_err(|problems| {
+            DeliverError::Chat {
+                channel: name.to_string(),
+                reason: format!("`severity`: {}", problems.join("; ")),
+            }
+        })?;
+        Ok(Self {
+            target: Target::new(name, url, settings.timeout)?,
+            text: ChatText::new(name, settings, instance)?,
+            severities,
+        })
+    }
+
+    fn colour(&self, event: &Event) -> u32 {
+        match transitions(event).first() {
+            Some(Transition::Starts(condition)) => self.severities.get(*condition).colour(),
+            Some(Transition::Ends(_)) => RESOLVED_COLOUR,
+            None => NEWS_COLOUR,
+        }
+    }
+
+    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let title = headline(&rendered);
+        Ok(json!({
+            "content": clip(&title, CONTENT_CHARS),
+            "embeds": [{
+                "title": clip(&title, TITLE_CHARS),
+                "description": clip(rendered.text.trim(), DESCRIPTION_CHARS),
+                "color": self.colour(event),
+                "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "footer": {"text": clip(&format!("campaign-watcher on {} · {}", self.text.instance(), event.id), FOOTER_CHARS)},
+            }],
+            "allowed_mentions": {"parse": []},
+        }))
+    }
+
+    pub async fn send(&self, event: &Event) -> SendOutcome {
+        let body = match self.payload(event) {
+            Ok(body) => body,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        match self.target.post_json(&body).await {
+            Ok(answer) => classify(self.target.display(), &answer),
+            Err(reason) => SendOutcome::Retry {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+}
+
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let status = answer.status.as_u16();
+    let reason = answered(display, answer);
+    match status {
+        200..=299 => SendOutcome::Delivered { detail: reason },
+        429 => SendOutcome::Retry {
+            retry_after: json_seconds(&answer.body, "retry_after").or(answer.retry_after),
+            reason,
+        },
+        404 => SendOutcome::Permanent {
+            reason: format!("the Discord webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
+        },
+        401 | 403 => SendOutcome::Permanent {
+            reason: format!("Discord rejected the webhook token; replace this channel's url: {reason}"),
+        },
+        408 | 500..=599 => SendOutcome::Retry {
+            reason,
+            retry_after: answer.retry_after,
+        },
+        400..=499 => SendOutcome::Permanent { reason },
+        _ => SendOutcome::Retry {
+            reason,
+            retry_after: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::config::ChannelKind;
+    use crate::deliver::condition::Severity;
+    use crate::event::EventType;
+    use crate::render::sample_event;
+
+    #[test]
+    fn payload_has_content_embed_colour_and_no_mentions() {
+        let mut settings = ChannelSettings::new(ChannelKind::Discord);
+        settings.url = Some("https://discord.com/api/webhooks/1/TOKEN".into());
+        settings.severity = Some([("paused".into(), "critical".into())].into());
+        let channel = DiscordChannel::new("d", &settings, "host-1").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let paused = channel
+            .payload(&sample_event(EventType::StatusChanged, at))
+            .unwrap();
+        assert_eq!(paused["content"], "Q4 Outreach Campaign: live → paused");
+        assert_eq!(paused["allowed_mentions"]["parse"], json!([]));
+        assert_eq!(paused["embeds"][0]["color"], Severity::Critical.colour());
+        assert!(paused["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("camp_XiQEBcj9cc5TFRB4"));
+        let recovered = channel
+            .payload(&sample_event(EventType::ApiRecovered, at))
+            .unwrap();
+        assert_eq!(recovered["embeds"][0]["color"], RESOLVED_COLOUR);
+    }
+}

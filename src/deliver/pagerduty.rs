@@ -1,0 +1,300 @@
+//! PagerDuty Events API v2: `trigger` when an event starts a condition,
+//! `resolve` when one ends, with a deterministic `dedup_key` per campaign and
+//! condition (`campaign-watcher/<campaign id>/paused`), so retries and
+//! reminders collapse into the open incident and the resolve finds it.
+//!
+//! Events that neither start nor end a condition (settings changed,
+//! scheduled → live) open no incident: they are skipped and reported as such.
+//! `test-notify` triggers a test incident and resolves it at once.
+//!
+//! 2xx (PagerDuty answers 202) is success; 400 is permanent; 429, 5xx and
+//! network errors are retried. The routing key never appears in a log line.
+
+use serde_json::{json, Value};
+
+use super::chat::{answered, clip, headline, Answer, ChatText, Target};
+use super::condition::{transitions, SeverityMap, Transition};
+use super::{DeliverError, SendOutcome};
+use crate::config::{ChannelSettings, Secret};
+use crate::event::{Event, EventType};
+
+pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+const SUMMARY_CHARS: usize = 1024;
+const DETAILS_CHARS: usize = 8000;
+
+pub struct PagerDutyChannel {
+    target: Target,
+    routing_key: Secret,
+    severities: SeverityMap,
+    text: ChatText,
+}
+
+impl std::fmt::Debug for PagerDutyChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagerDutyChannel")
+            .field("url", &self.target)
+            .field("routing_key", &self.routing_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PagerDutyChannel {
+    pub fn new(
+        name: &str,
+        settings: &ChannelSettings,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
+        let invalid = |reason: String| DeliverError::Chat {
+            channel: name.to_string(),
+            reason,
+        };
+        let routing_key = settings
+            .routing_key
+            .clone()
+            .filter(|key| !key.expose().trim().is_empty())
+            .ok_or_else(|| invalid("`routing_key` (or routing_key_file) is missing".into()))?;
+        let severities = SeverityMap::parse(settings.severity.as_ref())
+            .map_err(|problems| invalid(format!("`severity`: {}", problems.join("; "))))?;
+        let url = settings.url.as_deref().unwrap_or(DEFAULT_URL);
+        Ok(Self {
+            target: Target::new(name, url, settings.timeout)?,
+            routing_key,
+            severities,
+            text: ChatText::new(name, settings, instance)?,
+        })
+    }
+
+    /// The Events API messages for one event, in sending order.
+    pub fn messages(&self, event: &Event) -> Result<Vec<Value>, String> {
+        let campaign_id = event.campaign.as_ref().map(|c| c.id.as_str());
+        if event.kind == EventType::Test {
+            let dedup_key = format!("campaign-watcher/test/{}", event.id);
+            return Ok(vec![
+                self.trigger(event, &dedup_key, "info", "test")?,
+                self.resolve(&dedup_key),
+            ]);
+        }
+        let mut messages = Vec::new();
+        for transition in transitions(event) {
+            messages.push(match transition {
+                Transition::Starts(condition) => self.trigger(
+                    event,
+                    &condition.dedup_key(campaign_id),
+                    self.severities.get(condition).as_str(),
+                    condition.key(),
+                )?,
+                Transition::Ends(condition) => self.resolve(&condition.dedup_key(campaign_id)),
+            });
+        }
+        Ok(messages)
+    }
+
+    fn trigger(
+        &self,
+        event: &Event,
+        dedup_key: &str,
+        severity: &str,
+        condition: &str,
+    ) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let campaign = event.campaign.as_ref();
+        Ok(json!({
+            "routing_key": self.routing_key.expose(),
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "client": "campaign-watcher",
+            "payload": {
+                "summary": clip(&headline(&rendered), SUMMARY_CHARS),
+                "source": self.text.instance(),
+                "severity": severity,
+                "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "component": campaign.map(|c| c.id.as_str()).unwrap_or("sigmamind-api"),
+                "group": "campaign-watcher",
+                "class": condition,
+                "custom_details": {
+                    "event_id": event.id,
+                    "event_type": event.kind.as_str(),
+                    "campaign_id": campaign.map(|c| c.id.as_str()),
+                    "campaign_name": campaign.map(|c| c.name.as_str()),
+                    "status": campaign.map(|c| c.status.to_string()),
+                    "details": clip(rendered.text.trim(), DETAILS_CHARS),
+                },
+            },
+        }))
+    }
+
+    fn resolve(&self, dedup_key: &str) -> Value {
+        json!({
+            "routing_key": self.routing_key.expose(),
+            "event_action": "resolve",
+            "dedup_key": dedup_key,
+        })
+    }
+
+    /// The messages with the routing key hidden, for `render`.
+    pub fn preview(&self, events: &[Event]) -> Result<String, String> {
+        let mut out = String::new();
+        for event in events {
+            let messages = self.messages(event)?;
+            if messages.is_empty() {
+                out.push_str(&format!(
+                    "# {} ({}): neither starts nor ends a condition; nothing is sent\n",
+                    event.kind, event.id
+                ));
+            }
+            for mut message in messages {
+                message["routing_key"] = json!("<redacted>");
+                out.push_str(&serde_json::to_string_pretty(&message).unwrap_or_default());
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn send(&self, event: &Event) -> SendOutcome {
+        let messages = match self.messages(event) {
+            Ok(messages) => messages,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        if messages.is_empty() {
+            return SendOutcome::Delivered {
+                detail: format!(
+                    "skipped: {} neither starts nor ends a PagerDuty incident",
+                    event.kind
+                ),
+            };
+        }
+        let mut details = Vec::new();
+        // A retry re-sends every message of the event; the dedup key makes that harmless.
+        for message in &messages {
+            let answer = match self.target.post_json(message).await {
+                Ok(answer) => answer,
+                Err(reason) => {
+                    return SendOutcome::Retry {
+                        reason,
+                        retry_after: None,
+                    }
+                }
+            };
+            match self.classify(&answer) {
+                SendOutcome::Delivered { detail } => details.push(format!(
+                    "{} {}",
+                    message["event_action"].as_str().unwrap_or_default(),
+                    detail
+                )),
+                failed => return failed,
+            }
+        }
+        SendOutcome::Delivered {
+            detail: details.join("; "),
+        }
+    }
+
+    fn classify(&self, answer: &Answer) -> SendOutcome {
+        // PagerDuty does not echo the key, but a proxy in between might.
+        let reason = answered(self.target.display(), answer)
+            .replace(self.routing_key.expose(), "<redacted>");
+        match answer.status.as_u16() {
+            200..=299 => SendOutcome::Delivered { detail: reason },
+            400 => SendOutcome::Permanent {
+                reason: format!("PagerDuty refused the event as invalid: {reason}"),
+            },
+            408 | 429 | 500..=599 => SendOutcome::Retry {
+                reason,
+                retry_after: answer.retry_after,
+            },
+            401..=499 => SendOutcome::Permanent { reason },
+            _ => SendOutcome::Retry {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::config::ChannelKind;
+    use crate::render::sample_event;
+
+    fn channel() -> PagerDutyChannel {
+        let mut settings = ChannelSettings::new(ChannelKind::Pagerduty);
+        settings.routing_key = Some(Secret::new("R0UTING_KEY_0123456789abcdef0123"));
+        settings.severity = Some([("upload_errors".into(), "error".into())].into());
+        PagerDutyChannel::new("pd", &settings, "host-1").unwrap()
+    }
+
+    #[test]
+    fn triggers_and_resolves_share_the_dedup_key() {
+        let channel = channel();
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let paused = sample_event(EventType::StatusChanged, at);
+        let trigger = &channel.messages(&paused).unwrap()[0];
+        assert_eq!(trigger["event_action"], "trigger");
+        assert_eq!(
+            trigger["dedup_key"],
+            "campaign-watcher/camp_XiQEBcj9cc5TFRB4/paused"
+        );
+        assert_eq!(trigger["payload"]["severity"], "warning");
+        assert_eq!(trigger["payload"]["source"], "host-1");
+        assert_eq!(
+            trigger["payload"]["summary"],
+            "Q4 Outreach Campaign: live → paused"
+        );
+
+        let mut resumed = paused.clone();
+        if let Some(campaign) = resumed.campaign.as_mut() {
+            campaign.previous_status = Some(crate::observe::CampaignStatus::Paused);
+            campaign.status = crate::observe::CampaignStatus::Live;
+        }
+        let resolve = &channel.messages(&resumed).unwrap()[0];
+        assert_eq!(resolve["event_action"], "resolve");
+        assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
+
+        let errors = &channel
+            .messages(&sample_event(EventType::UploadErrorsAdded, at))
+            .unwrap()[0];
+        assert_eq!(errors["payload"]["severity"], "error");
+        let cleared = &channel
+            .messages(&sample_event(EventType::UploadErrorsCleared, at))
+            .unwrap()[0];
+        assert_eq!(cleared["dedup_key"], errors["dedup_key"]);
+
+        let down = &channel
+            .messages(&sample_event(EventType::ApiUnhealthy, at))
+            .unwrap()[0];
+        let up = &channel
+            .messages(&sample_event(EventType::ApiRecovered, at))
+            .unwrap()[0];
+        assert_eq!(down["payload"]["severity"], "critical");
+        assert_eq!(
+            (down["dedup_key"].clone(), up["event_action"].clone()),
+            (up["dedup_key"].clone(), json!("resolve"))
+        );
+
+        assert!(channel
+            .messages(&sample_event(EventType::SettingsChanged, at))
+            .unwrap()
+            .is_empty());
+        let test = channel
+            .messages(&sample_event(EventType::Test, at))
+            .unwrap();
+        assert_eq!(test.len(), 2);
+    }
+
+    #[test]
+    fn preview_never_shows_the_routing_key() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let events: Vec<Event> = EventType::ALL
+            .into_iter()
+            .map(|k| sample_event(k, at))
+            .collect();
+        let text = channel().preview(&events).unwrap();
+        assert!(!text.contains("R0UTING_KEY"));
+        assert!(text.contains("neither starts nor ends"));
+        assert!(!format!("{:?}", channel()).contains("R0UTING_KEY"));
+    }
+}

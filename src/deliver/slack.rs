@@ -1,0 +1,221 @@
+//! Slack incoming webhooks: `text` (the fallback shown in notifications) and
+//! `blocks` (a header, the rendered text in sections, a context line with the
+//! event ids). The events of one cycle go out as one digest message.
+//!
+//! Slack allows about one message per second per webhook: the channel spaces
+//! its own posts one second apart, and a 429 is retried after `Retry-After`.
+
+use serde_json::{json, Value};
+
+use super::chat::{answered, clip, headline, ChatText, Target};
+use super::{DeliverError, SendOutcome};
+use crate::config::ChannelSettings;
+use crate::event::Event;
+use crate::fetch::pacing::RequestBudget;
+
+/// Slack's limits: header text 150, section text 3000, 50 blocks per message.
+const HEADER_CHARS: usize = 150;
+const SECTION_CHARS: usize = 3000;
+const MAX_SECTIONS: usize = 45;
+/// Fallback `text` is shown in notifications; keep it short.
+const FALLBACK_CHARS: usize = 1000;
+
+#[derive(Debug)]
+pub struct SlackChannel {
+    target: Target,
+    text: ChatText,
+    group: bool,
+    pacing: RequestBudget,
+}
+
+impl SlackChannel {
+    pub fn new(
+        name: &str,
+        settings: &ChannelSettings,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
+        let url = settings
+            .url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| DeliverError::MissingUrl {
+                channel: name.to_string(),
+            })?;
+        Ok(Self {
+            target: Target::new(name, url, settings.timeout)?,
+            text: ChatText::new(name, settings, instance)?,
+            group: settings.group.unwrap_or(true),
+            pacing: RequestBudget::new(1.0),
+        })
+    }
+
+    /// Whether the events of one cycle go out as one digest (default true).
+    pub fn groups(&self) -> bool {
+        self.group
+    }
+
+    /// The JSON body for `events` (one message; a digest when there are several).
+    pub fn payload(&self, events: &[Event]) -> Result<Value, String> {
+        let rendered = self.text.render(events)?;
+        let title = headline(&rendered);
+        let mut blocks = vec![json!({
+            "type": "header",
+            "text": {"type": "plain_text", "text": clip(&title, HEADER_CHARS)},
+        })];
+        let sections = sections(&escape(&rendered.text));
+        let cut = sections.len() > MAX_SECTIONS;
+        for section in sections.into_iter().take(MAX_SECTIONS) {
+            blocks.push(json!({
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": section},
+            }));
+        }
+        if cut {
+            blocks.push(json!({
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "_… message cut to fit Slack's limits; `campaign-watcher status` lists every event._"},
+            }));
+        }
+        let ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
+        blocks.push(json!({
+            "type": "context",
+            "elements": [{
+                "type": "mrkdwn",
+                "text": clip(&escape(&format!("campaign-watcher on {} · {}", self.text.instance(), ids.join(", "))), SECTION_CHARS),
+            }],
+        }));
+        Ok(json!({
+            "text": clip(&title, FALLBACK_CHARS),
+            "blocks": blocks,
+        }))
+    }
+
+    pub async fn send(&self, event: &Event) -> SendOutcome {
+        self.send_batch(std::slice::from_ref(event)).await
+    }
+
+    /// One message for `events`.
+    pub async fn send_batch(&self, events: &[Event]) -> SendOutcome {
+        let body = match self.payload(events) {
+            Ok(body) => body,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        self.pacing.wait_turn().await;
+        let answer = match self.target.post_json(&body).await {
+            Ok(answer) => answer,
+            Err(reason) => {
+                return SendOutcome::Retry {
+                    reason,
+                    retry_after: None,
+                }
+            }
+        };
+        classify(self.target.display(), &answer)
+    }
+}
+
+/// 2xx: delivered. 429: retry after `Retry-After`. 5xx (and 408): retry.
+/// Other 4xx (`invalid_payload`, `no_service`, `channel_is_archived`, …) will
+/// not get better by themselves: dead, with Slack's reason.
+fn classify(display: &str, answer: &super::chat::Answer) -> SendOutcome {
+    let status = answer.status;
+    let reason = answered(display, answer);
+    if status.is_success() {
+        SendOutcome::Delivered { detail: reason }
+    } else if status.as_u16() == 429 || status.is_server_error() || status.as_u16() == 408 {
+        SendOutcome::Retry {
+            reason,
+            retry_after: answer.retry_after,
+        }
+    } else if status.is_client_error() {
+        SendOutcome::Permanent { reason }
+    } else {
+        SendOutcome::Retry {
+            reason,
+            retry_after: None,
+        }
+    }
+}
+
+/// Slack's mrkdwn treats `&`, `<` and `>` as control characters; campaign names
+/// and upload errors are API text.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Paragraphs packed into sections of at most [`SECTION_CHARS`].
+fn sections(text: &str) -> Vec<String> {
+    let mut sections: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for paragraph in text
+        .split("\n\n")
+        .map(str::trim_end)
+        .filter(|p| !p.trim().is_empty())
+    {
+        let paragraph = clip(paragraph, SECTION_CHARS);
+        if !current.is_empty()
+            && current.chars().count() + 2 + paragraph.chars().count() > SECTION_CHARS
+        {
+            sections.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push_str("\n\n");
+        }
+        current.push_str(&paragraph);
+    }
+    if !current.is_empty() {
+        sections.push(current);
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::config::ChannelKind;
+    use crate::event::EventType;
+    use crate::render::sample_event;
+
+    fn channel() -> SlackChannel {
+        let mut settings = ChannelSettings::new(ChannelKind::Slack);
+        settings.url = Some("https://hooks.slack.com/services/T0/B0/XYZ".into());
+        SlackChannel::new("slack", &settings, "host-1").unwrap()
+    }
+
+    #[test]
+    fn a_digest_is_one_message_with_header_sections_and_ids() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let events: Vec<Event> = [EventType::StatusChanged, EventType::UploadErrorsAdded]
+            .into_iter()
+            .map(|kind| sample_event(kind, at))
+            .collect();
+        let body = channel().payload(&events).unwrap();
+        assert_eq!(body["text"], "Q4 Outreach Campaign: 2 changes");
+        let blocks = body["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        assert!(blocks.iter().any(|b| b["type"] == "section"
+            && b["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Row 2: invalid phone number")));
+        let context = blocks.last().unwrap()["elements"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert!(context.contains(&events[0].id) && context.contains(&events[1].id));
+        assert!(context.contains("host-1"));
+    }
+
+    #[test]
+    fn sections_respect_slacks_limit_and_escape_control_characters() {
+        let long = format!("{}\n\n{}", "a".repeat(2500), "b".repeat(2500));
+        let packed = sections(&long);
+        assert_eq!(packed.len(), 2);
+        assert!(packed.iter().all(|s| s.chars().count() <= SECTION_CHARS));
+        assert_eq!(escape("<@here> & co"), "&lt;@here&gt; &amp; co");
+        assert_eq!(sections("one\n\ntwo\n\n\n"), vec!["one\n\ntwo"]);
+    }
+}

@@ -1,0 +1,206 @@
+//! Microsoft Teams through a Workflows "when a Teams webhook request is
+//! received" trigger: a `message` with one Adaptive Card attachment (version
+//! 1.4; Workflows accept nothing else). Legacy O365 connector URLs take the
+//! same body.
+//!
+//! Teams can answer 200 and still have failed: the body then says so (e.g.
+//! "Microsoft Teams endpoint returned HTTP error 429"). Such an answer is a
+//! failure, retried unless the embedded code says retrying cannot help.
+
+use serde_json::{json, Value};
+
+use super::chat::{answered, clip, headline, Answer, ChatText, Target};
+use super::{DeliverError, SendOutcome};
+use crate::config::ChannelSettings;
+use crate::event::Event;
+
+const CARD_VERSION: &str = "1.4";
+/// Teams refuses messages over about 28 KB; the text gets most of that.
+const TEXT_CHARS: usize = 20_000;
+
+#[derive(Debug)]
+pub struct TeamsChannel {
+    target: Target,
+    text: ChatText,
+}
+
+impl TeamsChannel {
+    pub fn new(
+        name: &str,
+        settings: &ChannelSettings,
+        instance: &str,
+    ) -> Result<Self, DeliverError> {
+        let url = settings
+            .url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| DeliverError::MissingUrl {
+                channel: name.to_string(),
+            })?;
+        Ok(Self {
+            target: Target::new(name, url, settings.timeout)?,
+            text: ChatText::new(name, settings, instance)?,
+        })
+    }
+
+    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let mut body = vec![json!({
+            "type": "TextBlock",
+            "text": headline(&rendered),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": true,
+        })];
+        // One block per paragraph; Teams shows a single "\n" as a line break.
+        for paragraph in clip(rendered.text.trim(), TEXT_CHARS)
+            .split("\n\n")
+            .filter(|p| !p.trim().is_empty())
+        {
+            body.push(
+                json!({"type": "TextBlock", "text": paragraph, "wrap": true, "spacing": "Medium"}),
+            );
+        }
+        Ok(json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": CARD_VERSION,
+                    "body": body,
+                    "msteams": {"width": "Full"},
+                },
+            }],
+        }))
+    }
+
+    pub async fn send(&self, event: &Event) -> SendOutcome {
+        let body = match self.payload(event) {
+            Ok(body) => body,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        match self.target.post_json(&body).await {
+            Ok(answer) => classify(self.target.display(), &answer),
+            Err(reason) => SendOutcome::Retry {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+}
+
+/// The HTTP code a 2xx body reports as its real outcome: `Some(None)` for an
+/// error without a code, `None` when the body reports no error.
+fn error_in_body(body: &str) -> Option<Option<u16>> {
+    let lower = body.to_ascii_lowercase();
+    if !lower.contains("error") {
+        return None;
+    }
+    let code = lower.split("http error").nth(1).and_then(|rest| {
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    });
+    Some(code)
+}
+
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let status = answer.status.as_u16();
+    let reason = answered(display, answer);
+    let effective = if answer.status.is_success() {
+        match error_in_body(&answer.body) {
+            None => return SendOutcome::Delivered { detail: reason },
+            Some(code) => {
+                let reason = format!("{reason} (a 2xx whose body reports an error)");
+                return match code {
+                    Some(400..=499) if code != Some(429) && code != Some(408) => {
+                        SendOutcome::Permanent { reason }
+                    }
+                    _ => SendOutcome::Retry {
+                        reason,
+                        retry_after: answer.retry_after,
+                    },
+                };
+            }
+        }
+    } else {
+        status
+    };
+    match effective {
+        408 | 429 | 500..=599 => SendOutcome::Retry {
+            reason,
+            retry_after: answer.retry_after,
+        },
+        400..=499 => SendOutcome::Permanent { reason },
+        _ => SendOutcome::Retry {
+            reason,
+            retry_after: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::config::ChannelKind;
+    use crate::event::EventType;
+    use crate::render::sample_event;
+
+    #[test]
+    fn payload_is_one_adaptive_card() {
+        let mut settings = ChannelSettings::new(ChannelKind::Teams);
+        settings.url =
+            Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into());
+        let channel = TeamsChannel::new("t", &settings, "host-1").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let body = channel
+            .payload(&sample_event(EventType::UploadErrorsAdded, at))
+            .unwrap();
+        assert_eq!(body["type"], "message");
+        let attachments = body["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 1);
+        assert_eq!(
+            attachments[0]["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        let card = &attachments[0]["content"];
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert_eq!(card["version"], "1.4");
+        assert_eq!(
+            card["body"][0]["text"],
+            "Q4 Outreach Campaign: 12 new upload errors"
+        );
+        assert!(card["body"].as_array().unwrap().len() > 2);
+    }
+
+    #[test]
+    fn errors_reported_inside_a_200_are_found() {
+        let cases = [
+            ("", None),
+            ("1", None),
+            (
+                "Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0",
+                Some(Some(429)),
+            ),
+            (
+                "Webhook Bad Request - Null or empty event: HTTP error 400",
+                Some(Some(400)),
+            ),
+            (
+                "{\"error\":{\"code\":\"TriggerInputSchemaMismatch\"}}",
+                Some(None),
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error_in_body(body), expected, "{body}");
+        }
+    }
+}
