@@ -127,7 +127,7 @@ impl Dispatcher {
         row: &Delivery,
         now: DateTime<Utc>,
         report: &mut DrainReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let event_id = row.event.id.as_str();
         let Some(configured) = self.channels.get(channel_name) else {
             let reason = format!("channel \"{channel_name}\" is no longer configured");
@@ -136,13 +136,13 @@ impl Dispatcher {
             report.dead += 1;
             self.metrics
                 .record_notification(channel_name, NotificationResult::dead);
-            return Ok(());
+            return Ok(None);
         };
         let outcome = configured.channel.send(&row.event).await;
         self.record(configured, row, outcome, now, report).await
     }
 
-    /// Store what one send of `row` came to.
+    /// Store what one send of `row` came to; `Some(when)` if it was rescheduled.
     async fn record(
         &self,
         configured: &super::ConfiguredChannel,
@@ -150,7 +150,7 @@ impl Dispatcher {
         outcome: SendOutcome,
         now: DateTime<Utc>,
         report: &mut DrainReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let event_id = row.event.id.as_str();
         let channel_name = configured.name.as_str();
         match outcome {
@@ -203,10 +203,11 @@ impl Dispatcher {
                     report.retried += 1;
                     self.metrics
                         .record_notification(channel_name, NotificationResult::retry);
+                    return Ok(Some(next));
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Loop until `shutdown` is cancelled: drain, then wait for the earliest of the

@@ -595,3 +595,55 @@ fn build_rejects_what_it_cannot_send() {
     );
     assert!(set.get("nope").is_none());
 }
+
+#[tokio::test]
+async fn a_failing_target_is_probed_with_one_row_and_the_rest_wait_for_its_retry() {
+    let receiver = Receiver::start(vec![reply(503), reply(503)]).await;
+    let (store, dispatcher) = setup(
+        one("hook", webhook_settings(&receiver.url(), None)),
+        &["hook"],
+    )
+    .await;
+    for id in ["evt_2", "evt_3"] {
+        store
+            .commit_cycle(&CycleCommit {
+                now: t0(),
+                states: vec![],
+                health: None,
+                reminders: vec![],
+                events: vec![RoutedEvent::new(event(id), vec!["hook".into()])],
+            })
+            .await
+            .unwrap();
+    }
+    let first = dispatcher.drain_due(t0()).await.unwrap();
+    assert_eq!((first.retried, first.deferred, first.sent), (1, 2, 0));
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "one probe, not one request per row"
+    );
+    // Every row waits for the probe's retry time, none has spent an attempt but the probe.
+    let retry_at = store.next_due_at().await.unwrap().unwrap();
+    assert!(retry_at > t0());
+    assert_eq!(
+        dispatcher.drain_due(t0()).await.unwrap(),
+        DrainReport::default()
+    );
+
+    let later = dispatcher
+        .drain_due(t0() + TimeDelta::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (later.retried, later.deferred),
+        (1, 2),
+        "the second probe fails too"
+    );
+    let recovered = dispatcher
+        .drain_due(t0() + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(recovered.sent, 3);
+    assert_eq!(receiver.requests().len(), 5);
+}

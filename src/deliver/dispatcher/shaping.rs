@@ -119,7 +119,15 @@ impl Dispatcher {
                 tracing::info!(channel = channel_name, waiting = ready.len() - index, until = %free_at, "rate limit reached; the rest wait in the outbox");
                 return self.defer_all(&ready[index..], free_at, report).await;
             }
-            self.deliver_one(channel_name, row, now, report).await?;
+            // A failing target is probed with one row, not with every due row
+            // each drain: the rest wait (no attempt spent) until the retry.
+            if let Some(retry_at) = self.deliver_one(channel_name, row, now, report).await? {
+                let waiting = &ready[index + 1..];
+                if !waiting.is_empty() {
+                    tracing::info!(channel = channel_name, waiting = waiting.len(), until = %retry_at, "channel failing; the rest wait for its retry");
+                    return self.defer_all(waiting, retry_at, report).await;
+                }
+            }
         }
         Ok(())
     }
