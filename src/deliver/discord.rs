@@ -123,35 +123,5 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::{TimeZone, Utc};
-
-    use super::*;
-    use crate::config::ChannelKind;
-    use crate::deliver::condition::Severity;
-    use crate::event::EventType;
-    use crate::render::sample_event;
-
-    #[test]
-    fn payload_has_content_embed_colour_and_no_mentions() {
-        let mut settings = ChannelSettings::new(ChannelKind::Discord);
-        settings.url = Some("https://discord.com/api/webhooks/1/TOKEN".into());
-        settings.severity = Some([("paused".into(), "critical".into())].into());
-        let channel = DiscordChannel::new("d", &settings, "host-1").unwrap();
-        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-        let paused = channel
-            .payload(&sample_event(EventType::StatusChanged, at))
-            .unwrap();
-        assert_eq!(paused["content"], "Q4 Outreach Campaign: live → paused");
-        assert_eq!(paused["allowed_mentions"]["parse"], json!([]));
-        assert_eq!(paused["embeds"][0]["color"], Severity::Critical.colour());
-        assert!(paused["embeds"][0]["description"]
-            .as_str()
-            .unwrap()
-            .contains("camp_XiQEBcj9cc5TFRB4"));
-        let recovered = channel
-            .payload(&sample_event(EventType::ApiRecovered, at))
-            .unwrap();
-        assert_eq!(recovered["embeds"][0]["color"], RESOLVED_COLOUR);
-    }
-}
+#[path = "discord_tests.rs"]
+mod tests;

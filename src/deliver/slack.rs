@@ -172,50 +172,5 @@ fn sections(text: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::{TimeZone, Utc};
-
-    use super::*;
-    use crate::config::ChannelKind;
-    use crate::event::EventType;
-    use crate::render::sample_event;
-
-    fn channel() -> SlackChannel {
-        let mut settings = ChannelSettings::new(ChannelKind::Slack);
-        settings.url = Some("https://hooks.slack.com/services/T0/B0/XYZ".into());
-        SlackChannel::new("slack", &settings, "host-1").unwrap()
-    }
-
-    #[test]
-    fn a_digest_is_one_message_with_header_sections_and_ids() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-        let events: Vec<Event> = [EventType::StatusChanged, EventType::UploadErrorsAdded]
-            .into_iter()
-            .map(|kind| sample_event(kind, at))
-            .collect();
-        let body = channel().payload(&events).unwrap();
-        assert_eq!(body["text"], "Q4 Outreach Campaign: 2 changes");
-        let blocks = body["blocks"].as_array().unwrap();
-        assert_eq!(blocks[0]["type"], "header");
-        assert!(blocks.iter().any(|b| b["type"] == "section"
-            && b["text"]["text"]
-                .as_str()
-                .unwrap()
-                .contains("Row 2: invalid phone number")));
-        let context = blocks.last().unwrap()["elements"][0]["text"]
-            .as_str()
-            .unwrap();
-        assert!(context.contains(&events[0].id) && context.contains(&events[1].id));
-        assert!(context.contains("host-1"));
-    }
-
-    #[test]
-    fn sections_respect_slacks_limit_and_escape_control_characters() {
-        let long = format!("{}\n\n{}", "a".repeat(2500), "b".repeat(2500));
-        let packed = sections(&long);
-        assert_eq!(packed.len(), 2);
-        assert!(packed.iter().all(|s| s.chars().count() <= SECTION_CHARS));
-        assert_eq!(escape("<@here> & co"), "&lt;@here&gt; &amp; co");
-        assert_eq!(sections("one\n\ntwo\n\n\n"), vec!["one\n\ntwo"]);
-    }
-}
+#[path = "slack_tests.rs"]
+mod tests;

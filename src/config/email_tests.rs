@@ -1,0 +1,305 @@
+use super::*;
+
+#[test]
+fn smtp_urls_choose_tls_port_and_credentials() {
+    use SmtpSecurity::*;
+    type Case<'a> = (
+        &'a str,
+        SmtpSecurity,
+        &'a str,
+        u16,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: [Case; 8] = [
+        (
+            "smtps://smtp.example.com",
+            ImplicitTls,
+            "smtp.example.com",
+            465,
+            None,
+            None,
+        ),
+        (
+            "smtps://u:p@smtp.example.com:2465",
+            ImplicitTls,
+            "smtp.example.com",
+            2465,
+            Some("u"),
+            Some("p"),
+        ),
+        (
+            "smtp://smtp.example.com?tls=required",
+            StartTls,
+            "smtp.example.com",
+            587,
+            None,
+            None,
+        ),
+        (
+            "smtp://smtp.example.com:25/?tls=required",
+            StartTls,
+            "smtp.example.com",
+            25,
+            None,
+            None,
+        ),
+        (
+            "smtp://127.0.0.1:2525",
+            Plain,
+            "127.0.0.1",
+            2525,
+            None,
+            None,
+        ),
+        ("smtp://localhost", Plain, "localhost", 25, None, None),
+        ("smtp://[::1]:2525", Plain, "::1", 2525, None, None),
+        // Percent-encoded user and password are decoded.
+        (
+            "smtps://ops%40example.com:p%3Ass@smtp.example.com",
+            ImplicitTls,
+            "smtp.example.com",
+            465,
+            Some("ops@example.com"),
+            Some("p:ss"),
+        ),
+    ];
+    for (url, security, host, port, user, password) in cases {
+        let endpoint = parse_smtp_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(endpoint.security, security, "{url}");
+        assert_eq!(endpoint.host, host, "{url}");
+        assert_eq!(endpoint.port, port, "{url}");
+        assert_eq!(endpoint.user.as_deref(), user, "{url}");
+        assert_eq!(endpoint.password.as_deref(), password, "{url}");
+    }
+}
+
+#[test]
+fn unsafe_or_malformed_smtp_urls_are_refused_with_a_reason() {
+    let cases = [
+        ("smtp://smtp.example.com", "only for loopback hosts"),
+        ("smtp://10.0.0.5:25", "only for loopback hosts"),
+        (
+            "smtp://smtp.example.com?tls=opportunistic",
+            "use tls=required",
+        ),
+        (
+            "smtp://smtp.example.com?tls=none",
+            "the only value is tls=required",
+        ),
+        (
+            "smtps://smtp.example.com?tls=required",
+            "smtps:// is always TLS",
+        ),
+        (
+            "smtp://smtp.example.com?tls=required&x=1",
+            "unknown parameter \"x\"",
+        ),
+        ("https://smtp.example.com", "has scheme \"https\""),
+        ("smtps://smtp.example.com/inbox", "has a path"),
+        ("smtps://:secret@smtp.example.com", "password but no user"),
+        ("not a url", "is not a URL"),
+    ];
+    for (url, expected) in cases {
+        let error = parse_smtp_url(url).unwrap_err();
+        assert!(error.contains(expected), "{url}: {error}");
+        assert!(!error.contains("secret"), "{url}: {error}");
+    }
+}
+
+#[test]
+fn endpoint_debug_and_display_hide_the_password() {
+    let endpoint = parse_smtp_url("smtps://user:hunter2@smtp.example.com").unwrap();
+    assert_eq!(endpoint.display(), "smtps://smtp.example.com:465");
+    assert!(!format!("{endpoint:?}").contains("hunter2"));
+}
+
+const BASE: &str = r#"
+    [sigmamind]
+    api_key = "k"
+    [watch]
+    campaigns = ["camp_1"]
+"#;
+
+fn load(
+    extra: &str,
+    env: &[(&str, &str)],
+) -> Result<super::super::Settings, super::super::ConfigError> {
+    super::super::Settings::load_from_str_with_env(
+        // Top-level keys (instance) must come before the first table.
+        &match extra.split_once("#top-end") {
+            Some((top, rest)) => format!("{top}\n{BASE}\n{rest}"),
+            None => format!("{BASE}\n{extra}"),
+        },
+        "test.toml",
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn a_complete_email_channel_validates_and_check_config_hides_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("smtp_password");
+    std::fs::write(&password, "hunter2\n").unwrap();
+    let settings = load(
+        &format!(
+            r#"
+            instance = "prod-eu"
+            #top-end
+            [channels.mail]
+            kind = "email"
+            smtp_url = "smtps://smtp.example.com"
+            from = "Campaign Watcher <watcher@example.com>"
+            to = ["ops@example.com", "Oncall <oncall@example.com>"]
+            username = "watcher"
+            password_file = "{}"
+            timezone = "Europe/Berlin"
+            group = false
+            "#,
+            password.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    settings.validate().unwrap();
+    assert_eq!(settings.instance_name(), "prod-eu");
+    let mail = &settings.channels["mail"];
+    assert_eq!(mail.password.as_ref().unwrap().expose(), "hunter2");
+    assert_eq!(mail.group, Some(false));
+    let shown = settings.to_redacted_toml();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("smtp_url = \"smtps://smtp.example.com\""),
+        "{shown}"
+    );
+
+    let inline = load(
+        r#"
+        [channels.mail]
+        kind = "email"
+        smtp_url = "smtps://watcher:hunter2@smtp.example.com"
+        from = "watcher@example.com"
+        to = ["ops@example.com"]
+        "#,
+        &[],
+    )
+    .unwrap();
+    inline.validate().unwrap();
+    let shown = inline.to_redacted_toml();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("smtps://watcher:<redacted>@smtp.example.com"),
+        "{shown}"
+    );
+    assert!(!format!("{inline:?}").contains("hunter2"));
+}
+
+#[test]
+fn recipients_and_instance_can_come_from_the_environment() {
+    let settings = load(
+        r#"
+        [channels.ops-mail]
+        kind = "email"
+        smtp_url = "smtp://127.0.0.1:2525"
+        from = "watcher@example.com"
+        "#,
+        &[
+            (
+                "CAMPAIGN_WATCHER__CHANNELS__OPS_MAIL__TO",
+                "a@example.com, b@example.com",
+            ),
+            ("CAMPAIGN_WATCHER__INSTANCE", "staging"),
+        ],
+    )
+    .unwrap();
+    settings.validate().unwrap();
+    assert_eq!(
+        settings.channels["ops-mail"].to,
+        ["a@example.com", "b@example.com"]
+    );
+    assert_eq!(settings.instance.as_deref(), Some("staging"));
+}
+
+#[test]
+fn every_email_problem_is_reported_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let broken = dir.path().join("subject.txt");
+    std::fs::write(&broken, "{{ headline ").unwrap();
+    let settings = load(
+        &format!(
+            r#"
+            [channels.bare]
+            kind = "email"
+            [channels.mail]
+            kind = "email"
+            smtp_url = "smtp://smtp.example.com:25"
+            from = "not an address"
+            to = ["ops@example.com", "nobody"]
+            ca_file = "{}"
+            timezone = "Mars/Olympus"
+            subject_template = "{}"
+            [channels.auth]
+            kind = "email"
+            smtp_url = "smtps://u:hunter2@smtp.example.com"
+            username = "u2"
+            password = "other"
+            from = "w@example.com"
+            to = ["o@example.com"]
+            [channels.nouser]
+            kind = "email"
+            smtp_url = "smtps://smtp.example.com"
+            password = "hunter2"
+            from = "w@example.com"
+            to = ["o@example.com"]
+            "#,
+            not_pem.display(),
+            broken.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    let found = settings.validate().unwrap_err();
+    let expected = [
+        "channels.auth.username: the user is also in smtp_url",
+        "channels.auth.password: the password is also in smtp_url",
+        "channels.bare.smtp_url: an email channel needs smtp_url",
+        "channels.bare.from: an email channel needs a sender",
+        "channels.bare.to: an email channel needs at least one recipient",
+        "channels.mail.smtp_url: \"smtp://smtp.example.com:25\" is plain smtp://",
+        "channels.mail.from: \"not an address\" is not an address",
+        "channels.mail.to[1]: \"nobody\" is not an email address",
+        "channels.mail.ca_file:",
+        "channels.mail.timezone: \"Mars/Olympus\" is not an IANA time zone",
+        "channels.mail: template \"",
+        "channels.nouser.username: a password is set but no user name",
+    ];
+    for prefix in expected {
+        assert!(
+            found.iter().any(|problem| problem.starts_with(prefix)),
+            "missing {prefix:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    assert!(!format!("{found:?}").contains("hunter2"));
+}
+
+#[test]
+fn email_keys_on_other_channels_are_warned_about() {
+    let settings = load(
+        r#"
+        [channels.hook]
+        kind = "webhook"
+        url = "https://hooks.example.com/x"
+        to = ["ops@example.com"]
+        "#,
+        &[],
+    )
+    .unwrap();
+    settings.validate().unwrap();
+    assert_eq!(
+        settings.warnings(),
+        ["channels.hook.to: only used by kind = \"email\"; it is ignored"]
+    );
+}

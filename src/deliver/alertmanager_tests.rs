@@ -1,0 +1,107 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::config::ChannelKind;
+use crate::observe::Snapshot;
+use crate::render::sample_event;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 9, minute, 0).unwrap()
+}
+
+fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> CampaignState {
+    CampaignState {
+        snapshot: Snapshot {
+            id: id.into(),
+            name: format!("Campaign {id}"),
+            status,
+            upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+            agent: None,
+            caller_number: None,
+            concurrent_calls: None,
+            scheduled_date: None,
+        },
+        seq: 1,
+        not_found,
+        changed_at: at(1),
+        pending: None,
+    }
+}
+
+fn channel() -> AlertmanagerChannel {
+    let mut settings = ChannelSettings::new(ChannelKind::Alertmanager);
+    settings.urls = Some(vec!["http://127.0.0.1:9093".into()]);
+    settings.labels = Some([("team".into(), "outreach".into())].into());
+    settings.resend_interval = Some(Duration::from_secs(60));
+    AlertmanagerChannel::new("am", &settings, "host-1").unwrap()
+}
+
+#[test]
+fn active_conditions_come_from_stored_states_and_health() {
+    use CampaignStatus::*;
+    let states = HashMap::from([
+        ("a".to_string(), state("a", Paused, &[], false)),
+        ("b".to_string(), state("b", Live, &["Row 2: bad"], false)),
+        ("c".to_string(), state("c", Paused, &["Row 3: bad"], false)),
+        ("d".to_string(), state("d", Paused, &["Row 4: bad"], true)),
+        ("e".to_string(), state("e", Live, &[], false)),
+    ]);
+    let healthy = ApiHealth::default();
+    let found: Vec<(Condition, String)> = active_conditions(&states, &healthy, None, at(5))
+        .into_iter()
+        .map(|a| (a.condition, a.campaign.unwrap().0))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (Condition::Paused, "a".to_string()),
+            (Condition::UploadErrors, "b".to_string()),
+            (Condition::Paused, "c".to_string()),
+            (Condition::UploadErrors, "c".to_string()),
+            (Condition::NotFound, "d".to_string()),
+        ]
+    );
+    let unhealthy = ApiHealth {
+        unhealthy: true,
+        ..ApiHealth::default()
+    };
+    let watched = BTreeSet::from(["a".to_string()]);
+    let only_a = active_conditions(&states, &unhealthy, Some(&watched), at(5));
+    assert_eq!(only_a.len(), 2);
+    assert_eq!(only_a[1].condition, Condition::ApiUnhealthy);
+    assert_eq!(only_a[1].campaign, None);
+}
+
+#[test]
+fn active_alerts_end_a_few_intervals_ahead_and_resolves_in_the_past() {
+    let channel = channel();
+    let active = ActiveCondition {
+        condition: Condition::Paused,
+        campaign: Some(("camp_1".into(), "Q4".into())),
+        since: at(1),
+    };
+    let alert = channel.active_alert(&active, at(10));
+    assert_eq!(alert["labels"]["alertname"], "CampaignPaused");
+    assert_eq!(alert["labels"]["campaign_id"], "camp_1");
+    assert_eq!(alert["labels"]["campaign_name"], "Q4");
+    assert_eq!(alert["labels"]["severity"], "warning");
+    assert_eq!(alert["labels"]["team"], "outreach");
+    assert_eq!(alert["startsAt"], "2026-11-26T09:01:00.000Z");
+    assert_eq!(alert["endsAt"], "2026-11-26T09:13:00.000Z");
+
+    let paused = sample_event(EventType::StatusChanged, at(2));
+    let posted = channel.alerts_for(&paused, at(2)).unwrap();
+    assert_eq!(posted[0]["endsAt"], "2026-11-26T09:05:00.000Z");
+    let mut resumed = sample_event(EventType::StatusChanged, at(4));
+    if let Some(campaign) = resumed.campaign.as_mut() {
+        campaign.previous_status = Some(CampaignStatus::Paused);
+        campaign.status = CampaignStatus::Live;
+    }
+    let resolved = channel.alerts_for(&resumed, at(6)).unwrap();
+    assert_eq!(resolved[0]["labels"], posted[0]["labels"]);
+    assert_eq!(resolved[0]["endsAt"], "2026-11-26T09:04:00.000Z");
+    assert!(channel
+        .alerts_for(&sample_event(EventType::SettingsChanged, at(2)), at(2))
+        .unwrap()
+        .is_empty());
+}

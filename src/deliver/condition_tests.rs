@@ -1,0 +1,96 @@
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::render::sample_event;
+use Condition::*;
+use Transition::*;
+
+fn status_event(from: Option<CampaignStatus>, to: CampaignStatus) -> Event {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let mut event = sample_event(EventType::StatusChanged, at);
+    if let Some(campaign) = event.campaign.as_mut() {
+        campaign.previous_status = from;
+        campaign.status = to;
+    }
+    event
+}
+
+#[test]
+fn status_changes_start_and_end_the_pause() {
+    use CampaignStatus as S;
+    let cases = [
+        (Some(S::Live), S::Paused, vec![Starts(Paused)]),
+        (Some(S::Scheduled), S::Paused, vec![Starts(Paused)]),
+        (Some(S::Paused), S::Live, vec![Ends(Paused)]),
+        (Some(S::Paused), S::Completed, vec![Ends(Paused)]),
+        (Some(S::Live), S::Completed, vec![]),
+        (Some(S::Scheduled), S::Live, vec![]),
+        (None, S::Paused, vec![Starts(Paused)]),
+    ];
+    for (from, to, expected) in cases {
+        assert_eq!(
+            transitions(&status_event(from.clone(), to.clone())),
+            expected,
+            "{from:?} -> {to:?}"
+        );
+    }
+}
+
+#[test]
+fn every_event_type_maps_to_its_condition() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let cases = [
+        (EventType::UploadErrorsAdded, vec![Starts(UploadErrors)]),
+        (EventType::UploadErrorsCleared, vec![Ends(UploadErrors)]),
+        (EventType::NotFound, vec![Starts(NotFound)]),
+        // The sample reminder is about a paused campaign.
+        (EventType::Reminder, vec![Starts(Paused)]),
+        (EventType::ApiUnhealthy, vec![Starts(ApiUnhealthy)]),
+        (EventType::ApiRecovered, vec![Ends(ApiUnhealthy)]),
+        (EventType::SettingsChanged, vec![]),
+        (EventType::Test, vec![]),
+    ];
+    for (kind, expected) in cases {
+        assert_eq!(transitions(&sample_event(kind, at)), expected, "{kind:?}");
+    }
+}
+
+#[test]
+fn dedup_keys_are_per_campaign_and_condition() {
+    assert_eq!(
+        Paused.dedup_key(Some("camp_1")),
+        "campaign-watcher/camp_1/paused"
+    );
+    assert_eq!(
+        UploadErrors.dedup_key(Some("camp_1")),
+        "campaign-watcher/camp_1/upload_errors"
+    );
+    assert_eq!(
+        ApiUnhealthy.dedup_key(None),
+        "campaign-watcher/watcher/api_unhealthy"
+    );
+}
+
+#[test]
+fn severity_map_accepts_condition_names_and_event_types() {
+    let configured = BTreeMap::from([
+        ("paused".to_string(), "critical".to_string()),
+        ("watcher.api_unhealthy".to_string(), "error".to_string()),
+    ]);
+    let map = SeverityMap::parse(Some(&configured)).unwrap();
+    assert_eq!(map.get(Paused), Severity::Critical);
+    assert_eq!(map.get(ApiUnhealthy), Severity::Error);
+    assert_eq!(map.get(UploadErrors), Severity::Warning);
+    assert_eq!(map.get(NotFound), Severity::Error);
+
+    let bad = BTreeMap::from([
+        ("pasued".to_string(), "warning".to_string()),
+        ("paused".to_string(), "loud".to_string()),
+    ]);
+    let problems = SeverityMap::parse(Some(&bad)).unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("\"paused\" = \"loud\"")));
+    assert!(problems
+        .iter()
+        .any(|p| p.contains("\"pasued\" is not a condition")));
+}

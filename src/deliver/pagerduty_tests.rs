@@ -1,0 +1,83 @@
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::config::ChannelKind;
+use crate::render::sample_event;
+
+fn channel() -> PagerDutyChannel {
+    let mut settings = ChannelSettings::new(ChannelKind::Pagerduty);
+    settings.routing_key = Some(Secret::new("R0UTING_KEY_0123456789abcdef0123"));
+    settings.severity = Some([("upload_errors".into(), "error".into())].into());
+    PagerDutyChannel::new("pd", &settings, "host-1").unwrap()
+}
+
+#[test]
+fn triggers_and_resolves_share_the_dedup_key() {
+    let channel = channel();
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let paused = sample_event(EventType::StatusChanged, at);
+    let trigger = &channel.messages(&paused).unwrap()[0];
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(
+        trigger["dedup_key"],
+        "campaign-watcher/camp_XiQEBcj9cc5TFRB4/paused"
+    );
+    assert_eq!(trigger["payload"]["severity"], "warning");
+    assert_eq!(trigger["payload"]["source"], "host-1");
+    assert_eq!(
+        trigger["payload"]["summary"],
+        "Q4 Outreach Campaign: live → paused"
+    );
+
+    let mut resumed = paused.clone();
+    if let Some(campaign) = resumed.campaign.as_mut() {
+        campaign.previous_status = Some(crate::observe::CampaignStatus::Paused);
+        campaign.status = crate::observe::CampaignStatus::Live;
+    }
+    let resolve = &channel.messages(&resumed).unwrap()[0];
+    assert_eq!(resolve["event_action"], "resolve");
+    assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
+
+    let errors = &channel
+        .messages(&sample_event(EventType::UploadErrorsAdded, at))
+        .unwrap()[0];
+    assert_eq!(errors["payload"]["severity"], "error");
+    let cleared = &channel
+        .messages(&sample_event(EventType::UploadErrorsCleared, at))
+        .unwrap()[0];
+    assert_eq!(cleared["dedup_key"], errors["dedup_key"]);
+
+    let down = &channel
+        .messages(&sample_event(EventType::ApiUnhealthy, at))
+        .unwrap()[0];
+    let up = &channel
+        .messages(&sample_event(EventType::ApiRecovered, at))
+        .unwrap()[0];
+    assert_eq!(down["payload"]["severity"], "critical");
+    assert_eq!(
+        (down["dedup_key"].clone(), up["event_action"].clone()),
+        (up["dedup_key"].clone(), json!("resolve"))
+    );
+
+    assert!(channel
+        .messages(&sample_event(EventType::SettingsChanged, at))
+        .unwrap()
+        .is_empty());
+    let test = channel
+        .messages(&sample_event(EventType::Test, at))
+        .unwrap();
+    assert_eq!(test.len(), 2);
+}
+
+#[test]
+fn preview_never_shows_the_routing_key() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let events: Vec<Event> = EventType::ALL
+        .into_iter()
+        .map(|k| sample_event(k, at))
+        .collect();
+    let text = channel().preview(&events).unwrap();
+    assert!(!text.contains("R0UTING_KEY"));
+    assert!(text.contains("neither starts nor ends"));
+    assert!(!format!("{:?}", channel()).contains("R0UTING_KEY"));
+}
