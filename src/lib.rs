@@ -6,30 +6,34 @@
 //! schedule tick ─► fetch ─► observe ─► diff ─► route ─► commit ─► deliver
 //! ```
 //!
+//! - [`fetch`]: the SigmaMind client and its tolerant wire model;
+//! - [`observe`]: `Snapshot` and `Observation`;
+//! - [`diff`]: pure state comparison, with debounce and reminders;
+//! - [`route`]: rules, silences and quiet hours;
+//! - [`commit`]: the state store (states, history, outbox in one transaction);
+//! - [`deliver`]: the outbox dispatcher and the channels, with [`render`] for text.
+//!
 //! [`watcher::Watcher::tick`] runs one cycle of it; [`daemon`] schedules ticks.
 
-pub mod backoff;
-pub mod config;
-pub mod crash;
-pub mod event;
-
 pub mod commit;
-pub mod debounce;
 pub mod deliver;
 pub mod diff;
 pub mod fetch;
-pub mod http;
 pub mod observe;
-pub mod ops;
-pub mod quiet;
-pub mod remind;
 pub mod render;
 pub mod route;
-pub mod silence;
+
+pub mod daemon;
+pub mod watcher;
+
+pub mod backoff;
+pub mod config;
+pub mod event;
 
 pub mod cli;
-pub mod daemon;
+pub mod crash;
+pub mod http;
+pub mod ops;
 pub mod sim;
 pub mod systemd;
 pub mod telemetry;
-pub mod watcher;

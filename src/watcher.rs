@@ -14,14 +14,14 @@ use tokio::sync::Notify;
 
 use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
-use crate::debounce::diff_confirmed;
+use crate::diff::debounce::diff_confirmed;
+use crate::diff::remind;
 use crate::diff::{assess_health, CycleVerdict};
 use crate::event::Event;
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::observe::{CampaignStatus, FetchFailure, Observation};
-use crate::remind;
+use crate::route::silence::silencing;
 use crate::route::Router;
-use crate::silence::silencing;
 
 /// What one cycle saw and did.
 #[derive(Debug, Clone)]

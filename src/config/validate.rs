@@ -352,7 +352,7 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
                 "{at}.quiet_hours: not supported for kind \"{}\": use the target's own schedules or silences",
                 channel.kind.as_str()
             ));
-        } else if let Err(why) = crate::quiet::QuietHours::from_settings(quiet) {
+        } else if let Err(why) = crate::route::quiet::QuietHours::from_settings(quiet) {
             problems.push(format!("{at}.quiet_hours: {why}"));
         }
     }

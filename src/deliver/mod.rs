@@ -183,7 +183,7 @@ pub struct ConfiguredChannel {
     pub channel: Channel,
     pub retry: RetryPolicy,
     /// Held rows go out as one digest when the window ends.
-    pub quiet_hours: Option<crate::quiet::QuietHours>,
+    pub quiet_hours: Option<crate::route::quiet::QuietHours>,
     /// Messages per rolling minute; the rest wait in the outbox.
     pub max_per_minute: Option<u32>,
 }
@@ -253,7 +253,7 @@ impl ChannelSet {
             let quiet_hours = channel_settings
                 .quiet_hours
                 .as_ref()
-                .map(crate::quiet::QuietHours::from_settings)
+                .map(crate::route::quiet::QuietHours::from_settings)
                 .transpose()
                 .map_err(|reason| DeliverError::InvalidQuietHours {
                     channel: name.clone(),

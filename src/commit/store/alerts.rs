@@ -10,9 +10,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{from_millis, millis, parse_event, Store, StoreError, IN_CHUNK};
+use crate::diff::remind::Reminder;
 use crate::event::{Event, EventType};
-use crate::remind::Reminder;
-use crate::silence::Silence;
+use crate::route::silence::Silence;
 
 /// A reminder to store for (campaign, rule), or to delete when `reminder` is `None`.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use super::{Dispatcher, DrainReport};
 use crate::commit::{Delivery, StoreError};
 use crate::deliver::{ConfiguredChannel, SendOutcome};
 use crate::event::Event;
-use crate::quiet;
+use crate::route::quiet;
 
 const WINDOW: TimeDelta = TimeDelta::minutes(1);
 

@@ -1,6 +1,9 @@
 //! Step 3 of the pipeline: a pure function from (stored state, observation) to
 //! (new state, events). No I/O and no clock reads: the time is passed in.
 
+pub mod debounce;
+pub mod remind;
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -24,7 +27,7 @@ pub struct CampaignState {
     pub changed_at: DateTime<Utc>,
     /// A differing observation waiting for `confirm_polls` (see `debounce`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<crate::debounce::PendingChange>,
+    pub pending: Option<crate::diff::debounce::PendingChange>,
 }
 
 /// The result of diffing one campaign. `state` is `None` when nothing needs writing.

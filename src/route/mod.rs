@@ -4,6 +4,9 @@
 //! every channel. With rules, an event goes to the union of the channels of every
 //! rule it matches; an event no rule matches is kept in history and sent nowhere.
 
+pub mod quiet;
+pub mod silence;
+
 use std::collections::BTreeSet;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
