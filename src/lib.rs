@@ -19,6 +19,7 @@ pub mod deliver;
 pub mod diff;
 pub mod fetch;
 pub mod http;
+pub mod lead;
 pub mod observe;
 pub mod ops;
 pub mod quiet;
