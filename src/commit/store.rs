@@ -149,6 +149,9 @@ fn placeholders(n: usize) -> String {
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a PostgreSQL session may sit inside a transaction without a word
+/// from this process (our transactions never pause; only a stalled process does).
+const IDLE_IN_TRANSACTION: &str = "5s";
 /// How long opening a PostgreSQL store waits for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite's default limit on bound parameters is 999 on old builds.
@@ -451,7 +454,11 @@ impl Store {
                         .into(),
                 )
             })?
-            .application_name("campaign-watcher");
+            .application_name("campaign-watcher")
+            // A replica frozen in the middle of a transaction holds its row locks,
+            // and a new leader's commit would wait on them for as long as it stays
+            // frozen: the server ends such a session instead.
+            .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         let pool = PgPoolOptions::new()
             .max_connections(5)
             .acquire_timeout(CONNECT_TIMEOUT)
