@@ -5,15 +5,25 @@
 //! 10,000 by listing (page size 100): wall time, API requests, CPU time of this
 //! process (simulator included, so an upper bound); then the peak RSS of the real
 //! `campaign-watcher run` watching 1,000 campaigns for several cycles.
+//!
+//! Added with PostgreSQL (issue 7): one cycle over 100,000 by listing; the peak
+//! RSS of `run` watching 100,000 by listing and idling with 100 by id; and the
+//! store alone, on SQLite and on PostgreSQL (a throwaway database on the server
+//! named by CAMPAIGN_WATCHER_TEST_POSTGRES, default 127.0.0.1:5432): committing
+//! 10,000 new states, 10,000 changed states, and the 10,000-unchanged cycle
+//! (load every stored state, commit nothing but the cycle's bookkeeping).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use campaign_watcher::commit::scratch::ScratchDatabase;
+use campaign_watcher::commit::{CycleCommit, Store};
 use campaign_watcher::config::{
     ChannelKind, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use campaign_watcher::daemon::Daemon;
+use campaign_watcher::diff::CampaignState;
 use campaign_watcher::sim::{self, SimOptions};
 
 const KEY: &str = "bench-key";
@@ -70,7 +80,13 @@ struct Row {
     events: usize,
 }
 
-async fn measure(name: &str, campaigns: usize, all: bool, rows: &mut Vec<Row>) {
+/// Returns the stored states after the three cycles (for the store benchmark).
+async fn measure(
+    name: &str,
+    campaigns: usize,
+    all: bool,
+    rows: &mut Vec<Row>,
+) -> std::collections::HashMap<String, CampaignState> {
     let server = sim::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         SimOptions {
@@ -108,10 +124,61 @@ async fn measure(name: &str, campaigns: usize, all: bool, rows: &mut Vec<Row>) {
             events: report.events.len(),
         });
     }
+    let states = daemon.store().load_states().await.expect("states");
     server.stop().await;
+    states
 }
 
-fn peak_rss_of_run(campaigns: usize, runtime: &tokio::runtime::Runtime) -> Option<(u64, u64)> {
+/// (what, wall) for the store alone at `url`, seeded with `states`.
+async fn store_times(
+    url: &str,
+    states: &std::collections::HashMap<String, CampaignState>,
+) -> Vec<(&'static str, Duration)> {
+    let store = Store::open(url).await.expect("store");
+    let now = chrono::Utc::now();
+    let commit = |states: Vec<(String, CampaignState)>| CycleCommit {
+        now,
+        states,
+        health: None,
+        events: vec![],
+        reminders: vec![],
+    };
+    let mut times = Vec::new();
+    let all: Vec<(String, CampaignState)> =
+        states.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let started = Instant::now();
+    store
+        .commit_cycle(&commit(all.clone()))
+        .await
+        .expect("commit");
+    times.push(("commit 10,000 new states", started.elapsed()));
+    let changed: Vec<(String, CampaignState)> = all
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.seq += 1;
+            (k, v)
+        })
+        .collect();
+    let started = Instant::now();
+    store.commit_cycle(&commit(changed)).await.expect("commit");
+    times.push(("commit 10,000 changed states", started.elapsed()));
+    let started = Instant::now();
+    let loaded = store.load_states().await.expect("load");
+    assert_eq!(loaded.len(), states.len());
+    store.commit_cycle(&commit(vec![])).await.expect("commit");
+    times.push((
+        "10,000 unchanged: load every state + empty commit",
+        started.elapsed(),
+    ));
+    times
+}
+
+fn peak_rss_of_run(
+    campaigns: usize,
+    by_listing: bool,
+    interval_secs: u64,
+    runtime: &tokio::runtime::Runtime,
+) -> Option<(u64, u64)> {
     runtime.block_on(async {
         let server = sim::start(
             SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -121,13 +188,17 @@ fn peak_rss_of_run(campaigns: usize, runtime: &tokio::runtime::Runtime) -> Optio
         .ok()?;
         let dir = tempfile::tempdir().ok()?;
         let ids: Vec<String> = server.control.ids().iter().map(|id| format!("{id:?}")).collect();
+        let watch = if by_listing {
+            "all = true\npage_size = 100".to_string()
+        } else {
+            format!("campaigns = [{}]", ids.join(","))
+        };
         let config = dir.path().join("bench.toml");
         std::fs::write(
             &config,
             format!(
-                "[sigmamind]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nmax_requests_per_second = 0\n[watch]\ncampaigns = [{}]\ninterval = \"2s\"\n[state]\nurl = \"sqlite://{}\"\n[channels.null]\nkind = \"console\"\n",
+                "[sigmamind]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nmax_requests_per_second = 0\ntimeout = \"60s\"\n[watch]\n{watch}\ninterval = \"{interval_secs}s\"\n[state]\nurl = \"sqlite://{}\"\n[channels.null]\nkind = \"console\"\n",
                 server.base_url(),
-                ids.join(","),
                 dir.path().join("state.db").display()
             ),
         )
@@ -142,7 +213,7 @@ fn peak_rss_of_run(campaigns: usize, runtime: &tokio::runtime::Runtime) -> Optio
         let pid = child.id()?;
         // Several cycles, with a few changes so the outbox and console work too.
         for round in 0..5 {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(Duration::from_secs(interval_secs)).await;
             let id = server.control.ids()[round * 7].clone();
             server.control.set_status(&id, if round % 2 == 0 { "paused" } else { "live" });
         }
@@ -174,9 +245,21 @@ fn main() {
         .build()
         .expect("runtime");
     let mut rows = Vec::new();
-    runtime.block_on(async {
+    let store_rows = runtime.block_on(async {
         measure("1,000 by id, max_in_flight 8", 1_000, false, &mut rows).await;
-        measure("10,000 by listing, page 100", 10_000, true, &mut rows).await;
+        let states = measure("10,000 by listing, page 100", 10_000, true, &mut rows).await;
+        measure("100,000 by listing, page 100", 100_000, true, &mut rows).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let mut store_rows = Vec::new();
+        for (what, time) in store_times(&sqlite, &states).await {
+            store_rows.push(("SQLite (file, WAL, synchronous=FULL)", what, time));
+        }
+        let db = ScratchDatabase::create().await;
+        for (what, time) in store_times(db.url(), &states).await {
+            store_rows.push(("PostgreSQL 127.0.0.1", what, time));
+        }
+        store_rows
     });
     println!("| campaigns | cycle | wall | CPU (watcher + simulator) | requests | events |");
     println!("|---|---|---|---|---|---|");
@@ -191,7 +274,32 @@ fn main() {
             row.events
         );
     }
-    match peak_rss_of_run(1_000, &runtime) {
+    println!("\n| store | what | wall |\n|---|---|---|");
+    for (store, what, time) in &store_rows {
+        println!(
+            "| {store} | {what} | {:.1} ms |",
+            time.as_secs_f64() * 1000.0
+        );
+    }
+    for (label, campaigns, by_listing, interval) in [
+        ("100 campaigns by id, 2 s interval, idle", 100, false, 2),
+        (
+            "100,000 campaigns by listing, 8 s interval",
+            100_000,
+            true,
+            8,
+        ),
+    ] {
+        match peak_rss_of_run(campaigns, by_listing, interval, &runtime) {
+            Some((peak, now)) => println!(
+                "\n`campaign-watcher run`, {label}, after 5 cycles: peak RSS {:.1} MB, current RSS {:.1} MB",
+                peak as f64 / 1024.0,
+                now as f64 / 1024.0
+            ),
+            None => println!("\npeak RSS of run ({label}): could not be measured"),
+        }
+    }
+    match peak_rss_of_run(1_000, false, 2, &runtime) {
         Some((peak, now)) => println!(
             "\n`campaign-watcher run` watching 1,000 campaigns by id, 2 s interval, after 5 cycles: peak RSS {:.1} MB, current RSS {:.1} MB",
             peak as f64 / 1024.0,

@@ -19,6 +19,7 @@ use crate::config::{ConfigError, Settings};
 use crate::deliver::{ChannelSet, Dispatcher, DrainReport, Reasserter};
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::http::{self, HttpError, HttpState, Metrics, ServiceStatus};
+use crate::lead::{Elector, LeaseState, DEFAULT_LEASE_TTL};
 use crate::route::Router;
 use crate::systemd;
 use crate::watcher::{CycleReport, Watcher};
@@ -159,6 +160,19 @@ pub struct Daemon {
     /// Alertmanager channels' re-posting of active alerts (issue 4), started by
     /// `run_service`; built from the channels at start (a reload keeps them).
     reasserters: Vec<Reasserter>,
+    /// With a shared (PostgreSQL) store: the leader election. None: always leader.
+    elector: Option<Arc<Elector>>,
+}
+
+/// A PostgreSQL store is shared by replicas: fence it with a lease and elect.
+/// SQLite has one replica, which always leads.
+fn elect(store: Store, settings: &Settings) -> (Store, Option<Arc<Elector>>) {
+    let Some(options) = store.postgres_options() else {
+        return (store, None);
+    };
+    let lease = LeaseState::new(settings.state.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL));
+    let elector = Arc::new(Elector::new(options, lease.clone()));
+    (store.with_lease(lease), Some(elector))
 }
 
 /// What `run` adds to the in-process uses (`demo`, tests).
@@ -180,7 +194,9 @@ impl Daemon {
             .validate()
             .map_err(|problems| ConfigError::invalid("configuration", problems))?;
         let store = Store::open(&settings.state.url).await?;
+        let (store, elector) = elect(store, settings);
         let metrics = Metrics::new();
+        metrics.set_leader(elector.is_none());
         let dispatcher_wake = Arc::new(Notify::new());
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
         let api_unhealthy = store.load_health().await?.unhealthy;
@@ -188,6 +204,7 @@ impl Daemon {
         let watched =
             (!settings.watch.all).then(|| settings.watch.campaigns.iter().cloned().collect());
         let reasserters = pieces.channels.reasserters(&store, watched);
+        status.set_standby(elector.is_some());
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
             dispatcher: Dispatcher::new(store, Arc::new(pieces.channels))
@@ -198,6 +215,7 @@ impl Daemon {
             metrics,
             status,
             reasserters,
+            elector,
         })
     }
 
@@ -232,7 +250,14 @@ impl Daemon {
 
     /// One cycle, then deliver what it produced, waiting at most `wait` for retries.
     /// Returns the cycle and how many of its deliveries are still pending.
+    /// With a shared store it first takes the leadership, and refuses (NotLeader)
+    /// while a running replica holds it.
     pub async fn run_once(&self, wait: Duration) -> Result<(CycleReport, u64), StoreError> {
+        if let Some(elector) = &self.elector {
+            if !elector.lease().is_leader() && !elector.round().await {
+                return Err(StoreError::NotLeader);
+            }
+        }
         let report = self.tick().await?;
         let ids: Vec<String> = report.events.iter().map(|e| e.id.clone()).collect();
         let deadline = tokio::time::Instant::now() + wait;
@@ -288,6 +313,7 @@ impl Daemon {
             metrics,
             status,
             reasserters,
+            elector,
         } = self;
         let store = watcher.store().clone();
         let stop = CancellationToken::new();
@@ -309,6 +335,20 @@ impl Daemon {
             .into_iter()
             .map(|reasserter| tokio::spawn(reasserter.run(stop.child_token())))
             .collect();
+        // Stopped last, after the cycle and the sends: then the lock is released
+        // at once rather than left to expire.
+        let election_stop = CancellationToken::new();
+        let election = elector.map(|elector| {
+            let follower = tokio::spawn(follow_leadership(
+                elector.subscribe(),
+                metrics.clone(),
+                status.clone(),
+                ticks.clone(),
+                dispatcher_wake.clone(),
+            ));
+            let task = tokio::spawn(elector.run(election_stop.clone()));
+            (task, follower)
+        });
         let current = Arc::new(RwLock::new(watcher));
         let cycles = tokio::spawn(cycle_loop(
             current.clone(),
@@ -394,6 +434,18 @@ impl Daemon {
         }
         if !deliveries.stop_by(deadline).await {
             tracing::warn!("sends still running at shutdown; they stay pending in the outbox");
+        }
+        if let Some((task, follower)) = election {
+            election_stop.cancel();
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the leader lock was not released in time; it ends with this process"
+                );
+            }
+            follower.abort();
         }
         for task in [http_task, watchdog]
             .into_iter()
@@ -559,12 +611,20 @@ async fn cycle_loop(
             tick = tick_rx.recv() => {
                 if tick.is_none() { break; }
                 let watcher = current.read().await.clone();
+                if watcher.store().check_leader().is_err() {
+                    status.standby_tick();
+                    tracing::debug!("standby: another replica is the leader; this tick is skipped");
+                    continue;
+                }
                 status.cycle_started();
                 let started = std::time::Instant::now();
                 match watcher.tick(Utc::now()).await {
                     Ok(report) => {
                         metrics.record_cycle(&report);
                         status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
+                    }
+                    Err(StoreError::NotLeader) => {
+                        tracing::warn!("leadership lost during a cycle: nothing was committed; the new leader polls from here");
                     }
                     Err(error) => {
                         metrics.record_store_failure(started.elapsed());
@@ -573,6 +633,29 @@ async fn cycle_loop(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Mirrors the election in the metrics and status; on taking over, a cycle at
+/// once and a drain of whatever the previous leader left in the outbox.
+async fn follow_leadership(
+    mut changes: tokio::sync::watch::Receiver<bool>,
+    metrics: Metrics,
+    status: ServiceStatus,
+    ticks: mpsc::Sender<()>,
+    dispatcher_wake: Arc<Notify>,
+) {
+    while changes.changed().await.is_ok() {
+        let leading = *changes.borrow_and_update();
+        metrics.set_leader(leading);
+        status.set_standby(!leading);
+        if leading {
+            tracing::info!("this replica is now the leader: polling and sending");
+            let _ = ticks.try_send(());
+            dispatcher_wake.notify_one();
+        } else {
+            tracing::info!("this replica is a standby: another replica polls and sends");
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod event;
 pub mod cli;
 pub mod crash;
 pub mod http;
+pub mod lead;
 pub mod ops;
 pub mod sim;
 pub mod systemd;

@@ -6,9 +6,12 @@
 //! or none of it: never "send, then save". The dispatcher (`deliver`) then drains
 //! the outbox and records each row's fate here.
 //!
-//! Only `sqlite://` is implemented; the URL scheme leaves room for PostgreSQL.
+//! `sqlite://` keeps the state in one file (one replica); `postgres://` in a
+//! shared database, where replicas elect a leader (`crate::lead`).
 
 mod schema;
+#[doc(hidden)]
+pub mod scratch;
 mod store;
 
 pub use store::{

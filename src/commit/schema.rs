@@ -176,3 +176,5 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
     tx.commit().await?;
     Ok(())
 }
+
+pub(crate) mod postgres;

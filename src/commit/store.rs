@@ -1,4 +1,10 @@
-//! The SQLite store: campaign states, API health, event history and the outbox.
+//! The state store: campaign states, API health, event history and the outbox,
+//! on SQLite (one replica) or PostgreSQL (several replicas, one leader).
+//!
+//! Each query is written once, in SQL both dialects accept (`$N` parameters,
+//! `ON CONFLICT`, `RETURNING`), and [`on_pool!`] instantiates it for the pool at
+//! hand with the driver's own types; only what truly differs (how a write
+//! transaction begins, the leader fence) lives in the [`Dialect`] trait.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,29 +13,158 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Postgres, Row, Sqlite, Transaction};
 
 pub use alerts::{DeliveryState, HistoryEntry, OutboxEntry, ReminderWrite, ReplayOutcome};
 
 use super::schema::{self, MigrateError};
 use crate::diff::{ApiHealth, CampaignState};
 use crate::event::Event;
+use crate::lead::LeaseState;
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever driver it is:
+/// the body is compiled once per driver, so every query keeps its real types.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The connection pool of one of the two databases.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What differs between the dialects beyond the SQL text the queries share.
+pub(crate) trait Dialect {
+    type Db: sqlx::Database;
+    /// A transaction that will write. SQLite takes the write lock up front: a
+    /// deferred one that reads and then writes can fail with SQLITE_BUSY without
+    /// waiting for busy_timeout.
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Inside a cycle's transaction: is this replica still the leader? SQLite has
+    /// one replica; PostgreSQL asks the server whether the lock session recorded
+    /// in `lease` still holds the leader lock.
+    async fn verify_lease(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        lease: Option<&LeaseState>,
+    ) -> Result<(), StoreError>;
+}
+
+impl Dialect for SqlitePool {
+    type Db = Sqlite;
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+    async fn verify_lease(
+        &self,
+        _tx: &mut Transaction<'static, Sqlite>,
+        _lease: Option<&LeaseState>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Dialect for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+    async fn verify_lease(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        lease: Option<&LeaseState>,
+    ) -> Result<(), StoreError> {
+        let Some(lease) = lease else {
+            return Ok(());
+        };
+        let pid = lease.check().map_err(|_| StoreError::NotLeader)?;
+        let (class, object) = crate::lead::LOCK_KEY;
+        let held: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND pid = $1 AND classid::bigint = $2 AND objid::bigint = $3 AND objsubid = 2) AS held",
+        )
+        .bind(pid)
+        .bind(i64::from(class))
+        .bind(i64::from(object))
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("held")?;
+        if held {
+            Ok(())
+        } else {
+            lease.lost();
+            Err(StoreError::NotLeader)
+        }
+    }
+}
+
+/// Typed column reads shared by both drivers' rows (for helpers outside [`on_pool!`]).
+pub(crate) trait Columns {
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+}
+
+macro_rules! columns_for {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(column)
+            }
+        }
+    };
+}
+columns_for!(SqliteRow);
+columns_for!(PgRow);
+
+/// `$1, $2, ..., $n` for an IN list.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a PostgreSQL session may sit inside a transaction without a word
+/// from this process (our transactions never pause; only a stalled process does).
+const IDLE_IN_TRANSACTION: &str = "5s";
+/// How long opening a PostgreSQL store waits for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite's default limit on bound parameters is 999 on old builds.
 const IN_CHUNK: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state url scheme \"{scheme}\" is not supported yet: only sqlite://PATH (or sqlite::memory:) is; change [state] url")]
+    #[error("state url scheme \"{scheme}\" is not supported: use sqlite://PATH, sqlite::memory: or postgres://USER@HOST/DATABASE; change [state] url")]
     UnsupportedUrl { scheme: String },
     #[error("cannot open the state database {path}: {reason}; check that the directory exists and is writable by this user")]
     Open { path: String, reason: String },
+    #[error("another replica is the leader now; this one stopped writing and sending")]
+    NotLeader,
     #[error("{path} is not a SQLite database (or is damaged beyond reading); move it away or point [state] url at another file")]
     NotADatabase { path: String },
     #[error("the state database {path} has schema version {found}, newer than version {supported} this campaign-watcher knows; upgrade campaign-watcher or point [state] url at another file")]
@@ -50,12 +185,16 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
 }
 
-/// The SQLite state store; cheap to clone (a connection pool inside).
+/// The state store; cheap to clone (a connection pool inside).
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// For error messages: the file path, or "in-memory database".
+    backend: Backend,
+    /// For error messages: the file path, "in-memory database", or the
+    /// PostgreSQL url without its password.
     location: Arc<str>,
+    /// Set on a replica that elects a leader: commits verify it inside their
+    /// transaction, and the dispatcher checks it before each send.
+    lease: Option<Arc<LeaseState>>,
 }
 
 /// Everything one cycle produced, written in one transaction.
@@ -120,6 +259,7 @@ pub struct StoredEvent {
 enum Location {
     Memory,
     File(PathBuf),
+    Postgres(String),
 }
 
 fn parse_url(url: &str) -> Result<Location, StoreError> {
@@ -136,7 +276,10 @@ fn parse_url(url: &str) -> Result<Location, StoreError> {
         }
         return Ok(Location::File(PathBuf::from(path)));
     }
-    // Only the scheme: a postgres url may carry a password.
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Location::Postgres(url.to_string()));
+    }
+    // Only the scheme: an unknown url may carry a password.
     let scheme = url.split(':').next().unwrap_or_default().to_string();
     Err(StoreError::UnsupportedUrl { scheme })
 }
@@ -203,14 +346,44 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// A migration failure as the store's error; `other` maps a driver error
+/// outside any script (the dialects read those differently).
+fn migrate_error(
+    location: &str,
+    error: MigrateError,
+    other: impl FnOnce(&str, sqlx::Error) -> StoreError,
+) -> StoreError {
+    match error {
+        MigrateError::Newer { found } => StoreError::NewerSchema {
+            path: location.to_string(),
+            found,
+            supported: schema::LATEST,
+        },
+        MigrateError::Sql {
+            version: Some(version),
+            source,
+        } => StoreError::Migration {
+            path: location.to_string(),
+            version,
+            reason: source.to_string(),
+        },
+        MigrateError::Sql {
+            version: None,
+            source,
+        } => other(location, source),
+    }
+}
+
 impl Store {
     /// "sqlite://path" (relative or absolute; create the file if missing; WAL;
-    /// synchronous=FULL; busy_timeout; foreign keys) or "sqlite::memory:" (single
-    /// connection so the memory db is shared). A file that is not a SQLite database
-    /// or is unreadable → StoreError with a clear sentence. Other schemes →
-    /// StoreError saying only sqlite:// is supported yet.
+    /// synchronous=FULL; busy_timeout; foreign keys), "sqlite::memory:" (single
+    /// connection so the memory db is shared) or "postgres://..." (a pool; the
+    /// database must exist). A file that is not a SQLite database, a server that
+    /// cannot be reached, a newer schema → StoreError with a clear sentence that
+    /// never shows the url's password. Other schemes are refused.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let (options, pool_options, location, is_file) = match parse_url(url)? {
+            Location::Postgres(url) => return Self::open_postgres(&url).await,
             Location::Memory => {
                 let options = SqliteConnectOptions::from_str("sqlite::memory:")?
                     .foreign_keys(true)
@@ -237,89 +410,145 @@ impl Store {
             }
         };
         let pool = connect(pool_options.clone(), options.clone(), &location).await?;
-        let store = Self {
-            pool,
-            location: location.into(),
-        };
-        store.migrate().await?;
+        schema::migrate(&pool)
+            .await
+            .map_err(|e| migrate_error(&location, e, open_error))?;
         if !is_file {
-            return Ok(store);
+            return Ok(Self::new(Backend::Sqlite(pool), location));
         }
         // The checks ran without touching journal_mode. Now switch to WAL on every
         // connection: a pragma run on one pooled connection is not seen at once by
         // connections opened before it.
-        store.pool.close().await;
+        pool.close().await;
         let pool = connect(
             pool_options,
             options.journal_mode(SqliteJournalMode::Wal),
-            &store.location,
+            &location,
         )
         .await?;
-        let store = Self { pool, ..store };
         let row = sqlx::query("PRAGMA journal_mode")
-            .fetch_one(&store.pool)
+            .fetch_one(&pool)
             .await
-            .map_err(|e| open_error(&store.location, e))?;
+            .map_err(|e| open_error(&location, e))?;
         let mode: String = row.try_get(0)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Open {
-                path: store.location.to_string(),
+                path: location,
                 reason: format!("SQLite refused WAL mode (kept \"{mode}\"); network filesystems cannot hold the state file"),
             });
         }
-        Ok(store)
+        Ok(Self::new(Backend::Sqlite(pool), location))
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        schema::migrate(&self.pool).await.map_err(|e| match e {
-            MigrateError::Newer { found } => StoreError::NewerSchema {
-                path: self.location.to_string(),
-                found,
-                supported: schema::LATEST,
-            },
-            MigrateError::Sql {
-                version: Some(version),
-                source,
-            } => StoreError::Migration {
-                path: self.location.to_string(),
-                version,
-                reason: source.to_string(),
-            },
-            MigrateError::Sql {
-                version: None,
-                source,
-            } => open_error(&self.location, source),
-        })
+    async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        let location = crate::config::redact_url(url);
+        let unreachable = |reason: String| StoreError::Open {
+            path: location.clone(),
+            reason,
+        };
+        // sqlx's parse errors may quote the url; say only what is wrong with it.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| {
+                unreachable(
+                    "the url cannot be parsed as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+                        .into(),
+                )
+            })?
+            .application_name("campaign-watcher")
+            // A replica frozen in the middle of a transaction holds its row locks,
+            // and a new leader's commit would wait on them for as long as it stays
+            // frozen: the server ends such a session instead.
+            .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        schema::postgres::migrate(&pool).await.map_err(|e| {
+            migrate_error(&location, e, |location, e| StoreError::Open {
+                path: location.to_string(),
+                reason: e.to_string(),
+            })
+        })?;
+        Ok(Self::new(Backend::Postgres(pool), location))
+    }
+
+    fn new(backend: Backend, location: String) -> Self {
+        Self {
+            backend,
+            location: location.into(),
+            lease: None,
+        }
+    }
+
+    /// This store, fenced by `lease`: a cycle commits only while the lease is
+    /// held (checked inside its transaction on PostgreSQL), and
+    /// [`Store::check_leader`] reports it for the dispatcher.
+    pub fn with_lease(mut self, lease: Arc<LeaseState>) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Whether this replica may poll and send now: always with SQLite or without
+    /// a lease; with one, only while it is held and freshly renewed.
+    pub fn check_leader(&self) -> Result<(), StoreError> {
+        match &self.lease {
+            Some(lease) => lease.check().map(|_| ()).map_err(|_| StoreError::NotLeader),
+            None => Ok(()),
+        }
+    }
+
+    /// The PostgreSQL connection options, when the store lives there (the
+    /// leader election opens its own, unpooled, connection with them).
+    pub fn postgres_options(&self) -> Option<PgConnectOptions> {
+        match &self.backend {
+            Backend::Postgres(pool) => Some(pool.connect_options().as_ref().clone()),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// "sqlite" or "postgres", for log lines and metrics.
+    pub fn kind(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Every stored campaign state, by campaign key.
     pub async fn load_states(&self) -> Result<HashMap<String, CampaignState>, StoreError> {
-        let rows = sqlx::query("SELECT key, state_json FROM campaign_state")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut states = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let key: String = row.try_get("key")?;
-            let json: String = row.try_get("state_json")?;
-            let state: CampaignState =
-                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                    what: format!("campaign_state row \"{key}\""),
-                    reason: e.to_string(),
-                })?;
-            states.insert(key, state);
-        }
-        Ok(states)
+        on_pool!(self, pool => {
+            let rows = sqlx::query("SELECT key, state_json FROM campaign_state")
+                .fetch_all(pool)
+                .await?;
+            let mut states = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let key: String = row.try_get("key")?;
+                let json: String = row.try_get("state_json")?;
+                let state: CampaignState =
+                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                        what: format!("campaign_state row \"{key}\""),
+                        reason: e.to_string(),
+                    })?;
+                states.insert(key, state);
+            }
+            Ok(states)
+        })
     }
 
     /// The stored API health; the default when never stored.
     pub async fn load_health(&self) -> Result<ApiHealth, StoreError> {
-        let row = sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
+        let json: Option<String> = on_pool!(self, pool => {
+            sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
+                .fetch_optional(pool)
+                .await?
+                .map(|row| row.try_get("health_json"))
+                .transpose()?
+        });
+        let Some(json) = json else {
             return Ok(ApiHealth::default());
         };
-        let json: String = row.try_get("health_json")?;
         serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
             what: "watcher_state row 1 (API health)".into(),
             reason: e.to_string(),
@@ -327,74 +556,104 @@ impl Store {
     }
 
     /// ONE transaction: upsert each (key, state), store health if Some, insert every
-    /// event into history (INSERT OR IGNORE on event id), and one outbox row per
-    /// (event id, channel), unique on the pair, so a re-commit never duplicates a row.
+    /// event into history (ignored when its id is already there), and one outbox row
+    /// per (event id, channel), unique on the pair, so a re-commit never duplicates a
+    /// row. With a lease, the transaction first checks that this replica still leads.
     pub async fn commit_cycle(&self, cycle: &CycleCommit) -> Result<(), StoreError> {
         let now = millis(cycle.now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut states = Vec::with_capacity(cycle.states.len());
         for (key, state) in &cycle.states {
             let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
                 what: format!("new state of campaign \"{key}\""),
                 reason: e.to_string(),
             })?;
-            sqlx::query(
-                "INSERT INTO campaign_state (key, state_json, seq, changed_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
-                     seq = excluded.seq, changed_at = excluded.changed_at",
-            )
-            .bind(key)
-            .bind(json)
-            .bind(to_i64(state.seq))
-            .bind(millis(state.changed_at))
-            .execute(&mut *tx)
-            .await?;
+            states.push((key, json, to_i64(state.seq), millis(state.changed_at)));
         }
-        if let Some(health) = &cycle.health {
-            let json = serde_json::to_string(health).map_err(|e| StoreError::Corrupt {
-                what: "new API health".into(),
-                reason: e.to_string(),
-            })?;
-            sqlx::query(
-                "INSERT INTO watcher_state (id, health_json) VALUES (1, ?)
-                 ON CONFLICT (id) DO UPDATE SET health_json = excluded.health_json",
-            )
-            .bind(json)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for routed in &cycle.events {
-            let event = &routed.event;
-            sqlx::query(
-                "INSERT OR IGNORE INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&event.id)
-            .bind(event.kind.as_str())
-            .bind(event.campaign.as_ref().map(|c| c.id.as_str()))
-            .bind(millis(event.occurred_at))
-            .bind(event.to_json())
-            .bind(routed.silence)
-            .execute(&mut *tx)
-            .await?;
-            if routed.silence.is_some() {
-                continue;
-            }
-            for channel in &routed.channels {
+        let health = cycle
+            .health
+            .as_ref()
+            .map(|health| {
+                serde_json::to_string(health).map_err(|e| StoreError::Corrupt {
+                    what: "new API health".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let reminders = alerts::reminder_rows(&cycle.reminders)?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            pool.verify_lease(&mut tx, self.lease.as_deref()).await?;
+            for (key, json, seq, changed_at) in &states {
                 sqlx::query(
-                    "INSERT OR IGNORE INTO outbox
-                         (event_id, channel, status, attempts, created_at, next_attempt_at)
-                     VALUES (?, ?, 'pending', 0, ?, ?)",
+                    "INSERT INTO campaign_state (key, state_json, seq, changed_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
+                         seq = excluded.seq, changed_at = excluded.changed_at",
                 )
-                .bind(&event.id)
-                .bind(channel)
-                .bind(now)
-                .bind(now)
+                .bind(key.as_str())
+                .bind(json.as_str())
+                .bind(*seq)
+                .bind(*changed_at)
                 .execute(&mut *tx)
                 .await?;
             }
-        }
-        alerts::write_reminders(&mut tx, &cycle.reminders).await?;
-        tx.commit().await?;
+            if let Some(json) = &health {
+                sqlx::query(
+                    "INSERT INTO watcher_state (id, health_json) VALUES (1, $1)
+                     ON CONFLICT (id) DO UPDATE SET health_json = excluded.health_json",
+                )
+                .bind(json.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for routed in &cycle.events {
+                let event = &routed.event;
+                sqlx::query(
+                    "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&event.id)
+                .bind(event.kind.as_str())
+                .bind(event.campaign.as_ref().map(|c| c.id.as_str()))
+                .bind(millis(event.occurred_at))
+                .bind(event.to_json())
+                .bind(routed.silence)
+                .execute(&mut *tx)
+                .await?;
+                if routed.silence.is_some() {
+                    continue;
+                }
+                for channel in &routed.channels {
+                    sqlx::query(
+                        "INSERT INTO outbox
+                             (event_id, channel, status, attempts, created_at, next_attempt_at)
+                         VALUES ($1, $2, 'pending', 0, $3, $4) ON CONFLICT (event_id, channel) DO NOTHING",
+                    )
+                    .bind(&event.id)
+                    .bind(channel)
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for (campaign, rule, json) in &reminders {
+                match json {
+                    Some(json) => sqlx::query(
+                        "INSERT INTO reminders (campaign_id, rule, state_json) VALUES ($1, $2, $3)
+                         ON CONFLICT (campaign_id, rule) DO UPDATE SET state_json = excluded.state_json",
+                    )
+                    .bind(*campaign)
+                    .bind(*rule)
+                    .bind(json.as_str()),
+                    None => sqlx::query("DELETE FROM reminders WHERE campaign_id = $1 AND rule = $2")
+                        .bind(*campaign)
+                        .bind(*rule),
+                }
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -404,39 +663,41 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
+        const SQL: &str =
             "SELECT o.id, o.channel, o.attempts, o.created_at, o.held_until, e.payload_json
              FROM outbox o JOIN events e ON e.id = o.event_id
-             WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-             ORDER BY o.id LIMIT ?",
-        )
-        .bind(millis(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(delivery_from_row).collect()
+             WHERE o.status = 'pending' AND o.next_attempt_at <= $1
+             ORDER BY o.id LIMIT $2";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SQL)
+                .bind(millis(now))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(delivery_from_row).collect()
+        })
     }
 
     /// The earliest `next_attempt_at` of any pending row.
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row =
-            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE status = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
-        let due: Option<i64> = row.try_get("due")?;
+        const SQL: &str = "SELECT MIN(next_attempt_at) AS due FROM outbox WHERE status = 'pending'";
+        let due: Option<i64> = on_pool!(self, pool => {
+            sqlx::query(SQL).fetch_one(pool).await?.try_get("due")?
+        });
         due.map(|at| from_millis(at, || "outbox next_attempt_at".into()))
             .transpose()
     }
 
     pub async fn mark_sent(&self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(millis(now))
-        .bind(delivery_id)
-        .execute(&self.pool)
-        .await?;
+        const SQL: &str = "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = NULL
+             WHERE id = $2 AND status = 'pending'";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(millis(now))
+                .bind(delivery_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -447,15 +708,17 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
         last_error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(millis(next_attempt_at))
-        .bind(last_error)
-        .bind(delivery_id)
-        .execute(&self.pool)
-        .await?;
+        const SQL: &str =
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
+             WHERE id = $3 AND status = 'pending'";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(millis(next_attempt_at))
+                .bind(last_error)
+                .bind(delivery_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -466,26 +729,32 @@ impl Store {
         now: DateTime<Utc>,
         last_error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, dead_at = ?, last_error = ?
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(millis(now))
-        .bind(last_error)
-        .bind(delivery_id)
-        .execute(&self.pool)
-        .await?;
+        const SQL: &str = "UPDATE outbox SET status = 'dead', attempts = attempts + 1, dead_at = $1, last_error = $2
+             WHERE id = $3 AND status = 'pending'";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(millis(now))
+                .bind(last_error)
+                .bind(delivery_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
-            .fetch_all(&self.pool)
-            .await?;
+        const SQL: &str = "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status";
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
         let mut counts = OutboxCounts::default();
-        for row in rows {
-            let status: String = row.try_get("status")?;
-            let n = to_u64(row.try_get("n")?);
+        for (status, n) in rows {
+            let n = to_u64(n);
             match status.as_str() {
                 "pending" => counts.pending = n,
                 "sent" => counts.sent = n,
@@ -503,48 +772,53 @@ impl Store {
     pub async fn pending_for(&self, event_ids: &[String]) -> Result<u64, StoreError> {
         let mut total = 0u64;
         for chunk in event_ids.chunks(IN_CHUNK) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
-                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND held_until IS NULL AND event_id IN ({placeholders})"
+                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND held_until IS NULL AND event_id IN ({})",
+                placeholders(chunk.len())
             );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            let row = query.fetch_one(&self.pool).await?;
-            total += to_u64(row.try_get("n")?);
+            let n: i64 = on_pool!(self, pool => {
+                let mut query = sqlx::query(&sql);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_one(pool).await?.try_get("n")?
+            });
+            total += to_u64(n);
         }
         Ok(total)
     }
 
     /// Newest first, with each channel's delivery state, for `status`.
     pub async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, payload_json FROM events ORDER BY occurred_at DESC, rowid DESC LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            let json: String = row.try_get("payload_json")?;
-            let event = parse_event(&json, || format!("events row \"{id}\""))?;
-            let deliveries = sqlx::query(
-                "SELECT channel, status FROM outbox WHERE event_id = ? ORDER BY channel",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("channel")?, row.try_get("status")?)))
-            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
-            events.push(StoredEvent { event, deliveries });
-        }
-        Ok(events)
+        const EVENTS: &str =
+            "SELECT id, payload_json FROM events ORDER BY occurred_at DESC, rowid DESC LIMIT $1";
+        const DELIVERIES: &str =
+            "SELECT channel, status FROM outbox WHERE event_id = $1 ORDER BY channel";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(EVENTS)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for row in rows {
+                let id: String = row.try_get("id")?;
+                let json: String = row.try_get("payload_json")?;
+                let event = parse_event(&json, || format!("events row \"{id}\""))?;
+                let deliveries = sqlx::query(DELIVERIES)
+                    .bind(&id)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get("channel")?, row.try_get("status")?)))
+                    .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+                events.push(StoredEvent { event, deliveries });
+            }
+            Ok(events)
+        })
     }
 
-    /// Where this store lives, for log lines: a path or "in-memory database".
+    /// Where this store lives, for log lines: a path, "in-memory database" or
+    /// the PostgreSQL url without its password.
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -557,19 +831,19 @@ fn parse_event(json: &str, what: impl FnOnce() -> String) -> Result<Event, Store
     })
 }
 
-fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
-    let id: i64 = row.try_get("id")?;
+fn delivery_from_row(row: &impl Columns) -> Result<Delivery, StoreError> {
+    let id = row.int("id")?;
     let what = || format!("outbox row {id}");
-    let json: String = row.try_get("payload_json")?;
-    let attempts: i64 = row.try_get("attempts")?;
+    let json = row.text("payload_json")?;
+    let attempts = row.int("attempts")?;
     Ok(Delivery {
         id,
-        channel: row.try_get("channel")?,
+        channel: row.text("channel")?,
         event: parse_event(&json, what)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        created_at: from_millis(row.try_get("created_at")?, what)?,
+        created_at: from_millis(row.int("created_at")?, what)?,
         held_until: row
-            .try_get::<Option<i64>, _>("held_until")?
+            .opt_int("held_until")?
             .map(|at| from_millis(at, || format!("outbox row {id} held_until")))
             .transpose()?,
     })

@@ -363,6 +363,7 @@ fn validate_reports_every_problem_at_once() {
         statuses = ["live", "running"]
         [state]
         url = "postgres://u:p@db/cw"
+        lease_ttl = "1s"
         [http]
         listen = "localhost"
         [channels."bad name"]
@@ -398,7 +399,7 @@ fn validate_reports_every_problem_at_once() {
         "watch.confirm_polls: 0 is outside 1..=100",
         "watch.unhealthy_after:",
         "watch.statuses[1]: \"running\"",
-        "state.url: postgres is not supported yet",
+        "state.lease_ttl: 1s is too short",
         "http.listen:",
         "channels.bad name: the name may only contain",
         "channels.hook.secret: must start with whsec_",
@@ -437,6 +438,8 @@ fn valid_values_pass_validation() {
         "[watch]\nschedule = \"0 */5 * * * *\"",
         "[watch]\nschedule = \"0 0 9-17 * * MON-FRI 2026\"",
         "[watch]\nall = true\nstatuses = [\"live\", \"paused\"]\npage_size = 1000",
+        "[state]\nurl = \"postgres://watcher:pw@db:5432/cw\"\nlease_ttl = \"10s\"",
+        "[state]\nurl = \"postgresql://watcher@db/cw?sslmode=require\"",
         "[state]\nurl = \"sqlite::memory:\"",
         "[http]\nlisten = \"[::1]:9464\"",
         "[channels.c]\nkind = \"console\"\n[[rules]]\ntransitions = [\"*->archived\"]\nchannels = [\"c\"]",

@@ -193,19 +193,22 @@ impl Settings {
 
     fn check_state_and_http(&self, problems: &mut Vec<String>) {
         let url = &self.state.url;
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            problems.push(
-                "state.url: postgres is not supported yet in this version; use sqlite://PATH"
-                    .to_string(),
-            );
-        } else if !is_sqlite(url) {
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !postgres && !is_sqlite(url) {
             problems.push(format!(
-                "state.url: \"{}\" must start with sqlite:// or sqlite:",
+                "state.url: \"{}\" must start with sqlite://, sqlite: or postgres://",
                 redact_url(url)
             ));
         }
         if let Some(ttl) = self.state.lease_ttl {
-            non_zero(problems, "state.lease_ttl", ttl);
+            // Renewed every third of it over a network round trip: under 3 s a
+            // busy database would make the leader fence itself for nothing.
+            if ttl < std::time::Duration::from_secs(3) {
+                problems.push(format!(
+                    "state.lease_ttl: {} is too short; use at least 3s (default 15s)",
+                    humantime::format_duration(ttl)
+                ));
+            }
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
             problems.push(format!(

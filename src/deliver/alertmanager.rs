@@ -326,7 +326,10 @@ impl Reasserter {
     pub async fn run(self, stop: CancellationToken) {
         let mut asserted: BTreeMap<Labels, String> = BTreeMap::new();
         loop {
-            if let Err(reason) = self.round(&mut asserted, Utc::now()).await {
+            // Standbys stay quiet: only the replica that polls re-asserts alerts.
+            if self.store.check_leader().is_err() {
+                asserted.clear();
+            } else if let Err(reason) = self.round(&mut asserted, Utc::now()).await {
                 tracing::warn!(channel = %self.channel_name, error = %reason, "could not re-post active alerts; trying again next interval");
             }
             tokio::select! {

@@ -76,7 +76,13 @@ impl Dispatcher {
     /// order), then marks each: Delivered → sent; Retry → rescheduled at
     /// now + max(backoff, Retry-After), or dead once the row is `max_age` old;
     /// Permanent → dead. A row for a channel no longer configured → dead.
+    ///
+    /// On a standby replica (shared store, another leads) it sends nothing, and
+    /// every send is fenced: once leadership is lost, no further row goes out.
     pub async fn drain_due(&self, now: DateTime<Utc>) -> Result<DrainReport, StoreError> {
+        if self.store.check_leader().is_err() {
+            return Ok(DrainReport::default());
+        }
         let due = self.store.due_deliveries(now, BATCH).await?;
         let mut by_channel: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
         for delivery in due {
@@ -138,6 +144,7 @@ impl Dispatcher {
                 .record_notification(channel_name, NotificationResult::dead);
             return Ok(None);
         };
+        self.store.check_leader()?;
         let outcome = configured.channel.send(&row.event).await;
         self.record(configured, row, outcome, now, report).await
     }
@@ -216,7 +223,15 @@ impl Dispatcher {
     pub async fn run(self, wake: Arc<Notify>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             let wait = match self.drain_due(Utc::now()).await {
+                // A standby is woken when it takes over; until then it idles.
+                Ok(_) if self.store.check_leader().is_err() => IDLE_WAIT,
                 Ok(_) => self.wait_for_next().await,
+                Err(StoreError::NotLeader) => {
+                    tracing::info!(
+                        "leadership lost: sending stopped; the new leader sends the rest"
+                    );
+                    IDLE_WAIT
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "outbox drain failed; retrying shortly");
                     ERROR_PAUSE

@@ -29,6 +29,9 @@ pub struct StatusRecord {
     pub store_reachable: bool,
     /// At least one cycle read the API since start.
     pub ever_succeeded: bool,
+    /// Another replica leads (shared PostgreSQL store): this one neither polls
+    /// nor sends, and is ready to take over.
+    pub standby: bool,
 }
 
 /// Why a probe fails, as the sentence in its 503 body.
@@ -68,6 +71,11 @@ pub fn readiness(record: &StatusRecord) -> Verdict {
     if !record.store_reachable {
         return Verdict::Failing("the state store cannot be reached".into());
     }
+    // A standby is ready by design: marking it unready would take it out of
+    // rotation exactly when it is needed (campaign_watcher_leader tells them apart).
+    if record.standby {
+        return Verdict::Ok("ready (standby: another replica is the leader)".into());
+    }
     if !record.ever_succeeded {
         return Verdict::Failing("no cycle has read the SigmaMind API yet".into());
     }
@@ -95,6 +103,7 @@ impl ServiceStatus {
                 api_unhealthy,
                 store_reachable: true,
                 ever_succeeded: false,
+                standby: false,
             })),
         }
     }
@@ -129,6 +138,18 @@ impl ServiceStatus {
         }
     }
 
+    /// Leading (polls and sends) or standing by.
+    pub fn set_standby(&self, standby: bool) {
+        self.lock().standby = standby;
+    }
+
+    /// A tick a standby skipped: the scheduler is alive (liveness), nothing ran.
+    pub fn standby_tick(&self) {
+        let mut record = self.lock();
+        record.last_cycle_started = Some(Instant::now());
+        record.standby = true;
+    }
+
     pub fn set_store_reachable(&self, reachable: bool) {
         self.lock().store_reachable = reachable;
     }
@@ -156,6 +177,7 @@ mod tests {
             api_unhealthy: false,
             store_reachable: true,
             ever_succeeded: false,
+            standby: false,
         }
     }
 
@@ -206,6 +228,18 @@ mod tests {
             ..good.clone()
         };
         assert!(!readiness(&no_store).is_ok());
+        // A standby never reads the API, and is ready all the same, unless its
+        // store is gone.
+        let standby = StatusRecord {
+            standby: true,
+            ..fresh.clone()
+        };
+        assert!(readiness(&standby).is_ok());
+        let standby_without_store = StatusRecord {
+            store_reachable: false,
+            ..standby
+        };
+        assert!(!readiness(&standby_without_store).is_ok());
     }
 
     #[test]

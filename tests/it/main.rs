@@ -13,6 +13,7 @@ mod crash;
 mod cycle;
 mod delivery;
 mod email;
+mod failover;
 mod faults;
 mod kubernetes;
 mod schema;

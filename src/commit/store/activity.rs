@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{from_millis, millis, Store, StoreError};
+use super::{from_millis, millis, Backend, Dialect, Store, StoreError};
 
 /// How the last cycle ended, as stored for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,7 +36,9 @@ pub struct CampaignActivity {
 impl Store {
     /// A trivial read: does the store answer at all (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        on_pool!(self, pool => {
+            sqlx::query("SELECT 1").fetch_one(pool).await?;
+        });
         Ok(())
     }
 
@@ -47,82 +49,84 @@ impl Store {
         seen_at: DateTime<Utc>,
         outcome: &CycleOutcome,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for key in seen {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for key in seen {
+                sqlx::query(
+                    "INSERT INTO campaign_seen (key, last_seen_at) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                )
+                .bind(key)
+                .bind(millis(seen_at))
+                .execute(&mut *tx)
+                .await?;
+            }
             sqlx::query(
-                "INSERT INTO campaign_seen (key, last_seen_at) VALUES (?, ?)
-                 ON CONFLICT (key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                "INSERT INTO last_cycle (id, started_at, finished_at, result, detail) VALUES (1, $1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
+                     finished_at = excluded.finished_at, result = excluded.result, detail = excluded.detail",
             )
-            .bind(key)
-            .bind(millis(seen_at))
+            .bind(millis(outcome.started_at))
+            .bind(millis(outcome.finished_at))
+            .bind(&outcome.result)
+            .bind(&outcome.detail)
             .execute(&mut *tx)
             .await?;
-        }
-        sqlx::query(
-            "INSERT INTO last_cycle (id, started_at, finished_at, result, detail) VALUES (1, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
-                 finished_at = excluded.finished_at, result = excluded.result, detail = excluded.detail",
-        )
-        .bind(millis(outcome.started_at))
-        .bind(millis(outcome.finished_at))
-        .bind(&outcome.result)
-        .bind(&outcome.detail)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     pub async fn last_cycle(&self) -> Result<LastCycle, StoreError> {
-        let row = sqlx::query(
-            "SELECT started_at, finished_at, result, detail FROM last_cycle WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
+        const SQL: &str =
+            "SELECT started_at, finished_at, result, detail FROM last_cycle WHERE id = 1";
         let what = || "last_cycle row 1".to_string();
-        Ok(Some(CycleOutcome {
-            started_at: from_millis(row.try_get("started_at")?, what)?,
-            finished_at: from_millis(row.try_get("finished_at")?, what)?,
-            result: row.try_get("result")?,
-            detail: row.try_get("detail")?,
-        }))
+        on_pool!(self, pool => {
+            let row = sqlx::query(SQL).fetch_optional(pool).await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            Ok(Some(CycleOutcome {
+                started_at: from_millis(row.try_get("started_at")?, what)?,
+                finished_at: from_millis(row.try_get("finished_at")?, what)?,
+                result: row.try_get("result")?,
+                detail: row.try_get("detail")?,
+            }))
+        })
     }
 
     /// Last seen and newest event of every campaign that has either, by key.
     pub async fn campaign_activity(&self) -> Result<HashMap<String, CampaignActivity>, StoreError> {
-        let mut activity: HashMap<String, CampaignActivity> = HashMap::new();
-        let seen = sqlx::query("SELECT key, last_seen_at FROM campaign_seen")
-            .fetch_all(&self.pool)
-            .await?;
-        for row in seen {
-            let key: String = row.try_get("key")?;
-            let at = from_millis(row.try_get("last_seen_at")?, || {
-                format!("campaign_seen row \"{key}\"")
-            })?;
-            activity.entry(key).or_default().last_seen_at = Some(at);
-        }
-        // The newest event per campaign; rowid breaks ties between events of one cycle.
-        let newest = sqlx::query(
-            "SELECT e.campaign_id, e.id, e.type, e.occurred_at FROM events e
+        // The newest event per campaign; rowid (an identity column on PostgreSQL)
+        // breaks ties between events of one cycle.
+        const NEWEST: &str = "SELECT e.campaign_id, e.id, e.type, e.occurred_at FROM events e
              WHERE e.campaign_id IS NOT NULL AND e.rowid = (
                  SELECT x.rowid FROM events x WHERE x.campaign_id = e.campaign_id
-                 ORDER BY x.occurred_at DESC, x.rowid DESC LIMIT 1)",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in newest {
-            let key: String = row.try_get("campaign_id")?;
-            let at = from_millis(row.try_get("occurred_at")?, || {
-                format!("events row of campaign \"{key}\"")
-            })?;
-            let entry = activity.entry(key).or_default();
-            entry.last_event_type = Some(row.try_get("type")?);
-            entry.last_event_id = Some(row.try_get("id")?);
-            entry.last_event_at = Some(at);
-        }
+                 ORDER BY x.occurred_at DESC, x.rowid DESC LIMIT 1)";
+        let mut activity: HashMap<String, CampaignActivity> = HashMap::new();
+        on_pool!(self, pool => {
+            let seen = sqlx::query("SELECT key, last_seen_at FROM campaign_seen")
+                .fetch_all(pool)
+                .await?;
+            for row in seen {
+                let key: String = row.try_get("key")?;
+                let at = from_millis(row.try_get("last_seen_at")?, || {
+                    format!("campaign_seen row \"{key}\"")
+                })?;
+                activity.entry(key).or_default().last_seen_at = Some(at);
+            }
+            let newest = sqlx::query(NEWEST).fetch_all(pool).await?;
+            for row in newest {
+                let key: String = row.try_get("campaign_id")?;
+                let at = from_millis(row.try_get("occurred_at")?, || {
+                    format!("events row of campaign \"{key}\"")
+                })?;
+                let entry = activity.entry(key).or_default();
+                entry.last_event_type = Some(row.try_get("type")?);
+                entry.last_event_id = Some(row.try_get("id")?);
+                entry.last_event_at = Some(at);
+            }
+        });
         Ok(activity)
     }
 }

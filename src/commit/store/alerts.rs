@@ -6,10 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 
-use super::{from_millis, millis, parse_event, Store, StoreError, IN_CHUNK};
+use super::{
+    from_millis, millis, parse_event, placeholders, Backend, Columns, Dialect, Store, StoreError,
+    IN_CHUNK,
+};
 use crate::diff::remind::Reminder;
 use crate::event::{Event, EventType};
 use crate::route::silence::Silence;
@@ -69,15 +71,15 @@ pub struct HistoryEntry {
     pub deliveries: Vec<DeliveryState>,
 }
 
-fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    row.try_get::<Option<i64>, _>(column)?
+fn optional_time(row: &impl Columns, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    row.opt_int(column)?
         .map(|at| from_millis(at, || format!("{column} value")))
         .transpose()
 }
 
-fn silence_from_row(row: &SqliteRow) -> Result<Silence, StoreError> {
-    let id: i64 = row.try_get("id")?;
-    let event_type: Option<String> = row.try_get("event_type")?;
+fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
+    let id = row.int("id")?;
+    let event_type = row.opt_text("event_type")?;
     let event = match event_type {
         None => None,
         Some(text) => Some(EventType::parse(&text).ok_or_else(|| StoreError::Corrupt {
@@ -87,59 +89,58 @@ fn silence_from_row(row: &SqliteRow) -> Result<Silence, StoreError> {
     };
     Ok(Silence {
         id,
-        campaign: row.try_get("campaign")?,
+        campaign: row.text("campaign")?,
         event,
-        reason: row.try_get("reason")?,
-        created_at: from_millis(row.try_get("created_at")?, || format!("silence {id}"))?,
-        expires_at: from_millis(row.try_get("expires_at")?, || format!("silence {id}"))?,
+        reason: row.text("reason")?,
+        created_at: from_millis(row.int("created_at")?, || format!("silence {id}"))?,
+        expires_at: from_millis(row.int("expires_at")?, || format!("silence {id}"))?,
     })
 }
 
-/// Part of the cycle's one transaction.
-pub(super) async fn write_reminders(
-    tx: &mut Transaction<'_, Sqlite>,
-    writes: &[ReminderWrite],
-) -> Result<(), StoreError> {
-    for write in writes {
-        match &write.reminder {
-            Some(reminder) => {
-                let json = serde_json::to_string(reminder).map_err(|e| StoreError::Corrupt {
-                    what: format!("reminder for campaign \"{}\"", write.campaign_id),
-                    reason: e.to_string(),
-                })?;
-                sqlx::query(
-                    "INSERT INTO reminders (campaign_id, rule, state_json) VALUES (?, ?, ?)
-                     ON CONFLICT (campaign_id, rule) DO UPDATE SET state_json = excluded.state_json",
-                )
-                .bind(&write.campaign_id)
-                .bind(&write.rule)
-                .bind(json)
-                .execute(&mut **tx)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM reminders WHERE campaign_id = ? AND rule = ?")
-                    .bind(&write.campaign_id)
-                    .bind(&write.rule)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-    }
-    Ok(())
+/// (campaign, rule, state json or None to delete).
+pub(super) type ReminderRow<'a> = (&'a str, &'a str, Option<String>);
+
+/// The reminder writes as rows, for the cycle's one transaction.
+pub(super) fn reminder_rows(writes: &[ReminderWrite]) -> Result<Vec<ReminderRow<'_>>, StoreError> {
+    writes
+        .iter()
+        .map(|write| {
+            let json = write
+                .reminder
+                .as_ref()
+                .map(|reminder| {
+                    serde_json::to_string(reminder).map_err(|e| StoreError::Corrupt {
+                        what: format!("reminder for campaign \"{}\"", write.campaign_id),
+                        reason: e.to_string(),
+                    })
+                })
+                .transpose()?;
+            Ok((write.campaign_id.as_str(), write.rule.as_str(), json))
+        })
+        .collect()
 }
+
+const SILENCE_COLUMNS: &str = "id, campaign, event_type, reason, created_at, expires_at";
 
 impl Store {
     /// Every stored reminder, by (campaign id, rule).
     pub async fn load_reminders(&self) -> Result<HashMap<(String, String), Reminder>, StoreError> {
-        let rows = sqlx::query("SELECT campaign_id, rule, state_json FROM reminders")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, String, String)> = on_pool!(self, pool => {
+            sqlx::query("SELECT campaign_id, rule, state_json FROM reminders")
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get("campaign_id")?,
+                        row.try_get("rule")?,
+                        row.try_get("state_json")?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()?
+        });
         let mut reminders = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let campaign: String = row.try_get("campaign_id")?;
-            let rule: String = row.try_get("rule")?;
-            let json: String = row.try_get("state_json")?;
+        for (campaign, rule, json) in rows {
             let reminder = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
                 what: format!("reminder ({campaign}, {rule})"),
                 reason: e.to_string(),
@@ -157,18 +158,20 @@ impl Store {
         created_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Silence, StoreError> {
-        let id = sqlx::query(
+        const SQL: &str =
             "INSERT INTO silences (campaign, event_type, reason, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(campaign)
-        .bind(event.map(EventType::as_str))
-        .bind(reason)
-        .bind(millis(created_at))
-        .bind(millis(expires_at))
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+             VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let id: i64 = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(campaign)
+                .bind(event.map(EventType::as_str))
+                .bind(reason)
+                .bind(millis(created_at))
+                .bind(millis(expires_at))
+                .fetch_one(pool)
+                .await?
+                .try_get("id")?
+        });
         Ok(Silence {
             id,
             campaign: campaign.to_string(),
@@ -185,15 +188,17 @@ impl Store {
         now: DateTime<Utc>,
         all: bool,
     ) -> Result<Vec<Silence>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, campaign, event_type, reason, created_at, expires_at FROM silences
-             WHERE ? OR expires_at > ? ORDER BY id",
-        )
-        .bind(all)
-        .bind(millis(now))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(silence_from_row).collect()
+        let sql = format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE $1 OR expires_at > $2 ORDER BY id"
+        );
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(all)
+                .bind(millis(now))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(silence_from_row).collect()
+        })
     }
 
     /// End a silence now. `None`: no such silence. An already ended one is returned unchanged.
@@ -202,106 +207,95 @@ impl Store {
         id: i64,
         now: DateTime<Utc>,
     ) -> Result<Option<Silence>, StoreError> {
-        sqlx::query("UPDATE silences SET expires_at = ? WHERE id = ? AND expires_at > ?")
-            .bind(millis(now))
-            .bind(id)
-            .bind(millis(now))
-            .execute(&self.pool)
-            .await?;
-        let row = sqlx::query(
-            "SELECT id, campaign, event_type, reason, created_at, expires_at FROM silences WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(silence_from_row).transpose()
+        let sql = format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1");
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
+                .bind(millis(now))
+                .bind(id)
+                .bind(millis(now))
+                .execute(pool)
+                .await?;
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(silence_from_row).transpose()
+        })
     }
 
     /// Pending rows (or dead ones with `dead`), oldest first.
     pub async fn outbox_entries(&self, dead: bool) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT o.id, o.event_id, o.channel, o.status, o.attempts, o.created_at,
+        const SQL: &str = "SELECT o.id, o.event_id, o.channel, o.status, o.attempts, o.created_at,
                     o.next_attempt_at, o.held_until, o.last_error, e.type, e.payload_json
              FROM outbox o JOIN events e ON e.id = o.event_id
-             WHERE o.status = ? ORDER BY o.id",
-        )
-        .bind(if dead { "dead" } else { "pending" })
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let what = || format!("outbox row {id}");
-                let json: String = row.try_get("payload_json")?;
-                let event = parse_event(&json, what)?;
-                Ok(OutboxEntry {
-                    id,
-                    event_id: row.try_get("event_id")?,
-                    event_type: row.try_get("type")?,
-                    channel: row.try_get("channel")?,
-                    status: row.try_get("status")?,
-                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
-                    created_at: from_millis(row.try_get("created_at")?, what)?,
-                    next_attempt_at: from_millis(row.try_get("next_attempt_at")?, what)?,
-                    held_until: optional_time(row, "held_until")?,
-                    last_error: row.try_get("last_error")?,
-                    summary: event.summary,
-                })
-            })
-            .collect()
+             WHERE o.status = $1 ORDER BY o.id";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SQL)
+                .bind(if dead { "dead" } else { "pending" })
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(outbox_entry_from_row).collect()
+        })
     }
 
     /// Put one dead row back in the queue, due now, with a fresh `max_age`.
     pub async fn replay(&self, id: i64, now: DateTime<Utc>) -> Result<ReplayOutcome, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE outbox SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?,
-                 dead_at = NULL WHERE id = ? AND status = 'dead'",
-        )
-        .bind(millis(now))
-        .bind(millis(now))
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        const SQL: &str = "UPDATE outbox SET status = 'pending', attempts = 0, created_at = $1, next_attempt_at = $2,
+                 dead_at = NULL WHERE id = $3 AND status = 'dead'";
+        let (changed, status): (u64, Option<String>) = on_pool!(self, pool => {
+            let changed = sqlx::query(SQL)
+                .bind(millis(now))
+                .bind(millis(now))
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            let status = if changed > 0 {
+                None
+            } else {
+                sqlx::query("SELECT status FROM outbox WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await?
+                    .map(|row| row.try_get("status"))
+                    .transpose()?
+            };
+            (changed, status)
+        });
         if changed > 0 {
             return Ok(ReplayOutcome::Replayed);
         }
-        let status: Option<String> = sqlx::query("SELECT status FROM outbox WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| row.try_get("status"))
-            .transpose()?;
         Ok(status.map_or(ReplayOutcome::Unknown, ReplayOutcome::NotDead))
     }
 
     /// Replay every dead row; returns how many.
     pub async fn replay_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE outbox SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?,
-                 dead_at = NULL WHERE status = 'dead'",
-        )
-        .bind(millis(now))
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        const SQL: &str = "UPDATE outbox SET status = 'pending', attempts = 0, created_at = $1, next_attempt_at = $2,
+                 dead_at = NULL WHERE status = 'dead'";
+        Ok(on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(millis(now))
+                .bind(millis(now))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     /// Delete finished (sent or dead) outbox rows created before `cutoff`; pending
     /// rows are never purged, and the event history is kept. Returns (sent, dead).
     pub async fn purge_outbox(&self, cutoff: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = [0u64; 2];
-        for (slot, status) in ["sent", "dead"].iter().enumerate() {
-            counts[slot] = sqlx::query("DELETE FROM outbox WHERE status = ? AND created_at < ?")
-                .bind(status)
-                .bind(millis(cutoff))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        tx.commit().await?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (slot, status) in ["sent", "dead"].iter().enumerate() {
+                counts[slot] =
+                    sqlx::query("DELETE FROM outbox WHERE status = $1 AND created_at < $2")
+                        .bind(*status)
+                        .bind(millis(cutoff))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+            }
+            tx.commit().await?;
+        });
         Ok((counts[0], counts[1]))
     }
 
@@ -313,56 +307,59 @@ impl Store {
         since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, payload_json, silence_id FROM events
-             WHERE occurred_at >= ? AND (? IS NULL OR campaign_id = ?)
-             ORDER BY occurred_at DESC, rowid DESC LIMIT ?",
-        )
-        .bind(millis(since))
-        .bind(campaign)
-        .bind(campaign)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        const EVENTS: &str = "SELECT id, payload_json, silence_id FROM events
+             WHERE occurred_at >= $1 AND ($2 IS NULL OR campaign_id = $3)
+             ORDER BY occurred_at DESC, rowid DESC LIMIT $4";
+        let events: Vec<(String, String, Option<i64>)> = on_pool!(self, pool => {
+            sqlx::query(EVENTS)
+                .bind(millis(since))
+                .bind(campaign)
+                .bind(campaign)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("id")?, row.try_get("payload_json")?, row.try_get("silence_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
         let silences: HashMap<i64, Silence> = self
             .silences(since, true)
             .await?
             .into_iter()
             .map(|silence| (silence.id, silence))
             .collect();
-        let mut entries = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(IN_CHUNK) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
+        let mut entries = Vec::with_capacity(events.len());
+        for chunk in events.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT event_id, channel, status, attempts, sent_at, held_until, digest_id, last_error
-                 FROM outbox WHERE event_id IN ({placeholders}) ORDER BY channel"
+                 FROM outbox WHERE event_id IN ({}) ORDER BY channel",
+                placeholders(chunk.len())
             );
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                query = query.bind(row.try_get::<String, _>("id")?);
-            }
             let mut deliveries: HashMap<String, Vec<DeliveryState>> = HashMap::new();
-            for row in query.fetch_all(&self.pool).await? {
-                let event_id: String = row.try_get("event_id")?;
-                deliveries.entry(event_id).or_default().push(DeliveryState {
-                    channel: row.try_get("channel")?,
-                    status: row.try_get("status")?,
-                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
-                    sent_at: optional_time(&row, "sent_at")?,
-                    held_until: optional_time(&row, "held_until")?,
-                    digest_id: row.try_get("digest_id")?,
-                    last_error: row.try_get("last_error")?,
-                });
-            }
-            for row in chunk {
-                let id: String = row.try_get("id")?;
-                let json: String = row.try_get("payload_json")?;
-                let event = parse_event(&json, || format!("events row \"{id}\""))?;
-                let silence_id: Option<i64> = row.try_get("silence_id")?;
+            on_pool!(self, pool => {
+                let mut query = sqlx::query(&sql);
+                for (id, _, _) in chunk {
+                    query = query.bind(id);
+                }
+                for row in query.fetch_all(pool).await? {
+                    let event_id: String = row.try_get("event_id")?;
+                    deliveries.entry(event_id).or_default().push(DeliveryState {
+                        channel: row.try_get("channel")?,
+                        status: row.try_get("status")?,
+                        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                        sent_at: optional_time(&row, "sent_at")?,
+                        held_until: optional_time(&row, "held_until")?,
+                        digest_id: row.try_get("digest_id")?,
+                        last_error: row.try_get("last_error")?,
+                    });
+                }
+            });
+            for (id, json, silence_id) in chunk {
+                let event = parse_event(json, || format!("events row \"{id}\""))?;
                 entries.push(HistoryEntry {
                     event,
                     silenced_by: silence_id.and_then(|sid| silences.get(&sid).cloned()),
-                    deliveries: deliveries.remove(&id).unwrap_or_default(),
+                    deliveries: deliveries.remove(id).unwrap_or_default(),
                 });
             }
         }
@@ -375,39 +372,46 @@ impl Store {
         channel: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError> {
-        let rows = sqlx::query(
+        const SQL: &str =
             "SELECT DISTINCT sent_at, COALESCE(digest_id, CAST(id AS TEXT)) AS message FROM outbox
-             WHERE channel = ? AND status = 'sent' AND sent_at >= ? ORDER BY sent_at",
-        )
-        .bind(channel)
-        .bind(millis(since))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| from_millis(row.try_get("sent_at")?, || "outbox sent_at".into()))
-            .collect()
+             WHERE channel = $1 AND status = 'sent' AND sent_at >= $2 ORDER BY sent_at";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SQL)
+                .bind(channel)
+                .bind(millis(since))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| from_millis(row.try_get("sent_at")?, || "outbox sent_at".into()))
+                .collect()
+        })
     }
 
     /// Quiet hours: the row waits until `until` and is marked held (history shows it).
     pub async fn hold(&self, delivery_id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ?, held_until = ? WHERE id = ? AND status = 'pending'",
-        )
-        .bind(millis(until))
-        .bind(millis(until))
-        .bind(delivery_id)
-        .execute(&self.pool)
-        .await?;
+        const SQL: &str = "UPDATE outbox SET next_attempt_at = $1, held_until = $2 WHERE id = $3 AND status = 'pending'";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(millis(until))
+                .bind(millis(until))
+                .bind(delivery_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
     /// Not an attempt: the row waits (rate limit) until `until`.
     pub async fn defer(&self, delivery_id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'")
-            .bind(millis(until))
-            .bind(delivery_id)
-            .execute(&self.pool)
-            .await?;
+        const SQL: &str =
+            "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending'";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(millis(until))
+                .bind(delivery_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -418,19 +422,41 @@ impl Store {
         digest_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for id in delivery_ids {
-            sqlx::query(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,
-                     last_error = NULL, digest_id = ? WHERE id = ? AND status = 'pending'",
-            )
-            .bind(millis(now))
-            .bind(digest_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        const SQL: &str =
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $1,
+                     last_error = NULL, digest_id = $2 WHERE id = $3 AND status = 'pending'";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for id in delivery_ids {
+                sqlx::query(SQL)
+                    .bind(millis(now))
+                    .bind(digest_id)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
+}
+
+fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> {
+    let id = row.int("id")?;
+    let what = || format!("outbox row {id}");
+    let json = row.text("payload_json")?;
+    let event = parse_event(&json, what)?;
+    Ok(OutboxEntry {
+        id,
+        event_id: row.text("event_id")?,
+        event_type: row.text("type")?,
+        channel: row.text("channel")?,
+        status: row.text("status")?,
+        attempts: u32::try_from(row.int("attempts")?).unwrap_or(0),
+        created_at: from_millis(row.int("created_at")?, what)?,
+        next_attempt_at: from_millis(row.int("next_attempt_at")?, what)?,
+        held_until: optional_time(row, "held_until")?,
+        last_error: row.opt_text("last_error")?,
+        summary: event.summary,
+    })
 }

@@ -5,6 +5,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use super::*;
+use crate::commit::scratch::ScratchDatabase;
 use crate::event::{EventType, UploadErrors};
 use crate::observe::{CampaignStatus, Snapshot};
 
@@ -72,12 +73,83 @@ fn file_url(dir: &tempfile::TempDir) -> (String, PathBuf) {
 }
 
 async fn count(store: &Store, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(&store.pool)
+    on_pool!(store, pool => sqlx::query(sql)
+        .fetch_one(pool)
         .await
         .unwrap()
-        .get::<i64, _>(0)
+        .get::<i64, _>(0))
 }
+
+/// Run raw SQL (setup and sabotage) on whichever database the store uses.
+async fn exec(store: &Store, sql: &str) {
+    on_pool!(store, pool => {
+        sqlx::raw_sql(sql).execute(pool).await.unwrap();
+    });
+}
+
+/// The two databases every portable store test runs against.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// What keeps a test's database alive (and removes it afterwards).
+#[allow(dead_code)]
+enum Scratch {
+    Dir(tempfile::TempDir),
+    Database(Box<ScratchDatabase>),
+}
+
+/// A fresh store of `kind`: a file in a temporary directory, or a throwaway
+/// PostgreSQL database.
+async fn fresh(kind: Kind) -> (Store, Scratch) {
+    match kind {
+        Kind::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let (url, _) = file_url(&dir);
+            (Store::open(&url).await.unwrap(), Scratch::Dir(dir))
+        }
+        Kind::Postgres => {
+            let db = ScratchDatabase::create().await;
+            (
+                Store::open(db.url()).await.unwrap(),
+                Scratch::Database(Box::new(db)),
+            )
+        }
+    }
+}
+
+/// One `sqlite` and one `postgres` test per named `async fn(Kind)`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod both {
+            $(
+                mod $name {
+                    #[tokio::test]
+                    async fn sqlite() {
+                        super::super::$name(super::super::Kind::Sqlite).await
+                    }
+                    #[tokio::test]
+                    async fn postgres() {
+                        super::super::$name(super::super::Kind::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    a_clone_shares_the_store,
+    commit_cycle_round_trips,
+    the_same_event_committed_twice_is_stored_once,
+    outbox_transitions_and_counts,
+    a_failed_commit_writes_nothing,
+    corrupt_rows_are_errors_naming_the_row,
+    a_newer_schema_is_refused,
+    alerting_and_status_queries_round_trip,
+);
 
 async fn raw_version(path: &Path) -> i64 {
     let mut conn = SqliteConnectOptions::new()
@@ -103,19 +175,19 @@ async fn open_creates_the_file_in_wal_mode() {
     let store = Store::open(&url).await.unwrap();
     assert!(path.exists());
     let mode: String = sqlx::query("PRAGMA journal_mode")
-        .fetch_one(&store.pool)
+        .fetch_one(sqlite_pool(&store))
         .await
         .unwrap()
         .get(0);
     assert_eq!(mode, "wal");
     let sync: i64 = sqlx::query("PRAGMA synchronous")
-        .fetch_one(&store.pool)
+        .fetch_one(sqlite_pool(&store))
         .await
         .unwrap()
         .get(0);
     assert_eq!(sync, 2, "synchronous=FULL");
     let fk: i64 = sqlx::query("PRAGMA foreign_keys")
-        .fetch_one(&store.pool)
+        .fetch_one(sqlite_pool(&store))
         .await
         .unwrap()
         .get(0);
@@ -136,7 +208,7 @@ async fn relative_paths_are_created_too() {
     // A relative path resolves against the working directory; use one under the tempdir.
     let relative = pathdiff(&nested.join("rel.db"));
     let store = Store::open(&format!("sqlite://{relative}")).await.unwrap();
-    store.pool.close().await;
+    store.close().await;
     assert!(nested.join("rel.db").exists());
 }
 
@@ -158,7 +230,7 @@ async fn reopening_is_idempotent_and_keeps_data() {
         .commit_cycle(&cycle(&[("evt_1", &["hook"])]))
         .await
         .unwrap();
-    store.pool.close().await;
+    store.close().await;
     for _ in 0..2 {
         let store = Store::open(&url).await.unwrap();
         assert_eq!(
@@ -167,7 +239,74 @@ async fn reopening_is_idempotent_and_keeps_data() {
         );
         assert_eq!(store.load_states().await.unwrap().len(), 2);
         assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
-        store.pool.close().await;
+        store.close().await;
+    }
+}
+
+fn sqlite_pool(store: &Store) -> &SqlitePool {
+    match &store.backend {
+        Backend::Sqlite(pool) => pool,
+        Backend::Postgres(_) => panic!("a SQLite store was expected"),
+    }
+}
+
+impl Store {
+    async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+impl Scratch {
+    fn url(&self) -> String {
+        match self {
+            Self::Dir(dir) => file_url(dir).0,
+            Self::Database(db) => db.url().to_string(),
+        }
+    }
+}
+
+async fn a_newer_schema_is_refused(kind: Kind) {
+    let (store, scratch) = fresh(kind).await;
+    exec(
+        &store,
+        &format!(
+            "INSERT INTO schema_version (version, applied_at) VALUES ({}, 0)",
+            schema::LATEST + 5
+        ),
+    )
+    .await;
+    store.close().await;
+    let err = Store::open(&scratch.url()).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found, .. } if found == schema::LATEST + 5),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("upgrade campaign-watcher"),
+        "{err}"
+    );
+    // Refused untouched: the version row is still there, nothing was migrated down.
+    let store = fresh_view(&scratch).await;
+    assert_eq!(
+        count(&store, "SELECT MAX(version) FROM schema_version").await,
+        schema::LATEST + 5
+    );
+}
+
+/// A raw view of a scratch database, bypassing `Store::open`'s checks.
+async fn fresh_view(scratch: &Scratch) -> Store {
+    match scratch {
+        Scratch::Dir(dir) => {
+            let (_, path) = file_url(dir);
+            let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(path))
+                .await
+                .unwrap();
+            Store::new(Backend::Sqlite(pool), "view".into())
+        }
+        Scratch::Database(db) => {
+            let pool = PgPool::connect(db.url()).await.unwrap();
+            Store::new(Backend::Postgres(pool), "view".into())
+        }
     }
 }
 
@@ -178,10 +317,10 @@ async fn a_newer_schema_is_refused_and_left_alone() {
     let store = Store::open(&url).await.unwrap();
     sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (?, 0)")
         .bind(schema::LATEST + 5)
-        .execute(&store.pool)
+        .execute(sqlite_pool(&store))
         .await
         .unwrap();
-    store.pool.close().await;
+    store.close().await;
 
     let err = Store::open(&url).await.unwrap_err();
     match &err {
@@ -229,18 +368,90 @@ async fn a_missing_directory_names_the_file() {
 
 #[tokio::test]
 async fn other_schemes_are_refused_without_echoing_credentials() {
-    let err = Store::open("postgres://watcher:hunter2@db/state")
+    let err = Store::open("mysql://watcher:hunter2@db/state")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("only sqlite://"), "{message}");
+    assert!(message.contains("postgres://"), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
 }
 
 #[tokio::test]
+async fn an_unreachable_postgres_names_it_without_the_password() {
+    // Port 1 on localhost: nothing listens, the connection is refused at once.
+    let err = Store::open("postgres://watcher:hunter2@127.0.0.1:1/state")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("127.0.0.1:1/state"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[tokio::test]
+async fn a_version_1_postgres_database_is_upgraded_in_place() {
+    let db = ScratchDatabase::create().await;
+    {
+        let pool = PgPool::connect(db.url()).await.unwrap();
+        sqlx::raw_sql(schema::postgres::MIGRATIONS[0])
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO schema_version VALUES (1, 0);",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json)
+             VALUES ('evt_1', 'watcher.api_unhealthy', NULL, 0, $1)",
+        )
+        .bind(event("evt_1").to_json())
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO outbox (event_id, channel, status, created_at, next_attempt_at)
+             VALUES ('evt_1', 'hook', 'dead', 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = Store::open(db.url()).await.unwrap();
+    assert_eq!(
+        count(&store, "SELECT MAX(version) FROM schema_version").await,
+        schema::LATEST
+    );
+    let dead = store.outbox_entries(true).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        store.replay(dead[0].id, t0()).await.unwrap(),
+        ReplayOutcome::Replayed
+    );
+    let silence = store
+        .add_silence("camp_*", None, "upgrade", t0(), t0() + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
+    store.close().await;
+}
+
+#[tokio::test]
 async fn memory_store_is_shared_between_calls() {
-    let store = Store::open("sqlite::memory:").await.unwrap();
+    a_clone_shares(Store::open("sqlite::memory:").await.unwrap()).await;
+}
+
+async fn a_clone_shares_the_store(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    a_clone_shares(store).await;
+}
+
+async fn a_clone_shares(store: Store) {
     store
         .commit_cycle(&cycle(&[("evt_1", &["a", "b"])]))
         .await
@@ -250,11 +461,8 @@ async fn memory_store_is_shared_between_calls() {
     assert_eq!(clone.load_states().await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn commit_cycle_round_trips() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _) = file_url(&dir);
-    let store = Store::open(&url).await.unwrap();
+async fn commit_cycle_round_trips(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
     let commit = cycle(&[("evt_1", &["hook", "console"]), ("evt_2", &[])]);
     store.commit_cycle(&commit).await.unwrap();
 
@@ -310,9 +518,8 @@ async fn commit_cycle_round_trips() {
     );
 }
 
-#[tokio::test]
-async fn the_same_event_committed_twice_is_stored_once() {
-    let store = Store::open("sqlite::memory:").await.unwrap();
+async fn the_same_event_committed_twice_is_stored_once(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
     let commit = cycle(&[("evt_1", &["hook", "mail"])]);
     store.commit_cycle(&commit).await.unwrap();
     // Deliver one of them, then replay the commit (crash before the state was known saved).
@@ -331,9 +538,8 @@ async fn the_same_event_committed_twice_is_stored_once() {
     );
 }
 
-#[tokio::test]
-async fn outbox_transitions_and_counts() {
-    let store = Store::open("sqlite::memory:").await.unwrap();
+async fn outbox_transitions_and_counts(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
     store
         .commit_cycle(&cycle(&[("evt_1", &["a", "b", "c"]), ("evt_2", &["a"])]))
         .await
@@ -383,13 +589,9 @@ async fn outbox_transitions_and_counts() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, due[0].id);
     assert_eq!(again[0].attempts, 1);
-    let last_error: String = sqlx::query("SELECT last_error FROM outbox WHERE id = ?")
-        .bind(due[0].id)
-        .fetch_one(&store.pool)
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(last_error, "HTTP 500");
+    let failing = store.outbox_entries(false).await.unwrap();
+    let row = failing.iter().find(|e| e.id == due[0].id).unwrap();
+    assert_eq!(row.last_error.as_deref(), Some("HTTP 500"));
 
     // A finished row is not changed by a late mark.
     store.reschedule(due[1].id, later, "late").await.unwrap();
@@ -416,19 +618,22 @@ async fn outbox_transitions_and_counts() {
     assert_eq!(attempts, 2);
 }
 
-#[tokio::test]
-async fn a_failed_commit_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _) = file_url(&dir);
-    let store = Store::open(&url).await.unwrap();
+async fn a_failed_commit_writes_nothing(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
     // A statement late in the transaction fails: everything before it must roll back.
-    sqlx::raw_sql(
-        "CREATE TRIGGER fail_boom BEFORE INSERT ON outbox WHEN NEW.channel = 'boom'
-         BEGIN SELECT RAISE(ABORT, 'boom channel refused'); END;",
+    exec(
+        &store,
+        match kind {
+            Kind::Sqlite => {
+                "CREATE TRIGGER fail_boom BEFORE INSERT ON outbox WHEN NEW.channel = 'boom'
+                 BEGIN SELECT RAISE(ABORT, 'boom channel refused'); END;"
+            }
+            Kind::Postgres => {
+                "ALTER TABLE outbox ADD CONSTRAINT fail_boom CHECK (channel <> 'boom')"
+            }
+        },
     )
-    .execute(&store.pool)
-    .await
-    .unwrap();
+    .await;
     let err = store
         .commit_cycle(&cycle(&[("evt_1", &["ok"]), ("evt_2", &["ok", "boom"])]))
         .await
@@ -449,34 +654,28 @@ async fn a_failed_commit_writes_nothing() {
     assert_eq!(store.load_states().await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn corrupt_rows_are_errors_naming_the_row() {
-    let store = Store::open("sqlite::memory:").await.unwrap();
+async fn corrupt_rows_are_errors_naming_the_row(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
     store
         .commit_cycle(&cycle(&[("evt_1", &["hook"])]))
         .await
         .unwrap();
-    sqlx::query("UPDATE campaign_state SET state_json = '{not json' WHERE key = 'camp_b'")
-        .execute(&store.pool)
-        .await
-        .unwrap();
+    exec(
+        &store,
+        "UPDATE campaign_state SET state_json = '{not json' WHERE key = 'camp_b'",
+    )
+    .await;
     let err = store.load_states().await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("camp_b"), "{err}");
 
-    sqlx::query("UPDATE events SET payload_json = '[]'")
-        .execute(&store.pool)
-        .await
-        .unwrap();
+    exec(&store, "UPDATE events SET payload_json = '[]'").await;
     let err = store.due_deliveries(t0(), 10).await.unwrap_err();
     assert!(err.to_string().contains("outbox row"), "{err}");
     let err = store.recent_events(10).await.unwrap_err();
     assert!(err.to_string().contains("evt_1"), "{err}");
 
-    sqlx::query("UPDATE watcher_state SET health_json = 'x'")
-        .execute(&store.pool)
-        .await
-        .unwrap();
+    exec(&store, "UPDATE watcher_state SET health_json = 'x'").await;
     assert!(matches!(
         store.load_health().await,
         Err(StoreError::Corrupt { .. })
@@ -536,4 +735,286 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
         .await
         .unwrap();
     assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
+}
+
+fn campaign_event(id: &str, campaign: &str, at: DateTime<Utc>) -> Event {
+    Event {
+        kind: EventType::StatusChanged,
+        occurred_at: at,
+        campaign: Some(crate::event::CampaignInfo {
+            id: campaign.into(),
+            name: format!("Campaign {campaign}"),
+            status: CampaignStatus::Paused,
+            previous_status: Some(CampaignStatus::Live),
+            agent: None,
+            caller_number: None,
+        }),
+        ..event(id)
+    }
+}
+
+/// Every query behind silences, reminders, quiet hours, rate limits, `history`,
+/// `status` and the outbox commands, on both dialects.
+async fn alerting_and_status_queries_round_trip(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let hour = TimeDelta::hours(1);
+    let old = store
+        .add_silence("camp_x", None, "over", t0() - hour * 2, t0() - hour)
+        .await
+        .unwrap();
+    let silence = store
+        .add_silence(
+            "camp_*",
+            Some(EventType::StatusChanged),
+            "maintenance",
+            t0(),
+            t0() + hour,
+        )
+        .await
+        .unwrap();
+    assert!(silence.id > old.id);
+    assert_eq!(
+        store.silences(t0(), false).await.unwrap(),
+        std::slice::from_ref(&silence)
+    );
+    assert_eq!(store.silences(t0(), true).await.unwrap().len(), 2);
+
+    let reminder = crate::diff::remind::Reminder {
+        condition: crate::diff::remind::Condition::Status(CampaignStatus::Paused),
+        since: t0(),
+        last_at: t0(),
+        sent: 1,
+    };
+    let mut commit = cycle(&[]);
+    commit.events = vec![
+        RoutedEvent::new(
+            campaign_event("evt_a1", "camp_a", t0()),
+            vec!["hook".into()],
+        ),
+        RoutedEvent::new(
+            campaign_event("evt_a2", "camp_a", t0()),
+            vec!["hook".into(), "mail".into()],
+        ),
+        RoutedEvent {
+            silence: Some(silence.id),
+            ..RoutedEvent::new(
+                campaign_event("evt_b1", "camp_b", t0()),
+                vec!["hook".into()],
+            )
+        },
+    ];
+    commit.reminders = vec![
+        ReminderWrite {
+            campaign_id: "camp_a".into(),
+            rule: "paused".into(),
+            reminder: Some(reminder.clone()),
+        },
+        ReminderWrite {
+            campaign_id: "camp_b".into(),
+            rule: "paused".into(),
+            reminder: Some(reminder.clone()),
+        },
+    ];
+    store.commit_cycle(&commit).await.unwrap();
+    let reminders = store.load_reminders().await.unwrap();
+    assert_eq!(reminders.len(), 2);
+    assert_eq!(reminders[&("camp_a".into(), "paused".into())], reminder);
+    let mut delete = cycle(&[]);
+    delete.reminders = vec![ReminderWrite {
+        campaign_id: "camp_b".into(),
+        rule: "paused".into(),
+        reminder: None,
+    }];
+    store.commit_cycle(&delete).await.unwrap();
+    assert_eq!(store.load_reminders().await.unwrap().len(), 1);
+
+    // History: newest first, ties broken by insertion order; silenced kept, unsent.
+    let since = t0() - hour;
+    let history = store.history(None, since, 10).await.unwrap();
+    let ids: Vec<&str> = history.iter().map(|h| h.event.id.as_str()).collect();
+    assert_eq!(ids, ["evt_b1", "evt_a2", "evt_a1"]);
+    assert_eq!(
+        history[0].silenced_by.as_ref().map(|s| s.id),
+        Some(silence.id)
+    );
+    assert!(history[0].deliveries.is_empty());
+    let channels: Vec<&str> = history[1]
+        .deliveries
+        .iter()
+        .map(|d| d.channel.as_str())
+        .collect();
+    assert_eq!(channels, ["hook", "mail"]);
+    let of_a = store.history(Some("camp_a"), since, 10).await.unwrap();
+    assert_eq!(of_a.len(), 2);
+    assert_eq!(store.history(None, since, 1).await.unwrap().len(), 1);
+
+    // Status: last seen, newest event per campaign, last cycle.
+    let outcome = CycleOutcome {
+        started_at: t0(),
+        finished_at: t0() + TimeDelta::seconds(1),
+        result: "success".into(),
+        detail: "2 campaigns".into(),
+    };
+    store
+        .record_cycle(&["camp_a".into(), "camp_b".into()], t0(), &outcome)
+        .await
+        .unwrap();
+    store
+        .record_cycle(&["camp_a".into()], t0() + hour, &outcome)
+        .await
+        .unwrap();
+    assert_eq!(store.last_cycle().await.unwrap(), Some(outcome));
+    let activity = store.campaign_activity().await.unwrap();
+    assert_eq!(activity["camp_a"].last_seen_at, Some(t0() + hour));
+    assert_eq!(activity["camp_a"].last_event_id.as_deref(), Some("evt_a2"));
+    assert_eq!(activity["camp_b"].last_seen_at, Some(t0()));
+    assert_eq!(activity["camp_b"].last_event_id.as_deref(), Some("evt_b1"));
+
+    // Quiet hours, rate limit, digest.
+    let due = store.due_deliveries(t0(), 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    store.hold(due[0].id, t0() + hour).await.unwrap();
+    store.defer(due[1].id, t0() + hour).await.unwrap();
+    let held = store.due_deliveries(t0() + hour, 10).await.unwrap();
+    assert_eq!(held.len(), 3);
+    assert_eq!(held[0].held_until, Some(t0() + hour));
+    assert_eq!(held[1].held_until, None);
+    assert_eq!(
+        store
+            .pending_for(&["evt_a1".into(), "evt_a2".into()])
+            .await
+            .unwrap(),
+        2
+    );
+    store
+        .mark_sent_in_digest(&[held[0].id, held[1].id], "dig_1", t0() + hour)
+        .await
+        .unwrap();
+    store.mark_sent(held[2].id, t0() + hour * 2).await.unwrap();
+    let sent = store.sent_since("hook", t0()).await.unwrap();
+    assert_eq!(sent, [t0() + hour]);
+    let history = store.history(Some("camp_a"), since, 10).await.unwrap();
+    let digested = history
+        .iter()
+        .flat_map(|h| &h.deliveries)
+        .filter(|d| d.digest_id.as_deref() == Some("dig_1"))
+        .count();
+    assert_eq!(digested, 2);
+
+    // Outbox commands: dead rows, replay, purge.
+    let mut more = cycle(&[("evt_c", &["hook", "mail"])]);
+    more.now = t0() + hour;
+    store.commit_cycle(&more).await.unwrap();
+    for row in store.due_deliveries(t0() + hour, 10).await.unwrap() {
+        store
+            .mark_dead(row.id, t0() + hour, "HTTP 410")
+            .await
+            .unwrap();
+    }
+    let dead = store.outbox_entries(true).await.unwrap();
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].event_type, "watcher.api_unhealthy");
+    assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 410"));
+    assert_eq!(
+        store.replay(dead[0].id, t0()).await.unwrap(),
+        ReplayOutcome::Replayed
+    );
+    assert_eq!(
+        store.replay(dead[0].id, t0()).await.unwrap(),
+        ReplayOutcome::NotDead("pending".into())
+    );
+    assert_eq!(
+        store.replay(999_999, t0()).await.unwrap(),
+        ReplayOutcome::Unknown
+    );
+    assert_eq!(store.replay_dead(t0()).await.unwrap(), 1);
+    assert_eq!(store.outbox_entries(false).await.unwrap().len(), 2);
+    // Sent rows created at t0 go; the replayed (pending) ones stay.
+    assert_eq!(store.purge_outbox(t0() + hour * 3).await.unwrap(), (3, 0));
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 2);
+
+    let ended = store
+        .expire_silence(silence.id, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.expires_at, t0());
+    assert!(store.silences(t0(), false).await.unwrap().is_empty());
+    assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_fenced_store_commits_only_while_its_replica_leads() {
+    use crate::lead::{Elector, LeaseState};
+    let db = ScratchDatabase::create().await;
+    let ttl = std::time::Duration::from_secs(30);
+    let first_lease = LeaseState::new(ttl);
+    let first = Store::open(db.url())
+        .await
+        .unwrap()
+        .with_lease(first_lease.clone());
+    let second_lease = LeaseState::new(ttl);
+    let second = Store::open(db.url())
+        .await
+        .unwrap()
+        .with_lease(second_lease.clone());
+    let commit = cycle(&[("evt_1", &["hook"])]);
+
+    // Nobody leads yet: both are fenced.
+    assert!(matches!(
+        first.commit_cycle(&commit).await,
+        Err(StoreError::NotLeader)
+    ));
+    assert!(matches!(first.check_leader(), Err(StoreError::NotLeader)));
+    let first_elector = Elector::new(first.postgres_options().unwrap(), first_lease.clone());
+    let second_elector = Elector::new(second.postgres_options().unwrap(), second_lease.clone());
+    assert!(first_elector.round().await);
+    assert!(!second_elector.round().await);
+    // Renewing keeps it; the standby still cannot take it.
+    assert!(first_elector.round().await);
+    assert!(!second_elector.round().await);
+    first.commit_cycle(&commit).await.unwrap();
+    assert!(first.check_leader().is_ok());
+    assert!(matches!(
+        second.commit_cycle(&commit).await,
+        Err(StoreError::NotLeader)
+    ));
+
+    // The server ends the lock session behind the leader's back (as after a
+    // network partition): the very next commit finds out inside its
+    // transaction, although the in-memory lease still looks fresh.
+    let pid = first_lease.check().unwrap();
+    exec(&second, &format!("SELECT pg_terminate_backend({pid})")).await;
+    // pg_terminate_backend only signals: wait until the session is gone.
+    let gone = format!("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = {pid}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&second, &gone).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "session {pid} never ended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(first_lease.is_leader());
+    assert!(matches!(
+        first.commit_cycle(&cycle(&[("evt_2", &["hook"])])).await,
+        Err(StoreError::NotLeader)
+    ));
+    assert!(!first_lease.is_leader());
+    assert!(second_elector.round().await);
+    second
+        .commit_cycle(&cycle(&[("evt_2", &["hook"])]))
+        .await
+        .unwrap();
+    assert_eq!(second.outbox_counts().await.unwrap().pending, 2);
+    // The old leader finds its session gone on its next round and stays a standby.
+    assert!(!first_elector.round().await);
+
+    // Releasing hands over at once.
+    second_elector.release().await;
+    assert!(!second_lease.is_leader());
+    assert!(first_elector.round().await);
+    first_elector.release().await;
+    first.close().await;
+    second.close().await;
 }

@@ -160,6 +160,8 @@ impl Dispatcher {
             .as_ref()
             .map_or(chrono_tz::UTC, |quiet| quiet.zone());
         let digest = quiet::digest(&configured.name, &events, zone, now);
+        // Fencing: a replica that lost the leadership sends nothing more.
+        self.store.check_leader()?;
         match configured.channel.send(&digest).await {
             SendOutcome::Delivered { detail } => {
                 crate::crash::reached(crate::crash::Stage::AfterSend);

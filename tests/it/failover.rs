@@ -1,0 +1,304 @@
+//! One active replica, proven against the real binary: three `run` processes
+//! share one PostgreSQL database; the leader is SIGKILLed again and again (at
+//! rest, mid-send, right after a delivery) and once frozen with SIGSTOP while
+//! the simulated campaigns keep changing. A standby takes over each time, and
+//! at the end every transition has reached the receiver under exactly one
+//! event id. The frozen ex-leader, thawed after its lease ran out, sends nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use campaign_watcher::commit::scratch::ScratchDatabase;
+use campaign_watcher::commit::Store;
+
+use crate::helpers::{
+    eventually, run_cli, spawn_daemon_with, spawn_sim, write_config, DaemonProcess, Receiver,
+};
+
+const LEASE_TTL: Duration = Duration::from_secs(3);
+
+struct Replica {
+    process: DaemonProcess,
+    addr: SocketAddr,
+}
+
+async fn start_replica(config: &Path, dir: &Path, tag: &str) -> Replica {
+    let process = spawn_daemon_with(config, dir, tag, &[]);
+    let addr = process.http_addr().await;
+    Replica { process, addr }
+}
+
+/// `campaign_watcher_leader` as this replica reports it (None: unreachable).
+async fn leader_gauge(addr: SocketAddr) -> Option<bool> {
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    body.lines()
+        .find_map(|line| line.strip_prefix("campaign_watcher_leader "))
+        .map(|value| value.trim() == "1")
+}
+
+/// Wait until exactly one replica reports itself leader; its index.
+async fn the_leader(replicas: &[Replica], within: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let mut leaders = Vec::new();
+        for (index, replica) in replicas.iter().enumerate() {
+            if leader_gauge(replica.addr).await == Some(true) {
+                leaders.push(index);
+            }
+        }
+        if leaders.len() == 1 {
+            return leaders[0];
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "one leader among {} replicas within {within:?}, found {leaders:?}",
+            replicas.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Flip a campaign whose previous change is already committed (see crash.rs).
+async fn change_a_settled_campaign(
+    round: usize,
+    sim: &campaign_watcher::sim::SimServer,
+    state_url: &str,
+    sim_status: &mut BTreeMap<String, &'static str>,
+    expected: &mut BTreeMap<String, Vec<(String, String)>>,
+) {
+    let stored = Store::open(state_url)
+        .await
+        .unwrap()
+        .load_states()
+        .await
+        .unwrap();
+    let ids: Vec<String> = sim_status.keys().cloned().collect();
+    let settled = (0..ids.len())
+        .map(|offset| ids[(round + offset) % ids.len()].clone())
+        .find(|id| stored[id].snapshot.status.as_str() == sim_status[id]);
+    if let Some(id) = settled {
+        let from = sim_status[&id];
+        let to = if from == "live" { "paused" } else { "live" };
+        sim.control.set_status(&id, to);
+        sim_status.insert(id.clone(), to);
+        expected
+            .entry(id)
+            .or_default()
+            .push((from.to_string(), to.to_string()));
+    }
+}
+
+fn delivered_lines(logs: &str) -> usize {
+    logs.lines()
+        .filter(|line| line.contains("delivered"))
+        .count()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// SIGKILL once the change reached the receiver.
+    AfterDelivery,
+    /// SIGKILL while the receiver holds the leader's request open.
+    DuringSend,
+    /// SIGKILL right after the change, before anything was sent.
+    AtOnce,
+}
+
+const ROUNDS: [Kill; 5] = [
+    Kill::AfterDelivery,
+    Kill::DuringSend,
+    Kill::AtOnce,
+    Kill::DuringSend,
+    Kill::AfterDelivery,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_hands_over_and_loses_or_duplicates_nothing() {
+    let sim = spawn_sim(4).await;
+    let receiver = Receiver::spawn().await;
+    let db = ScratchDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+        sim.control.set_errors(id, vec![]);
+    }
+    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let sqlite_line = format!(
+        "url = \"sqlite://{}\"",
+        dir.path().join("state.db").display()
+    );
+    assert!(text.contains(&sqlite_line));
+    let text = text.replace(
+        &sqlite_line,
+        &format!(
+            "url = \"{}\"\nlease_ttl = \"{}s\"",
+            db.url(),
+            LEASE_TTL.as_secs()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let config_arg = config.to_str().unwrap();
+    let baseline = run_cli(&["--config", config_arg, "once"], &[]).await;
+    assert_eq!(baseline.code, Some(0), "{}", baseline.all_output());
+    assert!(receiver.received().is_empty(), "a baseline sends nothing");
+
+    let mut replicas = Vec::new();
+    for n in 0..3 {
+        replicas.push(start_replica(&config, dir.path(), &format!("-r{n}")).await);
+    }
+    let mut leader = the_leader(&replicas, Duration::from_secs(10)).await;
+
+    let mut sim_status: BTreeMap<String, &'static str> =
+        ids.iter().map(|id| (id.clone(), "live")).collect();
+    let mut expected: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (spawned, (round, kill)) in (replicas.len()..).zip(ROUNDS.iter().enumerate()) {
+        let received_before = receiver.received().len();
+        let held_before = receiver.held();
+        if matches!(kill, Kill::DuringSend) {
+            receiver.hold_next(1);
+        }
+        change_a_settled_campaign(round, &sim, db.url(), &mut sim_status, &mut expected).await;
+        let r = receiver.clone();
+        match kill {
+            Kill::AfterDelivery => assert!(
+                eventually(Duration::from_secs(15), || r.received().len()
+                    > received_before)
+                .await,
+                "round {round}: the leader delivered: {}",
+                replicas[leader].process.logs()
+            ),
+            Kill::DuringSend => assert!(
+                eventually(Duration::from_secs(15), || r.held() > held_before).await,
+                "round {round}: the leader's send reached the receiver: {}",
+                replicas[leader].process.logs()
+            ),
+            Kill::AtOnce => {}
+        }
+        let mut dead = replicas.remove(leader);
+        dead.process.child.start_kill().unwrap();
+        dead.process.child.wait().await.unwrap();
+        // Keep three running: a fresh standby replaces the dead leader.
+        replicas.push(start_replica(&config, dir.path(), &format!("-r{spawned}")).await);
+        // A killed leader's session ends with it: a standby takes over on its
+        // next try (every lease_ttl / 3), well within lease_ttl.
+        leader = the_leader(&replicas, LEASE_TTL * 2).await;
+    }
+
+    // Freeze the leader: the server ends its idle lock session after
+    // lease_ttl, a standby takes over, and the thawed ex-leader sends nothing.
+    let frozen_pid = replicas[leader].process.child.id().unwrap().to_string();
+    let kill = |signal: &str| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &frozen_pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    kill("-STOP");
+    let frozen = replicas.remove(leader);
+    leader = the_leader(&replicas, LEASE_TTL * 4).await;
+    let sent_by_frozen = delivered_lines(&frozen.process.logs());
+    let received_before = receiver.received().len();
+    change_a_settled_campaign(99, &sim, db.url(), &mut sim_status, &mut expected).await;
+    let r = receiver.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || r.received().len()
+            > received_before)
+        .await,
+        "the new leader delivered: {}",
+        replicas[leader].process.logs()
+    );
+    kill("-CONT");
+    assert!(
+        eventually(Duration::from_secs(10), || frozen
+            .process
+            .logs()
+            .contains("this replica is a standby"))
+        .await,
+        "the thawed ex-leader steps down: {}",
+        frozen.process.logs()
+    );
+    assert_eq!(leader_gauge(frozen.addr).await, Some(false));
+    assert_eq!(
+        delivered_lines(&frozen.process.logs()),
+        sent_by_frozen,
+        "the thawed ex-leader sent nothing: {}",
+        frozen.process.logs()
+    );
+    replicas.push(frozen);
+    assert_eq!(the_leader(&replicas, Duration::from_secs(5)).await, leader);
+
+    // Everything the dead leaders left in the outbox goes out.
+    let want: usize = expected.values().map(Vec::len).sum();
+    assert!(want >= 5, "the rounds made enough changes: {expected:?}");
+    let r = receiver.clone();
+    let delivered_ids = move || -> BTreeSet<String> {
+        r.received()
+            .iter()
+            .map(|request| request.header("webhook-id").to_string())
+            .collect()
+    };
+    let d = delivered_ids.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || d().len() >= want).await,
+        "every transition was delivered: {} of {want}: {}",
+        delivered_ids().len(),
+        replicas[leader].process.logs()
+    );
+
+    // SIGTERM releases the lock at once: a standby leads long before a lease
+    // would have run out.
+    let mut stopping = replicas.remove(leader);
+    let stopped = stopping.process.terminate(Duration::from_secs(10)).await;
+    assert!(
+        stopped.is_some_and(|status| status.success()),
+        "{}",
+        stopping.process.logs()
+    );
+    assert!(stopping.process.logs().contains("leadership released"));
+    the_leader(&replicas, LEASE_TTL).await;
+    for mut replica in replicas {
+        replica.process.terminate(Duration::from_secs(10)).await;
+    }
+
+    // Every transition once per id, and one id per transition.
+    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for request in receiver.received() {
+        let body = request.json();
+        let id = request.header("webhook-id").to_string();
+        if let Some(first) = by_id.get(&id) {
+            assert_eq!(first, &body, "a redelivery carries the same event");
+        }
+        by_id.insert(id, body);
+    }
+    let mut delivered: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for body in by_id.values() {
+        assert_eq!(body["type"], "campaign.status_changed", "{body}");
+        let campaign = &body["campaign"];
+        delivered
+            .entry(campaign["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                campaign["previous_status"].as_str().unwrap().to_string(),
+                campaign["status"].as_str().unwrap().to_string(),
+            ));
+    }
+    for transitions in expected.values_mut().chain(delivered.values_mut()) {
+        transitions.sort();
+    }
+    assert_eq!(
+        delivered, expected,
+        "each transition the simulator made arrived under exactly one id"
+    );
+    let store = Store::open(db.url()).await.unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 0);
+}
