@@ -2,7 +2,7 @@
 //! the dispatcher (deliver). The scheduler, `once`, the demo and the tests all
 //! call [`Watcher::tick`].
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
-use crate::diff::{assess_health, CycleVerdict};
+use crate::diff::{assess_health, CampaignState, CycleVerdict};
 use crate::event::Event;
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::observe::{CampaignStatus, FetchFailure, Observation};
@@ -60,6 +60,22 @@ pub struct Watcher {
     known_total: AtomicU64,
     concurrency: usize,
     dispatcher_wake: Arc<Notify>,
+    /// Only a store this process owns alone (SQLite) may be remembered between
+    /// cycles; replicas sharing PostgreSQL read it afresh each cycle.
+    remember: bool,
+    memory: tokio::sync::Mutex<Memory>,
+}
+
+/// What a cycle leaves for the next, so that a quiet cycle reads and writes
+/// (almost) nothing. Anything missing is read from the store again.
+#[derive(Default)]
+struct Memory {
+    /// The stored states as of the last commit.
+    states: Option<HashMap<String, CampaignState>>,
+    /// Campaigns recorded as no longer being read (`campaign_seen`).
+    unseen: Option<HashSet<String>>,
+    /// When the last cycle that read campaigns started.
+    last_read_at: Option<DateTime<Utc>>,
 }
 
 /// `None` for an empty list; patterns were checked by the config's `validate()`,
@@ -88,7 +104,6 @@ impl Watcher {
     ) -> Self {
         Self {
             client,
-            store,
             router,
             explicit: watch.campaigns.iter().cloned().collect(),
             include: glob_set(&watch.include),
@@ -97,6 +112,9 @@ impl Watcher {
             known_total: AtomicU64::new(0),
             concurrency: concurrency.max(1),
             dispatcher_wake,
+            remember: store.postgres_options().is_none(),
+            memory: tokio::sync::Mutex::default(),
+            store,
         }
     }
 
@@ -110,7 +128,12 @@ impl Watcher {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
         let started = Instant::now();
         let requests_before = self.client.requests_sent();
-        let stored = self.store.load_states().await?;
+        // Taken out for the cycle: an early return leaves nothing stale behind.
+        let remembered = self.memory.lock().await.states.take();
+        let mut stored = match remembered {
+            Some(states) => states,
+            None => self.store.load_states().await?,
+        };
         let (observations, listing_failure) = self.fetch(&stored).await;
         crate::crash::reached(crate::crash::Stage::AfterFetch);
 
@@ -171,6 +194,11 @@ impl Watcher {
             tracing::info!(event_id = %silenced.event.id, silence = silenced.silence, summary = %silenced.event.summary, "event silenced: kept in history, not sent");
         }
 
+        let committed: Vec<(String, CampaignState)> = if self.remember {
+            states.clone()
+        } else {
+            vec![]
+        };
         if !states.is_empty()
             || !events.is_empty()
             || health_changed
@@ -212,7 +240,12 @@ impl Watcher {
             campaigns_by_status,
             api_unhealthy: new_health.unhealthy,
         };
-        self.record_outcome(&observations, &report).await;
+        self.record_outcome(&observations, &stored, &committed, &report)
+            .await;
+        if self.remember {
+            stored.extend(committed);
+            self.memory.lock().await.states = Some(stored);
+        }
         let span = tracing::Span::current();
         span.record("campaigns", observations.len());
         span.record("events", report.events.len());
@@ -222,17 +255,20 @@ impl Watcher {
         Ok(report)
     }
 
-    /// Last seen per campaign and the cycle's outcome, for `status`. A failure is
+    /// Last seen per campaign and the cycle's outcome, for `status`. Only
+    /// campaigns that stopped or restarted being read are written. A failure is
     /// only logged: the cycle itself is already committed.
     async fn record_outcome(
         &self,
         observations: &BTreeMap<String, Observation>,
+        stored: &HashMap<String, CampaignState>,
+        committed: &[(String, CampaignState)],
         report: &CycleReport,
     ) {
-        let seen: Vec<String> = observations
+        let read: HashSet<&str> = observations
             .iter()
             .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| key.as_str())
             .collect();
         let (result, detail) = match &report.verdict {
             CycleVerdict::Readable => (
@@ -252,12 +288,65 @@ impl Watcher {
             result: result.into(),
             detail,
         };
-        if let Err(error) = self
+        let mut memory = self.memory.lock().await;
+        if !self.remember {
+            memory.unseen = None;
+            memory.last_read_at = None;
+        }
+        let unseen = match memory.unseen.take() {
+            Some(unseen) => unseen,
+            None => match self.store.unseen_campaigns().await {
+                Ok(unseen) => unseen,
+                Err(error) => {
+                    tracing::warn!(%error, "could not record the cycle for `status`");
+                    return;
+                }
+            },
+        };
+        let last_read_at = match memory.last_read_at {
+            Some(at) => Some(at),
+            None => self
+                .store
+                .last_cycle()
+                .await
+                .ok()
+                .flatten()
+                .map(|cycle| cycle.started_at),
+        };
+        // Every campaign with a state was read by the previous cycle unless it is
+        // already recorded as unseen: so one that is not read now was last read then.
+        let newly_unseen: Vec<(String, DateTime<Utc>)> = stored
+            .iter()
+            .chain(committed.iter().map(|(key, state)| (key, state)))
+            .filter(|(key, _)| !read.contains(key.as_str()) && !unseen.contains(*key))
+            .map(|(key, state)| (key.clone(), last_read_at.unwrap_or(state.changed_at)))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let seen_again: Vec<String> = unseen
+            .iter()
+            .filter(|key| read.contains(key.as_str()))
+            .cloned()
+            .collect();
+        match self
             .store
-            .record_cycle(&seen, report.started_at, &outcome)
+            .record_cycle(&newly_unseen, &seen_again, &outcome)
             .await
         {
-            tracing::warn!(%error, "could not record the cycle for `status`");
+            Ok(()) => {
+                let mut unseen = unseen;
+                for key in &seen_again {
+                    unseen.remove(key);
+                }
+                unseen.extend(newly_unseen.into_iter().map(|(key, _)| key));
+                memory.unseen = Some(unseen);
+                if !read.is_empty() {
+                    memory.last_read_at = Some(report.started_at);
+                } else {
+                    memory.last_read_at = last_read_at;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not record the cycle for `status`"),
         }
     }
 

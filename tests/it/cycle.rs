@@ -263,3 +263,57 @@ async fn include_and_exclude_globs_narrow_a_listing() {
     let stored = app.daemon.store().load_states().await.unwrap();
     assert!(stored.keys().all(|id| !id.starts_with("camp-")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_seen_costs_a_write_only_when_a_campaign_stops_or_restarts_being_read() {
+    let app = TestApp::spawn(5).await;
+    let first = app.cycle().await;
+    let quiet = app.cycle().await;
+    let store = app.daemon.store();
+    assert!(
+        store.unseen_campaigns().await.unwrap().is_empty(),
+        "every campaign read: no per-campaign row"
+    );
+    let activity = store.campaign_activity().await.unwrap();
+    assert!(activity
+        .values()
+        .all(|a| a.last_seen_at == ms(quiet.started_at)));
+
+    let victim = app.id(2);
+    app.sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 500,
+            retry_after: None,
+        },
+        times: None,
+        campaign: Some(victim.clone()),
+    });
+    let failing = app.cycle().await;
+    assert_eq!(failing.campaigns_failed, 1);
+    let unseen = store.unseen_campaigns().await.unwrap();
+    assert_eq!(
+        unseen.into_iter().collect::<Vec<_>>(),
+        std::slice::from_ref(&victim)
+    );
+    let activity = store.campaign_activity().await.unwrap();
+    assert_eq!(
+        activity[&victim].last_seen_at,
+        ms(quiet.started_at),
+        "last read by the quiet cycle"
+    );
+    assert_eq!(activity[&app.id(0)].last_seen_at, ms(failing.started_at));
+    assert!(first.started_at < quiet.started_at);
+
+    app.sim.control.clear_faults();
+    let back = app.cycle().await;
+    assert!(store.unseen_campaigns().await.unwrap().is_empty());
+    assert_eq!(
+        store.campaign_activity().await.unwrap()[&victim].last_seen_at,
+        ms(back.started_at)
+    );
+}
+
+/// The store keeps milliseconds.
+fn ms(at: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(at.timestamp_millis())
+}

@@ -1,9 +1,10 @@
 //! What `status` shows beyond the diff state: when each campaign was last read,
-//! its last event, and how the last cycle went. Written once per cycle, in its
+//! its last event, and how the last cycle went. Written once per cycle (one row,
+//! plus one per campaign that stopped or restarted being read), in its
 //! own small transaction after the cycle's commit: it is a report, not a
 //! decision input, so losing one to a crash costs nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -42,24 +43,33 @@ impl Store {
         Ok(())
     }
 
-    /// Record the campaigns read this cycle and the cycle's outcome.
+    /// Record how the cycle went. Only changes in whether a campaign is being
+    /// read are written, so a quiet cycle costs one row however many campaigns
+    /// are watched: `unseen` are campaigns that stopped being read, each with
+    /// when it was last read; `seen_again` are campaigns read again since.
     pub async fn record_cycle(
         &self,
-        seen: &[String],
-        seen_at: DateTime<Utc>,
+        unseen: &[(String, DateTime<Utc>)],
+        seen_again: &[String],
         outcome: &CycleOutcome,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for key in seen {
+            for (key, last_seen_at) in unseen {
                 sqlx::query(
                     "INSERT INTO campaign_seen (key, last_seen_at) VALUES ($1, $2)
                      ON CONFLICT (key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
                 )
                 .bind(key)
-                .bind(millis(seen_at))
+                .bind(millis(*last_seen_at))
                 .execute(&mut *tx)
                 .await?;
+            }
+            for key in seen_again {
+                sqlx::query("DELETE FROM campaign_seen WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query(
                 "INSERT INTO last_cycle (id, started_at, finished_at, result, detail) VALUES (1, $1, $2, $3, $4)
@@ -75,6 +85,16 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// The campaigns recorded as no longer being read (see [`Store::record_cycle`]).
+    pub async fn unseen_campaigns(&self) -> Result<HashSet<String>, StoreError> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query("SELECT key FROM campaign_seen").fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| row.try_get::<String, _>("key").map_err(StoreError::from))
+                .collect()
+        })
     }
 
     pub async fn last_cycle(&self) -> Result<LastCycle, StoreError> {
@@ -95,7 +115,8 @@ impl Store {
         })
     }
 
-    /// Last seen and newest event of every campaign that has either, by key.
+    /// Last seen and newest event of every campaign that has either, by key. A
+    /// stored campaign with no "unseen" row was read by the last cycle.
     pub async fn campaign_activity(&self) -> Result<HashMap<String, CampaignActivity>, StoreError> {
         // The newest event per campaign; rowid (an identity column on PostgreSQL)
         // breaks ties between events of one cycle.
@@ -114,6 +135,13 @@ impl Store {
                     format!("campaign_seen row \"{key}\"")
                 })?;
                 activity.entry(key).or_default().last_seen_at = Some(at);
+            }
+            if let Some(last) = self.last_cycle().await? {
+                let keys = sqlx::query("SELECT key FROM campaign_state").fetch_all(pool).await?;
+                for row in keys {
+                    let key: String = row.try_get("key")?;
+                    activity.entry(key).or_default().last_seen_at.get_or_insert(last.started_at);
+                }
             }
             let newest = sqlx::query(NEWEST).fetch_all(pool).await?;
             for row in newest {

@@ -855,20 +855,37 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
         result: "success".into(),
         detail: "2 campaigns".into(),
     };
+    // Both read at t0; at t0+1h camp_b is not read (last seen t0); at t0+2h it is again.
+    store.record_cycle(&[], &[], &outcome).await.unwrap();
+    let later = CycleOutcome {
+        started_at: t0() + hour,
+        ..outcome.clone()
+    };
     store
-        .record_cycle(&["camp_a".into(), "camp_b".into()], t0(), &outcome)
+        .record_cycle(&[("camp_b".into(), t0())], &[], &later)
         .await
         .unwrap();
-    store
-        .record_cycle(&["camp_a".into()], t0() + hour, &outcome)
-        .await
-        .unwrap();
-    assert_eq!(store.last_cycle().await.unwrap(), Some(outcome));
+    assert_eq!(store.last_cycle().await.unwrap(), Some(later.clone()));
+    assert_eq!(
+        store.unseen_campaigns().await.unwrap(),
+        ["camp_b".to_string()].into_iter().collect()
+    );
     let activity = store.campaign_activity().await.unwrap();
     assert_eq!(activity["camp_a"].last_seen_at, Some(t0() + hour));
     assert_eq!(activity["camp_a"].last_event_id.as_deref(), Some("evt_a2"));
     assert_eq!(activity["camp_b"].last_seen_at, Some(t0()));
     assert_eq!(activity["camp_b"].last_event_id.as_deref(), Some("evt_b1"));
+    let latest = CycleOutcome {
+        started_at: t0() + hour * 2,
+        ..outcome.clone()
+    };
+    store
+        .record_cycle(&[], &["camp_b".into()], &latest)
+        .await
+        .unwrap();
+    assert!(store.unseen_campaigns().await.unwrap().is_empty());
+    let activity = store.campaign_activity().await.unwrap();
+    assert_eq!(activity["camp_b"].last_seen_at, Some(t0() + hour * 2));
 
     // Quiet hours, rate limit, digest.
     let due = store.due_deliveries(t0(), 10).await.unwrap();
