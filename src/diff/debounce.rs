@@ -66,11 +66,11 @@ pub fn diff_confirmed(
     };
     CampaignDiff {
         state: Some(CampaignState {
-            pending: Some(PendingChange {
+            pending: Some(Box::new(PendingChange {
                 snapshot: seen.clone(),
                 seen: seen_count,
                 first_seen_at,
-            }),
+            })),
             ..prev.clone()
         }),
         events: vec![],

@@ -27,7 +27,8 @@ pub struct CampaignState {
     pub changed_at: DateTime<Utc>,
     /// A differing observation waiting for `confirm_polls` (see `debounce`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<crate::diff::debounce::PendingChange>,
+    // Boxed: a pending candidate is rare, and every remembered state carries the field.
+    pub pending: Option<Box<crate::diff::debounce::PendingChange>>,
 }
 
 /// The result of diffing one campaign. `state` is `None` when nothing needs writing.
