@@ -201,9 +201,9 @@ impl Daemon {
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
-        let watched =
-            (!settings.watch.all).then(|| settings.watch.campaigns.iter().cloned().collect());
-        let reasserters = pieces.channels.reasserters(&store, watched);
+        let reasserters = pieces
+            .channels
+            .reasserters(&store, watched_campaigns(settings));
         status.set_standby(elector.is_some());
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
@@ -331,10 +331,7 @@ impl Daemon {
         let _ = ticks.try_send(());
 
         let mut deliveries = DispatcherTask::spawn(dispatcher, dispatcher_wake.clone(), &stop);
-        let reasserting: Vec<JoinHandle<()>> = reasserters
-            .into_iter()
-            .map(|reasserter| tokio::spawn(reasserter.run(stop.child_token())))
-            .collect();
+        let reasserting = Reasserting::spawn(reasserters, &stop);
         // Stopped last, after the cycle and the sends: then the lock is released
         // at once rather than left to expire.
         let election_stop = CancellationToken::new();
@@ -379,6 +376,7 @@ impl Daemon {
             settings,
             schedule,
             ticks,
+            reasserting,
         };
         tokio::pin!(shutdown);
         let mut reloads_open = true;
@@ -418,6 +416,7 @@ impl Daemon {
         if let Err(error) = scheduler.shutdown().await {
             tracing::warn!(%error, "scheduler did not stop cleanly");
         }
+        let reasserting = std::mem::take(&mut running.reasserting.handles);
         drop(running);
         // Let an in-flight cycle commit; cancelling it mid-transaction would only roll it back.
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -465,6 +464,25 @@ struct Running {
     schedule: Schedule,
     /// The scheduler's end of the tick channel, for a replacement scheduler.
     ticks: mpsc::Sender<()>,
+    reasserting: Reasserting,
+}
+
+/// The Alertmanager channels' re-posting tasks and the token that stops them
+/// alone (a child of shutdown), so that a reload can replace them.
+struct Reasserting {
+    handles: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
+}
+
+impl Reasserting {
+    fn spawn(reasserters: Vec<Reasserter>, shutdown: &CancellationToken) -> Self {
+        let stop = shutdown.child_token();
+        let handles = reasserters
+            .into_iter()
+            .map(|reasserter| tokio::spawn(reasserter.run(stop.clone())))
+            .collect();
+        Self { handles, stop }
+    }
 }
 
 /// The dispatcher task and the token that stops it alone (a child of shutdown).
@@ -552,6 +570,9 @@ impl Reload<'_> {
                 tracing::warn!("reload: {key} changed; it takes effect only after a restart (the running value stays)");
             }
         }
+        let reasserters = pieces
+            .channels
+            .reasserters(self.store, watched_campaigns(&settings));
         let campaigns = settings.watch.campaigns.len();
         let channels = pieces.channels.names().len();
         let rules = settings.rules.len();
@@ -576,6 +597,13 @@ impl Reload<'_> {
             }
             self.status.set_period(pieces.schedule.period());
         }
+        // The Alertmanager re-posting follows the new channels; a round in flight
+        // finishes first, the next one is the new task's.
+        running.reasserting.stop.cancel();
+        for handle in std::mem::take(&mut running.reasserting.handles) {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, handle).await;
+        }
+        running.reasserting = Reasserting::spawn(reasserters, self.stop);
         running.schedule = pieces.schedule;
         running.settings = settings;
         tracing::info!(
@@ -586,6 +614,11 @@ impl Reload<'_> {
             path.display()
         );
     }
+}
+
+/// The campaigns Alertmanager alerts may concern: the explicit ids, or any with `watch.all`.
+fn watched_campaigns(settings: &Settings) -> Option<std::collections::BTreeSet<String>> {
+    (!settings.watch.all).then(|| settings.watch.campaigns.iter().cloned().collect())
 }
 
 /// One log line, whatever the error: the running configuration stays.

@@ -226,3 +226,53 @@ async fn a_restarted_watcher_reasserts_alerts_an_alertmanager_lost() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_moves_the_re_posting_to_the_new_alertmanager() {
+    let first = AlertmanagerServer::start().await;
+    let second = AlertmanagerServer::start().await;
+    let sim = crate::helpers::spawn_sim(2).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    let receiver = crate::helpers::Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let channel = |url: &str| {
+        format!("[channels.am]\nkind = \"alertmanager\"\nurls = [\"{url}\"]\nresend_interval = \"1s\"\n")
+    };
+    let config = crate::helpers::write_config(
+        dir.path(),
+        &sim.base_url(),
+        &ids,
+        &receiver.url(),
+        &channel(&first.base_url),
+    );
+    let mut daemon = crate::helpers::spawn_daemon(&config, dir.path());
+    sim.control.set_status(&ids[0], "paused");
+    assert!(
+        first.wait_for("CampaignPaused", &ids[0], true).await,
+        "{}",
+        daemon.logs()
+    );
+
+    // Same campaigns, another Alertmanager: no new event, only re-posting can tell it.
+    crate::helpers::write_config(
+        dir.path(),
+        &sim.base_url(),
+        &ids,
+        &receiver.url(),
+        &channel(&second.base_url),
+    );
+    daemon.signal("-HUP");
+    assert!(
+        second.wait_for("CampaignPaused", &ids[0], true).await,
+        "re-posted after the reload: {}",
+        daemon.logs()
+    );
+    let status = daemon
+        .terminate(Duration::from_secs(10))
+        .await
+        .expect("stops");
+    assert!(status.success());
+}
