@@ -23,8 +23,8 @@ const EXCERPT_CHARS: usize = 200;
 /// One URL to POST JSON to. Logs and errors only ever show `scheme://host[:port]`.
 #[derive(Clone)]
 pub(super) struct Target {
-    client: Client,
-    url: Url,
+    pub(super) client: Client,
+    pub(super) url: Url,
     display: String,
 }
 
@@ -56,6 +56,18 @@ impl Answer {
 }
 
 impl Target {
+    /// The channel's required `url` (Slack, Discord, Teams).
+    pub fn from_settings(channel: &str, settings: &ChannelSettings) -> Result<Self, DeliverError> {
+        let url = settings
+            .url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| DeliverError::MissingUrl {
+                channel: channel.to_string(),
+            })?;
+        Self::new(channel, url, settings.timeout)
+    }
+
     /// `raw` must be http(s) with a host; its path may hold a token and is never shown.
     pub fn new(channel: &str, raw: &str, timeout: Duration) -> Result<Self, DeliverError> {
         let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {

@@ -36,13 +36,6 @@ impl DiscordChannel {
         settings: &ChannelSettings,
         instance: &str,
     ) -> Result<Self, DeliverError> {
-        let url = settings
-            .url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .ok_or_else(|| DeliverError::MissingUrl {
-                channel: name.to_string(),
-            })?;
         let severities = SeverityMap::parse(settings.severity.as_ref()).map_err(|problems| {
             DeliverError::Chat {
                 channel: name.to_string(),
@@ -50,7 +43,7 @@ impl DiscordChannel {
             }
         })?;
         Ok(Self {
-            target: Target::new(name, url, settings.timeout)?,
+            target: Target::from_settings(name, settings)?,
             text: ChatText::new(name, settings, instance)?,
             severities,
         })

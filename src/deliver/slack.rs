@@ -34,15 +34,8 @@ impl SlackChannel {
         settings: &ChannelSettings,
         instance: &str,
     ) -> Result<Self, DeliverError> {
-        let url = settings
-            .url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .ok_or_else(|| DeliverError::MissingUrl {
-                channel: name.to_string(),
-            })?;
         Ok(Self {
-            target: Target::new(name, url, settings.timeout)?,
+            target: Target::from_settings(name, settings)?,
             text: ChatText::new(name, settings, instance)?,
             group: settings.group.unwrap_or(true),
             pacing: RequestBudget::new(1.0),

@@ -30,15 +30,8 @@ impl TeamsChannel {
         settings: &ChannelSettings,
         instance: &str,
     ) -> Result<Self, DeliverError> {
-        let url = settings
-            .url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .ok_or_else(|| DeliverError::MissingUrl {
-                channel: name.to_string(),
-            })?;
         Ok(Self {
-            target: Target::new(name, url, settings.timeout)?,
+            target: Target::from_settings(name, settings)?,
             text: ChatText::new(name, settings, instance)?,
         })
     }

@@ -1,29 +1,26 @@
 //! The generic webhook channel: payload v1, one event per POST, signed with
 //! Standard Webhooks v1 when the channel has a secret.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use chrono::Utc;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{redirect, Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 
+use super::chat::Target;
 use super::signing::{self, signature_header};
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
 use crate::config::{ChannelSettings, Secret};
 use crate::event::Event;
 
-const USER_AGENT: &str = concat!("campaign-watcher/", env!("CARGO_PKG_VERSION"));
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Enough of an error body to say why, without storing a whole HTML page per retry.
 const EXCERPT_CHARS: usize = 200;
 const EXCERPT_READ_BYTES: usize = 4096;
 
 pub struct WebhookChannel {
-    client: Client,
-    url: Url,
-    /// `scheme://host[:port]`: what logs and errors may show of the url.
-    display_url: String,
+    /// Logs and errors show only `scheme://host[:port]` of it.
+    target: Target,
     /// Current secret first, then the previous one during a rotation.
     secrets: Vec<Secret>,
 }
@@ -31,7 +28,7 @@ pub struct WebhookChannel {
 impl std::fmt::Debug for WebhookChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookChannel")
-            .field("url", &self.display_url)
+            .field("url", &self.target.display())
             .field("signed", &!self.secrets.is_empty())
             .finish_non_exhaustive()
     }
@@ -48,27 +45,7 @@ pub(crate) fn display_url(url: &Url) -> String {
 
 impl WebhookChannel {
     pub fn new(name: &str, settings: &ChannelSettings) -> Result<Self, DeliverError> {
-        let raw = settings
-            .url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .ok_or_else(|| DeliverError::MissingUrl {
-                channel: name.to_string(),
-            })?;
-        let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {
-            channel: name.to_string(),
-            // url::ParseError names the problem, never the input.
-            reason: e.to_string(),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(DeliverError::InvalidUrl {
-                channel: name.to_string(),
-                reason: format!(
-                    "scheme \"{}\" is not supported, use http:// or https:// with a host",
-                    url.scheme()
-                ),
-            });
-        }
+        let target = Target::from_settings(name, settings)?;
         let mut secrets = Vec::new();
         for (key, secret) in [
             ("secret", &settings.secret),
@@ -85,34 +62,20 @@ impl WebhookChannel {
                 secrets.push(secret.clone());
             }
         }
-        let client = Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(settings.timeout)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| DeliverError::Client {
-                channel: name.to_string(),
-                reason: e.without_url().to_string(),
-            })?;
-        Ok(Self {
-            client,
-            display_url: display_url(&url),
-            url,
-            secrets,
-        })
+        Ok(Self { target, secrets })
     }
 
     pub fn display_url(&self) -> &str {
-        &self.display_url
+        self.target.display()
     }
 
     pub async fn send(&self, event: &Event) -> SendOutcome {
         let body = event.to_json();
         let timestamp = Utc::now().timestamp();
         let mut request = self
+            .target
             .client
-            .post(self.url.clone())
+            .post(self.target.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header("webhook-id", event.id.as_str())
             .header("webhook-timestamp", timestamp.to_string());
@@ -132,7 +95,7 @@ impl WebhookChannel {
             Ok(response) => response,
             Err(e) => {
                 return SendOutcome::Retry {
-                    reason: format!("POST to {} failed: {}", self.display_url, describe(&e)),
+                    reason: format!("POST to {} failed: {}", self.target.display(), describe(&e)),
                     retry_after: None,
                 }
             }
@@ -145,11 +108,11 @@ impl WebhookChannel {
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         if status.is_success() {
             return SendOutcome::Delivered {
-                detail: format!("{} answered {status}", self.display_url),
+                detail: format!("{} answered {status}", self.target.display()),
             };
         }
         let excerpt = body_excerpt(response).await;
-        let mut reason = format!("{} answered {status}", self.display_url);
+        let mut reason = format!("{} answered {status}", self.target.display());
         if status.is_redirection() {
             reason.push_str(" (redirects are not followed; configure the final url)");
         }

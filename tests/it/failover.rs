@@ -227,7 +227,14 @@ async fn killing_the_leader_hands_over_and_loses_or_duplicates_nothing() {
         "the thawed ex-leader steps down: {}",
         frozen.process.logs()
     );
-    assert_eq!(leader_gauge(frozen.addr).await, Some(false));
+    // The log line and the gauge are set by different tasks: poll the gauge.
+    let mut gauge = leader_gauge(frozen.addr).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gauge != Some(false) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        gauge = leader_gauge(frozen.addr).await;
+    }
+    assert_eq!(gauge, Some(false), "{}", frozen.process.logs());
     assert_eq!(
         delivered_lines(&frozen.process.logs()),
         sent_by_frozen,
