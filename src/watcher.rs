@@ -134,11 +134,15 @@ impl Watcher {
             Some(states) => states,
             None => self.store.load_states().await?,
         };
-        let (observations, listing_failure) = self.fetch(&stored).await;
+        let Fetched {
+            observations,
+            unchanged,
+            listing_failure,
+        } = self.fetch(&stored).await;
         crate::crash::reached(crate::crash::Stage::AfterFetch);
 
         let mut failures: Vec<&FetchFailure> = Vec::new();
-        let mut campaigns_read = 0;
+        let mut campaigns_read = unchanged.len();
         let mut states = Vec::new();
         let mut events = Vec::new();
         for (key, observation) in &observations {
@@ -163,7 +167,11 @@ impl Watcher {
             events.extend(diff.events);
         }
 
-        let campaigns_by_status = count_by_status(&observations, &states, &stored);
+        let campaigns_by_status = count_by_status(
+            observations.keys().chain(unchanged.iter()),
+            &states,
+            &stored,
+        );
         let verdict = verdict(listing_failure.as_ref(), &failures, campaigns_read);
         let health = self.store.load_health().await?;
         let (new_health, health_event) =
@@ -182,7 +190,7 @@ impl Watcher {
             })
             .collect();
         let reminders = self
-            .plan_reminders(&stored, &states, &observations, &routed, now)
+            .plan_reminders(&stored, &states, &observations, &unchanged, &routed, now)
             .await?;
         for (event, channels) in reminders.events {
             let mut reminder = RoutedEvent::new(event, channels);
@@ -240,14 +248,14 @@ impl Watcher {
             campaigns_by_status,
             api_unhealthy: new_health.unhealthy,
         };
-        self.record_outcome(&observations, &stored, &committed, &report)
+        self.record_outcome(&observations, &unchanged, &stored, &committed, &report)
             .await;
         if self.remember {
             stored.extend(committed);
             self.memory.lock().await.states = Some(stored);
         }
         let span = tracing::Span::current();
-        span.record("campaigns", observations.len());
+        span.record("campaigns", observations.len() + unchanged.len());
         span.record("events", report.events.len());
         span.record("verdict", tracing::field::debug(&report.verdict));
         span.record("duration_ms", report.duration.as_millis() as u64);
@@ -261,6 +269,7 @@ impl Watcher {
     async fn record_outcome(
         &self,
         observations: &BTreeMap<String, Observation>,
+        unchanged: &[String],
         stored: &HashMap<String, CampaignState>,
         committed: &[(String, CampaignState)],
         report: &CycleReport,
@@ -269,6 +278,7 @@ impl Watcher {
             .iter()
             .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
             .map(|(key, _)| key.as_str())
+            .chain(unchanged.iter().map(String::as_str))
             .collect();
         let (result, detail) = match &report.verdict {
             CycleVerdict::Readable => (
@@ -356,6 +366,7 @@ impl Watcher {
         stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
         new_states: &[(String, crate::diff::CampaignState)],
         observations: &BTreeMap<String, Observation>,
+        unchanged: &[String],
         routed: &[RoutedEvent],
         now: DateTime<Utc>,
     ) -> Result<remind::Plan, StoreError> {
@@ -370,7 +381,9 @@ impl Watcher {
         let observed: Vec<(&str, &crate::diff::CampaignState)> = observations
             .iter()
             .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
-            .filter_map(|(key, _)| {
+            .map(|(key, _)| key)
+            .chain(unchanged.iter())
+            .filter_map(|key| {
                 let state = updated
                     .get(key.as_str())
                     .copied()
@@ -397,31 +410,50 @@ impl Watcher {
     async fn fetch(
         &self,
         stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
-    ) -> (BTreeMap<String, Observation>, Option<FetchError>) {
+    ) -> Fetched {
         let mut observations = BTreeMap::new();
+        let mut unchanged = Vec::new();
         let mut listing_failure = None;
         let mut listed = BTreeSet::new();
         let explicit_by_listing = !self.watch.all && self.listing_is_cheaper();
         if self.watch.all || explicit_by_listing {
-            match self.client.list(self.watch.page_size, None).await {
-                Ok(campaigns) => {
-                    self.known_total
-                        .store(campaigns.len() as u64, Ordering::Relaxed);
-                    for (id, observation) in campaigns {
-                        listed.insert(id.clone());
-                        let wanted = self.explicit.contains(&id)
-                            || (self.watch.all
-                                && self.wanted_from_listing(&id, &observation, stored));
-                        if wanted {
-                            observations.insert(id, observation);
-                        }
+            // Kept apart until the listing completes: a listing that fails halfway
+            // counts for nothing. An unchanged campaign is kept as its key only, so a
+            // large account is never held twice (stored states + listing).
+            let mut listed_changed = BTreeMap::new();
+            let mut listed_unchanged = Vec::new();
+            let listing = self
+                .client
+                .list_each(self.watch.page_size, None, |id, observation| {
+                    listed.insert(id.clone());
+                    let wanted = self.explicit.contains(&id)
+                        || (self.watch.all && self.wanted_from_listing(&id, &observation, stored));
+                    if !wanted {
+                        return;
                     }
+                    if is_unchanged(stored.get(&id), &observation) {
+                        listed_unchanged.push(id);
+                    } else {
+                        listed_changed.insert(id, observation);
+                    }
+                })
+                .await;
+            match listing {
+                Ok(()) => {
+                    self.known_total
+                        .store(listed.len() as u64, Ordering::Relaxed);
+                    observations = listed_changed;
+                    unchanged = listed_unchanged;
                 }
                 // Listing only to save requests: fall back to one GET per campaign.
                 Err(error) if explicit_by_listing => {
+                    listed.clear();
                     tracing::warn!(%error, "listing failed; reading the watched campaigns one by one");
                 }
-                Err(error) => listing_failure = Some(error),
+                Err(error) => {
+                    listed.clear();
+                    listing_failure = Some(error);
+                }
             }
         }
 
@@ -477,7 +509,11 @@ impl Watcher {
             .collect()
             .await;
         observations.extend(results);
-        (observations, listing_failure)
+        Fetched {
+            observations,
+            unchanged,
+            listing_failure,
+        }
     }
 
     /// Explicit ids are read by listing when there are more than `list_threshold`
@@ -535,8 +571,8 @@ fn next_cycle_id() -> u64 {
 
 /// Every observed campaign by status bucket: its new state, or the stored one when
 /// nothing changed or it could not be read (never read at all: not counted).
-fn count_by_status(
-    observations: &BTreeMap<String, Observation>,
+fn count_by_status<'a>(
+    keys: impl Iterator<Item = &'a String>,
     new_states: &[(String, crate::diff::CampaignState)],
     stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
 ) -> BTreeMap<&'static str, u64> {
@@ -544,7 +580,7 @@ fn count_by_status(
         .iter()
         .map(|(key, state)| (key.as_str(), state))
         .collect();
-    crate::http::count_by_status(observations.keys().filter_map(|key| {
+    crate::http::count_by_status(keys.filter_map(|key| {
         let state = new_states
             .get(key.as_str())
             .copied()
@@ -554,6 +590,26 @@ fn count_by_status(
             state.not_found,
         ))
     }))
+}
+
+/// What one cycle read.
+struct Fetched {
+    /// Campaigns that are new, changed or failed, by key.
+    observations: BTreeMap<String, Observation>,
+    /// Listed campaigns identical to their stored state: nothing can come of
+    /// diffing them, so only their keys are kept.
+    unchanged: Vec<String>,
+    listing_failure: Option<FetchError>,
+}
+
+/// Read exactly as stored, with no debounce candidate or 404 to settle.
+fn is_unchanged(stored: Option<&CampaignState>, observation: &Observation) -> bool {
+    match (stored, observation) {
+        (Some(state), Observation::Found(snapshot)) => {
+            !state.not_found && state.pending.is_none() && state.snapshot == *snapshot
+        }
+        _ => false,
+    }
 }
 
 /// A quiet cycle logs at debug; one with events or failures at info. Inside the

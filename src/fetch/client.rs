@@ -219,9 +219,25 @@ impl SigmaMindClient {
         page_size: u32,
         status: Option<&str>,
     ) -> Result<Vec<(String, Observation)>, FetchError> {
+        let mut campaigns = Vec::new();
+        self.list_each(page_size, status, |id, observation| {
+            campaigns.push((id, observation))
+        })
+        .await?;
+        Ok(campaigns)
+    }
+
+    /// [`list`](Self::list), handing each campaign to `each` as its page arrives,
+    /// so a caller can keep only what it needs of a large account. On `Err`, what
+    /// `each` was given came from an incomplete listing.
+    pub async fn list_each(
+        &self,
+        page_size: u32,
+        status: Option<&str>,
+        mut each: impl FnMut(String, Observation),
+    ) -> Result<(), FetchError> {
         let page_size = page_size.max(1);
         let mut seen = HashSet::new();
-        let mut campaigns = Vec::new();
         for page_number in 0..PAGE_GUARD {
             let mut url = self.endpoint(&["v1", "campaigns"]);
             {
@@ -258,17 +274,17 @@ impl SigmaMindClient {
                     Ok(snapshot) => Observation::Found(snapshot),
                     Err(error) => Observation::Failed(error.to_failure()),
                 };
-                campaigns.push((id, observation));
+                each(id, observation);
             }
             if is_last_page(&page, page_number, received, u64::from(page_size)) {
-                return Ok(campaigns);
+                return Ok(());
             }
         }
         tracing::warn!(
             pages = PAGE_GUARD,
             "stopped listing campaigns at the page guard"
         );
-        Ok(campaigns)
+        Ok(())
     }
 
     /// HTTP requests sent so far, retries included.

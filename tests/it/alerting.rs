@@ -540,3 +540,41 @@ async fn outbox_commands_list_replay_and_purge() {
         history.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_and_debounce_also_work_for_listed_campaigns_that_stay_unchanged() {
+    // With watch.all, a listed campaign equal to its stored state is kept as its
+    // key only; it must still count for reminders and debounce.
+    let app = TestApp::spawn_with(3, |settings| {
+        settings.watch.campaigns.clear();
+        settings.watch.all = true;
+        settings.watch.confirm_polls = 2;
+        settings.rules = vec![RuleSettings {
+            name: Some("pauses".into()),
+            events: vec!["campaign.status_changed".into()],
+            transitions: vec!["*->paused".into()],
+            remind_every: Some(Duration::from_secs(3600)),
+            ..RuleSettings::default()
+        }];
+    })
+    .await;
+    app.all_live();
+    let t0 = utc("2026-03-02T08:00:00Z");
+    let at = |minutes: i64| t0 + TimeDelta::minutes(minutes);
+    tick_and_drain(&app, at(0)).await;
+    app.sim.control.set_status(&app.id(0), "paused");
+    tick_and_drain(&app, at(1)).await;
+    assert!(
+        app.receiver.received().is_empty(),
+        "one poll is not confirmation"
+    );
+    tick_and_drain(&app, at(2)).await;
+    for minute in [30, 62, 90] {
+        tick_and_drain(&app, at(minute)).await;
+    }
+    assert_eq!(
+        app.receiver.event_types(),
+        ["campaign.status_changed", "campaign.reminder"],
+        "confirmed on the second poll, reminded once after an hour unchanged"
+    );
+}
