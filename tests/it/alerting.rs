@@ -8,7 +8,7 @@ use campaign_watcher::config::{QuietHoursSettings, RuleSettings};
 use campaign_watcher::sim::{Fault, FaultKind};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::helpers::{run_cli, spawn_sim, write_config, Receiver, TestApp};
+use crate::helpers::{run_cli, BinaryApp, TestApp};
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -322,15 +322,17 @@ async fn the_rate_limit_makes_the_excess_wait_and_drops_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
-    let sim = spawn_sim(2).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
+    let BinaryApp {
+        sim,
+        receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
     let ids = sim.control.ids();
     for id in &ids {
         sim.control.set_status(id, "live");
         sim.control.set_errors(id, vec![]);
     }
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let config = config.to_str().unwrap();
     let cli = |args: &'static [&'static str]| {
         let mut full = vec!["--config", config];
@@ -458,13 +460,15 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_commands_list_replay_and_purge() {
-    let sim = spawn_sim(1).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
+    let BinaryApp {
+        sim,
+        receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(1, "").await;
     let ids = sim.control.ids();
     sim.control.set_status(&ids[0], "live");
     sim.control.set_errors(&ids[0], vec![]);
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let config = config.to_str().unwrap();
     let cli = |args: &'static [&'static str]| {
         let mut full = vec!["--config", config];

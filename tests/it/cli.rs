@@ -5,7 +5,7 @@ use std::time::Duration;
 use campaign_watcher::sim::{Fault, FaultKind};
 
 use crate::helpers::{
-    eventually, run_cli, spawn_daemon, spawn_sim, write_config, Receiver, TEST_KEY,
+    eventually, run_cli, spawn_daemon, spawn_sim, write_config, BinaryApp, Receiver, TEST_KEY,
 };
 
 fn assert_one_clear_failure(finished: &crate::helpers::Finished, code: i32, mentions: &str) {
@@ -108,16 +108,12 @@ async fn bad_configs_exit_2_with_a_sentence_naming_the_problem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_state_file_exits_2_and_is_left_alone() {
-    let sim = spawn_sim(2).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &sim.base_url(),
-        &sim.control.ids(),
-        &receiver.url(),
-        "",
-    );
+    let BinaryApp {
+        sim: _sim,
+        receiver: _receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
     let garbage = b"this is not a database, it is a shopping list\n".repeat(100);
     std::fs::write(dir.path().join("state.db"), &garbage).unwrap();
     let finished = run_cli(&["--config", config.to_str().unwrap(), "once"], &[]).await;
@@ -131,16 +127,12 @@ async fn an_unreadable_state_file_exits_2_and_is_left_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_file_from_a_newer_version_is_refused_unaltered() {
-    let sim = spawn_sim(2).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &sim.base_url(),
-        &sim.control.ids(),
-        &receiver.url(),
-        "",
-    );
+    let BinaryApp {
+        sim: _sim,
+        receiver: _receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
     campaign_watcher::commit::Store::open(&url).await.unwrap();
     crate::helpers::pretend_newer_schema(&dir.path().join("state.db")).await;
@@ -178,11 +170,13 @@ async fn once_exits_1_with_a_clear_sentence_when_the_api_answers_garbage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_never_appears_in_any_output() {
-    let sim = spawn_sim(3).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
+    let BinaryApp {
+        sim,
+        receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(3, "").await;
     let ids = sim.control.ids();
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let path = config.to_str().unwrap();
     let mut outputs = vec![];
     outputs.push(run_cli(&["--config", path, "check-config"], &[]).await);
@@ -221,14 +215,16 @@ async fn the_api_key_never_appears_in_any_output() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_across_restarts_announces_each_change_exactly_once() {
-    let sim = spawn_sim(4).await;
+    let BinaryApp {
+        sim,
+        receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(4, "").await;
     let ids = sim.control.ids();
     for id in &ids {
         sim.control.set_status(id, "live");
     }
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let path = config.to_str().unwrap();
     assert_eq!(
         run_cli(&["--config", path, "once"], &[]).await.code,
@@ -276,14 +272,16 @@ async fn once_across_restarts_announces_each_change_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_alerts_and_stops_cleanly_on_sigterm() {
-    let sim = spawn_sim(3).await;
+    let BinaryApp {
+        sim,
+        receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(3, "").await;
     let ids = sim.control.ids();
     for id in &ids {
         sim.control.set_status(id, "live");
     }
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let mut daemon = spawn_daemon(&config, dir.path());
     assert!(
         eventually(Duration::from_secs(20), || daemon

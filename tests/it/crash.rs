@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use campaign_watcher::commit::Store;
 
-use crate::helpers::{eventually, run_cli, spawn_daemon_with, spawn_sim, write_config, Receiver};
+use crate::helpers::{eventually, run_cli, spawn_daemon_with, BinaryApp};
 
 /// What one round does to the running daemon.
 #[derive(Debug, Clone, Copy)]
@@ -69,15 +69,17 @@ async fn change_a_settled_campaign(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
-    let sim = spawn_sim(4).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
+    let BinaryApp {
+        sim,
+        receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(4, "").await;
     let ids = sim.control.ids();
     for id in &ids {
         sim.control.set_status(id, "live");
         sim.control.set_errors(id, vec![]);
     }
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let config_arg = config.to_str().unwrap();
     let baseline = run_cli(&["--config", config_arg, "once"], &[]).await;
     assert_eq!(baseline.code, Some(0), "{}", baseline.stderr);

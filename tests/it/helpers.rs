@@ -309,6 +309,37 @@ retry_max_backoff = "1s"
     path
 }
 
+/// Everything a test of the real binary needs: a simulator, a receiver, a state
+/// directory and a config file (from [`write_config`]) pointing at them.
+pub struct BinaryApp {
+    pub sim: SimServer,
+    pub receiver: Receiver,
+    pub dir: TempDir,
+    pub config: PathBuf,
+}
+
+impl BinaryApp {
+    /// `extra` is appended to the config file (more channels, sections).
+    pub async fn spawn(campaigns: usize, extra: &str) -> Self {
+        let sim = spawn_sim(campaigns).await;
+        let receiver = Receiver::spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(
+            dir.path(),
+            &sim.base_url(),
+            &sim.control.ids(),
+            &receiver.url(),
+            extra,
+        );
+        Self {
+            sim,
+            receiver,
+            dir,
+            config,
+        }
+    }
+}
+
 /// What a finished command printed and how it ended.
 pub struct Finished {
     pub code: Option<i32>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use campaign_watcher::sim::{Fault, FaultKind};
 
 use crate::helpers::{
-    eventually, run_cli, spawn_daemon, spawn_sim, write_config, Receiver, TEST_KEY,
+    eventually, run_cli, spawn_daemon, spawn_sim, write_config, BinaryApp, Receiver, TEST_KEY,
 };
 
 const WITHIN: Duration = Duration::from_secs(20);
@@ -70,15 +70,17 @@ fn outage() -> Fault {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_follow_the_api_over_real_http() {
-    let sim = spawn_sim(3).await;
+    let BinaryApp {
+        sim,
+        receiver: _receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(3, "").await;
     let ids = sim.control.ids();
     for id in &ids {
         sim.control.set_status(id, "live");
     }
     sim.control.inject(outage());
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let mut daemon = spawn_daemon(&config, dir.path());
     let addr = daemon.http_addr().await;
 
@@ -360,16 +362,12 @@ async fn wait_for(socket: &tokio::net::UnixDatagram, heard: &mut Vec<String>, wa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn systemd_hears_ready_watchdog_reloading_and_stopping() {
-    let sim = spawn_sim(1).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &sim.base_url(),
-        &sim.control.ids(),
-        &receiver.url(),
-        "",
-    );
+    let BinaryApp {
+        sim: _sim,
+        receiver: _receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(1, "").await;
     let socket_path = dir.path().join("notify.sock");
     let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
     // systemd sets WATCHDOG_PID to the service's pid; a shell that execs the
@@ -482,14 +480,16 @@ async fn json_logs_parse_line_by_line_with_one_span_per_cycle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_last_seen_last_event_and_the_last_cycle() {
-    let sim = spawn_sim(2).await;
+    let BinaryApp {
+        sim,
+        receiver: _receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
     let ids = sim.control.ids();
     for id in &ids {
         sim.control.set_status(id, "live");
     }
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let path = config.to_str().unwrap();
     let before = run_cli(&["--config", path, "status"], &[]).await;
     assert_eq!(before.code, Some(0), "{}", before.stderr);
