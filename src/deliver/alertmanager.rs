@@ -22,7 +22,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::chat::{answered, Answer, ChatText, Target};
+use super::chat::{answered, outcome_for_status, Answer, ChatText, Target};
 use super::condition::{transitions, Condition, SeverityMap, Transition};
 use super::{DeliverError, SendOutcome};
 use crate::commit::Store;
@@ -295,19 +295,11 @@ impl AlertmanagerChannel {
 }
 
 fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        200..=299 => SendOutcome::Delivered { detail: reason },
-        408 | 429 | 500..=599 => SendOutcome::Retry {
-            reason,
-            retry_after: answer.retry_after,
-        },
-        400..=499 => SendOutcome::Permanent { reason },
-        _ => SendOutcome::Retry {
-            reason,
-            retry_after: None,
-        },
-    }
+    outcome_for_status(
+        answer.status.as_u16(),
+        answered(display, answer),
+        answer.retry_after,
+    )
 }
 
 /// Re-posts one channel's active conditions every `resend_interval`.

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{redirect, Client, StatusCode, Url};
 
 use super::webhook::{describe, display_url};
-use super::DeliverError;
+use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
 use crate::config::ChannelSettings;
 use crate::event::Event;
@@ -31,6 +31,29 @@ pub(super) struct Target {
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display)
+    }
+}
+
+/// The answer rules the chat and incident targets share: 2xx delivered; 408,
+/// 429 and 5xx retried (honouring `Retry-After`); any other 4xx will not get
+/// better by itself, so dead; anything else retried. Targets match their own
+/// special cases first.
+pub(super) fn outcome_for_status(
+    status: u16,
+    reason: String,
+    retry_after: Option<Duration>,
+) -> SendOutcome {
+    match status {
+        200..=299 => SendOutcome::Delivered { detail: reason },
+        408 | 429 | 500..=599 => SendOutcome::Retry {
+            reason,
+            retry_after,
+        },
+        400..=499 => SendOutcome::Permanent { reason },
+        _ => SendOutcome::Retry {
+            reason,
+            retry_after: None,
+        },
     }
 }
 

@@ -29,3 +29,28 @@ fn target_paths_join_without_double_slashes() {
     assert_eq!(prefixed.url.as_str(), "http://am/prefix/api/v2/alerts");
     assert_eq!(prefixed.display(), "http://am");
 }
+
+#[test]
+fn the_shared_answer_rules() {
+    let wait = Some(Duration::from_secs(7));
+    let cases: [(u16, &str, Option<Duration>); 8] = [
+        (200, "delivered", None),
+        (204, "delivered", None),
+        (408, "retry", wait),
+        (429, "retry", wait),
+        (503, "retry", wait),
+        (400, "permanent", None),
+        (404, "permanent", None),
+        (302, "retry", None),
+    ];
+    for (status, expected, expected_wait) in cases {
+        match outcome_for_status(status, "r".into(), wait) {
+            SendOutcome::Delivered { .. } => assert_eq!(expected, "delivered", "{status}"),
+            SendOutcome::Permanent { .. } => assert_eq!(expected, "permanent", "{status}"),
+            SendOutcome::Retry { retry_after, .. } => {
+                assert_eq!(expected, "retry", "{status}");
+                assert_eq!(retry_after, expected_wait, "{status}");
+            }
+        }
+    }
+}

@@ -10,7 +10,9 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, json_seconds, Answer, ChatText, Target};
+use super::chat::{
+    answered, clip, headline, json_seconds, outcome_for_status, Answer, ChatText, Target,
+};
 use super::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
@@ -103,15 +105,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
         401 | 403 => SendOutcome::Permanent {
             reason: format!("Discord rejected the webhook token; replace this channel's url: {reason}"),
         },
-        408 | 500..=599 => SendOutcome::Retry {
-            reason,
-            retry_after: answer.retry_after,
-        },
-        400..=499 => SendOutcome::Permanent { reason },
-        _ => SendOutcome::Retry {
-            reason,
-            retry_after: None,
-        },
+        other => outcome_for_status(other, reason, answer.retry_after),
     }
 }
 

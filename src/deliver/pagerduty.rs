@@ -12,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, Answer, ChatText, Target};
+use super::chat::{answered, clip, headline, outcome_for_status, Answer, ChatText, Target};
 use super::condition::{transitions, SeverityMap, Transition};
 use super::{DeliverError, SendOutcome};
 use crate::config::{ChannelSettings, Secret};
@@ -199,15 +199,7 @@ impl PagerDutyChannel {
             400 => SendOutcome::Permanent {
                 reason: format!("PagerDuty refused the event as invalid: {reason}"),
             },
-            408 | 429 | 500..=599 => SendOutcome::Retry {
-                reason,
-                retry_after: answer.retry_after,
-            },
-            401..=499 => SendOutcome::Permanent { reason },
-            _ => SendOutcome::Retry {
-                reason,
-                retry_after: None,
-            },
+            other => outcome_for_status(other, reason, answer.retry_after),
         }
     }
 }

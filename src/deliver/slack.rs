@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, ChatText, Target};
+use super::chat::{answered, clip, headline, outcome_for_status, ChatText, Target};
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
 use crate::event::Event;
@@ -111,23 +111,11 @@ impl SlackChannel {
 /// Other 4xx (`invalid_payload`, `no_service`, `channel_is_archived`, …) will
 /// not get better by themselves: dead, with Slack's reason.
 fn classify(display: &str, answer: &super::chat::Answer) -> SendOutcome {
-    let status = answer.status;
-    let reason = answered(display, answer);
-    if status.is_success() {
-        SendOutcome::Delivered { detail: reason }
-    } else if status.as_u16() == 429 || status.is_server_error() || status.as_u16() == 408 {
-        SendOutcome::Retry {
-            reason,
-            retry_after: answer.retry_after,
-        }
-    } else if status.is_client_error() {
-        SendOutcome::Permanent { reason }
-    } else {
-        SendOutcome::Retry {
-            reason,
-            retry_after: None,
-        }
-    }
+    outcome_for_status(
+        answer.status.as_u16(),
+        answered(display, answer),
+        answer.retry_after,
+    )
 }
 
 /// Slack's mrkdwn treats `&`, `<` and `>` as control characters; campaign names

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, Answer, ChatText, Target};
+use super::chat::{answered, clip, headline, outcome_for_status, Answer, ChatText, Target};
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
 use crate::event::Event;
@@ -125,17 +125,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
     } else {
         status
     };
-    match effective {
-        408 | 429 | 500..=599 => SendOutcome::Retry {
-            reason,
-            retry_after: answer.retry_after,
-        },
-        400..=499 => SendOutcome::Permanent { reason },
-        _ => SendOutcome::Retry {
-            reason,
-            retry_after: None,
-        },
-    }
+    outcome_for_status(effective, reason, answer.retry_after)
 }
 
 #[cfg(test)]
