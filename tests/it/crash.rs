@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use campaign_watcher::commit::Store;
 
-use crate::helpers::{eventually, run_cli, spawn_daemon_with, BinaryApp};
+use crate::helpers::{
+    change_a_settled_campaign, delivered_transitions, eventually, run_cli, spawn_daemon_with,
+    BinaryApp,
+};
 
 /// What one round does to the running daemon.
 #[derive(Debug, Clone, Copy)]
@@ -36,36 +39,6 @@ const ROUNDS: [Kill; 12] = [
     Kill::AfterTraffic,
     Kill::DuringSend,
 ];
-
-/// Flip the status of a campaign whose last change a cycle already committed
-/// (starting the search at `round`), so that every change the simulator makes
-/// is one the watcher can observe before the campaign changes again.
-async fn change_a_settled_campaign(
-    round: usize,
-    sim: &campaign_watcher::sim::SimServer,
-    state_url: &str,
-    sim_status: &mut BTreeMap<String, &'static str>,
-    expected: &mut BTreeMap<String, Vec<(String, String)>>,
-) {
-    let stored = {
-        let store = Store::open(state_url).await.unwrap();
-        store.load_states().await.unwrap()
-    };
-    let ids: Vec<String> = sim_status.keys().cloned().collect();
-    let settled = (0..ids.len())
-        .map(|offset| ids[(round + offset) % ids.len()].clone())
-        .find(|id| stored[id].snapshot.status.as_str() == sim_status[id]);
-    if let Some(id) = settled {
-        let from = sim_status[&id];
-        let to = if from == "live" { "paused" } else { "live" };
-        sim.control.set_status(&id, to);
-        sim_status.insert(id.clone(), to);
-        expected
-            .entry(id)
-            .or_default()
-            .push((from.to_string(), to.to_string()));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
@@ -185,29 +158,8 @@ async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
     assert!(stopped.success(), "{stopped:?}: {}", daemon.logs());
 
     // Every transition once per id, and one id per transition.
-    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    for request in receiver.received() {
-        let body = request.json();
-        let id = request.header("webhook-id").to_string();
-        assert_eq!(body["id"], id.as_str());
-        if let Some(first) = by_id.get(&id) {
-            assert_eq!(first, &body, "a redelivery carries the same event");
-        }
-        by_id.insert(id, body);
-    }
-    let mut delivered: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for body in by_id.values() {
-        assert_eq!(body["type"], "campaign.status_changed", "{body}");
-        let campaign = &body["campaign"];
-        delivered
-            .entry(campaign["id"].as_str().unwrap().to_string())
-            .or_default()
-            .push((
-                campaign["previous_status"].as_str().unwrap().to_string(),
-                campaign["status"].as_str().unwrap().to_string(),
-            ));
-    }
-    for transitions in expected.values_mut().chain(delivered.values_mut()) {
+    let (by_id, delivered) = delivered_transitions(&receiver);
+    for transitions in expected.values_mut() {
         transitions.sort();
     }
     assert_eq!(

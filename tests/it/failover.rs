@@ -14,7 +14,8 @@ use campaign_watcher::commit::scratch::ScratchDatabase;
 use campaign_watcher::commit::Store;
 
 use crate::helpers::{
-    eventually, run_cli, spawn_daemon_with, spawn_sim, write_config, DaemonProcess, Receiver,
+    change_a_settled_campaign, delivered_transitions, eventually, run_cli, spawn_daemon_with,
+    spawn_sim, write_config, DaemonProcess, Receiver,
 };
 
 const LEASE_TTL: Duration = Duration::from_secs(3);
@@ -62,36 +63,6 @@ async fn the_leader(replicas: &[Replica], within: Duration) -> usize {
             replicas.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Flip a campaign whose previous change is already committed (see crash.rs).
-async fn change_a_settled_campaign(
-    round: usize,
-    sim: &campaign_watcher::sim::SimServer,
-    state_url: &str,
-    sim_status: &mut BTreeMap<String, &'static str>,
-    expected: &mut BTreeMap<String, Vec<(String, String)>>,
-) {
-    let stored = Store::open(state_url)
-        .await
-        .unwrap()
-        .load_states()
-        .await
-        .unwrap();
-    let ids: Vec<String> = sim_status.keys().cloned().collect();
-    let settled = (0..ids.len())
-        .map(|offset| ids[(round + offset) % ids.len()].clone())
-        .find(|id| stored[id].snapshot.status.as_str() == sim_status[id]);
-    if let Some(id) = settled {
-        let from = sim_status[&id];
-        let to = if from == "live" { "paused" } else { "live" };
-        sim.control.set_status(&id, to);
-        sim_status.insert(id.clone(), to);
-        expected
-            .entry(id)
-            .or_default()
-            .push((from.to_string(), to.to_string()));
     }
 }
 
@@ -278,28 +249,8 @@ async fn killing_the_leader_hands_over_and_loses_or_duplicates_nothing() {
     }
 
     // Every transition once per id, and one id per transition.
-    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    for request in receiver.received() {
-        let body = request.json();
-        let id = request.header("webhook-id").to_string();
-        if let Some(first) = by_id.get(&id) {
-            assert_eq!(first, &body, "a redelivery carries the same event");
-        }
-        by_id.insert(id, body);
-    }
-    let mut delivered: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for body in by_id.values() {
-        assert_eq!(body["type"], "campaign.status_changed", "{body}");
-        let campaign = &body["campaign"];
-        delivered
-            .entry(campaign["id"].as_str().unwrap().to_string())
-            .or_default()
-            .push((
-                campaign["previous_status"].as_str().unwrap().to_string(),
-                campaign["status"].as_str().unwrap().to_string(),
-            ));
-    }
-    for transitions in expected.values_mut().chain(delivered.values_mut()) {
+    let (_, delivered) = delivered_transitions(&receiver);
+    for transitions in expected.values_mut() {
         transitions.sort();
     }
     assert_eq!(

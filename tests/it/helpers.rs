@@ -497,3 +497,73 @@ pub async fn pretend_newer_schema(path: &Path) {
         .unwrap();
     connection.close().await.unwrap();
 }
+
+/// Campaign id → the `(from, to)` status transitions announced for it.
+pub type Transitions = BTreeMap<String, Vec<(String, String)>>;
+
+/// Flip the status of a campaign whose last change a cycle already committed
+/// (starting the search at `round`), so that every change the simulator makes
+/// is one the watcher can observe before the campaign changes again. Records
+/// the flip in `sim_status` and `expected`.
+pub async fn change_a_settled_campaign(
+    round: usize,
+    sim: &SimServer,
+    state_url: &str,
+    sim_status: &mut BTreeMap<String, &'static str>,
+    expected: &mut Transitions,
+) {
+    let stored = campaign_watcher::commit::Store::open(state_url)
+        .await
+        .unwrap()
+        .load_states()
+        .await
+        .unwrap();
+    let ids: Vec<String> = sim_status.keys().cloned().collect();
+    let settled = (0..ids.len())
+        .map(|offset| ids[(round + offset) % ids.len()].clone())
+        .find(|id| stored[id].snapshot.status.as_str() == sim_status[id]);
+    if let Some(id) = settled {
+        let from = sim_status[&id];
+        let to = if from == "live" { "paused" } else { "live" };
+        sim.control.set_status(&id, to);
+        sim_status.insert(id.clone(), to);
+        expected
+            .entry(id)
+            .or_default()
+            .push((from.to_string(), to.to_string()));
+    }
+}
+
+/// What `receiver` got, by `webhook-id` (each id matching its payload, each
+/// redelivery carrying the same event), and the status transitions those
+/// events announce, sorted per campaign.
+pub fn delivered_transitions(
+    receiver: &Receiver,
+) -> (BTreeMap<String, serde_json::Value>, Transitions) {
+    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for request in receiver.received() {
+        let body = request.json();
+        let id = request.header("webhook-id").to_string();
+        assert_eq!(body["id"], id.as_str());
+        if let Some(first) = by_id.get(&id) {
+            assert_eq!(first, &body, "a redelivery carries the same event");
+        }
+        by_id.insert(id, body);
+    }
+    let mut delivered = Transitions::new();
+    for body in by_id.values() {
+        assert_eq!(body["type"], "campaign.status_changed", "{body}");
+        let campaign = &body["campaign"];
+        delivered
+            .entry(campaign["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                campaign["previous_status"].as_str().unwrap().to_string(),
+                campaign["status"].as_str().unwrap().to_string(),
+            ));
+    }
+    for transitions in delivered.values_mut() {
+        transitions.sort();
+    }
+    (by_id, delivered)
+}
