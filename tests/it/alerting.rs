@@ -8,7 +8,7 @@ use campaign_watcher::config::{QuietHoursSettings, RuleSettings};
 use campaign_watcher::sim::{Fault, FaultKind};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::helpers::{run_cli, BinaryApp, TestApp};
+use crate::helpers::{all_live, run_cli, BinaryApp, TestApp};
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -329,10 +329,7 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
         config,
     } = BinaryApp::spawn(2, "").await;
     let ids = sim.control.ids();
-    for id in &ids {
-        sim.control.set_status(id, "live");
-        sim.control.set_errors(id, vec![]);
-    }
+    all_live(&sim);
     let config = config.to_str().unwrap();
     let cli = |args: &'static [&'static str]| {
         let mut full = vec!["--config", config];

@@ -10,8 +10,8 @@ use std::time::Duration;
 use campaign_watcher::commit::Store;
 
 use crate::helpers::{
-    change_a_settled_campaign, delivered_transitions, eventually, run_cli, spawn_daemon_with,
-    BinaryApp,
+    all_live, change_a_settled_campaign, delivered_transitions, eventually, run_cli,
+    spawn_daemon_with, BinaryApp,
 };
 
 /// What one round does to the running daemon.
@@ -49,10 +49,7 @@ async fn killing_run_at_every_stage_loses_and_duplicates_nothing() {
         config,
     } = BinaryApp::spawn(4, "").await;
     let ids = sim.control.ids();
-    for id in &ids {
-        sim.control.set_status(id, "live");
-        sim.control.set_errors(id, vec![]);
-    }
+    all_live(&sim);
     let config_arg = config.to_str().unwrap();
     let baseline = run_cli(&["--config", config_arg, "once"], &[]).await;
     assert_eq!(baseline.code, Some(0), "{}", baseline.stderr);

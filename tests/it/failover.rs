@@ -14,8 +14,8 @@ use campaign_watcher::commit::scratch::ScratchDatabase;
 use campaign_watcher::commit::Store;
 
 use crate::helpers::{
-    change_a_settled_campaign, delivered_transitions, eventually, run_cli, spawn_daemon_with,
-    spawn_sim, write_config, DaemonProcess, Receiver,
+    all_live, change_a_settled_campaign, delivered_transitions, eventually, run_cli,
+    spawn_daemon_with, spawn_sim, write_config, DaemonProcess, Receiver,
 };
 
 const LEASE_TTL: Duration = Duration::from_secs(3);
@@ -97,10 +97,7 @@ async fn killing_the_leader_hands_over_and_loses_or_duplicates_nothing() {
     let db = ScratchDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
     let ids = sim.control.ids();
-    for id in &ids {
-        sim.control.set_status(id, "live");
-        sim.control.set_errors(id, vec![]);
-    }
+    all_live(&sim);
     let config = write_config(dir.path(), &sim.base_url(), &ids, &receiver.url(), "");
     let text = std::fs::read_to_string(&config).unwrap();
     let sqlite_line = format!(

@@ -23,6 +23,14 @@ pub const TEST_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_campaign-watcher");
 
+/// Put every simulated campaign in a known state (live, no upload errors).
+pub fn all_live(sim: &SimServer) {
+    for id in sim.control.ids() {
+        sim.control.set_status(&id, "live");
+        sim.control.set_errors(&id, vec![]);
+    }
+}
+
 pub async fn spawn_sim(campaigns: usize) -> SimServer {
     sim::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -254,10 +262,7 @@ impl TestApp {
 
     /// Put every campaign in a known state (live, no upload errors) before a baseline.
     pub fn all_live(&self) {
-        for id in self.sim.control.ids() {
-            self.sim.control.set_status(&id, "live");
-            self.sim.control.set_errors(&id, vec![]);
-        }
+        all_live(&self.sim);
     }
 
     pub fn id(&self, index: usize) -> String {
