@@ -62,7 +62,7 @@ impl<'de> Deserialize<'de> for CampaignStatus {
 }
 
 /// The embedded agent: `{name, agentId, status}`; `status` is free-form text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct Agent {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -70,7 +70,7 @@ pub struct Agent {
 }
 
 /// One campaign as the watcher understands it, independent of the API's shape drift.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Snapshot {
     pub id: String,
     pub name: String,
@@ -83,6 +83,19 @@ pub struct Snapshot {
     pub concurrent_calls: Option<i64>,
     /// `scheduledDate` as sent (its format varies between API versions).
     pub scheduled_date: Option<String>,
+}
+
+impl Snapshot {
+    /// A 64-bit digest of everything the diff compares, stable for the life of
+    /// the process: equal snapshots always agree, and different ones collide with
+    /// odds of about 1 in 2^64, so a large account can be remembered by digest.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same input gives the same digest every time.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
 /// Why a campaign could not be read this cycle.
@@ -101,4 +114,64 @@ pub enum Observation {
     /// A direct GET answered 404 (never inferred from a missing list entry).
     NotFound,
     Failed(FetchFailure),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            id: "camp_1".into(),
+            name: "Q4 Outreach".into(),
+            status: CampaignStatus::Live,
+            upload_errors: BTreeSet::from(["Row 7: invalid phone number".to_string()]),
+            agent: Some(Agent {
+                id: Some("ag_1".into()),
+                name: Some("Caller Bot".into()),
+                status: Some("Live".into()),
+            }),
+            caller_number: Some("+15550000001".into()),
+            concurrent_calls: Some(2),
+            scheduled_date: None,
+        }
+    }
+
+    /// The watcher remembers campaigns by fingerprint: every field the diff
+    /// compares must move it, and an equal snapshot must reproduce it.
+    #[test]
+    fn the_fingerprint_follows_every_compared_field() {
+        let base = snapshot();
+        assert_eq!(base.fingerprint(), snapshot().fingerprint());
+        type Change = fn(&mut Snapshot);
+        let changes: [(&str, Change); 9] = [
+            ("status", |s| s.status = CampaignStatus::Paused),
+            ("unknown status", |s| {
+                s.status = CampaignStatus::Unknown("archived".into())
+            }),
+            ("name", |s| s.name.push('!')),
+            ("an upload error added", |s| {
+                s.upload_errors.insert("Row 9: duplicate".into());
+            }),
+            ("upload errors cleared", |s| s.upload_errors.clear()),
+            ("agent status", |s| {
+                s.agent.as_mut().unwrap().status = Some("Testing".into())
+            }),
+            ("caller number", |s| s.caller_number = None),
+            ("concurrent calls", |s| s.concurrent_calls = Some(3)),
+            ("scheduled date", |s| {
+                s.scheduled_date = Some("2027-03-02T09:30:00.000Z".into())
+            }),
+        ];
+        for (what, change) in changes {
+            let mut changed = snapshot();
+            change(&mut changed);
+            assert_ne!(changed.fingerprint(), base.fingerprint(), "{what}");
+        }
+        // Neighbouring fields cannot trade content and keep the digest.
+        let mut swapped = snapshot();
+        swapped.name = "camp_1".into();
+        swapped.id = "Q4 Outreach".into();
+        assert_ne!(swapped.fingerprint(), base.fingerprint());
+    }
 }

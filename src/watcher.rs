@@ -70,13 +70,43 @@ pub struct Watcher {
 /// (almost) nothing. Anything missing is read from the store again.
 #[derive(Default)]
 struct Memory {
-    /// The stored states as of the last commit.
-    states: Option<HashMap<String, CampaignState>>,
+    /// A brief of every stored state as of the last commit.
+    briefs: Option<HashMap<String, Brief>>,
     /// Campaigns recorded as no longer being read (`campaign_seen`).
     unseen: Option<HashSet<String>>,
     /// When the last cycle that read campaigns started.
     last_read_at: Option<DateTime<Utc>>,
 }
+
+/// What the watcher keeps of a stored state between cycles: enough to tell an
+/// unchanged listing entry and to count and track campaigns, about a tenth of
+/// the full state. Full states are read from the store only for campaigns whose
+/// observation differs (or for every campaign when reminding rules need them).
+#[derive(Debug, Clone, PartialEq)]
+struct Brief {
+    fingerprint: u64,
+    status_bucket: &'static str,
+    not_found: bool,
+    /// A debounce candidate is waiting: the next observation must be diffed.
+    pending: bool,
+    changed_at: DateTime<Utc>,
+}
+
+impl Brief {
+    fn of(state: &CampaignState) -> Self {
+        Self {
+            fingerprint: state.snapshot.fingerprint(),
+            status_bucket: crate::http::status_bucket(&state.snapshot.status, state.not_found),
+            not_found: state.not_found,
+            pending: state.pending.is_some(),
+            changed_at: state.changed_at,
+        }
+    }
+}
+
+/// A first cycle over a large account commits its (event-free) states in slices
+/// of this many.
+const QUIET_STATES_PER_COMMIT: usize = 1_000;
 
 /// `None` for an empty list; patterns were checked by the config's `validate()`,
 /// an invalid one is skipped rather than guessed at.
@@ -122,6 +152,32 @@ impl Watcher {
         &self.store
     }
 
+    async fn commit_quiet_states(
+        &self,
+        now: DateTime<Utc>,
+        states: Vec<(String, CampaignState)>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .commit_cycle(&CycleCommit {
+                now,
+                states,
+                health: None,
+                events: vec![],
+                reminders: vec![],
+            })
+            .await
+    }
+
+    async fn load_briefs(&self) -> Result<HashMap<String, Brief>, StoreError> {
+        let mut briefs = HashMap::new();
+        self.store
+            .each_state(|key, state| {
+                briefs.insert(key, Brief::of(&state));
+            })
+            .await?;
+        Ok(briefs)
+    }
+
     /// Run one cycle. Only a store failure is an error: an unreadable API is a
     /// verdict in the report (and, after enough cycles, an event).
     #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, duration_ms))]
@@ -129,48 +185,82 @@ impl Watcher {
         let started = Instant::now();
         let requests_before = self.client.requests_sent();
         // Taken out for the cycle: an early return leaves nothing stale behind.
-        let remembered = self.memory.lock().await.states.take();
-        let mut stored = match remembered {
-            Some(states) => states,
-            None => self.store.load_states().await?,
+        let remembered = self.memory.lock().await.briefs.take();
+        let mut briefs = match remembered {
+            Some(briefs) => briefs,
+            None => self.load_briefs().await?,
         };
         let Fetched {
             observations,
             unchanged,
             listing_failure,
-        } = self.fetch(&stored).await;
+        } = self.fetch(&briefs).await;
         crate::crash::reached(crate::crash::Stage::AfterFetch);
 
-        let mut failures: Vec<&FetchFailure> = Vec::new();
-        let mut campaigns_read = unchanged.len();
+        // Full states only where a diff will look at them.
+        let stored = if self.router.reminding_rules().is_empty() {
+            self.store
+                .load_states_for(
+                    observations
+                        .iter()
+                        .map(|(key, _)| key.as_str())
+                        .filter(|key| briefs.contains_key(*key)),
+                )
+                .await?
+        } else {
+            self.store.load_states().await?
+        };
+
+        // Observations are consumed as they are diffed, and states that come with
+        // no event (first sightings, debounce candidates) are committed a slice at
+        // a time: a first cycle over a large account never holds it twice. Nothing
+        // can be lost by committing them early, as there is nothing to announce.
+        // Reminders compare against this cycle's states, so they keep them all.
+        let slice_quiet_states = self.router.reminding_rules().is_empty();
+        let mut quiet_states = Vec::new();
+        let mut failures: Vec<(String, FetchFailure)> = Vec::new();
+        let mut read: Vec<String> = Vec::with_capacity(unchanged.len());
         let mut states = Vec::new();
+        let mut committed: Vec<(String, Brief)> = Vec::new();
         let mut events = Vec::new();
-        for (key, observation) in &observations {
-            match observation {
-                Observation::Failed(failure) => {
-                    tracing::warn!(campaign = %key, reason = %failure.reason, "campaign could not be read; its stored state is kept");
-                    failures.push(failure);
-                }
-                _ => campaigns_read += 1,
-            }
-            let name = match observation {
+        for (key, observation) in observations {
+            let name = match &observation {
                 Observation::Found(snapshot) => Some(snapshot.name.as_str()),
-                _ => stored.get(key).map(|state| state.snapshot.name.as_str()),
+                _ => stored.get(&key).map(|state| state.snapshot.name.as_str()),
             };
             let confirm_polls = self
                 .router
-                .confirm_polls(key, name, self.watch.confirm_polls);
-            let diff = diff_confirmed(key, stored.get(key), observation, confirm_polls, now);
+                .confirm_polls(&key, name, self.watch.confirm_polls);
+            let diff = diff_confirmed(&key, stored.get(&key), &observation, confirm_polls, now);
             if let Some(state) = diff.state {
-                states.push((key.clone(), state));
+                committed.push((key.clone(), Brief::of(&state)));
+                if slice_quiet_states && diff.events.is_empty() {
+                    quiet_states.push((key.clone(), state));
+                    if quiet_states.len() >= QUIET_STATES_PER_COMMIT {
+                        self.commit_quiet_states(now, std::mem::take(&mut quiet_states))
+                            .await?;
+                    }
+                } else {
+                    states.push((key.clone(), state));
+                }
             }
             events.extend(diff.events);
+            match observation {
+                Observation::Failed(failure) => {
+                    tracing::warn!(campaign = %key, reason = %failure.reason, "campaign could not be read; its stored state is kept");
+                    failures.push((key, failure));
+                }
+                _ => read.push(key),
+            }
         }
+        states.append(&mut quiet_states);
+        let campaigns_read = read.len() + unchanged.len();
+        read.extend(unchanged);
 
         let campaigns_by_status = count_by_status(
-            observations.keys().chain(unchanged.iter()),
-            &states,
-            &stored,
+            read.iter().chain(failures.iter().map(|(key, _)| key)),
+            &committed,
+            &briefs,
         );
         let verdict = verdict(listing_failure.as_ref(), &failures, campaigns_read);
         let health = self.store.load_health().await?;
@@ -190,7 +280,7 @@ impl Watcher {
             })
             .collect();
         let reminders = self
-            .plan_reminders(&stored, &states, &observations, &unchanged, &routed, now)
+            .plan_reminders(&stored, &states, &read, &routed, now)
             .await?;
         for (event, channels) in reminders.events {
             let mut reminder = RoutedEvent::new(event, channels);
@@ -202,11 +292,6 @@ impl Watcher {
             tracing::info!(event_id = %silenced.event.id, silence = silenced.silence, summary = %silenced.event.summary, "event silenced: kept in history, not sent");
         }
 
-        let committed: Vec<(String, CampaignState)> = if self.remember {
-            states.clone()
-        } else {
-            vec![]
-        };
         if !states.is_empty()
             || !events.is_empty()
             || health_changed
@@ -234,12 +319,9 @@ impl Watcher {
             started_at: now,
             campaigns_read,
             campaigns_failed: failures.len(),
-            failures: observations
-                .iter()
-                .filter_map(|(key, observation)| match observation {
-                    Observation::Failed(failure) => Some((key.clone(), failure.reason.clone())),
-                    _ => None,
-                })
+            failures: failures
+                .into_iter()
+                .map(|(key, failure)| (key, failure.reason))
                 .collect(),
             verdict,
             events,
@@ -248,14 +330,14 @@ impl Watcher {
             campaigns_by_status,
             api_unhealthy: new_health.unhealthy,
         };
-        self.record_outcome(&observations, &unchanged, &stored, &committed, &report)
+        self.record_outcome(&read, &briefs, &committed, &report)
             .await;
         if self.remember {
-            stored.extend(committed);
-            self.memory.lock().await.states = Some(stored);
+            briefs.extend(committed);
+            self.memory.lock().await.briefs = Some(briefs);
         }
         let span = tracing::Span::current();
-        span.record("campaigns", observations.len() + unchanged.len());
+        span.record("campaigns", report.campaigns_read + report.campaigns_failed);
         span.record("events", report.events.len());
         span.record("verdict", tracing::field::debug(&report.verdict));
         span.record("duration_ms", report.duration.as_millis() as u64);
@@ -268,18 +350,12 @@ impl Watcher {
     /// only logged: the cycle itself is already committed.
     async fn record_outcome(
         &self,
-        observations: &BTreeMap<String, Observation>,
-        unchanged: &[String],
-        stored: &HashMap<String, CampaignState>,
-        committed: &[(String, CampaignState)],
+        read: &[String],
+        stored: &HashMap<String, Brief>,
+        committed: &[(String, Brief)],
         report: &CycleReport,
     ) {
-        let read: HashSet<&str> = observations
-            .iter()
-            .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
-            .map(|(key, _)| key.as_str())
-            .chain(unchanged.iter().map(String::as_str))
-            .collect();
+        let read: HashSet<&str> = read.iter().map(String::as_str).collect();
         let (result, detail) = match &report.verdict {
             CycleVerdict::Readable => (
                 "success",
@@ -327,9 +403,9 @@ impl Watcher {
         // already recorded as unseen: so one that is not read now was last read then.
         let newly_unseen: Vec<(String, DateTime<Utc>)> = stored
             .iter()
-            .chain(committed.iter().map(|(key, state)| (key, state)))
+            .chain(committed.iter().map(|(key, brief)| (key, brief)))
             .filter(|(key, _)| !read.contains(key.as_str()) && !unseen.contains(*key))
-            .map(|(key, state)| (key.clone(), last_read_at.unwrap_or(state.changed_at)))
+            .map(|(key, brief)| (key.clone(), last_read_at.unwrap_or(brief.changed_at)))
             .collect::<BTreeMap<_, _>>()
             .into_iter()
             .collect();
@@ -363,10 +439,9 @@ impl Watcher {
     /// Reminders due this cycle, from the stored timestamps and the campaigns read.
     async fn plan_reminders(
         &self,
-        stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
-        new_states: &[(String, crate::diff::CampaignState)],
-        observations: &BTreeMap<String, Observation>,
-        unchanged: &[String],
+        stored: &HashMap<String, CampaignState>,
+        new_states: &[(String, CampaignState)],
+        read: &[String],
         routed: &[RoutedEvent],
         now: DateTime<Utc>,
     ) -> Result<remind::Plan, StoreError> {
@@ -374,15 +449,12 @@ impl Watcher {
             return Ok(remind::Plan::default());
         }
         let reminders = self.store.load_reminders().await?;
-        let updated: std::collections::HashMap<&str, &crate::diff::CampaignState> = new_states
+        let updated: HashMap<&str, &CampaignState> = new_states
             .iter()
             .map(|(key, state)| (key.as_str(), state))
             .collect();
-        let observed: Vec<(&str, &crate::diff::CampaignState)> = observations
+        let observed: Vec<(&str, &CampaignState)> = read
             .iter()
-            .filter(|(_, observation)| !matches!(observation, Observation::Failed(_)))
-            .map(|(key, _)| key)
-            .chain(unchanged.iter())
             .filter_map(|key| {
                 let state = updated
                     .get(key.as_str())
@@ -407,11 +479,8 @@ impl Watcher {
 
     /// Read every watched campaign. Returns one observation per campaign key, plus
     /// the listing's failure when `watch.all` could not list.
-    async fn fetch(
-        &self,
-        stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
-    ) -> Fetched {
-        let mut observations = BTreeMap::new();
+    async fn fetch(&self, stored: &HashMap<String, Brief>) -> Fetched {
+        let mut observations = Vec::new();
         let mut unchanged = Vec::new();
         let mut listing_failure = None;
         let mut listed = BTreeSet::new();
@@ -420,7 +489,7 @@ impl Watcher {
             // Kept apart until the listing completes: a listing that fails halfway
             // counts for nothing. An unchanged campaign is kept as its key only, so a
             // large account is never held twice (stored states + listing).
-            let mut listed_changed = BTreeMap::new();
+            let mut listed_changed = Vec::new();
             let mut listed_unchanged = Vec::new();
             let listing = self
                 .client
@@ -434,7 +503,7 @@ impl Watcher {
                     if is_unchanged(stored.get(&id), &observation) {
                         listed_unchanged.push(id);
                     } else {
-                        listed_changed.insert(id, observation);
+                        listed_changed.push((id, observation));
                     }
                 })
                 .await;
@@ -471,8 +540,8 @@ impl Watcher {
             direct.extend(
                 stored
                     .iter()
-                    .filter(|(key, state)| {
-                        !state.not_found
+                    .filter(|(key, brief)| {
+                        !brief.not_found
                             && !listed.contains(*key)
                             && !self.watch.campaigns.contains(key)
                     })
@@ -509,6 +578,9 @@ impl Watcher {
             .collect()
             .await;
         observations.extend(results);
+        // Listing and direct reads never overlap; sorted for a stable event order.
+        // In place: a large first cycle is not copied to be sorted.
+        observations.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         Fetched {
             observations,
             unchanged,
@@ -535,7 +607,7 @@ impl Watcher {
         &self,
         id: &str,
         observation: &Observation,
-        stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
+        stored: &HashMap<String, Brief>,
     ) -> bool {
         let name = match observation {
             Observation::Found(snapshot) => snapshot.name.as_str(),
@@ -573,29 +645,28 @@ fn next_cycle_id() -> u64 {
 /// nothing changed or it could not be read (never read at all: not counted).
 fn count_by_status<'a>(
     keys: impl Iterator<Item = &'a String>,
-    new_states: &[(String, crate::diff::CampaignState)],
-    stored: &std::collections::HashMap<String, crate::diff::CampaignState>,
+    new_states: &[(String, Brief)],
+    stored: &HashMap<String, Brief>,
 ) -> BTreeMap<&'static str, u64> {
-    let new_states: std::collections::HashMap<&str, &crate::diff::CampaignState> = new_states
+    let new_states: HashMap<&str, &Brief> = new_states
         .iter()
-        .map(|(key, state)| (key.as_str(), state))
+        .map(|(key, brief)| (key.as_str(), brief))
         .collect();
     crate::http::count_by_status(keys.filter_map(|key| {
-        let state = new_states
+        let brief = new_states
             .get(key.as_str())
             .copied()
             .or_else(|| stored.get(key))?;
-        Some(crate::http::status_bucket(
-            &state.snapshot.status,
-            state.not_found,
-        ))
+        Some(brief.status_bucket)
     }))
 }
 
 /// What one cycle read.
 struct Fetched {
     /// Campaigns that are new, changed or failed, by key.
-    observations: BTreeMap<String, Observation>,
+    /// A flat, sorted list rather than a map: a first cycle over a large account
+    /// holds every campaign here, and a map's nodes cost a third more.
+    observations: Vec<(String, Observation)>,
     /// Listed campaigns identical to their stored state: nothing can come of
     /// diffing them, so only their keys are kept.
     unchanged: Vec<String>,
@@ -603,10 +674,10 @@ struct Fetched {
 }
 
 /// Read exactly as stored, with no debounce candidate or 404 to settle.
-fn is_unchanged(stored: Option<&CampaignState>, observation: &Observation) -> bool {
+fn is_unchanged(stored: Option<&Brief>, observation: &Observation) -> bool {
     match (stored, observation) {
-        (Some(state), Observation::Found(snapshot)) => {
-            !state.not_found && state.pending.is_none() && state.snapshot == *snapshot
+        (Some(brief), Observation::Found(snapshot)) => {
+            !brief.not_found && !brief.pending && brief.fingerprint == snapshot.fingerprint()
         }
         _ => false,
     }
@@ -638,7 +709,7 @@ fn log_cycle(report: &CycleReport) {
 /// campaign could be read; a few failing campaigns among good ones are not an outage.
 fn verdict(
     listing_failure: Option<&FetchError>,
-    failures: &[&FetchFailure],
+    failures: &[(String, FetchFailure)],
     campaigns_read: usize,
 ) -> CycleVerdict {
     if let Some(error) = listing_failure {
@@ -647,14 +718,14 @@ fn verdict(
             auth_rejected: error.is_auth_rejected(),
         };
     }
-    if let Some(rejected) = failures.iter().find(|f| f.auth_rejected) {
+    if let Some((_, rejected)) = failures.iter().find(|(_, f)| f.auth_rejected) {
         return CycleVerdict::Unreadable {
             reason: rejected.reason.clone(),
             auth_rejected: true,
         };
     }
     match failures.first() {
-        Some(first) if campaigns_read == 0 => CycleVerdict::Unreadable {
+        Some((_, first)) if campaigns_read == 0 => CycleVerdict::Unreadable {
             reason: first.reason.clone(),
             auth_rejected: false,
         },

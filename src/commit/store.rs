@@ -518,23 +518,62 @@ impl Store {
 
     /// Every stored campaign state, by campaign key.
     pub async fn load_states(&self) -> Result<HashMap<String, CampaignState>, StoreError> {
+        let mut states = HashMap::new();
+        self.each_state(|key, state| {
+            states.insert(key, state);
+        })
+        .await?;
+        Ok(states)
+    }
+
+    /// Hand every stored campaign state to `each`, one row at a time, so a caller
+    /// can keep a digest of a large account without holding every state at once.
+    pub async fn each_state(
+        &self,
+        mut each: impl FnMut(String, CampaignState),
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
         on_pool!(self, pool => {
-            let rows = sqlx::query("SELECT key, state_json FROM campaign_state")
-                .fetch_all(pool)
-                .await?;
-            let mut states = HashMap::with_capacity(rows.len());
-            for row in rows {
+            let mut rows = sqlx::query("SELECT key, state_json FROM campaign_state").fetch(pool);
+            while let Some(row) = rows.try_next().await? {
                 let key: String = row.try_get("key")?;
                 let json: String = row.try_get("state_json")?;
-                let state: CampaignState =
-                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                        what: format!("campaign_state row \"{key}\""),
-                        reason: e.to_string(),
-                    })?;
-                states.insert(key, state);
+                let state = parse_state(&key, &json)?;
+                each(key, state);
             }
-            Ok(states)
-        })
+        });
+        Ok(())
+    }
+
+    /// The stored states of these campaigns (those without one are left out).
+    pub async fn load_states_for<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, CampaignState>, StoreError> {
+        // Well under SQLite's limit on bound parameters.
+        const CHUNK: usize = 500;
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let mut states = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT key, state_json FROM campaign_state WHERE key IN ({})",
+                placeholders.join(", ")
+            );
+            on_pool!(self, pool => {
+                let mut query = sqlx::query(&sql);
+                for key in chunk {
+                    query = query.bind(*key);
+                }
+                for row in query.fetch_all(pool).await? {
+                    let key: String = row.try_get("key")?;
+                    let json: String = row.try_get("state_json")?;
+                    let state = parse_state(&key, &json)?;
+                    states.insert(key, state);
+                }
+            });
+        }
+        Ok(states)
     }
 
     /// The stored API health; the default when never stored.
@@ -561,14 +600,6 @@ impl Store {
     /// row. With a lease, the transaction first checks that this replica still leads.
     pub async fn commit_cycle(&self, cycle: &CycleCommit) -> Result<(), StoreError> {
         let now = millis(cycle.now);
-        let mut states = Vec::with_capacity(cycle.states.len());
-        for (key, state) in &cycle.states {
-            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
-                what: format!("new state of campaign \"{key}\""),
-                reason: e.to_string(),
-            })?;
-            states.push((key, json, to_i64(state.seq), millis(state.changed_at)));
-        }
         let health = cycle
             .health
             .as_ref()
@@ -583,7 +614,12 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             pool.verify_lease(&mut tx, self.lease.as_deref()).await?;
-            for (key, json, seq, changed_at) in &states {
+            // Serialised row by row: a baseline of a large account is never held twice.
+            for (key, state) in &cycle.states {
+                let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
+                    what: format!("new state of campaign \"{key}\""),
+                    reason: e.to_string(),
+                })?;
                 sqlx::query(
                     "INSERT INTO campaign_state (key, state_json, seq, changed_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
@@ -591,8 +627,8 @@ impl Store {
                 )
                 .bind(key.as_str())
                 .bind(json.as_str())
-                .bind(*seq)
-                .bind(*changed_at)
+                .bind(to_i64(state.seq))
+                .bind(millis(state.changed_at))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -846,6 +882,14 @@ fn delivery_from_row(row: &impl Columns) -> Result<Delivery, StoreError> {
             .opt_int("held_until")?
             .map(|at| from_millis(at, || format!("outbox row {id} held_until")))
             .transpose()?,
+    })
+}
+
+/// One `campaign_state` row, or the error naming it.
+fn parse_state(key: &str, json: &str) -> Result<CampaignState, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: format!("campaign_state row \"{key}\""),
+        reason: e.to_string(),
     })
 }
 

@@ -153,6 +153,73 @@ async fn watching_all_lists_in_pages() {
     assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
 }
 
+/// More campaigns than one commit slice (1,000): the first cycle is committed in
+/// slices, stays silent and stores every campaign; afterwards the watcher knows
+/// them by fingerprint, before and after a restart, and misses no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_cycle_larger_than_a_commit_slice_is_silent_and_complete() {
+    let mut app = TestApp::spawn_with(2_345, |settings| {
+        settings.watch.campaigns.clear();
+        settings.watch.all = true;
+        settings.watch.page_size = 100;
+    })
+    .await;
+    app.all_live();
+    let baseline = app.cycle().await;
+    assert_eq!(baseline.campaigns_read, 2_345);
+    assert!(baseline.events.is_empty(), "{:?}", baseline.events);
+    let stored = app.daemon.store().load_states().await.unwrap();
+    assert_eq!(stored.len(), 2_345);
+    assert!(stored
+        .values()
+        .all(|state| state.snapshot.status.as_str() == "live"));
+    assert_eq!(baseline.campaigns_by_status.get("live"), Some(&2_345));
+
+    let (paused, errored, renamed) = (app.id(3), app.id(1_500), app.id(2_344));
+    app.sim.control.set_status(&paused, "paused");
+    app.sim
+        .control
+        .set_errors(&errored, vec!["Row 2: missing phone".into()]);
+    app.sim.control.patch(
+        &renamed,
+        serde_json::json!({ "campaignName": "Renamed campaign" }),
+    );
+    let mut changed: Vec<(String, String)> = app
+        .cycle()
+        .await
+        .events
+        .iter()
+        .map(|event| {
+            let campaign = event.campaign.as_ref().expect("a campaign event");
+            (campaign.id.clone(), event.kind.to_string())
+        })
+        .collect();
+    changed.sort();
+    let mut expected = vec![
+        (paused.clone(), "campaign.status_changed".to_string()),
+        (errored, "campaign.upload_errors_added".to_string()),
+        (renamed, "campaign.settings_changed".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(changed, expected);
+    assert!(app.cycle().await.events.is_empty(), "announced once");
+
+    app.restart().await;
+    assert!(
+        app.cycle().await.events.is_empty(),
+        "a restart re-announces nothing"
+    );
+    app.sim.control.set_status(&paused, "live");
+    let resumed = app.cycle().await;
+    assert_eq!(resumed.events.len(), 1);
+    assert_eq!(
+        resumed.events[0]
+            .transition()
+            .map(|(from, to)| (from.to_string(), to.to_string())),
+        Some(("paused".to_string(), "live".to_string()))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_api_raises_one_alert_and_then_recovers() {
     let app = TestApp::spawn(2).await;

@@ -149,6 +149,7 @@ on_both!(
     corrupt_rows_are_errors_naming_the_row,
     a_newer_schema_is_refused,
     alerting_and_status_queries_round_trip,
+    states_are_read_for_chosen_campaigns_or_one_at_a_time,
 );
 
 async fn raw_version(path: &Path) -> i64 {
@@ -459,6 +460,65 @@ async fn a_clone_shares(store: Store) {
     let clone = store.clone();
     assert_eq!(clone.outbox_counts().await.unwrap().pending, 2);
     assert_eq!(clone.load_states().await.unwrap().len(), 2);
+}
+
+/// `load_states_for` crosses its 500-key chunks and leaves out unknown keys;
+/// `each_state` visits every row once.
+async fn states_are_read_for_chosen_campaigns_or_one_at_a_time(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let states: Vec<(String, CampaignState)> = (0..1_234)
+        .map(|n| {
+            let key = format!("camp_{n:05}");
+            let status = if n % 3 == 0 {
+                CampaignStatus::Paused
+            } else {
+                CampaignStatus::Live
+            };
+            let state = state(&key, status, n);
+            (key, state)
+        })
+        .collect();
+    store
+        .commit_cycle(&CycleCommit {
+            now: t0(),
+            states: states.clone(),
+            health: None,
+            events: vec![],
+            reminders: vec![],
+        })
+        .await
+        .unwrap();
+
+    let wanted: Vec<&str> = states
+        .iter()
+        .step_by(2)
+        .map(|(key, _)| key.as_str())
+        .chain(["camp_missing", "camp_also_missing"])
+        .collect();
+    let loaded = store.load_states_for(wanted).await.unwrap();
+    assert_eq!(loaded.len(), 617);
+    for (key, state) in states.iter().step_by(2) {
+        assert_eq!(loaded.get(key), Some(state), "{key}");
+    }
+    assert!(!loaded.contains_key("camp_00001"));
+    assert!(store
+        .load_states_for(std::iter::empty())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mut visited = HashMap::new();
+    store
+        .each_state(|key, state| {
+            assert!(
+                visited.insert(key, state.seq).is_none(),
+                "a row visited twice"
+            );
+        })
+        .await
+        .unwrap();
+    assert_eq!(visited.len(), 1_234);
+    assert_eq!(visited.get("camp_01233"), Some(&1_233));
 }
 
 async fn commit_cycle_round_trips(kind: Kind) {
