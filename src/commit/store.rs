@@ -693,7 +693,8 @@ impl Store {
         Ok(())
     }
 
-    /// Pending rows with `next_attempt_at <= now`, oldest first.
+    /// Pending rows with `next_attempt_at <= now`, oldest first. A row whose
+    /// stored event cannot be read is marked dead (and logged) instead.
     pub async fn due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -704,14 +705,29 @@ impl Store {
              FROM outbox o JOIN events e ON e.id = o.event_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= $1
              ORDER BY o.id LIMIT $2";
+        let mut due = Vec::new();
+        let mut unreadable = Vec::new();
         on_pool!(self, pool => {
             let rows = sqlx::query(SQL)
                 .bind(millis(now))
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
-            rows.iter().map(delivery_from_row).collect()
-        })
+            for row in &rows {
+                match delivery_from_row(row) {
+                    Ok(delivery) => due.push(delivery),
+                    Err(error) => unreadable.push((row.int("id")?, error)),
+                }
+            }
+        });
+        // One damaged row must not hold back every alert queued behind it: it is
+        // set aside as dead, where `outbox list --dead` and the dead-row metric show it.
+        for (id, error) in unreadable {
+            tracing::error!(outbox_row = id, %error, "an outbox row cannot be read; it is set aside as dead so the rows behind it still go out");
+            self.mark_dead(id, now, &format!("unreadable: {error}"))
+                .await?;
+        }
+        Ok(due)
     }
 
     /// The earliest `next_attempt_at` of any pending row.

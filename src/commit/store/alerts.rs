@@ -445,7 +445,11 @@ fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> 
     let id = row.int("id")?;
     let what = || format!("outbox row {id}");
     let json = row.text("payload_json")?;
-    let event = parse_event(&json, what)?;
+    // Listed even when its event is damaged: that is why such a row is dead.
+    let summary = match parse_event(&json, what) {
+        Ok(event) => event.summary,
+        Err(error) => format!("(the stored event cannot be read: {error})"),
+    };
     Ok(OutboxEntry {
         id,
         event_id: row.text("event_id")?,
@@ -457,6 +461,6 @@ fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> 
         next_attempt_at: from_millis(row.int("next_attempt_at")?, what)?,
         held_until: optional_time(row, "held_until")?,
         last_error: row.opt_text("last_error")?,
-        summary: event.summary,
+        summary,
     })
 }

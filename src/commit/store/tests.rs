@@ -729,9 +729,37 @@ async fn corrupt_rows_are_errors_naming_the_row(kind: Kind) {
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("camp_b"), "{err}");
 
-    exec(&store, "UPDATE events SET payload_json = '[]'").await;
-    let err = store.due_deliveries(t0(), 10).await.unwrap_err();
-    assert!(err.to_string().contains("outbox row"), "{err}");
+    // A damaged outbox row is set aside as dead; the rows behind it still go out.
+    store
+        .commit_cycle(&CycleCommit {
+            states: vec![],
+            health: None,
+            ..cycle(&[("evt_2", &["hook"])])
+        })
+        .await
+        .unwrap();
+    exec(
+        &store,
+        "UPDATE events SET payload_json = '[]' WHERE id = 'evt_1'",
+    )
+    .await;
+    let due = store.due_deliveries(t0(), 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.event.id.as_str()).collect::<Vec<_>>(),
+        ["evt_2"]
+    );
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.dead), (1, 1));
+    let dead = store.outbox_entries(true).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].event_id, "evt_1");
+    let reason = dead[0].last_error.as_deref().unwrap_or_default();
+    assert!(reason.starts_with("unreadable:"), "{reason}");
+    assert!(
+        dead[0].summary.contains("cannot be read"),
+        "{}",
+        dead[0].summary
+    );
     let err = store.recent_events(10).await.unwrap_err();
     assert!(err.to_string().contains("evt_1"), "{err}");
 
