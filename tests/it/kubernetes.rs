@@ -1,44 +1,65 @@
 //! The Kubernetes manifests in deploy/kubernetes: every file parses, and the
 //! Deployment, ConfigMap, Secret, PVC, PodDisruptionBudget and Service have the
-//! fields operators rely on, and refer to each other by the right names.
+//! fields operators rely on, and refer to each other by the right names. The
+//! PostgreSQL overlay in deploy/kubernetes-postgres is applied to them by hand
+//! (no kustomize here) and the result checked the same way.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use campaign_watcher::config::Settings;
+use campaign_watcher::config::{Settings, ENV_PREFIX};
+use campaign_watcher::lead::DEFAULT_LEASE_TTL;
 use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::helpers::TEST_SECRET;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/kubernetes");
+const OVERLAY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/kubernetes-postgres");
 
-/// Every YAML document of every file, by kind (one of each is expected).
-fn manifests() -> BTreeMap<String, Value> {
-    let mut by_kind = BTreeMap::new();
-    let mut files: Vec<_> = std::fs::read_dir(DIR)
-        .expect("deploy/kubernetes exists")
+/// The `.yaml` files directly in `dir`, sorted.
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
+    files
+}
+
+/// Every YAML document of one file, each with a kind and an apiVersion.
+fn documents(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut all = Vec::new();
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let yaml = serde_norway::Value::deserialize(document)
+            .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+        let json = serde_json::to_value(&yaml).unwrap();
+        let kind = json["kind"].as_str().unwrap_or_default();
+        assert!(!kind.is_empty(), "{} has no kind", path.display());
+        assert!(json["apiVersion"].is_string(), "{}", path.display());
+        if kind != "Kustomization" {
+            assert!(
+                json["metadata"]["name"].is_string(),
+                "{} has no name",
+                path.display()
+            );
+        }
+        all.push(json);
+    }
+    all
+}
+
+/// Every YAML document of every file, by kind (one of each is expected).
+fn manifests() -> BTreeMap<String, Value> {
+    let mut by_kind = BTreeMap::new();
+    let files = yaml_files(DIR);
     assert!(files.len() >= 6, "{files:?}");
     for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
-        for document in serde_norway::Deserializer::from_str(&text) {
-            let yaml = serde_norway::Value::deserialize(document)
-                .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
-            let json = serde_json::to_value(&yaml).unwrap();
-            let kind = json["kind"].as_str().unwrap_or_default().to_string();
-            assert!(!kind.is_empty(), "{} has no kind", path.display());
-            assert!(json["apiVersion"].is_string(), "{}", path.display());
-            if kind != "Kustomization" {
-                assert!(
-                    json["metadata"]["name"].is_string(),
-                    "{} has no name",
-                    path.display()
-                );
-            }
+        for json in documents(&path) {
+            let kind = json["kind"].as_str().unwrap().to_string();
             assert!(
                 by_kind.insert(kind.clone(), json).is_none(),
                 "one {kind} only"
@@ -180,21 +201,18 @@ fn every_manifest_parses_and_the_deployment_is_hardened_and_probed() {
     }
 }
 
-#[test]
-fn the_configmap_holds_a_valid_configuration_matching_the_deployment() {
-    let all = manifests();
-    let toml = all["ConfigMap"]["data"]["campaign-watcher.toml"]
+/// The ConfigMap's configuration with its `*_file` paths pointing at the base
+/// Secret's keys as the pod would see them, under a temporary directory (kept
+/// alive by the returned guard).
+fn configmap_config_with_local_secrets(
+    configmap: &Value,
+    secret: &Value,
+) -> (tempfile::TempDir, String) {
+    let toml = configmap["data"]["campaign-watcher.toml"]
         .as_str()
         .expect("the ConfigMap carries campaign-watcher.toml");
-    let secret_keys: Vec<String> = all["Secret"]["stringData"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    // The secrets as the pod would see them, under a temporary directory.
     let secrets = tempfile::tempdir().unwrap();
-    for key in &secret_keys {
+    for key in secret["stringData"].as_object().unwrap().keys() {
         let value = match key.as_str() {
             "ops_hook_url" => "https://hooks.example.com/campaigns",
             "ops_hook_secret" => TEST_SECRET,
@@ -205,6 +223,13 @@ fn the_configmap_holds_a_valid_configuration_matching_the_deployment() {
     let mount = "/run/secrets/campaign-watcher";
     assert!(toml.contains(mount), "secrets come from the Secret's mount");
     let local = toml.replace(mount, &secrets.path().display().to_string());
+    (secrets, local)
+}
+
+#[test]
+fn the_configmap_holds_a_valid_configuration_matching_the_deployment() {
+    let all = manifests();
+    let (_secrets, local) = configmap_config_with_local_secrets(&all["ConfigMap"], &all["Secret"]);
     let settings = Settings::load_from_str(&local, "configmap.yaml")
         .unwrap_or_else(|e| panic!("the ConfigMap's configuration loads: {e}"));
     if let Err(problems) = settings.validate() {
@@ -223,4 +248,265 @@ fn the_configmap_holds_a_valid_configuration_matching_the_deployment() {
         settings.state.url
     );
     assert!(Path::new(DIR).join("secret.example.yaml").exists());
+}
+
+/// The list fields the overlay patches, with their merge keys as the Kubernetes
+/// API declares them (`patchMergeKey`); strategic merge replaces other lists.
+fn merge_key(field: &str) -> Option<&'static str> {
+    match field {
+        "containers" | "initContainers" | "env" | "volumes" => Some("name"),
+        "volumeMounts" => Some("mountPath"),
+        _ => None,
+    }
+}
+
+/// The part of a strategic merge patch the overlay uses: maps merge, `null`
+/// removes a key, keyed lists merge by key, and a list item with
+/// `$patch: delete` removes the base item with the same key.
+fn strategic_merge(base: &mut Value, patch: &Value, field: &str) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if key.starts_with('$') {
+                    continue;
+                }
+                if value.is_null() {
+                    base.remove(key);
+                } else {
+                    strategic_merge(base.entry(key.clone()).or_insert(Value::Null), value, key);
+                }
+            }
+        }
+        (Value::Array(items), Value::Array(patch_items)) if merge_key(field).is_some() => {
+            let key = merge_key(field).unwrap();
+            for patch_item in patch_items {
+                let id = &patch_item[key];
+                assert!(!id.is_null(), "an item of {field} without its {key}");
+                if patch_item["$patch"] == "delete" {
+                    let before = items.len();
+                    items.retain(|item| item[key] != *id);
+                    assert!(items.len() < before, "{field}: nothing to delete at {id}");
+                } else if let Some(item) = items.iter_mut().find(|item| item[key] == *id) {
+                    strategic_merge(item, patch_item, "");
+                } else {
+                    let mut item = Value::Object(Default::default());
+                    strategic_merge(&mut item, patch_item, "");
+                    items.push(item);
+                }
+            }
+        }
+        (base, patch) => *base = patch.clone(),
+    }
+}
+
+fn identity(document: &Value) -> (String, String) {
+    (
+        document["kind"].as_str().unwrap().to_string(),
+        document["metadata"]["name"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The base with the overlay's resources added and its patches applied, by
+/// kind and name, as `kubectl apply -k deploy/kubernetes-postgres` would create.
+fn overlay_rendered() -> BTreeMap<(String, String), Value> {
+    let overlay = Path::new(OVERLAY);
+    let kustomization = documents(&overlay.join("kustomization.yaml")).remove(0);
+    assert_eq!(kustomization["kind"], "Kustomization");
+    let resources = strings(&kustomization["resources"]);
+    let patches: Vec<&str> = kustomization["patches"]
+        .as_array()
+        .expect("the overlay has patches")
+        .iter()
+        .map(|patch| patch["path"].as_str().expect("patches are files"))
+        .collect();
+
+    // The base is listed as a directory, and is deploy/kubernetes itself.
+    let bases: Vec<&str> = resources
+        .iter()
+        .copied()
+        .filter(|entry| overlay.join(entry).is_dir())
+        .collect();
+    assert_eq!(bases.len(), 1, "one base: {resources:?}");
+    assert_eq!(
+        overlay.join(bases[0]).canonicalize().unwrap(),
+        Path::new(DIR).canonicalize().unwrap(),
+        "the overlay builds on deploy/kubernetes"
+    );
+    // Every file in the overlay is used, and every file used is there.
+    for path in yaml_files(OVERLAY) {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name == "kustomization.yaml" || resources.contains(&name) || patches.contains(&name),
+            "{name} is neither a resource nor a patch of the overlay"
+        );
+    }
+
+    let mut rendered = BTreeMap::new();
+    for document in manifests().into_values() {
+        if document["kind"] != "Kustomization" {
+            rendered.insert(identity(&document), document);
+        }
+    }
+    for file in resources.iter().filter(|entry| !bases.contains(entry)) {
+        for document in documents(&overlay.join(file)) {
+            let id = identity(&document);
+            assert!(
+                rendered.insert(id.clone(), document).is_none(),
+                "{id:?} twice"
+            );
+        }
+    }
+    for file in patches {
+        for patch in documents(&overlay.join(file)) {
+            let id = identity(&patch);
+            assert!(rendered.contains_key(&id), "{file} patches nothing: {id:?}");
+            if patch["$patch"] == "delete" {
+                rendered.remove(&id);
+            } else {
+                strategic_merge(rendered.get_mut(&id).unwrap(), &patch, "");
+            }
+        }
+    }
+    rendered
+}
+
+fn only_one<'a>(rendered: &'a BTreeMap<(String, String), Value>, kind: &str) -> &'a Value {
+    let found: Vec<&Value> = rendered
+        .iter()
+        .filter(|((k, _), _)| k == kind)
+        .map(|(_, document)| document)
+        .collect();
+    assert_eq!(found.len(), 1, "one {kind}");
+    found[0]
+}
+
+#[test]
+fn the_postgres_overlay_runs_several_replicas_with_the_url_from_a_secret() {
+    let rendered = overlay_rendered();
+    let kinds: Vec<&str> = rendered.keys().map(|(kind, _)| kind.as_str()).collect();
+    assert!(
+        !kinds.contains(&"PersistentVolumeClaim"),
+        "no state on disk: {kinds:?}"
+    );
+
+    let spec = &only_one(&rendered, "Deployment")["spec"];
+    let replicas = spec["replicas"].as_u64().unwrap();
+    assert!(replicas >= 2, "a standby next to the leader: {replicas}");
+    let strategy = &spec["strategy"];
+    assert_eq!(strategy["type"], "RollingUpdate");
+    assert_eq!(strategy["rollingUpdate"]["maxSurge"], 1);
+    let max_unavailable = strategy["rollingUpdate"]["maxUnavailable"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        max_unavailable < replicas,
+        "a rolling update keeps a replica up: {max_unavailable} of {replicas}"
+    );
+
+    let pod = &spec["template"]["spec"];
+    let pod_labels = &spec["template"]["metadata"]["labels"];
+    let terms = pod["affinity"]["podAntiAffinity"]
+        ["preferredDuringSchedulingIgnoredDuringExecution"]
+        .as_array()
+        .expect("preferred pod anti-affinity");
+    assert!(
+        terms.iter().any(|term| {
+            let term = &term["podAffinityTerm"];
+            term["topologyKey"] == "kubernetes.io/hostname"
+                && term["labelSelector"]["matchLabels"] == *pod_labels
+        }),
+        "replicas spread over nodes: {terms:?}"
+    );
+
+    // Every mount has its volume; none is a claim; the rest of the hardening
+    // and /tmp survive the patch.
+    let container = &pod["containers"].as_array().unwrap()[0];
+    let volumes: BTreeMap<&str, &Value> = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap(), v))
+        .collect();
+    for volume in volumes.values() {
+        assert!(volume["persistentVolumeClaim"].is_null(), "{volume}");
+    }
+    for mount in container["volumeMounts"].as_array().unwrap() {
+        let name = mount["name"].as_str().unwrap();
+        assert!(volumes.contains_key(name), "{mount} has no volume");
+        if mount["mountPath"] == "/tmp" {
+            assert!(volumes[name]["emptyDir"].is_object());
+        }
+    }
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+
+    // The environment the container gets, with secretKeyRef resolved against
+    // the overlay's example Secrets; the URL must not come as a plain value.
+    let url_var = format!("{ENV_PREFIX}__STATE__URL");
+    let mut env = Vec::new();
+    for var in container["env"].as_array().unwrap() {
+        let name = var["name"].as_str().unwrap().to_string();
+        let value = if let Some(value) = var["value"].as_str() {
+            assert_ne!(name, url_var, "the database password in the manifest");
+            value.to_string()
+        } else {
+            let reference = &var["valueFrom"]["secretKeyRef"];
+            let secret_name = reference["name"].as_str().expect("from a Secret");
+            let secret = rendered
+                .get(&("Secret".to_string(), secret_name.to_string()))
+                .unwrap_or_else(|| panic!("{name} refers to a missing Secret {secret_name}"));
+            let key = reference["key"].as_str().unwrap();
+            secret["stringData"][key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{secret_name} has no key {key}"))
+                .to_string()
+        };
+        env.push((name, value));
+    }
+    let url = env
+        .iter()
+        .find(|(name, _)| *name == url_var)
+        .map(|(_, value)| value.clone())
+        .unwrap_or_else(|| panic!("{url_var} is set: {env:?}"));
+    assert!(url.starts_with("postgres://"), "{url}");
+
+    let configmap = only_one(&rendered, "ConfigMap");
+    assert!(
+        !configmap.to_string().contains("postgres://"),
+        "no database URL (and password) in the ConfigMap"
+    );
+    let mounted_secret = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|mount| mount["mountPath"] == "/run/secrets/campaign-watcher")
+        .map(|mount| &volumes[mount["name"].as_str().unwrap()]["secret"]["secretName"])
+        .expect("the base Secret stays mounted");
+    let mounted_secret = &rendered[&(
+        "Secret".to_string(),
+        mounted_secret.as_str().unwrap().to_string(),
+    )];
+
+    // The base ConfigMap through the real loader with that environment.
+    let (_secrets, local) = configmap_config_with_local_secrets(configmap, mounted_secret);
+    let settings = Settings::load_from_str_with_env(&local, "configmap.yaml", env)
+        .unwrap_or_else(|e| panic!("the overlay's configuration loads: {e}"));
+    if let Err(problems) = settings.validate() {
+        panic!("the overlay's configuration is valid: {problems:?}");
+    }
+    assert_eq!(
+        settings.state.url, url,
+        "the Secret's URL wins over the file"
+    );
+    let lease = settings.state.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL);
+    assert!(lease >= Duration::from_secs(3), "{lease:?}");
+    let warnings = settings.warnings();
+    assert!(
+        !warnings.iter().any(|w| w.starts_with("state.")),
+        "{warnings:?}"
+    );
+
+    // Voluntary evictions stay possible, one pod at a time, for these pods.
+    let pdb = &only_one(&rendered, "PodDisruptionBudget")["spec"];
+    assert_eq!(pdb["maxUnavailable"], 1);
+    assert_eq!(pdb["selector"]["matchLabels"], *pod_labels);
 }
