@@ -23,6 +23,10 @@ pub enum EventType {
     SettingsChanged,
     #[serde(rename = "campaign.not_found")]
     NotFound,
+    /// A campaign announced as not found answers again (added after payload v1's
+    /// first list; receivers that switch on `type` should ignore unknown ones).
+    #[serde(rename = "campaign.found_again")]
+    FoundAgain,
     #[serde(rename = "campaign.reminder")]
     Reminder,
     #[serde(rename = "watcher.api_unhealthy")]
@@ -38,12 +42,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         Self::StatusChanged,
         Self::UploadErrorsAdded,
         Self::UploadErrorsCleared,
         Self::SettingsChanged,
         Self::NotFound,
+        Self::FoundAgain,
         Self::Reminder,
         Self::ApiUnhealthy,
         Self::ApiRecovered,
@@ -58,6 +63,7 @@ impl EventType {
             Self::UploadErrorsCleared => "campaign.upload_errors_cleared",
             Self::SettingsChanged => "campaign.settings_changed",
             Self::NotFound => "campaign.not_found",
+            Self::FoundAgain => "campaign.found_again",
             Self::Reminder => "campaign.reminder",
             Self::ApiUnhealthy => "watcher.api_unhealthy",
             Self::ApiRecovered => "watcher.api_recovered",

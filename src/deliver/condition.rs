@@ -214,6 +214,7 @@ pub fn transitions(event: &Event) -> Vec<Transition> {
         EventType::UploadErrorsAdded => vec![Transition::Starts(Condition::UploadErrors)],
         EventType::UploadErrorsCleared => vec![Transition::Ends(Condition::UploadErrors)],
         EventType::NotFound => vec![Transition::Starts(Condition::NotFound)],
+        EventType::FoundAgain => vec![Transition::Ends(Condition::NotFound)],
         EventType::ApiUnhealthy => vec![Transition::Starts(Condition::ApiUnhealthy)],
         EventType::ApiRecovered => vec![Transition::Ends(Condition::ApiUnhealthy)],
         // Quiet hours are refused on condition channels (see config validation), so

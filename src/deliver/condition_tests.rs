@@ -43,6 +43,7 @@ fn every_event_type_maps_to_its_condition() {
         (EventType::UploadErrorsAdded, vec![Starts(UploadErrors)]),
         (EventType::UploadErrorsCleared, vec![Ends(UploadErrors)]),
         (EventType::NotFound, vec![Starts(NotFound)]),
+        (EventType::FoundAgain, vec![Ends(NotFound)]),
         // The sample reminder is about a paused campaign.
         (EventType::Reminder, vec![Starts(Paused)]),
         (EventType::ApiUnhealthy, vec![Starts(ApiUnhealthy)]),

@@ -138,6 +138,18 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
     let label = format!("{} ({})", snapshot.name, id);
 
     let mut events = Vec::new();
+    if prev.not_found {
+        events.push(event(
+            EventType::FoundAgain,
+            "not_found",
+            snapshot.status.as_str(),
+            vec![],
+            format!(
+                "{label} exists again ({}): the API answers it after a 404",
+                snapshot.status
+            ),
+        ));
+    }
     if snapshot.status != old.status {
         events.push(event(
             EventType::StatusChanged,
@@ -514,6 +526,44 @@ mod tests {
             diff_campaign("camp_x", None, &Observation::NotFound, now()),
             CampaignDiff::default()
         );
+    }
+
+    /// A campaign announced as not found that answers again is announced once,
+    /// with whatever else changed meanwhile as its own events.
+    #[test]
+    fn a_campaign_found_again_after_404_is_announced() {
+        let prev = stored(snapshot(CampaignStatus::Live, &[]));
+        let gone = diff_campaign("camp_1", Some(&prev), &Observation::NotFound, now())
+            .state
+            .unwrap();
+
+        let same = Observation::Found(snapshot(CampaignStatus::Live, &[]));
+        let back = diff_campaign("camp_1", Some(&gone), &same, now());
+        let kinds: Vec<EventType> = back.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventType::FoundAgain]);
+        let campaign = back.events[0].campaign.as_ref().unwrap();
+        assert_eq!(campaign.status, CampaignStatus::Live);
+        let back_state = back.state.unwrap();
+        assert!(!back_state.not_found);
+        assert_eq!(back_state.seq, gone.seq + 1);
+        assert!(diff_campaign("camp_1", Some(&back_state), &same, now())
+            .events
+            .is_empty());
+
+        let paused = Observation::Found(snapshot(CampaignStatus::Paused, &[]));
+        let kinds: Vec<EventType> = diff_campaign("camp_1", Some(&gone), &paused, now())
+            .events
+            .iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, [EventType::FoundAgain, EventType::StatusChanged]);
+
+        // A second disappearance and return get ids of their own.
+        let gone_again = diff_campaign("camp_1", Some(&back_state), &Observation::NotFound, now())
+            .state
+            .unwrap();
+        let back_again = diff_campaign("camp_1", Some(&gone_again), &same, now());
+        assert_ne!(back_again.events[0].id, back.events[0].id);
     }
 
     #[test]

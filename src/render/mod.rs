@@ -439,6 +439,10 @@ pub fn headline(event: &Event) -> String {
             }
         }
         EventType::NotFound => format!("{name}: no longer found"),
+        EventType::FoundAgain => match &event.campaign {
+            Some(campaign) => format!("{name}: found again ({})", campaign.status),
+            None => format!("{name}: found again"),
+        },
         EventType::Reminder => match &event.campaign {
             Some(campaign) => format!("{name}: still {}", campaign.status),
             None => event.summary.clone(),
@@ -535,6 +539,10 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         }
         EventType::NotFound => {
             event.summary = format!("{label} no longer exists: the API answers 404");
+        }
+        EventType::FoundAgain => {
+            event.summary =
+                format!("{label} exists again (paused): the API answers it after a 404");
         }
         EventType::Reminder => {
             event.summary = format!("{label} is still paused");

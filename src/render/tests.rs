@@ -24,7 +24,7 @@ fn status_event(id: &str, name: &str, from: CampaignStatus, to: CampaignStatus) 
 
 #[test]
 fn headlines_name_the_campaign_and_the_change() {
-    let cases: [(EventType, &str); 9] = [
+    let cases: [(EventType, &str); 10] = [
         (
             EventType::StatusChanged,
             "Q4 Outreach Campaign: live → paused",
@@ -42,6 +42,10 @@ fn headlines_name_the_campaign_and_the_change() {
             "Q4 Outreach Campaign: settings changed (concurrent_calls)",
         ),
         (EventType::NotFound, "Q4 Outreach Campaign: no longer found"),
+        (
+            EventType::FoundAgain,
+            "Q4 Outreach Campaign: found again (paused)",
+        ),
         (EventType::Reminder, "Q4 Outreach Campaign: still paused"),
         (
             EventType::ApiUnhealthy,

@@ -172,6 +172,7 @@ fn what_happened(event: &Event) -> String {
         EventType::UploadErrorsCleared => "upload errors cleared".into(),
         EventType::SettingsChanged => "settings changed".into(),
         EventType::NotFound => "disappeared (404)".into(),
+        EventType::FoundAgain => "found again".into(),
         EventType::Reminder => "reminder: still unresolved".into(),
         EventType::ApiUnhealthy => "API unhealthy".into(),
         EventType::ApiRecovered => "API recovered".into(),

@@ -156,6 +156,29 @@ async fn each_format_carries_its_required_fields() {
     resolved.sort();
     assert_eq!(resolved, expected);
     assert_eq!(bodies(&receiver, "/slack").len(), 2, "one more digest");
+
+    // A campaign that disappears opens an incident; its return resolves it.
+    let gone = app.id(2);
+    let raw = app.sim.control.raw(&gone).unwrap();
+    app.sim.control.remove(&gone);
+    app.cycle().await;
+    app.sim.control.insert(raw);
+    app.cycle().await;
+    let pd = bodies(&receiver, "/pd");
+    let not_found: Vec<(&str, &str)> = pd[4..]
+        .iter()
+        .map(|body| {
+            (
+                body["event_action"].as_str().unwrap(),
+                body["dedup_key"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let key = format!("campaign-watcher/{gone}/not_found");
+    assert_eq!(
+        not_found,
+        [("trigger", key.as_str()), ("resolve", key.as_str())]
+    );
 }
 
 /// An app whose only channel is `settings`, with one pending row (a pause)

@@ -124,12 +124,24 @@ async fn a_deleted_campaign_is_announced_as_not_found() {
     let app = TestApp::spawn(3).await;
     app.cycle().await;
     let gone = app.id(1);
+    let raw = app.sim.control.raw(&gone).unwrap();
     assert!(app.sim.control.remove(&gone));
     let report = app.cycle().await;
     assert_eq!(report.events.len(), 1);
     assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
     assert_eq!(report.events[0].campaign.as_ref().unwrap().id, gone);
     assert!(app.cycle().await.events.is_empty());
+
+    // It comes back: announced once, and delivered like any other event.
+    app.sim.control.insert(raw);
+    let report = app.cycle().await;
+    let kinds: Vec<String> = report.events.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(kinds, ["campaign.found_again"]);
+    assert!(app.cycle().await.events.is_empty());
+    assert_eq!(
+        app.receiver.event_types(),
+        ["campaign.not_found", "campaign.found_again"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
