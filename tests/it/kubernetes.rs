@@ -69,6 +69,15 @@ fn manifests() -> BTreeMap<String, Value> {
     by_kind
 }
 
+fn volumes_by_name(pod: &Value) -> BTreeMap<&str, &Value> {
+    pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap(), v))
+        .collect()
+}
+
 fn strings(value: &Value) -> Vec<&str> {
     value
         .as_array()
@@ -138,12 +147,7 @@ fn every_manifest_parses_and_the_deployment_is_hardened_and_probed() {
     }
 
     // Volumes refer to the ConfigMap, Secret and PVC by their names.
-    let volumes: BTreeMap<&str, &Value> = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v["name"].as_str().unwrap(), v))
-        .collect();
+    let volumes = volumes_by_name(pod);
     let mounts: BTreeMap<&str, &str> = container["volumeMounts"]
         .as_array()
         .unwrap()
@@ -421,12 +425,7 @@ fn the_postgres_overlay_runs_several_replicas_with_the_url_from_a_secret() {
     // Every mount has its volume; none is a claim; the rest of the hardening
     // and /tmp survive the patch.
     let container = &pod["containers"].as_array().unwrap()[0];
-    let volumes: BTreeMap<&str, &Value> = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v["name"].as_str().unwrap(), v))
-        .collect();
+    let volumes = volumes_by_name(pod);
     for volume in volumes.values() {
         assert!(volume["persistentVolumeClaim"].is_null(), "{volume}");
     }
