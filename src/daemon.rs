@@ -657,7 +657,7 @@ async fn cycle_loop(
                         status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
                     }
                     Err(StoreError::NotLeader) => {
-                        tracing::warn!("leadership lost during a cycle: nothing was committed; the new leader polls from here");
+                        tracing::warn!("leadership lost during a cycle: none of its events were committed; the new leader polls from here");
                     }
                     Err(error) => {
                         metrics.record_store_failure(started.elapsed());

@@ -75,6 +75,13 @@ impl EventType {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
+
+    /// Whether a rule or silence that names this type takes `event`. One that
+    /// names `campaign.not_found` also takes `campaign.found_again`: that type
+    /// came later and ends what `not_found` started (a PagerDuty incident).
+    pub fn covers(self, event: EventType) -> bool {
+        self == event || (self == Self::NotFound && event == Self::FoundAgain)
+    }
 }
 
 impl fmt::Display for EventType {

@@ -89,12 +89,15 @@ impl Snapshot {
     /// A 64-bit digest of everything the diff compares, stable for the life of
     /// the process: equal snapshots always agree, and different ones collide with
     /// odds of about 1 in 2^64, so a large account can be remembered by digest.
+    /// Never stored: it is keyed afresh in every process.
     pub fn fingerprint(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        // SipHash with fixed keys: the same input gives the same digest every time.
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut hasher);
-        hasher.finish()
+        use std::hash::BuildHasher;
+        // SipHash with a random key per process: names and upload errors come
+        // from outside, and a known key would let someone craft a collision
+        // that hides a change.
+        static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        KEY.get_or_init(Default::default).hash_one(self)
     }
 }
 

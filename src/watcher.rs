@@ -186,9 +186,20 @@ impl Watcher {
         let requests_before = self.client.requests_sent();
         // Taken out for the cycle: an early return leaves nothing stale behind.
         let remembered = self.memory.lock().await.briefs.take();
-        let mut briefs = match remembered {
-            Some(briefs) => briefs,
-            None => self.load_briefs().await?,
+        // Reminders look at every campaign's state, so with reminding rules every
+        // state is read (once) before the fetch; otherwise only those that differ.
+        let reminding = !self.router.reminding_rules().is_empty();
+        let every_state = match reminding {
+            true => Some(self.store.load_states().await?),
+            false => None,
+        };
+        let mut briefs = match (remembered, &every_state) {
+            (Some(briefs), _) => briefs,
+            (None, Some(states)) => states
+                .iter()
+                .map(|(key, state)| (key.clone(), Brief::of(state)))
+                .collect(),
+            (None, None) => self.load_briefs().await?,
         };
         let Fetched {
             observations,
@@ -197,18 +208,18 @@ impl Watcher {
         } = self.fetch(&briefs).await;
         crate::crash::reached(crate::crash::Stage::AfterFetch);
 
-        // Full states only where a diff will look at them.
-        let stored = if self.router.reminding_rules().is_empty() {
-            self.store
-                .load_states_for(
-                    observations
-                        .iter()
-                        .map(|(key, _)| key.as_str())
-                        .filter(|key| briefs.contains_key(*key)),
-                )
-                .await?
-        } else {
-            self.store.load_states().await?
+        let stored = match every_state {
+            Some(states) => states,
+            None => {
+                self.store
+                    .load_states_for(
+                        observations
+                            .iter()
+                            .map(|(key, _)| key.as_str())
+                            .filter(|key| briefs.contains_key(*key)),
+                    )
+                    .await?
+            }
         };
 
         // Observations are consumed as they are diffed, and states that come with
@@ -216,7 +227,7 @@ impl Watcher {
         // a time: a first cycle over a large account never holds it twice. Nothing
         // can be lost by committing them early, as there is nothing to announce.
         // Reminders compare against this cycle's states, so they keep them all.
-        let slice_quiet_states = self.router.reminding_rules().is_empty();
+        let slice_quiet_states = !reminding;
         let mut quiet_states = Vec::new();
         let mut failures: Vec<(String, FetchFailure)> = Vec::new();
         let mut read: Vec<String> = Vec::with_capacity(unchanged.len());

@@ -24,7 +24,7 @@ pub use alerts::{DeliveryState, HistoryEntry, OutboxEntry, ReminderWrite, Replay
 
 use super::schema::{self, MigrateError};
 use crate::diff::{ApiHealth, CampaignState};
-use crate::event::Event;
+use crate::event::{Event, EventType};
 use crate::lead::LeaseState;
 
 /// Runs `$body` with `$pool` bound to the store's pool, whichever driver it is:
@@ -694,7 +694,9 @@ impl Store {
     }
 
     /// Pending rows with `next_attempt_at <= now`, oldest first. A row whose
-    /// stored event cannot be read is marked dead (and logged) instead.
+    /// stored event cannot be read is marked dead (and logged) instead, unless it
+    /// is well formed with an event type from a newer version: that one is
+    /// left pending and looked at again in 5 minutes.
     pub async fn due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -716,13 +718,22 @@ impl Store {
             for row in &rows {
                 match delivery_from_row(row) {
                     Ok(delivery) => due.push(delivery),
-                    Err(error) => unreadable.push((row.int("id")?, error)),
+                    Err(error) => {
+                        unreadable.push((row.int("id")?, row.text("payload_json").ok(), error))
+                    }
                 }
             }
         });
-        // One damaged row must not hold back every alert queued behind it: it is
-        // set aside as dead, where `outbox list --dead` and the dead-row metric show it.
-        for (id, error) in unreadable {
+        for (id, json, error) in unreadable {
+            // During a rolling update (or after a rollback) the leader may be older
+            // than the replica that wrote the row: leave it for one that knows it.
+            if let Some(kind) = json.as_deref().and_then(unknown_event_type) {
+                tracing::warn!(outbox_row = id, event_type = %kind, "an outbox row holds an event type this version does not know (written by a newer campaign-watcher); it stays pending for a replica that knows it");
+                self.defer(id, now + UNKNOWN_EVENT_TYPE_RECHECK).await?;
+                continue;
+            }
+            // One damaged row must not hold back every alert queued behind it: it is
+            // set aside as dead, where `outbox list --dead` and the dead-row metric show it.
             tracing::error!(outbox_row = id, %error, "an outbox row cannot be read; it is set aside as dead so the rows behind it still go out");
             self.mark_dead(id, now, &format!("unreadable: {error}"))
                 .await?;
@@ -899,6 +910,17 @@ fn delivery_from_row(row: &impl Columns) -> Result<Delivery, StoreError> {
             .map(|at| from_millis(at, || format!("outbox row {id} held_until")))
             .transpose()?,
     })
+}
+
+/// How long a row of an event type this version does not know waits before it
+/// is looked at again.
+const UNKNOWN_EVENT_TYPE_RECHECK: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The `type` of a well-formed payload whose type this version does not know.
+fn unknown_event_type(json: &str) -> Option<String> {
+    let payload: serde_json::Value = serde_json::from_str(json).ok()?;
+    let kind = payload.get("type")?.as_str()?;
+    EventType::parse(kind).is_none().then(|| kind.to_string())
 }
 
 /// One `campaign_state` row, or the error naming it.

@@ -24,7 +24,9 @@ pub struct PendingChange {
 /// [`diff_campaign`] behind a confirmation count. With `confirm_polls` <= 1 it is
 /// `diff_campaign` (plus dropping a candidate left over from a larger setting).
 /// First sightings and 404s are never held back: a baseline sends nothing, and a
-/// 404 is already confirmed by a direct GET.
+/// 404 is already confirmed by a direct GET. A campaign that answers again after
+/// a 404 is held like any other change, so a flapping campaign's return and what
+/// changed meanwhile need the same confirmation.
 pub fn diff_confirmed(
     campaign_id: &str,
     previous: Option<&CampaignState>,
@@ -33,16 +35,25 @@ pub fn diff_confirmed(
     now: DateTime<Utc>,
 ) -> CampaignDiff {
     let (Some(prev), Observation::Found(seen)) = (previous, observation) else {
-        return diff_campaign(campaign_id, previous, observation, now);
+        return match (previous, observation) {
+            // Gone again before its return was confirmed: that flap ends here.
+            (Some(prev), Observation::NotFound) if prev.not_found && prev.pending.is_some() => {
+                CampaignDiff {
+                    state: Some(CampaignState {
+                        pending: None,
+                        ..prev.clone()
+                    }),
+                    events: vec![],
+                }
+            }
+            _ => diff_campaign(campaign_id, previous, observation, now),
+        };
     };
-    if prev.not_found {
-        return diff_campaign(campaign_id, previous, observation, now);
-    }
     let settled = CampaignState {
         pending: None,
         ..prev.clone()
     };
-    if *seen == prev.snapshot {
+    if !prev.not_found && *seen == prev.snapshot {
         // Back to (or still in) the confirmed state: a flap ends here, unannounced.
         return CampaignDiff {
             state: prev.pending.is_some().then_some(settled),
@@ -138,6 +149,8 @@ mod tests {
     fn a_change_counts_after_n_consecutive_polls_and_flaps_are_silent() {
         let s = EventType::StatusChanged;
         let e = EventType::UploadErrorsAdded;
+        let n = EventType::NotFound;
+        let back = EventType::FoundAgain;
         let failed = Observation::Failed(FetchFailure {
             reason: "timeout".into(),
             auth_rejected: false,
@@ -192,6 +205,43 @@ mod tests {
                 2,
                 vec![found(Paused, &[]), failed.clone(), found(Paused, &[])],
                 vec![vec![], vec![], vec![s]],
+            ),
+            // a 404 is never held back; the return is, with what changed meanwhile
+            (
+                3,
+                vec![
+                    Observation::NotFound,
+                    found(Live, &[]),
+                    found(Live, &[]),
+                    found(Live, &[]),
+                ],
+                vec![vec![n], vec![], vec![], vec![back]],
+            ),
+            (
+                2,
+                vec![
+                    Observation::NotFound,
+                    found(Paused, &[]),
+                    found(Paused, &[]),
+                ],
+                vec![vec![n], vec![], vec![back, s]],
+            ),
+            // gone again before the return is confirmed: the count starts over
+            (
+                2,
+                vec![
+                    Observation::NotFound,
+                    found(Live, &[]),
+                    Observation::NotFound,
+                    found(Live, &[]),
+                    found(Live, &[]),
+                ],
+                vec![vec![n], vec![], vec![], vec![], vec![back]],
+            ),
+            (
+                1,
+                vec![Observation::NotFound, found(Live, &[])],
+                vec![vec![n], vec![back]],
             ),
         ];
         for (confirm, polls, expected) in cases {

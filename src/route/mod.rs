@@ -57,7 +57,7 @@ impl Rule {
     }
 
     fn matches(&self, event: &Event) -> bool {
-        if !self.events.is_empty() && !self.events.contains(&event.kind) {
+        if !self.events.is_empty() && !self.events.iter().any(|kind| kind.covers(event.kind)) {
             return false;
         }
         if event.kind == EventType::StatusChanged && !self.transitions.is_empty() {
@@ -287,6 +287,23 @@ mod tests {
             router.route(&watcher_event(EventType::ApiUnhealthy)).len(),
             3
         );
+    }
+
+    /// `campaign.found_again` came after rules were written for `not_found`:
+    /// such a rule takes it too, so the incident it opened is resolved.
+    #[test]
+    fn a_rule_for_not_found_also_takes_found_again() {
+        let rules = [
+            rule(&["campaign.not_found"], &[], &["camp_1"], &["pager"]),
+            rule(&["campaign.found_again"], &[], &["*"], &["hook"]),
+        ];
+        let router = Router::new(&rules, &channels()).unwrap();
+        let gone = event(EventType::NotFound, "camp_1", "Q4", "live", "live");
+        let back = event(EventType::FoundAgain, "camp_1", "Q4", "live", "live");
+        assert_eq!(router.route(&gone), ["pager"]);
+        assert_eq!(router.route(&back), ["hook", "pager"]);
+        let other = event(EventType::FoundAgain, "camp_2", "Q5", "live", "live");
+        assert_eq!(router.route(&other), ["hook"]);
     }
 
     #[test]

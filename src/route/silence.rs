@@ -27,7 +27,7 @@ impl Silence {
     /// Watcher events (no campaign) are silenced only by a `*` silence: an API
     /// outage is about every campaign, not the one a silence names.
     pub fn matches(&self, event: &Event) -> bool {
-        if self.event.is_some_and(|kind| kind != event.kind) {
+        if self.event.is_some_and(|kind| !kind.covers(event.kind)) {
             return false;
         }
         let Some(campaign) = &event.campaign else {
@@ -105,7 +105,21 @@ mod tests {
         );
         let other = event(EventType::StatusChanged, Some(("camp_us_1", "Q4")));
         let outage = event(EventType::ApiUnhealthy, None);
+        let back = event(EventType::FoundAgain, Some(("camp_eu_1", "Renewals EU")));
         let cases = [
+            // A silenced disappearance's return is silenced too; not the reverse.
+            (
+                silence("camp_eu_1", Some(EventType::NotFound)),
+                &back,
+                t(10),
+                true,
+            ),
+            (
+                silence("camp_eu_1", Some(EventType::StatusChanged)),
+                &back,
+                t(10),
+                false,
+            ),
             (silence("camp_eu_1", None), &paused, t(10), true),
             (silence("camp_eu_*", None), &other, t(10), false),
             (silence("Renewals*", None), &paused, t(10), true),

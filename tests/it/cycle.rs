@@ -3,7 +3,7 @@
 use campaign_watcher::diff::CycleVerdict;
 use campaign_watcher::sim::{Fault, FaultKind};
 
-use crate::helpers::TestApp;
+use crate::helpers::{run_sql, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_cycle_is_a_silent_baseline() {
@@ -230,6 +230,49 @@ async fn a_first_cycle_larger_than_a_commit_slice_is_silent_and_complete() {
             .map(|(from, to)| (from.to_string(), to.to_string())),
         Some(("paused".to_string(), "live".to_string()))
     );
+}
+
+/// The first sightings committed in slices carry no event, so a cycle whose
+/// final commit fails after some slices loses nothing: the change it held is
+/// announced by the next cycle, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_after_quiet_slices_loses_no_change() {
+    let mut app = TestApp::spawn_with(2_345, |settings| {
+        settings.watch.campaigns.truncate(1);
+        settings.watch.page_size = 100;
+    })
+    .await;
+    app.all_live();
+    let watched = app.settings.watch.campaigns[0].clone();
+    assert!(app.cycle().await.events.is_empty());
+
+    // Now every campaign: 2,344 first sightings (two full slices) and one pause.
+    app.settings.watch.campaigns.clear();
+    app.settings.watch.all = true;
+    app.restart().await;
+    let db = std::path::PathBuf::from(app.settings.state.url.trim_start_matches("sqlite://"));
+    app.sim.control.set_status(&watched, "paused");
+    run_sql(
+        &db,
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .await;
+    assert!(app.daemon.tick().await.is_err(), "the final commit fails");
+    let stored = app.daemon.store().load_states().await.unwrap();
+    assert_eq!(
+        stored.len(),
+        2_001,
+        "two slices of first sightings were kept"
+    );
+    assert_eq!(stored[&watched].snapshot.status.as_str(), "live");
+
+    run_sql(&db, "DROP TRIGGER refuse_events").await;
+    let report = app.cycle().await;
+    let kinds: Vec<String> = report.events.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(kinds, ["campaign.status_changed"]);
+    assert_eq!(app.daemon.store().load_states().await.unwrap().len(), 2_345);
+    assert!(app.cycle().await.events.is_empty());
+    assert_eq!(app.receiver.event_types(), ["campaign.status_changed"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -492,14 +492,20 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
 
 /// Make a state file look as if a newer campaign-watcher had migrated it.
 pub async fn pretend_newer_schema(path: &Path) {
+    run_sql(
+        path,
+        "INSERT INTO schema_version (version, applied_at) VALUES (999, 0)",
+    )
+    .await;
+}
+
+/// One statement on a SQLite state file, over a connection of its own.
+pub async fn run_sql(path: &Path, sql: &str) {
     use sqlx::Connection;
     let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
-    sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (999, 0)")
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    sqlx::query(sql).execute(&mut connection).await.unwrap();
     connection.close().await.unwrap();
 }
 

@@ -760,8 +760,25 @@ async fn corrupt_rows_are_errors_naming_the_row(kind: Kind) {
         "{}",
         dead[0].summary
     );
+
     let err = store.recent_events(10).await.unwrap_err();
     assert!(err.to_string().contains("evt_1"), "{err}");
+
+    // A well-formed event of a type from a newer version stays pending (a
+    // replica that knows it sends it) and is looked at again later, not every drain.
+    exec(
+        &store,
+        "UPDATE events SET payload_json = '{\"type\": \"campaign.from_a_newer_version\"}' WHERE id = 'evt_2'",
+    )
+    .await;
+    assert!(store.due_deliveries(t0(), 10).await.unwrap().is_empty());
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.dead), (1, 1));
+    let next = store.next_due_at().await.unwrap();
+    assert_eq!(next, Some(t0() + TimeDelta::minutes(5)));
+    let later = t0() + TimeDelta::minutes(6);
+    assert!(store.due_deliveries(later, 10).await.unwrap().is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
 
     exec(&store, "UPDATE watcher_state SET health_json = 'x'").await;
     assert!(matches!(
