@@ -37,6 +37,11 @@ WORKDIR /var/lib/campaign-watcher
 ENV CAMPAIGN_WATCHER_CONFIG=/etc/campaign-watcher/campaign-watcher.toml
 VOLUME ["/var/lib/campaign-watcher"]
 EXPOSE 9464
+# Docker and compose: /healthz through the binary (no shell or curl here). It
+# reads [http] listen from the config; 0.0.0.0 is asked over loopback.
+# Kubernetes ignores this and uses the HTTP probes in deploy/kubernetes.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["/usr/local/bin/campaign-watcher", "healthcheck"]
 # Exec form: the binary is PID 1 and handles SIGTERM (drain, then exit) itself.
 # Other commands: docker run --entrypoint /usr/local/bin/campaign-watcher IMAGE status
 ENTRYPOINT ["/usr/local/bin/campaign-watcher", "run"]

@@ -95,6 +95,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon's /healthz (or /readyz) and exit 0 on 200, 1 otherwise: for a container HEALTHCHECK.
+    Healthcheck {
+        /// Ask /readyz instead: has a cycle read the API, is the store answering?
+        #[arg(long)]
+        ready: bool,
+        /// Base URL of the daemon's endpoints [default: from `[http] listen`, 0.0.0.0 and :: read as loopback].
+        #[arg(long)]
+        url: Option<String>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
     /// Zero-configuration tour: a built-in simulated API whose campaigns change, watched, alerts printed.
     Demo {
         /// Stop after this long instead of waiting for Ctrl-C.
@@ -231,6 +243,11 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             since,
             json,
         } => crate::ops::history(&cli.config, campaign.as_deref(), since, json).await,
+        Command::Healthcheck {
+            ready,
+            url,
+            timeout,
+        } => healthcheck(&cli.config, ready, url, timeout).await,
         Command::Demo { duration, step } => demo(duration, step).await,
         Command::Simulate {
             listen,
@@ -264,6 +281,27 @@ async fn once(config: &Path, wait: Duration) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+async fn healthcheck(
+    config: &Path,
+    ready: bool,
+    url: Option<String>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    use crate::http::probe::{local_base_url, probe, Probe};
+    let base = match url {
+        Some(url) => url,
+        None => local_base_url(&Settings::load(config)?.http.listen).map_err(Failure::usage)?,
+    };
+    let path = if ready { "/readyz" } else { "/healthz" };
+    match probe(&base, path, timeout).await.map_err(Failure::usage)? {
+        Probe::Healthy(line) => {
+            println!("healthy: {line}");
+            Ok(())
+        }
+        Probe::Unhealthy(line) => Err(Failure::runtime(format!("unhealthy: {line}"))),
+    }
 }
 
 fn check_config(config: &Path) -> Result<(), Failure> {

@@ -4,6 +4,7 @@
 
 mod health;
 mod metrics;
+pub mod probe;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -175,6 +175,67 @@ async fn health_readiness_and_metrics_follow_the_api_over_real_http() {
     assert!(status.is_some_and(|s| s.success()), "{}", daemon.logs());
 }
 
+/// `healthcheck` is what a container HEALTHCHECK runs: 0 while the daemon
+/// answers 200, 1 with the reason otherwise, 2 when it cannot know where to ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_follows_the_daemon_and_says_why_it_fails() {
+    let BinaryApp {
+        sim,
+        receiver: _receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
+    sim.control.inject(outage());
+    let mut daemon = spawn_daemon(&config, dir.path());
+    let url = format!("http://{}", daemon.http_addr().await);
+    let config = config.to_str().unwrap();
+    let check = |extra: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut args = vec!["--config", config, "healthcheck", "--url", url.as_str()];
+            args.extend_from_slice(extra);
+            run_cli(&args, &[]).await
+        }
+    };
+
+    let alive = check(&[]).await;
+    assert_eq!(alive.code, Some(0), "{}", alive.all_output());
+    assert!(
+        alive.stdout.contains("/healthz answered 200"),
+        "{}",
+        alive.stdout
+    );
+    let unready = check(&["--ready"]).await;
+    assert_eq!(unready.code, Some(1), "{}", unready.all_output());
+    assert!(
+        unready
+            .stderr
+            .contains("/readyz answered 503: no cycle has read"),
+        "{}",
+        unready.stderr
+    );
+
+    sim.control.clear_faults();
+    let addr = url.trim_start_matches("http://").parse().unwrap();
+    http_eventually(addr, "/readyz", |a| a.status == 200).await;
+    let ready = check(&["--ready"]).await;
+    assert_eq!(ready.code, Some(0), "{}", ready.all_output());
+
+    // The test configuration listens on port 0: only --url can say where.
+    let unknown = run_cli(&["--config", config, "healthcheck"], &[]).await;
+    assert_eq!(unknown.code, Some(2), "{}", unknown.all_output());
+    assert!(unknown.stderr.contains("pass --url"), "{}", unknown.stderr);
+
+    daemon.terminate(WITHIN).await;
+    let gone = check(&[]).await;
+    assert_eq!(gone.code, Some(1), "{}", gone.all_output());
+    assert!(
+        gone.stderr.contains("nothing is listening"),
+        "{}",
+        gone.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_http_port_stops_startup_with_exit_2() {
     let sim = spawn_sim(1).await;

@@ -1,0 +1,97 @@
+//! `campaign-watcher healthcheck`: ask a running daemon's `/healthz` (or
+//! `/readyz`) from the same machine or container, for a container HEALTHCHECK,
+//! a compose file or a script. The image has no shell and no curl.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// What one probe found, as the one line the command prints.
+#[derive(Debug)]
+pub enum Probe {
+    Healthy(String),
+    Unhealthy(String),
+}
+
+/// The base URL to reach a daemon that listens on `listen` from this host: an
+/// unspecified address (0.0.0.0, ::) is reached over loopback. `Err` says what
+/// to fix when there is no way to tell the port.
+pub fn local_base_url(listen: &str) -> Result<String, String> {
+    let address: SocketAddr = listen.parse().map_err(|_| {
+        format!("http.listen \"{listen}\" is not an IP address and port; pass --url")
+    })?;
+    if address.port() == 0 {
+        return Err(format!(
+            "http.listen \"{listen}\" picks a random port, so the healthcheck cannot know it; pass --url or set a fixed port"
+        ));
+    }
+    let ip = match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Ok(format!("http://{}", SocketAddr::new(ip, address.port())))
+}
+
+/// GET `{base}{path}` once, within `timeout`; healthy on 200 only.
+pub async fn probe(base: &str, path: &str, timeout: Duration) -> Result<Probe, String> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    // No proxy: an HTTP_PROXY meant for the outside must not answer for the daemon.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+    let response = match client.get(&url).send().await {
+        Ok(response) => response,
+        Err(error) => {
+            let reason = if error.is_timeout() {
+                format!("no answer within {}s", timeout.as_secs())
+            } else if error.is_connect() {
+                "nothing is listening there (is the daemon running?)".to_string()
+            } else {
+                error.without_url().to_string()
+            };
+            return Ok(Probe::Unhealthy(format!("{url}: {reason}")));
+        }
+    };
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let body = body.lines().next().unwrap_or("").trim().to_string();
+    let line = match body.is_empty() {
+        true => format!("{url} answered {}", status.as_u16()),
+        false => format!("{url} answered {}: {body}", status.as_u16()),
+    };
+    Ok(match status.as_u16() {
+        200 => Probe::Healthy(line),
+        _ => Probe::Unhealthy(line),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_reaches_the_listen_address_from_this_host() {
+        let cases = [
+            ("127.0.0.1:9464", Ok("http://127.0.0.1:9464")),
+            ("0.0.0.0:9464", Ok("http://127.0.0.1:9464")),
+            ("[::]:9464", Ok("http://[::1]:9464")),
+            ("[::1]:8080", Ok("http://[::1]:8080")),
+            ("10.0.0.5:9464", Ok("http://10.0.0.5:9464")),
+            ("127.0.0.1:0", Err("random port")),
+            ("localhost:9464", Err("not an IP address")),
+        ];
+        for (listen, expected) in cases {
+            match (local_base_url(listen), expected) {
+                (Ok(url), Ok(wanted)) => assert_eq!(url, wanted, "{listen}"),
+                (Err(message), Err(wanted)) => {
+                    assert!(message.contains(wanted), "{listen}: {message}");
+                    assert!(message.contains("--url"), "{listen}: {message}");
+                }
+                (got, wanted) => panic!("{listen}: got {got:?}, wanted {wanted:?}"),
+            }
+        }
+    }
+}
