@@ -470,6 +470,15 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
     let recent = store.recent_events(10).await.map_err(read)?;
     let activity = store.campaign_activity().await.map_err(read)?;
     let last_cycle = store.last_cycle().await.map_err(read)?;
+    let now = Utc::now();
+    let silences = store.silences(now, false).await.map_err(read)?;
+    let held = store
+        .outbox_entries(false)
+        .await
+        .map_err(read)?
+        .iter()
+        .filter(|entry| entry.held_until.is_some_and(|until| until > now))
+        .count();
     let no_activity = crate::commit::CampaignActivity::default();
     if json {
         let campaigns: Vec<_> = states
@@ -500,6 +509,8 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             "campaigns": campaigns,
             "api": {"unhealthy": health.unhealthy, "consecutive_failures": health.consecutive_failures},
             "outbox": outbox,
+            "held_for_quiet_hours": held,
+            "silences": silences,
             "last_cycle": last_cycle,
             "recent_events": events,
         });
@@ -557,10 +568,24 @@ async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         },
         health.consecutive_failures
     );
+    let held = match held {
+        0 => String::new(),
+        held => format!(" ({held} held for quiet hours)"),
+    };
     println!(
-        "outbox: {} pending, {} dead, {} sent",
+        "outbox: {} pending{held}, {} dead, {} sent",
         outbox.pending, outbox.dead, outbox.sent
     );
+    for silence in &silences {
+        println!(
+            "silence {}: {} {} until {} ({})",
+            silence.id,
+            silence.campaign,
+            silence.event.map_or("every event", |kind| kind.as_str()),
+            when(Some(silence.expires_at)),
+            silence.reason
+        );
+    }
     for stored in &recent {
         let deliveries: Vec<String> = stored
             .deliveries

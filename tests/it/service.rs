@@ -539,6 +539,49 @@ async fn json_logs_parse_line_by_line_with_one_span_per_cycle() {
     }
 }
 
+/// Rows held by a channel's quiet hours are counted by `status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_rows_held_for_quiet_hours() {
+    // Quiet from an hour ago to an hour ahead, in UTC: in force now.
+    let now = chrono::Utc::now();
+    let hhmm = |at: chrono::DateTime<chrono::Utc>| at.format("%H:%M").to_string();
+    let night = format!(
+        "[channels.night]\nkind = \"console\"\nquiet_hours = {{ start = \"{}\", end = \"{}\", timezone = \"UTC\" }}\n",
+        hhmm(now - chrono::TimeDelta::hours(1)),
+        hhmm(now + chrono::TimeDelta::hours(1)),
+    );
+    let BinaryApp {
+        sim,
+        receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(2, &night).await;
+    let ids = sim.control.ids();
+    for id in &ids {
+        sim.control.set_status(id, "live");
+    }
+    let path = config.to_str().unwrap();
+    let once = ["--config", path, "once", "--wait", "1s"];
+    assert_eq!(run_cli(&once, &[]).await.code, Some(0));
+    sim.control.set_status(&ids[0], "paused");
+    // The webhook got it; the quiet channel holds its row (held on purpose: not
+    // a failed delivery, so `once` still succeeds).
+    let held_once = run_cli(&once, &[]).await;
+    assert_eq!(held_once.code, Some(0), "{}", held_once.all_output());
+    assert_eq!(receiver.event_types(), ["campaign.status_changed"]);
+
+    let json = run_cli(&["--config", path, "status", "--json"], &[]).await;
+    let body: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(body["held_for_quiet_hours"], 1, "{body}");
+    assert_eq!(body["outbox"]["pending"], 1, "{body}");
+    let text = run_cli(&["--config", path, "status"], &[]).await;
+    assert!(
+        text.stdout.contains("1 pending (1 held for quiet hours)"),
+        "{}",
+        text.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_last_seen_last_event_and_the_last_cycle() {
     let BinaryApp {
@@ -585,6 +628,39 @@ async fn status_shows_last_seen_last_event_and_the_last_cycle() {
     assert!(quiet["last_event"].is_null(), "{quiet}");
     assert_eq!(body["last_cycle"]["result"], "success");
     assert_eq!(body["outbox"]["pending"], 0);
+    assert_eq!(body["held_for_quiet_hours"], 0);
+    assert_eq!(body["silences"], serde_json::json!([]));
+
+    // A silence in force is part of the picture.
+    let added = run_cli(
+        &[
+            "--config",
+            path,
+            "silence",
+            "add",
+            "--campaign",
+            "camp_*",
+            "--event",
+            "campaign.not_found",
+            "--for",
+            "2h",
+            "--reason",
+            "migration",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(added.code, Some(0), "{}", added.all_output());
+    let body: serde_json::Value = serde_json::from_str(
+        &run_cli(&["--config", path, "status", "--json"], &[])
+            .await
+            .stdout,
+    )
+    .unwrap();
+    let silences = body["silences"].as_array().unwrap();
+    assert_eq!(silences.len(), 1, "{body}");
+    assert_eq!(silences[0]["campaign"], "camp_*");
+    assert_eq!(silences[0]["reason"], "migration");
 
     // The API goes away: the last cycle says so, last seen stays.
     sim.control.inject(outage());
@@ -605,4 +681,10 @@ async fn status_shows_last_seen_last_event_and_the_last_cycle() {
         text.stdout
     );
     assert!(text.stdout.contains("last seen"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("camp_* campaign.not_found until"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("(migration)"), "{}", text.stdout);
 }
