@@ -152,6 +152,26 @@ impl Watcher {
         &self.store
     }
 
+    /// A silence keeps news from being sent, but never the end of a condition
+    /// whose start was sent: a resolve swallowed by a silence leaves an incident
+    /// open for good.
+    async fn ends_an_announced_condition(&self, event: &Event) -> Result<bool, StoreError> {
+        // Enough history to reach back past any realistic run of news.
+        const LOOK_BACK: u32 = 200;
+        let ended = crate::deliver::condition::ended_by(event);
+        if ended.is_empty() {
+            return Ok(false);
+        }
+        let campaign = event.campaign.as_ref().map(|campaign| campaign.id.as_str());
+        let history = self.store.latest_events_of(campaign, LOOK_BACK).await?;
+        Ok(ended.into_iter().any(|condition| {
+            crate::deliver::condition::announced(
+                condition,
+                history.iter().map(|(event, silenced)| (event, *silenced)),
+            )
+        }))
+    }
+
     async fn commit_quiet_states(
         &self,
         now: DateTime<Utc>,
@@ -298,6 +318,12 @@ impl Watcher {
             reminder.silence = silencing(&silences, &reminder.event, now).map(|silence| silence.id);
             events.push(reminder.event.clone());
             routed.push(reminder);
+        }
+        for routed in routed.iter_mut().filter(|routed| routed.silence.is_some()) {
+            if self.ends_an_announced_condition(&routed.event).await? {
+                tracing::info!(event_id = %routed.event.id, silence = routed.silence, summary = %routed.event.summary, "event ends a condition whose start was sent: sent despite the silence, so nothing is left open");
+                routed.silence = None;
+            }
         }
         for silenced in routed.iter().filter(|routed| routed.silence.is_some()) {
             tracing::info!(event_id = %silenced.event.id, silence = silenced.silence, summary = %silenced.event.summary, "event silenced: kept in history, not sent");

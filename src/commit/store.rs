@@ -550,15 +550,12 @@ impl Store {
         &self,
         keys: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, CampaignState>, StoreError> {
-        // Well under SQLite's limit on bound parameters.
-        const CHUNK: usize = 500;
         let keys: Vec<&str> = keys.into_iter().collect();
         let mut states = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(CHUNK) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        for chunk in keys.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT key, state_json FROM campaign_state WHERE key IN ({})",
-                placeholders.join(", ")
+                placeholders(chunk.len())
             );
             on_pool!(self, pool => {
                 let mut query = sqlx::query(&sql);

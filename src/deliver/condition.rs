@@ -226,6 +226,36 @@ pub fn transitions(event: &Event) -> Vec<Transition> {
     }
 }
 
+/// The conditions `event` ends.
+pub fn ended_by(event: &Event) -> Vec<Condition> {
+    transitions(event)
+        .into_iter()
+        .filter_map(|transition| match transition {
+            Transition::Ends(condition) => Some(condition),
+            Transition::Starts(_) => None,
+        })
+        .collect()
+}
+
+/// Pure: was `condition` announced and is it still open, judging by one
+/// campaign's history, newest first, as `(event, silenced)`? A silenced start
+/// was never sent, so it does not count; an end closes the episode.
+pub fn announced<'a>(
+    condition: Condition,
+    history: impl IntoIterator<Item = (&'a Event, bool)>,
+) -> bool {
+    for (event, silenced) in history {
+        let transitions = transitions(event);
+        if transitions.contains(&Transition::Ends(condition)) {
+            return false;
+        }
+        if !silenced && transitions.contains(&Transition::Starts(condition)) {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 #[path = "condition_tests.rs"]
 mod tests;

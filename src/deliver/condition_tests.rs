@@ -95,3 +95,40 @@ fn severity_map_accepts_condition_names_and_event_types() {
         .iter()
         .any(|p| p.contains("\"pasued\" is not a condition")));
 }
+
+/// A silence must not swallow the end of a condition whose start was sent:
+/// that would leave a PagerDuty incident (or a worried person) waiting forever.
+#[test]
+fn a_condition_counts_as_announced_only_after_an_unsilenced_start() {
+    use CampaignStatus as S;
+    let pause = status_event(Some(S::Live), S::Paused);
+    let resume = status_event(Some(S::Paused), S::Live);
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let errors = sample_event(EventType::UploadErrorsAdded, at);
+    let gone = sample_event(EventType::NotFound, at);
+    // (history newest first as (event, silenced), condition, announced?)
+    type History<'a> = Vec<(&'a Event, bool)>;
+    let cases: Vec<(History, Condition, bool)> = vec![
+        (vec![], Paused, false),
+        (vec![(&pause, false)], Paused, true),
+        (vec![(&pause, true)], Paused, false),
+        // An earlier pause was sent and then ended: this episode was silenced.
+        (
+            vec![(&pause, true), (&resume, false), (&pause, false)],
+            Paused,
+            false,
+        ),
+        // Other news in between does not matter.
+        (vec![(&errors, true), (&pause, false)], Paused, true),
+        // Upload errors: any unsilenced addition since the last clearing.
+        (vec![(&errors, true), (&errors, false)], UploadErrors, true),
+        (vec![(&errors, true)], UploadErrors, false),
+        (vec![(&gone, false)], NotFound, true),
+        (vec![(&gone, false)], Paused, false),
+    ];
+    for (index, (history, condition, expected)) in cases.into_iter().enumerate() {
+        assert_eq!(announced(condition, history), expected, "case {index}");
+    }
+    assert_eq!(ended_by(&resume), [Paused]);
+    assert!(ended_by(&pause).is_empty());
+}

@@ -320,6 +320,62 @@ async fn the_rate_limit_makes_the_excess_wait_and_drops_nothing() {
     );
 }
 
+/// A silence added while a pause is out does not swallow the resume (that would
+/// leave the incident open for good); a pause that was itself silenced stays
+/// silent when it ends, and so does a return after a silenced disappearance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_never_swallows_the_end_of_what_was_sent() {
+    let app = TestApp::spawn(3).await;
+    app.all_live();
+    let t0 = utc("2026-11-26T09:00:00Z");
+    let minute = |n: i64| t0 + TimeDelta::minutes(n);
+    tick_and_drain(&app, minute(0)).await;
+    let (sent, silenced, vanished) = (app.id(0), app.id(1), app.id(2));
+    app.sim.control.set_status(&sent, "paused");
+    tick_and_drain(&app, minute(1)).await;
+
+    app.daemon
+        .store()
+        .add_silence("*", None, "maintenance", minute(2), minute(120))
+        .await
+        .unwrap();
+    app.sim.control.set_status(&silenced, "paused");
+    let raw = app.sim.control.raw(&vanished).unwrap();
+    app.sim.control.remove(&vanished);
+    tick_and_drain(&app, minute(3)).await;
+
+    app.sim.control.set_status(&sent, "live");
+    app.sim.control.set_status(&silenced, "live");
+    app.sim.control.insert(raw);
+    let report = app.daemon.tick_at(minute(4)).await.unwrap();
+    assert_eq!(report.events.len(), 3, "{:?}", report.events);
+    app.daemon.drain_at(minute(4)).await.unwrap();
+
+    let delivered: Vec<(String, String, String)> = app
+        .receiver
+        .received()
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["campaign"]["id"].as_str().unwrap().to_string(),
+                body["campaign"]["previous_status"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                body["campaign"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        delivered,
+        [
+            (sent.clone(), "live".into(), "paused".into()),
+            (sent.clone(), "paused".into(), "live".into()),
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     let BinaryApp {

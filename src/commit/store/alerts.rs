@@ -366,6 +366,42 @@ impl Store {
         Ok(entries)
     }
 
+    /// One campaign's latest events (`None`: the watcher's own), newest first,
+    /// each with whether a silence kept it from being sent. Rows that cannot be
+    /// read are left out.
+    pub async fn latest_events_of(
+        &self,
+        campaign: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(Event, bool)>, StoreError> {
+        const SQL: &str = "SELECT id, payload_json, silence_id FROM events
+             WHERE ($1 IS NULL AND campaign_id IS NULL) OR campaign_id = $2
+             ORDER BY rowid DESC LIMIT $3";
+        let rows: Vec<(String, String, Option<i64>)> = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(campaign)
+                .bind(campaign)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("id")?, row.try_get("payload_json")?, row.try_get("silence_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, json, silence)| {
+                match parse_event(&json, || format!("events row \"{id}\"")) {
+                    Ok(event) => Some((event, silence.is_some())),
+                    Err(error) => {
+                        tracing::warn!(%error, "skipping an unreadable event in history");
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
     /// When `channel`'s sends since `since` went out, oldest first (the rate window).
     pub async fn sent_since(
         &self,

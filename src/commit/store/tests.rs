@@ -150,6 +150,7 @@ on_both!(
     a_newer_schema_is_refused,
     alerting_and_status_queries_round_trip,
     states_are_read_for_chosen_campaigns_or_one_at_a_time,
+    latest_events_of_one_campaign_newest_first,
 );
 
 async fn raw_version(path: &Path) -> i64 {
@@ -519,6 +520,71 @@ async fn states_are_read_for_chosen_campaigns_or_one_at_a_time(kind: Kind) {
         .unwrap();
     assert_eq!(visited.len(), 1_234);
     assert_eq!(visited.get("camp_01233"), Some(&1_233));
+}
+
+/// What a silenced event's resolve is judged by: one campaign's (or the
+/// watcher's own) history, newest first, with the silence marks.
+async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let about = |id: &str, campaign: Option<&str>| Event {
+        campaign: campaign.map(|c| crate::event::CampaignInfo {
+            id: c.into(),
+            name: c.into(),
+            status: CampaignStatus::Paused,
+            previous_status: Some(CampaignStatus::Live),
+            agent: None,
+            caller_number: None,
+        }),
+        kind: EventType::StatusChanged,
+        ..event(id)
+    };
+    for (id, campaign, silenced) in [
+        ("evt_a1", Some("camp_a"), false),
+        ("evt_b1", Some("camp_b"), false),
+        ("evt_w1", None, false),
+        ("evt_a2", Some("camp_a"), true),
+    ] {
+        let mut routed = RoutedEvent::new(about(id, campaign), vec!["hook".into()]);
+        if silenced {
+            let silence = store
+                .add_silence("camp_a", None, "test", t0(), t0() + TimeDelta::hours(1))
+                .await
+                .unwrap();
+            routed.silence = Some(silence.id);
+        }
+        store
+            .commit_cycle(&CycleCommit {
+                now: t0(),
+                states: vec![],
+                health: None,
+                events: vec![routed],
+                reminders: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    let of_a: Vec<(String, bool)> = store
+        .latest_events_of(Some("camp_a"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(event, silenced)| (event.id, silenced))
+        .collect();
+    assert_eq!(
+        of_a,
+        [("evt_a2".to_string(), true), ("evt_a1".to_string(), false)]
+    );
+    let watcher = store.latest_events_of(None, 10).await.unwrap();
+    assert_eq!(watcher.len(), 1);
+    assert_eq!(watcher[0].0.id, "evt_w1");
+    assert_eq!(
+        store
+            .latest_events_of(Some("camp_a"), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn commit_cycle_round_trips(kind: Kind) {
