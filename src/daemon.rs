@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commit::{Store, StoreError};
 use crate::config::{ConfigError, Settings};
+use crate::deliver::heartbeat::Heartbeat;
 use crate::deliver::{ChannelSet, Dispatcher, DrainReport, Reasserter};
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::http::{self, HttpError, HttpState, Metrics, ServiceStatus};
@@ -40,6 +41,8 @@ pub enum StartupError {
     Client(#[from] FetchError),
     #[error("{0}")]
     Channels(String),
+    #[error("{0}")]
+    Heartbeat(String),
     #[error("watch.schedule: {0}")]
     Schedule(String),
     #[error("{0}")]
@@ -133,6 +136,8 @@ impl Pieces {
             .map_err(|e| StartupError::Channels(e.to_string()))?;
         let router =
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
+        let heartbeat =
+            Heartbeat::from_settings(&settings.heartbeat).map_err(StartupError::Heartbeat)?;
         let watcher = Watcher::new(
             client,
             store.clone(),
@@ -140,7 +145,8 @@ impl Pieces {
             settings.watch.clone(),
             settings.sigmamind.max_in_flight,
             dispatcher_wake.clone(),
-        );
+        )
+        .with_heartbeat(heartbeat);
         Ok(Self {
             watcher,
             channels,

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
+use crate::deliver::heartbeat::Heartbeat;
 use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
@@ -64,6 +65,7 @@ pub struct Watcher {
     /// cycles; replicas sharing PostgreSQL read it afresh each cycle.
     remember: bool,
     memory: tokio::sync::Mutex<Memory>,
+    heartbeat: Option<Heartbeat>,
 }
 
 /// What a cycle leaves for the next, so that a quiet cycle reads and writes
@@ -145,7 +147,14 @@ impl Watcher {
             remember: store.postgres_options().is_none(),
             memory: tokio::sync::Mutex::default(),
             store,
+            heartbeat: None,
         }
+    }
+
+    /// Ping `heartbeat` after every cycle that read the API.
+    pub fn with_heartbeat(mut self, heartbeat: Option<Heartbeat>) -> Self {
+        self.heartbeat = heartbeat;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -379,6 +388,11 @@ impl Watcher {
         span.record("verdict", tracing::field::debug(&report.verdict));
         span.record("duration_ms", report.duration.as_millis() as u64);
         log_cycle(&report);
+        // After the cycle is committed and measured: a slow ping delays nothing
+        // that matters, and only a cycle that saw the campaigns counts as alive.
+        if let (Some(heartbeat), true) = (&self.heartbeat, report.api_readable()) {
+            heartbeat.ping().await;
+        }
         Ok(report)
     }
 

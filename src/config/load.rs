@@ -11,8 +11,9 @@ use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueK
 use serde::de::{DeserializeOwned, Visitor};
 
 use super::{
-    ChannelKind, ChannelSettings, ConfigError, HttpSettings, LogSettings, QuietHoursSettings,
-    RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelKind, ChannelSettings, ConfigError, HeartbeatSettings, HttpSettings, LogSettings,
+    QuietHoursSettings, RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings,
+    WatchSettings,
 };
 
 /// Prefix of environment overrides: `CAMPAIGN_WATCHER__SECTION__KEY`.
@@ -362,12 +363,13 @@ fn prune_unknown_keys(
             }
         }
     };
-    let sections: [(&str, &[&str]); 5] = [
+    let sections: [(&str, &[&str]); 6] = [
         ("sigmamind", struct_fields::<SigmaMindSettings>()),
         ("watch", struct_fields::<WatchSettings>()),
         ("state", struct_fields::<StateSettings>()),
         ("http", struct_fields::<HttpSettings>()),
         ("log", struct_fields::<LogSettings>()),
+        ("heartbeat", struct_fields::<HeartbeatSettings>()),
     ];
     for (section, known) in sections {
         if let Some(ValueKind::Table(table)) = root.get_mut(section).map(|v| &mut v.kind) {
@@ -465,6 +467,11 @@ fn typed_settings(mut root: Map<String, Value>, problems: &mut Vec<String>) -> S
     if let Some(value) = root.remove("log") {
         if let Some(section) = typed(value, "log", problems) {
             settings.log = section;
+        }
+    }
+    if let Some(value) = root.remove("heartbeat") {
+        if let Some(section) = typed(value, "heartbeat", problems) {
+            settings.heartbeat = section;
         }
     }
     if let Some(value) = root.remove("channels") {
@@ -595,6 +602,16 @@ fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String
             let key = key.trim();
             if !key.is_empty() {
                 sigmamind.api_key = Some(Secret::new(key));
+            }
+        }
+    }
+
+    let heartbeat = &mut settings.heartbeat;
+    if heartbeat.url.is_none() {
+        if let Some(file) = &heartbeat.url_file {
+            match read_secret_file(file, dir) {
+                Ok(url) => heartbeat.url = Some(url),
+                Err(problem) => problems.push(format!("heartbeat.url_file: {problem}")),
             }
         }
     }

@@ -121,6 +121,8 @@ pub struct Settings {
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
+    pub heartbeat: HeartbeatSettings,
+    #[serde(default)]
     pub channels: BTreeMap<String, ChannelSettings>,
     #[serde(default)]
     pub rules: Vec<RuleSettings>,
@@ -204,6 +206,36 @@ pub struct StateSettings {
     pub url: String,
     #[serde(default, with = "humantime_serde")]
     pub lease_ttl: Option<Duration>,
+}
+
+/// `[heartbeat]`: a dead-man's switch. After every cycle that read the API the
+/// watcher GETs `url` (Healthchecks.io, Cronitor, Uptime Kuma push, ...); when
+/// the pings stop (the watcher died, hangs, or cannot read the API) that
+/// service alerts, through a path that does not depend on this watcher.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSettings {
+    /// The ping URL; a secret (anyone holding it can fake a heartbeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    #[serde(default = "default_heartbeat_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for HeartbeatSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            timeout: default_heartbeat_timeout(),
+        }
+    }
+}
+
+fn default_heartbeat_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

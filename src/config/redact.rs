@@ -23,6 +23,9 @@ impl Settings {
         if shown.watch.schedule.is_none() {
             shown.watch.interval = Some(shown.watch.effective_interval());
         }
+        if shown.heartbeat.url.is_some() {
+            shown.heartbeat.url = Some(REDACTED.to_string());
+        }
         for channel in shown.channels.values_mut() {
             if let Some(url) = channel.smtp_url.as_mut() {
                 *url = redact_url(url);

@@ -740,3 +740,42 @@ fn quiet_hours_are_refused_on_incident_channels() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn the_heartbeat_url_is_a_secret_read_from_a_file_and_checked() {
+    let ping = format!("https://hc-ping.example.com/{SECRET}");
+    let file = temp_file(&format!("{ping}\n"));
+    let toml = format!(
+        "[sigmamind]\napi_key = \"k\"\n[watch]\ncampaigns = [\"camp_1\"]\n[heartbeat]\nurl_file = \"{}\"\ntimeout = \"3s\"\n",
+        file.path().display()
+    );
+    let settings = load(&toml, &[]).unwrap();
+    assert_eq!(settings.heartbeat.url.as_deref(), Some(ping.as_str()));
+    assert_eq!(settings.heartbeat.timeout, Duration::from_secs(3));
+    assert!(settings.validate().is_ok());
+    let rendered = settings.to_redacted_toml();
+    assert!(!rendered.contains(SECRET), "{rendered}");
+    assert!(rendered.contains("[heartbeat]"), "{rendered}");
+
+    let toml = format!(
+        "[sigmamind]\napi_key = \"k\"\n[watch]\ncampaigns = [\"camp_1\"]\n[heartbeat]\nurl = \"ftp://{SECRET}\"\ntimeout = \"2m\"\n"
+    );
+    let invalid = load(&toml, &[]).unwrap().validate().unwrap_err();
+    assert_eq!(invalid.len(), 2, "{invalid:?}");
+    assert!(invalid.iter().all(|p| !p.contains(SECRET)), "{invalid:?}");
+    assert!(invalid[0].starts_with("heartbeat.url:"), "{invalid:?}");
+    assert!(invalid[1].starts_with("heartbeat.timeout:"), "{invalid:?}");
+
+    let problems = problems(load(
+        "[heartbeat]\nurl_file = \"/nonexistent/cw/ping\"\nping = true\n",
+        &[],
+    ));
+    assert!(
+        problems.contains(&"unknown key \"heartbeat.ping\"".to_string()),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("heartbeat.url_file")),
+        "{problems:?}"
+    );
+}

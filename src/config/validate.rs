@@ -216,6 +216,19 @@ impl Settings {
                 self.http.listen
             ));
         }
+        if let Some(url) = &self.heartbeat.url {
+            if let Err(why) = check_http_url(url) {
+                // The URL is a secret: say what is wrong without repeating it.
+                problems.push(format!("heartbeat.url: the ping URL {why}"));
+            }
+        }
+        let timeout = self.heartbeat.timeout;
+        if timeout < Duration::from_secs(1) || timeout > Duration::from_secs(60) {
+            problems.push(format!(
+                "heartbeat.timeout: {} is outside 1s..60s",
+                humantime::format_duration(timeout)
+            ));
+        }
     }
 
     fn check_rules(&self, problems: &mut Vec<String>) {

@@ -15,6 +15,7 @@ mod console;
 mod discord;
 mod dispatcher;
 mod email;
+pub mod heartbeat;
 mod pagerduty;
 pub mod signing;
 mod slack;

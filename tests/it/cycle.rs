@@ -3,7 +3,7 @@
 use campaign_watcher::diff::CycleVerdict;
 use campaign_watcher::sim::{Fault, FaultKind};
 
-use crate::helpers::{run_sql, TestApp};
+use crate::helpers::{run_sql, Receiver, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_cycle_is_a_silent_baseline() {
@@ -273,6 +273,43 @@ async fn a_failed_commit_after_quiet_slices_loses_no_change() {
     assert_eq!(app.daemon.store().load_states().await.unwrap().len(), 2_345);
     assert!(app.cycle().await.events.is_empty());
     assert_eq!(app.receiver.event_types(), ["campaign.status_changed"]);
+}
+
+/// `[heartbeat]`: one GET per cycle that read the API, none while it cannot
+/// (so the dead-man's switch fires); a refused ping does not fail the cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_pings_after_each_readable_cycle_only() {
+    let pings = Receiver::spawn().await;
+    let url = pings.url_for("/ping/5f1c");
+    let app = TestApp::spawn_with(2, |settings| settings.heartbeat.url = Some(url)).await;
+    let count = || pings.received_at("/ping/5f1c").len();
+    app.cycle().await;
+    assert_eq!(count(), 1);
+    let ping = &pings.received_at("/ping/5f1c")[0];
+    assert!(ping.body.is_empty());
+    assert!(ping.header("user-agent").starts_with("campaign-watcher/"));
+
+    app.sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    let blind = app.cycle().await;
+    assert!(!blind.api_readable());
+    assert_eq!(count(), 1, "no heartbeat while the API cannot be read");
+
+    app.sim.control.clear_faults();
+    pings.answer_with(&[500]);
+    assert!(
+        app.cycle().await.api_readable(),
+        "a refused ping fails nothing"
+    );
+    assert_eq!(count(), 2);
+    app.cycle().await;
+    assert_eq!(count(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
