@@ -170,12 +170,18 @@ async fn once_exits_1_with_a_clear_sentence_when_the_api_answers_garbage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_never_appears_in_any_output() {
+    // The heartbeat URL is a secret too.
+    let pings = Receiver::spawn().await;
+    let heartbeat = format!(
+        "[heartbeat]\nurl = \"{}\"\n",
+        pings.url_for("/ping/HBSECRET42")
+    );
     let BinaryApp {
         sim,
         receiver,
         dir: _dir,
         config,
-    } = BinaryApp::spawn(3, "").await;
+    } = BinaryApp::spawn(3, &heartbeat).await;
     let ids = sim.control.ids();
     let path = config.to_str().unwrap();
     let mut outputs = vec![];
@@ -207,7 +213,16 @@ async fn the_api_key_never_appears_in_any_output() {
             !finished.all_output().contains("RECOGNISABLE"),
             "part of the key leaked"
         );
+        assert!(
+            !finished.all_output().contains("HBSECRET42"),
+            "the heartbeat URL leaked:\n{}",
+            finished.all_output()
+        );
     }
+    assert!(
+        !pings.received_at("/ping/HBSECRET42").is_empty(),
+        "the heartbeat was configured and used"
+    );
     for request in receiver.received() {
         assert!(!request.body.contains(TEST_KEY));
     }
