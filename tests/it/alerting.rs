@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use campaign_watcher::config::{QuietHoursSettings, RuleSettings};
-use campaign_watcher::sim::{Fault, FaultKind};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::helpers::{all_live, run_cli, BinaryApp, TestApp};
+use crate::helpers::{all_live, outage, run_cli, BinaryApp, TestApp};
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -237,14 +236,7 @@ async fn excepted_types_go_out_during_quiet_hours() {
     })
     .await;
     tick_and_drain(&app, utc("2026-01-15T21:00:00Z")).await;
-    app.sim.control.inject(Fault {
-        kind: FaultKind::Status {
-            status: 503,
-            retry_after: None,
-        },
-        times: None,
-        campaign: None,
-    });
+    app.sim.control.inject(outage());
     tick_and_drain(&app, utc("2026-01-15T23:00:00Z")).await;
     tick_and_drain(&app, utc("2026-01-15T23:01:00Z")).await;
     assert_eq!(

@@ -3,7 +3,7 @@
 use campaign_watcher::diff::CycleVerdict;
 use campaign_watcher::sim::{Fault, FaultKind};
 
-use crate::helpers::{run_sql, Receiver, TestApp};
+use crate::helpers::{outage, run_sql, Receiver, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_cycle_is_a_silent_baseline() {
@@ -289,14 +289,7 @@ async fn the_heartbeat_pings_after_each_readable_cycle_only() {
     assert!(ping.body.is_empty());
     assert!(ping.header("user-agent").starts_with("campaign-watcher/"));
 
-    app.sim.control.inject(Fault {
-        kind: FaultKind::Status {
-            status: 503,
-            retry_after: None,
-        },
-        times: None,
-        campaign: None,
-    });
+    app.sim.control.inject(outage());
     let blind = app.cycle().await;
     assert!(!blind.api_readable());
     assert_eq!(count(), 1, "no heartbeat while the API cannot be read");
@@ -316,14 +309,7 @@ async fn the_heartbeat_pings_after_each_readable_cycle_only() {
 async fn an_unreadable_api_raises_one_alert_and_then_recovers() {
     let app = TestApp::spawn(2).await;
     app.cycle().await;
-    app.sim.control.inject(Fault {
-        kind: FaultKind::Status {
-            status: 503,
-            retry_after: None,
-        },
-        times: None,
-        campaign: None,
-    });
+    app.sim.control.inject(outage());
     let mut kinds = vec![];
     for _ in 0..4 {
         let report = app.cycle().await;

@@ -499,6 +499,18 @@ pub async fn pretend_newer_schema(path: &Path) {
     .await;
 }
 
+/// Every API request answers 503 until the faults are cleared.
+pub fn outage() -> campaign_watcher::sim::Fault {
+    campaign_watcher::sim::Fault {
+        kind: campaign_watcher::sim::FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    }
+}
+
 /// One statement on a SQLite state file, over a connection of its own.
 pub async fn run_sql(path: &Path, sql: &str) {
     use sqlx::Connection;

@@ -4,10 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use campaign_watcher::sim::{Fault, FaultKind};
-
 use crate::helpers::{
-    eventually, run_cli, spawn_daemon, spawn_sim, write_config, BinaryApp, Receiver, TEST_KEY,
+    eventually, outage, run_cli, spawn_daemon, spawn_sim, write_config, BinaryApp, Receiver,
+    TEST_KEY,
 };
 
 const WITHIN: Duration = Duration::from_secs(20);
@@ -55,17 +54,6 @@ async fn http_eventually(addr: SocketAddr, path: &str, check: impl Fn(&Answer) -
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-}
-
-fn outage() -> Fault {
-    Fault {
-        kind: FaultKind::Status {
-            status: 503,
-            retry_after: None,
-        },
-        times: None,
-        campaign: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -310,7 +310,7 @@ impl Store {
         const EVENTS: &str = "SELECT id, payload_json, silence_id FROM events
              WHERE occurred_at >= $1 AND ($2 IS NULL OR campaign_id = $3)
              ORDER BY occurred_at DESC, rowid DESC LIMIT $4";
-        let events: Vec<(String, String, Option<i64>)> = on_pool!(self, pool => {
+        let events: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query(EVENTS)
                 .bind(millis(since))
                 .bind(campaign)
@@ -319,7 +319,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
                 .iter()
-                .map(|row| Ok((row.try_get("id")?, row.try_get("payload_json")?, row.try_get("silence_id")?)))
+                .map(event_row)
                 .collect::<Result<_, sqlx::Error>>()?
         });
         let silences: HashMap<i64, Silence> = self
@@ -377,7 +377,7 @@ impl Store {
         const SQL: &str = "SELECT id, payload_json, silence_id FROM events
              WHERE ($1 IS NULL AND campaign_id IS NULL) OR campaign_id = $2
              ORDER BY rowid DESC LIMIT $3";
-        let rows: Vec<(String, String, Option<i64>)> = on_pool!(self, pool => {
+        let rows: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(campaign)
                 .bind(campaign)
@@ -385,7 +385,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
                 .iter()
-                .map(|row| Ok((row.try_get("id")?, row.try_get("payload_json")?, row.try_get("silence_id")?)))
+                .map(event_row)
                 .collect::<Result<_, sqlx::Error>>()?
         });
         Ok(rows
@@ -475,6 +475,17 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// `(id, payload_json, silence_id)` of an `events` row.
+type EventRow = (String, String, Option<i64>);
+
+fn event_row(row: &impl Columns) -> Result<EventRow, sqlx::Error> {
+    Ok((
+        row.text("id")?,
+        row.text("payload_json")?,
+        row.opt_int("silence_id")?,
+    ))
 }
 
 fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> {
