@@ -18,7 +18,7 @@
 //! transaction, whether the recorded lock session still holds the lock.
 //! Standbys try to take the lock every `lease_ttl / 3`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -27,84 +27,12 @@ use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// The advisory lock (two-int form: shows in `pg_locks` as classid, objid with
-/// objsubid = 2): "cwat", 1. One per database, as the tables are.
-pub const LOCK_KEY: (i32, i32) = (0x6377_6174, 1);
+// The fence itself belongs to the store, which checks it in every commit; the
+// old paths (`lead::LeaseState`, ...) keep working.
+pub use crate::commit::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 
 /// `state.lease_ttl` when not set.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
-
-/// This replica is not (or no longer) the leader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("this replica is not the leader")]
-pub struct NotLeader;
-
-/// Whether a lease renewed at `renewed_at` may still be trusted at `now`: for
-/// two thirds of the TTL, leaving a third as margin before the server can end
-/// the session (after a whole TTL without renewal).
-pub fn lease_fresh(renewed_at: Instant, now: Instant, ttl: Duration) -> bool {
-    now.saturating_duration_since(renewed_at) < ttl.saturating_mul(2) / 3
-}
-
-#[derive(Debug, Default)]
-struct Holding {
-    /// When the last successful renewal (or acquisition) was sent.
-    renewed_at: Option<Instant>,
-    /// The lock session's server process, for the in-transaction check.
-    backend_pid: i32,
-}
-
-/// What the election knows, shared with the store (fence) and the daemon.
-#[derive(Debug)]
-pub struct LeaseState {
-    ttl: Duration,
-    holding: Mutex<Holding>,
-}
-
-impl LeaseState {
-    pub fn new(ttl: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            ttl,
-            holding: Mutex::new(Holding::default()),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Holding> {
-        // Nothing panics while holding it; a poisoned one still holds valid data.
-        self.holding
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The fence: the lock session's backend pid while the lease is held and
-    /// freshly renewed; `NotLeader` otherwise.
-    pub fn check(&self) -> Result<i32, NotLeader> {
-        let holding = self.lock();
-        match holding.renewed_at {
-            Some(at) if lease_fresh(at, Instant::now(), self.ttl) => Ok(holding.backend_pid),
-            _ => Err(NotLeader),
-        }
-    }
-
-    pub fn is_leader(&self) -> bool {
-        self.check().is_ok()
-    }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
-    fn renewed(&self, backend_pid: i32, at: Instant) {
-        let mut holding = self.lock();
-        holding.renewed_at = Some(at);
-        holding.backend_pid = backend_pid;
-    }
-
-    /// Stop trusting the lease at once (lock session lost, or the server said so).
-    pub fn lost(&self) {
-        *self.lock() = Holding::default();
-    }
-}
 
 /// Runs the election on its own connection; tells `changes` when this replica
 /// becomes or stops being the leader.
@@ -290,29 +218,124 @@ fn run<'c>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::Utc;
 
-    #[test]
-    fn a_lease_is_trusted_for_two_thirds_of_its_ttl() {
-        let ttl = Duration::from_secs(15);
-        let renewed = Instant::now();
-        let table = [(0, true), (5, true), (9, true), (10, false), (15, false)];
-        for (after, fresh) in table {
-            assert_eq!(
-                lease_fresh(renewed, renewed + Duration::from_secs(after), ttl),
-                fresh,
-                "{after}s after renewal"
-            );
+    use super::*;
+    use crate::commit::scratch::ScratchDatabase;
+    use crate::commit::{CycleCommit, RoutedEvent, Store, StoreError};
+    use crate::event::{Event, EventType, UploadErrors};
+
+    /// A cycle with one event for the channel "hook".
+    fn cycle(event_id: &str) -> CycleCommit {
+        let event = Event {
+            version: "1".into(),
+            id: event_id.into(),
+            kind: EventType::ApiUnhealthy,
+            occurred_at: Utc::now(),
+            campaign: None,
+            upload_errors: UploadErrors::default(),
+            changes: vec![],
+            summary: format!("summary of {event_id}"),
+        };
+        CycleCommit {
+            now: Utc::now(),
+            states: vec![],
+            health: None,
+            events: vec![RoutedEvent::new(event, vec!["hook".into()])],
+            reminders: vec![],
         }
     }
 
-    #[test]
-    fn a_lost_lease_fails_the_fence_at_once() {
-        let lease = LeaseState::new(Duration::from_secs(15));
-        assert_eq!(lease.check(), Err(NotLeader));
-        lease.renewed(42, Instant::now());
-        assert_eq!(lease.check(), Ok(42));
-        lease.lost();
-        assert_eq!(lease.check(), Err(NotLeader));
+    /// A connection of the store's own database, for sabotage and inspection.
+    async fn session(store: &Store) -> PgConnection {
+        store
+            .postgres_options()
+            .expect("a PostgreSQL store")
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    async fn exec(store: &Store, sql: &str) {
+        let mut conn = session(store).await;
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+
+    async fn count(store: &Store, sql: &str) -> i64 {
+        let mut conn = session(store).await;
+        let n: i64 = sqlx::query(sql).fetch_one(&mut conn).await.unwrap().get(0);
+        conn.close().await.unwrap();
+        n
+    }
+
+    #[tokio::test]
+    async fn a_fenced_store_commits_only_while_its_replica_leads() {
+        let db = ScratchDatabase::create().await;
+        let ttl = std::time::Duration::from_secs(30);
+        let first_lease = LeaseState::new(ttl);
+        let first = Store::open(db.url())
+            .await
+            .unwrap()
+            .with_lease(first_lease.clone());
+        let second_lease = LeaseState::new(ttl);
+        let second = Store::open(db.url())
+            .await
+            .unwrap()
+            .with_lease(second_lease.clone());
+        let commit = cycle("evt_1");
+
+        // Nobody leads yet: both are fenced.
+        assert!(matches!(
+            first.commit_cycle(&commit).await,
+            Err(StoreError::NotLeader)
+        ));
+        assert!(matches!(first.check_leader(), Err(StoreError::NotLeader)));
+        let first_elector = Elector::new(first.postgres_options().unwrap(), first_lease.clone());
+        let second_elector = Elector::new(second.postgres_options().unwrap(), second_lease.clone());
+        assert!(first_elector.round().await);
+        assert!(!second_elector.round().await);
+        // Renewing keeps it; the standby still cannot take it.
+        assert!(first_elector.round().await);
+        assert!(!second_elector.round().await);
+        first.commit_cycle(&commit).await.unwrap();
+        assert!(first.check_leader().is_ok());
+        assert!(matches!(
+            second.commit_cycle(&commit).await,
+            Err(StoreError::NotLeader)
+        ));
+
+        // The server ends the lock session behind the leader's back (as after a
+        // network partition): the very next commit finds out inside its
+        // transaction, although the in-memory lease still looks fresh.
+        let pid = first_lease.check().unwrap();
+        exec(&second, &format!("SELECT pg_terminate_backend({pid})")).await;
+        // pg_terminate_backend only signals: wait until the session is gone.
+        let gone = format!("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = {pid}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while count(&second, &gone).await > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "session {pid} never ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(first_lease.is_leader());
+        assert!(matches!(
+            first.commit_cycle(&cycle("evt_2")).await,
+            Err(StoreError::NotLeader)
+        ));
+        assert!(!first_lease.is_leader());
+        assert!(second_elector.round().await);
+        second.commit_cycle(&cycle("evt_2")).await.unwrap();
+        assert_eq!(second.outbox_counts().await.unwrap().pending, 2);
+        // The old leader finds its session gone on its next round and stays a standby.
+        assert!(!first_elector.round().await);
+
+        // Releasing hands over at once.
+        second_elector.release().await;
+        assert!(!second_lease.is_leader());
+        assert!(first_elector.round().await);
+        first_elector.release().await;
     }
 }

@@ -144,7 +144,7 @@ impl Watcher {
             known_total: AtomicU64::new(0),
             concurrency: concurrency.max(1),
             dispatcher_wake,
-            remember: store.postgres_options().is_none(),
+            remember: !store.is_shared(),
             memory: tokio::sync::Mutex::default(),
             store,
             heartbeat: None,

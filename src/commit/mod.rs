@@ -7,13 +7,16 @@
 //! the outbox and records each row's fate here.
 //!
 //! `sqlite://` keeps the state in one file (one replica); `postgres://` in a
-//! shared database, where replicas elect a leader (`crate::lead`).
+//! shared database, where replicas elect a leader (the election is `lead.rs`,
+//! above the store; the fence it renews, [`LeaseState`], is the store's own).
 
+mod lease;
 mod schema;
 #[doc(hidden)]
 pub mod scratch;
 mod store;
 
+pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
     OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, Store, StoreError,

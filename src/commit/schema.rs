@@ -1,97 +1,21 @@
-//! Versioned schema: an ordered list of SQL scripts compiled into the binary.
+//! Versioned schema: per database, an ordered list of SQL scripts compiled
+//! into the binary, with the same version numbers and the same meaning on both
+//! ([`sqlite`], [`postgres`]; each file: its `MIGRATIONS`, then its `migrate`).
 //!
 //! `schema_version` holds one row per applied script. Pending scripts are applied
-//! in one `BEGIN IMMEDIATE` transaction, so two processes opening the same file at
-//! once cannot both migrate, and a failed migration leaves the file as it was.
-//! A file written by a newer binary is refused before anything is written to it.
+//! in one write transaction, so two processes opening the same database at once
+//! cannot both migrate, and a failed migration leaves it as it was. A database
+//! written by a newer binary is refused before anything is written to it.
+//!
+//! A new version: append one script to each list (a test checks they stay in step).
 
-use sqlx::{Row, SqlitePool};
-
-/// Append only: never edit a script once released, add a new one instead.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    // 1: initial schema. Timestamps are unix milliseconds (UTC) throughout, so
-    // ordering and "is it due" comparisons are plain integer comparisons.
-    r#"
-    CREATE TABLE campaign_state (
-        key         TEXT PRIMARY KEY NOT NULL,
-        state_json  TEXT NOT NULL,
-        seq         INTEGER NOT NULL,
-        changed_at  INTEGER NOT NULL
-    );
-    CREATE TABLE watcher_state (
-        id           INTEGER PRIMARY KEY CHECK (id = 1),
-        health_json  TEXT NOT NULL
-    );
-    CREATE TABLE events (
-        id            TEXT PRIMARY KEY NOT NULL,
-        type          TEXT NOT NULL,
-        campaign_id   TEXT,
-        occurred_at   INTEGER NOT NULL,
-        payload_json  TEXT NOT NULL
-    );
-    CREATE INDEX events_occurred_at ON events (occurred_at);
-    CREATE TABLE outbox (
-        id               INTEGER PRIMARY KEY AUTOINCREMENT,
-        event_id         TEXT NOT NULL REFERENCES events (id),
-        channel          TEXT NOT NULL,
-        status           TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
-        attempts         INTEGER NOT NULL DEFAULT 0,
-        created_at       INTEGER NOT NULL,
-        next_attempt_at  INTEGER NOT NULL,
-        sent_at          INTEGER,
-        dead_at          INTEGER,
-        last_error       TEXT,
-        UNIQUE (event_id, channel)
-    );
-    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
-    "#,
-    // 2: service status (`status` command): when each campaign was last read,
-    // and how the last cycle went. Kept apart from campaign_state so that diff's
-    // state (and its sequence numbers) is not rewritten on every quiet cycle.
-    r#"
-    CREATE TABLE campaign_seen (
-        key           TEXT PRIMARY KEY NOT NULL,
-        last_seen_at  INTEGER NOT NULL
-    );
-    CREATE TABLE last_cycle (
-        id           INTEGER PRIMARY KEY CHECK (id = 1),
-        started_at   INTEGER NOT NULL,
-        finished_at  INTEGER NOT NULL,
-        result       TEXT NOT NULL,
-        detail       TEXT NOT NULL
-    );
-    CREATE INDEX events_campaign ON events (campaign_id, occurred_at);
-    "#,
-    // 3: alerting controls. A silenced event is kept in history with the silence
-    // that stopped it (and gets no outbox rows); a row held by quiet hours keeps
-    // `held_until` (its release) and, once sent, the id of the digest it went out
-    // in; reminders keep their timestamps per (campaign, rule).
-    r#"
-    ALTER TABLE events ADD COLUMN silence_id INTEGER;
-    ALTER TABLE outbox ADD COLUMN held_until INTEGER;
-    ALTER TABLE outbox ADD COLUMN digest_id TEXT;
-    CREATE INDEX outbox_channel_sent ON outbox (channel, sent_at);
-    CREATE TABLE silences (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        campaign    TEXT NOT NULL,
-        event_type  TEXT,
-        reason      TEXT NOT NULL,
-        created_at  INTEGER NOT NULL,
-        expires_at  INTEGER NOT NULL
-    );
-    CREATE TABLE reminders (
-        campaign_id  TEXT NOT NULL,
-        rule         TEXT NOT NULL,
-        state_json   TEXT NOT NULL,
-        PRIMARY KEY (campaign_id, rule)
-    );
-    "#,
-];
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
 /// The newest schema version this binary knows.
-pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+pub(crate) const LATEST: i64 = sqlite::MIGRATIONS.len() as i64;
 
-/// What [`migrate`] found; the caller turns it into a `StoreError` naming the file.
+/// What a dialect's `migrate` found; the caller turns it into a `StoreError` naming the file.
 pub(crate) enum MigrateError {
     Newer {
         found: i64,
@@ -111,70 +35,13 @@ impl From<sqlx::Error> for MigrateError {
     }
 }
 
-/// Whether the file has a `schema_version` table at all (a new file has none).
-async fn version_table_present(
-    executor: impl sqlx::SqliteExecutor<'_>,
-) -> Result<bool, sqlx::Error> {
-    // Reading sqlite_master first keeps a version check from creating anything.
-    let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version') AS present",
-    )
-    .fetch_one(executor)
-    .await?;
-    let present: i64 = row.try_get("present")?;
-    Ok(present > 0)
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_dialects_have_every_version() {
+        assert_eq!(
+            super::postgres::MIGRATIONS.len(),
+            super::sqlite::MIGRATIONS.len()
+        );
+    }
 }
-
-/// Apply every pending migration, or refuse a newer file without touching it.
-pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
-    // IMMEDIATE takes the write lock up front: a deferred transaction that reads
-    // and then writes can fail with SQLITE_BUSY without waiting for busy_timeout.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let found = if version_table_present(&mut *tx).await? {
-        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version")
-            .fetch_one(&mut *tx)
-            .await?;
-        row.try_get::<i64, _>("version")?
-    } else {
-        0
-    };
-    if found > LATEST {
-        tx.rollback().await?;
-        return Err(MigrateError::Newer { found });
-    }
-    if found == LATEST {
-        tx.rollback().await?;
-        return Ok(());
-    }
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_version (
-            version     INTEGER PRIMARY KEY NOT NULL,
-            applied_at  INTEGER NOT NULL
-        )",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let now = chrono::Utc::now().timestamp_millis();
-    for (index, script) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        let version = index as i64 + 1;
-        let tag = |source| MigrateError::Sql {
-            version: Some(version),
-            source,
-        };
-        sqlx::raw_sql(script).execute(&mut *tx).await.map_err(tag)?;
-        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
-            .bind(version)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(tag)?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(crate) mod postgres;

@@ -1,5 +1,5 @@
 //! The same schema on PostgreSQL: one script per version, with the same version
-//! numbers and the same meaning as the SQLite scripts in [`super::MIGRATIONS`],
+//! numbers and the same meaning as the SQLite scripts in [`super::sqlite::MIGRATIONS`],
 //! written in PostgreSQL's types (BIGINT for the millisecond timestamps and ids,
 //! identity columns for the counters). `events` gets an explicit `rowid` identity
 //! column, standing in for SQLite's implicit one, so that the queries ordering by
@@ -90,7 +90,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never
-/// be left behind). Distinct from the leader lock in `crate::lead`.
+/// be left behind). Distinct from the leader lock ([`crate::commit::LOCK_KEY`]).
 const MIGRATION_LOCK: i64 = 0x6377_6d69_6772_6174; // "cwmigrat"
 
 /// Apply every pending migration, or refuse a newer database without touching it.
@@ -149,12 +149,4 @@ pub(crate) async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn both_dialects_have_every_version() {
-        assert_eq!(super::MIGRATIONS.len(), super::super::MIGRATIONS.len());
-    }
 }

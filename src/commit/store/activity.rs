@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{from_millis, millis, Backend, Dialect, Store, StoreError};
+use super::dialect::{from_millis, millis, Backend, Dialect};
+use super::{Store, StoreError};
 
 /// How the last cycle ended, as stored for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,14 +36,6 @@ pub struct CampaignActivity {
 }
 
 impl Store {
-    /// A trivial read: does the store answer at all (for `/readyz`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
-            sqlx::query("SELECT 1").fetch_one(pool).await?;
-        });
-        Ok(())
-    }
-
     /// Record how the cycle went. Only changes in whether a campaign is being
     /// read are written, so a quiet cycle costs one row however many campaigns
     /// are watched: `unseen` are campaigns that stopped being read, each with

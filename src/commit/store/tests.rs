@@ -1,11 +1,16 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 
-use chrono::{TimeDelta, TimeZone};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::{ConnectOptions, Connection, Row};
 
 use super::*;
+use crate::commit::schema;
 use crate::commit::scratch::ScratchDatabase;
+use crate::diff::{ApiHealth, CampaignState};
+use crate::event::Event;
 use crate::event::{EventType, UploadErrors};
 use crate::observe::{CampaignStatus, Snapshot};
 
@@ -142,6 +147,7 @@ macro_rules! on_both {
 
 on_both!(
     a_clone_shares_the_store,
+    only_a_postgres_store_is_shared_between_replicas,
     commit_cycle_round_trips,
     the_same_event_committed_twice_is_stored_once,
     outbox_transitions_and_counts,
@@ -451,6 +457,13 @@ async fn memory_store_is_shared_between_calls() {
 async fn a_clone_shares_the_store(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     a_clone_shares(store).await;
+}
+
+/// Replicas elect a leader and keep no memory of their own only on a shared store.
+async fn only_a_postgres_store_is_shared_between_replicas(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    assert_eq!(store.is_shared(), matches!(kind, Kind::Postgres));
+    assert_eq!(store.is_shared(), store.postgres_options().is_some());
 }
 
 async fn a_clone_shares(store: Store) {
@@ -864,7 +877,7 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
             .connect()
             .await
             .unwrap();
-        sqlx::raw_sql(schema::MIGRATIONS[0])
+        sqlx::raw_sql(schema::sqlite::MIGRATIONS[0])
             .execute(&mut conn)
             .await
             .unwrap();
@@ -1129,80 +1142,4 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert_eq!(ended.expires_at, t0());
     assert!(store.silences(t0(), false).await.unwrap().is_empty());
     assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn a_fenced_store_commits_only_while_its_replica_leads() {
-    use crate::lead::{Elector, LeaseState};
-    let db = ScratchDatabase::create().await;
-    let ttl = std::time::Duration::from_secs(30);
-    let first_lease = LeaseState::new(ttl);
-    let first = Store::open(db.url())
-        .await
-        .unwrap()
-        .with_lease(first_lease.clone());
-    let second_lease = LeaseState::new(ttl);
-    let second = Store::open(db.url())
-        .await
-        .unwrap()
-        .with_lease(second_lease.clone());
-    let commit = cycle(&[("evt_1", &["hook"])]);
-
-    // Nobody leads yet: both are fenced.
-    assert!(matches!(
-        first.commit_cycle(&commit).await,
-        Err(StoreError::NotLeader)
-    ));
-    assert!(matches!(first.check_leader(), Err(StoreError::NotLeader)));
-    let first_elector = Elector::new(first.postgres_options().unwrap(), first_lease.clone());
-    let second_elector = Elector::new(second.postgres_options().unwrap(), second_lease.clone());
-    assert!(first_elector.round().await);
-    assert!(!second_elector.round().await);
-    // Renewing keeps it; the standby still cannot take it.
-    assert!(first_elector.round().await);
-    assert!(!second_elector.round().await);
-    first.commit_cycle(&commit).await.unwrap();
-    assert!(first.check_leader().is_ok());
-    assert!(matches!(
-        second.commit_cycle(&commit).await,
-        Err(StoreError::NotLeader)
-    ));
-
-    // The server ends the lock session behind the leader's back (as after a
-    // network partition): the very next commit finds out inside its
-    // transaction, although the in-memory lease still looks fresh.
-    let pid = first_lease.check().unwrap();
-    exec(&second, &format!("SELECT pg_terminate_backend({pid})")).await;
-    // pg_terminate_backend only signals: wait until the session is gone.
-    let gone = format!("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = {pid}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while count(&second, &gone).await > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "session {pid} never ended"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(first_lease.is_leader());
-    assert!(matches!(
-        first.commit_cycle(&cycle(&[("evt_2", &["hook"])])).await,
-        Err(StoreError::NotLeader)
-    ));
-    assert!(!first_lease.is_leader());
-    assert!(second_elector.round().await);
-    second
-        .commit_cycle(&cycle(&[("evt_2", &["hook"])]))
-        .await
-        .unwrap();
-    assert_eq!(second.outbox_counts().await.unwrap().pending, 2);
-    // The old leader finds its session gone on its next round and stays a standby.
-    assert!(!first_elector.round().await);
-
-    // Releasing hands over at once.
-    second_elector.release().await;
-    assert!(!second_lease.is_leader());
-    assert!(first_elector.round().await);
-    first_elector.release().await;
-    first.close().await;
-    second.close().await;
 }

@@ -1,0 +1,127 @@
+//! The cycle's commit: new campaign states, the API health, the new events,
+//! their outbox rows and the reminder timestamps, in **one** transaction, so a
+//! crash keeps the whole cycle or none of it. Each table's statement lives in
+//! that table's file; this one only puts them in order.
+
+use chrono::{DateTime, Utc};
+
+use super::dialect::{millis, to_i64, Backend, Dialect};
+use super::reminders::ReminderWrite;
+use super::{events, outbox, reminders, states, Store, StoreError};
+use crate::diff::{ApiHealth, CampaignState};
+use crate::event::Event;
+
+/// Everything one cycle produced, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct CycleCommit {
+    pub now: DateTime<Utc>,
+    pub states: Vec<(String, CampaignState)>,
+    pub health: Option<ApiHealth>,
+    pub events: Vec<RoutedEvent>,
+    /// Reminder timestamps to store (or delete, when `None`).
+    pub reminders: Vec<ReminderWrite>,
+}
+
+/// An event and the channels the rules chose for it (possibly none).
+#[derive(Debug, Clone)]
+pub struct RoutedEvent {
+    pub event: Event,
+    pub channels: Vec<String>,
+    /// The silence that stops it: kept in history, no outbox rows.
+    pub silence: Option<i64>,
+}
+
+impl RoutedEvent {
+    /// An event sent at once to `channels`.
+    pub fn new(event: Event, channels: Vec<String>) -> Self {
+        Self {
+            event,
+            channels,
+            silence: None,
+        }
+    }
+}
+
+impl Store {
+    /// ONE transaction: upsert each (key, state), store health if Some, insert every
+    /// event into history (ignored when its id is already there), and one outbox row
+    /// per (event id, channel), unique on the pair, so a re-commit never duplicates a
+    /// row. With a lease, the transaction first checks that this replica still leads.
+    pub async fn commit_cycle(&self, cycle: &CycleCommit) -> Result<(), StoreError> {
+        let now = millis(cycle.now);
+        let health = cycle
+            .health
+            .as_ref()
+            .map(|health| {
+                serde_json::to_string(health).map_err(|e| StoreError::Corrupt {
+                    what: "new API health".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let reminder_rows = reminders::reminder_rows(&cycle.reminders)?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            pool.verify_lease(&mut tx, self.lease.as_deref()).await?;
+            // Serialised row by row: a baseline of a large account is never held twice.
+            for (key, state) in &cycle.states {
+                let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
+                    what: format!("new state of campaign \"{key}\""),
+                    reason: e.to_string(),
+                })?;
+                sqlx::query(states::UPSERT_STATE)
+                    .bind(key.as_str())
+                    .bind(json.as_str())
+                    .bind(to_i64(state.seq))
+                    .bind(millis(state.changed_at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(json) = &health {
+                sqlx::query(states::UPSERT_HEALTH)
+                    .bind(json.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for routed in &cycle.events {
+                let event = &routed.event;
+                sqlx::query(events::INSERT_EVENT)
+                    .bind(&event.id)
+                    .bind(event.kind.as_str())
+                    .bind(event.campaign.as_ref().map(|c| c.id.as_str()))
+                    .bind(millis(event.occurred_at))
+                    .bind(event.to_json())
+                    .bind(routed.silence)
+                    .execute(&mut *tx)
+                    .await?;
+                if routed.silence.is_some() {
+                    continue;
+                }
+                for channel in &routed.channels {
+                    sqlx::query(outbox::ENQUEUE)
+                        .bind(&event.id)
+                        .bind(channel)
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            for (campaign, rule, json) in &reminder_rows {
+                match json {
+                    Some(json) => sqlx::query(reminders::UPSERT_REMINDER)
+                        .bind(*campaign)
+                        .bind(*rule)
+                        .bind(json.as_str()),
+                    None => sqlx::query(reminders::DELETE_REMINDER)
+                        .bind(*campaign)
+                        .bind(*rule),
+                }
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

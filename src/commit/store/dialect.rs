@@ -1,0 +1,170 @@
+//! What differs between SQLite and PostgreSQL, and the helpers every query
+//! file shares.
+//!
+//! Each query is written once, in SQL both dialects accept (`$N` parameters,
+//! `ON CONFLICT`, `RETURNING`), and [`on_pool!`] instantiates it for the pool at
+//! hand with the driver's own types; only what truly differs (how a write
+//! transaction begins, the leader fence) lives in the [`Dialect`] trait.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Postgres, Row, Sqlite, Transaction};
+
+use super::StoreError;
+use crate::commit::lease::{LeaseState, LOCK_KEY};
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever driver it is:
+/// the body is compiled once per driver, so every query keeps its real types.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The connection pool of one of the two databases.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What differs between the dialects beyond the SQL text the queries share.
+pub(crate) trait Dialect {
+    type Db: sqlx::Database;
+    /// A transaction that will write. SQLite takes the write lock up front: a
+    /// deferred one that reads and then writes can fail with SQLITE_BUSY without
+    /// waiting for busy_timeout.
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Inside a cycle's transaction: is this replica still the leader? SQLite has
+    /// one replica; PostgreSQL asks the server whether the lock session recorded
+    /// in `lease` still holds the leader lock.
+    async fn verify_lease(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        lease: Option<&LeaseState>,
+    ) -> Result<(), StoreError>;
+}
+
+impl Dialect for SqlitePool {
+    type Db = Sqlite;
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+    async fn verify_lease(
+        &self,
+        _tx: &mut Transaction<'static, Sqlite>,
+        _lease: Option<&LeaseState>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Dialect for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+    async fn verify_lease(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        lease: Option<&LeaseState>,
+    ) -> Result<(), StoreError> {
+        let Some(lease) = lease else {
+            return Ok(());
+        };
+        let pid = lease.check().map_err(|_| StoreError::NotLeader)?;
+        let (class, object) = LOCK_KEY;
+        let held: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND pid = $1 AND classid::bigint = $2 AND objid::bigint = $3 AND objsubid = 2) AS held",
+        )
+        .bind(pid)
+        .bind(i64::from(class))
+        .bind(i64::from(object))
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("held")?;
+        if held {
+            Ok(())
+        } else {
+            lease.lost();
+            Err(StoreError::NotLeader)
+        }
+    }
+}
+
+/// Typed column reads shared by both drivers' rows (for helpers outside [`on_pool!`]).
+pub(crate) trait Columns {
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+}
+
+macro_rules! columns_for {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(column)
+            }
+        }
+    };
+}
+columns_for!(SqliteRow);
+columns_for!(PgRow);
+
+/// `$1, $2, ..., $n` for an IN list.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQLite's default limit on bound parameters is 999 on old builds.
+pub(crate) const IN_CHUNK: usize = 500;
+
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(
+    value: i64,
+    what: impl FnOnce() -> String,
+) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(value).ok_or_else(|| StoreError::Corrupt {
+        what: what(),
+        reason: format!("timestamp {value} is out of range"),
+    })
+}
+
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// An optional timestamp column.
+pub(crate) fn optional_time(
+    row: &impl Columns,
+    column: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    row.opt_int(column)?
+        .map(|at| from_millis(at, || format!("{column} value")))
+        .transpose()
+}

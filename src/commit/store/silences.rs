@@ -1,0 +1,105 @@
+//! Silences: an operator's "don't send this" for a campaign (or every one),
+//! optionally one event type, until it expires. The routing decides what a
+//! silence stops; the store keeps them and which event each one stopped.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::dialect::{from_millis, millis, Backend, Columns};
+use super::{Store, StoreError};
+use crate::event::EventType;
+use crate::route::silence::Silence;
+
+const SILENCE_COLUMNS: &str = "id, campaign, event_type, reason, created_at, expires_at";
+
+fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
+    let id = row.int("id")?;
+    let event_type = row.opt_text("event_type")?;
+    let event = match event_type {
+        None => None,
+        Some(text) => Some(EventType::parse(&text).ok_or_else(|| StoreError::Corrupt {
+            what: format!("silence {id}"),
+            reason: format!("unknown event type {text:?}"),
+        })?),
+    };
+    Ok(Silence {
+        id,
+        campaign: row.text("campaign")?,
+        event,
+        reason: row.text("reason")?,
+        created_at: from_millis(row.int("created_at")?, || format!("silence {id}"))?,
+        expires_at: from_millis(row.int("expires_at")?, || format!("silence {id}"))?,
+    })
+}
+
+impl Store {
+    pub async fn add_silence(
+        &self,
+        campaign: &str,
+        event: Option<EventType>,
+        reason: &str,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Silence, StoreError> {
+        const SQL: &str =
+            "INSERT INTO silences (campaign, event_type, reason, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let id: i64 = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(campaign)
+                .bind(event.map(EventType::as_str))
+                .bind(reason)
+                .bind(millis(created_at))
+                .bind(millis(expires_at))
+                .fetch_one(pool)
+                .await?
+                .try_get("id")?
+        });
+        Ok(Silence {
+            id,
+            campaign: campaign.to_string(),
+            event,
+            reason: reason.to_string(),
+            created_at,
+            expires_at,
+        })
+    }
+
+    /// Silences still in force at `now`, or every silence ever made with `all`; oldest first.
+    pub async fn silences(
+        &self,
+        now: DateTime<Utc>,
+        all: bool,
+    ) -> Result<Vec<Silence>, StoreError> {
+        let sql = format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE $1 OR expires_at > $2 ORDER BY id"
+        );
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(all)
+                .bind(millis(now))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(silence_from_row).collect()
+        })
+    }
+
+    /// End a silence now. `None`: no such silence. An already ended one is returned unchanged.
+    pub async fn expire_silence(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Silence>, StoreError> {
+        let sql = format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1");
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
+                .bind(millis(now))
+                .bind(id)
+                .bind(millis(now))
+                .execute(pool)
+                .await?;
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(silence_from_row).transpose()
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! Campaign states and the API health: what the diff remembers between cycles.
+//! Written only by the cycle's commit ([`UPSERT_STATE`], [`UPSERT_HEALTH`]).
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::dialect::{placeholders, Backend, IN_CHUNK};
+use super::{Store, StoreError};
+use crate::diff::{ApiHealth, CampaignState};
+
+/// One campaign's new state, in the cycle's transaction.
+pub(super) const UPSERT_STATE: &str =
+    "INSERT INTO campaign_state (key, state_json, seq, changed_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
+         seq = excluded.seq, changed_at = excluded.changed_at";
+
+/// The new API health, in the cycle's transaction.
+pub(super) const UPSERT_HEALTH: &str = "INSERT INTO watcher_state (id, health_json) VALUES (1, $1)
+     ON CONFLICT (id) DO UPDATE SET health_json = excluded.health_json";
+
+impl Store {
+    /// Every stored campaign state, by campaign key.
+    pub async fn load_states(&self) -> Result<HashMap<String, CampaignState>, StoreError> {
+        let mut states = HashMap::new();
+        self.each_state(|key, state| {
+            states.insert(key, state);
+        })
+        .await?;
+        Ok(states)
+    }
+
+    /// Hand every stored campaign state to `each`, one row at a time, so a caller
+    /// can keep a digest of a large account without holding every state at once.
+    pub async fn each_state(
+        &self,
+        mut each: impl FnMut(String, CampaignState),
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        on_pool!(self, pool => {
+            let mut rows = sqlx::query("SELECT key, state_json FROM campaign_state").fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                let key: String = row.try_get("key")?;
+                let json: String = row.try_get("state_json")?;
+                let state = parse_state(&key, &json)?;
+                each(key, state);
+            }
+        });
+        Ok(())
+    }
+
+    /// The stored states of these campaigns (those without one are left out).
+    pub async fn load_states_for<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, CampaignState>, StoreError> {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let mut states = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT key, state_json FROM campaign_state WHERE key IN ({})",
+                placeholders(chunk.len())
+            );
+            on_pool!(self, pool => {
+                let mut query = sqlx::query(&sql);
+                for key in chunk {
+                    query = query.bind(*key);
+                }
+                for row in query.fetch_all(pool).await? {
+                    let key: String = row.try_get("key")?;
+                    let json: String = row.try_get("state_json")?;
+                    let state = parse_state(&key, &json)?;
+                    states.insert(key, state);
+                }
+            });
+        }
+        Ok(states)
+    }
+
+    /// The stored API health; the default when never stored.
+    pub async fn load_health(&self) -> Result<ApiHealth, StoreError> {
+        let json: Option<String> = on_pool!(self, pool => {
+            sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
+                .fetch_optional(pool)
+                .await?
+                .map(|row| row.try_get("health_json"))
+                .transpose()?
+        });
+        let Some(json) = json else {
+            return Ok(ApiHealth::default());
+        };
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+            what: "watcher_state row 1 (API health)".into(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// One `campaign_state` row, or the error naming it.
+fn parse_state(key: &str, json: &str) -> Result<CampaignState, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: format!("campaign_state row \"{key}\""),
+        reason: e.to_string(),
+    })
+}
