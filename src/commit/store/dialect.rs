@@ -127,7 +127,7 @@ columns_for!(SqliteRow);
 columns_for!(PgRow);
 
 /// `$1, $2, ..., $n` for an IN list.
-pub(crate) fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -135,13 +135,13 @@ pub(crate) fn placeholders(n: usize) -> String {
 }
 
 /// SQLite's default limit on bound parameters is 999 on old builds.
-pub(crate) const IN_CHUNK: usize = 500;
+pub(super) const IN_CHUNK: usize = 500;
 
-pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+pub(super) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-pub(crate) fn from_millis(
+pub(super) fn from_millis(
     value: i64,
     what: impl FnOnce() -> String,
 ) -> Result<DateTime<Utc>, StoreError> {
@@ -151,16 +151,16 @@ pub(crate) fn from_millis(
     })
 }
 
-pub(crate) fn to_i64(value: u64) -> i64 {
+pub(super) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn to_u64(value: i64) -> u64 {
+pub(super) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
 /// An optional timestamp column.
-pub(crate) fn optional_time(
+pub(super) fn optional_time(
     row: &impl Columns,
     column: &str,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
