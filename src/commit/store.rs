@@ -4,7 +4,7 @@
 //! One `Store` type; its queries are split by what they store, one file per
 //! concern, so a new table's queries go in a file of their own:
 //!
-//! - [`open`](self::open): opening either database and migrating it;
+//! - [`open`]: opening either database and migrating it;
 //! - [`states`]: campaign states and the API health (the diff's memory);
 //! - [`cycle`]: the cycle's one transaction ([`Store::commit_cycle`]);
 //! - [`outbox`]: the delivery queue, its fates, and the operator's `outbox` commands;

@@ -2,7 +2,7 @@
 //! file shares.
 //!
 //! Each query is written once, in SQL both dialects accept (`$N` parameters,
-//! `ON CONFLICT`, `RETURNING`), and [`on_pool!`] instantiates it for the pool at
+//! `ON CONFLICT`, `RETURNING`), and `on_pool!` instantiates it for the pool at
 //! hand with the driver's own types; only what truly differs (how a write
 //! transaction begins, the leader fence) lives in the [`Dialect`] trait.
 
@@ -97,7 +97,7 @@ impl Dialect for PgPool {
     }
 }
 
-/// Typed column reads shared by both drivers' rows (for helpers outside [`on_pool!`]).
+/// Typed column reads shared by both drivers' rows (for helpers outside `on_pool!`).
 pub(crate) trait Columns {
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
