@@ -22,7 +22,7 @@ use crate::helpers::{BIN, TEST_KEY};
 const BASE_IMAGE: &str = "localhost/campaign-watcher-ci-base:bookworm";
 /// Inside the pod's own network namespace, so a fixed port cannot collide.
 const SIM_PORT: u16 = 18080;
-/// The pod's single-cycle pace: every wait below is a few of these.
+/// The bound on every wait and on every podman call but the build.
 const WITHIN: Duration = Duration::from_secs(30);
 
 /// Measured on these machines: crun fails on the hybrid cgroup setup, and the
@@ -34,8 +34,8 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 runtime = "runc"
 "#;
 
-/// Where the base rootfs, the build context and containers.conf are kept
-/// between runs, so a rerun skips the 30 s mmdebstrap.
+/// Where the base rootfs and containers.conf are kept between runs, so a
+/// rerun skips the 30 s mmdebstrap; build contexts are made inside it.
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("image");
     std::fs::create_dir_all(&dir).expect("the image work directory can be created");
@@ -146,23 +146,23 @@ fn ensure_base_image() {
 
 /// The prebuilt stage's context: the `/out` tree the build stage would make,
 /// around this run's binary (stripped: debug info is most of its size).
-fn build_context() -> PathBuf {
-    let context = work_dir().join("context");
-    let _ = std::fs::remove_dir_all(&context);
+fn build_context() -> tempfile::TempDir {
+    let context = tempfile::tempdir_in(work_dir()).expect("a context directory");
     for dir in [
         "usr/local/bin",
         "var/lib/campaign-watcher",
         "etc/campaign-watcher",
     ] {
-        std::fs::create_dir_all(context.join(dir)).expect("the context can be made");
+        std::fs::create_dir_all(context.path().join(dir)).expect("the context can be made");
     }
-    let binary = context.join("usr/local/bin/campaign-watcher");
-    let stripped = run(
-        "strip",
-        &["-o", binary.to_str().expect("a UTF-8 path"), BIN],
-        WITHIN,
-    );
-    if !stripped.success {
+    let binary = context.path().join("usr/local/bin/campaign-watcher");
+    let stripped = Command::new("strip")
+        .arg("-o")
+        .arg(&binary)
+        .arg(BIN)
+        .status()
+        .is_ok_and(|status| status.success());
+    if !stripped {
         std::fs::copy(BIN, &binary).expect("the binary can be copied");
     }
     context
@@ -320,7 +320,7 @@ fn the_image_runs_read_only_as_65532_and_keeps_its_state_across_a_restart() {
             "BINARY_STAGE=prebuilt",
             "--tag",
             &names.image,
-            context.to_str().expect("a UTF-8 path"),
+            context.path().to_str().expect("a UTF-8 path"),
         ],
         Duration::from_secs(180),
     );
