@@ -15,6 +15,7 @@ mod delivery;
 mod email;
 mod failover;
 mod faults;
+mod image;
 mod kubernetes;
 mod schema;
 mod service;
