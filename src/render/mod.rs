@@ -223,7 +223,7 @@ fn template_error(
     RenderError::Template { what, message }
 }
 
-/// What every template sees. Documented in the README; extend additively.
+/// What every template sees. Documented in docs/configuration.md; extend additively.
 #[derive(Debug, Serialize)]
 struct MessageView {
     /// `[campaign-watcher]`.
