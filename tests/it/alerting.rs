@@ -404,7 +404,10 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     .await;
     assert_eq!(add.code, Some(0), "{}", add.stderr);
     assert!(
-        add.stdout.starts_with("silence 1: every event"),
+        add.stdout.starts_with(&format!(
+            "silence 1: every event of campaigns matching \"{}\" is kept",
+            ids[0]
+        )),
         "{}",
         add.stdout
     );
@@ -463,6 +466,17 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
 
     let expire = cli(&["silence", "expire", "1"]).await;
     assert_eq!(expire.code, Some(0), "{}", expire.stderr);
+    assert!(
+        expire.stdout.contains("silence 1 ended now"),
+        "{}",
+        expire.stdout
+    );
+    let again = cli(&["silence", "expire", "1"]).await;
+    assert!(
+        again.stdout.contains("had already ended"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(cli(&["once"]).await.code, Some(0));
     assert_eq!(
         receiver.received().len(),
