@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::redact::redact_url;
-use super::validate::check_http_url;
+use super::url::check_http_url;
 use super::{ChannelKind, ChannelSettings};
 use crate::deliver::SeverityMap;
 

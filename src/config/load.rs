@@ -420,24 +420,10 @@ fn env_source<'a>(path: &str, env_names: &'a BTreeMap<String, String>) -> Option
 fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|candidate| (edit_distance(typo, candidate), *candidate))
+        .map(|candidate| (strsim::levenshtein(typo, candidate), *candidate))
         .filter(|(distance, _)| *distance <= 2)
         .min()
         .map(|(_, candidate)| candidate)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// Section by section (and channel by channel, rule by rule) so that one wrong

@@ -18,6 +18,7 @@ mod chat;
 mod email;
 mod load;
 mod redact;
+mod url;
 mod validate;
 
 pub(crate) use chat::alertmanager_urls;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use super::redact::redact_url;
+use super::url::check_http_url;
 use super::{ChannelKind, ChannelSettings, Settings};
 use crate::event::EventType;
 
@@ -392,27 +393,6 @@ fn human(duration: Duration) -> String {
 
 fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite://") || url.starts_with("sqlite:")
-}
-
-/// Scheme and host only; the HTTP client does the full parse when it connects.
-pub(super) fn check_http_url(url: &str) -> Result<(), &'static str> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("is not an http:// or https:// URL");
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err("is not an http:// or https:// URL");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err("has no host");
-    }
-    Ok(())
 }
 
 /// Standard Webhooks keys: `whsec_` then the base64 of the raw key.

@@ -22,8 +22,9 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::chat::{answered, outcome_for_status, Answer, ChatText, Target};
+use super::chat::ChatText;
 use super::condition::{transitions, Condition, SeverityMap, Transition};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::commit::Store;
 use crate::config::ChannelSettings;

@@ -10,10 +10,9 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{
-    answered, clip, headline, json_seconds, outcome_for_status, Answer, ChatText, Target,
-};
+use super::chat::{clip, headline, json_seconds, ChatText};
 use super::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
 use crate::event::Event;

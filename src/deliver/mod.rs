@@ -19,6 +19,7 @@ pub mod heartbeat;
 mod pagerduty;
 pub mod signing;
 mod slack;
+mod target;
 mod teams;
 mod webhook;
 

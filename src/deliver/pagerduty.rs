@@ -12,8 +12,9 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, outcome_for_status, Answer, ChatText, Target};
+use super::chat::{clip, headline, ChatText};
 use super::condition::{transitions, SeverityMap, Transition};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::config::{ChannelSettings, Secret};
 use crate::event::{Event, EventType};

@@ -7,7 +7,8 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, outcome_for_status, ChatText, Target};
+use super::chat::{clip, headline, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
 use crate::event::Event;
@@ -110,7 +111,7 @@ impl SlackChannel {
 /// 2xx: delivered. 429: retry after `Retry-After`. 5xx (and 408): retry.
 /// Other 4xx (`invalid_payload`, `no_service`, `channel_is_archived`, …) will
 /// not get better by themselves: dead, with Slack's reason.
-fn classify(display: &str, answer: &super::chat::Answer) -> SendOutcome {
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
     outcome_for_status(
         answer.status.as_u16(),
         answered(display, answer),

@@ -5,10 +5,10 @@ use std::time::SystemTime;
 
 use chrono::Utc;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 
-use super::chat::Target;
 use super::signing::{self, signature_header};
+use super::target::{describe, Target};
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
 use crate::config::{ChannelSettings, Secret};
@@ -31,15 +31,6 @@ impl std::fmt::Debug for WebhookChannel {
             .field("url", &self.target.display())
             .field("signed", &!self.secrets.is_empty())
             .finish_non_exhaustive()
-    }
-}
-
-/// The url without userinfo, path or query: paths of chat webhooks carry tokens too.
-pub(crate) fn display_url(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
-        (Some(host), None) => format!("{}://{host}", url.scheme()),
-        _ => format!("{}://", url.scheme()),
     }
 }
 
@@ -130,25 +121,6 @@ impl WebhookChannel {
             retry_after,
         }
     }
-}
-
-/// The error and its causes on one line, without the url (it may hold credentials).
-pub(super) fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "request error"
-    };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The start of the body, on one line, read without downloading a large answer.
