@@ -12,11 +12,11 @@ use clap::{Parser, Subcommand};
 
 use crate::commit::Store;
 use crate::config::{
-    ChannelKind, ChannelSettings, ConfigError, Secret, Settings, SigmaMindSettings, StateSettings,
-    WatchSettings,
+    ChannelSettings, ConfigError, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use crate::daemon::{Daemon, ServiceOptions, StartupError};
-use crate::deliver::{Channel, ChannelSet, ConsoleChannel, SendOutcome};
+use crate::deliver::console::ConsoleSettings;
+use crate::deliver::{ChannelSet, SendOutcome};
 use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::sim;
 use crate::telemetry::{self, LogFormat};
@@ -412,44 +412,12 @@ fn render(
             "channel {channel_name:?} could not be built"
         )));
     };
-    let output = match &configured.channel {
-        Channel::Email(email) if raw => email
-            .compose(&events)
-            .map(|message| String::from_utf8_lossy(&message.formatted()).into_owned()),
-        Channel::Email(email) => email.preview(&events),
-        Channel::Webhook(_) => Ok(events
-            .iter()
-            .map(|event| serde_json::to_string_pretty(event).unwrap_or_default() + "\n")
-            .collect()),
-        Channel::Console(_) => Ok(events
-            .iter()
-            .map(|event| ConsoleChannel::line(event) + "\n")
-            .collect()),
-        Channel::Slack(slack) if slack.groups() => slack.payload(&events).map(pretty),
-        Channel::Slack(slack) => each(&events, |event| slack.payload(std::slice::from_ref(event))),
-        Channel::Discord(discord) => each(&events, |event| discord.payload(event)),
-        Channel::Teams(teams) => each(&events, |event| teams.payload(event)),
-        Channel::Pagerduty(pagerduty) => pagerduty.preview(&events),
-        Channel::Alertmanager(alertmanager) => alertmanager.preview(&events),
-    }
-    .map_err(Failure::runtime)?;
+    let output = configured
+        .channel
+        .preview(&events, raw)
+        .map_err(Failure::runtime)?;
     print!("{output}");
     Ok(())
-}
-
-fn pretty(body: serde_json::Value) -> String {
-    serde_json::to_string_pretty(&body).unwrap_or_default() + "\n"
-}
-
-/// One JSON body per event, as a channel that sends events one by one would.
-fn each(
-    events: &[Event],
-    payload: impl Fn(&Event) -> Result<serde_json::Value, String>,
-) -> Result<String, String> {
-    events
-        .iter()
-        .map(|event| payload(event).map(pretty))
-        .collect()
 }
 
 async fn status(config: &Path, json: bool) -> Result<(), Failure> {
@@ -631,7 +599,7 @@ async fn demo(duration: Option<Duration>, step: Duration) -> Result<(), Failure>
     let mut channels = std::collections::BTreeMap::new();
     channels.insert(
         "terminal".to_string(),
-        ChannelSettings::new(ChannelKind::Console),
+        ChannelSettings::new(ConsoleSettings::default()),
     );
     let settings = Settings {
         sigmamind: SigmaMindSettings {

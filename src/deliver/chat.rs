@@ -2,10 +2,12 @@
 //! besides their HTTP target (`target.rs`): the event→text rendering and the
 //! small text helpers their payloads use.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::DeliverError;
-use crate::config::ChannelSettings;
+use super::channel::BuildContext;
+use super::{DeliverError, SeverityMap};
+use crate::config::url::check_http_url;
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
 
@@ -17,28 +19,24 @@ pub(super) struct ChatText {
 }
 
 impl ChatText {
-    pub fn new(
-        channel: &str,
-        settings: &ChannelSettings,
-        instance: &str,
-    ) -> Result<Self, DeliverError> {
+    pub fn new(context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         let invalid = |reason: String| DeliverError::Chat {
-            channel: channel.to_string(),
+            channel: context.name.to_string(),
             reason,
         };
         let timezone =
-            match &settings.timezone {
+            match &context.text.timezone {
                 Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
                     invalid(format!("`timezone` \"{zone}\" is not an IANA time zone"))
                 })?),
                 None => None,
             };
-        let templates =
-            Templates::load(&settings.template_files()).map_err(|e| invalid(e.to_string()))?;
+        let templates = Templates::load(&context.text.template_files(None))
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
             templates,
             context: RenderContext {
-                instance: instance.to_string(),
+                instance: context.instance.to_string(),
                 timezone,
             },
         })
@@ -91,6 +89,45 @@ pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
     (seconds.is_finite() && seconds >= 0.0)
         .then(|| Duration::try_from_secs_f64(seconds).ok())
         .flatten()
+}
+
+/// The required webhook `url` of a Slack, Discord or Teams channel: the whole
+/// URL is the credential, so a problem names it, never shows it.
+pub(super) fn check_hook_url(at: &str, kind: &str, url: Option<&str>, problems: &mut Vec<String>) {
+    match url {
+        None => problems.push(format!(
+            "{at}.url: a {kind} channel needs the webhook url (url or url_file)"
+        )),
+        Some(url) => {
+            if let Err(why) = check_http_url(url) {
+                problems.push(format!("{at}.url: the webhook url {why}"));
+            }
+        }
+    }
+}
+
+/// `severity`: condition → level, each problem under `{at}.severity`.
+pub(super) fn check_severity(
+    at: &str,
+    severity: Option<&BTreeMap<String, String>>,
+    problems: &mut Vec<String>,
+) {
+    if let Err(severity_problems) = SeverityMap::parse(severity) {
+        for problem in severity_problems {
+            problems.push(format!("{at}.severity: {problem}"));
+        }
+    }
+}
+
+/// The `severity` map for a builder; an error names the key.
+pub(super) fn severities(
+    name: &str,
+    severity: Option<&BTreeMap<String, String>>,
+) -> Result<SeverityMap, DeliverError> {
+    SeverityMap::parse(severity).map_err(|problems| DeliverError::Chat {
+        channel: name.to_string(),
+        reason: format!("`severity`: {}", problems.join("; ")),
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use reqwest::{redirect, Client, StatusCode, Url};
 
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
-use crate::config::ChannelSettings;
 
 const USER_AGENT: &str = concat!("campaign-watcher/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,16 +76,18 @@ impl Answer {
 }
 
 impl Target {
-    /// The channel's required `url` (Slack, Discord, Teams).
-    pub fn from_settings(channel: &str, settings: &ChannelSettings) -> Result<Self, DeliverError> {
-        let url = settings
-            .url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .ok_or_else(|| DeliverError::MissingUrl {
-                channel: channel.to_string(),
-            })?;
-        Self::new(channel, url, settings.timeout)
+    /// The channel's required `url` (webhook, Slack, Discord, Teams).
+    pub fn required(
+        channel: &str,
+        url: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, DeliverError> {
+        let url =
+            url.filter(|url| !url.trim().is_empty())
+                .ok_or_else(|| DeliverError::MissingUrl {
+                    channel: channel.to_string(),
+                })?;
+        Self::new(channel, url, timeout)
     }
 
     /// `raw` must be http(s) with a host; its path may hold a token and is never shown.

@@ -7,12 +7,16 @@ use chrono::Utc;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 
+use super::channel::{BuildContext, Deliver};
 use super::signing::{self, signature_header};
 use super::target::{describe, Target};
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
-use crate::config::{ChannelSettings, Secret};
+use crate::config::Secret;
 use crate::event::Event;
+
+mod settings;
+pub use settings::WebhookSettings;
 
 /// Enough of an error body to say why, without storing a whole HTML page per retry.
 const EXCERPT_CHARS: usize = 200;
@@ -35,8 +39,12 @@ impl std::fmt::Debug for WebhookChannel {
 }
 
 impl WebhookChannel {
-    pub fn new(name: &str, settings: &ChannelSettings) -> Result<Self, DeliverError> {
-        let target = Target::from_settings(name, settings)?;
+    pub fn new(
+        settings: &WebhookSettings,
+        context: &BuildContext<'_>,
+    ) -> Result<Self, DeliverError> {
+        let name = context.name;
+        let target = Target::required(name, settings.url.as_deref(), context.shared.timeout)?;
         let mut secrets = Vec::new();
         for (key, secret) in [
             ("secret", &settings.secret),
@@ -59,8 +67,18 @@ impl WebhookChannel {
     pub fn display_url(&self) -> &str {
         self.target.display()
     }
+}
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+impl Deliver for WebhookChannel {
+    /// The payload exactly as POSTed (the signature headers are not shown).
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        Ok(events
+            .iter()
+            .map(|event| serde_json::to_string_pretty(event).unwrap_or_default() + "\n")
+            .collect())
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
         let body = event.to_json();
         let timestamp = Utc::now().timestamp();
         let mut request = self
