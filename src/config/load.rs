@@ -569,10 +569,10 @@ fn typed_channels(value: Value, problems: &mut Vec<String>) -> BTreeMap<String, 
             }
         }
         ValueKind::Nil => {}
-        kind => problems.push(format!(
-            "channels: invalid type: {}, expected a table of channels",
-            Value::new(None, kind).kind
-        )),
+        _ => problems.push(
+            "channels: expected a table of channels ([channels.NAME] with kind = \"...\")"
+                .to_string(),
+        ),
     }
     typed_channels
 }
@@ -584,10 +584,9 @@ fn typed_channel(value: Value, at: &str, problems: &mut Vec<String>) -> Option<C
     let origin = value.origin().map(str::to_string);
     let mut table = match value.kind {
         ValueKind::Table(table) => table,
-        kind => {
+        _ => {
             problems.push(format!(
-                "{at}: invalid type: {}, expected a table with kind = \"...\"",
-                Value::new(None, kind).kind
+                "{at}: expected a table ([{at}] with kind = \"...\")"
             ));
             return None;
         }
