@@ -8,9 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::AlertmanagerChannel;
-use crate::config::redact_url;
 use crate::config::secret::SecretFiles;
-use crate::config::url::{check_http_url, hide_url};
+use crate::config::url::{check_http_url, hide_url, redact_url};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;

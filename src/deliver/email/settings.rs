@@ -7,8 +7,9 @@ use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 
 use super::EmailChannel;
+use crate::config::parse_smtp_url;
 use crate::config::secret::{Secret, SecretFiles};
-use crate::config::{parse_smtp_url, redact_url};
+use crate::config::url::redact_url;
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PagerDutyChannel;
 use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_http_url, hide_url};
+use crate::config::url::{check_http_url, hide_url, redact_url};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
@@ -49,10 +49,7 @@ impl ChannelConfig for PagerDutySettings {
         }
         if let Some(url) = &self.url {
             if let Err(why) = check_http_url(url) {
-                problems.push(format!(
-                    "{at}.url: \"{}\" {why}",
-                    crate::config::redact_url(url)
-                ));
+                problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
             }
         }
         check_severity(at, self.severity.as_ref(), problems);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::WebhookChannel;
 use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_http_url, hide_url};
+use crate::config::url::{check_http_url, hide_url, redact_url};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
@@ -39,10 +39,7 @@ impl ChannelConfig for WebhookSettings {
             None => problems.push(format!("{at}.url: a webhook channel needs url or url_file")),
             Some(url) => {
                 if let Err(why) = check_http_url(url) {
-                    problems.push(format!(
-                        "{at}.url: \"{}\" {why}",
-                        crate::config::redact_url(url)
-                    ));
+                    problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
                 }
             }
         }
