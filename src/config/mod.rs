@@ -5,7 +5,10 @@
 //! [`Settings::validate`] reports every problem at once.
 //!
 //! Loading lives in `load` (file, environment, `*_file` secrets, unknown keys,
-//! typed values), checking in `validate`, the `check-config` rendering in `redact`.
+//! typed values; `[channels]` in `load/channels.rs`), checking in `validate`, the
+//! `check-config` rendering in `redact`. A channel's settings are defined beside
+//! the channel (vector's habit): the shared keys in `deliver/channel.rs`, each
+//! kind's own in `deliver/<kind>/settings.rs`, re-exported here.
 
 use std::collections::BTreeMap;
 use std::fmt;
