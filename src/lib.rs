@@ -24,11 +24,14 @@ pub mod render;
 pub mod route;
 
 pub mod daemon;
+pub mod reassert;
 pub mod watcher;
 
 pub mod backoff;
 pub mod config;
 pub mod event;
+pub mod metrics;
+pub(crate) mod pacing;
 
 pub mod cli;
 pub mod crash;

@@ -9,6 +9,7 @@
 //! `sqlite://` keeps the state in one file (one replica); `postgres://` in a
 //! shared database, where replicas elect a leader (`crate::lead`).
 
+pub mod bookkeeping;
 mod schema;
 #[doc(hidden)]
 pub mod scratch;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::redact::redact_url;
 use super::validate::check_http_url;
 use super::{ChannelKind, ChannelSettings};
-use crate::deliver::SeverityMap;
+use crate::route::condition::SeverityMap;
 
 /// Labels every alert already carries; `labels` may not replace them.
 pub(crate) const RESERVED_LABELS: [&str; 4] =

@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use super::chat::{
     answered, clip, headline, json_seconds, outcome_for_status, Answer, ChatText, Target,
 };
-use super::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
 use crate::event::Event;
+use crate::route::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 
 const CONTENT_CHARS: usize = 2000;
 const TITLE_CHARS: usize = 256;

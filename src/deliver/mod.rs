@@ -10,7 +10,6 @@
 
 pub mod alertmanager;
 mod chat;
-pub mod condition;
 mod console;
 mod discord;
 mod dispatcher;
@@ -22,12 +21,12 @@ mod slack;
 mod teams;
 mod webhook;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use alertmanager::{AlertmanagerChannel, Reasserter};
-pub use condition::SeverityMap;
+pub use crate::route::condition::SeverityMap;
+pub use alertmanager::AlertmanagerChannel;
 pub use console::ConsoleChannel;
 pub use discord::DiscordChannel;
 pub use dispatcher::{Dispatcher, DrainReport};
@@ -40,7 +39,6 @@ pub use slack::SlackChannel;
 pub use teams::TeamsChannel;
 pub use webhook::WebhookChannel;
 
-use crate::commit::Store;
 use crate::config::{ChannelKind, ChannelSettings, Settings};
 use crate::event::Event;
 
@@ -94,7 +92,7 @@ pub enum Channel {
     Discord(Box<DiscordChannel>),
     Teams(Box<TeamsChannel>),
     Pagerduty(Box<PagerDutyChannel>),
-    /// Shared with its [`Reasserter`] task.
+    /// Shared with its re-asserter task.
     Alertmanager(Arc<AlertmanagerChannel>),
 }
 
@@ -282,17 +280,12 @@ impl ChannelSet {
         self.channels.get(name)
     }
 
-    /// A task per alertmanager channel that re-posts its active alerts.
-    pub fn reasserters(&self, store: &Store, watched: Option<BTreeSet<String>>) -> Vec<Reasserter> {
+    /// Every alertmanager channel by name, for the re-asserter.
+    pub fn alertmanagers(&self) -> Vec<(String, Arc<AlertmanagerChannel>)> {
         self.channels
             .values()
             .filter_map(|configured| match &configured.channel {
-                Channel::Alertmanager(channel) => Some(Reasserter {
-                    channel_name: configured.name.clone(),
-                    channel: channel.clone(),
-                    store: store.clone(),
-                    watched: watched.clone(),
-                }),
+                Channel::Alertmanager(channel) => Some((configured.name.clone(), channel.clone())),
                 _ => None,
             })
             .collect()

@@ -13,10 +13,10 @@
 use serde_json::{json, Value};
 
 use super::chat::{answered, clip, headline, outcome_for_status, Answer, ChatText, Target};
-use super::condition::{transitions, SeverityMap, Transition};
 use super::{DeliverError, SendOutcome};
 use crate::config::{ChannelSettings, Secret};
 use crate::event::{Event, EventType};
+use crate::route::condition::{transitions, SeverityMap, Transition};
 
 pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 const SUMMARY_CHARS: usize = 1024;

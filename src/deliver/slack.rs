@@ -11,7 +11,7 @@ use super::chat::{answered, clip, headline, outcome_for_status, ChatText, Target
 use super::{DeliverError, SendOutcome};
 use crate::config::ChannelSettings;
 use crate::event::Event;
-use crate::fetch::pacing::RequestBudget;
+use crate::pacing::RequestBudget;
 
 /// Slack's limits: header text 150, section text 3000, 50 blocks per message.
 const HEADER_CHARS: usize = 150;

@@ -7,7 +7,12 @@
 //! always visible as a failure and never reads as "all clear".
 
 pub mod client;
-pub(crate) mod pacing;
+mod error;
+pub mod plan;
+pub mod read;
 pub mod wire;
 
-pub use client::{FetchError, SigmaMindClient};
+pub use client::SigmaMindClient;
+pub use error::FetchError;
+pub use plan::ReadPlan;
+pub use read::{read_watched, Fetched};
