@@ -16,5 +16,6 @@ mod email;
 mod failover;
 mod faults;
 mod kubernetes;
+mod layers;
 mod schema;
 mod service;
