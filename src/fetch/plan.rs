@@ -169,3 +169,89 @@ impl ReadPlan {
         direct
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Snapshot;
+
+    fn found(id: &str, name: &str, status: CampaignStatus) -> Observation {
+        Observation::Found(Snapshot {
+            id: id.into(),
+            name: name.into(),
+            status,
+            upload_errors: Default::default(),
+            agent: None,
+            caller_number: None,
+            concurrent_calls: None,
+            scheduled_date: None,
+        })
+    }
+
+    fn watch_all(include: &[&str], exclude: &[&str], statuses: &[&str]) -> ReadPlan {
+        ReadPlan::new(&WatchSettings {
+            all: true,
+            include: include.iter().map(|glob| glob.to_string()).collect(),
+            exclude: exclude.iter().map(|glob| glob.to_string()).collect(),
+            statuses: statuses.iter().map(|status| status.to_string()).collect(),
+            ..WatchSettings::default()
+        })
+    }
+
+    #[test]
+    fn globs_decide_first_then_statuses_unless_already_watched() {
+        let plan = watch_all(&["camp_eu_*"], &["*test*"], &["live"]);
+        let live = |id: &str, name: &str| found(id, name, CampaignStatus::Live);
+        assert!(plan.wants_listed("camp_eu_1", &live("camp_eu_1", "Q4"), false));
+        assert!(!plan.wants_listed("camp_us_1", &live("camp_us_1", "Q4"), false));
+        assert!(!plan.wants_listed("camp_eu_2", &live("camp_eu_2", "a test"), true));
+        let paused = found("camp_eu_3", "Q4", CampaignStatus::Paused);
+        assert!(!plan.wants_listed("camp_eu_3", &paused, false));
+        // Already watched: its move out of `live` is announced.
+        assert!(plan.wants_listed("camp_eu_3", &paused, true));
+    }
+
+    #[test]
+    fn explicit_ids_are_listed_only_when_a_listing_takes_fewer_requests() {
+        let ids: Vec<String> = (0..30).map(|n| format!("camp_{n}")).collect();
+        let plan = ReadPlan::new(&WatchSettings {
+            campaigns: ids,
+            list_threshold: 20,
+            page_size: 10,
+            ..WatchSettings::default()
+        });
+        assert!(
+            plan.listing_is_cheaper(),
+            "an unknown account is listed once"
+        );
+        plan.listed(200);
+        assert!(plan.listing_is_cheaper(), "20 pages beat 30 GETs");
+        plan.listed(400);
+        assert!(!plan.listing_is_cheaper(), "40 pages do not");
+    }
+
+    #[test]
+    fn campaigns_missing_from_a_good_listing_are_read_by_id() {
+        let plan = watch_all(&[], &[], &[]);
+        let listed = BTreeSet::from(["a".to_string()]);
+        let known = |not_found| Known {
+            fingerprint: 1,
+            not_found,
+            pending: false,
+        };
+        let stored = [
+            ("a".to_string(), known(false)),
+            ("b".to_string(), known(false)),
+            ("gone".to_string(), known(true)),
+        ];
+        let direct = |failed| {
+            plan.direct_reads(
+                &listed,
+                failed,
+                stored.iter().map(|(key, known)| (key, *known)),
+            )
+        };
+        assert_eq!(direct(false), vec!["b".to_string()]);
+        assert!(direct(true).is_empty(), "a failed listing proves nothing");
+    }
+}
