@@ -17,5 +17,6 @@ mod failover;
 mod faults;
 mod image;
 mod kubernetes;
+mod layers;
 mod schema;
 mod service;
