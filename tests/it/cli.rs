@@ -429,3 +429,59 @@ async fn completions_and_the_man_page_come_from_the_same_definitions() {
     let run_help = run_cli(&["run", "--help"], &[]).await;
     assert!(run_help.stdout.contains("--config"), "{}", run_help.stdout);
 }
+
+/// With the log turned down to errors there is no "log above": the final
+/// sentence itself says why the API could not be read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_names_the_cause_in_its_last_sentence() {
+    let sim = spawn_sim(2).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let path = config.to_str().unwrap();
+    sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 401,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    let rejected = run_cli(&["--config", path, "once"], &[("RUST_LOG", "error")]).await;
+    assert_eq!(rejected.code, Some(1), "{}", rejected.stderr);
+    let last = rejected.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("the API key (HTTP 401)"),
+        "the last line names the cause: {last}"
+    );
+
+    // A port nothing listens on: bind one, note it, let it go.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let nowhere = format!("http://127.0.0.1:{port}");
+    let config = write_config(
+        dir.path(),
+        &nowhere,
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let unreachable = run_cli(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("RUST_LOG", "error")],
+    )
+    .await;
+    assert_eq!(unreachable.code, Some(1), "{}", unreachable.stderr);
+    let last = unreachable.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(&format!("nothing answers at {nowhere}")),
+        "the last line names the cause: {last}"
+    );
+}
