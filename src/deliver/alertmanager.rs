@@ -296,5 +296,4 @@ impl AlertmanagerChannel {
 }
 
 #[cfg(test)]
-#[path = "alertmanager_tests.rs"]
 mod tests;

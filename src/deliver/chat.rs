@@ -131,5 +131,4 @@ pub(super) fn severities(
 }
 
 #[cfg(test)]
-#[path = "chat_tests.rs"]
 mod tests;

@@ -179,5 +179,4 @@ fn sections(text: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "slack_tests.rs"]
 mod tests;

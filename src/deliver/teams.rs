@@ -139,5 +139,4 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 #[cfg(test)]
-#[path = "teams_tests.rs"]
 mod tests;

@@ -281,5 +281,4 @@ pub struct ActiveCondition {
 }
 
 #[cfg(test)]
-#[path = "condition_tests.rs"]
 mod tests;
