@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::deliver::heartbeat::Heartbeat;
+use crate::deliver::ChannelSet;
 use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
@@ -23,6 +24,9 @@ use crate::fetch::{FetchError, SigmaMindClient};
 use crate::observe::{CampaignStatus, FetchFailure, Observation};
 use crate::route::silence::silencing;
 use crate::route::Router;
+
+mod store_alarm;
+pub use store_alarm::{Recovery, StoreAlarm, STORE_UNHEALTHY_AFTER};
 
 /// What one cycle saw and did.
 #[derive(Debug, Clone)]
@@ -66,6 +70,8 @@ pub struct Watcher {
     remember: bool,
     memory: tokio::sync::Mutex<Memory>,
     heartbeat: Option<Heartbeat>,
+    /// The channels, for what must go out without the store (store_alarm.rs).
+    channels: Option<Arc<ChannelSet>>,
 }
 
 /// What a cycle leaves for the next, so that a quiet cycle reads and writes
@@ -148,6 +154,7 @@ impl Watcher {
             memory: tokio::sync::Mutex::default(),
             store,
             heartbeat: None,
+            channels: None,
         }
     }
 

@@ -92,6 +92,16 @@ impl Store {
         self
     }
 
+    /// This store without the leader fence, for writes that are the same
+    /// whichever replica makes them (rows keyed by ids derived from what they
+    /// record, so a second write stores nothing twice).
+    pub fn unfenced(&self) -> Self {
+        Self {
+            lease: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether this replica may poll and send now: always with SQLite or without
     /// a lease; with one, only while it is held and freshly renewed.
     pub fn check_leader(&self) -> Result<(), StoreError> {
