@@ -20,5 +20,5 @@ pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
     OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, Store, StoreError,
-    StoredEvent,
+    StoredEvent, STORE_UNHEALTHY_AFTER,
 };

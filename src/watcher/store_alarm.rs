@@ -23,9 +23,7 @@ use crate::deliver::{ChannelSet, SendOutcome};
 use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::route::silence::silencing;
 
-/// Refused commits in a row before `watcher.store_unhealthy` is sent (one
-/// refusal can be a lock held a little too long by another process).
-pub const STORE_UNHEALTHY_AFTER: u32 = 3;
+pub use crate::commit::STORE_UNHEALTHY_AFTER;
 
 /// How long the announcement waits for the store to list the silences: a store
 /// that cannot be written may not answer reads either.

@@ -261,6 +261,7 @@ impl Store {
             backend,
             location: location.into(),
             lease: None,
+            refused: Default::default(),
         }
     }
 }

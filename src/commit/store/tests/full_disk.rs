@@ -67,3 +67,32 @@ async fn a_commit_that_fills_the_disk_leaves_no_connection_in_a_transaction() {
     assert_eq!(store.load_states().await.unwrap().len(), 400);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 1);
 }
+
+#[tokio::test]
+async fn refused_commits_in_a_row_make_the_store_refusing_until_one_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&file_url(&dir).0).await.unwrap();
+    exec(
+        &store,
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON outbox WHEN NEW.channel = 'boom'
+         BEGIN SELECT RAISE(ABORT, 'boom channel refused'); END;",
+    )
+    .await;
+    for _ in 0..STORE_UNHEALTHY_AFTER {
+        assert!(!store.refusing_commits());
+        store
+            .commit_cycle(&cycle(&[("evt_1", &["boom"])]))
+            .await
+            .unwrap_err();
+    }
+    assert!(store.refusing_commits());
+    assert!(
+        store.unfenced().refusing_commits(),
+        "clones share the count"
+    );
+    store
+        .commit_cycle(&cycle(&[("evt_2", &["ok"])]))
+        .await
+        .unwrap();
+    assert!(!store.refusing_commits());
+}
