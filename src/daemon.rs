@@ -721,6 +721,7 @@ async fn follow_store_episode(watcher: &Watcher, alarm: &mut StoreAlarm, status:
             close_store_episode(watcher, alarm).await;
         }
         Err(error) => {
+            watcher.store().note_unanswered();
             let reason = error.to_string();
             status.commit_failed(reason.clone());
             if let Some(event) = alarm.commit_refused(Utc::now(), &reason) {

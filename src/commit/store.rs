@@ -118,6 +118,12 @@ impl Store {
         }
     }
 
+    /// A store this replica was committing to does not answer at all (it lost
+    /// the leader lease with it): as good as a refused commit.
+    pub fn note_unanswered(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// This store without the leader fence, for writes that are the same
     /// whichever replica makes them (rows keyed by ids derived from what they
     /// record, so a second write stores nothing twice).

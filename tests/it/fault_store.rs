@@ -4,6 +4,9 @@
 //! space comes back, the change made meanwhile arrives exactly once, followed
 //! by `watcher.store_recovered`.
 //!
+//! On a shared PostgreSQL store the same holds, and only the replica that
+//! leads announces it.
+//!
 //! The disk is a real one: a small tmpfs mounted for the test, filled by a
 //! file and emptied again, so SQLite fails exactly as on a full volume. That
 //! needs root (CI runs as root); without it the test fails with a sentence
@@ -15,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{eventually, spawn_daemon, BinaryApp};
+use campaign_watcher::commit::scratch::ScratchDatabase;
+use sqlx::Connection;
+
+use crate::helpers::{eventually, run_cli, spawn_daemon, spawn_daemon_with, BinaryApp};
 
 /// Consecutive failed commits before `/healthz` answers 503 (the watcher's
 /// documented bound), at one cycle a second.
@@ -240,4 +246,118 @@ async fn a_full_disk_is_announced_and_what_changed_meanwhile_arrives_once_after(
     let logs = daemon.logs();
     assert!(!logs.contains("panicked"), "{logs}");
     assert!(!logs.contains("non-zero transaction depth"), "{logs}");
+}
+
+/// `campaign_watcher_leader` as the replica at `addr` reports it.
+async fn leads(addr: SocketAddr) -> bool {
+    get(addr, "/metrics")
+        .await
+        .body
+        .lines()
+        .any(|line| line.trim() == "campaign_watcher_leader 1")
+}
+
+/// Run `sql` on the scratch database over a connection of its own.
+async fn on_database(db: &ScratchDatabase, sql: &str) {
+    let mut connection = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(sql).execute(&mut connection).await.unwrap();
+    connection.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_store_only_the_leader_announces_refused_commits() {
+    let app = BinaryApp::spawn(2, "").await;
+    let db = ScratchDatabase::create().await;
+    let text = std::fs::read_to_string(&app.config).unwrap();
+    let sqlite = format!(
+        "url = \"sqlite://{}\"",
+        app.dir.path().join("state.db").display()
+    );
+    assert!(text.contains(&sqlite));
+    let text = text.replace(
+        &sqlite,
+        &format!("url = \"{}\"\nlease_ttl = \"3s\"", db.url()),
+    );
+    std::fs::write(&app.config, text).unwrap();
+    let ids = app.sim.control.ids();
+    for id in &ids {
+        app.sim.control.set_status(id, "live");
+    }
+    let config = app.config.to_str().unwrap();
+    let baseline = run_cli(&["--config", config, "once"], &[]).await;
+    assert_eq!(baseline.code, Some(0), "{}", baseline.all_output());
+
+    let mut replicas = Vec::new();
+    for tag in ["-a", "-b"] {
+        let process = spawn_daemon_with(&app.config, app.dir.path(), tag, &[]);
+        let addr = process.http_addr().await;
+        replicas.push((process, addr));
+    }
+    let mut leader = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while leader.is_none() && tokio::time::Instant::now() < deadline {
+        for (index, (_, addr)) in replicas.iter().enumerate() {
+            if leads(*addr).await {
+                leader = Some(index);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let leader = leader.expect("one replica leads within 15 s");
+    let standby = 1 - leader;
+
+    // The server refuses every new event, as a full disk would.
+    on_database(
+        &db,
+        "CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$;
+         CREATE TRIGGER refuse_events BEFORE INSERT ON events
+           FOR EACH ROW EXECUTE FUNCTION refuse_events();",
+    )
+    .await;
+    app.sim.control.set_status(&ids[0], "paused");
+    let announced = eventually(Duration::from_secs(20), || {
+        app.receiver
+            .event_types()
+            .contains(&"watcher.store_unhealthy".to_string())
+    })
+    .await;
+    assert!(
+        announced,
+        "the leader announces: {}",
+        replicas[leader].0.logs()
+    );
+    let ready = get(replicas[leader].1, "/readyz").await;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.body.contains("No space left"), "{}", ready.body);
+    assert_eq!(get(replicas[standby].1, "/readyz").await.status, 200);
+
+    on_database(&db, "DROP TRIGGER refuse_events ON events").await;
+    let recovered = eventually(Duration::from_secs(20), || {
+        app.receiver
+            .event_types()
+            .contains(&"watcher.store_recovered".to_string())
+    })
+    .await;
+    assert!(recovered, "{}", replicas[leader].0.logs());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        app.receiver.event_types(),
+        [
+            "watcher.store_unhealthy",
+            "campaign.status_changed",
+            "watcher.store_recovered"
+        ],
+        "once each, from the leader alone"
+    );
+    assert!(
+        !replicas[standby].0.logs().contains("announced around it"),
+        "the standby stays quiet: {}",
+        replicas[standby].0.logs()
+    );
+    for (mut process, _) in replicas {
+        let status = process.terminate(Duration::from_secs(15)).await;
+        assert!(status.is_some_and(|s| s.success()), "{}", process.logs());
+        assert!(!process.logs().contains("panicked"));
+    }
 }
