@@ -261,4 +261,68 @@ mod tests {
         }
         assert_eq!(EventType::parse("campaign.nope"), None);
     }
+
+    /// The names serde's derive knows for `EventType`: every variant, by construction.
+    /// A deserializer that only records what `deserialize_enum` is handed.
+    fn every_variant_name() -> &'static [&'static str] {
+        use serde::de::{self, Visitor};
+
+        #[derive(Debug)]
+        struct Variants(&'static [&'static str]);
+        impl fmt::Display for Variants {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
+        }
+        impl std::error::Error for Variants {}
+        impl de::Error for Variants {
+            fn custom<T: fmt::Display>(message: T) -> Self {
+                panic!("EventType deserialised without naming its variants: {message}")
+            }
+        }
+
+        struct RecordVariants;
+        impl<'de> serde::Deserializer<'de> for RecordVariants {
+            type Error = Variants;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Variants> {
+                panic!("EventType is no longer deserialised as an enum")
+            }
+            fn deserialize_enum<V: Visitor<'de>>(
+                self,
+                _name: &'static str,
+                variants: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Variants> {
+                Err(Variants(variants))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map struct identifier ignored_any
+            }
+        }
+
+        match EventType::deserialize(RecordVariants) {
+            Err(Variants(names)) => names,
+            Ok(kind) => panic!("deserialised {kind} from nothing"),
+        }
+    }
+
+    /// `parse` (and so every rule, silence and `--event`) only knows what `ALL`
+    /// lists, and forgetting a new variant there still compiles.
+    #[test]
+    fn all_lists_every_variant_once() {
+        let listed: Vec<&str> = EventType::ALL.iter().map(|kind| kind.as_str()).collect();
+        let mut unique = listed.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), listed.len(), "ALL repeats a type: {listed:?}");
+        for name in every_variant_name() {
+            assert!(
+                listed.contains(name),
+                "EventType::ALL leaves out {name}, so EventType::parse({name:?}) finds nothing"
+            );
+        }
+        assert_eq!(listed.len(), every_variant_name().len());
+    }
 }

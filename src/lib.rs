@@ -34,7 +34,6 @@ pub mod cli;
 pub mod crash;
 pub mod http;
 pub mod lead;
-pub mod ops;
 pub mod sim;
 pub mod systemd;
 pub mod telemetry;

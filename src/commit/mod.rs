@@ -19,6 +19,6 @@ mod store;
 pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
-    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, Store, StoreError,
-    StoredEvent, STORE_UNHEALTHY_AFTER,
+    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,
+    StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,
 };

@@ -22,14 +22,18 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::chat::{answered, outcome_for_status, Answer, ChatText, Target};
+use super::channel::{BuildContext, Deliver};
+use super::chat::{severities, ChatText};
 use super::condition::{transitions, Condition, SeverityMap, Transition};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::commit::Store;
-use crate::config::ChannelSettings;
 use crate::diff::{ApiHealth, CampaignState};
 use crate::event::{Event, EventType};
 use crate::observe::CampaignStatus;
+
+mod settings;
+pub use settings::AlertmanagerSettings;
 
 pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 /// An active alert's `endsAt` lies this many resend intervals ahead: missing
@@ -112,30 +116,28 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 impl AlertmanagerChannel {
     pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
+        settings: &AlertmanagerSettings,
+        context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: name.to_string(),
-            reason,
-        };
-        let urls = crate::config::alertmanager_urls(settings);
+        let name = context.name;
+        let urls = settings.all_urls();
         if urls.is_empty() {
-            return Err(invalid("`url` or `urls` is missing".into()));
+            return Err(DeliverError::Chat {
+                channel: name.to_string(),
+                reason: "`url` or `urls` is missing".into(),
+            });
         }
         let mut targets = Vec::new();
         for url in urls {
-            targets.push(Target::new(name, url, settings.timeout)?.join_path(ALERTS_PATH));
+            targets.push(Target::new(name, url, context.shared.timeout)?.join_path(ALERTS_PATH));
         }
-        let severities = SeverityMap::parse(settings.severity.as_ref())
-            .map_err(|problems| invalid(format!("`severity`: {}", problems.join("; "))))?;
+        let severities = severities(name, settings.severity.as_ref())?;
         Ok(Self {
             targets,
             severities,
             extra_labels: settings.labels.clone().unwrap_or_default(),
             resend_interval: settings.resend_interval.unwrap_or(DEFAULT_RESEND_INTERVAL),
-            text: ChatText::new(name, settings, instance)?,
+            text: ChatText::new(context)?,
         })
     }
 
@@ -218,40 +220,6 @@ impl AlertmanagerChannel {
         Ok(alerts)
     }
 
-    pub fn preview(&self, events: &[Event]) -> Result<String, String> {
-        let now = Utc::now();
-        let mut out = String::new();
-        for event in events {
-            let alerts = self.alerts_for(event, now)?;
-            if alerts.is_empty() {
-                out.push_str(&format!(
-                    "# {} ({}): neither starts nor ends a condition; nothing is posted\n",
-                    event.kind, event.id
-                ));
-            } else {
-                out.push_str(&serde_json::to_string_pretty(&alerts).unwrap_or_default());
-                out.push('\n');
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn send(&self, event: &Event) -> SendOutcome {
-        let alerts = match self.alerts_for(event, Utc::now()) {
-            Ok(alerts) => alerts,
-            Err(reason) => return SendOutcome::Permanent { reason },
-        };
-        if alerts.is_empty() {
-            return SendOutcome::Delivered {
-                detail: format!(
-                    "skipped: {} neither starts nor ends an Alertmanager alert",
-                    event.kind
-                ),
-            };
-        }
-        self.post(&alerts).await
-    }
-
     /// Posts `alerts` to every Alertmanager. Delivered only when all took them
     /// (re-posting to those that did is harmless: alerts are idempotent).
     pub async fn post(&self, alerts: &[Value]) -> SendOutcome {
@@ -291,6 +259,42 @@ impl AlertmanagerChannel {
                 retry_after: None,
             }
         }
+    }
+}
+
+impl Deliver for AlertmanagerChannel {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        let now = Utc::now();
+        let mut out = String::new();
+        for event in events {
+            let alerts = self.alerts_for(event, now)?;
+            if alerts.is_empty() {
+                out.push_str(&format!(
+                    "# {} ({}): neither starts nor ends a condition; nothing is posted\n",
+                    event.kind, event.id
+                ));
+            } else {
+                out.push_str(&serde_json::to_string_pretty(&alerts).unwrap_or_default());
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
+        let alerts = match self.alerts_for(event, Utc::now()) {
+            Ok(alerts) => alerts,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        if alerts.is_empty() {
+            return SendOutcome::Delivered {
+                detail: format!(
+                    "skipped: {} neither starts nor ends an Alertmanager alert",
+                    event.kind
+                ),
+            };
+        }
+        self.post(&alerts).await
     }
 }
 

@@ -1,7 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::config::ChannelKind;
+use crate::deliver::channel::BuildContext;
 use crate::observe::Snapshot;
 use crate::render::sample_event;
 
@@ -29,11 +29,13 @@ fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> 
 }
 
 fn channel() -> AlertmanagerChannel {
-    let mut settings = ChannelSettings::new(ChannelKind::Alertmanager);
-    settings.urls = Some(vec!["http://127.0.0.1:9093".into()]);
-    settings.labels = Some([("team".into(), "outreach".into())].into());
-    settings.resend_interval = Some(Duration::from_secs(60));
-    AlertmanagerChannel::new("am", &settings, "host-1").unwrap()
+    let settings = AlertmanagerSettings {
+        urls: Some(vec!["http://127.0.0.1:9093".into()]),
+        labels: Some([("team".into(), "outreach".into())].into()),
+        resend_interval: Some(Duration::from_secs(60)),
+        ..AlertmanagerSettings::default()
+    };
+    AlertmanagerChannel::new(&settings, &BuildContext::for_tests("am")).unwrap()
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod email;
 mod failover;
 mod fault_store;
 mod faults;
+mod image;
 mod kubernetes;
 mod schema;
 mod service;

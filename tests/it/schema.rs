@@ -1,7 +1,10 @@
-//! Real payloads against the JSON Schema that ships in `schemas/`. The validator
-//! covers the keywords that schema uses (type, required, properties,
-//! additionalProperties, items, enum, const, pattern).
+//! Real payloads against the JSON Schema that ships in `schemas/`, checked by a
+//! full draft 2020-12 validator (the `jsonschema` crate), so every keyword the
+//! schema uses, now or later, is enforced.
 
+use campaign_watcher::event::EventType;
+use campaign_watcher::render::sample_event;
+use chrono::Utc;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -15,117 +18,63 @@ fn schema() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn type_matches(expected: &str, value: &Value) -> bool {
-    match expected {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "null" => value.is_null(),
-        "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        _ => false,
+fn validator() -> jsonschema::Validator {
+    let schema = schema();
+    // A typo in a keyword's value (say `"type": "sting"`) fails here, not silently later.
+    if let Err(error) = jsonschema::meta::validate(&schema) {
+        panic!("the shipped schema is not valid JSON Schema: {error}");
     }
+    jsonschema::validator_for(&schema).unwrap()
 }
 
-/// Every violation, each with its JSON path.
-fn validate(schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
-    if let Some(expected) = schema.get("type") {
-        let ok = match expected {
-            Value::String(t) => type_matches(t, value),
-            Value::Array(ts) => ts
-                .iter()
-                .any(|t| type_matches(t.as_str().unwrap_or(""), value)),
-            _ => false,
-        };
-        if !ok {
-            problems.push(format!("{path}: expected type {expected}, got {value}"));
-            return;
-        }
-    }
-    if let Some(constant) = schema.get("const") {
-        if constant != value {
-            problems.push(format!("{path}: expected {constant}, got {value}"));
-        }
-    }
-    if let Some(Value::Array(allowed)) = schema.get("enum") {
-        if !allowed.contains(value) {
-            problems.push(format!("{path}: {value} is not one of the allowed values"));
-        }
-    }
-    if let (Some(Value::String(pattern)), Value::String(text)) = (schema.get("pattern"), value) {
-        if !regex_lite_match(pattern, text) {
-            problems.push(format!("{path}: {text:?} does not match {pattern}"));
-        }
-    }
-    if let Value::Object(object) = value {
-        if let Some(Value::Array(required)) = schema.get("required") {
-            for key in required.iter().filter_map(Value::as_str) {
-                if !object.contains_key(key) {
-                    problems.push(format!("{path}: missing required {key:?}"));
-                }
-            }
-        }
-        let properties = schema.get("properties").and_then(Value::as_object);
-        for (key, child) in object {
-            match properties.and_then(|p| p.get(key)) {
-                Some(child_schema) => {
-                    validate(child_schema, child, &format!("{path}.{key}"), problems)
-                }
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    problems.push(format!("{path}: unexpected property {key:?}"))
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
-        for (index, item) in items.iter().enumerate() {
-            validate(item_schema, item, &format!("{path}[{index}]"), problems);
-        }
-    }
-}
-
-/// The two patterns the schema uses, checked structurally (no regex crate needed).
-fn regex_lite_match(pattern: &str, text: &str) -> bool {
-    match pattern {
-        "^evt_[0-9a-f]{24}$" => {
-            text.len() == 28
-                && text.starts_with("evt_")
-                && text[4..]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-        }
-        "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$" => {
-            let shape = "dddd-dd-ddTdd:dd:ddZ";
-            text.len() == shape.len()
-                && text.chars().zip(shape.chars()).all(|(c, s)| match s {
-                    'd' => c.is_ascii_digit(),
-                    other => c == other,
-                })
-        }
-        other => panic!("the schema uses a pattern this test does not know: {other}"),
-    }
+/// Every violation, each with its JSON pointer.
+fn problems(validator: &jsonschema::Validator, payload: &Value) -> Vec<String> {
+    validator
+        .iter_errors(payload)
+        .map(|error| format!("{}: {error}", error.instance_path()))
+        .collect()
 }
 
 #[test]
 fn the_validator_rejects_what_it_should() {
-    let schema = schema();
-    let mut problems = vec![];
+    let validator = validator();
     let bad = serde_json::json!({"version": "2", "id": "evt_XYZ", "type": "campaign.exploded", "extra": 1});
-    validate(&schema, &bad, "$", &mut problems);
-    let text = problems.join("\n");
+    let text = problems(&validator, &bad).join("\n");
     for expected in [
-        "$.version",
-        "$.id",
-        "$.type",
-        "unexpected property \"extra\"",
-        "missing required \"summary\"",
+        "/version: ",
+        "/id: ",
+        "/type: ",
+        "Additional properties are not allowed ('extra'",
+        "\"summary\" is a required property",
     ] {
         assert!(
             text.contains(expected),
             "{expected} not reported in:\n{text}"
         );
+    }
+
+    // One wrong value deep inside an otherwise valid payload is found too.
+    let mut nested =
+        serde_json::to_value(sample_event(EventType::StatusChanged, Utc::now())).unwrap();
+    assert!(problems(&validator, &nested).is_empty());
+    nested["campaign"]["agent"] = serde_json::json!({"id": 7, "name": null, "status": null});
+    nested["occurred_at"] = "2026-12-01 10:00:00".into();
+    let text = problems(&validator, &nested).join("\n");
+    for expected in ["/campaign/agent/id: ", "/occurred_at: "] {
+        assert!(
+            text.contains(expected),
+            "{expected} not reported in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_sample_of_every_event_type_matches_the_published_schema() {
+    let validator = validator();
+    for kind in EventType::ALL {
+        let payload = serde_json::to_value(sample_event(kind, Utc::now())).unwrap();
+        let found = problems(&validator, &payload);
+        assert!(found.is_empty(), "{kind}: {payload}:\n{}", found.join("\n"));
     }
 }
 
@@ -144,7 +93,7 @@ async fn delivered_payloads_match_the_published_schema() {
     app.sim.control.set_errors(&b, vec![]);
     app.cycle().await;
 
-    let schema = schema();
+    let validator = validator();
     let received = app.receiver.received();
     let mut kinds: Vec<String> = received
         .iter()
@@ -161,13 +110,7 @@ async fn delivered_payloads_match_the_published_schema() {
         ]
     );
     for request in &received {
-        let mut problems = vec![];
-        validate(&schema, &request.json(), "$", &mut problems);
-        assert!(
-            problems.is_empty(),
-            "{}:\n{}",
-            request.body,
-            problems.join("\n")
-        );
+        let found = problems(&validator, &request.json());
+        assert!(found.is_empty(), "{}:\n{}", request.body, found.join("\n"));
     }
 }

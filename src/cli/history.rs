@@ -1,0 +1,79 @@
+//! `history`: stored events with each channel's delivery outcome, silences and
+//! quiet-hours holds.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::failure::Failure;
+use super::store_access::{delta, open_store, print_json, read, stamp};
+use crate::commit::HistoryEntry;
+
+/// `history` lists at most this many events.
+const HISTORY_LIMIT: u32 = 10_000;
+
+pub(super) async fn history(
+    config: &Path,
+    campaign: Option<&str>,
+    since: Duration,
+    json: bool,
+) -> Result<(), Failure> {
+    let store = open_store(config).await?;
+    let now = Utc::now();
+    let entries = store
+        .history(campaign, now - delta(since), HISTORY_LIMIT)
+        .await
+        .map_err(read)?;
+    if json {
+        print_json(&entries);
+        return Ok(());
+    }
+    for entry in &entries {
+        println!(
+            "{} {} {:<30} {}  [{}]",
+            stamp(entry.event.occurred_at),
+            entry.event.id,
+            entry.event.kind.as_str(),
+            entry.event.summary.replace('\n', " / "),
+            outcome(entry)
+        );
+    }
+    println!(
+        "{} event{} since {}",
+        entries.len(),
+        if entries.len() == 1 { "" } else { "s" },
+        stamp(now - delta(since))
+    );
+    Ok(())
+}
+
+/// What became of one event, on one line.
+fn outcome(entry: &HistoryEntry) -> String {
+    if let Some(silence) = &entry.silenced_by {
+        return format!("silenced by {} ({}): not sent", silence.id, silence.reason);
+    }
+    if entry.deliveries.is_empty() {
+        return "no channel: no rule sends it".into();
+    }
+    entry
+        .deliveries
+        .iter()
+        .map(|delivery| {
+            let mut text = format!("{}={}", delivery.channel, delivery.status);
+            if let Some(until) = delivery.held_until {
+                text.push_str(&format!(" (held for quiet hours until {})", stamp(until)));
+            }
+            if let Some(digest) = &delivery.digest_id {
+                text.push_str(&format!(" in digest {digest}"));
+            }
+            if delivery.status != "sent" {
+                if let Some(error) = &delivery.last_error {
+                    text.push_str(&format!(" after {} attempts: {error}", delivery.attempts));
+                }
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,230 @@
+//! The command line (design §5). `main.rs` only parses and calls [`main`].
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 configuration, state or usage error.
+//!
+//! This file holds the arguments and the one `match` that dispatches; each command's
+//! body is its own file. They share `Failure`, the signals and the
+//! store helpers, and never call one another.
+
+mod check_config;
+mod demo;
+mod failure;
+mod healthcheck;
+mod history;
+mod once;
+mod outbox;
+mod render;
+mod run;
+mod signals;
+mod silence;
+mod simulate;
+mod status;
+mod store_access;
+mod test_notify;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::telemetry::{self, LogFormat};
+use failure::Failure;
+
+pub use outbox::OutboxCommand;
+pub use signals::shutdown_signal;
+pub use silence::SilenceCommand;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "campaign-watcher",
+    version,
+    about = "Watches SigmaMind outbound-call campaigns and alerts when they change"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "CAMPAIGN_WATCHER_CONFIG",
+        default_value = "campaign-watcher.toml"
+    )]
+    pub config: PathBuf,
+    /// Log format on stderr [default: `[log] format` in the configuration, else text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The daemon: poll on schedule, alert, serve /healthz /readyz /metrics, reload on SIGHUP, stop cleanly on SIGTERM/SIGINT.
+    Run,
+    /// One full cycle and delivery of what it produced, then exit (1 if the API could not be read).
+    Once {
+        /// How long to keep retrying this cycle's deliveries before giving up (they stay in the outbox).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        wait: Duration,
+    },
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig,
+    /// Send a clearly marked test event to one channel, or to every channel.
+    TestNotify { channel: Option<String> },
+    /// Print exactly what CHANNEL would send for a sample event, without sending.
+    Render {
+        channel: String,
+        /// Event type of the sample (e.g. campaign.upload_errors_added).
+        #[arg(long, default_value = "campaign.status_changed")]
+        event: String,
+        /// Print a digest of one sample of every event type instead of one event.
+        #[arg(long, conflicts_with = "event")]
+        digest: bool,
+        /// Email: print the MIME message as it goes over SMTP.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// The stored state of every watched campaign, the outbox and recent events.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the outbox, replay dead rows, purge old ones.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCommand,
+    },
+    /// Keep matching events in history without sending them, for a while.
+    Silence {
+        #[command(subcommand)]
+        action: SilenceCommand,
+    },
+    /// Stored events with each channel's delivery outcome, silences and quiet-hours holds.
+    History {
+        /// Only this campaign id.
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        since: Duration,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the running daemon's /healthz (or /readyz) and exit 0 on 200, 1 otherwise: for a container HEALTHCHECK.
+    Healthcheck {
+        /// Ask /readyz instead: has a cycle read the API, is the store answering?
+        #[arg(long)]
+        ready: bool,
+        /// Base URL of the daemon's endpoints [default: from `[http] listen`, 0.0.0.0 and :: read as loopback].
+        #[arg(long)]
+        url: Option<String>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Zero-configuration tour: a built-in simulated API whose campaigns change, watched, alerts printed.
+    Demo {
+        /// Stop after this long instead of waiting for Ctrl-C.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+        /// Seconds between the simulated campaign changes.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        step: Duration,
+    },
+    /// Serve the simulated SigmaMind API (for trials, tests and benchmarks).
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 20)]
+        campaigns: usize,
+        /// Require this X-API-Key (any key is accepted when unset).
+        #[arg(long, env = "SIM_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    // The demo's alerts are the show: keep routine logs out of its way.
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => telemetry::DEFAULT_FILTER,
+    };
+    let log_format = cli
+        .log_format
+        .unwrap_or_else(|| configured_log_format(&cli));
+    telemetry::init(log_format, default_filter);
+    if let Err(problem) = crate::crash::arm_from_env() {
+        eprintln!("campaign-watcher: {problem}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("campaign-watcher: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli));
+    // Stop background tasks (connection pools, timers) before the final sentence,
+    // so that it is the last line on stderr, where an operator looks for it.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("campaign-watcher: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// `[log] format` from the configuration, for commands that read one. A file
+/// that does not load gives the default here; the command itself then reports why.
+fn configured_log_format(cli: &Cli) -> LogFormat {
+    match cli.command {
+        Command::Demo { .. } | Command::Simulate { .. } => LogFormat::default(),
+        _ => Settings::load(&cli.config)
+            .map(|settings| settings.log.format)
+            .unwrap_or_default(),
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let config = cli.config.as_path();
+    match cli.command {
+        Command::Run => run::run(config).await,
+        Command::Once { wait } => once::once(config, wait).await,
+        Command::CheckConfig => check_config::check_config(config),
+        Command::TestNotify { channel } => {
+            test_notify::test_notify(config, channel.as_deref()).await
+        }
+        Command::Render {
+            channel,
+            event,
+            digest,
+            raw,
+        } => render::render(config, &channel, &event, digest, raw),
+        Command::Status { json } => status::status(config, json).await,
+        Command::Outbox { action } => outbox::outbox(config, action).await,
+        Command::Silence { action } => silence::silence(config, action).await,
+        Command::History {
+            campaign,
+            since,
+            json,
+        } => history::history(config, campaign.as_deref(), since, json).await,
+        Command::Healthcheck {
+            ready,
+            url,
+            timeout,
+        } => healthcheck::healthcheck(config, ready, url, timeout).await,
+        Command::Demo { duration, step } => demo::demo(duration, step).await,
+        Command::Simulate {
+            listen,
+            campaigns,
+            api_key,
+        } => simulate::simulate(listen, campaigns, api_key).await,
+    }
+}

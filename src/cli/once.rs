@@ -1,0 +1,34 @@
+//! `once`: one full cycle and the delivery of what it produced, then exit.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::failure::Failure;
+use crate::config::Settings;
+use crate::daemon::Daemon;
+
+pub(super) async fn once(config: &Path, wait: Duration) -> Result<(), Failure> {
+    let settings = Settings::load(config)?;
+    let daemon = Daemon::build(&settings).await?;
+    let (report, pending) = daemon.run_once(wait).await.map_err(Failure::runtime)?;
+    println!(
+        "cycle: {} campaigns read, {} failed, {} events, {} API requests in {} ms",
+        report.campaigns_read,
+        report.campaigns_failed,
+        report.events.len(),
+        report.requests,
+        report.duration.as_millis()
+    );
+    if !report.api_readable() {
+        return Err(Failure::runtime(
+            "the SigmaMind API could not be read this cycle; see the log above for why",
+        ));
+    }
+    if pending > 0 {
+        return Err(Failure::runtime(format!(
+            "{pending} deliveries of this cycle are still pending after {}; they stay in the outbox and go out on the next run",
+            humantime::format_duration(wait)
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! `outbox`: inspect the outbox, replay dead rows, purge old ones. Each action
+//! prints what it did; an unknown or not-dead row exits 2.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::Subcommand;
+
+use super::failure::Failure;
+use super::store_access::{delta, open_store, print_json, read, stamp};
+use crate::commit::ReplayOutcome;
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Rows waiting to be sent (or, with --dead, the ones given up on).
+    List {
+        #[arg(long)]
+        dead: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead row (or every dead row) back in the queue, due now.
+    Replay {
+        /// The outbox row id shown by `outbox list --dead`.
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<i64>,
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Delete sent and dead rows older than this (pending rows are never purged).
+    Purge {
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Duration,
+    },
+}
+
+pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), Failure> {
+    let store = open_store(config).await?;
+    let now = Utc::now();
+    match command {
+        OutboxCommand::List { dead, json } => {
+            let entries = store.outbox_entries(dead).await.map_err(read)?;
+            if json {
+                print_json(&entries);
+                return Ok(());
+            }
+            for entry in &entries {
+                let when = if dead {
+                    "dead".to_string()
+                } else if entry.held_until == Some(entry.next_attempt_at) {
+                    format!(
+                        "held for quiet hours until {}",
+                        stamp(entry.next_attempt_at)
+                    )
+                } else {
+                    format!("next attempt {}", stamp(entry.next_attempt_at))
+                };
+                println!(
+                    "{:>6}  {:<16} {} {:<30} attempts={} {when}  {}",
+                    entry.id,
+                    entry.channel,
+                    entry.event_id,
+                    entry.event_type,
+                    entry.attempts,
+                    entry.summary
+                );
+                if let Some(error) = &entry.last_error {
+                    println!("        last error: {error}");
+                }
+            }
+            println!(
+                "{} {} row{}",
+                entries.len(),
+                if dead { "dead" } else { "pending" },
+                if entries.len() == 1 { "" } else { "s" }
+            );
+            Ok(())
+        }
+        OutboxCommand::Replay { id: Some(id), .. } => {
+            match store.replay(id, now).await.map_err(read)? {
+                ReplayOutcome::Replayed => {
+                    println!("outbox row {id} is pending again, due now; a running daemon (or the next `once`) sends it");
+                    Ok(())
+                }
+                ReplayOutcome::NotDead(status) => Err(Failure::usage(format!(
+                    "outbox row {id} is {status}, not dead: only dead rows can be replayed"
+                ))),
+                ReplayOutcome::Unknown => Err(Failure::usage(format!(
+                    "there is no outbox row {id}; `outbox list --dead` shows the dead ones"
+                ))),
+            }
+        }
+        OutboxCommand::Replay { id: None, .. } => {
+            let count = store.replay_dead(now).await.map_err(read)?;
+            println!(
+                "{count} dead row{} pending again, due now",
+                if count == 1 { "" } else { "s" }
+            );
+            Ok(())
+        }
+        OutboxCommand::Purge { older_than } => {
+            let cutoff = now - delta(older_than);
+            let (sent, dead) = store.purge_outbox(cutoff).await.map_err(read)?;
+            println!(
+                "purged {sent} sent and {dead} dead outbox rows created before {}; pending rows and the event history are kept",
+                stamp(cutoff)
+            );
+            Ok(())
+        }
+    }
+}
