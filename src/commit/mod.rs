@@ -10,6 +10,7 @@
 //! shared database, where replicas elect a leader (the election is `lead.rs`,
 //! above the store; the fence it renews, [`LeaseState`], is the store's own).
 
+pub mod bookkeeping;
 mod lease;
 mod schema;
 #[doc(hidden)]

@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 
 use super::channel::{each, BuildContext, Deliver};
 use super::chat::{clip, headline, json_seconds, severities, ChatText};
-use super::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
+use crate::route::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 
 mod settings;
 pub use settings::DiscordSettings;

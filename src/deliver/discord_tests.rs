@@ -2,9 +2,10 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::deliver::channel::BuildContext;
-use crate::deliver::condition::Severity;
+
 use crate::event::EventType;
 use crate::render::sample_event;
+use crate::route::condition::Severity;
 
 #[test]
 fn payload_has_content_embed_colour_and_no_mentions() {

@@ -13,7 +13,6 @@
 pub mod alertmanager;
 mod channel;
 mod chat;
-pub mod condition;
 pub mod console;
 pub mod discord;
 mod dispatcher;
@@ -27,12 +26,13 @@ mod target;
 pub mod teams;
 pub mod webhook;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use alertmanager::{AlertmanagerChannel, Reasserter};
+pub use crate::route::condition::SeverityMap;
+pub use alertmanager::AlertmanagerChannel;
 pub use channel::{ChannelConfig, Deliver};
-pub use condition::SeverityMap;
 pub use console::ConsoleChannel;
 pub use discord::DiscordChannel;
 pub use dispatcher::{Dispatcher, DrainReport};
@@ -46,7 +46,6 @@ pub use slack::SlackChannel;
 pub use teams::TeamsChannel;
 pub use webhook::WebhookChannel;
 
-use crate::commit::Store;
 use crate::config::Settings;
 
 /// Why the channels could not be built. Never carries a url or secret.
@@ -177,17 +176,12 @@ impl ChannelSet {
         self.channels.get(name)
     }
 
-    /// A task per alertmanager channel that re-posts its active alerts.
-    pub fn reasserters(&self, store: &Store, watched: Option<BTreeSet<String>>) -> Vec<Reasserter> {
+    /// Every alertmanager channel by name, for the re-asserter.
+    pub fn alertmanagers(&self) -> Vec<(String, Arc<AlertmanagerChannel>)> {
         self.channels
             .values()
             .filter_map(|configured| match &configured.channel {
-                Channel::Alertmanager(channel) => Some(Reasserter {
-                    channel_name: configured.name.clone(),
-                    channel: channel.clone(),
-                    store: store.clone(),
-                    watched: watched.clone(),
-                }),
+                Channel::Alertmanager(channel) => Some((configured.name.clone(), channel.clone())),
                 _ => None,
             })
             .collect()

@@ -14,11 +14,11 @@ use serde_json::{json, Value};
 
 use super::channel::{BuildContext, Deliver};
 use super::chat::{clip, headline, severities, ChatText};
-use super::condition::{transitions, SeverityMap, Transition};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::config::Secret;
 use crate::event::{Event, EventType};
+use crate::route::condition::{transitions, SeverityMap, Transition};
 
 mod settings;
 pub use settings::PagerDutySettings;

@@ -12,7 +12,7 @@ use super::chat::{clip, headline, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::Event;
-use crate::fetch::pacing::RequestBudget;
+use crate::pacing::RequestBudget;
 
 mod settings;
 pub use settings::SlackSettings;

@@ -18,5 +18,6 @@ mod fault_store;
 mod faults;
 mod image;
 mod kubernetes;
+mod layers;
 mod schema;
 mod service;
