@@ -242,7 +242,9 @@ impl Store {
             .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         let pool = PgPoolOptions::new()
             .max_connections(5)
-            .after_release(|conn, _| Box::pin(async move { Ok(!left_in_transaction(conn).await?) }))
+            // The driver counts a dropped transaction out at once (the pool's own
+            // ping then flushes its ROLLBACK), so no ping of ours is needed here.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
