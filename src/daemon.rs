@@ -76,6 +76,16 @@ impl Schedule {
     }
 }
 
+/// `every 60s` or `cron "0 */5 * * * *"`: how logs name the schedule.
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Every(every) => write!(f, "every {}", humantime::format_duration(*every)),
+            Self::Cron(expression) => write!(f, "cron {expression:?}"),
+        }
+    }
+}
+
 /// The longest gap among the next 24 occurrences; 60 s if it cannot be parsed
 /// (the scheduler, which parses it the same way, would have refused it).
 fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
@@ -377,7 +387,7 @@ impl Daemon {
             .then(systemd::watchdog_period)
             .flatten()
             .map(|period| systemd::spawn_watchdog(period, status.clone(), stop.clone()));
-        tracing::info!(schedule = ?schedule, "campaign-watcher running");
+        tracing::info!(schedule = %schedule, "campaign-watcher running");
         if options.notify_systemd {
             systemd::ready("watching");
         }

@@ -184,7 +184,7 @@ impl Watcher {
 
     /// Run one cycle. Only a store failure is an error: an unreadable API is a
     /// verdict in the report (and, after enough cycles, an event).
-    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, duration_ms))]
+    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, reason, duration_ms))]
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
         let started = Instant::now();
         let requests_before = self.client.requests_sent();
@@ -505,7 +505,11 @@ impl Watcher {
         let span = tracing::Span::current();
         span.record("campaigns", report.campaigns_read + report.campaigns_failed);
         span.record("events", report.events.len());
-        span.record("verdict", tracing::field::debug(&report.verdict));
+        // What a person reads, not Rust's debug form of the enum.
+        span.record("verdict", report.verdict.label());
+        if let CycleVerdict::Unreadable { reason, .. } = &report.verdict {
+            span.record("reason", reason.as_str());
+        }
         span.record("duration_ms", report.duration.as_millis() as u64);
         log_cycle(report);
         // After the cycle is committed and measured: a slow ping delays nothing

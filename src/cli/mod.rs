@@ -71,7 +71,11 @@ pub enum Command {
         wait: Duration,
     },
     /// Validate the configuration and print it with secrets redacted.
-    CheckConfig,
+    CheckConfig {
+        /// Also ask the SigmaMind API once whether the key opens the account (no state written, nothing sent).
+        #[arg(long)]
+        online: bool,
+    },
     /// Send a clearly marked test event to one channel, or to every channel.
     TestNotify {
         /// The channel's name (a `[channels.NAME]` section); every channel when omitted.
@@ -245,7 +249,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run => run::run(config).await,
         Command::Once { wait } => once::once(config, wait).await,
-        Command::CheckConfig => check_config::check_config(config),
+        Command::CheckConfig { online } => check_config::check_config(config, online).await,
         Command::TestNotify { channel } => {
             test_notify::test_notify(config, channel.as_deref()).await
         }

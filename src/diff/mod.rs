@@ -268,6 +268,16 @@ pub enum CycleVerdict {
     Unreadable { reason: String, auth_rejected: bool },
 }
 
+impl CycleVerdict {
+    /// `readable` or `unreadable`, for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Readable => "readable",
+            Self::Unreadable { .. } => "unreadable",
+        }
+    }
+}
+
 /// Track consecutive failed cycles: `watcher.api_unhealthy` after `threshold` of them,
 /// or at once when the key is rejected; `watcher.api_recovered` on the next good cycle.
 pub fn assess_health(

@@ -136,6 +136,23 @@ impl SigmaMindClient {
         }
     }
 
+    /// One request, GET /v1/campaigns?page=0&size=1: does the key open the
+    /// account? The campaign count when the API says it. For `check-config --online`.
+    pub async fn check_access(&self) -> Result<Option<u64>, FetchError> {
+        let mut url = self.endpoint(&["v1", "campaigns"]);
+        url.query_pairs_mut()
+            .append_pair("page", "0")
+            .append_pair("size", "1");
+        match self.get_json(url).await? {
+            Answer::Json(answer) => Ok(wire::parse_page(answer)?.total_count),
+            Answer::NotFound => Err(FetchError::HttpStatus {
+                status: 404,
+                excerpt: "the campaign list endpoint was not found (is sigmamind.base_url right?)"
+                    .into(),
+            }),
+        }
+    }
+
     /// Pages through GET /v1/campaigns from page 0; any page failing fails the whole listing,
     /// because a partial list would make the missing campaigns look unwatched rather than unreadable.
     pub async fn list(

@@ -485,3 +485,48 @@ async fn once_names_the_cause_in_its_last_sentence() {
         "the last line names the cause: {last}"
     );
 }
+
+/// `check-config --online` asks the API once: a good key passes, a rejected
+/// key exits 1 with the cause; no state file is written either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_online_asks_the_api_once_and_writes_nothing() {
+    let sim = spawn_sim(3).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let path = config.to_str().unwrap();
+    let offline = run_cli(&["--config", path, "check-config"], &[]).await;
+    assert_eq!(offline.code, Some(0), "{}", offline.stderr);
+    let requests_before = sim.control.requests();
+    let good = run_cli(&["--config", path, "check-config", "--online"], &[]).await;
+    assert_eq!(good.code, Some(0), "{}", good.stderr);
+    assert!(good.stderr.contains("accepts the key"), "{}", good.stderr);
+    assert_eq!(sim.control.requests() - requests_before, 1, "one request");
+    sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 401,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    let rejected = run_cli(&["--config", path, "check-config", "--online"], &[]).await;
+    assert_eq!(rejected.code, Some(1), "{}", rejected.stderr);
+    let last = rejected.stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("rejected the API key (HTTP 401)"), "{last}");
+    assert!(!rejected.all_output().contains(TEST_KEY));
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("state"))
+        .collect();
+    assert!(written.is_empty(), "no state written: {written:?}");
+    assert!(receiver.received().is_empty(), "nothing sent");
+}

@@ -501,12 +501,26 @@ async fn json_logs_parse_line_by_line_with_one_span_per_cycle() {
         assert_eq!(span["campaigns"], 2, "{line}");
         assert!(span["events"].is_number(), "{line}");
         assert!(span["duration_ms"].is_number(), "{line}");
+        // Words a person reads, not `Readable` or `Every(1s)`.
+        assert_eq!(span["verdict"], "readable", "{line}");
         cycle_ids.push(span["cycle_id"].as_u64().expect("a numeric cycle id"));
     }
     let mut unique = cycle_ids.clone();
     unique.dedup();
     assert_eq!(unique, cycle_ids, "one id per cycle");
     assert!(lines.iter().any(|l| l["level"] == "INFO"));
+    let running = lines
+        .iter()
+        .find(|line| {
+            line["fields"]["message"] == "campaign-watcher running"
+                || line["message"] == "campaign-watcher running"
+        })
+        .unwrap_or_else(|| panic!("no start line: {stderr}"));
+    let schedule = running["fields"]["schedule"]
+        .as_str()
+        .or_else(|| running["schedule"].as_str())
+        .unwrap_or_default();
+    assert!(schedule.starts_with("every "), "{running}");
 
     // And from the flag, for a one-off command.
     let finished = run_cli(
