@@ -138,6 +138,8 @@ struct Diffed {
     /// Every campaign read, changed or not.
     read: Vec<String>,
     failures: Vec<(String, FetchFailure)>,
+    /// Campaigns seen for the first time: recorded, never announced.
+    first_seen: usize,
 }
 
 /// A first cycle over a large account commits its (event-free) states in slices
@@ -221,6 +223,14 @@ impl Watcher {
 
         if let CycleVerdict::Unreadable { reason, .. } = &verdict {
             tracing::warn!(%reason, "the SigmaMind API could not be read this cycle");
+        }
+        if diffed.first_seen > 0 {
+            tracing::info!(
+                campaigns = diffed.first_seen,
+                "recorded {} campaign{} as the baseline; nothing is announced on first sight",
+                diffed.first_seen,
+                if diffed.first_seen == 1 { "" } else { "s" }
+            );
         }
         let observed = diffed
             .read
@@ -364,6 +374,9 @@ impl Watcher {
                 .router
                 .confirm_polls(&key, name, self.watch.confirm_polls);
             let diff = diff_confirmed(&key, stored.get(&key), &observation, confirm_polls, now);
+            if stored.get(&key).is_none() && matches!(observation, Observation::Found(_)) {
+                diffed.first_seen += 1;
+            }
             if let Some(state) = diff.state {
                 diffed.committed.push((key.clone(), Brief::of(&state)));
                 if slice_quiet_states && diff.events.is_empty() {

@@ -241,14 +241,22 @@ async fn once_across_restarts_announces_each_change_exactly_once() {
         sim.control.set_status(id, "live");
     }
     let path = config.to_str().unwrap();
-    assert_eq!(
-        run_cli(&["--config", path, "once"], &[]).await.code,
-        Some(0)
+    let first = run_cli(&["--config", path, "once"], &[]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("recorded 4 campaigns as the baseline; nothing is announced on first sight"),
+        "the first cycle says why it is silent: {}",
+        first.stderr
     );
     assert!(receiver.received().is_empty(), "baseline is silent");
-    assert_eq!(
-        run_cli(&["--config", path, "once"], &[]).await.code,
-        Some(0)
+    let second = run_cli(&["--config", path, "once"], &[]).await;
+    assert_eq!(second.code, Some(0));
+    assert!(
+        !second.stderr.contains("as the baseline"),
+        "{}",
+        second.stderr
     );
     assert!(
         receiver.received().is_empty(),
