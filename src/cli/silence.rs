@@ -10,7 +10,9 @@ use clap::Subcommand;
 use super::failure::Failure;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::SilenceExpiry;
+use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
+use crate::route::silence::campaign_matches;
 
 #[derive(Debug, Subcommand)]
 pub enum SilenceCommand {
@@ -71,7 +73,8 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 Some(text) => Some(EventType::parse(text).ok_or_else(|| {
                     let known: Vec<&str> = EventType::ALL.iter().map(|k| k.as_str()).collect();
                     Failure::usage(format!(
-                        "--event \"{text}\" is not an event type (known: {})",
+                        "--event \"{text}\" is not an event type{} (known: {})",
+                        did_you_mean(text, &known),
                         known.join(", ")
                     ))
                 })?),
@@ -87,6 +90,19 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 ));
             }
             let store = open_store(config).await?;
+            // A silence for a campaign nobody watches holds nothing back: most
+            // likely a typo in the id or name. Said, not refused (it may be about
+            // to appear).
+            let states = store.load_states().await.map_err(read)?;
+            let watched = states
+                .values()
+                .any(|state| campaign_matches(&campaign, &state.snapshot.id, &state.snapshot.name));
+            if !watched && campaign.trim() != "*" {
+                eprintln!(
+                    "warning: no watched campaign matches \"{campaign}\" (of {} the watcher has seen); check the id or name",
+                    states.len()
+                );
+            }
             let silence = store
                 .add_silence(&campaign, kind, reason.trim(), now, now + delta(duration))
                 .await

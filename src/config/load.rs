@@ -11,6 +11,7 @@ use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueK
 use serde::de::DeserializeOwned;
 
 use super::fields::struct_fields;
+use super::suggest::did_you_mean;
 
 mod channels;
 use super::secret::{read_secret_file, SecretFiles};
@@ -363,9 +364,7 @@ fn unknown(
     env_names: &BTreeMap<String, String>,
 ) -> String {
     let mut text = format!("unknown {what} \"{path}\"");
-    if let Some(close) = closest(leaf, known) {
-        text.push_str(&format!(" (did you mean \"{close}\"?)"));
-    }
+    text.push_str(&did_you_mean(leaf, known));
     if let Some(name) = env_source(path, env_names) {
         text.push_str(&format!(" (set by environment variable {name})"));
     }
@@ -383,16 +382,6 @@ fn env_source<'a>(path: &str, env_names: &'a BTreeMap<String, String>) -> Option
         .iter()
         .find(|(key, _)| key.as_str() == path || key.starts_with(&nested))
         .map(|(_, name)| name.as_str())
-}
-
-/// A known key within two edits of a typo, for "did you mean".
-fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|candidate| (strsim::levenshtein(typo, candidate), *candidate))
-        .filter(|(distance, _)| *distance <= 2)
-        .min()
-        .map(|(_, candidate)| candidate)
 }
 
 /// Section by section (and channel by channel, rule by rule) so that one wrong
@@ -462,7 +451,12 @@ fn typed<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Vec<Strin
     match T::deserialize(value) {
         Ok(typed) => Some(typed),
         Err(error) => {
-            let (key, message) = split_error(error);
+            let (key, mut message) = split_error(error);
+            if message.ends_with("expected a duration") {
+                message.push_str(
+                    ": durations are strings with a unit, like \"300s\", \"5m\" or \"1h\"",
+                );
+            }
             problems.push(format!("{}: {message}", join_path(path, key.as_deref())));
             None
         }

@@ -22,6 +22,7 @@ pub(crate) mod fields;
 mod load;
 mod redact;
 pub(crate) mod secret;
+pub mod suggest;
 pub(crate) mod url;
 mod validate;
 

@@ -964,3 +964,62 @@ fn the_example_config_shows_every_key_of_every_section() {
         );
     }
 }
+
+/// The usual mistakes get a sentence that says what to write instead.
+#[test]
+fn the_usual_mistakes_say_what_to_write_instead() {
+    let typed = problems(load(
+        "[watch]\ninterval = 300\n[channels.ops-hook]\nkind = \"webhok\"\nurl = \"https://hooks.example.com/x\"\n",
+        &[],
+    ));
+    assert!(
+        typed.iter().any(|p| p.starts_with("watch.interval:")
+            && p.contains("durations are strings with a unit, like \"300s\"")),
+        "{typed:?}"
+    );
+    assert!(
+        typed
+            .iter()
+            .any(|p| p.contains("unknown channel kind \"webhok\" (did you mean \"webhook\"?)")),
+        "{typed:?}"
+    );
+
+    let settings = load(
+        "[channels.ops-hook]\nkind = \"console\"\n[[rules]]\nname = \"r\"\nevents = [\"campaign.status_chnaged\"]\nchannels = [\"ops_hook\"]\n",
+        &[],
+    )
+    .unwrap();
+    let invalid = settings.validate().unwrap_err();
+    assert!(
+        invalid.iter().any(|p| p.contains(
+            "\"campaign.status_chnaged\" is not an event type (did you mean \"campaign.status_changed\"?)"
+        )),
+        "{invalid:?}"
+    );
+    assert!(
+        invalid
+            .iter()
+            .any(|p| p
+                .contains("\"ops_hook\" is not a configured channel (did you mean \"ops-hook\"?)")),
+        "{invalid:?}"
+    );
+
+    // A status the API does not document is warned about, not refused: the API
+    // may add one.
+    let settings = load(
+        "[[rules]]\nname = \"r\"\ntransitions = [\"live->pasued\"]\n",
+        &[],
+    )
+    .unwrap();
+    let refused = settings.validate().err().unwrap_or_default();
+    assert!(!refused.iter().any(|p| p.contains("pasued")), "{refused:?}");
+    assert!(
+        settings
+            .warnings()
+            .iter()
+            .any(|w| w.contains("\"pasued\" in \"live->pasued\"")
+                && w.contains("did you mean \"paused\"?")),
+        "{:?}",
+        settings.warnings()
+    );
+}

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::suggest::did_you_mean;
 use super::url::check_http_url;
 use super::url::redact_url;
 use super::{ChannelSettings, Settings};
@@ -38,6 +39,25 @@ impl Settings {
     /// Doubtful but usable settings, for the caller to log at warn level.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        warnings.extend(super::suggest::misspelled_overrides(std::env::vars()));
+        for (index, rule) in self.rules.iter().enumerate() {
+            for transition in &rule.transitions {
+                let Some((from, to)) = transition.split_once("->") else {
+                    continue;
+                };
+                for side in [from.trim(), to.trim()] {
+                    if side != "*" && !KNOWN_STATUSES.contains(&side) {
+                        // Warned, not refused: the API may add a status, and a
+                        // rule written for it should load.
+                        warnings.push(format!(
+                            "rules[{index}].transitions: \"{side}\" in \"{transition}\" is not a status SigmaMind documents{} ({}); the rule matches it only if the API reports it",
+                            did_you_mean(side, &KNOWN_STATUSES),
+                            KNOWN_STATUSES.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
         if !self.watch.all && !self.watch.statuses.is_empty() {
             warnings.push(
                 "watch.statuses: only applies with watch.all = true; it is ignored".to_string(),
@@ -214,7 +234,8 @@ impl Settings {
                     let known: Vec<&str> =
                         EventType::ALL.iter().map(|kind| kind.as_str()).collect();
                     problems.push(format!(
-                        "{at}.events: \"{event}\" is not an event type (known: {})",
+                        "{at}.events: \"{event}\" is not an event type{} (known: {})",
+                        did_you_mean(event, &known),
                         known.join(", ")
                     ));
                 }
@@ -265,8 +286,11 @@ impl Settings {
             }
             for channel in &rule.channels {
                 if !self.channels.contains_key(channel) {
+                    let names: Vec<&str> = self.channels.keys().map(String::as_str).collect();
                     problems.push(format!(
-                        "{at}.channels: \"{channel}\" is not a configured channel"
+                        "{at}.channels: \"{channel}\" is not a configured channel{} (configured: {})",
+                        did_you_mean(channel, &names),
+                        names.join(", ")
                     ));
                 }
             }

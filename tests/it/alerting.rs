@@ -408,6 +408,7 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     )
     .await;
     assert_eq!(add.code, Some(0), "{}", add.stderr);
+    assert!(!add.stderr.contains("warning"), "{}", add.stderr);
     assert!(
         add.stdout.starts_with(&format!(
             "silence 1: every event of campaigns matching \"{}\" is kept",
@@ -523,6 +524,24 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     assert_eq!(last["campaign"]["id"], ids[0].as_str());
     assert_eq!(last["campaign"]["previous_status"], "paused");
 
+    let typo = cli(&[
+        "silence",
+        "add",
+        "--campaign",
+        "camp_no_such_campaign",
+        "--for",
+        "1h",
+        "--reason",
+        "typo",
+    ])
+    .await;
+    assert_eq!(typo.code, Some(0), "{}", typo.stderr);
+    assert!(
+        typo.stderr
+            .contains("warning: no watched campaign matches \"camp_no_such_campaign\""),
+        "{}",
+        typo.stderr
+    );
     let unknown = cli(&["silence", "expire", "99"]).await;
     assert_eq!(unknown.code, Some(2));
     assert!(

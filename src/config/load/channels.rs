@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ::config::{Map, Value, ValueKind};
 
-use super::{
-    closest, env_source, join_path, prune_unknown_keys, sorted_keys, split_error, typed, unknown,
-};
+use super::{env_source, join_path, prune_unknown_keys, sorted_keys, split_error, typed, unknown};
 use crate::config::fields::struct_fields;
+use crate::config::suggest::{closest, did_you_mean};
 use crate::config::{ChannelKind, ChannelSettings, SharedSettings, TextSettings};
 
 /// `channels.NAME.KEY` where some kind declares KEY a list (email's `to`).
@@ -161,7 +160,8 @@ fn typed_channel(value: Value, at: &str, problems: &mut Vec<String>) -> Option<C
     let Some(kind) = ChannelKind::parse(&name) else {
         let known: Vec<&str> = ChannelKind::ALL.iter().map(|kind| kind.as_str()).collect();
         problems.push(format!(
-            "{at}.kind: unknown channel kind \"{name}\" (known: {})",
+            "{at}.kind: unknown channel kind \"{name}\"{} (known: {})",
+            did_you_mean(&name, &known),
             known.join(", ")
         ));
         return None;
