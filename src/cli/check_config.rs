@@ -11,9 +11,9 @@ pub(super) fn check_config(config: &Path) -> Result<(), Failure> {
         return Err(ConfigError::invalid(config.display().to_string(), problems).into());
     }
     for warning in settings.warnings() {
-        eprintln!("warning: {warning}");
+        super::output::complain(&format!("warning: {warning}"));
     }
-    print!("{}", settings.to_redacted_toml());
-    eprintln!("{}: the configuration is valid", config.display());
+    super::output::verbatim(&settings.to_redacted_toml());
+    super::output::complain(&format!("{}: the configuration is valid", config.display()));
     Ok(())
 }

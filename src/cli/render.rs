@@ -70,7 +70,7 @@ pub(super) fn render(
         Channel::Alertmanager(alertmanager) => alertmanager.preview(&events),
     }
     .map_err(Failure::runtime)?;
-    print!("{output}");
+    super::output::verbatim(&output);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use super::failure::Failure;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::event::EventType;
+use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]
 pub enum SilenceCommand {
@@ -84,13 +85,13 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 .add_silence(&campaign, kind, reason.trim(), now, now + delta(duration))
                 .await
                 .map_err(read)?;
-            println!(
+            say!(
                 "silence {}: {} of campaigns matching \"{}\" are kept in history and not sent until {} ({})",
                 silence.id,
                 kind.map_or("every event".to_string(), |k| k.as_str().to_string()),
-                silence.campaign,
+                terminal(&silence.campaign),
                 stamp(silence.expires_at),
-                silence.reason
+                terminal(&silence.reason)
             );
             Ok(())
         }
@@ -107,16 +108,16 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 } else {
                     "ended"
                 };
-                println!(
+                say!(
                     "{:>4}  {state:<6} {:<24} {:<30} until {}  {}",
                     silence.id,
-                    silence.campaign,
+                    terminal(&silence.campaign),
                     silence.event.map_or("(every event)", |k| k.as_str()),
                     stamp(silence.expires_at),
-                    silence.reason
+                    terminal(&silence.reason)
                 );
             }
-            println!(
+            say!(
                 "{} {}silence{}",
                 silences.len(),
                 if all { "" } else { "active " },
@@ -131,14 +132,14 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     "there is no silence {id}; `silence list --all` shows them"
                 ))),
                 Some(silence) if silence.expires_at < now => {
-                    println!(
+                    say!(
                         "silence {id} had already ended at {}; nothing changed",
                         stamp(silence.expires_at)
                     );
                     Ok(())
                 }
                 Some(_) => {
-                    println!("silence {id} ended now; nothing it held back is sent, the next transition is");
+                    say!("silence {id} ended now; nothing it held back is sent, the next transition is");
                     Ok(())
                 }
             }
