@@ -22,7 +22,8 @@ fn payload_has_content_embed_colour_and_no_mentions() {
     assert!(paused["embeds"][0]["description"]
         .as_str()
         .unwrap()
-        .contains("camp_XiQEBcj9cc5TFRB4"));
+        // Markdown characters are escaped; Discord shows `\_` as `_`.
+        .contains("camp\\_XiQEBcj9cc5TFRB4"));
     let recovered = channel
         .payload(&sample_event(EventType::ApiRecovered, at))
         .unwrap();

@@ -17,7 +17,8 @@ use crate::fetch::pacing::RequestBudget;
 const HEADER_CHARS: usize = 150;
 const SECTION_CHARS: usize = 3000;
 const MAX_SECTIONS: usize = 45;
-/// Fallback `text` is shown in notifications; keep it short.
+/// Fallback `text` is shown in notifications; keep it short (Slack's own
+/// limit is 40,000).
 const FALLBACK_CHARS: usize = 1000;
 
 #[derive(Debug)]
@@ -55,7 +56,7 @@ impl SlackChannel {
             "type": "header",
             "text": {"type": "plain_text", "text": clip(&title, HEADER_CHARS)},
         })];
-        let sections = sections(&escape(&rendered.text));
+        let sections = sections(&rendered.text);
         let cut = sections.len() > MAX_SECTIONS;
         for section in sections.into_iter().take(MAX_SECTIONS) {
             blocks.push(json!({
@@ -74,11 +75,12 @@ impl SlackChannel {
             "type": "context",
             "elements": [{
                 "type": "mrkdwn",
-                "text": clip(&escape(&format!("campaign-watcher on {} · {}", self.text.instance(), ids.join(", "))), SECTION_CHARS),
+                "text": crate::text::fit(&format!("campaign-watcher on {} · {}", self.text.instance(), ids.join(", ")), SECTION_CHARS, escape),
             }],
         }));
         Ok(json!({
-            "text": clip(&title, FALLBACK_CHARS),
+                        // Notifications show this one: mentions (`<!channel>`) inert here too.
+            "text": crate::text::fit(&title, FALLBACK_CHARS, escape),
             "blocks": blocks,
         }))
     }
@@ -121,12 +123,11 @@ fn classify(display: &str, answer: &super::chat::Answer) -> SendOutcome {
 /// Slack's mrkdwn treats `&`, `<` and `>` as control characters; campaign names
 /// and upload errors are API text.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::text::slack(text)
 }
 
-/// Paragraphs packed into sections of at most [`SECTION_CHARS`].
+/// Paragraphs of raw text, each cut and escaped ([`crate::text::fit`]), packed
+/// into sections of at most [`SECTION_CHARS`].
 fn sections(text: &str) -> Vec<String> {
     let mut sections: Vec<String> = Vec::new();
     let mut current = String::new();
@@ -135,7 +136,7 @@ fn sections(text: &str) -> Vec<String> {
         .map(str::trim_end)
         .filter(|p| !p.trim().is_empty())
     {
-        let paragraph = clip(paragraph, SECTION_CHARS);
+        let paragraph = crate::text::fit(paragraph, SECTION_CHARS, escape);
         if !current.is_empty()
             && current.chars().count() + 2 + paragraph.chars().count() > SECTION_CHARS
         {

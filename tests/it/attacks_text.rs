@@ -362,7 +362,6 @@ fn refusal(path: &str, body: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until every channel kind caps what it sends"]
 async fn a_megabyte_name_reaches_every_kind_within_its_limits() {
     let huge_name = format!(
         "<!channel> <!here> <@U123> {HOSTILE_NAME} {}",
