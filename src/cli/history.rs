@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::failure::Failure;
+use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::HistoryEntry;
 use crate::text::terminal;
@@ -36,7 +37,7 @@ pub(super) async fn history(
             stamp(entry.event.occurred_at),
             terminal(&entry.event.id),
             entry.event.kind.as_str(),
-            terminal(&entry.event.summary),
+            terminal(&crate::text::cap(&entry.event.summary, SUMMARY_CHARS)),
             terminal(&outcome(entry))
         );
     }

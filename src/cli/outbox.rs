@@ -8,6 +8,7 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::failure::Failure;
+use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::ReplayOutcome;
 use crate::text::terminal;
@@ -64,7 +65,7 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
                     terminal(&entry.event_id),
                     entry.event_type,
                     entry.attempts,
-                    terminal(&entry.summary)
+                    terminal(&crate::text::cap(&entry.summary, SUMMARY_CHARS))
                 );
                 if let Some(error) = &entry.last_error {
                     say!("        last error: {}", terminal(error));

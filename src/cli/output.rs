@@ -16,6 +16,10 @@
 use std::fmt;
 use std::io::{self, Write};
 
+/// A summary on one line of command output: the start says what happened,
+/// `--json` has all of it (a 1 MiB campaign name makes a 1 MiB summary).
+pub(crate) const SUMMARY_CHARS: usize = 300;
+
 /// `println!` for human output: control characters escaped, a closed stdout
 /// ends the command quietly.
 macro_rules! say {

@@ -5,6 +5,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::failure::Failure;
+use super::output::SUMMARY_CHARS;
 use super::store_access::{open_store, print_json, read, stamp, stamp_or_dash};
 use crate::commit::CampaignActivity;
 use crate::text::terminal;
@@ -149,7 +150,7 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         say!(
             "{} {} {} [{}]",
             stamp(stored.event.occurred_at),
-            terminal(&stored.event.summary),
+            terminal(&crate::text::cap(&stored.event.summary, SUMMARY_CHARS)),
             terminal(&stored.event.id),
             deliveries.join(" ")
         );
