@@ -5,14 +5,18 @@ use std::time::SystemTime;
 
 use chrono::Utc;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 
-use super::chat::Target;
+use super::channel::{BuildContext, Deliver};
 use super::signing::{self, signature_header};
+use super::target::{describe, Target};
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
-use crate::config::{ChannelSettings, Secret};
+use crate::config::Secret;
 use crate::event::Event;
+
+mod settings;
+pub use settings::WebhookSettings;
 
 /// Enough of an error body to say why, without storing a whole HTML page per retry.
 const EXCERPT_CHARS: usize = 200;
@@ -25,6 +29,15 @@ pub const SUMMARY_CHARS: usize = 4096;
 
 /// Payload v1 for `event`, its API text cut ([`NAME_CHARS`], [`SUMMARY_CHARS`]).
 pub fn payload(event: &Event) -> String {
+    with_api_text_cut(event).to_json()
+}
+
+/// [`payload`] pretty-printed, for `render`.
+fn pretty_payload(event: &Event) -> String {
+    serde_json::to_string_pretty(&with_api_text_cut(event)).unwrap_or_default() + "\n"
+}
+
+fn with_api_text_cut(event: &Event) -> Event {
     let cut = |text: &mut String, max: usize| {
         if let std::borrow::Cow::Owned(shorter) = crate::text::cap(text, max) {
             *text = shorter;
@@ -46,7 +59,7 @@ pub fn payload(event: &Event) -> String {
             cut(number, NAME_CHARS);
         }
     }
-    event.to_json()
+    event
 }
 
 pub struct WebhookChannel {
@@ -65,18 +78,13 @@ impl std::fmt::Debug for WebhookChannel {
     }
 }
 
-/// The url without userinfo, path or query: paths of chat webhooks carry tokens too.
-pub(crate) fn display_url(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
-        (Some(host), None) => format!("{}://{host}", url.scheme()),
-        _ => format!("{}://", url.scheme()),
-    }
-}
-
 impl WebhookChannel {
-    pub fn new(name: &str, settings: &ChannelSettings) -> Result<Self, DeliverError> {
-        let target = Target::from_settings(name, settings)?;
+    pub fn new(
+        settings: &WebhookSettings,
+        context: &BuildContext<'_>,
+    ) -> Result<Self, DeliverError> {
+        let name = context.name;
+        let target = Target::required(name, settings.url.as_deref(), context.shared.timeout)?;
         let mut secrets = Vec::new();
         for (key, secret) in [
             ("secret", &settings.secret),
@@ -99,8 +107,15 @@ impl WebhookChannel {
     pub fn display_url(&self) -> &str {
         self.target.display()
     }
+}
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+impl Deliver for WebhookChannel {
+    /// The payload exactly as POSTed (the signature headers are not shown).
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        Ok(events.iter().map(pretty_payload).collect())
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
         let body = payload(event);
         let timestamp = Utc::now().timestamp();
         let mut request = self
@@ -161,25 +176,6 @@ impl WebhookChannel {
             retry_after,
         }
     }
-}
-
-/// The error and its causes on one line, without the url (it may hold credentials).
-pub(super) fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "request error"
-    };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The start of the body, on one line, read without downloading a large answer.
