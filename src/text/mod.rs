@@ -118,11 +118,18 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
-/// Text that spans lines on purpose (a rendered message): line breaks kept,
-/// every other control character escaped as [`terminal`] does.
+/// Text that spans lines on purpose (a rendered message, a line of command
+/// output): line breaks (`\n`, `\r\n`) and tabs kept, every other control
+/// character escaped as [`terminal`] does.
 pub fn terminal_lines(text: &str) -> String {
     text.split('\n')
-        .map(terminal)
+        .map(|line| {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            line.split('\t')
+                .map(terminal)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -42,6 +42,7 @@ fn terminal_shows_every_control_character_as_an_escape() {
 #[test]
 fn terminal_lines_keeps_line_breaks_only() {
     assert_eq!(terminal_lines("a\u{1b}b\nc\rd"), "a\\x1bb\nc\\rd");
+    assert_eq!(terminal_lines("a\tb\r\nc\r"), "a\tb\nc");
 }
 
 #[test]

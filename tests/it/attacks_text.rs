@@ -487,8 +487,12 @@ to = ["ops@example.com"]
         subject.chars().count()
     );
     assert!(raw_controls(&subject).is_empty(), "{subject:?}");
-    assert!(
-        mail.part("text/plain").contains(&event_id),
-        "the email lost the event id"
-    );
+    let text = mail.part("text/plain");
+    assert!(text.contains(&event_id), "the email lost the event id");
+    // Line ends are CRLF on the wire; nothing else may reach a terminal mail reader.
+    let raw: Vec<char> = raw_controls(&text)
+        .into_iter()
+        .filter(|c| !matches!(c, '\r' | '\t'))
+        .collect();
+    assert!(raw.is_empty(), "the text part carries raw {raw:?}");
 }
