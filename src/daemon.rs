@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::reassert::{self, Reasserter};
 use crate::route::Router;
 use crate::systemd;
-use crate::watcher::{CycleReport, Watcher};
+use crate::watcher::{CycleReport, StoreAlarm, Watcher};
 
 /// How long `run` may take to stop after SIGTERM/SIGINT: the in-flight cycle and
 /// sends get this long, then they are abandoned (the outbox keeps what is unsent).
@@ -104,7 +104,8 @@ fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
 /// state store and the HTTP listener.
 struct Pieces {
     watcher: Watcher,
-    channels: ChannelSet,
+    /// Shared by the dispatcher and the watcher (which sends around a broken store).
+    channels: Arc<ChannelSet>,
     schedule: Schedule,
 }
 
@@ -134,8 +135,10 @@ impl Pieces {
         }
         let client =
             SigmaMindClient::new(&settings.sigmamind, api_key)?.with_metrics(metrics.clone());
-        let channels = ChannelSet::from_settings(settings)
-            .map_err(|e| StartupError::Channels(e.to_string()))?;
+        let channels = Arc::new(
+            ChannelSet::from_settings(settings)
+                .map_err(|e| StartupError::Channels(e.to_string()))?,
+        );
         let router =
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
         let heartbeat =
@@ -148,7 +151,8 @@ impl Pieces {
             settings.sigmamind.max_in_flight,
             dispatcher_wake.clone(),
         )
-        .with_heartbeat(heartbeat);
+        .with_heartbeat(heartbeat)
+        .with_channels(channels.clone());
         Ok(Self {
             watcher,
             channels,
@@ -214,8 +218,7 @@ impl Daemon {
         status.set_standby(elector.is_some());
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
-            dispatcher: Dispatcher::new(store, Arc::new(pieces.channels))
-                .with_metrics(metrics.clone()),
+            dispatcher: Dispatcher::new(store, pieces.channels).with_metrics(metrics.clone()),
             dispatcher_wake,
             schedule: pieces.schedule,
             settings: settings.clone(),
@@ -587,8 +590,8 @@ impl Reload<'_> {
         *self.current.write().await = Arc::new(pieces.watcher);
         // The old dispatcher finishes the drain it is in before the new one starts,
         // so no row is picked up by both.
-        let dispatcher = Dispatcher::new(self.store.clone(), Arc::new(pieces.channels))
-            .with_metrics(self.metrics.clone());
+        let dispatcher =
+            Dispatcher::new(self.store.clone(), pieces.channels).with_metrics(self.metrics.clone());
         if !deliveries
             .stop_by(tokio::time::Instant::now() + SHUTDOWN_GRACE)
             .await
@@ -636,7 +639,9 @@ fn reject(error: &dyn std::fmt::Display) {
     tracing::error!("reload rejected, the previous configuration keeps running: {sentence}");
 }
 
-/// Runs a cycle per tick with whatever watcher is current; records metrics and status.
+/// Runs a cycle per tick with whatever watcher is current; records metrics and
+/// status, and raises the alarm when the store refuses commits (the alarm
+/// outlives reloads: it is about the store, which a reload keeps).
 async fn cycle_loop(
     current: Arc<RwLock<Arc<Watcher>>>,
     mut tick_rx: mpsc::Receiver<()>,
@@ -644,6 +649,7 @@ async fn cycle_loop(
     metrics: Metrics,
     status: ServiceStatus,
 ) {
+    let mut alarm = StoreAlarm::default();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -653,6 +659,9 @@ async fn cycle_loop(
                 if watcher.store().check_leader().is_err() {
                     status.standby_tick();
                     tracing::debug!("standby: another replica is the leader; this tick is skipped");
+                    if alarm.is_open() {
+                        follow_store_episode(&watcher, &mut alarm, &status).await;
+                    }
                     continue;
                 }
                 status.cycle_started();
@@ -661,16 +670,62 @@ async fn cycle_loop(
                     Ok(report) => {
                         metrics.record_cycle(&report.figures());
                         status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
+                        close_store_episode(&watcher, &mut alarm).await;
                     }
                     Err(StoreError::NotLeader) => {
                         tracing::warn!("leadership lost during a cycle: none of its events were committed; the new leader polls from here");
+                        if alarm.is_open() {
+                            follow_store_episode(&watcher, &mut alarm, &status).await;
+                        }
                     }
                     Err(error) => {
                         metrics.record_store_failure(started.elapsed());
-                        status.set_store_reachable(false);
-                        tracing::error!(%error, "cycle could not be committed; nothing was sent for it and it will be retried next cycle");
+                        let reason = error.to_string();
+                        let failures = status.commit_failed(reason.clone());
+                        tracing::error!(%error, failures, "cycle could not be committed; nothing was sent for it and it will be retried next cycle");
+                        if let Some(event) = alarm.commit_refused(Utc::now(), &reason) {
+                            watcher.announce_without_store(&event).await;
+                        }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// After the cycle that committed again: commit what closes an announced
+/// episode of refused commits; if that fails, the next good cycle tries again.
+async fn close_store_episode(watcher: &Watcher, alarm: &mut StoreAlarm) {
+    let Some(recovery) = alarm.committed(Utc::now()) else {
+        return;
+    };
+    match watcher.record_store_recovery(&recovery, Utc::now()).await {
+        Ok(()) => {
+            alarm.closed();
+            tracing::info!(event_id = %recovery.recovered.id, "the state store accepts commits again; watcher.store_recovered is in the outbox");
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the state store took the cycle but not the recovery notice; trying again after the next cycle");
+        }
+    }
+}
+
+/// The store refused commits while this replica led, and then the lease went
+/// (a lost PostgreSQL server takes the leader lock with it). The replica that
+/// was leading speaks for the episode to its end: no other replica saw it
+/// begin. A store that does not answer at all still counts as refusing.
+async fn follow_store_episode(watcher: &Watcher, alarm: &mut StoreAlarm, status: &ServiceStatus) {
+    match watcher.store().ping().await {
+        Ok(()) => {
+            status.commits_resumed();
+            close_store_episode(watcher, alarm).await;
+        }
+        Err(error) => {
+            watcher.store().note_unanswered();
+            let reason = error.to_string();
+            status.commit_failed(reason.clone());
+            if let Some(event) = alarm.commit_refused(Utc::now(), &reason) {
+                watcher.announce_without_store(&event).await;
             }
         }
     }

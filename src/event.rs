@@ -39,10 +39,19 @@ pub enum EventType {
     /// What a channel held during its quiet hours, sent as one message when they end.
     #[serde(rename = "watcher.quiet_hours_digest")]
     QuietHoursDigest,
+    /// The state store refuses the cycle's commit (a full disk, a lost
+    /// database). Sent straight to the channels, without the outbox, since the
+    /// outbox is what cannot be written; at most once per episode per process.
+    #[serde(rename = "watcher.store_unhealthy")]
+    StoreUnhealthy,
+    /// The first cycle that committed after `watcher.store_unhealthy` (through
+    /// the outbox, as usual).
+    #[serde(rename = "watcher.store_recovered")]
+    StoreRecovered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 13] = [
         Self::StatusChanged,
         Self::UploadErrorsAdded,
         Self::UploadErrorsCleared,
@@ -54,6 +63,8 @@ impl EventType {
         Self::ApiRecovered,
         Self::Test,
         Self::QuietHoursDigest,
+        Self::StoreUnhealthy,
+        Self::StoreRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +80,8 @@ impl EventType {
             Self::ApiRecovered => "watcher.api_recovered",
             Self::Test => "watcher.test",
             Self::QuietHoursDigest => "watcher.quiet_hours_digest",
+            Self::StoreUnhealthy => "watcher.store_unhealthy",
+            Self::StoreRecovered => "watcher.store_recovered",
         }
     }
 

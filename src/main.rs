@@ -1,8 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = campaign_watcher::cli::Cli::parse();
+    let cli = campaign_watcher::cli::parse();
     campaign_watcher::cli::main(cli)
 }

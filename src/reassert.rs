@@ -6,6 +6,10 @@
 //! ([`active_conditions`], pure); the channel is handed them and never reads the
 //! store itself. Because the states are in the store, a restarted watcher
 //! re-asserts them too. Beside the daemon, which spawns and stops these tasks.
+//!
+//! A store that cannot be read resolves nothing: the conditions it last
+//! showed are re-posted until it answers again ([`to_assert`]), and while it
+//! refuses commits that is a condition of its own (`store_unhealthy`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -66,6 +70,35 @@ pub fn active_conditions(
     active
 }
 
+/// Pure: what a round asserts, from what the store says now (`read`: the
+/// active conditions, or why it could not be read) and what it said at the
+/// last round that could read it (`last_known`, kept up to date here). A store
+/// that cannot be read changes nothing: alerts that stop being re-posted
+/// expire and resolve in Alertmanager, falsely. While the store refuses
+/// commits, `store_unhealthy` holds too.
+pub fn to_assert(
+    read: Result<Vec<ActiveCondition>, String>,
+    last_known: &mut Vec<ActiveCondition>,
+    refusing_commits: bool,
+    now: DateTime<Utc>,
+) -> (Vec<ActiveCondition>, Option<String>) {
+    let (mut active, unread) = match read {
+        Ok(active) => {
+            last_known.clone_from(&active);
+            (active, None)
+        }
+        Err(reason) => (last_known.clone(), Some(reason)),
+    };
+    if refusing_commits {
+        active.push(ActiveCondition {
+            condition: Condition::StoreUnhealthy,
+            campaign: None,
+            since: now,
+        });
+    }
+    (active, unread)
+}
+
 /// A task per alertmanager channel that re-posts its active alerts.
 pub fn reasserters(
     channels: &ChannelSet,
@@ -99,11 +132,16 @@ impl Reasserter {
     /// again next round; Alertmanager keeps an alert until its `endsAt`.
     pub async fn run(self, stop: CancellationToken) {
         let mut asserted = BTreeMap::new();
+        let mut last_known = Vec::new();
         loop {
-            // Standbys stay quiet: only the replica that polls re-asserts alerts.
-            if self.store.check_leader().is_err() {
+            // Standbys stay quiet: only the replica that polls re-asserts alerts,
+            // or the one whose store stopped taking its commits while it led
+            // (a lost server takes the lease with it; no standby saw the episode).
+            if self.store.check_leader().is_err() && !self.store.refusing_commits() {
                 asserted.clear();
-            } else if let Err(reason) = self.round(&mut asserted, Utc::now()).await {
+                last_known.clear();
+            } else if let Err(reason) = self.round(&mut asserted, &mut last_known, Utc::now()).await
+            {
                 tracing::warn!(channel = %self.channel_name, error = %reason, "could not re-post active alerts; trying again next interval");
             }
             tokio::select! {
@@ -117,15 +155,29 @@ impl Reasserter {
     async fn round(
         &self,
         asserted: &mut BTreeMap<crate::deliver::alertmanager::Labels, String>,
+        last_known: &mut Vec<ActiveCondition>,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let states = self.store.load_states().await.map_err(|e| e.to_string())?;
-        let health = self.store.load_health().await.map_err(|e| e.to_string())?;
-        let active = active_conditions(&states, &health, self.watched.as_ref(), now);
+        let read = self.read_active(now).await;
+        let (active, unread) = to_assert(read, last_known, self.store.refusing_commits(), now);
+        if let Some(reason) = &unread {
+            tracing::warn!(channel = %self.channel_name, error = %reason, "the state store cannot be read; re-posting the alerts it last showed, so that none resolves for want of a re-post");
+        }
         if let Some(posted) = self.channel.reassert(&active, asserted, now).await? {
             tracing::debug!(channel = %self.channel_name, active = posted, "re-posted active alerts");
         }
         Ok(())
+    }
+
+    async fn read_active(&self, now: DateTime<Utc>) -> Result<Vec<ActiveCondition>, String> {
+        let states = self.store.load_states().await.map_err(|e| e.to_string())?;
+        let health = self.store.load_health().await.map_err(|e| e.to_string())?;
+        Ok(active_conditions(
+            &states,
+            &health,
+            self.watched.as_ref(),
+            now,
+        ))
     }
 }
 
@@ -193,5 +245,29 @@ mod tests {
         assert_eq!(only_a.len(), 2);
         assert_eq!(only_a[1].condition, Condition::ApiUnhealthy);
         assert_eq!(only_a[1].campaign, None);
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_keeps_what_it_last_showed() {
+        let paused = ActiveCondition {
+            condition: Condition::Paused,
+            campaign: Some(("a".into(), "Campaign a".into())),
+            since: at(1),
+        };
+        let mut last_known = Vec::new();
+        let (active, unread) = to_assert(Ok(vec![paused.clone()]), &mut last_known, false, at(2));
+        assert_eq!((active, unread), (vec![paused.clone()], None));
+        // The store goes away: the pause is still posted, nothing is resolved.
+        let (active, unread) = to_assert(Err("gone".into()), &mut last_known, false, at(3));
+        assert_eq!(active, vec![paused.clone()]);
+        assert_eq!(unread.as_deref(), Some("gone"));
+        // And while it refuses commits, that is alerted too.
+        let (active, _) = to_assert(Err("gone".into()), &mut last_known, true, at(4));
+        let conditions: Vec<Condition> = active.iter().map(|a| a.condition).collect();
+        assert_eq!(conditions, [Condition::Paused, Condition::StoreUnhealthy]);
+        // It answers again, and the pause is over: now it may resolve.
+        let (active, unread) = to_assert(Ok(vec![]), &mut last_known, false, at(5));
+        assert!(active.is_empty() && unread.is_none());
+        assert!(last_known.is_empty());
     }
 }

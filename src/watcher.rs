@@ -14,6 +14,7 @@ use crate::commit::bookkeeping::Bookkeeping;
 use crate::commit::{CycleCommit, CycleOutcome, ReminderWrite, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::deliver::heartbeat::Heartbeat;
+use crate::deliver::ChannelSet;
 use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
@@ -24,6 +25,9 @@ use crate::observe::{FetchFailure, Observation};
 use crate::route::condition;
 use crate::route::silence::{silencing, Silence};
 use crate::route::Router;
+
+mod store_alarm;
+pub use store_alarm::{Recovery, StoreAlarm, STORE_UNHEALTHY_AFTER};
 
 /// What one cycle saw and did.
 #[derive(Debug, Clone)]
@@ -75,6 +79,8 @@ pub struct Watcher {
     remember: bool,
     memory: tokio::sync::Mutex<Memory>,
     heartbeat: Option<Heartbeat>,
+    /// The channels, for what must go out without the store (store_alarm.rs).
+    channels: Option<Arc<ChannelSet>>,
 }
 
 /// What a cycle leaves for the next, so that a quiet cycle reads and writes
@@ -162,6 +168,7 @@ impl Watcher {
             }),
             store,
             heartbeat: None,
+            channels: None,
         }
     }
 

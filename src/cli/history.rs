@@ -10,6 +10,7 @@ use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::HistoryEntry;
+use crate::route::silence::campaign_matches;
 use crate::text::terminal;
 
 /// `history` lists at most this many events.
@@ -23,10 +24,34 @@ pub(super) async fn history(
 ) -> Result<(), Failure> {
     let store = open_store(config).await?;
     let now = Utc::now();
-    let entries = store
-        .history(campaign, now - delta(since), HISTORY_LIMIT)
-        .await
-        .map_err(read)?;
+    // An exact id is filtered by the store; a name or a glob (as `silence add`
+    // takes) over the events of the window.
+    let by_id = match campaign {
+        Some(id) => store
+            .history(Some(id), now - delta(since), HISTORY_LIMIT)
+            .await
+            .map_err(read)?,
+        None => Vec::new(),
+    };
+    let entries =
+        match campaign {
+            None => store
+                .history(None, now - delta(since), HISTORY_LIMIT)
+                .await
+                .map_err(read)?,
+            Some(_) if !by_id.is_empty() => by_id,
+            Some(pattern) => store
+                .history(None, now - delta(since), HISTORY_LIMIT)
+                .await
+                .map_err(read)?
+                .into_iter()
+                .filter(|entry| {
+                    entry.event.campaign.as_ref().is_some_and(|campaign| {
+                        campaign_matches(pattern, &campaign.id, &campaign.name)
+                    })
+                })
+                .collect(),
+        };
     if json {
         print_json(&entries);
         return Ok(());

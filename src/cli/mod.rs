@@ -10,6 +10,7 @@
 mod output;
 
 mod check_config;
+mod completions;
 mod demo;
 mod failure;
 mod healthcheck;
@@ -75,9 +76,13 @@ pub enum Command {
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig,
     /// Send a clearly marked test event to one channel, or to every channel.
-    TestNotify { channel: Option<String> },
+    TestNotify {
+        /// The channel's name (a `[channels.NAME]` section); every channel when omitted.
+        channel: Option<String>,
+    },
     /// Print exactly what CHANNEL would send for a sample event, without sending.
     Render {
+        /// The channel's name (a `[channels.NAME]` section).
         channel: String,
         /// Event type of the sample (e.g. campaign.upload_errors_added).
         #[arg(long, default_value = "campaign.status_changed")]
@@ -91,6 +96,7 @@ pub enum Command {
     },
     /// The stored state of every watched campaign, the outbox and recent events.
     Status {
+        /// Print one JSON document instead of tables.
         #[arg(long)]
         json: bool,
     },
@@ -106,11 +112,13 @@ pub enum Command {
     },
     /// Stored events with each channel's delivery outcome, silences and quiet-hours holds.
     History {
-        /// Only this campaign id.
+        /// Only this campaign: an id or name, or a glob over either (`camp_eu_*`), as `silence add` takes.
         #[arg(long)]
         campaign: Option<String>,
+        /// How far back to look, e.g. 24h or 7d.
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         since: Duration,
+        /// Print one JSON document instead of lines.
         #[arg(long)]
         json: bool,
     },
@@ -137,14 +145,51 @@ pub enum Command {
     },
     /// Serve the simulated SigmaMind API (for trials, tests and benchmarks).
     Simulate {
+        /// Address to serve the simulated API on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// How many campaigns to start with.
         #[arg(long, default_value_t = 20)]
         campaigns: usize,
         /// Require this X-API-Key (any key is accepted when unset).
         #[arg(long, env = "SIM_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
     },
+    /// Print a shell completion script, e.g. `campaign-watcher completions bash > /etc/bash_completion.d/campaign-watcher`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `campaign-watcher manpage > campaign-watcher.1`.
+    Manpage,
+}
+
+/// Commands that read no configuration: `--config` is not offered in their help.
+const WITHOUT_CONFIG: [&str; 4] = ["demo", "simulate", "completions", "manpage"];
+
+/// The command line as the binary parses it (and as completions and the man
+/// page describe it).
+pub fn command() -> clap::Command {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    // Global arguments reach the subcommands when the command is built.
+    command.build();
+    for name in WITHOUT_CONFIG {
+        command = command.mut_subcommand(name, |sub| {
+            sub.mut_args(|arg| match arg.get_id() == "config" {
+                true => arg.hide(true),
+                false => arg,
+            })
+        });
+    }
+    command
+}
+
+/// Parse the process's arguments; `--help`, `--version` and usage errors exit
+/// here, as clap does.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
 }
 
 pub fn main(cli: Cli) -> ExitCode {
@@ -188,7 +233,10 @@ pub fn main(cli: Cli) -> ExitCode {
 /// that does not load gives the default here; the command itself then reports why.
 fn configured_log_format(cli: &Cli) -> LogFormat {
     match cli.command {
-        Command::Demo { .. } | Command::Simulate { .. } => LogFormat::default(),
+        Command::Demo { .. }
+        | Command::Simulate { .. }
+        | Command::Completions { .. }
+        | Command::Manpage => LogFormat::default(),
         _ => Settings::load(&cli.config)
             .map(|settings| settings.log.format)
             .unwrap_or_default(),
@@ -229,5 +277,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             campaigns,
             api_key,
         } => simulate::simulate(listen, campaigns, api_key).await,
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Manpage => completions::manpage(),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::failure::Failure;
 use crate::config::Settings;
 use crate::daemon::Daemon;
+use crate::diff::CycleVerdict;
 
 pub(super) async fn once(config: &Path, wait: Duration) -> Result<(), Failure> {
     let settings = Settings::load(config)?;
@@ -19,10 +20,11 @@ pub(super) async fn once(config: &Path, wait: Duration) -> Result<(), Failure> {
         report.requests,
         report.duration.as_millis()
     );
-    if !report.api_readable() {
-        return Err(Failure::runtime(
-            "the SigmaMind API could not be read this cycle; see the log above for why",
-        ));
+    if let CycleVerdict::Unreadable { reason, .. } = &report.verdict {
+        // The cause itself, not a pointer to the log: with RUST_LOG=error there is none.
+        return Err(Failure::runtime(format!(
+            "the SigmaMind API could not be read this cycle: {reason}"
+        )));
     }
     if pending > 0 {
         return Err(Failure::runtime(format!(

@@ -17,8 +17,10 @@ use crate::text::terminal;
 pub enum OutboxCommand {
     /// Rows waiting to be sent (or, with --dead, the ones given up on).
     List {
+        /// List the dead rows (given up on) instead of those waiting.
         #[arg(long)]
         dead: bool,
+        /// Print one JSON document instead of lines.
         #[arg(long)]
         json: bool,
     },
@@ -27,11 +29,13 @@ pub enum OutboxCommand {
         /// The outbox row id shown by `outbox list --dead`.
         #[arg(required_unless_present = "dead", conflicts_with = "dead")]
         id: Option<i64>,
+        /// Replay every dead row.
         #[arg(long)]
         dead: bool,
     },
     /// Delete sent and dead rows older than this (pending rows are never purged).
     Purge {
+        /// Age of the rows to delete, e.g. 7d (by when they were created).
         #[arg(long, value_parser = humantime::parse_duration)]
         older_than: Duration,
     },

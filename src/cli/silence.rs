@@ -26,18 +26,24 @@ pub enum SilenceCommand {
         /// How long, e.g. 2h.
         #[arg(long = "for", value_parser = humantime::parse_duration)]
         duration: Duration,
+        /// Why, for whoever reads `silence list` later (required).
         #[arg(long)]
         reason: String,
     },
     /// Silences in force (with --all, ended ones too).
     List {
+        /// Ended silences too.
         #[arg(long)]
         all: bool,
+        /// Print one JSON document instead of lines.
         #[arg(long)]
         json: bool,
     },
     /// End a silence now.
-    Expire { id: i64 },
+    Expire {
+        /// The silence's id, as `silence list` shows it.
+        id: i64,
+    },
 }
 
 pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<(), Failure> {

@@ -21,5 +21,5 @@ pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
     OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,
-    StoreError, StoredEvent,
+    StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,
 };

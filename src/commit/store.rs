@@ -17,6 +17,7 @@
 //! This file holds the type itself and its administration (location, kind,
 //! sharing, the leader fence).
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use sqlx::postgres::PgConnectOptions;
@@ -43,6 +44,11 @@ mod silences;
 mod states;
 #[cfg(test)]
 mod tests;
+
+/// Cycle commits refused in a row before the store counts as unhealthy
+/// (`watcher.store_unhealthy`): one refusal can be a lock held a little too
+/// long by another process.
+pub const STORE_UNHEALTHY_AFTER: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -82,6 +88,9 @@ pub struct Store {
     /// Set on a replica that elects a leader: commits verify it inside their
     /// transaction, and the dispatcher checks it before each send.
     lease: Option<Arc<LeaseState>>,
+    /// Cycle commits this process's store refused in a row (shared by clones),
+    /// for those who cannot wait for the store to say so (the re-asserter).
+    refused: Arc<AtomicU32>,
 }
 
 impl Store {
@@ -91,6 +100,39 @@ impl Store {
     pub fn with_lease(mut self, lease: Arc<LeaseState>) -> Self {
         self.lease = Some(lease);
         self
+    }
+
+    /// Whether the last [`STORE_UNHEALTHY_AFTER`] cycle commits or more were
+    /// refused (by anything but a lost lease).
+    pub fn refusing_commits(&self) -> bool {
+        self.refused.load(Ordering::Relaxed) >= STORE_UNHEALTHY_AFTER
+    }
+
+    /// Counts a cycle commit's outcome for [`Store::refusing_commits`].
+    pub(super) fn count_commit<T>(&self, result: &Result<T, StoreError>) {
+        match result {
+            Ok(_) => self.refused.store(0, Ordering::Relaxed),
+            Err(StoreError::NotLeader) => {}
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A store this replica was committing to does not answer at all (it lost
+    /// the leader lease with it): as good as a refused commit.
+    pub fn note_unanswered(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// This store without the leader fence, for writes that are the same
+    /// whichever replica makes them (rows keyed by ids derived from what they
+    /// record, so a second write stores nothing twice).
+    pub fn unfenced(&self) -> Self {
+        Self {
+            lease: None,
+            ..self.clone()
+        }
     }
 
     /// Whether this replica may poll and send now: always with SQLite or without

@@ -137,5 +137,4 @@ pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
 }
 
 #[cfg(test)]
-#[path = "email_tests.rs"]
 mod tests;

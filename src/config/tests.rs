@@ -1,6 +1,7 @@
 //! Loading, validation and redaction tests. None touches the process
 //! environment: every environment is an explicit map, so tests cannot race.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -908,4 +909,58 @@ fn chat_and_incident_checks_name_the_key_and_never_the_url() {
         );
     }
     assert!(!format!("{found:?}").contains("SECRETTOKEN"));
+}
+
+/// `config/campaign-watcher.toml` says it shows every key: of every section
+/// but the channels (whose kinds are documented in docs/configuration.md), it
+/// does, set or commented out, and names no key the loader does not know.
+#[test]
+fn the_example_config_shows_every_key_of_every_section() {
+    let example = include_str!("../../config/campaign-watcher.toml");
+    let mut shown: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut section = String::new();
+    for line in example.lines() {
+        let line = line.trim_start_matches('#').trim();
+        if let Some(header) = line
+            .strip_prefix("[[")
+            .and_then(|rest| rest.split("]]").next())
+            .or_else(|| {
+                line.strip_prefix('[')
+                    .and_then(|rest| rest.split(']').next())
+            })
+        {
+            section = header.split('.').next().unwrap_or_default().to_string();
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            shown
+                .entry(section.clone())
+                .or_default()
+                .insert(key.to_string());
+        }
+    }
+    let known: [(&str, &[&str]); 8] = [
+        ("", &["instance"]),
+        ("sigmamind", fields::struct_fields::<SigmaMindSettings>()),
+        ("watch", fields::struct_fields::<WatchSettings>()),
+        ("state", fields::struct_fields::<StateSettings>()),
+        ("http", fields::struct_fields::<HttpSettings>()),
+        ("log", fields::struct_fields::<LogSettings>()),
+        ("heartbeat", fields::struct_fields::<HeartbeatSettings>()),
+        ("rules", fields::struct_fields::<RuleSettings>()),
+    ];
+    for (name, keys) in known {
+        let keys: BTreeSet<String> = keys.iter().map(|key| key.to_string()).collect();
+        let in_example = shown.get(name).cloned().unwrap_or_default();
+        let missing: Vec<_> = keys.difference(&in_example).collect();
+        let unknown: Vec<_> = in_example.difference(&keys).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "[{name}] in config/campaign-watcher.toml: missing {missing:?}, unknown {unknown:?}"
+        );
+    }
 }

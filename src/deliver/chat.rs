@@ -126,5 +126,4 @@ pub(super) fn severities(
 }
 
 #[cfg(test)]
-#[path = "chat_tests.rs"]
 mod tests;

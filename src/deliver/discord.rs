@@ -137,5 +137,4 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 #[cfg(test)]
-#[path = "discord_tests.rs"]
 mod tests;

@@ -214,5 +214,4 @@ impl Deliver for PagerDutyChannel {
 }
 
 #[cfg(test)]
-#[path = "pagerduty_tests.rs"]
 mod tests;

@@ -81,5 +81,4 @@ pub fn signature_header(
 }
 
 #[cfg(test)]
-#[path = "signing_tests.rs"]
 mod tests;

@@ -180,5 +180,4 @@ fn sections(text: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "slack_tests.rs"]
 mod tests;

@@ -167,5 +167,4 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 #[cfg(test)]
-#[path = "teams_tests.rs"]
 mod tests;

@@ -320,13 +320,23 @@ pub fn assess_health(
                 seq: previous.seq + 1,
             };
             let summary = if *auth_rejected {
-                format!("SigmaMind API rejected the API key: {reason}")
+                // The reason already says what was rejected; say it once.
+                sentence_case(reason)
             } else {
                 format!("SigmaMind API unreadable for {failures} consecutive cycles: {reason}")
             };
             let event = watcher_event(EventType::ApiUnhealthy, health.seq, summary);
             (health, Some(event))
         }
+    }
+}
+
+/// "the SigmaMind API rejected…" → "The SigmaMind API rejected…".
+fn sentence_case(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -605,13 +615,17 @@ mod tests {
         );
 
         let rejected = CycleVerdict::Unreadable {
-            reason: "HTTP 401".into(),
+            reason: "the SigmaMind API rejected the API key (HTTP 401)".into(),
             auth_rejected: true,
         };
         let (after_auth, event) = assess_health(&recovered, &rejected, 3, now());
         assert!(after_auth.unhealthy);
         let event = event.unwrap();
         assert_eq!(event.kind, EventType::ApiUnhealthy);
-        assert!(event.summary.contains("rejected the API key"));
+        // Said once, not "…rejected the API key: the SigmaMind API rejected the API key…".
+        assert_eq!(
+            event.summary,
+            "The SigmaMind API rejected the API key (HTTP 401)"
+        );
     }
 }

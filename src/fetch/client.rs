@@ -389,7 +389,10 @@ impl SigmaMindClient {
         let is_connect = error.is_connect();
         let reason = self.scrub(&error_chain(&error.without_url()));
         if is_connect {
-            FetchError::Connect { reason }
+            FetchError::Connect {
+                origin: self.base_url.origin().ascii_serialization(),
+                reason,
+            }
         } else {
             FetchError::Transport { reason }
         }
@@ -505,5 +508,4 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
 mod tests;

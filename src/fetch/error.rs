@@ -20,8 +20,9 @@ pub enum FetchError {
     HttpStatus { status: u16, excerpt: String },
     #[error("the SigmaMind API did not answer within {}", humantime::format_duration(*timeout))]
     Timeout { timeout: Duration },
-    #[error("could not connect to the SigmaMind API: {reason}")]
-    Connect { reason: String },
+    /// `origin` is the base URL's scheme, host and port: never a path or credentials.
+    #[error("nothing answers at {origin} (could not connect to the SigmaMind API: {reason})")]
+    Connect { origin: String, reason: String },
     #[error("the connection to the SigmaMind API failed mid-request: {reason}")]
     Transport { reason: String },
     #[error("the SigmaMind API answer (HTTP {status}) is not JSON: {detail}")]

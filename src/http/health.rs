@@ -11,6 +11,12 @@ use chrono::{DateTime, Utc};
 /// scheduler counts as dead.
 pub const LIVENESS_PERIODS: u32 = 3;
 
+/// Consecutive cycles the state store may refuse to commit before the daemon
+/// counts as dead (`/healthz` 503, the systemd watchdog starves), so that a
+/// supervisor restarts it: a process that cannot write its state is watching
+/// nobody. Readiness fails from the first refused commit.
+pub const LIVENESS_FAILED_COMMITS: u32 = 10;
+
 /// What the loop last did; all times are monotonic except `last_success_at`.
 #[derive(Debug, Clone)]
 pub struct StatusRecord {
@@ -27,6 +33,10 @@ pub struct StatusRecord {
     pub api_unhealthy: bool,
     /// The last cycle (or probe) could use the state store.
     pub store_reachable: bool,
+    /// Cycles in a row whose commit the state store refused (a full disk, a
+    /// lost database), and why the last one was refused.
+    pub failed_commits: u32,
+    pub commit_error: Option<String>,
     /// At least one cycle read the API since start.
     pub ever_succeeded: bool,
     /// Another replica leads (shared PostgreSQL store): this one neither polls
@@ -51,6 +61,13 @@ impl Verdict {
 /// first, since the loop began). A hung cycle blocks every later one, so this
 /// also catches a loop stuck inside a cycle.
 pub fn liveness(record: &StatusRecord, now: Instant) -> Verdict {
+    if record.failed_commits >= LIVENESS_FAILED_COMMITS {
+        return Verdict::Failing(format!(
+            "the state store refused the commit of the last {} cycles ({}): nothing is recorded or announced; restart the watcher once the store is fixed",
+            record.failed_commits,
+            record.commit_error.as_deref().unwrap_or("no reason given")
+        ));
+    }
     let budget = record.period.saturating_mul(LIVENESS_PERIODS);
     let since = record.last_cycle_started.unwrap_or(record.started);
     let quiet = now.saturating_duration_since(since);
@@ -66,8 +83,15 @@ pub fn liveness(record: &StatusRecord, now: Instant) -> Verdict {
 }
 
 /// Ready after the first cycle that read the API, while the store answers and
-/// the API is not declared unhealthy.
+/// takes commits, and the API is not declared unhealthy.
 pub fn readiness(record: &StatusRecord) -> Verdict {
+    if record.failed_commits > 0 {
+        return Verdict::Failing(format!(
+            "the state store refused the commit of the last {} cycle(s): {}",
+            record.failed_commits,
+            record.commit_error.as_deref().unwrap_or("no reason given")
+        ));
+    }
     if !record.store_reachable {
         return Verdict::Failing("the state store cannot be reached".into());
     }
@@ -102,6 +126,8 @@ impl ServiceStatus {
                 last_cycle_readable: false,
                 api_unhealthy,
                 store_reachable: true,
+                failed_commits: 0,
+                commit_error: None,
                 ever_succeeded: false,
                 standby: false,
             })),
@@ -130,6 +156,8 @@ impl ServiceStatus {
     pub fn cycle_finished(&self, started_at: DateTime<Utc>, readable: bool, api_unhealthy: bool) {
         let mut record = self.lock();
         record.store_reachable = true;
+        record.failed_commits = 0;
+        record.commit_error = None;
         record.last_cycle_readable = readable;
         record.api_unhealthy = api_unhealthy;
         if readable {
@@ -148,6 +176,23 @@ impl ServiceStatus {
         let mut record = self.lock();
         record.last_cycle_started = Some(Instant::now());
         record.standby = true;
+    }
+
+    /// A cycle the store refused to commit; returns how many in a row.
+    pub fn commit_failed(&self, reason: String) -> u32 {
+        let mut record = self.lock();
+        record.store_reachable = false;
+        record.failed_commits = record.failed_commits.saturating_add(1);
+        record.commit_error = Some(reason);
+        record.failed_commits
+    }
+
+    /// The store answers again outside a cycle (a replica that lost the lease
+    /// while its commits were refused).
+    pub fn commits_resumed(&self) {
+        let mut record = self.lock();
+        record.failed_commits = 0;
+        record.commit_error = None;
     }
 
     pub fn set_store_reachable(&self, reachable: bool) {
@@ -176,6 +221,8 @@ mod tests {
             last_cycle_readable: false,
             api_unhealthy: false,
             store_reachable: true,
+            failed_commits: 0,
+            commit_error: None,
             ever_succeeded: false,
             standby: false,
         }
@@ -256,5 +303,30 @@ mod tests {
         );
         status.cycle_finished(Utc::now(), false, true);
         assert!(!status.readiness().is_ok());
+    }
+
+    #[test]
+    fn refused_commits_fail_readiness_at_once_and_liveness_after_the_bound() {
+        let status = ServiceStatus::new(Duration::from_secs(1), false);
+        status.cycle_started();
+        status.cycle_finished(Utc::now(), true, false);
+        for n in 1..LIVENESS_FAILED_COMMITS {
+            status.cycle_started();
+            assert_eq!(status.commit_failed("database or disk is full".into()), n);
+            let Verdict::Failing(reason) = status.readiness() else {
+                panic!("ready after {n} refused commits");
+            };
+            assert!(reason.contains("database or disk is full"), "{reason}");
+            assert!(status.liveness().is_ok(), "dead after only {n}");
+        }
+        status.commit_failed("database or disk is full".into());
+        let Verdict::Failing(reason) = status.liveness() else {
+            panic!("alive after {LIVENESS_FAILED_COMMITS} refused commits");
+        };
+        assert!(reason.contains("restart"), "{reason}");
+        // One commit that goes through ends it.
+        status.cycle_finished(Utc::now(), true, false);
+        assert!(status.liveness().is_ok());
+        assert!(status.readiness().is_ok());
     }
 }

@@ -478,6 +478,10 @@ pub fn headline(event: &Event) -> String {
             "SigmaMind API unhealthy: campaigns are not being watched".into()
         }
         EventType::ApiRecovered => "SigmaMind API recovered".into(),
+        EventType::StoreUnhealthy => {
+            "State store unwritable: changes are not being recorded".into()
+        }
+        EventType::StoreRecovered => "State store recovered".into(),
         EventType::Test => "TEST message: no campaign changed".into(),
         EventType::QuietHoursDigest => "Held during quiet hours".into(),
     }
@@ -582,6 +586,15 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         EventType::ApiRecovered => {
             event.campaign = None;
             event.summary = "SigmaMind API recovered: campaigns are being watched again".into();
+        }
+        EventType::StoreUnhealthy => {
+            event.campaign = None;
+            event.summary = "The state store refused 3 consecutive commits (database or disk is full): changes are announced once it accepts them again".into();
+        }
+        EventType::StoreRecovered => {
+            event.campaign = None;
+            event.summary =
+                "The state store accepts commits again: what changed meanwhile follows".into();
         }
         EventType::Test => {
             event.campaign = None;

@@ -26,7 +26,7 @@ fn status_event(id: &str, name: &str, from: CampaignStatus, to: CampaignStatus) 
 
 #[test]
 fn headlines_name_the_campaign_and_the_change() {
-    let cases: [(EventType, &str); 10] = [
+    let cases: [(EventType, &str); 12] = [
         (
             EventType::StatusChanged,
             "Q4 Outreach Campaign: live → paused",
@@ -54,6 +54,11 @@ fn headlines_name_the_campaign_and_the_change() {
             "SigmaMind API unhealthy: campaigns are not being watched",
         ),
         (EventType::ApiRecovered, "SigmaMind API recovered"),
+        (
+            EventType::StoreUnhealthy,
+            "State store unwritable: changes are not being recorded",
+        ),
+        (EventType::StoreRecovered, "State store recovered"),
         (EventType::Test, "TEST message: no campaign changed"),
     ];
     for (kind, expected) in cases {

@@ -20,14 +20,16 @@ pub enum Condition {
     UploadErrors,
     NotFound,
     ApiUnhealthy,
+    StoreUnhealthy,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 4] = [
+    pub const ALL: [Condition; 5] = [
         Self::Paused,
         Self::UploadErrors,
         Self::NotFound,
         Self::ApiUnhealthy,
+        Self::StoreUnhealthy,
     ];
 
     /// The name used in `severity` keys and in PagerDuty dedup keys.
@@ -37,6 +39,7 @@ impl Condition {
             Self::UploadErrors => "upload_errors",
             Self::NotFound => "not_found",
             Self::ApiUnhealthy => "api_unhealthy",
+            Self::StoreUnhealthy => "store_unhealthy",
         }
     }
 
@@ -47,6 +50,7 @@ impl Condition {
             Self::UploadErrors => EventType::UploadErrorsAdded,
             Self::NotFound => EventType::NotFound,
             Self::ApiUnhealthy => EventType::ApiUnhealthy,
+            Self::StoreUnhealthy => EventType::StoreUnhealthy,
         }
     }
 
@@ -56,6 +60,7 @@ impl Condition {
             Self::UploadErrors => "CampaignUploadErrors",
             Self::NotFound => "CampaignNotFound",
             Self::ApiUnhealthy => "SigmaMindApiUnhealthy",
+            Self::StoreUnhealthy => "CampaignWatcherStoreUnhealthy",
         }
     }
 
@@ -63,7 +68,7 @@ impl Condition {
         match self {
             Self::Paused | Self::UploadErrors => Severity::Warning,
             Self::NotFound => Severity::Error,
-            Self::ApiUnhealthy => Severity::Critical,
+            Self::ApiUnhealthy | Self::StoreUnhealthy => Severity::Critical,
         }
     }
 
@@ -96,6 +101,9 @@ impl Condition {
             Self::NotFound => format!("Campaign {label} no longer exists (the API answers 404)"),
             Self::ApiUnhealthy => {
                 "The SigmaMind API cannot be read: campaigns are not being watched".into()
+            }
+            Self::StoreUnhealthy => {
+                "The watcher's state store refuses writes: changes are not being announced".into()
             }
         }
     }
@@ -219,6 +227,8 @@ pub fn transitions(event: &Event) -> Vec<Transition> {
         EventType::FoundAgain => vec![Transition::Ends(Condition::NotFound)],
         EventType::ApiUnhealthy => vec![Transition::Starts(Condition::ApiUnhealthy)],
         EventType::ApiRecovered => vec![Transition::Ends(Condition::ApiUnhealthy)],
+        EventType::StoreUnhealthy => vec![Transition::Starts(Condition::StoreUnhealthy)],
+        EventType::StoreRecovered => vec![Transition::Ends(Condition::StoreUnhealthy)],
         // Quiet hours are refused on condition channels (see config validation), so
         // a digest of held events never reaches one.
         EventType::Reminder
@@ -281,5 +291,4 @@ pub struct ActiveCondition {
 }
 
 #[cfg(test)]
-#[path = "condition_tests.rs"]
 mod tests;

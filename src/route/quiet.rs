@@ -176,6 +176,8 @@ fn what_happened(event: &Event) -> String {
         EventType::Reminder => "reminder: still unresolved".into(),
         EventType::ApiUnhealthy => "API unhealthy".into(),
         EventType::ApiRecovered => "API recovered".into(),
+        EventType::StoreUnhealthy => "state store unhealthy".into(),
+        EventType::StoreRecovered => "state store recovered".into(),
         EventType::Test | EventType::QuietHoursDigest => event.kind.as_str().into(),
     }
 }

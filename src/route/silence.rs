@@ -33,13 +33,20 @@ impl Silence {
         let Some(campaign) = &event.campaign else {
             return self.campaign.trim() == "*";
         };
-        match globset::Glob::new(&self.campaign) {
-            Ok(glob) => {
-                let glob = glob.compile_matcher();
-                glob.is_match(&campaign.id) || glob.is_match(&campaign.name)
-            }
-            Err(_) => self.campaign == campaign.id || self.campaign == campaign.name,
+        campaign_matches(&self.campaign, &campaign.id, &campaign.name)
+    }
+}
+
+/// A campaign id or name, or a glob over either: how silences and `history
+/// --campaign` pick campaigns. A pattern that is not a valid glob matches
+/// exactly.
+pub fn campaign_matches(pattern: &str, id: &str, name: &str) -> bool {
+    match globset::Glob::new(pattern) {
+        Ok(glob) => {
+            let glob = glob.compile_matcher();
+            glob.is_match(id) || glob.is_match(name)
         }
+        Err(_) => pattern == id || pattern == name,
     }
 }
 

@@ -138,5 +138,4 @@ fn apply(control: &SimControl, beat: &Beat) {
 }
 
 #[cfg(test)]
-#[path = "demo_tests.rs"]
 mod tests;

@@ -468,6 +468,35 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     let entries: serde_json::Value = serde_json::from_str(&only_one.stdout).unwrap();
     assert_eq!(entries[0]["deliveries"][0]["status"], "sent");
     assert_eq!(entries.as_array().unwrap().len(), 1);
+    // By name and by a glob over names, as `silence add` takes them.
+    let only_one_id = ids[1].as_str();
+    let name = entries[0]["event"]["campaign"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let glob = format!("*{}", &name[name.len() - 2..]);
+    for pattern in [name.as_str(), glob.as_str()] {
+        let found = run_cli(
+            &[
+                "--config",
+                config,
+                "history",
+                "--campaign",
+                pattern,
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+        let entries: serde_json::Value = serde_json::from_str(&found.stdout).unwrap();
+        let ids: Vec<&str> = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["event"]["campaign"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [only_one_id], "history --campaign {pattern:?}");
+    }
 
     let expire = cli(&["silence", "expire", "1"]).await;
     assert_eq!(expire.code, Some(0), "{}", expire.stderr);

@@ -363,3 +363,125 @@ async fn demo_prints_alerts_without_any_setup() {
         finished.stdout
     );
 }
+
+/// Every flag and argument of every command says what it is for.
+#[test]
+fn every_flag_and_argument_has_a_description() {
+    fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" || arg.is_hide_set() {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                missing.push(format!("{path} {} (the command itself)", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    undocumented(
+        &campaign_watcher::cli::command(),
+        "campaign-watcher",
+        &mut missing,
+    );
+    assert!(missing.is_empty(), "without a description: {missing:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_the_man_page_come_from_the_same_definitions() {
+    let bash = run_cli(&["completions", "bash"], &[]).await;
+    assert_eq!(bash.code, Some(0), "{}", bash.stderr);
+    for command in ["check-config", "test-notify", "silence", "completions"] {
+        assert!(bash.stdout.contains(command), "bash completes {command}");
+    }
+    let zsh = run_cli(&["completions", "zsh"], &[]).await;
+    assert!(
+        zsh.stdout.starts_with("#compdef campaign-watcher"),
+        "{}",
+        zsh.stdout
+    );
+    let man = run_cli(&["manpage"], &[]).await;
+    assert_eq!(man.code, Some(0), "{}", man.stderr);
+    assert!(
+        man.stdout.contains(".TH campaign-watcher 1"),
+        "{}",
+        man.stdout
+    );
+    assert!(man.stdout.contains("check\\-config"), "{}", man.stdout);
+    let unknown = run_cli(&["completions", "tcsh"], &[]).await;
+    assert_eq!(unknown.code, Some(2));
+    // Commands that read no configuration do not offer --config.
+    for command in ["demo", "simulate", "completions"] {
+        let help = run_cli(&[command, "--help"], &[]).await;
+        assert_eq!(help.code, Some(0), "{command}: {}", help.stderr);
+        assert!(
+            !help.stdout.contains("--config"),
+            "{command}: {}",
+            help.stdout
+        );
+    }
+    let run_help = run_cli(&["run", "--help"], &[]).await;
+    assert!(run_help.stdout.contains("--config"), "{}", run_help.stdout);
+}
+
+/// With the log turned down to errors there is no "log above": the final
+/// sentence itself says why the API could not be read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_names_the_cause_in_its_last_sentence() {
+    let sim = spawn_sim(2).await;
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let path = config.to_str().unwrap();
+    sim.control.inject(Fault {
+        kind: FaultKind::Status {
+            status: 401,
+            retry_after: None,
+        },
+        times: None,
+        campaign: None,
+    });
+    let rejected = run_cli(&["--config", path, "once"], &[("RUST_LOG", "error")]).await;
+    assert_eq!(rejected.code, Some(1), "{}", rejected.stderr);
+    let last = rejected.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("the API key (HTTP 401)"),
+        "the last line names the cause: {last}"
+    );
+
+    // A port nothing listens on: bind one, note it, let it go.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let nowhere = format!("http://127.0.0.1:{port}");
+    let config = write_config(
+        dir.path(),
+        &nowhere,
+        &sim.control.ids(),
+        &receiver.url(),
+        "",
+    );
+    let unreachable = run_cli(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("RUST_LOG", "error")],
+    )
+    .await;
+    assert_eq!(unreachable.code, Some(1), "{}", unreachable.stderr);
+    let last = unreachable.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(&format!("nothing answers at {nowhere}")),
+        "the last line names the cause: {last}"
+    );
+}

@@ -15,6 +15,7 @@ mod cycle;
 mod delivery;
 mod email;
 mod failover;
+mod fault_store;
 mod faults;
 mod image;
 mod kubernetes;

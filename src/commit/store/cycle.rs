@@ -48,6 +48,12 @@ impl Store {
     /// per (event id, channel), unique on the pair, so a re-commit never duplicates a
     /// row. With a lease, the transaction first checks that this replica still leads.
     pub async fn commit_cycle(&self, cycle: &CycleCommit) -> Result<(), StoreError> {
+        let result = self.write_cycle(cycle).await;
+        self.count_commit(&result);
+        result
+    }
+
+    async fn write_cycle(&self, cycle: &CycleCommit) -> Result<(), StoreError> {
         let now = millis(cycle.now);
         let health = cycle
             .health

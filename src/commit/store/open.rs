@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use super::dialect::Backend;
 use super::{Store, StoreError};
@@ -78,6 +78,39 @@ fn open_error(path: &str, error: sqlx::Error) -> StoreError {
     }
 }
 
+/// A SQLite pool of `max_connections` that never hands out a connection left
+/// inside a transaction (see [`left_in_transaction`]).
+pub(super) fn sqlite_pool_options(max_connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .after_release(|conn, _| Box::pin(async move { Ok(!left_in_transaction(conn).await?) }))
+}
+
+/// Whether a connection given back to the pool is still counted inside a
+/// transaction, so that the pool closes it instead of reusing it.
+///
+/// A dropped sqlx transaction only queues its ROLLBACK, and sqlx counts the
+/// transaction as ended only if that ROLLBACK succeeds. When the disk fills,
+/// SQLite may already have undone the whole transaction itself: the queued
+/// ROLLBACK then fails ("no transaction is active"), the count stays at one,
+/// and every later `BEGIN IMMEDIATE` on that connection fails with "begin_with
+/// at non-zero transaction depth", for good. Closing such a connection is the
+/// only sure repair; the pool opens a fresh one when the next cycle asks. An
+/// in-memory store lives in its one connection, so closing it loses the store,
+/// as a restart would; that is still better than a store that never writes.
+async fn left_in_transaction<C: Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    // The ROLLBACK a dropped transaction queued runs before this ping, so the
+    // count read next is settled.
+    conn.ping().await?;
+    let stuck = conn.is_in_transaction();
+    if stuck {
+        tracing::warn!(
+            "a state database connection was left inside a failed transaction; closing it"
+        );
+    }
+    Ok(stuck)
+}
+
 /// Connect and read once: a new file is empty, and "not a database" only shows on a read.
 async fn connect(
     pool_options: SqlitePoolOptions,
@@ -138,8 +171,7 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(BUSY_TIMEOUT);
                 // The database lives and dies with its one connection: never recycle it.
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
+                let pool = sqlite_pool_options(1)
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None);
@@ -154,7 +186,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
                     .foreign_keys(true);
-                let pool = SqlitePoolOptions::new().max_connections(4);
+                let pool = sqlite_pool_options(4);
                 (options, pool, path.display().to_string(), true)
             }
         };
@@ -210,6 +242,9 @@ impl Store {
             .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         let pool = PgPoolOptions::new()
             .max_connections(5)
+            // The driver counts a dropped transaction out at once (the pool's own
+            // ping then flushes its ROLLBACK), so no ping of ours is needed here.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
@@ -228,6 +263,7 @@ impl Store {
             backend,
             location: location.into(),
             lease: None,
+            refused: Default::default(),
         }
     }
 }

@@ -1149,3 +1149,5 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert!(store.silences(t0(), false).await.unwrap().is_empty());
     assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
 }
+
+mod full_disk;

@@ -48,6 +48,8 @@ fn every_event_type_maps_to_its_condition() {
         (EventType::Reminder, vec![Starts(Paused)]),
         (EventType::ApiUnhealthy, vec![Starts(ApiUnhealthy)]),
         (EventType::ApiRecovered, vec![Ends(ApiUnhealthy)]),
+        (EventType::StoreUnhealthy, vec![Starts(StoreUnhealthy)]),
+        (EventType::StoreRecovered, vec![Ends(StoreUnhealthy)]),
         (EventType::SettingsChanged, vec![]),
         (EventType::Test, vec![]),
     ];
