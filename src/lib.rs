@@ -42,3 +42,4 @@ pub mod lead;
 pub mod sim;
 pub mod systemd;
 pub mod telemetry;
+pub mod text;

@@ -13,10 +13,10 @@ pub(super) async fn check_config(config: &Path, online: bool) -> Result<(), Fail
         return Err(ConfigError::invalid(config.display().to_string(), problems).into());
     }
     for warning in settings.warnings() {
-        eprintln!("warning: {warning}");
+        super::output::complain(&format!("warning: {warning}"));
     }
-    print!("{}", settings.to_redacted_toml());
-    eprintln!("{}: the configuration is valid", config.display());
+    super::output::verbatim(&settings.to_redacted_toml());
+    super::output::complain(&format!("{}: the configuration is valid", config.display()));
     if online {
         check_online(&settings).await?;
     }
@@ -35,10 +35,10 @@ async fn check_online(settings: &Settings) -> Result<(), Failure> {
     match client.check_access().await {
         Ok(count) => {
             let campaigns = count.map_or(String::new(), |count| format!(" ({count} campaigns)"));
-            eprintln!(
+            super::output::complain(&format!(
                 "the SigmaMind API at {} accepts the key{campaigns}",
                 origin(&settings.sigmamind.base_url)
-            );
+            ));
             Ok(())
         }
         Err(error) => Err(Failure::runtime(format!(

@@ -53,12 +53,12 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         channels,
         ..Settings::defaults()
     };
-    println!(
+    say!(
         "campaign-watcher demo: a simulated SigmaMind API at {} with {} campaigns.",
         server.base_url(),
         settings.watch.campaigns.len()
     );
-    println!("Watching them every second; the simulator changes one every {}. Alerts appear below. Ctrl-C to stop.\n", humantime::format_duration(step));
+    say!("Watching them every second; the simulator changes one every {}. Alerts appear below. Ctrl-C to stop.\n", humantime::format_duration(step));
     let daemon = Daemon::build(&settings).await?;
     let script = tokio::spawn(sim::run_demo_script(server.control.clone(), step));
     let stop = async move {

@@ -20,7 +20,7 @@ pub(super) async fn healthcheck(
     let path = if ready { "/readyz" } else { "/healthz" };
     match probe(&base, path, timeout).await.map_err(Failure::usage)? {
         Probe::Healthy(line) => {
-            println!("healthy: {line}");
+            say!("healthy: {}", crate::text::terminal(&line));
             Ok(())
         }
         Probe::Unhealthy(line) => Err(Failure::runtime(format!("unhealthy: {line}"))),

@@ -7,9 +7,11 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::failure::Failure;
+use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::HistoryEntry;
 use crate::route::silence::campaign_matches;
+use crate::text::terminal;
 
 /// `history` lists at most this many events.
 const HISTORY_LIMIT: u32 = 10_000;
@@ -55,16 +57,16 @@ pub(super) async fn history(
         return Ok(());
     }
     for entry in &entries {
-        println!(
+        say!(
             "{} {} {:<30} {}  [{}]",
             stamp(entry.event.occurred_at),
-            entry.event.id,
+            terminal(&entry.event.id),
             entry.event.kind.as_str(),
-            entry.event.summary.replace('\n', " / "),
-            outcome(entry)
+            terminal(&crate::text::cap(&entry.event.summary, SUMMARY_CHARS)),
+            terminal(&outcome(entry))
         );
     }
-    println!(
+    say!(
         "{} event{} since {}",
         entries.len(),
         if entries.len() == 1 { "" } else { "s" },

@@ -6,6 +6,9 @@
 //! body is its own file. They share `Failure`, the signals and the
 //! store helpers, and never call one another.
 
+#[macro_use]
+mod output;
+
 mod check_config;
 mod completions;
 mod demo;
@@ -224,7 +227,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("campaign-watcher: {}", failure.message);
+            output::complain(&format!("campaign-watcher: {}", failure.message));
             ExitCode::from(failure.code)
         }
     }

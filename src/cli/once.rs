@@ -12,7 +12,7 @@ pub(super) async fn once(config: &Path, wait: Duration) -> Result<(), Failure> {
     let settings = Settings::load(config)?;
     let daemon = Daemon::build(&settings).await?;
     let (report, pending) = daemon.run_once(wait).await.map_err(Failure::runtime)?;
-    println!(
+    say!(
         "cycle: {} campaigns read, {} failed, {} events, {} API requests in {} ms",
         report.campaigns_read,
         report.campaigns_failed,

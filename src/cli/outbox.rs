@@ -8,8 +8,10 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::failure::Failure;
+use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::ReplayOutcome;
+use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
@@ -60,20 +62,20 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
                 } else {
                     format!("next attempt {}", stamp(entry.next_attempt_at))
                 };
-                println!(
+                say!(
                     "{:>6}  {:<16} {} {:<30} attempts={} {when}  {}",
                     entry.id,
                     entry.channel,
-                    entry.event_id,
+                    terminal(&entry.event_id),
                     entry.event_type,
                     entry.attempts,
-                    entry.summary
+                    terminal(&crate::text::cap(&entry.summary, SUMMARY_CHARS))
                 );
                 if let Some(error) = &entry.last_error {
-                    println!("        last error: {error}");
+                    say!("        last error: {}", terminal(error));
                 }
             }
-            println!(
+            say!(
                 "{} {} row{}",
                 entries.len(),
                 if dead { "dead" } else { "pending" },
@@ -84,7 +86,7 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
         OutboxCommand::Replay { id: Some(id), .. } => {
             match store.replay(id, now).await.map_err(read)? {
                 ReplayOutcome::Replayed => {
-                    println!("outbox row {id} is pending again, due now; a running daemon (or the next `once`) sends it");
+                    say!("outbox row {id} is pending again, due now; a running daemon (or the next `once`) sends it");
                     Ok(())
                 }
                 ReplayOutcome::NotDead(status) => Err(Failure::usage(format!(
@@ -97,7 +99,7 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
         }
         OutboxCommand::Replay { id: None, .. } => {
             let count = store.replay_dead(now).await.map_err(read)?;
-            println!(
+            say!(
                 "{count} dead row{} pending again, due now",
                 if count == 1 { "" } else { "s" }
             );
@@ -106,7 +108,7 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
         OutboxCommand::Purge { older_than } => {
             let cutoff = now - delta(older_than);
             let (sent, dead) = store.purge_outbox(cutoff).await.map_err(read)?;
-            println!(
+            say!(
                 "purged {sent} sent and {dead} dead outbox rows created before {}; pending rows and the event history are kept",
                 stamp(cutoff)
             );

@@ -53,6 +53,6 @@ pub(super) fn render(
         .channel
         .preview(&events, raw)
         .map_err(Failure::runtime)?;
-    print!("{output}");
+    super::output::verbatim(&output);
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::commit::SilenceExpiry;
 use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
 use crate::route::silence::campaign_matches;
+use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]
 pub enum SilenceCommand {
@@ -98,10 +99,10 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 .values()
                 .any(|state| campaign_matches(&campaign, &state.snapshot.id, &state.snapshot.name));
             if !watched && campaign.trim() != "*" {
-                eprintln!(
+                super::output::complain(&format!(
                     "warning: no watched campaign matches \"{campaign}\" (of {} the watcher has seen); check the id or name",
                     states.len()
-                );
+                ));
             }
             let silence = store
                 .add_silence(&campaign, kind, reason.trim(), now, now + delta(duration))
@@ -110,19 +111,19 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
             let what = match kind {
                 None => format!(
                     "every event of campaigns matching \"{}\" is",
-                    silence.campaign
+                    terminal(&silence.campaign)
                 ),
                 Some(kind) => format!(
                     "{} events of campaigns matching \"{}\" are",
                     kind.as_str(),
-                    silence.campaign
+                    terminal(&silence.campaign)
                 ),
             };
-            println!(
+            say!(
                 "silence {}: {what} kept in history and not sent until {} ({})",
                 silence.id,
                 stamp(silence.expires_at),
-                silence.reason
+                terminal(&silence.reason)
             );
             Ok(())
         }
@@ -139,16 +140,16 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 } else {
                     "ended"
                 };
-                println!(
+                say!(
                     "{:>4}  {state:<6} {:<24} {:<30} until {}  {}",
                     silence.id,
-                    silence.campaign,
+                    terminal(&silence.campaign),
                     silence.event.map_or("(every event)", |k| k.as_str()),
                     stamp(silence.expires_at),
-                    silence.reason
+                    terminal(&silence.reason)
                 );
             }
-            println!(
+            say!(
                 "{} {}silence{}",
                 silences.len(),
                 if all { "" } else { "active " },
@@ -163,14 +164,14 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     "there is no silence {id}; `silence list --all` shows them"
                 ))),
                 Some(SilenceExpiry::AlreadyEnded(silence)) => {
-                    println!(
+                    say!(
                         "silence {id} had already ended at {}; nothing changed",
                         stamp(silence.expires_at)
                     );
                     Ok(())
                 }
                 Some(SilenceExpiry::EndedNow(_)) => {
-                    println!("silence {id} ended now; nothing it held back is sent, the next transition is");
+                    say!("silence {id} ended now; nothing it held back is sent, the next transition is");
                     Ok(())
                 }
             }

@@ -15,7 +15,7 @@ pub(super) async fn simulate(
     let server = sim::start(listen, sim::SimOptions { campaigns, api_key })
         .await
         .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
-    println!(
+    say!(
         "simulated SigmaMind API on {} with {campaigns} campaigns ({}); admin endpoints under /admin; Ctrl-C to stop",
         server.base_url(),
         if requires_key { "X-API-Key required" } else { "any X-API-Key accepted" }

@@ -5,8 +5,10 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::failure::Failure;
+use super::output::SUMMARY_CHARS;
 use super::store_access::{open_store, print_json, read, stamp, stamp_or_dash};
 use crate::commit::CampaignActivity;
+use crate::text::terminal;
 
 pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
     let store = open_store(config).await?;
@@ -69,9 +71,14 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         print_json(&body);
         return Ok(());
     }
-    println!(
+    say!(
         "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} last event",
-        "campaign", "name", "status", "errors", "changed", "last seen"
+        "campaign",
+        "name",
+        "status",
+        "errors",
+        "changed",
+        "last seen"
     );
     for (key, state) in &states {
         let status = if state.not_found {
@@ -84,10 +91,11 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             Some(kind) => format!("{kind} at {}", stamp_or_dash(seen.last_event_at)),
             None => "-".into(),
         };
-        println!(
+        say!(
             "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} {}",
-            key,
-            truncate(&state.snapshot.name, 32),
+            terminal(key),
+            // Cut before escaping, so the column holds whole escapes.
+            terminal(&crate::text::cap(&state.snapshot.name, 32)),
             status,
             state.snapshot.upload_errors.len(),
             stamp(state.changed_at),
@@ -96,15 +104,15 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         );
     }
     match &last_cycle {
-        Some(cycle) => println!(
+        Some(cycle) => say!(
             "last cycle: {} at {} ({})",
             cycle.result,
             stamp(cycle.started_at),
-            cycle.detail
+            terminal(&cycle.detail)
         ),
-        None => println!("last cycle: none recorded yet"),
+        None => say!("last cycle: none recorded yet"),
     }
-    println!(
+    say!(
         "api: {} ({} consecutive failed cycles)",
         if health.unhealthy {
             "UNHEALTHY"
@@ -117,42 +125,35 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         0 => String::new(),
         held => format!(" ({held} held for quiet hours)"),
     };
-    println!(
+    say!(
         "outbox: {} pending{held}, {} dead, {} sent",
-        outbox.pending, outbox.dead, outbox.sent
+        outbox.pending,
+        outbox.dead,
+        outbox.sent
     );
     for silence in &silences {
-        println!(
+        say!(
             "silence {}: {} {} until {} ({})",
             silence.id,
-            silence.campaign,
+            terminal(&silence.campaign),
             silence.event.map_or("every event", |kind| kind.as_str()),
             stamp(silence.expires_at),
-            silence.reason
+            terminal(&silence.reason)
         );
     }
     for stored in &recent {
         let deliveries: Vec<String> = stored
             .deliveries
             .iter()
-            .map(|(c, s)| format!("{c}={s}"))
+            .map(|(c, s)| format!("{}={}", terminal(c), terminal(s)))
             .collect();
-        println!(
+        say!(
             "{} {} {} [{}]",
             stamp(stored.event.occurred_at),
-            stored.event.summary,
-            stored.event.id,
+            terminal(&crate::text::cap(&stored.event.summary, SUMMARY_CHARS)),
+            terminal(&stored.event.id),
             deliveries.join(" ")
         );
     }
     Ok(())
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }

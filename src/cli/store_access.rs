@@ -39,8 +39,5 @@ pub(super) fn stamp_or_dash(at: Option<DateTime<Utc>>) -> String {
 }
 
 pub(super) fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    super::output::verbatim(&(serde_json::to_string_pretty(value).unwrap_or_default() + "\n"));
 }

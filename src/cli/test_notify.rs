@@ -48,10 +48,12 @@ pub(super) async fn test_notify(config: &Path, only: Option<&str>) -> Result<(),
             continue;
         };
         match channel.channel.send(&event).await {
-            SendOutcome::Delivered { detail } => println!("{name}: delivered ({detail})"),
+            SendOutcome::Delivered { detail } => {
+                say!("{name}: delivered ({})", crate::text::terminal(&detail))
+            }
             SendOutcome::Retry { reason, .. } | SendOutcome::Permanent { reason } => {
                 failed += 1;
-                println!("{name}: FAILED: {reason}");
+                say!("{name}: FAILED: {}", crate::text::terminal(&reason));
             }
         }
     }

@@ -35,6 +35,8 @@ pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 const ENDS_AFTER_INTERVALS: u32 = 3;
 const ALERTS_PATH: &str = "/api/v2/alerts";
 const DESCRIPTION_CHARS: usize = 4000;
+/// The `summary` annotation names the campaign; the description has the rest.
+const SUMMARY_CHARS: usize = 1024;
 
 /// Labels of one alert; also its identity in Alertmanager.
 pub type Labels = BTreeMap<String, String>;
@@ -97,8 +99,10 @@ impl AlertmanagerChannel {
             self.severities.get(condition).as_str().into(),
         );
         if let Some((id, name)) = campaign {
-            labels.insert("campaign_id".into(), id.into());
-            labels.insert("campaign_name".into(), name.into());
+            // Labels identify the alert and are indexed by every receiver:
+            // short, and no control character (API text).
+            labels.insert("campaign_id".into(), crate::text::label(id));
+            labels.insert("campaign_name".into(), crate::text::label(name));
         }
         labels
     }
@@ -111,7 +115,7 @@ impl AlertmanagerChannel {
             .map(|(id, name)| (id.as_str(), name.as_str()));
         json!({
             "labels": self.labels(active.condition, campaign),
-            "annotations": {"summary": active.condition.summary(campaign)},
+            "annotations": {"summary": super::chat::clip(&active.condition.summary(campaign), SUMMARY_CHARS)},
             "startsAt": timestamp(active.since.min(now)),
             "endsAt": timestamp(self.active_until(now)),
         })
@@ -147,7 +151,7 @@ impl AlertmanagerChannel {
             alerts.push(json!({
                 "labels": self.labels(condition, campaign),
                 "annotations": {
-                    "summary": condition.summary(campaign),
+                    "summary": super::chat::clip(&condition.summary(campaign), SUMMARY_CHARS),
                     "description": description,
                     "event_id": event.id,
                 },

@@ -63,12 +63,7 @@ impl ChatText {
 
 /// At most `max` characters, with `…` when cut (targets reject longer fields).
 pub(super) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
-    clipped.push('…');
-    clipped
+    crate::text::cap(text, max).into_owned()
 }
 
 /// The template's subject without the `[campaign-watcher]` mail-filter prefix,

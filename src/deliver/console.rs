@@ -25,8 +25,9 @@ impl ConsoleChannel {
             "{} {} {} [{}]",
             event.occurred_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             event.kind,
-            // A summary carries API text; keep it on one line.
-            event.summary.replace(['\n', '\r'], " "),
+            // A summary carries API text: every control character shown as
+            // an escape, so it stays on one line and cannot drive the terminal.
+            crate::text::terminal(&event.summary),
             event.id
         )
     }
@@ -73,11 +74,11 @@ mod tests {
             campaign: None,
             upload_errors: UploadErrors::default(),
             changes: vec![],
-            summary: "API back\nagain".into(),
+            summary: "API back\nagain\u{1b}[2J".into(),
         };
         assert_eq!(
             ConsoleChannel::line(&event),
-            "2026-11-26T09:15:02Z watcher.api_recovered API back again [evt_1]"
+            "2026-11-26T09:15:02Z watcher.api_recovered API back\\nagain\\x1b[2J [evt_1]"
         );
     }
 }

@@ -24,6 +24,11 @@ const CONTENT_CHARS: usize = 2000;
 const TITLE_CHARS: usize = 256;
 const DESCRIPTION_CHARS: usize = 4096;
 const FOOTER_CHARS: usize = 2048;
+/// Discord refuses an embed whose title, description and footer together pass
+/// 6,000 characters; the footer gets what the other two leave.
+const EMBED_CHARS: usize = 6000;
+/// The instance name in the footer, so the event id after it always fits.
+const INSTANCE_CHARS: usize = 200;
 /// Neither starts nor ends a condition: plain news.
 const NEWS_COLOUR: u32 = 0x60_7D_8B;
 
@@ -62,14 +67,30 @@ impl DiscordChannel {
     pub fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
+        let embed_title = clip(&title, TITLE_CHARS);
+        // Markdown escaped (no masked links, headings or code blocks from API
+        // text), cut first so no escape is cut in half.
+        let description = crate::text::fit(
+            rendered.text.trim(),
+            DESCRIPTION_CHARS,
+            crate::text::discord,
+        );
+        let footer_room = EMBED_CHARS
+            .saturating_sub(embed_title.chars().count() + description.chars().count())
+            .min(FOOTER_CHARS);
+        let footer = format!(
+            "campaign-watcher on {} · {}",
+            clip(self.text.instance(), INSTANCE_CHARS),
+            event.id
+        );
         Ok(json!({
-            "content": clip(&title, CONTENT_CHARS),
+            "content": crate::text::fit(&title, CONTENT_CHARS, crate::text::discord),
             "embeds": [{
-                "title": clip(&title, TITLE_CHARS),
-                "description": clip(rendered.text.trim(), DESCRIPTION_CHARS),
+                "title": embed_title,
+                "description": description,
                 "color": self.colour(event),
                 "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "footer": {"text": clip(&format!("campaign-watcher on {} · {}", self.text.instance(), event.id), FOOTER_CHARS)},
+                "footer": {"text": clip(&footer, footer_room)},
             }],
             "allowed_mentions": {"parse": []},
         }))

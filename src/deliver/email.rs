@@ -264,8 +264,10 @@ impl EmailChannel {
         }
         builder
             .multipart(MultiPart::alternative_plain_html(
-                rendered.text,
-                rendered.html,
+                // API text may carry terminal escapes; a mail read in a
+                // terminal client shows them as `\x1b`, never obeys them.
+                crate::text::terminal_lines(&rendered.text),
+                crate::text::terminal_lines(&rendered.html),
             ))
             .map_err(|e| format!("cannot build the message: {e}"))
     }

@@ -26,6 +26,9 @@ pub use settings::PagerDutySettings;
 pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 const SUMMARY_CHARS: usize = 1024;
 const DETAILS_CHARS: usize = 8000;
+/// Campaign ids and names in `custom_details` and `component`. With the
+/// details cut too, a trigger stays far below the Events API's 512 KB.
+const FIELD_CHARS: usize = 1024;
 
 pub struct PagerDutyChannel {
     target: Target,
@@ -112,14 +115,14 @@ impl PagerDutyChannel {
                 "source": self.text.instance(),
                 "severity": severity,
                 "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "component": campaign.map(|c| c.id.as_str()).unwrap_or("sigmamind-api"),
+                "component": campaign.map_or_else(|| "sigmamind-api".into(), |c| clip(&c.id, FIELD_CHARS)),
                 "group": "campaign-watcher",
                 "class": condition,
                 "custom_details": {
                     "event_id": event.id,
                     "event_type": event.kind.as_str(),
-                    "campaign_id": campaign.map(|c| c.id.as_str()),
-                    "campaign_name": campaign.map(|c| c.name.as_str()),
+                    "campaign_id": campaign.map(|c| clip(&c.id, FIELD_CHARS)),
+                    "campaign_name": campaign.map(|c| clip(&c.name, FIELD_CHARS)),
                     "status": campaign.map(|c| c.status.to_string()),
                     "details": clip(rendered.text.trim(), DETAILS_CHARS),
                 },

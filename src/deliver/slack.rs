@@ -21,7 +21,8 @@ pub use settings::SlackSettings;
 const HEADER_CHARS: usize = 150;
 const SECTION_CHARS: usize = 3000;
 const MAX_SECTIONS: usize = 45;
-/// Fallback `text` is shown in notifications; keep it short.
+/// Fallback `text` is shown in notifications; keep it short (Slack's own
+/// limit is 40,000).
 const FALLBACK_CHARS: usize = 1000;
 
 #[derive(Debug)]
@@ -54,7 +55,7 @@ impl SlackChannel {
             "type": "header",
             "text": {"type": "plain_text", "text": clip(&title, HEADER_CHARS)},
         })];
-        let sections = sections(&escape(&rendered.text));
+        let sections = sections(&rendered.text);
         let cut = sections.len() > MAX_SECTIONS;
         for section in sections.into_iter().take(MAX_SECTIONS) {
             blocks.push(json!({
@@ -73,11 +74,12 @@ impl SlackChannel {
             "type": "context",
             "elements": [{
                 "type": "mrkdwn",
-                "text": clip(&escape(&format!("campaign-watcher on {} · {}", self.text.instance(), ids.join(", "))), SECTION_CHARS),
+                "text": crate::text::fit(&format!("campaign-watcher on {} · {}", self.text.instance(), ids.join(", ")), SECTION_CHARS, escape),
             }],
         }));
         Ok(json!({
-            "text": clip(&title, FALLBACK_CHARS),
+                        // Notifications show this one: mentions (`<!channel>`) inert here too.
+            "text": crate::text::fit(&title, FALLBACK_CHARS, escape),
             "blocks": blocks,
         }))
     }
@@ -147,12 +149,11 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 /// Slack's mrkdwn treats `&`, `<` and `>` as control characters; campaign names
 /// and upload errors are API text.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::text::slack(text)
 }
 
-/// Paragraphs packed into sections of at most [`SECTION_CHARS`].
+/// Paragraphs of raw text, each cut and escaped ([`crate::text::fit`]), packed
+/// into sections of at most [`SECTION_CHARS`].
 fn sections(text: &str) -> Vec<String> {
     let mut sections: Vec<String> = Vec::new();
     let mut current = String::new();
@@ -161,7 +162,7 @@ fn sections(text: &str) -> Vec<String> {
         .map(str::trim_end)
         .filter(|p| !p.trim().is_empty())
     {
-        let paragraph = clip(paragraph, SECTION_CHARS);
+        let paragraph = crate::text::fit(paragraph, SECTION_CHARS, escape);
         if !current.is_empty()
             && current.chars().count() + 2 + paragraph.chars().count() > SECTION_CHARS
         {

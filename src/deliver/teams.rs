@@ -19,8 +19,13 @@ mod settings;
 pub use settings::TeamsSettings;
 
 const CARD_VERSION: &str = "1.4";
-/// Teams refuses messages over about 28 KB; the text gets most of that.
-const TEXT_CHARS: usize = 20_000;
+/// Teams refuses messages over about 28 KB
+/// (learn.microsoft.com: "Send messages using Incoming Webhooks", limits).
+const PAYLOAD_BYTES: usize = 27 * 1024;
+/// The text's share of the payload, in bytes, before JSON escaping.
+const TEXT_BYTES: usize = 20_000;
+/// The bold headline: the subject is already one line of at most 200.
+const HEADLINE_CHARS: usize = 500;
 
 #[derive(Debug)]
 pub struct TeamsChannel {
@@ -42,15 +47,30 @@ impl TeamsChannel {
 
     pub fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
+        // JSON escaping can still grow the text (quotes, backslashes): halve
+        // its share until the whole body is under Teams' limit.
+        let mut text_bytes = TEXT_BYTES;
+        loop {
+            let payload = self.card(event, &rendered, text_bytes);
+            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
+            if size <= PAYLOAD_BYTES || text_bytes == 0 {
+                return Ok(payload);
+            }
+            text_bytes /= 2;
+        }
+    }
+
+    fn card(&self, event: &Event, rendered: &crate::render::Rendered, text_bytes: usize) -> Value {
+        let text = crate::text::teams(rendered.text.trim());
         let mut body = vec![json!({
             "type": "TextBlock",
-            "text": headline(&rendered),
+            "text": crate::text::teams(&clip(&headline(rendered), HEADLINE_CHARS)),
             "weight": "Bolder",
             "size": "Medium",
             "wrap": true,
         })];
         // One block per paragraph; Teams shows a single "\n" as a line break.
-        for paragraph in clip(rendered.text.trim(), TEXT_CHARS)
+        for paragraph in crate::text::cap_bytes(&text, text_bytes)
             .split("\n\n")
             .filter(|p| !p.trim().is_empty())
         {
@@ -58,7 +78,15 @@ impl TeamsChannel {
                 json!({"type": "TextBlock", "text": paragraph, "wrap": true, "spacing": "Medium"}),
             );
         }
-        Ok(json!({
+        // The event id, never cut: receivers and people dedupe on it.
+        body.push(json!({
+            "type": "TextBlock",
+            "text": format!("campaign-watcher on {} · {}", clip(self.text.instance(), 200), event.id),
+            "isSubtle": true,
+            "size": "Small",
+            "wrap": true,
+        }));
+        json!({
             "type": "message",
             "attachments": [{
                 "contentType": "application/vnd.microsoft.card.adaptive",
@@ -71,7 +99,7 @@ impl TeamsChannel {
                     "msteams": {"width": "Full"},
                 },
             }],
-        }))
+        })
     }
 }
 

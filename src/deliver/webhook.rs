@@ -21,6 +21,46 @@ pub use settings::WebhookSettings;
 /// Enough of an error body to say why, without storing a whole HTML page per retry.
 const EXCERPT_CHARS: usize = 200;
 const EXCERPT_READ_BYTES: usize = 4096;
+/// API text in the payload is cut to these (`maxLength` in
+/// schemas/webhook-payload-v1.schema.json): a 1 MiB campaign name is a fault of
+/// the API, not something every receiver should have to store.
+pub const NAME_CHARS: usize = 1024;
+pub const SUMMARY_CHARS: usize = 4096;
+
+/// Payload v1 for `event`, its API text cut ([`NAME_CHARS`], [`SUMMARY_CHARS`]).
+pub fn payload(event: &Event) -> String {
+    with_api_text_cut(event).to_json()
+}
+
+/// [`payload`] pretty-printed, for `render`.
+fn pretty_payload(event: &Event) -> String {
+    serde_json::to_string_pretty(&with_api_text_cut(event)).unwrap_or_default() + "\n"
+}
+
+fn with_api_text_cut(event: &Event) -> Event {
+    let cut = |text: &mut String, max: usize| {
+        if let std::borrow::Cow::Owned(shorter) = crate::text::cap(text, max) {
+            *text = shorter;
+        }
+    };
+    let mut event = event.clone();
+    cut(&mut event.summary, SUMMARY_CHARS);
+    if let Some(campaign) = event.campaign.as_mut() {
+        cut(&mut campaign.name, NAME_CHARS);
+        if let Some(agent) = campaign.agent.as_mut() {
+            for text in [&mut agent.id, &mut agent.name, &mut agent.status]
+                .into_iter()
+                .flatten()
+            {
+                cut(text, NAME_CHARS);
+            }
+        }
+        if let Some(number) = campaign.caller_number.as_mut() {
+            cut(number, NAME_CHARS);
+        }
+    }
+    event
+}
 
 pub struct WebhookChannel {
     /// Logs and errors show only `scheme://host[:port]` of it.
@@ -72,14 +112,11 @@ impl WebhookChannel {
 impl Deliver for WebhookChannel {
     /// The payload exactly as POSTed (the signature headers are not shown).
     fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        Ok(events
-            .iter()
-            .map(|event| serde_json::to_string_pretty(event).unwrap_or_default() + "\n")
-            .collect())
+        Ok(events.iter().map(pretty_payload).collect())
     }
 
     async fn send(&self, event: &Event) -> SendOutcome {
-        let body = event.to_json();
+        let body = payload(event);
         let timestamp = Utc::now().timestamp();
         let mut request = self
             .target

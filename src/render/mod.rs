@@ -21,12 +21,23 @@ use serde::Serialize;
 
 use crate::event::{event_id, CampaignInfo, Change, Event, EventType, UploadErrors};
 use crate::observe::{Agent, CampaignStatus};
+use crate::text::cap;
 
 /// Prefix of every subject, so mail filters can sort alerts out.
 pub const SUBJECT_PREFIX: &str = "[campaign-watcher]";
 /// Upload errors listed per event before "and N more": a CSV with 5,000 bad rows
 /// must still give a message a phone can show.
 pub const ERRORS_SHOWN: usize = 10;
+/// API text is cut to these lengths before any template sees it (issue 12: a
+/// 1 MiB campaign name made a 6.5 MB email). A channel may cut further to its
+/// receiver's limits; these keep every message a person can read.
+pub const NAME_CHARS: usize = 200;
+/// An event's summary (a quiet-hours digest lists several campaigns).
+pub const SUMMARY_CHARS: usize = 4_000;
+/// One upload error, one changed value, an agent or caller number.
+pub const ITEM_CHARS: usize = 500;
+/// The subject line (mail clients show less; RFC 5322 advises 78 per line).
+pub const SUBJECT_CHARS: usize = 200;
 
 const SUBJECT: &str = "subject.txt";
 const TEXT: &str = "text.txt";
@@ -196,7 +207,7 @@ impl Templates {
         let subject = render_one(0, SUBJECT)?;
         Ok(Rendered {
             // A campaign name with a line break must not end the header early.
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            subject: crate::text::header(&subject, SUBJECT_CHARS),
             text: render_one(1, TEXT)?,
             html: render_one(2, HTML)?,
         })
@@ -323,7 +334,7 @@ impl EventView {
             id: event.id.clone(),
             kind: event.kind.as_str(),
             headline: headline(event),
-            summary: event.summary.clone(),
+            summary: cap(&event.summary, SUMMARY_CHARS).into_owned(),
             campaign: event.campaign.as_ref().map(CampaignView::new),
             errors_added: Capped::new(&event.upload_errors.added),
             errors_removed: Capped::new(&event.upload_errors.removed),
@@ -332,9 +343,9 @@ impl EventView {
                 .changes
                 .iter()
                 .map(|change| ChangeView {
-                    field: change.field.clone(),
-                    from: json_text(&change.from),
-                    to: json_text(&change.to),
+                    field: cap(&change.field, ITEM_CHARS).into_owned(),
+                    from: cap(&json_text(&change.from), ITEM_CHARS).into_owned(),
+                    to: cap(&json_text(&change.to), ITEM_CHARS).into_owned(),
                 })
                 .collect(),
             detected_utc: event
@@ -349,12 +360,22 @@ impl EventView {
 impl CampaignView {
     fn new(campaign: &CampaignInfo) -> Self {
         Self {
-            id: campaign.id.clone(),
-            name: campaign.name.clone(),
-            status: campaign.status.to_string(),
-            previous_status: campaign.previous_status.as_ref().map(ToString::to_string),
-            agent: campaign.agent.as_ref().and_then(agent_text),
-            caller_number: campaign.caller_number.clone(),
+            id: cap(&campaign.id, ITEM_CHARS).into_owned(),
+            name: cap(&campaign.name, NAME_CHARS).into_owned(),
+            status: cap(&campaign.status.to_string(), ITEM_CHARS).into_owned(),
+            previous_status: campaign
+                .previous_status
+                .as_ref()
+                .map(|status| cap(&status.to_string(), ITEM_CHARS).into_owned()),
+            agent: campaign
+                .agent
+                .as_ref()
+                .and_then(agent_text)
+                .map(|agent| cap(&agent, ITEM_CHARS).into_owned()),
+            caller_number: campaign
+                .caller_number
+                .as_deref()
+                .map(|number| cap(number, ITEM_CHARS).into_owned()),
         }
     }
 }
@@ -362,7 +383,11 @@ impl CampaignView {
 impl Capped {
     fn new(items: &[String]) -> Self {
         Self {
-            shown: items.iter().take(ERRORS_SHOWN).cloned().collect(),
+            shown: items
+                .iter()
+                .take(ERRORS_SHOWN)
+                .map(|item| cap(item, ITEM_CHARS).into_owned())
+                .collect(),
             more: items.len().saturating_sub(ERRORS_SHOWN),
             total: items.len(),
         }
@@ -396,8 +421,10 @@ fn local_time(at: DateTime<Utc>, zone: Tz) -> String {
 
 fn campaign_name(event: &Event) -> String {
     match &event.campaign {
-        Some(campaign) if !campaign.name.trim().is_empty() => campaign.name.clone(),
-        Some(campaign) => campaign.id.clone(),
+        Some(campaign) if !campaign.name.trim().is_empty() => {
+            cap(&campaign.name, NAME_CHARS).into_owned()
+        }
+        Some(campaign) => cap(&campaign.id, NAME_CHARS).into_owned(),
         None => "campaign".into(),
     }
 }
@@ -418,7 +445,7 @@ pub fn headline(event: &Event) -> String {
             Some((from, to)) => format!("{name}: {from} → {to}"),
             None => match &event.campaign {
                 Some(campaign) => format!("{name}: now {}", campaign.status),
-                None => event.summary.clone(),
+                None => cap(&event.summary, NAME_CHARS).into_owned(),
             },
         },
         EventType::UploadErrorsAdded => format!(
@@ -445,7 +472,7 @@ pub fn headline(event: &Event) -> String {
         },
         EventType::Reminder => match &event.campaign {
             Some(campaign) => format!("{name}: still {}", campaign.status),
-            None => event.summary.clone(),
+            None => cap(&event.summary, NAME_CHARS).into_owned(),
         },
         EventType::ApiUnhealthy => {
             "SigmaMind API unhealthy: campaigns are not being watched".into()

@@ -288,3 +288,25 @@ fn broken_templates_are_found_when_loaded() {
     let error = Templates::load(&missing).unwrap_err().to_string();
     assert!(error.starts_with("cannot read template file"), "{error}");
 }
+
+#[test]
+fn a_megabyte_of_api_text_gives_a_message_of_kilobytes() {
+    let huge = "é<x>\u{1b}".repeat(1 << 18);
+    let mut event = status_event(
+        "camp_huge",
+        &huge,
+        CampaignStatus::Live,
+        CampaignStatus::Paused,
+    );
+    event.summary = huge.clone();
+    event.upload_errors.added = vec![huge.clone(); 50];
+    let rendered = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context(None))
+        .unwrap();
+    assert!(rendered.subject.chars().count() <= SUBJECT_CHARS);
+    assert!(!rendered.subject.chars().any(char::is_control));
+    for (part, body) in [("text", &rendered.text), ("html", &rendered.html)] {
+        assert!(body.len() < 64 * 1024, "{part} is {} bytes", body.len());
+        assert!(body.contains(&event.id), "{part} lost the event id");
+    }
+}

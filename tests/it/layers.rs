@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 const LEAVES: &[&str] = &[
     "observe",
     "event",
+    "text",
     "telemetry",
     "crash",
     "backoff",
@@ -30,12 +31,14 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // The shared leaves, bottom up.
     ("observe", false, &[]),
     ("event", false, &["observe"]),
-    ("telemetry", false, &[]),
+    // The sanitisers for API text, one per destination: they know no crate type.
+    ("text", false, &[]),
+    ("telemetry", false, &["text"]),
     ("crash", false, &[]),
     ("backoff", false, &[]),
     ("pacing", false, &[]),
     ("metrics", false, &["event", "observe"]),
-    ("render", false, &["event", "observe"]),
+    ("render", false, &["event", "observe", "text"]),
     // Validation reuses the parsers of what it validates: templates (render),
     // quiet hours and severities (route). Each channel kind's settings live
     // beside its channel (deliver/<kind>/settings.rs) and build it; config

@@ -52,3 +52,14 @@ fn active_alerts_end_a_few_intervals_ahead_and_resolves_in_the_past() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn label_values_are_short_and_show_control_characters_escaped() {
+    let name = format!("\u{1b}[2J\r\n{}", "n".repeat(100_000));
+    let labels = channel().labels(Condition::Paused, Some(("camp\r\n1", &name)));
+    for value in labels.values() {
+        assert!(value.chars().count() <= crate::text::LABEL_CHARS);
+        assert!(!value.chars().any(char::is_control), "{value:?}");
+    }
+    assert_eq!(labels["campaign_id"], "camp\\r\\n1");
+}

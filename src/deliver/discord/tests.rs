@@ -25,9 +25,38 @@ fn payload_has_content_embed_colour_and_no_mentions() {
     assert!(paused["embeds"][0]["description"]
         .as_str()
         .unwrap()
-        .contains("camp_XiQEBcj9cc5TFRB4"));
+        // Markdown characters are escaped; Discord shows `\_` as `_`.
+        .contains("camp\\_XiQEBcj9cc5TFRB4"));
     let recovered = channel
         .payload(&sample_event(EventType::ApiRecovered, at))
         .unwrap();
     assert_eq!(recovered["embeds"][0]["color"], RESOLVED_COLOUR);
+}
+
+#[test]
+fn a_megabyte_name_fits_discords_limits_with_the_event_id() {
+    let settings = DiscordSettings {
+        url: Some("https://discord.com/api/webhooks/1/TOKEN".into()),
+        ..DiscordSettings::default()
+    };
+    let channel = DiscordChannel::new(&settings, &BuildContext::for_tests("d")).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let mut event = sample_event(EventType::UploadErrorsAdded, at);
+    let huge = "*_[x](https://evil)".repeat(1 << 16);
+    event.campaign.as_mut().unwrap().name = huge.clone();
+    event.upload_errors.added = vec![huge; 20];
+    let body = channel.payload(&event).unwrap();
+    let length = |value: &Value| value.as_str().unwrap_or_default().chars().count();
+    let embed = &body["embeds"][0];
+    assert!(length(&body["content"]) <= CONTENT_CHARS);
+    assert!(length(&embed["title"]) <= TITLE_CHARS);
+    assert!(length(&embed["description"]) <= DESCRIPTION_CHARS);
+    let total =
+        length(&embed["title"]) + length(&embed["description"]) + length(&embed["footer"]["text"]);
+    assert!(total <= EMBED_CHARS, "{total}");
+    assert!(embed["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&event.id));
+    assert!(!embed["description"].as_str().unwrap().contains("[x]("));
 }

@@ -45,3 +45,25 @@ fn sections_respect_slacks_limit_and_escape_control_characters() {
     assert_eq!(escape("<@here> & co"), "&lt;@here&gt; &amp; co");
     assert_eq!(sections("one\n\ntwo\n\n\n"), vec!["one\n\ntwo"]);
 }
+
+#[test]
+fn the_fallback_text_makes_mentions_inert() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let mut event = sample_event(EventType::StatusChanged, at);
+    event.campaign.as_mut().unwrap().name = "<!channel> <!here> <@U123>".into();
+    let body = channel().payload(std::slice::from_ref(&event)).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("&lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt;"),
+        "{text}"
+    );
+    // Mentions are parsed in `text` and mrkdwn; the header is plain_text, shown as is.
+    for block in body["blocks"].as_array().unwrap() {
+        let mrkdwn = match block["type"].as_str() {
+            Some("section") => block["text"].to_string(),
+            Some("context") => block["elements"].to_string(),
+            _ => continue,
+        };
+        assert!(!mrkdwn.contains("<!channel>"), "{mrkdwn}");
+    }
+}

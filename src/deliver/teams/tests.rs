@@ -55,3 +55,23 @@ fn errors_reported_inside_a_200_are_found() {
         assert_eq!(error_in_body(body), expected, "{body}");
     }
 }
+
+#[test]
+fn a_megabyte_name_gives_a_card_under_teams_limit_with_the_event_id() {
+    let settings = TeamsSettings {
+        url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
+        ..TeamsSettings::default()
+    };
+    let channel = TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let mut event = sample_event(EventType::UploadErrorsAdded, at);
+    // Quotes and control characters: the worst case for JSON escaping.
+    let huge = "\"\\\u{1b}é".repeat(1 << 18);
+    event.campaign.as_mut().unwrap().name = huge.clone();
+    event.upload_errors.added = vec![huge; 20];
+    let body = channel.payload(&event).unwrap();
+    let size = serde_json::to_vec(&body).unwrap().len();
+    assert!(size <= PAYLOAD_BYTES, "{size} bytes");
+    assert!(body.to_string().contains(&event.id));
+    assert!(!body.to_string().contains("\\u001b"), "no raw ESC");
+}

@@ -1,0 +1,221 @@
+//! Text from the SigmaMind API (campaign names, ids, upload errors) is hostile
+//! until proven otherwise: it may carry terminal escapes, line breaks that forge
+//! log lines, chat markup that pings a whole channel, or a megabyte that the
+//! receiver refuses. This module holds one sanitiser per destination and the
+//! cutting rule they share; every place that puts API text somewhere a person
+//! or a receiver reads it goes through one of them.
+//!
+//! | destination | function |
+//! |---|---|
+//! | terminal, command output, text logs | [`terminal`] |
+//! | HTML | [`html`] |
+//! | Slack mrkdwn | [`slack`] |
+//! | Discord markdown | [`discord`] |
+//! | Teams Adaptive Card text | [`teams`] |
+//! | email header (subject) | [`header`] |
+//! | Alertmanager label value | [`label`] |
+//! | JSON | serde escapes; cut with [`cap`] |
+//!
+//! Lengths: [`cap`] cuts at a character boundary and marks the cut with `…`;
+//! [`fit`] cuts *before* escaping (so no escape sequence is cut in half) and
+//! still lands within the limit after it.
+//!
+//! This is a leaf: it imports nothing from the crate.
+
+use std::borrow::Cow;
+
+/// Marks where [`cap`] cut a text.
+pub const ELLIPSIS: char = '…';
+
+/// `text` with at most `max_chars` characters: cut at a character boundary,
+/// the last kept character replaced by [`ELLIPSIS`] when anything was cut.
+pub fn cap(text: &str, max_chars: usize) -> Cow<'_, str> {
+    // `char_indices().nth` walks at most `max_chars` characters, so a 1 MiB
+    // name costs no more than a short one.
+    match text.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(text),
+        Some(_) if max_chars == 0 => Cow::Borrowed(""),
+        Some(_) => {
+            let keep = text
+                .char_indices()
+                .nth(max_chars - 1)
+                .map_or(text.len(), |(at, _)| at);
+            let mut cut = String::with_capacity(keep + ELLIPSIS.len_utf8());
+            cut.push_str(&text[..keep]);
+            cut.push(ELLIPSIS);
+            Cow::Owned(cut)
+        }
+    }
+}
+
+/// `text` in at most `max_bytes` bytes of UTF-8, cut at a character boundary
+/// and marked with [`ELLIPSIS`] when anything was cut: for receivers whose
+/// limits are in bytes (PagerDuty's payload, Teams' request size).
+pub fn cap_bytes(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    if text.len() <= max_bytes {
+        return Cow::Borrowed(text);
+    }
+    let Some(room) = max_bytes.checked_sub(ELLIPSIS.len_utf8()) else {
+        return Cow::Borrowed("");
+    };
+    let mut keep = room;
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let mut cut = String::with_capacity(keep + ELLIPSIS.len_utf8());
+    cut.push_str(&text[..keep]);
+    cut.push(ELLIPSIS);
+    Cow::Owned(cut)
+}
+
+/// `escape(text)` in at most `max_chars` characters: the raw text is cut
+/// first (an escape sequence such as `&amp;` is never cut in half), and cut
+/// shorter while escaping makes it overflow.
+pub fn fit(text: &str, max_chars: usize, escape: impl Fn(&str) -> String) -> String {
+    let mut budget = max_chars;
+    loop {
+        let escaped = escape(&cap(text, budget));
+        let length = escaped.chars().count();
+        if length <= max_chars || budget == 0 {
+            return escaped;
+        }
+        // Shrink in proportion to the overflow (and by at least one), so a
+        // text of nothing but escapes still keeps as much as fits.
+        budget = (budget * max_chars / length).min(budget - 1);
+    }
+}
+
+/// Characters a terminal (or a person reading a log) could be fooled by:
+/// C0 and C1 controls, DEL, and the bidirectional overrides that reorder what
+/// is shown ("Trojan Source").
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// For a terminal, command output and text logs: every control character
+/// shown as a visible escape (`\n`, `\r`, `\t`, `\0`, `\x1b`, `\u{9b}`), so API
+/// text can neither move the cursor, retitle the window, ring the bell nor
+/// start a line of its own.
+pub fn terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_deceptive) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            '\0' => shown.push_str("\\0"),
+            c if (c as u32) < 0x80 && is_deceptive(c) => {
+                shown.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_deceptive(c) => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// Text that spans lines on purpose (a rendered message, a line of command
+/// output): line breaks (`\n`, `\r\n`) and tabs kept, every other control
+/// character escaped as [`terminal`] does.
+pub fn terminal_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            line.split('\t')
+                .map(terminal)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// For HTML text and attribute values.
+pub fn html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Control characters other than line breaks and tabs removed: what chat
+/// receivers get (they show no escapes, and some refuse a NUL).
+fn without_controls(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !is_deceptive(c) || c == '\n' || c == '\t')
+        .collect()
+}
+
+/// For Slack mrkdwn and the fallback `text`: `&`, `<` and `>` are Slack's
+/// control characters, so `<!channel>`, `<!here>`, `<@U123>` and
+/// `<https://x|label>` arrive as plain text.
+pub fn slack(text: &str) -> String {
+    without_controls(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// For Discord message content and embeds: markdown characters backslash
+/// escaped, so a name cannot become a masked link (`[x](https://…)`), a
+/// mention (`<@123>`), a heading or a code block. Mentions are also disabled by
+/// the channel's `allowed_mentions`.
+pub fn discord(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in without_controls(text).chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>' | '#' | '@'
+        ) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// For Teams Adaptive Card `TextBlock`s: control characters removed. Adaptive
+/// Cards render a markdown subset with no escape syntax; `[` and `]` are
+/// swapped for look-alikes so no API text becomes a link.
+pub fn teams(text: &str) -> String {
+    without_controls(text)
+        .replace('[', "\u{FF3B}")
+        .replace(']', "\u{FF3D}")
+}
+
+/// For an email header such as the subject: every control character
+/// (CR and LF included) and run of whitespace becomes one space, then cut at
+/// `max_chars`.
+pub fn header(text: &str, max_chars: usize) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| if is_deceptive(c) { ' ' } else { c })
+        .collect();
+    let one_line = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    cap(&one_line, max_chars).into_owned()
+}
+
+/// Longest Alertmanager label value we send. Labels identify an alert and are
+/// indexed by every receiver; a long one is a bug, not information.
+pub const LABEL_CHARS: usize = 1024;
+
+/// For an Alertmanager label value: control characters shown as escapes,
+/// at most [`LABEL_CHARS`].
+pub fn label(text: &str) -> String {
+    fit(text, LABEL_CHARS, |cut| terminal(cut).into_owned())
+}
+
+#[cfg(test)]
+mod tests;
