@@ -36,4 +36,5 @@ pub mod http;
 pub mod lead;
 pub mod sim;
 pub mod systemd;
+pub mod outbound;
 pub mod telemetry;
