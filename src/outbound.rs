@@ -74,6 +74,51 @@ pub enum OutboundError {
     Build { reason: String },
 }
 
+/// How a URL that may carry a secret is shown anywhere (errors, logs,
+/// `check-config`): `scheme://host[:port]`, then `/<redacted>` when the URL had
+/// a path, query or userinfo. Text that is not an http(s) URL shows nothing.
+pub fn shown_url(text: &str) -> String {
+    let Ok(url) = Url::parse(text.trim()) else {
+        return "<redacted>".to_string();
+    };
+    let Some(host) = url
+        .host_str()
+        .filter(|_| matches!(url.scheme(), "http" | "https"))
+    else {
+        return "<redacted>".to_string();
+    };
+    let mut shown = format!("{}://{host}", url.scheme());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    let more = url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some();
+    if more {
+        shown.push_str("/<redacted>");
+    }
+    shown
+}
+
+/// The parts of a URL that may be its secret (userinfo, path, query), for the
+/// [`Scrubber`]: the scheme and host are shown anyway.
+pub fn secret_parts_of_url(text: &str) -> Vec<String> {
+    let Ok(url) = Url::parse(text.trim()) else {
+        // Not a URL: all of it is the secret.
+        return vec![text.trim().to_string()];
+    };
+    let mut parts = vec![url.username().to_string()];
+    parts.extend(url.password().map(str::to_string));
+    if url.path() != "/" {
+        parts.push(url.path().to_string());
+    }
+    parts.extend(url.query().map(str::to_string));
+    parts.retain(|part| !part.is_empty());
+    parts
+}
+
 /// The one HTTP client builder. The client is meant for `destination` only:
 /// since it never follows a redirect, the IP-literal check made here holds for
 /// every connection it opens (literals never reach the resolver; names do, and

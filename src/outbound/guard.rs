@@ -68,7 +68,11 @@ pub fn check_destination(url: &Url) -> Result<(), BlockedDestination> {
     let Some(host) = url.host_str() else {
         return Ok(());
     };
-    let what = match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    let what = match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         Ok(ip) if is_blocked_ip(ip) => "a link-local or cloud-metadata address",
         Ok(_) => return Ok(()),
         Err(_) if is_metadata_name(host) => "a cloud metadata service",

@@ -38,7 +38,10 @@ fn every_spelling_of_a_metadata_or_link_local_host_is_refused() {
     ] {
         let refused = check_destination_text(spelling).expect_err(spelling);
         assert!(!refused.to_string().contains("/latest"), "{refused}");
-        assert!(refused.to_string().contains("allow_link_local"), "{refused}");
+        assert!(
+            refused.to_string().contains("allow_link_local"),
+            "{refused}"
+        );
     }
 }
 
@@ -180,7 +183,10 @@ async fn redirects_are_not_followed_and_no_referer_is_sent() {
     let request = first.recv().await.unwrap().to_ascii_lowercase();
     assert!(!request.contains("referer"), "{request}");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(second.try_recv().is_err(), "the redirect target got a request");
+    assert!(
+        second.try_recv().is_err(),
+        "the redirect target got a request"
+    );
 }
 
 #[test]
@@ -212,4 +218,35 @@ fn a_cut_after_scrubbing_never_leaves_the_start_of_a_secret() {
     }
     let (whole, was_cut) = scrubber.scrub_and_cut("short", 60);
     assert_eq!((whole.as_str(), was_cut), ("short", false));
+}
+
+#[test]
+fn secret_urls_are_shown_as_scheme_and_host() {
+    assert_eq!(
+        shown_url("https://user:pw@hooks.example.com:8443/services/T0/B0/X?token=Y"),
+        "https://hooks.example.com:8443/<redacted>"
+    );
+    assert_eq!(
+        shown_url("http://am.example:9093"),
+        "http://am.example:9093"
+    );
+    assert_eq!(
+        shown_url("http://am.example:9093/"),
+        "http://am.example:9093"
+    );
+    assert_eq!(
+        shown_url("https//hooks.example.com/services/SECRETTOKEN_TYPO"),
+        "<redacted>"
+    );
+    assert_eq!(shown_url("ftp://ping.example/SECRET"), "<redacted>");
+}
+
+#[test]
+fn the_secret_parts_of_a_url_are_what_follows_the_host() {
+    assert_eq!(
+        secret_parts_of_url("https://user:pw@hc.example/ping/TOKEN?key=K"),
+        ["user", "pw", "/ping/TOKEN", "key=K"]
+    );
+    assert!(secret_parts_of_url("http://am.example:9093").is_empty());
+    assert_eq!(secret_parts_of_url("not a url"), ["not a url"]);
 }
