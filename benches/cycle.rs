@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use campaign_watcher::commit::scratch::ScratchDatabase;
 use campaign_watcher::commit::{CycleCommit, Store};
 use campaign_watcher::config::{
-    ChannelKind, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use campaign_watcher::daemon::Daemon;
 use campaign_watcher::diff::CampaignState;
@@ -50,7 +50,7 @@ fn settings(base_url: String, ids: Vec<String>, all: bool, state_url: String) ->
     let mut channels = BTreeMap::new();
     channels.insert(
         "null".to_string(),
-        ChannelSettings::new(ChannelKind::Console),
+        ChannelSettings::new(campaign_watcher::deliver::console::ConsoleSettings::default()),
     );
     Settings {
         sigmamind: SigmaMindSettings {

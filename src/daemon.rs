@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 use crate::commit::{Store, StoreError};
 use crate::config::{ConfigError, Settings};
 use crate::deliver::heartbeat::Heartbeat;
-use crate::deliver::{ChannelSet, Dispatcher, DrainReport, Reasserter};
+use crate::deliver::{ChannelSet, Dispatcher, DrainReport};
 use crate::fetch::{FetchError, SigmaMindClient};
-use crate::http::{self, HttpError, HttpState, Metrics, ServiceStatus};
+use crate::http::{self, HttpError, HttpState, ServiceStatus};
 use crate::lead::{Elector, LeaseState, DEFAULT_LEASE_TTL};
+use crate::metrics::Metrics;
+use crate::reassert::{self, Reasserter};
 use crate::route::Router;
 use crate::systemd;
 use crate::watcher::{CycleReport, Watcher};
@@ -207,9 +209,8 @@ impl Daemon {
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
-        let reasserters = pieces
-            .channels
-            .reasserters(&store, watched_campaigns(settings));
+        let reasserters =
+            reassert::reasserters(&pieces.channels, &store, watched_campaigns(settings));
         status.set_standby(elector.is_some());
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
@@ -576,9 +577,8 @@ impl Reload<'_> {
                 tracing::warn!("reload: {key} changed; it takes effect only after a restart (the running value stays)");
             }
         }
-        let reasserters = pieces
-            .channels
-            .reasserters(self.store, watched_campaigns(&settings));
+        let reasserters =
+            reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));
         let campaigns = settings.watch.campaigns.len();
         let channels = pieces.channels.names().len();
         let rules = settings.rules.len();
@@ -659,7 +659,7 @@ async fn cycle_loop(
                 let started = std::time::Instant::now();
                 match watcher.tick(Utc::now()).await {
                     Ok(report) => {
-                        metrics.record_cycle(&report);
+                        metrics.record_cycle(&report.figures());
                         status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
                     }
                     Err(StoreError::NotLeader) => {

@@ -13,7 +13,9 @@
 //! - [`commit`]: the state store (states, history, outbox in one transaction);
 //! - [`deliver`]: the outbox dispatcher and the channels, with [`render`] for text.
 //!
-//! [`watcher::Watcher::tick`] runs one cycle of it; [`daemon`] schedules ticks.
+//! [`watcher::Watcher::tick`] runs one cycle of it; [`daemon`] schedules ticks and
+//! [`reassert`] re-posts active alerts. Which module may import which:
+//! `docs/architecture.md`, enforced by `tests/it/layers.rs`.
 
 pub mod commit;
 pub mod deliver;
@@ -24,11 +26,14 @@ pub mod render;
 pub mod route;
 
 pub mod daemon;
+pub mod reassert;
 pub mod watcher;
 
 pub mod backoff;
 pub mod config;
 pub mod event;
+pub mod metrics;
+pub(crate) mod pacing;
 
 pub mod cli;
 pub mod crash;

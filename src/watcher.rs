@@ -2,26 +2,27 @@
 //! the dispatcher (deliver). The scheduler, `once`, the demo and the tests all
 //! call [`Watcher::tick`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::sync::Notify;
 
-use crate::commit::{CycleCommit, CycleOutcome, RoutedEvent, Store, StoreError};
+use crate::commit::bookkeeping::Bookkeeping;
+use crate::commit::{CycleCommit, CycleOutcome, ReminderWrite, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::deliver::heartbeat::Heartbeat;
 use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
 use crate::event::Event;
-use crate::fetch::{FetchError, SigmaMindClient};
-use crate::observe::{CampaignStatus, FetchFailure, Observation};
-use crate::route::silence::silencing;
+use crate::fetch::plan::Known;
+use crate::fetch::{read_watched, FetchError, Fetched, ReadPlan, SigmaMindClient};
+use crate::observe::{FetchFailure, Observation};
+use crate::route::condition;
+use crate::route::silence::{silencing, Silence};
 use crate::route::Router;
 
 /// What one cycle saw and did.
@@ -37,7 +38,7 @@ pub struct CycleReport {
     pub events: Vec<Event>,
     pub requests: u64,
     pub duration: std::time::Duration,
-    /// Watched campaigns by status bucket (`crate::http::CAMPAIGN_STATUS_BUCKETS`), for metrics.
+    /// Watched campaigns by status bucket (`crate::metrics::CAMPAIGN_STATUS_BUCKETS`), for metrics.
     pub campaigns_by_status: BTreeMap<&'static str, u64>,
     /// `watcher.api_unhealthy` is in force after this cycle.
     pub api_unhealthy: bool,
@@ -47,6 +48,17 @@ impl CycleReport {
     pub fn api_readable(&self) -> bool {
         self.verdict == CycleVerdict::Readable
     }
+
+    /// What the metrics record of this cycle.
+    pub fn figures(&self) -> crate::metrics::CycleFigures<'_> {
+        crate::metrics::CycleFigures {
+            started_at: self.started_at,
+            api_readable: self.api_readable(),
+            duration: self.duration,
+            events: &self.events,
+            campaigns_by_status: &self.campaigns_by_status,
+        }
+    }
 }
 
 pub struct Watcher {
@@ -54,11 +66,8 @@ pub struct Watcher {
     store: Store,
     router: Router,
     watch: WatchSettings,
-    explicit: HashSet<String>,
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
-    /// Campaigns in the last listing; decides whether listing beats GETs by id.
-    known_total: AtomicU64,
+    /// What to read each cycle, by listing or by id.
+    plan: ReadPlan,
     concurrency: usize,
     dispatcher_wake: Arc<Notify>,
     /// Only a store this process owns alone (SQLite) may be remembered between
@@ -70,14 +79,11 @@ pub struct Watcher {
 
 /// What a cycle leaves for the next, so that a quiet cycle reads and writes
 /// (almost) nothing. Anything missing is read from the store again.
-#[derive(Default)]
 struct Memory {
     /// A brief of every stored state as of the last commit.
     briefs: Option<HashMap<String, Brief>>,
-    /// Campaigns recorded as no longer being read (`campaign_seen`).
-    unseen: Option<HashSet<String>>,
-    /// When the last cycle that read campaigns started.
-    last_read_at: Option<DateTime<Utc>>,
+    /// Campaigns no longer read and when the last read was, for `status`.
+    bookkeeping: Bookkeeping,
 }
 
 /// What the watcher keeps of a stored state between cycles: enough to tell an
@@ -98,32 +104,39 @@ impl Brief {
     fn of(state: &CampaignState) -> Self {
         Self {
             fingerprint: state.snapshot.fingerprint(),
-            status_bucket: crate::http::status_bucket(&state.snapshot.status, state.not_found),
+            status_bucket: crate::metrics::status_bucket(&state.snapshot.status, state.not_found),
             not_found: state.not_found,
             pending: state.pending.is_some(),
             changed_at: state.changed_at,
         }
     }
+
+    /// What the fetch needs of it to skip an unchanged campaign.
+    fn known(&self) -> Known {
+        Known {
+            fingerprint: self.fingerprint,
+            not_found: self.not_found,
+            pending: self.pending,
+        }
+    }
+}
+
+/// What the diff step leaves for routing and the commit.
+#[derive(Default)]
+struct Diffed {
+    /// New states to commit with the cycle (quiet ones already sliced off are not here).
+    states: Vec<(String, CampaignState)>,
+    /// A brief of every state the cycle writes, sliced or not.
+    committed: Vec<(String, Brief)>,
+    events: Vec<Event>,
+    /// Every campaign read, changed or not.
+    read: Vec<String>,
+    failures: Vec<(String, FetchFailure)>,
 }
 
 /// A first cycle over a large account commits its (event-free) states in slices
 /// of this many.
 const QUIET_STATES_PER_COMMIT: usize = 1_000;
-
-/// `None` for an empty list; patterns were checked by the config's `validate()`,
-/// an invalid one is skipped rather than guessed at.
-fn glob_set(patterns: &[String]) -> Option<GlobSet> {
-    if patterns.is_empty() {
-        return None;
-    }
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        if let Ok(glob) = Glob::new(pattern) {
-            builder.add(glob);
-        }
-    }
-    builder.build().ok()
-}
 
 impl Watcher {
     pub fn new(
@@ -134,18 +147,19 @@ impl Watcher {
         concurrency: usize,
         dispatcher_wake: Arc<Notify>,
     ) -> Self {
+        let remember = !store.is_shared();
         Self {
             client,
             router,
-            explicit: watch.campaigns.iter().cloned().collect(),
-            include: glob_set(&watch.include),
-            exclude: glob_set(&watch.exclude),
+            plan: ReadPlan::new(&watch),
             watch,
-            known_total: AtomicU64::new(0),
             concurrency: concurrency.max(1),
             dispatcher_wake,
-            remember: !store.is_shared(),
-            memory: tokio::sync::Mutex::default(),
+            remember,
+            memory: tokio::sync::Mutex::new(Memory {
+                briefs: None,
+                bookkeeping: Bookkeeping::new(remember),
+            }),
             store,
             heartbeat: None,
         }
@@ -161,24 +175,212 @@ impl Watcher {
         &self.store
     }
 
-    /// A silence keeps news from being sent, but never the end of a condition
-    /// whose start was sent: a resolve swallowed by a silence leaves an incident
-    /// open for good.
-    async fn ends_an_announced_condition(&self, event: &Event) -> Result<bool, StoreError> {
-        // Enough history to reach back past any realistic run of news.
-        const LOOK_BACK: u32 = 200;
-        let ended = crate::deliver::condition::ended_by(event);
-        if ended.is_empty() {
-            return Ok(false);
+    /// Run one cycle. Only a store failure is an error: an unreadable API is a
+    /// verdict in the report (and, after enough cycles, an event).
+    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, duration_ms))]
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
+        let started = Instant::now();
+        let requests_before = self.client.requests_sent();
+        let reminding = !self.router.reminding_rules().is_empty();
+        let (every_state, mut briefs) = self.recall(reminding).await?;
+
+        // Fetch → observe: new, changed and failed campaigns, and their stored states.
+        let mut fetched = self.fetch(&briefs).await;
+        crate::crash::reached(crate::crash::Stage::AfterFetch);
+        let stored = match every_state {
+            Some(states) => states,
+            None => self.stored_states(&fetched, &briefs).await?,
+        };
+
+        // Diff, then the API's health.
+        let mut diffed = self.diff(&mut fetched, &stored, !reminding, now).await?;
+        let failure = fetched.listing_failure.as_ref();
+        let verdict = verdict(failure, &diffed.failures, diffed.read.len());
+        let health = self.store.load_health().await?;
+        let (new_health, health_event) =
+            assess_health(&health, &verdict, self.watch.unhealthy_after, now);
+        diffed.events.extend(health_event);
+
+        // Route, then commit in one transaction.
+        let (routed, reminders) = self.route(&mut diffed, &stored, now).await?;
+        self.commit(CycleCommit {
+            now,
+            states: diffed.states,
+            health: (new_health != health).then_some(new_health.clone()),
+            events: routed,
+            reminders,
+        })
+        .await?;
+
+        if let CycleVerdict::Unreadable { reason, .. } = &verdict {
+            tracing::warn!(%reason, "the SigmaMind API could not be read this cycle");
         }
-        let campaign = event.campaign.as_ref().map(|campaign| campaign.id.as_str());
-        let history = self.store.latest_events_of(campaign, LOOK_BACK).await?;
-        Ok(ended.into_iter().any(|condition| {
-            crate::deliver::condition::announced(
-                condition,
-                history.iter().map(|(event, silenced)| (event, *silenced)),
-            )
-        }))
+        let observed = diffed
+            .read
+            .iter()
+            .chain(diffed.failures.iter().map(|(key, _)| key));
+        let report = CycleReport {
+            started_at: now,
+            campaigns_read: diffed.read.len(),
+            campaigns_failed: diffed.failures.len(),
+            campaigns_by_status: count_by_status(observed, &diffed.committed, &briefs),
+            failures: diffed
+                .failures
+                .into_iter()
+                .map(|(key, failure)| (key, failure.reason))
+                .collect(),
+            verdict,
+            events: diffed.events,
+            requests: self.client.requests_sent() - requests_before,
+            duration: started.elapsed(),
+            api_unhealthy: new_health.unhealthy,
+        };
+        self.record_outcome(&report, &diffed.read, &briefs, &diffed.committed)
+            .await;
+        if self.remember {
+            briefs.extend(diffed.committed);
+            self.memory.lock().await.briefs = Some(briefs);
+        }
+        self.finish(&report).await;
+        Ok(report)
+    }
+
+    /// Commit states, health, history, outbox and reminders in one transaction,
+    /// then wake the dispatcher. A cycle that changed nothing writes nothing.
+    async fn commit(&self, commit: CycleCommit) -> Result<(), StoreError> {
+        if commit.states.is_empty()
+            && commit.events.is_empty()
+            && commit.health.is_none()
+            && commit.reminders.is_empty()
+        {
+            return Ok(());
+        }
+        self.store.commit_cycle(&commit).await?;
+        crate::crash::reached(crate::crash::Stage::AfterCommit);
+        if !commit.events.is_empty() {
+            self.dispatcher_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Read every watched campaign, as the plan says.
+    async fn fetch(&self, briefs: &HashMap<String, Brief>) -> Fetched {
+        read_watched(
+            &self.client,
+            &self.plan,
+            self.concurrency,
+            briefs,
+            Brief::known,
+        )
+        .await
+    }
+
+    /// The stored states of the campaigns read as new, changed or failed.
+    async fn stored_states(
+        &self,
+        fetched: &Fetched,
+        briefs: &HashMap<String, Brief>,
+    ) -> Result<HashMap<String, CampaignState>, StoreError> {
+        let differing = fetched.observations.iter().map(|(key, _)| key.as_str());
+        self.store
+            .load_states_for(differing.filter(|key| briefs.contains_key(*key)))
+            .await
+    }
+
+    /// The states reminders need (all of them, with reminding rules: reminders
+    /// look at every campaign) and a brief of every stored state, remembered from
+    /// the last cycle or read.
+    async fn recall(
+        &self,
+        reminding: bool,
+    ) -> Result<
+        (
+            Option<HashMap<String, CampaignState>>,
+            HashMap<String, Brief>,
+        ),
+        StoreError,
+    > {
+        // Taken out for the cycle: an early return leaves nothing stale behind.
+        let remembered = self.memory.lock().await.briefs.take();
+        let every_state = match reminding {
+            true => Some(self.store.load_states().await?),
+            false => None,
+        };
+        let briefs = match (remembered, &every_state) {
+            (Some(briefs), _) => briefs,
+            (None, Some(states)) => states
+                .iter()
+                .map(|(key, state)| (key.clone(), Brief::of(state)))
+                .collect(),
+            (None, None) => self.load_briefs().await?,
+        };
+        Ok((every_state, briefs))
+    }
+
+    async fn load_briefs(&self) -> Result<HashMap<String, Brief>, StoreError> {
+        let mut briefs = HashMap::new();
+        self.store
+            .each_state(|key, state| {
+                briefs.insert(key, Brief::of(&state));
+            })
+            .await?;
+        Ok(briefs)
+    }
+
+    /// Every observation against its stored state. Observations are consumed as
+    /// they are diffed, and with `slice_quiet_states` the states that come with no
+    /// event (first sightings, debounce candidates) are committed a slice at a
+    /// time: a first cycle over a large account never holds it twice. Nothing can
+    /// be lost by committing them early, as there is nothing to announce.
+    /// Reminders compare against this cycle's states, so they keep them all.
+    async fn diff(
+        &self,
+        fetched: &mut Fetched,
+        stored: &HashMap<String, CampaignState>,
+        slice_quiet_states: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Diffed, StoreError> {
+        // Taken, not copied: the observations are consumed one by one.
+        let observations = std::mem::take(&mut fetched.observations);
+        let unchanged = std::mem::take(&mut fetched.unchanged);
+        let mut diffed = Diffed {
+            read: Vec::with_capacity(unchanged.len()),
+            ..Diffed::default()
+        };
+        let mut quiet_states = Vec::new();
+        for (key, observation) in observations {
+            let name = match &observation {
+                Observation::Found(snapshot) => Some(snapshot.name.as_str()),
+                _ => stored.get(&key).map(|state| state.snapshot.name.as_str()),
+            };
+            let confirm_polls = self
+                .router
+                .confirm_polls(&key, name, self.watch.confirm_polls);
+            let diff = diff_confirmed(&key, stored.get(&key), &observation, confirm_polls, now);
+            if let Some(state) = diff.state {
+                diffed.committed.push((key.clone(), Brief::of(&state)));
+                if slice_quiet_states && diff.events.is_empty() {
+                    quiet_states.push((key.clone(), state));
+                    if quiet_states.len() >= QUIET_STATES_PER_COMMIT {
+                        self.commit_quiet_states(now, std::mem::take(&mut quiet_states))
+                            .await?;
+                    }
+                } else {
+                    diffed.states.push((key.clone(), state));
+                }
+            }
+            diffed.events.extend(diff.events);
+            match observation {
+                Observation::Failed(failure) => {
+                    tracing::warn!(campaign = %key, reason = %failure.reason, "campaign could not be read; its stored state is kept");
+                    diffed.failures.push((key, failure));
+                }
+                _ => diffed.read.push(key),
+            }
+        }
+        diffed.states.append(&mut quiet_states);
+        diffed.read.extend(unchanged);
+        Ok(diffed)
     }
 
     async fn commit_quiet_states(
@@ -197,134 +399,26 @@ impl Watcher {
             .await
     }
 
-    async fn load_briefs(&self) -> Result<HashMap<String, Brief>, StoreError> {
-        let mut briefs = HashMap::new();
-        self.store
-            .each_state(|key, state| {
-                briefs.insert(key, Brief::of(&state));
-            })
-            .await?;
-        Ok(briefs)
-    }
-
-    /// Run one cycle. Only a store failure is an error: an unreadable API is a
-    /// verdict in the report (and, after enough cycles, an event).
-    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, duration_ms))]
-    pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
-        let started = Instant::now();
-        let requests_before = self.client.requests_sent();
-        // Taken out for the cycle: an early return leaves nothing stale behind.
-        let remembered = self.memory.lock().await.briefs.take();
-        // Reminders look at every campaign's state, so with reminding rules every
-        // state is read (once) before the fetch; otherwise only those that differ.
-        let reminding = !self.router.reminding_rules().is_empty();
-        let every_state = match reminding {
-            true => Some(self.store.load_states().await?),
-            false => None,
-        };
-        let mut briefs = match (remembered, &every_state) {
-            (Some(briefs), _) => briefs,
-            (None, Some(states)) => states
-                .iter()
-                .map(|(key, state)| (key.clone(), Brief::of(state)))
-                .collect(),
-            (None, None) => self.load_briefs().await?,
-        };
-        let Fetched {
-            observations,
-            unchanged,
-            listing_failure,
-        } = self.fetch(&briefs).await;
-        crate::crash::reached(crate::crash::Stage::AfterFetch);
-
-        let stored = match every_state {
-            Some(states) => states,
-            None => {
-                self.store
-                    .load_states_for(
-                        observations
-                            .iter()
-                            .map(|(key, _)| key.as_str())
-                            .filter(|key| briefs.contains_key(*key)),
-                    )
-                    .await?
-            }
-        };
-
-        // Observations are consumed as they are diffed, and states that come with
-        // no event (first sightings, debounce candidates) are committed a slice at
-        // a time: a first cycle over a large account never holds it twice. Nothing
-        // can be lost by committing them early, as there is nothing to announce.
-        // Reminders compare against this cycle's states, so they keep them all.
-        let slice_quiet_states = !reminding;
-        let mut quiet_states = Vec::new();
-        let mut failures: Vec<(String, FetchFailure)> = Vec::new();
-        let mut read: Vec<String> = Vec::with_capacity(unchanged.len());
-        let mut states = Vec::new();
-        let mut committed: Vec<(String, Brief)> = Vec::new();
-        let mut events = Vec::new();
-        for (key, observation) in observations {
-            let name = match &observation {
-                Observation::Found(snapshot) => Some(snapshot.name.as_str()),
-                _ => stored.get(&key).map(|state| state.snapshot.name.as_str()),
-            };
-            let confirm_polls = self
-                .router
-                .confirm_polls(&key, name, self.watch.confirm_polls);
-            let diff = diff_confirmed(&key, stored.get(&key), &observation, confirm_polls, now);
-            if let Some(state) = diff.state {
-                committed.push((key.clone(), Brief::of(&state)));
-                if slice_quiet_states && diff.events.is_empty() {
-                    quiet_states.push((key.clone(), state));
-                    if quiet_states.len() >= QUIET_STATES_PER_COMMIT {
-                        self.commit_quiet_states(now, std::mem::take(&mut quiet_states))
-                            .await?;
-                    }
-                } else {
-                    states.push((key.clone(), state));
-                }
-            }
-            events.extend(diff.events);
-            match observation {
-                Observation::Failed(failure) => {
-                    tracing::warn!(campaign = %key, reason = %failure.reason, "campaign could not be read; its stored state is kept");
-                    failures.push((key, failure));
-                }
-                _ => read.push(key),
-            }
-        }
-        states.append(&mut quiet_states);
-        let campaigns_read = read.len() + unchanged.len();
-        read.extend(unchanged);
-
-        let campaigns_by_status = count_by_status(
-            read.iter().chain(failures.iter().map(|(key, _)| key)),
-            &committed,
-            &briefs,
-        );
-        let verdict = verdict(listing_failure.as_ref(), &failures, campaigns_read);
-        let health = self.store.load_health().await?;
-        let (new_health, health_event) =
-            assess_health(&health, &verdict, self.watch.unhealthy_after, now);
-        events.extend(health_event);
-        let health_changed = new_health != health;
-
-        // Silences are decided at commit time: a silenced event is history, never outbox.
+    /// The channels of every event and of every reminder due (whose events join
+    /// the cycle's), and the silences that hold some back. Silences are decided at
+    /// commit time: a silenced event is history, never outbox.
+    async fn route(
+        &self,
+        diffed: &mut Diffed,
+        stored: &HashMap<String, CampaignState>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<RoutedEvent>, Vec<ReminderWrite>), StoreError> {
+        let (events, new_states, read) = (&mut diffed.events, &diffed.states, &diffed.read);
         let silences = self.store.silences(now, false).await?;
         let mut routed: Vec<RoutedEvent> = events
             .iter()
-            .map(|event| {
-                let mut routed = RoutedEvent::new(event.clone(), self.router.route(event));
-                routed.silence = silencing(&silences, event, now).map(|silence| silence.id);
-                routed
-            })
+            .map(|event| routed_event(event.clone(), self.router.route(event), &silences, now))
             .collect();
         let reminders = self
-            .plan_reminders(&stored, &states, &read, &routed, now)
+            .plan_reminders(stored, new_states, read, &routed, now)
             .await?;
         for (event, channels) in reminders.events {
-            let mut reminder = RoutedEvent::new(event, channels);
-            reminder.silence = silencing(&silences, &reminder.event, now).map(|silence| silence.id);
+            let reminder = routed_event(event, channels, &silences, now);
             events.push(reminder.event.clone());
             routed.push(reminder);
         }
@@ -337,76 +431,39 @@ impl Watcher {
         for silenced in routed.iter().filter(|routed| routed.silence.is_some()) {
             tracing::info!(event_id = %silenced.event.id, silence = silenced.silence, summary = %silenced.event.summary, "event silenced: kept in history, not sent");
         }
-
-        if !states.is_empty()
-            || !events.is_empty()
-            || health_changed
-            || !reminders.writes.is_empty()
-        {
-            self.store
-                .commit_cycle(&CycleCommit {
-                    now,
-                    states,
-                    health: health_changed.then_some(new_health.clone()),
-                    events: routed,
-                    reminders: reminders.writes,
-                })
-                .await?;
-            crate::crash::reached(crate::crash::Stage::AfterCommit);
-            if !events.is_empty() {
-                self.dispatcher_wake.notify_one();
-            }
-        }
-
-        if let CycleVerdict::Unreadable { reason, .. } = &verdict {
-            tracing::warn!(%reason, "the SigmaMind API could not be read this cycle");
-        }
-        let report = CycleReport {
-            started_at: now,
-            campaigns_read,
-            campaigns_failed: failures.len(),
-            failures: failures
-                .into_iter()
-                .map(|(key, failure)| (key, failure.reason))
-                .collect(),
-            verdict,
-            events,
-            requests: self.client.requests_sent() - requests_before,
-            duration: started.elapsed(),
-            campaigns_by_status,
-            api_unhealthy: new_health.unhealthy,
-        };
-        self.record_outcome(&read, &briefs, &committed, &report)
-            .await;
-        if self.remember {
-            briefs.extend(committed);
-            self.memory.lock().await.briefs = Some(briefs);
-        }
-        let span = tracing::Span::current();
-        span.record("campaigns", report.campaigns_read + report.campaigns_failed);
-        span.record("events", report.events.len());
-        span.record("verdict", tracing::field::debug(&report.verdict));
-        span.record("duration_ms", report.duration.as_millis() as u64);
-        log_cycle(&report);
-        // After the cycle is committed and measured: a slow ping delays nothing
-        // that matters, and only a cycle that saw the campaigns counts as alive.
-        if let (Some(heartbeat), true) = (&self.heartbeat, report.api_readable()) {
-            heartbeat.ping().await;
-        }
-        Ok(report)
+        let writes = reminders
+            .changes
+            .into_iter()
+            .map(|change| ReminderWrite {
+                campaign_id: change.campaign_id,
+                rule: change.rule,
+                reminder: change.reminder,
+            })
+            .collect();
+        Ok((routed, writes))
     }
 
-    /// Last seen per campaign and the cycle's outcome, for `status`. Only
-    /// campaigns that stopped or restarted being read are written. A failure is
-    /// only logged: the cycle itself is already committed.
+    /// [`condition::ends_an_announced_condition`], reading the campaign's history
+    /// only for an event that ends a condition.
+    async fn ends_an_announced_condition(&self, event: &Event) -> Result<bool, StoreError> {
+        // Enough history to reach back past any realistic run of news.
+        const LOOK_BACK: u32 = 200;
+        if condition::ended_by(event).is_empty() {
+            return Ok(false);
+        }
+        let campaign = event.campaign.as_ref().map(|campaign| campaign.id.as_str());
+        let history = self.store.latest_events_of(campaign, LOOK_BACK).await?;
+        Ok(condition::ends_an_announced_condition(event, &history))
+    }
+
+    /// Last seen per campaign and the cycle's outcome, for `status`.
     async fn record_outcome(
         &self,
+        report: &CycleReport,
         read: &[String],
         stored: &HashMap<String, Brief>,
         committed: &[(String, Brief)],
-        report: &CycleReport,
     ) {
-        let read: HashSet<&str> = read.iter().map(String::as_str).collect();
         let (result, detail) = match &report.verdict {
             CycleVerdict::Readable => (
                 "success",
@@ -425,65 +482,29 @@ impl Watcher {
             result: result.into(),
             detail,
         };
-        let mut memory = self.memory.lock().await;
-        if !self.remember {
-            memory.unseen = None;
-            memory.last_read_at = None;
-        }
-        let unseen = match memory.unseen.take() {
-            Some(unseen) => unseen,
-            None => match self.store.unseen_campaigns().await {
-                Ok(unseen) => unseen,
-                Err(error) => {
-                    tracing::warn!(%error, "could not record the cycle for `status`");
-                    return;
-                }
-            },
-        };
-        let last_read_at = match memory.last_read_at {
-            Some(at) => Some(at),
-            None => self
-                .store
-                .last_cycle()
-                .await
-                .ok()
-                .flatten()
-                .map(|cycle| cycle.started_at),
-        };
-        // Every campaign with a state was read by the previous cycle unless it is
-        // already recorded as unseen: so one that is not read now was last read then.
-        let newly_unseen: Vec<(String, DateTime<Utc>)> = stored
+        let tracked = stored
             .iter()
             .chain(committed.iter().map(|(key, brief)| (key, brief)))
-            .filter(|(key, _)| !read.contains(key.as_str()) && !unseen.contains(*key))
-            .map(|(key, brief)| (key.clone(), last_read_at.unwrap_or(brief.changed_at)))
-            .collect::<BTreeMap<_, _>>()
-            .into_iter()
-            .collect();
-        let seen_again: Vec<String> = unseen
-            .iter()
-            .filter(|key| read.contains(key.as_str()))
-            .cloned()
-            .collect();
-        match self
-            .store
-            .record_cycle(&newly_unseen, &seen_again, &outcome)
-            .await
-        {
-            Ok(()) => {
-                let mut unseen = unseen;
-                for key in &seen_again {
-                    unseen.remove(key);
-                }
-                unseen.extend(newly_unseen.into_iter().map(|(key, _)| key));
-                memory.unseen = Some(unseen);
-                if !read.is_empty() {
-                    memory.last_read_at = Some(report.started_at);
-                } else {
-                    memory.last_read_at = last_read_at;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "could not record the cycle for `status`"),
+            .map(|(key, brief)| (key, brief.changed_at));
+        let mut memory = self.memory.lock().await;
+        memory
+            .bookkeeping
+            .record_outcome(&self.store, read, tracked, &outcome)
+            .await;
+    }
+
+    /// The cycle's span fields and log line, then the heartbeat.
+    async fn finish(&self, report: &CycleReport) {
+        let span = tracing::Span::current();
+        span.record("campaigns", report.campaigns_read + report.campaigns_failed);
+        span.record("events", report.events.len());
+        span.record("verdict", tracing::field::debug(&report.verdict));
+        span.record("duration_ms", report.duration.as_millis() as u64);
+        log_cycle(report);
+        // After the cycle is committed and measured: a slow ping delays nothing
+        // that matters, and only a cycle that saw the campaigns counts as alive.
+        if let (Some(heartbeat), true) = (&self.heartbeat, report.api_readable()) {
+            heartbeat.ping().await;
         }
     }
 
@@ -527,169 +548,27 @@ impl Watcher {
             now,
         ))
     }
-
-    /// Read every watched campaign. Returns one observation per campaign key, plus
-    /// the listing's failure when `watch.all` could not list.
-    async fn fetch(&self, stored: &HashMap<String, Brief>) -> Fetched {
-        let mut observations = Vec::new();
-        let mut unchanged = Vec::new();
-        let mut listing_failure = None;
-        let mut listed = BTreeSet::new();
-        let explicit_by_listing = !self.watch.all && self.listing_is_cheaper();
-        if self.watch.all || explicit_by_listing {
-            // Kept apart until the listing completes: a listing that fails halfway
-            // counts for nothing. An unchanged campaign is kept as its key only, so a
-            // large account is never held twice (stored states + listing).
-            let mut listed_changed = Vec::new();
-            let mut listed_unchanged = Vec::new();
-            let listing = self
-                .client
-                .list_each(self.watch.page_size, None, |id, observation| {
-                    listed.insert(id.clone());
-                    let wanted = self.explicit.contains(&id)
-                        || (self.watch.all && self.wanted_from_listing(&id, &observation, stored));
-                    if !wanted {
-                        return;
-                    }
-                    if is_unchanged(stored.get(&id), &observation) {
-                        listed_unchanged.push(id);
-                    } else {
-                        listed_changed.push((id, observation));
-                    }
-                })
-                .await;
-            match listing {
-                Ok(()) => {
-                    self.known_total
-                        .store(listed.len() as u64, Ordering::Relaxed);
-                    observations = listed_changed;
-                    unchanged = listed_unchanged;
-                }
-                // Listing only to save requests: fall back to one GET per campaign.
-                Err(error) if explicit_by_listing => {
-                    listed.clear();
-                    tracing::warn!(%error, "listing failed; reading the watched campaigns one by one");
-                }
-                Err(error) => {
-                    listed.clear();
-                    listing_failure = Some(error);
-                }
-            }
-        }
-
-        // Explicit ids not already seen in the listing, plus stored campaigns that
-        // vanished from a good listing: absence from a list is never "not found"
-        // until a direct GET says 404.
-        let mut direct: Vec<String> = self
-            .watch
-            .campaigns
-            .iter()
-            .filter(|id| !listed.contains(*id))
-            .cloned()
-            .collect();
-        if self.watch.all && listing_failure.is_none() {
-            direct.extend(
-                stored
-                    .iter()
-                    .filter(|(key, brief)| {
-                        !brief.not_found
-                            && !listed.contains(*key)
-                            && !self.watch.campaigns.contains(key)
-                    })
-                    .map(|(key, _)| key.clone()),
-            );
-        }
-        direct.sort();
-        direct.dedup();
-
-        let auth_rejected = AtomicBool::new(false);
-        let results: Vec<(String, Observation)> = stream::iter(direct)
-            .map(|id| {
-                let auth_rejected = &auth_rejected;
-                async move {
-                    // One rejected key rejects them all: don't hammer the API with it.
-                    if auth_rejected.load(Ordering::Relaxed) {
-                        let failure = FetchFailure {
-                            reason: "skipped: the API rejected the key earlier in this cycle"
-                                .into(),
-                            auth_rejected: true,
-                        };
-                        return (id, Observation::Failed(failure));
-                    }
-                    let observation = self.client.observe(&id).await;
-                    if let Observation::Failed(failure) = &observation {
-                        if failure.auth_rejected {
-                            auth_rejected.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    (id, observation)
-                }
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        observations.extend(results);
-        // Listing and direct reads never overlap; sorted for a stable event order.
-        // In place: a large first cycle is not copied to be sorted.
-        observations.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-        Fetched {
-            observations,
-            unchanged,
-            listing_failure,
-        }
-    }
-
-    /// Explicit ids are read by listing when there are more than `list_threshold`
-    /// of them and the last listing took fewer pages than one GET per campaign
-    /// (an unknown account size is found out by listing once).
-    fn listing_is_cheaper(&self) -> bool {
-        let ids = self.watch.campaigns.len() as u64;
-        if ids <= self.watch.list_threshold as u64 {
-            return false;
-        }
-        let total = self.known_total.load(Ordering::Relaxed);
-        total == 0 || total.div_ceil(u64::from(self.watch.page_size.max(1))) < ids
-    }
-
-    /// `include`/`exclude` globs on id or name decide first. Then, with
-    /// `watch.statuses`, a listed campaign counts if its status is wanted, or if it
-    /// is already watched (so its move out of those statuses is announced).
-    fn wanted_from_listing(
-        &self,
-        id: &str,
-        observation: &Observation,
-        stored: &HashMap<String, Brief>,
-    ) -> bool {
-        let name = match observation {
-            Observation::Found(snapshot) => snapshot.name.as_str(),
-            _ => "",
-        };
-        let matches = |globs: &Option<GlobSet>| {
-            globs
-                .as_ref()
-                .map(|set| set.is_match(id) || (!name.is_empty() && set.is_match(name)))
-        };
-        if matches(&self.exclude) == Some(true) || matches(&self.include) == Some(false) {
-            return false;
-        }
-        if self.watch.statuses.is_empty() || stored.contains_key(id) {
-            return true;
-        }
-        match observation {
-            Observation::Found(snapshot) => self
-                .watch
-                .statuses
-                .iter()
-                .any(|wanted| CampaignStatus::parse(wanted) == snapshot.status),
-            _ => false,
-        }
-    }
 }
 
 /// Numbers cycles in log spans, across reloads, for the life of the process.
 fn next_cycle_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// `event` bound for `channels`, unless an active silence holds it back.
+fn routed_event(
+    event: Event,
+    channels: Vec<String>,
+    silences: &[Silence],
+    now: DateTime<Utc>,
+) -> RoutedEvent {
+    let silence = silencing(silences, &event, now).map(|silence| silence.id);
+    RoutedEvent {
+        event,
+        channels,
+        silence,
+    }
 }
 
 /// Every observed campaign by status bucket: its new state, or the stored one when
@@ -703,35 +582,13 @@ fn count_by_status<'a>(
         .iter()
         .map(|(key, brief)| (key.as_str(), brief))
         .collect();
-    crate::http::count_by_status(keys.filter_map(|key| {
+    crate::metrics::count_by_status(keys.filter_map(|key| {
         let brief = new_states
             .get(key.as_str())
             .copied()
             .or_else(|| stored.get(key))?;
         Some(brief.status_bucket)
     }))
-}
-
-/// What one cycle read.
-struct Fetched {
-    /// Campaigns that are new, changed or failed, by key.
-    /// A flat, sorted list rather than a map: a first cycle over a large account
-    /// holds every campaign here, and a map's nodes cost a third more.
-    observations: Vec<(String, Observation)>,
-    /// Listed campaigns identical to their stored state: nothing can come of
-    /// diffing them, so only their keys are kept.
-    unchanged: Vec<String>,
-    listing_failure: Option<FetchError>,
-}
-
-/// Read exactly as stored, with no debounce candidate or 404 to settle.
-fn is_unchanged(stored: Option<&Brief>, observation: &Observation) -> bool {
-    match (stored, observation) {
-        (Some(brief), Observation::Found(snapshot)) => {
-            !brief.not_found && !brief.pending && brief.fingerprint == snapshot.fingerprint()
-        }
-        _ => false,
-    }
 }
 
 /// A quiet cycle logs at debug; one with events or failures at info. Inside the

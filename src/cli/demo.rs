@@ -7,9 +7,10 @@ use std::time::Duration;
 use super::failure::Failure;
 use super::signals::shutdown_signal;
 use crate::config::{
-    ChannelKind, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use crate::daemon::Daemon;
+use crate::deliver::console::ConsoleSettings;
 use crate::sim;
 
 pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(), Failure> {
@@ -31,7 +32,7 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
     let mut channels = std::collections::BTreeMap::new();
     channels.insert(
         "terminal".to_string(),
-        ChannelSettings::new(ChannelKind::Console),
+        ChannelSettings::new(ConsoleSettings::default()),
     );
     let settings = Settings {
         sigmamind: SigmaMindSettings {

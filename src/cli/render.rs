@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::failure::Failure;
 use crate::config::Settings;
-use crate::deliver::{Channel, ChannelSet, ConsoleChannel};
+use crate::deliver::ChannelSet;
 use crate::event::{Event, EventType};
 
 pub(super) fn render(
@@ -49,42 +49,10 @@ pub(super) fn render(
             "channel {channel_name:?} could not be built"
         )));
     };
-    let output = match &configured.channel {
-        Channel::Email(email) if raw => email
-            .compose(&events)
-            .map(|message| String::from_utf8_lossy(&message.formatted()).into_owned()),
-        Channel::Email(email) => email.preview(&events),
-        Channel::Webhook(_) => Ok(events
-            .iter()
-            .map(|event| serde_json::to_string_pretty(event).unwrap_or_default() + "\n")
-            .collect()),
-        Channel::Console(_) => Ok(events
-            .iter()
-            .map(|event| ConsoleChannel::line(event) + "\n")
-            .collect()),
-        Channel::Slack(slack) if slack.groups() => slack.payload(&events).map(pretty),
-        Channel::Slack(slack) => each(&events, |event| slack.payload(std::slice::from_ref(event))),
-        Channel::Discord(discord) => each(&events, |event| discord.payload(event)),
-        Channel::Teams(teams) => each(&events, |event| teams.payload(event)),
-        Channel::Pagerduty(pagerduty) => pagerduty.preview(&events),
-        Channel::Alertmanager(alertmanager) => alertmanager.preview(&events),
-    }
-    .map_err(Failure::runtime)?;
+    let output = configured
+        .channel
+        .preview(&events, raw)
+        .map_err(Failure::runtime)?;
     print!("{output}");
     Ok(())
-}
-
-fn pretty(body: serde_json::Value) -> String {
-    serde_json::to_string_pretty(&body).unwrap_or_default() + "\n"
-}
-
-/// One JSON body per event, as a channel that sends events one by one would.
-fn each(
-    events: &[Event],
-    payload: impl Fn(&Event) -> Result<serde_json::Value, String>,
-) -> Result<String, String> {
-    events
-        .iter()
-        .map(|event| payload(event).map(pretty))
-        .collect()
 }

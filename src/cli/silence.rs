@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 use super::failure::Failure;
 use super::store_access::{delta, open_store, print_json, read, stamp};
+use crate::commit::SilenceExpiry;
 use crate::event::EventType;
 
 #[derive(Debug, Subcommand)]
@@ -84,11 +85,20 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 .add_silence(&campaign, kind, reason.trim(), now, now + delta(duration))
                 .await
                 .map_err(read)?;
+            let what = match kind {
+                None => format!(
+                    "every event of campaigns matching \"{}\" is",
+                    silence.campaign
+                ),
+                Some(kind) => format!(
+                    "{} events of campaigns matching \"{}\" are",
+                    kind.as_str(),
+                    silence.campaign
+                ),
+            };
             println!(
-                "silence {}: {} of campaigns matching \"{}\" are kept in history and not sent until {} ({})",
+                "silence {}: {what} kept in history and not sent until {} ({})",
                 silence.id,
-                kind.map_or("every event".to_string(), |k| k.as_str().to_string()),
-                silence.campaign,
                 stamp(silence.expires_at),
                 silence.reason
             );
@@ -130,14 +140,14 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 None => Err(Failure::usage(format!(
                     "there is no silence {id}; `silence list --all` shows them"
                 ))),
-                Some(silence) if silence.expires_at < now => {
+                Some(SilenceExpiry::AlreadyEnded(silence)) => {
                     println!(
                         "silence {id} had already ended at {}; nothing changed",
                         stamp(silence.expires_at)
                     );
                     Ok(())
                 }
-                Some(_) => {
+                Some(SilenceExpiry::EndedNow(_)) => {
                     println!("silence {id} ended now; nothing it held back is sent, the next transition is");
                     Ok(())
                 }

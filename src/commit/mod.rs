@@ -10,6 +10,7 @@
 //! shared database, where replicas elect a leader (the election is `lead.rs`,
 //! above the store; the fence it renews, [`LeaseState`], is the store's own).
 
+pub mod bookkeeping;
 mod lease;
 mod schema;
 #[doc(hidden)]
@@ -19,6 +20,6 @@ mod store;
 pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
-    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, Store, StoreError,
-    StoredEvent,
+    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,
+    StoreError, StoredEvent,
 };

@@ -26,6 +26,7 @@ pub use cycle::{CycleCommit, RoutedEvent};
 pub use events::{DeliveryState, HistoryEntry, StoredEvent};
 pub use outbox::{Delivery, OutboxCounts, OutboxEntry, ReplayOutcome};
 pub use reminders::ReminderWrite;
+pub use silences::SilenceExpiry;
 
 use super::lease::LeaseState;
 use dialect::Backend;

@@ -1,15 +1,10 @@
-//! The `email` channel's settings: the `smtp_url` grammar and every check on
-//! an email channel, shared by `validate` (all problems at once) and the
-//! channel builder (which needs the parsed endpoint).
+//! The `smtp_url` grammar, shared by the email channel's checks (all problems
+//! at once) and its builder (which needs the parsed endpoint).
 
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use lettre::message::Mailbox;
 use reqwest::Url;
-
-use super::redact::redact_url;
-use super::ChannelSettings;
 
 /// How the connection to the relay is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,131 +134,6 @@ pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
         user,
         password,
     })
-}
-
-/// Every problem of one email channel, each starting with its key path.
-pub(super) fn check_email_channel(at: &str, channel: &ChannelSettings, problems: &mut Vec<String>) {
-    let endpoint = match channel.smtp_url.as_deref() {
-        None => {
-            problems.push(format!(
-                "{at}.smtp_url: an email channel needs smtp_url (smtps://host or smtp://host:587?tls=required)"
-            ));
-            None
-        }
-        Some(url) => match parse_smtp_url(url) {
-            Ok(endpoint) => Some(endpoint),
-            Err(why) => {
-                problems.push(format!("{at}.smtp_url: \"{}\" {why}", redact_url(url)));
-                None
-            }
-        },
-    };
-    match channel.from.as_deref() {
-        None => problems.push(format!(
-            "{at}.from: an email channel needs a sender, e.g. \"Campaign Watcher <watcher@example.com>\""
-        )),
-        Some(from) => {
-            if Mailbox::from_str(from).is_err() {
-                problems.push(format!(
-                    "{at}.from: \"{from}\" is not an address such as \"Campaign Watcher <watcher@example.com>\""
-                ));
-            }
-        }
-    }
-    if channel.to.is_empty() {
-        problems.push(format!(
-            "{at}.to: an email channel needs at least one recipient"
-        ));
-    }
-    for (index, to) in channel.to.iter().enumerate() {
-        if Mailbox::from_str(to).is_err() {
-            problems.push(format!(
-                "{at}.to[{index}]: \"{to}\" is not an email address"
-            ));
-        }
-    }
-    if let Some(endpoint) = &endpoint {
-        if endpoint.user.is_some() && channel.username.is_some() {
-            problems.push(format!(
-                "{at}.username: the user is also in smtp_url; set it in one place"
-            ));
-        }
-        if endpoint.password.is_some() && channel.password.is_some() {
-            problems.push(format!(
-                "{at}.password: the password is also in smtp_url; set it in one place (password_file keeps it out of the config)"
-            ));
-        }
-        let has_user = endpoint.user.is_some() || channel.username.is_some();
-        let has_password = endpoint.password.is_some() || channel.password.is_some();
-        if has_password && !has_user {
-            problems.push(format!(
-                "{at}.username: a password is set but no user name (username or user@ in smtp_url)"
-            ));
-        }
-        if has_user && !has_password {
-            problems.push(format!(
-                "{at}.password_file: a user name is set but no password (password_file, password, or user:password@ in smtp_url)"
-            ));
-        }
-    }
-    if let Some(ca_file) = &channel.ca_file {
-        match std::fs::read_to_string(ca_file) {
-            Err(error) => problems.push(format!(
-                "{at}.ca_file: cannot read \"{}\": {error}",
-                ca_file.display()
-            )),
-            Ok(pem) if !pem.contains("-----BEGIN CERTIFICATE-----") => problems.push(format!(
-                "{at}.ca_file: \"{}\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                ca_file.display()
-            )),
-            Ok(_) => {}
-        }
-    }
-}
-
-/// Keys every text channel shares: `timezone` and the template files.
-pub(super) fn check_rendering(at: &str, channel: &ChannelSettings, problems: &mut Vec<String>) {
-    if let Some(zone) = &channel.timezone {
-        if zone.parse::<chrono_tz::Tz>().is_err() {
-            problems.push(format!(
-                "{at}.timezone: \"{zone}\" is not an IANA time zone such as \"Europe/Berlin\" or \"America/New_York\""
-            ));
-        }
-    }
-    let files = channel.template_files();
-    if !files.is_empty() {
-        if let Err(error) = crate::render::Templates::load(&files) {
-            problems.push(format!("{at}: {error}"));
-        }
-    }
-}
-
-/// Names of email-only keys set on a channel of another kind.
-pub(super) fn email_keys_set(channel: &ChannelSettings) -> Vec<&'static str> {
-    let mut keys = Vec::new();
-    let set = [
-        ("smtp_url", channel.smtp_url.is_some()),
-        ("from", channel.from.is_some()),
-        ("to", !channel.to.is_empty()),
-        ("username", channel.username.is_some()),
-        (
-            "password",
-            channel.password.is_some() && channel.password_file.is_none(),
-        ),
-        ("password_file", channel.password_file.is_some()),
-        ("ca_file", channel.ca_file.is_some()),
-        ("group", channel.group.is_some()),
-        ("timezone", channel.timezone.is_some()),
-        ("subject_template", channel.subject_template.is_some()),
-        ("text_template", channel.text_template.is_some()),
-        ("html_template", channel.html_template.is_some()),
-    ];
-    for (key, is_set) in set {
-        if is_set {
-            keys.push(key);
-        }
-    }
-    keys
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
 use super::*;
+use crate::config::ConfigError;
+use crate::deliver::email::EmailSettings;
 
 #[test]
 fn smtp_urls_choose_tls_port_and_credentials() {
@@ -163,7 +165,7 @@ fn a_complete_email_channel_validates_and_check_config_hides_the_password() {
     .unwrap();
     settings.validate().unwrap();
     assert_eq!(settings.instance_name(), "prod-eu");
-    let mail = &settings.channels["mail"];
+    let mail: &EmailSettings = settings.channels["mail"].kind.get().unwrap();
     assert_eq!(mail.password.as_ref().unwrap().expose(), "hunter2");
     assert_eq!(mail.group, Some(false));
     let shown = settings.to_redacted_toml();
@@ -214,7 +216,11 @@ fn recipients_and_instance_can_come_from_the_environment() {
     .unwrap();
     settings.validate().unwrap();
     assert_eq!(
-        settings.channels["ops-mail"].to,
+        settings.channels["ops-mail"]
+            .kind
+            .get::<EmailSettings>()
+            .unwrap()
+            .to,
         ["a@example.com", "b@example.com"]
     );
     assert_eq!(settings.instance.as_deref(), Some("staging"));
@@ -286,8 +292,10 @@ fn every_email_problem_is_reported_with_its_key() {
 }
 
 #[test]
-fn email_keys_on_other_channels_are_warned_about() {
-    let settings = load(
+fn email_keys_on_other_channels_name_the_kind() {
+    let Err(ConfigError::Invalid {
+        problems: found, ..
+    }) = load(
         r#"
         [channels.hook]
         kind = "webhook"
@@ -296,10 +304,11 @@ fn email_keys_on_other_channels_are_warned_about() {
         "#,
         &[],
     )
-    .unwrap();
-    settings.validate().unwrap();
+    else {
+        panic!("a key of another kind is an error");
+    };
     assert_eq!(
-        settings.warnings(),
-        ["channels.hook.to: only used by kind = \"email\"; it is ignored"]
+        found,
+        ["channels.hook.to: is a key of email channels; this channel is kind \"webhook\""]
     );
 }

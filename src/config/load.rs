@@ -8,13 +8,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
-use serde::de::{DeserializeOwned, Visitor};
+use serde::de::DeserializeOwned;
 
+use super::fields::struct_fields;
+
+mod channels;
+use super::secret::{read_secret_file, SecretFiles};
 use super::{
-    ChannelKind, ChannelSettings, ConfigError, HeartbeatSettings, HttpSettings, LogSettings,
-    QuietHoursSettings, RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings,
-    WatchSettings,
+    ConfigError, HeartbeatSettings, HttpSettings, LogSettings, QuietHoursSettings, RuleSettings,
+    Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
+pub(super) use channels::channels_from_tables;
+use channels::{is_channel_list_key, prune_channel, typed_channels};
 
 /// Prefix of environment overrides: `CAMPAIGN_WATCHER__SECTION__KEY`.
 pub const ENV_PREFIX: &str = "CAMPAIGN_WATCHER";
@@ -32,17 +37,6 @@ const LIST_KEYS: [&str; 4] = [
 ];
 
 type Env = BTreeMap<String, String>;
-
-const ALL_KINDS: [ChannelKind; 8] = [
-    ChannelKind::Webhook,
-    ChannelKind::Console,
-    ChannelKind::Email,
-    ChannelKind::Slack,
-    ChannelKind::Discord,
-    ChannelKind::Teams,
-    ChannelKind::Pagerduty,
-    ChannelKind::Alertmanager,
-];
 
 impl Settings {
     /// Loads `path`, then the process environment (overrides, `SIGMAMIND_API_KEY`,
@@ -271,11 +265,6 @@ fn match_channel_name(key: &str, file_channels: &[String]) -> String {
     }
 }
 
-/// `channels.NAME.to` (email recipients) is a list too.
-fn is_channel_list_key(key: &str) -> bool {
-    key.starts_with("channels.") && key.ends_with(".to") && key.matches('.').count() == 2
-}
-
 fn split_list(value: Value) -> Value {
     let origin = value.origin().map(str::to_string);
     match value.kind {
@@ -292,41 +281,6 @@ fn split_list(value: Value) -> Value {
     }
 }
 
-/// The field names a derived `Deserialize` struct accepts, taken from serde's own
-/// list so the unknown-key check can never drift from the structs.
-fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Probe<'a>(&'a mut &'static [&'static str]);
-
-    impl<'de> serde::Deserializer<'de> for Probe<'_> {
-        type Error = serde::de::value::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
-            Err(serde::de::Error::custom("field probe"))
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            fields: &'static [&'static str],
-            _visitor: V,
-        ) -> Result<V::Value, Self::Error> {
-            *self.0 = fields;
-            Err(serde::de::Error::custom("field probe"))
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-            bytes byte_buf option unit unit_struct newtype_struct seq tuple
-            tuple_struct map enum identifier ignored_any
-        }
-    }
-
-    let mut fields: &'static [&'static str] = &[];
-    // The probe always "fails"; only the captured field list matters.
-    let _ = T::deserialize(Probe(&mut fields));
-    fields
-}
-
 /// Removes every key the structs do not know, reporting each with its full path,
 /// so typed deserialisation afterwards reports only type problems.
 fn prune_unknown_keys(
@@ -334,35 +288,31 @@ fn prune_unknown_keys(
     env_names: &BTreeMap<String, String>,
     problems: &mut Vec<String>,
 ) {
-    let mut report = |path: String, known: &[&str], is_section: bool, leaf: &str| {
-        let what = if is_section { "section" } else { "key" };
-        let mut text = format!("unknown {what} \"{path}\"");
-        if let Some(close) = closest(leaf, known) {
-            text.push_str(&format!(" (did you mean \"{close}\"?)"));
-        }
-        if let Some(name) = env_source(&path, env_names) {
-            text.push_str(&format!(" (set by environment variable {name})"));
-        }
-        problems.push(text);
-    };
-
     let top = struct_fields::<Settings>();
     for key in sorted_keys(root) {
         if !top.contains(&key.as_str()) {
             let is_section = matches!(root.get(&key).map(|v| &v.kind), Some(ValueKind::Table(_)));
-            report(key.clone(), top, is_section, &key);
+            let what = if is_section { "section" } else { "key" };
+            problems.push(unknown(what, &key, top, &key, env_names));
             root.remove(&key);
         }
     }
 
-    let mut prune = |table: &mut Map<String, Value>, path: &str, known: &[&str]| {
-        for key in sorted_keys(table) {
-            if !known.contains(&key.as_str()) {
-                report(format!("{path}.{key}"), known, false, &key);
-                table.remove(&key);
+    let prune =
+        |table: &mut Map<String, Value>, path: &str, known: &[&str], problems: &mut Vec<String>| {
+            for key in sorted_keys(table) {
+                if !known.contains(&key.as_str()) {
+                    problems.push(unknown(
+                        "key",
+                        &format!("{path}.{key}"),
+                        known,
+                        &key,
+                        env_names,
+                    ));
+                    table.remove(&key);
+                }
             }
-        }
-    };
+        };
     let sections: [(&str, &[&str]); 6] = [
         ("sigmamind", struct_fields::<SigmaMindSettings>()),
         ("watch", struct_fields::<WatchSettings>()),
@@ -373,21 +323,22 @@ fn prune_unknown_keys(
     ];
     for (section, known) in sections {
         if let Some(ValueKind::Table(table)) = root.get_mut(section).map(|v| &mut v.kind) {
-            prune(table, section, known);
+            prune(table, section, known, problems);
         }
     }
     if let Some(ValueKind::Table(channels)) = root.get_mut("channels").map(|v| &mut v.kind) {
-        let known = struct_fields::<ChannelSettings>();
         for name in sorted_keys(channels) {
             if let Some(ValueKind::Table(channel)) = channels.get_mut(&name).map(|v| &mut v.kind) {
-                prune(channel, &format!("channels.{name}"), known);
+                let at = format!("channels.{name}");
+                prune_channel(channel, &at, env_names, problems);
                 if let Some(ValueKind::Table(quiet)) =
                     channel.get_mut("quiet_hours").map(|v| &mut v.kind)
                 {
                     prune(
                         quiet,
-                        &format!("channels.{name}.quiet_hours"),
+                        &format!("{at}.quiet_hours"),
                         struct_fields::<QuietHoursSettings>(),
+                        problems,
                     );
                 }
             }
@@ -397,10 +348,28 @@ fn prune_unknown_keys(
         let known = struct_fields::<RuleSettings>();
         for (index, rule) in rules.iter_mut().enumerate() {
             if let ValueKind::Table(rule) = &mut rule.kind {
-                prune(rule, &format!("rules[{index}]"), known);
+                prune(rule, &format!("rules[{index}]"), known, problems);
             }
         }
     }
+}
+
+/// `unknown key "path" (did you mean "x"?) (set by environment variable Y)`
+fn unknown(
+    what: &str,
+    path: &str,
+    known: &[&str],
+    leaf: &str,
+    env_names: &BTreeMap<String, String>,
+) -> String {
+    let mut text = format!("unknown {what} \"{path}\"");
+    if let Some(close) = closest(leaf, known) {
+        text.push_str(&format!(" (did you mean \"{close}\"?)"));
+    }
+    if let Some(name) = env_source(path, env_names) {
+        text.push_str(&format!(" (set by environment variable {name})"));
+    }
+    text
 }
 
 fn sorted_keys(table: &Map<String, Value>) -> Vec<String> {
@@ -420,24 +389,10 @@ fn env_source<'a>(path: &str, env_names: &'a BTreeMap<String, String>) -> Option
 fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|candidate| (edit_distance(typo, candidate), *candidate))
+        .map(|candidate| (strsim::levenshtein(typo, candidate), *candidate))
         .filter(|(distance, _)| *distance <= 2)
         .min()
         .map(|(_, candidate)| candidate)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// Section by section (and channel by channel, rule by rule) so that one wrong
@@ -475,24 +430,7 @@ fn typed_settings(mut root: Map<String, Value>, problems: &mut Vec<String>) -> S
         }
     }
     if let Some(value) = root.remove("channels") {
-        match value.kind {
-            ValueKind::Table(channels) => {
-                let channels: BTreeMap<String, Value> = channels.into_iter().collect();
-                for (name, channel) in channels {
-                    let path = format!("channels.{name}");
-                    if let Some(channel) = typed(channel, &path, problems) {
-                        settings.channels.insert(name, channel);
-                    }
-                }
-            }
-            ValueKind::Nil => {}
-            kind => {
-                let value = Value::new(None, kind);
-                if let Some(channels) = typed(value, "channels", problems) {
-                    settings.channels = channels;
-                }
-            }
-        }
+        settings.channels = typed_channels(value, problems);
     }
     if let Some(value) = root.remove("rules") {
         match value.kind {
@@ -553,24 +491,8 @@ fn split_error(error: ::config::ConfigError) -> (Option<String>, String) {
             (key, message)
         }
         ::config::ConfigError::NotFound(key) => (Some(key), "missing required key".to_string()),
-        ::config::ConfigError::Message(message) => (None, readable_message(message)),
+        ::config::ConfigError::Message(message) => (None, message),
         other => (None, other.to_string()),
-    }
-}
-
-/// The config crate's wording for an unknown enum variant names a Rust type;
-/// operators need the accepted values instead.
-fn readable_message(message: String) -> String {
-    const UNKNOWN_KIND: &str = "enum ChannelKind does not have variant constructor ";
-    match message.strip_prefix(UNKNOWN_KIND) {
-        Some(kind) => {
-            let known: Vec<&str> = ALL_KINDS.iter().map(|kind| kind.as_str()).collect();
-            format!(
-                "unknown channel kind \"{kind}\" (known: {})",
-                known.join(", ")
-            )
-        }
-        None => message,
     }
 }
 
@@ -607,71 +529,19 @@ fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String
     }
 
     let heartbeat = &mut settings.heartbeat;
-    if heartbeat.url.is_none() {
-        if let Some(file) = &heartbeat.url_file {
-            match read_secret_file(file, dir) {
-                Ok(url) => heartbeat.url = Some(url),
-                Err(problem) => problems.push(format!("heartbeat.url_file: {problem}")),
-            }
-        }
-    }
+    let mut files = SecretFiles {
+        at: "heartbeat".to_string(),
+        credentials_dir: dir,
+        problems,
+    };
+    files.fill(
+        "url_file",
+        heartbeat.url_file.as_deref(),
+        &mut heartbeat.url,
+    );
 
     for (name, channel) in &mut settings.channels {
-        if channel.url.is_none() {
-            if let Some(file) = &channel.url_file {
-                match read_secret_file(file, dir) {
-                    Ok(url) => channel.url = Some(url),
-                    Err(problem) => problems.push(format!("channels.{name}.url_file: {problem}")),
-                }
-            }
-        }
-        if channel.password.is_none() {
-            if let Some(file) = &channel.password_file {
-                match read_secret_file(file, dir) {
-                    Ok(password) => channel.password = Some(Secret::new(password)),
-                    Err(problem) => {
-                        problems.push(format!("channels.{name}.password_file: {problem}"))
-                    }
-                }
-            }
-        }
-        if channel.routing_key.is_none() {
-            if let Some(file) = &channel.routing_key_file {
-                match read_secret_file(file, dir) {
-                    Ok(key) => channel.routing_key = Some(Secret::new(key)),
-                    Err(problem) => {
-                        problems.push(format!("channels.{name}.routing_key_file: {problem}"))
-                    }
-                }
-            }
-        }
-        if channel.secret.is_none() {
-            if let Some(file) = &channel.secret_file {
-                match read_secret_file(file, dir) {
-                    Ok(secret) => channel.secret = Some(Secret::new(secret)),
-                    Err(problem) => {
-                        problems.push(format!("channels.{name}.secret_file: {problem}"))
-                    }
-                }
-            }
-        }
+        files.at = format!("channels.{name}");
+        channel.kind.read_secret_files(&mut files);
     }
-}
-
-/// Reads a secret file; a relative path is looked up in `$CREDENTIALS_DIRECTORY`
-/// when set (systemd `LoadCredential=`), else relative to the working directory.
-/// The returned problem names the path, never the content.
-fn read_secret_file(file: &Path, credentials_dir: Option<&Path>) -> Result<String, String> {
-    let path = match credentials_dir {
-        Some(dir) if file.is_relative() => dir.join(file),
-        _ => file.to_path_buf(),
-    };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("cannot read \"{}\": {error}", path.display()))?;
-    // Editors and `echo` add a trailing newline that is not part of the secret.
-    let value = text.trim_end();
-    if value.is_empty() {
-        return Err(format!("\"{}\" is empty", path.display()));
-    }
-    Ok(value.to_string())
 }

@@ -5,7 +5,10 @@
 //! [`Settings::validate`] reports every problem at once.
 //!
 //! Loading lives in `load` (file, environment, `*_file` secrets, unknown keys,
-//! typed values), checking in `validate`, the `check-config` rendering in `redact`.
+//! typed values; `[channels]` in `load/channels.rs`), checking in `validate`, the
+//! `check-config` rendering in `redact`. A channel's settings are defined beside
+//! the channel (vector's habit): the shared keys in `deliver/channel.rs`, each
+//! kind's own in `deliver/<kind>/settings.rs`, re-exported here.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,16 +17,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-mod chat;
 mod email;
+pub(crate) mod fields;
 mod load;
 mod redact;
+pub(crate) mod secret;
+pub(crate) mod url;
 mod validate;
 
-pub(crate) use chat::alertmanager_urls;
+pub use crate::deliver::kinds::{
+    ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
+};
 pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 pub use load::ENV_PREFIX;
-pub(crate) use redact::redact_url;
+pub use secret::Secret;
+pub(crate) use url::redact_url;
 
 /// Why the configuration could not be used; `Display` is the sentence shown to
 /// the operator (exit code 2), and never contains a secret value.
@@ -79,34 +87,6 @@ fn invalid_sentence(origin: &str, problems: &[String]) -> String {
     text
 }
 
-/// A secret value: never printed by `Debug`, `Display` or `Serialize`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The only way to read the value; call it where the secret is used, nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("<redacted>")
-    }
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -122,7 +102,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub heartbeat: HeartbeatSettings,
-    #[serde(default)]
+    /// Each channel's table is typed by its `kind` (see `load`).
+    #[serde(default, deserialize_with = "load::channels_from_tables")]
     pub channels: BTreeMap<String, ChannelSettings>,
     #[serde(default)]
     pub rules: Vec<RuleSettings>,
@@ -255,104 +236,6 @@ pub struct LogSettings {
     pub format: crate::telemetry::LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelKind {
-    Webhook,
-    Console,
-    Email,
-    Slack,
-    Discord,
-    Teams,
-    Pagerduty,
-    Alertmanager,
-}
-
-/// `Debug` is written out by hand: a webhook URL can itself be the credential.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelSettings {
-    pub kind: ChannelKind,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub url_file: Option<PathBuf>,
-    /// `whsec_<base64>`: Standard Webhooks signing key.
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    /// During a rotation, the old key also signs every message.
-    #[serde(default)]
-    pub previous_secret: Option<Secret>,
-    #[serde(default = "default_send_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
-    #[serde(default = "default_initial_backoff", with = "humantime_serde")]
-    pub retry_initial_backoff: Duration,
-    #[serde(default = "default_max_backoff", with = "humantime_serde")]
-    pub retry_max_backoff: Duration,
-    #[serde(default = "default_max_age", with = "humantime_serde")]
-    pub max_age: Duration,
-    /// email: `smtps://host[:465]`, `smtp://host:587?tls=required`, or plain
-    /// `smtp://` to a loopback host. May carry `user:password@`.
-    #[serde(default)]
-    pub smtp_url: Option<String>,
-    /// email: the sender, `Name <address>` or a bare address.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// email: recipients.
-    #[serde(default)]
-    pub to: Vec<String>,
-    /// email: SMTP user, when not in `smtp_url`.
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<Secret>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// email: PEM certificate(s) trusted in addition to the public roots.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// IANA zone (e.g. "Europe/Berlin") shown beside UTC in messages.
-    #[serde(default)]
-    pub timezone: Option<String>,
-    /// email: the events of one cycle as one digest (default true for email).
-    #[serde(default)]
-    pub group: Option<bool>,
-    /// minijinja files replacing the built-in templates.
-    #[serde(default)]
-    pub subject_template: Option<PathBuf>,
-    #[serde(default)]
-    pub text_template: Option<PathBuf>,
-    #[serde(default)]
-    pub html_template: Option<PathBuf>,
-    /// Hold events during these hours and send them as one digest when they end.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quiet_hours: Option<QuietHoursSettings>,
-    /// Sends per rolling minute; the excess waits in the outbox. Unset: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_per_minute: Option<u32>,
-    /// pagerduty: the Events API v2 integration key (a secret).
-    #[serde(default)]
-    pub routing_key: Option<Secret>,
-    #[serde(default)]
-    pub routing_key_file: Option<PathBuf>,
-    /// pagerduty, alertmanager, discord: severity per condition (`paused`,
-    /// `upload_errors`, `not_found`, `api_unhealthy`, or the event type that
-    /// starts it) → `critical` | `error` | `warning` | `info`.
-    #[serde(default)]
-    pub severity: Option<BTreeMap<String, String>>,
-    /// alertmanager: extra labels on every alert (e.g. `team = "outreach"`).
-    #[serde(default)]
-    pub labels: Option<BTreeMap<String, String>>,
-    /// alertmanager: active alerts are re-posted this often (default 1m).
-    #[serde(default, with = "humantime_serde")]
-    pub resend_interval: Option<Duration>,
-    /// alertmanager: base URLs of every Alertmanager instance (with or instead of `url`).
-    #[serde(default)]
-    pub urls: Option<Vec<String>>,
-}
-
 /// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -442,19 +325,6 @@ fn default_state_url() -> String {
 fn default_http_listen() -> String {
     "127.0.0.1:9464".into()
 }
-fn default_send_timeout() -> Duration {
-    Duration::from_secs(15)
-}
-fn default_initial_backoff() -> Duration {
-    Duration::from_secs(5)
-}
-fn default_max_backoff() -> Duration {
-    Duration::from_secs(600)
-}
-fn default_max_age() -> Duration {
-    Duration::from_secs(24 * 3600)
-}
-
 impl Default for SigmaMindSettings {
     fn default() -> Self {
         Self {
@@ -511,84 +381,9 @@ impl Default for HttpSettings {
 impl fmt::Debug for StateSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StateSettings")
-            .field("url", &redact::redact_url(&self.url))
+            .field("url", &url::redact_url(&self.url))
             .field("lease_ttl", &self.lease_ttl)
             .finish()
-    }
-}
-
-impl fmt::Debug for ChannelSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self.url.as_deref().map(|url| {
-            if self.url_file.is_some() || self.kind.url_is_secret() {
-                "<redacted>".to_string()
-            } else {
-                redact::redact_url(url)
-            }
-        });
-        f.debug_struct("ChannelSettings")
-            .field("kind", &self.kind)
-            .field("url", &url)
-            .field("url_file", &self.url_file)
-            .field("secret", &self.secret)
-            .field("secret_file", &self.secret_file)
-            .field("previous_secret", &self.previous_secret)
-            .field("timeout", &self.timeout)
-            .field("retry_initial_backoff", &self.retry_initial_backoff)
-            .field("retry_max_backoff", &self.retry_max_backoff)
-            .field("max_age", &self.max_age)
-            .field(
-                "smtp_url",
-                &self.smtp_url.as_deref().map(redact::redact_url),
-            )
-            .field("from", &self.from)
-            .field("to", &self.to)
-            .field("username", &self.username)
-            .field("password", &self.password)
-            .field("password_file", &self.password_file)
-            .field("ca_file", &self.ca_file)
-            .field("timezone", &self.timezone)
-            .field("group", &self.group)
-            .field("subject_template", &self.subject_template)
-            .field("text_template", &self.text_template)
-            .field("html_template", &self.html_template)
-            .field("quiet_hours", &self.quiet_hours)
-            .field("max_per_minute", &self.max_per_minute)
-            .field("routing_key", &self.routing_key)
-            .field("routing_key_file", &self.routing_key_file)
-            .field("severity", &self.severity)
-            .field("labels", &self.labels)
-            .field("resend_interval", &self.resend_interval)
-            .field(
-                "urls",
-                &self.urls.as_ref().map(|urls| {
-                    urls.iter()
-                        .map(|url| redact::redact_url(url))
-                        .collect::<Vec<_>>()
-                }),
-            )
-            .finish()
-    }
-}
-
-impl ChannelKind {
-    /// Slack, Discord and Teams webhook URLs carry their token in the path: the
-    /// whole URL is the credential and is never shown.
-    pub fn url_is_secret(self) -> bool {
-        matches!(self, Self::Slack | Self::Discord | Self::Teams)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Webhook => "webhook",
-            Self::Console => "console",
-            Self::Email => "email",
-            Self::Slack => "slack",
-            Self::Discord => "discord",
-            Self::Teams => "teams",
-            Self::Pagerduty => "pagerduty",
-            Self::Alertmanager => "alertmanager",
-        }
     }
 }
 
@@ -603,53 +398,6 @@ impl WatchSettings {
     /// The polling interval when no cron `schedule` is set.
     pub fn effective_interval(&self) -> Duration {
         self.interval.unwrap_or(Duration::from_secs(60))
-    }
-}
-
-impl ChannelSettings {
-    /// A channel with every default, for `demo` and tests.
-    pub fn new(kind: ChannelKind) -> Self {
-        Self {
-            kind,
-            url: None,
-            url_file: None,
-            secret: None,
-            secret_file: None,
-            previous_secret: None,
-            timeout: default_send_timeout(),
-            retry_initial_backoff: default_initial_backoff(),
-            retry_max_backoff: default_max_backoff(),
-            max_age: default_max_age(),
-            smtp_url: None,
-            from: None,
-            to: vec![],
-            username: None,
-            password: None,
-            password_file: None,
-            ca_file: None,
-            timezone: None,
-            group: None,
-            subject_template: None,
-            text_template: None,
-            html_template: None,
-            quiet_hours: None,
-            max_per_minute: None,
-            routing_key: None,
-            routing_key_file: None,
-            severity: None,
-            labels: None,
-            resend_interval: None,
-            urls: None,
-        }
-    }
-
-    /// The template files of this channel, for [`crate::render::Templates::load`].
-    pub fn template_files(&self) -> crate::render::TemplateFiles {
-        crate::render::TemplateFiles {
-            subject: self.subject_template.clone(),
-            text: self.text_template.clone(),
-            html: self.html_template.clone(),
-        }
     }
 }
 

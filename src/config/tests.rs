@@ -6,6 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::deliver::alertmanager::AlertmanagerSettings;
+use crate::deliver::pagerduty::PagerDutySettings;
+use crate::deliver::webhook::WebhookSettings;
 
 const SECRET: &str = "sk_live_SECRET123";
 const VALID_WHSEC: &str = "whsec_z1q2S+du5vfnYbSlb4KuUyJcsjBMA0Xz";
@@ -100,9 +103,8 @@ fn environment_overrides_nested_keys_and_lists() {
         "0123"
     );
     assert_eq!(settings.channels.len(), 1);
-    let hook = &settings.channels["ops-hook"];
+    let hook: &WebhookSettings = settings.channels["ops-hook"].kind.get().unwrap();
     assert_eq!(hook.url.as_deref(), Some("https://env.example.com/"));
-    assert_eq!(hook.kind, ChannelKind::Webhook);
 }
 
 #[test]
@@ -187,7 +189,7 @@ fn secret_files_are_read_trimmed_and_resolved_in_credentials_directory() {
         settings.sigmamind.api_key.as_ref().unwrap().expose(),
         SECRET
     );
-    let hook = &settings.channels["ops-hook"];
+    let hook: &WebhookSettings = settings.channels["ops-hook"].kind.get().unwrap();
     assert_eq!(hook.url.as_deref(), Some("https://hooks.example.com/x"));
     assert_eq!(hook.secret.as_ref().unwrap().expose(), VALID_WHSEC);
     assert_eq!(settings.validate(), Ok(()));
@@ -321,7 +323,7 @@ fn channel_names_with_dashes_and_case_survive_loading() {
     let names: Vec<&str> = settings.channels.keys().map(String::as_str).collect();
     assert_eq!(names, ["Ops_Mail-2", "ops-hook"]);
     assert_eq!(
-        settings.channels["Ops_Mail-2"].timeout,
+        settings.channels["Ops_Mail-2"].shared.timeout,
         Duration::from_secs(3)
     );
 }
@@ -531,7 +533,7 @@ fn url_redaction() {
         ("sqlite:state.db?mode=rwc", "sqlite:state.db?mode=rwc"),
     ];
     for (url, expected) in cases {
-        assert_eq!(redact::redact_url(url), expected);
+        assert_eq!(url::redact_url(url), expected);
     }
 }
 
@@ -555,8 +557,8 @@ fn example_configuration_loads_and_validates() {
     assert_eq!(settings.validate(), Ok(()));
     assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
     assert_eq!(settings.watch.campaigns, ["camp_XiQEBcj9cc5TFRB4"]);
-    assert_eq!(settings.channels["ops-hook"].kind, ChannelKind::Webhook);
-    assert_eq!(settings.channels["terminal"].kind, ChannelKind::Console);
+    assert_eq!(settings.channels["ops-hook"].kind(), ChannelKind::Webhook);
+    assert_eq!(settings.channels["terminal"].kind(), ChannelKind::Console);
     assert_eq!(settings.rules.len(), 1);
     assert!(!settings.to_redacted_toml().contains(SECRET));
 
@@ -622,7 +624,7 @@ fn alerting_controls_are_loaded_and_checked() {
     let fixed = toml.replace(", excep = []", "");
     let settings = load(&fixed, &[]).unwrap();
     assert_eq!(settings.watch.confirm_polls, 3);
-    assert_eq!(settings.channels["ok"].max_per_minute, Some(10));
+    assert_eq!(settings.channels["ok"].shared.max_per_minute, Some(10));
     assert_eq!(
         settings.rules[0].remind_every,
         Some(std::time::Duration::from_secs(10))
@@ -678,7 +680,7 @@ labels = {{ team = "outreach" }}
         key.path().display()
     );
     let settings = load(&toml, &[]).unwrap();
-    let pager = &settings.channels["pager"];
+    let pager: &PagerDutySettings = settings.channels["pager"].kind.get().unwrap();
     assert_eq!(
         pager.routing_key.as_ref().map(Secret::expose),
         Some("PDROUTINGKEY0123456789abcdef01")
@@ -692,7 +694,7 @@ labels = {{ team = "outreach" }}
         problems[0].starts_with("channels.pager.severity: \"Paused\" is not a condition"),
         "{problems:?}"
     );
-    let am = &settings.channels["am"];
+    let am: &AlertmanagerSettings = settings.channels["am"].kind.get().unwrap();
     assert_eq!(am.resend_interval, Some(Duration::from_secs(30)));
     assert_eq!(am.labels.as_ref().unwrap()["team"], "outreach");
     assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
@@ -778,4 +780,132 @@ fn the_heartbeat_url_is_a_secret_read_from_a_file_and_checked() {
         problems.iter().any(|p| p.starts_with("heartbeat.url_file")),
         "{problems:?}"
     );
+}
+
+#[test]
+fn a_key_of_another_kind_names_the_key_the_channel_and_its_kind() {
+    let toml = r#"
+        [channels.ops]
+        kind = "slack"
+        url = "https://hooks.slack.com/services/T0/B0/X"
+        to = ["ops@example.com"]
+        secret = "whsec_x"
+        grop = true
+        [channels.mail]
+        kind = "email"
+        url = "https://x.example.com/"
+        [channels.hook]
+        kind = "webhook"
+        url = "https://x.example.com/"
+        timezone = "Europe/Berlin"
+    "#;
+    let found = problems(load(
+        toml,
+        &[("CAMPAIGN_WATCHER__CHANNELS__OPS__ROUTING_KEY", "k")],
+    ));
+    assert_eq!(
+        found,
+        [
+            "channels.hook.timezone: is a key of email, slack, discord, teams, pagerduty and alertmanager channels; this channel is kind \"webhook\"",
+            "channels.mail.url: is a key of webhook, slack, discord, teams, pagerduty and alertmanager channels; this channel is kind \"email\"",
+            "unknown key \"channels.ops.grop\" (did you mean \"group\"?)",
+            "channels.ops.routing_key: is a key of pagerduty channels; this channel is kind \"slack\" (set by environment variable CAMPAIGN_WATCHER__CHANNELS__OPS__ROUTING_KEY)",
+            "channels.ops.secret: is a key of webhook channels; this channel is kind \"slack\"",
+            "channels.ops.to: is a key of email channels; this channel is kind \"slack\"",
+        ]
+    );
+}
+
+#[test]
+fn every_kind_has_its_own_keys_apart_from_the_shared_and_text_ones() {
+    let shared = fields::struct_fields::<SharedSettings>();
+    let text = fields::struct_fields::<TextSettings>();
+    for kind in ChannelKind::ALL {
+        assert_eq!(ChannelKind::parse(kind.as_str()), Some(*kind));
+        for key in kind.own_keys() {
+            assert!(
+                !shared.contains(key) && !text.contains(key) && *key != "kind",
+                "{kind}.{key} is also a shared key"
+            );
+        }
+    }
+}
+
+#[test]
+fn settings_deserialized_directly_type_channels_by_kind() {
+    let settings: Settings = toml::from_str(
+        r#"
+        [channels.hook]
+        kind = "webhook"
+        url = "https://x.example.com/"
+        max_age = "1h"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(settings.channels["hook"].kind(), ChannelKind::Webhook);
+    assert_eq!(
+        settings.channels["hook"].shared.max_age,
+        Duration::from_secs(3600)
+    );
+    let error = toml::from_str::<Settings>("[channels.hook]\nkind = \"slack\"\nto = []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("channels.hook.to: is a key of email channels"),
+        "{error}"
+    );
+}
+
+#[test]
+fn check_config_shows_only_the_keys_of_the_channels_kind() {
+    let settings = load(
+        "[channels.c]\nkind = \"console\"\n[channels.h]\nkind = \"webhook\"\nurl = \"https://x.example.com/\"\n",
+        &[],
+    )
+    .unwrap();
+    let rendered = settings.to_redacted_toml();
+    let console =
+        &rendered[rendered.find("[channels.c]").unwrap()..rendered.find("[channels.h]").unwrap()];
+    assert!(console.contains("kind = \"console\""), "{rendered}");
+    assert!(console.contains("timeout = \"15s\""), "{rendered}");
+    assert!(
+        !console.contains("url") && !console.contains("to ="),
+        "{rendered}"
+    );
+    let reparsed = load(&rendered, &[]).unwrap();
+    assert_eq!(reparsed.channels["h"].kind(), ChannelKind::Webhook);
+}
+
+#[test]
+fn chat_and_incident_checks_name_the_key_and_never_the_url() {
+    let toml = r#"
+        [channels.s]
+        kind = "slack"
+        url = "ftp://hooks.slack.com/services/T0/B0/SECRETTOKEN"
+        [channels.d]
+        kind = "discord"
+        [channels.p]
+        kind = "pagerduty"
+        [channels.a]
+        kind = "alertmanager"
+        urls = ["http://am-1:9093"]
+        resend_interval = "10ms"
+        labels = { team = "outreach", severity = "x", 9lives = "y", empty = "" }
+    "#;
+    let found = load(toml, &[]).unwrap().validate().unwrap_err();
+    for prefix in [
+        "channels.s.url: the webhook url is not an http",
+        "channels.d.url: a discord channel needs the webhook url",
+        "channels.p.routing_key: a pagerduty channel needs",
+        "channels.a.labels.severity: is set by campaign-watcher itself",
+        "channels.a.labels.9lives: a label name is",
+        "channels.a.labels.empty: is empty",
+        "channels.a.resend_interval: 10ms is below the 1s minimum",
+    ] {
+        assert!(
+            found.iter().any(|problem| problem.starts_with(prefix)),
+            "missing {prefix:?} in {found:#?}"
+        );
+    }
+    assert!(!format!("{found:?}").contains("SECRETTOKEN"));
 }

@@ -5,10 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use base64::Engine as _;
-
-use super::redact::redact_url;
-use super::{ChannelKind, ChannelSettings, Settings};
+use super::url::check_http_url;
+use super::url::redact_url;
+use super::{ChannelSettings, Settings};
 use crate::event::EventType;
 
 /// The statuses SigmaMind documents; `watch.statuses` filters on exactly these.
@@ -57,31 +56,7 @@ impl Settings {
             );
         }
         for (name, channel) in &self.channels {
-            if channel.previous_secret.is_some() && channel.secret.is_none() {
-                warnings.push(format!(
-                    "channels.{name}.previous_secret: set without secret; it is ignored"
-                ));
-            }
-            for key in super::chat::misplaced_chat_keys(channel) {
-                warnings.push(format!(
-                    "channels.{name}.{key}: not used by kind = \"{}\"; it is ignored",
-                    channel.kind.as_str()
-                ));
-            }
-            if channel.kind != ChannelKind::Email {
-                for key in super::email::email_keys_set(channel)
-                    .into_iter()
-                    .filter(|key| !super::chat::shared_with_email(channel.kind, key))
-                {
-                    warnings.push(format!(
-                        "channels.{name}.{key}: only used by kind = \"email\"; it is ignored"
-                    ));
-                }
-            } else if channel.url.is_some() || channel.secret.is_some() {
-                warnings.push(format!(
-                    "channels.{name}: url and secret are not used by kind = \"email\"; they are ignored"
-                ));
-            }
+            warnings.extend(channel.kind.warnings(&format!("channels.{name}")));
         }
         warnings
     }
@@ -311,67 +286,7 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
             "{at}: the name may only contain letters, digits, '_' and '-'"
         ));
     }
-    match channel.kind {
-        ChannelKind::Webhook => match &channel.url {
-            None => problems.push(format!("{at}.url: a webhook channel needs url or url_file")),
-            Some(url) => {
-                if let Err(why) = check_http_url(url) {
-                    problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
-                }
-            }
-        },
-        ChannelKind::Console => {}
-        ChannelKind::Email => super::email::check_email_channel(&at, channel, problems),
-        ChannelKind::Slack
-        | ChannelKind::Discord
-        | ChannelKind::Teams
-        | ChannelKind::Pagerduty
-        | ChannelKind::Alertmanager => super::chat::check_chat_channel(&at, channel, problems),
-    }
-    if let Some(secret) = &channel.secret {
-        if let Err(why) = check_signing_secret(secret.expose()) {
-            problems.push(format!("{at}.secret: {why}"));
-        }
-    }
-    if let Some(secret) = &channel.previous_secret {
-        if let Err(why) = check_signing_secret(secret.expose()) {
-            problems.push(format!("{at}.previous_secret: {why}"));
-        }
-    }
-    super::email::check_rendering(&at, channel, problems);
-    non_zero(problems, &format!("{at}.timeout"), channel.timeout);
-    if channel.retry_initial_backoff.is_zero() {
-        problems.push(format!(
-            "{at}.retry_initial_backoff: must be longer than 0s"
-        ));
-    } else if channel.retry_initial_backoff > channel.retry_max_backoff {
-        problems.push(format!(
-            "{at}.retry_initial_backoff: {} is longer than retry_max_backoff ({})",
-            human(channel.retry_initial_backoff),
-            human(channel.retry_max_backoff)
-        ));
-    }
-    non_zero(problems, &format!("{at}.max_age"), channel.max_age);
-    if channel.max_per_minute == Some(0) {
-        problems.push(format!(
-            "{at}.max_per_minute: must be at least 1 (leave it out for no limit)"
-        ));
-    }
-    if let Some(quiet) = &channel.quiet_hours {
-        if matches!(
-            channel.kind,
-            ChannelKind::Pagerduty | ChannelKind::Alertmanager
-        ) {
-            // A digest of held events cannot trigger or resolve incidents; the
-            // targets schedule and silence notifications themselves.
-            problems.push(format!(
-                "{at}.quiet_hours: not supported for kind \"{}\": use the target's own schedules or silences",
-                channel.kind.as_str()
-            ));
-        } else if let Err(why) = crate::route::quiet::QuietHours::from_settings(quiet) {
-            problems.push(format!("{at}.quiet_hours: {why}"));
-        }
-    }
+    channel.check(&at, problems);
 }
 
 fn check_confirm_polls(problems: &mut Vec<String>, key: &str, polls: u32) {
@@ -392,39 +307,6 @@ fn human(duration: Duration) -> String {
 
 fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite://") || url.starts_with("sqlite:")
-}
-
-/// Scheme and host only; the HTTP client does the full parse when it connects.
-pub(super) fn check_http_url(url: &str) -> Result<(), &'static str> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("is not an http:// or https:// URL");
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err("is not an http:// or https:// URL");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err("has no host");
-    }
-    Ok(())
-}
-
-/// Standard Webhooks keys: `whsec_` then the base64 of the raw key.
-fn check_signing_secret(secret: &str) -> Result<(), &'static str> {
-    let Some(encoded) = secret.strip_prefix("whsec_") else {
-        return Err("must start with whsec_");
-    };
-    match base64::engine::general_purpose::STANDARD.decode(encoded) {
-        Ok(key) if !key.is_empty() => Ok(()),
-        Ok(_) => Err("is empty after whsec_"),
-        Err(_) => Err("is not valid base64 after whsec_"),
-    }
 }
 
 /// A light syntactic check; the scheduler parses it fully at start-up.

@@ -8,28 +8,26 @@
 //! `resend_interval`s ahead; one that ends it posts `endsAt` in the past.
 //!
 //! Alertmanager forgets alerts that stop arriving (and loses them all when it
-//! restarts), so a [`Reasserter`] task re-posts every active condition each
-//! `resend_interval`, derived from the stored campaign states and API health
-//! ([`active_conditions`], pure). It also resolves what it asserted before and
-//! is no longer active. Because the states are in the store, a restarted
-//! watcher re-asserts them too.
+//! restarts), so a re-asserter task (beside the daemon) hands this channel
+//! every active condition each `resend_interval` ([`AlertmanagerChannel::reassert`]),
+//! which also resolves what it asserted before and is no longer active. The
+//! channel itself never reads the store.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
-use super::chat::{answered, outcome_for_status, Answer, ChatText, Target};
-use super::condition::{transitions, Condition, SeverityMap, Transition};
+use super::channel::{BuildContext, Deliver};
+use super::chat::{severities, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
-use crate::commit::Store;
-use crate::config::ChannelSettings;
-use crate::diff::{ApiHealth, CampaignState};
 use crate::event::{Event, EventType};
-use crate::observe::CampaignStatus;
+use crate::route::condition::{transitions, ActiveCondition, Condition, SeverityMap, Transition};
+
+mod settings;
+pub use settings::AlertmanagerSettings;
 
 pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 /// An active alert's `endsAt` lies this many resend intervals ahead: missing
@@ -50,92 +48,34 @@ pub struct AlertmanagerChannel {
     text: ChatText,
 }
 
-/// A condition that holds now, per the stored state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveCondition {
-    pub condition: Condition,
-    /// `(id, name)`; none for the API's health.
-    pub campaign: Option<(String, String)>,
-    pub since: DateTime<Utc>,
-}
-
-/// Pure: every condition the stored states and health say is active now.
-/// `watched` limits campaigns to the configured ids (none: every stored one).
-pub fn active_conditions(
-    states: &HashMap<String, CampaignState>,
-    health: &ApiHealth,
-    watched: Option<&BTreeSet<String>>,
-    now: DateTime<Utc>,
-) -> Vec<ActiveCondition> {
-    let mut keys: Vec<&String> = states
-        .keys()
-        .filter(|key| watched.map_or(true, |ids| ids.contains(*key)))
-        .collect();
-    keys.sort();
-    let mut active = Vec::new();
-    for key in keys {
-        let state = &states[key];
-        let snapshot = &state.snapshot;
-        let campaign = Some((snapshot.id.clone(), snapshot.name.clone()));
-        let mut holds = |condition| {
-            active.push(ActiveCondition {
-                condition,
-                campaign: campaign.clone(),
-                since: state.changed_at,
-            })
-        };
-        // A campaign that is gone is neither paused nor failing its uploads.
-        if state.not_found {
-            holds(Condition::NotFound);
-            continue;
-        }
-        if snapshot.status == CampaignStatus::Paused {
-            holds(Condition::Paused);
-        }
-        if !snapshot.upload_errors.is_empty() {
-            holds(Condition::UploadErrors);
-        }
-    }
-    if health.unhealthy {
-        active.push(ActiveCondition {
-            condition: Condition::ApiUnhealthy,
-            campaign: None,
-            since: now,
-        });
-    }
-    active
-}
-
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl AlertmanagerChannel {
     pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
+        settings: &AlertmanagerSettings,
+        context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: name.to_string(),
-            reason,
-        };
-        let urls = crate::config::alertmanager_urls(settings);
+        let name = context.name;
+        let urls = settings.all_urls();
         if urls.is_empty() {
-            return Err(invalid("`url` or `urls` is missing".into()));
+            return Err(DeliverError::Chat {
+                channel: name.to_string(),
+                reason: "`url` or `urls` is missing".into(),
+            });
         }
         let mut targets = Vec::new();
         for url in urls {
-            targets.push(Target::new(name, url, settings.timeout)?.join_path(ALERTS_PATH));
+            targets.push(Target::new(name, url, context.shared.timeout)?.join_path(ALERTS_PATH));
         }
-        let severities = SeverityMap::parse(settings.severity.as_ref())
-            .map_err(|problems| invalid(format!("`severity`: {}", problems.join("; "))))?;
+        let severities = severities(name, settings.severity.as_ref())?;
         Ok(Self {
             targets,
             severities,
             extra_labels: settings.labels.clone().unwrap_or_default(),
             resend_interval: settings.resend_interval.unwrap_or(DEFAULT_RESEND_INTERVAL),
-            text: ChatText::new(name, settings, instance)?,
+            text: ChatText::new(context)?,
         })
     }
 
@@ -218,40 +158,6 @@ impl AlertmanagerChannel {
         Ok(alerts)
     }
 
-    pub fn preview(&self, events: &[Event]) -> Result<String, String> {
-        let now = Utc::now();
-        let mut out = String::new();
-        for event in events {
-            let alerts = self.alerts_for(event, now)?;
-            if alerts.is_empty() {
-                out.push_str(&format!(
-                    "# {} ({}): neither starts nor ends a condition; nothing is posted\n",
-                    event.kind, event.id
-                ));
-            } else {
-                out.push_str(&serde_json::to_string_pretty(&alerts).unwrap_or_default());
-                out.push('\n');
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn send(&self, event: &Event) -> SendOutcome {
-        let alerts = match self.alerts_for(event, Utc::now()) {
-            Ok(alerts) => alerts,
-            Err(reason) => return SendOutcome::Permanent { reason },
-        };
-        if alerts.is_empty() {
-            return SendOutcome::Delivered {
-                detail: format!(
-                    "skipped: {} neither starts nor ends an Alertmanager alert",
-                    event.kind
-                ),
-            };
-        }
-        self.post(&alerts).await
-    }
-
     /// Posts `alerts` to every Alertmanager. Delivered only when all took them
     /// (re-posting to those that did is harmless: alerts are idempotent).
     pub async fn post(&self, alerts: &[Value]) -> SendOutcome {
@@ -294,6 +200,42 @@ impl AlertmanagerChannel {
     }
 }
 
+impl Deliver for AlertmanagerChannel {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        let now = Utc::now();
+        let mut out = String::new();
+        for event in events {
+            let alerts = self.alerts_for(event, now)?;
+            if alerts.is_empty() {
+                out.push_str(&format!(
+                    "# {} ({}): neither starts nor ends a condition; nothing is posted\n",
+                    event.kind, event.id
+                ));
+            } else {
+                out.push_str(&serde_json::to_string_pretty(&alerts).unwrap_or_default());
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
+        let alerts = match self.alerts_for(event, Utc::now()) {
+            Ok(alerts) => alerts,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        if alerts.is_empty() {
+            return SendOutcome::Delivered {
+                detail: format!(
+                    "skipped: {} neither starts nor ends an Alertmanager alert",
+                    event.kind
+                ),
+            };
+        }
+        self.post(&alerts).await
+    }
+}
+
 fn classify(display: &str, answer: &Answer) -> SendOutcome {
     outcome_for_status(
         answer.status.as_u16(),
@@ -302,47 +244,21 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
     )
 }
 
-/// Re-posts one channel's active conditions every `resend_interval`.
-pub struct Reasserter {
-    pub channel_name: String,
-    pub channel: Arc<AlertmanagerChannel>,
-    pub store: Store,
-    /// `watch.campaigns` when the watcher is not listing all campaigns.
-    pub watched: Option<BTreeSet<String>>,
-}
-
-impl Reasserter {
-    /// Until `stop`: read the stored states, post what is active and resolve
-    /// what was posted before and no longer is. Failures are logged and tried
-    /// again next round; Alertmanager keeps an alert until its `endsAt`.
-    pub async fn run(self, stop: CancellationToken) {
-        let mut asserted: BTreeMap<Labels, String> = BTreeMap::new();
-        loop {
-            // Standbys stay quiet: only the replica that polls re-asserts alerts.
-            if self.store.check_leader().is_err() {
-                asserted.clear();
-            } else if let Err(reason) = self.round(&mut asserted, Utc::now()).await {
-                tracing::warn!(channel = %self.channel_name, error = %reason, "could not re-post active alerts; trying again next interval");
-            }
-            tokio::select! {
-                () = stop.cancelled() => break,
-                () = tokio::time::sleep(self.channel.resend_interval()) => {}
-            }
-        }
-        tracing::debug!(channel = %self.channel_name, "alert re-posting stopped");
-    }
-
-    async fn round(
+impl AlertmanagerChannel {
+    /// One re-assertion round: post every condition in `active` and resolve what
+    /// `asserted` (labels → `startsAt`) holds and is no longer active. `asserted`
+    /// becomes what was posted; on failure it keeps what still needs resolving.
+    /// Returns how many alerts are active once posted; `None` when there was
+    /// nothing to post or resolve.
+    pub async fn reassert(
         &self,
+        active: &[ActiveCondition],
         asserted: &mut BTreeMap<Labels, String>,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
-        let states = self.store.load_states().await.map_err(|e| e.to_string())?;
-        let health = self.store.load_health().await.map_err(|e| e.to_string())?;
-        let active = active_conditions(&states, &health, self.watched.as_ref(), now);
+    ) -> Result<Option<usize>, String> {
         let mut alerts: Vec<Value> = active
             .iter()
-            .map(|condition| self.channel.active_alert(condition, now))
+            .map(|condition| self.active_alert(condition, now))
             .collect();
         let current: BTreeMap<Labels, String> = alerts
             .iter()
@@ -362,13 +278,13 @@ impl Reasserter {
             }
         }
         if alerts.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        match self.channel.post(&alerts).await {
+        match self.post(&alerts).await {
             SendOutcome::Delivered { .. } => {
-                tracing::debug!(channel = %self.channel_name, active = current.len(), "re-posted active alerts");
+                let count = current.len();
                 *asserted = current;
-                Ok(())
+                Ok(Some(count))
             }
             SendOutcome::Retry { reason, .. } | SendOutcome::Permanent { reason } => {
                 // Keep what still needs resolving for the next round.

@@ -1,75 +1,22 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::config::ChannelKind;
-use crate::observe::Snapshot;
+use crate::deliver::channel::BuildContext;
+use crate::observe::CampaignStatus;
 use crate::render::sample_event;
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 9, minute, 0).unwrap()
 }
 
-fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> CampaignState {
-    CampaignState {
-        snapshot: Snapshot {
-            id: id.into(),
-            name: format!("Campaign {id}"),
-            status,
-            upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            agent: None,
-            caller_number: None,
-            concurrent_calls: None,
-            scheduled_date: None,
-        },
-        seq: 1,
-        not_found,
-        changed_at: at(1),
-        pending: None,
-    }
-}
-
 fn channel() -> AlertmanagerChannel {
-    let mut settings = ChannelSettings::new(ChannelKind::Alertmanager);
-    settings.urls = Some(vec!["http://127.0.0.1:9093".into()]);
-    settings.labels = Some([("team".into(), "outreach".into())].into());
-    settings.resend_interval = Some(Duration::from_secs(60));
-    AlertmanagerChannel::new("am", &settings, "host-1").unwrap()
-}
-
-#[test]
-fn active_conditions_come_from_stored_states_and_health() {
-    use CampaignStatus::*;
-    let states = HashMap::from([
-        ("a".to_string(), state("a", Paused, &[], false)),
-        ("b".to_string(), state("b", Live, &["Row 2: bad"], false)),
-        ("c".to_string(), state("c", Paused, &["Row 3: bad"], false)),
-        ("d".to_string(), state("d", Paused, &["Row 4: bad"], true)),
-        ("e".to_string(), state("e", Live, &[], false)),
-    ]);
-    let healthy = ApiHealth::default();
-    let found: Vec<(Condition, String)> = active_conditions(&states, &healthy, None, at(5))
-        .into_iter()
-        .map(|a| (a.condition, a.campaign.unwrap().0))
-        .collect();
-    assert_eq!(
-        found,
-        vec![
-            (Condition::Paused, "a".to_string()),
-            (Condition::UploadErrors, "b".to_string()),
-            (Condition::Paused, "c".to_string()),
-            (Condition::UploadErrors, "c".to_string()),
-            (Condition::NotFound, "d".to_string()),
-        ]
-    );
-    let unhealthy = ApiHealth {
-        unhealthy: true,
-        ..ApiHealth::default()
+    let settings = AlertmanagerSettings {
+        urls: Some(vec!["http://127.0.0.1:9093".into()]),
+        labels: Some([("team".into(), "outreach".into())].into()),
+        resend_interval: Some(Duration::from_secs(60)),
+        ..AlertmanagerSettings::default()
     };
-    let watched = BTreeSet::from(["a".to_string()]);
-    let only_a = active_conditions(&states, &unhealthy, Some(&watched), at(5));
-    assert_eq!(only_a.len(), 2);
-    assert_eq!(only_a[1].condition, Condition::ApiUnhealthy);
-    assert_eq!(only_a[1].campaign, None);
+    AlertmanagerChannel::new(&settings, &BuildContext::for_tests("am")).unwrap()
 }
 
 #[test]

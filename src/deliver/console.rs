@@ -4,8 +4,12 @@ use std::io::Write;
 
 use chrono::SecondsFormat;
 
+use super::channel::Deliver;
 use super::SendOutcome;
 use crate::event::Event;
+
+mod settings;
+pub use settings::ConsoleSettings;
 
 #[derive(Debug, Clone, Default)]
 pub struct ConsoleChannel;
@@ -26,8 +30,17 @@ impl ConsoleChannel {
             event.id
         )
     }
+}
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+impl Deliver for ConsoleChannel {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        Ok(events
+            .iter()
+            .map(|event| Self::line(event) + "\n")
+            .collect())
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
         let line = Self::line(event);
         let mut stdout = std::io::stdout().lock();
         match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {

@@ -10,13 +10,15 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{
-    answered, clip, headline, json_seconds, outcome_for_status, Answer, ChatText, Target,
-};
-use super::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
+use super::channel::{each, BuildContext, Deliver};
+use super::chat::{clip, headline, json_seconds, severities, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
-use crate::config::ChannelSettings;
 use crate::event::Event;
+use crate::route::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
+
+mod settings;
+pub use settings::DiscordSettings;
 
 const CONTENT_CHARS: usize = 2000;
 const TITLE_CHARS: usize = 256;
@@ -34,19 +36,17 @@ pub struct DiscordChannel {
 
 impl DiscordChannel {
     pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
+        settings: &DiscordSettings,
+        context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let severities = SeverityMap::parse(settings.severity.as_ref()).map_err(|problems| {
-            DeliverError::Chat {
-                channel: name.to_string(),
-                reason: format!("`severity`: {}", problems.join("; ")),
-            }
-        })?;
+        let severities = severities(context.name, settings.severity.as_ref())?;
         Ok(Self {
-            target: Target::from_settings(name, settings)?,
-            text: ChatText::new(name, settings, instance)?,
+            target: Target::required(
+                context.name,
+                settings.url.as_deref(),
+                context.shared.timeout,
+            )?,
+            text: ChatText::new(context)?,
             severities,
         })
     }
@@ -74,8 +74,14 @@ impl DiscordChannel {
             "allowed_mentions": {"parse": []},
         }))
     }
+}
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+impl Deliver for DiscordChannel {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        each(events, |event| self.payload(event))
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
         let body = match self.payload(event) {
             Ok(body) => body,
             Err(reason) => return SendOutcome::Permanent { reason },

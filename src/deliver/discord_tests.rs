@@ -1,17 +1,20 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::config::ChannelKind;
-use crate::deliver::condition::Severity;
+use crate::deliver::channel::BuildContext;
+
 use crate::event::EventType;
 use crate::render::sample_event;
+use crate::route::condition::Severity;
 
 #[test]
 fn payload_has_content_embed_colour_and_no_mentions() {
-    let mut settings = ChannelSettings::new(ChannelKind::Discord);
-    settings.url = Some("https://discord.com/api/webhooks/1/TOKEN".into());
-    settings.severity = Some([("paused".into(), "critical".into())].into());
-    let channel = DiscordChannel::new("d", &settings, "host-1").unwrap();
+    let settings = DiscordSettings {
+        url: Some("https://discord.com/api/webhooks/1/TOKEN".into()),
+        severity: Some([("paused".into(), "critical".into())].into()),
+        ..DiscordSettings::default()
+    };
+    let channel = DiscordChannel::new(&settings, &BuildContext::for_tests("d")).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let paused = channel
         .payload(&sample_event(EventType::StatusChanged, at))

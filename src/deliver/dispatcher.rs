@@ -13,7 +13,7 @@ use super::{ChannelSet, SendOutcome};
 mod shaping;
 use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, Store, StoreError};
-use crate::http::{Metrics, NotificationResult};
+use crate::metrics::{Metrics, NotificationResult};
 
 mod batching;
 

@@ -16,10 +16,14 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::channel::{BuildContext, Deliver};
 use super::{DeliverError, SendOutcome};
-use crate::config::{parse_smtp_url, ChannelSettings, SmtpSecurity};
+use crate::config::{parse_smtp_url, SmtpSecurity};
 use crate::event::{event_id, Event};
 use crate::render::{RenderContext, Rendered, Templates};
+
+mod settings;
+pub use settings::EmailSettings;
 
 /// Per SMTP command (lettre's default is 60 s; a stuck relay must not hold the drain).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,11 +77,9 @@ impl EmailChannel {
     /// Builds the transport (no connection is made yet) and loads the templates.
     /// Settings are expected to be validated; anything still wrong is an error
     /// naming the key, never showing the password.
-    pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
-    ) -> Result<Self, DeliverError> {
+    pub fn new(settings: &EmailSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
+        let name = context.name;
+        let instance = context.instance;
         let raw_url = settings
             .smtp_url
             .as_deref()
@@ -114,7 +116,7 @@ impl EmailChannel {
         if to.iter().next().is_none() {
             return Err(invalid(name, "`to` lists no recipient"));
         }
-        let timezone = match &settings.timezone {
+        let timezone = match &context.text.timezone {
             Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
                 invalid(
                     name,
@@ -123,8 +125,10 @@ impl EmailChannel {
             })?),
             None => None,
         };
-        let templates = Templates::load(&settings.template_files())
-            .map_err(|e| invalid(name, e.to_string()))?;
+        let files = context
+            .text
+            .template_files(settings.html_template.as_deref());
+        let templates = Templates::load(&files).map_err(|e| invalid(name, e.to_string()))?;
 
         let tls_parameters = || -> Result<TlsParameters, DeliverError> {
             let mut builder = TlsParameters::builder(endpoint.host.clone());
@@ -199,11 +203,6 @@ impl EmailChannel {
         })
     }
 
-    /// Whether the events of one cycle go out as one digest.
-    pub fn groups(&self) -> bool {
-        self.group
-    }
-
     pub fn display(&self) -> &str {
         &self.display
     }
@@ -272,7 +271,7 @@ impl EmailChannel {
     }
 
     /// What `render` prints: the headers a reader sees, then both parts as text.
-    pub fn preview(&self, events: &[Event]) -> Result<String, String> {
+    pub fn readable(&self, events: &[Event]) -> Result<String, String> {
         let rendered = self.render(events)?;
         let to: Vec<String> = self.to.iter().map(ToString::to_string).collect();
         let ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
@@ -288,14 +287,35 @@ impl EmailChannel {
             rendered.html
         ))
     }
+}
+
+impl Deliver for EmailChannel {
+    /// `raw`: the message as it goes on the wire; else [`EmailChannel::readable`].
+    fn preview(&self, events: &[Event], raw: bool) -> Result<String, String> {
+        if raw {
+            self.compose(events)
+                .map(|message| String::from_utf8_lossy(&message.formatted()).into_owned())
+        } else {
+            self.readable(events)
+        }
+    }
+
+    fn sends_batches(&self) -> bool {
+        true
+    }
+
+    /// Whether the events of one cycle go out as one digest.
+    fn groups(&self) -> bool {
+        self.group
+    }
 
     /// One event as one message (test-notify, and channels that do not group).
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+    async fn send(&self, event: &Event) -> SendOutcome {
         self.send_batch(std::slice::from_ref(event)).await.outcome
     }
 
     /// One message for `events` (a digest when there are several).
-    pub async fn send_batch(&self, events: &[Event]) -> BatchOutcome {
+    async fn send_batch(&self, events: &[Event]) -> BatchOutcome {
         let message = match self.compose(events) {
             Ok(message) => message,
             Err(reason) => {

@@ -6,43 +6,47 @@
 //! so receivers can drop duplicates.
 //!
 //! Channels are an enum rather than trait objects: the set is closed, and each
-//! kind is a plain struct built once from its settings.
+//! kind is a plain struct built once from its own settings. A kind lives in
+//! `<kind>.rs` (the channel) and `<kind>/settings.rs` (its keys); `kinds.rs`
+//! holds the one list of kinds, `channel.rs` what every kind provides.
 
 pub mod alertmanager;
+mod channel;
 mod chat;
-pub mod condition;
-mod console;
-mod discord;
+pub mod console;
+pub mod discord;
 mod dispatcher;
-mod email;
+pub mod email;
 pub mod heartbeat;
-mod pagerduty;
+pub mod kinds;
+pub mod pagerduty;
 pub mod signing;
-mod slack;
-mod teams;
-mod webhook;
+pub mod slack;
+mod target;
+pub mod teams;
+pub mod webhook;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use alertmanager::{AlertmanagerChannel, Reasserter};
-pub use condition::SeverityMap;
+pub use crate::route::condition::SeverityMap;
+pub use alertmanager::AlertmanagerChannel;
+pub use channel::{ChannelConfig, Deliver};
 pub use console::ConsoleChannel;
 pub use discord::DiscordChannel;
 pub use dispatcher::{Dispatcher, DrainReport};
 pub use email::{
     BatchOutcome, EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_HEADER,
 };
+pub use kinds::{BuildContext, Channel, ChannelKind, ChannelSettings, KindSettings};
 pub use pagerduty::PagerDutyChannel;
 pub use signing::SigningError;
 pub use slack::SlackChannel;
 pub use teams::TeamsChannel;
 pub use webhook::WebhookChannel;
 
-use crate::commit::Store;
-use crate::config::{ChannelKind, ChannelSettings, Settings};
-use crate::event::Event;
+use crate::config::Settings;
 
 /// Why the channels could not be built. Never carries a url or secret.
 #[derive(Debug, thiserror::Error)]
@@ -84,82 +88,6 @@ pub enum SendOutcome {
     },
 }
 
-#[derive(Debug)]
-pub enum Channel {
-    Webhook(WebhookChannel),
-    Console(ConsoleChannel),
-    /// Boxed: its transport and templates dwarf the other variants.
-    Email(Box<EmailChannel>),
-    Slack(Box<SlackChannel>),
-    Discord(Box<DiscordChannel>),
-    Teams(Box<TeamsChannel>),
-    Pagerduty(Box<PagerDutyChannel>),
-    /// Shared with its [`Reasserter`] task.
-    Alertmanager(Arc<AlertmanagerChannel>),
-}
-
-impl Channel {
-    pub async fn send(&self, event: &Event) -> SendOutcome {
-        match self {
-            Self::Webhook(channel) => channel.send(event).await,
-            Self::Console(channel) => channel.send(event).await,
-            Self::Email(channel) => channel.send(event).await,
-            Self::Slack(channel) => channel.send(event).await,
-            Self::Discord(channel) => channel.send(event).await,
-            Self::Teams(channel) => channel.send(event).await,
-            Self::Pagerduty(channel) => channel.send(event).await,
-            Self::Alertmanager(channel) => channel.send(event).await,
-        }
-    }
-
-    /// Channels that send messages rather than rows: the dispatcher hands them
-    /// their due rows in batches (one cycle's rows together when [`Channel::groups`]).
-    pub fn sends_batches(&self) -> bool {
-        matches!(self, Self::Email(_) | Self::Slack(_))
-    }
-
-    /// Whether the events of one cycle go out as one digest message.
-    pub fn groups(&self) -> bool {
-        match self {
-            Self::Email(channel) => channel.groups(),
-            Self::Slack(channel) => channel.groups(),
-            _ => false,
-        }
-    }
-
-    /// One message for `events` on a batching channel; any other channel sends
-    /// them one by one and reports the first failure.
-    pub async fn send_batch(&self, events: &[Event]) -> BatchOutcome {
-        match self {
-            Self::Email(channel) => channel.send_batch(events).await,
-            Self::Slack(channel) => BatchOutcome {
-                outcome: channel.send_batch(events).await,
-                auth_failure: false,
-            },
-            other => {
-                let mut details = Vec::new();
-                for event in events {
-                    match Box::pin(other.send(event)).await {
-                        SendOutcome::Delivered { detail } => details.push(detail),
-                        failed => {
-                            return BatchOutcome {
-                                outcome: failed,
-                                auth_failure: false,
-                            }
-                        }
-                    }
-                }
-                BatchOutcome {
-                    outcome: SendOutcome::Delivered {
-                        detail: details.join("; "),
-                    },
-                    auth_failure: false,
-                }
-            }
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub initial_backoff: Duration,
@@ -171,9 +99,9 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     fn from_settings(settings: &ChannelSettings) -> Self {
         Self {
-            initial_backoff: settings.retry_initial_backoff,
-            max_backoff: settings.retry_max_backoff,
-            max_age: settings.max_age,
+            initial_backoff: settings.shared.retry_initial_backoff,
+            max_backoff: settings.shared.retry_max_backoff,
+            max_age: settings.shared.max_age,
         }
     }
 }
@@ -196,10 +124,8 @@ pub struct ChannelSet {
 }
 
 impl ChannelSet {
-    /// Builds each channel from its settings (webhook: url required, http/https only;
-    /// secret must be whsec_<base64>; console: nothing; the chat and incident
-    /// kinds: their url or routing key). `*_file` keys are already resolved into
-    /// `url`/`secret`/`routing_key` by the config loader.
+    /// Builds each channel from its settings ([`ChannelSettings::build`]).
+    /// `*_file` keys are already resolved into their values by the config loader.
     pub fn build(settings: &BTreeMap<String, ChannelSettings>) -> Result<Self, DeliverError> {
         Self::build_for_instance(settings, &crate::render::default_instance_name())
     }
@@ -217,41 +143,9 @@ impl ChannelSet {
     ) -> Result<Self, DeliverError> {
         let mut channels = BTreeMap::new();
         for (name, channel_settings) in settings {
-            let channel = match channel_settings.kind {
-                ChannelKind::Webhook => {
-                    Channel::Webhook(WebhookChannel::new(name, channel_settings)?)
-                }
-                ChannelKind::Console => Channel::Console(ConsoleChannel::new()),
-                ChannelKind::Email => Channel::Email(Box::new(EmailChannel::new(
-                    name,
-                    channel_settings,
-                    instance,
-                )?)),
-                ChannelKind::Slack => Channel::Slack(Box::new(SlackChannel::new(
-                    name,
-                    channel_settings,
-                    instance,
-                )?)),
-                ChannelKind::Discord => Channel::Discord(Box::new(DiscordChannel::new(
-                    name,
-                    channel_settings,
-                    instance,
-                )?)),
-                ChannelKind::Teams => Channel::Teams(Box::new(TeamsChannel::new(
-                    name,
-                    channel_settings,
-                    instance,
-                )?)),
-                ChannelKind::Pagerduty => Channel::Pagerduty(Box::new(PagerDutyChannel::new(
-                    name,
-                    channel_settings,
-                    instance,
-                )?)),
-                ChannelKind::Alertmanager => Channel::Alertmanager(Arc::new(
-                    AlertmanagerChannel::new(name, channel_settings, instance)?,
-                )),
-            };
+            let channel = channel_settings.build(name, instance)?;
             let quiet_hours = channel_settings
+                .shared
                 .quiet_hours
                 .as_ref()
                 .map(crate::route::quiet::QuietHours::from_settings)
@@ -267,7 +161,7 @@ impl ChannelSet {
                     channel,
                     retry: RetryPolicy::from_settings(channel_settings),
                     quiet_hours,
-                    max_per_minute: channel_settings.max_per_minute,
+                    max_per_minute: channel_settings.shared.max_per_minute,
                 },
             );
         }
@@ -282,17 +176,12 @@ impl ChannelSet {
         self.channels.get(name)
     }
 
-    /// A task per alertmanager channel that re-posts its active alerts.
-    pub fn reasserters(&self, store: &Store, watched: Option<BTreeSet<String>>) -> Vec<Reasserter> {
+    /// Every alertmanager channel by name, for the re-asserter.
+    pub fn alertmanagers(&self) -> Vec<(String, Arc<AlertmanagerChannel>)> {
         self.channels
             .values()
             .filter_map(|configured| match &configured.channel {
-                Channel::Alertmanager(channel) => Some(Reasserter {
-                    channel_name: configured.name.clone(),
-                    channel: channel.clone(),
-                    store: store.clone(),
-                    watched: watched.clone(),
-                }),
+                Channel::Alertmanager(channel) => Some((configured.name.clone(), channel.clone())),
                 _ => None,
             })
             .collect()

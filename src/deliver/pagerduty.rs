@@ -12,11 +12,16 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, outcome_for_status, Answer, ChatText, Target};
-use super::condition::{transitions, SeverityMap, Transition};
+use super::channel::{BuildContext, Deliver};
+use super::chat::{clip, headline, severities, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
-use crate::config::{ChannelSettings, Secret};
+use crate::config::Secret;
 use crate::event::{Event, EventType};
+use crate::route::condition::{transitions, SeverityMap, Transition};
+
+mod settings;
+pub use settings::PagerDutySettings;
 
 pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 const SUMMARY_CHARS: usize = 1024;
@@ -40,10 +45,10 @@ impl std::fmt::Debug for PagerDutyChannel {
 
 impl PagerDutyChannel {
     pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
+        settings: &PagerDutySettings,
+        context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
+        let name = context.name;
         let invalid = |reason: String| DeliverError::Chat {
             channel: name.to_string(),
             reason,
@@ -53,14 +58,13 @@ impl PagerDutyChannel {
             .clone()
             .filter(|key| !key.expose().trim().is_empty())
             .ok_or_else(|| invalid("`routing_key` (or routing_key_file) is missing".into()))?;
-        let severities = SeverityMap::parse(settings.severity.as_ref())
-            .map_err(|problems| invalid(format!("`severity`: {}", problems.join("; "))))?;
+        let severities = severities(name, settings.severity.as_ref())?;
         let url = settings.url.as_deref().unwrap_or(DEFAULT_URL);
         Ok(Self {
-            target: Target::new(name, url, settings.timeout)?,
+            target: Target::new(name, url, context.shared.timeout)?,
             routing_key,
             severities,
-            text: ChatText::new(name, settings, instance)?,
+            text: ChatText::new(context)?,
         })
     }
 
@@ -131,8 +135,23 @@ impl PagerDutyChannel {
         })
     }
 
+    fn classify(&self, answer: &Answer) -> SendOutcome {
+        // PagerDuty does not echo the key, but a proxy in between might.
+        let reason = answered(self.target.display(), answer)
+            .replace(self.routing_key.expose(), "<redacted>");
+        match answer.status.as_u16() {
+            200..=299 => SendOutcome::Delivered { detail: reason },
+            400 => SendOutcome::Permanent {
+                reason: format!("PagerDuty refused the event as invalid: {reason}"),
+            },
+            other => outcome_for_status(other, reason, answer.retry_after),
+        }
+    }
+}
+
+impl Deliver for PagerDutyChannel {
     /// The messages with the routing key hidden, for `render`.
-    pub fn preview(&self, events: &[Event]) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
         let mut out = String::new();
         for event in events {
             let messages = self.messages(event)?;
@@ -151,7 +170,7 @@ impl PagerDutyChannel {
         Ok(out)
     }
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+    async fn send(&self, event: &Event) -> SendOutcome {
         let messages = match self.messages(event) {
             Ok(messages) => messages,
             Err(reason) => return SendOutcome::Permanent { reason },
@@ -187,19 +206,6 @@ impl PagerDutyChannel {
         }
         SendOutcome::Delivered {
             detail: details.join("; "),
-        }
-    }
-
-    fn classify(&self, answer: &Answer) -> SendOutcome {
-        // PagerDuty does not echo the key, but a proxy in between might.
-        let reason = answered(self.target.display(), answer)
-            .replace(self.routing_key.expose(), "<redacted>");
-        match answer.status.as_u16() {
-            200..=299 => SendOutcome::Delivered { detail: reason },
-            400 => SendOutcome::Permanent {
-                reason: format!("PagerDuty refused the event as invalid: {reason}"),
-            },
-            other => outcome_for_status(other, reason, answer.retry_after),
         }
     }
 }

@@ -1,14 +1,16 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::config::ChannelKind;
+use crate::deliver::channel::BuildContext;
 use crate::render::sample_event;
 
 fn channel() -> PagerDutyChannel {
-    let mut settings = ChannelSettings::new(ChannelKind::Pagerduty);
-    settings.routing_key = Some(Secret::new("R0UTING_KEY_0123456789abcdef0123"));
-    settings.severity = Some([("upload_errors".into(), "error".into())].into());
-    PagerDutyChannel::new("pd", &settings, "host-1").unwrap()
+    let settings = PagerDutySettings {
+        routing_key: Some(Secret::new("R0UTING_KEY_0123456789abcdef0123")),
+        severity: Some([("upload_errors".into(), "error".into())].into()),
+        ..PagerDutySettings::default()
+    };
+    PagerDutyChannel::new(&settings, &BuildContext::for_tests("pd")).unwrap()
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn preview_never_shows_the_routing_key() {
         .into_iter()
         .map(|k| sample_event(k, at))
         .collect();
-    let text = channel().preview(&events).unwrap();
+    let text = channel().preview(&events, false).unwrap();
     assert!(!text.contains("R0UTING_KEY"));
     assert!(text.contains("neither starts nor ends"));
     assert!(!format!("{:?}", channel()).contains("R0UTING_KEY"));

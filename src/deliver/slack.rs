@@ -7,11 +7,15 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, outcome_for_status, ChatText, Target};
-use super::{DeliverError, SendOutcome};
-use crate::config::ChannelSettings;
+use super::channel::{each, pretty, BuildContext, Deliver};
+use super::chat::{clip, headline, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
+use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::Event;
-use crate::fetch::pacing::RequestBudget;
+use crate::pacing::RequestBudget;
+
+mod settings;
+pub use settings::SlackSettings;
 
 /// Slack's limits: header text 150, section text 3000, 50 blocks per message.
 const HEADER_CHARS: usize = 150;
@@ -29,22 +33,17 @@ pub struct SlackChannel {
 }
 
 impl SlackChannel {
-    pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
-    ) -> Result<Self, DeliverError> {
+    pub fn new(settings: &SlackSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: Target::from_settings(name, settings)?,
-            text: ChatText::new(name, settings, instance)?,
+            target: Target::required(
+                context.name,
+                settings.url.as_deref(),
+                context.shared.timeout,
+            )?,
+            text: ChatText::new(context)?,
             group: settings.group.unwrap_or(true),
             pacing: RequestBudget::new(1.0),
         })
-    }
-
-    /// Whether the events of one cycle go out as one digest (default true).
-    pub fn groups(&self) -> bool {
-        self.group
     }
 
     /// The JSON body for `events` (one message; a digest when there are several).
@@ -83,12 +82,8 @@ impl SlackChannel {
         }))
     }
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
-        self.send_batch(std::slice::from_ref(event)).await
-    }
-
     /// One message for `events`.
-    pub async fn send_batch(&self, events: &[Event]) -> SendOutcome {
+    async fn post(&self, events: &[Event]) -> SendOutcome {
         let body = match self.payload(events) {
             Ok(body) => body,
             Err(reason) => return SendOutcome::Permanent { reason },
@@ -107,10 +102,41 @@ impl SlackChannel {
     }
 }
 
+impl Deliver for SlackChannel {
+    /// A digest when the channel groups, else one body per event.
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        if self.group {
+            self.payload(events).map(|body| pretty(&body))
+        } else {
+            each(events, |event| self.payload(std::slice::from_ref(event)))
+        }
+    }
+
+    fn sends_batches(&self) -> bool {
+        true
+    }
+
+    /// Whether the events of one cycle go out as one digest (default true).
+    fn groups(&self) -> bool {
+        self.group
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
+        self.post(std::slice::from_ref(event)).await
+    }
+
+    async fn send_batch(&self, events: &[Event]) -> BatchOutcome {
+        BatchOutcome {
+            outcome: self.post(events).await,
+            auth_failure: false,
+        }
+    }
+}
+
 /// 2xx: delivered. 429: retry after `Retry-After`. 5xx (and 408): retry.
 /// Other 4xx (`invalid_payload`, `no_service`, `channel_is_archived`, …) will
 /// not get better by themselves: dead, with Slack's reason.
-fn classify(display: &str, answer: &super::chat::Answer) -> SendOutcome {
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
     outcome_for_status(
         answer.status.as_u16(),
         answered(display, answer),

@@ -1,14 +1,16 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::config::ChannelKind;
+use crate::deliver::channel::BuildContext;
 use crate::event::EventType;
 use crate::render::sample_event;
 
 fn channel() -> SlackChannel {
-    let mut settings = ChannelSettings::new(ChannelKind::Slack);
-    settings.url = Some("https://hooks.slack.com/services/T0/B0/XYZ".into());
-    SlackChannel::new("slack", &settings, "host-1").unwrap()
+    let settings = SlackSettings {
+        url: Some("https://hooks.slack.com/services/T0/B0/XYZ".into()),
+        ..SlackSettings::default()
+    };
+    SlackChannel::new(&settings, &BuildContext::for_tests("slack")).unwrap()
 }
 
 #[test]

@@ -9,10 +9,14 @@
 
 use serde_json::{json, Value};
 
-use super::chat::{answered, clip, headline, outcome_for_status, Answer, ChatText, Target};
+use super::channel::{each, BuildContext, Deliver};
+use super::chat::{clip, headline, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
-use crate::config::ChannelSettings;
 use crate::event::Event;
+
+mod settings;
+pub use settings::TeamsSettings;
 
 const CARD_VERSION: &str = "1.4";
 /// Teams refuses messages over about 28 KB; the text gets most of that.
@@ -25,14 +29,14 @@ pub struct TeamsChannel {
 }
 
 impl TeamsChannel {
-    pub fn new(
-        name: &str,
-        settings: &ChannelSettings,
-        instance: &str,
-    ) -> Result<Self, DeliverError> {
+    pub fn new(settings: &TeamsSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: Target::from_settings(name, settings)?,
-            text: ChatText::new(name, settings, instance)?,
+            target: Target::required(
+                context.name,
+                settings.url.as_deref(),
+                context.shared.timeout,
+            )?,
+            text: ChatText::new(context)?,
         })
     }
 
@@ -69,8 +73,14 @@ impl TeamsChannel {
             }],
         }))
     }
+}
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+impl Deliver for TeamsChannel {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        each(events, |event| self.payload(event))
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
         let body = match self.payload(event) {
             Ok(body) => body,
             Err(reason) => return SendOutcome::Permanent { reason },

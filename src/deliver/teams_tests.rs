@@ -1,15 +1,17 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::config::ChannelKind;
+use crate::deliver::channel::BuildContext;
 use crate::event::EventType;
 use crate::render::sample_event;
 
 #[test]
 fn payload_is_one_adaptive_card() {
-    let mut settings = ChannelSettings::new(ChannelKind::Teams);
-    settings.url = Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into());
-    let channel = TeamsChannel::new("t", &settings, "host-1").unwrap();
+    let settings = TeamsSettings {
+        url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
+        ..TeamsSettings::default()
+    };
+    let channel = TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let body = channel
         .payload(&sample_event(EventType::UploadErrorsAdded, at))

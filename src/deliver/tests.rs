@@ -16,8 +16,12 @@ use sha2::Sha256;
 
 use super::*;
 use crate::commit::{CycleCommit, OutboxCounts, RoutedEvent, Store};
-use crate::config::{ChannelKind, ChannelSettings, Secret};
-use crate::event::{CampaignInfo, EventType, UploadErrors};
+use crate::config::Secret;
+use crate::deliver::console::ConsoleSettings;
+use crate::deliver::email::EmailSettings;
+use crate::deliver::slack::SlackSettings;
+use crate::deliver::webhook::WebhookSettings;
+use crate::event::{CampaignInfo, Event, EventType, UploadErrors};
 use crate::observe::CampaignStatus;
 
 const KEY: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -130,13 +134,15 @@ fn event(id: &str) -> Event {
 }
 
 fn webhook_settings(url: &str, secret: Option<&str>) -> ChannelSettings {
-    let mut settings = ChannelSettings::new(ChannelKind::Webhook);
-    settings.url = Some(url.to_string());
-    settings.secret = secret.map(Secret::new);
-    settings.timeout = Duration::from_secs(5);
-    settings.retry_initial_backoff = Duration::from_secs(1);
-    settings.retry_max_backoff = Duration::from_secs(60);
-    settings.max_age = Duration::from_secs(3600);
+    let mut settings = ChannelSettings::new(WebhookSettings {
+        url: Some(url.to_string()),
+        secret: secret.map(Secret::new),
+        ..WebhookSettings::default()
+    });
+    settings.shared.timeout = Duration::from_secs(5);
+    settings.shared.retry_initial_backoff = Duration::from_secs(1);
+    settings.shared.retry_max_backoff = Duration::from_secs(60);
+    settings.shared.max_age = Duration::from_secs(3600);
     settings
 }
 
@@ -306,12 +312,14 @@ async fn retry_reasons_name_the_status_and_body_but_not_the_url_secrets() {
         body: "maintenance\n  window",
     }])
     .await;
-    let mut settings = webhook_settings(&receiver.url(), None);
-    settings.url = Some(format!(
-        "http://user:pa55word@{}/hook?token=s3cr3t-token",
-        receiver.addr.unwrap()
-    ));
-    let channel = Channel::Webhook(WebhookChannel::new("hook", &settings).unwrap());
+    let settings = webhook_settings(
+        &format!(
+            "http://user:pa55word@{}/hook?token=s3cr3t-token",
+            receiver.addr.unwrap()
+        ),
+        None,
+    );
+    let channel = settings.build("hook", "host-1").unwrap();
     match channel.send(&event("evt_1")).await {
         SendOutcome::Retry {
             reason,
@@ -336,7 +344,7 @@ async fn connection_errors_are_retried_without_leaking_the_url() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let settings = webhook_settings(&format!("http://{addr}/hook?token=s3cr3t-token"), None);
-    let channel = WebhookChannel::new("hook", &settings).unwrap();
+    let channel = settings.build("hook", "host-1").unwrap();
     match channel.send(&event("evt_1")).await {
         SendOutcome::Retry { reason, .. } => {
             assert!(reason.contains("could not connect"), "{reason}");
@@ -450,7 +458,11 @@ async fn a_row_past_max_age_that_fails_is_dead() {
 async fn rotation_sends_both_signatures() {
     let receiver = Receiver::start(vec![]).await;
     let mut settings = webhook_settings(&receiver.url(), Some(KEY));
-    settings.previous_secret = Some(Secret::new(OLD_KEY));
+    settings
+        .kind
+        .get_mut::<WebhookSettings>()
+        .unwrap()
+        .previous_secret = Some(Secret::new(OLD_KEY));
     let (_, dispatcher) = setup(one("hook", settings), &["hook"]).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(1, 0, 0));
     let request = &receiver.requests()[0];
@@ -468,7 +480,7 @@ async fn rotation_sends_both_signatures() {
 #[tokio::test]
 async fn rows_for_removed_channels_are_dead() {
     let (store, dispatcher) = setup(
-        one("screen", ChannelSettings::new(ChannelKind::Console)),
+        one("screen", ChannelSettings::new(ConsoleSettings::default())),
         &["screen", "gone-hook"],
     )
     .await;
@@ -538,18 +550,21 @@ async fn run_delivers_when_woken_and_stops_on_shutdown() {
 
 #[test]
 fn build_rejects_what_it_cannot_send() {
-    let err =
-        ChannelSet::build(&one("chat", ChannelSettings::new(ChannelKind::Slack))).unwrap_err();
+    let err = ChannelSet::build(&one("chat", ChannelSettings::new(SlackSettings::default())))
+        .unwrap_err();
     assert!(matches!(err, DeliverError::MissingUrl { .. }), "{err}");
     assert!(err.to_string().contains("\"chat\""), "{err}");
 
-    let err =
-        ChannelSet::build(&one("mail", ChannelSettings::new(ChannelKind::Email))).unwrap_err();
+    let err = ChannelSet::build(&one("mail", ChannelSettings::new(EmailSettings::default())))
+        .unwrap_err();
     assert!(matches!(err, DeliverError::Email { .. }), "{err}");
     assert!(err.to_string().contains("smtp_url"), "{err}");
 
-    let err =
-        ChannelSet::build(&one("hook", ChannelSettings::new(ChannelKind::Webhook))).unwrap_err();
+    let err = ChannelSet::build(&one(
+        "hook",
+        ChannelSettings::new(WebhookSettings::default()),
+    ))
+    .unwrap_err();
     assert!(matches!(err, DeliverError::MissingUrl { .. }), "{err}");
 
     let err = ChannelSet::build(&one(
@@ -570,14 +585,18 @@ fn build_rejects_what_it_cannot_send() {
     assert!(!format!("{err:?}").contains("plainsecretvalue"), "{err:?}");
 
     let mut rotated = webhook_settings("https://example.com/x", Some(KEY));
-    rotated.previous_secret = Some(Secret::new("whsec_%%%"));
+    rotated
+        .kind
+        .get_mut::<WebhookSettings>()
+        .unwrap()
+        .previous_secret = Some(Secret::new("whsec_%%%"));
     let err = ChannelSet::build(&one("hook", rotated)).unwrap_err();
     assert!(err.to_string().contains("previous_secret"), "{err}");
 
     let set = ChannelSet::build(&BTreeMap::from([
         (
             "screen".to_string(),
-            ChannelSettings::new(ChannelKind::Console),
+            ChannelSettings::new(ConsoleSettings::default()),
         ),
         (
             "hook".to_string(),

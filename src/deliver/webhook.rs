@@ -5,14 +5,18 @@ use std::time::SystemTime;
 
 use chrono::Utc;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 
-use super::chat::Target;
+use super::channel::{BuildContext, Deliver};
 use super::signing::{self, signature_header};
+use super::target::{describe, Target};
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
-use crate::config::{ChannelSettings, Secret};
+use crate::config::Secret;
 use crate::event::Event;
+
+mod settings;
+pub use settings::WebhookSettings;
 
 /// Enough of an error body to say why, without storing a whole HTML page per retry.
 const EXCERPT_CHARS: usize = 200;
@@ -34,18 +38,13 @@ impl std::fmt::Debug for WebhookChannel {
     }
 }
 
-/// The url without userinfo, path or query: paths of chat webhooks carry tokens too.
-pub(crate) fn display_url(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
-        (Some(host), None) => format!("{}://{host}", url.scheme()),
-        _ => format!("{}://", url.scheme()),
-    }
-}
-
 impl WebhookChannel {
-    pub fn new(name: &str, settings: &ChannelSettings) -> Result<Self, DeliverError> {
-        let target = Target::from_settings(name, settings)?;
+    pub fn new(
+        settings: &WebhookSettings,
+        context: &BuildContext<'_>,
+    ) -> Result<Self, DeliverError> {
+        let name = context.name;
+        let target = Target::required(name, settings.url.as_deref(), context.shared.timeout)?;
         let mut secrets = Vec::new();
         for (key, secret) in [
             ("secret", &settings.secret),
@@ -68,8 +67,18 @@ impl WebhookChannel {
     pub fn display_url(&self) -> &str {
         self.target.display()
     }
+}
 
-    pub async fn send(&self, event: &Event) -> SendOutcome {
+impl Deliver for WebhookChannel {
+    /// The payload exactly as POSTed (the signature headers are not shown).
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        Ok(events
+            .iter()
+            .map(|event| serde_json::to_string_pretty(event).unwrap_or_default() + "\n")
+            .collect())
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
         let body = event.to_json();
         let timestamp = Utc::now().timestamp();
         let mut request = self
@@ -130,25 +139,6 @@ impl WebhookChannel {
             retry_after,
         }
     }
-}
-
-/// The error and its causes on one line, without the url (it may hold credentials).
-pub(super) fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "request error"
-    };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The start of the body, on one line, read without downloading a large answer.

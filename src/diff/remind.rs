@@ -273,10 +273,19 @@ mod tests {
     }
 }
 
+/// One (campaign, rule) reminder that changed this cycle: stored anew, or
+/// forgotten (`None`). A plain value; the cycle turns it into a store write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderChange {
+    pub campaign_id: String,
+    pub rule: String,
+    pub reminder: Option<Reminder>,
+}
+
 /// Reminder work for one cycle: what to store and which reminders to send.
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub writes: Vec<crate::commit::ReminderWrite>,
+    pub changes: Vec<ReminderChange>,
     /// Each reminder event with the channels of the rule that asked for it.
     pub events: Vec<(Event, Vec<String>)>,
 }
@@ -324,7 +333,7 @@ pub fn plan(
                 }
             }
             if step.reminder.as_ref() != existing {
-                plan.writes.push(crate::commit::ReminderWrite {
+                plan.changes.push(ReminderChange {
                     campaign_id: key.0,
                     rule: key.1,
                     reminder: step.reminder,

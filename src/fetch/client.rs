@@ -10,12 +10,13 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::pacing::RequestBudget;
+use super::error::FetchError;
 use super::wire;
 use crate::backoff::{full_jitter, parse_retry_after};
 use crate::config::{Secret, SigmaMindSettings};
 use crate::observe::{FetchFailure, Observation};
 use crate::outbound::{self, ClientOptions, Scrubber};
+use crate::pacing::RequestBudget;
 
 /// Longest body excerpt kept in an error message.
 const EXCERPT_CHARS: usize = 200;
@@ -25,83 +26,6 @@ const NOT_JSON_EXCERPT_CHARS: usize = 60;
 const ERROR_BODY_BYTES: usize = 8 * 1024;
 /// Stops a server that always answers `hasNext: true` from paging forever.
 const PAGE_GUARD: u64 = 100_000;
-
-/// Everything that can go wrong talking to the SigmaMind API. Messages never contain the API key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    #[error("the SigmaMind base URL {url:?} is invalid: {reason}")]
-    InvalidBaseUrl { url: String, reason: String },
-    #[error("the SigmaMind API key cannot be sent in an HTTP header (it contains characters such as newlines)")]
-    InvalidApiKey,
-    #[error("the HTTP client for the SigmaMind API could not be built: {reason}")]
-    ClientSetup { reason: String },
-    #[error("the SigmaMind API rejected the API key (HTTP {status})")]
-    AuthRejected { status: u16 },
-    #[error("the SigmaMind API answered HTTP {status}: {excerpt}")]
-    HttpStatus { status: u16, excerpt: String },
-    #[error("the SigmaMind API did not answer within {}", humantime::format_duration(*timeout))]
-    Timeout { timeout: Duration },
-    #[error("could not connect to the SigmaMind API: {reason}")]
-    Connect { reason: String },
-    #[error("the connection to the SigmaMind API failed mid-request: {reason}")]
-    Transport { reason: String },
-    #[error("the SigmaMind API answer (HTTP {status}) is not JSON: {detail}")]
-    NotJson { status: u16, detail: String },
-    #[error("the SigmaMind API answered HTTP {status} with an HTML page instead of JSON (a proxy or gateway error?)")]
-    HtmlPage { status: u16 },
-    #[error("the SigmaMind API answer has the wrong shape: {detail}")]
-    WrongShape { detail: String },
-    #[error("the SigmaMind API answer is larger than the {limit}-byte limit (sigmamind.max_response_bytes)")]
-    BodyTooLarge { limit: usize },
-    #[error("the SigmaMind API asked to retry after {}, longer than retry_max {}; giving up this cycle",
-        humantime::format_duration(*retry_after), humantime::format_duration(*retry_max))]
-    RetryAfterTooLong {
-        retry_after: Duration,
-        retry_max: Duration,
-    },
-}
-
-impl FetchError {
-    /// The key itself was refused (401/403): no retry can help.
-    pub fn is_auth_rejected(&self) -> bool {
-        matches!(self, Self::AuthRejected { .. })
-    }
-
-    pub fn to_failure(&self) -> FetchFailure {
-        FetchFailure {
-            reason: self.to_string(),
-            auth_rejected: self.is_auth_rejected(),
-        }
-    }
-
-    /// The HTTP status the API answered with, when it answered at all.
-    fn http_status(&self) -> Option<u16> {
-        match self {
-            Self::AuthRejected { status }
-            | Self::HttpStatus { status, .. }
-            | Self::NotJson { status, .. }
-            | Self::HtmlPage { status } => Some(*status),
-            // These had a 2xx head; the body was what failed.
-            Self::WrongShape { .. } | Self::BodyTooLarge { .. } => Some(200),
-            _ => None,
-        }
-    }
-
-    /// Transient failures worth another attempt; every other 4xx and bad answer will not improve.
-    fn is_retryable(&self) -> bool {
-        match self {
-            Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
-            Self::HttpStatus { status, .. } | Self::HtmlPage { status } => {
-                is_retryable_status(*status)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
-}
 
 /// One failed attempt, with the server's `Retry-After` if it sent one.
 struct AttemptFailure {
@@ -139,7 +63,7 @@ pub struct SigmaMindClient {
     retry_base: Duration,
     retry_max: Duration,
     max_response_bytes: usize,
-    metrics: crate::http::Metrics,
+    metrics: crate::metrics::Metrics,
 }
 
 impl fmt::Debug for SigmaMindClient {
@@ -191,7 +115,7 @@ impl SigmaMindClient {
             retry_base: settings.retry_base,
             retry_max: settings.retry_max,
             max_response_bytes: settings.max_response_bytes,
-            metrics: crate::http::Metrics::default(),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 
@@ -203,7 +127,7 @@ impl SigmaMindClient {
     }
 
     /// Record every request in these metrics (the daemon's registry).
-    pub fn with_metrics(mut self, metrics: crate::http::Metrics) -> Self {
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.metrics = metrics;
         self
     }
@@ -354,7 +278,7 @@ impl SigmaMindClient {
     }
 
     fn record_attempt(&self, url: &Url, result: &Result<Answer, AttemptFailure>, took: Duration) {
-        use crate::http::ApiEndpoint;
+        use crate::metrics::ApiEndpoint;
         let endpoint = if url.path().trim_end_matches('/').ends_with("/campaigns") {
             ApiEndpoint::list_campaigns
         } else {

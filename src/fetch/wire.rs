@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::client::FetchError;
+use super::error::FetchError;
 use crate::observe::{Agent, CampaignStatus, Snapshot};
 
 /// One page of `GET /v1/campaigns`; items stay raw so each normalises on its own.

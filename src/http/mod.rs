@@ -3,7 +3,6 @@
 //! not declared unhealthy) and `/metrics` (Prometheus / OpenMetrics text).
 
 mod health;
-mod metrics;
 pub mod probe;
 
 use std::net::SocketAddr;
@@ -18,13 +17,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use health::{liveness, readiness, ServiceStatus, StatusRecord, Verdict, LIVENESS_PERIODS};
-pub use metrics::{
-    count_by_status, status_bucket, ApiEndpoint, Metrics, NotificationResult,
-    CAMPAIGN_STATUS_BUCKETS,
-};
-
 use crate::commit::Store;
+use crate::metrics::Metrics;
+pub use health::{liveness, readiness, ServiceStatus, StatusRecord, Verdict, LIVENESS_PERIODS};
 
 /// A probe or scrape never waits longer than this for the state store.
 const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);

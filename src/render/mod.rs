@@ -12,7 +12,7 @@
 //! at start (and in `check-config`), never a surprise at send time.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -223,7 +223,7 @@ fn template_error(
     RenderError::Template { what, message }
 }
 
-/// What every template sees. Documented in the README; extend additively.
+/// What every template sees. Documented in docs/configuration.md; extend additively.
 #[derive(Debug, Serialize)]
 struct MessageView {
     /// `[campaign-watcher]`.
@@ -569,13 +569,14 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
     event
 }
 
-/// The name this watcher signs its messages with: `/etc/hostname`, else `$HOSTNAME`,
-/// else "campaign-watcher".
+/// The name this watcher signs its messages with: the host name (`gethostname`),
+/// else `$HOSTNAME`, else "campaign-watcher".
 pub fn default_instance_name() -> String {
-    let from_file = std::fs::read_to_string(Path::new("/etc/hostname"))
+    let from_system = hostname::get()
         .ok()
-        .map(|text| text.trim().to_string());
-    from_file
+        .and_then(|name| name.into_string().ok())
+        .map(|name| name.trim().to_string());
+    from_system
         .filter(|name| !name.is_empty())
         .or_else(|| {
             std::env::var("HOSTNAME")

@@ -4,6 +4,7 @@
 //! every channel. With rules, an event goes to the union of the channels of every
 //! rule it matches; an event no rule matches is kept in history and sent nowhere.
 
+pub mod condition;
 pub mod quiet;
 pub mod silence;
 

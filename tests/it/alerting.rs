@@ -157,7 +157,7 @@ async fn reminders_repeat_while_paused_survive_a_restart_and_stop_on_resume() {
 async fn quiet_hours_hold_events_across_a_restart_and_send_one_collapsed_digest() {
     let mut app = TestApp::spawn_with(2, |settings| {
         let hook = settings.channels.get_mut("hook").unwrap();
-        hook.quiet_hours = Some(QuietHoursSettings {
+        hook.shared.quiet_hours = Some(QuietHoursSettings {
             start: "22:00".into(),
             end: "07:00".into(),
             timezone: "Europe/Berlin".into(),
@@ -227,7 +227,7 @@ async fn excepted_types_go_out_during_quiet_hours() {
         settings.watch.unhealthy_after = 2;
         settings.sigmamind.max_retries = 0;
         let hook = settings.channels.get_mut("hook").unwrap();
-        hook.quiet_hours = Some(QuietHoursSettings {
+        hook.shared.quiet_hours = Some(QuietHoursSettings {
             start: "22:00".into(),
             end: "07:00".into(),
             timezone: "UTC".into(),
@@ -266,7 +266,12 @@ async fn excepted_types_go_out_during_quiet_hours() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_limit_makes_the_excess_wait_and_drops_nothing() {
     let app = TestApp::spawn_with(5, |settings| {
-        settings.channels.get_mut("hook").unwrap().max_per_minute = Some(2);
+        settings
+            .channels
+            .get_mut("hook")
+            .unwrap()
+            .shared
+            .max_per_minute = Some(2);
     })
     .await;
     app.all_live();
@@ -404,7 +409,10 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     .await;
     assert_eq!(add.code, Some(0), "{}", add.stderr);
     assert!(
-        add.stdout.starts_with("silence 1: every event"),
+        add.stdout.starts_with(&format!(
+            "silence 1: every event of campaigns matching \"{}\" is kept",
+            ids[0]
+        )),
         "{}",
         add.stdout
     );
@@ -463,6 +471,17 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
 
     let expire = cli(&["silence", "expire", "1"]).await;
     assert_eq!(expire.code, Some(0), "{}", expire.stderr);
+    assert!(
+        expire.stdout.contains("silence 1 ended now"),
+        "{}",
+        expire.stdout
+    );
+    let again = cli(&["silence", "expire", "1"]).await;
+    assert!(
+        again.stdout.contains("had already ended"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(cli(&["once"]).await.code, Some(0));
     assert_eq!(
         receiver.received().len(),

@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use campaign_watcher::config::{ChannelKind, ChannelSettings};
+use campaign_watcher::config::ChannelSettings;
 use campaign_watcher::daemon::Daemon;
+use campaign_watcher::deliver::alertmanager::AlertmanagerSettings;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -120,14 +121,16 @@ impl AlertmanagerServer {
 }
 
 fn alertmanager_channel(base_url: &str) -> ChannelSettings {
-    let mut settings = ChannelSettings::new(ChannelKind::Alertmanager);
-    settings.url = Some(base_url.to_string());
-    settings.labels = Some([("team".to_string(), "outreach".to_string())].into());
-    // Long: an alert must resolve because the watcher said so, not because it
-    // expired (endsAt is three intervals ahead).
-    settings.resend_interval = Some(Duration::from_secs(600));
-    settings.retry_initial_backoff = Duration::from_millis(100);
-    settings.retry_max_backoff = Duration::from_millis(400);
+    let mut settings = ChannelSettings::new(AlertmanagerSettings {
+        url: Some(base_url.to_string()),
+        labels: Some([("team".to_string(), "outreach".to_string())].into()),
+        // Long: an alert must resolve because the watcher said so, not because it
+        // expired (endsAt is three intervals ahead).
+        resend_interval: Some(Duration::from_secs(600)),
+        ..AlertmanagerSettings::default()
+    });
+    settings.shared.retry_initial_backoff = Duration::from_millis(100);
+    settings.shared.retry_max_backoff = Duration::from_millis(400);
     settings
 }
 

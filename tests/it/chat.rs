@@ -6,7 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use campaign_watcher::config::{ChannelKind, ChannelSettings, Secret, Settings};
+use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
+use campaign_watcher::deliver::discord::DiscordSettings;
+use campaign_watcher::deliver::pagerduty::PagerDutySettings;
+use campaign_watcher::deliver::slack::SlackSettings;
+use campaign_watcher::deliver::teams::TeamsSettings;
 use campaign_watcher::deliver::{ChannelSet, Dispatcher};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
@@ -17,35 +21,49 @@ use crate::helpers::{run_cli, write_config, Receiver, TestApp};
 
 const ROUTING_KEY: &str = "PDKEY_RECOGNISABLE_0123456789abc";
 
-fn channel(kind: ChannelKind, url: &str) -> ChannelSettings {
+/// `kind` with fast retries.
+fn channel(kind: impl Into<KindSettings>) -> ChannelSettings {
     let mut settings = ChannelSettings::new(kind);
-    settings.url = Some(url.to_string());
-    settings.retry_initial_backoff = Duration::from_millis(100);
-    settings.retry_max_backoff = Duration::from_millis(400);
+    settings.shared.retry_initial_backoff = Duration::from_millis(100);
+    settings.shared.retry_max_backoff = Duration::from_millis(400);
     settings
 }
 
+fn slack(url: &str) -> ChannelSettings {
+    channel(SlackSettings {
+        url: Some(url.to_string()),
+        ..SlackSettings::default()
+    })
+}
+
+fn discord(url: &str) -> ChannelSettings {
+    channel(DiscordSettings {
+        url: Some(url.to_string()),
+        ..DiscordSettings::default()
+    })
+}
+
+fn teams(url: &str) -> ChannelSettings {
+    channel(TeamsSettings {
+        url: Some(url.to_string()),
+        ..TeamsSettings::default()
+    })
+}
+
 fn pagerduty(url: &str) -> ChannelSettings {
-    let mut settings = channel(ChannelKind::Pagerduty, url);
-    settings.routing_key = Some(Secret::new(ROUTING_KEY));
-    settings
+    channel(PagerDutySettings {
+        url: Some(url.to_string()),
+        routing_key: Some(Secret::new(ROUTING_KEY)),
+        ..PagerDutySettings::default()
+    })
 }
 
 /// Every chat channel at its own path of `receiver`, beside the default webhook.
 fn add_chat_channels(settings: &mut Settings, receiver: &Receiver) {
     for (name, settings_for) in [
-        (
-            "slack",
-            channel(ChannelKind::Slack, &receiver.url_for("/slack")),
-        ),
-        (
-            "discord",
-            channel(ChannelKind::Discord, &receiver.url_for("/discord")),
-        ),
-        (
-            "teams",
-            channel(ChannelKind::Teams, &receiver.url_for("/teams")),
-        ),
+        ("slack", slack(&receiver.url_for("/slack"))),
+        ("discord", discord(&receiver.url_for("/discord"))),
+        ("teams", teams(&receiver.url_for("/teams"))),
         ("pager", pagerduty(&receiver.url_for("/pd"))),
     ] {
         settings.channels.insert(name.to_string(), settings_for);
@@ -233,7 +251,7 @@ async fn slack_429_waits_for_retry_after_then_sends() {
         .mount(&server)
         .await;
     let url = format!("{}/services/T0/B0/TOKEN", server.uri());
-    let (_app, dispatcher) = one_pending_row(channel(ChannelKind::Slack, &url)).await;
+    let (_app, dispatcher) = one_pending_row(slack(&url)).await;
     let start = Utc::now();
     assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0));
     // The backoff alone (100 ms) would be due by now; Retry-After (30 s) is not.
@@ -267,7 +285,7 @@ async fn discord_429_waits_for_the_json_retry_after_and_404_is_dead() {
         .mount(&server)
         .await;
     let url = format!("{}/api/webhooks/1/live", server.uri());
-    let (_app, dispatcher) = one_pending_row(channel(ChannelKind::Discord, &url)).await;
+    let (_app, dispatcher) = one_pending_row(discord(&url)).await;
     let start = Utc::now();
     assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0));
     assert_eq!(
@@ -289,7 +307,7 @@ async fn discord_429_waits_for_the_json_retry_after_and_404_is_dead() {
         .mount(&server)
         .await;
     let url = format!("{}/api/webhooks/2/GONETOKEN", server.uri());
-    let (app, dispatcher) = one_pending_row(channel(ChannelKind::Discord, &url)).await;
+    let (app, dispatcher) = one_pending_row(discord(&url)).await;
     assert_eq!(drain_at(&dispatcher, Utc::now()).await, (0, 0, 1));
     let text = outbox_errors(&app.settings).await.join("\n");
     assert!(text.contains("webhook is gone"), "{text}");
@@ -317,7 +335,7 @@ async fn teams_200_with_an_error_in_the_body_is_retried() {
         "{}/workflows/abc/triggers/manual/paths/invoke",
         server.uri()
     );
-    let (_app, dispatcher) = one_pending_row(channel(ChannelKind::Teams, &url)).await;
+    let (_app, dispatcher) = one_pending_row(teams(&url)).await;
     let start = Utc::now();
     assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0));
     assert_eq!(

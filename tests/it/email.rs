@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use campaign_watcher::config::{ChannelKind, ChannelSettings, Secret, Settings};
-use campaign_watcher::deliver::{Channel, ChannelSet, SendOutcome};
+use campaign_watcher::config::{ChannelSettings, Secret, Settings};
+use campaign_watcher::deliver::email::EmailSettings;
+use campaign_watcher::deliver::{Channel, ChannelSet, Deliver, SendOutcome};
 use campaign_watcher::event::{Event, EventType};
 use campaign_watcher::render::sample_event;
 use chrono::Utc;
@@ -18,18 +19,24 @@ use crate::smtp::{Aiosmtpd, Mail, Responder, SmtpTls};
 const PASSWORD: &str = "hunter2-SMTP-SECRET";
 
 fn email_settings(url: &str, ca_file: Option<&Path>) -> ChannelSettings {
-    let mut mail = ChannelSettings::new(ChannelKind::Email);
-    mail.smtp_url = Some(url.to_string());
-    mail.from = Some("Campaign Watcher <watcher@example.com>".into());
-    mail.to = vec![
-        "ops@example.com".into(),
-        "On Call <oncall@example.com>".into(),
-    ];
-    mail.ca_file = ca_file.map(Path::to_path_buf);
-    mail.timezone = Some("Europe/Berlin".into());
-    mail.retry_initial_backoff = Duration::from_millis(100);
-    mail.retry_max_backoff = Duration::from_millis(400);
+    let mut mail = ChannelSettings::new(EmailSettings {
+        smtp_url: Some(url.to_string()),
+        from: Some("Campaign Watcher <watcher@example.com>".into()),
+        to: vec![
+            "ops@example.com".into(),
+            "On Call <oncall@example.com>".into(),
+        ],
+        ca_file: ca_file.map(Path::to_path_buf),
+        ..EmailSettings::default()
+    });
+    mail.text.timezone = Some("Europe/Berlin".into());
+    mail.shared.retry_initial_backoff = Duration::from_millis(100);
+    mail.shared.retry_max_backoff = Duration::from_millis(400);
     mail
+}
+
+fn email(mail: &mut ChannelSettings) -> &mut EmailSettings {
+    mail.kind.get_mut().expect("an email channel")
 }
 
 /// Email as the only channel, so drain reports count email rows only.
@@ -108,7 +115,7 @@ async fn one_cycle_of_changes_is_one_digest_with_text_and_html() {
 async fn without_grouping_each_event_is_its_own_email_with_an_id_from_the_event() {
     let smtp = Aiosmtpd::start(SmtpTls::Plain).await;
     let mut mail = email_settings(&smtp.url(), None);
-    mail.group = Some(false);
+    email(&mut mail).group = Some(false);
     let app = TestApp::spawn_with(3, |s| only_mail(s, mail)).await;
     app.all_live();
     app.cycle().await;
@@ -244,8 +251,8 @@ async fn an_authentication_failure_is_retried_and_stops_the_drain_after_one_atte
     let responder = Responder::start().await;
     responder.reply_to_auth("535 5.7.8 Authentication credentials invalid");
     let mut mail = email_settings(&responder.url(), None);
-    mail.username = Some("watcher".into());
-    mail.password = Some(Secret::new(PASSWORD));
+    email(&mut mail).username = Some("watcher".into());
+    email(&mut mail).password = Some(Secret::new(PASSWORD));
     let app = TestApp::spawn_with(3, |s| only_mail(s, mail)).await;
     app.all_live();
     app.cycle().await;

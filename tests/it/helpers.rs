@@ -10,9 +10,10 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use axum::Router;
 use campaign_watcher::config::{
-    ChannelKind, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use campaign_watcher::daemon::Daemon;
+use campaign_watcher::deliver::webhook::WebhookSettings;
 use campaign_watcher::sim::{self, SimOptions, SimServer};
 use tempfile::TempDir;
 
@@ -178,11 +179,13 @@ async fn receive(
 
 /// Settings for an in-process daemon: fast timeouts, short backoffs, one signed webhook.
 pub fn settings(sim: &SimServer, state_dir: &Path, receiver: &Receiver) -> Settings {
-    let mut hook = ChannelSettings::new(ChannelKind::Webhook);
-    hook.url = Some(receiver.url());
-    hook.secret = Some(Secret::new(TEST_SECRET));
-    hook.retry_initial_backoff = Duration::from_millis(100);
-    hook.retry_max_backoff = Duration::from_millis(400);
+    let mut hook = ChannelSettings::new(WebhookSettings {
+        url: Some(receiver.url()),
+        secret: Some(Secret::new(TEST_SECRET)),
+        ..WebhookSettings::default()
+    });
+    hook.shared.retry_initial_backoff = Duration::from_millis(100);
+    hook.shared.retry_max_backoff = Duration::from_millis(400);
     let mut channels = BTreeMap::new();
     channels.insert("hook".to_string(), hook);
     Settings {

@@ -15,6 +15,8 @@ mod delivery;
 mod email;
 mod failover;
 mod faults;
+mod image;
 mod kubernetes;
+mod layers;
 mod schema;
 mod service;

@@ -84,22 +84,37 @@ impl Store {
         })
     }
 
-    /// End a silence now. `None`: no such silence. An already ended one is returned unchanged.
+    /// End a silence now. `None`: no such silence. The answer says whether this
+    /// call ended it or it had already ended (decided by the update itself, so
+    /// the stored millisecond precision cannot make a fresh end look old).
     pub async fn expire_silence(
         &self,
         id: i64,
         now: DateTime<Utc>,
-    ) -> Result<Option<Silence>, StoreError> {
+    ) -> Result<Option<SilenceExpiry>, StoreError> {
         let sql = format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1");
         on_pool!(self, pool => {
-            sqlx::query("UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
+            let ended = sqlx::query("UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
                 .bind(millis(now))
                 .bind(id)
                 .bind(millis(now))
                 .execute(pool)
-                .await?;
+                .await?
+                .rows_affected()
+                > 0;
             let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
-            row.as_ref().map(silence_from_row).transpose()
+            let silence = row.as_ref().map(silence_from_row).transpose()?;
+            Ok(silence.map(|silence| match ended {
+                true => SilenceExpiry::EndedNow(silence),
+                false => SilenceExpiry::AlreadyEnded(silence),
+            }))
         })
     }
+}
+
+/// What `expire_silence` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SilenceExpiry {
+    EndedNow(Silence),
+    AlreadyEnded(Silence),
 }

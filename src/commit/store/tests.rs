@@ -1134,12 +1134,18 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert_eq!(store.purge_outbox(t0() + hour * 3).await.unwrap(), (3, 0));
     assert_eq!(store.outbox_counts().await.unwrap().pending, 2);
 
-    let ended = store
-        .expire_silence(silence.id, t0())
-        .await
-        .unwrap()
-        .unwrap();
+    // A now with sub-millisecond digits: the stored end is cut to milliseconds,
+    // and must still read as ended by this call.
+    let now = t0() + TimeDelta::nanoseconds(123_456);
+    let Some(SilenceExpiry::EndedNow(ended)) = store.expire_silence(silence.id, now).await.unwrap()
+    else {
+        panic!("the first expire ends the silence");
+    };
     assert_eq!(ended.expires_at, t0());
+    assert!(matches!(
+        store.expire_silence(silence.id, now).await.unwrap(),
+        Some(SilenceExpiry::AlreadyEnded(_))
+    ));
     assert!(store.silences(t0(), false).await.unwrap().is_empty());
     assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
 }

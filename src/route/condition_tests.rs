@@ -132,3 +132,22 @@ fn a_condition_counts_as_announced_only_after_an_unsilenced_start() {
     assert_eq!(ended_by(&resume), [Paused]);
     assert!(ended_by(&pause).is_empty());
 }
+
+#[test]
+fn a_resume_ends_an_announced_pause_only_when_its_start_was_sent() {
+    let paused = status_event(Some(CampaignStatus::Live), CampaignStatus::Paused);
+    let resumed = status_event(Some(CampaignStatus::Paused), CampaignStatus::Live);
+    // Newest first: the pause went out, so its end must too.
+    assert!(ends_an_announced_condition(
+        &resumed,
+        &[(paused.clone(), false)]
+    ));
+    // A silenced pause was never sent: its end is silenced with it.
+    assert!(!ends_an_announced_condition(
+        &resumed,
+        &[(paused.clone(), true)]
+    ));
+    // News ends nothing, whatever the history.
+    let news = sample_event(EventType::SettingsChanged, Utc::now());
+    assert!(!ends_an_announced_condition(&news, &[(paused, false)]));
+}

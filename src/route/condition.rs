@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::event::{Event, EventType};
 use crate::observe::CampaignStatus;
 
@@ -254,6 +256,28 @@ pub fn announced<'a>(
         }
     }
     false
+}
+
+/// A silence keeps news from being sent, but never the end of a condition
+/// whose start was sent: a resolve swallowed by a silence leaves an incident
+/// open for good. Pure over the campaign's `history`, newest first, as
+/// `(event, silenced)`; only an event that [`ended_by`] names needs one.
+pub fn ends_an_announced_condition(event: &Event, history: &[(Event, bool)]) -> bool {
+    ended_by(event).into_iter().any(|condition| {
+        announced(
+            condition,
+            history.iter().map(|(event, silenced)| (event, *silenced)),
+        )
+    })
+}
+
+/// A condition that holds now, per the stored state (the re-asserter works them out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveCondition {
+    pub condition: Condition,
+    /// `(id, name)`; none for the API's health.
+    pub campaign: Option<(String, String)>,
+    pub since: DateTime<Utc>,
 }
 
 #[cfg(test)]

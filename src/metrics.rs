@@ -1,6 +1,9 @@
 //! Prometheus metrics (`/metrics`), recorded through a cheap-to-clone [`Metrics`]
 //! handle that the watcher loop, the API client and the dispatcher hold.
 //!
+//! A leaf: it knows events and campaign statuses but no pipeline step, so the
+//! client, the watcher, the dispatcher and `/metrics` all use it without a circle.
+//!
 //! Names follow Prometheus conventions: `campaign_watcher_` prefix, base units in
 //! the name (`_seconds`), counters registered without `_total` (prometheus-client
 //! appends it). Labels are low-cardinality on purpose: endpoint, status class,
@@ -20,7 +23,19 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::watcher::CycleReport;
+use crate::event::Event;
+
+/// What a finished cycle tells the metrics, as plain values.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleFigures<'a> {
+    pub started_at: DateTime<Utc>,
+    /// The API was read (a few campaigns may still have failed).
+    pub api_readable: bool,
+    pub duration: Duration,
+    pub events: &'a [Event],
+    /// Watched campaigns by status bucket ([`CAMPAIGN_STATUS_BUCKETS`]).
+    pub campaigns_by_status: &'a BTreeMap<&'static str, u64>,
+}
 
 /// How a cycle ended, as the `result` label of `campaign_watcher_cycles_total`.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -252,9 +267,9 @@ impl Metrics {
 
     /// Everything a finished cycle tells: its result, duration, events and the
     /// campaigns by status.
-    pub fn record_cycle(&self, report: &CycleReport) {
+    pub fn record_cycle(&self, report: &CycleFigures<'_>) {
         let m = &self.inner;
-        let result = if report.api_readable() {
+        let result = if report.api_readable {
             m.last_success.set(timestamp_seconds(report.started_at));
             CycleResult::success
         } else {
@@ -262,7 +277,7 @@ impl Metrics {
         };
         m.cycles.get_or_create(&CycleLabels { result }).inc();
         m.cycle_duration.observe(report.duration.as_secs_f64());
-        for event in &report.events {
+        for event in report.events {
             m.events
                 .get_or_create(&EventLabels {
                     r#type: event.kind.as_str().to_string(),

@@ -2,6 +2,8 @@
 //!
 //! Even spacing (one slot every `1/rps`) rather than a bursty token bucket keeps
 //! a listing of many pages from hitting an undocumented server limit all at once.
+//!
+//! A leaf beside [`crate::backoff`]: the SigmaMind client and the Slack channel both pace requests.
 
 use std::sync::Mutex;
 use std::time::Duration;

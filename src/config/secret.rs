@@ -1,0 +1,87 @@
+//! Secrets: a value type that never shows itself, and the `*_file` keys that
+//! read one from a file (systemd `LoadCredential=`, Kubernetes secrets).
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A secret value: never printed by `Debug`, `Display` or `Serialize`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value; call it where the secret is used, nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+/// Reads `*_file` keys for one section, gathering each problem under its key path.
+pub struct SecretFiles<'a> {
+    /// `channels.NAME`, `sigmamind`, ...
+    pub at: String,
+    pub credentials_dir: Option<&'a Path>,
+    pub problems: &'a mut Vec<String>,
+}
+
+impl SecretFiles<'_> {
+    /// Fills `value` from `file` (key `key`) unless `value` is already set: an
+    /// explicit value wins, and the file is then not read at all (it may not
+    /// exist on this host).
+    pub fn fill<T: From<String>>(&mut self, key: &str, file: Option<&Path>, value: &mut Option<T>) {
+        if value.is_some() {
+            return;
+        }
+        if let Some(file) = file {
+            match read_secret_file(file, self.credentials_dir) {
+                Ok(text) => *value = Some(T::from(text)),
+                Err(problem) => self.problems.push(format!("{}.{key}: {problem}", self.at)),
+            }
+        }
+    }
+}
+
+/// Reads a secret file; a relative path is looked up in `$CREDENTIALS_DIRECTORY`
+/// when set (systemd `LoadCredential=`), else relative to the working directory.
+/// The returned problem names the path, never the content.
+pub(crate) fn read_secret_file(
+    file: &Path,
+    credentials_dir: Option<&Path>,
+) -> Result<String, String> {
+    let path = match credentials_dir {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file.to_path_buf(),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read \"{}\": {error}", path.display()))?;
+    // Editors and `echo` add a trailing newline that is not part of the secret.
+    let value = text.trim_end();
+    if value.is_empty() {
+        return Err(format!("\"{}\" is empty", path.display()));
+    }
+    Ok(value.to_string())
+}

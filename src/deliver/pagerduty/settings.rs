@@ -1,0 +1,75 @@
+//! `kind = "pagerduty"`: Events API v2 triggers and resolves per condition.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::PagerDutyChannel;
+use crate::config::secret::{Secret, SecretFiles};
+use crate::config::url::{check_http_url, hide_url, redact_url};
+use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
+use crate::deliver::chat::check_severity;
+use crate::deliver::DeliverError;
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutySettings {
+    /// The Events API v2 integration key (a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key_file: Option<PathBuf>,
+    /// The Events API URL (default `https://events.pagerduty.com/v2/enqueue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    /// Severity per condition (`paused`, `upload_errors`, `not_found`,
+    /// `api_unhealthy`, or the event type that starts it) → `critical` |
+    /// `error` | `warning` | `info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<BTreeMap<String, String>>,
+}
+
+impl ChannelConfig for PagerDutySettings {
+    type Channel = Box<PagerDutyChannel>;
+    const RENDERS_TEXT: bool = true;
+    const HOLDS_QUIET_HOURS: bool = false;
+
+    fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
+        match &self.routing_key {
+            None => problems.push(format!(
+                "{at}.routing_key: a pagerduty channel needs its Events API v2 integration key (routing_key or routing_key_file)"
+            )),
+            Some(key) if key.expose().trim().is_empty() => {
+                problems.push(format!("{at}.routing_key: is empty"))
+            }
+            Some(_) => {}
+        }
+        if let Some(url) = &self.url {
+            if let Err(why) = check_http_url(url) {
+                problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
+            }
+        }
+        check_severity(at, self.severity.as_ref(), problems);
+        text.check(at, None, problems);
+    }
+
+    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
+        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
+        files.fill(
+            "routing_key_file",
+            self.routing_key_file.as_deref(),
+            &mut self.routing_key,
+        );
+    }
+
+    fn redact(&mut self) {
+        hide_url(&mut self.url, self.url_file.is_some());
+    }
+
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<PagerDutyChannel>, DeliverError> {
+        PagerDutyChannel::new(self, context).map(Box::new)
+    }
+}

@@ -1,0 +1,47 @@
+//! `kind = "slack"`: an incoming webhook; a cycle's events as one digest.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::SlackChannel;
+use crate::config::secret::SecretFiles;
+use crate::config::url::hide_url;
+use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
+use crate::deliver::chat::check_hook_url;
+use crate::deliver::DeliverError;
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettings {
+    /// The incoming webhook URL; it carries its token, so it is a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    /// The events of one cycle as one digest message (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<bool>,
+}
+
+impl ChannelConfig for SlackSettings {
+    type Channel = Box<SlackChannel>;
+    const RENDERS_TEXT: bool = true;
+
+    fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
+        check_hook_url(at, "slack", self.url.as_deref(), problems);
+        text.check(at, None, problems);
+    }
+
+    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
+        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
+    }
+
+    fn redact(&mut self) {
+        hide_url(&mut self.url, true);
+    }
+
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<SlackChannel>, DeliverError> {
+        SlackChannel::new(self, context).map(Box::new)
+    }
+}

@@ -1,0 +1,257 @@
+//! One HTTP target of a channel: a URL to POST JSON to, which may itself be a
+//! credential (Slack-style hooks carry their token in the path), so logs and
+//! errors only ever show `scheme://host[:port]`; and the answer, read without
+//! downloading a whole page.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{redirect, Client, StatusCode, Url};
+
+use super::{DeliverError, SendOutcome};
+use crate::backoff::parse_retry_after;
+
+const USER_AGENT: &str = concat!("campaign-watcher/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Enough of an answer to find an error in, or to quote one.
+const ANSWER_READ_BYTES: usize = 8192;
+const EXCERPT_CHARS: usize = 200;
+
+/// One URL to POST JSON to. Logs and errors only ever show `scheme://host[:port]`.
+#[derive(Clone)]
+pub(super) struct Target {
+    pub(super) client: Client,
+    pub(super) url: Url,
+    display: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// The answer rules the chat and incident targets share: 2xx delivered; 408,
+/// 429 and 5xx retried (honouring `Retry-After`); any other 4xx will not get
+/// better by itself, so dead; anything else retried. Targets match their own
+/// special cases first.
+pub(super) fn outcome_for_status(
+    status: u16,
+    reason: String,
+    retry_after: Option<Duration>,
+) -> SendOutcome {
+    match status {
+        200..=299 => SendOutcome::Delivered { detail: reason },
+        408 | 429 | 500..=599 => SendOutcome::Retry {
+            reason,
+            retry_after,
+        },
+        400..=499 => SendOutcome::Permanent { reason },
+        _ => SendOutcome::Retry {
+            reason,
+            retry_after: None,
+        },
+    }
+}
+
+/// What the receiver answered.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    /// The start of the body (at most 8 KiB), lossily decoded.
+    pub body: String,
+}
+
+impl Answer {
+    /// The start of the body on one line, for a failure reason.
+    pub fn excerpt(&self) -> String {
+        let mut excerpt = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
+        if excerpt.chars().count() > EXCERPT_CHARS {
+            excerpt = excerpt.chars().take(EXCERPT_CHARS).collect();
+            excerpt.push('…');
+        }
+        excerpt
+    }
+}
+
+impl Target {
+    /// The channel's required `url` (webhook, Slack, Discord, Teams).
+    pub fn required(
+        channel: &str,
+        url: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, DeliverError> {
+        let url =
+            url.filter(|url| !url.trim().is_empty())
+                .ok_or_else(|| DeliverError::MissingUrl {
+                    channel: channel.to_string(),
+                })?;
+        Self::new(channel, url, timeout)
+    }
+
+    /// `raw` must be http(s) with a host; its path may hold a token and is never shown.
+    pub fn new(channel: &str, raw: &str, timeout: Duration) -> Result<Self, DeliverError> {
+        let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {
+            channel: channel.to_string(),
+            // url::ParseError names the problem, never the input.
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(DeliverError::InvalidUrl {
+                channel: channel.to_string(),
+                reason: format!(
+                    "scheme \"{}\" is not supported, use http:// or https:// with a host",
+                    url.scheme()
+                ),
+            });
+        }
+        let client = Client::builder()
+            .redirect(redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| DeliverError::Client {
+                channel: channel.to_string(),
+                reason: e.without_url().to_string(),
+            })?;
+        Ok(Self {
+            client,
+            display: display_url(&url),
+            url,
+        })
+    }
+
+    /// The same client and host, another path (Alertmanager's `/api/v2/alerts`).
+    pub fn join_path(mut self, path: &str) -> Self {
+        let base = self.url.path().trim_end_matches('/').to_string();
+        self.url.set_path(&format!("{base}{path}"));
+        self
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// POSTs `body` as JSON. `Err` is a network failure or timeout, already
+    /// worded for a log line (without the URL).
+    pub async fn post_json(&self, body: &serde_json::Value) -> Result<Answer, String> {
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("POST to {} failed: {}", self.display, describe(&e)))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        Ok(Answer {
+            status,
+            retry_after,
+            body: read_start(response).await,
+        })
+    }
+}
+
+async fn read_start(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < ANSWER_READ_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(ANSWER_READ_BYTES);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `host answered 429 Too Many Requests: <excerpt>`
+pub(super) fn answered(display: &str, answer: &Answer) -> String {
+    let mut reason = format!("{display} answered {}", answer.status);
+    if answer.status.is_redirection() {
+        reason.push_str(" (redirects are not followed; configure the final url)");
+    }
+    let excerpt = answer.excerpt();
+    if !excerpt.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&excerpt);
+    }
+    reason
+}
+
+/// The url without userinfo, path or query: paths of chat webhooks carry tokens too.
+pub(super) fn display_url(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => format!("{}://", url.scheme()),
+    }
+}
+
+/// The error and its causes on one line, without the url (it may hold credentials).
+pub(super) fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request error"
+    };
+    let mut text = kind.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_paths_join_without_double_slashes() {
+        let target = Target::new("am", "http://127.0.0.1:9093/", Duration::from_secs(1))
+            .unwrap()
+            .join_path("/api/v2/alerts");
+        assert_eq!(target.url.as_str(), "http://127.0.0.1:9093/api/v2/alerts");
+        let prefixed = Target::new("am", "http://am/prefix", Duration::from_secs(1))
+            .unwrap()
+            .join_path("/api/v2/alerts");
+        assert_eq!(prefixed.url.as_str(), "http://am/prefix/api/v2/alerts");
+        assert_eq!(prefixed.display(), "http://am");
+    }
+
+    #[test]
+    fn the_shared_answer_rules() {
+        let wait = Some(Duration::from_secs(7));
+        let cases: [(u16, &str, Option<Duration>); 8] = [
+            (200, "delivered", None),
+            (204, "delivered", None),
+            (408, "retry", wait),
+            (429, "retry", wait),
+            (503, "retry", wait),
+            (400, "permanent", None),
+            (404, "permanent", None),
+            (302, "retry", None),
+        ];
+        for (status, expected, expected_wait) in cases {
+            match outcome_for_status(status, "r".into(), wait) {
+                SendOutcome::Delivered { .. } => assert_eq!(expected, "delivered", "{status}"),
+                SendOutcome::Permanent { .. } => assert_eq!(expected, "permanent", "{status}"),
+                SendOutcome::Retry { retry_after, .. } => {
+                    assert_eq!(expected, "retry", "{status}");
+                    assert_eq!(retry_after, expected_wait, "{status}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `kind = "teams"`: a Workflows webhook, one Adaptive Card per event.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::TeamsChannel;
+use crate::config::secret::SecretFiles;
+use crate::config::url::hide_url;
+use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
+use crate::deliver::chat::check_hook_url;
+use crate::deliver::DeliverError;
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsSettings {
+    /// The Workflows "When a Teams webhook request is received" URL; its
+    /// `sig` makes it a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+}
+
+impl ChannelConfig for TeamsSettings {
+    type Channel = Box<TeamsChannel>;
+    const RENDERS_TEXT: bool = true;
+
+    fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
+        check_hook_url(at, "teams", self.url.as_deref(), problems);
+        text.check(at, None, problems);
+    }
+
+    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
+        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
+    }
+
+    fn redact(&mut self) {
+        hide_url(&mut self.url, true);
+    }
+
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<TeamsChannel>, DeliverError> {
+        TeamsChannel::new(self, context).map(Box::new)
+    }
+}

@@ -1,0 +1,92 @@
+//! `kind = "webhook"`: payload v1 to one URL, optionally signed.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::WebhookChannel;
+use crate::config::secret::{Secret, SecretFiles};
+use crate::config::url::{check_http_url, hide_url, redact_url};
+use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
+use crate::deliver::DeliverError;
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The receiver, http or https.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A file holding `url` (then the whole URL is treated as a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    /// `whsec_<base64>`: Standard Webhooks signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// During a rotation, the old key also signs every message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<Secret>,
+}
+
+impl ChannelConfig for WebhookSettings {
+    type Channel = WebhookChannel;
+    const RENDERS_TEXT: bool = false;
+
+    fn check(&self, at: &str, _text: &TextSettings, problems: &mut Vec<String>) {
+        match &self.url {
+            None => problems.push(format!("{at}.url: a webhook channel needs url or url_file")),
+            Some(url) => {
+                if let Err(why) = check_http_url(url) {
+                    problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
+                }
+            }
+        }
+        for (key, secret) in [
+            ("secret", &self.secret),
+            ("previous_secret", &self.previous_secret),
+        ] {
+            if let Some(secret) = secret {
+                if let Err(why) = check_signing_secret(secret.expose()) {
+                    problems.push(format!("{at}.{key}: {why}"));
+                }
+            }
+        }
+    }
+
+    fn warnings(&self, at: &str) -> Vec<String> {
+        if self.previous_secret.is_some() && self.secret.is_none() {
+            vec![format!(
+                "{at}.previous_secret: set without secret; it is ignored"
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
+        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
+        files.fill("secret_file", self.secret_file.as_deref(), &mut self.secret);
+    }
+
+    fn redact(&mut self) {
+        hide_url(&mut self.url, self.url_file.is_some());
+    }
+
+    fn build(&self, context: &BuildContext<'_>) -> Result<WebhookChannel, DeliverError> {
+        WebhookChannel::new(self, context)
+    }
+}
+
+/// Standard Webhooks keys: `whsec_` then the base64 of the raw key.
+fn check_signing_secret(secret: &str) -> Result<(), &'static str> {
+    let Some(encoded) = secret.strip_prefix("whsec_") else {
+        return Err("must start with whsec_");
+    };
+    match base64::engine::general_purpose::STANDARD.decode(encoded) {
+        Ok(key) if !key.is_empty() => Ok(()),
+        Ok(_) => Err("is empty after whsec_"),
+        Err(_) => Err("is not valid base64 after whsec_"),
+    }
+}

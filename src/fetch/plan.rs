@@ -1,0 +1,257 @@
+//! Choosing what to read: by listing (`watch.all`, or explicit ids when listing
+//! is cheaper than one GET each) and by id, with the `include`/`exclude` globs and
+//! `watch.statuses` deciding which listed campaigns count.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::config::WatchSettings;
+use crate::observe::{CampaignStatus, Observation};
+
+/// What a cycle reads, from `[watch]`. Remembers the account's size between
+/// cycles to decide whether listing beats GETs by id.
+#[derive(Debug)]
+pub struct ReadPlan {
+    all: bool,
+    /// `watch.campaigns` in configured order, and as a set.
+    campaigns: Vec<String>,
+    explicit: HashSet<String>,
+    statuses: Vec<String>,
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+    page_size: u32,
+    list_threshold: usize,
+    /// Campaigns in the last listing; decides whether listing beats GETs by id.
+    known_total: AtomicU64,
+}
+
+/// What the plan needs to know of one stored campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    pub fingerprint: u64,
+    pub not_found: bool,
+    /// A debounce candidate is waiting: the next observation must be diffed.
+    pub pending: bool,
+}
+
+impl Known {
+    /// Read exactly as stored, with no debounce candidate or 404 to settle.
+    pub fn unchanged_by(self, observation: &Observation) -> bool {
+        match observation {
+            Observation::Found(snapshot) => {
+                !self.not_found && !self.pending && self.fingerprint == snapshot.fingerprint()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `None` for an empty list; patterns were checked by the config's `validate()`,
+/// an invalid one is skipped rather than guessed at.
+fn glob_set(patterns: &[String]) -> Option<GlobSet> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        if let Ok(glob) = Glob::new(pattern) {
+            builder.add(glob);
+        }
+    }
+    builder.build().ok()
+}
+
+impl ReadPlan {
+    pub fn new(watch: &WatchSettings) -> Self {
+        Self {
+            all: watch.all,
+            campaigns: watch.campaigns.clone(),
+            explicit: watch.campaigns.iter().cloned().collect(),
+            statuses: watch.statuses.clone(),
+            include: glob_set(&watch.include),
+            exclude: glob_set(&watch.exclude),
+            page_size: watch.page_size,
+            list_threshold: watch.list_threshold,
+            known_total: AtomicU64::new(0),
+        }
+    }
+
+    /// Every campaign the account has is listed (`watch.all`).
+    pub fn lists_all(&self) -> bool {
+        self.all
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// Explicit ids are read by listing when there are more than `list_threshold`
+    /// of them and the last listing took fewer pages than one GET per campaign
+    /// (an unknown account size is found out by listing once).
+    pub fn listing_is_cheaper(&self) -> bool {
+        let ids = self.campaigns.len() as u64;
+        if ids <= self.list_threshold as u64 {
+            return false;
+        }
+        let total = self.known_total.load(Ordering::Relaxed);
+        total == 0 || total.div_ceil(u64::from(self.page_size.max(1))) < ids
+    }
+
+    /// A listing completed with this many campaigns.
+    pub fn listed(&self, total: usize) {
+        self.known_total.store(total as u64, Ordering::Relaxed);
+    }
+
+    /// Whether a listed campaign is watched: named explicitly, or (with
+    /// `watch.all`) wanted by the globs and statuses.
+    pub fn wants_listed(&self, id: &str, observation: &Observation, stored: bool) -> bool {
+        self.explicit.contains(id)
+            || (self.all && self.wanted_from_listing(id, observation, stored))
+    }
+
+    /// `include`/`exclude` globs on id or name decide first. Then, with
+    /// `watch.statuses`, a listed campaign counts if its status is wanted, or if it
+    /// is already watched (`stored`, so its move out of those statuses is announced).
+    fn wanted_from_listing(&self, id: &str, observation: &Observation, stored: bool) -> bool {
+        let name = match observation {
+            Observation::Found(snapshot) => snapshot.name.as_str(),
+            _ => "",
+        };
+        let matches = |globs: &Option<GlobSet>| {
+            globs
+                .as_ref()
+                .map(|set| set.is_match(id) || (!name.is_empty() && set.is_match(name)))
+        };
+        if matches(&self.exclude) == Some(true) || matches(&self.include) == Some(false) {
+            return false;
+        }
+        if self.statuses.is_empty() || stored {
+            return true;
+        }
+        match observation {
+            Observation::Found(snapshot) => self
+                .statuses
+                .iter()
+                .any(|wanted| CampaignStatus::parse(wanted) == snapshot.status),
+            _ => false,
+        }
+    }
+
+    /// Campaigns read by id: explicit ids not already seen in the listing, plus
+    /// (after a good listing of all) stored campaigns that vanished from it:
+    /// absence from a list is never "not found" until a direct GET says 404.
+    /// Sorted, without repeats.
+    pub fn direct_reads<'a>(
+        &self,
+        listed: &BTreeSet<String>,
+        listing_failed: bool,
+        stored: impl Iterator<Item = (&'a String, Known)>,
+    ) -> Vec<String> {
+        let mut direct: Vec<String> = self
+            .campaigns
+            .iter()
+            .filter(|id| !listed.contains(*id))
+            .cloned()
+            .collect();
+        if self.all && !listing_failed {
+            direct.extend(
+                stored
+                    .filter(|(key, known)| {
+                        !known.not_found && !listed.contains(*key) && !self.explicit.contains(*key)
+                    })
+                    .map(|(key, _)| key.clone()),
+            );
+        }
+        direct.sort();
+        direct.dedup();
+        direct
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Snapshot;
+
+    fn found(id: &str, name: &str, status: CampaignStatus) -> Observation {
+        Observation::Found(Snapshot {
+            id: id.into(),
+            name: name.into(),
+            status,
+            upload_errors: Default::default(),
+            agent: None,
+            caller_number: None,
+            concurrent_calls: None,
+            scheduled_date: None,
+        })
+    }
+
+    fn watch_all(include: &[&str], exclude: &[&str], statuses: &[&str]) -> ReadPlan {
+        ReadPlan::new(&WatchSettings {
+            all: true,
+            include: include.iter().map(|glob| glob.to_string()).collect(),
+            exclude: exclude.iter().map(|glob| glob.to_string()).collect(),
+            statuses: statuses.iter().map(|status| status.to_string()).collect(),
+            ..WatchSettings::default()
+        })
+    }
+
+    #[test]
+    fn globs_decide_first_then_statuses_unless_already_watched() {
+        let plan = watch_all(&["camp_eu_*"], &["*test*"], &["live"]);
+        let live = |id: &str, name: &str| found(id, name, CampaignStatus::Live);
+        assert!(plan.wants_listed("camp_eu_1", &live("camp_eu_1", "Q4"), false));
+        assert!(!plan.wants_listed("camp_us_1", &live("camp_us_1", "Q4"), false));
+        assert!(!plan.wants_listed("camp_eu_2", &live("camp_eu_2", "a test"), true));
+        let paused = found("camp_eu_3", "Q4", CampaignStatus::Paused);
+        assert!(!plan.wants_listed("camp_eu_3", &paused, false));
+        // Already watched: its move out of `live` is announced.
+        assert!(plan.wants_listed("camp_eu_3", &paused, true));
+    }
+
+    #[test]
+    fn explicit_ids_are_listed_only_when_a_listing_takes_fewer_requests() {
+        let ids: Vec<String> = (0..30).map(|n| format!("camp_{n}")).collect();
+        let plan = ReadPlan::new(&WatchSettings {
+            campaigns: ids,
+            list_threshold: 20,
+            page_size: 10,
+            ..WatchSettings::default()
+        });
+        assert!(
+            plan.listing_is_cheaper(),
+            "an unknown account is listed once"
+        );
+        plan.listed(200);
+        assert!(plan.listing_is_cheaper(), "20 pages beat 30 GETs");
+        plan.listed(400);
+        assert!(!plan.listing_is_cheaper(), "40 pages do not");
+    }
+
+    #[test]
+    fn campaigns_missing_from_a_good_listing_are_read_by_id() {
+        let plan = watch_all(&[], &[], &[]);
+        let listed = BTreeSet::from(["a".to_string()]);
+        let known = |not_found| Known {
+            fingerprint: 1,
+            not_found,
+            pending: false,
+        };
+        let stored = [
+            ("a".to_string(), known(false)),
+            ("b".to_string(), known(false)),
+            ("gone".to_string(), known(true)),
+        ];
+        let direct = |failed| {
+            plan.direct_reads(
+                &listed,
+                failed,
+                stored.iter().map(|(key, known)| (key, *known)),
+            )
+        };
+        assert_eq!(direct(false), vec!["b".to_string()]);
+        assert!(direct(true).is_empty(), "a failed listing proves nothing");
+    }
+}

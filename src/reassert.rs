@@ -1,0 +1,197 @@
+//! Re-asserting active alerts: Alertmanager forgets alerts that stop arriving
+//! (and loses them all when it restarts), so a task per Alertmanager channel
+//! re-posts every active condition each `resend_interval`.
+//!
+//! The conditions come from the stored campaign states and API health
+//! ([`active_conditions`], pure); the channel is handed them and never reads the
+//! store itself. Because the states are in the store, a restarted watcher
+//! re-asserts them too. Beside the daemon, which spawns and stops these tasks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::commit::Store;
+use crate::deliver::{AlertmanagerChannel, ChannelSet};
+use crate::diff::{ApiHealth, CampaignState};
+use crate::observe::CampaignStatus;
+use crate::route::condition::{ActiveCondition, Condition};
+
+/// Pure: every condition the stored states and health say is active now.
+/// `watched` limits campaigns to the configured ids (none: every stored one).
+pub fn active_conditions(
+    states: &HashMap<String, CampaignState>,
+    health: &ApiHealth,
+    watched: Option<&BTreeSet<String>>,
+    now: DateTime<Utc>,
+) -> Vec<ActiveCondition> {
+    let mut keys: Vec<&String> = states
+        .keys()
+        .filter(|key| watched.map_or(true, |ids| ids.contains(*key)))
+        .collect();
+    keys.sort();
+    let mut active = Vec::new();
+    for key in keys {
+        let state = &states[key];
+        let snapshot = &state.snapshot;
+        let campaign = Some((snapshot.id.clone(), snapshot.name.clone()));
+        let mut holds = |condition| {
+            active.push(ActiveCondition {
+                condition,
+                campaign: campaign.clone(),
+                since: state.changed_at,
+            })
+        };
+        // A campaign that is gone is neither paused nor failing its uploads.
+        if state.not_found {
+            holds(Condition::NotFound);
+            continue;
+        }
+        if snapshot.status == CampaignStatus::Paused {
+            holds(Condition::Paused);
+        }
+        if !snapshot.upload_errors.is_empty() {
+            holds(Condition::UploadErrors);
+        }
+    }
+    if health.unhealthy {
+        active.push(ActiveCondition {
+            condition: Condition::ApiUnhealthy,
+            campaign: None,
+            since: now,
+        });
+    }
+    active
+}
+
+/// A task per alertmanager channel that re-posts its active alerts.
+pub fn reasserters(
+    channels: &ChannelSet,
+    store: &Store,
+    watched: Option<BTreeSet<String>>,
+) -> Vec<Reasserter> {
+    channels
+        .alertmanagers()
+        .into_iter()
+        .map(|(channel_name, channel)| Reasserter {
+            channel_name,
+            channel,
+            store: store.clone(),
+            watched: watched.clone(),
+        })
+        .collect()
+}
+
+/// Re-posts one channel's active conditions every `resend_interval`.
+pub struct Reasserter {
+    pub channel_name: String,
+    pub channel: Arc<AlertmanagerChannel>,
+    pub store: Store,
+    /// `watch.campaigns` when the watcher is not listing all campaigns.
+    pub watched: Option<BTreeSet<String>>,
+}
+
+impl Reasserter {
+    /// Until `stop`: read the stored states, post what is active and resolve
+    /// what was posted before and no longer is. Failures are logged and tried
+    /// again next round; Alertmanager keeps an alert until its `endsAt`.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut asserted = BTreeMap::new();
+        loop {
+            // Standbys stay quiet: only the replica that polls re-asserts alerts.
+            if self.store.check_leader().is_err() {
+                asserted.clear();
+            } else if let Err(reason) = self.round(&mut asserted, Utc::now()).await {
+                tracing::warn!(channel = %self.channel_name, error = %reason, "could not re-post active alerts; trying again next interval");
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(self.channel.resend_interval()) => {}
+            }
+        }
+        tracing::debug!(channel = %self.channel_name, "alert re-posting stopped");
+    }
+
+    async fn round(
+        &self,
+        asserted: &mut BTreeMap<crate::deliver::alertmanager::Labels, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let states = self.store.load_states().await.map_err(|e| e.to_string())?;
+        let health = self.store.load_health().await.map_err(|e| e.to_string())?;
+        let active = active_conditions(&states, &health, self.watched.as_ref(), now);
+        if let Some(posted) = self.channel.reassert(&active, asserted, now).await? {
+            tracing::debug!(channel = %self.channel_name, active = posted, "re-posted active alerts");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::observe::Snapshot;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, minute, 0).unwrap()
+    }
+
+    fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> CampaignState {
+        CampaignState {
+            snapshot: Snapshot {
+                id: id.into(),
+                name: format!("Campaign {id}"),
+                status,
+                upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+                agent: None,
+                caller_number: None,
+                concurrent_calls: None,
+                scheduled_date: None,
+            },
+            seq: 1,
+            not_found,
+            changed_at: at(1),
+            pending: None,
+        }
+    }
+
+    #[test]
+    fn active_conditions_come_from_stored_states_and_health() {
+        use CampaignStatus::*;
+        let states = HashMap::from([
+            ("a".to_string(), state("a", Paused, &[], false)),
+            ("b".to_string(), state("b", Live, &["Row 2: bad"], false)),
+            ("c".to_string(), state("c", Paused, &["Row 3: bad"], false)),
+            ("d".to_string(), state("d", Paused, &["Row 4: bad"], true)),
+            ("e".to_string(), state("e", Live, &[], false)),
+        ]);
+        let healthy = ApiHealth::default();
+        let found: Vec<(Condition, String)> = active_conditions(&states, &healthy, None, at(5))
+            .into_iter()
+            .map(|a| (a.condition, a.campaign.unwrap().0))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (Condition::Paused, "a".to_string()),
+                (Condition::UploadErrors, "b".to_string()),
+                (Condition::Paused, "c".to_string()),
+                (Condition::UploadErrors, "c".to_string()),
+                (Condition::NotFound, "d".to_string()),
+            ]
+        );
+        let unhealthy = ApiHealth {
+            unhealthy: true,
+            ..ApiHealth::default()
+        };
+        let watched = BTreeSet::from(["a".to_string()]);
+        let only_a = active_conditions(&states, &unhealthy, Some(&watched), at(5));
+        assert_eq!(only_a.len(), 2);
+        assert_eq!(only_a[1].condition, Condition::ApiUnhealthy);
+        assert_eq!(only_a[1].campaign, None);
+    }
+}
