@@ -26,7 +26,8 @@ impl Heartbeat {
         let options = ClientOptions::new(
             settings.timeout,
             settings.timeout.min(Duration::from_secs(5)),
-        );
+        )
+        .allow_link_local(settings.allow_link_local);
         let client = outbound::client_for(&url, options)
             .map_err(|error| format!("heartbeat.url: {error}"))?;
         Ok(Some(Self { client, url, host }))

@@ -6,12 +6,12 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{redirect, Client, StatusCode, Url};
+use reqwest::{Client, StatusCode, Url};
 
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
+use crate::outbound::{self, ClientOptions, OutboundError};
 
-const USER_AGENT: &str = concat!("campaign-watcher/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Enough of an answer to find an error in, or to quote one.
 const ANSWER_READ_BYTES: usize = 8192;
@@ -81,17 +81,26 @@ impl Target {
         channel: &str,
         url: Option<&str>,
         timeout: Duration,
+        allow_link_local: bool,
     ) -> Result<Self, DeliverError> {
         let url =
             url.filter(|url| !url.trim().is_empty())
                 .ok_or_else(|| DeliverError::MissingUrl {
                     channel: channel.to_string(),
                 })?;
-        Self::new(channel, url, timeout)
+        Self::new(channel, url, timeout, allow_link_local)
     }
 
     /// `raw` must be http(s) with a host; its path may hold a token and is never shown.
-    pub fn new(channel: &str, raw: &str, timeout: Duration) -> Result<Self, DeliverError> {
+    /// The client comes from the one builder ([`outbound::client_for`]): no
+    /// redirects, no `Referer`, and no link-local or metadata destination
+    /// unless the channel says `allow_link_local = true`.
+    pub fn new(
+        channel: &str,
+        raw: &str,
+        timeout: Duration,
+        allow_link_local: bool,
+    ) -> Result<Self, DeliverError> {
         let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {
             channel: channel.to_string(),
             // url::ParseError names the problem, never the input.
@@ -106,16 +115,18 @@ impl Target {
                 ),
             });
         }
-        let client = Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| DeliverError::Client {
+        let options =
+            ClientOptions::new(timeout, CONNECT_TIMEOUT).allow_link_local(allow_link_local);
+        let client = outbound::client_for(&url, options).map_err(|error| match error {
+            OutboundError::Blocked(blocked) => DeliverError::InvalidUrl {
                 channel: channel.to_string(),
-                reason: e.without_url().to_string(),
-            })?;
+                reason: blocked.to_string(),
+            },
+            OutboundError::Build { reason } => DeliverError::Client {
+                channel: channel.to_string(),
+                reason,
+            },
+        })?;
         Ok(Self {
             client,
             display: display_url(&url),
@@ -219,11 +230,16 @@ mod tests {
 
     #[test]
     fn target_paths_join_without_double_slashes() {
-        let target = Target::new("am", "http://127.0.0.1:9093/", Duration::from_secs(1))
-            .unwrap()
-            .join_path("/api/v2/alerts");
+        let target = Target::new(
+            "am",
+            "http://127.0.0.1:9093/",
+            Duration::from_secs(1),
+            false,
+        )
+        .unwrap()
+        .join_path("/api/v2/alerts");
         assert_eq!(target.url.as_str(), "http://127.0.0.1:9093/api/v2/alerts");
-        let prefixed = Target::new("am", "http://am/prefix", Duration::from_secs(1))
+        let prefixed = Target::new("am", "http://am/prefix", Duration::from_secs(1), false)
             .unwrap()
             .join_path("/api/v2/alerts");
         assert_eq!(prefixed.url.as_str(), "http://am/prefix/api/v2/alerts");
