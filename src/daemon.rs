@@ -143,8 +143,9 @@ impl Pieces {
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
-        let client =
-            SigmaMindClient::new(&settings.sigmamind, api_key)?.with_metrics(metrics.clone());
+        let client = SigmaMindClient::new(&settings.sigmamind, api_key)?
+            .with_secrets(settings.secret_values())
+            .with_metrics(metrics.clone());
         let channels = Arc::new(
             ChannelSet::from_settings(settings)
                 .map_err(|e| StartupError::Channels(e.to_string()))?,

@@ -39,6 +39,7 @@ pub mod cli;
 pub mod crash;
 pub mod http;
 pub mod lead;
+pub mod outbound;
 pub mod sim;
 pub mod systemd;
 pub mod telemetry;

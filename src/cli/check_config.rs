@@ -31,7 +31,8 @@ async fn check_online(settings: &Settings) -> Result<(), Failure> {
         ));
     };
     let client = SigmaMindClient::new(&settings.sigmamind, api_key)
-        .map_err(|error| Failure::usage(error.to_string()))?;
+        .map_err(|error| Failure::usage(error.to_string()))?
+        .with_secrets(settings.secret_values());
     match client.check_access().await {
         Ok(count) => {
             let campaigns = count.map_or(String::new(), |count| format!(" ({count} campaigns)"));

@@ -204,6 +204,9 @@ pub struct HeartbeatSettings {
     pub url_file: Option<PathBuf>,
     #[serde(default = "default_heartbeat_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl Default for HeartbeatSettings {
@@ -212,6 +215,7 @@ impl Default for HeartbeatSettings {
             url: None,
             url_file: None,
             timeout: default_heartbeat_timeout(),
+            allow_link_local: false,
         }
     }
 }

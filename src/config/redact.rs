@@ -1,6 +1,6 @@
 //! The effective configuration for `check-config`, safe to paste into a ticket.
 
-use super::url::{redact_url, REDACTED};
+use super::url::{redact_url, url_secrets};
 use super::Settings;
 
 impl Settings {
@@ -18,13 +18,33 @@ impl Settings {
         if shown.watch.schedule.is_none() {
             shown.watch.interval = Some(shown.watch.effective_interval());
         }
-        if shown.heartbeat.url.is_some() {
-            shown.heartbeat.url = Some(REDACTED.to_string());
-        }
+        super::url::hide_url(&mut shown.heartbeat.url);
         for channel in shown.channels.values_mut() {
             *channel = channel.redacted();
         }
         toml::to_string(&shown)
             .unwrap_or_else(|error| format!("# the configuration could not be rendered: {error}\n"))
+    }
+
+    /// Every configured secret value: the API key, the database password, the
+    /// secret parts of the heartbeat URL, and each channel's keys and URL
+    /// secrets. Whatever a server answers is scrubbed of all of them.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self
+            .sigmamind
+            .api_key
+            .iter()
+            .map(|key| key.expose().to_string())
+            .collect();
+        secrets.extend(
+            reqwest::Url::parse(&self.state.url)
+                .ok()
+                .and_then(|url| url.password().map(str::to_string)),
+        );
+        secrets.extend(url_secrets(self.heartbeat.url.as_deref()));
+        for channel in self.channels.values() {
+            secrets.extend(channel.kind.secrets());
+        }
+        secrets
     }
 }

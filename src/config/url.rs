@@ -27,17 +27,37 @@ pub(crate) fn check_http_url(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// For `check-config` and `Debug`: a URL read from a file, or one that is
-/// itself the credential (Slack-style hooks), is hidden entirely; any other
-/// loses its userinfo password and credential-like query values.
-pub(crate) fn hide_url(url: &mut Option<String>, whole: bool) {
-    if let Some(url) = url.as_mut() {
-        *url = if whole {
-            REDACTED.to_string()
-        } else {
-            redact_url(url)
-        };
+/// A URL that may carry a secret (every channel URL, the heartbeat): a
+/// problem names `key` and says what is wrong without showing the URL, and a
+/// link-local or cloud-metadata host is refused (naming the host only) unless
+/// `allow_link_local`.
+pub(crate) fn check_secret_url(
+    key: &str,
+    url: &str,
+    allow_link_local: bool,
+    problems: &mut Vec<String>,
+) {
+    if let Err(why) = check_http_url(url) {
+        problems.push(format!("{key}: the URL {why}"));
+    } else if !allow_link_local {
+        if let Err(blocked) = crate::outbound::check_destination_text(url) {
+            problems.push(format!("{key}: {blocked}"));
+        }
     }
+}
+
+/// For `check-config` and `Debug`: a URL that may carry a secret shows its
+/// scheme and host only (`https://hooks.slack.com/<redacted>`).
+pub(crate) fn hide_url(url: &mut Option<String>) {
+    if let Some(url) = url.as_mut() {
+        *url = crate::outbound::shown_url(url);
+    }
+}
+
+/// The secret parts of `url` (userinfo, path, query), when it is set.
+pub(crate) fn url_secrets(url: Option<&str>) -> Vec<String> {
+    url.map(crate::outbound::secret_parts_of_url)
+        .unwrap_or_default()
 }
 
 /// Replaces the userinfo password (or a bare userinfo, which is usually a token)

@@ -133,6 +133,12 @@ impl Settings {
         for (index, id) in watch.campaigns.iter().enumerate() {
             if id.trim().is_empty() {
                 problems.push(format!("watch.campaigns[{index}]: is empty"));
+            } else if matches!(id.as_str(), "." | "..") {
+                // Even percent-encoded (%2E) a URL resolves them away: the
+                // request would read the campaign list, not this campaign.
+                problems.push(format!(
+                    "watch.campaigns[{index}]: \"{id}\" cannot be fetched: a URL path cannot hold \".\" or \"..\" as a campaign id"
+                ));
             }
         }
         if watch.page_size == 0 || watch.page_size > MAX_PAGE_SIZE {
@@ -212,10 +218,9 @@ impl Settings {
             ));
         }
         if let Some(url) = &self.heartbeat.url {
-            if let Err(why) = check_http_url(url) {
-                // The URL is a secret: say what is wrong without repeating it.
-                problems.push(format!("heartbeat.url: the ping URL {why}"));
-            }
+            // The URL is a secret: say what is wrong without repeating it.
+            let allow = self.heartbeat.allow_link_local;
+            super::url::check_secret_url("heartbeat.url", url, allow, problems);
         }
         let timeout = self.heartbeat.timeout;
         if timeout < Duration::from_secs(1) || timeout > Duration::from_secs(60) {

@@ -69,7 +69,10 @@ impl AlertmanagerChannel {
         }
         let mut targets = Vec::new();
         for url in urls {
-            targets.push(Target::new(name, url, context.shared.timeout)?.join_path(ALERTS_PATH));
+            targets.push(
+                Target::new(name, url, context.shared.timeout, settings.allow_link_local)?
+                    .join_path(ALERTS_PATH),
+            );
         }
         let severities = severities(name, settings.severity.as_ref())?;
         Ok(Self {

@@ -50,6 +50,12 @@ pub trait ChannelConfig: Clone + Serialize + DeserializeOwned {
     /// [`crate::config::Secret`] and hide themselves; this is for URLs).
     fn redact(&mut self) {}
 
+    /// Every secret value this kind holds (keys, the secret parts of its URLs),
+    /// scrubbed from what servers answer (`Settings::secret_values`).
+    fn secrets(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The running channel; the settings are expected to have passed `check`,
     /// anything still wrong is an error naming the key, never a secret.
     fn build(&self, context: &BuildContext<'_>) -> Result<Self::Channel, DeliverError>;
@@ -406,6 +412,12 @@ macro_rules! channel_kinds {
             pub fn redact(&mut self) {
                 match self {
                     $(Self::$variant(settings) => settings.redact(),)+
+                }
+            }
+
+            pub fn secrets(&self) -> Vec<String> {
+                match self {
+                    $(Self::$variant(settings) => settings.secrets(),)+
                 }
             }
 

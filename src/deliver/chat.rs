@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::channel::BuildContext;
 use super::{DeliverError, SeverityMap};
-use crate::config::url::check_http_url;
+use crate::config::url::check_secret_url;
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
 
@@ -88,16 +88,18 @@ pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
 
 /// The required webhook `url` of a Slack, Discord or Teams channel: the whole
 /// URL is the credential, so a problem names it, never shows it.
-pub(super) fn check_hook_url(at: &str, kind: &str, url: Option<&str>, problems: &mut Vec<String>) {
+pub(super) fn check_hook_url(
+    at: &str,
+    kind: &str,
+    url: Option<&str>,
+    allow_link_local: bool,
+    problems: &mut Vec<String>,
+) {
     match url {
         None => problems.push(format!(
             "{at}.url: a {kind} channel needs the webhook url (url or url_file)"
         )),
-        Some(url) => {
-            if let Err(why) = check_http_url(url) {
-                problems.push(format!("{at}.url: the webhook url {why}"));
-            }
-        }
+        Some(url) => check_secret_url(&format!("{at}.url"), url, allow_link_local, problems),
     }
 }
 

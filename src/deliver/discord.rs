@@ -50,6 +50,7 @@ impl DiscordChannel {
                 context.name,
                 settings.url.as_deref(),
                 context.shared.timeout,
+                settings.allow_link_local,
             )?,
             text: ChatText::new(context)?,
             severities,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::config::HeartbeatSettings;
+use crate::outbound::{self, ClientOptions};
 
 /// The ping target; the URL is a secret and never logged (only its host).
 pub struct Heartbeat {
@@ -22,13 +23,13 @@ impl Heartbeat {
         let url = reqwest::Url::parse(url.trim())
             .map_err(|_| "heartbeat.url: the ping URL is not a valid URL".to_string())?;
         let host = url.host_str().unwrap_or("?").to_string();
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("campaign-watcher/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| format!("heartbeat: cannot build an HTTP client: {error}"))?;
+        let options = ClientOptions::new(
+            settings.timeout,
+            settings.timeout.min(Duration::from_secs(5)),
+        )
+        .allow_link_local(settings.allow_link_local);
+        let client = outbound::client_for(&url, options)
+            .map_err(|error| format!("heartbeat.url: {error}"))?;
         Ok(Some(Self { client, url, host }))
     }
 
@@ -40,6 +41,12 @@ impl Heartbeat {
             Ok(response) if response.status().is_success() => {
                 tracing::debug!(host = %self.host, "heartbeat sent");
                 true
+            }
+            Ok(response) if response.status().is_redirection() => {
+                // Not followed: the URL is the secret, and the Location (not
+                // logged either) could be anyone's.
+                tracing::warn!(host = %self.host, status = response.status().as_u16(), "the heartbeat service answered with a redirect, which is not followed; set heartbeat.url to the final URL");
+                false
             }
             Ok(response) => {
                 tracing::warn!(host = %self.host, status = response.status().as_u16(), "the heartbeat service refused the ping; check heartbeat.url");

@@ -3,6 +3,9 @@
 //! Adding a kind: `deliver/<kind>.rs` (the channel, implementing [`Deliver`])
 //! with `deliver/<kind>/settings.rs` (its keys, implementing [`ChannelConfig`]),
 //! one `pub mod <kind>;` line in `deliver/mod.rs`, and one line below.
+//! An HTTP kind gets its client from `target::Target` (the one builder,
+//! `crate::outbound::client_for`) and takes `allow_link_local`; see
+//! docs/security.md.
 
 use std::fmt;
 

@@ -64,7 +64,8 @@ impl PagerDutyChannel {
         let severities = severities(name, settings.severity.as_ref())?;
         let url = settings.url.as_deref().unwrap_or(DEFAULT_URL);
         Ok(Self {
-            target: Target::new(name, url, context.shared.timeout)?,
+            target: Target::new(name, url, context.shared.timeout, settings.allow_link_local)?
+                .scrubbing(&[routing_key.expose()]),
             routing_key,
             severities,
             text: ChatText::new(context)?,

@@ -40,6 +40,7 @@ impl SlackChannel {
                 context.name,
                 settings.url.as_deref(),
                 context.shared.timeout,
+                settings.allow_link_local,
             )?,
             text: ChatText::new(context)?,
             group: settings.group.unwrap_or(true),

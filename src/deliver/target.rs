@@ -3,15 +3,16 @@
 //! errors only ever show `scheme://host[:port]`; and the answer, read without
 //! downloading a whole page.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{redirect, Client, StatusCode, Url};
+use reqwest::{Client, StatusCode, Url};
 
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
+use crate::outbound::{self, ClientOptions, OutboundError, Scrubber};
 
-const USER_AGENT: &str = concat!("campaign-watcher/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Enough of an answer to find an error in, or to quote one.
 const ANSWER_READ_BYTES: usize = 8192;
@@ -23,6 +24,10 @@ pub(super) struct Target {
     pub(super) client: Client,
     pub(super) url: Url,
     display: String,
+    /// The URL's own secret parts (and the channel's keys): a receiver echoing
+    /// them in an answer must not put them in logs or `last_error`.
+    /// Behind an `Arc`: the channel enum stays small and a cloned target shares it.
+    scrubber: Arc<Scrubber>,
 }
 
 impl std::fmt::Debug for Target {
@@ -81,17 +86,26 @@ impl Target {
         channel: &str,
         url: Option<&str>,
         timeout: Duration,
+        allow_link_local: bool,
     ) -> Result<Self, DeliverError> {
         let url =
             url.filter(|url| !url.trim().is_empty())
                 .ok_or_else(|| DeliverError::MissingUrl {
                     channel: channel.to_string(),
                 })?;
-        Self::new(channel, url, timeout)
+        Self::new(channel, url, timeout, allow_link_local)
     }
 
     /// `raw` must be http(s) with a host; its path may hold a token and is never shown.
-    pub fn new(channel: &str, raw: &str, timeout: Duration) -> Result<Self, DeliverError> {
+    /// The client comes from the one builder ([`outbound::client_for`]): no
+    /// redirects, no `Referer`, and no link-local or metadata destination
+    /// unless the channel says `allow_link_local = true`.
+    pub fn new(
+        channel: &str,
+        raw: &str,
+        timeout: Duration,
+        allow_link_local: bool,
+    ) -> Result<Self, DeliverError> {
         let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {
             channel: channel.to_string(),
             // url::ParseError names the problem, never the input.
@@ -106,21 +120,30 @@ impl Target {
                 ),
             });
         }
-        let client = Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| DeliverError::Client {
+        let options =
+            ClientOptions::new(timeout, CONNECT_TIMEOUT).allow_link_local(allow_link_local);
+        let client = outbound::client_for(&url, options).map_err(|error| match error {
+            OutboundError::Blocked(blocked) => DeliverError::InvalidUrl {
                 channel: channel.to_string(),
-                reason: e.without_url().to_string(),
-            })?;
+                reason: blocked.to_string(),
+            },
+            OutboundError::Build { reason } => DeliverError::Client {
+                channel: channel.to_string(),
+                reason,
+            },
+        })?;
         Ok(Self {
             client,
             display: display_url(&url),
+            scrubber: Arc::new(Scrubber::new(outbound::secret_parts_of_url(raw))),
             url,
         })
+    }
+
+    /// Also scrub these from every answer (e.g. PagerDuty's routing key).
+    pub fn scrubbing(mut self, secrets: &[&str]) -> Self {
+        self.scrubber = Arc::new(Scrubber::clone(&self.scrubber).with(secrets));
+        self
     }
 
     /// The same client and host, another path (Alertmanager's `/api/v2/alerts`).
@@ -154,7 +177,7 @@ impl Target {
         Ok(Answer {
             status,
             retry_after,
-            body: read_start(response).await,
+            body: self.scrubber.scrub(&read_start(response).await),
         })
     }
 }
@@ -219,15 +242,53 @@ mod tests {
 
     #[test]
     fn target_paths_join_without_double_slashes() {
-        let target = Target::new("am", "http://127.0.0.1:9093/", Duration::from_secs(1))
-            .unwrap()
-            .join_path("/api/v2/alerts");
+        let target = Target::new(
+            "am",
+            "http://127.0.0.1:9093/",
+            Duration::from_secs(1),
+            false,
+        )
+        .unwrap()
+        .join_path("/api/v2/alerts");
         assert_eq!(target.url.as_str(), "http://127.0.0.1:9093/api/v2/alerts");
-        let prefixed = Target::new("am", "http://am/prefix", Duration::from_secs(1))
+        let prefixed = Target::new("am", "http://am/prefix", Duration::from_secs(1), false)
             .unwrap()
             .join_path("/api/v2/alerts");
         assert_eq!(prefixed.url.as_str(), "http://am/prefix/api/v2/alerts");
         assert_eq!(prefixed.display(), "http://am");
+    }
+
+    #[tokio::test]
+    async fn an_answer_echoing_the_url_token_or_a_key_is_scrubbed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let body = "bad token /services/T0/B0/HOOKTOKEN9 for key ROUTINGKEY77";
+            let answer = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        });
+        let url = format!("http://127.0.0.1:{port}/services/T0/B0/HOOKTOKEN9");
+        let target = Target::new("pd", &url, Duration::from_secs(5), false)
+            .unwrap()
+            .scrubbing(&["ROUTINGKEY77"]);
+
+        let answer = target.post_json(&serde_json::json!({})).await.unwrap();
+
+        assert_eq!(answer.status, 400);
+        assert!(!answer.body.contains("HOOKTOKEN"), "{}", answer.body);
+        assert!(!answer.body.contains("ROUTINGKEY"), "{}", answer.body);
+        assert!(
+            answer.body.starts_with("bad token <redacted>"),
+            "{}",
+            answer.body
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ impl TeamsChannel {
                 context.name,
                 settings.url.as_deref(),
                 context.shared.timeout,
+                settings.allow_link_local,
             )?,
             text: ChatText::new(context)?,
         })

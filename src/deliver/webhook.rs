@@ -84,7 +84,12 @@ impl WebhookChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let target = Target::required(name, settings.url.as_deref(), context.shared.timeout)?;
+        let target = Target::required(
+            name,
+            settings.url.as_deref(),
+            context.shared.timeout,
+            settings.allow_link_local,
+        )?;
         let mut secrets = Vec::new();
         for (key, secret) in [
             ("secret", &settings.secret),

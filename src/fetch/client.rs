@@ -14,11 +14,14 @@ use super::error::FetchError;
 use super::wire;
 use crate::backoff::{full_jitter, parse_retry_after};
 use crate::config::{Secret, SigmaMindSettings};
-use crate::observe::Observation;
+use crate::observe::{FetchFailure, Observation};
+use crate::outbound::{self, ClientOptions, Scrubber};
 use crate::pacing::RequestBudget;
 
 /// Longest body excerpt kept in an error message.
 const EXCERPT_CHARS: usize = 200;
+/// Longest excerpt of a 2xx body that is not JSON.
+const NOT_JSON_EXCERPT_CHARS: usize = 60;
 /// Error bodies are only read for an excerpt; there is no reason to read more than this.
 const ERROR_BODY_BYTES: usize = 8 * 1024;
 /// Stops a server that always answers `hasNext: true` from paging forever.
@@ -49,8 +52,9 @@ enum Answer {
 pub struct SigmaMindClient {
     http: reqwest::Client,
     base_url: Url,
-    /// Kept only to scrub it from error excerpts, in case a server echoes request headers.
-    api_key: Secret,
+    /// The API key and the other configured secrets, scrubbed from error
+    /// excerpts in case a server echoes request headers.
+    scrubber: Scrubber,
     in_flight: Semaphore,
     budget: RequestBudget,
     requests_sent: AtomicU64,
@@ -88,22 +92,20 @@ impl SigmaMindClient {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .default_headers(headers)
-            .user_agent(concat!("campaign-watcher/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            // A redirect would resend the key to wherever the Location points.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|error| FetchError::ClientSetup {
-                reason: error.without_url().to_string(),
+        // The builder never follows a redirect (it would resend the key to
+        // wherever the Location points). The API is the one destination the
+        // operator must name, so the link-local guard is for channels only.
+        let options = ClientOptions::new(settings.timeout, settings.connect_timeout)
+            .allow_link_local(true)
+            .headers(headers);
+        let http =
+            outbound::client_for(&base_url, options).map_err(|error| FetchError::ClientSetup {
+                reason: error.to_string(),
             })?;
         Ok(Self {
             http,
             base_url,
-            api_key,
+            scrubber: Scrubber::new([api_key.expose()]),
             // Zero permits would deadlock every request.
             in_flight: Semaphore::new(settings.max_in_flight.max(1)),
             budget: RequestBudget::new(settings.max_requests_per_second),
@@ -117,6 +119,13 @@ impl SigmaMindClient {
         })
     }
 
+    /// Also scrub these from every error excerpt: the rest of the configuration's
+    /// secrets, which a hostile or confused server could echo too.
+    pub fn with_secrets<S: AsRef<str>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
+        self.scrubber = self.scrubber.with(secrets);
+        self
+    }
+
     /// Record every request in these metrics (the daemon's registry).
     pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.metrics = metrics;
@@ -125,6 +134,16 @@ impl SigmaMindClient {
 
     /// GET {base_url}/v1/campaigns/{id}: Found, NotFound on a real 404, Failed otherwise.
     pub async fn observe(&self, campaign_id: &str) -> Observation {
+        if is_dot_segment(campaign_id) {
+            // A URL cannot carry "." or ".." as a path segment (even %2E is
+            // resolved away), so it would read the campaign list instead.
+            return Observation::Failed(FetchFailure {
+                reason: format!(
+                    "the campaign id {campaign_id:?} cannot be fetched: a URL path cannot hold it"
+                ),
+                auth_rejected: false,
+            });
+        }
         let url = self.endpoint(&["v1", "campaigns", campaign_id]);
         match self.get_json(url).await {
             Ok(Answer::Json(campaign)) => match wire::normalise_campaign(&campaign) {
@@ -416,18 +435,23 @@ impl SigmaMindClient {
     }
 
     fn excerpt(&self, body: &[u8]) -> String {
+        self.excerpt_of(body, EXCERPT_CHARS)
+    }
+
+    /// The body on one line, scrubbed, then cut to `max_chars` (in that order:
+    /// a cut first could leave the start of a secret that no longer matches it).
+    fn excerpt_of(&self, body: &[u8], max_chars: usize) -> String {
         let text = String::from_utf8_lossy(body);
         let cleaned: String = text
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-        let scrubbed = self.scrub(&collapsed);
-        if scrubbed.is_empty() {
+        let (mut excerpt, was_cut) = self.scrubber.scrub_and_cut(&collapsed, max_chars);
+        if excerpt.is_empty() {
             return "(empty body)".into();
         }
-        let mut excerpt: String = scrubbed.chars().take(EXCERPT_CHARS).collect();
-        if scrubbed.chars().count() > EXCERPT_CHARS {
+        if was_cut {
             excerpt.push('…');
         }
         excerpt
@@ -439,18 +463,17 @@ impl SigmaMindClient {
         }
         format!(
             "{error}; body starts with {:?}",
-            self.excerpt(&body[..body.len().min(60)])
+            self.excerpt_of(body, NOT_JSON_EXCERPT_CHARS)
         )
     }
 
     fn scrub(&self, text: &str) -> String {
-        let key = self.api_key.expose();
-        if key.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(key, "<redacted>")
-        }
+        self.scrubber.scrub(text)
     }
+}
+
+fn is_dot_segment(campaign_id: &str) -> bool {
+    matches!(campaign_id, "." | "..")
 }
 
 fn parse_base_url(text: &str) -> Result<Url, FetchError> {

@@ -19,6 +19,7 @@ const LEAVES: &[&str] = &[
     "crash",
     "backoff",
     "pacing",
+    "outbound",
     "metrics",
     "render",
     "config",
@@ -37,6 +38,8 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     ("crash", false, &[]),
     ("backoff", false, &[]),
     ("pacing", false, &[]),
+    // Every outgoing HTTP client and the secret scrubber; config checks URLs with it.
+    ("outbound", false, &[]),
     ("metrics", false, &["event", "observe"]),
     ("render", false, &["event", "observe", "text"]),
     // Validation reuses the parsers of what it validates: templates (render),
@@ -53,6 +56,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
             "render",
             "route",
             "deliver",
+            "outbound",
         ],
     ),
     // The pipeline: pure decisions (diff, route) name no store, client or channel.

@@ -7,6 +7,7 @@ mod smtp;
 
 mod alerting;
 mod alertmanager;
+mod attacks_requests;
 mod attacks_text;
 mod chat;
 mod cli;

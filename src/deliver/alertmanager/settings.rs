@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AlertmanagerChannel;
 use crate::config::secret::SecretFiles;
-use crate::config::url::{check_http_url, hide_url, redact_url};
+use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
@@ -42,6 +42,9 @@ pub struct AlertmanagerSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub resend_interval: Option<Duration>,
+    /// Let the URLs be link-local or cloud-metadata addresses (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl AlertmanagerSettings {
@@ -68,9 +71,7 @@ impl ChannelConfig for AlertmanagerSettings {
             ));
         }
         for url in urls {
-            if let Err(why) = check_http_url(url) {
-                problems.push(format!("{at}.urls: \"{}\" {why}", redact_url(url)));
-            }
+            check_secret_url(&format!("{at}.urls"), url, self.allow_link_local, problems);
         }
         for (name, value) in self.labels.iter().flatten() {
             if RESERVED_LABELS.contains(&name.as_str()) {
@@ -105,10 +106,17 @@ impl ChannelConfig for AlertmanagerSettings {
     }
 
     fn redact(&mut self) {
-        hide_url(&mut self.url, self.url_file.is_some());
+        hide_url(&mut self.url);
         for url in self.urls.iter_mut().flatten() {
-            *url = redact_url(url);
+            *url = crate::outbound::shown_url(url);
         }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.all_urls()
+            .into_iter()
+            .flat_map(|url| url_secrets(Some(url)))
+            .collect()
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Arc<AlertmanagerChannel>, DeliverError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DiscordChannel;
 use crate::config::secret::SecretFiles;
-use crate::config::url::hide_url;
+use crate::config::url::{hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::{check_hook_url, check_severity};
 use crate::deliver::DeliverError;
@@ -25,6 +25,9 @@ pub struct DiscordSettings {
     /// `error` | `warning` | `info`: the embed's colour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<BTreeMap<String, String>>,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl ChannelConfig for DiscordSettings {
@@ -32,7 +35,13 @@ impl ChannelConfig for DiscordSettings {
     const RENDERS_TEXT: bool = true;
 
     fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
-        check_hook_url(at, "discord", self.url.as_deref(), problems);
+        check_hook_url(
+            at,
+            "discord",
+            self.url.as_deref(),
+            self.allow_link_local,
+            problems,
+        );
         check_severity(at, self.severity.as_ref(), problems);
         text.check(at, None, problems);
     }
@@ -42,7 +51,11 @@ impl ChannelConfig for DiscordSettings {
     }
 
     fn redact(&mut self) {
-        hide_url(&mut self.url, true);
+        hide_url(&mut self.url);
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        url_secrets(self.url.as_deref())
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<DiscordChannel>, DeliverError> {

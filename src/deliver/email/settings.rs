@@ -10,6 +10,12 @@ use super::EmailChannel;
 use crate::config::parse_smtp_url;
 use crate::config::secret::{Secret, SecretFiles};
 use crate::config::url::redact_url;
+
+/// The password in `smtp://user:password@host`, when there is one.
+fn smtp_password(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    url.password().map(str::to_string)
+}
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
@@ -66,6 +72,12 @@ impl ChannelConfig for EmailSettings {
         if let Some(url) = self.smtp_url.as_mut() {
             *url = redact_url(url);
         }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let password = self.password.iter().map(|key| key.expose().to_string());
+        let in_url = self.smtp_url.as_deref().and_then(smtp_password);
+        password.chain(in_url).collect()
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<EmailChannel>, DeliverError> {

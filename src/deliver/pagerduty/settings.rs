@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PagerDutyChannel;
 use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_http_url, hide_url, redact_url};
+use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
@@ -30,6 +30,9 @@ pub struct PagerDutySettings {
     /// `error` | `warning` | `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<BTreeMap<String, String>>,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl ChannelConfig for PagerDutySettings {
@@ -48,9 +51,7 @@ impl ChannelConfig for PagerDutySettings {
             Some(_) => {}
         }
         if let Some(url) = &self.url {
-            if let Err(why) = check_http_url(url) {
-                problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
-            }
+            check_secret_url(&format!("{at}.url"), url, self.allow_link_local, problems);
         }
         check_severity(at, self.severity.as_ref(), problems);
         text.check(at, None, problems);
@@ -66,7 +67,15 @@ impl ChannelConfig for PagerDutySettings {
     }
 
     fn redact(&mut self) {
-        hide_url(&mut self.url, self.url_file.is_some());
+        hide_url(&mut self.url);
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let key = self.routing_key.iter().map(|key| key.expose().to_string());
+        url_secrets(self.url.as_deref())
+            .into_iter()
+            .chain(key)
+            .collect()
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<PagerDutyChannel>, DeliverError> {

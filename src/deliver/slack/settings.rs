@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::SlackChannel;
 use crate::config::secret::SecretFiles;
-use crate::config::url::hide_url;
+use crate::config::url::{hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_hook_url;
 use crate::deliver::DeliverError;
@@ -22,6 +22,9 @@ pub struct SlackSettings {
     /// The events of one cycle as one digest message (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<bool>,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl ChannelConfig for SlackSettings {
@@ -29,7 +32,13 @@ impl ChannelConfig for SlackSettings {
     const RENDERS_TEXT: bool = true;
 
     fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
-        check_hook_url(at, "slack", self.url.as_deref(), problems);
+        check_hook_url(
+            at,
+            "slack",
+            self.url.as_deref(),
+            self.allow_link_local,
+            problems,
+        );
         text.check(at, None, problems);
     }
 
@@ -38,7 +47,11 @@ impl ChannelConfig for SlackSettings {
     }
 
     fn redact(&mut self) {
-        hide_url(&mut self.url, true);
+        hide_url(&mut self.url);
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        url_secrets(self.url.as_deref())
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<SlackChannel>, DeliverError> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TeamsChannel;
 use crate::config::secret::SecretFiles;
-use crate::config::url::hide_url;
+use crate::config::url::{hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_hook_url;
 use crate::deliver::DeliverError;
@@ -20,6 +20,9 @@ pub struct TeamsSettings {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_file: Option<PathBuf>,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl ChannelConfig for TeamsSettings {
@@ -27,7 +30,13 @@ impl ChannelConfig for TeamsSettings {
     const RENDERS_TEXT: bool = true;
 
     fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
-        check_hook_url(at, "teams", self.url.as_deref(), problems);
+        check_hook_url(
+            at,
+            "teams",
+            self.url.as_deref(),
+            self.allow_link_local,
+            problems,
+        );
         text.check(at, None, problems);
     }
 
@@ -36,7 +45,11 @@ impl ChannelConfig for TeamsSettings {
     }
 
     fn redact(&mut self) {
-        hide_url(&mut self.url, true);
+        hide_url(&mut self.url);
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        url_secrets(self.url.as_deref())
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<TeamsChannel>, DeliverError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::WebhookChannel;
 use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_http_url, hide_url, redact_url};
+use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
@@ -28,6 +28,9 @@ pub struct WebhookSettings {
     /// During a rotation, the old key also signs every message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret: Option<Secret>,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 impl ChannelConfig for WebhookSettings {
@@ -38,9 +41,7 @@ impl ChannelConfig for WebhookSettings {
         match &self.url {
             None => problems.push(format!("{at}.url: a webhook channel needs url or url_file")),
             Some(url) => {
-                if let Err(why) = check_http_url(url) {
-                    problems.push(format!("{at}.url: \"{}\" {why}", redact_url(url)));
-                }
+                check_secret_url(&format!("{at}.url"), url, self.allow_link_local, problems)
             }
         }
         for (key, secret) in [
@@ -71,7 +72,19 @@ impl ChannelConfig for WebhookSettings {
     }
 
     fn redact(&mut self) {
-        hide_url(&mut self.url, self.url_file.is_some());
+        hide_url(&mut self.url);
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let keys = [&self.secret, &self.previous_secret];
+        let keys = keys
+            .into_iter()
+            .flatten()
+            .map(|key| key.expose().to_string());
+        url_secrets(self.url.as_deref())
+            .into_iter()
+            .chain(keys)
+            .collect()
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<WebhookChannel, DeliverError> {

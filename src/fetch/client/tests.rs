@@ -81,3 +81,45 @@ fn html_is_recognised() {
     assert!(starts_like_html(b"<HTML>"));
     assert!(!starts_like_html(b"{\"a\":1}"));
 }
+
+#[test]
+fn a_non_json_answer_echoing_a_secret_shows_no_piece_of_it() {
+    let key = "APIKEY_SEKRIT_0123";
+    let hook_secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    let client = SigmaMindClient::new(&settings("https://api.example"), Secret::new(key))
+        .unwrap()
+        .with_secrets([hook_secret]);
+    // The body: the 60-byte cut used to fall inside the key.
+    for body in [
+        format!("not json; request was GET /v1/campaigns x-api-key={key} via proxy"),
+        format!("oops {hook_secret} {key}"),
+        format!("{}{key}", "y".repeat(50)),
+    ] {
+        let error = serde_json::from_slice::<Value>(body.as_bytes()).unwrap_err();
+        let detail = client.excerpt_of_parse_error(&error, body.as_bytes());
+        for secret in [key, hook_secret] {
+            let chars: Vec<char> = secret.chars().collect();
+            for piece in chars.windows(crate::outbound::MIN_FRAGMENT_CHARS) {
+                let piece: String = piece.iter().collect();
+                assert!(!detail.contains(&piece), "{piece} in {detail}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn dot_segment_ids_are_not_fetched_as_the_list() {
+    // Port 9 (discard) on loopback: nothing may be requested at all.
+    let client = SigmaMindClient::new(&settings("http://127.0.0.1:9"), Secret::new("k")).unwrap();
+    for id in [".", ".."] {
+        let Observation::Failed(failure) = client.observe(id).await else {
+            panic!("{id} was not refused");
+        };
+        assert!(
+            failure.reason.contains("cannot be fetched"),
+            "{}",
+            failure.reason
+        );
+    }
+    assert_eq!(client.requests_sent(), 0);
+}
