@@ -212,7 +212,12 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(serve_connections(listener, router(state), limits, stop.clone()));
+        tokio::spawn(serve_connections(
+            listener,
+            router(state),
+            limits,
+            stop.clone(),
+        ));
         (address, stop)
     }
 
@@ -239,8 +244,13 @@ mod tests {
     async fn half_a_header_is_closed_after_the_header_timeout() {
         let (address, _stop) = spawn(tight()).await;
         let mut stream = TcpStream::connect(address).await.unwrap();
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
-        assert!(read_to_close(&mut stream, Duration::from_secs(3)).await.is_some());
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        assert!(read_to_close(&mut stream, Duration::from_secs(3))
+            .await
+            .is_some());
     }
 
     #[tokio::test]
@@ -272,7 +282,9 @@ mod tests {
         // The reserved connection answers a probe, once, and closes...
         let mut probe = TcpStream::connect(address).await.unwrap();
         probe.write_all(GET_HEALTHZ).await.unwrap();
-        let answer = read_to_close(&mut probe, Duration::from_secs(3)).await.unwrap();
+        let answer = read_to_close(&mut probe, Duration::from_secs(3))
+            .await
+            .unwrap();
         assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
         assert!(!answer.contains("every connection is busy"), "{answer}");
         // ...but nothing else.
@@ -281,7 +293,9 @@ mod tests {
             .write_all(b"GET /board HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
-        let answer = read_to_close(&mut other, Duration::from_secs(3)).await.unwrap();
+        let answer = read_to_close(&mut other, Duration::from_secs(3))
+            .await
+            .unwrap();
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
         // With the reserve taken too, a new connection is closed at once.
         let mut held = TcpStream::connect(address).await.unwrap();
@@ -290,7 +304,9 @@ mod tests {
         let mut refused = TcpStream::connect(address).await.unwrap();
         let _ = refused.write_all(GET_HEALTHZ).await;
         assert_eq!(
-            read_to_close(&mut refused, Duration::from_secs(3)).await.as_deref(),
+            read_to_close(&mut refused, Duration::from_secs(3))
+                .await
+                .as_deref(),
             Some("")
         );
     }
