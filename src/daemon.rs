@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use crate::commit::{Store, StoreError};
+use crate::commit::{StateLock, StateLockError, Store, StoreError};
 use crate::config::{ConfigError, Settings};
 use crate::deliver::heartbeat::Heartbeat;
 use crate::deliver::{ChannelSet, Dispatcher, DrainReport};
@@ -49,6 +49,10 @@ pub enum StartupError {
     Schedule(String),
     #[error("{0}")]
     Http(#[from] HttpError),
+    /// Another `run` or `once` is active on this state file (exit code 1: nothing
+    /// to fix in the configuration).
+    #[error("{0}")]
+    Locked(#[from] StateLockError),
 }
 
 /// When cycles start.
@@ -272,11 +276,13 @@ impl Daemon {
     /// One cycle, then deliver what it produced, waiting at most `wait` for retries.
     /// Returns the cycle and how many of its deliveries are still pending.
     /// With a shared store it first takes the leadership, and refuses (NotLeader)
-    /// while a running replica holds it.
-    pub async fn run_once(&self, wait: Duration) -> Result<(CycleReport, u64), StoreError> {
+    /// while a running replica holds it; on a state file it refuses (Locked)
+    /// while a `run` is active on it, which already polls and sends.
+    pub async fn run_once(&self, wait: Duration) -> Result<(CycleReport, u64), StartupError> {
+        let _one_watcher = StateLock::acquire(&self.settings.state.url)?;
         if let Some(elector) = &self.elector {
             if !elector.lease().is_leader() && !elector.round().await {
-                return Err(StoreError::NotLeader);
+                return Err(StoreError::NotLeader.into());
             }
         }
         let report = self.tick().await?;
@@ -338,6 +344,12 @@ impl Daemon {
         } = self;
         let store = watcher.store().clone();
         let stop = CancellationToken::new();
+        // Before the port: a second daemon on this file is told why it cannot run,
+        // not that the port is taken. Held until this function returns.
+        let one_watcher = StateLock::acquire(&settings.state.url)?;
+        if let Some(lock) = &one_watcher {
+            tracing::info!(lock = %lock.path().display(), "holding the state file's lock");
+        }
 
         // Bound before anything runs, so a taken port is a startup error (exit 2).
         let http_listener = if options.serve_http {
@@ -474,6 +486,7 @@ impl Daemon {
         {
             let _ = tokio::time::timeout_at(deadline, task).await;
         }
+        drop(one_watcher);
         tracing::info!("stopped");
         Ok(())
     }

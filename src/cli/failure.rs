@@ -26,7 +26,10 @@ impl Failure {
 
 impl From<StartupError> for Failure {
     fn from(error: StartupError) -> Self {
-        Self::usage(error)
+        match error {
+            StartupError::Locked(_) => Self::runtime(error),
+            _ => Self::usage(error),
+        }
     }
 }
 

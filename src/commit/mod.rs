@@ -15,9 +15,11 @@ mod lease;
 mod schema;
 #[doc(hidden)]
 pub mod scratch;
+mod state_lock;
 mod store;
 
 pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
+pub use state_lock::{StateLock, StateLockError};
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
     OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod bounds;
 mod email;
 pub(crate) mod fields;
 mod load;
@@ -416,5 +417,7 @@ impl Settings {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::suggest::did_you_mean;
+use super::bounds::{duration_within, number_within, LONGEST};
 use super::url::check_http_url;
 use super::url::redact_url;
 use super::{ChannelSettings, Settings};
@@ -17,6 +18,18 @@ const MAX_PAGE_SIZE: u32 = 1000;
 const MAX_CONFIRM_POLLS: u32 = 100;
 /// Shorter reminders are noise, not reminders.
 const MIN_REMIND_EVERY: Duration = Duration::from_secs(60);
+const MILLISECOND: Duration = Duration::from_millis(1);
+const SECOND: Duration = Duration::from_secs(1);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Polling less often than weekly is not watching.
+const LONGEST_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_IN_FLIGHT: usize = 1024;
+const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
+const MAX_RETRIES: u32 = 100;
+const MAX_RESPONSE_BYTES: usize = 1 << 30;
+const MAX_LIST_THRESHOLD: usize = 1_000_000;
+const MAX_UNHEALTHY_AFTER: u32 = 10_000;
 
 impl Settings {
     /// Every configuration error at once; `Ok` may still come with [`Settings::warnings`].
@@ -99,17 +112,57 @@ impl Settings {
                 redact_url(&api.base_url)
             ));
         }
-        non_zero(problems, "sigmamind.timeout", api.timeout);
-        non_zero(problems, "sigmamind.connect_timeout", api.connect_timeout);
+        for (key, value) in [
+            ("sigmamind.timeout", api.timeout),
+            ("sigmamind.connect_timeout", api.connect_timeout),
+        ] {
+            if value.is_zero() {
+                non_zero(problems, key, value);
+            } else {
+                duration_within(problems, key, value, MILLISECOND..=HOUR);
+            }
+        }
         if api.max_in_flight == 0 {
             problems.push("sigmamind.max_in_flight: must be at least 1".to_string());
+        } else {
+            number_within(
+                problems,
+                "sigmamind.max_in_flight",
+                api.max_in_flight,
+                1..=MAX_IN_FLIGHT,
+            );
         }
         let rps = api.max_requests_per_second;
         if !rps.is_finite() || rps < 0.0 {
             problems.push(format!(
                 "sigmamind.max_requests_per_second: {rps} is not a finite number >= 0 (0 means no budget)"
             ));
+        } else {
+            number_within(
+                problems,
+                "sigmamind.max_requests_per_second",
+                rps,
+                0.0..=MAX_REQUESTS_PER_SECOND,
+            );
         }
+        number_within(
+            problems,
+            "sigmamind.max_retries",
+            api.max_retries,
+            0..=MAX_RETRIES,
+        );
+        duration_within(
+            problems,
+            "sigmamind.retry_base",
+            api.retry_base,
+            Duration::ZERO..=HOUR,
+        );
+        duration_within(
+            problems,
+            "sigmamind.retry_max",
+            api.retry_max,
+            Duration::ZERO..=DAY,
+        );
         if api.retry_base > api.retry_max {
             problems.push(format!(
                 "sigmamind.retry_base: {} is longer than sigmamind.retry_max ({})",
@@ -119,6 +172,13 @@ impl Settings {
         }
         if api.max_response_bytes == 0 {
             problems.push("sigmamind.max_response_bytes: must be at least 1".to_string());
+        } else {
+            number_within(
+                problems,
+                "sigmamind.max_response_bytes",
+                api.max_response_bytes,
+                1..=MAX_RESPONSE_BYTES,
+            );
         }
     }
 
@@ -161,11 +221,25 @@ impl Settings {
                     "watch.interval: {} is below the 1s minimum",
                     human(interval)
                 ));
+            } else {
+                duration_within(
+                    problems,
+                    "watch.interval",
+                    interval,
+                    SECOND..=LONGEST_INTERVAL,
+                );
             }
         }
         check_confirm_polls(problems, "watch.confirm_polls", watch.confirm_polls);
         if watch.unhealthy_after == 0 {
             problems.push("watch.unhealthy_after: must be at least 1".to_string());
+        } else {
+            number_within(
+                problems,
+                "watch.unhealthy_after",
+                watch.unhealthy_after,
+                1..=MAX_UNHEALTHY_AFTER,
+            );
         }
         for (key, patterns) in [
             ("watch.include", &watch.include),
@@ -181,6 +255,13 @@ impl Settings {
         }
         if watch.list_threshold == 0 {
             problems.push("watch.list_threshold: must be at least 1".to_string());
+        } else {
+            number_within(
+                problems,
+                "watch.list_threshold",
+                watch.list_threshold,
+                1..=MAX_LIST_THRESHOLD,
+            );
         }
         for (index, status) in watch.statuses.iter().enumerate() {
             if !KNOWN_STATUSES.contains(&status.as_str()) {
@@ -209,6 +290,8 @@ impl Settings {
                     "state.lease_ttl: {} is too short; use at least 3s (default 15s)",
                     humantime::format_duration(ttl)
                 ));
+            } else {
+                duration_within(problems, "state.lease_ttl", ttl, 3 * SECOND..=HOUR);
             }
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
@@ -277,6 +360,13 @@ impl Settings {
                         "{at}.remind_every: {} is below the 1m minimum",
                         human(every)
                     ));
+                } else {
+                    duration_within(
+                        problems,
+                        &format!("{at}.remind_every"),
+                        every,
+                        MIN_REMIND_EVERY..=LONGEST,
+                    );
                 }
                 let remindable = rule.events.is_empty()
                     || rule.events.iter().any(|event| {

@@ -197,9 +197,24 @@ impl SharedSettings {
         quiet_hours_refused_by: Option<&str>,
         problems: &mut Vec<String>,
     ) {
+        use crate::config::bounds::{duration_within, number_within, LONGEST};
+        const HOUR: Duration = Duration::from_secs(3600);
         if self.timeout.is_zero() {
             problems.push(format!("{at}.timeout: must be longer than 0s"));
+        } else {
+            duration_within(
+                problems,
+                &format!("{at}.timeout"),
+                self.timeout,
+                Duration::ZERO..=HOUR,
+            );
         }
+        duration_within(
+            problems,
+            &format!("{at}.retry_max_backoff"),
+            self.retry_max_backoff,
+            Duration::ZERO..=24 * HOUR,
+        );
         if self.retry_initial_backoff.is_zero() {
             problems.push(format!(
                 "{at}.retry_initial_backoff: must be longer than 0s"
@@ -213,11 +228,25 @@ impl SharedSettings {
         }
         if self.max_age.is_zero() {
             problems.push(format!("{at}.max_age: must be longer than 0s"));
+        } else {
+            duration_within(
+                problems,
+                &format!("{at}.max_age"),
+                self.max_age,
+                Duration::ZERO..=LONGEST,
+            );
         }
         if self.max_per_minute == Some(0) {
             problems.push(format!(
                 "{at}.max_per_minute: must be at least 1 (leave it out for no limit)"
             ));
+        } else if let Some(per_minute) = self.max_per_minute {
+            number_within(
+                problems,
+                &format!("{at}.max_per_minute"),
+                per_minute,
+                1..=100_000,
+            );
         }
         if let Some(quiet) = &self.quiet_hours {
             if let Some(kind) = quiet_hours_refused_by {

@@ -4,6 +4,7 @@
 
 mod health;
 pub mod probe;
+mod serve;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::commit::Store;
 use crate::metrics::Metrics;
 pub use health::{liveness, readiness, ServiceStatus, StatusRecord, Verdict, LIVENESS_PERIODS};
+pub use serve::{Limits, StreamSlots, REQUEST_TIMEOUT};
 
 /// A probe or scrape never waits longer than this for the state store.
 const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,23 +57,35 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route_layer(axum::middleware::from_fn(serve::answer_within))
+        // Long-lived streams (server-sent events) are routed here, after the
+        // request timeout, each holding a `StreamSlots` permit.
         .with_state(state)
 }
 
-/// Serve until `stop` is cancelled.
+/// Serve until `stop` is cancelled, within the default [`Limits`].
 pub fn serve(listener: TcpListener, state: HttpState, stop: CancellationToken) -> JoinHandle<()> {
+    serve_within(listener, state, Limits::default(), stop)
+}
+
+/// [`serve`] within `limits`.
+pub fn serve_within(
+    listener: TcpListener,
+    state: HttpState,
+    limits: Limits,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics)");
-    tokio::spawn(async move {
-        let server = axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move { stop.cancelled().await });
-        if let Err(error) = server.await {
-            tracing::error!(%error, "the http server stopped");
-        }
-    })
+    tokio::spawn(serve::serve_connections(
+        listener,
+        router(state),
+        limits,
+        stop,
+    ))
 }
 
 /// The address a listener ended up on (port 0 picks one).

@@ -17,6 +17,7 @@ mod delivery;
 mod email;
 mod failover;
 mod fault_store;
+mod fault_service;
 mod faults;
 mod image;
 mod kubernetes;

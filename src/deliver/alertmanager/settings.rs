@@ -95,6 +95,13 @@ impl ChannelConfig for AlertmanagerSettings {
                     "{at}.resend_interval: {} is below the 1s minimum",
                     humantime::format_duration(interval)
                 ));
+            } else {
+                crate::config::bounds::duration_within(
+                    problems,
+                    &format!("{at}.resend_interval"),
+                    interval,
+                    MIN_RESEND_INTERVAL..=Duration::from_secs(24 * 3600),
+                );
             }
         }
         check_severity(at, self.severity.as_ref(), problems);

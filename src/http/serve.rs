@@ -1,0 +1,323 @@
+//! The listener (issue 11, item 2): idle or slow clients cannot starve the
+//! probes, nor take the file descriptors deliveries need.
+//!
+//! - A client must send its request head within [`Limits::header_read_timeout`],
+//!   and the next one on a kept-alive connection within the same time (hyper's
+//!   header timer also runs while a connection waits idle between requests).
+//! - At most [`Limits::connections`] connections are served at once. Past them,
+//!   [`Limits::probe_reserve`] more are kept for the probes: such a connection
+//!   answers `/healthz`, `/readyz` and `/metrics` only, once, with a shorter
+//!   header timeout, then closes. Past both, a new connection is closed at once,
+//!   so the descriptors stay bounded whatever the peers do.
+//! - A request is answered within [`REQUEST_TIMEOUT`] or gets a 503.
+//!
+//! Long-lived streams (server-sent events, which a later board adds) are the
+//! exception to the request timeout: their routes go after the timeout's
+//! `route_layer` in [`super::router`], and each open stream holds a
+//! [`StreamSlots`] permit, their own bound, so streams never take every connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// The paths a reserved connection may ask for.
+const PROBE_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+/// After a failed accept (EMFILE: out of descriptors), wait this long before
+/// the next, rather than spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Time to answer a request (streams excepted).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections get to finish at shutdown.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The listener's bounds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once, for any path.
+    pub connections: usize,
+    /// Connections past `connections` kept for one probe each.
+    pub probe_reserve: usize,
+    /// Open long-lived streams (server-sent events), each also a connection.
+    pub streams: usize,
+    /// Time to send a request head, and between requests on a kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// The same for a reserved (probe) connection.
+    pub probe_header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// Well inside a 256-descriptor limit: 80 connections at most, the rest
+    /// left to the store and the deliveries.
+    fn default() -> Self {
+        Self {
+            connections: 64,
+            probe_reserve: 16,
+            streams: 16,
+            header_read_timeout: Duration::from_secs(10),
+            probe_header_read_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The bound on open long-lived streams. A stream handler takes a permit with
+/// [`StreamSlots::try_open`] (a 503 when there is none) and keeps it inside its
+/// response body, so the slot frees when the client goes away.
+#[derive(Clone)]
+pub struct StreamSlots(Arc<Semaphore>);
+
+impl StreamSlots {
+    pub fn new(limits: &Limits) -> Self {
+        Self(Arc::new(Semaphore::new(limits.streams)))
+    }
+
+    /// A slot for one more stream, or `None` when all are taken.
+    pub fn try_open(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
+}
+
+/// Which pool a connection was admitted from; dropping it frees the place.
+enum Admission {
+    Served(#[allow(dead_code)] OwnedSemaphorePermit),
+    ProbeOnly(#[allow(dead_code)] OwnedSemaphorePermit),
+}
+
+/// Accept and serve until `stop` is cancelled; open connections then get
+/// [`CLOSE_GRACE`] to finish.
+pub async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    stop: CancellationToken,
+) {
+    let served = Arc::new(Semaphore::new(limits.connections));
+    let reserved = Arc::new(Semaphore::new(limits.probe_reserve));
+    let probes = router.clone().layer(axum::middleware::from_fn(probes_only));
+    let full = router;
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "http: cannot accept a connection; retrying shortly");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let admission = if let Ok(permit) = served.clone().try_acquire_owned() {
+            Admission::Served(permit)
+        } else if let Ok(permit) = reserved.clone().try_acquire_owned() {
+            Admission::ProbeOnly(permit)
+        } else {
+            // Closing at once keeps the descriptor count bounded; the peer may retry.
+            tracing::debug!("http: every connection slot is taken; closing a new connection");
+            drop(stream);
+            continue;
+        };
+        let (router, keep_alive, header_timeout) = match admission {
+            Admission::Served(_) => (full.clone(), true, limits.header_read_timeout),
+            Admission::ProbeOnly(_) => (probes.clone(), false, limits.probe_header_read_timeout),
+        };
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            serve_one(stream, router, keep_alive, header_timeout, stop).await;
+            drop(admission);
+        });
+    }
+}
+
+async fn serve_one(
+    stream: TcpStream,
+    router: Router,
+    keep_alive: bool,
+    header_timeout: Duration,
+    stop: CancellationToken,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(keep_alive);
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                // Header timeouts and peers that hang up land here: not worth a warning.
+                tracing::debug!(%error, "http: connection ended");
+            }
+        }
+        () = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
+        }
+    }
+}
+
+/// [`REQUEST_TIMEOUT`] as middleware, for `route_layer`.
+pub async fn answer_within(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request took too long to answer\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn probes_only(request: Request, next: Next) -> Response {
+    if PROBE_PATHS.contains(&request.uri().path()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "every connection is busy; only /healthz, /readyz and /metrics are answered now\n",
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::commit::Store;
+    use crate::http::{router, HttpState, ServiceStatus};
+    use crate::metrics::Metrics;
+
+    const GET_HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    async fn spawn(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
+        let state = HttpState {
+            status: ServiceStatus::new(Duration::from_secs(60), false),
+            metrics: Metrics::new(),
+            store: Store::open("sqlite::memory:").await.unwrap(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(serve_connections(
+            listener,
+            router(state),
+            limits,
+            stop.clone(),
+        ));
+        (address, stop)
+    }
+
+    fn tight() -> Limits {
+        Limits {
+            connections: 2,
+            probe_reserve: 1,
+            streams: 1,
+            header_read_timeout: Duration::from_millis(300),
+            probe_header_read_timeout: Duration::from_millis(300),
+        }
+    }
+
+    /// Everything the server sends until it closes, or None if it stays open for `within`.
+    async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Option<String> {
+        let mut received = Vec::new();
+        tokio::time::timeout(within, stream.read_to_end(&mut received))
+            .await
+            .ok()
+            .map(|_| String::from_utf8_lossy(&received).into_owned())
+    }
+
+    #[tokio::test]
+    async fn half_a_header_is_closed_after_the_header_timeout() {
+        let (address, _stop) = spawn(tight()).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        assert!(read_to_close(&mut stream, Duration::from_secs(3))
+            .await
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn an_idle_kept_alive_connection_is_closed() {
+        let (address, _stop) = spawn(tight()).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(GET_HEALTHZ).await.unwrap();
+        let answer = read_to_close(&mut stream, Duration::from_secs(3))
+            .await
+            .expect("closed once idle");
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_probes_get_the_reserve_and_then_the_door() {
+        let (address, _stop) = spawn(Limits {
+            header_read_timeout: Duration::from_secs(30),
+            probe_header_read_timeout: Duration::from_secs(30),
+            ..tight()
+        })
+        .await;
+        let mut idle = Vec::new();
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(address).await.unwrap();
+            stream.write_all(b"GET /he").await.unwrap();
+            idle.push(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The reserved connection answers a probe, once, and closes...
+        let mut probe = TcpStream::connect(address).await.unwrap();
+        probe.write_all(GET_HEALTHZ).await.unwrap();
+        let answer = read_to_close(&mut probe, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+        assert!(!answer.contains("every connection is busy"), "{answer}");
+        // ...but nothing else.
+        let mut other = TcpStream::connect(address).await.unwrap();
+        other
+            .write_all(b"GET /board HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut other, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        // With the reserve taken too, a new connection is closed at once.
+        let mut held = TcpStream::connect(address).await.unwrap();
+        held.write_all(b"GET /he").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut refused = TcpStream::connect(address).await.unwrap();
+        let _ = refused.write_all(GET_HEALTHZ).await;
+        assert_eq!(
+            read_to_close(&mut refused, Duration::from_secs(3))
+                .await
+                .as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn streams_have_their_own_bound() {
+        let slots = StreamSlots::new(&tight());
+        let first = slots.try_open();
+        assert!(first.is_some());
+        assert!(slots.try_open().is_none());
+        drop(first);
+        assert!(slots.try_open().is_some());
+    }
+}
