@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::suggest::did_you_mean;
 use super::bounds::{duration_within, number_within, LONGEST};
+use super::suggest::did_you_mean;
 use super::url::check_http_url;
 use super::url::redact_url;
 use super::{ChannelSettings, Settings};

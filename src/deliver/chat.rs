@@ -86,6 +86,26 @@ pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
         .flatten()
 }
 
+/// The `ChannelConfig` methods of a kind whose whole webhook URL (`url`, or
+/// `url_file`) is its secret: Slack, Discord, Teams. One definition, so how
+/// such a URL is read, hidden and scrubbed cannot drift between them.
+macro_rules! secret_hook_url_methods {
+    () => {
+        fn read_secret_files(&mut self, files: &mut $crate::config::secret::SecretFiles<'_>) {
+            files.fill("url_file", self.url_file.as_deref(), &mut self.url);
+        }
+
+        fn redact(&mut self) {
+            $crate::config::url::hide_url(&mut self.url);
+        }
+
+        fn secrets(&self) -> Vec<String> {
+            $crate::config::url::url_secrets(self.url.as_deref())
+        }
+    };
+}
+pub(super) use secret_hook_url_methods;
+
 /// The required webhook `url` of a Slack, Discord or Teams channel: the whole
 /// URL is the credential, so a problem names it, never shows it.
 pub(super) fn check_hook_url(

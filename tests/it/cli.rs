@@ -136,6 +136,17 @@ async fn a_state_file_from_a_newer_version_is_refused_unaltered() {
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
     campaign_watcher::commit::Store::open(&url).await.unwrap();
     crate::helpers::pretend_newer_schema(&dir.path().join("state.db")).await;
+    // The store opened above closes its pool in the background; the last
+    // connection to close checkpoints the WAL into the file and removes it.
+    // Only then is the file as the next process will find it.
+    let wal = dir.path().join("state.db-wal");
+    for _ in 0..200 {
+        if !wal.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!wal.exists(), "the test's own connections never closed");
     let before = std::fs::read(dir.path().join("state.db")).unwrap();
     let finished = run_cli(&["--config", config.to_str().unwrap(), "once"], &[]).await;
     assert_one_clear_failure(&finished, 2, "newer");

@@ -6,10 +6,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::DiscordChannel;
-use crate::config::secret::SecretFiles;
-use crate::config::url::{hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
-use crate::deliver::chat::{check_hook_url, check_severity};
+use crate::deliver::chat::{check_hook_url, check_severity, secret_hook_url_methods};
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -46,17 +44,7 @@ impl ChannelConfig for DiscordSettings {
         text.check(at, None, problems);
     }
 
-    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
-        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
-    }
-
-    fn redact(&mut self) {
-        hide_url(&mut self.url);
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        url_secrets(self.url.as_deref())
-    }
+    secret_hook_url_methods!();
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<DiscordChannel>, DeliverError> {
         DiscordChannel::new(self, context).map(Box::new)
