@@ -39,10 +39,23 @@ pub enum EventType {
     /// What a channel held during its quiet hours, sent as one message when they end.
     #[serde(rename = "watcher.quiet_hours_digest")]
     QuietHoursDigest,
+    // Reading and delivery health (issue 11), additive to payload v1.
+    /// A watched campaign could not be read for `unhealthy_after` consecutive cycles.
+    #[serde(rename = "campaign.unreadable")]
+    CampaignUnreadable,
+    /// A campaign announced as unreadable was read again.
+    #[serde(rename = "campaign.readable")]
+    CampaignReadable,
+    /// A channel's deliveries went dead or kept failing; sent on the other channels.
+    #[serde(rename = "watcher.channel_unhealthy")]
+    ChannelUnhealthy,
+    /// A channel announced as unhealthy delivered again.
+    #[serde(rename = "watcher.channel_recovered")]
+    ChannelRecovered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 15] = [
         Self::StatusChanged,
         Self::UploadErrorsAdded,
         Self::UploadErrorsCleared,
@@ -54,6 +67,11 @@ impl EventType {
         Self::ApiRecovered,
         Self::Test,
         Self::QuietHoursDigest,
+        // Reading and delivery health (issue 11).
+        Self::CampaignUnreadable,
+        Self::CampaignReadable,
+        Self::ChannelUnhealthy,
+        Self::ChannelRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +87,11 @@ impl EventType {
             Self::ApiRecovered => "watcher.api_recovered",
             Self::Test => "watcher.test",
             Self::QuietHoursDigest => "watcher.quiet_hours_digest",
+            // Reading and delivery health (issue 11).
+            Self::CampaignUnreadable => "campaign.unreadable",
+            Self::CampaignReadable => "campaign.readable",
+            Self::ChannelUnhealthy => "watcher.channel_unhealthy",
+            Self::ChannelRecovered => "watcher.channel_recovered",
         }
     }
 
@@ -78,9 +101,14 @@ impl EventType {
 
     /// Whether a rule or silence that names this type takes `event`. One that
     /// names `campaign.not_found` also takes `campaign.found_again`: that type
-    /// came later and ends what `not_found` started (a PagerDuty incident).
+    /// came later and ends what `not_found` started (a PagerDuty incident). So do
+    /// the later pairs: `campaign.unreadable` takes `campaign.readable`, and
+    /// `watcher.channel_unhealthy` takes `watcher.channel_recovered`.
     pub fn covers(self, event: EventType) -> bool {
-        self == event || (self == Self::NotFound && event == Self::FoundAgain)
+        self == event
+            || (self == Self::NotFound && event == Self::FoundAgain)
+            || (self == Self::CampaignUnreadable && event == Self::CampaignReadable)
+            || (self == Self::ChannelUnhealthy && event == Self::ChannelRecovered)
     }
 }
 

@@ -55,6 +55,13 @@ pub fn active_conditions(
         if !snapshot.upload_errors.is_empty() {
             holds(Condition::UploadErrors);
         }
+        if let Some(since) = state.reads.unreadable_since {
+            active.push(ActiveCondition {
+                condition: Condition::Unreadable,
+                campaign: campaign.clone(),
+                since,
+            });
+        }
     }
     if health.unhealthy {
         active.push(ActiveCondition {
@@ -156,6 +163,7 @@ mod tests {
             not_found,
             changed_at: at(1),
             pending: None,
+            reads: Default::default(),
         }
     }
 

@@ -14,8 +14,8 @@ use crate::commit::bookkeeping::Bookkeeping;
 use crate::commit::{CycleCommit, CycleOutcome, ReminderWrite, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::deliver::heartbeat::Heartbeat;
-use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
+use crate::diff::unreadable::diff_read;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
 use crate::event::Event;
 use crate::fetch::plan::Known;
@@ -106,7 +106,7 @@ impl Brief {
             fingerprint: state.snapshot.fingerprint(),
             status_bucket: crate::metrics::status_bucket(&state.snapshot.status, state.not_found),
             not_found: state.not_found,
-            pending: state.pending.is_some(),
+            pending: state.pending.is_some() || !state.reads.is_clear(),
             changed_at: state.changed_at,
         }
     }
@@ -340,6 +340,8 @@ impl Watcher {
         slice_quiet_states: bool,
         now: DateTime<Utc>,
     ) -> Result<Diffed, StoreError> {
+        // A campaign's failed reads count only while the API as a whole answers.
+        let unhealthy_after = fetched.api_answered().then_some(self.watch.unhealthy_after);
         // Taken, not copied: the observations are consumed one by one.
         let observations = std::mem::take(&mut fetched.observations);
         let unchanged = std::mem::take(&mut fetched.unchanged);
@@ -356,7 +358,14 @@ impl Watcher {
             let confirm_polls = self
                 .router
                 .confirm_polls(&key, name, self.watch.confirm_polls);
-            let diff = diff_confirmed(&key, stored.get(&key), &observation, confirm_polls, now);
+            let diff = diff_read(
+                &key,
+                stored.get(&key),
+                &observation,
+                confirm_polls,
+                unhealthy_after,
+                now,
+            );
             if let Some(state) = diff.state {
                 diffed.committed.push((key.clone(), Brief::of(&state)));
                 if slice_quiet_states && diff.events.is_empty() {

@@ -20,14 +20,17 @@ pub enum Condition {
     UploadErrors,
     NotFound,
     ApiUnhealthy,
+    /// A campaign cannot be read (issue 11).
+    Unreadable,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 4] = [
+    pub const ALL: [Condition; 5] = [
         Self::Paused,
         Self::UploadErrors,
         Self::NotFound,
         Self::ApiUnhealthy,
+        Self::Unreadable,
     ];
 
     /// The name used in `severity` keys and in PagerDuty dedup keys.
@@ -37,6 +40,7 @@ impl Condition {
             Self::UploadErrors => "upload_errors",
             Self::NotFound => "not_found",
             Self::ApiUnhealthy => "api_unhealthy",
+            Self::Unreadable => "unreadable",
         }
     }
 
@@ -47,6 +51,7 @@ impl Condition {
             Self::UploadErrors => EventType::UploadErrorsAdded,
             Self::NotFound => EventType::NotFound,
             Self::ApiUnhealthy => EventType::ApiUnhealthy,
+            Self::Unreadable => EventType::CampaignUnreadable,
         }
     }
 
@@ -56,12 +61,13 @@ impl Condition {
             Self::UploadErrors => "CampaignUploadErrors",
             Self::NotFound => "CampaignNotFound",
             Self::ApiUnhealthy => "SigmaMindApiUnhealthy",
+            Self::Unreadable => "CampaignUnreadable",
         }
     }
 
     pub fn default_severity(self) -> Severity {
         match self {
-            Self::Paused | Self::UploadErrors => Severity::Warning,
+            Self::Paused | Self::UploadErrors | Self::Unreadable => Severity::Warning,
             Self::NotFound => Severity::Error,
             Self::ApiUnhealthy => Severity::Critical,
         }
@@ -96,6 +102,9 @@ impl Condition {
             Self::NotFound => format!("Campaign {label} no longer exists (the API answers 404)"),
             Self::ApiUnhealthy => {
                 "The SigmaMind API cannot be read: campaigns are not being watched".into()
+            }
+            Self::Unreadable => {
+                format!("Campaign {label} cannot be read: its changes are not being seen")
             }
         }
     }
@@ -219,6 +228,11 @@ pub fn transitions(event: &Event) -> Vec<Transition> {
         EventType::FoundAgain => vec![Transition::Ends(Condition::NotFound)],
         EventType::ApiUnhealthy => vec![Transition::Starts(Condition::ApiUnhealthy)],
         EventType::ApiRecovered => vec![Transition::Ends(Condition::ApiUnhealthy)],
+        EventType::CampaignUnreadable => vec![Transition::Starts(Condition::Unreadable)],
+        EventType::CampaignReadable => vec![Transition::Ends(Condition::Unreadable)],
+        // A channel's health is news for the other channels, not an incident: a
+        // second failing channel would share the watcher-wide dedup key.
+        EventType::ChannelUnhealthy | EventType::ChannelRecovered => vec![],
         // Quiet hours are refused on condition channels (see config validation), so
         // a digest of held events never reaches one.
         EventType::Reminder

@@ -176,6 +176,10 @@ fn what_happened(event: &Event) -> String {
         EventType::Reminder => "reminder: still unresolved".into(),
         EventType::ApiUnhealthy => "API unhealthy".into(),
         EventType::ApiRecovered => "API recovered".into(),
+        EventType::CampaignUnreadable => "unreadable".into(),
+        EventType::CampaignReadable => "readable again".into(),
+        EventType::ChannelUnhealthy => "channel unhealthy".into(),
+        EventType::ChannelRecovered => "channel recovered".into(),
         EventType::Test | EventType::QuietHoursDigest => event.kind.as_str().into(),
     }
 }

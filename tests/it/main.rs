@@ -14,6 +14,7 @@ mod cycle;
 mod delivery;
 mod email;
 mod failover;
+mod fault_reading;
 mod faults;
 mod image;
 mod kubernetes;
