@@ -105,6 +105,8 @@ fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
 struct Pieces {
     watcher: Watcher,
     channels: ChannelSet,
+    /// The dispatcher's copy, for channel-health events.
+    router: Router,
     schedule: Schedule,
 }
 
@@ -143,7 +145,7 @@ impl Pieces {
         let watcher = Watcher::new(
             client,
             store.clone(),
-            router,
+            router.clone(),
             settings.watch.clone(),
             settings.sigmamind.max_in_flight,
             dispatcher_wake.clone(),
@@ -152,6 +154,7 @@ impl Pieces {
         Ok(Self {
             watcher,
             channels,
+            router,
             schedule: Schedule::from_settings(settings),
         })
     }
@@ -215,7 +218,8 @@ impl Daemon {
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
             dispatcher: Dispatcher::new(store, Arc::new(pieces.channels))
-                .with_metrics(metrics.clone()),
+                .with_metrics(metrics.clone())
+                .with_router(pieces.router),
             dispatcher_wake,
             schedule: pieces.schedule,
             settings: settings.clone(),
@@ -588,7 +592,8 @@ impl Reload<'_> {
         // The old dispatcher finishes the drain it is in before the new one starts,
         // so no row is picked up by both.
         let dispatcher = Dispatcher::new(self.store.clone(), Arc::new(pieces.channels))
-            .with_metrics(self.metrics.clone());
+            .with_metrics(self.metrics.clone())
+            .with_router(pieces.router);
         if !deliveries
             .stop_by(tokio::time::Instant::now() + SHUTDOWN_GRACE)
             .await

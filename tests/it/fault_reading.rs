@@ -220,3 +220,97 @@ async fn an_endless_listing_ends_the_cycle_and_the_api_is_announced_unhealthy() 
     assert!(!daemon.logs().contains("panicked"), "{}", daemon.logs());
     daemon.terminate(Duration::from_secs(10)).await;
 }
+
+/// A second webhook channel on a receiver of its own, answering `status` for
+/// good; `settings` are more of its keys.
+async fn a_dead_channel_is_announced_on_the_other(status: u16, settings: &str) {
+    let broken = crate::helpers::Receiver::spawn().await;
+    broken.answer_with(&[status; 1000]);
+    let extra = format!(
+        r#"
+[channels.broken]
+kind = "webhook"
+url = "{}"
+secret = "{}"
+retry_initial_backoff = "100ms"
+retry_max_backoff = "1s"
+{settings}
+"#,
+        broken.url(),
+        crate::helpers::TEST_SECRET
+    );
+    let app = BinaryApp::spawn(2, &extra).await;
+    all_live(&app.sim);
+    let victim = app.sim.control.ids()[0].clone();
+    cli_ok(&app.config, &["once"]).await;
+    let mut daemon = spawn_daemon(&app.config, app.dir.path());
+    app.sim.control.set_status(&victim, "paused");
+    let has = |receiver: &crate::helpers::Receiver, kind: &str| {
+        receiver.event_types().iter().any(|seen| seen == kind)
+    };
+    let announced = eventually(Duration::from_secs(45), || {
+        has(&app.receiver, "watcher.channel_unhealthy")
+    })
+    .await;
+    assert!(
+        announced,
+        "the other channel hears of it: {}",
+        daemon.logs()
+    );
+    let unhealthy = app
+        .receiver
+        .received()
+        .iter()
+        .map(|request| request.json())
+        .find(|event| event["type"] == "watcher.channel_unhealthy")
+        .expect("checked above");
+    let summary = unhealthy["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("\"broken\""),
+        "it names the channel: {summary}"
+    );
+    assert!(
+        summary.contains(&status.to_string()),
+        "and its last error: {summary}"
+    );
+    assert!(
+        !unhealthy.to_string().contains(&broken.addr.to_string()),
+        "never its URL: {unhealthy}"
+    );
+    assert!(unhealthy["campaign"].is_null());
+    assert!(
+        !has(&broken, "watcher.channel_unhealthy"),
+        "a channel never announces its own failure through itself"
+    );
+
+    // It answers again: the next event it sends announces the recovery.
+    broken.answer_ok();
+    app.sim.control.set_status(&victim, "live");
+    let recovered = eventually(Duration::from_secs(30), || {
+        has(&app.receiver, "watcher.channel_recovered")
+    })
+    .await;
+    assert!(recovered, "the recovery arrives: {}", daemon.logs());
+    let unhealthy_count = app
+        .receiver
+        .event_types()
+        .iter()
+        .filter(|kind| *kind == "watcher.channel_unhealthy")
+        .count();
+    assert_eq!(unhealthy_count, 1, "announced once per episode");
+    assert!(!daemon.logs().contains("panicked"), "{}", daemon.logs());
+    daemon.terminate(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_answering_410_for_good_is_announced_on_the_other_channel() {
+    // A 410 kills the delivery at once: announced at once.
+    a_dead_channel_is_announced_on_the_other(410, "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_answering_401_for_good_is_announced_on_the_other_channel() {
+    // A webhook's 401 is retried (a key being rotated): announced once it has
+    // failed for the health window, a quarter of max_age (15 s here).
+    a_dead_channel_is_announced_on_the_other(401, "max_age = \"1m\"").await;
+}
