@@ -222,10 +222,11 @@ impl Dispatcher {
         let mut channels = router.route(&event);
         channels.retain(|channel| channel != about);
         if channels.is_empty() {
+            // Nobody to tell: the dead rows and the metrics are all there is.
             tracing::warn!(channel = about, summary = %event.summary, "channel health changed, and no other channel takes the news");
-        } else {
-            tracing::warn!(channel = about, to = ?channels, summary = %event.summary, "channel health changed: telling the other channels");
+            return Ok(());
         }
+        tracing::warn!(channel = about, to = ?channels, summary = %event.summary, "channel health changed: telling the other channels");
         let silences = self.store.silences(now, false).await?;
         let silence = crate::route::silence::silencing(&silences, &event, now).map(|s| s.id);
         self.store
