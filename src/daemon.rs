@@ -120,6 +120,8 @@ struct Pieces {
     watcher: Watcher,
     /// Shared by the dispatcher and the watcher (which sends around a broken store).
     channels: Arc<ChannelSet>,
+    /// The dispatcher's copy, for channel-health events.
+    router: Router,
     schedule: Schedule,
 }
 
@@ -161,7 +163,7 @@ impl Pieces {
         let watcher = Watcher::new(
             client,
             store.clone(),
-            router,
+            router.clone(),
             settings.watch.clone(),
             settings.sigmamind.max_in_flight,
             dispatcher_wake.clone(),
@@ -171,6 +173,7 @@ impl Pieces {
         Ok(Self {
             watcher,
             channels,
+            router,
             schedule: Schedule::from_settings(settings),
         })
     }
@@ -233,7 +236,9 @@ impl Daemon {
         status.set_standby(elector.is_some());
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
-            dispatcher: Dispatcher::new(store, pieces.channels).with_metrics(metrics.clone()),
+            dispatcher: Dispatcher::new(store, pieces.channels)
+                .with_metrics(metrics.clone())
+                .with_router(pieces.router),
             dispatcher_wake,
             schedule: pieces.schedule,
             settings: settings.clone(),
@@ -614,8 +619,9 @@ impl Reload<'_> {
         *self.current.write().await = Arc::new(pieces.watcher);
         // The old dispatcher finishes the drain it is in before the new one starts,
         // so no row is picked up by both.
-        let dispatcher =
-            Dispatcher::new(self.store.clone(), pieces.channels).with_metrics(self.metrics.clone());
+        let dispatcher = Dispatcher::new(self.store.clone(), pieces.channels)
+            .with_metrics(self.metrics.clone())
+            .with_router(pieces.router);
         if !deliveries
             .stop_by(tokio::time::Instant::now() + SHUTDOWN_GRACE)
             .await

@@ -48,10 +48,23 @@ pub enum EventType {
     /// the outbox, as usual).
     #[serde(rename = "watcher.store_recovered")]
     StoreRecovered,
+    // Reading and delivery health (issue 11), additive to payload v1.
+    /// A watched campaign could not be read for `unhealthy_after` consecutive cycles.
+    #[serde(rename = "campaign.unreadable")]
+    CampaignUnreadable,
+    /// A campaign announced as unreadable was read again.
+    #[serde(rename = "campaign.readable")]
+    CampaignReadable,
+    /// A channel's deliveries went dead or kept failing; sent on the other channels.
+    #[serde(rename = "watcher.channel_unhealthy")]
+    ChannelUnhealthy,
+    /// A channel announced as unhealthy delivered again.
+    #[serde(rename = "watcher.channel_recovered")]
+    ChannelRecovered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 17] = [
         Self::StatusChanged,
         Self::UploadErrorsAdded,
         Self::UploadErrorsCleared,
@@ -65,6 +78,11 @@ impl EventType {
         Self::QuietHoursDigest,
         Self::StoreUnhealthy,
         Self::StoreRecovered,
+        // Reading and delivery health (issue 11).
+        Self::CampaignUnreadable,
+        Self::CampaignReadable,
+        Self::ChannelUnhealthy,
+        Self::ChannelRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +100,11 @@ impl EventType {
             Self::QuietHoursDigest => "watcher.quiet_hours_digest",
             Self::StoreUnhealthy => "watcher.store_unhealthy",
             Self::StoreRecovered => "watcher.store_recovered",
+            // Reading and delivery health (issue 11).
+            Self::CampaignUnreadable => "campaign.unreadable",
+            Self::CampaignReadable => "campaign.readable",
+            Self::ChannelUnhealthy => "watcher.channel_unhealthy",
+            Self::ChannelRecovered => "watcher.channel_recovered",
         }
     }
 
@@ -91,9 +114,14 @@ impl EventType {
 
     /// Whether a rule or silence that names this type takes `event`. One that
     /// names `campaign.not_found` also takes `campaign.found_again`: that type
-    /// came later and ends what `not_found` started (a PagerDuty incident).
+    /// came later and ends what `not_found` started (a PagerDuty incident). So do
+    /// the later pairs: `campaign.unreadable` takes `campaign.readable`, and
+    /// `watcher.channel_unhealthy` takes `watcher.channel_recovered`.
     pub fn covers(self, event: EventType) -> bool {
-        self == event || (self == Self::NotFound && event == Self::FoundAgain)
+        self == event
+            || (self == Self::NotFound && event == Self::FoundAgain)
+            || (self == Self::CampaignUnreadable && event == Self::CampaignReadable)
+            || (self == Self::ChannelUnhealthy && event == Self::ChannelRecovered)
     }
 }
 

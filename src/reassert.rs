@@ -59,6 +59,13 @@ pub fn active_conditions(
         if !snapshot.upload_errors.is_empty() {
             holds(Condition::UploadErrors);
         }
+        if let Some(since) = state.reads.unreadable_since {
+            active.push(ActiveCondition {
+                condition: Condition::Unreadable,
+                campaign: campaign.clone(),
+                since,
+            });
+        }
     }
     if health.unhealthy {
         active.push(ActiveCondition {
@@ -208,6 +215,7 @@ mod tests {
             not_found,
             changed_at: at(1),
             pending: None,
+            reads: Default::default(),
         }
     }
 

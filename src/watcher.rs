@@ -15,8 +15,8 @@ use crate::commit::{CycleCommit, CycleOutcome, ReminderWrite, RoutedEvent, Store
 use crate::config::WatchSettings;
 use crate::deliver::heartbeat::Heartbeat;
 use crate::deliver::ChannelSet;
-use crate::diff::debounce::diff_confirmed;
 use crate::diff::remind;
+use crate::diff::unreadable::diff_read;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
 use crate::event::Event;
 use crate::fetch::plan::Known;
@@ -112,7 +112,7 @@ impl Brief {
             fingerprint: state.snapshot.fingerprint(),
             status_bucket: crate::metrics::status_bucket(&state.snapshot.status, state.not_found),
             not_found: state.not_found,
-            pending: state.pending.is_some(),
+            pending: state.pending.is_some() || !state.reads.is_clear(),
             changed_at: state.changed_at,
         }
     }
@@ -357,6 +357,8 @@ impl Watcher {
         slice_quiet_states: bool,
         now: DateTime<Utc>,
     ) -> Result<Diffed, StoreError> {
+        // A campaign's failed reads count only while the API as a whole answers.
+        let unhealthy_after = fetched.api_answered().then_some(self.watch.unhealthy_after);
         // Taken, not copied: the observations are consumed one by one.
         let observations = std::mem::take(&mut fetched.observations);
         let unchanged = std::mem::take(&mut fetched.unchanged);
@@ -373,7 +375,14 @@ impl Watcher {
             let confirm_polls = self
                 .router
                 .confirm_polls(&key, name, self.watch.confirm_polls);
-            let diff = diff_confirmed(&key, stored.get(&key), &observation, confirm_polls, now);
+            let diff = diff_read(
+                &key,
+                stored.get(&key),
+                &observation,
+                confirm_polls,
+                unhealthy_after,
+                now,
+            );
             if stored.get(&key).is_none() && matches!(observation, Observation::Found(_)) {
                 diffed.first_seen += 1;
             }

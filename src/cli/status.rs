@@ -45,6 +45,10 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
                     "status": state.snapshot.status,
                     "upload_errors": state.snapshot.upload_errors.len(),
                     "not_found": state.not_found,
+                    "unreadable": state.reads.unreadable_since.is_some(),
+                    "failed_reads": state.reads.failed,
+                    "unreadable_since": state.reads.unreadable_since,
+                    "last_read_error": state.reads.last_error,
                     "changed_at": state.changed_at,
                     "last_seen_at": seen.last_seen_at,
                     "last_event": seen.last_event_type.as_ref().map(|kind| serde_json::json!({
@@ -81,8 +85,11 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         "last seen"
     );
     for (key, state) in &states {
+        // An unreadable campaign's stored status is only what it was when last read.
         let status = if state.not_found {
             "not found".to_string()
+        } else if state.reads.unreadable_since.is_some() {
+            "unreadable".to_string()
         } else {
             state.snapshot.status.to_string()
         };
@@ -102,6 +109,17 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             stamp_or_dash(seen.last_seen_at),
             last_event
         );
+    }
+    for (key, state) in &states {
+        if let Some(since) = state.reads.unreadable_since {
+            println!(
+                "unreadable: {key} since {} ({} failed reads, last stored status {}): {}",
+                stamp(since),
+                state.reads.failed,
+                state.snapshot.status,
+                state.reads.last_error.as_deref().unwrap_or("-")
+            );
+        }
     }
     match &last_cycle {
         Some(cycle) => say!(

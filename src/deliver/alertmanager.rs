@@ -2,7 +2,7 @@
 //! every configured instance (a cluster wants every peer, not a balancer).
 //!
 //! Labels: `alertname` (`CampaignPaused`, `CampaignUploadErrors`,
-//! `CampaignNotFound`, `SigmaMindApiUnhealthy`, `CampaignWatcherStoreUnhealthy`), `campaign_id`,
+//! `CampaignNotFound`, `SigmaMindApiUnhealthy`, `CampaignWatcherStoreUnhealthy`, `CampaignUnreadable`), `campaign_id`,
 //! `campaign_name`, `severity`, plus the channel's extra `labels`; annotation
 //! `summary`. An event that starts a condition posts it with `endsAt` a few
 //! `resend_interval`s ahead; one that ends it posts `endsAt` in the past.

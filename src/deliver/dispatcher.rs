@@ -12,10 +12,13 @@ use super::{ChannelSet, SendOutcome};
 
 mod shaping;
 use crate::backoff::jittered_exponential;
-use crate::commit::{Delivery, Store, StoreError};
+use crate::commit::{CycleCommit, Delivery, RoutedEvent, Store, StoreError};
+use crate::event::Event;
 use crate::metrics::{Metrics, NotificationResult};
 
 mod batching;
+mod health;
+use health::{ChannelHealth, Failure};
 
 /// Rows fetched per drain; a full batch makes `run` drain again at once.
 const BATCH: u32 = 500;
@@ -30,6 +33,10 @@ pub struct Dispatcher {
     store: Store,
     channels: Arc<ChannelSet>,
     metrics: Metrics,
+    /// Routes `watcher.channel_unhealthy`/`_recovered`; without it (tests that
+    /// drive the dispatcher alone) a channel's health is only logged.
+    router: Option<crate::route::Router>,
+    channel_health: std::sync::Mutex<ChannelHealth>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +70,15 @@ impl Dispatcher {
             store,
             channels,
             metrics: Metrics::default(),
+            router: None,
+            channel_health: Default::default(),
         }
+    }
+
+    /// Announce a failing channel's health on the other channels, as these rules route it.
+    pub fn with_router(mut self, router: crate::route::Router) -> Self {
+        self.router = Some(router);
+        self
     }
 
     /// Count every delivery outcome in these metrics (the daemon's registry).
@@ -151,6 +166,85 @@ impl Dispatcher {
 
     /// Store what one send of `row` came to; `Some(when)` if it was rescheduled.
     async fn record(
+        &self,
+        configured: &super::ConfiguredChannel,
+        row: &Delivery,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+        report: &mut DrainReport,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let channel_name = configured.name.as_str();
+        let window = health::window_for(configured.retry.max_age);
+        let news = {
+            let mut health = self
+                .channel_health
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &outcome {
+                SendOutcome::Delivered { .. } => health.delivered(channel_name, now),
+                SendOutcome::Permanent { reason } => {
+                    health.failed(channel_name, Failure::Dead(reason), window, now)
+                }
+                SendOutcome::Retry { reason, .. } => {
+                    let born = row
+                        .held_until
+                        .map_or(row.created_at, |held| held.max(row.created_at));
+                    let dead = now.signed_duration_since(born) >= delta(configured.retry.max_age);
+                    let failure = match dead {
+                        true => Failure::Dead(reason),
+                        false => Failure::Retrying(reason),
+                    };
+                    health.failed(channel_name, failure, window, now)
+                }
+            }
+        };
+        let rescheduled = self
+            .record_outcome(configured, row, outcome, now, report)
+            .await?;
+        if let Some(event) = news {
+            self.announce(event, channel_name, now).await?;
+        }
+        Ok(rescheduled)
+    }
+
+    /// Route a channel-health event like any other, minus the channel it is
+    /// about, and put it in the outbox (silences apply).
+    async fn announce(
+        &self,
+        event: Event,
+        about: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(router) = &self.router else {
+            tracing::warn!(channel = about, summary = %event.summary, "channel health changed");
+            return Ok(());
+        };
+        let mut channels = router.route(&event);
+        channels.retain(|channel| channel != about);
+        if channels.is_empty() {
+            // Nobody to tell: the dead rows and the metrics are all there is.
+            tracing::warn!(channel = about, summary = %event.summary, "channel health changed, and no other channel takes the news");
+            return Ok(());
+        }
+        tracing::warn!(channel = about, to = ?channels, summary = %event.summary, "channel health changed: telling the other channels");
+        let silences = self.store.silences(now, false).await?;
+        let silence = crate::route::silence::silencing(&silences, &event, now).map(|s| s.id);
+        self.store
+            .commit_cycle(&CycleCommit {
+                now,
+                states: vec![],
+                health: None,
+                events: vec![RoutedEvent {
+                    event,
+                    channels,
+                    silence,
+                }],
+                reminders: vec![],
+            })
+            .await
+    }
+
+    async fn record_outcome(
         &self,
         configured: &super::ConfiguredChannel,
         row: &Delivery,

@@ -122,6 +122,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            reads: Default::default(),
         };
         let mut out = vec![];
         for (minute, observation) in polls.iter().enumerate() {
@@ -261,6 +262,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            reads: Default::default(),
         };
         let plain = diff_campaign("camp_1", Some(&prev), &found(Paused, &[]), t(5));
         let held = diff_confirmed("camp_1", Some(&prev), &found(Paused, &[]), 2, t(4));

@@ -3,6 +3,7 @@
 
 pub mod debounce;
 pub mod remind;
+pub mod unreadable;
 
 use std::collections::BTreeSet;
 
@@ -29,6 +30,11 @@ pub struct CampaignState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     // Boxed: a pending candidate is rare, and every remembered state carries the field.
     pub pending: Option<Box<crate::diff::debounce::PendingChange>>,
+    /// Consecutive failed reads (see `unreadable`). Left out of the stored JSON
+    /// while clear, so states written before it existed load as readable and
+    /// an upgrade announces nothing.
+    #[serde(default, skip_serializing_if = "unreadable::Reads::is_clear")]
+    pub reads: unreadable::Reads,
 }
 
 /// The result of diffing one campaign. `state` is `None` when nothing needs writing.
@@ -58,6 +64,7 @@ pub fn diff_campaign(
                 not_found: true,
                 changed_at: now,
                 pending: None,
+                reads: Default::default(),
             };
             let seq = state.seq.to_string();
             let snapshot = &prev.snapshot;
@@ -88,6 +95,7 @@ pub fn diff_campaign(
                 not_found: false,
                 changed_at: now,
                 pending: None,
+                reads: Default::default(),
             }),
             events: vec![],
         },
@@ -105,6 +113,7 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
         not_found: false,
         changed_at: now,
         pending: None,
+        reads: Default::default(),
     };
     let old = &prev.snapshot;
     let id = snapshot.id.as_str();
@@ -389,6 +398,7 @@ mod tests {
             not_found: false,
             changed_at: now(),
             pending: None,
+            reads: Default::default(),
         }
     }
 

@@ -172,6 +172,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            reads: Default::default(),
         }
     }
 

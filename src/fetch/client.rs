@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::error::FetchError;
-use super::wire;
+use super::listing::{ListingBounds, ListingWatch, NextPage};
+use super::{lenient, wire};
 use crate::backoff::{full_jitter, parse_retry_after};
 use crate::config::{Secret, SigmaMindSettings};
 use crate::observe::{FetchFailure, Observation};
@@ -24,8 +25,6 @@ const EXCERPT_CHARS: usize = 200;
 const NOT_JSON_EXCERPT_CHARS: usize = 60;
 /// Error bodies are only read for an excerpt; there is no reason to read more than this.
 const ERROR_BODY_BYTES: usize = 8 * 1024;
-/// Stops a server that always answers `hasNext: true` from paging forever.
-const PAGE_GUARD: u64 = 100_000;
 
 /// One failed attempt, with the server's `Retry-After` if it sent one.
 struct AttemptFailure {
@@ -194,11 +193,26 @@ impl SigmaMindClient {
         &self,
         page_size: u32,
         status: Option<&str>,
+        each: impl FnMut(String, Observation),
+    ) -> Result<(), FetchError> {
+        self.list_each_within(page_size, status, ListingBounds::default(), each)
+            .await
+    }
+
+    /// [`list_each`](Self::list_each), giving up (an `Err`) as soon as the listing
+    /// shows it will not end: see [`super::listing`].
+    pub async fn list_each_within(
+        &self,
+        page_size: u32,
+        status: Option<&str>,
+        bounds: ListingBounds,
         mut each: impl FnMut(String, Observation),
     ) -> Result<(), FetchError> {
         let page_size = page_size.max(1);
         let mut seen = HashSet::new();
-        for page_number in 0..PAGE_GUARD {
+        let mut watch = ListingWatch::new(u64::from(page_size), bounds, Instant::now());
+        let mut page_number = 0;
+        loop {
             let mut url = self.endpoint(&["v1", "campaigns"]);
             {
                 let mut query = url.query_pairs_mut();
@@ -219,6 +233,7 @@ impl SigmaMindClient {
             };
             let page = wire::parse_page(answer)?;
             let received = page.items.len() as u64;
+            let mut new_ids = 0;
             for item in &page.items {
                 let Some(id) = wire::campaign_id_of(item) else {
                     tracing::warn!(
@@ -230,21 +245,29 @@ impl SigmaMindClient {
                 if !seen.insert(id.clone()) {
                     continue;
                 }
+                new_ids += 1;
                 let observation = match wire::normalise_campaign(item) {
                     Ok(snapshot) => Observation::Found(snapshot),
                     Err(error) => Observation::Failed(error.to_failure()),
                 };
                 each(id, observation);
             }
-            if is_last_page(&page, page_number, received, u64::from(page_size)) {
-                return Ok(());
+            let listed = seen.len() as u64;
+            match watch.after_page(
+                &page,
+                page_number,
+                received,
+                new_ids,
+                listed,
+                Instant::now(),
+            ) {
+                NextPage::Fetch => page_number += 1,
+                NextPage::Done => return Ok(()),
+                NextPage::GiveUp(reason) => {
+                    return Err(FetchError::EndlessListing { reason });
+                }
             }
         }
-        tracing::warn!(
-            pages = PAGE_GUARD,
-            "stopped listing campaigns at the page guard"
-        );
-        Ok(())
     }
 
     /// HTTP requests sent so far, retries included.
@@ -265,7 +288,7 @@ impl SigmaMindClient {
     async fn get_json(&self, url: Url) -> Result<Answer, FetchError> {
         let mut attempt = 0;
         loop {
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let result = self.attempt(&url).await;
             self.record_attempt(&url, &result, started.elapsed());
             let failure = match result {
@@ -344,7 +367,8 @@ impl SigmaMindClient {
                 }
                 .into());
             }
-            return serde_json::from_slice(&body)
+            // Leniently: one campaign's undecodable name must not fail its answer.
+            return serde_json::from_slice(&lenient::repair(&body))
                 .map(Answer::Json)
                 .map_err(|error| {
                     FetchError::NotJson {
@@ -492,27 +516,6 @@ fn parse_base_url(text: &str) -> Result<Url, FetchError> {
         return Err(invalid("it must not have a query or fragment"));
     }
     Ok(url)
-}
-
-/// Whether the listing has reached its end. `hasNext` is trusted when present, so a
-/// server that caps `size` below what was asked still gets fully paged; otherwise
-/// `totalPages`, then a short page, end it.
-fn is_last_page(
-    page: &wire::CampaignPage,
-    page_number: u64,
-    received: u64,
-    requested_size: u64,
-) -> bool {
-    if received == 0 {
-        return true;
-    }
-    if let Some(has_next) = page.has_next {
-        return !has_next;
-    }
-    if let Some(total_pages) = page.total_pages {
-        return page_number + 1 >= total_pages;
-    }
-    received < page.size.filter(|size| *size > 0).unwrap_or(requested_size)
 }
 
 fn content_type_is_html(response: &reqwest::Response) -> bool {

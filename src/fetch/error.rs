@@ -33,6 +33,8 @@ pub enum FetchError {
     WrongShape { detail: String },
     #[error("the SigmaMind API answer is larger than the {limit}-byte limit (sigmamind.max_response_bytes)")]
     BodyTooLarge { limit: usize },
+    #[error("the SigmaMind campaign listing does not end: {reason}")]
+    EndlessListing { reason: String },
     #[error("the SigmaMind API asked to retry after {}, longer than retry_max {}; giving up this cycle",
         humantime::format_duration(*retry_after), humantime::format_duration(*retry_max))]
     RetryAfterTooLong {

@@ -9,11 +9,14 @@
 
 pub mod client;
 mod error;
+pub mod lenient;
+pub mod listing;
 pub mod plan;
 pub mod read;
 pub mod wire;
 
 pub use client::SigmaMindClient;
 pub use error::FetchError;
+pub use listing::ListingBounds;
 pub use plan::ReadPlan;
 pub use read::{read_watched, Fetched};

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -25,7 +26,16 @@ pub struct ReadPlan {
     list_threshold: usize,
     /// Campaigns in the last listing; decides whether listing beats GETs by id.
     known_total: AtomicU64,
+    /// How long one listing may page before the cycle gives it up.
+    listing_deadline: Duration,
 }
+
+/// A listing may run this many intervals before it is given up...
+const LISTING_DEADLINE_INTERVALS: u32 = 4;
+/// ...but never less than this (a 1 s interval still gets a fair listing), and
+/// this long when the cycle runs on a `schedule` rather than an interval.
+const LISTING_DEADLINE_FLOOR: Duration = Duration::from_secs(30);
+const LISTING_DEADLINE_SCHEDULED: Duration = Duration::from_secs(300);
 
 /// What the plan needs to know of one stored campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +85,21 @@ impl ReadPlan {
             page_size: watch.page_size,
             list_threshold: watch.list_threshold,
             known_total: AtomicU64::new(0),
+            listing_deadline: watch
+                .interval
+                .map_or(LISTING_DEADLINE_SCHEDULED, |interval| {
+                    interval
+                        .saturating_mul(LISTING_DEADLINE_INTERVALS)
+                        .max(LISTING_DEADLINE_FLOOR)
+                }),
+        }
+    }
+
+    /// What bounds this cycle's listing: the account's last known size and a deadline.
+    pub fn listing_bounds(&self) -> super::ListingBounds {
+        super::ListingBounds {
+            known_total: self.known_total.load(Ordering::Relaxed),
+            deadline: Some(self.listing_deadline),
         }
     }
 

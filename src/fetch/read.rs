@@ -24,6 +24,28 @@ pub struct Fetched {
     pub listing_failure: Option<FetchError>,
 }
 
+impl Fetched {
+    /// Whether the API answered this cycle, as the cycle's verdict judges it: the
+    /// listing (if any) completed, the key was not rejected, and some campaign
+    /// was read (or none failed). Only then does one campaign's failure say
+    /// something about that campaign rather than about the API.
+    pub fn api_answered(&self) -> bool {
+        if self.listing_failure.is_some() {
+            return false;
+        }
+        let mut failed = 0;
+        for (_, observation) in &self.observations {
+            if let Observation::Failed(failure) = observation {
+                if failure.auth_rejected {
+                    return false;
+                }
+                failed += 1;
+            }
+        }
+        failed == 0 || failed < self.observations.len() || !self.unchanged.is_empty()
+    }
+}
+
 /// Read every watched campaign. `stored` are the campaigns with a state, each
 /// told through `known`: generic so the caller keeps its own compact record.
 pub async fn read_watched<B>(
@@ -45,18 +67,23 @@ pub async fn read_watched<B>(
         let mut listed_changed = Vec::new();
         let mut listed_unchanged = Vec::new();
         let listing = client
-            .list_each(plan.page_size(), None, |id, observation| {
-                listed.insert(id.clone());
-                let before = stored.get(&id).map(&known);
-                if !plan.wants_listed(&id, &observation, before.is_some()) {
-                    return;
-                }
-                if before.is_some_and(|known| known.unchanged_by(&observation)) {
-                    listed_unchanged.push(id);
-                } else {
-                    listed_changed.push((id, observation));
-                }
-            })
+            .list_each_within(
+                plan.page_size(),
+                None,
+                plan.listing_bounds(),
+                |id, observation| {
+                    listed.insert(id.clone());
+                    let before = stored.get(&id).map(&known);
+                    if !plan.wants_listed(&id, &observation, before.is_some()) {
+                        return;
+                    }
+                    if before.is_some_and(|known| known.unchanged_by(&observation)) {
+                        listed_unchanged.push(id);
+                    } else {
+                        listed_changed.push((id, observation));
+                    }
+                },
+            )
             .await;
         match listing {
             Ok(()) => {

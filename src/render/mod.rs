@@ -484,6 +484,11 @@ pub fn headline(event: &Event) -> String {
         EventType::StoreRecovered => "State store recovered".into(),
         EventType::Test => "TEST message: no campaign changed".into(),
         EventType::QuietHoursDigest => "Held during quiet hours".into(),
+        // Reading and delivery health (issue 11).
+        EventType::CampaignUnreadable => format!("{name}: cannot be read"),
+        EventType::CampaignReadable => format!("{name}: readable again"),
+        // The summary names the channel (never its URL): the whole point of the message.
+        EventType::ChannelUnhealthy | EventType::ChannelRecovered => event.summary.clone(),
     }
 }
 
@@ -604,6 +609,21 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         EventType::QuietHoursDigest => {
             event.campaign = None;
             event.summary = "Held during quiet hours (22:00-07:00 Europe/Berlin):\nQ4 Outreach Campaign (camp_XiQEBcj9cc5TFRB4): paused 23:10, resumed 23:40".into();
+        }
+        // Reading and delivery health (issue 11).
+        EventType::CampaignUnreadable => {
+            event.summary = format!("{label} could not be read for 3 consecutive cycles: the SigmaMind API answer has the wrong shape: campaign {} has no \"campaignStatus\"", campaign.id);
+        }
+        EventType::CampaignReadable => {
+            event.summary = format!("{label} can be read again");
+        }
+        EventType::ChannelUnhealthy => {
+            event.campaign = None;
+            event.summary = "Channel \"ops-slack\" is failing: 3 deliveries dead, failing since 09:00 UTC; last error: the endpoint answered HTTP 410".into();
+        }
+        EventType::ChannelRecovered => {
+            event.campaign = None;
+            event.summary = "Channel \"ops-slack\" delivers again".into();
         }
     }
     event

@@ -21,15 +21,18 @@ pub enum Condition {
     NotFound,
     ApiUnhealthy,
     StoreUnhealthy,
+    /// A campaign cannot be read (issue 11).
+    Unreadable,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 5] = [
+    pub const ALL: [Condition; 6] = [
         Self::Paused,
         Self::UploadErrors,
         Self::NotFound,
         Self::ApiUnhealthy,
         Self::StoreUnhealthy,
+        Self::Unreadable,
     ];
 
     /// The name used in `severity` keys and in PagerDuty dedup keys.
@@ -40,6 +43,7 @@ impl Condition {
             Self::NotFound => "not_found",
             Self::ApiUnhealthy => "api_unhealthy",
             Self::StoreUnhealthy => "store_unhealthy",
+            Self::Unreadable => "unreadable",
         }
     }
 
@@ -51,6 +55,7 @@ impl Condition {
             Self::NotFound => EventType::NotFound,
             Self::ApiUnhealthy => EventType::ApiUnhealthy,
             Self::StoreUnhealthy => EventType::StoreUnhealthy,
+            Self::Unreadable => EventType::CampaignUnreadable,
         }
     }
 
@@ -61,12 +66,13 @@ impl Condition {
             Self::NotFound => "CampaignNotFound",
             Self::ApiUnhealthy => "SigmaMindApiUnhealthy",
             Self::StoreUnhealthy => "CampaignWatcherStoreUnhealthy",
+            Self::Unreadable => "CampaignUnreadable",
         }
     }
 
     pub fn default_severity(self) -> Severity {
         match self {
-            Self::Paused | Self::UploadErrors => Severity::Warning,
+            Self::Paused | Self::UploadErrors | Self::Unreadable => Severity::Warning,
             Self::NotFound => Severity::Error,
             Self::ApiUnhealthy | Self::StoreUnhealthy => Severity::Critical,
         }
@@ -104,6 +110,9 @@ impl Condition {
             }
             Self::StoreUnhealthy => {
                 "The watcher's state store refuses writes: changes are not being announced".into()
+            }
+            Self::Unreadable => {
+                format!("Campaign {label} cannot be read: its changes are not being seen")
             }
         }
     }
@@ -229,6 +238,11 @@ pub fn transitions(event: &Event) -> Vec<Transition> {
         EventType::ApiRecovered => vec![Transition::Ends(Condition::ApiUnhealthy)],
         EventType::StoreUnhealthy => vec![Transition::Starts(Condition::StoreUnhealthy)],
         EventType::StoreRecovered => vec![Transition::Ends(Condition::StoreUnhealthy)],
+        EventType::CampaignUnreadable => vec![Transition::Starts(Condition::Unreadable)],
+        EventType::CampaignReadable => vec![Transition::Ends(Condition::Unreadable)],
+        // A channel's health is news for the other channels, not an incident: a
+        // second failing channel would share the watcher-wide dedup key.
+        EventType::ChannelUnhealthy | EventType::ChannelRecovered => vec![],
         // Quiet hours are refused on condition channels (see config validation), so
         // a digest of held events never reaches one.
         EventType::Reminder

@@ -178,6 +178,10 @@ fn what_happened(event: &Event) -> String {
         EventType::ApiRecovered => "API recovered".into(),
         EventType::StoreUnhealthy => "state store unhealthy".into(),
         EventType::StoreRecovered => "state store recovered".into(),
+        EventType::CampaignUnreadable => "unreadable".into(),
+        EventType::CampaignReadable => "readable again".into(),
+        EventType::ChannelUnhealthy => "channel unhealthy".into(),
+        EventType::ChannelRecovered => "channel recovered".into(),
         EventType::Test | EventType::QuietHoursDigest => event.kind.as_str().into(),
     }
 }

@@ -3,7 +3,8 @@
 //! It serves the two campaign reads the watcher uses, in the API's drifting
 //! shapes, plus an unauthenticated `/admin` API (and [`SimControl`] in-process)
 //! to change campaigns and inject faults: error statuses, HTML and non-JSON
-//! answers, wrong shapes, delays and oversized bodies.
+//! answers, wrong shapes, delays and oversized bodies, undecodable names and
+//! listings that never end.
 
 pub mod campaigns;
 mod demo;
@@ -76,7 +77,32 @@ pub enum FaultKind {
     Delay { millis: u64 },
     /// 200 with a ~10 MiB streamed body.
     Huge,
+    /// The campaign's name is sent as `"lone \ud800 surrogate"` (a lone UTF-16
+    /// surrogate escape), in its GET and in listings, until cleared.
+    LoneSurrogate,
+    /// The campaign's name is sent with bytes that are not UTF-8 (0xFF 0xFE), in
+    /// its GET and in listings, until cleared.
+    InvalidUtf8,
+    /// Listings ignore `page` and answer the first page with `hasNext: true`,
+    /// for ever, until cleared.
+    EndlessListing,
 }
+
+impl FaultKind {
+    /// Standing faults change how answers are written rather than answering
+    /// instead of them; they are never used up (`times` does not apply).
+    fn is_standing(&self) -> bool {
+        matches!(
+            self,
+            Self::LoneSurrogate | Self::InvalidUtf8 | Self::EndlessListing
+        )
+    }
+}
+
+/// Stands in for a campaign name until the answer is serialised, then is
+/// replaced by bytes `serde_json` would never write.
+const LONE_SURROGATE_MARK: &str = "sim-mark:lone-surrogate";
+const INVALID_UTF8_MARK: &str = "sim-mark:invalid-utf8";
 
 struct ActiveFault {
     fault: Fault,
@@ -277,13 +303,13 @@ impl SimControl {
     /// Consumes one use of the first fault that applies to this request.
     fn take_fault(&self, campaign_id: Option<&str>) -> Option<FaultKind> {
         let mut state = self.lock();
-        let at = state
-            .faults
-            .iter()
-            .position(|active| match &active.fault.campaign {
-                None => true,
-                Some(target) => campaign_id == Some(target.as_str()),
-            })?;
+        let at = state.faults.iter().position(|active| {
+            !active.fault.kind.is_standing()
+                && match &active.fault.campaign {
+                    None => true,
+                    Some(target) => campaign_id == Some(target.as_str()),
+                }
+        })?;
         let kind = state.faults[at].fault.kind.clone();
         if let Some(remaining) = &mut state.faults[at].remaining {
             *remaining = remaining.saturating_sub(1);
@@ -293,6 +319,79 @@ impl SimControl {
         }
         Some(kind)
     }
+}
+
+impl SimControl {
+    /// The standing name fault on this campaign, if any.
+    fn name_fault(&self, campaign_id: &str) -> Option<&'static str> {
+        self.lock().faults.iter().find_map(|active| {
+            let applies = active
+                .fault
+                .campaign
+                .as_deref()
+                .map_or(true, |target| target == campaign_id);
+            match active.fault.kind {
+                FaultKind::LoneSurrogate if applies => Some(LONE_SURROGATE_MARK),
+                FaultKind::InvalidUtf8 if applies => Some(INVALID_UTF8_MARK),
+                _ => None,
+            }
+        })
+    }
+
+    fn endless_listing(&self) -> bool {
+        self.lock()
+            .faults
+            .iter()
+            .any(|active| matches!(active.fault.kind, FaultKind::EndlessListing))
+    }
+
+    /// `campaign` with its name marked for a standing name fault, if one applies.
+    fn with_name_fault(&self, mut campaign: Value) -> Value {
+        let id = campaign
+            .get("campaignId")
+            .and_then(Value::as_str)
+            .map(String::from);
+        if let (Some(mark), Some(fields)) = (
+            id.and_then(|id| self.name_fault(&id)),
+            campaign.as_object_mut(),
+        ) {
+            fields.insert("campaignName".into(), Value::String(mark.into()));
+        }
+        campaign
+    }
+}
+
+/// `value` as a JSON answer, with the name-fault marks replaced by what they stand for.
+fn json_with_faults(value: &Value) -> Response {
+    let text = value.to_string();
+    let mut body = text.into_bytes();
+    for (mark, raw) in [
+        (LONE_SURROGATE_MARK, &br#"lone \ud800 surrogate"#[..]),
+        (INVALID_UTF8_MARK, &b"bad \xff\xfe bytes"[..]),
+    ] {
+        body = replace_bytes(&body, mark.as_bytes(), raw);
+    }
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut at = 0;
+    while at < haystack.len() {
+        if haystack[at..].starts_with(needle) {
+            out.extend_from_slice(with);
+            at += needle.len();
+        } else {
+            out.push(haystack[at]);
+            at += 1;
+        }
+    }
+    out
 }
 
 /// A running simulator; stops on [`SimServer::stop`] or when dropped.
@@ -414,7 +513,7 @@ async fn get_campaign(
         return early;
     }
     match app.control.raw(&id) {
-        Some(campaign) => Json(campaign).into_response(),
+        Some(campaign) => json_with_faults(&app.control.with_name_fault(campaign)),
         None => spring_error(
             StatusCode::NOT_FOUND,
             &format!("Campaign not found: {id}"),
@@ -453,6 +552,9 @@ async fn list_campaigns(
     let status = query
         .get("status")
         .map(|status| status.trim().to_ascii_lowercase());
+    // An endless listing answers its first page whatever is asked, and never ends.
+    let endless = app.control.endless_listing();
+    let page = if endless { 0 } else { page };
     let skip = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
     let take = usize::try_from(size).unwrap_or(usize::MAX);
     let (data, total) = app
@@ -461,16 +563,19 @@ async fn list_campaigns(
         .campaigns
         .page(status.as_deref(), skip, take);
     let total = total as u64;
-    Json(json!({
+    let data: Vec<Value> = data
+        .into_iter()
+        .map(|campaign| app.control.with_name_fault(campaign))
+        .collect();
+    json_with_faults(&json!({
         "data": data,
         "page": page,
         "size": size,
         "totalCount": total,
         "totalPages": total.div_ceil(size),
-        "hasNext": page.saturating_add(1).saturating_mul(size) < total,
+        "hasNext": endless || page.saturating_add(1).saturating_mul(size) < total,
         "hasPrevious": page > 0,
     }))
-    .into_response()
 }
 
 /// Counts the request, then applies a fault or the key check; `Some` is the answer to send instead.
@@ -539,6 +644,10 @@ async fn fault_answer(fault: FaultKind, uri: &Uri, campaign_id: Option<&str>) ->
             return None;
         }
         FaultKind::Huge => huge_answer(),
+        // Never taken: standing faults are applied where answers are written.
+        FaultKind::LoneSurrogate | FaultKind::InvalidUtf8 | FaultKind::EndlessListing => {
+            return None
+        }
     };
     Some(answer)
 }

@@ -104,6 +104,11 @@ impl Receiver {
         self.state.lock().unwrap().script.extend(statuses);
     }
 
+    /// Drop what is left of [`Receiver::answer_with`]: 200 from now on.
+    pub fn answer_ok(&self) {
+        self.state.lock().unwrap().script.clear();
+    }
+
     /// Leave the next `n` requests unanswered (and out of [`Receiver::received`]),
     /// so a sender is caught mid-send.
     pub fn hold_next(&self, n: u32) {

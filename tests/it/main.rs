@@ -16,6 +16,7 @@ mod cycle;
 mod delivery;
 mod email;
 mod failover;
+mod fault_reading;
 mod fault_service;
 mod fault_store;
 mod faults;

@@ -34,6 +34,7 @@ fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
         not_found: false,
         changed_at: t0(),
         pending: None,
+        reads: Default::default(),
     }
 }
 
