@@ -188,6 +188,26 @@ pub struct Event {
 pub const PAYLOAD_VERSION: &str = "1";
 
 impl Event {
+    /// A watcher event (`"campaign": null`): the API's, the store's or a
+    /// channel's health. `id` is the caller's deterministic id.
+    pub fn about_the_watcher(
+        kind: EventType,
+        id: String,
+        occurred_at: DateTime<Utc>,
+        summary: String,
+    ) -> Self {
+        Self {
+            version: PAYLOAD_VERSION.into(),
+            id,
+            kind,
+            occurred_at,
+            campaign: None,
+            upload_errors: UploadErrors::default(),
+            changes: vec![],
+            summary,
+        }
+    }
+
     /// The status transition of a `campaign.status_changed` event, as `(from, to)`.
     pub fn transition(&self) -> Option<(&CampaignStatus, &CampaignStatus)> {
         let campaign = self.campaign.as_ref()?;

@@ -155,8 +155,9 @@ fn build(
     })
 }
 
-#[cfg(test)]
-fn error_chain_for_tests(error: &dyn std::error::Error) -> String {
+/// An error and its causes on one line: reqwest's top-level message is vague
+/// ("error sending request"); the causes say why.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -226,14 +226,10 @@ pub(super) fn describe(error: &reqwest::Error) -> String {
     } else {
         "request error"
     };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{kind}: {}", outbound::error_chain(cause)),
+        None => kind.to_string(),
     }
-    text
 }
 
 #[cfg(test)]

@@ -295,15 +295,9 @@ pub fn assess_health(
     threshold: u32,
     now: DateTime<Utc>,
 ) -> (ApiHealth, Option<Event>) {
-    let watcher_event = |kind: EventType, seq: u64, summary: String| Event {
-        version: PAYLOAD_VERSION.into(),
-        id: event_id(&["watcher", kind.as_str(), &seq.to_string()]),
-        kind,
-        occurred_at: now,
-        campaign: None,
-        upload_errors: UploadErrors::default(),
-        changes: vec![],
-        summary,
+    let watcher_event = |kind: EventType, seq: u64, summary: String| {
+        let id = event_id(&["watcher", kind.as_str(), &seq.to_string()]);
+        Event::about_the_watcher(kind, id, now, summary)
     };
     match verdict {
         CycleVerdict::Readable if previous.unhealthy => {

@@ -447,7 +447,7 @@ impl SigmaMindClient {
             };
         }
         let is_connect = error.is_connect();
-        let reason = self.scrub(&error_chain(&error.without_url()));
+        let reason = self.scrub(&outbound::error_chain(&error.without_url()));
         if is_connect {
             FetchError::Connect {
                 origin: self.base_url.origin().ascii_serialization(),
@@ -536,18 +536,6 @@ fn starts_like_html(body: &[u8]) -> bool {
     start.starts_with(b"<!doctype html")
         || start.starts_with(b"<html")
         || start.starts_with(b"<head")
-}
-
-/// reqwest's top-level message is vague ("error sending request"); the cause says why.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

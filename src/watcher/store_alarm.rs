@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::Watcher;
 use crate::commit::{CycleCommit, RoutedEvent, StoreError};
 use crate::deliver::{ChannelSet, SendOutcome};
-use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
+use crate::event::{event_id, Event, EventType};
 use crate::route::silence::silencing;
 
 pub use crate::commit::STORE_UNHEALTHY_AFTER;
@@ -56,7 +56,7 @@ impl StoreAlarm {
         if self.failures < STORE_UNHEALTHY_AFTER || self.announced.is_some() {
             return None;
         }
-        let event = watcher_event(
+        let event = Event::about_the_watcher(
             EventType::StoreUnhealthy,
             event_id(&[
                 EventType::StoreUnhealthy.as_str(),
@@ -84,7 +84,7 @@ impl StoreAlarm {
     pub fn committed(&mut self, now: DateTime<Utc>) -> Option<Recovery> {
         self.failures = 0;
         let announced = self.announced.clone()?;
-        let recovered = watcher_event(
+        let recovered = Event::about_the_watcher(
             EventType::StoreRecovered,
             event_id(&[EventType::StoreRecovered.as_str(), &announced.id]),
             now,
@@ -101,19 +101,6 @@ impl StoreAlarm {
     pub fn closed(&mut self) {
         self.failures = 0;
         self.announced = None;
-    }
-}
-
-fn watcher_event(kind: EventType, id: String, now: DateTime<Utc>, summary: String) -> Event {
-    Event {
-        version: PAYLOAD_VERSION.into(),
-        id,
-        kind,
-        occurred_at: now,
-        campaign: None,
-        upload_errors: UploadErrors::default(),
-        changes: vec![],
-        summary,
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
-use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
+use crate::event::{event_id, Event, EventType};
 
 /// The longest a channel may fail without a break before it is announced.
 pub(super) const LONGEST_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -126,16 +126,8 @@ fn channel_event(
     now: DateTime<Utc>,
     summary: String,
 ) -> Event {
-    Event {
-        version: PAYLOAD_VERSION.into(),
-        id: event_id(&["watcher", kind.as_str(), channel, &clock(failing_since)]),
-        kind,
-        occurred_at: now,
-        campaign: None,
-        upload_errors: UploadErrors::default(),
-        changes: vec![],
-        summary,
-    }
+    let id = event_id(&["watcher", kind.as_str(), channel, &clock(failing_since)]);
+    Event::about_the_watcher(kind, id, now, summary)
 }
 
 /// A channel's error with every URL replaced: a Slack or Discord URL is the
