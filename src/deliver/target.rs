@@ -141,6 +141,11 @@ impl Target {
     }
 
     /// Also scrub these from every answer (e.g. PagerDuty's routing key).
+    /// `text` with every piece of this target's secrets removed.
+    pub fn scrub(&self, text: &str) -> String {
+        self.scrubber.scrub(text)
+    }
+
     pub fn scrubbing(mut self, secrets: &[&str]) -> Self {
         self.scrubber = Arc::new(Scrubber::clone(&self.scrubber).with(secrets));
         self

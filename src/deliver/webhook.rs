@@ -106,6 +106,10 @@ impl WebhookChannel {
                 secrets.push(secret.clone());
             }
         }
+        // A receiver that echoes the request back must not put its URL token or
+        // a signing key into logs and `last_error`.
+        let exposed: Vec<&str> = secrets.iter().map(|secret| secret.expose()).collect();
+        let target = target.scrubbing(&exposed);
         Ok(Self { target, secrets })
     }
 
@@ -162,7 +166,7 @@ impl Deliver for WebhookChannel {
                 detail: format!("{} answered {status}", self.target.display()),
             };
         }
-        let excerpt = body_excerpt(response).await;
+        let excerpt = cut(self.target.scrub(&body_start(response).await));
         let mut reason = format!("{} answered {status}", self.target.display());
         if status.is_redirection() {
             reason.push_str(" (redirects are not followed; configure the final url)");
@@ -184,7 +188,7 @@ impl Deliver for WebhookChannel {
 }
 
 /// The start of the body, on one line, read without downloading a large answer.
-async fn body_excerpt(mut response: reqwest::Response) -> String {
+async fn body_start(mut response: reqwest::Response) -> String {
     let mut bytes = Vec::new();
     while bytes.len() < EXCERPT_READ_BYTES {
         match response.chunk().await {
@@ -193,10 +197,51 @@ async fn body_excerpt(mut response: reqwest::Response) -> String {
         }
     }
     let text = String::from_utf8_lossy(&bytes);
-    let mut excerpt: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cut after scrubbing, never before: a cut secret is harder to recognise.
+fn cut(mut excerpt: String) -> String {
     if excerpt.chars().count() > EXCERPT_CHARS {
         excerpt = excerpt.chars().take(EXCERPT_CHARS).collect();
         excerpt.push('…');
     }
     excerpt
+}
+
+#[cfg(test)]
+mod tests {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+    use crate::event::EventType;
+
+    /// A receiver that answers an error echoing its own URL token and the
+    /// signing key: neither reaches the reason that is logged and stored.
+    #[tokio::test]
+    async fn an_error_answer_echoing_the_url_token_or_the_key_is_scrubbed() {
+        let server = MockServer::start().await;
+        let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500).set_body_string(format!(
+                "bad request to /hooks/TOKENSECRET9 signed with {secret}"
+            )))
+            .mount(&server)
+            .await;
+        let settings = WebhookSettings {
+            url: Some(format!("{}/hooks/TOKENSECRET9", server.uri())),
+            secret: Some(Secret::new(secret)),
+            ..WebhookSettings::default()
+        };
+        let channel = WebhookChannel::new(&settings, &BuildContext::for_tests("hook")).unwrap();
+        let event = crate::render::sample_event(EventType::StatusChanged, chrono::Utc::now());
+        let SendOutcome::Retry { reason, .. } = channel.send(&event).await else {
+            panic!("a 500 is retried");
+        };
+        assert!(reason.contains("answered 500"), "{reason}");
+        for secret_piece in ["TOKENS", "ENSECRET9", "C2FVsBQ", "MV+b5sSYspob7oD"] {
+            assert!(!reason.contains(secret_piece), "{secret_piece} in {reason}");
+        }
+    }
 }
