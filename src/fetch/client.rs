@@ -20,6 +20,8 @@ use crate::outbound::{self, ClientOptions, Scrubber};
 use crate::pacing::RequestBudget;
 
 /// Longest body excerpt kept in an error message.
+/// How often a long listing logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 const EXCERPT_CHARS: usize = 200;
 /// Longest excerpt of a 2xx body that is not JSON.
 const NOT_JSON_EXCERPT_CHARS: usize = 60;
@@ -210,7 +212,9 @@ impl SigmaMindClient {
     ) -> Result<(), FetchError> {
         let page_size = page_size.max(1);
         let mut seen = HashSet::new();
-        let mut watch = ListingWatch::new(u64::from(page_size), bounds, Instant::now());
+        let started = Instant::now();
+        let mut watch = ListingWatch::new(u64::from(page_size), bounds, started);
+        let mut last_progress = started;
         let mut page_number = 0;
         loop {
             let mut url = self.endpoint(&["v1", "campaigns"]);
@@ -253,6 +257,20 @@ impl SigmaMindClient {
                 each(id, observation);
             }
             let listed = seen.len() as u64;
+            // A large account takes a while to list: say how far it got, every
+            // few seconds, so a long first cycle is not mistaken for a hang.
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                let of = page
+                    .total_pages
+                    .map_or(String::new(), |total| format!(" of {total}"));
+                tracing::info!(
+                    pages = page_number + 1,
+                    campaigns = listed,
+                    "listing campaigns: page {}{of}, {listed} campaigns so far",
+                    page_number + 1
+                );
+            }
             match watch.after_page(
                 &page,
                 page_number,

@@ -549,3 +549,38 @@ async fn check_config_online_asks_the_api_once_and_writes_nothing() {
     assert!(written.is_empty(), "no state written: {written:?}");
     assert!(receiver.received().is_empty(), "nothing sent");
 }
+
+/// A listing that takes a while says how far it got, so a long first cycle
+/// does not look like a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_listing_logs_its_progress() {
+    let sim = spawn_sim(14).await;
+    sim.control.inject(Fault {
+        kind: FaultKind::Delay { millis: 500 },
+        times: None,
+        campaign: None,
+    });
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), &[], &receiver.url(), "");
+    // One campaign a page, half a second a page: about 7 s of listing.
+    let finished = run_cli(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[
+            ("CAMPAIGN_WATCHER__WATCH__ALL", "true"),
+            ("CAMPAIGN_WATCHER__WATCH__PAGE_SIZE", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("listing campaigns: page"),
+        "progress is logged: {}",
+        finished.stderr
+    );
+    assert!(
+        finished.stderr.contains("as the baseline"),
+        "{}",
+        finished.stderr
+    );
+}
