@@ -77,6 +77,19 @@ pub(super) fn headline(rendered: &Rendered) -> String {
         .to_string()
 }
 
+/// The rendered text without its first paragraph when that only repeats the
+/// headline (the built-in text starts with it, for email): a chat message
+/// shows its headline once, as the platform's own title.
+pub(super) fn body_after_headline(rendered: &Rendered) -> &str {
+    let text = rendered.text.trim();
+    let title = headline(rendered);
+    match text.split_once("\n\n") {
+        Some((first, rest)) if first.trim() == title => rest.trim_start(),
+        None if text == title => "",
+        _ => text,
+    }
+}
+
 /// `1.5` seconds from a JSON body (Discord's `retry_after`).
 pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;

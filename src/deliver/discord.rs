@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 
 use super::channel::{each, BuildContext, Deliver};
-use super::chat::{clip, headline, json_seconds, severities, ChatText};
+use super::chat::{body_after_headline, clip, headline, json_seconds, severities, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -21,7 +21,6 @@ mod settings;
 pub use settings::DiscordSettings;
 
 const CONTENT_CHARS: usize = 2000;
-const TITLE_CHARS: usize = 256;
 const DESCRIPTION_CHARS: usize = 4096;
 const FOOTER_CHARS: usize = 2048;
 /// Discord refuses an embed whose title, description and footer together pass
@@ -67,17 +66,18 @@ impl DiscordChannel {
 
     pub fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
+        // The headline once, as the message's content (what notifications
+        // show); the embed carries the body, coloured by severity.
         let title = headline(&rendered);
-        let embed_title = clip(&title, TITLE_CHARS);
         // Markdown escaped (no masked links, headings or code blocks from API
         // text), cut first so no escape is cut in half.
         let description = crate::text::fit(
-            rendered.text.trim(),
+            body_after_headline(&rendered),
             DESCRIPTION_CHARS,
             crate::text::discord,
         );
         let footer_room = EMBED_CHARS
-            .saturating_sub(embed_title.chars().count() + description.chars().count())
+            .saturating_sub(description.chars().count())
             .min(FOOTER_CHARS);
         let footer = format!(
             "campaign-watcher on {} · {}",
@@ -87,7 +87,6 @@ impl DiscordChannel {
         Ok(json!({
             "content": crate::text::fit(&title, CONTENT_CHARS, crate::text::discord),
             "embeds": [{
-                "title": embed_title,
                 "description": description,
                 "color": self.colour(event),
                 "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

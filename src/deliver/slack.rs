@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::channel::{each, pretty, BuildContext, Deliver};
-use super::chat::{clip, headline, ChatText};
+use super::chat::{body_after_headline, clip, headline, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::Event;
@@ -56,7 +56,7 @@ impl SlackChannel {
             "type": "header",
             "text": {"type": "plain_text", "text": clip(&title, HEADER_CHARS)},
         })];
-        let sections = sections(&rendered.text);
+        let sections = sections(body_after_headline(&rendered));
         let cut = sections.len() > MAX_SECTIONS;
         for section in sections.into_iter().take(MAX_SECTIONS) {
             blocks.push(json!({

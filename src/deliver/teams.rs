@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::channel::{each, BuildContext, Deliver};
-use super::chat::{clip, headline, ChatText};
+use super::chat::{body_after_headline, clip, headline, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -62,7 +62,7 @@ impl TeamsChannel {
     }
 
     fn card(&self, event: &Event, rendered: &crate::render::Rendered, text_bytes: usize) -> Value {
-        let text = crate::text::teams(rendered.text.trim());
+        let text = crate::text::teams(body_after_headline(rendered));
         let mut body = vec![json!({
             "type": "TextBlock",
             "text": crate::text::teams(&clip(&headline(rendered), HEADLINE_CHARS)),

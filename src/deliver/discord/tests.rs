@@ -20,6 +20,14 @@ fn payload_has_content_embed_colour_and_no_mentions() {
         .payload(&sample_event(EventType::StatusChanged, at))
         .unwrap();
     assert_eq!(paused["content"], "Q4 Outreach Campaign: live → paused");
+    // The headline once: not again as the embed's title or its first line.
+    assert!(paused["embeds"][0].get("title").is_none());
+    let description = paused["embeds"][0]["description"].as_str().unwrap();
+    assert!(!description.contains("live → paused\n\n"), "{description}");
+    assert!(
+        !description.starts_with("Q4 Outreach Campaign: live"),
+        "{description}"
+    );
     assert_eq!(paused["allowed_mentions"]["parse"], json!([]));
     assert_eq!(paused["embeds"][0]["color"], Severity::Critical.colour());
     assert!(paused["embeds"][0]["description"]
@@ -49,10 +57,8 @@ fn a_megabyte_name_fits_discords_limits_with_the_event_id() {
     let length = |value: &Value| value.as_str().unwrap_or_default().chars().count();
     let embed = &body["embeds"][0];
     assert!(length(&body["content"]) <= CONTENT_CHARS);
-    assert!(length(&embed["title"]) <= TITLE_CHARS);
     assert!(length(&embed["description"]) <= DESCRIPTION_CHARS);
-    let total =
-        length(&embed["title"]) + length(&embed["description"]) + length(&embed["footer"]["text"]);
+    let total = length(&embed["description"]) + length(&embed["footer"]["text"]);
     assert!(total <= EMBED_CHARS, "{total}");
     assert!(embed["footer"]["text"]
         .as_str()

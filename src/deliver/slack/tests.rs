@@ -67,3 +67,28 @@ fn the_fallback_text_makes_mentions_inert() {
         assert!(!mrkdwn.contains("<!channel>"), "{mrkdwn}");
     }
 }
+
+/// The header block carries the headline; the sections do not repeat it (the
+/// fallback `text`, shown only where blocks are not, is the one other copy).
+#[test]
+fn the_sections_do_not_repeat_the_headline() {
+    let at = chrono::Utc::now();
+    let body = channel()
+        .payload(&[crate::render::sample_event(EventType::StatusChanged, at)])
+        .unwrap();
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(
+        blocks[0]["text"]["text"],
+        "Q4 Outreach Campaign: live → paused"
+    );
+    let sections: String = blocks
+        .iter()
+        .filter(|block| block["type"] == "section")
+        .map(|block| block["text"]["text"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!sections.contains("live → paused\n\n"), "{sections}");
+    assert!(
+        !sections.starts_with("Q4 Outreach Campaign: live"),
+        "{sections}"
+    );
+}

@@ -75,3 +75,23 @@ fn a_megabyte_name_gives_a_card_under_teams_limit_with_the_event_id() {
     assert!(body.to_string().contains(&event.id));
     assert!(!body.to_string().contains("\\u001b"), "no raw ESC");
 }
+
+/// The headline is the card's bold first block, once: the body does not repeat it.
+#[test]
+fn the_headline_appears_once() {
+    let settings = TeamsSettings {
+        url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
+        ..TeamsSettings::default()
+    };
+    let channel = TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let body = channel
+        .payload(&sample_event(EventType::StatusChanged, at))
+        .unwrap();
+    let text = body.to_string();
+    assert_eq!(
+        text.matches("Q4 Outreach Campaign: live → paused").count(),
+        1,
+        "{text}"
+    );
+}
