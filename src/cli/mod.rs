@@ -103,6 +103,8 @@ pub enum Command {
         /// Print one JSON document instead of tables.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        filter: status::StatusFilter,
     },
     /// Inspect the outbox, replay dead rows, purge old ones.
     Outbox {
@@ -262,7 +264,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             digest,
             raw,
         } => render::render(config, &channel, &event, digest, raw),
-        Command::Status { json } => status::status(config, json).await,
+        Command::Status { json, filter } => status::status(config, json, filter).await,
         Command::Outbox { action } => outbox::outbox(config, action).await,
         Command::Silence { action } => silence::silence(config, action).await,
         Command::History {

@@ -1,30 +1,117 @@
-//! `status`: the stored state of every watched campaign, the outbox and recent events.
+//! `status`: a summary of the watcher first (campaigns by status, the API's
+//! health, the last cycle, the outbox, silences), then the campaigns, newest
+//! change first, filtered and limited so that a large account stays readable.
 
 use std::path::Path;
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
-use super::store_access::{open_store, print_json, read, stamp, stamp_or_dash};
-use crate::commit::CampaignActivity;
+use super::store_access::{delta, print_json, read, stamp, stamp_or_dash};
+use crate::commit::{CampaignActivity, Store};
+use crate::config::Settings;
+use crate::diff::CampaignState;
+use crate::route::silence::campaign_matches;
 use crate::text::terminal;
 
-pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
-    let store = open_store(config).await?;
-    let mut states: Vec<_> = store
-        .load_states()
+/// Which campaigns `status` lists (the summary always counts them all).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StatusFilter {
+    /// Only campaigns in this status: live, scheduled, paused, completed, "not found" or unreadable.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this campaign: an id or name, or a glob over either.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Only campaigns that need a look: paused, with upload errors, not found or unreadable.
+    #[arg(long)]
+    pub problems: bool,
+    /// Only campaigns that changed within this long, e.g. 1h.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub changed_since: Option<Duration>,
+    /// At most this many campaigns, newest change first (0: all).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// What `status` calls a campaign's state: its status, or why it has none.
+fn label(state: &CampaignState) -> String {
+    if state.not_found {
+        "not found".into()
+    } else if state.reads.unreadable_since.is_some() {
+        // Its stored status is only what it was when last read.
+        "unreadable".into()
+    } else {
+        state.snapshot.status.to_string()
+    }
+}
+
+fn is_problem(state: &CampaignState) -> bool {
+    matches!(label(state).as_str(), "paused" | "not found" | "unreadable")
+        || !state.snapshot.upload_errors.is_empty()
+}
+
+impl StatusFilter {
+    fn keeps(&self, key: &str, state: &CampaignState, now: DateTime<Utc>) -> bool {
+        self.status.as_ref().map_or(true, |wanted| {
+            label(state).eq_ignore_ascii_case(wanted.trim())
+        }) && self.campaign.as_ref().map_or(true, |pattern| {
+            campaign_matches(pattern, key, &state.snapshot.name)
+        }) && (!self.problems || is_problem(state))
+            && self
+                .changed_since
+                .map_or(true, |within| state.changed_at >= now - delta(within))
+    }
+}
+
+pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> Result<(), Failure> {
+    let settings = Settings::load(config)?;
+    // A read-only look at a watcher that never ran creates nothing.
+    if let Some(file) = Store::file_of(&settings.state.url) {
+        if !file.exists() {
+            if json {
+                print_json(
+                    &serde_json::json!({"campaigns": [], "api": {"health": "unknown"}, "last_cycle": null}),
+                );
+            } else {
+                say!(
+                    "no state yet at {}: no cycle has run (api: unknown)",
+                    terminal(&file.display().to_string())
+                );
+            }
+            return Ok(());
+        }
+    }
+    let store = Store::open(&settings.state.url)
         .await
-        .map_err(read)?
+        .map_err(Failure::usage)?;
+    let now = Utc::now();
+    let all = store.load_states().await.map_err(read)?;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for state in all.values() {
+        *counts.entry(label(state)).or_default() += 1;
+    }
+    let with_errors = all
+        .values()
+        .filter(|state| !state.snapshot.upload_errors.is_empty())
+        .count();
+    let mut states: Vec<(String, CampaignState)> = all
         .into_iter()
+        .filter(|(key, state)| filter.keeps(key, state, now))
         .collect();
-    states.sort_by(|a, b| a.0.cmp(&b.0));
+    // Newest change first: what an operator looks for.
+    states.sort_by(|a, b| b.1.changed_at.cmp(&a.1.changed_at).then(a.0.cmp(&b.0)));
+    let matching = states.len();
+    if filter.limit > 0 {
+        states.truncate(filter.limit);
+    }
     let health = store.load_health().await.map_err(read)?;
     let outbox = store.outbox_counts().await.map_err(read)?;
     let recent = store.recent_events(10).await.map_err(read)?;
     let activity = store.campaign_activity().await.map_err(read)?;
     let last_cycle = store.last_cycle().await.map_err(read)?;
-    let now = Utc::now();
     let silences = store.silences(now, false).await.map_err(read)?;
     let held = store
         .outbox_entries(false)
@@ -33,6 +120,12 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         .iter()
         .filter(|entry| entry.held_until.is_some_and(|until| until > now))
         .count();
+    // Until a cycle ran, nobody knows whether the API can be read.
+    let api = match (&last_cycle, health.unhealthy) {
+        (None, _) => "unknown",
+        (Some(_), true) => "UNHEALTHY",
+        (Some(_), false) => "healthy",
+    };
     let no_activity = CampaignActivity::default();
     if json {
         let campaigns: Vec<_> = states
@@ -65,7 +158,9 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             .collect();
         let body = serde_json::json!({
             "campaigns": campaigns,
-            "api": {"unhealthy": health.unhealthy, "consecutive_failures": health.consecutive_failures},
+            "api": {"health": api, "unhealthy": health.unhealthy, "consecutive_failures": health.consecutive_failures},
+            "counts": counts,
+            "matching": matching,
             "outbox": outbox,
             "held_for_quiet_hours": held,
             "silences": silences,
@@ -74,6 +169,52 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
         });
         print_json(&body);
         return Ok(());
+    }
+    let by_status: Vec<String> = counts
+        .iter()
+        .map(|(label, count)| format!("{count} {label}"))
+        .collect();
+    say!(
+        "campaigns: {} ({}); {with_errors} with upload errors",
+        counts.values().sum::<usize>(),
+        if by_status.is_empty() {
+            "none yet".to_string()
+        } else {
+            by_status.join(", ")
+        }
+    );
+    match &last_cycle {
+        Some(cycle) => say!(
+            "last cycle: {} at {} ({})",
+            cycle.result,
+            stamp(cycle.started_at),
+            terminal(&cycle.detail)
+        ),
+        None => say!("last cycle: none recorded yet"),
+    }
+    say!(
+        "api: {api} ({} consecutive failed cycles)",
+        health.consecutive_failures
+    );
+    let held = match held {
+        0 => String::new(),
+        held => format!(" ({held} held for quiet hours)"),
+    };
+    say!(
+        "outbox: {} pending{held}, {} dead, {} sent",
+        outbox.pending,
+        outbox.dead,
+        outbox.sent
+    );
+    for silence in &silences {
+        say!(
+            "silence {}: {} {} until {} ({})",
+            silence.id,
+            terminal(&silence.campaign),
+            silence.event.map_or("every event", |kind| kind.as_str()),
+            stamp(silence.expires_at),
+            terminal(&silence.reason)
+        );
     }
     say!(
         "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} last event",
@@ -121,42 +262,10 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             );
         }
     }
-    match &last_cycle {
-        Some(cycle) => say!(
-            "last cycle: {} at {} ({})",
-            cycle.result,
-            stamp(cycle.started_at),
-            terminal(&cycle.detail)
-        ),
-        None => say!("last cycle: none recorded yet"),
-    }
-    say!(
-        "api: {} ({} consecutive failed cycles)",
-        if health.unhealthy {
-            "UNHEALTHY"
-        } else {
-            "healthy"
-        },
-        health.consecutive_failures
-    );
-    let held = match held {
-        0 => String::new(),
-        held => format!(" ({held} held for quiet hours)"),
-    };
-    say!(
-        "outbox: {} pending{held}, {} dead, {} sent",
-        outbox.pending,
-        outbox.dead,
-        outbox.sent
-    );
-    for silence in &silences {
+    if matching > states.len() {
         say!(
-            "silence {}: {} {} until {} ({})",
-            silence.id,
-            terminal(&silence.campaign),
-            silence.event.map_or("every event", |kind| kind.as_str()),
-            stamp(silence.expires_at),
-            terminal(&silence.reason)
+            "… and {} more campaigns: narrow with --status, --campaign, --problems or --changed-since, or --limit 0 for all",
+            matching - states.len()
         );
     }
     for stored in &recent {
@@ -165,12 +274,16 @@ pub(super) async fn status(config: &Path, json: bool) -> Result<(), Failure> {
             .iter()
             .map(|(c, s)| format!("{}={}", terminal(c), terminal(s)))
             .collect();
+        let deliveries = match deliveries.is_empty() {
+            true => "no channel: no rule sends it".to_string(),
+            false => deliveries.join(" "),
+        };
         say!(
             "{} {} {} [{}]",
             stamp(stored.event.occurred_at),
             terminal(&crate::text::cap(&stored.event.summary, SUMMARY_CHARS)),
             terminal(&stored.event.id),
-            deliveries.join(" ")
+            deliveries
         );
     }
     Ok(())

@@ -599,7 +599,16 @@ async fn status_shows_last_seen_last_event_and_the_last_cycle() {
     let path = config.to_str().unwrap();
     let before = run_cli(&["--config", path, "status"], &[]).await;
     assert_eq!(before.code, Some(0), "{}", before.stderr);
-    assert!(before.stdout.contains("last cycle: none recorded yet"));
+    // A fresh watcher: nothing is created, and the API's health is unknown.
+    assert!(
+        before.stdout.contains("no cycle has run (api: unknown)"),
+        "{}",
+        before.stdout
+    );
+    assert!(
+        !_dir.path().join("state.db").exists(),
+        "status created the state file"
+    );
 
     assert_eq!(
         run_cli(&["--config", path, "once"], &[]).await.code,
@@ -689,4 +698,91 @@ async fn status_shows_last_seen_last_event_and_the_last_cycle() {
         text.stdout
     );
     assert!(text.stdout.contains("(migration)"), "{}", text.stdout);
+}
+
+/// `status` leads with the summary, then lists the campaigns newest change
+/// first, filtered and limited, so a large account stays readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_leads_with_the_summary_and_filters_the_campaigns() {
+    let BinaryApp {
+        sim,
+        receiver: _receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(6, "").await;
+    let ids = sim.control.ids();
+    crate::helpers::all_live(&sim);
+    let path = config.to_str().unwrap();
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    sim.control.set_status(&ids[0], "paused");
+    sim.control
+        .set_errors(&ids[1], vec!["Row 2: invalid number".into()]);
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+
+    let all = run_cli(&["--config", path, "status"], &[]).await;
+    assert_eq!(all.code, Some(0), "{}", all.stderr);
+    let first = all.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("campaigns: 6 (")
+            && first.contains("1 paused")
+            && first.contains("5 live"),
+        "the summary comes first: {}",
+        all.stdout
+    );
+    assert!(first.contains("1 with upload errors"), "{first}");
+    let table = all.stdout.find("campaign ").unwrap();
+    assert!(
+        all.stdout.find("api: healthy").unwrap() < table,
+        "{}",
+        all.stdout
+    );
+
+    let problems = run_cli(&["--config", path, "status", "--problems"], &[]).await;
+    let listed: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| problems.stdout.contains(id))
+        .collect();
+    assert_eq!(
+        listed,
+        [ids[0].as_str(), ids[1].as_str()],
+        "{}",
+        problems.stdout
+    );
+
+    let paused = run_cli(&["--config", path, "status", "--status", "paused"], &[]).await;
+    assert!(
+        paused.stdout.contains(&ids[0]) && !paused.stdout.contains(&ids[2]),
+        "{}",
+        paused.stdout
+    );
+
+    let limited = run_cli(&["--config", path, "status", "--limit", "2"], &[]).await;
+    assert!(
+        limited.stdout.contains("… and 4 more campaigns"),
+        "{}",
+        limited.stdout
+    );
+    // Newest change first: the two campaigns that changed lead the table.
+    assert!(
+        limited.stdout.contains(&ids[0]) && limited.stdout.contains(&ids[1]),
+        "{}",
+        limited.stdout
+    );
+
+    let one = run_cli(&["--config", path, "status", "--campaign", &ids[3]], &[]).await;
+    // Table rows start with the campaign id (recent events follow the table).
+    let rows: Vec<&str> = one
+        .stdout
+        .lines()
+        .filter(|line| ids.iter().any(|id| line.starts_with(id.as_str())))
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", one.stdout);
+    assert!(rows[0].starts_with(&ids[3]), "{}", one.stdout);
 }

@@ -52,6 +52,18 @@ fn parse_url(url: &str) -> Result<Location, StoreError> {
     Err(StoreError::UnsupportedUrl { scheme })
 }
 
+impl Store {
+    /// The file a `sqlite://PATH` state url names (none for memory or
+    /// PostgreSQL): lets a read-only command see that no state exists yet
+    /// without creating it.
+    pub fn file_of(url: &str) -> Option<PathBuf> {
+        match parse_url(url) {
+            Ok(Location::File(path)) => Some(path),
+            _ => None,
+        }
+    }
+}
+
 /// SQLite's primary result code, from the extended one sqlx reports.
 fn sqlite_code(error: &sqlx::Error) -> Option<i64> {
     match error {
