@@ -453,25 +453,14 @@ async fn completions_and_the_man_page_come_from_the_same_definitions() {
 /// sentence itself says why the API could not be read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_names_the_cause_in_its_last_sentence() {
-    let sim = spawn_sim(2).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &sim.base_url(),
-        &sim.control.ids(),
-        &receiver.url(),
-        "",
-    );
+    let BinaryApp {
+        sim,
+        receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
     let path = config.to_str().unwrap();
-    sim.control.inject(Fault {
-        kind: FaultKind::Status {
-            status: 401,
-            retry_after: None,
-        },
-        times: None,
-        campaign: None,
-    });
+    sim.control.inject(crate::helpers::key_rejected());
     let rejected = run_cli(&["--config", path, "once"], &[("RUST_LOG", "error")]).await;
     assert_eq!(rejected.code, Some(1), "{}", rejected.stderr);
     let last = rejected.stderr.lines().last().unwrap_or_default();
@@ -509,16 +498,12 @@ async fn once_names_the_cause_in_its_last_sentence() {
 /// key exits 1 with the cause; no state file is written either way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_config_online_asks_the_api_once_and_writes_nothing() {
-    let sim = spawn_sim(3).await;
-    let receiver = Receiver::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &sim.base_url(),
-        &sim.control.ids(),
-        &receiver.url(),
-        "",
-    );
+    let BinaryApp {
+        sim,
+        receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(3, "").await;
     let path = config.to_str().unwrap();
     let offline = run_cli(&["--config", path, "check-config"], &[]).await;
     assert_eq!(offline.code, Some(0), "{}", offline.stderr);
@@ -527,14 +512,7 @@ async fn check_config_online_asks_the_api_once_and_writes_nothing() {
     assert_eq!(good.code, Some(0), "{}", good.stderr);
     assert!(good.stderr.contains("accepts the key"), "{}", good.stderr);
     assert_eq!(sim.control.requests() - requests_before, 1, "one request");
-    sim.control.inject(Fault {
-        kind: FaultKind::Status {
-            status: 401,
-            retry_after: None,
-        },
-        times: None,
-        campaign: None,
-    });
+    sim.control.inject(crate::helpers::key_rejected());
     let rejected = run_cli(&["--config", path, "check-config", "--online"], &[]).await;
     assert_eq!(rejected.code, Some(1), "{}", rejected.stderr);
     let last = rejected.stderr.lines().last().unwrap_or_default();

@@ -507,16 +507,26 @@ pub async fn pretend_newer_schema(path: &Path) {
     .await;
 }
 
-/// Every API request answers 503 until the faults are cleared.
-pub fn outage() -> campaign_watcher::sim::Fault {
+/// Every API request answers `status` until the faults are cleared.
+fn every_request_answers(status: u16) -> campaign_watcher::sim::Fault {
     campaign_watcher::sim::Fault {
         kind: campaign_watcher::sim::FaultKind::Status {
-            status: 503,
+            status,
             retry_after: None,
         },
         times: None,
         campaign: None,
     }
+}
+
+/// Every API request answers 503 until the faults are cleared.
+pub fn outage() -> campaign_watcher::sim::Fault {
+    every_request_answers(503)
+}
+
+/// The API rejects the key (401) until the faults are cleared.
+pub fn key_rejected() -> campaign_watcher::sim::Fault {
+    every_request_answers(401)
 }
 
 /// One statement on a SQLite state file, over a connection of its own.

@@ -5,13 +5,17 @@ use crate::deliver::channel::BuildContext;
 use crate::event::EventType;
 use crate::render::sample_event;
 
-#[test]
-fn payload_is_one_adaptive_card() {
+fn channel() -> TeamsChannel {
     let settings = TeamsSettings {
         url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
         ..TeamsSettings::default()
     };
-    let channel = TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap();
+    TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap()
+}
+
+#[test]
+fn payload_is_one_adaptive_card() {
+    let channel = channel();
     let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let body = channel
         .payload(&sample_event(EventType::UploadErrorsAdded, at))
@@ -58,11 +62,7 @@ fn errors_reported_inside_a_200_are_found() {
 
 #[test]
 fn a_megabyte_name_gives_a_card_under_teams_limit_with_the_event_id() {
-    let settings = TeamsSettings {
-        url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
-        ..TeamsSettings::default()
-    };
-    let channel = TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap();
+    let channel = channel();
     let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let mut event = sample_event(EventType::UploadErrorsAdded, at);
     // Quotes and control characters: the worst case for JSON escaping.
@@ -79,11 +79,7 @@ fn a_megabyte_name_gives_a_card_under_teams_limit_with_the_event_id() {
 /// The headline is the card's bold first block, once: the body does not repeat it.
 #[test]
 fn the_headline_appears_once() {
-    let settings = TeamsSettings {
-        url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
-        ..TeamsSettings::default()
-    };
-    let channel = TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap();
+    let channel = channel();
     let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let body = channel
         .payload(&sample_event(EventType::StatusChanged, at))
