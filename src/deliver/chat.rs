@@ -90,6 +90,66 @@ pub(super) fn body_after_headline(rendered: &Rendered) -> &str {
     }
 }
 
+/// One paragraph of a rendered chat body: prose, or the `Label:   value`
+/// lines of a fact block, which each platform shows as its own fields (Slack
+/// section fields, Discord embed fields, a Teams FactSet) instead of text
+/// aligned with spaces that proportional fonts misalign.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Paragraph<'a> {
+    Prose(&'a str),
+    Facts(Vec<Fact>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Fact {
+    pub label: String,
+    pub value: String,
+}
+
+/// The body's paragraphs, in order. API text cannot forge a fact line: the
+/// templates see campaign values flattened to one line (`render`).
+pub(super) fn paragraphs(body: &str) -> Vec<Paragraph<'_>> {
+    body.split("\n\n")
+        .map(str::trim_end)
+        .filter(|paragraph| !paragraph.trim().is_empty())
+        .map(|paragraph| match facts(paragraph) {
+            Some(facts) => Paragraph::Facts(facts),
+            None => Paragraph::Prose(paragraph),
+        })
+        .collect()
+}
+
+/// A fact block: at least two `Label: value` lines (one alone is more likely
+/// a sentence with a colon); an indented line continues the value above it.
+fn facts(paragraph: &str) -> Option<Vec<Fact>> {
+    let mut facts: Vec<Fact> = Vec::new();
+    for line in paragraph.lines().filter(|line| !line.trim().is_empty()) {
+        if line.starts_with(char::is_whitespace) {
+            let last = facts.last_mut()?;
+            last.value.push('\n');
+            last.value.push_str(line.trim());
+            continue;
+        }
+        let (label, value) = line.split_once(':')?;
+        if !is_fact_label(label) || !value.starts_with(' ') || value.trim().is_empty() {
+            return None;
+        }
+        facts.push(Fact {
+            label: label.to_string(),
+            value: value.trim().to_string(),
+        });
+    }
+    (facts.len() >= 2).then_some(facts)
+}
+
+/// `Campaign`, `Event id`: a short capitalised name of letters and spaces.
+fn is_fact_label(text: &str) -> bool {
+    let length = text.chars().count();
+    (1..=24).contains(&length)
+        && text.starts_with(|c: char| c.is_uppercase())
+        && text.chars().all(|c| c.is_alphanumeric() || c == ' ')
+}
+
 /// `1.5` seconds from a JSON body (Discord's `retry_after`).
 pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;

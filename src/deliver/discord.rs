@@ -1,5 +1,6 @@
 //! Discord webhooks: `content` (the headline, what notifications show) and one
-//! embed with the rendered text, coloured by severity (green when a condition
+//! embed with the rendered text (its `Label: value` lines as embed fields),
+//! coloured by severity (green when a condition
 //! ends). `allowed_mentions: {"parse": []}` so no campaign name or upload error
 //! can ping @everyone.
 //!
@@ -11,7 +12,9 @@
 use serde_json::{json, Value};
 
 use super::channel::{each, BuildContext, Deliver};
-use super::chat::{body_after_headline, clip, headline, json_seconds, severities, ChatText};
+use super::chat::{
+    body_after_headline, clip, headline, json_seconds, paragraphs, severities, ChatText, Paragraph,
+};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -23,6 +26,10 @@ pub use settings::DiscordSettings;
 const CONTENT_CHARS: usize = 2000;
 const DESCRIPTION_CHARS: usize = 4096;
 const FOOTER_CHARS: usize = 2048;
+/// An embed holds at most 25 fields, names of 256 and values of 1,024.
+const MAX_FIELDS: usize = 25;
+const FIELD_NAME_CHARS: usize = 256;
+const FIELD_VALUE_CHARS: usize = 1024;
 /// Discord refuses an embed whose title, description and footer together pass
 /// 6,000 characters; the footer gets what the other two leave.
 const EMBED_CHARS: usize = 6000;
@@ -71,23 +78,43 @@ impl DiscordChannel {
         let title = headline(&rendered);
         // Markdown escaped (no masked links, headings or code blocks from API
         // text), cut first so no escape is cut in half.
-        let description = crate::text::fit(
-            body_after_headline(&rendered),
-            DESCRIPTION_CHARS,
-            crate::text::discord,
-        );
-        let footer_room = EMBED_CHARS
-            .saturating_sub(description.chars().count())
-            .min(FOOTER_CHARS);
+        let mut prose: Vec<&str> = Vec::new();
+        let mut facts = Vec::new();
+        for paragraph in paragraphs(body_after_headline(&rendered)) {
+            match paragraph {
+                Paragraph::Prose(text) => prose.push(text),
+                Paragraph::Facts(block) => facts.extend(block),
+            }
+        }
+        let description =
+            crate::text::fit(&prose.join("\n\n"), DESCRIPTION_CHARS, crate::text::discord);
         let footer = format!(
             "campaign-watcher on {} · {}",
             clip(self.text.instance(), INSTANCE_CHARS),
             event.id
         );
+        // Fields take what the description leaves, the footer's room kept:
+        // its event id is what people dedupe on.
+        let mut room = EMBED_CHARS
+            .saturating_sub(description.chars().count())
+            .saturating_sub(footer.chars().count().min(FOOTER_CHARS));
+        let mut fields = Vec::new();
+        for fact in facts.iter().take(MAX_FIELDS) {
+            let name = crate::text::fit(&fact.label, FIELD_NAME_CHARS, crate::text::discord);
+            let value = crate::text::fit(&fact.value, FIELD_VALUE_CHARS, crate::text::discord);
+            let size = name.chars().count() + value.chars().count();
+            if size > room {
+                break;
+            }
+            room -= size;
+            fields.push(json!({"name": name, "value": value, "inline": true}));
+        }
+        let footer_room = (room + footer.chars().count().min(FOOTER_CHARS)).min(FOOTER_CHARS);
         Ok(json!({
             "content": crate::text::fit(&title, CONTENT_CHARS, crate::text::discord),
             "embeds": [{
                 "description": description,
+                "fields": fields,
                 "color": self.colour(event),
                 "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "footer": {"text": clip(&footer, footer_room)},

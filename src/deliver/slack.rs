@@ -1,6 +1,6 @@
 //! Slack incoming webhooks: `text` (the fallback shown in notifications) and
-//! `blocks` (a header, the rendered text in sections, a context line with the
-//! event ids). The events of one cycle go out as one digest message.
+//! `blocks` (a header, the rendered text in sections, its `Label: value` lines
+//! as section fields, a context line with the event ids). The events of one cycle go out as one digest message.
 //!
 //! Slack allows about one message per second per webhook: the channel spaces
 //! its own posts one second apart, and a 429 is retried after `Retry-After`.
@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::channel::{each, pretty, BuildContext, Deliver};
-use super::chat::{body_after_headline, clip, headline, ChatText};
+use super::chat::{body_after_headline, clip, headline, paragraphs, ChatText, Paragraph};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::Event;
@@ -21,6 +21,10 @@ pub use settings::SlackSettings;
 const HEADER_CHARS: usize = 150;
 const SECTION_CHARS: usize = 3000;
 const MAX_SECTIONS: usize = 45;
+/// A section holds at most 10 fields of at most 2000 characters each; the
+/// label takes a few of them.
+const FIELDS_PER_SECTION: usize = 10;
+const FIELD_CHARS: usize = 1900;
 /// Fallback `text` is shown in notifications; keep it short (Slack's own
 /// limit is 40,000).
 const FALLBACK_CHARS: usize = 1000;
@@ -56,14 +60,9 @@ impl SlackChannel {
             "type": "header",
             "text": {"type": "plain_text", "text": clip(&title, HEADER_CHARS)},
         })];
-        let sections = sections(body_after_headline(&rendered));
-        let cut = sections.len() > MAX_SECTIONS;
-        for section in sections.into_iter().take(MAX_SECTIONS) {
-            blocks.push(json!({
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": section},
-            }));
-        }
+        let body = body_blocks(body_after_headline(&rendered));
+        let cut = body.len() > MAX_SECTIONS;
+        blocks.extend(body.into_iter().take(MAX_SECTIONS));
         if cut {
             blocks.push(json!({
                 "type": "section",
@@ -153,31 +152,58 @@ fn escape(text: &str) -> String {
     crate::text::slack(text)
 }
 
-/// Paragraphs of raw text, each cut and escaped ([`crate::text::fit`]), packed
-/// into sections of at most [`SECTION_CHARS`].
-fn sections(text: &str) -> Vec<String> {
-    let mut sections: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for paragraph in text
-        .split("\n\n")
-        .map(str::trim_end)
-        .filter(|p| !p.trim().is_empty())
-    {
-        let paragraph = crate::text::fit(paragraph, SECTION_CHARS, escape);
-        if !current.is_empty()
-            && current.chars().count() + 2 + paragraph.chars().count() > SECTION_CHARS
-        {
-            sections.push(std::mem::take(&mut current));
+/// The body as blocks: prose paragraphs cut and escaped
+/// ([`crate::text::fit`]) and packed into sections of at most
+/// [`SECTION_CHARS`]; each fact block a section of fields, bold label over
+/// value, at most [`FIELDS_PER_SECTION`] to a section.
+fn body_blocks(text: &str) -> Vec<Value> {
+    let mut blocks: Vec<Value> = Vec::new();
+    let mut prose = String::new();
+    let flush = |prose: &mut String, blocks: &mut Vec<Value>| {
+        if !prose.is_empty() {
+            blocks.push(json!({
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": std::mem::take(prose)},
+            }));
         }
-        if !current.is_empty() {
-            current.push_str("\n\n");
+    };
+    for paragraph in paragraphs(text) {
+        match paragraph {
+            Paragraph::Prose(paragraph) => {
+                let paragraph = crate::text::fit(paragraph, SECTION_CHARS, escape);
+                if !prose.is_empty()
+                    && prose.chars().count() + 2 + paragraph.chars().count() > SECTION_CHARS
+                {
+                    flush(&mut prose, &mut blocks);
+                }
+                if !prose.is_empty() {
+                    prose.push_str("\n\n");
+                }
+                prose.push_str(&paragraph);
+            }
+            Paragraph::Facts(facts) => {
+                flush(&mut prose, &mut blocks);
+                for chunk in facts.chunks(FIELDS_PER_SECTION) {
+                    let fields: Vec<Value> = chunk
+                        .iter()
+                        .map(|fact| {
+                            json!({
+                                "type": "mrkdwn",
+                                "text": format!(
+                                    "*{}*\n{}",
+                                    escape(&fact.label),
+                                    crate::text::fit(&fact.value, FIELD_CHARS, escape)
+                                ),
+                            })
+                        })
+                        .collect();
+                    blocks.push(json!({"type": "section", "fields": fields}));
+                }
+            }
         }
-        current.push_str(&paragraph);
     }
-    if !current.is_empty() {
-        sections.push(current);
-    }
-    sections
+    flush(&mut prose, &mut blocks);
+    blocks
 }
 
 #[cfg(test)]

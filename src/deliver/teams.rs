@@ -1,6 +1,7 @@
 //! Microsoft Teams through a Workflows "when a Teams webhook request is
 //! received" trigger: a `message` with one Adaptive Card attachment (version
-//! 1.4; Workflows accept nothing else). Legacy O365 connector URLs take the
+//! 1.4; Workflows accept nothing else): text blocks, and the rendered
+//! `Label: value` lines as a FactSet. Legacy O365 connector URLs take the
 //! same body.
 //!
 //! Teams can answer 200 and still have failed: the body then says so (e.g.
@@ -10,7 +11,7 @@
 use serde_json::{json, Value};
 
 use super::channel::{each, BuildContext, Deliver};
-use super::chat::{body_after_headline, clip, headline, ChatText};
+use super::chat::{body_after_headline, clip, headline, paragraphs, ChatText, Paragraph};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -70,14 +71,22 @@ impl TeamsChannel {
             "size": "Medium",
             "wrap": true,
         })];
-        // One block per paragraph; Teams shows a single "\n" as a line break.
-        for paragraph in crate::text::cap_bytes(&text, text_bytes)
-            .split("\n\n")
-            .filter(|p| !p.trim().is_empty())
-        {
-            body.push(
-                json!({"type": "TextBlock", "text": paragraph, "wrap": true, "spacing": "Medium"}),
-            );
+        // One block per paragraph (Teams shows a single "\n" as a line
+        // break); `Label: value` lines as a FactSet, which Teams aligns.
+        for paragraph in paragraphs(&crate::text::cap_bytes(&text, text_bytes)) {
+            body.push(match paragraph {
+                Paragraph::Prose(text) => {
+                    json!({"type": "TextBlock", "text": text, "wrap": true, "spacing": "Medium"})
+                }
+                Paragraph::Facts(facts) => json!({
+                    "type": "FactSet",
+                    "spacing": "Medium",
+                    "facts": facts
+                        .iter()
+                        .map(|fact| json!({"title": fact.label, "value": fact.value}))
+                        .collect::<Vec<_>>(),
+                }),
+            });
         }
         // The event id, never cut: receivers and people dedupe on it.
         body.push(json!({

@@ -21,7 +21,6 @@ use serde::Serialize;
 
 use crate::event::{event_id, CampaignInfo, Change, Event, EventType, UploadErrors};
 use crate::observe::{Agent, CampaignStatus};
-use crate::text::cap;
 
 /// Prefix of every subject, so mail filters can sort alerts out.
 pub const SUBJECT_PREFIX: &str = "[campaign-watcher]";
@@ -334,7 +333,7 @@ impl EventView {
             id: event.id.clone(),
             kind: event.kind.as_str(),
             headline: headline(event),
-            summary: cap(&event.summary, SUMMARY_CHARS).into_owned(),
+            summary: one_line(&event.summary, SUMMARY_CHARS),
             campaign: event.campaign.as_ref().map(CampaignView::new),
             errors_added: Capped::new(&event.upload_errors.added),
             errors_removed: Capped::new(&event.upload_errors.removed),
@@ -343,9 +342,9 @@ impl EventView {
                 .changes
                 .iter()
                 .map(|change| ChangeView {
-                    field: cap(&change.field, ITEM_CHARS).into_owned(),
-                    from: cap(&json_text(&change.from), ITEM_CHARS).into_owned(),
-                    to: cap(&json_text(&change.to), ITEM_CHARS).into_owned(),
+                    field: one_line(&change.field, ITEM_CHARS),
+                    from: one_line(&json_text(&change.from), ITEM_CHARS),
+                    to: one_line(&json_text(&change.to), ITEM_CHARS),
                 })
                 .collect(),
             detected_utc: event
@@ -360,22 +359,22 @@ impl EventView {
 impl CampaignView {
     fn new(campaign: &CampaignInfo) -> Self {
         Self {
-            id: cap(&campaign.id, ITEM_CHARS).into_owned(),
-            name: cap(&campaign.name, NAME_CHARS).into_owned(),
-            status: cap(&campaign.status.to_string(), ITEM_CHARS).into_owned(),
+            id: one_line(&campaign.id, ITEM_CHARS),
+            name: one_line(&campaign.name, NAME_CHARS),
+            status: one_line(&campaign.status.to_string(), ITEM_CHARS),
             previous_status: campaign
                 .previous_status
                 .as_ref()
-                .map(|status| cap(&status.to_string(), ITEM_CHARS).into_owned()),
+                .map(|status| one_line(&status.to_string(), ITEM_CHARS)),
             agent: campaign
                 .agent
                 .as_ref()
                 .and_then(agent_text)
-                .map(|agent| cap(&agent, ITEM_CHARS).into_owned()),
+                .map(|agent| one_line(&agent, ITEM_CHARS)),
             caller_number: campaign
                 .caller_number
                 .as_deref()
-                .map(|number| cap(number, ITEM_CHARS).into_owned()),
+                .map(|number| one_line(number, ITEM_CHARS)),
         }
     }
 }
@@ -386,12 +385,19 @@ impl Capped {
             shown: items
                 .iter()
                 .take(ERRORS_SHOWN)
-                .map(|item| cap(item, ITEM_CHARS).into_owned())
+                .map(|item| one_line(item, ITEM_CHARS))
                 .collect(),
             more: items.len().saturating_sub(ERRORS_SHOWN),
             total: items.len(),
         }
     }
+}
+
+/// API text as the templates see it: one line, cut. A campaign name with a
+/// line break must not start a line of its own in a message (a forged
+/// `Status:` line, or a fact a chat channel would show as a field).
+fn one_line(text: &str, max_chars: usize) -> String {
+    crate::text::header(text, max_chars)
 }
 
 fn agent_text(agent: &Agent) -> Option<String> {
@@ -421,10 +427,8 @@ fn local_time(at: DateTime<Utc>, zone: Tz) -> String {
 
 fn campaign_name(event: &Event) -> String {
     match &event.campaign {
-        Some(campaign) if !campaign.name.trim().is_empty() => {
-            cap(&campaign.name, NAME_CHARS).into_owned()
-        }
-        Some(campaign) => cap(&campaign.id, NAME_CHARS).into_owned(),
+        Some(campaign) if !campaign.name.trim().is_empty() => one_line(&campaign.name, NAME_CHARS),
+        Some(campaign) => one_line(&campaign.id, NAME_CHARS),
         None => "campaign".into(),
     }
 }
@@ -445,7 +449,7 @@ pub fn headline(event: &Event) -> String {
             Some((from, to)) => format!("{name}: {from} → {to}"),
             None => match &event.campaign {
                 Some(campaign) => format!("{name}: now {}", campaign.status),
-                None => cap(&event.summary, NAME_CHARS).into_owned(),
+                None => one_line(&event.summary, NAME_CHARS),
             },
         },
         EventType::UploadErrorsAdded => format!(
@@ -472,7 +476,7 @@ pub fn headline(event: &Event) -> String {
         },
         EventType::Reminder => match &event.campaign {
             Some(campaign) => format!("{name}: still {}", campaign.status),
-            None => cap(&event.summary, NAME_CHARS).into_owned(),
+            None => one_line(&event.summary, NAME_CHARS),
         },
         EventType::ApiUnhealthy => {
             "SigmaMind API unhealthy: campaigns are not being watched".into()

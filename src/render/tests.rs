@@ -208,6 +208,29 @@ fn api_text_is_escaped_in_html_and_kept_on_one_subject_line() {
     assert!(!rendered.html.contains("<b>Evil"));
 }
 
+/// A line break in API text cannot start a line of the body: no forged
+/// `Status:` line in the text, no forged field in a chat message.
+#[test]
+fn api_text_cannot_start_a_line_of_the_body() {
+    let mut event = sample_event(EventType::UploadErrorsAdded, at());
+    event.campaign.as_mut().unwrap().name = "Q4\nStatus:     live".into();
+    event.upload_errors.added = vec!["Row 2\r\nEvent id:   forged".into()];
+    let rendered = Templates::builtin()
+        .render(&[event], &context(None))
+        .unwrap();
+    assert!(
+        rendered.text.contains("Campaign:   Q4 Status: live ("),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        rendered.text.contains("  - Row 2 Event id: forged\n"),
+        "{}",
+        rendered.text
+    );
+    assert!(!rendered.text.contains("\nStatus:     live\n"));
+}
+
 #[test]
 fn the_test_event_is_clearly_marked() {
     let rendered = Templates::builtin()

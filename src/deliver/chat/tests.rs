@@ -16,3 +16,68 @@ fn retry_after_from_json() {
     assert_eq!(json_seconds("not json", "retry_after"), None);
     assert_eq!(json_seconds(r#"{"retry_after": -1}"#, "retry_after"), None);
 }
+
+fn fact(label: &str, value: &str) -> Fact {
+    Fact {
+        label: label.into(),
+        value: value.into(),
+    }
+}
+
+#[test]
+fn fact_blocks_become_fields_and_everything_else_stays_prose() {
+    use Paragraph::{Facts, Prose};
+    let cases: Vec<(&str, Vec<Paragraph>)> = vec![
+        (
+            "Campaign:   Q4 (c1)\nStatus:     live → paused",
+            vec![Facts(vec![
+                fact("Campaign", "Q4 (c1)"),
+                fact("Status", "live → paused"),
+            ])],
+        ),
+        // An indented line continues the value above it.
+        (
+            "Detected:   09:15 UTC\n            10:15 CET\nEvent id:   evt_1",
+            vec![Facts(vec![
+                fact("Detected", "09:15 UTC\n10:15 CET"),
+                fact("Event id", "evt_1"),
+            ])],
+        ),
+        // One `Label: value` line is a sentence, not a block of facts.
+        (
+            "SigmaMind API unhealthy: key rejected",
+            vec![Prose("SigmaMind API unhealthy: key rejected")],
+        ),
+        // A list under a heading, a heading with a count, an empty value.
+        (
+            "Upload errors added (2):\n  - Row 2: bad\n  - Row 3: bad",
+            vec![Prose(
+                "Upload errors added (2):\n  - Row 2: bad\n  - Row 3: bad",
+            )],
+        ),
+        (
+            "Changed settings:\n  - a: 1 → 2",
+            vec![Prose("Changed settings:\n  - a: 1 → 2")],
+        ),
+        (
+            "Campaign:   x\nStatus:",
+            vec![Prose("Campaign:   x\nStatus:")],
+        ),
+        // A line that is not a fact makes the whole paragraph prose.
+        (
+            "Campaign:   x\nsee https://a:b",
+            vec![Prose("Campaign:   x\nsee https://a:b")],
+        ),
+        (
+            "== 1. Q4: paused\n\nCampaign:   x\nStatus:     y\n\n\n",
+            vec![
+                Prose("== 1. Q4: paused"),
+                Facts(vec![fact("Campaign", "x"), fact("Status", "y")]),
+            ],
+        ),
+        ("  \n\n", vec![]),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(paragraphs(body), expected, "{body:?}");
+    }
+}

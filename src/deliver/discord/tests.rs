@@ -30,11 +30,19 @@ fn payload_has_content_embed_colour_and_no_mentions() {
     );
     assert_eq!(paused["allowed_mentions"]["parse"], json!([]));
     assert_eq!(paused["embeds"][0]["color"], Severity::Critical.colour());
-    assert!(paused["embeds"][0]["description"]
-        .as_str()
-        .unwrap()
-        // Markdown characters are escaped; Discord shows `\_` as `_`.
-        .contains("camp\\_XiQEBcj9cc5TFRB4"));
+    // The facts are embed fields, markdown escaped (Discord shows `\_` as `_`).
+    let fields = paused["embeds"][0]["fields"].as_array().unwrap();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|field| field["name"] == name)
+            .and_then(|field| field["value"].as_str())
+            .unwrap_or_else(|| panic!("no field {name} in {fields:?}"))
+            .to_string()
+    };
+    assert!(field("Campaign").contains("camp\\_XiQEBcj9cc5TFRB4"));
+    assert_eq!(field("Status"), "live → paused");
+    assert!(!description.contains("Status:"), "{description}");
     let recovered = channel
         .payload(&sample_event(EventType::ApiRecovered, at))
         .unwrap();
@@ -58,7 +66,18 @@ fn a_megabyte_name_fits_discords_limits_with_the_event_id() {
     let embed = &body["embeds"][0];
     assert!(length(&body["content"]) <= CONTENT_CHARS);
     assert!(length(&embed["description"]) <= DESCRIPTION_CHARS);
-    let total = length(&embed["description"]) + length(&embed["footer"]["text"]);
+    let fields: usize = embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| length(&field["name"]) + length(&field["value"]))
+        .sum();
+    assert!(embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|field| length(&field["value"]) <= FIELD_VALUE_CHARS));
+    let total = length(&embed["description"]) + fields + length(&embed["footer"]["text"]);
     assert!(total <= EMBED_CHARS, "{total}");
     assert!(embed["footer"]["text"]
         .as_str()

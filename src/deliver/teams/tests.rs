@@ -91,3 +91,36 @@ fn the_headline_appears_once() {
         "{text}"
     );
 }
+
+/// The campaign, status and event id are a FactSet (Teams aligns it), not text
+/// aligned with spaces.
+#[test]
+fn the_facts_are_a_factset() {
+    let channel = channel();
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let event = sample_event(EventType::StatusChanged, at);
+    let body = channel.payload(&event).unwrap();
+    let blocks = body["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap();
+    let facts: Vec<(String, String)> = blocks
+        .iter()
+        .filter(|block| block["type"] == "FactSet")
+        .flat_map(|block| block["facts"].as_array().unwrap().iter())
+        .map(|fact| {
+            (
+                fact["title"].as_str().unwrap().to_string(),
+                fact["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        facts.contains(&("Status".into(), "live → paused".into())),
+        "{facts:?}"
+    );
+    assert!(
+        facts.contains(&("Event id".into(), event.id.clone())),
+        "{facts:?}"
+    );
+    assert!(!body.to_string().contains("Status:     "));
+}
