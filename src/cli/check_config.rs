@@ -15,7 +15,8 @@ pub(super) async fn check_config(config: &Path, online: bool) -> Result<(), Fail
     for warning in settings.warnings() {
         super::output::complain(&format!("warning: {warning}"));
     }
-    super::output::verbatim(&settings.to_redacted_toml());
+    let written = std::fs::read_to_string(config).unwrap_or_default();
+    super::output::verbatim(&settings.to_redacted_toml_as_written(&written));
     super::output::complain(&format!("{}: the configuration is valid", config.display()));
     if online {
         check_online(&settings).await?;

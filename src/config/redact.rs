@@ -26,6 +26,18 @@ impl Settings {
             .unwrap_or_else(|error| format!("# the configuration could not be rendered: {error}\n"))
     }
 
+    /// [`Settings::to_redacted_toml`], each duration spelled as `written` (the
+    /// configuration file's text) spells it: an operator who wrote `24h` reads
+    /// `24h` back, not `1day`. Defaults and environment values keep the
+    /// humantime form.
+    pub fn to_redacted_toml_as_written(&self, written: &str) -> String {
+        let rendered = self.to_redacted_toml();
+        match written.parse::<toml::Table>() {
+            Ok(original) => durations_as_written(&rendered, &original),
+            Err(_) => rendered,
+        }
+    }
+
     /// Every configured secret value: the API key, the database password, the
     /// secret parts of the heartbeat URL, and each channel's keys and URL
     /// secrets. Whatever a server answers is scrubbed of all of them.
@@ -46,5 +58,104 @@ impl Settings {
             secrets.extend(channel.kind.secrets());
         }
         secrets
+    }
+}
+
+/// `key = "1day"` lines of `rendered` replaced by the spelling `original` has
+/// at the same section and key, when both parse to the same duration. Only
+/// durations: no other value (and so no secret) is ever taken from the file.
+fn durations_as_written(rendered: &str, original: &toml::Table) -> String {
+    let mut section: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(rendered.len());
+    for line in rendered.lines() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            section = header
+                .trim_matches(|c| c == '[' || c == ']')
+                .split('.')
+                .map(|part| part.trim().trim_matches('"').to_string())
+                .collect();
+        } else if let Some(written) = written_duration(trimmed, &section, original) {
+            let key = trimmed.split('=').next().unwrap_or_default().trim_end();
+            out.push_str(&format!("{key} = {}\n", toml::Value::String(written)));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn written_duration(line: &str, section: &[String], original: &toml::Table) -> Option<String> {
+    let (key, value) = line.split_once('=')?;
+    let shown = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+    let shown = humantime::parse_duration(shown).ok()?;
+    let mut table = original;
+    for part in section {
+        table = table.get(part)?.as_table()?;
+    }
+    let written = table.get(key.trim().trim_matches('"'))?.as_str()?;
+    (humantime::parse_duration(written.trim()).ok()? == shown).then(|| written.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_the_spelling_of_the_file() {
+        let original: toml::Table = r#"
+            [watch]
+            interval = "24h"
+            [channels.pager]
+            max_age = "90m"
+            timeout = "bogus"
+            [sigmamind]
+            api_key = "1s"
+        "#
+        .parse()
+        .unwrap();
+        let cases = [
+            // The file's spelling of the same duration wins.
+            (
+                "[watch]\ninterval = \"1day\"\n",
+                "[watch]\ninterval = \"24h\"\n",
+            ),
+            (
+                "[channels.pager]\nmax_age = \"1h 30m\"\n",
+                "[channels.pager]\nmax_age = \"90m\"\n",
+            ),
+            // A default the file does not set, or a different value (an env
+            // override): the humantime form stays.
+            (
+                "[channels.pager]\nretry_max_backoff = \"10m\"\n",
+                "[channels.pager]\nretry_max_backoff = \"10m\"\n",
+            ),
+            (
+                "[watch]\ninterval = \"2days\"\n",
+                "[watch]\ninterval = \"2days\"\n",
+            ),
+            // Not a duration in the output: never taken from the file.
+            (
+                "[sigmamind]\napi_key = \"<redacted>\"\n",
+                "[sigmamind]\napi_key = \"<redacted>\"\n",
+            ),
+            (
+                "[channels.pager]\ntimeout = \"15s\"\n",
+                "[channels.pager]\ntimeout = \"15s\"\n",
+            ),
+            // Same key in another section.
+            (
+                "[http]\ninterval = \"1day\"\n",
+                "[http]\ninterval = \"1day\"\n",
+            ),
+        ];
+        for (rendered, expected) in cases {
+            assert_eq!(
+                durations_as_written(rendered, &original),
+                expected,
+                "{rendered}"
+            );
+        }
     }
 }

@@ -53,6 +53,17 @@ async fn the_example_config_passes_check_config() {
         !finished.all_output().contains(TEST_KEY),
         "the key is redacted"
     );
+    // Durations as the file spells them (`24h`, `60s`), not humantime's `1day`.
+    assert!(
+        finished.stdout.contains("max_age = \"24h\""),
+        "{}",
+        finished.stdout
+    );
+    assert!(
+        finished.stdout.contains("interval = \"60s\""),
+        "{}",
+        finished.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
