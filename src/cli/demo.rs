@@ -60,7 +60,18 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
     );
     say!("Watching them every second; the simulator changes one every {}. Alerts appear below. Ctrl-C to stop.\n", humantime::format_duration(step));
     let daemon = Daemon::build(&settings).await?;
+    // The first check before anything changes: it records the baseline, which
+    // a first-time user must hear about (a quiet start is not a broken one).
+    let first = daemon
+        .tick()
+        .await
+        .map_err(|e| Failure::runtime(format!("the first check failed: {e}")))?;
+    say!(
+        "first check done: {} campaigns recorded as they are now (the baseline); from here on, each change is an alert.",
+        first.campaigns_read
+    );
     let script = tokio::spawn(sim::run_demo_script(server.control.clone(), step));
+    let progress = tokio::spawn(report_progress(daemon.store().clone()));
     let stop = async move {
         match duration {
             Some(limit) => {
@@ -74,6 +85,38 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
     };
     let result = daemon.run_until_stopped(stop).await;
     script.abort();
+    progress.abort();
     server.stop().await;
     result.map_err(Failure::from)
+}
+
+/// How often the demo says it is still checking when nothing changed.
+const PROGRESS_EVERY: u64 = 10;
+
+/// Every [`PROGRESS_EVERY`] checks, a line saying that checking goes on (so a
+/// quiet stretch is not a hung demo). Read from the store, as `status` reads
+/// it; the demo's logs stay at warn.
+async fn report_progress(store: crate::commit::Store) {
+    let mut last_seen = None;
+    // Counts the first check too: it is in the store when this starts.
+    let mut checks = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Ok(Some(cycle)) = store.last_cycle().await else {
+            continue;
+        };
+        if last_seen == Some(cycle.finished_at) {
+            continue;
+        }
+        last_seen = Some(cycle.finished_at);
+        checks += 1;
+        if checks % PROGRESS_EVERY == 0 {
+            say!(
+                "· {checks} checks so far, the last at {} ({}: {})",
+                cycle.finished_at.format("%H:%M:%S"),
+                crate::text::terminal(&cycle.result),
+                crate::text::terminal(&cycle.detail)
+            );
+        }
+    }
 }

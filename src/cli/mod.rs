@@ -201,7 +201,7 @@ pub fn parse() -> Cli {
 pub fn main(cli: Cli) -> ExitCode {
     // The demo's alerts are the show: keep routine logs out of its way.
     let default_filter = match cli.command {
-        Command::Demo { .. } => "warn",
+        Command::Demo { .. } => "warn,sqlx=error",
         _ => telemetry::DEFAULT_FILTER,
     };
     let log_format = cli

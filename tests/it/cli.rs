@@ -392,6 +392,12 @@ async fn demo_prints_alerts_without_any_setup() {
         "{}",
         finished.stdout
     );
+    // The quiet first check says it recorded a baseline, before any alert.
+    let baseline = finished
+        .stdout
+        .find("first check done: 5 campaigns recorded as they are now")
+        .unwrap_or_else(|| panic!("no baseline line: {}", finished.stdout));
+    assert!(baseline < finished.stdout.find(" campaign.").unwrap());
 }
 
 /// Every flag and argument of every command says what it is for.
