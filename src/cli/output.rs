@@ -39,6 +39,122 @@ pub(crate) fn verbatim(text: &str) {
     write_stdout(text, false);
 }
 
+/// The terminal's width in columns when stdout is a terminal; `None` when it
+/// is piped or redirected, where output stays plain for scripts and `grep`.
+pub(crate) fn terminal_width() -> Option<u16> {
+    let stdout = io::stdout();
+    if !rustix::termios::isatty(&stdout) {
+        return None;
+    }
+    let size = rustix::termios::tcgetwinsize(&stdout).ok()?;
+    (size.ws_col > 0).then_some(size.ws_col)
+}
+
+/// One column of a [`table`].
+pub(crate) struct Column {
+    pub title: &'static str,
+    /// Its width when piped (the last column is never padded).
+    pub plain_width: usize,
+    /// Ids and timestamps never wrap; names and descriptions may.
+    pub wraps: bool,
+    /// On a narrow terminal, columns are dropped highest rank first (0: kept).
+    pub drop_rank: u8,
+}
+
+/// The narrowest a wrapping column may get before columns are dropped.
+const WRAPPING_MIN: usize = 12;
+/// Padding and separator around each cell.
+const CELL_EXTRA: usize = 3;
+
+/// Rows under a header: fitted to `width` on a terminal (wrapping columns
+/// wrap, the least needed columns are dropped when even that cannot fit), or
+/// plain when piped: columns padded, one row per line, nothing cut or
+/// dropped. Cells must be escaped for the terminal already.
+pub(crate) fn table(columns: &[Column], rows: &[Vec<String>], width: Option<u16>) -> String {
+    let Some(width) = width else {
+        return plain_table(columns, rows);
+    };
+    let kept = columns_that_fit(columns, rows, usize::from(width));
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_style(comfy_table::TableComponent::HeaderLines, '─')
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(kept.iter().map(|&index| columns[index].title));
+    for row in rows {
+        table.add_row(
+            kept.iter()
+                .map(|&index| row.get(index).map_or("", String::as_str)),
+        );
+    }
+    for (position, &index) in kept.iter().enumerate() {
+        if let Some(column) = table.column_mut(position) {
+            if !columns[index].wraps {
+                column.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+            }
+        }
+    }
+    let mut out = table.to_string();
+    out.push('\n');
+    out
+}
+
+/// The indexes of the columns shown within `width`: all, unless the widest
+/// content of the columns that never wrap plus a minimum for those that do
+/// is wider; then the highest `drop_rank` goes first.
+fn columns_that_fit(columns: &[Column], rows: &[Vec<String>], width: usize) -> Vec<usize> {
+    let need = |index: usize| -> usize {
+        let column = &columns[index];
+        let content = rows
+            .iter()
+            .filter_map(|row| row.get(index))
+            .chain(std::iter::once(&column.title.to_string()))
+            .map(|cell| cell.chars().count())
+            .max()
+            .unwrap_or(0);
+        CELL_EXTRA
+            + if column.wraps {
+                content.min(WRAPPING_MIN)
+            } else {
+                content
+            }
+    };
+    let mut kept: Vec<usize> = (0..columns.len()).collect();
+    while kept.iter().map(|&index| need(index)).sum::<usize>() > width {
+        let Some(position) = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, &index)| columns[index].drop_rank > 0)
+            .max_by_key(|(_, &index)| columns[index].drop_rank)
+            .map(|(position, _)| position)
+        else {
+            break;
+        };
+        kept.remove(position);
+    }
+    kept
+}
+
+fn plain_table(columns: &[Column], rows: &[Vec<String>]) -> String {
+    let header: Vec<String> = columns.iter().map(|c| c.title.to_string()).collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (index, cell) in row.iter().enumerate() {
+            let pad = if index + 1 < columns.len() {
+                columns.get(index).map_or(0, |c| c.plain_width)
+            } else {
+                0
+            };
+            line.push_str(&format!("{cell:<pad$} "));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 fn write_stdout(text: &str, newline: bool) {
     let mut stdout = io::stdout().lock();
     let written = stdout
@@ -73,4 +189,89 @@ fn stdout_gone(error: &io::Error) -> ! {
 /// characters escaped like [`say!`]. A closed stderr is not worth a panic.
 pub(crate) fn complain(line: &str) {
     let _ = writeln!(io::stderr(), "{}", crate::text::terminal_lines(line));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> [Column; 4] {
+        [
+            Column {
+                title: "campaign",
+                plain_width: 12,
+                wraps: false,
+                drop_rank: 0,
+            },
+            Column {
+                title: "name",
+                plain_width: 10,
+                wraps: true,
+                drop_rank: 0,
+            },
+            Column {
+                title: "changed",
+                plain_width: 20,
+                wraps: false,
+                drop_rank: 1,
+            },
+            Column {
+                title: "last seen",
+                plain_width: 20,
+                wraps: false,
+                drop_rank: 2,
+            },
+        ]
+    }
+
+    fn rows() -> Vec<Vec<String>> {
+        vec![vec![
+            "camp_0123456789".into(),
+            "A very long campaign name that wraps".into(),
+            "2026-12-02 01:40:35Z".into(),
+            "2026-12-02 01:40:35Z".into(),
+        ]]
+    }
+
+    #[test]
+    fn narrow_terminals_drop_the_least_needed_columns_first() {
+        let cases: [(usize, &[usize]); 4] = [
+            (200, &[0, 1, 2, 3]),
+            (80, &[0, 1, 2, 3]),
+            (70, &[0, 1, 2]),
+            (40, &[0, 1]),
+        ];
+        for (width, kept) in cases {
+            assert_eq!(
+                columns_that_fit(&columns(), &rows(), width),
+                kept,
+                "{width}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fitted_table_stays_within_the_width_and_keeps_ids_whole() {
+        for width in [40u16, 70, 120] {
+            let text = table(&columns(), &rows(), Some(width));
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= usize::from(width),
+                    "{width}: {line:?}"
+                );
+            }
+            assert!(text.contains("camp_0123456789"), "{text}");
+            assert!(text.contains('─'), "{text}");
+        }
+    }
+
+    #[test]
+    fn piped_tables_are_one_padded_row_per_line() {
+        let text = table(&columns(), &rows(), None);
+        assert_eq!(
+            text,
+            "campaign     name       changed              last seen\n\
+             camp_0123456789 A very long campaign name that wraps 2026-12-02 01:40:35Z 2026-12-02 01:40:35Z\n"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::failure::Failure;
-use super::output::SUMMARY_CHARS;
+use super::output::{Column, SUMMARY_CHARS};
 use super::store_access::{delta, print_json, read, stamp, stamp_or_dash};
 use crate::commit::{CampaignActivity, Store};
 use crate::config::Settings;
@@ -35,6 +35,53 @@ pub struct StatusFilter {
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
 }
+
+/// The campaign table; on a narrow terminal `last seen` goes first, then
+/// `last event`, then `changed`.
+const CAMPAIGN_COLUMNS: [Column; 7] = [
+    Column {
+        title: "campaign",
+        plain_width: 28,
+        wraps: false,
+        drop_rank: 0,
+    },
+    Column {
+        title: "name",
+        plain_width: 32,
+        wraps: true,
+        drop_rank: 0,
+    },
+    Column {
+        title: "status",
+        plain_width: 10,
+        wraps: false,
+        drop_rank: 0,
+    },
+    Column {
+        title: "errors",
+        plain_width: 6,
+        wraps: false,
+        drop_rank: 0,
+    },
+    Column {
+        title: "changed",
+        plain_width: 20,
+        wraps: false,
+        drop_rank: 1,
+    },
+    Column {
+        title: "last seen",
+        plain_width: 20,
+        wraps: false,
+        drop_rank: 3,
+    },
+    Column {
+        title: "last event",
+        plain_width: 0,
+        wraps: true,
+        drop_rank: 2,
+    },
+];
 
 /// What `status` calls a campaign's state: its status, or why it has none.
 fn label(state: &CampaignState) -> String {
@@ -216,49 +263,40 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
             terminal(&silence.reason)
         );
     }
-    say!(
-        "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} last event",
-        "campaign",
-        "name",
-        "status",
-        "errors",
-        "changed",
-        "last seen"
-    );
-    for (key, state) in &states {
-        // An unreadable campaign's stored status is only what it was when last read.
-        let status = if state.not_found {
-            "not found".to_string()
-        } else if state.reads.unreadable_since.is_some() {
-            "unreadable".to_string()
-        } else {
-            state.snapshot.status.to_string()
-        };
-        let seen = activity.get(key).unwrap_or(&no_activity);
-        let last_event = match &seen.last_event_type {
-            Some(kind) => format!("{kind} at {}", stamp_or_dash(seen.last_event_at)),
-            None => "-".into(),
-        };
-        say!(
-            "{:<28} {:<32} {:<10} {:>6}  {:<20} {:<20} {}",
-            terminal(key),
-            // Cut before escaping, so the column holds whole escapes.
-            terminal(&crate::text::cap(&state.snapshot.name, 32)),
-            status,
-            state.snapshot.upload_errors.len(),
-            stamp(state.changed_at),
-            stamp_or_dash(seen.last_seen_at),
-            last_event
-        );
-    }
+    let rows: Vec<Vec<String>> = states
+        .iter()
+        .map(|(key, state)| {
+            let seen = activity.get(key).unwrap_or(&no_activity);
+            let last_event = match &seen.last_event_type {
+                Some(kind) => format!("{kind} at {}", stamp_or_dash(seen.last_event_at)),
+                None => "-".into(),
+            };
+            vec![
+                terminal(key).into_owned(),
+                // Cut before escaping, so the column holds whole escapes.
+                terminal(&crate::text::cap(&state.snapshot.name, 32)).into_owned(),
+                label(state),
+                state.snapshot.upload_errors.len().to_string(),
+                stamp(state.changed_at),
+                stamp_or_dash(seen.last_seen_at),
+                terminal(&last_event).into_owned(),
+            ]
+        })
+        .collect();
+    super::output::verbatim(&super::output::table(
+        &CAMPAIGN_COLUMNS,
+        &rows,
+        super::output::terminal_width(),
+    ));
     for (key, state) in &states {
         if let Some(since) = state.reads.unreadable_since {
-            println!(
-                "unreadable: {key} since {} ({} failed reads, last stored status {}): {}",
+            say!(
+                "unreadable: {} since {} ({} failed reads, last stored status {}): {}",
+                terminal(key),
                 stamp(since),
                 state.reads.failed,
                 state.snapshot.status,
-                state.reads.last_error.as_deref().unwrap_or("-")
+                terminal(state.reads.last_error.as_deref().unwrap_or("-"))
             );
         }
     }

@@ -786,3 +786,69 @@ async fn status_leads_with_the_summary_and_filters_the_campaigns() {
     assert_eq!(rows.len(), 1, "{}", one.stdout);
     assert!(rows[0].starts_with(&ids[3]), "{}", one.stdout);
 }
+
+/// On a terminal the campaign table fits its width (long cells wrap); piped,
+/// it stays one plain row per campaign for scripts and `grep`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_fits_the_terminal_and_stays_plain_when_piped() {
+    let BinaryApp {
+        sim,
+        receiver: _receiver,
+        dir: _dir,
+        config,
+    } = BinaryApp::spawn(3, "").await;
+    let ids = sim.control.ids();
+    crate::helpers::all_live(&sim);
+    sim.control.patch(
+        &ids[0],
+        serde_json::json!({"campaignName": "A very long campaign name ".repeat(4)}),
+    );
+    let path = config.to_str().unwrap();
+    assert_eq!(
+        run_cli(&["--config", path, "once"], &[]).await.code,
+        Some(0)
+    );
+    // A real terminal of 70 columns: util-linux `script` gives the command a pty.
+    let command = format!(
+        "stty cols 70 rows 40; {} --config {path} status",
+        crate::helpers::BIN
+    );
+    let on_terminal = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output(),
+    )
+    .await
+    .expect("status on a terminal finished")
+    .expect("`script` (util-linux, Debian's essential bsdutils) runs");
+    let text = String::from_utf8_lossy(&on_terminal.stdout).replace('\r', "");
+    let start = text
+        .find("campaign ")
+        .unwrap_or_else(|| panic!("no table: {text}"));
+    let table: Vec<&str> = text[start..]
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .collect();
+    assert!(table.iter().any(|line| line.contains('─')), "{text}");
+    for line in &table {
+        assert!(
+            line.chars().count() <= 70,
+            "{} columns: {line:?}\n{text}",
+            line.chars().count()
+        );
+    }
+    for id in &ids {
+        assert!(text.contains(id.as_str()), "{id} listed: {text}");
+    }
+
+    let piped = run_cli(&["--config", path, "status"], &[]).await;
+    assert!(!piped.stdout.contains('─'), "{}", piped.stdout);
+    let row = piped
+        .stdout
+        .lines()
+        .find(|line| line.starts_with(ids[0].as_str()))
+        .unwrap_or_else(|| panic!("one line for {}: {}", ids[0], piped.stdout));
+    assert!(row.contains("A very long campaign name A ver…"), "{row}");
+    assert!(row.contains("live"), "{row}");
+}
