@@ -102,7 +102,8 @@ pub struct Settings {
     pub http: HttpSettings,
     #[serde(default)]
     pub log: LogSettings,
-    #[serde(default)]
+    /// Left out of `check-config` when no heartbeat is set.
+    #[serde(default, skip_serializing_if = "HeartbeatSettings::is_unset")]
     pub heartbeat: HeartbeatSettings,
     /// Each channel's table is typed by its `kind` (see `load`).
     #[serde(default, deserialize_with = "load::channels_from_tables")]
@@ -208,6 +209,13 @@ pub struct HeartbeatSettings {
     /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_link_local: bool,
+}
+
+impl HeartbeatSettings {
+    /// No ping URL: no heartbeat is sent.
+    pub fn is_unset(&self) -> bool {
+        self.url.is_none() && self.url_file.is_none()
+    }
 }
 
 impl Default for HeartbeatSettings {

@@ -102,6 +102,20 @@ fn written_duration(line: &str, section: &[String], original: &toml::Table) -> O
 mod tests {
     use super::*;
 
+    /// Only what applies: no `[heartbeat]` section when no heartbeat is set.
+    #[test]
+    fn an_unset_heartbeat_is_left_out() {
+        let base = "[sigmamind]\napi_key = \"k\"\n[watch]\ncampaigns = [\"c\"]\n";
+        let without = Settings::load_from_str(base, "test").unwrap();
+        assert!(!without.to_redacted_toml().contains("[heartbeat]"));
+        let with = Settings::load_from_str(
+            &format!("{base}[heartbeat]\nurl = \"https://hc.example/ping/abc\"\n"),
+            "test",
+        )
+        .unwrap();
+        assert!(with.to_redacted_toml().contains("[heartbeat]"));
+    }
+
     #[test]
     fn durations_keep_the_spelling_of_the_file() {
         let original: toml::Table = r#"
