@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use campaign_watcher::commit::{CycleCommit, RoutedEvent, Store};
+use campaign_watcher::diff::diff_campaign;
 use campaign_watcher::event::{event_id, CampaignInfo, Event, EventType, UploadErrors};
-use campaign_watcher::observe::CampaignStatus;
+use campaign_watcher::observe::{CampaignStatus, Observation, Snapshot};
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 
 use crate::helpers::{run_cli, Finished};
@@ -288,6 +289,29 @@ async fn routes_test_uses_stored_silences_and_recent_sends() {
         .await;
         send_due(&store, at(when)).await;
     }
+    // A campaign the watcher knows, paused, named "Renewals EU".
+    let snapshot = Snapshot {
+        id: "camp_eu_9".into(),
+        name: "Renewals EU".into(),
+        status: CampaignStatus::Paused,
+        upload_errors: Default::default(),
+        agent: None,
+        caller_number: None,
+        concurrent_calls: None,
+        scheduled_date: None,
+    };
+    let now = at("2026-11-26T08:00:00Z");
+    let baseline = diff_campaign("camp_eu_9", None, &Observation::Found(snapshot), now);
+    store
+        .commit_cycle(&CycleCommit {
+            now,
+            states: vec![("camp_eu_9".into(), baseline.state.unwrap())],
+            health: None,
+            events: vec![],
+            reminders: vec![],
+        })
+        .await
+        .unwrap();
     drop(store);
 
     let eu_pause = [
