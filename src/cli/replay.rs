@@ -15,7 +15,7 @@ use super::output::SUMMARY_CHARS;
 use super::routing::{self, Routing};
 use super::store_access::{delta, print_json, read, stamp};
 use crate::commit::HistoryEntry;
-use crate::route::decide::Decision;
+use crate::route::decide::{Decision, Shaping};
 use crate::route::replay::{replay as replay_events, replayable, ChannelTally};
 use crate::text::terminal;
 
@@ -23,7 +23,7 @@ use crate::text::terminal;
 const REPLAY_LIMIT: u32 = 100_000;
 
 /// Said in the output and in docs/commands.md.
-const CANNOT_SHOW: &str = "a replay routes the events that were stored; it cannot show events a change would add or remove: debounce (confirm_polls) and reminder (remind_every) changes act on the observations between events, which are not stored, so reminders and channel-health events are left out, and email and Slack, which send one cycle's events as one message, are counted per event";
+const CANNOT_SHOW: &str = "a replay routes the events that were stored; it cannot show events a change would add or remove: debounce (confirm_polls) and reminder (remind_every) changes act on the observations between events, which are not stored, so reminders and channel-health events are left out";
 
 /// What went to one channel then, as the store recorded it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -63,7 +63,7 @@ pub(super) async fn replay(
     let events: Vec<_> = entries.iter().map(|entry| entry.event.clone()).collect();
     let replayed = replay_events(&router, &shaping, &silences, &events);
 
-    let then = tally_then(&entries);
+    let then = tally_then(&entries, &shaping);
     let mut names: BTreeSet<String> = replayed.channels.keys().cloned().collect();
     names.extend(then.keys().cloned());
     let differences: Vec<Difference> = entries
@@ -182,17 +182,27 @@ fn longest(tally: &ChannelTally) -> String {
 
 /// Per channel, the rows the store holds for the replayable events: each sent
 /// on its own is one message, each quiet-hours digest (or group still held
-/// until the same instant) one more.
-fn tally_then(entries: &[HistoryEntry]) -> BTreeMap<String, Then> {
+/// until the same instant) one, and on a channel that groups (email, Slack:
+/// as the configuration has it now) one cycle's rows sent together one.
+fn tally_then(
+    entries: &[HistoryEntry],
+    shaping: &BTreeMap<String, Shaping>,
+) -> BTreeMap<String, Then> {
     let mut tallies: BTreeMap<String, Then> = BTreeMap::new();
     let mut digests: BTreeSet<(String, String)> = BTreeSet::new();
     for entry in entries.iter().filter(|entry| replayable(entry.event.kind)) {
         for delivery in &entry.deliveries {
             let tally = tallies.entry(delivery.channel.clone()).or_default();
             tally.events += 1;
-            let group = match (&delivery.digest_id, delivery.held_until) {
-                (Some(digest), _) => Some(digest.clone()),
-                (None, Some(until)) if delivery.status == "pending" => Some(until.to_rfc3339()),
+            let groups = shaping.get(&delivery.channel).is_some_and(|s| s.groups);
+            let group = match (&delivery.digest_id, delivery.held_until, delivery.sent_at) {
+                (Some(digest), _, _) => Some(digest.clone()),
+                (None, Some(until), _) if delivery.status == "pending" => Some(until.to_rfc3339()),
+                (None, _, Some(sent)) if groups => Some(format!(
+                    "cycle {} sent {}",
+                    entry.event.occurred_at.to_rfc3339(),
+                    sent.to_rfc3339()
+                )),
                 _ => None,
             };
             if delivery.held_until.is_some() || delivery.digest_id.is_some() {

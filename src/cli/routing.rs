@@ -9,6 +9,7 @@ use std::path::Path;
 use super::failure::Failure;
 use crate::commit::Store;
 use crate::config::{ConfigError, Settings};
+use crate::deliver::ChannelSet;
 use crate::route::decide::Shaping;
 use crate::route::Router;
 
@@ -28,8 +29,17 @@ pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
     let channels: Vec<String> = settings.channels.keys().cloned().collect();
     let router = Router::new(&settings.rules, &channels)
         .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
-    let shaping = Shaping::of_channels(&settings.channels)
+    let mut shaping = Shaping::of_channels(&settings.channels)
         .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
+    // Whether a channel batches is decided by the channel itself: build them
+    // (nothing connects or sends).
+    let built = ChannelSet::from_settings(&settings).map_err(Failure::usage)?;
+    for (name, shaping) in &mut shaping {
+        if let Some(configured) = built.get(name) {
+            shaping.batches = configured.channel.sends_batches();
+            shaping.groups = configured.channel.groups();
+        }
+    }
     Ok(Routing {
         settings,
         router,

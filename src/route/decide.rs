@@ -17,16 +17,22 @@ use super::{Router, Routing};
 use crate::config::ChannelSettings;
 use crate::event::Event;
 
-/// One channel's quiet hours and rate limit.
+/// One channel's quiet hours and rate limit, and how it turns rows into messages.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shaping {
     pub quiet: Option<QuietHours>,
     pub max_per_minute: Option<u32>,
+    /// It sends a drain's ready rows as messages that take one unit of the
+    /// budget together (email, Slack: the channel's `sends_batches`).
+    pub batches: bool,
+    /// Its messages are one cycle's events each (the channel's `groups`).
+    pub groups: bool,
 }
 
 impl Shaping {
-    /// Every channel's shaping; the error names the channel (validation has
-    /// normally reported it already).
+    /// Every channel's quiet hours and rate limit (whether it batches is a
+    /// property of the built channel: the caller sets it); the error names the
+    /// channel (validation has normally reported it already).
     pub fn of_channels(
         channels: &BTreeMap<String, ChannelSettings>,
     ) -> Result<BTreeMap<String, Shaping>, String> {
@@ -45,6 +51,7 @@ impl Shaping {
                     Shaping {
                         quiet,
                         max_per_minute: settings.shared.max_per_minute,
+                        ..Shaping::default()
                     },
                 ))
             })
@@ -139,7 +146,13 @@ pub fn decide(
             kind: event.kind,
             released: false,
         };
-        let plan = shape::plan(configured.quiet.as_ref(), &mut budget, &[row], false, at);
+        let plan = shape::plan(
+            configured.quiet.as_ref(),
+            &mut budget,
+            &[row],
+            configured.batches,
+            at,
+        );
         let fate = match (plan.hold.first(), plan.wait_until) {
             (Some((_, until)), _) => Fate::Held { until: *until },
             (None, Some(until)) => Fate::Delayed {

@@ -5,6 +5,9 @@
 //! ([`shape::plan`] at every instant something fell due), so held events
 //! become digests and the excess of a busy minute waits.
 //!
+//! A channel that batches (email, Slack) sends a drain's ready rows together,
+//! one message per cycle when it groups, as the dispatcher does.
+//!
 //! What a replay cannot show: whether the events themselves would differ.
 //! Debounce (`confirm_polls`) and reminders (`remind_every`) act on the
 //! observations between events, which are not stored; so reminders and
@@ -36,7 +39,8 @@ pub fn replayable(kind: EventType) -> bool {
     )
 }
 
-/// What one channel would have sent.
+/// What one channel would have sent. A channel that groups (email, Slack)
+/// sends the events of one cycle (one instant) that go out together as one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChannelTally {
     /// Events routed to it (not silenced).
@@ -115,6 +119,8 @@ pub fn replay(
 /// One outbox row of the simulation.
 struct Row {
     kind: EventType,
+    /// When its event happened (one cycle's events share the instant).
+    arrived: DateTime<Utc>,
     due: DateTime<Utc>,
     released: bool,
     /// When the rate limit first made it wait.
@@ -141,6 +147,7 @@ fn drain(configured: &Shaping, events: &[Event], indices: &[usize]) -> ChannelTa
             tally.events += 1;
             pending.push(Row {
                 kind: event.kind,
+                arrived: event.occurred_at,
                 due: now,
                 released: false,
                 waiting_since: None,
@@ -158,7 +165,13 @@ fn drain(configured: &Shaping, events: &[Event], indices: &[usize]) -> ChannelTa
             .collect();
         sent.retain(|at| *at > now - WINDOW);
         let mut budget = RateBudget::new(configured.max_per_minute, sent.clone(), now);
-        let plan = shape::plan(configured.quiet.as_ref(), &mut budget, &rows, false, now);
+        let plan = shape::plan(
+            configured.quiet.as_ref(),
+            &mut budget,
+            &rows,
+            configured.batches,
+            now,
+        );
         let mut done = Vec::new();
         for (position, until) in &plan.hold {
             let row = &mut pending[due[*position]];
@@ -186,11 +199,16 @@ fn drain(configured: &Shaping, events: &[Event], indices: &[usize]) -> ChannelTa
                 }
             }
         }
+        let mut cycles = std::collections::BTreeSet::new();
         for position in &plan.send {
-            tally.messages += 1;
+            let row = &pending[due[*position]];
+            // As the store counts sends for the budget: one per row.
             sent.push(now);
+            if !configured.groups || cycles.insert(row.arrived) {
+                tally.messages += 1;
+            }
             done.push(due[*position]);
-            finish(&mut tally, &pending[due[*position]], now);
+            finish(&mut tally, row, now);
         }
         if let Some(until) = plan.wait_until {
             for position in &plan.wait {

@@ -594,3 +594,58 @@ async fn replay_without_a_store_says_so() {
     );
     assert!(!dir.path().join("state.db").exists());
 }
+
+#[tokio::test]
+async fn replay_counts_one_cycle_of_email_as_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = r#"
+[channels.mail]
+kind = "email"
+smtp_url = "smtp://127.0.0.1:2525"
+from = "watcher@example.com"
+to = ["ops@example.com"]
+"#;
+    let config = config(dir.path(), "campaign-watcher.toml", mail);
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("state.db").display()
+    ))
+    .await
+    .unwrap();
+    let cycle = Utc::now() - Duration::hours(3);
+    let cycle = cycle - Duration::nanoseconds(cycle.timestamp_subsec_nanos().into());
+    for campaign in ["camp_1", "camp_2", "camp_3"] {
+        commit(
+            &store,
+            event(EventType::StatusChanged, campaign, "live->paused", cycle),
+            &["mail"],
+            None,
+        )
+        .await;
+    }
+    send_due(&store, cycle).await;
+    drop(store);
+    let finished = run_cli(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "replay",
+            "--since",
+            "1d",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(finished.code, Some(0), "{}", finished.all_output());
+    let report: serde_json::Value = serde_json::from_str(&finished.stdout).unwrap();
+    let mail = &report["channels"]["mail"];
+    assert_eq!(mail["then"]["events"], 3);
+    assert_eq!(
+        mail["then"]["messages"], 1,
+        "one cycle's three rows were one email"
+    );
+    assert_eq!(mail["candidate"]["events"], 3);
+    assert_eq!(mail["candidate"]["messages"], 1);
+    assert_eq!(report["differences"], serde_json::json!([]));
+}

@@ -88,6 +88,7 @@ fn shaping() -> BTreeMap<String, Shaping> {
             Shaping {
                 quiet: Some(night),
                 max_per_minute: None,
+                ..Shaping::default()
             },
         ),
         (
@@ -95,6 +96,7 @@ fn shaping() -> BTreeMap<String, Shaping> {
             Shaping {
                 quiet: None,
                 max_per_minute: Some(2),
+                ..Shaping::default()
             },
         ),
     ])

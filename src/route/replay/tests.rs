@@ -67,6 +67,7 @@ fn shaping() -> BTreeMap<String, Shaping> {
             Shaping {
                 quiet: Some(night),
                 max_per_minute: None,
+                ..Shaping::default()
             },
         ),
         (
@@ -74,6 +75,7 @@ fn shaping() -> BTreeMap<String, Shaping> {
             Shaping {
                 quiet: None,
                 max_per_minute: Some(1),
+                ..Shaping::default()
             },
         ),
     ])
@@ -174,4 +176,35 @@ fn without_shaping_every_routed_event_is_one_message() {
     assert_eq!(replayed.channels["mail"].messages, 5);
     assert_eq!(replayed.channels["pager"].messages, 5);
     assert_eq!(replayed.channels["pager"].delayed, 0);
+}
+
+#[test]
+fn a_grouping_channel_sends_one_message_per_cycle() {
+    let mut shaping = BTreeMap::new();
+    shaping.insert(
+        "mail".to_string(),
+        Shaping {
+            batches: true,
+            groups: true,
+            ..Shaping::default()
+        },
+    );
+    let cycle = |minute| {
+        ["camp_1", "camp_2", "camp_3"]
+            .map(|id| event(EventType::UploadErrorsAdded, id, "", at(12, minute, 0)))
+    };
+    let mut events = cycle(0).to_vec();
+    events.push(event(
+        EventType::UploadErrorsAdded,
+        "camp_4",
+        "",
+        at(12, 5, 0),
+    ));
+    let replayed = replay(&router(), &shaping, &[], &events);
+    assert_eq!(replayed.channels["mail"].events, 4);
+    assert_eq!(replayed.channels["mail"].messages, 2);
+
+    shaping.get_mut("mail").unwrap().groups = false;
+    let replayed = replay(&router(), &shaping, &[], &events);
+    assert_eq!(replayed.channels["mail"].messages, 4);
 }
