@@ -41,10 +41,10 @@ pub struct TestArgs {
     /// The event type, e.g. campaign.upload_errors_added or watcher.api_unhealthy.
     #[arg(long, default_value = "campaign.status_changed")]
     event: String,
-    /// The status it changes from (campaign.status_changed) [default: the stored status, if any].
+    /// The status it changes from (campaign.status_changed) [default: the stored status, else unknown: only `*->` patterns match it].
     #[arg(long)]
     from: Option<String>,
-    /// The status it changes to (campaign.status_changed).
+    /// The status it changes to (needed for campaign.status_changed).
     #[arg(long)]
     to: Option<String>,
     /// The campaign's id or name (with a store, a known campaign's stored id and name are both used).
@@ -92,6 +92,11 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
             "--campaign is needed for {}: give the campaign's id or name",
             kind.as_str()
         )));
+    }
+    if kind == EventType::StatusChanged && args.to.is_none() {
+        return Err(Failure::usage(
+            "campaign.status_changed needs --to (and --from, unless the store knows the campaign's status)",
+        ));
     }
     if !campaign_event && args.campaign.is_some() {
         return Err(Failure::usage(format!(
@@ -298,7 +303,11 @@ fn test_event(
         let to = args.to.as_deref().map(CampaignStatus::parse);
         let (status, previous_status) = match kind {
             EventType::StatusChanged => {
-                (to.unwrap_or(CampaignStatus::Unknown(String::new())), from)
+                let unknown = || CampaignStatus::Unknown("unknown".into());
+                (
+                    to.unwrap_or_else(unknown),
+                    Some(from.unwrap_or_else(unknown)),
+                )
             }
             _ => {
                 let now = to.or(status).unwrap_or(CampaignStatus::Live);

@@ -175,6 +175,13 @@ async fn routes_test_from_the_configuration_alone() {
             2,
             "--campaign is needed",
         ),
+        (vec!["--campaign", "camp_1"], 2, "needs --to"),
+        // An unknown start matches only `*->` patterns.
+        (
+            vec!["--campaign", "camp_1", "--to", "paused"],
+            3,
+            "unknown -> paused",
+        ),
         (
             vec!["--event", "campaign.reminder", "--campaign", "x"],
             2,
