@@ -1,6 +1,7 @@
 //! The command line (design §5). `main.rs` only parses and calls [`main`].
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 configuration, state or usage error.
+//! Exit codes: 0 success, 1 runtime failure, 2 configuration, state or usage error,
+//! 3 `routes test`: no channel (or not exactly the `--expect`ed ones) would get it.
 //!
 //! This file holds the arguments and the one `match` that dispatches; each command's
 //! body is its own file. They share `Failure`, the signals and the
@@ -18,6 +19,9 @@ mod history;
 mod once;
 mod outbox;
 mod render;
+mod replay;
+mod routes;
+mod routing;
 mod run;
 mod signals;
 mod silence;
@@ -38,6 +42,7 @@ use crate::telemetry::{self, LogFormat};
 use failure::Failure;
 
 pub use outbox::OutboxCommand;
+pub use routes::RoutesCommand;
 pub use signals::shutdown_signal;
 pub use silence::SilenceCommand;
 
@@ -125,6 +130,26 @@ pub enum Command {
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         since: Duration,
         /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which channels one event would go to and why: `routes test --event TYPE --campaign ID --at TIME`.
+    Routes {
+        #[command(subcommand)]
+        action: RoutesCommand,
+    },
+    /// Run the stored history through this configuration's routing: per channel then vs. now, and every event that would go elsewhere.
+    Replay {
+        /// How far back to replay, e.g. 24h or 7d.
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// The state store holding the history [default: `[state] url` of --config].
+        #[arg(long)]
+        state: Option<String>,
+        /// List at most this many differing events (0: all).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print one JSON document instead of tables.
         #[arg(long)]
         json: bool,
     },
@@ -272,6 +297,13 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             since,
             json,
         } => history::history(config, campaign.as_deref(), since, json).await,
+        Command::Routes { action } => routes::routes(config, action).await,
+        Command::Replay {
+            since,
+            state,
+            limit,
+            json,
+        } => replay::replay(config, since, state.as_deref(), limit, json).await,
         Command::Healthcheck {
             ready,
             url,

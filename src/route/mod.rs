@@ -5,7 +5,11 @@
 //! rule it matches; an event no rule matches is kept in history and sent nowhere.
 
 pub mod condition;
+pub mod decide;
 pub mod quiet;
+pub mod rate;
+pub mod replay;
+pub mod shape;
 pub mod silence;
 
 use std::collections::BTreeSet;
@@ -198,28 +202,66 @@ impl Router {
 
     /// The channels this event goes to, each once, in name order.
     pub fn route(&self, event: &Event) -> Vec<String> {
+        self.explain(event).channels
+    }
+
+    /// [`Router::route`] with its reasons: the rules that matched, in order,
+    /// or that there are no rules and the default applied.
+    pub fn explain(&self, event: &Event) -> Routing {
         if event.kind == EventType::Test {
-            return vec![];
+            return Routing::default();
         }
         if self.rules.is_empty() {
-            if event.kind == EventType::SettingsChanged {
-                return vec![];
-            }
-            let mut all = self.channels.clone();
+            let mut all = match event.kind {
+                EventType::SettingsChanged => vec![],
+                _ => self.channels.clone(),
+            };
             all.sort();
-            return all;
+            return Routing {
+                matched: vec![],
+                by_default: true,
+                channels: all,
+            };
         }
         let mut chosen = BTreeSet::new();
-        for rule in self.rules.iter().filter(|rule| rule.matches(event)) {
-            tracing::trace!(rule = %rule.name, event = %event.id, "rule matched");
-            if rule.channels.is_empty() {
-                chosen.extend(self.channels.iter().cloned());
-            } else {
-                chosen.extend(rule.channels.iter().cloned());
+        let mut matched = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !rule.matches(event) {
+                continue;
             }
+            tracing::trace!(rule = %rule.name, event = %event.id, "rule matched");
+            let channels = self.rule_channels(index);
+            chosen.extend(channels.iter().cloned());
+            matched.push(MatchedRule {
+                rule: rule.name.clone(),
+                channels,
+            });
         }
-        chosen.into_iter().collect()
+        Routing {
+            matched,
+            by_default: false,
+            channels: chosen.into_iter().collect(),
+        }
     }
+}
+
+/// Where an event goes and why ([`Router::explain`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// The rules it matched, in configuration order.
+    pub matched: Vec<MatchedRule>,
+    /// There are no `[[rules]]`: every channel, except for `campaign.settings_changed`.
+    pub by_default: bool,
+    /// The union of the channels, each once, in name order.
+    pub channels: Vec<String>,
+}
+
+/// One rule an event matched, with the channels it sends to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRule {
+    /// Its `name`, or `rules[N]`.
+    pub rule: String,
+    pub channels: Vec<String>,
 }
 
 #[cfg(test)]
@@ -414,6 +456,48 @@ mod tests {
         assert_eq!(reminding[0].0, 1);
         assert_eq!(router.rule_channels(1), ["hook"]);
         assert_eq!(router.rule_channels(0), ["hook", "mail", "pager"]);
+    }
+
+    #[test]
+    fn explain_names_the_matching_rules_or_the_default() {
+        let mut pauses = rule(
+            &["campaign.status_changed"],
+            &["live->paused"],
+            &[],
+            &["pager"],
+        );
+        pauses.name = Some("pauses".into());
+        let everything = rule(&[], &[], &["camp_eu_*"], &[]);
+        let router = Router::new(&[pauses, everything], &channels()).unwrap();
+        let paused = event(
+            EventType::StatusChanged,
+            "camp_eu_1",
+            "Q4",
+            "live",
+            "paused",
+        );
+        let routing = router.explain(&paused);
+        assert!(!routing.by_default);
+        assert_eq!(
+            routing.matched,
+            [
+                MatchedRule {
+                    rule: "pauses".into(),
+                    channels: vec!["pager".into()]
+                },
+                MatchedRule {
+                    rule: "rules[1]".into(),
+                    channels: vec!["hook".into(), "mail".into(), "pager".into()]
+                },
+            ]
+        );
+        assert_eq!(routing.channels, router.route(&paused));
+        let resumed = event(EventType::StatusChanged, "camp_1", "Q4", "paused", "live");
+        assert_eq!(router.explain(&resumed), Routing::default());
+
+        let default = Router::new(&[], &channels()).unwrap().explain(&paused);
+        assert!(default.by_default && default.matched.is_empty());
+        assert_eq!(default.channels, ["hook", "mail", "pager"]);
     }
 
     #[test]

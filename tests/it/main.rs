@@ -23,5 +23,6 @@ mod faults;
 mod image;
 mod kubernetes;
 mod layers;
+mod routes;
 mod schema;
 mod service;

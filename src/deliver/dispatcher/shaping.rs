@@ -3,51 +3,15 @@
 //! Both only move `next_attempt_at`: nothing is dropped, and a held or deferred
 //! row is not an attempt.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{Dispatcher, DrainReport};
 use crate::commit::{Delivery, StoreError};
 use crate::deliver::{ConfiguredChannel, SendOutcome};
 use crate::event::Event;
 use crate::route::quiet;
-
-const WINDOW: TimeDelta = TimeDelta::minutes(1);
-
-/// A rolling one-minute send budget, from the sends the store remembers (so a
-/// restart does not reset it) plus those made in this drain.
-#[derive(Debug, Clone)]
-pub(crate) struct RateBudget {
-    limit: Option<u32>,
-    /// Send times inside the window, oldest first.
-    sent: Vec<DateTime<Utc>>,
-}
-
-impl RateBudget {
-    pub(crate) fn new(
-        limit: Option<u32>,
-        mut sent: Vec<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        sent.retain(|at| *at > now - WINDOW);
-        sent.sort();
-        Self { limit, sent }
-    }
-
-    /// Take one send now, or `Err(when the next one is allowed)`.
-    pub(crate) fn take(&mut self, now: DateTime<Utc>) -> Result<(), DateTime<Utc>> {
-        let Some(limit) = self.limit else {
-            return Ok(());
-        };
-        self.sent.retain(|at| *at > now - WINDOW);
-        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-        if self.sent.len() < limit {
-            self.sent.push(now);
-            return Ok(());
-        }
-        // The window frees a slot when the send `limit` places from the end leaves it.
-        Err(self.sent[self.sent.len() - limit] + WINDOW)
-    }
-}
+use crate::route::rate::{RateBudget, WINDOW};
+use crate::route::shape::{self, DueRow};
 
 impl Dispatcher {
     pub(super) async fn drain_shaped(
@@ -63,44 +27,52 @@ impl Dispatcher {
             }
             return Ok(());
         };
-        let mut ready = Vec::new();
-        let mut released = Vec::new();
-        for row in rows {
-            let hold = configured
-                .quiet_hours
-                .as_ref()
-                .and_then(|quiet| quiet.hold_until(row.event.kind, now));
-            if let Some(until) = hold {
-                tracing::info!(event_id = %row.event.id, channel = channel_name, until = %until, "held for quiet hours");
-                self.store.hold(row.id, until).await?;
-                report.held += 1;
-            } else if row.held_until.is_some() {
-                released.push(row);
-            } else {
-                ready.push(row);
-            }
-        }
-
         let since = now - WINDOW;
         let sent = match configured.max_per_minute {
             Some(_) => self.store.sent_since(channel_name, since).await?,
             None => Vec::new(),
         };
         let mut budget = RateBudget::new(configured.max_per_minute, sent, now);
-        if !released.is_empty() {
-            match budget.take(now) {
-                Ok(()) => self.send_digest(configured, &released, now, report).await?,
-                Err(free_at) => self.defer_all(&released, free_at, report).await?,
+        let due: Vec<DueRow> = rows
+            .iter()
+            .map(|row| DueRow {
+                kind: row.event.kind,
+                released: row.held_until.is_some(),
+            })
+            .collect();
+        let batches = configured.channel.sends_batches();
+        let plan = shape::plan(
+            configured.quiet_hours.as_ref(),
+            &mut budget,
+            &due,
+            batches,
+            now,
+        );
+        let mut slots: Vec<Option<Delivery>> = rows.into_iter().map(Some).collect();
+        let held = take(&mut slots, plan.hold.iter().map(|(index, _)| *index));
+        for (row, (_, until)) in held.iter().zip(&plan.hold) {
+            tracing::info!(event_id = %row.event.id, channel = channel_name, until = %until, "held for quiet hours");
+            self.store.hold(row.id, *until).await?;
+            report.held += 1;
+        }
+        if !plan.digest.is_empty() {
+            let released = take(&mut slots, plan.digest.iter().copied());
+            match plan.digest_waits {
+                None => self.send_digest(configured, &released, now, report).await?,
+                Some(free_at) => self.defer_all(&released, free_at, report).await?,
             }
+        }
+        let ready = take(&mut slots, plan.send.iter().copied());
+        if let Some(free_at) = plan.wait_until {
+            let waiting = take(&mut slots, plan.wait.iter().copied());
+            tracing::info!(channel = channel_name, waiting = waiting.len(), until = %free_at, "rate limit reached; the rest wait in the outbox");
+            self.defer_all(&waiting, free_at, report).await?;
         }
         // Email and Slack send messages (a cycle's rows as one digest), not rows: one
         // message takes one unit of the budget.
-        if configured.channel.sends_batches() {
+        if batches {
             if ready.is_empty() {
                 return Ok(());
-            }
-            if let Err(free_at) = budget.take(now) {
-                return self.defer_all(&ready, free_at, report).await;
             }
             let (partial, error) = self
                 .drain_batched(
@@ -115,10 +87,6 @@ impl Dispatcher {
             return error.map_or(Ok(()), Err);
         }
         for (index, row) in ready.iter().enumerate() {
-            if let Err(free_at) = budget.take(now) {
-                tracing::info!(channel = channel_name, waiting = ready.len() - index, until = %free_at, "rate limit reached; the rest wait in the outbox");
-                return self.defer_all(&ready[index..], free_at, report).await;
-            }
             // A failing target is probed with one row, not with every due row
             // each drain: the rest wait (no attempt spent) until the retry.
             if let Some(retry_at) = self.deliver_one(channel_name, row, now, report).await? {
@@ -183,34 +151,9 @@ impl Dispatcher {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn t(seconds: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + TimeDelta::seconds(seconds)
-    }
-
-    #[test]
-    fn the_budget_allows_n_per_rolling_minute_and_says_when_the_next_is_free() {
-        let mut unlimited = RateBudget::new(None, vec![], t(0));
-        assert!((0..1000).all(|_| unlimited.take(t(0)).is_ok()));
-
-        // Three already sent (one of them outside the window), limit 3.
-        let mut budget = RateBudget::new(Some(3), vec![t(-90), t(-50), t(-10)], t(0));
-        assert_eq!(budget.take(t(0)), Ok(()));
-        assert_eq!(
-            budget.take(t(1)),
-            Err(t(10)),
-            "frees when the send at -50s leaves the window"
-        );
-        assert_eq!(
-            budget.take(t(10)),
-            Ok(()),
-            "the -50s send has left the window"
-        );
-        assert_eq!(budget.take(t(11)), Err(t(50)));
-        assert_eq!(budget.take(t(50)), Ok(()));
-    }
+/// The rows at `indices` (each row is taken once).
+fn take(slots: &mut [Option<Delivery>], indices: impl Iterator<Item = usize>) -> Vec<Delivery> {
+    indices
+        .filter_map(|index| slots.get_mut(index)?.take())
+        .collect()
 }
