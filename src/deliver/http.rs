@@ -323,10 +323,22 @@ fn rendered_origins(
     }
 }
 
-/// Every template problem of `settings`, each starting with its key.
+/// Every template problem of `settings`, each starting with its key, and
+/// the destination rule for every host the url renders to.
 pub(super) fn check_templates(settings: &HttpSettings) -> Result<(), Vec<String>> {
     let templates = compile(settings)?;
-    rendered_origins(settings, &templates).map(drop)
+    let origins = rendered_origins(settings, &templates)?;
+    let refused: Vec<String> = origins
+        .iter()
+        .filter(|_| !settings.allow_link_local)
+        .filter_map(|url| crate::outbound::check_destination(url).err())
+        .map(|blocked| format!("url: {blocked}"))
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(refused)
+    }
 }
 
 impl HttpChannel {

@@ -28,7 +28,7 @@ pub struct HttpSettings {
     /// percent-encoded. Its scheme, host and port may not depend on the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// A file holding the `url` template (then `check-config` hides all of it).
+    /// A file holding the `url` template (then `render` shows its host only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_file: Option<PathBuf>,
     /// Header name → value template; CR, LF and other control characters in
@@ -224,9 +224,8 @@ impl ChannelConfig for HttpSettings {
     }
 
     fn redact(&mut self) {
-        if self.url_file.is_some() {
-            hide_url(&mut self.url);
-        }
+        // As every channel URL: a literal token in its path or query stays hidden.
+        hide_url(&mut self.url);
         let hide = |headers: &mut BTreeMap<String, String>| {
             for (name, value) in headers.iter_mut() {
                 if super::is_sensitive_header(name) && !value.contains("secrets.") {
@@ -246,6 +245,9 @@ impl ChannelConfig for HttpSettings {
             .values()
             .map(|value| value.expose().to_string())
             .collect();
+        // A url template is mostly template text (`{{ event.campaign.id }}`):
+        // scrubbing its pieces would cut words like "campaign" out of every
+        // answer. Its credentials are `secrets`; a url from url_file is one whole.
         if self.url_file.is_some() {
             secrets.extend(url_secrets(self.url.as_deref()));
         }
