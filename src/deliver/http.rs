@@ -29,7 +29,7 @@ use crate::route::condition::{transitions, Transition};
 
 mod settings;
 mod template;
-pub use settings::{HttpSettings, RequestOverride};
+pub use settings::{HttpChannelSettings, RequestOverride};
 pub use template::Place;
 use template::{RenderedRequest, RequestTemplates, Variant};
 
@@ -238,7 +238,7 @@ fn show_stand_ins(text: &str, stand_ins: &BTreeMap<String, String>) -> String {
         })
 }
 
-fn compile(settings: &HttpSettings) -> Result<RequestTemplates, Vec<String>> {
+fn compile(settings: &HttpChannelSettings) -> Result<RequestTemplates, Vec<String>> {
     let overrides =
         |table: &Option<Box<RequestOverride>>| table.as_deref().map(RequestOverride::sources);
     RequestTemplates::compile(
@@ -254,7 +254,7 @@ fn compile(settings: &HttpSettings) -> Result<RequestTemplates, Vec<String>> {
 /// problem once, naming its key and line) and returns the origin each url
 /// rendered to. Used by `check` (at load) and by the build.
 fn rendered_origins(
-    settings: &HttpSettings,
+    settings: &HttpChannelSettings,
     templates: &RequestTemplates,
 ) -> Result<Vec<Url>, Vec<String>> {
     let at = chrono::DateTime::from_timestamp(1_764_148_502, 0).unwrap_or_default();
@@ -325,7 +325,7 @@ fn rendered_origins(
 
 /// Every template problem of `settings`, each starting with its key, and
 /// the destination rule for every host the url renders to.
-pub(super) fn check_templates(settings: &HttpSettings) -> Result<(), Vec<String>> {
+pub(super) fn check_templates(settings: &HttpChannelSettings) -> Result<(), Vec<String>> {
     let templates = compile(settings)?;
     let origins = rendered_origins(settings, &templates)?;
     let refused: Vec<String> = origins
@@ -342,7 +342,10 @@ pub(super) fn check_templates(settings: &HttpSettings) -> Result<(), Vec<String>
 }
 
 impl HttpChannel {
-    pub fn new(settings: &HttpSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
+    pub fn new(
+        settings: &HttpChannelSettings,
+        context: &BuildContext<'_>,
+    ) -> Result<Self, DeliverError> {
         let name = context.name;
         let invalid = |reason: String| DeliverError::Chat {
             channel: name.to_string(),

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, QuietHoursSettings};
-use campaign_watcher::deliver::http::{HttpSettings, RequestOverride};
+use campaign_watcher::deliver::http::{HttpChannelSettings, RequestOverride};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -356,7 +356,7 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
             .get::<campaign_watcher::deliver::webhook::WebhookSettings>()
             .and_then(|hook| hook.url.clone())
             .unwrap();
-        let mut custom = ChannelSettings::new(HttpSettings {
+        let mut custom = ChannelSettings::new(HttpChannelSettings {
             url: Some(format!("{url}/{{{{ condition.state or 'news' }}}}")),
             body: Some(r#"{"type": "{{ event.type }}", "summary": "{{ event.summary }}"}"#.into()),
             start: Some(Box::new(RequestOverride {
@@ -365,7 +365,7 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
                 ),
                 ..RequestOverride::default()
             })),
-            ..HttpSettings::default()
+            ..HttpChannelSettings::default()
         });
         custom.shared.quiet_hours = Some(QuietHoursSettings {
             start: "22:00".into(),

@@ -20,7 +20,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HttpSettings {
+pub struct HttpChannelSettings {
     /// Template of the method: `POST` (default), `PUT`, `PATCH`, `GET` or `DELETE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -95,7 +95,7 @@ impl RequestOverride {
     }
 }
 
-impl HttpSettings {
+impl HttpChannelSettings {
     pub(super) fn sources(&self) -> RequestSources {
         RequestSources {
             method: self.method.clone(),
@@ -132,7 +132,7 @@ impl HttpSettings {
     }
 }
 
-impl ChannelConfig for HttpSettings {
+impl ChannelConfig for HttpChannelSettings {
     type Channel = Box<HttpChannel>;
     const RENDERS_TEXT: bool = false;
 
@@ -260,7 +260,7 @@ impl ChannelConfig for HttpSettings {
 }
 
 /// The template text of `key` (`headers.x`, `start.headers.x`).
-fn header_source<'a>(settings: &'a HttpSettings, key: &str) -> &'a str {
+fn header_source<'a>(settings: &'a HttpChannelSettings, key: &str) -> &'a str {
     let (table, name) = match key.split_once(".headers.") {
         Some((at, name)) => (
             match at {

@@ -14,16 +14,16 @@ const HOSTILE: &str =
     "Q4 \"Outreach\" \\ C:\\new\nline</script><script>alert(1)</script>\r\nX-Injected: yes\u{2028}&?#/";
 const TOKEN: &str = "TOKEN_RECOGNISABLE_4711abc";
 
-fn settings(url: &str, body: &str) -> HttpSettings {
-    HttpSettings {
+fn settings(url: &str, body: &str) -> HttpChannelSettings {
+    HttpChannelSettings {
         url: Some(url.to_string()),
         body: Some(body.to_string()),
         secrets: [("token".to_string(), Secret::new(TOKEN))].into(),
-        ..HttpSettings::default()
+        ..HttpChannelSettings::default()
     }
 }
 
-fn channel(settings: &HttpSettings) -> HttpChannel {
+fn channel(settings: &HttpChannelSettings) -> HttpChannel {
     HttpChannel::new(settings, &BuildContext::for_tests("custom")).expect("the channel builds")
 }
 
@@ -41,7 +41,7 @@ fn hostile(kind: EventType) -> Event {
     event
 }
 
-fn problems(settings: &HttpSettings) -> Vec<String> {
+fn problems(settings: &HttpChannelSettings) -> Vec<String> {
     let mut problems = Vec::new();
     settings.check("channels.custom", &TextSettings::default(), &mut problems);
     problems
@@ -358,7 +358,7 @@ fn settings_problems_are_reported_together() {
         );
     }
     let method = settings("https://x.example.com/", "{}");
-    let method = HttpSettings {
+    let method = HttpChannelSettings {
         method: Some("{{ 'TRACE' }}".into()),
         ..method
     };
