@@ -267,6 +267,7 @@ fn rendered_origins(
     let severities = SeverityMap::parse(settings.severity.as_ref()).unwrap_or_default();
     let place = Place::for_body(settings.content_type());
     let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut origins: Vec<Url> = Vec::new();
     for kind in EventType::ALL {
         let sample = crate::render::sample_event(kind, at);
@@ -286,11 +287,10 @@ fn rendered_origins(
                             "; event.campaign is none for watcher events: test it with {% if event.campaign %}",
                         );
                     }
-                    let problem = format!("{problem} (rendering a sample {kind} event)");
-                    if !problems.iter().any(|p: &String| {
-                        p.split(" (rendering").next() == problem.split(" (rendering").next()
-                    }) {
-                        problems.push(problem);
+                    // The same problem for several event types is reported once,
+                    // with the first type that shows it.
+                    if seen.insert(problem.clone()) {
+                        problems.push(format!("{problem} (rendering a sample {kind} event)"));
                     }
                 }
                 Ok(request) => {
