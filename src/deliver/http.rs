@@ -238,6 +238,64 @@ fn show_stand_ins(text: &str, stand_ins: &BTreeMap<String, String>) -> String {
         })
 }
 
+/// Every template source by its key (`url`, `headers.x-title`, `end.body`).
+fn template_sources(settings: &HttpChannelSettings) -> BTreeMap<String, String> {
+    let mut sources = BTreeMap::new();
+    let tables = [
+        ("", Some(settings.sources())),
+        (
+            "start.",
+            settings.start.as_deref().map(RequestOverride::sources),
+        ),
+        (
+            "end.",
+            settings.end.as_deref().map(RequestOverride::sources),
+        ),
+    ];
+    for (prefix, table) in tables {
+        let Some(table) = table else { continue };
+        for (key, source) in [
+            ("method", table.method),
+            ("url", table.url),
+            ("body", table.body),
+        ] {
+            if let Some(source) = source {
+                sources.insert(format!("{prefix}{key}"), source);
+            }
+        }
+        for (name, source) in table.headers {
+            sources.insert(
+                format!("{prefix}headers.{}", name.to_ascii_lowercase()),
+                source,
+            );
+        }
+    }
+    sources
+}
+
+/// `secrets.NAME` used by a template but configured in neither `secrets`
+/// nor `secret_files`: one problem per key and name.
+fn missing_secrets(settings: &HttpChannelSettings) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (key, source) in template_sources(settings) {
+        for (at, _) in source.match_indices("secrets.") {
+            let name: String = source[at + "secrets.".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let known =
+                settings.secrets.contains_key(&name) || settings.secret_files.contains_key(&name);
+            let problem = format!(
+                "{key}: uses secrets.{name}, which is not configured: set secret_files.{name} (or secrets.{name} from the environment)"
+            );
+            if !name.is_empty() && !known && !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        }
+    }
+    problems
+}
+
 fn compile(settings: &HttpChannelSettings) -> Result<RequestTemplates, Vec<String>> {
     let overrides =
         |table: &Option<Box<RequestOverride>>| table.as_deref().map(RequestOverride::sources);
@@ -268,6 +326,7 @@ fn rendered_origins(
     let place = Place::for_body(settings.content_type());
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let sources = template_sources(settings);
     let mut origins: Vec<Url> = Vec::new();
     for kind in EventType::ALL {
         let sample = crate::render::sample_event(kind, at);
@@ -282,7 +341,14 @@ fn rendered_origins(
                 .and_then(|rendered| to_request(rendered, place));
             match outcome {
                 Err(mut problem) => {
-                    if sample.campaign.is_none() && problem.contains("undefined value") {
+                    let key = problem.split(':').next().unwrap_or_default();
+                    let uses_campaign = sources
+                        .get(key)
+                        .is_some_and(|source| source.contains("event.campaign"));
+                    if sample.campaign.is_none()
+                        && uses_campaign
+                        && problem.contains("undefined value")
+                    {
                         problem.push_str(
                             "; event.campaign is none for watcher events: test it with {% if event.campaign %}",
                         );
@@ -326,6 +392,10 @@ fn rendered_origins(
 /// Every template problem of `settings`, each starting with its key, and
 /// the destination rule for every host the url renders to.
 pub(super) fn check_templates(settings: &HttpChannelSettings) -> Result<(), Vec<String>> {
+    let missing = missing_secrets(settings);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
     let templates = compile(settings)?;
     let origins = rendered_origins(settings, &templates)?;
     let refused: Vec<String> = origins

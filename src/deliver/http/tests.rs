@@ -199,9 +199,12 @@ fn a_template_error_at_load_names_the_key_and_the_line() {
             .any(|p| p.starts_with("channels.custom.body: renders to invalid JSON")),
         "{problems:?}"
     );
-    // A secret that is not configured is an undefined value.
+    // A secret that is not configured is named.
     let missing = settings("https://x.example.com/?k={{ secrets.tokn }}", "{}");
-    assert!(self::problems(&missing)[0].starts_with("channels.custom.url: undefined value"));
+    assert_eq!(
+        self::problems(&missing),
+        ["channels.custom.url: uses secrets.tokn, which is not configured: set secret_files.tokn (or secrets.tokn from the environment)"]
+    );
 }
 
 #[test]
