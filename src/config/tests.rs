@@ -287,7 +287,7 @@ fn type_errors_name_the_key() {
         ("[watch]\ncampaigns = \"camp_1\"", "watch.campaigns: "),
         (
             "[channels.ops-hook]\nkind = \"smtp\"",
-            "channels.ops-hook.kind: unknown channel kind \"smtp\" (known: webhook, console,",
+            "channels.ops-hook.kind: unknown channel kind \"smtp\" (",
         ),
         (
             "[channels.ops-hook]\nurl = \"https://x\"",
@@ -812,7 +812,7 @@ fn a_key_of_another_kind_names_the_key_the_channel_and_its_kind() {
         found,
         [
             "channels.hook.timezone: is a key of email, slack, discord, teams, pagerduty and alertmanager channels; this channel is kind \"webhook\"",
-            "channels.mail.url: is a key of webhook, slack, discord, teams, pagerduty and alertmanager channels; this channel is kind \"email\"",
+            "channels.mail.url: is a key of webhook, slack, discord, teams, pagerduty, alertmanager and http channels; this channel is kind \"email\"",
             "unknown key \"channels.ops.grop\" (did you mean \"group\"?)",
             "channels.ops.routing_key: is a key of pagerduty channels; this channel is kind \"slack\" (set by environment variable CAMPAIGN_WATCHER__CHANNELS__OPS__ROUTING_KEY)",
             "channels.ops.secret: is a key of webhook channels; this channel is kind \"slack\"",

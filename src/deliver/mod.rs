@@ -18,6 +18,7 @@ pub mod discord;
 mod dispatcher;
 pub mod email;
 pub mod heartbeat;
+pub mod http;
 pub mod kinds;
 pub mod pagerduty;
 pub mod signing;

@@ -165,14 +165,25 @@ impl Target {
     /// POSTs `body` as JSON. `Err` is a network failure or timeout, already
     /// worded for a log line (without the URL).
     pub async fn post_json(&self, body: &serde_json::Value) -> Result<Answer, String> {
-        let response = self
+        let request = self
             .client
             .post(self.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body.to_string())
+            .body(body.to_string());
+        self.send(request, "POST").await
+    }
+
+    /// Sends `request`, built on this target's client (the `http` kind's own
+    /// method, URL and headers), and reads the answer as [`Target::post_json`] does.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+    ) -> Result<Answer, String> {
+        let response = request
             .send()
             .await
-            .map_err(|e| format!("POST to {} failed: {}", self.display, describe(&e)))?;
+            .map_err(|e| format!("{method} to {} failed: {}", self.display, describe(&e)))?;
         let status = response.status();
         let retry_after = response
             .headers()

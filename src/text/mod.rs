@@ -15,6 +15,10 @@
 //! | email header (subject) | [`header`] |
 //! | Alertmanager label value | [`label`] |
 //! | JSON | serde escapes; cut with [`cap`] |
+//! | inside a JSON string a template quotes | [`json_string`] |
+//! | a URL (path segment or query value) | [`url_component`] |
+//! | a form body (`application/x-www-form-urlencoded`) | [`form_component`] |
+//! | an HTTP header value | [`header`] |
 //!
 //! Lengths: [`cap`] cuts at a character boundary and marks the cut with `…`;
 //! [`fit`] cuts *before* escaping (so no escape sequence is cut in half) and
@@ -206,6 +210,60 @@ pub fn header(text: &str, max_chars: usize) -> String {
     let one_line = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
     cap(&one_line, max_chars).into_owned()
 }
+
+/// For use inside a JSON string a template put in quotes: the escapes of a
+/// JSON string (`\"`, `\\`, `\n`, `\u0000`...) without the quotes, and `<`,
+/// `>`, `&` and U+2028/U+2029 as `\u` escapes too, so the string stays one
+/// string wherever the JSON is pasted (a `<script>`, a JavaScript source).
+pub fn json_string(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_default();
+    let mut out = String::with_capacity(inner.len());
+    for c in inner.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Every byte but the unreserved ones (RFC 3986 `A-Z a-z 0-9 - . _ ~`).
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// For a value inside a URL: percent-encoded so it can be neither a `/`, `?`,
+/// `#`, `&` nor `=` of the URL around it, whatever it holds.
+pub fn url_component(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, URL_COMPONENT).to_string()
+}
+
+/// For a name or value of a form body: `application/x-www-form-urlencoded`
+/// (spaces as `+`, everything else but `*-._` and alphanumerics as `%XX`).
+pub fn form_component(text: &str) -> String {
+    // `%` itself is encoded, so every `%20` left is a space.
+    percent_encoding::utf8_percent_encode(text, FORM_COMPONENT)
+        .to_string()
+        .replace("%20", "+")
+}
+
+/// What a form body leaves as it is: alphanumerics and `*-._` (the WHATWG
+/// `application/x-www-form-urlencoded` serializer).
+const FORM_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
 
 /// Longest Alertmanager label value we send. Labels identify an alert and are
 /// indexed by every receiver; a long one is a bug, not information.

@@ -103,3 +103,35 @@ fn fit_cuts_before_escaping_and_stays_within_the_limit() {
         "{fitted}"
     );
 }
+
+/// Quotes, backslashes, line breaks, a closing script tag, CR/LF and
+/// controls: the names a hostile API could give a campaign.
+const HOSTILE_NAME: &str = "Q4 \"Outreach\" \\ C:\\path\nline2\r\nX-Injected: 1</script><script>alert(1)</script>\u{2028}&\u{0}\u{1b}[31m";
+
+#[test]
+fn json_string_keeps_a_quoted_template_string_one_valid_string() {
+    let escaped = json_string(HOSTILE_NAME);
+    let body = format!("{{\"text\": \"{escaped} is now paused\"}}");
+    let parsed: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+    assert_eq!(parsed["text"], format!("{HOSTILE_NAME} is now paused"));
+    for raw in ["</script>", "\n", "\r", "<", ">", "\u{2028}"] {
+        assert!(!escaped.contains(raw), "{raw:?} left raw in {escaped}");
+    }
+}
+
+#[test]
+fn url_and_form_components_cannot_end_their_part() {
+    let encoded = url_component(HOSTILE_NAME);
+    assert!(encoded
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~%".contains(c)));
+    assert_eq!(url_component("a b/c?d&e=f#g"), "a%20b%2Fc%3Fd%26e%3Df%23g");
+    let decoded = percent_encoding::percent_decode_str(&encoded)
+        .decode_utf8()
+        .unwrap();
+    assert_eq!(decoded, HOSTILE_NAME);
+
+    assert_eq!(form_component("a b&c=d+e%"), "a+b%26c%3Dd%2Be%25");
+    let form = form_component(HOSTILE_NAME);
+    assert!(!form.contains(['&', '=', '\n', '\r', ' ']), "{form}");
+}

@@ -345,7 +345,8 @@ async fn link_local_and_metadata_destinations_are_refused_at_load() {
              [channels.hook]\n{extra}kind = \"webhook\"\nurl = \"{url}\"\n\
              [channels.chat]\n{extra}kind = \"slack\"\nurl = \"{url}\"\n\
              [channels.pager]\n{extra}kind = \"pagerduty\"\nrouting_key = \"rk_123456\"\nurl = \"{url}\"\n\
-             [channels.am]\n{extra}kind = \"alertmanager\"\nurls = [\"{url}\"]\n"
+             [channels.am]\n{extra}kind = \"alertmanager\"\nurls = [\"{url}\"]\n\
+             [channels.custom]\n{extra}kind = \"http\"\nurl = \"{url}/{{{{ event.id }}}}\"\n"
         )
     };
     for (url, host) in spellings {
@@ -359,6 +360,7 @@ async fn link_local_and_metadata_destinations_are_refused_at_load() {
             "channels.chat.url",
             "channels.pager.url",
             "channels.am.urls",
+            "channels.custom.url",
         ] {
             assert!(
                 output

@@ -357,6 +357,10 @@ fn refusal(path: &str, body: &str) -> Option<String> {
         // The webhook payload caps the name (schemas/webhook-payload-v1.schema.json).
         "/hook" => over("campaign.name", chars(&json["campaign"]["name"]), 1_024)
             .or_else(|| over("payload bytes", body.len(), 64 * 1024)),
+        // kind = "http" (config above): the name quoted in a JSON string stays one
+        // string, cut as the webhook payload cuts it, within max_body_bytes.
+        "/http" => over("text", chars(&json["text"]), 1_024 + 10)
+            .or_else(|| over("payload bytes", body.len(), 64 * 1024)),
         _ => Some(format!("unexpected path {path}")),
     }
 }
@@ -398,6 +402,11 @@ url = "{pager}"
 [channels.am]
 kind = "alertmanager"
 url = "{am}"
+[channels.custom]
+kind = "http"
+url = "{http}?campaign={{{{ event.campaign.name if event.campaign }}}}"
+headers = {{ "X-Campaign" = "{{{{ event.campaign.name if event.campaign }}}}" }}
+body = '{{"text": "{{{{ event.campaign.name if event.campaign }}}} is {{{{ event.campaign.status if event.campaign }}}}", "id": "{{{{ event.id }}}}"}}'
 [channels.mail]
 kind = "email"
 smtp_url = "{smtp}"
@@ -410,6 +419,7 @@ to = ["ops@example.com"]
         teams = receiver.url("/teams"),
         pager = receiver.url("/pagerduty"),
         am = receiver.url("/am"),
+        http = receiver.url("/http"),
         smtp = smtp.url(),
     );
     let config = config(dir.path(), &sim.base_url(), &channels);
@@ -445,6 +455,7 @@ to = ["ops@example.com"]
         "/teams",
         "/pagerduty",
         "/am/api/v2/alerts",
+        "/http",
     ] {
         let arrivals = receiver.at(path);
         assert!(!arrivals.is_empty(), "nothing arrived at {path}");

@@ -20,6 +20,7 @@ mod fault_reading;
 mod fault_service;
 mod fault_store;
 mod faults;
+mod http_kind;
 mod image;
 mod kubernetes;
 mod layers;
