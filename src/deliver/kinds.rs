@@ -26,6 +26,7 @@ channel_kinds! {
     Teams = "teams" => super::teams::TeamsSettings,
     Pagerduty = "pagerduty" => super::pagerduty::PagerDutySettings,
     Alertmanager = "alertmanager" => super::alertmanager::AlertmanagerSettings,
+    Ntfy = "ntfy" => super::ntfy::NtfySettings,
 }
 
 /// `[channels.NAME]`: the kind with its own keys, the keys every kind shares,

@@ -19,6 +19,7 @@ mod dispatcher;
 pub mod email;
 pub mod heartbeat;
 pub mod kinds;
+pub mod ntfy;
 pub mod pagerduty;
 pub mod signing;
 pub mod slack;

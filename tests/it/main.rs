@@ -21,6 +21,7 @@ mod fault_service;
 mod fault_store;
 mod faults;
 mod image;
+mod kinds;
 mod kubernetes;
 mod layers;
 mod schema;

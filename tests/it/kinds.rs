@@ -1,0 +1,389 @@
+//! ntfy, Telegram, Opsgenie, Google Chat and Mattermost (issue 20): each
+//! format's documented required fields at a real loopback receiver for a
+//! pause, its resume, an upload-error digest and a watcher event; hostile
+//! campaign names give valid bodies within each target's limits; each
+//! target's 429 from wiremock; and no secret in any output of the real binary
+//! at `RUST_LOG=trace`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
+use campaign_watcher::deliver::ntfy::NtfySettings;
+use campaign_watcher::deliver::{ChannelSet, Dispatcher};
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{key_rejected, run_cli, write_config, Receiver, TestApp};
+
+const NTFY_TOKEN: &str = "tk_NTFYSECRET0123456789abcdefghij";
+const NTFY_TOPIC: &str = "cw_NTFYTOPIC_secret42";
+
+/// A campaign name built to break each format: quotes, backslashes, a CRLF,
+/// markup of every kind, mentions, and 5,000 characters.
+fn hostile_name() -> String {
+    format!(
+        "\"q\" \\ \r\n<b>bold</b></script> @channel <users/all> [x](https://evil) &amp; {}",
+        "é<>&\"".repeat(1000)
+    )
+}
+
+/// `kind` with fast retries.
+fn channel(kind: impl Into<KindSettings>) -> ChannelSettings {
+    let mut settings = ChannelSettings::new(kind);
+    settings.shared.retry_initial_backoff = Duration::from_millis(100);
+    settings.shared.retry_max_backoff = Duration::from_millis(400);
+    settings
+}
+
+fn ntfy(url: &str) -> ChannelSettings {
+    channel(NtfySettings {
+        url: Some(url.to_string()),
+        token: Some(Secret::new(NTFY_TOKEN)),
+        tags: Some(vec!["outreach".into()]),
+        ..NtfySettings::default()
+    })
+}
+
+fn add_channels(settings: &mut Settings, receiver: &Receiver) {
+    let channels = [("ntfy", ntfy(&receiver.url_for("/ntfy/cw_topic")))];
+    settings
+        .channels
+        .extend(channels.map(|(name, channel)| (name.to_string(), channel)));
+}
+
+fn bodies(receiver: &Receiver, at: &str) -> Vec<Value> {
+    receiver.received_at(at).iter().map(|r| r.json()).collect()
+}
+
+/// What one run of the scenario produced, by step.
+struct Steps {
+    /// After each step, how many requests each path had: baseline, pause and
+    /// upload errors, resume and cleared, API rejected, API back, hostile pause.
+    marks: Vec<Vec<(String, usize)>>,
+}
+
+impl Steps {
+    /// The bodies `at` got in step `step`: 1 pause and upload errors, 2 resume
+    /// and cleared, 3 API rejected, 4 API back, 5 hostile pause.
+    fn of(&self, receiver: &Receiver, at: &str, step: usize) -> Vec<Value> {
+        let count = |step: usize| {
+            self.marks[step]
+                .iter()
+                .find(|(path, _)| path == at)
+                .map_or(0, |(_, n)| *n)
+        };
+        let all = bodies(receiver, at);
+        all[count(step - 1)..count(step)].to_vec()
+    }
+}
+
+const PAUSE: usize = 1;
+const RESUME: usize = 2;
+const API_DOWN: usize = 3;
+const API_BACK: usize = 4;
+const HOSTILE: usize = 5;
+
+const PATHS: [&str; 1] = ["/ntfy/"];
+
+/// Pause campaign 0 and give campaign 1 upload errors; resume and clear them;
+/// the API rejects the key (`watcher.api_unhealthy`) and comes back; campaign
+/// 2, renamed to [`hostile_name`], is paused.
+async fn scenario(app: &TestApp) -> Steps {
+    let receiver = &app.receiver;
+    let mark = || {
+        PATHS
+            .iter()
+            .map(|p| (p.to_string(), receiver.received_at(p).len()))
+            .collect::<Vec<_>>()
+    };
+    let mut marks = Vec::new();
+    app.all_live();
+    app.cycle().await;
+    marks.push(mark());
+    let (paused, failing, hostile) = (app.id(0), app.id(1), app.id(2));
+    app.sim.control.set_status(&paused, "paused");
+    app.sim
+        .control
+        .set_errors(&failing, vec!["Row 2: invalid phone <b>number</b>".into()]);
+    assert_eq!(app.cycle().await.events.len(), 2);
+    marks.push(mark());
+    app.sim.control.set_status(&paused, "live");
+    app.sim.control.set_errors(&failing, vec![]);
+    assert_eq!(app.cycle().await.events.len(), 2);
+    marks.push(mark());
+    app.sim.control.inject(key_rejected());
+    let kinds: Vec<String> = app
+        .cycle()
+        .await
+        .events
+        .iter()
+        .map(|e| e.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["watcher.api_unhealthy"]);
+    marks.push(mark());
+    app.sim.control.clear_faults();
+    app.cycle().await;
+    marks.push(mark());
+    app.sim
+        .control
+        .patch(&hostile, json!({"campaignName": hostile_name()}));
+    app.cycle().await;
+    app.sim.control.set_status(&hostile, "paused");
+    assert_eq!(app.cycle().await.events.len(), 1);
+    marks.push(mark());
+    Steps { marks }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_new_kind_carries_its_documented_fields() {
+    let mut app = TestApp::spawn(3).await;
+    let receiver = app.receiver.clone();
+    add_channels(&mut app.settings, &receiver);
+    app.restart().await;
+    let steps = scenario(&app).await;
+    let (paused, failing) = (app.id(0), app.id(1));
+
+    // ntfy: JSON published to the server's root, topic in the body, bearer token.
+    let requests = receiver.received_at("/ntfy/");
+    assert!(!requests.is_empty());
+    for request in &requests {
+        assert_eq!(
+            request.header("authorization"),
+            format!("Bearer {NTFY_TOKEN}")
+        );
+        assert_eq!(request.header("content-type"), "application/json");
+        let body = request.json();
+        assert_eq!(body["topic"], "cw_topic");
+        for field in ["title", "message"] {
+            assert!(
+                body[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{body}"
+            );
+        }
+        assert!(body["message"].as_str().unwrap().len() <= 4096);
+        assert!((1..=5).contains(&body["priority"].as_u64().unwrap()));
+        assert_eq!(body["tags"][1], "campaign-watcher");
+        assert!(body["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("outreach")));
+    }
+    let started = steps.of(&receiver, "/ntfy/", PAUSE);
+    assert_eq!(started.len(), 2, "{started:#?}");
+    let pause = started
+        .iter()
+        .find(|b| b["message"].as_str().unwrap().contains(&paused))
+        .unwrap();
+    assert_eq!(pause["priority"], 5, "a pause is urgent: {started:#?}");
+    let errors = started
+        .iter()
+        .find(|b| b["message"].as_str().unwrap().contains(&failing))
+        .unwrap();
+    assert!(errors["message"]
+        .as_str()
+        .unwrap()
+        .contains("Row 2: invalid phone <b>number</b>"));
+    assert_eq!(errors["tags"][2], "upload_errors");
+    for ended in steps.of(&receiver, "/ntfy/", RESUME) {
+        assert_eq!(ended["priority"], 3, "a resume is default");
+        assert_eq!(ended["tags"][0], "white_check_mark");
+    }
+    let down = steps.of(&receiver, "/ntfy/", API_DOWN);
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0]["tags"][2], "api_unhealthy");
+    assert_eq!(down[0]["priority"], 5);
+    let up = steps.of(&receiver, "/ntfy/", API_BACK);
+    assert_eq!((up.len(), up[0]["priority"].clone()), (1, json!(3)));
+    let hostile = steps.of(&receiver, "/ntfy/", HOSTILE);
+    assert_eq!(hostile.len(), 1);
+    assert!(hostile[0]["title"].as_str().unwrap().chars().count() <= 250);
+    assert!(hostile[0]["message"].as_str().unwrap().len() <= 4096);
+    assert!(!hostile[0]["title"].as_str().unwrap().contains('\r'));
+}
+
+/// An app whose only channel is `settings`, with one pending row (a pause)
+/// committed but not sent, and a dispatcher over the same store.
+async fn one_pending_row(settings: ChannelSettings) -> (TestApp, Dispatcher) {
+    let app = TestApp::spawn_with(1, |all| {
+        all.channels.clear();
+        all.channels.insert("target".into(), settings);
+    })
+    .await;
+    app.all_live();
+    app.daemon.tick().await.unwrap();
+    app.sim.control.set_status(&app.id(0), "paused");
+    let report = app.daemon.tick().await.unwrap();
+    assert_eq!(report.events.len(), 1);
+    let channels = ChannelSet::from_settings(&app.settings).unwrap();
+    let dispatcher = Dispatcher::new(app.daemon.store().clone(), Arc::new(channels));
+    (app, dispatcher)
+}
+
+/// Drains at `at` and returns (sent, retried, dead).
+async fn drain_at(dispatcher: &Dispatcher, at: chrono::DateTime<Utc>) -> (u32, u32, u32) {
+    let report = dispatcher.drain_due(at).await.unwrap();
+    (report.sent, report.retried, report.dead)
+}
+
+/// A 429 (`Retry-After: 30` unless `answer` says otherwise) then a 200 at
+/// `at`: the row waits for the receiver's delay, not the 100 ms backoff.
+async fn waits_after_429(settings: ChannelSettings, server: &MockServer, wait_secs: i64) {
+    let (_app, dispatcher) = one_pending_row(settings).await;
+    let start = Utc::now();
+    assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0));
+    assert_eq!(
+        drain_at(&dispatcher, start + TimeDelta::seconds(wait_secs / 2)).await,
+        (0, 0, 0),
+        "not before the receiver's delay"
+    );
+    assert_eq!(
+        drain_at(&dispatcher, start + TimeDelta::seconds(wait_secs + 1)).await,
+        (1, 0, 0)
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+async fn mount_429_then(
+    server: &MockServer,
+    at: &str,
+    first: ResponseTemplate,
+    then: ResponseTemplate,
+) {
+    Mock::given(method("POST"))
+        .and(path(at))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(at))
+        .respond_with(then)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn ntfy_429_waits_for_retry_after() {
+    let server = MockServer::start().await;
+    mount_429_then(
+        &server,
+        "/",
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "30")
+            .set_body_string(
+                r#"{"code":42901,"http":429,"error":"limit reached: too many requests"}"#,
+            ),
+        ResponseTemplate::new(200).set_body_string(r#"{"id":"x","event":"message"}"#),
+    )
+    .await;
+    waits_after_429(ntfy(&format!("{}/alerts", server.uri())), &server, 30).await;
+}
+
+/// The new kinds, each with its secrets in `*_file`s under `dir`, pointed at
+/// `base` (a receiver); and every secret value, to grep every output for.
+fn secret_channels(dir: &std::path::Path, base: &str) -> (String, Vec<&'static str>) {
+    let file = |name: &str, value: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{value}\n")).unwrap();
+        path.display().to_string()
+    };
+    let toml = format!(
+        r#"
+[channels.push]
+kind = "ntfy"
+url_file = "{ntfy_url}"
+token_file = "{ntfy_token}"
+retry_initial_backoff = "100ms"
+"#,
+        ntfy_url = file("ntfy-url", &format!("{base}/ntfy/{NTFY_TOPIC}")),
+        ntfy_token = file("ntfy-token", NTFY_TOKEN),
+    );
+    (toml, vec![NTFY_TOKEN, NTFY_TOPIC])
+}
+
+fn assert_no_secret(output: &str, secrets: &[&str], what: &str) {
+    for secret in secrets {
+        assert!(!output.contains(secret), "{what} shows {secret}:\n{output}");
+    }
+}
+
+/// The real binary at `RUST_LOG=trace` (what `run_cli` sets): `once` sending
+/// to a receiver, `test-notify` to one that answers 400 echoing every secret,
+/// `render` and `check-config`: no secret in any of their output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
+    let secrets_dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::spawn().await;
+    let (channels, secrets) = secret_channels(secrets_dir.path(), &receiver.url_for(""));
+    let app = crate::helpers::BinaryApp::spawn(2, &channels).await;
+    let config = app.config.display().to_string();
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        async move {
+            let mut full = vec!["--config", config.as_str()];
+            full.extend(args);
+            run_cli(&full, &[]).await
+        }
+    };
+    let baseline = run(&["once"]).await;
+    assert_eq!(baseline.code, Some(0), "{}", baseline.all_output());
+    app.sim
+        .control
+        .set_status(&app.sim.control.ids()[0], "paused");
+    let sent = run(&["once", "--wait", "10s"]).await;
+    assert_eq!(sent.code, Some(0), "{}", sent.all_output());
+    assert!(
+        sent.stderr.contains("TRACE") || sent.stderr.contains("trace"),
+        "trace logging is on"
+    );
+    assert!(
+        !receiver.received_at("/ntfy/").is_empty(),
+        "ntfy got the pause"
+    );
+    assert_no_secret(&sent.all_output(), &secrets, "once");
+    for args in [
+        &["check-config"][..],
+        &["render", "push"],
+        &["render", "push", "--digest"],
+        &["test-notify"],
+    ] {
+        let out = run(args).await;
+        assert_no_secret(&out.all_output(), &secrets, &args.join(" "));
+    }
+
+    // A receiver echoing every secret in its error answer: scrubbed from the
+    // reasons `test-notify` prints and the logs.
+    let echo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_string(format!("{{\"error\": \"rejected {}\"}}", secrets.join(" "))),
+        )
+        .mount(&echo)
+        .await;
+    let echo_dir = tempfile::tempdir().unwrap();
+    let (channels, _) = secret_channels(echo_dir.path(), &echo.uri());
+    let config = write_config(
+        echo_dir.path(),
+        &app.sim.base_url(),
+        &app.sim.control.ids(),
+        &receiver.url(),
+        &channels,
+    );
+    let out = run_cli(&["--config", config.to_str().unwrap(), "test-notify"], &[]).await;
+    assert_ne!(
+        out.code,
+        Some(0),
+        "the 400s fail test-notify: {}",
+        out.all_output()
+    );
+    assert!(
+        out.all_output().contains("<redacted>"),
+        "{}",
+        out.all_output()
+    );
+    assert_no_secret(&out.all_output(), &secrets, "test-notify against an echo");
+}
