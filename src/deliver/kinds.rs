@@ -27,6 +27,7 @@ channel_kinds! {
     Pagerduty = "pagerduty" => super::pagerduty::PagerDutySettings,
     Alertmanager = "alertmanager" => super::alertmanager::AlertmanagerSettings,
     Ntfy = "ntfy" => super::ntfy::NtfySettings,
+    Telegram = "telegram" => super::telegram::TelegramSettings,
 }
 
 /// `[channels.NAME]`: the kind with its own keys, the keys every kind shares,

@@ -25,6 +25,7 @@ pub mod signing;
 pub mod slack;
 mod target;
 pub mod teams;
+pub mod telegram;
 pub mod webhook;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
 use campaign_watcher::deliver::ntfy::NtfySettings;
+use campaign_watcher::deliver::telegram::TelegramSettings;
 use campaign_watcher::deliver::{ChannelSet, Dispatcher};
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -18,6 +19,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{key_rejected, run_cli, write_config, Receiver, TestApp};
 
+const TG_TOKEN: &str = "987654321:AAF_TGSECRET-recognisable0123456789";
+const TG_SECRET_PART: &str = "AAF_TGSECRET-recognisable0123456789";
 const NTFY_TOKEN: &str = "tk_NTFYSECRET0123456789abcdefghij";
 const NTFY_TOPIC: &str = "cw_NTFYTOPIC_secret42";
 
@@ -47,8 +50,32 @@ fn ntfy(url: &str) -> ChannelSettings {
     })
 }
 
+fn telegram(api_url: &str) -> ChannelSettings {
+    channel(TelegramSettings {
+        api_url: Some(api_url.to_string()),
+        bot_token: Some(Secret::new(TG_TOKEN)),
+        chat_id: Some("-1001234567890".into()),
+        message_thread_id: Some(42),
+        ..TelegramSettings::default()
+    })
+}
+
+fn tg_path() -> String {
+    format!("/tg/bot{TG_TOKEN}/sendMessage")
+}
+
+/// Every tag in `text`.
+fn tags(text: &str) -> Vec<String> {
+    text.match_indices('<')
+        .map(|(at, _)| text[at..].split('>').next().unwrap_or_default().to_string() + ">")
+        .collect()
+}
+
 fn add_channels(settings: &mut Settings, receiver: &Receiver) {
-    let channels = [("ntfy", ntfy(&receiver.url_for("/ntfy/cw_topic")))];
+    let channels = [
+        ("ntfy", ntfy(&receiver.url_for("/ntfy/cw_topic"))),
+        ("telegram", telegram(&receiver.url_for("/tg"))),
+    ];
     settings
         .channels
         .extend(channels.map(|(name, channel)| (name.to_string(), channel)));
@@ -86,7 +113,9 @@ const API_DOWN: usize = 3;
 const API_BACK: usize = 4;
 const HOSTILE: usize = 5;
 
-const PATHS: [&str; 1] = ["/ntfy/"];
+fn paths() -> Vec<String> {
+    vec!["/ntfy/".into(), tg_path()]
+}
 
 /// Pause campaign 0 and give campaign 1 upload errors; resume and clear them;
 /// the API rejects the key (`watcher.api_unhealthy`) and comes back; campaign
@@ -94,9 +123,12 @@ const PATHS: [&str; 1] = ["/ntfy/"];
 async fn scenario(app: &TestApp) -> Steps {
     let receiver = &app.receiver;
     let mark = || {
-        PATHS
-            .iter()
-            .map(|p| (p.to_string(), receiver.received_at(p).len()))
+        paths()
+            .into_iter()
+            .map(|p| {
+                let n = receiver.received_at(&p).len();
+                (p, n)
+            })
             .collect::<Vec<_>>()
     };
     let mut marks = Vec::new();
@@ -202,6 +234,46 @@ async fn each_new_kind_carries_its_documented_fields() {
     assert!(hostile[0]["title"].as_str().unwrap().chars().count() <= 250);
     assert!(hostile[0]["message"].as_str().unwrap().len() <= 4096);
     assert!(!hostile[0]["title"].as_str().unwrap().contains('\r'));
+
+    // Telegram: sendMessage at /bot<token>/, HTML with the chat and topic.
+    let at = tg_path();
+    for request in receiver.received_at(&at) {
+        assert_eq!(request.header("content-type"), "application/json");
+        let body = request.json();
+        assert_eq!(body["chat_id"], -1001234567890i64);
+        assert_eq!(body["message_thread_id"], 42);
+        assert_eq!(body["parse_mode"], "HTML");
+        let text = body["text"].as_str().unwrap();
+        assert!(text.encode_utf16().count() <= 4096);
+        assert_eq!(tags(text), ["<b>", "</b>", "<i>", "</i>"], "{text}");
+    }
+    let started = steps.of(&receiver, &at, PAUSE);
+    assert_eq!(started.len(), 2);
+    let texts: Vec<&str> = started
+        .iter()
+        .map(|b| b["text"].as_str().unwrap())
+        .collect();
+    assert!(texts
+        .iter()
+        .any(|t| t.contains(&paused) && t.contains("live → paused")));
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Row 2: invalid phone &lt;b&gt;number&lt;/b&gt;")),
+        "{texts:?}"
+    );
+    assert_eq!(steps.of(&receiver, &at, RESUME).len(), 2);
+    let down = steps.of(&receiver, &at, API_DOWN);
+    assert!(down[0]["text"].as_str().unwrap().contains("<b>"));
+    assert_eq!(steps.of(&receiver, &at, API_BACK).len(), 1);
+    let hostile = steps.of(&receiver, &at, HOSTILE);
+    let text = hostile[0]["text"].as_str().unwrap();
+    assert_eq!(tags(text), ["<b>", "</b>", "<i>", "</i>"], "{text}");
+    assert!(
+        text.contains("&lt;b&gt;bold&lt;/b&gt;&lt;/script&gt;"),
+        "{text}"
+    );
+    assert!(text.encode_utf16().count() <= 4096);
 }
 
 /// An app whose only channel is `settings`, with one pending row (a pause)
@@ -282,9 +354,27 @@ async fn ntfy_429_waits_for_retry_after() {
     waits_after_429(ntfy(&format!("{}/alerts", server.uri())), &server, 30).await;
 }
 
+#[tokio::test]
+async fn telegram_429_waits_for_parameters_retry_after() {
+    let server = MockServer::start().await;
+    // No Retry-After header: the JSON body alone says how long.
+    mount_429_then(
+        &server,
+        &format!("/bot{TG_TOKEN}/sendMessage"),
+        ResponseTemplate::new(429).set_body_raw(
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 40","parameters":{"retry_after":40}}"#,
+            "application/json",
+        ),
+        ResponseTemplate::new(200).set_body_raw(r#"{"ok":true,"result":{}}"#, "application/json"),
+    )
+    .await;
+    waits_after_429(telegram(&server.uri()), &server, 40).await;
+}
+
 /// The new kinds, each with its secrets in `*_file`s under `dir`, pointed at
-/// `base` (a receiver); and every secret value, to grep every output for.
-fn secret_channels(dir: &std::path::Path, base: &str) -> (String, Vec<&'static str>) {
+/// `base` (a receiver); and, per kind, the path its requests go to and its
+/// secret values, to grep every output for.
+fn secret_channels(dir: &std::path::Path, base: &str) -> (String, Vec<KindSecrets>) {
     let file = |name: &str, value: &str| {
         let path = dir.join(name);
         std::fs::write(&path, format!("{value}\n")).unwrap();
@@ -297,11 +387,33 @@ kind = "ntfy"
 url_file = "{ntfy_url}"
 token_file = "{ntfy_token}"
 retry_initial_backoff = "100ms"
+
+[channels.tg]
+kind = "telegram"
+bot_token_file = "{tg_token}"
+chat_id = "-100555"
+api_url = "{base}/tg"
+retry_initial_backoff = "100ms"
 "#,
         ntfy_url = file("ntfy-url", &format!("{base}/ntfy/{NTFY_TOPIC}")),
         ntfy_token = file("ntfy-token", NTFY_TOKEN),
+        tg_token = file("tg-token", TG_TOKEN),
     );
-    (toml, vec![NTFY_TOKEN, NTFY_TOPIC])
+    let kinds = vec![
+        ("^/ntfy/", vec![NTFY_TOKEN, NTFY_TOPIC]),
+        ("^/tg/", vec![TG_TOKEN, TG_SECRET_PART]),
+    ];
+    (toml, kinds)
+}
+
+/// A path prefix (regex) and the secrets of the kind that sends there.
+type KindSecrets = (&'static str, Vec<&'static str>);
+
+fn all_secrets(kinds: &[KindSecrets]) -> Vec<&'static str> {
+    kinds
+        .iter()
+        .flat_map(|(_, secrets)| secrets.clone())
+        .collect()
 }
 
 fn assert_no_secret(output: &str, secrets: &[&str], what: &str) {
@@ -317,7 +429,8 @@ fn assert_no_secret(output: &str, secrets: &[&str], what: &str) {
 async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
     let secrets_dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::spawn().await;
-    let (channels, secrets) = secret_channels(secrets_dir.path(), &receiver.url_for(""));
+    let (channels, kinds) = secret_channels(secrets_dir.path(), &receiver.url_for(""));
+    let secrets = all_secrets(&kinds);
     let app = crate::helpers::BinaryApp::spawn(2, &channels).await;
     let config = app.config.display().to_string();
     let run = |args: &'static [&'static str]| {
@@ -348,22 +461,26 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         &["check-config"][..],
         &["render", "push"],
         &["render", "push", "--digest"],
+        &["render", "tg"],
         &["test-notify"],
     ] {
         let out = run(args).await;
         assert_no_secret(&out.all_output(), &secrets, &args.join(" "));
     }
 
-    // A receiver echoing every secret in its error answer: scrubbed from the
-    // reasons `test-notify` prints and the logs.
+    // A receiver echoing each kind's secrets in its error answer: scrubbed
+    // from the reasons `test-notify` prints and the logs.
     let echo = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_string(format!("{{\"error\": \"rejected {}\"}}", secrets.join(" "))),
-        )
-        .mount(&echo)
-        .await;
+    for (at, secrets) in &kinds {
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::path_regex(*at))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_string(format!("{{\"error\": \"rejected {}\"}}", secrets.join(" "))),
+            )
+            .mount(&echo)
+            .await;
+    }
     let echo_dir = tempfile::tempdir().unwrap();
     let (channels, _) = secret_channels(echo_dir.path(), &echo.uri());
     let config = write_config(
