@@ -101,7 +101,6 @@ pub(super) fn body_after_headline(rendered: &Rendered) -> &str {
 /// This is the one place the SigmaMind account joins those keys: once several
 /// accounts exist (issue 18), every account but `default` is put in front
 /// here (`<account>.<id>`), and every such key follows.
-#[allow(dead_code)] // Opsgenie and Google Chat, in the next commits
 pub(super) fn campaign_key(event: &Event) -> String {
     use sha2::{Digest, Sha256};
     let Some(campaign) = &event.campaign else {

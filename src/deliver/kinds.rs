@@ -28,6 +28,7 @@ channel_kinds! {
     Alertmanager = "alertmanager" => super::alertmanager::AlertmanagerSettings,
     Ntfy = "ntfy" => super::ntfy::NtfySettings,
     Telegram = "telegram" => super::telegram::TelegramSettings,
+    Opsgenie = "opsgenie" => super::opsgenie::OpsgenieSettings,
 }
 
 /// `[channels.NAME]`: the kind with its own keys, the keys every kind shares,

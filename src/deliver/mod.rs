@@ -20,6 +20,7 @@ pub mod email;
 pub mod heartbeat;
 pub mod kinds;
 pub mod ntfy;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod signing;
 pub mod slack;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
 use campaign_watcher::deliver::ntfy::NtfySettings;
+use campaign_watcher::deliver::opsgenie::OpsgenieSettings;
 use campaign_watcher::deliver::telegram::TelegramSettings;
 use campaign_watcher::deliver::{ChannelSet, Dispatcher};
 use chrono::{TimeDelta, Utc};
@@ -21,6 +22,7 @@ use crate::helpers::{key_rejected, run_cli, write_config, Receiver, TestApp};
 
 const TG_TOKEN: &str = "987654321:AAF_TGSECRET-recognisable0123456789";
 const TG_SECRET_PART: &str = "AAF_TGSECRET-recognisable0123456789";
+const GENIE_KEY: &str = "5e6f7a8b-GENIESECRET-4c3d-9e8f-0a1b2c3d4e5f";
 const NTFY_TOKEN: &str = "tk_NTFYSECRET0123456789abcdefghij";
 const NTFY_TOPIC: &str = "cw_NTFYTOPIC_secret42";
 
@@ -60,6 +62,14 @@ fn telegram(api_url: &str) -> ChannelSettings {
     })
 }
 
+fn opsgenie(api_url: &str) -> ChannelSettings {
+    channel(OpsgenieSettings {
+        api_url: Some(api_url.to_string()),
+        api_key: Some(Secret::new(GENIE_KEY)),
+        ..OpsgenieSettings::default()
+    })
+}
+
 fn tg_path() -> String {
     format!("/tg/bot{TG_TOKEN}/sendMessage")
 }
@@ -75,6 +85,7 @@ fn add_channels(settings: &mut Settings, receiver: &Receiver) {
     let channels = [
         ("ntfy", ntfy(&receiver.url_for("/ntfy/cw_topic"))),
         ("telegram", telegram(&receiver.url_for("/tg"))),
+        ("opsgenie", opsgenie(&receiver.url_for("/og"))),
     ];
     settings
         .channels
@@ -114,7 +125,7 @@ const API_BACK: usize = 4;
 const HOSTILE: usize = 5;
 
 fn paths() -> Vec<String> {
-    vec!["/ntfy/".into(), tg_path()]
+    vec!["/ntfy/".into(), tg_path(), "/og/v2/alerts".into()]
 }
 
 /// Pause campaign 0 and give campaign 1 upload errors; resume and clear them;
@@ -274,6 +285,65 @@ async fn each_new_kind_carries_its_documented_fields() {
         "{text}"
     );
     assert!(text.encode_utf16().count() <= 4096);
+
+    // Opsgenie: creates with the Alert API's required `message`, closes by alias.
+    let og: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/og/"))
+        .collect();
+    for request in &og {
+        assert_eq!(
+            request.header("authorization"),
+            format!("GenieKey {GENIE_KEY}")
+        );
+        assert_eq!(request.header("content-type"), "application/json");
+    }
+    let creates = steps.of(&receiver, "/og/v2/alerts", PAUSE);
+    let mut aliases: Vec<String> = creates
+        .iter()
+        .map(|body| {
+            let message = body["message"].as_str().unwrap();
+            assert!(!message.is_empty() && message.chars().count() <= 130);
+            assert!(["P1", "P2", "P3", "P4", "P5"].contains(&body["priority"].as_str().unwrap()));
+            assert_eq!(body["tags"][0], "campaign-watcher");
+            body["alias"].as_str().unwrap().to_string()
+        })
+        .collect();
+    aliases.sort();
+    let mut expected = vec![
+        format!("campaign-watcher:{paused}:paused"),
+        format!("campaign-watcher:{failing}:upload_errors"),
+    ];
+    expected.sort();
+    assert_eq!(aliases, expected);
+    let mut closed: Vec<String> = og
+        .iter()
+        .filter_map(|r| {
+            r.path
+                .strip_prefix("/og/v2/alerts/")?
+                .strip_suffix("/close")
+                .map(str::to_string)
+        })
+        .collect();
+    let down = "campaign-watcher:watcher:api_unhealthy".to_string();
+    assert_eq!(
+        closed.pop(),
+        Some(down.clone()),
+        "the API's return closes its alert"
+    );
+    closed.sort();
+    assert_eq!(
+        closed, expected,
+        "the resume and the clearing close by the same aliases"
+    );
+    let outage = steps.of(&receiver, "/og/v2/alerts", API_DOWN);
+    assert_eq!(outage[0]["alias"], down);
+    assert_eq!(outage[0]["priority"], "P1");
+    assert_eq!(outage[0]["entity"], "sigmamind-api");
+    let hostile = steps.of(&receiver, "/og/v2/alerts", HOSTILE);
+    assert!(hostile[0]["message"].as_str().unwrap().chars().count() <= 130);
+    assert!(hostile[0]["description"].as_str().unwrap().chars().count() <= 15_000);
 }
 
 /// An app whose only channel is `settings`, with one pending row (a pause)
@@ -371,6 +441,60 @@ async fn telegram_429_waits_for_parameters_retry_after() {
     waits_after_429(telegram(&server.uri()), &server, 40).await;
 }
 
+#[tokio::test]
+async fn opsgenie_retries_429_and_5xx() {
+    let server = MockServer::start().await;
+    mount_429_then(
+        &server,
+        "/v2/alerts",
+        ResponseTemplate::new(429).insert_header("Retry-After", "30"),
+        ResponseTemplate::new(202).set_body_raw(
+            r#"{"result":"Request will be processed","took":0.302,"requestId":"43a29c5c"}"#,
+            "application/json",
+        ),
+    )
+    .await;
+    waits_after_429(opsgenie(&server.uri()), &server, 30).await;
+
+    let receiver = Receiver::spawn().await;
+    receiver.answer_with(&[503, 422]);
+    let (_app, dispatcher) = one_pending_row(opsgenie(&receiver.url_for("/og"))).await;
+    let start = Utc::now();
+    assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0), "503 retried");
+    assert_eq!(
+        drain_at(&dispatcher, start + TimeDelta::minutes(1)).await,
+        (0, 0, 1),
+        "422 dead"
+    );
+}
+
+/// Like PagerDuty, Opsgenie refuses quiet hours: a digest cannot create or close alerts.
+#[tokio::test]
+async fn opsgenie_refuses_quiet_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[channels.og]
+kind = "opsgenie"
+api_key = "k-0123456789"
+quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin" }
+"#;
+    let config = write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["c".into()],
+        "http://127.0.0.1:9/h",
+        extra,
+    );
+    let out = run_cli(&["--config", config.to_str().unwrap(), "check-config"], &[]).await;
+    assert_eq!(out.code, Some(2), "{}", out.all_output());
+    assert!(
+        out.all_output()
+            .contains("channels.og.quiet_hours: not supported for kind \"opsgenie\""),
+        "{}",
+        out.all_output()
+    );
+}
+
 /// The new kinds, each with its secrets in `*_file`s under `dir`, pointed at
 /// `base` (a receiver); and, per kind, the path its requests go to and its
 /// secret values, to grep every output for.
@@ -394,14 +518,22 @@ bot_token_file = "{tg_token}"
 chat_id = "-100555"
 api_url = "{base}/tg"
 retry_initial_backoff = "100ms"
+
+[channels.og]
+kind = "opsgenie"
+api_key_file = "{og_key}"
+api_url = "{base}/og"
+retry_initial_backoff = "100ms"
 "#,
         ntfy_url = file("ntfy-url", &format!("{base}/ntfy/{NTFY_TOPIC}")),
         ntfy_token = file("ntfy-token", NTFY_TOKEN),
         tg_token = file("tg-token", TG_TOKEN),
+        og_key = file("og-key", GENIE_KEY),
     );
     let kinds = vec![
         ("^/ntfy/", vec![NTFY_TOKEN, NTFY_TOPIC]),
         ("^/tg/", vec![TG_TOKEN, TG_SECRET_PART]),
+        ("^/og/", vec![GENIE_KEY]),
     ];
     (toml, kinds)
 }
@@ -462,6 +594,7 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         &["render", "push"],
         &["render", "push", "--digest"],
         &["render", "tg"],
+        &["render", "og"],
         &["test-notify"],
     ] {
         let out = run(args).await;
