@@ -29,6 +29,7 @@ channel_kinds! {
     Ntfy = "ntfy" => super::ntfy::NtfySettings,
     Telegram = "telegram" => super::telegram::TelegramSettings,
     Opsgenie = "opsgenie" => super::opsgenie::OpsgenieSettings,
+    GoogleChat = "google_chat" => super::google_chat::GoogleChatSettings,
 }
 
 /// `[channels.NAME]`: the kind with its own keys, the keys every kind shares,

@@ -17,6 +17,7 @@ pub mod console;
 pub mod discord;
 mod dispatcher;
 pub mod email;
+pub mod google_chat;
 pub mod heartbeat;
 pub mod kinds;
 pub mod ntfy;

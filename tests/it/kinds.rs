@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
+use campaign_watcher::deliver::google_chat::GoogleChatSettings;
 use campaign_watcher::deliver::ntfy::NtfySettings;
 use campaign_watcher::deliver::opsgenie::OpsgenieSettings;
 use campaign_watcher::deliver::telegram::TelegramSettings;
@@ -23,6 +24,8 @@ use crate::helpers::{key_rejected, run_cli, write_config, Receiver, TestApp};
 const TG_TOKEN: &str = "987654321:AAF_TGSECRET-recognisable0123456789";
 const TG_SECRET_PART: &str = "AAF_TGSECRET-recognisable0123456789";
 const GENIE_KEY: &str = "5e6f7a8b-GENIESECRET-4c3d-9e8f-0a1b2c3d4e5f";
+const GCHAT_KEY: &str = "AIzaSyGCHATKEY-recognisable0123";
+const GCHAT_TOKEN: &str = "GCHATTOKEN_recognisable_456789";
 const NTFY_TOKEN: &str = "tk_NTFYSECRET0123456789abcdefghij";
 const NTFY_TOPIC: &str = "cw_NTFYTOPIC_secret42";
 
@@ -70,6 +73,17 @@ fn opsgenie(api_url: &str) -> ChannelSettings {
     })
 }
 
+fn google_chat(base: &str) -> ChannelSettings {
+    channel(GoogleChatSettings {
+        url: Some(format!(
+            "{base}/v1/spaces/AAAA/messages?key={GCHAT_KEY}&token={GCHAT_TOKEN}"
+        )),
+        ..GoogleChatSettings::default()
+    })
+}
+
+const GCHAT_PATH: &str = "/gchat/v1/spaces/AAAA/messages";
+
 fn tg_path() -> String {
     format!("/tg/bot{TG_TOKEN}/sendMessage")
 }
@@ -86,6 +100,7 @@ fn add_channels(settings: &mut Settings, receiver: &Receiver) {
         ("ntfy", ntfy(&receiver.url_for("/ntfy/cw_topic"))),
         ("telegram", telegram(&receiver.url_for("/tg"))),
         ("opsgenie", opsgenie(&receiver.url_for("/og"))),
+        ("gchat", google_chat(&receiver.url_for("/gchat"))),
     ];
     settings
         .channels
@@ -125,7 +140,12 @@ const API_BACK: usize = 4;
 const HOSTILE: usize = 5;
 
 fn paths() -> Vec<String> {
-    vec!["/ntfy/".into(), tg_path(), "/og/v2/alerts".into()]
+    vec![
+        "/ntfy/".into(),
+        tg_path(),
+        "/og/v2/alerts".into(),
+        GCHAT_PATH.into(),
+    ]
 }
 
 /// Pause campaign 0 and give campaign 1 upload errors; resume and clear them;
@@ -344,6 +364,44 @@ async fn each_new_kind_carries_its_documented_fields() {
     let hostile = steps.of(&receiver, "/og/v2/alerts", HOSTILE);
     assert!(hostile[0]["message"].as_str().unwrap().chars().count() <= 130);
     assert!(hostile[0]["description"].as_str().unwrap().chars().count() <= 15_000);
+
+    // Google Chat: a cardsV2 card per event, threaded by campaign.
+    let thread_of = |body: &Value| body["thread"]["threadKey"].as_str().unwrap().to_string();
+    for body in bodies(&receiver, GCHAT_PATH) {
+        let card = &body["cardsV2"][0]["card"];
+        assert!(card["header"]["title"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()));
+        assert!(!card["sections"].as_array().unwrap().is_empty());
+        assert!(thread_of(&body).starts_with("campaign-watcher-"));
+        assert!(serde_json::to_vec(&body).unwrap().len() <= 32_000);
+    }
+    let paused_thread = format!("campaign-watcher-{paused}");
+    let threads = |step| {
+        let mut keys: Vec<String> = steps
+            .of(&receiver, GCHAT_PATH, step)
+            .iter()
+            .map(thread_of)
+            .collect();
+        keys.sort();
+        keys
+    };
+    let mut expected = vec![paused_thread.clone(), format!("campaign-watcher-{failing}")];
+    expected.sort();
+    assert_eq!(threads(PAUSE), expected);
+    assert_eq!(
+        threads(RESUME),
+        expected,
+        "the resume replies in the pause's thread"
+    );
+    assert_eq!(threads(API_DOWN), ["campaign-watcher-watcher"]);
+    let hostile = steps.of(&receiver, GCHAT_PATH, HOSTILE);
+    let paragraph = hostile[0]["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]
+        ["text"]
+        .as_str()
+        .unwrap();
+    assert!(paragraph.contains("&lt;users/all&gt;"), "{paragraph}");
+    assert!(!paragraph.contains("<b>bold"), "{paragraph}");
 }
 
 /// An app whose only channel is `settings`, with one pending row (a pause)
@@ -495,6 +553,30 @@ quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin" }
     );
 }
 
+#[tokio::test]
+async fn google_chat_429_waits_for_retry_after() {
+    let server = MockServer::start().await;
+    mount_429_then(
+        &server,
+        "/v1/spaces/AAAA/messages",
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "30")
+            .set_body_raw(
+                r#"{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}}"#,
+                "application/json",
+            ),
+        ResponseTemplate::new(200).set_body_raw(r#"{"name":"spaces/AAAA/messages/1"}"#, "application/json"),
+    )
+    .await;
+    waits_after_429(google_chat(&server.uri()), &server, 30).await;
+    let request = &server.received_requests().await.unwrap()[1];
+    let query = request.url.query().unwrap_or_default();
+    assert!(
+        query.contains("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"),
+        "{query}"
+    );
+}
+
 /// The new kinds, each with its secrets in `*_file`s under `dir`, pointed at
 /// `base` (a receiver); and, per kind, the path its requests go to and its
 /// secret values, to grep every output for.
@@ -524,16 +606,26 @@ kind = "opsgenie"
 api_key_file = "{og_key}"
 api_url = "{base}/og"
 retry_initial_backoff = "100ms"
+
+[channels.gchat]
+kind = "google_chat"
+url_file = "{gchat_url}"
+retry_initial_backoff = "100ms"
 "#,
         ntfy_url = file("ntfy-url", &format!("{base}/ntfy/{NTFY_TOPIC}")),
         ntfy_token = file("ntfy-token", NTFY_TOKEN),
         tg_token = file("tg-token", TG_TOKEN),
         og_key = file("og-key", GENIE_KEY),
+        gchat_url = file(
+            "gchat-url",
+            &format!("{base}/gchat/v1/spaces/S/messages?key={GCHAT_KEY}&token={GCHAT_TOKEN}"),
+        ),
     );
     let kinds = vec![
         ("^/ntfy/", vec![NTFY_TOKEN, NTFY_TOPIC]),
         ("^/tg/", vec![TG_TOKEN, TG_SECRET_PART]),
         ("^/og/", vec![GENIE_KEY]),
+        ("^/gchat/", vec![GCHAT_KEY, GCHAT_TOKEN]),
     ];
     (toml, kinds)
 }
@@ -588,6 +680,13 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         !receiver.received_at("/ntfy/").is_empty(),
         "ntfy got the pause"
     );
+    for at in [
+        tg_path().as_str(),
+        "/og/v2/alerts",
+        "/gchat/v1/spaces/S/messages",
+    ] {
+        assert!(!receiver.received_at(at).is_empty(), "{at} got the pause");
+    }
     assert_no_secret(&sent.all_output(), &secrets, "once");
     for args in [
         &["check-config"][..],
@@ -595,6 +694,7 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         &["render", "push", "--digest"],
         &["render", "tg"],
         &["render", "og"],
+        &["render", "gchat"],
         &["test-notify"],
     ] {
         let out = run(args).await;
