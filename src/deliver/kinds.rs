@@ -30,6 +30,7 @@ channel_kinds! {
     Telegram = "telegram" => super::telegram::TelegramSettings,
     Opsgenie = "opsgenie" => super::opsgenie::OpsgenieSettings,
     GoogleChat = "google_chat" => super::google_chat::GoogleChatSettings,
+    Mattermost = "mattermost" => super::mattermost::MattermostSettings,
 }
 
 /// `[channels.NAME]`: the kind with its own keys, the keys every kind shares,

@@ -20,6 +20,7 @@ pub mod email;
 pub mod google_chat;
 pub mod heartbeat;
 pub mod kinds;
+pub mod mattermost;
 pub mod ntfy;
 pub mod opsgenie;
 pub mod pagerduty;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
 use campaign_watcher::deliver::google_chat::GoogleChatSettings;
+use campaign_watcher::deliver::mattermost::MattermostSettings;
 use campaign_watcher::deliver::ntfy::NtfySettings;
 use campaign_watcher::deliver::opsgenie::OpsgenieSettings;
 use campaign_watcher::deliver::telegram::TelegramSettings;
@@ -26,6 +27,7 @@ const TG_SECRET_PART: &str = "AAF_TGSECRET-recognisable0123456789";
 const GENIE_KEY: &str = "5e6f7a8b-GENIESECRET-4c3d-9e8f-0a1b2c3d4e5f";
 const GCHAT_KEY: &str = "AIzaSyGCHATKEY-recognisable0123";
 const GCHAT_TOKEN: &str = "GCHATTOKEN_recognisable_456789";
+const MM_KEY: &str = "mmhookRECOGNISABLE0123456789";
 const NTFY_TOKEN: &str = "tk_NTFYSECRET0123456789abcdefghij";
 const NTFY_TOPIC: &str = "cw_NTFYTOPIC_secret42";
 
@@ -84,6 +86,19 @@ fn google_chat(base: &str) -> ChannelSettings {
 
 const GCHAT_PATH: &str = "/gchat/v1/spaces/AAAA/messages";
 
+fn mattermost(base: &str) -> ChannelSettings {
+    channel(MattermostSettings {
+        url: Some(format!("{base}/hooks/{MM_KEY}")),
+        channel: Some("ops-alerts".into()),
+        username: Some("campaign-watcher".into()),
+        ..MattermostSettings::default()
+    })
+}
+
+fn mm_path() -> String {
+    format!("/mm/hooks/{MM_KEY}")
+}
+
 fn tg_path() -> String {
     format!("/tg/bot{TG_TOKEN}/sendMessage")
 }
@@ -101,6 +116,7 @@ fn add_channels(settings: &mut Settings, receiver: &Receiver) {
         ("telegram", telegram(&receiver.url_for("/tg"))),
         ("opsgenie", opsgenie(&receiver.url_for("/og"))),
         ("gchat", google_chat(&receiver.url_for("/gchat"))),
+        ("mattermost", mattermost(&receiver.url_for("/mm"))),
     ];
     settings
         .channels
@@ -145,6 +161,7 @@ fn paths() -> Vec<String> {
         tg_path(),
         "/og/v2/alerts".into(),
         GCHAT_PATH.into(),
+        mm_path(),
     ]
 }
 
@@ -402,6 +419,32 @@ async fn each_new_kind_carries_its_documented_fields() {
         .unwrap();
     assert!(paragraph.contains("&lt;users/all&gt;"), "{paragraph}");
     assert!(!paragraph.contains("<b>bold"), "{paragraph}");
+
+    // Mattermost: Slack-compatible text and one attachment, with the overrides.
+    let at = mm_path();
+    for body in bodies(&receiver, &at) {
+        assert!(body["text"].as_str().is_some_and(|t| t.starts_with("**")));
+        assert_eq!(body["channel"], "ops-alerts");
+        assert_eq!(body["username"], "campaign-watcher");
+        let attachment = &body["attachments"][0];
+        assert!(attachment["fallback"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()));
+        assert!(attachment["color"].as_str().unwrap().starts_with('#'));
+    }
+    assert_eq!(steps.of(&receiver, &at, PAUSE).len(), 2);
+    for ended in steps.of(&receiver, &at, RESUME) {
+        assert_eq!(ended["attachments"][0]["color"], "#388E3C");
+    }
+    assert_eq!(steps.of(&receiver, &at, API_DOWN).len(), 1);
+    let hostile = &steps.of(&receiver, &at, HOSTILE)[0];
+    let text = hostile["text"].as_str().unwrap().to_string()
+        + hostile["attachments"][0]["text"].as_str().unwrap();
+    assert!(
+        !text.contains("@channel") && !text.contains("[x]("),
+        "{text}"
+    );
+    assert!(text.chars().count() <= 16_383);
 }
 
 /// An app whose only channel is `settings`, with one pending row (a pause)
@@ -577,6 +620,24 @@ async fn google_chat_429_waits_for_retry_after() {
     );
 }
 
+#[tokio::test]
+async fn mattermost_429_waits_for_retry_after_and_404_is_dead() {
+    let server = MockServer::start().await;
+    mount_429_then(
+        &server,
+        &format!("/hooks/{MM_KEY}"),
+        ResponseTemplate::new(429).insert_header("Retry-After", "30"),
+        ResponseTemplate::new(200).set_body_string("ok"),
+    )
+    .await;
+    waits_after_429(mattermost(&server.uri()), &server, 30).await;
+
+    let receiver = Receiver::spawn().await;
+    receiver.answer_with(&[404]);
+    let (_app, dispatcher) = one_pending_row(mattermost(&receiver.url_for("/mm"))).await;
+    assert_eq!(drain_at(&dispatcher, Utc::now()).await, (0, 0, 1));
+}
+
 /// The new kinds, each with its secrets in `*_file`s under `dir`, pointed at
 /// `base` (a receiver); and, per kind, the path its requests go to and its
 /// secret values, to grep every output for.
@@ -611,11 +672,17 @@ retry_initial_backoff = "100ms"
 kind = "google_chat"
 url_file = "{gchat_url}"
 retry_initial_backoff = "100ms"
+
+[channels.mm]
+kind = "mattermost"
+url_file = "{mm_url}"
+retry_initial_backoff = "100ms"
 "#,
         ntfy_url = file("ntfy-url", &format!("{base}/ntfy/{NTFY_TOPIC}")),
         ntfy_token = file("ntfy-token", NTFY_TOKEN),
         tg_token = file("tg-token", TG_TOKEN),
         og_key = file("og-key", GENIE_KEY),
+        mm_url = file("mm-url", &format!("{base}/mm/hooks/{MM_KEY}")),
         gchat_url = file(
             "gchat-url",
             &format!("{base}/gchat/v1/spaces/S/messages?key={GCHAT_KEY}&token={GCHAT_TOKEN}"),
@@ -626,6 +693,7 @@ retry_initial_backoff = "100ms"
         ("^/tg/", vec![TG_TOKEN, TG_SECRET_PART]),
         ("^/og/", vec![GENIE_KEY]),
         ("^/gchat/", vec![GCHAT_KEY, GCHAT_TOKEN]),
+        ("^/mm/", vec![MM_KEY]),
     ];
     (toml, kinds)
 }
@@ -684,6 +752,7 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         tg_path().as_str(),
         "/og/v2/alerts",
         "/gchat/v1/spaces/S/messages",
+        mm_path().as_str(),
     ] {
         assert!(!receiver.received_at(at).is_empty(), "{at} got the pause");
     }
@@ -695,6 +764,7 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         &["render", "tg"],
         &["render", "og"],
         &["render", "gchat"],
+        &["render", "mm"],
         &["test-notify"],
     ] {
         let out = run(args).await;
