@@ -768,6 +768,7 @@ async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
         &["test-notify"],
     ] {
         let out = run(args).await;
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.all_output());
         assert_no_secret(&out.all_output(), &secrets, &args.join(" "));
     }
 
