@@ -811,8 +811,8 @@ fn a_key_of_another_kind_names_the_key_the_channel_and_its_kind() {
     assert_eq!(
         found,
         [
-            "channels.hook.timezone: is a key of email, slack, discord, teams, pagerduty and alertmanager channels; this channel is kind \"webhook\"",
-            "channels.mail.url: is a key of webhook, slack, discord, teams, pagerduty, alertmanager and http channels; this channel is kind \"email\"",
+            "channels.hook.timezone: is a key of email, slack, discord, teams, pagerduty, alertmanager, ntfy, telegram, opsgenie, google_chat and mattermost channels; this channel is kind \"webhook\"",
+            "channels.mail.url: is a key of webhook, slack, discord, teams, pagerduty, alertmanager, ntfy, google_chat, mattermost and http channels; this channel is kind \"email\"",
             "unknown key \"channels.ops.grop\" (did you mean \"group\"?)",
             "channels.ops.routing_key: is a key of pagerduty channels; this channel is kind \"slack\" (set by environment variable CAMPAIGN_WATCHER__CHANNELS__OPS__ROUTING_KEY)",
             "channels.ops.secret: is a key of webhook channels; this channel is kind \"slack\"",

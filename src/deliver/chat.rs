@@ -10,6 +10,7 @@ use super::{DeliverError, SeverityMap};
 use crate::config::url::check_secret_url;
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
+use crate::route::condition::Condition;
 
 /// The shared event→text rendering with this channel's template overrides.
 #[derive(Debug)]
@@ -148,6 +149,67 @@ fn is_fact_label(text: &str) -> bool {
     (1..=24).contains(&length)
         && text.starts_with(|c: char| c.is_uppercase())
         && text.chars().all(|c| c.is_alphanumeric() || c == ' ')
+}
+
+/// The campaign part of every key a target groups messages by (Opsgenie
+/// aliases, Google Chat thread keys): the campaign id, `watcher` for watcher
+/// events. An id of anything but ASCII letters, digits, `_`, `-` and `.`, or
+/// longer than 100, is replaced by `h` and 16 bytes of its SHA-256 in hex, so a
+/// hostile id still gives a short key that is safe in a URL path or query,
+/// and the same one every time.
+///
+/// This is the one place the SigmaMind account joins those keys: once several
+/// accounts exist (issue 18), every account but `default` is put in front
+/// here (`<account>.<id>`), and every such key follows.
+pub(super) fn campaign_key(event: &Event) -> String {
+    use sha2::{Digest, Sha256};
+    let Some(campaign) = &event.campaign else {
+        return "watcher".to_string();
+    };
+    let id = campaign.id.as_str();
+    let safe = !id.is_empty()
+        && id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if safe {
+        id.to_string()
+    } else {
+        let digest = Sha256::digest(id.as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("h{hex}")
+    }
+}
+
+/// A per-condition map of a target's own levels (ntfy priorities, Opsgenie
+/// P1–P5): `key = value` with the condition's name (or the event type that
+/// starts it) as key; every problem as `key: why`, under `at`.
+pub(super) fn condition_map<T>(
+    at: &str,
+    configured: Option<&BTreeMap<String, String>>,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+    problems: &mut Vec<String>,
+) -> BTreeMap<Condition, T> {
+    let mut map = BTreeMap::new();
+    for (key, value) in configured.into_iter().flatten() {
+        let condition = Condition::parse(key);
+        let level = parse(value);
+        if condition.is_none() {
+            let known: Vec<&str> = Condition::ALL.iter().map(|c| c.key()).collect();
+            problems.push(format!(
+                "{at}: \"{key}\" is not a condition (known: {}, or the event type that starts one)",
+                known.join(", ")
+            ));
+        }
+        if level.is_none() {
+            problems.push(format!("{at}: \"{key}\" = \"{value}\": must be {expected}"));
+        }
+        if let (Some(condition), Some(level)) = (condition, level) {
+            map.insert(condition, level);
+        }
+    }
+    map
 }
 
 /// `1.5` seconds from a JSON body (Discord's `retry_after`).

@@ -26,6 +26,11 @@ channel_kinds! {
     Teams = "teams" => super::teams::TeamsSettings,
     Pagerduty = "pagerduty" => super::pagerduty::PagerDutySettings,
     Alertmanager = "alertmanager" => super::alertmanager::AlertmanagerSettings,
+    Ntfy = "ntfy" => super::ntfy::NtfySettings,
+    Telegram = "telegram" => super::telegram::TelegramSettings,
+    Opsgenie = "opsgenie" => super::opsgenie::OpsgenieSettings,
+    GoogleChat = "google_chat" => super::google_chat::GoogleChatSettings,
+    Mattermost = "mattermost" => super::mattermost::MattermostSettings,
     Http = "http" => super::http::HttpChannelSettings,
 }
 

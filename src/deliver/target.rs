@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, StatusCode, Url};
 
 use super::{DeliverError, SendOutcome};
@@ -106,6 +106,19 @@ impl Target {
         timeout: Duration,
         allow_link_local: bool,
     ) -> Result<Self, DeliverError> {
+        Self::with_headers(channel, raw, timeout, allow_link_local, HeaderMap::new())
+    }
+
+    /// [`Target::new`] whose every request carries `headers` (a credential such
+    /// as ntfy's bearer token or Opsgenie's `GenieKey`: mark it sensitive, so
+    /// the HTTP stack never logs it, and add it to [`Target::scrubbing`]).
+    pub fn with_headers(
+        channel: &str,
+        raw: &str,
+        timeout: Duration,
+        allow_link_local: bool,
+        headers: HeaderMap,
+    ) -> Result<Self, DeliverError> {
         let url = Url::parse(raw.trim()).map_err(|e| DeliverError::InvalidUrl {
             channel: channel.to_string(),
             // url::ParseError names the problem, never the input.
@@ -120,8 +133,9 @@ impl Target {
                 ),
             });
         }
-        let options =
-            ClientOptions::new(timeout, CONNECT_TIMEOUT).allow_link_local(allow_link_local);
+        let options = ClientOptions::new(timeout, CONNECT_TIMEOUT)
+            .allow_link_local(allow_link_local)
+            .headers(headers);
         let client = outbound::client_for(&url, options).map_err(|error| match error {
             OutboundError::Blocked(blocked) => DeliverError::InvalidUrl {
                 channel: channel.to_string(),

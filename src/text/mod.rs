@@ -12,6 +12,10 @@
 //! | Slack mrkdwn | [`slack`] |
 //! | Discord markdown | [`discord`] |
 //! | Teams Adaptive Card text | [`teams`] |
+//! | Telegram `parse_mode: HTML` | [`telegram_html`] |
+//! | Google Chat message `text` | [`google_chat`] (card text: [`html`]) |
+//! | Mattermost markdown | [`mattermost`] |
+//! | plain-text push (ntfy) | [`plain`] |
 //! | email header (subject) | [`header`] |
 //! | Alertmanager label value | [`label`] |
 //! | JSON | serde escapes; cut with [`cap`] |
@@ -22,7 +26,8 @@
 //!
 //! Lengths: [`cap`] cuts at a character boundary and marks the cut with `…`;
 //! [`fit`] cuts *before* escaping (so no escape sequence is cut in half) and
-//! still lands within the limit after it.
+//! still lands within the limit after it; [`fit_measured`] does the same for
+//! limits counted otherwise (bytes, Telegram's UTF-16 code units).
 //!
 //! This is a leaf: it imports nothing from the crate.
 
@@ -76,17 +81,37 @@ pub fn cap_bytes(text: &str, max_bytes: usize) -> Cow<'_, str> {
 /// first (an escape sequence such as `&amp;` is never cut in half), and cut
 /// shorter while escaping makes it overflow.
 pub fn fit(text: &str, max_chars: usize, escape: impl Fn(&str) -> String) -> String {
-    let mut budget = max_chars;
+    fit_measured(text, max_chars, |s| s.chars().count(), escape)
+}
+
+/// [`fit`] for a limit that `measure` counts (e.g. `str::len` for bytes, or
+/// UTF-16 code units): the result measures at most `max` (or is empty).
+pub fn fit_measured(
+    text: &str,
+    max: usize,
+    measure: impl Fn(&str) -> usize,
+    escape: impl Fn(&str) -> String,
+) -> String {
+    let mut budget = max;
     loop {
         let escaped = escape(&cap(text, budget));
-        let length = escaped.chars().count();
-        if length <= max_chars || budget == 0 {
-            return escaped;
+        let length = measure(&escaped);
+        if length <= max || budget == 0 {
+            return if length <= max {
+                escaped
+            } else {
+                String::new()
+            };
         }
         // Shrink in proportion to the overflow (and by at least one), so a
         // text of nothing but escapes still keeps as much as fits.
-        budget = (budget * max_chars / length).min(budget - 1);
+        budget = (budget * max / length).min(budget - 1);
     }
+}
+
+/// Telegram's message length unit: UTF-16 code units.
+pub fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
 }
 
 /// Characters a terminal (or a person reading a log) could be fooled by:
@@ -197,6 +222,58 @@ pub fn teams(text: &str) -> String {
     without_controls(text)
         .replace('[', "\u{FF3B}")
         .replace(']', "\u{FF3D}")
+}
+
+/// For plain-text receivers that show text as it is (ntfy's message and
+/// title): control characters other than line breaks and tabs removed.
+pub fn plain(text: &str) -> String {
+    without_controls(text)
+}
+
+/// For Telegram's `parse_mode: "HTML"`: `&`, `<`, `>` and `"` as the four
+/// entities Telegram knows, so no API text becomes a tag (`<a href>`, `<b>`)
+/// or breaks the message's own markup; control characters removed.
+pub fn telegram_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in without_controls(text).chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// For a Google Chat message's `text`: it has no escape syntax, and `<…>` is
+/// its markup for mentions (`<users/all>`) and links (`<url|label>`), so `<`
+/// and `>` become the look-alikes `‹` and `›`; control characters removed.
+/// (Card text is HTML: use [`html`].)
+pub fn google_chat(text: &str) -> String {
+    without_controls(text)
+        .replace('<', "\u{2039}")
+        .replace('>', "\u{203A}")
+}
+
+/// For Mattermost markdown (`text` and attachment text): markdown characters
+/// backslash escaped (no link, image, heading, table or code block from API
+/// text), and a zero-width space after every `@`, so `@channel`, `@all`,
+/// `@here` and `@user` in a campaign name notify nobody.
+pub fn mattermost(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in without_controls(text).chars() {
+        match c {
+            '@' => escaped.push_str("@\u{200B}"),
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '!' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// For an email header such as the subject: every control character

@@ -135,3 +135,64 @@ fn url_and_form_components_cannot_end_their_part() {
     let form = form_component(HOSTILE_NAME);
     assert!(!form.contains(['&', '=', '\n', '\r', ' ']), "{form}");
 }
+
+#[test]
+fn telegram_html_leaves_no_tag_and_no_bare_ampersand() {
+    let hostile = "<b>bold</b> & </script> \"q\" \\ line\r\nnext\0";
+    let escaped = telegram_html(hostile);
+    assert_eq!(
+        escaped,
+        "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;/script&gt; &quot;q&quot; \\ line\nnext"
+    );
+    assert!(!escaped.contains('<') && !escaped.contains('>'));
+    // Every `&` starts one of Telegram's four entities.
+    for (at, _) in escaped.match_indices('&') {
+        let rest = &escaped[at..];
+        assert!(
+            ["&amp;", "&lt;", "&gt;", "&quot;"]
+                .iter()
+                .any(|entity| rest.starts_with(entity)),
+            "{rest}"
+        );
+    }
+}
+
+#[test]
+fn google_chat_text_cannot_mention_or_link() {
+    let shown = google_chat("<users/all> <https://evil|click> a\u{1b}b\n");
+    assert_eq!(shown, "‹users/all› ‹https://evil|click› ab\n");
+}
+
+#[test]
+fn mattermost_text_notifies_nobody_and_links_nothing() {
+    let shown = mattermost("@channel [x](https://evil) ![i](u) # h `c` a\u{7}b");
+    assert!(!shown.contains("@channel"), "{shown}");
+    assert!(shown.starts_with("@\u{200B}channel"), "{shown}");
+    assert!(shown.contains("\\[x\\]\\(https://evil\\)"), "{shown}");
+    assert!(shown.contains("\\!\\[i\\]"), "{shown}");
+    assert!(shown.contains("\\# h \\`c\\` ab"), "{shown}");
+}
+
+#[test]
+fn plain_removes_controls_but_keeps_lines() {
+    assert_eq!(plain("a\u{1b}[2J\r\nb\tc\0"), "a[2J\nb\tc");
+}
+
+#[test]
+fn fit_measured_keeps_within_bytes_and_utf16_units() {
+    let emoji = "😀".repeat(3000);
+    let cut = fit_measured(&emoji, 4096, utf16_len, |s| s.to_string());
+    assert!(utf16_len(&cut) <= 4096, "{}", utf16_len(&cut));
+    assert!(
+        utf16_len(&cut) > 4000,
+        "keeps nearly all: {}",
+        utf16_len(&cut)
+    );
+    let escapes = "<".repeat(10_000);
+    let cut = fit_measured(&escapes, 1000, str::len, telegram_html);
+    assert!(cut.len() <= 1000 && cut.len() > 900, "{}", cut.len());
+    assert!(
+        !cut.contains("&l…") && !cut.ends_with("&"),
+        "no entity cut in half"
+    );
+}

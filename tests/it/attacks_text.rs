@@ -354,6 +354,30 @@ fn refusal(path: &str, body: &str) -> Option<String> {
                     })
             })
         }),
+        // docs.ntfy.sh: messages over 4,096 bytes become attachments (or are refused).
+        "/ntfy/" => over(
+            "message bytes",
+            json["message"].as_str().map_or(0, str::len),
+            4_096,
+        ),
+        // core.telegram.org/bots/api#sendmessage: text 1-4,096 characters.
+        "/tg/bot123456:AAH_megabyte-test-token-0123456789/sendMessage" => {
+            let text = json["text"].as_str().unwrap_or_default();
+            over("text units", text.encode_utf16().count(), 4_096)
+                .or_else(|| text.is_empty().then(|| "empty text".into()))
+        }
+        // docs.opsgenie.com Alert API: message 130, alias 512, description 15,000.
+        "/og/v2/alerts" => over("message", chars(&json["message"]), 130)
+            .or_else(|| over("alias", chars(&json["alias"]), 512))
+            .or_else(|| over("description", chars(&json["description"]), 15_000)),
+        // Google Chat: a message is at most 32,000 bytes.
+        "/gchat/v1/spaces/S/messages" => over("message bytes", body.len(), 32_000),
+        // Mattermost: posts of at most 16,383 characters.
+        "/mm/hooks/k0123456789" => over(
+            "post",
+            chars(&json["text"]) + chars(&json["attachments"][0]["text"]),
+            16_383,
+        ),
         // The webhook payload caps the name (schemas/webhook-payload-v1.schema.json).
         "/hook" => over("campaign.name", chars(&json["campaign"]["name"]), 1_024)
             .or_else(|| over("payload bytes", body.len(), 64 * 1024)),
@@ -412,7 +436,30 @@ kind = "email"
 smtp_url = "{smtp}"
 from = "Campaign Watcher <watcher@example.com>"
 to = ["ops@example.com"]
+[channels.ntfy]
+kind = "ntfy"
+url = "{ntfy}"
+[channels.tg]
+kind = "telegram"
+bot_token = "123456:AAH_megabyte-test-token-0123456789"
+chat_id = "-100123"
+api_url = "{tg}"
+[channels.og]
+kind = "opsgenie"
+api_key = "og-megabyte-key-0123"
+api_url = "{og}"
+[channels.gchat]
+kind = "google_chat"
+url = "{gchat}"
+[channels.mm]
+kind = "mattermost"
+url = "{mm}"
 "#,
+        ntfy = receiver.url("/ntfy/topic"),
+        tg = receiver.url("/tg"),
+        og = receiver.url("/og"),
+        gchat = receiver.url("/gchat/v1/spaces/S/messages?key=k&token=t"),
+        mm = receiver.url("/mm/hooks/k0123456789"),
         hook = receiver.url("/hook"),
         slack = receiver.url("/slack"),
         discord = receiver.url("/discord"),
@@ -456,6 +503,11 @@ to = ["ops@example.com"]
         "/pagerduty",
         "/am/api/v2/alerts",
         "/http",
+        "/ntfy/",
+        "/tg/bot123456:AAH_megabyte-test-token-0123456789/sendMessage",
+        "/og/v2/alerts",
+        "/gchat/v1/spaces/S/messages",
+        "/mm/hooks/k0123456789",
     ] {
         let arrivals = receiver.at(path);
         assert!(!arrivals.is_empty(), "nothing arrived at {path}");

@@ -22,6 +22,7 @@ mod fault_store;
 mod faults;
 mod http_kind;
 mod image;
+mod kinds;
 mod kubernetes;
 mod layers;
 mod routes;

@@ -1,0 +1,332 @@
+//! Opsgenie Alert API v2 (<https://docs.opsgenie.com/docs/alert-api>): an event
+//! that starts a condition creates an alert (`POST /v2/alerts`), one that ends
+//! it closes the alert by the same alias (`POST
+//! /v2/alerts/{alias}/close?identifierType=alias`). The alias is deterministic
+//! per (campaign, condition), `campaign-watcher:<campaign>:<condition>`
+//! (`campaign-watcher:watcher:api_unhealthy` for the API), so retries and
+//! reminders land on the open alert (Opsgenie counts them) and the close finds it.
+//!
+//! Events that neither start nor end a condition are skipped, as for
+//! PagerDuty; `test-notify` creates a test alert and closes it at once.
+//! Opsgenie answers 202 (accepted, processed later): sent. 429 and 5xx are
+//! retried; 401/403 (the key) and other 4xx are dead. The `GenieKey` is a
+//! sensitive header, never logged, and scrubbed from every answer.
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde_json::{json, Value};
+
+use super::channel::{BuildContext, Deliver};
+use super::chat::{campaign_key, headline, ChatText};
+use super::target::{answered, outcome_for_status, Answer, Target};
+use super::{DeliverError, SendOutcome};
+use crate::event::{Event, EventType};
+use crate::route::condition::{transitions, Condition, Transition};
+use crate::text::{fit, plain};
+
+mod settings;
+pub use settings::OpsgenieSettings;
+
+pub const US_API_URL: &str = "https://api.opsgenie.com";
+pub const EU_API_URL: &str = "https://api.eu.opsgenie.com";
+/// The Alert API's field limits.
+const MESSAGE_CHARS: usize = 130;
+const DESCRIPTION_CHARS: usize = 15_000;
+const ENTITY_CHARS: usize = 512;
+const SOURCE_CHARS: usize = 100;
+const NOTE_CHARS: usize = 25_000;
+const TAG_CHARS: usize = 50;
+const MAX_TAGS: usize = 20;
+/// `details` may hold 8,000 characters in all: six values of at most 1,000.
+const DETAIL_CHARS: usize = 1000;
+
+pub struct OpsgenieChannel {
+    /// The API's base URL (`https://api.opsgenie.com`).
+    target: Target,
+    priorities: BTreeMap<Condition, String>,
+    tags: Vec<String>,
+    text: ChatText,
+}
+
+impl std::fmt::Debug for OpsgenieChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsgenieChannel")
+            .field("api", &self.target)
+            .field("api_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `P1` .. `P5`.
+pub fn parse_priority(text: &str) -> Option<String> {
+    let text = text.trim().to_ascii_uppercase();
+    matches!(text.as_str(), "P1" | "P2" | "P3" | "P4" | "P5").then_some(text)
+}
+
+pub fn default_priority(condition: Condition) -> &'static str {
+    match condition {
+        Condition::ApiUnhealthy | Condition::StoreUnhealthy => "P1",
+        Condition::NotFound => "P2",
+        Condition::Paused | Condition::UploadErrors | Condition::Unreadable => "P3",
+    }
+}
+
+/// The alias of `condition` for `event`'s campaign (or the watcher).
+pub fn alias(event: &Event, condition: Condition) -> String {
+    format!(
+        "campaign-watcher:{}:{}",
+        campaign_key(event),
+        condition.key()
+    )
+}
+
+/// One request of an event: create or close, the alias, and the body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub action: Action,
+    pub alias: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Close,
+}
+
+impl OpsgenieChannel {
+    pub fn new(
+        settings: &OpsgenieSettings,
+        context: &BuildContext<'_>,
+    ) -> Result<Self, DeliverError> {
+        let name = context.name;
+        let invalid = |reason: &str| DeliverError::Chat {
+            channel: name.to_string(),
+            reason: reason.to_string(),
+        };
+        let key = settings
+            .api_key
+            .as_ref()
+            .map(|key| key.expose().trim())
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| invalid("`api_key` (or api_key_file) is missing"))?;
+        let mut header = HeaderValue::from_str(&format!("GenieKey {key}"))
+            .map_err(|_| invalid("`api_key` holds a character a header cannot"))?;
+        header.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, header);
+        let mut problems = Vec::new();
+        let priorities = super::chat::condition_map(
+            "priority",
+            settings.priority.as_ref(),
+            parse_priority,
+            "P1 to P5",
+            &mut problems,
+        );
+        if !problems.is_empty() {
+            return Err(invalid(&problems.join("; ")));
+        }
+        Ok(Self {
+            target: Target::with_headers(
+                name,
+                settings.base_url(),
+                context.shared.timeout,
+                settings.allow_link_local,
+                headers,
+            )?
+            .scrubbing(&[key]),
+            priorities,
+            tags: settings.tags.clone().unwrap_or_default(),
+            text: ChatText::new(context)?,
+        })
+    }
+
+    /// The requests for one event, in sending order.
+    pub fn requests(&self, event: &Event) -> Result<Vec<Request>, String> {
+        if event.kind == EventType::Test {
+            let alias = format!("campaign-watcher:test:{}", event.id);
+            return Ok(vec![
+                self.create(event, &alias, "P5", "test")?,
+                self.close(event, &alias),
+            ]);
+        }
+        let mut requests = Vec::new();
+        for transition in transitions(event) {
+            requests.push(match transition {
+                Transition::Starts(condition) => {
+                    let priority = self
+                        .priorities
+                        .get(&condition)
+                        .map_or(default_priority(condition), String::as_str);
+                    self.create(event, &alias(event, condition), priority, condition.key())?
+                }
+                Transition::Ends(condition) => self.close(event, &alias(event, condition)),
+            });
+        }
+        Ok(requests)
+    }
+
+    fn source(&self) -> String {
+        fit(self.text.instance(), SOURCE_CHARS, plain)
+    }
+
+    fn create(
+        &self,
+        event: &Event,
+        alias: &str,
+        priority: &str,
+        condition: &str,
+    ) -> Result<Request, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let campaign = event.campaign.as_ref();
+        let detail = |text: &str| fit(text, DETAIL_CHARS, plain);
+        let mut tags = vec!["campaign-watcher".to_string(), condition.to_string()];
+        tags.extend(self.tags.iter().map(|tag| fit(tag, TAG_CHARS, plain)));
+        tags.truncate(MAX_TAGS);
+        let mut details = json!({
+            "event_id": event.id,
+            "event_type": event.kind.as_str(),
+        });
+        if let Some(campaign) = campaign {
+            details["campaign_id"] = json!(detail(&campaign.id));
+            details["campaign_name"] = json!(detail(&campaign.name));
+            details["status"] = json!(campaign.status.to_string());
+        }
+        Ok(Request {
+            action: Action::Create,
+            alias: alias.to_string(),
+            body: json!({
+                "message": fit(&headline(&rendered), MESSAGE_CHARS, plain),
+                "alias": alias,
+                "description": fit(rendered.text.trim(), DESCRIPTION_CHARS, plain),
+                "tags": tags,
+                "details": details,
+                "entity": campaign.map_or_else(
+                    || "sigmamind-api".to_string(),
+                    |c| fit(&c.id, ENTITY_CHARS, plain),
+                ),
+                "source": self.source(),
+                "priority": priority,
+            }),
+        })
+    }
+
+    fn close(&self, event: &Event, alias: &str) -> Request {
+        let note = format!("{} ({})", event.summary, event.id);
+        Request {
+            action: Action::Close,
+            alias: alias.to_string(),
+            body: json!({
+                "source": self.source(),
+                "note": fit(&note, NOTE_CHARS, plain),
+            }),
+        }
+    }
+
+    /// Where `request` goes: the alias is letters, digits and `_-.:` only
+    /// ([`campaign_key`]), so it sits in the path as it is.
+    fn target_for(&self, request: &Request) -> Target {
+        match request.action {
+            Action::Create => self.target.clone().join_path("/v2/alerts"),
+            Action::Close => {
+                let mut target = self
+                    .target
+                    .clone()
+                    .join_path(&format!("/v2/alerts/{}/close", request.alias));
+                target.url.set_query(Some("identifierType=alias"));
+                target
+            }
+        }
+    }
+}
+
+impl Deliver for OpsgenieChannel {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+        let mut out = String::new();
+        for event in events {
+            let requests = self.requests(event)?;
+            if requests.is_empty() {
+                out.push_str(&format!(
+                    "# {} ({}): neither starts nor ends a condition; nothing is sent\n",
+                    event.kind, event.id
+                ));
+            }
+            for request in requests {
+                let line = match request.action {
+                    Action::Create => "POST /v2/alerts".to_string(),
+                    Action::Close => {
+                        format!(
+                            "POST /v2/alerts/{}/close?identifierType=alias",
+                            request.alias
+                        )
+                    }
+                };
+                out.push_str(&format!("# {line}\n"));
+                out.push_str(&super::channel::pretty(&request.body));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn send(&self, event: &Event) -> SendOutcome {
+        let requests = match self.requests(event) {
+            Ok(requests) => requests,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        if requests.is_empty() {
+            return SendOutcome::Delivered {
+                detail: format!(
+                    "skipped: {} neither starts nor ends an Opsgenie alert",
+                    event.kind
+                ),
+            };
+        }
+        let mut details = Vec::new();
+        // A retry sends every request again; the alias makes that harmless.
+        for request in &requests {
+            let target = self.target_for(request);
+            let answer = match target.post_json(&request.body).await {
+                Ok(answer) => answer,
+                Err(reason) => {
+                    return SendOutcome::Retry {
+                        reason,
+                        retry_after: None,
+                    }
+                }
+            };
+            match classify(target.display(), &answer) {
+                SendOutcome::Delivered { detail } => details.push(format!(
+                    "{} {}",
+                    match request.action {
+                        Action::Create => "create",
+                        Action::Close => "close",
+                    },
+                    detail
+                )),
+                failed => return failed,
+            }
+        }
+        SendOutcome::Delivered {
+            detail: details.join("; "),
+        }
+    }
+}
+
+pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        401 | 403 => SendOutcome::Permanent {
+            reason: format!(
+                "Opsgenie rejected the API key; check api_key (and the region): {reason}"
+            ),
+        },
+        400 | 422 => SendOutcome::Permanent {
+            reason: format!("Opsgenie refused the request as invalid: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
+    }
+}
+
+#[cfg(test)]
+mod tests;

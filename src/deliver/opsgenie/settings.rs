@@ -1,0 +1,135 @@
+//! `kind = "opsgenie"`: Alert API v2 alerts created and closed per condition.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{parse_priority, OpsgenieChannel, EU_API_URL, US_API_URL};
+use crate::config::secret::{Secret, SecretFiles};
+use crate::config::url::{check_secret_url, hide_url, url_secrets};
+use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
+use crate::deliver::chat::condition_map;
+use crate::deliver::DeliverError;
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsgenieSettings {
+    /// An API integration's key, sent as `Authorization: GenieKey <key>` (a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_file: Option<PathBuf>,
+    /// `us` (default, `https://api.opsgenie.com`) or `eu`
+    /// (`https://api.eu.opsgenie.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The API's base URL, instead of the region's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// Priority per condition (`paused`, `upload_errors`, ... or the event
+    /// type that starts it) → `P1`..`P5`. Defaults: API and store outages
+    /// P1, a disappearance P2, the rest P3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<BTreeMap<String, String>>,
+    /// More tags on every alert (after `campaign-watcher` and the condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Let `api_url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
+}
+
+impl OpsgenieSettings {
+    /// `api_url`, else the region's host.
+    pub fn base_url(&self) -> &str {
+        match (&self.api_url, self.region.as_deref()) {
+            (Some(url), _) => url,
+            (None, Some("eu")) => EU_API_URL,
+            (None, _) => US_API_URL,
+        }
+    }
+}
+
+impl ChannelConfig for OpsgenieSettings {
+    type Channel = Box<OpsgenieChannel>;
+    const RENDERS_TEXT: bool = true;
+    const HOLDS_QUIET_HOURS: bool = false;
+    const LIST_KEYS: &'static [&'static str] = &["tags"];
+
+    fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
+        match &self.api_key {
+            None => problems.push(format!(
+                "{at}.api_key: an opsgenie channel needs an API integration's key (api_key or api_key_file)"
+            )),
+            Some(key) if key.expose().trim().is_empty() => {
+                problems.push(format!("{at}.api_key: is empty"))
+            }
+            Some(_) => {}
+        }
+        if let Some(region) = &self.region {
+            if !matches!(region.as_str(), "us" | "eu") {
+                problems.push(format!(
+                    "{at}.region: \"{}\" must be \"us\" or \"eu\" (or set api_url)",
+                    crate::text::terminal(&crate::text::cap(region, 40))
+                ));
+            }
+        }
+        if let Some(url) = &self.api_url {
+            check_secret_url(
+                &format!("{at}.api_url"),
+                url,
+                self.allow_link_local,
+                problems,
+            );
+        }
+        condition_map(
+            &format!("{at}.priority"),
+            self.priority.as_ref(),
+            parse_priority,
+            "P1, P2, P3, P4 or P5",
+            problems,
+        );
+        let tags = self.tags.as_deref().unwrap_or_default();
+        if tags.len() > 18 {
+            problems.push(format!(
+                "{at}.tags: at most 18 (Opsgenie takes 20 tags, two are the watcher's)"
+            ));
+        }
+        for tag in tags {
+            if tag.trim().is_empty() || tag.chars().count() > 50 {
+                problems.push(format!(
+                    "{at}.tags: \"{}\" must be 1-50 characters",
+                    crate::text::terminal(&crate::text::cap(tag, 60))
+                ));
+            }
+        }
+        text.check(at, None, problems);
+    }
+
+    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
+        files.fill(
+            "api_key_file",
+            self.api_key_file.as_deref(),
+            &mut self.api_key,
+        );
+    }
+
+    fn redact(&mut self) {
+        hide_url(&mut self.api_url);
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = url_secrets(self.api_url.as_deref());
+        secrets.extend(
+            self.api_key
+                .iter()
+                .map(|key| key.expose().trim().to_string()),
+        );
+        secrets
+    }
+
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<OpsgenieChannel>, DeliverError> {
+        OpsgenieChannel::new(self, context).map(Box::new)
+    }
+}

@@ -1,0 +1,135 @@
+use chrono::Utc;
+
+use super::*;
+use crate::config::Secret;
+use crate::deliver::channel::{ChannelConfig, TextSettings};
+use crate::observe::CampaignStatus;
+use crate::render::sample_event;
+
+const KEY: &str = "0f1e2d3c-GENIEKEY-4b5a-6978-abcdef012345";
+
+fn settings() -> OpsgenieSettings {
+    OpsgenieSettings {
+        api_key: Some(Secret::new(KEY)),
+        priority: Some([("upload_errors".into(), "p4".into())].into()),
+        tags: Some(vec!["outreach".into()]),
+        ..OpsgenieSettings::default()
+    }
+}
+
+fn channel() -> OpsgenieChannel {
+    OpsgenieChannel::new(&settings(), &BuildContext::for_tests("og")).unwrap()
+}
+
+#[test]
+fn a_pause_creates_and_its_resume_closes_by_the_same_alias() {
+    let channel = channel();
+    let paused = sample_event(EventType::StatusChanged, Utc::now());
+    let create = &channel.requests(&paused).unwrap()[0];
+    assert_eq!(create.action, Action::Create);
+    assert_eq!(
+        create.alias,
+        "campaign-watcher:camp_XiQEBcj9cc5TFRB4:paused"
+    );
+    assert_eq!(create.body["alias"], create.alias);
+    assert_eq!(create.body["priority"], "P3");
+    assert_eq!(
+        create.body["message"],
+        "Q4 Outreach Campaign: live → paused"
+    );
+    assert_eq!(create.body["source"], "host-1");
+    assert_eq!(create.body["entity"], "camp_XiQEBcj9cc5TFRB4");
+    assert_eq!(
+        create.body["tags"],
+        json!(["campaign-watcher", "paused", "outreach"])
+    );
+    assert_eq!(create.body["details"]["event_id"], paused.id);
+
+    let mut resumed = paused.clone();
+    let campaign = resumed.campaign.as_mut().unwrap();
+    campaign.previous_status = Some(CampaignStatus::Paused);
+    campaign.status = CampaignStatus::Live;
+    let close = &channel.requests(&resumed).unwrap()[0];
+    assert_eq!(close.action, Action::Close);
+    assert_eq!(close.alias, create.alias);
+    assert_eq!(
+        channel.target_for(close).url.as_str(),
+        "https://api.opsgenie.com/v2/alerts/campaign-watcher:camp_XiQEBcj9cc5TFRB4:paused/close?identifierType=alias"
+    );
+
+    let errors = &channel
+        .requests(&sample_event(EventType::UploadErrorsAdded, Utc::now()))
+        .unwrap()[0];
+    assert_eq!(errors.body["priority"], "P4", "configured");
+    let down = &channel
+        .requests(&sample_event(EventType::ApiUnhealthy, Utc::now()))
+        .unwrap()[0];
+    assert_eq!(down.alias, "campaign-watcher:watcher:api_unhealthy");
+    assert_eq!(down.body["priority"], "P1");
+    assert!(channel
+        .requests(&sample_event(EventType::SettingsChanged, Utc::now()))
+        .unwrap()
+        .is_empty());
+    let test = channel
+        .requests(&sample_event(EventType::Test, Utc::now()))
+        .unwrap();
+    assert_eq!(
+        test.iter().map(|r| r.action).collect::<Vec<_>>(),
+        [Action::Create, Action::Close]
+    );
+}
+
+#[test]
+fn hostile_campaigns_stay_within_the_field_limits() {
+    let channel = channel();
+    let mut event = sample_event(EventType::StatusChanged, Utc::now());
+    let campaign = event.campaign.as_mut().unwrap();
+    campaign.name = format!("\"q\" \\ <b>x</b>\r\n{}", "é".repeat(5000));
+    campaign.id = format!("camp/../{}", "x".repeat(5000));
+    let create = &channel.requests(&event).unwrap()[0];
+    assert!(create.alias.len() <= 512);
+    assert!(create
+        .alias
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)));
+    let body = &create.body;
+    assert!(body["message"].as_str().unwrap().chars().count() <= MESSAGE_CHARS);
+    assert!(!body["message"].as_str().unwrap().contains('\r'));
+    assert!(body["entity"].as_str().unwrap().chars().count() <= ENTITY_CHARS);
+    let details: usize = body["details"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap_or_default().chars().count())
+        .sum();
+    assert!(details <= 8000, "{details}");
+}
+
+#[test]
+fn regions_and_previews() {
+    let mut eu = settings();
+    eu.region = Some("eu".into());
+    assert_eq!(eu.base_url(), EU_API_URL);
+    let mut problems = Vec::new();
+    let bad = OpsgenieSettings {
+        region: Some("mars".into()),
+        priority: Some([("paused".into(), "P9".into())].into()),
+        ..OpsgenieSettings::default()
+    };
+    bad.check("channels.og", &TextSettings::default(), &mut problems);
+    for key in ["api_key", "region", "priority"] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with(&format!("channels.og.{key}"))),
+            "{key}: {problems:#?}"
+        );
+    }
+    let events: Vec<Event> = EventType::ALL
+        .into_iter()
+        .map(|kind| sample_event(kind, Utc::now()))
+        .collect();
+    let shown = channel().preview(&events, false).unwrap() + &format!("{:?}", channel());
+    assert!(!shown.contains("GENIEKEY"), "{shown}");
+    assert!(shown.contains("/close?identifierType=alias"));
+}
