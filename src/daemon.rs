@@ -397,6 +397,7 @@ impl Daemon {
                 status: status.clone(),
                 metrics: metrics.clone(),
                 store: store.clone(),
+                access: Arc::new(http::Access::new(&settings.http, metrics.clone())),
             };
             http::serve(listener, state, stop.clone())
         });

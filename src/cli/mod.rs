@@ -13,6 +13,7 @@ mod check_config;
 mod completions;
 mod demo;
 mod failure;
+mod hash_password;
 mod healthcheck;
 mod history;
 mod once;
@@ -140,6 +141,12 @@ pub enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+    /// Print a bcrypt hash for `[http.users.NAME] password_hash`; the password is read from a prompt (no echo) or stdin, never from the command line.
+    HashPassword {
+        /// bcrypt cost: each step doubles the time a check takes (12 is about 250 ms).
+        #[arg(long, default_value_t = 12)]
+        cost: u32,
+    },
     /// Zero-configuration tour: a built-in simulated API whose campaigns change, watched, alerts printed.
     Demo {
         /// Stop after this long instead of waiting for Ctrl-C.
@@ -172,7 +179,13 @@ pub enum Command {
 }
 
 /// Commands that read no configuration: `--config` is not offered in their help.
-const WITHOUT_CONFIG: [&str; 4] = ["demo", "simulate", "completions", "manpage"];
+const WITHOUT_CONFIG: [&str; 5] = [
+    "demo",
+    "simulate",
+    "completions",
+    "manpage",
+    "hash-password",
+];
 
 /// The command line as the binary parses it (and as completions and the man
 /// page describe it).
@@ -242,6 +255,7 @@ fn configured_log_format(cli: &Cli) -> LogFormat {
         Command::Demo { .. }
         | Command::Simulate { .. }
         | Command::Completions { .. }
+        | Command::HashPassword { .. }
         | Command::Manpage => LogFormat::default(),
         _ => Settings::load(&cli.config)
             .map(|settings| settings.log.format)
@@ -277,6 +291,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             url,
             timeout,
         } => healthcheck::healthcheck(config, ready, url, timeout).await,
+        Command::HashPassword { cost } => hash_password::hash_password(cost),
         Command::Demo { duration, step } => demo::demo(duration, step).await,
         Command::Simulate {
             listen,
