@@ -610,6 +610,9 @@ impl Reload<'_> {
                 tracing::warn!("reload: {key} changed; it takes effect only after a restart (the running value stays)");
             }
         }
+        if !running.settings.http.same_access(&settings.http) {
+            tracing::warn!("reload: http.users, http.tokens, http.external_url or http.session_ttl changed; access changes take effect only after a restart (the running rules stay)");
+        }
         let reasserters =
             reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));
         let campaigns = settings.watch.campaigns.len();

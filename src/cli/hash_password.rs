@@ -18,7 +18,7 @@ const MIN_PASSWORD_CHARS: usize = 8;
 pub(super) fn hash_password(cost: u32) -> Result<(), Failure> {
     if !(4..=31).contains(&cost) {
         return Err(Failure::usage(format!(
-            "--cost {cost} is outside 4..=31 (12, the default, takes about a quarter of a second)"
+            "--cost {cost} is outside 4..=31 (the default is 12)"
         )));
     }
     let password = if std::io::stdin().is_terminal() {

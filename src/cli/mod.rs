@@ -143,7 +143,7 @@ pub enum Command {
     },
     /// Print a bcrypt hash for `[http.users.NAME] password_hash`; the password is read from a prompt (no echo) or stdin, never from the command line.
     HashPassword {
-        /// bcrypt cost: each step doubles the time a check takes (12 is about 250 ms).
+        /// bcrypt cost, 4-31: each step doubles the time a check takes (aim for 50-250 ms on the watcher's host).
         #[arg(long, default_value_t = 12)]
         cost: u32,
     },

@@ -145,6 +145,44 @@ impl HttpSettings {
         !self.users.is_empty() || !self.tokens.is_empty()
     }
 
+    /// Whether `other` grants the same access (users, hashes, roles, tokens,
+    /// `external_url`, `session_ttl`): a reload cannot change them in a running daemon.
+    pub fn same_access(&self, other: &HttpSettings) -> bool {
+        let users = |s: &HttpSettings| -> Vec<(String, String, String)> {
+            s.users
+                .iter()
+                .map(|(name, user)| {
+                    (
+                        name.clone(),
+                        user.password_hash.expose().to_string(),
+                        user.role.clone(),
+                    )
+                })
+                .collect()
+        };
+        let tokens = |s: &HttpSettings| -> Vec<(String, PathBuf, String, Option<String>)> {
+            s.tokens
+                .iter()
+                .map(|(name, token)| {
+                    let value = match &token.token {
+                        TokenValue::Read(value) => Some(value.expose().to_string()),
+                        _ => None,
+                    };
+                    (
+                        name.clone(),
+                        token.token_file.clone(),
+                        token.role.clone(),
+                        value,
+                    )
+                })
+                .collect()
+        };
+        self.external_url == other.external_url
+            && self.session_ttl == other.session_ttl
+            && users(self) == users(other)
+            && tokens(self) == tokens(other)
+    }
+
     /// Reads every `token_file` (a relative path in `$CREDENTIALS_DIRECTORY`
     /// when set); a failure is kept for [`HttpSettings::check`].
     pub(super) fn read_token_files(&mut self, credentials_dir: Option<&std::path::Path>) {
