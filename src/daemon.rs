@@ -392,12 +392,13 @@ impl Daemon {
             metrics.clone(),
             status.clone(),
         ));
+        let access = Arc::new(http::Access::new(&settings.http, metrics.clone()));
         let http_task = http_listener.map(|listener| {
             let state = HttpState {
                 status: status.clone(),
                 metrics: metrics.clone(),
                 store: store.clone(),
-                access: Arc::new(http::Access::new(&settings.http, metrics.clone())),
+                access: access.clone(),
             };
             http::serve(listener, state, stop.clone())
         });
@@ -416,6 +417,7 @@ impl Daemon {
             schedule,
             ticks,
             reasserting,
+            access,
         };
         tokio::pin!(shutdown);
         let mut reloads_open = true;
@@ -505,6 +507,8 @@ struct Running {
     /// The scheduler's end of the tick channel, for a replacement scheduler.
     ticks: mpsc::Sender<()>,
     reasserting: Reasserting,
+    /// The HTTP guard's rules, replaced on a reload.
+    access: Arc<http::Access>,
 }
 
 /// The Alertmanager channels' re-posting tasks and the token that stops them
@@ -611,7 +615,7 @@ impl Reload<'_> {
             }
         }
         if !running.settings.http.same_access(&settings.http) {
-            tracing::warn!("reload: http.users, http.tokens, http.external_url or http.session_ttl changed; access changes take effect only after a restart (the running rules stay)");
+            running.access.reload(&settings.http);
         }
         let reasserters =
             reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));

@@ -527,3 +527,83 @@ async fn check_config_names_every_access_problem_at_once() {
     }
     assert!(!output.contains("plain-text-password"), "{output}");
 }
+
+#[tokio::test]
+async fn a_reload_ends_the_access_of_removed_or_changed_users() {
+    let hash = bcrypt::hash(ALICE_PASSWORD, 4).unwrap();
+    let app = BinaryApp::spawn(1, "").await;
+    let user = |name: &str, role: &str| {
+        format!("[http.users.{name}]\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n")
+    };
+    expose(
+        &app,
+        "0.0.0.0:0",
+        "",
+        &format!("{}{}", user("alice", "admin"), user("bob", "read")),
+    );
+    let written = std::fs::read_to_string(&app.config).unwrap();
+    let mut daemon = spawn_daemon(&app.config, app.dir.path());
+    let base = on_loopback(daemon.http_addr().await);
+    let login = client()
+        .post(format!("{base}/login"))
+        .header("origin", &base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("username", "alice"), ("password", ALICE_PASSWORD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let session = cookie_pair(&login);
+    let alice = || {
+        client()
+            .get(format!("{base}/api/v1/whoami"))
+            .header("cookie", &session)
+            .send()
+    };
+    let bob = || {
+        client()
+            .get(format!("{base}/api/v1/whoami"))
+            .basic_auth("bob", Some(ALICE_PASSWORD))
+            .send()
+    };
+    assert_eq!(bob().await.unwrap().status(), 200);
+
+    // bob removed, alice unchanged: bob is out at once, alice's session stays.
+    std::fs::write(&app.config, written.replace(&user("bob", "read"), "")).unwrap();
+    daemon.signal("-HUP");
+    let mut refused = false;
+    for _ in 0..100 {
+        if bob().await.unwrap().status() == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "bob is refused after the reload: {}",
+        daemon.logs()
+    );
+    assert_eq!(alice().await.unwrap().status(), 200);
+
+    // alice's role changes: her session ends.
+    let demoted = written
+        .replace(&user("bob", "read"), "")
+        .replace(&user("alice", "admin"), &user("alice", "read"));
+    std::fs::write(&app.config, demoted).unwrap();
+    daemon.signal("-HUP");
+    let mut ended = false;
+    for _ in 0..100 {
+        if alice().await.unwrap().status() == 401 {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ended,
+        "alice's session ends when her role changes: {}",
+        daemon.logs()
+    );
+    daemon.terminate(Duration::from_secs(10)).await;
+}

@@ -49,7 +49,7 @@ where
 }
 
 async fn admit(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.mode {
+    match access.rules().mode {
         Mode::Closed => closed(&access, is_api(request.uri().path())),
         Mode::Open => admit_open(&access, request, next).await,
         Mode::Protected => admit_protected(&access, request, next).await,
@@ -67,10 +67,10 @@ pub(super) fn closed(access: &Access, json: bool) -> Response {
 
 async fn admit_open(access: &Access, request: Request, next: Next) -> Response {
     let json = is_api(request.uri().path());
-    if !host_is_local(request.headers(), access.external.as_deref()) {
+    if !host_is_local(request.headers(), access.rules().external.as_deref()) {
         return refusal(StatusCode::FORBIDDEN, NOT_LOCAL, json);
     }
-    let name = access.csrf_cookie();
+    let name = access.rules().csrf_cookie();
     let nonce = cookie(request.headers(), name)
         .filter(|nonce| nonce.len() == 43)
         .map(str::to_string);
@@ -93,7 +93,7 @@ async fn admit_open(access: &Access, request: Request, next: Next) -> Response {
     });
     let mut response = next.run(request).await;
     if fresh {
-        let value = set_cookie(name, &nonce, access.secure, OPEN_COOKIE_SECS);
+        let value = set_cookie(name, &nonce, access.rules().secure, OPEN_COOKIE_SECS);
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -148,7 +148,7 @@ async fn admit_protected(access: &Access, request: Request, next: Next) -> Respo
             if let Some(wait) = access.held_back(client) {
                 return held_back(&access.hold(client, wait), json);
             }
-            match access.check_token(&token) {
+            match access.rules().check_token(&token) {
                 Some((user, role)) => Viewer {
                     user: Some(user),
                     role,
@@ -176,7 +176,7 @@ async fn admit_protected(access: &Access, request: Request, next: Next) -> Respo
         }
         Some(Presented::Malformed) => return unauthenticated(&request, true),
         None => {
-            let session = cookie(request.headers(), access.session_cookie())
+            let session = cookie(request.headers(), access.rules().session_cookie())
                 .and_then(|id| locked(&access.sessions).find(Instant::now(), id));
             match session {
                 Some(session) => Viewer {
@@ -196,7 +196,9 @@ async fn admit_protected(access: &Access, request: Request, next: Next) -> Respo
                 Ok(request) => request,
                 Err(refused) => return refused,
             };
-        } else if provenance(request.headers(), access.external.as_deref()) == Provenance::Foreign {
+        } else if provenance(request.headers(), access.rules().external.as_deref())
+            == Provenance::Foreign
+        {
             return refusal(StatusCode::FORBIDDEN, FOREIGN_ORIGIN, json);
         }
     }
@@ -266,7 +268,7 @@ pub(super) async fn check_browser_write(
     expected: Option<&str>,
 ) -> Result<Request, Response> {
     let json = is_api(request.uri().path());
-    match provenance(request.headers(), access.external.as_deref()) {
+    match provenance(request.headers(), access.rules().external.as_deref()) {
         Provenance::Same => {}
         Provenance::Foreign => return Err(refusal(StatusCode::FORBIDDEN, FOREIGN_ORIGIN, json)),
         Provenance::Unstated => return Err(refusal(StatusCode::FORBIDDEN, NO_ORIGIN, json)),

@@ -47,14 +47,14 @@ async fn login_page(
     request: Request,
 ) -> Response {
     let next = safe_next(&query.next);
-    match access.mode {
+    match access.rules().mode {
         Mode::Closed => closed(&access, false),
         Mode::Open => page(
             StatusCode::OK,
             "<p>Access is open on this loopback listener: there is nothing to log in to.</p><p><a href=\"/\">The board</a></p>",
         ),
         Mode::Protected => {
-            let signed_in = cookie(request.headers(), access.session_cookie())
+            let signed_in = cookie(request.headers(), access.rules().session_cookie())
                 .and_then(|id| locked(&access.sessions).find(Instant::now(), id))
                 .is_some();
             if signed_in {
@@ -67,12 +67,12 @@ async fn login_page(
 }
 
 async fn log_in(State(access): State<Arc<Access>>, request: Request) -> Response {
-    if access.mode == Mode::Closed {
+    if access.rules().mode == Mode::Closed {
         return closed(&access, false);
     }
     // Login CSRF (a foreign page logging the victim in as the attacker): only
     // the watcher's own login form may post here.
-    match provenance(request.headers(), access.external.as_deref()) {
+    match provenance(request.headers(), access.rules().external.as_deref()) {
         Provenance::Same => {}
         Provenance::Foreign | Provenance::Unstated => {
             return refusal(StatusCode::FORBIDDEN, FOREIGN_ORIGIN, false)
@@ -99,19 +99,24 @@ async fn log_in(State(access): State<Arc<Access>>, request: Request) -> Response
         }
     }
     let next = safe_next(&next).to_string();
-    if access.mode == Mode::Open {
+    if access.rules().mode == Mode::Open {
         return see_other(&next);
     }
     match access.check_password(client, &user, &password).await {
         Verdict::Accepted(role) => {
-            let id = locked(&access.sessions).open(Instant::now(), &user, role, access.session_ttl);
+            let id = locked(&access.sessions).open(
+                Instant::now(),
+                &user,
+                role,
+                access.rules().session_ttl,
+            );
             tracing::info!(user = %crate::text::cap(&user, 64), client = %client, "http: {} logged in", crate::text::cap(&user, 64));
             let mut response = see_other(&next);
             let value = set_cookie(
-                access.session_cookie(),
+                access.rules().session_cookie(),
                 &id,
-                access.secure,
-                access.session_ttl.as_secs(),
+                access.rules().secure,
+                access.rules().session_ttl.as_secs(),
             );
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response.headers_mut().append(header::SET_COOKIE, value);
@@ -131,10 +136,15 @@ async fn log_in(State(access): State<Arc<Access>>, request: Request) -> Response
 async fn logout(State(access): State<Arc<Access>>, viewer: Viewer, request: Request) -> Response {
     let mut response = see_other("/login");
     if viewer.via == Via::Session {
-        if let Some(id) = cookie(request.headers(), access.session_cookie()) {
+        if let Some(id) = cookie(request.headers(), access.rules().session_cookie()) {
             locked(&access.sessions).close(id);
         }
-        let value = set_cookie(access.session_cookie(), "", access.secure, 0);
+        let value = set_cookie(
+            access.rules().session_cookie(),
+            "",
+            access.rules().secure,
+            0,
+        );
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

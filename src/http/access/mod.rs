@@ -24,7 +24,7 @@ mod verified;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -183,11 +183,9 @@ enum Verdict {
     HeldBack(Duration),
 }
 
-/// The access rules of one listener, and what they remember (sessions,
-/// accepted credentials, failures). Built once from `[http]`.
-pub struct Access {
+/// What `[http]` grants, swapped whole on a reload.
+struct Rules {
     mode: Mode,
-    listen: String,
     /// The origin of `http.external_url`.
     external: Option<String>,
     /// `Secure` cookies (`http.external_url` is https).
@@ -195,39 +193,13 @@ pub struct Access {
     session_ttl: Duration,
     users: BTreeMap<String, User>,
     tokens: Vec<Token>,
-    /// Per-daemon key: the remembered-credentials table and open-mode CSRF tokens.
-    key: [u8; 32],
-    sessions: Mutex<sessions::Sessions>,
-    verified: Mutex<verified::Verified>,
-    limiter: Mutex<limiter::Limiter>,
-    checks: Semaphore,
-    metrics: Metrics,
 }
 
-impl std::fmt::Debug for Access {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Access")
-            .field("mode", &self.mode)
-            .field("users", &self.users.keys().collect::<Vec<_>>())
-            .field(
-                "tokens",
-                &self.tokens.iter().map(|t| &t.name).collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing in these tables can be left half-changed by a panic elsewhere.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Access {
+impl Rules {
     /// From validated settings (an unknown role reads as `read`, an unread
-    /// token is left out: validation has refused both already).
-    pub fn new(settings: &HttpSettings, metrics: Metrics) -> Self {
+    /// token is left out: validation has refused both already). `listen` is
+    /// the address actually served, which a reload does not change.
+    fn new(settings: &HttpSettings, listen: &str) -> Self {
         let users = settings
             .users
             .iter()
@@ -258,11 +230,8 @@ impl Access {
             .external_url
             .as_deref()
             .and_then(|url| external_origin(url).ok());
-        let mut key = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
         Self {
-            mode: origin::mode(&settings.listen, settings.has_credentials()),
-            listen: settings.listen.clone(),
+            mode: origin::mode(listen, settings.has_credentials()),
             secure: external
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
@@ -270,17 +239,7 @@ impl Access {
             session_ttl: settings.session_ttl,
             users,
             tokens,
-            key,
-            sessions: Mutex::default(),
-            verified: Mutex::default(),
-            limiter: Mutex::default(),
-            checks: Semaphore::new(CONCURRENT_CHECKS),
-            metrics,
         }
-    }
-
-    pub fn mode(&self) -> &Mode {
-        &self.mode
     }
 
     fn session_cookie(&self) -> &'static str {
@@ -300,6 +259,113 @@ impl Access {
         }
     }
 
+    /// A Bearer token's name and role (every configured token compared, in constant time).
+    fn check_token(&self, presented: &str) -> Option<(String, Role)> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for token in &self.tokens {
+            if bool::from(token.digest.ct_eq(&digest)) {
+                found = Some((format!("token:{}", token.name), token.role));
+            }
+        }
+        found
+    }
+}
+
+/// The access rules of one listener, and what they remember (sessions,
+/// accepted credentials, failures). Built from `[http]`; [`Access::reload`]
+/// swaps the rules.
+pub struct Access {
+    listen: String,
+    rules: RwLock<Arc<Rules>>,
+    /// Per-daemon key: the remembered-credentials table and open-mode CSRF tokens.
+    key: [u8; 32],
+    sessions: Mutex<sessions::Sessions>,
+    verified: Mutex<verified::Verified>,
+    limiter: Mutex<limiter::Limiter>,
+    checks: Semaphore,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rules = self.rules();
+        f.debug_struct("Access")
+            .field("mode", &rules.mode)
+            .field("users", &rules.users.keys().collect::<Vec<_>>())
+            .field(
+                "tokens",
+                &rules.tokens.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing in these tables can be left half-changed by a panic elsewhere.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Access {
+    /// From validated settings.
+    pub fn new(settings: &HttpSettings, metrics: Metrics) -> Self {
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        Self {
+            listen: settings.listen.clone(),
+            rules: RwLock::new(Arc::new(Rules::new(settings, &settings.listen))),
+            key,
+            sessions: Mutex::default(),
+            verified: Mutex::default(),
+            limiter: Mutex::default(),
+            checks: Semaphore::new(CONCURRENT_CHECKS),
+            metrics,
+        }
+    }
+
+    /// Takes the users, tokens, `external_url` and `session_ttl` of a reloaded
+    /// (validated) configuration; the listen address stays. Sessions of users
+    /// removed, or whose hash or role changed, end; remembered passwords are
+    /// forgotten.
+    pub fn reload(&self, settings: &HttpSettings) {
+        let new = Arc::new(Rules::new(settings, &self.listen));
+        let old = std::mem::replace(
+            &mut *self.rules.write().unwrap_or_else(|p| p.into_inner()),
+            new.clone(),
+        );
+        let unchanged: Vec<&str> = new
+            .users
+            .iter()
+            .filter(|(name, user)| {
+                old.users.get(*name).is_some_and(|before| {
+                    before.role == user.role && before.hash.expose() == user.hash.expose()
+                })
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let ended = locked(&self.sessions).keep_only(&unchanged);
+        *locked(&self.verified) = verified::Verified::default();
+        tracing::info!(
+            users = new.users.len(),
+            tokens = new.tokens.len(),
+            sessions_ended = ended,
+            "http: access rules reloaded"
+        );
+    }
+
+    fn rules(&self) -> Arc<Rules> {
+        self.rules
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.rules().mode.clone()
+    }
+
     /// The open mode's CSRF token for a cookie's nonce: HMAC under the daemon's key.
     fn open_csrf(&self, nonce: &str) -> String {
         let mut mac =
@@ -316,18 +382,6 @@ impl Access {
 
     fn failed(&self, client: IpAddr) {
         locked(&self.limiter).fail(Instant::now(), client);
-    }
-
-    /// A Bearer token's name and role (every configured token compared, in constant time).
-    fn check_token(&self, presented: &str) -> Option<(String, Role)> {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let mut found = None;
-        for token in &self.tokens {
-            if bool::from(token.digest.ct_eq(&digest)) {
-                found = Some((format!("token:{}", token.name), token.role));
-            }
-        }
-        found
     }
 
     /// A user's password: remembered if accepted lately, else one bcrypt check
@@ -349,9 +403,10 @@ impl Access {
         if let Some(wait) = self.held_back(client) {
             return self.hold(client, wait);
         }
-        let (hash, role) = match self.users.get(user) {
+        let rules = self.rules();
+        let (hash, role) = match rules.users.get(user) {
             Some(known) => (known.hash.clone(), Some(known.role)),
-            None => match self.users.values().next() {
+            None => match rules.users.values().next() {
                 Some(decoy) => (decoy.hash.clone(), None),
                 None => (Secret::new(String::new()), None),
             },

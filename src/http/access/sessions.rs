@@ -87,6 +87,14 @@ impl Sessions {
         self.by_digest.remove(&digest(id)).is_some()
     }
 
+    /// Ends every session whose user is not in `users`; how many ended.
+    pub fn keep_only(&mut self, users: &[&str]) -> usize {
+        let before = self.by_digest.len();
+        self.by_digest
+            .retain(|_, session| users.contains(&session.user.as_str()));
+        before - self.by_digest.len()
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_digest.len()
@@ -130,6 +138,17 @@ mod tests {
         );
         assert_ne!(sa.csrf, sb.csrf);
         assert_ne!(sa.csrf, a);
+    }
+
+    #[test]
+    fn a_reload_keeps_only_the_sessions_of_unchanged_users() {
+        let start = Instant::now();
+        let mut sessions = Sessions::default();
+        let alice = sessions.open(start, "alice", Role::Admin, HOUR);
+        let bob = sessions.open(start, "bob", Role::Read, HOUR);
+        assert_eq!(sessions.keep_only(&["alice"]), 1);
+        assert!(sessions.find(start, &alice).is_some());
+        assert!(sessions.find(start, &bob).is_none());
     }
 
     #[test]

@@ -273,3 +273,20 @@ async fn open_mode_hands_a_cookie_bound_token_to_pages_and_wants_it_back_from_br
         assert_eq!(status, expected, "{cookie:?} {token:?} {origin_header:?}");
     }
 }
+
+#[tokio::test]
+async fn a_handler_outside_the_guard_refuses_rather_than_letting_anyone_in() {
+    let app: Router = Router::new().route(
+        "/",
+        get(|viewer: Viewer| async move { viewer.role.as_str() }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let answer = client()
+        .get(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+}
