@@ -392,11 +392,13 @@ impl Daemon {
             metrics.clone(),
             status.clone(),
         ));
+        let access = Arc::new(http::Access::new(&settings.http, metrics.clone()));
         let http_task = http_listener.map(|listener| {
             let state = HttpState {
                 status: status.clone(),
                 metrics: metrics.clone(),
                 store: store.clone(),
+                access: access.clone(),
             };
             http::serve(listener, state, stop.clone())
         });
@@ -415,6 +417,7 @@ impl Daemon {
             schedule,
             ticks,
             reasserting,
+            access,
         };
         tokio::pin!(shutdown);
         let mut reloads_open = true;
@@ -504,6 +507,8 @@ struct Running {
     /// The scheduler's end of the tick channel, for a replacement scheduler.
     ticks: mpsc::Sender<()>,
     reasserting: Reasserting,
+    /// The HTTP guard's rules, replaced on a reload.
+    access: Arc<http::Access>,
 }
 
 /// The Alertmanager channels' re-posting tasks and the token that stops them
@@ -608,6 +613,9 @@ impl Reload<'_> {
             if old != new {
                 tracing::warn!("reload: {key} changed; it takes effect only after a restart (the running value stays)");
             }
+        }
+        if !running.settings.http.same_access(&settings.http) {
+            running.access.reload(&settings.http);
         }
         let reasserters =
             reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));

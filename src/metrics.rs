@@ -100,6 +100,12 @@ struct NotificationLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PasswordCheckLabels {
+    /// "match" or "mismatch".
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -141,6 +147,8 @@ struct Families {
     outbox_dead: Gauge,
     last_success: Gauge<f64, AtomicU64>,
     leader: Gauge,
+    password_checks: Family<PasswordCheckLabels, Counter>,
+    logins_held_back: Counter,
 }
 
 /// The daemon's metrics. Clones share one registry.
@@ -237,6 +245,18 @@ impl Metrics {
             "1 when this process polls and sends, 0 on a standby",
             leader.clone(),
         );
+        let password_checks = Family::<PasswordCheckLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_http_password_checks",
+            "bcrypt checks of a board or Basic password, by result (accepted ones are then remembered, not checked again)",
+            password_checks.clone(),
+        );
+        let logins_held_back = Counter::default();
+        registry.register(
+            "campaign_watcher_http_logins_held_back",
+            "Logins refused unchecked because their address failed too often",
+            logins_held_back.clone(),
+        );
         registry.register(
             "campaign_watcher_build",
             "Build information",
@@ -261,6 +281,8 @@ impl Metrics {
                 outbox_dead,
                 last_success,
                 leader,
+                password_checks,
+                logins_held_back,
             }),
         }
     }
@@ -333,6 +355,20 @@ impl Metrics {
         m.outbox_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
         m.outbox_dead.set(i64::try_from(dead).unwrap_or(i64::MAX));
+    }
+
+    /// One bcrypt check of a password (board login or Basic credentials).
+    pub fn record_password_check(&self, matched: bool) {
+        let result = if matched { "match" } else { "mismatch" };
+        self.inner
+            .password_checks
+            .get_or_create(&PasswordCheckLabels { result })
+            .inc();
+    }
+
+    /// A login refused without a check: its address failed too often.
+    pub fn record_login_held_back(&self) {
+        self.inner.logins_held_back.inc();
     }
 
     /// 1 while this process polls and sends.

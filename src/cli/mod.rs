@@ -14,6 +14,7 @@ mod check_config;
 mod completions;
 mod demo;
 mod failure;
+mod hash_password;
 mod healthcheck;
 mod history;
 mod once;
@@ -165,6 +166,12 @@ pub enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+    /// Print a bcrypt hash for `[http.users.NAME] password_hash`; the password is read from a prompt (no echo) or stdin, never from the command line.
+    HashPassword {
+        /// bcrypt cost, 4-31: each step doubles the time a check takes (aim for 50-250 ms on the watcher's host).
+        #[arg(long, default_value_t = 12)]
+        cost: u32,
+    },
     /// Zero-configuration tour: a built-in simulated API whose campaigns change, watched, alerts printed.
     Demo {
         /// Stop after this long instead of waiting for Ctrl-C.
@@ -197,7 +204,13 @@ pub enum Command {
 }
 
 /// Commands that read no configuration: `--config` is not offered in their help.
-const WITHOUT_CONFIG: [&str; 4] = ["demo", "simulate", "completions", "manpage"];
+const WITHOUT_CONFIG: [&str; 5] = [
+    "demo",
+    "simulate",
+    "completions",
+    "manpage",
+    "hash-password",
+];
 
 /// The command line as the binary parses it (and as completions and the man
 /// page describe it).
@@ -267,6 +280,7 @@ fn configured_log_format(cli: &Cli) -> LogFormat {
         Command::Demo { .. }
         | Command::Simulate { .. }
         | Command::Completions { .. }
+        | Command::HashPassword { .. }
         | Command::Manpage => LogFormat::default(),
         _ => Settings::load(&cli.config)
             .map(|settings| settings.log.format)
@@ -309,6 +323,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             url,
             timeout,
         } => healthcheck::healthcheck(config, ready, url, timeout).await,
+        Command::HashPassword { cost } => hash_password::hash_password(cost),
         Command::Demo { duration, step } => demo::demo(duration, step).await,
         Command::Simulate {
             listen,

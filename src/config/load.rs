@@ -17,7 +17,7 @@ mod channels;
 use super::secret::{read_secret_file, SecretFiles};
 use super::{
     ConfigError, HeartbeatSettings, HttpSettings, LogSettings, QuietHoursSettings, RuleSettings,
-    Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    Secret, Settings, SigmaMindSettings, StateSettings, TokenSettings, UserSettings, WatchSettings,
 };
 pub(super) use channels::channels_from_tables;
 use channels::{is_channel_list_key, prune_channel, typed_channels};
@@ -327,6 +327,28 @@ fn prune_unknown_keys(
             prune(table, section, known, problems);
         }
     }
+    if let Some(ValueKind::Table(http)) = root.get_mut("http").map(|v| &mut v.kind) {
+        let nested: [(&str, &[&str]); 2] = [
+            ("users", struct_fields::<UserSettings>()),
+            ("tokens", struct_fields::<TokenSettings>()),
+        ];
+        for (map, known) in nested {
+            if let Some(ValueKind::Table(entries)) = http.get_mut(map).map(|v| &mut v.kind) {
+                for name in sorted_keys(entries) {
+                    if let Some(ValueKind::Table(entry)) =
+                        entries.get_mut(&name).map(|v| &mut v.kind)
+                    {
+                        if map == "tokens" && entry.remove("token").is_some() {
+                            problems.push(format!(
+                                "http.tokens.{name}.token: a token is never written in the configuration; put it in a file and name that file in token_file"
+                            ));
+                        }
+                        prune(entry, &format!("http.{map}.{name}"), known, problems);
+                    }
+                }
+            }
+        }
+    }
     if let Some(ValueKind::Table(channels)) = root.get_mut("channels").map(|v| &mut v.kind) {
         for name in sorted_keys(channels) {
             if let Some(ValueKind::Table(channel)) = channels.get_mut(&name).map(|v| &mut v.kind) {
@@ -521,6 +543,8 @@ fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String
             }
         }
     }
+
+    settings.http.read_token_files(dir);
 
     let heartbeat = &mut settings.heartbeat;
     let mut files = SecretFiles {

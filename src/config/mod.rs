@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) mod bounds;
 mod email;
 pub(crate) mod fields;
+mod http;
 mod load;
 mod redact;
 pub(crate) mod secret;
@@ -31,6 +32,9 @@ pub use crate::deliver::kinds::{
     ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
 };
 pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
+pub use http::{
+    external_origin, HttpSettings, Role, TokenSettings, TokenValue, UserSettings, MIN_TOKEN_CHARS,
+};
 pub use load::ENV_PREFIX;
 pub use secret::Secret;
 pub(crate) use url::redact_url;
@@ -233,13 +237,6 @@ fn default_heartbeat_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSettings {
-    #[serde(default = "default_http_listen")]
-    pub listen: String,
-}
-
 /// `[log]`: how the daemon writes its log lines (stderr; journald and container
 /// runtimes collect them from there).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -336,9 +333,6 @@ fn default_unhealthy_after() -> u32 {
 fn default_state_url() -> String {
     "sqlite://state.db".into()
 }
-fn default_http_listen() -> String {
-    "127.0.0.1:9464".into()
-}
 impl Default for SigmaMindSettings {
     fn default() -> Self {
         Self {
@@ -380,14 +374,6 @@ impl Default for StateSettings {
         Self {
             url: default_state_url(),
             lease_ttl: None,
-        }
-    }
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            listen: default_http_listen(),
         }
     }
 }

@@ -57,6 +57,14 @@ impl Settings {
         for channel in self.channels.values() {
             secrets.extend(channel.kind.secrets());
         }
+        for user in self.http.users.values() {
+            secrets.push(user.password_hash.expose().to_string());
+        }
+        for token in self.http.tokens.values() {
+            if let super::TokenValue::Read(value) = &token.token {
+                secrets.push(value.expose().to_string());
+            }
+        }
         secrets
     }
 }

@@ -933,7 +933,12 @@ fn the_example_config_shows_every_key_of_every_section() {
                     .and_then(|rest| rest.split(']').next())
             })
         {
-            section = header.split('.').next().unwrap_or_default().to_string();
+            // `[http.users.NAME]` and `[http.tokens.NAME]` show their own keys.
+            let parts: Vec<&str> = header.split('.').collect();
+            section = match parts.as_slice() {
+                ["http", map @ ("users" | "tokens"), _, ..] => format!("http.{map}"),
+                _ => parts.first().copied().unwrap_or_default().to_string(),
+            };
             continue;
         }
         let Some((key, _)) = line.split_once('=') else {
@@ -947,12 +952,19 @@ fn the_example_config_shows_every_key_of_every_section() {
                 .insert(key.to_string());
         }
     }
-    let known: [(&str, &[&str]); 8] = [
+    let http: Vec<&str> = fields::struct_fields::<HttpSettings>()
+        .iter()
+        .copied()
+        .filter(|key| !matches!(*key, "users" | "tokens"))
+        .collect();
+    let known: [(&str, &[&str]); 10] = [
         ("", &["instance"]),
         ("sigmamind", fields::struct_fields::<SigmaMindSettings>()),
         ("watch", fields::struct_fields::<WatchSettings>()),
         ("state", fields::struct_fields::<StateSettings>()),
-        ("http", fields::struct_fields::<HttpSettings>()),
+        ("http", &http),
+        ("http.users", fields::struct_fields::<UserSettings>()),
+        ("http.tokens", fields::struct_fields::<TokenSettings>()),
         ("log", fields::struct_fields::<LogSettings>()),
         ("heartbeat", fields::struct_fields::<HeartbeatSettings>()),
         ("rules", fields::struct_fields::<RuleSettings>()),

@@ -2,7 +2,6 @@
 //! starting with its key path. Values that may hold credentials are never echoed
 //! except through [`redact_url`].
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::bounds::{duration_within, number_within, LONGEST};
@@ -91,6 +90,7 @@ impl Settings {
         for (name, channel) in &self.channels {
             warnings.extend(channel.kind.warnings(&format!("channels.{name}")));
         }
+        warnings.extend(self.http.warnings());
         warnings
     }
 
@@ -294,12 +294,7 @@ impl Settings {
                 duration_within(problems, "state.lease_ttl", ttl, 3 * SECOND..=HOUR);
             }
         }
-        if self.http.listen.parse::<SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.listen: \"{}\" is not a socket address such as 127.0.0.1:9464",
-                self.http.listen
-            ));
-        }
+        self.http.check(problems);
         if let Some(url) = &self.heartbeat.url {
             // The URL is a secret: say what is wrong without repeating it.
             let allow = self.heartbeat.allow_link_local;

@@ -1,15 +1,19 @@
 //! The daemon's own HTTP endpoints on `[http] listen`: `/healthz` (the scheduler
 //! is alive), `/readyz` (a cycle has read the API, the store answers, the API is
-//! not declared unhealthy) and `/metrics` (Prometheus / OpenMetrics text).
+//! not declared unhealthy) and `/metrics` (Prometheus / OpenMetrics text);
+//! `/login`, `/logout` and `/api/v1/whoami`, and the access guard the board and
+//! the API sit behind (`access`).
 
+pub mod access;
 mod health;
 pub mod probe;
 mod serve;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commit::Store;
 use crate::metrics::Metrics;
+pub use access::{Access, Admin, Forbidden, Viewer};
 pub use health::{liveness, readiness, ServiceStatus, StatusRecord, Verdict, LIVENESS_PERIODS};
 pub use serve::{Limits, StreamSlots, REQUEST_TIMEOUT};
 
@@ -40,6 +45,14 @@ pub struct HttpState {
     pub status: ServiceStatus,
     pub metrics: Metrics,
     pub store: Store,
+    /// Who may use the guarded routes (`[http]` users and tokens).
+    pub access: Arc<Access>,
+}
+
+impl FromRef<HttpState> for Arc<Access> {
+    fn from_ref(state: &HttpState) -> Self {
+        state.access.clone()
+    }
 }
 
 /// Bind before anything else starts, so a taken port stops startup with exit 2.
@@ -52,15 +65,20 @@ pub async fn bind(listen: &str) -> Result<TcpListener, HttpError> {
         })
 }
 
+/// Every route of the listener. The board and the API go behind
+/// `access::guard(routes, &state.access)`; the probes stay outside it.
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .merge(access::routes(state.access.clone()))
         .route_layer(axum::middleware::from_fn(serve::answer_within))
         // Long-lived streams (server-sent events) are routed here, after the
         // request timeout, each holding a `StreamSlots` permit.
         .with_state(state)
+        // Every answer, 404s included, carries the browser-safety headers.
+        .layer(axum::middleware::map_response(access::browser_safety))
 }
 
 /// Serve until `stop` is cancelled, within the default [`Limits`].

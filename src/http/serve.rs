@@ -16,19 +16,21 @@
 //! `route_layer` in [`super::router`], and each open stream holds a
 //! [`StreamSlots`] permit, their own bound, so streams never take every connection.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tower_layer::Layer as _;
 
 /// The paths a reserved connection may ask for.
 const PROBE_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -109,8 +111,8 @@ pub async fn serve_connections(
             () = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!(%error, "http: cannot accept a connection; retrying shortly");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -133,7 +135,7 @@ pub async fn serve_connections(
         };
         let stop = stop.clone();
         tokio::spawn(async move {
-            serve_one(stream, router, keep_alive, header_timeout, stop).await;
+            serve_one(stream, peer, router, keep_alive, header_timeout, stop).await;
             drop(admission);
         });
     }
@@ -141,6 +143,7 @@ pub async fn serve_connections(
 
 async fn serve_one(
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     keep_alive: bool,
     header_timeout: Duration,
@@ -151,8 +154,10 @@ async fn serve_one(
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .keep_alive(keep_alive);
+    // Each request learns its peer (`ConnectInfo`): login failures are counted per address.
+    let service = Extension(ConnectInfo(peer)).layer(router);
     let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -198,15 +203,18 @@ mod tests {
 
     use super::*;
     use crate::commit::Store;
-    use crate::http::{router, HttpState, ServiceStatus};
+    use crate::config::HttpSettings;
+    use crate::http::{router, Access, HttpState, ServiceStatus};
     use crate::metrics::Metrics;
 
     const GET_HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
     async fn spawn(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
+        let metrics = Metrics::new();
         let state = HttpState {
             status: ServiceStatus::new(Duration::from_secs(60), false),
-            metrics: Metrics::new(),
+            access: Arc::new(Access::new(&HttpSettings::default(), metrics.clone())),
+            metrics,
             store: Store::open("sqlite::memory:").await.unwrap(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

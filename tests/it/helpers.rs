@@ -412,9 +412,6 @@ pub fn spawn_daemon_with(
     let stdout = dir.join(format!("stdout{tag}.log"));
     let stderr = dir.join(format!("stderr{tag}.log"));
     let mut command = tokio::process::Command::new(BIN);
-    for (key, value) in env {
-        command.env(key, value);
-    }
     command
         .args(["--config", &config.display().to_string(), "run"])
         .env_remove("SIGMAMIND_API_KEY")
@@ -422,6 +419,10 @@ pub fn spawn_daemon_with(
         .env_remove("NOTIFY_SOCKET")
         .env_remove("WATCHDOG_USEC")
         .env("RUST_LOG", "debug");
+    // After the defaults, so a test may ask for RUST_LOG=trace.
+    for (key, value) in env {
+        command.env(key, value);
+    }
     let child = command
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout).unwrap())

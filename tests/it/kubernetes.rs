@@ -220,6 +220,7 @@ fn configmap_config_with_local_secrets(
         let value = match key.as_str() {
             "ops_hook_url" => "https://hooks.example.com/campaigns",
             "ops_hook_secret" => TEST_SECRET,
+            "grafana_token" => "test-token-0123456789abcdef",
             _ => "test-api-key",
         };
         std::fs::write(secrets.path().join(key), value).unwrap();
@@ -252,6 +253,52 @@ fn the_configmap_holds_a_valid_configuration_matching_the_deployment() {
         settings.state.url
     );
     assert!(Path::new(DIR).join("secret.example.yaml").exists());
+}
+
+/// The ConfigMap's commented `[http]` access example, uncommented (with a real
+/// hash for the placeholder), is a valid configuration with users and a token.
+#[test]
+fn the_configmaps_access_example_configures_users_for_the_exposed_listener() {
+    let all = manifests();
+    let (_secrets, local) = configmap_config_with_local_secrets(&all["ConfigMap"], &all["Secret"]);
+    let hash = bcrypt::hash("an example password", 4).unwrap();
+    let uncommented: Vec<String> = local
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let example = [
+                "# external_url",
+                "# [http.",
+                "# password_hash",
+                "# role",
+                "# token_file",
+            ]
+            .iter()
+            .any(|start| trimmed.starts_with(start));
+            let line = if example {
+                trimmed.trim_start_matches("# ").to_string()
+            } else {
+                line.to_string()
+            };
+            line.replace(
+                "$2b$12$REPLACE_WITH_THE_OUTPUT_OF_campaign-watcher_hash-password",
+                &hash,
+            )
+        })
+        .collect();
+    let settings = Settings::load_from_str(&uncommented.join("\n"), "configmap.yaml")
+        .unwrap_or_else(|e| panic!("the access example loads: {e}"));
+    if let Err(problems) = settings.validate() {
+        panic!("the access example is valid: {problems:?}");
+    }
+    let http = &settings.http;
+    assert_eq!(
+        http.external_url.as_deref(),
+        Some("https://watcher.example.com")
+    );
+    assert_eq!(http.users["alice"].role, "admin");
+    assert_eq!(http.users["oncall"].role, "read");
+    assert_eq!(http.tokens["grafana"].role, "read");
 }
 
 /// The list fields the overlay patches, with their merge keys as the Kubernetes

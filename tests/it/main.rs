@@ -5,6 +5,7 @@
 mod helpers;
 mod smtp;
 
+mod access;
 mod alerting;
 mod alertmanager;
 mod attacks_requests;

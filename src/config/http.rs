@@ -1,0 +1,550 @@
+//! `[http]`: the listener, and who may use the board and the API on it
+//! (`[http.users.NAME]` with bcrypt hashes, `[http.tokens.NAME]` read from
+//! files). The guard that enforces it is `http/access/`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::bounds::duration_within;
+use super::secret::{read_secret_file, Secret};
+use super::suggest::did_you_mean;
+
+/// Tokens shorter than this are guessable; `openssl rand -hex 32` makes 64.
+pub const MIN_TOKEN_CHARS: usize = 16;
+/// bcrypt costs below this verify in a few milliseconds: fine for tests, weak
+/// against an offline attack on a leaked hash (warned, not refused).
+pub const MIN_RECOMMENDED_COST: u32 = 10;
+const MINUTE: Duration = Duration::from_secs(60);
+const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    #[serde(default = "default_http_listen")]
+    pub listen: String,
+    /// The address browsers use to reach the board, e.g. `https://watcher.example.com`
+    /// (behind an Ingress or a proxy). It is the origin state-changing requests must
+    /// come from, and `https` here marks the session cookie `Secure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+    /// A browser session ends this long after its login (and at logout).
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Users who log in to the board (or send Basic credentials), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, UserSettings>,
+    /// Tokens for scripts (`Authorization: Bearer`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tokens: BTreeMap<String, TokenSettings>,
+}
+
+/// `[http.users.NAME]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSettings {
+    /// A bcrypt hash (`campaign-watcher hash-password` prints one); never the password.
+    pub password_hash: Secret,
+    /// `read` (the board and the read API) or `admin` (also silences and replays).
+    pub role: String,
+}
+
+/// `[http.tokens.NAME]`: the token itself is only ever read from `token_file`,
+/// so it is in no configuration text, environment variable or `check-config` output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub token_file: PathBuf,
+    /// `read` or `admin`.
+    pub role: String,
+    /// What `token_file` held, filled at load.
+    #[serde(skip)]
+    pub token: TokenValue,
+}
+
+/// A token file's content, or why it could not be read (reported by validation,
+/// with the other `[http]` problems, so every one shows at once).
+#[derive(Clone, Default)]
+pub enum TokenValue {
+    #[default]
+    NotRead,
+    Read(Secret),
+    Unreadable(String),
+}
+
+impl fmt::Debug for TokenValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenValue::NotRead => f.write_str("NotRead"),
+            TokenValue::Read(_) => f.write_str("Read(<redacted>)"),
+            TokenValue::Unreadable(why) => write!(f, "Unreadable({why:?})"),
+        }
+    }
+}
+
+/// What a user or token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The board and the read API.
+    Read,
+    /// Everything `Read` may, and the state-changing actions (silences, replays).
+    Admin,
+}
+
+impl Role {
+    pub const NAMES: [&'static str; 2] = ["read", "admin"];
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "read" => Some(Role::Read),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role may do what `needed` may.
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: default_http_listen(),
+            external_url: None,
+            session_ttl: default_session_ttl(),
+            users: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+        }
+    }
+}
+
+pub(super) fn default_http_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
+}
+
+impl HttpSettings {
+    /// Whether anyone is configured: then every guarded route asks who is calling.
+    pub fn has_credentials(&self) -> bool {
+        !self.users.is_empty() || !self.tokens.is_empty()
+    }
+
+    /// Whether `other` grants the same access (users, hashes, roles, tokens,
+    /// `external_url`, `session_ttl`): a reload cannot change them in a running daemon.
+    pub fn same_access(&self, other: &HttpSettings) -> bool {
+        let users = |s: &HttpSettings| -> Vec<(String, String, String)> {
+            s.users
+                .iter()
+                .map(|(name, user)| {
+                    (
+                        name.clone(),
+                        user.password_hash.expose().to_string(),
+                        user.role.clone(),
+                    )
+                })
+                .collect()
+        };
+        let tokens = |s: &HttpSettings| -> Vec<(String, PathBuf, String, Option<String>)> {
+            s.tokens
+                .iter()
+                .map(|(name, token)| {
+                    let value = match &token.token {
+                        TokenValue::Read(value) => Some(value.expose().to_string()),
+                        _ => None,
+                    };
+                    (
+                        name.clone(),
+                        token.token_file.clone(),
+                        token.role.clone(),
+                        value,
+                    )
+                })
+                .collect()
+        };
+        self.external_url == other.external_url
+            && self.session_ttl == other.session_ttl
+            && users(self) == users(other)
+            && tokens(self) == tokens(other)
+    }
+
+    /// Reads every `token_file` (a relative path in `$CREDENTIALS_DIRECTORY`
+    /// when set); a failure is kept for [`HttpSettings::check`].
+    pub(super) fn read_token_files(&mut self, credentials_dir: Option<&std::path::Path>) {
+        for token in self.tokens.values_mut() {
+            token.token = match read_secret_file(&token.token_file, credentials_dir) {
+                Ok(text) => TokenValue::Read(Secret::new(text)),
+                Err(problem) => TokenValue::Unreadable(problem),
+            };
+        }
+    }
+
+    /// Every problem of the section, one sentence each, never echoing a hash or a token.
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "http.listen: \"{}\" is not a socket address such as 127.0.0.1:9464",
+                self.listen
+            ));
+        }
+        if let Some(url) = &self.external_url {
+            if let Err(why) = external_origin(url) {
+                problems.push(format!("http.external_url: \"{url}\" {why}"));
+            }
+        }
+        if self.session_ttl < MINUTE {
+            problems.push(format!(
+                "http.session_ttl: {} is below the 1m minimum",
+                humantime::format_duration(self.session_ttl)
+            ));
+        } else {
+            duration_within(
+                problems,
+                "http.session_ttl",
+                self.session_ttl,
+                MINUTE..=WEEK,
+            );
+        }
+        for (name, user) in &self.users {
+            let at = format!("http.users.{name}");
+            check_name(&at, name, problems);
+            if name.contains(':') {
+                problems.push(format!(
+                    "{at}: a user name cannot contain ':' (Basic credentials split there)"
+                ));
+            }
+            if let Err(why) = check_bcrypt(user.password_hash.expose()) {
+                problems.push(format!(
+                    "{at}.password_hash: {why}; put the output of `campaign-watcher hash-password` here"
+                ));
+            }
+            check_role(&format!("{at}.role"), &user.role, problems);
+        }
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (name, token) in &self.tokens {
+            let at = format!("http.tokens.{name}");
+            check_name(&at, name, problems);
+            match &token.token {
+                TokenValue::Read(value) => {
+                    let value = value.expose();
+                    if value.chars().count() < MIN_TOKEN_CHARS {
+                        problems.push(format!(
+                            "{at}.token_file: the token is shorter than {MIN_TOKEN_CHARS} characters; make one with `openssl rand -hex 32`"
+                        ));
+                    } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                        problems.push(format!(
+                            "{at}.token_file: the token contains spaces or control characters; write it on one line"
+                        ));
+                    }
+                    if let Some((other, _)) = seen.iter().find(|(_, known)| *known == value) {
+                        problems.push(format!(
+                            "{at}.token_file: holds the same token as http.tokens.{other}; give each script its own"
+                        ));
+                    }
+                    seen.push((name, value));
+                }
+                TokenValue::Unreadable(why) => problems.push(format!("{at}.token_file: {why}")),
+                TokenValue::NotRead => {
+                    problems.push(format!("{at}.token_file: was not read"));
+                }
+            }
+            check_role(&format!("{at}.role"), &token.role, problems);
+        }
+    }
+
+    /// Doubtful but usable: weak hashes, an exposed listener with plain `http`.
+    pub(super) fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (name, user) in &self.users {
+            if let Ok(parts) = user.password_hash.expose().parse::<bcrypt::HashParts>() {
+                if parts.get_cost() < MIN_RECOMMENDED_COST {
+                    warnings.push(format!(
+                        "http.users.{name}.password_hash: bcrypt cost {} is below {MIN_RECOMMENDED_COST}; a leaked hash would be cheap to crack (hash-password --cost 12)",
+                        parts.get_cost()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+}
+
+/// `scheme://host[:port]` of an external URL (what a browser sends as `Origin`),
+/// or why it cannot be one.
+pub fn external_origin(url: &str) -> Result<String, &'static str> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|_| "is not a URL such as https://watcher.example.com")?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must start with https:// (or http://)");
+    }
+    if parsed.host_str().is_none() {
+        return Err("has no host");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not hold credentials");
+    }
+    Ok(parsed.origin().ascii_serialization())
+}
+
+fn check_name(at: &str, name: &str, problems: &mut Vec<String>) {
+    if name.is_empty() {
+        problems.push(format!("{at}: the name is empty"));
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
+    {
+        problems.push(format!(
+            "{at}: the name may only contain letters, digits, '_', '-', '.' and '@'"
+        ));
+    }
+}
+
+fn check_role(at: &str, role: &str, problems: &mut Vec<String>) {
+    if Role::parse(role).is_none() {
+        problems.push(format!(
+            "{at}: \"{role}\" is not a role{}; use \"read\" or \"admin\"",
+            did_you_mean(role, &Role::NAMES)
+        ));
+    }
+}
+
+/// A bcrypt hash in modular crypt form: `$2b$12$` and 53 characters of salt and hash.
+fn check_bcrypt(hash: &str) -> Result<(), &'static str> {
+    let looks_right = hash.len() == 60
+        && ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|prefix| hash.starts_with(prefix));
+    if !looks_right {
+        return Err("is not a bcrypt hash ($2b$, a cost and 53 characters)");
+    }
+    match hash.parse::<bcrypt::HashParts>() {
+        Ok(parts) if (4..=31).contains(&parts.get_cost()) => Ok(()),
+        _ => Err("is not a valid bcrypt hash (cost 04 to 31, then 53 characters of salt and hash)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hash-password --cost 4` of "correct horse".
+    fn hash() -> String {
+        bcrypt::hash("correct horse", 4).unwrap()
+    }
+
+    fn token(value: &str) -> TokenSettings {
+        TokenSettings {
+            token_file: PathBuf::from("/run/secrets/t"),
+            role: "read".into(),
+            token: TokenValue::Read(Secret::new(value)),
+        }
+    }
+
+    #[test]
+    fn bcrypt_hashes_are_told_from_everything_else() {
+        let good = hash();
+        let apache = good.replacen("$2b$", "$2y$", 1);
+        let too_costly = good.replacen("$04$", "$99$", 1);
+        let cases: [(&str, bool); 7] = [
+            (&good, true),
+            (&apache, true),
+            ("hunter2", false),
+            ("$2b$12$short", false),
+            ("$1$abcdefgh$abcdefghijklmnopqrstuv", false),
+            (&too_costly, false),
+            ("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", false),
+        ];
+        for (hash, valid) in cases {
+            assert_eq!(check_bcrypt(hash).is_ok(), valid, "{hash}");
+        }
+    }
+
+    #[test]
+    fn roles_parse_and_rank() {
+        assert_eq!(Role::parse("read"), Some(Role::Read));
+        assert_eq!(Role::parse("admin"), Some(Role::Admin));
+        assert_eq!(Role::parse("Admin"), None);
+        let table = [
+            (Role::Read, Role::Read, true),
+            (Role::Read, Role::Admin, false),
+            (Role::Admin, Role::Read, true),
+            (Role::Admin, Role::Admin, true),
+        ];
+        for (has, needed, allowed) in table {
+            assert_eq!(has.allows(needed), allowed, "{has:?} for {needed:?}");
+        }
+    }
+
+    #[test]
+    fn external_urls_give_their_origin() {
+        let table = [
+            (
+                "https://watcher.example.com",
+                Ok("https://watcher.example.com"),
+            ),
+            (
+                "https://watcher.example.com:443/board/",
+                Ok("https://watcher.example.com"),
+            ),
+            ("http://10.0.0.5:9464", Ok("http://10.0.0.5:9464")),
+            ("ftp://watcher.example.com", Err(())),
+            ("watcher.example.com", Err(())),
+            ("https://ops:pw@watcher.example.com", Err(())),
+        ];
+        for (url, expected) in table {
+            assert_eq!(
+                external_origin(url).map_err(|_| ()),
+                expected.map(str::to_string),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_problem_of_the_section_is_reported_at_once_without_the_secrets() {
+        let mut settings = HttpSettings {
+            external_url: Some("watcher.example.com".into()),
+            ..HttpSettings::default()
+        };
+        settings.users.insert(
+            "alice".into(),
+            UserSettings {
+                password_hash: Secret::new("hunter2-plain"),
+                role: "admn".into(),
+            },
+        );
+        settings.users.insert(
+            "bob:x".into(),
+            UserSettings {
+                password_hash: Secret::new(hash()),
+                role: "read".into(),
+            },
+        );
+        settings.tokens.insert("short".into(), token("abc"));
+        settings.tokens.insert(
+            "gone".into(),
+            TokenSettings {
+                token: TokenValue::Unreadable("cannot read \"/nope\": No such file".into()),
+                ..token("")
+            },
+        );
+        settings
+            .tokens
+            .insert("ci".into(), token("0123456789abcdef0123"));
+        settings
+            .tokens
+            .insert("ci2".into(), token("0123456789abcdef0123"));
+        let mut problems = Vec::new();
+        settings.check(&mut problems);
+        let expected = [
+            "http.external_url: \"watcher.example.com\" is not a URL",
+            "http.users.alice.password_hash: is not a bcrypt hash",
+            "http.users.alice.role: \"admn\" is not a role (did you mean \"admin\"?)",
+            "http.users.bob:x: the name may only contain",
+            "http.users.bob:x: a user name cannot contain ':'",
+            "http.tokens.short.token_file: the token is shorter than 16 characters",
+            "http.tokens.gone.token_file: cannot read \"/nope\"",
+            "http.tokens.ci2.token_file: holds the same token as http.tokens.ci",
+        ];
+        for start in expected {
+            assert!(
+                problems.iter().any(|p| p.starts_with(start)),
+                "{start} in {problems:#?}"
+            );
+        }
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        let all = problems.join("\n");
+        assert!(
+            !all.contains("hunter2-plain") && !all.contains("0123456789abcdef"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn a_cheap_hash_is_warned_about() {
+        let mut settings = HttpSettings::default();
+        settings.users.insert(
+            "alice".into(),
+            UserSettings {
+                password_hash: Secret::new(hash()),
+                role: "read".into(),
+            },
+        );
+        let warnings = settings.warnings();
+        assert!(
+            warnings[0].contains("bcrypt cost 4 is below 10"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn users_and_tokens_load_from_the_file_the_environment_and_token_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ci-token"), "0123456789abcdef0123\n").unwrap();
+        let toml = format!(
+            "[http]\nlisten = \"0.0.0.0:9464\"\n[http.users.alice]\npassword_hash = \"{}\"\nrole = \"read\"\n[http.tokens.ci]\ntoken_file = \"{}\"\nrole = \"admin\"\n",
+            hash(),
+            dir.path().join("ci-token").display()
+        );
+        let env = [(
+            "CAMPAIGN_WATCHER__HTTP__USERS__ALICE__ROLE".to_string(),
+            "admin".to_string(),
+        )];
+        let settings =
+            crate::config::Settings::load_from_str_with_env(&toml, "t.toml", env).unwrap();
+        assert_eq!(
+            settings.http.users["alice"].role, "admin",
+            "the environment wins"
+        );
+        let TokenValue::Read(token) = &settings.http.tokens["ci"].token else {
+            panic!(
+                "the token file is read: {:?}",
+                settings.http.tokens["ci"].token
+            );
+        };
+        assert_eq!(token.expose(), "0123456789abcdef0123");
+        let shown = settings.to_redacted_toml();
+        assert!(
+            !shown.contains("0123456789abcdef") && !shown.contains(&hash()[..10]),
+            "{shown}"
+        );
+        assert!(settings
+            .secret_values()
+            .iter()
+            .any(|s| s == "0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn a_misspelt_key_or_a_token_in_the_text_is_named_with_what_to_write() {
+        let toml = "[http.users.alice]\npasword_hash = \"x\"\nrole = \"read\"\n[http.tokens.ci]\ntoken = \"inline-secret-value\"\ntoken_file = \"/nope\"\nrole = \"read\"\n";
+        let error = crate::config::Settings::load_from_str(toml, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "unknown key \"http.users.alice.pasword_hash\" (did you mean \"password_hash\"?)"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("http.tokens.ci.token: a token is never written in the configuration; put it in a file and name that file in token_file"),
+            "{error}"
+        );
+        assert!(!error.contains("inline-secret-value"), "{error}");
+    }
+}

@@ -1,0 +1,351 @@
+//! Pure decisions on request headers: where a request comes from (`Origin`,
+//! `Referer`), whether its `Host` is this listener's, cookies, the `next` page
+//! after a login, and which mode the guard runs in.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::{header, HeaderMap, Method};
+
+/// How the guard treats the routes it wraps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// No users or tokens, a loopback listener: open to the local user, as the CLI is.
+    Open,
+    /// No users or tokens on an exposed listener: every guarded route answers 403.
+    Closed,
+    /// Users or tokens configured: every guarded route asks who is calling.
+    Protected,
+}
+
+/// The mode for a listen address and whether credentials are configured.
+/// An address that does not parse is treated as exposed.
+pub fn mode(listen: &str, has_credentials: bool) -> Mode {
+    if has_credentials {
+        return Mode::Protected;
+    }
+    match listen.parse::<SocketAddr>() {
+        Ok(address) if address.ip().is_loopback() => Mode::Open,
+        _ => Mode::Closed,
+    }
+}
+
+/// Where a state-changing request says it comes from, against this listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// `Origin` (or, without it, `Referer`) is this listener's own origin.
+    Same,
+    /// Another site (or `null`, an opaque origin).
+    Foreign,
+    /// Neither header: not a browser (browsers send `Origin` on every POST).
+    Unstated,
+}
+
+/// Compares the request's `Origin` (or the origin of its `Referer`) with
+/// `external` (the origin of `http.external_url`) or, without one, with
+/// `http(s)://` and the request's own `Host`.
+pub fn provenance(headers: &HeaderMap, external: Option<&str>) -> Provenance {
+    let stated = match header_text(headers, header::ORIGIN) {
+        Some(origin) => Some(origin.to_string()),
+        None => header_text(headers, header::REFERER).map(|referer| {
+            reqwest::Url::parse(referer)
+                .map(|url| url.origin().ascii_serialization())
+                .unwrap_or_else(|_| "null".to_string())
+        }),
+    };
+    let Some(stated) = stated else {
+        return Provenance::Unstated;
+    };
+    let stated = stated.trim().to_ascii_lowercase();
+    let same = match external {
+        Some(external) => stated == external.to_ascii_lowercase(),
+        None => match header_text(headers, header::HOST) {
+            Some(host) => {
+                let host = host.trim().to_ascii_lowercase();
+                stated == format!("http://{host}") || stated == format!("https://{host}")
+            }
+            None => false,
+        },
+    };
+    if same {
+        Provenance::Same
+    } else {
+        Provenance::Foreign
+    }
+}
+
+/// Whether a request shows the marks of a browser (which may be carrying a
+/// victim's cookies): an `Origin`, `Sec-Fetch-Site`, or a `Cookie` header.
+pub fn from_a_browser(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::ORIGIN)
+        || headers.contains_key("sec-fetch-site")
+        || headers.contains_key(header::COOKIE)
+}
+
+/// POST, PUT, PATCH and DELETE change state; the other methods must not.
+pub fn changes_state(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// Whether `Host` names this machine's loopback (`localhost`, `*.localhost`,
+/// 127.0.0.0/8, `[::1]`, any port) or the host of `external` (the origin of
+/// `http.external_url`). On an open listener anything else is a DNS-rebinding
+/// page reading the board through a name it controls.
+pub fn host_is_local(headers: &HeaderMap, external: Option<&str>) -> bool {
+    let Some(host) = header_text(headers, header::HOST) else {
+        return false;
+    };
+    let host = host.trim().to_ascii_lowercase();
+    if let Some(external) = external {
+        let external_host = external
+            .split_once("://")
+            .map_or(external, |(_, rest)| rest);
+        if host == external_host || host_name(&host) == host_name(external_host) {
+            return true;
+        }
+    }
+    let name = host_name(&host);
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `host` without its `:port` (`[::1]:9464` → `[::1]`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(name, _)| &host[..=name.len()]);
+    }
+    host.split_once(':').map_or(host, |(name, _)| name)
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// A `Set-Cookie` value: `HttpOnly; SameSite=Strict; Path=/`, `Secure` when
+/// served over TLS; `max_age` 0 removes the cookie.
+pub fn set_cookie(name: &str, value: &str, secure: bool, max_age_secs: u64) -> String {
+    let mut text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}");
+    if secure {
+        text.push_str("; Secure");
+    }
+    text
+}
+
+/// The page to go to after a login: a path on this site, or `/`. Anything
+/// that could leave the site (`//evil.example`, `/\evil`, `https://...`) is `/`.
+pub fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if local && !next.starts_with("/login") {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_mode_follows_the_listener_and_the_credentials() {
+        let table = [
+            ("127.0.0.1:9464", false, Mode::Open),
+            ("127.0.0.2:9464", false, Mode::Open),
+            ("[::1]:9464", false, Mode::Open),
+            ("0.0.0.0:9464", false, Mode::Closed),
+            ("[::]:9464", false, Mode::Closed),
+            ("10.0.0.5:9464", false, Mode::Closed),
+            ("localhost:9464", false, Mode::Closed),
+            ("127.0.0.1:9464", true, Mode::Protected),
+            ("0.0.0.0:9464", true, Mode::Protected),
+        ];
+        for (listen, credentials, expected) in table {
+            assert_eq!(
+                mode(listen, credentials),
+                expected,
+                "{listen} {credentials}"
+            );
+        }
+    }
+
+    #[test]
+    fn provenance_is_the_origin_or_the_referer_against_this_listener() {
+        let host = ("host", "127.0.0.1:9464");
+        type Case<'a> = (&'a [(&'static str, &'a str)], Option<&'a str>, Provenance);
+        let table: [Case; 11] = [
+            (
+                &[host, ("origin", "http://127.0.0.1:9464")],
+                None,
+                Provenance::Same,
+            ),
+            (
+                &[host, ("origin", "https://127.0.0.1:9464")],
+                None,
+                Provenance::Same,
+            ),
+            (
+                &[host, ("origin", "HTTP://127.0.0.1:9464")],
+                None,
+                Provenance::Same,
+            ),
+            (
+                &[host, ("origin", "http://127.0.0.1:9465")],
+                None,
+                Provenance::Foreign,
+            ),
+            (
+                &[host, ("origin", "https://evil.example")],
+                None,
+                Provenance::Foreign,
+            ),
+            (&[host, ("origin", "null")], None, Provenance::Foreign),
+            (
+                &[host, ("referer", "http://127.0.0.1:9464/campaigns?x=1")],
+                None,
+                Provenance::Same,
+            ),
+            (
+                &[host, ("referer", "https://evil.example/127.0.0.1:9464")],
+                None,
+                Provenance::Foreign,
+            ),
+            (&[host], None, Provenance::Unstated),
+            (
+                &[host, ("origin", "https://watcher.example.com")],
+                Some("https://watcher.example.com"),
+                Provenance::Same,
+            ),
+            (
+                &[
+                    ("host", "watcher.example.com"),
+                    ("origin", "http://watcher.example.com"),
+                ],
+                Some("https://watcher.example.com"),
+                Provenance::Foreign,
+            ),
+        ];
+        for (pairs, external, expected) in table {
+            assert_eq!(
+                provenance(&headers(pairs), external),
+                expected,
+                "{pairs:?} {external:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_loopback_names_and_the_external_host_are_local() {
+        let table = [
+            ("127.0.0.1:9464", None, true),
+            ("localhost:9464", None, true),
+            ("board.localhost", None, true),
+            ("[::1]:9464", None, true),
+            ("127.9.9.9", None, true),
+            ("rebind.evil.example:9464", None, false),
+            ("10.0.0.5:9464", None, false),
+            ("[::2]:9464", None, false),
+            ("localhost.evil.example", None, false),
+            (
+                "watcher.example.com",
+                Some("https://watcher.example.com"),
+                true,
+            ),
+            (
+                "other.example.com",
+                Some("https://watcher.example.com"),
+                false,
+            ),
+        ];
+        for (host, external, expected) in table {
+            assert_eq!(
+                host_is_local(&headers(&[("host", host)]), external),
+                expected,
+                "{host}"
+            );
+        }
+        assert!(!host_is_local(&HeaderMap::new(), None));
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let map = headers(&[
+            ("cookie", "a=1; cw_session=abc; cw_session_x=no"),
+            ("cookie", "b=2"),
+        ]);
+        assert_eq!(cookie(&map, "cw_session"), Some("abc"));
+        assert_eq!(cookie(&map, "b"), Some("2"));
+        assert_eq!(cookie(&map, "cw"), None);
+    }
+
+    #[test]
+    fn the_next_page_stays_on_this_site() {
+        let table = [
+            ("/", "/"),
+            ("/campaigns?status=paused", "/campaigns?status=paused"),
+            ("//evil.example/", "/"),
+            ("/\\evil.example", "/"),
+            ("https://evil.example/", "/"),
+            ("", "/"),
+            ("/login?next=/x", "/"),
+            ("/x\r\nSet-Cookie: a=b", "/"),
+        ];
+        for (next, expected) in table {
+            assert_eq!(safe_next(next), expected, "{next:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_over_tls() {
+        assert_eq!(
+            set_cookie("cw_session", "v", false, 60),
+            "cw_session=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+        assert!(set_cookie("cw_session", "v", true, 60).ends_with("; Secure"));
+    }
+
+    #[test]
+    fn browsers_are_told_from_scripts() {
+        assert!(from_a_browser(&headers(&[("origin", "http://x")])));
+        assert!(from_a_browser(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(from_a_browser(&headers(&[("cookie", "a=b")])));
+        assert!(!from_a_browser(&headers(&[("user-agent", "curl/8")])));
+        assert!(changes_state(&Method::DELETE) && !changes_state(&Method::GET));
+    }
+}
