@@ -2,6 +2,7 @@
 //! is alive), `/readyz` (a cycle has read the API, the store answers, the API is
 //! not declared unhealthy) and `/metrics` (Prometheus / OpenMetrics text).
 
+pub mod api;
 mod health;
 pub mod probe;
 mod serve;
@@ -57,6 +58,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .nest(api::BASE, api::routes())
         .route_layer(axum::middleware::from_fn(serve::answer_within))
         // Long-lived streams (server-sent events) are routed here, after the
         // request timeout, each holding a `StreamSlots` permit.
