@@ -9,9 +9,19 @@ use super::signals::shutdown_signal;
 use crate::config::{
     ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, ServiceOptions};
 use crate::deliver::console::ConsoleSettings;
 use crate::sim;
+
+/// The board's usual port when it is free (a running watcher may hold it),
+/// else one the system picks.
+fn board_address() -> SocketAddr {
+    let usual = SocketAddr::from(([127, 0, 0, 1], 9464));
+    let free = std::net::TcpListener::bind(usual)
+        .or_else(|_| std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
+        .and_then(|listener| listener.local_addr());
+    free.unwrap_or(usual)
+}
 
 pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(), Failure> {
     const DEMO_KEY: &str = "demo-key";
@@ -51,6 +61,9 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             ..StateSettings::default()
         },
         channels,
+        http: crate::config::HttpSettings {
+            listen: board_address().to_string(),
+        },
         ..Settings::defaults()
     };
     say!(
@@ -59,6 +72,10 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         settings.watch.campaigns.len()
     );
     say!("Watching them every second; the simulator changes one every {}. Alerts appear below. Ctrl-C to stop.\n", humantime::format_duration(step));
+    say!(
+        "The board: http://{}/ (the JSON API under /api/v1/).\n",
+        settings.http.listen
+    );
     let daemon = Daemon::build(&settings).await?;
     let script = tokio::spawn(sim::run_demo_script(server.control.clone(), step));
     let stop = async move {
@@ -72,7 +89,13 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             None => shutdown_signal().await,
         }
     };
-    let result = daemon.run_until_stopped(stop).await;
+    // No reloads in a demo: the sender is dropped at once.
+    let (_, reloads) = tokio::sync::mpsc::channel(1);
+    let options = ServiceOptions {
+        serve_http: true,
+        ..ServiceOptions::default()
+    };
+    let result = daemon.run_service(options, reloads, stop).await;
     script.abort();
     server.stop().await;
     result.map_err(Failure::from)

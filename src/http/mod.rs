@@ -3,7 +3,9 @@
 //! not declared unhealthy) and `/metrics` (Prometheus / OpenMetrics text).
 
 pub mod api;
+mod board;
 mod health;
+pub mod live;
 pub mod probe;
 mod serve;
 
@@ -53,16 +55,21 @@ pub async fn bind(listen: &str) -> Result<TcpListener, HttpError> {
         })
 }
 
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: HttpState, live: live::Live) -> Router {
+    let streams = Router::new()
+        .route("/board/live", get(live::stream))
+        .with_state(live);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .nest(api::BASE, api::routes())
+        .merge(board::routes())
         .route_layer(axum::middleware::from_fn(serve::answer_within))
+        .with_state(state)
         // Long-lived streams (server-sent events) are routed here, after the
         // request timeout, each holding a `StreamSlots` permit.
-        .with_state(state)
+        .merge(streams)
 }
 
 /// Serve until `stop` is cancelled, within the default [`Limits`].
@@ -81,10 +88,11 @@ pub fn serve_within(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics)");
+    tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics, the board at / and the API at /api/v1)");
+    let live = live::Live::start(state.store.clone(), &limits, stop.clone());
     tokio::spawn(serve::serve_connections(
         listener,
-        router(state),
+        router(state, live),
         limits,
         stop,
     ))

@@ -409,6 +409,17 @@ impl Store {
             .collect())
     }
 
+    /// Every channel name the outbox has rows for (names only: the board's filter).
+    pub async fn channels_seen(&self) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT DISTINCT channel FROM outbox ORDER BY channel";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| row.text("channel").map_err(StoreError::from))
+                .collect()
+        })
+    }
+
     /// How many events each silence kept from being sent, by silence id.
     pub async fn silenced_counts(&self) -> Result<HashMap<i64, u64>, StoreError> {
         const SQL: &str = "SELECT silence_id, COUNT(*) AS n FROM events

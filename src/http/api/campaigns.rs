@@ -32,7 +32,7 @@ pub struct CampaignParams {
 impl CampaignParams {
     /// The store's query, or a 400 naming the bad value.
     pub fn query(&self) -> Result<CampaignQuery, ApiError> {
-        let status = given(&self.status).map(str::to_lowercase);
+        let status = given(&self.status).map(str::to_string);
         if let Some(status) = &status {
             if !STATUS_LABELS.contains(&status.as_str()) {
                 return Err(ApiError::BadRequest(format!(
@@ -77,11 +77,18 @@ pub struct CampaignList {
     pub campaigns: Vec<CampaignItem>,
 }
 
+/// What a path segment escapes: everything but RFC 3986's unreserved characters.
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// The resource of one campaign.
 pub fn campaign_href(id: &str) -> String {
     format!(
         "{BASE}/accounts/{DEFAULT_ACCOUNT}/campaigns/{}",
-        percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
     )
 }
 

@@ -40,7 +40,8 @@ impl EventParams {
                     .to_string(),
             ),
         };
-        let since = match given(&self.since) {
+        // An empty `since` is a mistake, not "any": no form sends one.
+        let since = match self.since.as_deref() {
             None => None,
             Some(text) => Some(
                 DateTime::parse_from_rfc3339(text)

@@ -114,7 +114,8 @@ pub const DEFAULT_PER_PAGE: u32 = 50;
 
 /// An optional query value, empty meaning absent (what an HTML form sends for "any").
 pub fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    // Not trimmed: " paused" is not a status, and saying so beats guessing.
+    value.as_deref().filter(|v| !v.is_empty())
 }
 
 /// Where the API is mounted.
