@@ -13,14 +13,13 @@ use crate::daemon::{Daemon, ServiceOptions};
 use crate::deliver::console::ConsoleSettings;
 use crate::sim;
 
-/// The board's usual port when it is free (a running watcher may hold it),
-/// else one the system picks.
+/// A free loopback port for the board, picked by the system (two demos, or a
+/// demo beside a running watcher on 9464, never collide).
 fn board_address() -> SocketAddr {
-    let usual = SocketAddr::from(([127, 0, 0, 1], 9464));
-    let free = std::net::TcpListener::bind(usual)
-        .or_else(|_| std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .and_then(|listener| listener.local_addr());
-    free.unwrap_or(usual)
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    std::net::TcpListener::bind(any)
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or(any)
 }
 
 pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(), Failure> {
