@@ -609,3 +609,91 @@ async fn demo_prints_the_boards_address_and_serves_it() {
     );
     let _ = child.kill().await;
 }
+
+/// A standby replica on a shared PostgreSQL store serves the same board from
+/// the store and stays live from the leader's commits (it never polls the API).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_on_shared_postgres_serves_the_board_and_stays_live() {
+    let db = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
+    let app = BinaryApp::spawn(2, "").await;
+    all_live(&app.sim);
+    let text = std::fs::read_to_string(&app.config).unwrap();
+    let sqlite_line = format!(
+        "url = \"sqlite://{}\"",
+        app.dir.path().join("state.db").display()
+    );
+    assert!(text.contains(&sqlite_line));
+    std::fs::write(
+        &app.config,
+        text.replace(
+            &sqlite_line,
+            &format!("url = \"{}\"\nlease_ttl = \"3s\"", db.url()),
+        ),
+    )
+    .unwrap();
+    let first = spawn_daemon_with(&app.config, app.dir.path(), "-a", &[]);
+    let second = spawn_daemon_with(&app.config, app.dir.path(), "-b", &[]);
+    let addrs = [first.http_addr().await, second.http_addr().await];
+    let role = |addr: SocketAddr| async move {
+        let answer = reqwest::get(format!("http://{addr}/api/v1/status"))
+            .await
+            .ok()?;
+        let status: Value = answer.json().await.ok()?;
+        status["role"].as_str().map(str::to_string)
+    };
+    let mut standby = None;
+    for _ in 0..300 {
+        let roles = [role(addrs[0]).await, role(addrs[1]).await];
+        if roles.contains(&Some("leader".into())) {
+            standby = roles.iter().position(|r| r.as_deref() == Some("standby"));
+            if standby.is_some() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let standby = addrs[standby.expect("one leader and one standby")];
+    let mut stream = reqwest::get(format!("http://{standby}/board/live"))
+        .await
+        .unwrap();
+    let id = &app.sim.control.ids()[0];
+    app.sim.control.set_status(id, "paused");
+    let mut paused = false;
+    for _ in 0..60 {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+            .await
+            .expect("the standby's stream announces the leader's commits")
+            .unwrap()
+            .expect("the stream stays open");
+        if String::from_utf8_lossy(&chunk).contains("event: commit") {
+            let list: Value =
+                reqwest::get(format!("http://{standby}/api/v1/campaigns?status=paused"))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+            if list["campaigns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == id.as_str())
+            {
+                paused = true;
+                break;
+            }
+        }
+    }
+    assert!(paused, "the standby's board shows the pause");
+    let page = reqwest::get(format!("http://{standby}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("role-standby\">standby</span>"),
+        "the standby says so"
+    );
+    drop((first, second));
+}
