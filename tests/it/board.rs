@@ -528,6 +528,11 @@ async fn the_board_pages_show_campaigns_events_and_silences_without_javascript()
     assert!(events.contains(&ids[0]) || events.contains("campaign.status_changed"));
     let (status, _, bad) = board.get("/events?type=exploded").await;
     assert_eq!(status, 400, "{bad}");
+    let (status, kind, nowhere) = board.get("/nowhere").await;
+    assert_eq!((status, kind.as_str()), (404, "text/html; charset=utf-8"));
+    assert!(nowhere.contains("no such page"));
+    let (status, _, _) = board.get("/healthz").await;
+    assert_eq!(status, 200, "the probes are untouched");
     let (_, _, silences) = board.get("/silences").await;
     assert!(silences.contains("No silence yet"));
     for page in [&home, &page, &events, &silences] {

@@ -52,6 +52,16 @@ pub fn routes() -> Router<HttpState> {
         .route("/silences", get(silences_page))
         .route("/assets/board.css", get(css))
         .route("/assets/board.js", get(js))
+        .fallback(unknown_page)
+}
+
+/// Any other path: an HTML 404 with a way back.
+async fn unknown_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "there is no such page on the board",
+    )
 }
 
 /// The board's page of one campaign.
