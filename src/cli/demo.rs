@@ -9,9 +9,18 @@ use super::signals::shutdown_signal;
 use crate::config::{
     ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, ServiceOptions};
 use crate::deliver::console::ConsoleSettings;
 use crate::sim;
+
+/// A free loopback port for the board, picked by the system (two demos, or a
+/// demo beside a running watcher on 9464, never collide).
+fn board_address() -> SocketAddr {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    std::net::TcpListener::bind(any)
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or(any)
+}
 
 pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(), Failure> {
     const DEMO_KEY: &str = "demo-key";
@@ -51,6 +60,10 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             ..StateSettings::default()
         },
         channels,
+        http: crate::config::HttpSettings {
+            listen: board_address().to_string(),
+            ..crate::config::HttpSettings::default()
+        },
         ..Settings::defaults()
     };
     say!(
@@ -59,6 +72,10 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         settings.watch.campaigns.len()
     );
     say!("Watching them every second; the simulator changes one every {}. Alerts appear below. Ctrl-C to stop.\n", humantime::format_duration(step));
+    say!(
+        "The board: http://{}/ (the JSON API under /api/v1/).\n",
+        settings.http.listen
+    );
     let daemon = Daemon::build(&settings).await?;
     // The first check before anything changes: it records the baseline, which
     // a first-time user must hear about (a quiet start is not a broken one).
@@ -83,7 +100,13 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             None => shutdown_signal().await,
         }
     };
-    let result = daemon.run_until_stopped(stop).await;
+    // No reloads in a demo: the sender is dropped at once.
+    let (_, reloads) = tokio::sync::mpsc::channel(1);
+    let options = ServiceOptions {
+        serve_http: true,
+        ..ServiceOptions::default()
+    };
+    let result = daemon.run_service(options, reloads, stop).await;
     script.abort();
     progress.abort();
     server.stop().await;

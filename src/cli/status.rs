@@ -83,16 +83,10 @@ const CAMPAIGN_COLUMNS: [Column; 7] = [
     },
 ];
 
-/// What `status` calls a campaign's state: its status, or why it has none.
+/// What `status` calls a campaign's state: its status, or why it has none
+/// (the board's label, from the store that writes it beside each state).
 fn label(state: &CampaignState) -> String {
-    if state.not_found {
-        "not found".into()
-    } else if state.reads.unreadable_since.is_some() {
-        // Its stored status is only what it was when last read.
-        "unreadable".into()
-    } else {
-        state.snapshot.status.to_string()
-    }
+    crate::commit::status_label(state)
 }
 
 fn is_problem(state: &CampaignState) -> bool {

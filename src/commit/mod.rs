@@ -21,6 +21,10 @@ mod store;
 pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use state_lock::{StateLock, StateLockError};
 pub use store::{
+    page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
+    EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
+};
+pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
     OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,
     StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,

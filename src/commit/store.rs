@@ -11,6 +11,8 @@
 //! - [`events`]: the event history (`status`, `history`, hints);
 //! - [`silences`], [`reminders`]: the alerting controls' rows;
 //! - [`activity`]: last seen and last cycle, for `status`;
+//! - [`board`]: the board's and the API's read model (pages, filters, counts,
+//!   the commit marker the live board watches);
 //! - [`dialect`]: what differs between SQLite and PostgreSQL, and the shared
 //!   SQL helpers (placeholders, IN chunks, timestamps).
 //!
@@ -23,6 +25,10 @@ use std::sync::Arc;
 use sqlx::postgres::PgConnectOptions;
 
 pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
+pub use board::{
+    page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
+    EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
+};
 pub use cycle::{CycleCommit, RoutedEvent};
 pub use events::{DeliveryState, HistoryEntry, StoredEvent};
 pub use outbox::{Delivery, OutboxCounts, OutboxEntry, ReplayOutcome};
@@ -35,6 +41,7 @@ use dialect::Backend;
 #[macro_use]
 mod dialect;
 mod activity;
+mod board;
 mod cycle;
 mod events;
 mod open;

@@ -5,7 +5,10 @@
 //! the API sit behind (`access`).
 
 pub mod access;
+pub mod api;
+mod board;
 mod health;
+pub mod live;
 pub mod probe;
 mod serve;
 
@@ -65,18 +68,33 @@ pub async fn bind(listen: &str) -> Result<TcpListener, HttpError> {
         })
 }
 
-/// Every route of the listener. The board and the API go behind
-/// `access::guard(routes, &state.access)`; the probes stay outside it.
-pub fn router(state: HttpState) -> Router {
+/// Every route of the listener. The board, the API and the board's live
+/// stream sit behind the access guard; the probes and the login page do not.
+pub fn router(state: HttpState, live: live::Live) -> Router {
+    let access = state.access.clone();
+    let streams = access::guard(
+        Router::new()
+            .route("/board/live", get(live::stream))
+            .with_state(live),
+        &access,
+    );
+    let board = access::guard(
+        Router::new()
+            .nest(api::BASE, api::routes())
+            .merge(board::routes()),
+        &access,
+    );
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .merge(access::routes(state.access.clone()))
+        .merge(access::routes(access.clone()))
+        .merge(board)
         .route_layer(axum::middleware::from_fn(serve::answer_within))
+        .with_state(state)
         // Long-lived streams (server-sent events) are routed here, after the
         // request timeout, each holding a `StreamSlots` permit.
-        .with_state(state)
+        .merge(streams)
         // Every answer, 404s included, carries the browser-safety headers.
         .layer(axum::middleware::map_response(access::browser_safety))
 }
@@ -97,10 +115,11 @@ pub fn serve_within(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics)");
+    tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics, the board at / and the API at /api/v1)");
+    let live = live::Live::start(state.store.clone(), &limits, stop.clone());
     tokio::spawn(serve::serve_connections(
         listener,
-        router(state),
+        router(state, live),
         limits,
         stop,
     ))

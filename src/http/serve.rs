@@ -222,7 +222,7 @@ mod tests {
         let stop = CancellationToken::new();
         tokio::spawn(serve_connections(
             listener,
-            router(state),
+            router(state, crate::http::live::Live::idle(&limits)),
             limits,
             stop.clone(),
         ));

@@ -74,7 +74,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
         &["fetch", "diff", "route", "commit", "deliver"],
     ),
     ("reassert", true, &["diff", "route", "commit", "deliver"]),
-    ("http", true, &["commit"]),
+    ("http", true, &["commit", "route"]),
     ("systemd", true, &["http"]),
     (
         "daemon",

@@ -10,6 +10,8 @@ mod alerting;
 mod alertmanager;
 mod attacks_requests;
 mod attacks_text;
+mod board;
+mod browser;
 mod chat;
 mod cli;
 mod crash;

@@ -87,6 +87,23 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (campaign_id, rule)
     );
     "#,
+    // 4: the board's read model (see the SQLite script).
+    r#"
+    ALTER TABLE campaign_state ADD COLUMN status_label TEXT NOT NULL DEFAULT '';
+    ALTER TABLE campaign_state ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE campaign_state ADD COLUMN upload_errors BIGINT NOT NULL DEFAULT 0;
+    UPDATE campaign_state SET
+        status_label = CASE
+            WHEN (state_json::jsonb ->> 'not_found') = 'true' THEN 'not found'
+            WHEN (state_json::jsonb -> 'reads' ->> 'unreadable_since') IS NOT NULL THEN 'unreadable'
+            ELSE COALESCE(state_json::jsonb -> 'snapshot' ->> 'status', '') END,
+        name = COALESCE(state_json::jsonb -> 'snapshot' ->> 'name', ''),
+        upload_errors = COALESCE(jsonb_array_length(state_json::jsonb -> 'snapshot' -> 'upload_errors'), 0);
+    CREATE INDEX campaign_state_changed ON campaign_state (changed_at, key);
+    CREATE INDEX campaign_state_status ON campaign_state (status_label, changed_at);
+    CREATE INDEX events_type ON events (type, occurred_at);
+    CREATE INDEX events_silence ON events (silence_id);
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

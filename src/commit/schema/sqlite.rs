@@ -84,6 +84,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (campaign_id, rule)
     );
     "#,
+    // 4: the board's read model. The status label (live, paused, ..., "not
+    // found", "unreadable"), the name and the upload-error count beside the
+    // state's JSON, so that the board and the API filter, count and page
+    // campaigns in SQL; filled from the JSON for the rows already there.
+    r#"
+    ALTER TABLE campaign_state ADD COLUMN status_label TEXT NOT NULL DEFAULT '';
+    ALTER TABLE campaign_state ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE campaign_state ADD COLUMN upload_errors INTEGER NOT NULL DEFAULT 0;
+    UPDATE campaign_state SET
+        status_label = CASE
+            WHEN json_extract(state_json, '$.not_found') THEN 'not found'
+            WHEN json_extract(state_json, '$.reads.unreadable_since') IS NOT NULL THEN 'unreadable'
+            ELSE COALESCE(json_extract(state_json, '$.snapshot.status'), '') END,
+        name = COALESCE(json_extract(state_json, '$.snapshot.name'), ''),
+        upload_errors = COALESCE(json_array_length(state_json, '$.snapshot.upload_errors'), 0);
+    CREATE INDEX campaign_state_changed ON campaign_state (changed_at, key);
+    CREATE INDEX campaign_state_status ON campaign_state (status_label, changed_at);
+    CREATE INDEX events_type ON events (type, occurred_at);
+    CREATE INDEX events_silence ON events (silence_id);
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

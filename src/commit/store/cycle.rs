@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{millis, to_i64, Backend, Dialect};
 use super::reminders::ReminderWrite;
-use super::{events, outbox, reminders, states, Store, StoreError};
+use super::{board, events, outbox, reminders, states, Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
 use crate::event::Event;
 
@@ -80,6 +80,9 @@ impl Store {
                     .bind(json.as_str())
                     .bind(to_i64(state.seq))
                     .bind(millis(state.changed_at))
+                    .bind(board::status_label(state))
+                    .bind(state.snapshot.name.as_str())
+                    .bind(to_i64(state.snapshot.upload_errors.len() as u64))
                     .execute(&mut *tx)
                     .await?;
             }

@@ -108,6 +108,15 @@ impl Store {
             .into_iter()
             .map(|silence| (silence.id, silence))
             .collect();
+        self.with_deliveries(&events, &silences).await
+    }
+
+    /// Each event row with each channel's delivery and the silence that stopped it.
+    pub(super) async fn with_deliveries(
+        &self,
+        events: &[EventRow],
+        silences: &HashMap<i64, Silence>,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut entries = Vec::with_capacity(events.len());
         for chunk in events.chunks(IN_CHUNK) {
             let sql = format!(
@@ -191,9 +200,9 @@ pub(super) fn parse_event(json: &str, what: impl FnOnce() -> String) -> Result<E
 }
 
 /// `(id, payload_json, silence_id)` of an `events` row.
-type EventRow = (String, String, Option<i64>);
+pub(super) type EventRow = (String, String, Option<i64>);
 
-fn event_row(row: &impl Columns) -> Result<EventRow, sqlx::Error> {
+pub(super) fn event_row(row: &impl Columns) -> Result<EventRow, sqlx::Error> {
     Ok((
         row.text("id")?,
         row.text("payload_json")?,

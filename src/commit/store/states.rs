@@ -11,9 +11,12 @@ use crate::diff::{ApiHealth, CampaignState};
 
 /// One campaign's new state, in the cycle's transaction.
 pub(super) const UPSERT_STATE: &str =
-    "INSERT INTO campaign_state (key, state_json, seq, changed_at) VALUES ($1, $2, $3, $4)
+    "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
-         seq = excluded.seq, changed_at = excluded.changed_at";
+         seq = excluded.seq, changed_at = excluded.changed_at,
+         status_label = excluded.status_label, name = excluded.name,
+         upload_errors = excluded.upload_errors";
 
 /// The new API health, in the cycle's transaction.
 pub(super) const UPSERT_HEALTH: &str = "INSERT INTO watcher_state (id, health_json) VALUES (1, $1)

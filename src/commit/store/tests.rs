@@ -158,6 +158,9 @@ on_both!(
     alerting_and_status_queries_round_trip,
     states_are_read_for_chosen_campaigns_or_one_at_a_time,
     latest_events_of_one_campaign_newest_first,
+    the_board_pages_filters_and_counts_campaigns,
+    events_page_by_type_campaign_channel_and_since,
+    the_commit_marker_moves_with_commits_deliveries_and_silences,
 );
 
 async fn raw_version(path: &Path) -> i64 {
@@ -1151,4 +1154,9 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
 }
 
+mod board;
 mod full_disk;
+use board::{
+    events_page_by_type_campaign_channel_and_since, the_board_pages_filters_and_counts_campaigns,
+    the_commit_marker_moves_with_commits_deliveries_and_silences,
+};

@@ -1,0 +1,244 @@
+//! `GET /api/v1/campaigns` (filtered, paged) and
+//! `GET /api/v1/accounts/{account}/campaigns/{id}` (its state, its events and
+//! their deliveries).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::events::{entry_view, EventView};
+use super::silences::SilenceRef;
+use super::{checked_page, given, ApiError, ApiQuery, BASE, DEFAULT_ACCOUNT};
+use crate::commit::{status_label, CampaignQuery, CampaignRow, LastEvent, STATUS_LABELS};
+use crate::http::HttpState;
+use crate::route::silence::{campaign_matches, Silence};
+
+/// The events a campaign's answer carries, newest first.
+pub const CAMPAIGN_EVENTS: u32 = 100;
+
+/// The list's query string (the board's filter form sends the same).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignParams {
+    pub status: Option<String>,
+    /// Text the id or the name contains.
+    pub q: Option<String>,
+    pub problems: Option<bool>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl CampaignParams {
+    /// The store's query, or a 400 naming the bad value.
+    pub fn query(&self) -> Result<CampaignQuery, ApiError> {
+        let status = given(&self.status).map(str::to_string);
+        if let Some(status) = &status {
+            if !STATUS_LABELS.contains(&status.as_str()) {
+                return Err(ApiError::BadRequest(format!(
+                    "status must be one of {}",
+                    STATUS_LABELS.join(", ")
+                )));
+            }
+        }
+        let (page, per_page) = checked_page(self.page, self.per_page)?;
+        Ok(CampaignQuery {
+            status,
+            text: given(&self.q).map(str::to_string),
+            problems: self.problems.unwrap_or(false),
+            page,
+            per_page,
+        })
+    }
+}
+
+/// One campaign in a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignItem {
+    pub account: &'static str,
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub upload_errors: u64,
+    pub changed_at: DateTime<Utc>,
+    pub last_event: Option<LastEvent>,
+    /// Ids of the silences in force that match it.
+    pub silenced_by: Vec<i64>,
+    /// Its own resource.
+    pub href: String,
+}
+
+/// A page of campaigns.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignList {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub campaigns: Vec<CampaignItem>,
+}
+
+/// What a path segment escapes: everything but RFC 3986's unreserved characters.
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The resource of one campaign.
+pub fn campaign_href(id: &str) -> String {
+    format!(
+        "{BASE}/accounts/{DEFAULT_ACCOUNT}/campaigns/{}",
+        percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
+    )
+}
+
+fn matching(silences: &[Silence], id: &str, name: &str) -> Vec<i64> {
+    silences
+        .iter()
+        .filter(|silence| campaign_matches(&silence.campaign, id, name))
+        .map(|silence| silence.id)
+        .collect()
+}
+
+fn item(row: CampaignRow, silences: &[Silence]) -> CampaignItem {
+    CampaignItem {
+        account: DEFAULT_ACCOUNT,
+        silenced_by: matching(silences, &row.id, &row.name),
+        href: campaign_href(&row.id),
+        id: row.id,
+        name: row.name,
+        status: row.status,
+        upload_errors: row.upload_errors,
+        changed_at: row.changed_at,
+        last_event: row.last_event,
+    }
+}
+
+/// One page of campaigns, as the API answers it and the board shows it.
+pub async fn campaign_list(
+    state: &HttpState,
+    query: &CampaignQuery,
+    now: DateTime<Utc>,
+) -> Result<CampaignList, ApiError> {
+    let page = state.store.campaign_page(query).await?;
+    let silences = state.store.silences(now, false).await?;
+    let (per_page, _) = crate::commit::page_bounds(query.page, query.per_page);
+    Ok(CampaignList {
+        total: page.total,
+        page: query.page.max(1),
+        per_page,
+        campaigns: page
+            .rows
+            .into_iter()
+            .map(|row| item(row, &silences))
+            .collect(),
+    })
+}
+
+pub async fn list(
+    State(state): State<HttpState>,
+    ApiQuery(params): ApiQuery<CampaignParams>,
+) -> Result<Json<CampaignList>, ApiError> {
+    let query = params.query()?;
+    Ok(Json(campaign_list(&state, &query, Utc::now()).await?))
+}
+
+/// One campaign's current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignDetail {
+    pub account: &'static str,
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    /// The status last read (for a campaign not found or unreadable, what it was).
+    pub last_read_status: String,
+    pub changed_at: DateTime<Utc>,
+    /// The upload-error rows, sorted.
+    pub upload_errors: Vec<String>,
+    pub caller_number: Option<String>,
+    pub agent: Option<AgentView>,
+    pub concurrent_calls: Option<i64>,
+    pub scheduled_date: Option<String>,
+    pub failed_reads: u32,
+    pub unreadable_since: Option<DateTime<Utc>>,
+    pub last_read_error: Option<String>,
+    pub silenced_by: Vec<SilenceRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentView {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A campaign with its newest events.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignAnswer {
+    pub campaign: CampaignDetail,
+    pub events: Vec<EventView>,
+}
+
+/// One campaign of `account`, or a 404.
+pub async fn campaign_answer(
+    state: &HttpState,
+    account: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<CampaignAnswer, ApiError> {
+    let unknown = || ApiError::NotFound(format!("no campaign {id:?} in account {account:?}"));
+    if account != DEFAULT_ACCOUNT {
+        return Err(ApiError::NotFound(format!(
+            "no account {account:?}: this watcher has one account, \"{DEFAULT_ACCOUNT}\""
+        )));
+    }
+    let mut states = state.store.load_states_for([id]).await?;
+    let stored = states.remove(id).ok_or_else(unknown)?;
+    let silences = state.store.silences(now, false).await?;
+    let snapshot = &stored.snapshot;
+    let silenced_by = silences
+        .iter()
+        .filter(|silence| campaign_matches(&silence.campaign, id, &snapshot.name))
+        .map(SilenceRef::of)
+        .collect();
+    let history = state
+        .store
+        .history(Some(id), DateTime::<Utc>::MIN_UTC, CAMPAIGN_EVENTS)
+        .await?;
+    let agent = snapshot.agent.as_ref().map(|agent| AgentView {
+        id: agent.id.clone(),
+        name: agent.name.clone(),
+        status: agent.status.clone(),
+    });
+    Ok(CampaignAnswer {
+        campaign: CampaignDetail {
+            account: DEFAULT_ACCOUNT,
+            id: id.to_string(),
+            name: snapshot.name.clone(),
+            status: status_label(&stored),
+            last_read_status: snapshot.status.to_string(),
+            changed_at: stored.changed_at,
+            upload_errors: snapshot.upload_errors.iter().cloned().collect(),
+            caller_number: snapshot.caller_number.clone(),
+            agent,
+            concurrent_calls: snapshot.concurrent_calls,
+            scheduled_date: snapshot.scheduled_date.clone(),
+            failed_reads: stored.reads.failed,
+            unreadable_since: stored.reads.unreadable_since,
+            last_read_error: stored.reads.last_error.clone(),
+            silenced_by,
+        },
+        events: history.into_iter().map(|e| entry_view(e, now)).collect(),
+    })
+}
+
+pub async fn one(
+    State(state): State<HttpState>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<CampaignAnswer>, ApiError> {
+    let Path((account, id)) =
+        path.map_err(|_| ApiError::BadRequest("the campaign path is not valid UTF-8".into()))?;
+    Ok(Json(
+        campaign_answer(&state, &account, &id, Utc::now()).await?,
+    ))
+}

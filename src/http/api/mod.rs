@@ -1,0 +1,163 @@
+//! The JSON API, version 1 (`/api/v1/...`): the same read model the board
+//! renders (each resource's file builds the value both serve), JSON only,
+//! every error a JSON object with one sentence. Described by
+//! `docs/openapi.yaml`, served at `/api/v1/openapi.yaml`.
+//!
+//! Campaign routes carry the account (`/api/v1/accounts/{account}/campaigns/{id}`):
+//! `default` until several accounts exist; any other answers 404.
+
+pub(crate) mod campaigns;
+pub(crate) mod events;
+pub(crate) mod silences;
+pub(crate) mod status;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+
+use super::HttpState;
+use crate::commit::StoreError;
+
+/// The one account until several exist.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// The OpenAPI 3 document, as shipped in the repository.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
+
+/// Every answer that is not the resource asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the state store cannot be read right now; try again shortly")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Store(error) = &self {
+            tracing::warn!(%error, "api: the state store cannot be read");
+        }
+        json_error(self.status(), &self.to_string())
+    }
+}
+
+/// `{"error": sentence}` with `status`.
+pub fn json_error(status: StatusCode, sentence: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": sentence }))).into_response()
+}
+
+/// Query parameters, or a 400 naming what is wrong with them (axum's own
+/// rejection is plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|query| Self(query.0))
+            .map_err(|rejection| {
+                ApiError::BadRequest(format!(
+                    "the query string is not valid: {}; see /api/v1/openapi.yaml",
+                    rejection
+                        .body_text()
+                        .trim_start_matches("Failed to deserialize query string: ")
+                ))
+            })
+    }
+}
+
+/// `page` and `per_page`, checked (1 or more; at most [`crate::commit::MAX_PER_PAGE`] rows).
+pub fn checked_page(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), ApiError> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if page == 0 {
+        return Err(ApiError::BadRequest(
+            "page starts at 1; ask for page=1 or later".into(),
+        ));
+    }
+    if per_page == 0 || per_page > crate::commit::MAX_PER_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "per_page must be between 1 and {}",
+            crate::commit::MAX_PER_PAGE
+        )));
+    }
+    Ok((page, per_page))
+}
+
+/// Rows per page unless asked otherwise.
+pub const DEFAULT_PER_PAGE: u32 = 50;
+
+/// An optional query value, empty meaning absent (what an HTML form sends for "any").
+pub fn given(value: &Option<String>) -> Option<&str> {
+    // Not trimmed: " paused" is not a status, and saying so beats guessing.
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// Where the API is mounted.
+pub const BASE: &str = "/api/v1";
+
+/// The API's routes, relative to [`BASE`] (inside the request timeout).
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/status", get(status::get_status))
+        .route("/campaigns", get(campaigns::list))
+        .route("/accounts/{account}/campaigns/{id}", get(campaigns::one))
+        .route("/events", get(events::list))
+        .route("/silences", get(silences::list))
+        .route("/openapi.yaml", get(openapi))
+        .fallback(unknown)
+        .layer(axum::middleware::from_fn(json_method_errors))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response()
+}
+
+async fn unknown() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "no such API resource; see /api/v1/openapi.yaml",
+    )
+}
+
+/// axum answers a wrong method with an empty 405: give it a sentence too.
+async fn json_method_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let mut answer = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the API is read-only: use GET",
+        );
+        if let Some(allow) = allow {
+            answer.headers_mut().insert(header::ALLOW, allow);
+        }
+        return answer;
+    }
+    response
+}

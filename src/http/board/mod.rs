@@ -1,0 +1,445 @@
+//! The board (issue 16, items 1-5): server-rendered HTML pages over the same
+//! values the JSON API answers ([`super::api`]), a stylesheet and a script
+//! served from the binary (the Content-Security-Policy allows no inline
+//! script or style), and no front-end build step. Templates are minijinja with
+//! HTML auto-escaping (every template name ends in `.html`), so a campaign
+//! named `<img src=x onerror=alert(1)>` is shown as text. Channels appear by
+//! name only. Without JavaScript every page works (links and GET forms); with
+//! it, the page updates in place on each commit ([`super::live`]).
+
+use std::sync::OnceLock;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, Value};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::api::campaigns::{campaign_answer, campaign_list, CampaignParams, PATH_SEGMENT};
+use super::api::events::{event_list, EventParams, EventView};
+use super::api::silences::{silence_list, Which};
+use super::api::status::{status_view, StatusView};
+use super::api::{ApiError, DEFAULT_ACCOUNT};
+use super::HttpState;
+use crate::commit::STATUS_LABELS;
+use crate::event::EventType;
+
+const CSS: &str = include_str!("assets/board.css");
+const JS: &str = include_str!("assets/board.js");
+
+const TEMPLATES: [(&str, &str); 8] = [
+    ("layout.html", include_str!("templates/layout.html")),
+    ("glance.html", include_str!("templates/glance.html")),
+    ("campaigns.html", include_str!("templates/campaigns.html")),
+    ("campaign.html", include_str!("templates/campaign.html")),
+    ("deliveries.html", include_str!("templates/deliveries.html")),
+    ("events.html", include_str!("templates/events.html")),
+    ("silences.html", include_str!("templates/silences.html")),
+    ("error.html", include_str!("templates/error.html")),
+];
+
+/// The board's pages and assets (inside the request timeout).
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/", get(campaigns_page))
+        .route("/accounts/{account}/campaigns/{id}", get(campaign_page))
+        .route("/events", get(events_page))
+        .route("/silences", get(silences_page))
+        .route("/assets/board.css", get(css))
+        .route("/assets/board.js", get(js))
+        .fallback(unknown_page)
+}
+
+/// Any other path: an HTML 404 with a way back.
+async fn unknown_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "there is no such page on the board",
+    )
+}
+
+/// The board's page of one campaign.
+pub fn campaign_page_path(id: &str) -> String {
+    format!(
+        "/accounts/{DEFAULT_ACCOUNT}/campaigns/{}",
+        utf8_percent_encode(id, PATH_SEGMENT)
+    )
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        env.add_filter("when", when);
+        env.add_filter("badge", badge);
+        env.add_filter("urlpart", |text: String| {
+            utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string()
+        });
+        for (name, source) in TEMPLATES {
+            // The templates are compiled into the binary; a unit test renders each.
+            env.add_template(name, source)
+                .expect("the built-in board templates parse");
+        }
+        env
+    })
+}
+
+/// An RFC 3339 time (as serde writes it) as "2026-11-26 09:15:02 UTC"; "-" for none.
+fn when(value: Value) -> String {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|at| {
+            at.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The badge class of a status label: one of a fixed set, whatever the API said.
+fn badge(label: String) -> &'static str {
+    match label.as_str() {
+        "live" => "status-live",
+        "scheduled" => "status-scheduled",
+        "paused" => "status-paused",
+        "completed" => "status-completed",
+        "not found" => "status-not-found",
+        "unreadable" => "status-unreadable",
+        _ => "status-other",
+    }
+}
+
+fn render(name: &str, context: serde_json::Value) -> Result<String, Box<Response>> {
+    environment()
+        .get_template(name)
+        .and_then(|template| template.render(Value::from_serialize(&context)))
+        .map_err(|error| {
+            tracing::error!(template = name, %error, "board: a page cannot be rendered");
+            Box::new(plain_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "this page cannot be shown; the log says why",
+            ))
+        })
+}
+
+fn plain_error(status: StatusCode, sentence: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{sentence}\n"),
+    )
+        .into_response()
+}
+
+/// `body` inside the layout.
+fn page(
+    title: &str,
+    section: &str,
+    body: Result<String, Box<Response>>,
+    status: StatusCode,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    match render(
+        "layout.html",
+        json!({"title": title, "section": section, "body": body}),
+    ) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(response) => *response,
+    }
+}
+
+fn error_page(status: StatusCode, heading: &str, sentence: &str) -> Response {
+    page(
+        heading,
+        "",
+        render(
+            "error.html",
+            json!({"heading": heading, "sentence": sentence}),
+        ),
+        status,
+    )
+}
+
+/// The HTML answer to an [`ApiError`]: the same status and sentence.
+fn failed(error: ApiError) -> Response {
+    if let ApiError::Store(store) = &error {
+        tracing::warn!(error = %store, "board: the state store cannot be read");
+    }
+    let status = error.status();
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::BAD_REQUEST => "Bad request",
+        _ => "Unavailable",
+    };
+    error_page(status, heading, &error.to_string())
+}
+
+/// Query parameters, or the HTML 400 naming what is wrong.
+fn params<T: DeserializeOwned + Default>(uri: &Uri) -> Result<T, Box<Response>> {
+    Query::<T>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|rejection| {
+            Box::new(error_page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                &format!(
+                    "the filter is not valid: {}",
+                    rejection
+                        .body_text()
+                        .trim_start_matches("Failed to deserialize query string: ")
+                ),
+            ))
+        })
+}
+
+/// This page's address with `page` set, the other parameters kept.
+fn page_link(path: &str, pairs: &[(&str, Option<String>)], page: u32) -> String {
+    let mut query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(key, value)| {
+            value
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{key}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+        })
+        .collect();
+    query.push(format!("page={page}"));
+    format!("{path}?{}", query.join("&"))
+}
+
+fn problems(status: &StatusView) -> Vec<serde_json::Value> {
+    let count = |label: &str| status.campaigns.by_status.get(label).copied().unwrap_or(0);
+    let mut problems = Vec::new();
+    for (label, words) in [
+        ("paused", "paused"),
+        ("not found", "not found"),
+        ("unreadable", "unreadable"),
+    ] {
+        let n = count(label);
+        if n > 0 {
+            problems.push(json!({
+                "text": format!("{n} {words}"),
+                "href": format!("/?status={}", utf8_percent_encode(label, NON_ALPHANUMERIC)),
+            }));
+        }
+    }
+    if status.campaigns.with_upload_errors > 0 {
+        problems.push(json!({
+            "text": format!("{} with upload errors", status.campaigns.with_upload_errors),
+            "href": "/?problems=true",
+        }));
+    }
+    if status.outbox.dead > 0 {
+        problems.push(json!({
+            "text": format!("{} dead deliveries (campaign-watcher outbox list --dead)", status.outbox.dead),
+            "href": "/events",
+        }));
+    }
+    if status.api.health == "unhealthy" {
+        problems.push(json!({"text": "the SigmaMind API cannot be read", "href": "/events?type=watcher.api_unhealthy"}));
+    }
+    problems
+}
+
+async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
+    let params: CampaignParams = match params(&uri) {
+        Ok(params) => params,
+        Err(response) => return *response,
+    };
+    let result = async {
+        let query = params.query()?;
+        let now = Utc::now();
+        let status = status_view(&state, now).await?;
+        let list = campaign_list(&state, &query, now).await?;
+        Ok::<_, ApiError>((query, status, list))
+    }
+    .await;
+    let (query, status, list) = match result {
+        Ok(parts) => parts,
+        Err(error) => return failed(error),
+    };
+    let pages = list.total.div_ceil(u64::from(list.per_page)).max(1);
+    let pairs = [
+        ("status", query.status.clone()),
+        ("q", query.text.clone()),
+        ("problems", query.problems.then(|| "true".to_string())),
+        ("per_page", params.per_page.map(|n| n.to_string())),
+    ];
+    let mut listed = serde_json::to_value(&list).unwrap_or_default();
+    if let Some(rows) = listed.get_mut("campaigns").and_then(|v| v.as_array_mut()) {
+        for row in rows {
+            let id = row.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+            row["page"] = json!(campaign_page_path(id));
+        }
+    }
+    let labels: Vec<&str> = STATUS_LABELS.to_vec();
+    let glance = render(
+        "glance.html",
+        json!({"status": status, "labels": labels, "problems": problems(&status)}),
+    );
+    let glance = match glance {
+        Ok(html) => html,
+        Err(response) => return *response,
+    };
+    let body = render(
+        "campaigns.html",
+        json!({
+            "glance": glance,
+            "labels": labels,
+            "list": listed,
+            "pages": pages,
+            "filter": {"status": query.status, "q": query.text, "problems": query.problems},
+            "previous": (list.page > 1).then(|| page_link("/", &pairs, list.page - 1)),
+            "next": (u64::from(list.page) < pages).then(|| page_link("/", &pairs, list.page + 1)),
+        }),
+    );
+    page("Campaigns", "campaigns", body, StatusCode::OK)
+}
+
+/// Each event as the templates read it: its deliveries rendered, its campaign's page.
+fn event_values(events: &[EventView]) -> Result<Vec<serde_json::Value>, Box<Response>> {
+    events
+        .iter()
+        .map(|event| {
+            let mut value = serde_json::to_value(event).unwrap_or_default();
+            value["delivered"] = json!(render("deliveries.html", json!({"e": event}))?);
+            if let Some(campaign) = &event.event.campaign {
+                value["page"] = json!(campaign_page_path(&campaign.id));
+            }
+            Ok(value)
+        })
+        .collect()
+}
+
+/// "live → paused 2026-11-26 23:10, paused → live 23:40", oldest first.
+fn timeline(events: &[EventView]) -> String {
+    let mut steps = Vec::new();
+    let mut last_day = None;
+    for view in events.iter().rev() {
+        let event = &view.event;
+        if event.kind != EventType::StatusChanged {
+            continue;
+        }
+        let Some(campaign) = &event.campaign else {
+            continue;
+        };
+        let day = event.occurred_at.date_naive();
+        let at = if last_day == Some(day) {
+            event.occurred_at.format("%H:%M").to_string()
+        } else {
+            event.occurred_at.format("%Y-%m-%d %H:%M").to_string()
+        };
+        last_day = Some(day);
+        let from = campaign
+            .previous_status
+            .as_ref()
+            .map_or("?".to_string(), |s| s.to_string());
+        steps.push(format!("{from} → {} {at}", campaign.status));
+    }
+    steps.join(", ")
+}
+
+async fn campaign_page(
+    State(state): State<HttpState>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path((account, id))) = path else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "the campaign path is not valid UTF-8",
+        );
+    };
+    let answer = match campaign_answer(&state, &account, &id, Utc::now()).await {
+        Ok(answer) => answer,
+        Err(error) => return failed(error),
+    };
+    let events = match event_values(&answer.events) {
+        Ok(events) => events,
+        Err(response) => return *response,
+    };
+    let mut value = serde_json::to_value(&answer).unwrap_or_default();
+    value["events"] = json!(events);
+    let body = render(
+        "campaign.html",
+        json!({"answer": value, "timeline": timeline(&answer.events)}),
+    );
+    page(&answer.campaign.name, "campaigns", body, StatusCode::OK)
+}
+
+async fn events_page(State(state): State<HttpState>, uri: Uri) -> Response {
+    let params: EventParams = match params(&uri) {
+        Ok(params) => params,
+        Err(response) => return *response,
+    };
+    let result = async {
+        let query = params.query()?;
+        let list = event_list(&state, &query, Utc::now()).await?;
+        let channels = state.store.channels_seen().await?;
+        Ok::<_, ApiError>((query, list, channels))
+    }
+    .await;
+    let (query, list, channels) = match result {
+        Ok(parts) => parts,
+        Err(error) => return failed(error),
+    };
+    let events = match event_values(&list.events) {
+        Ok(events) => events,
+        Err(response) => return *response,
+    };
+    let pairs = [
+        ("type", query.kind.clone()),
+        ("campaign", query.campaign.clone()),
+        ("channel", query.channel.clone()),
+        ("since", params.since.clone()),
+        ("per_page", params.per_page.map(|n| n.to_string())),
+    ];
+    let types: Vec<&str> = EventType::ALL.iter().map(|kind| kind.as_str()).collect();
+    let body = render(
+        "events.html",
+        json!({
+            "list": {"events": events},
+            "types": types,
+            "channels": channels,
+            "filter": {"type": query.kind, "channel": query.channel},
+            "previous": (list.page > 1).then(|| page_link("/events", &pairs, list.page - 1)),
+            "next": list.next_page.map(|next| page_link("/events", &pairs, next)),
+        }),
+    );
+    page("Events", "events", body, StatusCode::OK)
+}
+
+async fn silences_page(State(state): State<HttpState>) -> Response {
+    let list = match silence_list(&state, Which::All, Utc::now()).await {
+        Ok(list) => list,
+        Err(error) => return failed(error),
+    };
+    let body = render("silences.html", json!({"list": list}));
+    page("Silences", "silences", body, StatusCode::OK)
+}
+
+async fn css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
+}
+
+async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        JS,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests;

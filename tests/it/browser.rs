@@ -1,0 +1,256 @@
+//! The board in a real browser (issue 16, item 13): Debian's chromium driven
+//! over WebDriver (W3C, spoken with reqwest: a handful of JSON requests)
+//! against the real `run` binary watching the simulator. A missing chromium
+//! or chromedriver fails the test.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::board::{Board, HOSTILE};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The paused badge's background in `board.css` (#d97706).
+const PAUSED_RGB: [u8; 3] = [0xd9, 0x77, 0x06];
+
+struct Driver {
+    process: tokio::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        for binary in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(binary).exists(),
+                "{binary} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = tokio::process::Command::new(CHROMEDRIVER)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..200 {
+            if let Ok(answer) = http.get(format!("{base}/status")).send().await {
+                if let Ok(status) = answer.json::<Value>().await {
+                    if status["value"]["ready"] == true {
+                        ready = true;
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "chromedriver answers on {base}");
+        let profile = tempfile::tempdir().unwrap();
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1400,1000".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            }}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromium starts a session: {created}"))
+            .to_string();
+        Self {
+            process,
+            base,
+            session,
+            http,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn script(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await["value"]
+            .clone()
+    }
+
+    /// The open alert's text, if a script opened one.
+    async fn alert(&self) -> Option<String> {
+        let answer = self.call(reqwest::Method::GET, "/alert/text", None).await;
+        answer["value"].as_str().map(str::to_string)
+    }
+
+    async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let answer = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(answer["value"].as_str().expect("a screenshot"))
+            .unwrap()
+    }
+
+    async fn quit(mut self) {
+        self.call(reqwest::Method::DELETE, "", None).await;
+        let _ = self.process.kill().await;
+    }
+}
+
+/// Whether the PNG has a pixel within a few steps of `rgb`.
+fn shows_colour(png_bytes: &[u8], rgb: [u8; 3]) -> bool {
+    let decoder = png::Decoder::new(png_bytes);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let channels = frame.color_type.samples();
+    assert!(channels >= 3, "an RGB screenshot");
+    pixels[..frame.buffer_size()]
+        .chunks(channels)
+        .any(|p| p.iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 6))
+}
+
+const BADGE: &str = "var row = document.querySelector('tr[data-campaign=\"' + arguments[0] + '\"] .badge'); return row ? row.textContent : null;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_in_chromium_lists_updates_live_and_shows_hostile_names_as_text() {
+    let board = Board::start(3, "").await;
+    let ids = board.app.sim.control.ids();
+    let driver = Driver::start().await;
+    driver.goto(&board.url("/")).await;
+    // Every campaign with its status.
+    for id in ids.iter().filter(|id| id.as_str() != "camp_hostile") {
+        assert_eq!(driver.script(BADGE, json!([id])).await, "live", "{id}");
+    }
+    // The hostile name is text: no image element, no dialog, the name as written.
+    let name = driver
+        .script("return document.querySelector('tr[data-campaign=\"camp_hostile\"] td.name').textContent;", json!([]))
+        .await;
+    assert_eq!(name, HOSTILE);
+    assert_eq!(
+        driver
+            .script("return document.querySelectorAll('img').length;", json!([]))
+            .await,
+        0
+    );
+    assert_eq!(driver.alert().await, None, "no alert dialog");
+    // Live: the row changes without a reload (a value set on this window survives).
+    driver.script("window.notReloaded = true;", json!([])).await;
+    let paused = &ids[0];
+    board.app.sim.control.set_status(paused, "paused");
+    let mut badge = Value::Null;
+    for _ in 0..300 {
+        badge = driver.script(BADGE, json!([paused])).await;
+        if badge == "paused" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(badge, "paused", "the open page shows the pause");
+    assert_eq!(
+        driver
+            .script("return window.notReloaded === true;", json!([]))
+            .await,
+        true,
+        "updated in place"
+    );
+    assert_eq!(
+        driver
+            .script(
+                "return document.getElementById('live-state').textContent;",
+                json!([])
+            )
+            .await,
+        "live"
+    );
+    assert_eq!(driver.alert().await, None, "still no alert dialog");
+    // The screenshot, kept under target/, shows the paused badge's colour.
+    let png = driver.screenshot().await;
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("board-screenshot.png"), &png).unwrap();
+    assert!(
+        shows_colour(&png, PAUSED_RGB),
+        "the screenshot shows the paused badge"
+    );
+    // The campaign's page, in the browser too: its upload-error rows as text.
+    driver
+        .goto(&board.url("/accounts/default/campaigns/camp_hostile"))
+        .await;
+    let rows = driver
+        .script(
+            "return document.querySelector('ol.rows').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(rows, "row 2: <script>alert(2)</script>");
+    assert_eq!(
+        driver
+            .script(
+                "return document.querySelectorAll('main script, img').length;",
+                json!([])
+            )
+            .await,
+        0
+    );
+    assert_eq!(driver.alert().await, None);
+    driver.quit().await;
+}
+
+#[test]
+fn the_colour_check_can_fail() {
+    // A 1x1 white PNG has no paused badge in it.
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, 1, 1);
+        encoder.set_color(png::ColorType::Rgb);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&[255, 255, 255]).unwrap();
+    }
+    assert!(!shows_colour(&bytes, PAUSED_RGB));
+    assert!(shows_colour(&bytes, [255, 255, 255]));
+}
