@@ -99,9 +99,9 @@ pub fn router(state: HttpState, live: live::Live) -> Router {
         .layer(axum::middleware::map_response(access::browser_safety))
 }
 
-/// Serve until `stop` is cancelled, within the default [`Limits`].
+/// Serve until `stop` is cancelled, within [`Limits::for_this_process`].
 pub fn serve(listener: TcpListener, state: HttpState, stop: CancellationToken) -> JoinHandle<()> {
-    serve_within(listener, state, Limits::default(), stop)
+    serve_within(listener, state, Limits::for_this_process(), stop)
 }
 
 /// [`serve`] within `limits`.

@@ -58,16 +58,56 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Well inside a 256-descriptor limit: 80 connections at most, the rest
-    /// left to the store and the deliveries.
+    /// The bounds under a 256-descriptor limit.
     fn default() -> Self {
+        Self::for_descriptors(256)
+    }
+}
+
+/// Descriptors kept for the store, the deliveries and the API client.
+const DESCRIPTORS_KEPT: u64 = 128;
+/// The most connections served at once, however many descriptors there are.
+const MOST_CONNECTIONS: u64 = 256;
+/// Raise the soft descriptor limit to the hard one, up to this (as Go's
+/// runtime does): a board left open in many tabs needs more than 256.
+const WANTED_DESCRIPTORS: u64 = 4096;
+
+impl Limits {
+    /// Bounds for a process that may open `descriptors` files: half of what
+    /// the store and the deliveries leave (at least 16, at most 256
+    /// connections), half of the connections for streams, 16 more for probes.
+    /// 256 descriptors give 64 connections and 32 streams; 1,024 or more give
+    /// 256 and 128.
+    pub fn for_descriptors(descriptors: u64) -> Self {
+        let connections =
+            (descriptors.saturating_sub(DESCRIPTORS_KEPT) / 2).clamp(16, MOST_CONNECTIONS);
+        let connections = usize::try_from(connections).unwrap_or(16);
         Self {
-            connections: 64,
+            connections,
             probe_reserve: 16,
-            streams: 16,
+            streams: connections / 2,
             header_read_timeout: Duration::from_secs(10),
             probe_header_read_timeout: Duration::from_secs(2),
         }
+    }
+
+    /// Bounds for this process, after raising its soft descriptor limit
+    /// towards the hard one. A limit that cannot be read counts as 256.
+    pub fn for_this_process() -> Self {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut limit = getrlimit(Resource::Nofile);
+        let hard = limit.maximum.unwrap_or(WANTED_DESCRIPTORS);
+        let wanted = hard.min(WANTED_DESCRIPTORS);
+        if limit.current.is_some_and(|soft| soft < wanted) {
+            let raised = rustix::process::Rlimit {
+                current: Some(wanted),
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                limit = getrlimit(Resource::Nofile);
+            }
+        }
+        Self::for_descriptors(limit.current.unwrap_or(WANTED_DESCRIPTORS))
     }
 }
 
@@ -246,6 +286,37 @@ mod tests {
             .await
             .ok()
             .map(|_| String::from_utf8_lossy(&received).into_owned())
+    }
+
+    #[test]
+    fn the_bounds_follow_the_descriptors_this_process_may_open() {
+        // (descriptors, connections, streams)
+        let cases = [
+            (64, 16, 8),
+            (256, 64, 32),
+            (640, 256, 128),
+            (1024, 256, 128),
+            (1 << 20, 256, 128),
+        ];
+        for (descriptors, connections, streams) in cases {
+            let limits = Limits::for_descriptors(descriptors);
+            assert_eq!(
+                (limits.connections, limits.streams),
+                (connections, streams),
+                "{descriptors}"
+            );
+            assert_eq!(limits.probe_reserve, 16);
+        }
+        assert_eq!(Limits::default().connections, 64);
+        // Raised towards the hard limit: never below what the process had.
+        let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let limits = Limits::for_this_process();
+        let after = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        assert!(after >= soft);
+        assert_eq!(
+            limits.connections,
+            Limits::for_descriptors(after.unwrap_or(4096)).connections
+        );
     }
 
     #[tokio::test]

@@ -44,7 +44,7 @@ fn assert_safe(response: &reqwest::Response) {
 
 /// Rewrites the test config's `[http]` section: `listen` and more keys, and
 /// appends `tables` (users, tokens).
-fn expose(app: &BinaryApp, listen: &str, keys: &str, tables: &str) {
+pub(crate) fn expose(app: &BinaryApp, listen: &str, keys: &str, tables: &str) {
     let text = std::fs::read_to_string(&app.config).unwrap();
     let text = text.replace(
         "[http]\nlisten = \"127.0.0.1:0\"\n",
@@ -54,7 +54,7 @@ fn expose(app: &BinaryApp, listen: &str, keys: &str, tables: &str) {
 }
 
 /// The loopback address on the port an exposed (0.0.0.0) daemon bound.
-fn on_loopback(bound: SocketAddr) -> String {
+pub(crate) fn on_loopback(bound: SocketAddr) -> String {
     format!("http://127.0.0.1:{}", bound.port())
 }
 

@@ -254,3 +254,86 @@ fn the_colour_check_can_fail() {
     assert!(!shows_colour(&bytes, PAUSED_RGB));
     assert!(shows_colour(&bytes, [255, 255, 255]));
 }
+
+/// On an exposed listener with users: chromium is sent to the login form, a
+/// read user who logs in gets the board, and a request without credentials
+/// gets 401 from the API and a redirect to the login page from the board.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_user_logs_in_to_the_board_and_nobody_else_gets_in() {
+    const PASSWORD: &str = "correct horse battery";
+    let app = crate::helpers::BinaryApp::spawn(2, "").await;
+    crate::helpers::all_live(&app.sim);
+    let ids = app.sim.control.ids();
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    crate::access::expose(
+        &app,
+        "0.0.0.0:0",
+        "",
+        &format!("[http.users.viewer]\npassword_hash = \"{hash}\"\nrole = \"read\"\n"),
+    );
+    let mut daemon = crate::helpers::spawn_daemon(&app.config, app.dir.path());
+    let base = crate::access::on_loopback(daemon.http_addr().await);
+
+    // Without credentials: the API says 401, the board sends to the login form.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api = plain
+        .get(format!("{base}/api/v1/campaigns"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    let page = plain.get(format!("{base}/")).send().await.unwrap();
+    assert!(page.status().is_redirection(), "{}", page.status());
+    assert!(page.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login"));
+
+    let driver = Driver::start().await;
+    driver.goto(&format!("{base}/")).await;
+    let path = "return window.location.pathname;";
+    assert_eq!(driver.script(path, json!([])).await, "/login");
+    // A wrong password keeps the form; the right one opens the board.
+    let log_in = "document.getElementById('username').value = arguments[0]; \
+                  document.getElementById('password').value = arguments[1]; \
+                  document.querySelector('form').submit();";
+    driver
+        .script(log_in, json!(["viewer", "not the password"]))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(driver.script(path, json!([])).await, "/login");
+    driver.script(log_in, json!(["viewer", PASSWORD])).await;
+    let mut badge = Value::Null;
+    for _ in 0..100 {
+        badge = driver.script(BADGE, json!([ids[0]])).await;
+        if badge == "live" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown = driver
+        .script(
+            "return window.location.pathname + ' ' + document.body.innerText;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        badge,
+        "live",
+        "the read user sees the board: {shown}\n{}",
+        daemon.logs()
+    );
+    let whoami = driver
+        .script(
+            "return fetch('/api/v1/whoami').then(function (r) { return r.json(); });",
+            json!([]),
+        )
+        .await;
+    assert_eq!(whoami["user"], "viewer", "{whoami}");
+    assert_eq!(whoami["role"], "read", "{whoami}");
+    driver.quit().await;
+    daemon.terminate(Duration::from_secs(10)).await;
+}

@@ -43,7 +43,20 @@ pub enum Provenance {
 /// Compares the request's `Origin` (or the origin of its `Referer`) with
 /// `external` (the origin of `http.external_url`) or, without one, with
 /// `http(s)://` and the request's own `Host`.
+///
+/// Our pages are served with `Referrer-Policy: no-referrer`, under which a
+/// browser sends `Origin: null` on every POST, its own forms' included (Fetch
+/// standard, "append a request Origin header"). Such a request counts as
+/// this listener's own when the browser also says `Sec-Fetch-Site:
+/// same-origin`: a `Sec-` header no page can set, which a cross-site form or
+/// script cannot fake. It still needs its CSRF token.
 pub fn provenance(headers: &HeaderMap, external: Option<&str>) -> Provenance {
+    let same_origin_fetch = header_text(headers, header::HeaderName::from_static("sec-fetch-site"))
+        .is_some_and(|site| site.trim().eq_ignore_ascii_case("same-origin"));
+    let opaque = header_text(headers, header::ORIGIN).map_or(true, |o| o.trim() == "null");
+    if same_origin_fetch && opaque {
+        return Provenance::Same;
+    }
     let stated = match header_text(headers, header::ORIGIN) {
         Some(origin) => Some(origin.to_string()),
         None => header_text(headers, header::REFERER).map(|referer| {
@@ -206,7 +219,7 @@ mod tests {
     fn provenance_is_the_origin_or_the_referer_against_this_listener() {
         let host = ("host", "127.0.0.1:9464");
         type Case<'a> = (&'a [(&'static str, &'a str)], Option<&'a str>, Provenance);
-        let table: [Case; 11] = [
+        let table: [Case; 14] = [
             (
                 &[host, ("origin", "http://127.0.0.1:9464")],
                 None,
@@ -233,6 +246,27 @@ mod tests {
                 Provenance::Foreign,
             ),
             (&[host, ("origin", "null")], None, Provenance::Foreign),
+            // `null` from our own page under no-referrer: the browser's
+            // Sec-Fetch-Site says so; from anywhere else it does not.
+            (
+                &[host, ("origin", "null"), ("sec-fetch-site", "same-origin")],
+                None,
+                Provenance::Same,
+            ),
+            (
+                &[host, ("origin", "null"), ("sec-fetch-site", "cross-site")],
+                None,
+                Provenance::Foreign,
+            ),
+            (
+                &[
+                    host,
+                    ("origin", "https://evil.example"),
+                    ("sec-fetch-site", "same-origin"),
+                ],
+                None,
+                Provenance::Foreign,
+            ),
             (
                 &[host, ("referer", "http://127.0.0.1:9464/campaigns?x=1")],
                 None,
