@@ -113,17 +113,9 @@ impl Deliver for MattermostChannel {
     }
 
     async fn send(&self, event: &Event) -> SendOutcome {
-        let body = match self.payload(event) {
-            Ok(body) => body,
-            Err(reason) => return SendOutcome::Permanent { reason },
-        };
-        match self.target.post_json(&body).await {
-            Ok(answer) => classify(self.target.display(), &answer),
-            Err(reason) => SendOutcome::Retry {
-                reason,
-                retry_after: None,
-            },
-        }
+        self.target
+            .deliver_json(self.payload(event), classify)
+            .await
     }
 }
 

@@ -178,6 +178,27 @@ impl Target {
 
     /// POSTs `body` as JSON. `Err` is a network failure or timeout, already
     /// worded for a log line (without the URL).
+    /// One JSON message of a kind that sends one per event: a body that
+    /// cannot be built is dead (retrying cannot build it), a failed request is
+    /// retried, an answer is judged by the kind's own `classify`.
+    pub async fn deliver_json(
+        &self,
+        body: Result<serde_json::Value, String>,
+        classify: impl FnOnce(&str, &Answer) -> SendOutcome,
+    ) -> SendOutcome {
+        let body = match body {
+            Ok(body) => body,
+            Err(reason) => return SendOutcome::Permanent { reason },
+        };
+        match self.post_json(&body).await {
+            Ok(answer) => classify(self.display(), &answer),
+            Err(reason) => SendOutcome::Retry {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+
     pub async fn post_json(&self, body: &serde_json::Value) -> Result<Answer, String> {
         let request = self
             .client
