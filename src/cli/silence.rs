@@ -31,6 +31,9 @@ pub enum SilenceCommand {
         /// Why, for whoever reads `silence list` later (required).
         #[arg(long)]
         reason: String,
+        /// Who makes it (default: the OS user, from $USER or $LOGNAME).
+        #[arg(long)]
+        author: Option<String>,
     },
     /// Silences in force (with --all, ended ones too).
     List {
@@ -56,6 +59,7 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
             event,
             duration,
             reason,
+            author,
         } => {
             // Arguments first: a typo should not need a readable state file to be reported.
             if campaign.trim().is_empty() {
@@ -90,6 +94,12 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     "--reason is empty: say why, for whoever reads `silence list` later",
                 ));
             }
+            let author = author
+                .or_else(|| std::env::var("USER").ok())
+                .or_else(|| std::env::var("LOGNAME").ok())
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "unknown".to_string());
             let store = open_store(config).await?;
             // A silence for a campaign nobody watches holds nothing back: most
             // likely a typo in the id or name. Said, not refused (it may be about
@@ -105,7 +115,14 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 ));
             }
             let silence = store
-                .add_silence(&campaign, kind, reason.trim(), now, now + delta(duration))
+                .add_silence(
+                    &campaign,
+                    kind,
+                    reason.trim(),
+                    &author,
+                    now,
+                    now + delta(duration),
+                )
                 .await
                 .map_err(read)?;
             let what = match kind {
@@ -120,10 +137,11 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 ),
             };
             say!(
-                "silence {}: {what} kept in history and not sent until {} ({})",
+                "silence {}: {what} kept in history and not sent until {} ({}; by {})",
                 silence.id,
                 stamp(silence.expires_at),
-                terminal(&silence.reason)
+                terminal(&silence.reason),
+                terminal(&silence.author)
             );
             Ok(())
         }
@@ -140,8 +158,12 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 } else {
                     "ended"
                 };
+                let author = match silence.author.as_str() {
+                    "" => String::new(),
+                    author => format!(" (by {})", terminal(author)),
+                };
                 say!(
-                    "{:>4}  {state:<6} {:<24} {:<30} until {}  {}",
+                    "{:>4}  {state:<6} {:<24} {:<30} until {}  {}{author}",
                     silence.id,
                     terminal(&silence.campaign),
                     silence.event.map_or("(every event)", |k| k.as_str()),

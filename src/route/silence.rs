@@ -15,6 +15,9 @@ pub struct Silence {
     /// Only this event type; `None` silences every type.
     pub event: Option<EventType>,
     pub reason: String,
+    /// Who made it: the OS user of `silence add` (or its `--author`); empty
+    /// for silences made before authors were kept.
+    pub author: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -98,6 +101,7 @@ mod tests {
             campaign: campaign.into(),
             event: kind,
             reason: "maintenance".into(),
+            author: "ops".into(),
             created_at: t(0),
             expires_at: t(120),
         }

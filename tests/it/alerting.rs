@@ -333,7 +333,7 @@ async fn a_silence_never_swallows_the_end_of_what_was_sent() {
 
     app.daemon
         .store()
-        .add_silence("*", None, "maintenance", minute(2), minute(120))
+        .add_silence("*", None, "maintenance", "ops", minute(2), minute(120))
         .await
         .unwrap();
     app.sim.control.set_status(&silenced, "paused");
@@ -404,10 +404,16 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
             "--reason",
             "planned maintenance",
         ],
-        &[],
+        &[("USER", "dana")],
     )
     .await;
     assert_eq!(add.code, Some(0), "{}", add.stderr);
+    // The author defaults to the OS user.
+    assert!(
+        add.stdout.contains("(planned maintenance; by dana)"),
+        "{}",
+        add.stdout
+    );
     assert!(!add.stderr.contains("warning"), "{}", add.stderr);
     assert!(
         add.stdout.starts_with(&format!(
@@ -419,7 +425,7 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     );
     let list = cli(&["silence", "list"]).await;
     assert!(
-        list.stdout.contains("planned maintenance"),
+        list.stdout.contains("planned maintenance (by dana)"),
         "{}",
         list.stdout
     );

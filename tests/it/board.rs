@@ -187,6 +187,8 @@ async fn every_api_answer_matches_the_openapi_document() {
             "1h",
             "--reason",
             "maintenance",
+            "--author",
+            "dana",
         ],
         &[],
     )
@@ -300,9 +302,12 @@ async fn every_api_answer_matches_the_openapi_document() {
         silenced["events"][0]["silenced_by"]["reason"],
         "maintenance"
     );
+    // Silenced by whom: the author `silence add --author` gave.
+    assert_eq!(silenced["events"][0]["silenced_by"]["author"], "dana");
     assert_eq!(silenced["events"][0]["deliveries"], json!([]));
     let silences = board.json("/api/v1/silences").await;
     assert_eq!(silences["silences"][0]["events_held"], 1);
+    assert_eq!(silences["silences"][0]["author"], "dana");
     let hostile = board.json(&one("camp_hostile")).await;
     assert_eq!(hostile["campaign"]["name"], HOSTILE);
     assert_eq!(

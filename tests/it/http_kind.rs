@@ -400,6 +400,7 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
             &app.id(1),
             None,
             "maintenance",
+            "ops",
             utc("2026-01-15T19:15:00Z"),
             utc("2026-01-15T20:00:00Z"),
         )

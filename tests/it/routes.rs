@@ -277,6 +277,7 @@ async fn routes_test_uses_stored_silences_and_recent_sends() {
             "camp_eu_*",
             None,
             "EU dialler maintenance",
+            "ops",
             at("2026-11-26T09:00:00Z"),
             at("2026-11-26T11:00:00Z"),
         )
@@ -449,6 +450,7 @@ async fn replay_of_a_seeded_history_under_two_configurations() {
             "camp_eu_1",
             None,
             "EU tests",
+            "ops",
             time(12, 30, 0),
             time(14, 0, 0),
         )

@@ -104,6 +104,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_type ON events (type, occurred_at);
     CREATE INDEX events_silence ON events (silence_id);
     "#,
+    // 5: who made each silence (the OS user for `silence add`, or --author).
+    r#"
+    ALTER TABLE silences ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

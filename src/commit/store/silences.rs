@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 use crate::event::EventType;
 use crate::route::silence::Silence;
 
-const SILENCE_COLUMNS: &str = "id, campaign, event_type, reason, created_at, expires_at";
+const SILENCE_COLUMNS: &str = "id, campaign, event_type, reason, author, created_at, expires_at";
 
 fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
     let id = row.int("id")?;
@@ -27,6 +27,7 @@ fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
         campaign: row.text("campaign")?,
         event,
         reason: row.text("reason")?,
+        author: row.text("author")?,
         created_at: from_millis(row.int("created_at")?, || format!("silence {id}"))?,
         expires_at: from_millis(row.int("expires_at")?, || format!("silence {id}"))?,
     })
@@ -38,17 +39,19 @@ impl Store {
         campaign: &str,
         event: Option<EventType>,
         reason: &str,
+        author: &str,
         created_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Silence, StoreError> {
         const SQL: &str =
-            "INSERT INTO silences (campaign, event_type, reason, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id";
+            "INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
         let id: i64 = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(campaign)
                 .bind(event.map(EventType::as_str))
                 .bind(reason)
+                .bind(author)
                 .bind(millis(created_at))
                 .bind(millis(expires_at))
                 .fetch_one(pool)
@@ -60,6 +63,7 @@ impl Store {
             campaign: campaign.to_string(),
             event,
             reason: reason.to_string(),
+            author: author.to_string(),
             created_at,
             expires_at,
         })

@@ -446,7 +446,14 @@ async fn a_version_1_postgres_database_is_upgraded_in_place() {
         ReplayOutcome::Replayed
     );
     let silence = store
-        .add_silence("camp_*", None, "upgrade", t0(), t0() + TimeDelta::hours(1))
+        .add_silence(
+            "camp_*",
+            None,
+            "upgrade",
+            "ops",
+            t0(),
+            t0() + TimeDelta::hours(1),
+        )
         .await
         .unwrap();
     assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
@@ -564,7 +571,14 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
         let mut routed = RoutedEvent::new(about(id, campaign), vec!["hook".into()]);
         if silenced {
             let silence = store
-                .add_silence("camp_a", None, "test", t0(), t0() + TimeDelta::hours(1))
+                .add_silence(
+                    "camp_a",
+                    None,
+                    "test",
+                    "ops",
+                    t0(),
+                    t0() + TimeDelta::hours(1),
+                )
                 .await
                 .unwrap();
             routed.silence = Some(silence.id);
@@ -919,7 +933,14 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
     assert_eq!(history.len(), 1);
     assert!(history[0].silenced_by.is_none());
     let silence = store
-        .add_silence("camp_*", None, "upgrade", t0(), t0() + TimeDelta::hours(1))
+        .add_silence(
+            "camp_*",
+            None,
+            "upgrade",
+            "ops",
+            t0(),
+            t0() + TimeDelta::hours(1),
+        )
         .await
         .unwrap();
     assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
@@ -947,7 +968,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let hour = TimeDelta::hours(1);
     let old = store
-        .add_silence("camp_x", None, "over", t0() - hour * 2, t0() - hour)
+        .add_silence("camp_x", None, "over", "ops", t0() - hour * 2, t0() - hour)
         .await
         .unwrap();
     let silence = store
@@ -955,6 +976,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
             "camp_*",
             Some(EventType::StatusChanged),
             "maintenance",
+            "ops",
             t0(),
             t0() + hour,
         )

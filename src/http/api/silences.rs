@@ -23,6 +23,8 @@ pub struct SilenceRef {
     pub id: i64,
     pub matcher: String,
     pub reason: String,
+    /// Who made it; empty for silences made before authors were kept.
+    pub author: String,
 }
 
 impl SilenceRef {
@@ -31,6 +33,7 @@ impl SilenceRef {
             id: silence.id,
             matcher: silence.campaign.clone(),
             reason: silence.reason.clone(),
+            author: silence.author.clone(),
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct SilenceView {
     /// Only this event type; null for every type.
     pub event_type: Option<&'static str>,
     pub reason: String,
+    /// Who made it; empty for silences made before authors were kept.
+    pub author: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub active: bool,
@@ -95,6 +100,7 @@ pub async fn silence_list(
             event_type: silence.event.map(|kind| kind.as_str()),
             matcher: silence.campaign,
             reason: silence.reason,
+            author: silence.author,
             created_at: silence.created_at,
             expires_at: silence.expires_at,
         })

@@ -109,6 +109,7 @@ fn silences() -> Vec<Silence> {
             campaign: "camp_eu_1".into(),
             event: None,
             reason: "maintenance".into(),
+            author: "ops".into(),
             created_at: at(9, 0),
             expires_at: at(11, 0),
         },
@@ -117,6 +118,7 @@ fn silences() -> Vec<Silence> {
             campaign: "*".into(),
             event: Some(EventType::ApiUnhealthy),
             reason: "API migration".into(),
+            author: "ops".into(),
             created_at: at(9, 0),
             // ended early with `silence expire`
             expires_at: at(10, 0),

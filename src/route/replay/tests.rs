@@ -98,6 +98,7 @@ fn a_seeded_day_replays_with_silences_quiet_hours_and_the_rate_limit() {
         campaign: "camp_2".into(),
         event: None,
         reason: "test calls".into(),
+        author: "ops".into(),
         created_at: at(9, 0, 0),
         expires_at: at(10, 0, 0),
     }];

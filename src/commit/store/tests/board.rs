@@ -134,6 +134,7 @@ pub(super) async fn events_page_by_type_campaign_channel_and_since(kind: Kind) {
             "camp_b",
             None,
             "maintenance",
+            "ops",
             t0(),
             t0() + TimeDelta::hours(1),
         )
@@ -249,7 +250,7 @@ pub(super) async fn the_commit_marker_moves_with_commits_deliveries_and_silences
     let recorded = store.commit_marker().await.unwrap();
     assert_ne!(recorded, sent);
     store
-        .add_silence("*", None, "x", t0(), t0() + TimeDelta::hours(1))
+        .add_silence("*", None, "x", "ops", t0(), t0() + TimeDelta::hours(1))
         .await
         .unwrap();
     assert_ne!(store.commit_marker().await.unwrap(), recorded);
