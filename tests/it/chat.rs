@@ -3,7 +3,6 @@
 //! Retry-After or a JSON retry_after, Discord's 404, Teams' error inside a 200)
 //! from wiremock.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
@@ -11,13 +10,12 @@ use campaign_watcher::deliver::discord::DiscordSettings;
 use campaign_watcher::deliver::pagerduty::PagerDutySettings;
 use campaign_watcher::deliver::slack::SlackSettings;
 use campaign_watcher::deliver::teams::TeamsSettings;
-use campaign_watcher::deliver::{ChannelSet, Dispatcher};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{run_cli, write_config, Receiver, TestApp};
+use crate::helpers::{drain_at, one_pending_row, run_cli, write_config, Receiver, TestApp};
 
 const ROUTING_KEY: &str = "PDKEY_RECOGNISABLE_0123456789abc";
 
@@ -199,24 +197,6 @@ async fn each_format_carries_its_required_fields() {
     );
 }
 
-/// An app whose only channel is `settings`, with one pending row (a pause)
-/// committed but not sent, and a dispatcher over the same store.
-async fn one_pending_row(settings: ChannelSettings) -> (TestApp, Dispatcher) {
-    let app = TestApp::spawn_with(1, |all| {
-        all.channels.clear();
-        all.channels.insert("target".into(), settings);
-    })
-    .await;
-    app.all_live();
-    app.daemon.tick().await.unwrap();
-    app.sim.control.set_status(&app.id(0), "paused");
-    let report = app.daemon.tick().await.unwrap();
-    assert_eq!(report.events.len(), 1);
-    let channels = ChannelSet::from_settings(&app.settings).unwrap();
-    let dispatcher = Dispatcher::new(app.daemon.store().clone(), Arc::new(channels));
-    (app, dispatcher)
-}
-
 /// Every recorded delivery error, straight from the state file.
 async fn outbox_errors(settings: &Settings) -> Vec<String> {
     use sqlx::Connection;
@@ -228,12 +208,6 @@ async fn outbox_errors(settings: &Settings) -> Vec<String> {
         .await
         .unwrap();
     errors.into_iter().filter_map(|(error,)| error).collect()
-}
-
-/// Drains at `at` and returns (sent, retried, dead).
-async fn drain_at(dispatcher: &Dispatcher, at: chrono::DateTime<Utc>) -> (u32, u32, u32) {
-    let report = dispatcher.drain_due(at).await.unwrap();
-    (report.sent, report.retried, report.dead)
 }
 
 #[tokio::test]

@@ -609,3 +609,33 @@ pub fn delivered_transitions(
     }
     (by_id, delivered)
 }
+
+/// An app whose only channel is `settings`, with one pending row (a pause)
+/// committed but not sent, and a dispatcher over the same store.
+pub async fn one_pending_row(
+    settings: campaign_watcher::config::ChannelSettings,
+) -> (TestApp, campaign_watcher::deliver::Dispatcher) {
+    let app = TestApp::spawn_with(1, |all| {
+        all.channels.clear();
+        all.channels.insert("target".into(), settings);
+    })
+    .await;
+    app.all_live();
+    app.daemon.tick().await.unwrap();
+    app.sim.control.set_status(&app.id(0), "paused");
+    let report = app.daemon.tick().await.unwrap();
+    assert_eq!(report.events.len(), 1);
+    let channels = campaign_watcher::deliver::ChannelSet::from_settings(&app.settings).unwrap();
+    let dispatcher =
+        campaign_watcher::deliver::Dispatcher::new(app.daemon.store().clone(), Arc::new(channels));
+    (app, dispatcher)
+}
+
+/// Drains at `at` and returns (sent, retried, dead).
+pub async fn drain_at(
+    dispatcher: &campaign_watcher::deliver::Dispatcher,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (u32, u32, u32) {
+    let report = dispatcher.drain_due(at).await.unwrap();
+    (report.sent, report.retried, report.dead)
+}

@@ -5,7 +5,6 @@
 //! target's 429 from wiremock; and no secret in any output of the real binary
 //! at `RUST_LOG=trace`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
@@ -14,13 +13,14 @@ use campaign_watcher::deliver::mattermost::MattermostSettings;
 use campaign_watcher::deliver::ntfy::NtfySettings;
 use campaign_watcher::deliver::opsgenie::OpsgenieSettings;
 use campaign_watcher::deliver::telegram::TelegramSettings;
-use campaign_watcher::deliver::{ChannelSet, Dispatcher};
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{key_rejected, run_cli, write_config, Receiver, TestApp};
+use crate::helpers::{
+    drain_at, key_rejected, one_pending_row, run_cli, write_config, Receiver, TestApp,
+};
 
 const TG_TOKEN: &str = "987654321:AAF_TGSECRET-recognisable0123456789";
 const TG_SECRET_PART: &str = "AAF_TGSECRET-recognisable0123456789";
@@ -445,30 +445,6 @@ async fn each_new_kind_carries_its_documented_fields() {
         "{text}"
     );
     assert!(text.chars().count() <= 16_383);
-}
-
-/// An app whose only channel is `settings`, with one pending row (a pause)
-/// committed but not sent, and a dispatcher over the same store.
-async fn one_pending_row(settings: ChannelSettings) -> (TestApp, Dispatcher) {
-    let app = TestApp::spawn_with(1, |all| {
-        all.channels.clear();
-        all.channels.insert("target".into(), settings);
-    })
-    .await;
-    app.all_live();
-    app.daemon.tick().await.unwrap();
-    app.sim.control.set_status(&app.id(0), "paused");
-    let report = app.daemon.tick().await.unwrap();
-    assert_eq!(report.events.len(), 1);
-    let channels = ChannelSet::from_settings(&app.settings).unwrap();
-    let dispatcher = Dispatcher::new(app.daemon.store().clone(), Arc::new(channels));
-    (app, dispatcher)
-}
-
-/// Drains at `at` and returns (sent, retried, dead).
-async fn drain_at(dispatcher: &Dispatcher, at: chrono::DateTime<Utc>) -> (u32, u32, u32) {
-    let report = dispatcher.drain_due(at).await.unwrap();
-    (report.sent, report.retried, report.dead)
 }
 
 /// A 429 (`Retry-After: 30` unless `answer` says otherwise) then a 200 at
