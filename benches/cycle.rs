@@ -1,4 +1,4 @@
-//! `cargo bench --bench cycle`: what one cycle costs, against the simulated API
+//! `cargo bench --bench cycle` (`-- store` for the store-alone table only): what one cycle costs, against the simulated API
 //! over loopback HTTP. Prints a Markdown table for BENCHMARKS.md.
 //!
 //! Measured: one cycle over 1,000 campaigns by id (`max_in_flight = 8`) and over
@@ -275,34 +275,41 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // `cargo bench --bench cycle -- store`: only the store-alone table (and the
+    // 10,000-campaign cycle that seeds it).
+    let only_store = std::env::args().any(|a| a == "store");
     let mut rows = Vec::new();
     let store_rows = runtime.block_on(async {
-        measure(
-            "1,000 by id, max_in_flight 8",
-            1_000,
-            false,
-            None,
-            &mut rows,
-        )
-        .await;
+        if !only_store {
+            measure(
+                "1,000 by id, max_in_flight 8",
+                1_000,
+                false,
+                None,
+                &mut rows,
+            )
+            .await;
+        }
         let states = measure("10,000 by listing, page 100", 10_000, true, None, &mut rows).await;
-        measure(
-            "100,000 by listing, page 100",
-            100_000,
-            true,
-            None,
-            &mut rows,
-        )
-        .await;
-        let shared = ScratchDatabase::create().await;
-        measure(
-            "10,000 by listing, page 100, PostgreSQL state",
-            10_000,
-            true,
-            Some(shared.url()),
-            &mut rows,
-        )
-        .await;
+        if !only_store {
+            measure(
+                "100,000 by listing, page 100",
+                100_000,
+                true,
+                None,
+                &mut rows,
+            )
+            .await;
+            let shared = ScratchDatabase::create().await;
+            measure(
+                "10,000 by listing, page 100, PostgreSQL state",
+                10_000,
+                true,
+                Some(shared.url()),
+                &mut rows,
+            )
+            .await;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
         let mut store_rows = Vec::new();
@@ -334,6 +341,9 @@ fn main() {
             "| {store} | {what} | {:.1} ms |",
             time.as_secs_f64() * 1000.0
         );
+    }
+    if only_store {
+        return;
     }
     for (label, campaigns, by_listing, interval) in [
         ("100 campaigns by id, 2 s interval, idle", 100, false, 2),

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::dialect::{millis, to_i64, Backend, Dialect};
+use super::dialect::{millis, rows_per_statement, to_i64, Backend, Dialect};
 use super::reminders::ReminderWrite;
 use super::{board, events, outbox, reminders, states, Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
@@ -69,22 +69,39 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             pool.verify_lease(&mut tx, self.lease.as_deref()).await?;
-            // Serialised row by row: a baseline of a large account is never held twice.
-            for (key, state) in &cycle.states {
-                let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
-                    what: format!("new state of campaign \"{key}\""),
-                    reason: e.to_string(),
-                })?;
-                sqlx::query(states::UPSERT_STATE)
-                    .bind(key.as_str())
-                    .bind(json.as_str())
-                    .bind(to_i64(state.seq))
-                    .bind(millis(state.changed_at))
-                    .bind(board::status_label(state))
-                    .bind(state.snapshot.name.as_str())
-                    .bind(to_i64(state.snapshot.upload_errors.len() as u64))
-                    .execute(&mut *tx)
-                    .await?;
+            // Many rows per statement (one round trip each on PostgreSQL), serialised
+            // a statement's worth at a time: a large baseline is never held twice.
+            let states = distinct_keys(&cycle.states);
+            let per_statement = rows_per_statement(states::STATE_COLUMNS);
+            let full_statement = states::upsert_states(per_statement);
+            for chunk in states.chunks(per_statement) {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for (key, state) in chunk {
+                    let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
+                        what: format!("new state of campaign \"{key}\""),
+                        reason: e.to_string(),
+                    })?;
+                    rows.push((key, state, json));
+                }
+                let partial_statement;
+                let sql = if chunk.len() == per_statement {
+                    &full_statement
+                } else {
+                    partial_statement = states::upsert_states(chunk.len());
+                    &partial_statement
+                };
+                let mut query = sqlx::query(sql);
+                for (key, state, json) in &rows {
+                    query = query
+                        .bind(key.as_str())
+                        .bind(json.as_str())
+                        .bind(to_i64(state.seq))
+                        .bind(millis(state.changed_at))
+                        .bind(board::status_label(state))
+                        .bind(state.snapshot.name.as_str())
+                        .bind(to_i64(state.snapshot.upload_errors.len() as u64));
+                }
+                query.execute(&mut *tx).await?;
             }
             if let Some(json) = &health {
                 sqlx::query(states::UPSERT_HEALTH)
@@ -133,4 +150,18 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// The states to write, each key once (the last one given wins), in the order given.
+fn distinct_keys(states: &[(String, CampaignState)]) -> Vec<&(String, CampaignState)> {
+    let mut last = std::collections::HashMap::with_capacity(states.len());
+    for (index, (key, _)) in states.iter().enumerate() {
+        last.insert(key.as_str(), index);
+    }
+    states
+        .iter()
+        .enumerate()
+        .filter(|(index, (key, _))| last.get(key.as_str()) == Some(index))
+        .map(|(_, state)| state)
+        .collect()
 }

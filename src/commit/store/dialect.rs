@@ -136,6 +136,26 @@ pub(super) fn placeholders(n: usize) -> String {
 
 /// SQLite's default limit on bound parameters is 999 on old builds.
 pub(super) const IN_CHUNK: usize = 500;
+const MAX_PARAMETERS: usize = 999;
+
+/// How many rows of `columns` values one multi-row statement may carry.
+pub(super) fn rows_per_statement(columns: usize) -> usize {
+    (MAX_PARAMETERS / columns).max(1)
+}
+
+/// `($1, ..., $c), ($c+1, ..., $2c), ...` for `rows` rows of `columns` values:
+/// one statement writes many rows, where one per row would cost PostgreSQL a
+/// round trip each.
+pub(super) fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let first = row * columns + 1;
+            let row: Vec<String> = (first..first + columns).map(|i| format!("${i}")).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -167,4 +187,17 @@ pub(super) fn optional_time(
     row.opt_int(column)?
         .map(|at| from_millis(at, || format!("{column} value")))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_values_number_parameters_row_after_row() {
+        assert_eq!(values_rows(1, 2), "($1, $2)");
+        assert_eq!(values_rows(3, 2), "($1, $2), ($3, $4), ($5, $6)");
+        assert_eq!(rows_per_statement(7), 142);
+        assert_eq!(rows_per_statement(2_000), 1);
+    }
 }

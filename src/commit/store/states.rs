@@ -1,22 +1,31 @@
 //! Campaign states and the API health: what the diff remembers between cycles.
-//! Written only by the cycle's commit ([`UPSERT_STATE`], [`UPSERT_HEALTH`]).
+//! Written only by the cycle's commit ([`upsert_states`], [`UPSERT_HEALTH`]).
 
 use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::dialect::{placeholders, Backend, IN_CHUNK};
+use super::dialect::{placeholders, values_rows, Backend, IN_CHUNK};
 use super::{Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
 
-/// One campaign's new state, in the cycle's transaction.
-pub(super) const UPSERT_STATE: &str =
-    "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
-         seq = excluded.seq, changed_at = excluded.changed_at,
-         status_label = excluded.status_label, name = excluded.name,
-         upload_errors = excluded.upload_errors";
+/// Values per row of [`upsert_states`].
+pub(super) const STATE_COLUMNS: usize = 7;
+
+/// `rows` campaigns' new states in one statement, in the cycle's transaction
+/// (bound in column order, row after row). The keys must be distinct: one
+/// statement cannot update a row twice.
+pub(super) fn upsert_states(rows: usize) -> String {
+    format!(
+        "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors)
+         VALUES {}
+         ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
+             seq = excluded.seq, changed_at = excluded.changed_at,
+             status_label = excluded.status_label, name = excluded.name,
+             upload_errors = excluded.upload_errors",
+        values_rows(rows, STATE_COLUMNS)
+    )
+}
 
 /// The new API health, in the cycle's transaction.
 pub(super) const UPSERT_HEALTH: &str = "INSERT INTO watcher_state (id, health_json) VALUES (1, $1)

@@ -150,6 +150,7 @@ on_both!(
     a_clone_shares_the_store,
     only_a_postgres_store_is_shared_between_replicas,
     commit_cycle_round_trips,
+    states_span_several_statements_and_a_repeated_key_keeps_the_last,
     the_same_event_committed_twice_is_stored_once,
     outbox_transitions_and_counts,
     a_failed_commit_writes_nothing,
@@ -672,6 +673,37 @@ async fn commit_cycle_round_trips(kind: Kind) {
         )
         .await,
         2
+    );
+}
+
+async fn states_span_several_statements_and_a_repeated_key_keeps_the_last(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    // More rows than one statement carries, and not a multiple of it.
+    let mut commit = cycle(&[]);
+    commit.states = (0..1_000)
+        .map(|i| {
+            let id = format!("camp_{i:04}");
+            let status = state(&id, CampaignStatus::Live, i);
+            (id, status)
+        })
+        .collect();
+    commit.states.push((
+        "camp_0007".into(),
+        state("camp_0007", CampaignStatus::Paused, 99),
+    ));
+    store.commit_cycle(&commit).await.unwrap();
+    let states = store.load_states().await.unwrap();
+    assert_eq!(states.len(), 1_000);
+    assert_eq!(states["camp_0999"].seq, 999);
+    assert_eq!(states["camp_0007"].snapshot.status, CampaignStatus::Paused);
+    assert_eq!(states["camp_0007"].seq, 99);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM campaign_state WHERE status_label = 'paused'"
+        )
+        .await,
+        1
     );
 }
 
