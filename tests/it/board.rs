@@ -356,7 +356,10 @@ fn the_documented_event_types_are_every_type() {
 async fn schemathesis_finds_nothing_against_the_running_daemon() {
     let board = Board::start(3, "").await;
     board.pause(&board.app.sim.control.ids()[0]).await;
+    let settings = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/schemathesis.toml");
     let output = tokio::process::Command::new("schemathesis")
+        .arg("--config-file")
+        .arg(&settings)
         .args([
             "run",
             &board.url("/api/v1/openapi.yaml"),
