@@ -337,3 +337,205 @@ async fn a_read_user_logs_in_to_the_board_and_nobody_else_gets_in() {
     driver.quit().await;
     daemon.terminate(Duration::from_secs(10)).await;
 }
+
+/// Polls `script` in the page until it returns `expected` (bounded); the last value.
+async fn wait_for(driver: &Driver, script: &str, expected: Value) -> Value {
+    let mut seen = Value::Null;
+    for _ in 0..300 {
+        seen = driver.script(script, json!([])).await;
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+/// How many webhooks the receiver got for one campaign, and their webhook ids.
+fn webhooks_for(board: &Board, id: &str) -> Vec<String> {
+    board
+        .app
+        .receiver
+        .received()
+        .iter()
+        .filter(|r| r.json()["campaign"]["id"] == id)
+        .map(|r| r.header("webhook-id").to_string())
+        .collect()
+}
+
+async fn eventually_true(check: impl Fn() -> bool) -> bool {
+    crate::helpers::eventually(Duration::from_secs(30), check).await
+}
+
+const PATH: &str = "return window.location.pathname;";
+
+/// Issue 17 on the open loopback board (the admin is the local user): a
+/// silence made through the form after its preview holds the campaign's next
+/// change back; ended, the next change is sent; a dead delivery sent again
+/// reaches the receiver with the same webhook id; the campaign's page says
+/// who did what; a cross-site form's POST is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_silences_ends_and_replays_from_the_board() {
+    let board = Board::start(2, "").await;
+    let ids = board.app.sim.control.ids();
+    let quiet = ids[0].clone();
+    // Two events in the last 24 hours for the preview to count.
+    board.pause(&quiet).await;
+    assert!(eventually_true(|| webhooks_for(&board, &quiet).len() == 1).await);
+    board.app.sim.control.set_status(&quiet, "live");
+    assert!(eventually_true(|| webhooks_for(&board, &quiet).len() == 2).await);
+
+    let driver = Driver::start().await;
+    driver.goto(&board.url("/silences")).await;
+    let fill = "document.getElementById('silence-campaign').value = arguments[0]; \
+                document.getElementById('silence-duration').value = '1h'; \
+                document.getElementById('silence-reason').value = arguments[1]; \
+                document.getElementById('silence-preview').click();";
+    driver
+        .script(fill, json!([quiet, "carrier maintenance <b>tonight</b>"]))
+        .await;
+    assert_eq!(
+        wait_for(&driver, PATH, json!("/silences/new")).await,
+        "/silences/new"
+    );
+    let count = "var c = document.getElementById('preview-campaigns'); var e = document.getElementById('preview-events'); \
+                 return c && e ? c.textContent + ' ' + e.textContent : null;";
+    assert_eq!(
+        wait_for(&driver, count, json!("1 2")).await,
+        "1 2",
+        "the preview: one campaign now, two events in the last 24 h"
+    );
+    driver
+        .script(
+            "document.getElementById('silence-create').click();",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        wait_for(&driver, PATH, json!("/silences")).await,
+        "/silences"
+    );
+    let row = "var r = document.querySelector('tr[data-silence] .badge'); return r ? r.textContent : null;";
+    assert_eq!(wait_for(&driver, row, json!("in force")).await, "in force");
+    let silences = board.json("/api/v1/silences").await;
+    let made = &silences["silences"][0];
+    assert_eq!(made["author"], "local", "{silences}");
+    assert_eq!(made["reason"], "carrier maintenance <b>tonight</b>");
+    assert_eq!(made["matcher"], quiet.as_str());
+
+    // The silenced campaign's next change is kept, not sent.
+    board.app.sim.control.set_status(&quiet, "paused");
+    let mut events = Value::Null;
+    for _ in 0..300 {
+        events = board.json("/api/v1/events").await;
+        if events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["campaign"]["id"] == quiet.as_str() && !e["silenced_by"].is_null())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        events["events"][0]["silenced_by"].is_object(),
+        "the change is kept, silenced: {events}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        webhooks_for(&board, &quiet).len(),
+        2,
+        "the silenced change is not sent"
+    );
+
+    // Ended from the board, the next change is sent.
+    driver.goto(&board.url("/silences")).await;
+    driver
+        .script(
+            "document.querySelector('button.end-silence').click();",
+            json!([]),
+        )
+        .await;
+    assert_eq!(wait_for(&driver, row, json!("ended")).await, "ended");
+    board.app.sim.control.set_status(&quiet, "live");
+    assert!(
+        eventually_true(|| webhooks_for(&board, &quiet).len() == 3).await,
+        "the change after the silence is sent: {}",
+        board.daemon.logs()
+    );
+
+    // A dead delivery, sent again from its campaign's page: the same webhook id.
+    let failing = ids[1].clone();
+    board.app.receiver.answer_with(&[410]);
+    board.pause(&failing).await;
+    board
+        .until(|status| status["outbox"]["dead"] == 1, "/api/v1/status")
+        .await;
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
+        .await;
+    driver
+        .script(
+            "document.querySelector('button.replay').click();",
+            json!([]),
+        )
+        .await;
+    assert!(
+        eventually_true(|| webhooks_for(&board, &failing).len() == 2).await,
+        "the replay is delivered: {}",
+        board.daemon.logs()
+    );
+    let sent = webhooks_for(&board, &failing);
+    assert_eq!(sent[0], sent[1], "a replay keeps the webhook id");
+    // The board shows the outcome when it comes, and who did what.
+    let outcome =
+        "var b = document.querySelector('ul.deliveries .badge'); return b ? b.textContent : null;";
+    assert_eq!(wait_for(&driver, outcome, json!("sent")).await, "sent");
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
+        .await;
+    let actions = "return Array.prototype.map.call(document.querySelectorAll('#audit li'), function (li) { return li.getAttribute('data-action'); }).join(' ');";
+    assert_eq!(driver.script(actions, json!([])).await, "outbox.replay");
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{quiet}")))
+        .await;
+    assert_eq!(
+        driver.script(actions, json!([])).await,
+        "silence.end silence.create"
+    );
+    assert_eq!(driver.alert().await, None, "the hostile reason stays text");
+
+    // Another site's form posting to the board is refused, and makes nothing.
+    let before = board.json("/api/v1/silences").await["silences"]
+        .as_array()
+        .unwrap()
+        .len();
+    let attack = format!(
+        "data:text/html,<form method=post action='{}'><input name=campaign value='*'><input name=duration value=1h>\
+         <input name=reason value=x><input name=confirm_all value=true></form><script>document.forms[0].submit()</script>",
+        board.url("/silences")
+    );
+    driver.goto(&attack).await;
+    let text = "return document.body ? document.body.innerText : '';";
+    let mut refused = Value::Null;
+    for _ in 0..100 {
+        refused = driver.script(text, json!([])).await;
+        if refused.as_str().is_some_and(|t| t.contains("another site")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused
+            .as_str()
+            .is_some_and(|t| t.contains("comes from another site")),
+        "{refused}"
+    );
+    let after = board.json("/api/v1/silences").await["silences"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "the cross-site POST made no silence");
+    driver.quit().await;
+}

@@ -27,7 +27,7 @@ pub(super) async fn each_action_is_recorded_with_who_and_what(kind: Kind) {
     assert_eq!(silence.author, "alice");
     assert_eq!(
         store.silences(t0(), false).await.unwrap(),
-        [silence.clone()]
+        std::slice::from_ref(&silence)
     );
 
     let ended = store
@@ -73,7 +73,8 @@ pub(super) async fn each_action_is_recorded_with_who_and_what(kind: Kind) {
     assert_eq!(store.replay_dead_by(&script, t0()).await.unwrap(), 0);
 
     let log = store.audit_log(t0() - hour, 10).await.unwrap();
-    let seen: Vec<(&str, &str, &str, Option<&str>, Option<i64>)> = log
+    type Seen<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<i64>);
+    let seen: Vec<Seen> = log
         .iter()
         .map(|r| {
             (
