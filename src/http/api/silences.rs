@@ -435,3 +435,84 @@ pub async fn end(
     let count = held.get(&silence.id).copied().unwrap_or(0);
     Ok(Json(view_of(silence, count, now)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn silence(campaign: &str, duration: &str, reason: &str) -> NewSilence {
+        NewSilence {
+            campaign: campaign.into(),
+            duration: duration.into(),
+            reason: reason.into(),
+            ..NewSilence::default()
+        }
+    }
+
+    #[test]
+    fn a_new_silence_is_checked_with_one_sentence_per_problem() {
+        let good = silence("camp_eu_*", "2h", " maintenance ")
+            .check(false)
+            .unwrap();
+        assert_eq!(good.reason, "maintenance");
+        assert_eq!(good.duration, std::time::Duration::from_secs(7200));
+        assert!(!good.everything);
+
+        let cases: [(NewSilence, &[&str]); 7] = [
+            (silence("", "2h", "r"), &["campaign is empty"]),
+            (
+                silence("camp_[", "0s", ""),
+                &["not a valid glob", "longer than 0s", "reason is empty"],
+            ),
+            (
+                silence("x", "soon", "r"),
+                &["duration \"soon\" is not a duration"],
+            ),
+            (silence("x", "200years", "r"), &["longer than 100 years"]),
+            (
+                NewSilence {
+                    event_type: Some("campaign.statuschanged".into()),
+                    ..silence("x", "1h", "r")
+                },
+                &["not an event type (did you mean \"campaign.status_changed\"?)"],
+            ),
+            (
+                NewSilence {
+                    account: Some("emea".into()),
+                    ..silence("x", "1h", "r")
+                },
+                &["account \"emea\" is not known"],
+            ),
+            (
+                silence("*", "1h", "r"),
+                &["matches every campaign of every account"],
+            ),
+        ];
+        for (new, expected) in cases {
+            let problems = new.check(false).unwrap_err();
+            assert_eq!(problems.len(), expected.len(), "{problems:?}");
+            for (problem, part) in problems.iter().zip(expected) {
+                assert!(problem.contains(part), "{problem:?} lacks {part:?}");
+            }
+        }
+        // Confirmed, or narrowed to an account, a silence of everything is taken.
+        let confirmed = NewSilence {
+            confirm_all: Some(true),
+            ..silence("*", "1h", "r")
+        };
+        assert!(confirmed.check(false).unwrap().everything);
+        let one_account = NewSilence {
+            account: Some("default".into()),
+            ..silence("*", "1h", "r")
+        };
+        assert!(!one_account.check(false).unwrap().everything);
+        // A preview asks only for what it needs.
+        assert!(silence("*", "", "").check(true).is_ok());
+        // An empty event type (the form's "every type") is none.
+        let every = NewSilence {
+            event_type: Some(String::new()),
+            ..silence("x", "1h", "r")
+        };
+        assert_eq!(every.check(false).unwrap().event, None);
+    }
+}
