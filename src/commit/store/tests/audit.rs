@@ -1,6 +1,6 @@
 //! The audited actions: each action and its record, on both databases.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::super::*;
 use super::{cycle, fresh, t0, Kind};
@@ -111,4 +111,56 @@ pub(super) async fn each_action_is_recorded_with_who_and_what(kind: Kind) {
     assert_eq!(log[0].at, t0() + hour * 3);
     // The window is by time.
     assert_eq!(store.audit_log(t0() + hour * 2, 10).await.unwrap().len(), 1);
+}
+
+/// The release at schema version 5 wrote these stores (tests/fixtures/v5):
+/// opened by this one they gain the audit table, keep their silence, and its
+/// end is recorded.
+pub(super) async fn a_version_5_store_gains_the_audit_log(kind: Kind) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v5");
+    let dir = tempfile::tempdir().unwrap();
+    let scratch;
+    let url = match kind {
+        Kind::Sqlite => {
+            let path = dir.path().join("state.sqlite");
+            std::fs::copy(fixtures.join("state.sqlite"), &path).unwrap();
+            format!("sqlite://{}", path.display())
+        }
+        Kind::Postgres => {
+            scratch = crate::commit::scratch::ScratchDatabase::create().await;
+            let pool = sqlx::postgres::PgPool::connect(scratch.url())
+                .await
+                .unwrap();
+            let dump = std::fs::read_to_string(fixtures.join("postgres.sql")).unwrap();
+            sqlx::raw_sql(&dump).execute(&pool).await.unwrap();
+            pool.close().await;
+            scratch.url().to_string()
+        }
+    };
+    let store = Store::open(&url).await.unwrap();
+    let now = chrono::Utc::now();
+    let silences = store.silences(now, false).await.unwrap();
+    assert_eq!(silences.len(), 1, "{silences:?}");
+    assert_eq!(silences[0].author, "fixture");
+    assert!(store
+        .audit_log(DateTime::<Utc>::MIN_UTC, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let ops = Actor {
+        name: "upgrader".into(),
+        via: "cli",
+    };
+    assert!(matches!(
+        store.end_silence(&ops, silences[0].id, now).await.unwrap(),
+        Some(SilenceExpiry::EndedNow(_))
+    ));
+    let log = store.audit_log(DateTime::<Utc>::MIN_UTC, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].action, SILENCE_END);
+    assert!(
+        log[0].detail.contains("fixture") || log[0].campaign.is_some(),
+        "{:?}",
+        log[0]
+    );
 }
