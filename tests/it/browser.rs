@@ -387,6 +387,24 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
 
     let driver = Driver::start().await;
     driver.goto(&board.url("/silences")).await;
+    // While one types, the script shows the same preview in place.
+    driver
+        .script(
+            "var c = document.getElementById('silence-campaign'); c.value = arguments[0]; \
+             c.dispatchEvent(new Event('input', {bubbles: true}));",
+            json!([quiet]),
+        )
+        .await;
+    let live = "return document.getElementById('silence-live-preview').textContent;";
+    assert_eq!(
+        wait_for(
+            &driver,
+            live,
+            json!("Matches 1 campaign now; would have held 2 events over the last 24 hours.")
+        )
+        .await,
+        "Matches 1 campaign now; would have held 2 events over the last 24 hours."
+    );
     let fill = "document.getElementById('silence-campaign').value = arguments[0]; \
                 document.getElementById('silence-duration').value = '1h'; \
                 document.getElementById('silence-reason').value = arguments[1]; \
