@@ -1,5 +1,7 @@
 //! `history`: stored events with each channel's delivery outcome, silences and
-//! quiet-hours holds.
+//! quiet-hours holds, and the audit log (who made or ended a silence, who
+//! replayed a delivery): its lines follow the events', and `--audit` shows
+//! only it (`--audit --json`: its records; `--json` alone stays the events).
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use chrono::Utc;
 use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
-use crate::commit::HistoryEntry;
+use crate::commit::{AuditRecord, HistoryEntry};
 use crate::route::silence::campaign_matches;
 use crate::text::terminal;
 
@@ -21,9 +23,28 @@ pub(super) async fn history(
     campaign: Option<&str>,
     since: Duration,
     json: bool,
+    audit: bool,
 ) -> Result<(), Failure> {
     let store = open_store(config).await?;
     let now = Utc::now();
+    let records: Vec<AuditRecord> = store
+        .audit_log(now - delta(since), HISTORY_LIMIT)
+        .await
+        .map_err(read)?
+        .into_iter()
+        .filter(|record| campaign.map_or(true, |wanted| concerns(record, wanted)))
+        .collect();
+    if audit {
+        if json {
+            print_json(&records);
+            return Ok(());
+        }
+        for record in &records {
+            say!("{}", audit_line(record));
+        }
+        say!("{}", actions_since(records.len(), now - delta(since)));
+        return Ok(());
+    }
     // An exact id is filtered by the store; a name or a glob (as `silence add`
     // takes) over the events of the window.
     let by_id = match campaign {
@@ -66,13 +87,48 @@ pub(super) async fn history(
             terminal(&outcome(entry))
         );
     }
+    for record in &records {
+        say!("{}", audit_line(record));
+    }
     say!(
         "{} event{} since {}",
         entries.len(),
         if entries.len() == 1 { "" } else { "s" },
         stamp(now - delta(since))
     );
+    if !records.is_empty() {
+        say!("{}", actions_since(records.len(), now - delta(since)));
+    }
     Ok(())
+}
+
+/// Whether an audit record is about the campaigns `wanted` names: the same
+/// matcher or id, or one matching the other.
+fn concerns(record: &AuditRecord, wanted: &str) -> bool {
+    record.campaign.as_deref().is_some_and(|campaign| {
+        campaign == wanted
+            || campaign_matches(wanted, campaign, campaign)
+            || campaign_matches(campaign, wanted, wanted)
+    })
+}
+
+fn audit_line(record: &AuditRecord) -> String {
+    format!(
+        "{} audit {:<30} by {} ({}): {}",
+        stamp(record.at),
+        record.action,
+        terminal(&record.actor),
+        record.via,
+        terminal(&record.detail)
+    )
+}
+
+fn actions_since(count: usize, since: chrono::DateTime<Utc>) -> String {
+    format!(
+        "{count} recorded action{} (silences made or ended, deliveries replayed) since {}",
+        if count == 1 { "" } else { "s" },
+        stamp(since)
+    )
 }
 
 /// What became of one event, on one line.

@@ -133,6 +133,9 @@ pub enum Command {
         /// Print one JSON document instead of lines.
         #[arg(long)]
         json: bool,
+        /// Only the audit log: who made or ended silences and replayed deliveries (with --json, its records).
+        #[arg(long)]
+        audit: bool,
     },
     /// Which channels one event would go to and why: `routes test --event TYPE --campaign ID --at TIME`.
     Routes {
@@ -310,7 +313,8 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             campaign,
             since,
             json,
-        } => history::history(config, campaign.as_deref(), since, json).await,
+            audit,
+        } => history::history(config, campaign.as_deref(), since, json, audit).await,
         Command::Routes { action } => routes::routes(config, action).await,
         Command::Replay {
             since,

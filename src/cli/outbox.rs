@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
-use super::store_access::{delta, open_store, print_json, read, stamp};
+use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp};
 use crate::commit::ReplayOutcome;
 use crate::text::terminal;
 
@@ -32,6 +32,9 @@ pub enum OutboxCommand {
         /// Replay every dead row.
         #[arg(long)]
         dead: bool,
+        /// Who replays it, for the audit log (default: the OS user, from $USER or $LOGNAME).
+        #[arg(long)]
+        author: Option<String>,
     },
     /// Delete sent and dead rows older than this (pending rows are never purged).
     Purge {
@@ -83,8 +86,16 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
             );
             Ok(())
         }
-        OutboxCommand::Replay { id: Some(id), .. } => {
-            match store.replay(id, now).await.map_err(read)? {
+        OutboxCommand::Replay {
+            id: Some(id),
+            author,
+            ..
+        } => {
+            match store
+                .replay_by(&cli_actor(author), id, now)
+                .await
+                .map_err(read)?
+            {
                 ReplayOutcome::Replayed => {
                     say!("outbox row {id} is pending again, due now; a running daemon (or the next `once`) sends it");
                     Ok(())
@@ -97,8 +108,13 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
                 ))),
             }
         }
-        OutboxCommand::Replay { id: None, .. } => {
-            let count = store.replay_dead(now).await.map_err(read)?;
+        OutboxCommand::Replay {
+            id: None, author, ..
+        } => {
+            let count = store
+                .replay_dead_by(&cli_actor(author), now)
+                .await
+                .map_err(read)?;
             say!(
                 "{count} dead row{} pending again, due now",
                 if count == 1 { "" } else { "s" }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::failure::Failure;
-use super::store_access::{delta, open_store, print_json, read, stamp};
+use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp};
 use crate::commit::SilenceExpiry;
 use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
@@ -31,7 +31,7 @@ pub enum SilenceCommand {
         /// Why, for whoever reads `silence list` later (required).
         #[arg(long)]
         reason: String,
-        /// Who makes it (default: the OS user, from $USER or $LOGNAME).
+        /// Who makes it (default: the OS user, from $USER or $LOGNAME); kept with the silence and in the audit log.
         #[arg(long)]
         author: Option<String>,
     },
@@ -48,6 +48,9 @@ pub enum SilenceCommand {
     Expire {
         /// The silence's id, as `silence list` shows it.
         id: i64,
+        /// Who ends it, for the audit log (default: the OS user, from $USER or $LOGNAME).
+        #[arg(long)]
+        author: Option<String>,
     },
 }
 
@@ -94,12 +97,7 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     "--reason is empty: say why, for whoever reads `silence list` later",
                 ));
             }
-            let author = author
-                .or_else(|| std::env::var("USER").ok())
-                .or_else(|| std::env::var("LOGNAME").ok())
-                .map(|name| name.trim().to_string())
-                .filter(|name| !name.is_empty())
-                .unwrap_or_else(|| "unknown".to_string());
+            let actor = cli_actor(author);
             let store = open_store(config).await?;
             // A silence for a campaign nobody watches holds nothing back: most
             // likely a typo in the id or name. Said, not refused (it may be about
@@ -114,12 +112,20 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     states.len()
                 ));
             }
+            if crate::route::silence::matches_every_campaign(&campaign) {
+                // The CLI is the local operator's, as `silence add --campaign '*'`
+                // always was: said, not refused (the board and the API ask for a
+                // confirmation instead).
+                super::output::complain(&format!(
+                    "warning: \"{campaign}\" matches every campaign of every account (and, as `*`, the watcher's own events)"
+                ));
+            }
             let silence = store
-                .add_silence(
+                .create_silence(
+                    &actor,
                     &campaign,
                     kind,
                     reason.trim(),
-                    &author,
                     now,
                     now + delta(duration),
                 )
@@ -179,9 +185,10 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
             );
             Ok(())
         }
-        SilenceCommand::Expire { id } => {
+        SilenceCommand::Expire { id, author } => {
             let store = open_store(config).await?;
-            match store.expire_silence(id, now).await.map_err(read)? {
+            let actor = cli_actor(author);
+            match store.end_silence(&actor, id, now).await.map_err(read)? {
                 None => Err(Failure::usage(format!(
                     "there is no silence {id}; `silence list --all` shows them"
                 ))),

@@ -41,3 +41,15 @@ pub(super) fn stamp_or_dash(at: Option<DateTime<Utc>>) -> String {
 pub(super) fn print_json(value: &impl serde::Serialize) {
     super::output::verbatim(&(serde_json::to_string_pretty(value).unwrap_or_default() + "\n"));
 }
+
+/// Who a CLI action is recorded as: `--author` if given, else the OS user
+/// (`$USER`, then `$LOGNAME`), else "unknown".
+pub(super) fn cli_actor(author: Option<String>) -> crate::commit::Actor {
+    let name = author
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
+    crate::commit::Actor { name, via: "cli" }
+}

@@ -10,6 +10,7 @@
 //! - [`outbox`]: the delivery queue, its fates, and the operator's `outbox` commands;
 //! - [`events`]: the event history (`status`, `history`, hints);
 //! - [`silences`], [`reminders`]: the alerting controls' rows;
+//! - [`audit`]: who made, ended or replayed what (the operators' actions go through it);
 //! - [`activity`]: last seen and last cycle, for `status`;
 //! - [`board`]: the board's and the API's read model (pages, filters, counts,
 //!   the commit marker the live board watches);
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use sqlx::postgres::PgConnectOptions;
 
 pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
+pub use audit::{Actor, AuditRecord, OUTBOX_REPLAY, SILENCE_CREATE, SILENCE_END};
 pub use board::{
     page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
     EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
@@ -41,6 +43,7 @@ use dialect::Backend;
 #[macro_use]
 mod dialect;
 mod activity;
+mod audit;
 mod board;
 mod cycle;
 mod events;

@@ -53,6 +53,25 @@ pub fn campaign_matches(pattern: &str, id: &str, name: &str) -> bool {
     }
 }
 
+/// Whether a matcher matches every campaign there can be (`*`, `**`, `?*`, `{*,x}`...):
+/// judged by whether it matches ids and names unlike each other in every way
+/// a glob could tell apart (first and last character, length, separators).
+pub fn matches_every_campaign(pattern: &str) -> bool {
+    const UNLIKE: [&str; 8] = [
+        "a",
+        "Z9",
+        "camp_XiQEBcj9cc5TFRB4",
+        "Q4 Outreach Campaign",
+        "-/.",
+        "é ü",
+        "a/b\\c",
+        "[x]{y}",
+    ];
+    UNLIKE
+        .iter()
+        .all(|probe| campaign_matches(pattern.trim(), probe, probe))
+}
+
 /// The first active silence covering `event`, if any.
 pub fn silencing<'a>(
     silences: &'a [Silence],
@@ -104,6 +123,24 @@ mod tests {
             author: "ops".into(),
             created_at: t(0),
             expires_at: t(120),
+        }
+    }
+
+    #[test]
+    fn only_matchers_of_everything_match_every_campaign() {
+        for (pattern, expected) in [
+            ("*", true),
+            (" * ", true),
+            ("**", true),
+            ("?*", true),
+            ("{*,camp_x}", true),
+            ("camp_*", false),
+            ("*a*", false),
+            ("?", false),
+            ("camp_XiQEBcj9cc5TFRB4", false),
+            ("[", false),
+        ] {
+            assert_eq!(matches_every_campaign(pattern), expected, "{pattern}");
         }
     }
 

@@ -530,6 +530,70 @@ async fn silences_keep_events_in_history_and_let_the_next_transition_through() {
     assert_eq!(last["campaign"]["id"], ids[0].as_str());
     assert_eq!(last["campaign"]["previous_status"], "paused");
 
+    // The audit log: made by the OS user, ended by --author, in `history`.
+    let ended_by = run_cli(
+        &[
+            "--config",
+            config,
+            "silence",
+            "add",
+            "--campaign",
+            &ids[1],
+            "--for",
+            "1h",
+            "--reason",
+            "brief",
+        ],
+        &[("USER", "dana")],
+    )
+    .await;
+    assert_eq!(ended_by.code, Some(0), "{}", ended_by.stderr);
+    let expire_as = run_cli(
+        &[
+            "--config", config, "silence", "expire", "2", "--author", "erin",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(expire_as.code, Some(0), "{}", expire_as.stderr);
+    let history = run_cli(&["--config", config, "history"], &[("USER", "dana")]).await;
+    assert!(
+        history.stdout.contains("audit silence.create")
+            && history.stdout.contains("by dana (cli): silence 1 made"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stdout.contains("4 recorded actions"),
+        "{}",
+        history.stdout
+    );
+    let audit = cli(&["history", "--audit", "--json"]).await;
+    let records: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let who: Vec<(&str, &str)> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["action"].as_str().unwrap(), r["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(who[0], ("silence.end", "erin"), "{records}");
+    assert_eq!(who[1], ("silence.create", "dana"), "{records}");
+    assert_eq!(who.len(), 4, "{records}");
+    assert_eq!(records[0]["campaign"], ids[1].as_str());
+    let one = run_cli(
+        &[
+            "--config",
+            config,
+            "history",
+            "--audit",
+            "--campaign",
+            &ids[1],
+        ],
+        &[],
+    )
+    .await;
+    assert!(one.stdout.contains("2 recorded actions"), "{}", one.stdout);
+
     let typo = cli(&[
         "silence",
         "add",
@@ -611,9 +675,26 @@ async fn outbox_commands_list_replay_and_purge() {
         serde_json::from_str(&cli(&["outbox", "list", "--dead", "--json"]).await.stdout).unwrap();
     let row_id = rows[0]["id"].as_i64().unwrap().to_string();
 
-    let replay = run_cli(&["--config", config, "outbox", "replay", &row_id], &[]).await;
+    let replay = run_cli(
+        &["--config", config, "outbox", "replay", &row_id],
+        &[("USER", "oscar")],
+    )
+    .await;
     assert_eq!(replay.code, Some(0), "{}", replay.stderr);
     assert!(replay.stdout.contains("pending again"), "{}", replay.stdout);
+    let audit = run_cli(
+        &["--config", config, "history", "--audit"],
+        &[("USER", "oscar")],
+    )
+    .await;
+    assert!(
+        audit.stdout.contains("audit outbox.replay")
+            && audit
+                .stdout
+                .contains(&format!("by oscar (cli): outbox row {row_id} (event ")),
+        "{}",
+        audit.stdout
+    );
     assert!(cli(&["outbox", "list"])
         .await
         .stdout

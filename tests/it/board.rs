@@ -153,10 +153,20 @@ fn json_schema(value: &Value) -> Value {
 
 /// The schema of `operation`'s answer with `status`, as a validator.
 fn answer_validator(document: &Value, path: &str, status: u16) -> jsonschema::Validator {
-    let mut answer = &document["paths"][path]["get"]["responses"][status.to_string()];
+    operation_validator(document, path, "get", status)
+}
+
+/// The schema of the answer with `status` to `method` on `path`, as a validator.
+fn operation_validator(
+    document: &Value,
+    path: &str,
+    method: &str,
+    status: u16,
+) -> jsonschema::Validator {
+    let mut answer = &document["paths"][path][method]["responses"][status.to_string()];
     assert!(
         !answer.is_null(),
-        "the document has no {status} answer for {path}"
+        "the document has no {status} answer to {method} {path}"
     );
     if let Some(reference) = answer["$ref"].as_str() {
         let name = reference.rsplit('/').next().unwrap();
@@ -356,7 +366,10 @@ fn the_documented_event_types_are_every_type() {
 async fn schemathesis_finds_nothing_against_the_running_daemon() {
     let board = Board::start(3, "").await;
     board.pause(&board.app.sim.control.ids()[0]).await;
+    let settings = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/schemathesis.toml");
     let output = tokio::process::Command::new("schemathesis")
+        .arg("--config-file")
+        .arg(&settings)
         .args([
             "run",
             &board.url("/api/v1/openapi.yaml"),
@@ -706,4 +719,175 @@ async fn a_standby_on_shared_postgres_serves_the_board_and_stays_live() {
         "the standby says so"
     );
     drop((first, second));
+}
+
+/// The admin API (issue 17) on the open loopback listener, as a local script
+/// calls it: every answer as documented, one sentence per problem, a silence
+/// of everything only when confirmed, a foreign Origin refused, and each
+/// action in the audit log that `history --audit --json` prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_previews_makes_ends_and_replays_as_documented() {
+    let board = Board::start(2, "").await;
+    let ids = board.app.sim.control.ids();
+    board.pause(&ids[0]).await;
+    board
+        .until(|status| status["outbox"]["sent"] == 1, "/api/v1/status")
+        .await;
+    let document = openapi();
+    let http = reqwest::Client::new();
+    let check = |path: &str, method: &str, status: u16, body: &Value| {
+        let validator = operation_validator(&document, path, method, status);
+        assert!(validator.is_valid(body), "{method} {path} {status}: {body}");
+    };
+    async fn answer(response: reqwest::Response) -> (u16, Value) {
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    let (status, preview) = answer(
+        http.get(board.url(&format!("/api/v1/silences/preview?campaign={}", ids[0])))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    check("/silences/preview", "get", 200, &preview);
+    assert_eq!(preview["campaigns"][0]["id"], ids[0].as_str());
+    assert_eq!(preview["events_last_24h"], 1);
+    assert_eq!(preview["matches_every_campaign"], false);
+
+    let post = |body: Value| http.post(board.url("/api/v1/silences")).json(&body).send();
+    let (status, wrong) = answer(
+        post(json!({"campaign": "camp_[", "duration": "soon", "reason": " ", "event_type": "campaign.paused"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    check("/silences", "post", 400, &wrong);
+    let sentence = wrong["error"].as_str().unwrap();
+    for part in [
+        "campaign \"camp_[\" is not a valid glob",
+        "event_type \"campaign.paused\" is not an event type",
+        "duration \"soon\" is not a duration",
+        "reason is empty",
+    ] {
+        assert!(sentence.contains(part), "{part}: {sentence}");
+    }
+    let (status, other) = answer(
+        post(json!({"campaign": "x", "duration": "1h", "reason": "r", "account": "emea"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        other["error"]
+            .as_str()
+            .unwrap()
+            .contains("account \"emea\" is not known"),
+        "{other}"
+    );
+    let everything = json!({"campaign": "*", "duration": "1h", "reason": "all hands"});
+    let (status, unconfirmed) = answer(post(everything.clone()).await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(
+        unconfirmed["error"]
+            .as_str()
+            .unwrap()
+            .contains("confirm_all"),
+        "{unconfirmed}"
+    );
+    let mut confirmed = everything.clone();
+    confirmed["confirm_all"] = json!(true);
+    let (status, made) = answer(post(confirmed).await.unwrap()).await;
+    assert_eq!(status, 201, "{made}");
+    check("/silences", "post", 201, &made);
+    assert_eq!(made["author"], "local");
+    assert_eq!(made["active"], true);
+    // Not JSON, or an unknown field: a 400 with a sentence too.
+    let (status, _) = answer(
+        http.post(board.url("/api/v1/silences"))
+            .body("campaign=x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = answer(
+        post(json!({"campaign": "x", "duration": "1h", "reason": "r", "colour": 1}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // A browser page of another site is refused, whatever it sends.
+    let foreign = http
+        .post(board.url("/api/v1/silences"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"campaign": "x", "duration": "1h", "reason": "r"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+
+    let id = made["id"].as_i64().unwrap();
+    let end = |path: String| http.delete(board.url(&path)).send();
+    let (status, ended) = answer(end(format!("/api/v1/silences/{id}")).await.unwrap()).await;
+    assert_eq!(status, 200, "{ended}");
+    check("/silences/{id}", "delete", 200, &ended);
+    assert_eq!(ended["active"], false);
+    let (status, missing) = answer(end("/api/v1/silences/999".into()).await.unwrap()).await;
+    assert_eq!(status, 404);
+    check("/silences/{id}", "delete", 404, &missing);
+    let (status, _) = answer(end("/api/v1/silences/abc".into()).await.unwrap()).await;
+    assert_eq!(status, 400);
+
+    let replay = |id: i64| {
+        http.post(board.url(&format!("/api/v1/outbox/{id}/replay")))
+            .send()
+    };
+    let (status, sent) = answer(replay(1).await.unwrap()).await;
+    assert_eq!(status, 409, "{sent}");
+    check("/outbox/{id}/replay", "post", 409, &sent);
+    assert!(
+        sent["error"]
+            .as_str()
+            .unwrap()
+            .contains("is sent, not dead"),
+        "{sent}"
+    );
+    let (status, _) = answer(replay(999).await.unwrap()).await;
+    assert_eq!(status, 404);
+
+    let audit = run_cli(
+        &[
+            "--config",
+            board.app.config.to_str().unwrap(),
+            "history",
+            "--audit",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(audit.code, Some(0), "{}", audit.all_output());
+    let records: Value = serde_json::from_str(&audit.stdout).unwrap();
+    let seen: Vec<(String, String, String)> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["actor"].as_str().unwrap().to_string(),
+                r["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let local = |action: &str| (action.to_string(), "local".to_string(), "api".to_string());
+    assert_eq!(seen, [local("silence.end"), local("silence.create")]);
 }

@@ -337,3 +337,412 @@ async fn a_read_user_logs_in_to_the_board_and_nobody_else_gets_in() {
     driver.quit().await;
     daemon.terminate(Duration::from_secs(10)).await;
 }
+
+/// Polls `script` in the page until it returns `expected` (bounded); the last value.
+async fn wait_for(driver: &Driver, script: &str, expected: Value) -> Value {
+    let mut seen = Value::Null;
+    for _ in 0..300 {
+        seen = driver.script(script, json!([])).await;
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+/// How many webhooks the receiver got for one campaign, and their webhook ids.
+fn webhooks_for(board: &Board, id: &str) -> Vec<String> {
+    board
+        .app
+        .receiver
+        .received()
+        .iter()
+        .filter(|r| r.json()["campaign"]["id"] == id)
+        .map(|r| r.header("webhook-id").to_string())
+        .collect()
+}
+
+async fn eventually_true(check: impl Fn() -> bool) -> bool {
+    crate::helpers::eventually(Duration::from_secs(30), check).await
+}
+
+const PATH: &str = "return window.location.pathname;";
+
+/// Issue 17 on the open loopback board (the admin is the local user): a
+/// silence made through the form after its preview holds the campaign's next
+/// change back; ended, the next change is sent; a dead delivery sent again
+/// reaches the receiver with the same webhook id; the campaign's page says
+/// who did what; a cross-site form's POST is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_silences_ends_and_replays_from_the_board() {
+    let board = Board::start(2, "").await;
+    let ids = board.app.sim.control.ids();
+    let quiet = ids[0].clone();
+    // Two events in the last 24 hours for the preview to count.
+    board.pause(&quiet).await;
+    assert!(eventually_true(|| webhooks_for(&board, &quiet).len() == 1).await);
+    board.app.sim.control.set_status(&quiet, "live");
+    assert!(eventually_true(|| webhooks_for(&board, &quiet).len() == 2).await);
+
+    let driver = Driver::start().await;
+    driver.goto(&board.url("/silences")).await;
+    // While one types, the script shows the same preview in place.
+    driver
+        .script(
+            "var c = document.getElementById('silence-campaign'); c.value = arguments[0]; \
+             c.dispatchEvent(new Event('input', {bubbles: true}));",
+            json!([quiet]),
+        )
+        .await;
+    let live = "return document.getElementById('silence-live-preview').textContent;";
+    assert_eq!(
+        wait_for(
+            &driver,
+            live,
+            json!("Matches 1 campaign now; would have held 2 events over the last 24 hours.")
+        )
+        .await,
+        "Matches 1 campaign now; would have held 2 events over the last 24 hours."
+    );
+    let fill = "document.getElementById('silence-campaign').value = arguments[0]; \
+                document.getElementById('silence-duration').value = '1h'; \
+                document.getElementById('silence-reason').value = arguments[1]; \
+                document.getElementById('silence-preview').click();";
+    driver
+        .script(fill, json!([quiet, "carrier maintenance <b>tonight</b>"]))
+        .await;
+    assert_eq!(
+        wait_for(&driver, PATH, json!("/silences/new")).await,
+        "/silences/new"
+    );
+    let count = "var c = document.getElementById('preview-campaigns'); var e = document.getElementById('preview-events'); \
+                 return c && e ? c.textContent + ' ' + e.textContent : null;";
+    assert_eq!(
+        wait_for(&driver, count, json!("1 2")).await,
+        "1 2",
+        "the preview: one campaign now, two events in the last 24 h"
+    );
+    driver
+        .script(
+            "document.getElementById('silence-create').click();",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        wait_for(&driver, PATH, json!("/silences")).await,
+        "/silences"
+    );
+    let row = "var r = document.querySelector('tr[data-silence] .badge'); return r ? r.textContent : null;";
+    assert_eq!(wait_for(&driver, row, json!("in force")).await, "in force");
+    let silences = board.json("/api/v1/silences").await;
+    let made = &silences["silences"][0];
+    assert_eq!(made["author"], "local", "{silences}");
+    assert_eq!(made["reason"], "carrier maintenance <b>tonight</b>");
+    assert_eq!(made["matcher"], quiet.as_str());
+
+    // The silenced campaign's next change is kept, not sent.
+    board.app.sim.control.set_status(&quiet, "paused");
+    let mut events = Value::Null;
+    for _ in 0..300 {
+        events = board.json("/api/v1/events").await;
+        if events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["campaign"]["id"] == quiet.as_str() && !e["silenced_by"].is_null())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        events["events"][0]["silenced_by"].is_object(),
+        "the change is kept, silenced: {events}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        webhooks_for(&board, &quiet).len(),
+        2,
+        "the silenced change is not sent"
+    );
+
+    // Ended from the board, the next change is sent.
+    driver.goto(&board.url("/silences")).await;
+    driver
+        .script(
+            "document.querySelector('button.end-silence').click();",
+            json!([]),
+        )
+        .await;
+    assert_eq!(wait_for(&driver, row, json!("ended")).await, "ended");
+    board.app.sim.control.set_status(&quiet, "live");
+    assert!(
+        eventually_true(|| webhooks_for(&board, &quiet).len() == 3).await,
+        "the change after the silence is sent: {}",
+        board.daemon.logs()
+    );
+
+    // A dead delivery, sent again from its campaign's page: the same webhook id.
+    let failing = ids[1].clone();
+    board.app.receiver.answer_with(&[410]);
+    board.pause(&failing).await;
+    board
+        .until(|status| status["outbox"]["dead"] == 1, "/api/v1/status")
+        .await;
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
+        .await;
+    driver
+        .script(
+            "document.querySelector('button.replay').click();",
+            json!([]),
+        )
+        .await;
+    assert!(
+        eventually_true(|| webhooks_for(&board, &failing).len() == 2).await,
+        "the replay is delivered: {}",
+        board.daemon.logs()
+    );
+    let sent = webhooks_for(&board, &failing);
+    assert_eq!(sent[0], sent[1], "a replay keeps the webhook id");
+    // The board shows the outcome when it comes, and who did what.
+    let outcome =
+        "var b = document.querySelector('ul.deliveries .badge'); return b ? b.textContent : null;";
+    assert_eq!(wait_for(&driver, outcome, json!("sent")).await, "sent");
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
+        .await;
+    let actions = "return Array.prototype.map.call(document.querySelectorAll('#audit li'), function (li) { return li.getAttribute('data-action'); }).join(' ');";
+    assert_eq!(driver.script(actions, json!([])).await, "outbox.replay");
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{quiet}")))
+        .await;
+    assert_eq!(
+        driver.script(actions, json!([])).await,
+        "silence.end silence.create"
+    );
+    assert_eq!(driver.alert().await, None, "the hostile reason stays text");
+
+    // Another site's form posting to the board is refused, and makes nothing.
+    let before = board.json("/api/v1/silences").await["silences"]
+        .as_array()
+        .unwrap()
+        .len();
+    let attack = format!(
+        "data:text/html,<form method=post action='{}'><input name=campaign value='*'><input name=duration value=1h>\
+         <input name=reason value=x><input name=confirm_all value=true></form><script>document.forms[0].submit()</script>",
+        board.url("/silences")
+    );
+    driver.goto(&attack).await;
+    let text = "return document.body ? document.body.innerText : '';";
+    let mut refused = Value::Null;
+    for _ in 0..100 {
+        refused = driver.script(text, json!([])).await;
+        if refused.as_str().is_some_and(|t| t.contains("another site")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused
+            .as_str()
+            .is_some_and(|t| t.contains("comes from another site")),
+        "{refused}"
+    );
+    let after = board.json("/api/v1/silences").await["silences"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "the cross-site POST made no silence");
+    driver.quit().await;
+}
+
+/// Issue 17 with users: a read user who logs in sees no admin control (no
+/// new-silence form, no "end now", no "send again" on a dead delivery), and
+/// the admin API answers 403 to the read user and the read token; the admin
+/// user and the admin token may use it, and their actions carry their names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_user_has_no_admin_controls_and_the_admin_api_refuses_read_callers() {
+    const READ_PASSWORD: &str = "read-only horse battery";
+    const ADMIN_PASSWORD: &str = "admin staple battery";
+    const READ_TOKEN: &str = "tok_read_0f9e8d7c6b5a4f3e2d1c0b9a";
+    const ADMIN_TOKEN: &str = "tok_admin_1a2b3c4d5e6f7a8b9c0d1e2f";
+    let app = crate::helpers::BinaryApp::spawn(1, "").await;
+    crate::helpers::all_live(&app.sim);
+    let id = app.sim.control.ids()[0].clone();
+    let read_token = app.dir.path().join("read-token");
+    let admin_token = app.dir.path().join("admin-token");
+    std::fs::write(&read_token, READ_TOKEN).unwrap();
+    std::fs::write(&admin_token, ADMIN_TOKEN).unwrap();
+    crate::access::expose(
+        &app,
+        "0.0.0.0:0",
+        "",
+        &format!(
+            "[http.users.viewer]\npassword_hash = \"{}\"\nrole = \"read\"\n\
+             [http.users.boss]\npassword_hash = \"{}\"\nrole = \"admin\"\n\
+             [http.tokens.dash]\ntoken_file = \"{}\"\nrole = \"read\"\n\
+             [http.tokens.deploy]\ntoken_file = \"{}\"\nrole = \"admin\"\n",
+            bcrypt::hash(READ_PASSWORD, 4).unwrap(),
+            bcrypt::hash(ADMIN_PASSWORD, 4).unwrap(),
+            read_token.display(),
+            admin_token.display()
+        ),
+    );
+    // The campaign's first pause dies at the receiver: a dead delivery to offer.
+    app.receiver.answer_with(&[410]);
+    let mut daemon = crate::helpers::spawn_daemon(&app.config, app.dir.path());
+    let base = crate::access::on_loopback(daemon.http_addr().await);
+    let http = reqwest::Client::new();
+    let status = |auth: Option<(&'static str, &'static str)>, bearer: Option<&'static str>| {
+        let mut request = http.get(format!("{base}/api/v1/status"));
+        if let Some((user, password)) = auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let mut dead = false;
+    for _ in 0..100 {
+        let answer: Value = status(None, Some(READ_TOKEN))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["last_cycle"].is_object() {
+            app.sim.control.set_status(&id, "paused");
+        }
+        if answer["outbox"]["dead"] == 1 {
+            dead = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(dead, "a dead delivery: {}", daemon.logs());
+
+    let new_silence = json!({"campaign": id, "duration": "1h", "reason": "deploy window"});
+    let post = |bearer: Option<&'static str>, basic: Option<(&'static str, &'static str)>| {
+        let mut request = http
+            .post(format!("{base}/api/v1/silences"))
+            .json(&new_silence);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some((user, password)) = basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        request.send()
+    };
+    for (who, answer) in [
+        ("read token", post(Some(READ_TOKEN), None).await.unwrap()),
+        (
+            "read user",
+            post(None, Some(("viewer", READ_PASSWORD))).await.unwrap(),
+        ),
+    ] {
+        assert_eq!(answer.status(), 403, "{who}");
+        let body: Value = answer.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("admin role"),
+            "{who}: {body}"
+        );
+    }
+    let replay = http
+        .post(format!("{base}/api/v1/outbox/1/replay"))
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 403);
+    let end = http
+        .delete(format!("{base}/api/v1/silences/1"))
+        .basic_auth("viewer", Some(READ_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status(), 403);
+    assert!(
+        http.get(format!("{base}/api/v1/silences"))
+            .bearer_auth(READ_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["silences"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was made"
+    );
+    // Admins may: the token's silence carries its name, the user's its.
+    let made = post(Some(ADMIN_TOKEN), None).await.unwrap();
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.unwrap();
+    assert_eq!(made["author"], "token:deploy", "{made}");
+    let ended = http
+        .delete(format!("{base}/api/v1/silences/{}", made["id"]))
+        .basic_auth("boss", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 200);
+    let ended: Value = ended.json().await.unwrap();
+    assert_eq!(ended["active"], false, "{ended}");
+
+    // The read user's board: no controls anywhere.
+    let driver = Driver::start().await;
+    driver.goto(&format!("{base}/login")).await;
+    driver
+        .script(
+            "document.getElementById('username').value = arguments[0]; \
+             document.getElementById('password').value = arguments[1]; \
+             document.querySelector('form').submit();",
+            json!(["viewer", READ_PASSWORD]),
+        )
+        .await;
+    assert_eq!(wait_for(&driver, PATH, json!("/")).await, "/");
+    let controls = "return document.querySelectorAll('#silence-new, button.end-silence, button.replay, form[method=post]:not([action=\"/logout\"])').length;";
+    let page_of = format!("{base}/accounts/default/campaigns/{id}");
+    for page in [
+        format!("{base}/silences"),
+        format!("{base}/events"),
+        page_of.clone(),
+    ] {
+        driver.goto(&page).await;
+        let shown = driver
+            .script("return document.querySelector('main') ? document.querySelector('main').innerText : '';", json!([]))
+            .await;
+        assert!(
+            shown.as_str().is_some_and(|t| !t.contains("log in")),
+            "{page}: {shown}"
+        );
+        assert_eq!(
+            driver.script(controls, json!([])).await,
+            0,
+            "{page}: {shown}"
+        );
+    }
+    // The dead delivery is shown to the read user, without the button.
+    let outcome =
+        "var b = document.querySelector('ul.deliveries .badge'); return b ? b.textContent : null;";
+    assert_eq!(driver.script(outcome, json!([])).await, "dead");
+    // The board's own form, posted by a read user's browser: 403 too.
+    let forged = driver
+        .script(
+            "return fetch('/silences', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, \
+             body: 'campaign=x&duration=1h&reason=y'}).then(function (r) { return r.status; });",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        forged, 403,
+        "no CSRF token: refused before the role is even asked"
+    );
+    driver.quit().await;
+    daemon.terminate(Duration::from_secs(10)).await;
+}

@@ -108,6 +108,23 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE silences ADD COLUMN author TEXT NOT NULL DEFAULT '';
     "#,
+    // 6: the audit log of operators' actions (silence.create, silence.end,
+    // outbox.replay): who, when, through what, on which campaign (a silence's
+    // matcher or a replayed event's campaign id) and what changed. Indexed by
+    // time for the retention that prunes it with the events.
+    r#"
+    CREATE TABLE audit (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        actor      TEXT NOT NULL,
+        via        TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        campaign   TEXT,
+        target_id  INTEGER,
+        detail     TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

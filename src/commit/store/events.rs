@@ -29,6 +29,8 @@ pub struct StoredEvent {
 /// One channel's delivery of one event, for `history`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryState {
+    /// The outbox row (what `outbox replay` and the board's "send again" name).
+    pub outbox_id: i64,
     pub channel: String,
     pub status: String,
     pub attempts: u32,
@@ -120,7 +122,7 @@ impl Store {
         let mut entries = Vec::with_capacity(events.len());
         for chunk in events.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT event_id, channel, status, attempts, sent_at, held_until, digest_id, last_error
+                "SELECT id, event_id, channel, status, attempts, sent_at, held_until, digest_id, last_error
                  FROM outbox WHERE event_id IN ({}) ORDER BY channel",
                 placeholders(chunk.len())
             );
@@ -133,6 +135,7 @@ impl Store {
                 for row in query.fetch_all(pool).await? {
                     let event_id: String = row.try_get("event_id")?;
                     deliveries.entry(event_id).or_default().push(DeliveryState {
+                        outbox_id: row.try_get("id")?,
                         channel: row.try_get("channel")?,
                         status: row.try_get("status")?,
                         attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),

@@ -312,12 +312,11 @@ impl Store {
         })
     }
 
-    /// Put one dead row back in the queue, due now, with a fresh `max_age`.
+    /// Put one dead row back in the queue, due now, with a fresh `max_age`
+    /// (`replay_by` does the same and records who did it).
     pub async fn replay(&self, id: i64, now: DateTime<Utc>) -> Result<ReplayOutcome, StoreError> {
-        const SQL: &str = "UPDATE outbox SET status = 'pending', attempts = 0, created_at = $1, next_attempt_at = $2,
-                 dead_at = NULL WHERE id = $3 AND status = 'dead'";
         let (changed, status): (u64, Option<String>) = on_pool!(self, pool => {
-            let changed = sqlx::query(SQL)
+            let changed = sqlx::query(REPLAY_ONE)
                 .bind(millis(now))
                 .bind(millis(now))
                 .bind(id)
@@ -344,10 +343,8 @@ impl Store {
 
     /// Replay every dead row; returns how many.
     pub async fn replay_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        const SQL: &str = "UPDATE outbox SET status = 'pending', attempts = 0, created_at = $1, next_attempt_at = $2,
-                 dead_at = NULL WHERE status = 'dead'";
         Ok(on_pool!(self, pool => {
-            sqlx::query(SQL)
+            sqlx::query(REPLAY_ALL)
                 .bind(millis(now))
                 .bind(millis(now))
                 .execute(pool)
@@ -429,3 +426,12 @@ fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> 
         summary,
     })
 }
+
+/// Binds now, now, id: a dead row pending again, due now, with a fresh `max_age`.
+pub(super) const REPLAY_ONE: &str =
+    "UPDATE outbox SET status = 'pending', attempts = 0, created_at = $1, next_attempt_at = $2,
+     dead_at = NULL WHERE id = $3 AND status = 'dead'";
+/// Binds now, now: every dead row pending again, due now, with a fresh `max_age`.
+pub(super) const REPLAY_ALL: &str =
+    "UPDATE outbox SET status = 'pending', attempts = 0, created_at = $1, next_attempt_at = $2,
+     dead_at = NULL WHERE status = 'dead'";

@@ -10,9 +10,17 @@ use super::{Store, StoreError};
 use crate::event::EventType;
 use crate::route::silence::Silence;
 
-const SILENCE_COLUMNS: &str = "id, campaign, event_type, reason, author, created_at, expires_at";
+pub(super) const SILENCE_COLUMNS: &str =
+    "id, campaign, event_type, reason, author, created_at, expires_at";
+/// Binds campaign, event type, reason, author, created_at, expires_at.
+pub(super) const INSERT_SILENCE: &str =
+    "INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+/// Binds now, id, now: ends a silence still in force.
+pub(super) const END_SILENCE: &str =
+    "UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3";
 
-fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
+pub(super) fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
     let id = row.int("id")?;
     let event_type = row.opt_text("event_type")?;
     let event = match event_type {
@@ -43,11 +51,8 @@ impl Store {
         created_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Silence, StoreError> {
-        const SQL: &str =
-            "INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
         let id: i64 = on_pool!(self, pool => {
-            sqlx::query(SQL)
+            sqlx::query(INSERT_SILENCE)
                 .bind(campaign)
                 .bind(event.map(EventType::as_str))
                 .bind(reason)
@@ -98,7 +103,7 @@ impl Store {
     ) -> Result<Option<SilenceExpiry>, StoreError> {
         let sql = format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1");
         on_pool!(self, pool => {
-            let ended = sqlx::query("UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
+            let ended = sqlx::query(END_SILENCE)
                 .bind(millis(now))
                 .bind(id)
                 .bind(millis(now))

@@ -162,6 +162,8 @@ on_both!(
     the_board_pages_filters_and_counts_campaigns,
     events_page_by_type_campaign_channel_and_since,
     the_commit_marker_moves_with_commits_deliveries_and_silences,
+    each_action_is_recorded_with_who_and_what,
+    a_version_5_store_gains_the_audit_log,
 );
 
 async fn raw_version(path: &Path) -> i64 {
@@ -1208,8 +1210,10 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
 }
 
+mod audit;
 mod board;
 mod full_disk;
+use audit::{a_version_5_store_gains_the_audit_log, each_action_is_recorded_with_who_and_what};
 use board::{
     events_page_by_type_campaign_channel_and_since, the_board_pages_filters_and_counts_campaigns,
     the_commit_marker_moves_with_commits_deliveries_and_silences,

@@ -42,7 +42,7 @@ use crate::metrics::Metrics;
 pub use guard::guard;
 pub use headers::{browser_safety, CONTENT_SECURITY_POLICY};
 pub use login::routes;
-pub use origin::Mode;
+pub use origin::{safe_next, Mode};
 
 /// bcrypt checks running at once: each takes a core for up to 250 ms.
 const CONCURRENT_CHECKS: usize = 2;

@@ -68,6 +68,8 @@ impl EventParams {
 /// What became of one event on one channel.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryView {
+    /// The outbox row: `POST /api/v1/outbox/{outbox_id}/replay` sends a dead one again.
+    pub outbox_id: i64,
     pub channel: String,
     /// "sent", "pending" (not tried yet), "retrying" (failed, tried again
     /// later), "held" (for quiet hours) or "dead" (given up).
@@ -107,6 +109,7 @@ pub fn entry_view(entry: HistoryEntry, now: DateTime<Utc>) -> EventView {
             .deliveries
             .iter()
             .map(|delivery| DeliveryView {
+                outbox_id: delivery.outbox_id,
                 channel: delivery.channel.clone(),
                 outcome: outcome(delivery, now),
                 attempts: delivery.attempts,
@@ -163,6 +166,7 @@ mod tests {
 
     fn delivery(status: &str, attempts: u32, held_until: Option<DateTime<Utc>>) -> DeliveryState {
         DeliveryState {
+            outbox_id: 1,
             channel: "hook".into(),
             status: status.into(),
             attempts,

@@ -8,6 +8,7 @@
 
 pub(crate) mod campaigns;
 pub(crate) mod events;
+pub(crate) mod outbox;
 pub(crate) mod silences;
 pub(crate) mod status;
 
@@ -16,15 +17,36 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
-use super::HttpState;
-use crate::commit::StoreError;
+use super::{HttpState, Viewer};
+use crate::commit::{Actor, StoreError};
 
 /// The one account until several exist.
 pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// `Ok` for an account this watcher has, else the sentence saying which it has.
+pub fn known_account(account: &str) -> Result<(), String> {
+    if account == DEFAULT_ACCOUNT {
+        Ok(())
+    } else {
+        Err(format!(
+            "account \"{}\" is not known: this watcher has one account, default",
+            crate::text::cap(account, 64)
+        ))
+    }
+}
+
+/// Who an action through the board (`via` "board") or the API ("api") is
+/// recorded as: the user, `token:NAME`, or `local` on an open loopback listener.
+pub fn actor_of(viewer: &Viewer, via: &'static str) -> Actor {
+    Actor {
+        name: viewer.user.clone().unwrap_or_else(|| "local".to_string()),
+        via,
+    }
+}
 
 /// The OpenAPI 3 document, as shipped in the repository.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
@@ -36,6 +58,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The resource is not in a state that allows this (a replay of a row that is not dead).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the state store cannot be read right now; try again shortly")]
     Store(#[source] StoreError),
 }
@@ -51,6 +76,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -91,6 +117,50 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// A JSON body, or a 400 naming what is wrong with it (axum's own rejection
+/// is plain text, and 415/422 where one sentence and 400 say it better).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|kind| kind.trim_start().starts_with("application/json"));
+        if !json {
+            return Err(ApiError::BadRequest(
+                "the body must be JSON, sent with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ApiError::BadRequest("the body cannot be read (at most 2 MB)".into()))?;
+        serde_json::from_slice(&bytes).map(Self).map_err(|error| {
+            ApiError::BadRequest(format!(
+                "the body is not a valid request: {}; see /api/v1/openapi.yaml",
+                crate::text::cap(&error.to_string(), 200)
+            ))
+        })
+    }
+}
+
+/// One numeric path segment (an id), or a 400 (axum's rejection is plain text).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|path| Self(path.0))
+            .map_err(|_| ApiError::BadRequest("the id in the path must be a whole number".into()))
+    }
+}
+
 /// `page` and `per_page`, checked (1 or more; at most [`crate::commit::MAX_PER_PAGE`] rows).
 pub fn checked_page(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), ApiError> {
     let page = page.unwrap_or(1);
@@ -128,7 +198,10 @@ pub fn routes() -> Router<HttpState> {
         .route("/campaigns", get(campaigns::list))
         .route("/accounts/{account}/campaigns/{id}", get(campaigns::one))
         .route("/events", get(events::list))
-        .route("/silences", get(silences::list))
+        .route("/silences", get(silences::list).post(silences::create))
+        .route("/silences/preview", get(silences::preview))
+        .route("/silences/{id}", delete(silences::end))
+        .route("/outbox/{id}/replay", post(outbox::replay))
         .route("/openapi.yaml", get(openapi))
         .fallback(unknown)
         .layer(axum::middleware::from_fn(json_method_errors))
@@ -152,7 +225,7 @@ async fn json_method_errors(request: Request, next: Next) -> Response {
         let allow = response.headers().get(header::ALLOW).cloned();
         let mut answer = json_error(
             StatusCode::METHOD_NOT_ALLOWED,
-            "the API is read-only: use GET",
+            "this resource does not take this method; the Allow header lists those it does",
         );
         if let Some(allow) = allow {
             answer.headers_mut().insert(header::ALLOW, allow);

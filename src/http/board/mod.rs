@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, Value};
@@ -25,14 +25,17 @@ use super::api::events::{event_list, EventParams, EventView};
 use super::api::silences::{silence_list, Which};
 use super::api::status::{status_view, StatusView};
 use super::api::{ApiError, DEFAULT_ACCOUNT};
-use super::HttpState;
+use super::{HttpState, Viewer};
 use crate::commit::STATUS_LABELS;
+use crate::config::Role;
 use crate::event::EventType;
+
+mod actions;
 
 const CSS: &str = include_str!("assets/board.css");
 const JS: &str = include_str!("assets/board.js");
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("glance.html", include_str!("templates/glance.html")),
     ("campaigns.html", include_str!("templates/campaigns.html")),
@@ -40,6 +43,10 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("deliveries.html", include_str!("templates/deliveries.html")),
     ("events.html", include_str!("templates/events.html")),
     ("silences.html", include_str!("templates/silences.html")),
+    (
+        "silence_new.html",
+        include_str!("templates/silence_new.html"),
+    ),
     ("error.html", include_str!("templates/error.html")),
 ];
 
@@ -49,7 +56,13 @@ pub fn routes() -> Router<HttpState> {
         .route("/", get(campaigns_page))
         .route("/accounts/{account}/campaigns/{id}", get(campaign_page))
         .route("/events", get(events_page))
-        .route("/silences", get(silences_page))
+        .route(
+            "/silences",
+            get(silences_page).post(actions::create_silence),
+        )
+        .route("/silences/new", get(actions::new_silence_page))
+        .route("/silences/{id}/end", post(actions::end_silence))
+        .route("/outbox/{id}/replay", post(actions::replay))
         .route("/assets/board.css", get(css))
         .route("/assets/board.js", get(js))
         .fallback(unknown_page)
@@ -62,6 +75,30 @@ async fn unknown_page() -> Response {
         "Not found",
         "there is no such page on the board",
     )
+}
+
+/// What a page needs to show the admin controls: whether to show them, the
+/// CSRF field their forms carry, and the page to come back to after an action.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Controls {
+    admin: bool,
+    csrf: String,
+    back: String,
+}
+
+impl Controls {
+    fn of(viewer: &Viewer, back: &str) -> Self {
+        let admin = viewer.may(Role::Admin);
+        Self {
+            admin,
+            csrf: if admin {
+                viewer.csrf_field()
+            } else {
+                String::new()
+            },
+            back: back.to_string(),
+        }
+    }
 }
 
 /// The board's page of one campaign.
@@ -179,6 +216,7 @@ fn failed(error: ApiError) -> Response {
     let status = error.status();
     let heading = match status {
         StatusCode::NOT_FOUND => "Not found",
+        StatusCode::CONFLICT => "Not possible",
         StatusCode::BAD_REQUEST => "Bad request",
         _ => "Unavailable",
     };
@@ -308,12 +346,18 @@ async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
 }
 
 /// Each event as the templates read it: its deliveries rendered, its campaign's page.
-fn event_values(events: &[EventView]) -> Result<Vec<serde_json::Value>, Box<Response>> {
+fn event_values(
+    events: &[EventView],
+    controls: &Controls,
+) -> Result<Vec<serde_json::Value>, Box<Response>> {
     events
         .iter()
         .map(|event| {
             let mut value = serde_json::to_value(event).unwrap_or_default();
-            value["delivered"] = json!(render("deliveries.html", json!({"e": event}))?);
+            value["delivered"] = json!(render(
+                "deliveries.html",
+                json!({"e": event, "controls": controls})
+            )?);
             if let Some(campaign) = &event.event.campaign {
                 value["page"] = json!(campaign_page_path(&campaign.id));
             }
@@ -352,6 +396,7 @@ fn timeline(events: &[EventView]) -> String {
 
 async fn campaign_page(
     State(state): State<HttpState>,
+    viewer: Viewer,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Response {
     let Ok(Path((account, id))) = path else {
@@ -365,20 +410,25 @@ async fn campaign_page(
         Ok(answer) => answer,
         Err(error) => return failed(error),
     };
-    let events = match event_values(&answer.events) {
+    let controls = Controls::of(&viewer, &campaign_page_path(&answer.campaign.id));
+    let events = match event_values(&answer.events, &controls) {
         Ok(events) => events,
         Err(response) => return *response,
+    };
+    let audit = match campaign_audit(&state, &answer.campaign.id, &answer.campaign.name).await {
+        Ok(audit) => audit,
+        Err(error) => return failed(error),
     };
     let mut value = serde_json::to_value(&answer).unwrap_or_default();
     value["events"] = json!(events);
     let body = render(
         "campaign.html",
-        json!({"answer": value, "timeline": timeline(&answer.events)}),
+        json!({"answer": value, "timeline": timeline(&answer.events), "audit": audit}),
     );
     page(&answer.campaign.name, "campaigns", body, StatusCode::OK)
 }
 
-async fn events_page(State(state): State<HttpState>, uri: Uri) -> Response {
+async fn events_page(State(state): State<HttpState>, viewer: Viewer, uri: Uri) -> Response {
     let params: EventParams = match params(&uri) {
         Ok(params) => params,
         Err(response) => return *response,
@@ -394,7 +444,8 @@ async fn events_page(State(state): State<HttpState>, uri: Uri) -> Response {
         Ok(parts) => parts,
         Err(error) => return failed(error),
     };
-    let events = match event_values(&list.events) {
+    let back = uri.path_and_query().map_or("/events", |p| p.as_str());
+    let events = match event_values(&list.events, &Controls::of(&viewer, back)) {
         Ok(events) => events,
         Err(response) => return *response,
     };
@@ -420,13 +471,44 @@ async fn events_page(State(state): State<HttpState>, uri: Uri) -> Response {
     page("Events", "events", body, StatusCode::OK)
 }
 
-async fn silences_page(State(state): State<HttpState>) -> Response {
+async fn silences_page(State(state): State<HttpState>, viewer: Viewer) -> Response {
     let list = match silence_list(&state, Which::All, Utc::now()).await {
         Ok(list) => list,
         Err(error) => return failed(error),
     };
-    let body = render("silences.html", json!({"list": list}));
+    let body = render(
+        "silences.html",
+        json!({
+            "list": list,
+            "types": actions::event_types(),
+            "controls": Controls::of(&viewer, "/silences"),
+        }),
+    );
     page("Silences", "silences", body, StatusCode::OK)
+}
+
+/// How many audit records a campaign's page looks through (newest first).
+const CAMPAIGN_AUDIT_SCAN: u32 = 1000;
+
+/// The audit records about one campaign, newest first: silences whose
+/// matcher matches it, replays of its events.
+async fn campaign_audit(
+    state: &HttpState,
+    id: &str,
+    name: &str,
+) -> Result<Vec<crate::commit::AuditRecord>, ApiError> {
+    Ok(state
+        .store
+        .audit_log(DateTime::<Utc>::MIN_UTC, CAMPAIGN_AUDIT_SCAN)
+        .await?
+        .into_iter()
+        .filter(|record| {
+            record
+                .campaign
+                .as_deref()
+                .is_some_and(|pattern| crate::route::silence::campaign_matches(pattern, id, name))
+        })
+        .collect())
 }
 
 async fn css() -> Response {

@@ -82,3 +82,74 @@ fn no_asset_or_template_has_an_inline_script_or_style() {
         "the script never parses HTML into the page unescaped"
     );
 }
+
+#[test]
+fn admin_controls_show_for_admins_only_and_carry_the_csrf_field() {
+    let silence = json!({
+        "id": 7, "active": true, "matcher": "camp_*", "event_type": null,
+        "reason": "<b>r</b>", "author": "dana", "created_at": "2026-11-26T09:00:00Z",
+        "expires_at": "2026-11-26T11:00:00Z", "events_held": 0,
+    });
+    let page = |admin: bool| {
+        render(
+            "silences.html",
+            json!({
+                "list": {"silences": [silence.clone()]},
+                "types": ["campaign.status_changed"],
+                "controls": {"admin": admin, "csrf": if admin { "<input type=\"hidden\" name=\"csrf_token\" value=\"T\">" } else { "" }, "back": "/silences"},
+            }),
+        )
+        .unwrap()
+    };
+    let admin = page(true);
+    assert!(admin.contains("id=\"silence-new\""), "{admin}");
+    assert!(
+        admin.contains("action=\"&#x2f;silences&#x2f;7&#x2f;end\"")
+            || admin.contains("action=\"/silences/7/end\""),
+        "{admin}"
+    );
+    assert!(admin.contains("name=\"csrf_token\" value=\"T\""), "{admin}");
+    assert!(admin.contains("&lt;b&gt;r&lt;&#x2f;b&gt;"), "{admin}");
+    let read = page(false);
+    assert!(
+        !read.contains("silence-new")
+            && !read.contains("end-silence")
+            && !read.contains("method=\"post\""),
+        "{read}"
+    );
+
+    let delivery = |admin: bool| {
+        render(
+            "deliveries.html",
+            json!({
+                "e": {"silenced_by": null, "deliveries": [{"outbox_id": 3, "channel": "hook", "outcome": "dead", "attempts": 5, "last_error": "HTTP 410"}]},
+                "controls": {"admin": admin, "csrf": "", "back": "/events?type=x"},
+            }),
+        )
+        .unwrap()
+    };
+    assert!(delivery(true).contains("class=\"replay\""));
+    assert!(!delivery(false).contains("replay"));
+}
+
+#[test]
+fn the_preview_page_escapes_what_it_was_given_and_offers_the_confirmation() {
+    let hostile = "<img src=x onerror=alert(1)>";
+    let html = render(
+        "silence_new.html",
+        json!({
+            "silence": {"campaign": "*", "event_type": null, "account": null, "duration": "1h", "reason": hostile},
+            "problems": [],
+            "preview": {"matches_every_campaign": true, "events_last_24h": 3, "campaigns": [{"account": "default", "id": "c1", "name": hostile, "page": "/x"}]},
+            "can_create": true,
+            "controls": {"admin": true, "csrf": "", "back": "/silences"},
+        }),
+    )
+    .unwrap();
+    assert!(!html.contains("<img"), "{html}");
+    assert!(html.contains("id=\"silence-confirm-all\""), "{html}");
+    assert!(
+        html.contains("<strong id=\"preview-events\">3</strong> events"),
+        "{html}"
+    );
+}

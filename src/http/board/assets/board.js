@@ -66,3 +66,50 @@
     }
   });
 })();
+
+// The new-silence form's preview while one types (the Preview button shows
+// the same, and the campaigns by name, on a page of its own, without
+// JavaScript). Listened for on <main>, whose content the live update replaces;
+// the answer is shown as text only.
+(function () {
+  "use strict";
+  var main = document.getElementById("live");
+  if (!main || !window.fetch || !window.URLSearchParams) {
+    return;
+  }
+  var timer = null;
+
+  function show() {
+    var form = document.getElementById("silence-new");
+    var out = document.getElementById("silence-live-preview");
+    if (!form || !out) { return; }
+    var campaign = form.elements.campaign.value;
+    if (!campaign) { out.textContent = ""; return; }
+    var query = new URLSearchParams({
+      campaign: campaign,
+      event_type: form.elements.event_type.value,
+      account: form.elements.account.value
+    });
+    fetch("/api/v1/silences/preview?" + query.toString(), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (answer) {
+        return answer.json().then(function (body) { return { ok: answer.ok, body: body }; });
+      })
+      .then(function (answer) {
+        if (!answer.ok) { out.textContent = answer.body.error || ""; return; }
+        var n = answer.body.campaigns.length;
+        var held = answer.body.events_last_24h;
+        out.textContent = "Matches " + n + " campaign" + (n === 1 ? "" : "s") + " now; would have held " +
+          held + " event" + (held === 1 ? "" : "s") + " over the last 24 hours" +
+          (answer.body.matches_every_campaign ? " (every campaign of every account)" : "") + ".";
+      })
+      .catch(function () { out.textContent = ""; });
+  }
+
+  function soon(event) {
+    if (!event.target.closest || !event.target.closest("#silence-new")) { return; }
+    clearTimeout(timer);
+    timer = setTimeout(show, 250);
+  }
+  main.addEventListener("input", soon);
+  main.addEventListener("change", soon);
+})();
