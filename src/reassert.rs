@@ -208,6 +208,7 @@ mod tests {
                 upload_errors: errors.iter().map(|e| e.to_string()).collect(),
                 agent: None,
                 caller_number: None,
+                caller_active: None,
                 concurrent_calls: None,
                 scheduled_date: None,
             },
@@ -215,6 +216,7 @@ mod tests {
             not_found,
             changed_at: at(1),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         }
     }

@@ -165,6 +165,7 @@ mod tests {
                 upload_errors: errors.iter().map(|e| e.to_string()).collect(),
                 agent: None,
                 caller_number: None,
+                caller_active: None,
                 concurrent_calls: None,
                 scheduled_date: None,
             },
@@ -172,6 +173,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         }
     }

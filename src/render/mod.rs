@@ -550,6 +550,7 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         campaign: Some(campaign.clone()),
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: String::new(),
     };
     let label = format!("{} ({})", campaign.name, campaign.id);

@@ -91,6 +91,7 @@ mod tests {
             }),
             upload_errors: UploadErrors::default(),
             changes: vec![],
+            hints: vec![],
             summary: String::new(),
         }
     }
