@@ -358,3 +358,19 @@ fn only_changes_away_from_live_are_explained() {
         assert!(explains(&status), "{status}");
     }
 }
+
+#[test]
+fn the_published_schema_lists_every_code() {
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../../schemas/webhook-payload-v1.schema.json"
+    ))
+    .unwrap();
+    let listed: Vec<&str> = schema["properties"]["hints"]["items"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let codes: Vec<&str> = HintCode::ALL.iter().map(|code| code.as_str()).collect();
+    assert_eq!(listed, codes);
+}
