@@ -285,3 +285,35 @@ remind_every = "1h"
     assert!(with_flag > 0);
     assert_eq!(count(&db, learnt).await, with_flag);
 }
+
+/// The board's campaign page (real binary) shows the stored hints, escaped,
+/// and marks the inactive number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_campaign_page_shows_the_hints() {
+    let board = crate::board::Board::start(2, "").await;
+    let id = board.app.sim.control.ids()[0].clone();
+    pause_with_inactive_number(&board.app.sim.base_url(), &id).await;
+    board
+        .until(
+            |list| {
+                list["campaigns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["id"] == id.as_str())
+            },
+            "/api/v1/campaigns?status=paused",
+        )
+        .await;
+    let (status, _, page) = board
+        .get(&format!("/accounts/default/campaigns/{id}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<h2 id=\"hints\">Possible causes</h2>"),
+        "{page}"
+    );
+    assert!(page.contains(INACTIVE), "{page}");
+    assert!(page.contains("&quot;+1555"), "API text is escaped: {page}");
+    assert!(page.contains("(marked inactive by the API)"), "{page}");
+}
