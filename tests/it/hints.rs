@@ -4,7 +4,6 @@
 //! Alertmanager re-asserter keeps the hints annotation; and a state store
 //! written by the schema-version-5 release upgrades without an event.
 
-use std::path::Path;
 use std::time::Duration;
 
 use campaign_watcher::config::{ChannelSettings, KindSettings};
@@ -169,24 +168,29 @@ async fn a_reasserted_alert_keeps_its_hints() {
         .unwrap();
 }
 
-async fn count(db: &Path, sql: &str) -> i64 {
+/// One number from the store at `url` (SQLite or PostgreSQL).
+async fn count(url: &str, sql: &str) -> i64 {
     use sqlx::Connection;
-    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
-    connection.close().await.unwrap();
+    let (n,): (i64,) = if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_as(sql)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(sql)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    };
     n
 }
 
 /// The committed v5 store (tests/fixtures/v5), read by this release against a
 /// simulator serving the same campaigns: its snapshots lack `caller_active`,
 /// and learning it must announce nothing and queue nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_v5_store_upgrades_without_an_event_or_an_outbox_row() {
+async fn a_v5_store_upgrades_silently(url: &str) {
     let sim = spawn_sim(6).await;
     // As the fixture's README says: the first live campaign was read as paused.
     let live = sim
@@ -198,26 +202,27 @@ async fn a_v5_store_upgrades_without_an_event_or_an_outbox_row() {
     sim.control
         .set_status(live["campaignId"].as_str().unwrap(), "paused");
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("state.sqlite");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/v5/state.sqlite"
-        ),
-        &db,
-    )
-    .unwrap();
-    let before_seqs = count(&db, "SELECT SUM(seq) FROM campaign_state").await;
-    let before_events = count(&db, "SELECT COUNT(*) FROM events").await;
-    let before_outbox = count(&db, "SELECT COUNT(*) FROM outbox").await;
+    let seqs = "SELECT CAST(SUM(seq) AS BIGINT) FROM campaign_state";
+    let events = "SELECT COUNT(*) FROM events";
+    let outbox = "SELECT COUNT(*) FROM outbox";
+    let (before_seqs, before_events, before_outbox) = (
+        count(url, seqs).await,
+        count(url, events).await,
+        count(url, outbox).await,
+    );
+    assert_eq!(
+        (before_events, before_outbox),
+        (1, 1),
+        "the fixture's pause"
+    );
     let lacking = "SELECT COUNT(*) FROM campaign_state WHERE state_json NOT LIKE '%caller_active%'";
     assert_eq!(
-        count(&db, lacking).await,
+        count(url, lacking).await,
         6,
         "the fixture predates the flag"
     );
 
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
@@ -230,7 +235,7 @@ max_retries = 0
 all = true
 interval = "60s"
 [state]
-url = "sqlite://{db}"
+url = "{url}"
 [http]
 listen = "127.0.0.1:0"
 [channels.hook]
@@ -247,7 +252,6 @@ channels = ["hook"]
 remind_every = "1h"
 "#,
             sim_url = sim.base_url(),
-            db = db.display(),
         ),
     )
     .unwrap();
@@ -260,16 +264,10 @@ remind_every = "1h"
             run.all_output()
         );
     }
+    assert_eq!(count(url, events).await, before_events, "no event");
+    assert_eq!(count(url, outbox).await, before_outbox, "no outbox row");
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM events").await,
-        before_events
-    );
-    assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM outbox").await,
-        before_outbox
-    );
-    assert_eq!(
-        count(&db, "SELECT SUM(seq) FROM campaign_state").await,
+        count(url, seqs).await,
         before_seqs,
         "no sequence moved: later event ids are those the v5 release would give"
     );
@@ -283,7 +281,37 @@ remind_every = "1h"
         .filter(|c| c["phoneNumber"]["active"].is_boolean())
         .count() as i64;
     assert!(with_flag > 0);
-    assert_eq!(count(&db, learnt).await, with_flag);
+    assert_eq!(count(url, learnt).await, with_flag);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_sqlite_store_upgrades_without_an_event_or_an_outbox_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.sqlite");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/v5/state.sqlite"
+        ),
+        &db,
+    )
+    .unwrap();
+    a_v5_store_upgrades_silently(&format!("sqlite://{}", db.display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_postgres_store_upgrades_without_an_event_or_an_outbox_row() {
+    use sqlx::Connection;
+    let database = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v5/postgres.sql"
+    ))
+    .unwrap();
+    let mut connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+    connection.close().await.unwrap();
+    a_v5_store_upgrades_silently(database.url()).await;
 }
 
 /// The board's campaign page (real binary) shows the stored hints, escaped,
