@@ -170,6 +170,14 @@ pub struct Change {
     pub to: serde_json::Value,
 }
 
+/// A probable cause from the API's facts (`diff::hints`): a stable `code` and
+/// one sentence worded as a possible cause, never a diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Hint {
+    pub code: String,
+    pub text: String,
+}
+
 /// One event; serialises to the generic webhook payload, version 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -183,6 +191,10 @@ pub struct Event {
     pub upload_errors: UploadErrors,
     pub changes: Vec<Change>,
     pub summary: String,
+    /// Probable causes (issue 21), additive to payload v1: empty for events
+    /// no hint applies to, and missing from events stored before it existed.
+    #[serde(default)]
+    pub hints: Vec<Hint>,
 }
 
 pub const PAYLOAD_VERSION: &str = "1";
@@ -205,6 +217,7 @@ impl Event {
             upload_errors: UploadErrors::default(),
             changes: vec![],
             summary,
+            hints: vec![],
         }
     }
 
@@ -239,6 +252,7 @@ impl Event {
             },
             changes: vec![],
             summary,
+            hints: vec![],
         }
     }
 

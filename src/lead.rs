@@ -235,6 +235,7 @@ mod tests {
             campaign: None,
             upload_errors: UploadErrors::default(),
             changes: vec![],
+            hints: vec![],
             summary: format!("summary of {event_id}"),
         };
         CycleCommit {

@@ -80,6 +80,11 @@ pub struct Snapshot {
     pub agent: Option<Agent>,
     /// Normalised caller number (`+` and digits when the API gave a bare number).
     pub caller_number: Option<String>,
+    /// `phoneNumber.active`; none when the API sent no phone-number object or
+    /// no flag. Left out of the stored JSON when none, so states written
+    /// before it existed read back unchanged (see [`Snapshot::learn_unrecorded`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_active: Option<bool>,
     pub concurrent_calls: Option<i64>,
     /// `scheduledDate` as sent (its format varies between API versions).
     pub scheduled_date: Option<String>,
@@ -99,6 +104,19 @@ impl Snapshot {
             std::sync::OnceLock::new();
         KEY.get_or_init(Default::default).hash_one(self)
     }
+
+    /// Takes from `seen` the facts this snapshot never recorded: a state
+    /// written by a release before they existed lacks them, and its first
+    /// reading by this one is a baseline for them, not a change (no event,
+    /// no sequence bump, so event ids stay those the old release would give).
+    /// Returns whether anything was learnt.
+    pub fn learn_unrecorded(&mut self, seen: &Snapshot) -> bool {
+        if self.caller_active.is_none() && seen.caller_active.is_some() {
+            self.caller_active = seen.caller_active;
+            return true;
+        }
+        false
+    }
 }
 
 /// Why a campaign could not be read this cycle.
@@ -111,6 +129,9 @@ pub struct FetchFailure {
 }
 
 /// What one fetch of one campaign told us. A failure never reads as "all clear".
+// `Found` is nearly every observation: boxing it would allocate once per
+// campaign per cycle to shrink the rare other variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
     Found(Snapshot),
@@ -135,6 +156,7 @@ mod tests {
                 status: Some("Live".into()),
             }),
             caller_number: Some("+15550000001".into()),
+            caller_active: Some(true),
             concurrent_calls: Some(2),
             scheduled_date: None,
         }
@@ -147,7 +169,7 @@ mod tests {
         let base = snapshot();
         assert_eq!(base.fingerprint(), snapshot().fingerprint());
         type Change = fn(&mut Snapshot);
-        let changes: [(&str, Change); 9] = [
+        let changes: [(&str, Change); 10] = [
             ("status", |s| s.status = CampaignStatus::Paused),
             ("unknown status", |s| {
                 s.status = CampaignStatus::Unknown("archived".into())
@@ -161,6 +183,7 @@ mod tests {
                 s.agent.as_mut().unwrap().status = Some("Testing".into())
             }),
             ("caller number", |s| s.caller_number = None),
+            ("caller number inactive", |s| s.caller_active = Some(false)),
             ("concurrent calls", |s| s.concurrent_calls = Some(3)),
             ("scheduled date", |s| {
                 s.scheduled_date = Some("2027-03-02T09:30:00.000Z".into())
@@ -176,5 +199,41 @@ mod tests {
         swapped.name = "camp_1".into();
         swapped.id = "Q4 Outreach".into();
         assert_ne!(swapped.fingerprint(), base.fingerprint());
+    }
+
+    #[test]
+    fn only_unrecorded_facts_are_learnt() {
+        let seen = snapshot();
+        let mut old = snapshot();
+        old.caller_active = None;
+        assert!(old.learn_unrecorded(&seen));
+        assert_eq!(old, seen);
+        // A recorded flag is a fact of its own: a change, never overwritten here.
+        let mut recorded = snapshot();
+        recorded.caller_active = Some(false);
+        assert!(!recorded.learn_unrecorded(&seen));
+        assert_eq!(recorded.caller_active, Some(false));
+        // Nothing to learn from a reading that lacks it too.
+        let mut none = snapshot();
+        none.caller_active = None;
+        assert!(!none.learn_unrecorded(&old_without_flag()));
+    }
+
+    fn old_without_flag() -> Snapshot {
+        Snapshot {
+            caller_active: None,
+            ..snapshot()
+        }
+    }
+
+    /// A snapshot stored by the release before `caller_active` existed.
+    #[test]
+    fn a_stored_snapshot_without_the_new_fields_reads_back() {
+        let stored = r#"{"id":"camp_1","name":"Q4","status":"paused","upload_errors":[],
+            "agent":null,"caller_number":"+15550000001","concurrent_calls":2,"scheduled_date":null}"#;
+        let snapshot: Snapshot = serde_json::from_str(stored).unwrap();
+        assert_eq!(snapshot.caller_active, None);
+        let written = serde_json::to_value(&snapshot).unwrap();
+        assert!(written.get("caller_active").is_none(), "{written}");
     }
 }

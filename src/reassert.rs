@@ -42,10 +42,17 @@ pub fn active_conditions(
         let snapshot = &state.snapshot;
         let campaign = Some((snapshot.id.clone(), snapshot.name.clone()));
         let mut holds = |condition| {
+            // The pause's hints, stored with the state, so a re-post keeps
+            // the annotation its first post had.
+            let hints = match condition {
+                Condition::Paused => state.hints.clone(),
+                _ => Vec::new(),
+            };
             active.push(ActiveCondition {
                 condition,
                 campaign: campaign.clone(),
                 since: state.changed_at,
+                hints,
             })
         };
         // A campaign that is gone is neither paused nor failing its uploads.
@@ -64,6 +71,7 @@ pub fn active_conditions(
                 condition: Condition::Unreadable,
                 campaign: campaign.clone(),
                 since,
+                hints: Vec::new(),
             });
         }
     }
@@ -72,6 +80,7 @@ pub fn active_conditions(
             condition: Condition::ApiUnhealthy,
             campaign: None,
             since: now,
+            hints: Vec::new(),
         });
     }
     active
@@ -101,6 +110,7 @@ pub fn to_assert(
             condition: Condition::StoreUnhealthy,
             campaign: None,
             since: now,
+            hints: Vec::new(),
         });
     }
     (active, unread)
@@ -208,6 +218,7 @@ mod tests {
                 upload_errors: errors.iter().map(|e| e.to_string()).collect(),
                 agent: None,
                 caller_number: None,
+                caller_active: None,
                 concurrent_calls: None,
                 scheduled_date: None,
             },
@@ -215,6 +226,7 @@ mod tests {
             not_found,
             changed_at: at(1),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         }
     }
@@ -244,6 +256,20 @@ mod tests {
                 (Condition::NotFound, "d".to_string()),
             ]
         );
+        // A pause's stored hints come with its condition, and only with it.
+        let mut hinted = state("f", Paused, &["Row 5: bad"], false);
+        hinted.hints = vec![crate::event::Hint {
+            code: "caller_number_inactive".into(),
+            text: "The caller number is marked inactive by the API".into(),
+        }];
+        let only_f = BTreeSet::from(["f".to_string()]);
+        let states_f = HashMap::from([("f".to_string(), hinted.clone())]);
+        let conditions = active_conditions(&states_f, &healthy, Some(&only_f), at(5));
+        assert_eq!(conditions[0].condition, Condition::Paused);
+        assert_eq!(conditions[0].hints, hinted.hints);
+        assert_eq!(conditions[1].condition, Condition::UploadErrors);
+        assert!(conditions[1].hints.is_empty());
+
         let unhealthy = ApiHealth {
             unhealthy: true,
             ..ApiHealth::default()
@@ -261,6 +287,7 @@ mod tests {
             condition: Condition::Paused,
             campaign: Some(("a".into(), "Campaign a".into())),
             since: at(1),
+            hints: Vec::new(),
         };
         let mut last_known = Vec::new();
         let (active, unread) = to_assert(Ok(vec![paused.clone()]), &mut last_known, false, at(2));

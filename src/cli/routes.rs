@@ -344,6 +344,7 @@ fn test_event(
         campaign,
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary,
     }
 }

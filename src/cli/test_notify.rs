@@ -40,6 +40,7 @@ pub(super) async fn test_notify(config: &Path, only: Option<&str>) -> Result<(),
         campaign: None,
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: "TEST from campaign-watcher: this is a test message, no campaign changed".into(),
     };
     let mut failed = 0;

@@ -116,9 +116,11 @@ impl AlertmanagerChannel {
             .campaign
             .as_ref()
             .map(|(id, name)| (id.as_str(), name.as_str()));
+        let mut annotations = json!({"summary": super::chat::clip(&active.condition.summary(campaign), SUMMARY_CHARS)});
+        add_hints(&mut annotations, &active.hints);
         json!({
             "labels": self.labels(active.condition, campaign),
-            "annotations": {"summary": super::chat::clip(&active.condition.summary(campaign), SUMMARY_CHARS)},
+            "annotations": annotations,
             "startsAt": timestamp(active.since.min(now)),
             "endsAt": timestamp(self.active_until(now)),
         })
@@ -147,17 +149,21 @@ impl AlertmanagerChannel {
         }
         let mut alerts = Vec::new();
         for transition in transitions(event) {
-            let (condition, ends_at) = match transition {
-                Transition::Starts(condition) => (condition, self.active_until(now)),
-                Transition::Ends(condition) => (condition, happened),
+            let (condition, ends_at, starts) = match transition {
+                Transition::Starts(condition) => (condition, self.active_until(now), true),
+                Transition::Ends(condition) => (condition, happened, false),
             };
+            let mut annotations = json!({
+                "summary": super::chat::clip(&condition.summary(campaign), SUMMARY_CHARS),
+                "description": description,
+                "event_id": event.id,
+            });
+            if starts {
+                add_hints(&mut annotations, &event.hints);
+            }
             alerts.push(json!({
                 "labels": self.labels(condition, campaign),
-                "annotations": {
-                    "summary": super::chat::clip(&condition.summary(campaign), SUMMARY_CHARS),
-                    "description": description,
-                    "event_id": event.id,
-                },
+                "annotations": annotations,
                 "startsAt": timestamp(happened),
                 "endsAt": timestamp(ends_at),
             }));
@@ -241,6 +247,24 @@ impl Deliver for AlertmanagerChannel {
         }
         self.post(&alerts).await
     }
+}
+
+/// The `hints` annotation (one sentence a line) and `hint_codes` (comma
+/// separated, for inhibit rules and receivers' routing), when there are hints;
+/// the re-asserter posts the same from the stored state.
+fn add_hints(annotations: &mut Value, hints: &[crate::event::Hint]) {
+    if hints.is_empty() {
+        return;
+    }
+    annotations["hints"] = json!(super::chat::clip(
+        &super::chat::hint_lines(hints),
+        DESCRIPTION_CHARS
+    ));
+    let codes: Vec<String> = hints
+        .iter()
+        .map(|hint| crate::text::label(&hint.code))
+        .collect();
+    annotations["hint_codes"] = json!(codes.join(","));
 }
 
 fn classify(display: &str, answer: &Answer) -> SendOutcome {

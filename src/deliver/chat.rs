@@ -91,6 +91,17 @@ pub(super) fn body_after_headline(rendered: &Rendered) -> &str {
     }
 }
 
+/// The hints' sentences for a receiver's own field (the Alertmanager
+/// `hints` annotation, PagerDuty custom details, Opsgenie details): one line
+/// each, API text flattened as in every message (`render`).
+pub(super) fn hint_lines(hints: &[crate::event::Hint]) -> String {
+    hints
+        .iter()
+        .map(|hint| crate::text::header(&hint.text, crate::render::ITEM_CHARS))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// One paragraph of a rendered chat body: prose, or the `Label:   value`
 /// lines of a fact block, which each platform shows as its own fields (Slack
 /// section fields, Discord embed fields, a Teams FactSet) instead of text

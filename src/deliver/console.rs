@@ -74,6 +74,7 @@ mod tests {
             campaign: None,
             upload_errors: UploadErrors::default(),
             changes: vec![],
+            hints: vec![],
             summary: "API back\nagain\u{1b}[2J".into(),
         };
         assert_eq!(

@@ -193,6 +193,10 @@ impl OpsgenieChannel {
             details["campaign_name"] = json!(detail(&campaign.name));
             details["status"] = json!(campaign.status.to_string());
         }
+        if !event.hints.is_empty() {
+            // The sixth value of the budget above.
+            details["hints"] = json!(detail(&super::chat::hint_lines(&event.hints)));
+        }
         Ok(Request {
             action: Action::Create,
             alias: alias.to_string(),

@@ -126,6 +126,10 @@ impl PagerDutyChannel {
                     "campaign_name": campaign.map(|c| clip(&c.name, FIELD_CHARS)),
                     "status": campaign.map(|c| c.status.to_string()),
                     "details": clip(rendered.text.trim(), DETAILS_CHARS),
+                    "hints": event.hints.iter().map(|hint| json!({
+                        "code": clip(&hint.code, FIELD_CHARS),
+                        "text": crate::text::header(&hint.text, FIELD_CHARS),
+                    })).collect::<Vec<_>>(),
                 },
             },
         }))

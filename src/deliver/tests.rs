@@ -129,6 +129,7 @@ fn event(id: &str) -> Event {
         }),
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: "Q4 Outreach Campaign (camp_XiQEBcj9cc5TFRB4): live -> paused".into(),
     }
 }

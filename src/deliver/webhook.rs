@@ -45,6 +45,10 @@ fn with_api_text_cut(event: &Event) -> Event {
     };
     let mut event = event.clone();
     cut(&mut event.summary, SUMMARY_CHARS);
+    // Hints quote API text already cut (`diff::hints`); this bounds them all the same.
+    for hint in &mut event.hints {
+        cut(&mut hint.text, NAME_CHARS);
+    }
     if let Some(campaign) = event.campaign.as_mut() {
         cut(&mut campaign.name, NAME_CHARS);
         if let Some(agent) = campaign.agent.as_mut() {

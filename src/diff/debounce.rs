@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{diff_campaign, CampaignDiff, CampaignState};
+use crate::diff::{diff_campaign, with_unrecorded_facts_learnt, CampaignDiff, CampaignState};
 use crate::observe::{Observation, Snapshot};
 
 /// An observation differing from the confirmed state, not yet confirmed.
@@ -28,6 +28,20 @@ pub struct PendingChange {
 /// a 404 is held like any other change, so a flapping campaign's return and what
 /// changed meanwhile need the same confirmation.
 pub fn diff_confirmed(
+    campaign_id: &str,
+    previous: Option<&CampaignState>,
+    observation: &Observation,
+    confirm_polls: u32,
+    now: DateTime<Utc>,
+) -> CampaignDiff {
+    // Before the comparison below: a state written by an older release must
+    // not read as a change waiting for confirmation.
+    with_unrecorded_facts_learnt(previous, observation, |previous| {
+        confirm(campaign_id, previous, observation, confirm_polls, now)
+    })
+}
+
+fn confirm(
     campaign_id: &str,
     previous: Option<&CampaignState>,
     observation: &Observation,
@@ -107,6 +121,7 @@ mod tests {
             upload_errors: errors.iter().map(|e| e.to_string()).collect(),
             agent: None,
             caller_number: None,
+            caller_active: None,
             concurrent_calls: None,
             scheduled_date: None,
         }
@@ -122,6 +137,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         };
         let mut out = vec![];
@@ -262,6 +278,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         };
         let plain = diff_campaign("camp_1", Some(&prev), &found(Paused, &[]), t(5));

@@ -2,6 +2,7 @@
 //! (new state, events). No I/O and no clock reads: the time is passed in.
 
 pub mod debounce;
+pub mod hints;
 pub mod remind;
 pub mod unreadable;
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::event::{
-    event_id, CampaignInfo, Change, Event, EventType, UploadErrors, PAYLOAD_VERSION,
+    event_id, CampaignInfo, Change, Event, EventType, Hint, UploadErrors, PAYLOAD_VERSION,
 };
 use crate::observe::{Observation, Snapshot};
 
@@ -35,6 +36,11 @@ pub struct CampaignState {
     /// an upgrade announces nothing.
     #[serde(default, skip_serializing_if = "unreadable::Reads::is_clear")]
     pub reads: unreadable::Reads,
+    /// The hints of the change that wrote this state (see `hints`), so that
+    /// reminders and re-posted alerts show the ones first sent. Left out of
+    /// the stored JSON when empty, as states written before them have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Hint>,
 }
 
 /// The result of diffing one campaign. `state` is `None` when nothing needs writing.
@@ -46,6 +52,47 @@ pub struct CampaignDiff {
 
 /// Compare one observation with the stored state of the same campaign.
 pub fn diff_campaign(
+    campaign_id: &str,
+    previous: Option<&CampaignState>,
+    observation: &Observation,
+    now: DateTime<Utc>,
+) -> CampaignDiff {
+    with_unrecorded_facts_learnt(previous, observation, |previous| {
+        diff_known_facts(campaign_id, previous, observation, now)
+    })
+}
+
+/// Runs `diff` on `previous` with the facts it never recorded taken from
+/// `observation` ([`Snapshot::learn_unrecorded`]: a state written by an
+/// older release), and stores what was learnt even when nothing changed, once,
+/// without an event or a sequence bump.
+pub(crate) fn with_unrecorded_facts_learnt(
+    previous: Option<&CampaignState>,
+    observation: &Observation,
+    diff: impl FnOnce(Option<&CampaignState>) -> CampaignDiff,
+) -> CampaignDiff {
+    let upgraded = match (previous, observation) {
+        (Some(prev), Observation::Found(seen)) => {
+            let mut upgraded = prev.clone();
+            let mut learnt = upgraded.snapshot.learn_unrecorded(seen);
+            if let Some(pending) = upgraded.pending.as_mut() {
+                learnt |= pending.snapshot.learn_unrecorded(seen);
+            }
+            learnt.then_some(upgraded)
+        }
+        _ => None,
+    };
+    let Some(upgraded) = upgraded else {
+        return diff(previous);
+    };
+    let mut out = diff(Some(&upgraded));
+    if out.state.is_none() {
+        out.state = Some(upgraded);
+    }
+    out
+}
+
+fn diff_known_facts(
     campaign_id: &str,
     previous: Option<&CampaignState>,
     observation: &Observation,
@@ -64,6 +111,7 @@ pub fn diff_campaign(
                 not_found: true,
                 changed_at: now,
                 pending: None,
+                hints: Vec::new(),
                 reads: Default::default(),
             };
             let seq = state.seq.to_string();
@@ -95,6 +143,7 @@ pub fn diff_campaign(
                 not_found: false,
                 changed_at: now,
                 pending: None,
+                hints: Vec::new(),
                 reads: Default::default(),
             }),
             events: vec![],
@@ -107,15 +156,27 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
     if !prev.not_found && prev.snapshot == *snapshot {
         return CampaignDiff::default();
     }
+    let old = &prev.snapshot;
+    let status_news = prev.not_found || snapshot.status != old.status;
+    // A change of status (or a return) is what hints explain; any other
+    // change keeps the hints of the last one, which reminders and re-posted
+    // alerts repeat.
+    let hints = if !status_news {
+        prev.hints.clone()
+    } else if hints::explains(&snapshot.status) {
+        hints::hints(Some(old), snapshot, now)
+    } else {
+        Vec::new()
+    };
     let state = CampaignState {
         snapshot: snapshot.clone(),
         seq: prev.seq + 1,
         not_found: false,
         changed_at: now,
         pending: None,
+        hints: hints.clone(),
         reads: Default::default(),
     };
-    let old = &prev.snapshot;
     let id = snapshot.id.as_str();
     let seq = state.seq.to_string();
     let added: Vec<String> = snapshot
@@ -142,6 +203,10 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
             campaign: Some(CampaignInfo::from_snapshot(snapshot, Some(&old.status))),
             upload_errors: upload_errors.clone(),
             changes,
+            hints: match kind {
+                EventType::StatusChanged | EventType::FoundAgain => hints.clone(),
+                _ => vec![],
+            },
             summary,
         };
     let label = format!("{} ({})", snapshot.name, id);
@@ -380,6 +445,7 @@ mod tests {
             upload_errors: errors.iter().map(|e| e.to_string()).collect(),
             agent: None,
             caller_number: Some("+14155552671".into()),
+            caller_active: None,
             concurrent_calls: Some(3),
             scheduled_date: None,
         }
@@ -392,6 +458,7 @@ mod tests {
             not_found: false,
             changed_at: now(),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         }
     }
@@ -601,6 +668,91 @@ mod tests {
         later.seq += 2;
         let other = diff_campaign("camp_1", Some(&later), &obs, now());
         assert_ne!(first.events[0].id, other.events[0].id);
+    }
+
+    #[test]
+    fn a_pause_carries_its_hints_and_the_state_keeps_them() {
+        let prev = stored(snapshot(CampaignStatus::Live, &[]));
+        let mut paused = snapshot(CampaignStatus::Paused, &[]);
+        paused.caller_active = Some(false);
+        let out = diff_campaign(
+            "camp_1",
+            Some(&prev),
+            &Observation::Found(paused.clone()),
+            now(),
+        );
+        let codes: Vec<&str> = out.events[0]
+            .hints
+            .iter()
+            .map(|h| h.code.as_str())
+            .collect();
+        assert_eq!(codes, ["caller_number_inactive"]);
+        let state = out.state.unwrap();
+        assert_eq!(state.hints, out.events[0].hints);
+
+        // Another change while paused: its event has no hints, the state keeps the pause's.
+        let mut renamed = paused.clone();
+        renamed.name = "Q4 Outreach (EU)".into();
+        let later = diff_campaign("camp_1", Some(&state), &Observation::Found(renamed), now());
+        assert_eq!(later.events[0].kind, EventType::SettingsChanged);
+        assert!(later.events[0].hints.is_empty());
+        assert_eq!(later.state.unwrap().hints, state.hints);
+
+        // Going live again: nothing to explain, nothing kept.
+        let mut live = paused;
+        live.status = CampaignStatus::Live;
+        let back = diff_campaign("camp_1", Some(&state), &Observation::Found(live), now());
+        assert!(back.events[0].hints.is_empty());
+        assert!(back.state.unwrap().hints.is_empty());
+    }
+
+    /// A state stored before `caller_active` existed, read again by this
+    /// release: the flag is learnt silently, with no event and no sequence
+    /// bump (event ids stay those the old release would give), and a real
+    /// change in the same reading keeps the old release's id.
+    #[test]
+    fn a_state_from_before_the_new_fields_upgrades_silently() {
+        let old_json = r#"{"snapshot":{"id":"camp_1","name":"Q4 Outreach","status":"live",
+            "upload_errors":[],"agent":null,"caller_number":"+14155552671",
+            "concurrent_calls":3,"scheduled_date":null},
+            "seq":7,"not_found":false,"changed_at":"2026-11-26T09:15:02Z"}"#;
+        let old: CampaignState = serde_json::from_str(old_json).unwrap();
+        assert!(old.hints.is_empty());
+        for confirm_polls in [1, 3] {
+            let mut seen = snapshot(CampaignStatus::Live, &[]);
+            seen.caller_active = Some(true);
+            let observation = Observation::Found(seen.clone());
+            let out =
+                debounce::diff_confirmed("camp_1", Some(&old), &observation, confirm_polls, now());
+            assert!(out.events.is_empty(), "confirm_polls {confirm_polls}");
+            let state = out.state.expect("the learnt flag is stored once");
+            assert_eq!(state.seq, old.seq);
+            assert_eq!(state.snapshot, seen);
+            assert!(state.pending.is_none());
+            assert_eq!(state.changed_at, old.changed_at);
+            let again = debounce::diff_confirmed(
+                "camp_1",
+                Some(&state),
+                &observation,
+                confirm_polls,
+                now(),
+            );
+            assert_eq!(again, CampaignDiff::default());
+        }
+
+        // A pause read in the same cycle: the id the old release gives it.
+        let mut paused = snapshot(CampaignStatus::Paused, &[]);
+        let old_release = diff_campaign(
+            "camp_1",
+            Some(&old),
+            &Observation::Found(paused.clone()),
+            now(),
+        );
+        paused.caller_active = Some(true);
+        let this_release = diff_campaign("camp_1", Some(&old), &Observation::Found(paused), now());
+        let kinds: Vec<EventType> = this_release.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventType::StatusChanged]);
+        assert_eq!(this_release.events[0].id, old_release.events[0].id);
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub fn reminder_event(
             }
         ),
     };
-    Event::about_standing_campaign(
+    let mut event = Event::about_standing_campaign(
         EventType::Reminder,
         event_id(&[
             campaign_id,
@@ -143,7 +143,12 @@ pub fn reminder_event(
             "{} ({campaign_id}): {what} after {duration} (reminder {})",
             snapshot.name, reminder.sent
         ),
-    )
+    );
+    // The hints of the change it reminds of (none for a status no hint explains).
+    if matches!(reminder.condition, Condition::Status(_)) {
+        event.hints.clone_from(&state.hints);
+    }
+    event
 }
 
 #[cfg(test)]
@@ -165,6 +170,7 @@ mod tests {
                 upload_errors: errors.iter().map(|e| e.to_string()).collect(),
                 agent: None,
                 caller_number: None,
+                caller_active: None,
                 concurrent_calls: None,
                 scheduled_date: None,
             },
@@ -172,6 +178,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            hints: Vec::new(),
             reads: Default::default(),
         }
     }
@@ -247,6 +254,17 @@ mod tests {
             a.id,
             reminder_event("camp_1", "other", &next, &paused, t(600)).id
         );
+
+        // The pause's hints come along, and leave the id alone.
+        let mut explained = paused.clone();
+        explained.hints = vec![crate::event::Hint {
+            code: "caller_number_inactive".into(),
+            text: "The caller number is marked inactive by the API".into(),
+        }];
+        let hinted = reminder_event("camp_1", "r", &next, &explained, t(600));
+        assert_eq!(hinted.hints, explained.hints);
+        assert_eq!(hinted.id, a.id);
+        assert!(a.hints.is_empty());
     }
 
     #[test]

@@ -132,6 +132,7 @@ mod tests {
             upload_errors: Default::default(),
             agent: None,
             caller_number: None,
+            caller_active: None,
             concurrent_calls: None,
             scheduled_date: None,
         }
@@ -153,6 +154,7 @@ mod tests {
             not_found: false,
             changed_at: t(0),
             pending: None,
+            hints: Vec::new(),
             reads: Reads::default(),
         };
         let mut out = vec![];
@@ -251,6 +253,7 @@ mod tests {
                 not_found: false,
                 changed_at: t(0),
                 pending: None,
+                hints: Vec::new(),
                 reads: Reads {
                     failed: 2,
                     unreadable_since: None,

@@ -208,6 +208,7 @@ mod tests {
             upload_errors: Default::default(),
             agent: None,
             caller_number: None,
+            caller_active: None,
             concurrent_calls: None,
             scheduled_date: None,
         })

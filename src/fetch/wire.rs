@@ -97,6 +97,7 @@ pub fn normalise_campaign(campaign: &Value) -> Result<Snapshot, FetchError> {
         upload_errors: upload_errors(fields.get("errors")),
         agent: fields.get("agent").and_then(agent),
         caller_number: caller_number(fields.get("phoneNumber")),
+        caller_active: caller_active(fields.get("phoneNumber")),
         concurrent_calls: fields.get("concurrentCalls").and_then(integer),
         scheduled_date: fields.get("scheduledDate").and_then(opaque_text),
         id,
@@ -143,6 +144,23 @@ fn caller_number(phone_number: Option<&Value>) -> Option<String> {
                 .get("outboundPhoneNumber")
                 .and_then(normalise_phone_number)
         })
+}
+
+/// `phoneNumber.active` when the API sent a phone-number object with the flag;
+/// a flag sent as text (`"false"`) is read too, anything else is not known.
+fn caller_active(phone_number: Option<&Value>) -> Option<bool> {
+    let Some(Value::Object(phone)) = phone_number else {
+        return None;
+    };
+    match phone.get("active")? {
+        Value::Bool(flag) => Some(*flag),
+        Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn upload_errors(errors: Option<&Value>) -> BTreeSet<String> {

@@ -266,6 +266,8 @@ struct EventView {
     errors_removed: Capped,
     errors_current: usize,
     changes: Vec<ChangeView>,
+    /// The hints' sentences, one line each (`diff::hints`; they quote API text).
+    hints: Vec<String>,
     detected_utc: String,
     /// In the configured time zone, with its abbreviation; none without one.
     detected_local: Option<String>,
@@ -346,6 +348,11 @@ impl EventView {
                     from: one_line(&json_text(&change.from), ITEM_CHARS),
                     to: one_line(&json_text(&change.to), ITEM_CHARS),
                 })
+                .collect(),
+            hints: event
+                .hints
+                .iter()
+                .map(|hint| one_line(&hint.text, ITEM_CHARS))
                 .collect(),
             detected_utc: event
                 .occurred_at
@@ -550,12 +557,17 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         campaign: Some(campaign.clone()),
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: String::new(),
     };
     let label = format!("{} ({})", campaign.name, campaign.id);
     match kind {
         EventType::StatusChanged => {
             event.summary = format!("{label}: live -> paused");
+            event.hints = vec![crate::event::Hint {
+                code: "caller_number_inactive".into(),
+                text: "The caller number \"+14155552671\" is marked inactive by the API (phoneNumber.active is false): calls may not go out from it.".into(),
+            }];
         }
         EventType::UploadErrorsAdded => {
             event.upload_errors = UploadErrors {

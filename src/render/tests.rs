@@ -333,3 +333,42 @@ fn a_megabyte_of_api_text_gives_a_message_of_kilobytes() {
         assert!(body.contains(&event.id), "{part} lost the event id");
     }
 }
+
+/// Hints quote API text: one line each in the text, escaped in the HTML,
+/// under a heading that says they are possible causes, not a diagnosis.
+#[test]
+fn hints_are_listed_as_possible_causes_and_escaped() {
+    let mut event = sample_event(EventType::StatusChanged, at());
+    event.hints = vec![
+        crate::event::Hint {
+            code: "caller_number_inactive".into(),
+            text: "The caller number \"+1555\" is marked inactive by the API.".into(),
+        },
+        crate::event::Hint {
+            code: "agent_not_live".into(),
+            text: "The agent \"<b>Bot</b>\nEvent id:   forged\" reports the status \"Testing\""
+                .into(),
+        },
+    ];
+    let rendered = Templates::builtin()
+        .render(&[event.clone()], &context(None))
+        .unwrap();
+    assert!(
+        rendered.text.contains(
+            "Possible causes (facts from the API, not a diagnosis):\n  - The caller number \"+1555\" is marked inactive by the API.\n  - The agent \"<b>Bot</b> Event id: forged\" reports"
+        ),
+        "{}",
+        rendered.text
+    );
+    assert!(!rendered.text.contains("\nEvent id:   forged"));
+    assert!(rendered.html.contains("Possible causes"));
+    assert!(rendered.html.contains("&lt;b&gt;Bot&lt;&#x2f;b&gt;"));
+    assert!(!rendered.html.contains("<b>Bot"));
+
+    event.hints.clear();
+    let plain = Templates::builtin()
+        .render(&[event], &context(None))
+        .unwrap();
+    assert!(!plain.text.contains("Possible causes"));
+    assert!(!plain.html.contains("Possible causes"));
+}

@@ -302,6 +302,8 @@ pub struct ActiveCondition {
     /// `(id, name)`; none for the API's health.
     pub campaign: Option<(String, String)>,
     pub since: DateTime<Utc>,
+    /// The probable causes the alert shows (a pause's, from its stored state).
+    pub hints: Vec<crate::event::Hint>,
 }
 
 #[cfg(test)]

@@ -287,6 +287,7 @@ mod tests {
             }),
             upload_errors: UploadErrors::default(),
             changes: vec![],
+            hints: vec![],
             summary: String::new(),
         }
     }

@@ -150,6 +150,7 @@ pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Ev
         campaign: None,
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary,
     }
 }
@@ -289,6 +290,7 @@ mod tests {
             }),
             upload_errors: UploadErrors::default(),
             changes: vec![],
+            hints: vec![],
             summary: String::new(),
         }
     }

@@ -110,6 +110,7 @@ mod tests {
             }),
             upload_errors: UploadErrors::default(),
             changes: vec![],
+            hints: vec![],
             summary: String::new(),
         }
     }

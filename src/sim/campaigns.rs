@@ -146,7 +146,16 @@ fn phone_number(index: usize) -> Value {
         phone.insert("provider".into(), json!(PROVIDERS[index % PROVIDERS.len()]));
     }
     phone.insert("inboundAgentId".into(), Value::Null);
-    phone.insert("active".into(), json!(true));
+    // `active` is what a probable-cause hint reads: sometimes false, sometimes left out.
+    match index % 13 {
+        12 => {
+            phone.insert("active".into(), json!(false));
+        }
+        6 => {}
+        _ => {
+            phone.insert("active".into(), json!(true));
+        }
+    }
     if index % 3 == 2 {
         phone.insert("terminationSipURI".into(), json!("sip.example.net"));
     }
@@ -216,6 +225,11 @@ mod tests {
         assert!(has(&|c| c["phoneNumber"]["sipPhoneNumber"].is_u64()));
         assert!(has(
             &|c| c["phoneNumber"].is_object() && c["phoneNumber"].get("sipPhoneNumber").is_none()
+        ));
+        assert!(has(&|c| c["phoneNumber"]["active"] == true));
+        assert!(has(&|c| c["phoneNumber"]["active"] == false));
+        assert!(has(
+            &|c| c["phoneNumber"].is_object() && c["phoneNumber"].get("active").is_none()
         ));
         assert!(has(&|c| c["errors"].as_array().is_some_and(Vec::is_empty)));
         assert!(has(&|c| c.get("errors").is_some_and(Value::is_null)));

@@ -23,6 +23,7 @@ mod fault_reading;
 mod fault_service;
 mod fault_store;
 mod faults;
+mod hints;
 mod http_kind;
 mod image;
 mod kinds;

@@ -232,6 +232,7 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
         }),
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: format!("Campaign {campaign} ({campaign}): {transition}"),
     }
 }
@@ -305,6 +306,7 @@ async fn routes_test_uses_stored_silences_and_recent_sends() {
         upload_errors: Default::default(),
         agent: None,
         caller_number: None,
+        caller_active: None,
         concurrent_calls: None,
         scheduled_date: None,
     };

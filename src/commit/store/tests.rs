@@ -27,6 +27,7 @@ fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
             upload_errors: BTreeSet::from(["row 3: bad number".to_string()]),
             agent: None,
             caller_number: Some("+14155552671".into()),
+            caller_active: None,
             concurrent_calls: Some(4),
             scheduled_date: None,
         },
@@ -34,6 +35,7 @@ fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
         not_found: false,
         changed_at: t0(),
         pending: None,
+        hints: Vec::new(),
         reads: Default::default(),
     }
 }
@@ -47,6 +49,7 @@ fn event(id: &str) -> Event {
         campaign: None,
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: format!("summary of {id}"),
     }
 }

@@ -26,6 +26,7 @@ fn active_alerts_end_a_few_intervals_ahead_and_resolves_in_the_past() {
         condition: Condition::Paused,
         campaign: Some(("camp_1".into(), "Q4".into())),
         since: at(1),
+        hints: Vec::new(),
     };
     let alert = channel.active_alert(&active, at(10));
     assert_eq!(alert["labels"]["alertname"], "CampaignPaused");
@@ -62,4 +63,51 @@ fn label_values_are_short_and_show_control_characters_escaped() {
         assert!(!value.chars().any(char::is_control), "{value:?}");
     }
     assert_eq!(labels["campaign_id"], "camp\\r\\n1");
+}
+
+/// The hints annotation a pause posts is the one its re-posts carry (the
+/// re-asserter hands the stored state's hints), so it never vanishes.
+#[test]
+fn a_pause_and_its_reposts_carry_the_same_hints_annotation() {
+    let channel = channel();
+    let mut paused = sample_event(EventType::StatusChanged, at(2));
+    paused.hints.push(crate::event::Hint {
+        code: "agent_not_live".into(),
+        text: "The agent \"Bot\r\nforged\" reports the status \"Testing\"".into(),
+    });
+    let posted = channel.alerts_for(&paused, at(2)).unwrap();
+    let annotations = &posted[0]["annotations"];
+    assert_eq!(
+        annotations["hint_codes"],
+        "caller_number_inactive,agent_not_live"
+    );
+    let lines = annotations["hints"].as_str().unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(lines.ends_with("The agent \"Bot forged\" reports the status \"Testing\""));
+
+    let active = ActiveCondition {
+        condition: Condition::Paused,
+        campaign: Some((
+            "camp_XiQEBcj9cc5TFRB4".into(),
+            "Q4 Outreach Campaign".into(),
+        )),
+        since: at(2),
+        hints: paused.hints.clone(),
+    };
+    let reposted = channel.active_alert(&active, at(10));
+    assert_eq!(reposted["labels"], posted[0]["labels"]);
+    assert_eq!(reposted["annotations"]["hints"], annotations["hints"]);
+    assert_eq!(
+        reposted["annotations"]["hint_codes"],
+        annotations["hint_codes"]
+    );
+
+    // No hints, no annotation (a resolve carries none either).
+    let plain = ActiveCondition {
+        hints: Vec::new(),
+        ..active
+    };
+    assert!(channel.active_alert(&plain, at(10))["annotations"]
+        .get("hints")
+        .is_none());
 }

@@ -44,6 +44,8 @@ fn a_pause_creates_and_its_resume_closes_by_the_same_alias() {
         json!(["campaign-watcher", "paused", "outreach"])
     );
     assert_eq!(create.body["details"]["event_id"], paused.id);
+    // The sample pause has one hint: its sentence is a detail of its own.
+    assert_eq!(create.body["details"]["hints"], json!(paused.hints[0].text));
 
     let mut resumed = paused.clone();
     let campaign = resumed.campaign.as_mut().unwrap();
@@ -86,6 +88,12 @@ fn hostile_campaigns_stay_within_the_field_limits() {
     let campaign = event.campaign.as_mut().unwrap();
     campaign.name = format!("\"q\" \\ <b>x</b>\r\n{}", "é".repeat(5000));
     campaign.id = format!("camp/../{}", "x".repeat(5000));
+    event.hints = (0..50)
+        .map(|n| crate::event::Hint {
+            code: format!("code_{n}"),
+            text: format!("hint {n} \r\n{}", "h".repeat(400)),
+        })
+        .collect();
     let create = &channel.requests(&event).unwrap()[0];
     assert!(create.alias.len() <= 512);
     assert!(create

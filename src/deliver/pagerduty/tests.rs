@@ -30,6 +30,9 @@ fn triggers_and_resolves_share_the_dedup_key() {
         trigger["payload"]["summary"],
         "Q4 Outreach Campaign: live → paused"
     );
+    let hints = &trigger["payload"]["custom_details"]["hints"];
+    assert_eq!(hints[0]["code"], "caller_number_inactive");
+    assert_eq!(hints[0]["text"], paused.hints[0].text.as_str());
 
     let mut resumed = paused.clone();
     if let Some(campaign) = resumed.campaign.as_mut() {

@@ -49,6 +49,7 @@ fn the_documented_example_normalises() {
                 status: Some("Live".into()),
             }),
             caller_number: Some("+15550001111".into()),
+            caller_active: None,
             concurrent_calls: Some(3),
             scheduled_date: None,
         }

@@ -156,6 +156,10 @@ pub struct CampaignDetail {
     /// The upload-error rows, sorted.
     pub upload_errors: Vec<String>,
     pub caller_number: Option<String>,
+    /// `phoneNumber.active` as last read; none when the API did not say.
+    pub caller_active: Option<bool>,
+    /// The probable causes of the last status change (issue 21), as sent.
+    pub hints: Vec<crate::event::Hint>,
     pub agent: Option<AgentView>,
     pub concurrent_calls: Option<i64>,
     pub scheduled_date: Option<String>,
@@ -220,6 +224,8 @@ pub async fn campaign_answer(
             changed_at: stored.changed_at,
             upload_errors: snapshot.upload_errors.iter().cloned().collect(),
             caller_number: snapshot.caller_number.clone(),
+            caller_active: snapshot.caller_active,
+            hints: stored.hints.clone(),
             agent,
             concurrent_calls: snapshot.concurrent_calls,
             scheduled_date: snapshot.scheduled_date.clone(),

@@ -29,6 +29,7 @@ pub(crate) fn event(kind: EventType, campaign: Option<&str>, transition: &str) -
         }),
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: String::new(),
     }
 }

@@ -30,6 +30,7 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
         }),
         upload_errors: UploadErrors::default(),
         changes: vec![],
+        hints: vec![],
         summary: String::new(),
     }
 }
