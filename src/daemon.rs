@@ -137,19 +137,20 @@ impl Pieces {
         settings
             .validate()
             .map_err(|problems| ConfigError::invalid("configuration", problems))?;
-        let api_key = settings.sigmamind.api_key.clone().ok_or_else(|| {
+        let account = single_account(settings)?;
+        let api_key = account.api.api_key.clone().ok_or_else(|| {
             ConfigError::invalid(
                 "configuration",
-                vec![
-                    "sigmamind.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY"
-                        .into(),
-                ],
+                vec![format!(
+                    "{}.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY",
+                    account.api_at
+                )],
             )
         })?;
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
-        let client = SigmaMindClient::new(&settings.sigmamind, api_key)?
+        let client = SigmaMindClient::new(&account.api, api_key)?
             .with_secrets(settings.secret_values())
             .with_metrics(metrics.clone());
         let channels = Arc::new(
@@ -164,8 +165,8 @@ impl Pieces {
             client,
             store.clone(),
             router.clone(),
-            settings.watch.clone(),
-            settings.sigmamind.max_in_flight,
+            account.watch.clone(),
+            account.api.max_in_flight,
             dispatcher_wake.clone(),
         )
         .with_heartbeat(heartbeat)
@@ -176,6 +177,30 @@ impl Pieces {
             router,
             schedule: Schedule::from_settings(settings),
         })
+    }
+}
+
+/// The one account this watcher reads. Stored campaigns are not yet keyed by
+/// account, so only the `default` account (implicit, or written as
+/// `[sigmamind.accounts.default]`) can run; any other is refused in one sentence
+/// rather than stored as if it were `default`.
+fn single_account(settings: &Settings) -> Result<crate::config::Account, ConfigError> {
+    let mut accounts = settings.accounts();
+    match accounts.as_slice() {
+        [only] if only.name == crate::config::DEFAULT_ACCOUNT => Ok(accounts.remove(0)),
+        _ => Err(ConfigError::invalid(
+            "configuration",
+            vec![format!(
+                "sigmamind.accounts: this build watches only the account \"{}\"; accounts {} need the per-account state store",
+                crate::config::DEFAULT_ACCOUNT,
+                accounts
+                    .iter()
+                    .map(|account| account.name.as_str())
+                    .filter(|name| *name != crate::config::DEFAULT_ACCOUNT)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+        )),
     }
 }
 
@@ -619,7 +644,11 @@ impl Reload<'_> {
         }
         let reasserters =
             reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));
-        let campaigns = settings.watch.campaigns.len();
+        let campaigns: usize = settings
+            .accounts()
+            .iter()
+            .map(|account| account.watch.campaigns.len())
+            .sum();
         let channels = pieces.channels.names().len();
         let rules = settings.rules.len();
 
@@ -665,7 +694,13 @@ impl Reload<'_> {
 
 /// The campaigns Alertmanager alerts may concern: the explicit ids, or any with `watch.all`.
 fn watched_campaigns(settings: &Settings) -> Option<std::collections::BTreeSet<String>> {
-    (!settings.watch.all).then(|| settings.watch.campaigns.iter().cloned().collect())
+    let accounts = settings.accounts();
+    (!accounts.iter().any(|account| account.watch.all)).then(|| {
+        accounts
+            .iter()
+            .flat_map(|account| account.watch.campaigns.iter().cloned())
+            .collect()
+    })
 }
 
 /// One log line, whatever the error: the running configuration stays.
