@@ -119,3 +119,184 @@ async fn check_config_reports_each_account_and_online_asks_each_once() {
         assert!(!output.contains(KEY_ACME) && !output.contains(KEY_GLOBEX));
     }
 }
+
+/// The fixture's pending outbox row: (event id, campaign id).
+const PENDING_ROW: &str = "SELECT outbox.event_id, events.campaign_id FROM outbox
+     JOIN events ON events.id = outbox.event_id WHERE outbox.status = 'pending'";
+
+/// A store written by the schema-version-5 release (tests/fixtures/v5) is
+/// migrated in place to the account `default`: its pending outbox row goes out
+/// under its original event id, and nothing else is sent, on the first run or
+/// the next.
+async fn upgrade_from_v5(state_url: &str, sql: impl Fn(&'static str) -> SqlRun) {
+    let sim = spawn_sim(6).await;
+    // As the fixture's README says: the first live campaign was read as paused.
+    let first_live = sim
+        .control
+        .all_raw()
+        .into_iter()
+        .find(|campaign| campaign["campaignStatus"] == "live")
+        .and_then(|campaign| campaign["campaignId"].as_str().map(str::to_string))
+        .expect("the generated campaigns have a live one");
+    sim.control.set_status(&first_live, "paused");
+    let receiver = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pending = sql(PENDING_ROW).rows().await;
+    assert_eq!(pending.len(), 1, "the fixture holds one pending row");
+    let (event_id, campaign_id) = (pending[0][0].clone(), pending[0][1].clone());
+    assert_eq!(
+        campaign_id, first_live,
+        "the fixture and the simulator agree"
+    );
+    // Its retry was an hour away; the hour has passed.
+    sql("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'")
+        .execute()
+        .await;
+
+    let config = dir.path().join("upgrade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sigmamind]\nbase_url = \"{}\"\napi_key = \"{TEST_KEY}\"\nmax_retries = 0\n[watch]\nall = true\n[state]\nurl = \"{state_url}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[channels.hook]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{TEST_SECRET}\"\n",
+            sim.base_url(),
+            receiver.url()
+        ),
+    )
+    .unwrap();
+    let path = config.to_str().unwrap();
+    let first = run_cli(&["--config", path, "once", "--wait", "10s"], &[]).await;
+    assert_eq!(first.code, Some(0), "{}", first.all_output());
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "only the pending row: {:?}",
+        receiver.event_types()
+    );
+    assert_eq!(
+        received[0].header("webhook-id"),
+        event_id,
+        "under its original id"
+    );
+    assert_eq!(received[0].json()["id"], event_id.as_str());
+    assert_eq!(received[0].json()["type"], "campaign.status_changed");
+
+    let versions = sql("SELECT CAST(MAX(version) AS TEXT) FROM schema_version")
+        .rows()
+        .await;
+    assert!(versions[0][0].parse::<i64>().unwrap() > 5, "migrated");
+    assert_eq!(
+        sql("SELECT account, CAST(COUNT(*) AS TEXT) FROM campaign_state GROUP BY account")
+            .rows()
+            .await,
+        [["default".to_string(), "6".to_string()]],
+        "every campaign is the default account's"
+    );
+    let accounts = sql("SELECT DISTINCT account FROM events").rows().await;
+    assert_eq!(accounts, [["default".to_string()]]);
+    let silences = sql("SELECT CAST(COUNT(*) AS TEXT) FROM silences WHERE account IS NULL")
+        .rows()
+        .await;
+    assert_eq!(
+        silences,
+        [["1".to_string()]],
+        "the silence still matches every account"
+    );
+
+    let again = run_cli(&["--config", path, "once", "--wait", "10s"], &[]).await;
+    assert_eq!(again.code, Some(0), "{}", again.all_output());
+    assert_eq!(receiver.received().len(), 1, "nothing re-sent");
+}
+
+/// One statement on the test's store, SQLite or PostgreSQL; every column
+/// selected is text (`CAST(... AS TEXT)`), so one reader serves both.
+struct SqlRun {
+    url: String,
+    sql: &'static str,
+}
+
+impl SqlRun {
+    async fn execute(self) {
+        use sqlx::Connection;
+        if self.url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(self.sql)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(self.sql)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn rows(self) -> Vec<Vec<String>> {
+        use sqlx::{Connection, Row};
+        fn texts<R: Row>(row: &R) -> Vec<String>
+        where
+            for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            usize: sqlx::ColumnIndex<R>,
+        {
+            (0..row.len()).map(|at| row.get::<String, _>(at)).collect()
+        }
+        if self.url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            let rows = sqlx::query(self.sql)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+            rows.iter().map(texts).collect()
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            let rows = sqlx::query(self.sql)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+            rows.iter().map(texts).collect()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_sqlite_store_is_migrated_to_the_default_account_and_resends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.db");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/v5/state.sqlite"
+        ),
+        &file,
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let for_sql = url.clone();
+    upgrade_from_v5(&url, move |sql| SqlRun {
+        url: for_sql.clone(),
+        sql,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_postgres_store_is_migrated_to_the_default_account_and_resends_nothing() {
+    use sqlx::Connection;
+    let db = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v5/postgres.sql"
+    ))
+    .unwrap();
+    let mut connection = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+    connection.close().await.unwrap();
+    let url = db.url().to_string();
+    upgrade_from_v5(&url, |sql| SqlRun {
+        url: url.clone(),
+        sql,
+    })
+    .await;
+}

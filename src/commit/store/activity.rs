@@ -51,7 +51,7 @@ impl Store {
             for (key, last_seen_at) in unseen {
                 sqlx::query(
                     "INSERT INTO campaign_seen (key, last_seen_at) VALUES ($1, $2)
-                     ON CONFLICT (key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                     ON CONFLICT (account, key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
                 )
                 .bind(key)
                 .bind(millis(*last_seen_at))

@@ -12,7 +12,7 @@ use crate::diff::remind::Reminder;
 /// A reminder's new timestamps, in the cycle's transaction.
 pub(super) const UPSERT_REMINDER: &str =
     "INSERT INTO reminders (campaign_id, rule, state_json) VALUES ($1, $2, $3)
-     ON CONFLICT (campaign_id, rule) DO UPDATE SET state_json = excluded.state_json";
+     ON CONFLICT (account, campaign_id, rule) DO UPDATE SET state_json = excluded.state_json";
 
 /// A reminder whose condition ended, in the cycle's transaction.
 pub(super) const DELETE_REMINDER: &str =

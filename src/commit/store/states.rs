@@ -13,7 +13,7 @@ use crate::diff::{ApiHealth, CampaignState};
 pub(super) const UPSERT_STATE: &str =
     "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
+     ON CONFLICT (account, key) DO UPDATE SET state_json = excluded.state_json,
          seq = excluded.seq, changed_at = excluded.changed_at,
          status_label = excluded.status_label, name = excluded.name,
          upload_errors = excluded.upload_errors";
