@@ -160,6 +160,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
     CREATE INDEX events_account ON events (account, campaign_id, occurred_at);
     ALTER TABLE silences ADD COLUMN account TEXT;
+    CREATE TABLE account_health (
+        account      TEXT PRIMARY KEY NOT NULL,
+        health_json  TEXT NOT NULL
+    );
     "#,
 ];
 

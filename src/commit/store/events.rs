@@ -15,8 +15,8 @@ use crate::route::silence::Silence;
 
 /// One new event in the cycle's transaction (kept once, however often committed).
 pub(super) const INSERT_EVENT: &str =
-    "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
+    "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id, account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
 
 /// An event from history with each channel's delivery state.
 #[derive(Debug, Clone)]

@@ -5,22 +5,28 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::dialect::{placeholders, Backend, IN_CHUNK};
+use super::dialect::{placeholders_from, Backend, IN_CHUNK};
 use super::{Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
 
 /// One campaign's new state, in the cycle's transaction.
 pub(super) const UPSERT_STATE: &str =
-    "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors, account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (account, key) DO UPDATE SET state_json = excluded.state_json,
          seq = excluded.seq, changed_at = excluded.changed_at,
          status_label = excluded.status_label, name = excluded.name,
          upload_errors = excluded.upload_errors";
 
-/// The new API health, in the cycle's transaction.
+/// The new API health, in the cycle's transaction. The `default` account's
+/// health stays in `watcher_state` row 1, where earlier releases kept it.
 pub(super) const UPSERT_HEALTH: &str = "INSERT INTO watcher_state (id, health_json) VALUES (1, $1)
      ON CONFLICT (id) DO UPDATE SET health_json = excluded.health_json";
+
+/// Any other account's API health, in its cycle's transaction.
+pub(super) const UPSERT_ACCOUNT_HEALTH: &str =
+    "INSERT INTO account_health (account, health_json) VALUES ($2, $1)
+     ON CONFLICT (account) DO UPDATE SET health_json = excluded.health_json";
 
 impl Store {
     /// Every stored campaign state, by campaign key.
@@ -41,7 +47,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         use futures::TryStreamExt;
         on_pool!(self, pool => {
-            let mut rows = sqlx::query("SELECT key, state_json FROM campaign_state").fetch(pool);
+            let mut rows = sqlx::query("SELECT key, state_json FROM campaign_state WHERE account = $1")
+                .bind(self.account())
+                .fetch(pool);
             while let Some(row) = rows.try_next().await? {
                 let key: String = row.try_get("key")?;
                 let json: String = row.try_get("state_json")?;
@@ -61,11 +69,11 @@ impl Store {
         let mut states = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT key, state_json FROM campaign_state WHERE key IN ({})",
-                placeholders(chunk.len())
+                "SELECT key, state_json FROM campaign_state WHERE account = $1 AND key IN ({})",
+                placeholders_from(2, chunk.len())
             );
             on_pool!(self, pool => {
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query(&sql).bind(self.account());
                 for key in chunk {
                     query = query.bind(*key);
                 }
@@ -83,7 +91,12 @@ impl Store {
     /// The stored API health; the default when never stored.
     pub async fn load_health(&self) -> Result<ApiHealth, StoreError> {
         let json: Option<String> = on_pool!(self, pool => {
-            sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
+            if self.account() == crate::config::DEFAULT_ACCOUNT {
+                sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
+            } else {
+                sqlx::query("SELECT health_json FROM account_health WHERE account = $1")
+                    .bind(self.account())
+            }
                 .fetch_optional(pool)
                 .await?
                 .map(|row| row.try_get("health_json"))
