@@ -137,22 +137,10 @@ impl Pieces {
         settings
             .validate()
             .map_err(|problems| ConfigError::invalid("configuration", problems))?;
-        let account = single_account(settings)?;
-        let api_key = account.api.api_key.clone().ok_or_else(|| {
-            ConfigError::invalid(
-                "configuration",
-                vec![format!(
-                    "{}.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY",
-                    account.api_at
-                )],
-            )
-        })?;
+        refuse_named_accounts(settings)?;
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
-        let client = SigmaMindClient::new(&account.api, api_key)?
-            .with_secrets(settings.secret_values())
-            .with_metrics(metrics.clone());
         let channels = Arc::new(
             ChannelSet::from_settings(settings)
                 .map_err(|e| StartupError::Channels(e.to_string()))?,
@@ -161,16 +149,43 @@ impl Pieces {
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
         let heartbeat =
             Heartbeat::from_settings(&settings.heartbeat).map_err(StartupError::Heartbeat)?;
-        let watcher = Watcher::new(
-            client,
-            store.clone(),
-            router.clone(),
-            account.watch.clone(),
-            account.api.max_in_flight,
-            dispatcher_wake.clone(),
-        )
-        .with_heartbeat(heartbeat)
-        .with_channels(channels.clone());
+        // One watcher per account, each with its own client (limit, budget)
+        // and its account's view of the store; the first drives the others.
+        let mut watchers = Vec::new();
+        for account in settings.accounts() {
+            let api_key = account.api.api_key.clone().ok_or_else(|| {
+                ConfigError::invalid(
+                    "configuration",
+                    vec![format!(
+                        "{}.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY",
+                        account.api_at
+                    )],
+                )
+            })?;
+            let client = SigmaMindClient::new(&account.api, api_key)?
+                .with_secrets(settings.secret_values())
+                .with_metrics(metrics.clone());
+            watchers.push(Watcher::new(
+                client,
+                store.for_account(&account.name),
+                router.clone(),
+                account.watch.clone(),
+                account.api.max_in_flight,
+                dispatcher_wake.clone(),
+            ));
+        }
+        let mut watchers = watchers.into_iter();
+        let Some(first) = watchers.next() else {
+            return Err(ConfigError::invalid(
+                "configuration",
+                vec!["sigmamind.accounts: no account to watch".to_string()],
+            )
+            .into());
+        };
+        let watcher = first
+            .with_heartbeat(heartbeat)
+            .with_channels(channels.clone())
+            .with_other_accounts(watchers.collect());
         Ok(Self {
             watcher,
             channels,
@@ -180,28 +195,29 @@ impl Pieces {
     }
 }
 
-/// The one account this watcher reads. Stored campaigns are not yet keyed by
-/// account, so only the `default` account (implicit, or written as
-/// `[sigmamind.accounts.default]`) can run; any other is refused in one sentence
-/// rather than stored as if it were `default`.
-fn single_account(settings: &Settings) -> Result<crate::config::Account, ConfigError> {
-    let mut accounts = settings.accounts();
-    match accounts.as_slice() {
-        [only] if only.name == crate::config::DEFAULT_ACCOUNT => Ok(accounts.remove(0)),
-        _ => Err(ConfigError::invalid(
-            "configuration",
-            vec![format!(
-                "sigmamind.accounts: this build watches only the account \"{}\"; accounts {} need the per-account state store",
-                crate::config::DEFAULT_ACCOUNT,
-                accounts
-                    .iter()
-                    .map(|account| account.name.as_str())
-                    .filter(|name| *name != crate::config::DEFAULT_ACCOUNT)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )],
-        )),
+/// Accounts other than `default` are read, stored and keyed per account, but
+/// their events do not carry the account yet (payload `account`, per-account
+/// incident keys), so receivers could not tell two accounts' campaigns apart
+/// and one account could resolve another's incidents: until then they are
+/// refused in one sentence. `[sigmamind.accounts.default]` alone runs.
+fn refuse_named_accounts(settings: &Settings) -> Result<(), ConfigError> {
+    let named: Vec<String> = settings
+        .accounts()
+        .into_iter()
+        .map(|account| account.name)
+        .filter(|name| name != crate::config::DEFAULT_ACCOUNT)
+        .collect();
+    if named.is_empty() {
+        return Ok(());
     }
+    Err(ConfigError::invalid(
+        "configuration",
+        vec![format!(
+            "sigmamind.accounts: this build runs only the account \"{}\"; {} need events that carry their account, which this build does not send yet",
+            crate::config::DEFAULT_ACCOUNT,
+            named.join(", ")
+        )],
+    ))
 }
 
 pub struct Daemon {

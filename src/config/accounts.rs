@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Secret, Settings, SigmaMindSettings, WatchSettings};
 
-/// The account of a configuration without `[sigmamind.accounts.*]`; its event
-/// ids, incident keys and stored rows are those of the single-account release.
-pub const DEFAULT_ACCOUNT: &str = "default";
+pub use crate::event::DEFAULT_ACCOUNT;
 
 /// Longest account name: it goes into event ids' inputs, incident keys, metric
 /// labels and URL paths, so it stays short.

@@ -300,3 +300,155 @@ async fn a_v5_postgres_store_is_migrated_to_the_default_account_and_resends_noth
     })
     .await;
 }
+
+/// One account's watcher over its simulator, with its own client and its
+/// account's view of `store`.
+fn account_watcher(
+    store: &campaign_watcher::commit::Store,
+    account: &str,
+    sim: &SimServer,
+    key: &str,
+) -> campaign_watcher::watcher::Watcher {
+    use campaign_watcher::config::{Secret, SigmaMindSettings, WatchSettings};
+    let api = SigmaMindSettings {
+        base_url: sim.base_url(),
+        api_key: Some(Secret::new(key)),
+        max_retries: 0,
+        max_requests_per_second: 0.0,
+        ..SigmaMindSettings::default()
+    };
+    let client = campaign_watcher::fetch::SigmaMindClient::new(&api, Secret::new(key)).unwrap();
+    let watch = WatchSettings {
+        campaigns: sim.control.ids(),
+        unhealthy_after: 1,
+        ..WatchSettings::default()
+    };
+    campaign_watcher::watcher::Watcher::new(
+        client,
+        store.for_account(account),
+        campaign_watcher::route::Router::new(&[], &[]).unwrap(),
+        watch,
+        4,
+        Default::default(),
+    )
+}
+
+/// Two accounts with different keys and the same campaign ids, in one watcher:
+/// each account's change is announced once under an id of its own; one
+/// account's revoked key makes only that account unreadable (and unhealthy)
+/// while the other's changes are still committed and announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_with_one_campaign_id_are_two_campaigns() {
+    let acme = spawn_sim_with_key(2, KEY_ACME).await;
+    let globex = spawn_sim_with_key(2, KEY_GLOBEX).await;
+    all_live(&acme);
+    all_live(&globex);
+    let shared = acme.control.ids()[0].clone();
+    assert_eq!(
+        globex.control.ids()[0],
+        shared,
+        "one campaign id in both accounts"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store = campaign_watcher::commit::Store::open(&url).await.unwrap();
+    let watcher = account_watcher(&store, "acme", &acme, KEY_ACME)
+        .with_other_accounts(vec![account_watcher(&store, "globex", &globex, KEY_GLOBEX)]);
+    let now = chrono::Utc::now();
+
+    let baseline = watcher.tick(now).await.unwrap();
+    assert_eq!(baseline.campaigns_read, 4, "two campaigns in each account");
+    assert!(baseline.events.is_empty());
+
+    acme.control.set_status(&shared, "paused");
+    let first = watcher
+        .tick(now + chrono::TimeDelta::seconds(60))
+        .await
+        .unwrap();
+    assert_eq!(first.events.len(), 1, "{:?}", first.events);
+    globex.control.set_status(&shared, "paused");
+    let second = watcher
+        .tick(now + chrono::TimeDelta::seconds(120))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.events.len(),
+        1,
+        "globex's own pause, once: {:?}",
+        second.events
+    );
+    assert_ne!(
+        first.events[0].id, second.events[0].id,
+        "two campaigns, two ids"
+    );
+    let quiet = watcher
+        .tick(now + chrono::TimeDelta::seconds(180))
+        .await
+        .unwrap();
+    assert!(quiet.events.is_empty(), "nothing announced twice");
+    let by_account = SqlRun {
+        url: url.clone(),
+        sql: "SELECT account, id FROM events ORDER BY account",
+    }
+    .rows()
+    .await;
+    assert_eq!(
+        by_account,
+        [
+            vec!["acme".to_string(), first.events[0].id.clone()],
+            vec!["globex".to_string(), second.events[0].id.clone()]
+        ]
+    );
+
+    globex.control.inject(key_rejected());
+    acme.control.set_status(&shared, "completed");
+    let revoked = watcher
+        .tick(now + chrono::TimeDelta::seconds(240))
+        .await
+        .unwrap();
+    let campaign_watcher::diff::CycleVerdict::Unreadable {
+        reason,
+        auth_rejected,
+    } = &revoked.verdict
+    else {
+        panic!(
+            "the revoked account makes the cycle unreadable: {:?}",
+            revoked.verdict
+        );
+    };
+    assert!(reason.starts_with("account globex: "), "{reason}");
+    assert!(!reason.contains("acme"), "{reason}");
+    assert!(*auth_rejected);
+    let kinds: Vec<(&str, Option<&str>)> = revoked
+        .events
+        .iter()
+        .map(|event| {
+            (
+                event.kind.as_str(),
+                event
+                    .campaign
+                    .as_ref()
+                    .map(|campaign| campaign.status.as_str()),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("campaign.status_changed", Some("completed"))),
+        "acme still alerts: {kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("watcher.api_unhealthy", None)),
+        "{kinds:?}"
+    );
+    let unhealthy = SqlRun {
+        url: url.clone(),
+        sql: "SELECT account FROM events WHERE type = 'watcher.api_unhealthy'",
+    }
+    .rows()
+    .await;
+    assert_eq!(
+        unhealthy,
+        [["globex".to_string()]],
+        "only globex is unhealthy"
+    );
+}

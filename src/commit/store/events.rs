@@ -164,13 +164,14 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(Event, bool)>, StoreError> {
         const SQL: &str = "SELECT id, payload_json, silence_id FROM events
-             WHERE ($1 IS NULL AND campaign_id IS NULL) OR campaign_id = $2
+             WHERE account = $4 AND (($1 IS NULL AND campaign_id IS NULL) OR campaign_id = $2)
              ORDER BY rowid DESC LIMIT $3";
         let rows: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(campaign)
                 .bind(campaign)
                 .bind(i64::from(limit))
+                .bind(self.account())
                 .fetch_all(pool)
                 .await?
                 .iter()
