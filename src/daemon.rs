@@ -137,21 +137,10 @@ impl Pieces {
         settings
             .validate()
             .map_err(|problems| ConfigError::invalid("configuration", problems))?;
-        let api_key = settings.sigmamind.api_key.clone().ok_or_else(|| {
-            ConfigError::invalid(
-                "configuration",
-                vec![
-                    "sigmamind.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY"
-                        .into(),
-                ],
-            )
-        })?;
+        refuse_named_accounts(settings)?;
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
-        let client = SigmaMindClient::new(&settings.sigmamind, api_key)?
-            .with_secrets(settings.secret_values())
-            .with_metrics(metrics.clone());
         let channels = Arc::new(
             ChannelSet::from_settings(settings)
                 .map_err(|e| StartupError::Channels(e.to_string()))?,
@@ -160,16 +149,43 @@ impl Pieces {
             Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
         let heartbeat =
             Heartbeat::from_settings(&settings.heartbeat).map_err(StartupError::Heartbeat)?;
-        let watcher = Watcher::new(
-            client,
-            store.clone(),
-            router.clone(),
-            settings.watch.clone(),
-            settings.sigmamind.max_in_flight,
-            dispatcher_wake.clone(),
-        )
-        .with_heartbeat(heartbeat)
-        .with_channels(channels.clone());
+        // One watcher per account, each with its own client (limit, budget)
+        // and its account's view of the store; the first drives the others.
+        let mut watchers = Vec::new();
+        for account in settings.accounts() {
+            let api_key = account.api.api_key.clone().ok_or_else(|| {
+                ConfigError::invalid(
+                    "configuration",
+                    vec![format!(
+                        "{}.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY",
+                        account.api_at
+                    )],
+                )
+            })?;
+            let client = SigmaMindClient::new(&account.api, api_key)?
+                .with_secrets(settings.secret_values())
+                .with_metrics(metrics.clone());
+            watchers.push(Watcher::new(
+                client,
+                store.for_account(&account.name),
+                router.clone(),
+                account.watch.clone(),
+                account.api.max_in_flight,
+                dispatcher_wake.clone(),
+            ));
+        }
+        let mut watchers = watchers.into_iter();
+        let Some(first) = watchers.next() else {
+            return Err(ConfigError::invalid(
+                "configuration",
+                vec!["sigmamind.accounts: no account to watch".to_string()],
+            )
+            .into());
+        };
+        let watcher = first
+            .with_heartbeat(heartbeat)
+            .with_channels(channels.clone())
+            .with_other_accounts(watchers.collect());
         Ok(Self {
             watcher,
             channels,
@@ -177,6 +193,31 @@ impl Pieces {
             schedule: Schedule::from_settings(settings),
         })
     }
+}
+
+/// Accounts other than `default` are read, stored and keyed per account, but
+/// their events do not carry the account yet (payload `account`, per-account
+/// incident keys), so receivers could not tell two accounts' campaigns apart
+/// and one account could resolve another's incidents: until then they are
+/// refused in one sentence. `[sigmamind.accounts.default]` alone runs.
+fn refuse_named_accounts(settings: &Settings) -> Result<(), ConfigError> {
+    let named: Vec<String> = settings
+        .accounts()
+        .into_iter()
+        .map(|account| account.name)
+        .filter(|name| name != crate::config::DEFAULT_ACCOUNT)
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        "configuration",
+        vec![format!(
+            "sigmamind.accounts: this build runs only the account \"{}\"; {} need events that carry their account, which this build does not send yet",
+            crate::config::DEFAULT_ACCOUNT,
+            named.join(", ")
+        )],
+    ))
 }
 
 pub struct Daemon {
@@ -619,7 +660,11 @@ impl Reload<'_> {
         }
         let reasserters =
             reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));
-        let campaigns = settings.watch.campaigns.len();
+        let campaigns: usize = settings
+            .accounts()
+            .iter()
+            .map(|account| account.watch.campaigns.len())
+            .sum();
         let channels = pieces.channels.names().len();
         let rules = settings.rules.len();
 
@@ -665,7 +710,13 @@ impl Reload<'_> {
 
 /// The campaigns Alertmanager alerts may concern: the explicit ids, or any with `watch.all`.
 fn watched_campaigns(settings: &Settings) -> Option<std::collections::BTreeSet<String>> {
-    (!settings.watch.all).then(|| settings.watch.campaigns.iter().cloned().collect())
+    let accounts = settings.accounts();
+    (!accounts.iter().any(|account| account.watch.all)).then(|| {
+        accounts
+            .iter()
+            .flat_map(|account| account.watch.campaigns.iter().cloned())
+            .collect()
+    })
 }
 
 /// One log line, whatever the error: the running configuration stays.

@@ -278,6 +278,22 @@ pub fn event_id(parts: &[&str]) -> String {
     format!("evt_{hex}")
 }
 
+/// The account of a single-account configuration; its events keep the ids,
+/// incident keys and stored rows of the releases before accounts.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// The id of an event of `account` whose single-account id is `id`: unchanged
+/// for [`DEFAULT_ACCOUNT`] (an upgrade re-keys and re-sends nothing), otherwise
+/// derived from both, so one campaign id in two accounts never shares an id.
+/// Still deterministic: the same transition gets the same id on a retry.
+pub fn account_event_id(account: &str, id: &str) -> String {
+    if account == DEFAULT_ACCOUNT {
+        id.to_string()
+    } else {
+        event_id(&[account, id])
+    }
+}
+
 /// `occurred_at` is whole seconds in UTC with a `Z`, as in the design's example.
 mod utc_seconds {
     use super::*;
@@ -297,6 +313,17 @@ mod utc_seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_event_ids_keep_the_default_accounts_and_separate_the_others() {
+        let id = event_id(&["camp_1", "campaign.status_changed", "live", "paused", "3"]);
+        assert_eq!(account_event_id(DEFAULT_ACCOUNT, &id), id);
+        let acme = account_event_id("acme", &id);
+        assert_ne!(acme, id);
+        assert_eq!(acme, account_event_id("acme", &id), "deterministic");
+        assert_ne!(acme, account_event_id("globex", &id));
+        assert!(acme.starts_with("evt_") && acme.len() == id.len());
+    }
 
     #[test]
     fn event_ids_are_deterministic_and_distinct() {

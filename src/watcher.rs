@@ -18,7 +18,7 @@ use crate::deliver::ChannelSet;
 use crate::diff::remind;
 use crate::diff::unreadable::diff_read;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
-use crate::event::Event;
+use crate::event::{account_event_id, Event, DEFAULT_ACCOUNT};
 use crate::fetch::plan::Known;
 use crate::fetch::{read_watched, FetchError, Fetched, ReadPlan, SigmaMindClient};
 use crate::observe::{FetchFailure, Observation};
@@ -81,6 +81,10 @@ pub struct Watcher {
     heartbeat: Option<Heartbeat>,
     /// The channels, for what must go out without the store (store_alarm.rs).
     channels: Option<Arc<ChannelSet>>,
+    /// The watchers of the other SigmaMind accounts, each with its own client,
+    /// plan, memory and account-scoped store; [`Watcher::tick`] runs them all
+    /// at once.
+    other_accounts: Vec<Watcher>,
 }
 
 /// What a cycle leaves for the next, so that a quiet cycle reads and writes
@@ -171,7 +175,17 @@ impl Watcher {
             store,
             heartbeat: None,
             channels: None,
+            other_accounts: Vec::new(),
         }
+    }
+
+    /// Watch these accounts too, in the same cycle: each is read concurrently
+    /// with this one under its own client (concurrency limit and request
+    /// budget) and commits its own transaction, so a slow, failing or
+    /// rate-limited account neither delays nor loses another's changes.
+    pub fn with_other_accounts(mut self, others: Vec<Watcher>) -> Self {
+        self.other_accounts = others;
+        self
     }
 
     /// Ping `heartbeat` after every cycle that read the API.
@@ -186,8 +200,30 @@ impl Watcher {
 
     /// Run one cycle. Only a store failure is an error: an unreadable API is a
     /// verdict in the report (and, after enough cycles, an event).
-    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), campaigns, events, verdict, reason, duration_ms))]
+    ///
+    /// With other accounts, every account's cycle runs at once and the report
+    /// sums them; a store failure of one account is returned after all have
+    /// finished (what the others committed stays committed).
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
+        if self.other_accounts.is_empty() {
+            return self.tick_account(now).await;
+        }
+        let started = Instant::now();
+        let cycles = std::iter::once(self)
+            .chain(&self.other_accounts)
+            .map(|watcher| watcher.tick_account(now));
+        let mut reports = Vec::with_capacity(self.other_accounts.len() + 1);
+        for (watcher, result) in std::iter::once(self)
+            .chain(&self.other_accounts)
+            .zip(futures::future::join_all(cycles).await)
+        {
+            reports.push((watcher.store.account().to_string(), result?));
+        }
+        Ok(merge_reports(now, reports, started.elapsed()))
+    }
+
+    #[tracing::instrument(name = "cycle", skip_all, fields(cycle_id = next_cycle_id(), account = self.store.account(), campaigns, events, verdict, reason, duration_ms))]
+    async fn tick_account(&self, now: DateTime<Utc>) -> Result<CycleReport, StoreError> {
         let started = Instant::now();
         let requests_before = self.client.requests_sent();
         let reminding = !self.router.reminding_rules().is_empty();
@@ -211,7 +247,8 @@ impl Watcher {
         diffed.events.extend(health_event);
 
         // Route, then commit in one transaction.
-        let (routed, reminders) = self.route(&mut diffed, &stored, now).await?;
+        let (mut routed, reminders) = self.route(&mut diffed, &stored, now).await?;
+        self.key_to_account(&mut routed, &mut diffed.events);
         self.commit(CycleCommit {
             now,
             states: diffed.states,
@@ -260,6 +297,23 @@ impl Watcher {
         }
         self.finish(&report).await;
         Ok(report)
+    }
+
+    /// Event ids of an account other than `default` are derived from the
+    /// account too ([`account_event_id`]): one campaign id in two accounts is
+    /// two campaigns, whose events never share an id (the history's key).
+    fn key_to_account(&self, routed: &mut [RoutedEvent], events: &mut [Event]) {
+        let account = self.store.account();
+        if account == DEFAULT_ACCOUNT {
+            return;
+        }
+        for event in routed
+            .iter_mut()
+            .map(|routed| &mut routed.event)
+            .chain(events.iter_mut())
+        {
+            event.id = account_event_id(account, &event.id);
+        }
     }
 
     /// Commit states, health, history, outbox and reminders in one transaction,
@@ -581,6 +635,61 @@ impl Watcher {
             now,
         ))
     }
+}
+
+/// One report of several accounts' cycles: counts summed, failures and an
+/// unreadable verdict named by account (the cycle is unreadable when any
+/// account was, so `once` exits 1 and the metrics say so).
+fn merge_reports(
+    started_at: DateTime<Utc>,
+    reports: Vec<(String, CycleReport)>,
+    duration: std::time::Duration,
+) -> CycleReport {
+    let mut merged = CycleReport {
+        started_at,
+        campaigns_read: 0,
+        campaigns_failed: 0,
+        failures: Vec::new(),
+        verdict: CycleVerdict::Readable,
+        events: Vec::new(),
+        requests: 0,
+        duration,
+        campaigns_by_status: BTreeMap::new(),
+        api_unhealthy: false,
+    };
+    let mut unreadable: Vec<String> = Vec::new();
+    let mut auth_rejected = false;
+    for (account, report) in reports {
+        merged.campaigns_read += report.campaigns_read;
+        merged.campaigns_failed += report.campaigns_failed;
+        merged.failures.extend(
+            report
+                .failures
+                .into_iter()
+                .map(|(key, reason)| (key, format!("account {account}: {reason}"))),
+        );
+        if let CycleVerdict::Unreadable {
+            reason,
+            auth_rejected: rejected,
+        } = report.verdict
+        {
+            unreadable.push(format!("account {account}: {reason}"));
+            auth_rejected |= rejected;
+        }
+        merged.events.extend(report.events);
+        merged.requests += report.requests;
+        for (bucket, count) in report.campaigns_by_status {
+            *merged.campaigns_by_status.entry(bucket).or_default() += count;
+        }
+        merged.api_unhealthy |= report.api_unhealthy;
+    }
+    if !unreadable.is_empty() {
+        merged.verdict = CycleVerdict::Unreadable {
+            reason: unreadable.join("; "),
+            auth_rejected,
+        };
+    }
+    merged
 }
 
 /// Numbers cycles in log spans, across reloads, for the life of the process.

@@ -17,6 +17,9 @@ pub(super) async fn check_config(config: &Path, online: bool) -> Result<(), Fail
     }
     let written = std::fs::read_to_string(config).unwrap_or_default();
     super::output::verbatim(&settings.to_redacted_toml_as_written(&written));
+    if settings.has_named_accounts() {
+        describe_accounts(&settings);
+    }
     super::output::complain(&format!("{}: the configuration is valid", config.display()));
     if online {
         check_online(&settings).await?;
@@ -24,28 +27,93 @@ pub(super) async fn check_config(config: &Path, online: bool) -> Result<(), Fail
     Ok(())
 }
 
-/// One request per account; no state is opened or written and nothing is sent.
-async fn check_online(settings: &Settings) -> Result<(), Failure> {
-    let Some(api_key) = settings.sigmamind.api_key.clone() else {
-        return Err(Failure::usage(
-            "sigmamind.api_key: no API key to check: set api_key, api_key_file or SIGMAMIND_API_KEY",
+/// What each account watches, one line each, so an operator sees the
+/// inheritance from `[sigmamind]` and `[watch]` resolved.
+fn describe_accounts(settings: &Settings) {
+    for account in settings.accounts() {
+        let watch = &account.watch;
+        let selection = if watch.all {
+            let mut text = "every campaign the key can list".to_string();
+            if !watch.statuses.is_empty() {
+                text.push_str(&format!(" in {}", watch.statuses.join(", ")));
+            }
+            if !watch.campaigns.is_empty() {
+                text.push_str(&format!(" and {} by id", watch.campaigns.len()));
+            }
+            text
+        } else {
+            format!("{} campaigns by id", watch.campaigns.len())
+        };
+        super::output::complain(&format!(
+            "account {}: {selection} at {}, at most {} requests in flight and {} per second",
+            account.name,
+            origin(&account.api.base_url),
+            account.api.max_in_flight,
+            account.api.max_requests_per_second
         ));
-    };
-    let client = SigmaMindClient::new(&settings.sigmamind, api_key)
-        .map_err(|error| Failure::usage(error.to_string()))?
-        .with_secrets(settings.secret_values());
-    match client.check_access().await {
-        Ok(count) => {
-            let campaigns = count.map_or(String::new(), |count| format!(" ({count} campaigns)"));
-            super::output::complain(&format!(
-                "the SigmaMind API at {} accepts the key{campaigns}",
-                origin(&settings.sigmamind.base_url)
-            ));
-            Ok(())
+    }
+}
+
+/// One request per account; no state is opened or written and nothing is sent.
+/// Every account is asked even when one fails, and each answer is one line.
+async fn check_online(settings: &Settings) -> Result<(), Failure> {
+    let mut failed = Vec::new();
+    for account in settings.accounts() {
+        let Some(api_key) = account.api.api_key.clone() else {
+            let env = if settings.has_named_accounts() {
+                ""
+            } else {
+                " or SIGMAMIND_API_KEY"
+            };
+            return Err(Failure::usage(format!(
+                "{}.api_key: no API key to check: set api_key, api_key_file{env}",
+                account.api_at
+            )));
+        };
+        let client = SigmaMindClient::new(&account.api, api_key)
+            .map_err(|error| Failure::usage(error.to_string()))?
+            .with_secrets(settings.secret_values());
+        match client.check_access().await {
+            Ok(count) => {
+                let campaigns =
+                    count.map_or(String::new(), |count| format!(" ({count} campaigns)"));
+                super::output::complain(&format!(
+                    "{}the SigmaMind API at {} accepts the key{campaigns}",
+                    account_prefix(settings, &account.name),
+                    origin(&account.api.base_url)
+                ));
+            }
+            Err(error) => {
+                if settings.has_named_accounts() {
+                    super::output::complain(&format!("account {}: {error}", account.name));
+                }
+                failed.push(format!(
+                    "{}{error}",
+                    account_prefix(settings, &account.name)
+                ));
+            }
         }
-        Err(error) => Err(Failure::runtime(format!(
-            "the configuration is valid, but {error}"
+    }
+    match failed.as_slice() {
+        [] => Ok(()),
+        [only] => Err(Failure::runtime(format!(
+            "the configuration is valid, but {only}"
         ))),
+        many => Err(Failure::runtime(format!(
+            "the configuration is valid, but {} accounts cannot be read: {}",
+            many.len(),
+            many.join("; ")
+        ))),
+    }
+}
+
+/// `account acme: ` with named accounts; nothing for the single default one,
+/// whose lines stay as they were.
+fn account_prefix(settings: &Settings, name: &str) -> String {
+    if settings.has_named_accounts() {
+        format!("account {name}: ")
+    } else {
+        String::new()
     }
 }
 

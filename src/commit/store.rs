@@ -101,6 +101,10 @@ pub struct Store {
     /// Cycle commits this process's store refused in a row (shared by clones),
     /// for those who cannot wait for the store to say so (the re-asserter).
     refused: Arc<AtomicU32>,
+    /// The SigmaMind account whose campaigns this handle reads and writes
+    /// (states, seen rows, reminders, health, new events): a campaign is
+    /// (account, campaign id). `default` unless [`Store::for_account`] says.
+    account: Arc<str>,
 }
 
 impl Store {
@@ -110,6 +114,19 @@ impl Store {
     pub fn with_lease(mut self, lease: Arc<LeaseState>) -> Self {
         self.lease = Some(lease);
         self
+    }
+
+    /// This store, scoped to `account`'s campaigns (same pool and fence).
+    pub fn for_account(&self, account: &str) -> Self {
+        Self {
+            account: Arc::from(account),
+            ..self.clone()
+        }
+    }
+
+    /// The account this handle's campaign reads and writes belong to.
+    pub fn account(&self) -> &str {
+        &self.account
     }
 
     /// Whether the last [`STORE_UNHEALTHY_AFTER`] cycle commits or more were

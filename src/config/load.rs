@@ -16,8 +16,9 @@ use super::suggest::did_you_mean;
 mod channels;
 use super::secret::{read_secret_file, SecretFiles};
 use super::{
-    ConfigError, HeartbeatSettings, HttpSettings, LogSettings, QuietHoursSettings, RuleSettings,
-    Secret, Settings, SigmaMindSettings, StateSettings, TokenSettings, UserSettings, WatchSettings,
+    AccountSettings, ConfigError, HeartbeatSettings, HttpSettings, LogSettings, QuietHoursSettings,
+    RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings, TokenSettings, UserSettings,
+    WatchSettings,
 };
 pub(super) use channels::channels_from_tables;
 use channels::{is_channel_list_key, prune_channel, typed_channels};
@@ -36,6 +37,8 @@ const LIST_KEYS: [&str; 4] = [
     "watch.include",
     "watch.exclude",
 ];
+/// The same lists inside `[sigmamind.accounts.NAME]`.
+const ACCOUNT_LIST_KEYS: [&str; 4] = ["campaigns", "statuses", "include", "exclude"];
 
 type Env = BTreeMap<String, String>;
 
@@ -108,7 +111,12 @@ where
         .build()
         .map_err(|error| syntax_error(origin, error))?;
 
-    let overrides = env_overrides(env, &file_channel_names(&file_config), &mut problems);
+    let overrides = env_overrides(
+        env,
+        &file_channel_names(&file_config),
+        &file_account_names(&file_config),
+        &mut problems,
+    );
     let env_names = overrides.names.clone();
     let merged = Config::builder()
         .add_source(file_config)
@@ -170,6 +178,19 @@ fn file_channel_names(config: &Config) -> Vec<String> {
     }
 }
 
+fn file_account_names(config: &Config) -> Vec<String> {
+    let ValueKind::Table(root) = &config.cache.kind else {
+        return Vec::new();
+    };
+    let Some(ValueKind::Table(sigmamind)) = root.get("sigmamind").map(|value| &value.kind) else {
+        return Vec::new();
+    };
+    match sigmamind.get("accounts").map(|value| &value.kind) {
+        Some(ValueKind::Table(accounts)) => accounts.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Environment overrides after the config crate's `Environment` has parsed them,
 /// with channel names mapped back to the file's spelling and lists split.
 #[derive(Debug, Clone)]
@@ -189,7 +210,12 @@ impl Source for EnvOverrides {
     }
 }
 
-fn env_overrides(env: &Env, file_channels: &[String], problems: &mut Vec<String>) -> EnvOverrides {
+fn env_overrides(
+    env: &Env,
+    file_channels: &[String],
+    file_accounts: &[String],
+    problems: &mut Vec<String>,
+) -> EnvOverrides {
     let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
     let ours: Map<String, String> = env
         .iter()
@@ -229,7 +255,11 @@ fn env_overrides(env: &Env, file_channels: &[String], problems: &mut Vec<String>
         }
         let name = original_names.get(&key).cloned().unwrap_or_default();
         let key = match_channel_name(&key, file_channels);
-        let value = if LIST_KEYS.contains(&key.as_str()) || is_channel_list_key(&key) {
+        let key = match_account_name(&key, file_accounts);
+        let value = if LIST_KEYS.contains(&key.as_str())
+            || is_channel_list_key(&key)
+            || is_account_list_key(&key)
+        {
             split_list(value)
         } else {
             value
@@ -263,6 +293,40 @@ fn match_channel_name(key: &str, file_channels: &[String]) -> String {
     match rest {
         Some(rest) => format!("channels.{name}.{rest}"),
         None => format!("channels.{name}"),
+    }
+}
+
+/// `sigmamind.accounts.NAME.campaigns` and the other selection lists.
+fn is_account_list_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('.').collect();
+    matches!(parts.as_slice(), ["sigmamind", "accounts", _, leaf] if ACCOUNT_LIST_KEYS.contains(leaf))
+}
+
+/// `CAMPAIGN_WATCHER__SIGMAMIND__ACCOUNTS__ACME_EU__API_KEY` overrides
+/// `[sigmamind.accounts.acme-eu]` when exactly one file account folds that way
+/// (shells cannot export a variable with `-` in its name).
+fn match_account_name(key: &str, file_accounts: &[String]) -> String {
+    let mut parts = key.splitn(4, '.');
+    let (Some("sigmamind"), Some("accounts"), Some(name), rest) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return key.to_string();
+    };
+    if file_accounts.iter().any(|known| known == name) {
+        return key.to_string();
+    }
+    let fold = |text: &str| text.to_lowercase().replace('-', "_");
+    let candidates: Vec<&String> = file_accounts
+        .iter()
+        .filter(|known| fold(known) == fold(name))
+        .collect();
+    let name = match candidates.as_slice() {
+        [only] => only.as_str(),
+        _ => name,
+    };
+    match rest {
+        Some(rest) => format!("sigmamind.accounts.{name}.{rest}"),
+        None => format!("sigmamind.accounts.{name}"),
     }
 }
 
@@ -325,6 +389,24 @@ fn prune_unknown_keys(
     for (section, known) in sections {
         if let Some(ValueKind::Table(table)) = root.get_mut(section).map(|v| &mut v.kind) {
             prune(table, section, known, problems);
+        }
+    }
+    if let Some(ValueKind::Table(sigmamind)) = root.get_mut("sigmamind").map(|v| &mut v.kind) {
+        if let Some(ValueKind::Table(accounts)) = sigmamind.get_mut("accounts").map(|v| &mut v.kind)
+        {
+            let known = struct_fields::<AccountSettings>();
+            for name in sorted_keys(accounts) {
+                if let Some(ValueKind::Table(account)) =
+                    accounts.get_mut(&name).map(|v| &mut v.kind)
+                {
+                    prune(
+                        account,
+                        &format!("sigmamind.accounts.{name}"),
+                        known,
+                        problems,
+                    );
+                }
+            }
         }
     }
     if let Some(ValueKind::Table(http)) = root.get_mut("http").map(|v| &mut v.kind) {
@@ -536,10 +618,28 @@ fn resolve_secrets(settings: &mut Settings, env: &Env, problems: &mut Vec<String
                 Ok(key) => sigmamind.api_key = Some(Secret::new(key)),
                 Err(problem) => problems.push(format!("sigmamind.api_key_file: {problem}")),
             }
-        } else if let Some(key) = env.get(API_KEY_ENV) {
+        } else if let Some(key) = env
+            .get(API_KEY_ENV)
+            // With named accounts each has its own key; one shared variable
+            // would silently give them all the same one.
+            .filter(|_| sigmamind.accounts.is_empty())
+        {
             let key = key.trim();
             if !key.is_empty() {
                 sigmamind.api_key = Some(Secret::new(key));
+            }
+        }
+    }
+
+    for (name, account) in &mut settings.sigmamind.accounts {
+        if account.api_key.is_none() {
+            if let Some(file) = &account.api_key_file {
+                match read_secret_file(file, dir) {
+                    Ok(key) => account.api_key = Some(Secret::new(key)),
+                    Err(problem) => {
+                        problems.push(format!("sigmamind.accounts.{name}.api_key_file: {problem}"))
+                    }
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod accounts;
 pub(crate) mod bounds;
 mod email;
 pub(crate) mod fields;
@@ -31,6 +32,7 @@ mod validate;
 pub use crate::deliver::kinds::{
     ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
 };
+pub use accounts::{account_name_problem, Account, AccountSettings, DEFAULT_ACCOUNT};
 pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 pub use http::{
     external_origin, HttpSettings, Role, TokenSettings, TokenValue, UserSettings, MIN_TOKEN_CHARS,
@@ -149,6 +151,9 @@ pub struct SigmaMindSettings {
     pub retry_max: Duration,
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
+    /// `[sigmamind.accounts.NAME]`; empty: one account `default` (see `accounts.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, AccountSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -347,6 +352,7 @@ impl Default for SigmaMindSettings {
             retry_base: default_retry_base(),
             retry_max: default_retry_cap(),
             max_response_bytes: default_max_response_bytes(),
+            accounts: BTreeMap::new(),
         }
     }
 }

@@ -13,6 +13,11 @@ impl Settings {
         // tables are sorted) keeps the sections in the documented order.
         let mut shown = self.clone();
         shown.sigmamind.base_url = redact_url(&shown.sigmamind.base_url);
+        for account in shown.sigmamind.accounts.values_mut() {
+            if let Some(base_url) = &mut account.base_url {
+                *base_url = redact_url(base_url);
+            }
+        }
         shown.state.url = redact_url(&shown.state.url);
         // "Effective": show the 60s fallback the scheduler will actually use.
         if shown.watch.schedule.is_none() {
@@ -48,6 +53,9 @@ impl Settings {
             .iter()
             .map(|key| key.expose().to_string())
             .collect();
+        for account in self.sigmamind.accounts.values() {
+            secrets.extend(account.api_key.iter().map(|key| key.expose().to_string()));
+        }
         secrets.extend(
             reqwest::Url::parse(&self.state.url)
                 .ok()

@@ -937,6 +937,7 @@ fn the_example_config_shows_every_key_of_every_section() {
             let parts: Vec<&str> = header.split('.').collect();
             section = match parts.as_slice() {
                 ["http", map @ ("users" | "tokens"), _, ..] => format!("http.{map}"),
+                ["sigmamind", "accounts", _, ..] => "sigmamind.accounts".to_string(),
                 _ => parts.first().copied().unwrap_or_default().to_string(),
             };
             continue;
@@ -957,9 +958,18 @@ fn the_example_config_shows_every_key_of_every_section() {
         .copied()
         .filter(|key| !matches!(*key, "users" | "tokens"))
         .collect();
-    let known: [(&str, &[&str]); 10] = [
+    let sigmamind: Vec<&str> = fields::struct_fields::<SigmaMindSettings>()
+        .iter()
+        .copied()
+        .filter(|key| *key != "accounts")
+        .collect();
+    let known: [(&str, &[&str]); 11] = [
         ("", &["instance"]),
-        ("sigmamind", fields::struct_fields::<SigmaMindSettings>()),
+        ("sigmamind", &sigmamind),
+        (
+            "sigmamind.accounts",
+            fields::struct_fields::<AccountSettings>(),
+        ),
         ("watch", fields::struct_fields::<WatchSettings>()),
         ("state", fields::struct_fields::<StateSettings>()),
         ("http", &http),

@@ -8,7 +8,9 @@ use super::bounds::{duration_within, number_within, LONGEST};
 use super::suggest::did_you_mean;
 use super::url::check_http_url;
 use super::url::redact_url;
-use super::{ChannelSettings, Settings};
+use super::{
+    account_name_problem, Account, ChannelSettings, Settings, SigmaMindSettings, WatchSettings,
+};
 use crate::event::EventType;
 
 /// The statuses SigmaMind documents; `watch.statuses` filters on exactly these.
@@ -70,17 +72,20 @@ impl Settings {
                 }
             }
         }
-        if !self.watch.all && !self.watch.statuses.is_empty() {
-            warnings.push(
-                "watch.statuses: only applies with watch.all = true; it is ignored".to_string(),
-            );
+        for account in self.accounts() {
+            let (watch, at) = (&account.watch, &account.watch_at);
+            if !watch.all && !watch.statuses.is_empty() {
+                warnings.push(format!(
+                    "{at}.statuses: only applies with {at}.all = true; it is ignored"
+                ));
+            }
+            if !watch.all && (!watch.include.is_empty() || !watch.exclude.is_empty()) {
+                warnings.push(format!(
+                    "{at}.include/exclude: only apply with {at}.all = true; they are ignored"
+                ));
+            }
         }
-        if !self.watch.all && (!self.watch.include.is_empty() || !self.watch.exclude.is_empty()) {
-            warnings.push(
-                "watch.include/exclude: only apply with watch.all = true; they are ignored"
-                    .to_string(),
-            );
-        }
+        warnings.extend(shared_key_warnings(&self.accounts()));
         if self.state.lease_ttl.is_some() && is_sqlite(&self.state.url) {
             warnings.push(
                 "state.lease_ttl: only used with a shared (postgres) state store; it is ignored"
@@ -95,118 +100,39 @@ impl Settings {
     }
 
     fn check_sigmamind(&self, problems: &mut Vec<String>) {
-        let api = &self.sigmamind;
-        match &api.api_key {
-            None => problems.push(
-                "sigmamind.api_key: no API key: set api_key, api_key_file or SIGMAMIND_API_KEY"
-                    .to_string(),
-            ),
-            Some(key) if key.expose().trim().is_empty() => {
-                problems.push("sigmamind.api_key: is empty".to_string())
+        let named = self.has_named_accounts();
+        if named {
+            for key in ["api_key", "api_key_file"] {
+                let set = match key {
+                    "api_key" => self.sigmamind.api_key.is_some(),
+                    _ => self.sigmamind.api_key_file.is_some(),
+                };
+                if set {
+                    problems.push(format!(
+                        "sigmamind.{key}: with [sigmamind.accounts.*] each account has its own key; move it into [sigmamind.accounts.default] to keep watching that account under its stored state"
+                    ));
+                }
             }
-            Some(_) => {}
-        }
-        if let Err(why) = check_http_url(&api.base_url) {
-            problems.push(format!(
-                "sigmamind.base_url: \"{}\" {why}",
-                redact_url(&api.base_url)
-            ));
-        }
-        for (key, value) in [
-            ("sigmamind.timeout", api.timeout),
-            ("sigmamind.connect_timeout", api.connect_timeout),
-        ] {
-            if value.is_zero() {
-                non_zero(problems, key, value);
-            } else {
-                duration_within(problems, key, value, MILLISECOND..=HOUR);
+            if !self.watch.campaigns.is_empty() {
+                problems.push(
+                    "watch.campaigns: with [sigmamind.accounts.*] each account lists its own campaigns; move them into [sigmamind.accounts.default] (or the account they belong to)"
+                        .to_string(),
+                );
+            }
+            for name in self.sigmamind.accounts.keys() {
+                if let Some(why) = account_name_problem(name) {
+                    problems.push(format!("sigmamind.accounts.{name}: {why}"));
+                }
             }
         }
-        if api.max_in_flight == 0 {
-            problems.push("sigmamind.max_in_flight: must be at least 1".to_string());
-        } else {
-            number_within(
-                problems,
-                "sigmamind.max_in_flight",
-                api.max_in_flight,
-                1..=MAX_IN_FLIGHT,
-            );
-        }
-        let rps = api.max_requests_per_second;
-        if !rps.is_finite() || rps < 0.0 {
-            problems.push(format!(
-                "sigmamind.max_requests_per_second: {rps} is not a finite number >= 0 (0 means no budget)"
-            ));
-        } else {
-            number_within(
-                problems,
-                "sigmamind.max_requests_per_second",
-                rps,
-                0.0..=MAX_REQUESTS_PER_SECOND,
-            );
-        }
-        number_within(
-            problems,
-            "sigmamind.max_retries",
-            api.max_retries,
-            0..=MAX_RETRIES,
-        );
-        duration_within(
-            problems,
-            "sigmamind.retry_base",
-            api.retry_base,
-            Duration::ZERO..=HOUR,
-        );
-        duration_within(
-            problems,
-            "sigmamind.retry_max",
-            api.retry_max,
-            Duration::ZERO..=DAY,
-        );
-        if api.retry_base > api.retry_max {
-            problems.push(format!(
-                "sigmamind.retry_base: {} is longer than sigmamind.retry_max ({})",
-                human(api.retry_base),
-                human(api.retry_max)
-            ));
-        }
-        if api.max_response_bytes == 0 {
-            problems.push("sigmamind.max_response_bytes: must be at least 1".to_string());
-        } else {
-            number_within(
-                problems,
-                "sigmamind.max_response_bytes",
-                api.max_response_bytes,
-                1..=MAX_RESPONSE_BYTES,
-            );
+        for account in self.accounts() {
+            check_api(&account.api, &account.api_at, problems);
+            check_selection(&account.watch, &account.watch_at, problems);
         }
     }
 
     fn check_watch(&self, problems: &mut Vec<String>) {
         let watch = &self.watch;
-        if watch.campaigns.is_empty() && !watch.all {
-            problems.push(
-                "watch.campaigns: nothing to watch: list campaign ids or set watch.all = true"
-                    .to_string(),
-            );
-        }
-        for (index, id) in watch.campaigns.iter().enumerate() {
-            if id.trim().is_empty() {
-                problems.push(format!("watch.campaigns[{index}]: is empty"));
-            } else if matches!(id.as_str(), "." | "..") {
-                // Even percent-encoded (%2E) a URL resolves them away: the
-                // request would read the campaign list, not this campaign.
-                problems.push(format!(
-                    "watch.campaigns[{index}]: \"{id}\" cannot be fetched: a URL path cannot hold \".\" or \"..\" as a campaign id"
-                ));
-            }
-        }
-        if watch.page_size == 0 || watch.page_size > MAX_PAGE_SIZE {
-            problems.push(format!(
-                "watch.page_size: {} is outside 1..={MAX_PAGE_SIZE}",
-                watch.page_size
-            ));
-        }
         if watch.interval.is_some() && watch.schedule.is_some() {
             problems.push("watch.interval: set either interval or schedule, not both".to_string());
         }
@@ -240,36 +166,6 @@ impl Settings {
                 watch.unhealthy_after,
                 1..=MAX_UNHEALTHY_AFTER,
             );
-        }
-        for (key, patterns) in [
-            ("watch.include", &watch.include),
-            ("watch.exclude", &watch.exclude),
-        ] {
-            for (index, pattern) in patterns.iter().enumerate() {
-                if let Err(error) = globset::Glob::new(pattern) {
-                    problems.push(format!(
-                        "{key}[{index}]: \"{pattern}\" is not a valid glob: {error}"
-                    ));
-                }
-            }
-        }
-        if watch.list_threshold == 0 {
-            problems.push("watch.list_threshold: must be at least 1".to_string());
-        } else {
-            number_within(
-                problems,
-                "watch.list_threshold",
-                watch.list_threshold,
-                1..=MAX_LIST_THRESHOLD,
-            );
-        }
-        for (index, status) in watch.statuses.iter().enumerate() {
-            if !KNOWN_STATUSES.contains(&status.as_str()) {
-                problems.push(format!(
-                    "watch.statuses[{index}]: \"{status}\" is not one of {}",
-                    KNOWN_STATUSES.join(", ")
-                ));
-            }
         }
     }
 
@@ -454,4 +350,170 @@ fn check_transition(transition: &str) -> Result<(), &'static str> {
         return Err("needs a lower-case status or * on each side of ->");
     }
     Ok(())
+}
+
+/// Two accounts with one key read one workspace twice, as two sets of campaigns.
+fn shared_key_warnings(accounts: &[Account]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (index, first) in accounts.iter().enumerate() {
+        let Some(key) = &first.api.api_key else {
+            continue;
+        };
+        for second in &accounts[index + 1..] {
+            if second.api.api_key.as_ref() == Some(key) && first.api.base_url == second.api.base_url
+            {
+                warnings.push(format!(
+                    "{}: has the same API key as {}: both read the same SigmaMind account, and its campaigns are watched (and alerted on) twice",
+                    second.api_at, first.api_at
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+fn check_api(api: &SigmaMindSettings, at: &str, problems: &mut Vec<String>) {
+    match &api.api_key {
+        None => problems.push(format!(
+            "{at}.api_key: no API key: set api_key, api_key_file{}",
+            if at == "sigmamind" {
+                " or SIGMAMIND_API_KEY"
+            } else {
+                ""
+            }
+        )),
+        Some(key) if key.expose().trim().is_empty() => {
+            problems.push(format!("{at}.api_key: is empty"))
+        }
+        Some(_) => {}
+    }
+    if let Err(why) = check_http_url(&api.base_url) {
+        problems.push(format!(
+            "{at}.base_url: \"{}\" {why}",
+            redact_url(&api.base_url)
+        ));
+    }
+    for (key, value) in [
+        (format!("{at}.timeout"), api.timeout),
+        (format!("{at}.connect_timeout"), api.connect_timeout),
+    ] {
+        if value.is_zero() {
+            non_zero(problems, &key, value);
+        } else {
+            duration_within(problems, &key, value, MILLISECOND..=HOUR);
+        }
+    }
+    if api.max_in_flight == 0 {
+        problems.push(format!("{at}.max_in_flight: must be at least 1"));
+    } else {
+        number_within(
+            problems,
+            &format!("{at}.max_in_flight"),
+            api.max_in_flight,
+            1..=MAX_IN_FLIGHT,
+        );
+    }
+    let rps = api.max_requests_per_second;
+    if !rps.is_finite() || rps < 0.0 {
+        problems.push(format!(
+            "{at}.max_requests_per_second: {rps} is not a finite number >= 0 (0 means no budget)"
+        ));
+    } else {
+        number_within(
+            problems,
+            &format!("{at}.max_requests_per_second"),
+            rps,
+            0.0..=MAX_REQUESTS_PER_SECOND,
+        );
+    }
+    number_within(
+        problems,
+        &format!("{at}.max_retries"),
+        api.max_retries,
+        0..=MAX_RETRIES,
+    );
+    duration_within(
+        problems,
+        &format!("{at}.retry_base"),
+        api.retry_base,
+        Duration::ZERO..=HOUR,
+    );
+    duration_within(
+        problems,
+        &format!("{at}.retry_max"),
+        api.retry_max,
+        Duration::ZERO..=DAY,
+    );
+    if api.retry_base > api.retry_max {
+        problems.push(format!(
+            "{at}.retry_base: {} is longer than {at}.retry_max ({})",
+            human(api.retry_base),
+            human(api.retry_max)
+        ));
+    }
+    if api.max_response_bytes == 0 {
+        problems.push(format!("{at}.max_response_bytes: must be at least 1"));
+    } else {
+        number_within(
+            problems,
+            &format!("{at}.max_response_bytes"),
+            api.max_response_bytes,
+            1..=MAX_RESPONSE_BYTES,
+        );
+    }
+}
+
+fn check_selection(watch: &WatchSettings, at: &str, problems: &mut Vec<String>) {
+    if watch.campaigns.is_empty() && !watch.all {
+        problems.push(format!(
+            "{at}.campaigns: nothing to watch: list campaign ids or set {at}.all = true"
+        ));
+    }
+    for (index, id) in watch.campaigns.iter().enumerate() {
+        if id.trim().is_empty() {
+            problems.push(format!("{at}.campaigns[{index}]: is empty"));
+        } else if matches!(id.as_str(), "." | "..") {
+            // Even percent-encoded (%2E) a URL resolves them away: the
+            // request would read the campaign list, not this campaign.
+            problems.push(format!(
+                "{at}.campaigns[{index}]: \"{id}\" cannot be fetched: a URL path cannot hold \".\" or \"..\" as a campaign id"
+            ));
+        }
+    }
+    if watch.page_size == 0 || watch.page_size > MAX_PAGE_SIZE {
+        problems.push(format!(
+            "{at}.page_size: {} is outside 1..={MAX_PAGE_SIZE}",
+            watch.page_size
+        ));
+    }
+    for (key, patterns) in [
+        (format!("{at}.include"), &watch.include),
+        (format!("{at}.exclude"), &watch.exclude),
+    ] {
+        for (index, pattern) in patterns.iter().enumerate() {
+            if let Err(error) = globset::Glob::new(pattern) {
+                problems.push(format!(
+                    "{key}[{index}]: \"{pattern}\" is not a valid glob: {error}"
+                ));
+            }
+        }
+    }
+    if watch.list_threshold == 0 {
+        problems.push(format!("{at}.list_threshold: must be at least 1"));
+    } else {
+        number_within(
+            problems,
+            &format!("{at}.list_threshold"),
+            watch.list_threshold,
+            1..=MAX_LIST_THRESHOLD,
+        );
+    }
+    for (index, status) in watch.statuses.iter().enumerate() {
+        if !KNOWN_STATUSES.contains(&status.as_str()) {
+            problems.push(format!(
+                "{at}.statuses[{index}]: \"{status}\" is not one of {}",
+                KNOWN_STATUSES.join(", ")
+            ));
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod access;
+mod accounts;
 mod alerting;
 mod alertmanager;
 mod attacks_requests;

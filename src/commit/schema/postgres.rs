@@ -122,6 +122,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
+    // 7: several SigmaMind accounts: a campaign is (account, campaign id); every
+    // row written before is the account `default`'s (see the SQLite script).
+    r#"
+    ALTER TABLE campaign_state ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE campaign_state DROP CONSTRAINT campaign_state_pkey;
+    ALTER TABLE campaign_state ADD PRIMARY KEY (account, key);
+    ALTER TABLE campaign_seen ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE campaign_seen DROP CONSTRAINT campaign_seen_pkey;
+    ALTER TABLE campaign_seen ADD PRIMARY KEY (account, key);
+    ALTER TABLE reminders ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE reminders DROP CONSTRAINT reminders_pkey;
+    ALTER TABLE reminders ADD PRIMARY KEY (account, campaign_id, rule);
+    ALTER TABLE events ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX events_account ON events (account, campaign_id, occurred_at);
+    ALTER TABLE silences ADD COLUMN account TEXT;
+    CREATE TABLE account_health (
+        account      TEXT PRIMARY KEY NOT NULL,
+        health_json  TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

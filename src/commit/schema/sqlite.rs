@@ -125,6 +125,63 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
+    // 7: several SigmaMind accounts: a campaign is (account, campaign id). Every
+    // row written before is the single account's, `default`, so ids, keys
+    // and pending outbox rows stay exactly as they were. SQLite cannot change
+    // a primary key in place: the keyed tables are rebuilt (same transaction).
+    // A silence with no account matches every account.
+    r#"
+    CREATE TABLE campaign_state_by_account (
+        account        TEXT NOT NULL DEFAULT 'default',
+        key            TEXT NOT NULL,
+        state_json     TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        changed_at     INTEGER NOT NULL,
+        status_label   TEXT NOT NULL DEFAULT '',
+        name           TEXT NOT NULL DEFAULT '',
+        upload_errors  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, key)
+    );
+    INSERT INTO campaign_state_by_account
+        (account, key, state_json, seq, changed_at, status_label, name, upload_errors)
+        SELECT 'default', key, state_json, seq, changed_at, status_label, name, upload_errors
+        FROM campaign_state;
+    DROP TABLE campaign_state;
+    ALTER TABLE campaign_state_by_account RENAME TO campaign_state;
+    CREATE INDEX campaign_state_changed ON campaign_state (changed_at, key);
+    CREATE INDEX campaign_state_status ON campaign_state (status_label, changed_at);
+
+    CREATE TABLE campaign_seen_by_account (
+        account       TEXT NOT NULL DEFAULT 'default',
+        key           TEXT NOT NULL,
+        last_seen_at  INTEGER NOT NULL,
+        PRIMARY KEY (account, key)
+    );
+    INSERT INTO campaign_seen_by_account (account, key, last_seen_at)
+        SELECT 'default', key, last_seen_at FROM campaign_seen;
+    DROP TABLE campaign_seen;
+    ALTER TABLE campaign_seen_by_account RENAME TO campaign_seen;
+
+    CREATE TABLE reminders_by_account (
+        account      TEXT NOT NULL DEFAULT 'default',
+        campaign_id  TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        state_json   TEXT NOT NULL,
+        PRIMARY KEY (account, campaign_id, rule)
+    );
+    INSERT INTO reminders_by_account (account, campaign_id, rule, state_json)
+        SELECT 'default', campaign_id, rule, state_json FROM reminders;
+    DROP TABLE reminders;
+    ALTER TABLE reminders_by_account RENAME TO reminders;
+
+    ALTER TABLE events ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX events_account ON events (account, campaign_id, occurred_at);
+    ALTER TABLE silences ADD COLUMN account TEXT;
+    CREATE TABLE account_health (
+        account      TEXT PRIMARY KEY NOT NULL,
+        health_json  TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

@@ -50,17 +50,19 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             for (key, last_seen_at) in unseen {
                 sqlx::query(
-                    "INSERT INTO campaign_seen (key, last_seen_at) VALUES ($1, $2)
-                     ON CONFLICT (key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                    "INSERT INTO campaign_seen (key, last_seen_at, account) VALUES ($1, $2, $3)
+                     ON CONFLICT (account, key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
                 )
                 .bind(key)
                 .bind(millis(*last_seen_at))
+                .bind(self.account())
                 .execute(&mut *tx)
                 .await?;
             }
             for key in seen_again {
-                sqlx::query("DELETE FROM campaign_seen WHERE key = $1")
+                sqlx::query("DELETE FROM campaign_seen WHERE key = $1 AND account = $2")
                     .bind(key)
+                    .bind(self.account())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -83,7 +85,10 @@ impl Store {
     /// The campaigns recorded as no longer being read (see [`Store::record_cycle`]).
     pub async fn unseen_campaigns(&self) -> Result<HashSet<String>, StoreError> {
         on_pool!(self, pool => {
-            let rows = sqlx::query("SELECT key FROM campaign_seen").fetch_all(pool).await?;
+            let rows = sqlx::query("SELECT key FROM campaign_seen WHERE account = $1")
+                .bind(self.account())
+                .fetch_all(pool)
+                .await?;
             rows.iter()
                 .map(|row| row.try_get::<String, _>("key").map_err(StoreError::from))
                 .collect()

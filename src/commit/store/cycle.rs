@@ -99,15 +99,21 @@ impl Store {
                         .bind(millis(state.changed_at))
                         .bind(board::status_label(state))
                         .bind(state.snapshot.name.as_str())
-                        .bind(to_i64(state.snapshot.upload_errors.len() as u64));
+                        .bind(to_i64(state.snapshot.upload_errors.len() as u64))
+                        .bind(self.account());
                 }
                 query.execute(&mut *tx).await?;
             }
             if let Some(json) = &health {
-                sqlx::query(states::UPSERT_HEALTH)
-                    .bind(json.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                if self.account() == crate::config::DEFAULT_ACCOUNT {
+                    sqlx::query(states::UPSERT_HEALTH).bind(json.as_str())
+                } else {
+                    sqlx::query(states::UPSERT_ACCOUNT_HEALTH)
+                        .bind(json.as_str())
+                        .bind(self.account())
+                }
+                .execute(&mut *tx)
+                .await?;
             }
             for routed in &cycle.events {
                 let event = &routed.event;
@@ -118,6 +124,7 @@ impl Store {
                     .bind(millis(event.occurred_at))
                     .bind(event.to_json())
                     .bind(routed.silence)
+                    .bind(self.account())
                     .execute(&mut *tx)
                     .await?;
                 if routed.silence.is_some() {
@@ -138,10 +145,12 @@ impl Store {
                     Some(json) => sqlx::query(reminders::UPSERT_REMINDER)
                         .bind(*campaign)
                         .bind(*rule)
-                        .bind(json.as_str()),
+                        .bind(json.as_str())
+                        .bind(self.account()),
                     None => sqlx::query(reminders::DELETE_REMINDER)
                         .bind(*campaign)
-                        .bind(*rule),
+                        .bind(*rule)
+                        .bind(self.account()),
                 }
                 .execute(&mut *tx)
                 .await?;

@@ -128,7 +128,12 @@ columns_for!(PgRow);
 
 /// `$1, $2, ..., $n` for an IN list.
 pub(super) fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_from(1, n)
+}
+
+/// `$first, ..., $(first + n - 1)`: `n` parameters after `first - 1` others.
+pub(super) fn placeholders_from(first: usize, n: usize) -> String {
+    (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")

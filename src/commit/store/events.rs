@@ -15,8 +15,8 @@ use crate::route::silence::Silence;
 
 /// One new event in the cycle's transaction (kept once, however often committed).
 pub(super) const INSERT_EVENT: &str =
-    "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
+    "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, silence_id, account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
 
 /// An event from history with each channel's delivery state.
 #[derive(Debug, Clone)]
@@ -167,13 +167,14 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(Event, bool)>, StoreError> {
         const SQL: &str = "SELECT id, payload_json, silence_id FROM events
-             WHERE ($1 IS NULL AND campaign_id IS NULL) OR campaign_id = $2
+             WHERE account = $4 AND (($1 IS NULL AND campaign_id IS NULL) OR campaign_id = $2)
              ORDER BY rowid DESC LIMIT $3";
         let rows: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(campaign)
                 .bind(campaign)
                 .bind(i64::from(limit))
+                .bind(self.account())
                 .fetch_all(pool)
                 .await?
                 .iter()

@@ -276,6 +276,7 @@ impl Store {
             location: location.into(),
             lease: None,
             refused: Default::default(),
+            account: std::sync::Arc::from(crate::config::DEFAULT_ACCOUNT),
         }
     }
 }

@@ -11,12 +11,12 @@ use crate::diff::remind::Reminder;
 
 /// A reminder's new timestamps, in the cycle's transaction.
 pub(super) const UPSERT_REMINDER: &str =
-    "INSERT INTO reminders (campaign_id, rule, state_json) VALUES ($1, $2, $3)
-     ON CONFLICT (campaign_id, rule) DO UPDATE SET state_json = excluded.state_json";
+    "INSERT INTO reminders (campaign_id, rule, state_json, account) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (account, campaign_id, rule) DO UPDATE SET state_json = excluded.state_json";
 
 /// A reminder whose condition ended, in the cycle's transaction.
 pub(super) const DELETE_REMINDER: &str =
-    "DELETE FROM reminders WHERE campaign_id = $1 AND rule = $2";
+    "DELETE FROM reminders WHERE campaign_id = $1 AND rule = $2 AND account = $3";
 
 /// A reminder to store for (campaign, rule), or to delete when `reminder` is `None`.
 #[derive(Debug, Clone)]
@@ -53,7 +53,8 @@ impl Store {
     /// Every stored reminder, by (campaign id, rule).
     pub async fn load_reminders(&self) -> Result<HashMap<(String, String), Reminder>, StoreError> {
         let rows: Vec<(String, String, String)> = on_pool!(self, pool => {
-            sqlx::query("SELECT campaign_id, rule, state_json FROM reminders")
+            sqlx::query("SELECT campaign_id, rule, state_json FROM reminders WHERE account = $1")
+                .bind(self.account())
                 .fetch_all(pool)
                 .await?
                 .iter()

@@ -5,21 +5,21 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::dialect::{placeholders, values_rows, Backend, IN_CHUNK};
+use super::dialect::{placeholders_from, values_rows, Backend, IN_CHUNK};
 use super::{Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
 
 /// Values per row of [`upsert_states`].
-pub(super) const STATE_COLUMNS: usize = 7;
+pub(super) const STATE_COLUMNS: usize = 8;
 
 /// `rows` campaigns' new states in one statement, in the cycle's transaction
 /// (bound in column order, row after row). The keys must be distinct: one
 /// statement cannot update a row twice.
 pub(super) fn upsert_states(rows: usize) -> String {
     format!(
-        "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors)
+        "INSERT INTO campaign_state (key, state_json, seq, changed_at, status_label, name, upload_errors, account)
          VALUES {}
-         ON CONFLICT (key) DO UPDATE SET state_json = excluded.state_json,
+         ON CONFLICT (account, key) DO UPDATE SET state_json = excluded.state_json,
              seq = excluded.seq, changed_at = excluded.changed_at,
              status_label = excluded.status_label, name = excluded.name,
              upload_errors = excluded.upload_errors",
@@ -27,9 +27,15 @@ pub(super) fn upsert_states(rows: usize) -> String {
     )
 }
 
-/// The new API health, in the cycle's transaction.
+/// The new API health, in the cycle's transaction. The `default` account's
+/// health stays in `watcher_state` row 1, where earlier releases kept it.
 pub(super) const UPSERT_HEALTH: &str = "INSERT INTO watcher_state (id, health_json) VALUES (1, $1)
      ON CONFLICT (id) DO UPDATE SET health_json = excluded.health_json";
+
+/// Any other account's API health, in its cycle's transaction.
+pub(super) const UPSERT_ACCOUNT_HEALTH: &str =
+    "INSERT INTO account_health (account, health_json) VALUES ($2, $1)
+     ON CONFLICT (account) DO UPDATE SET health_json = excluded.health_json";
 
 impl Store {
     /// Every stored campaign state, by campaign key.
@@ -50,7 +56,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         use futures::TryStreamExt;
         on_pool!(self, pool => {
-            let mut rows = sqlx::query("SELECT key, state_json FROM campaign_state").fetch(pool);
+            let mut rows = sqlx::query("SELECT key, state_json FROM campaign_state WHERE account = $1")
+                .bind(self.account())
+                .fetch(pool);
             while let Some(row) = rows.try_next().await? {
                 let key: String = row.try_get("key")?;
                 let json: String = row.try_get("state_json")?;
@@ -70,11 +78,11 @@ impl Store {
         let mut states = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT key, state_json FROM campaign_state WHERE key IN ({})",
-                placeholders(chunk.len())
+                "SELECT key, state_json FROM campaign_state WHERE account = $1 AND key IN ({})",
+                placeholders_from(2, chunk.len())
             );
             on_pool!(self, pool => {
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query(&sql).bind(self.account());
                 for key in chunk {
                     query = query.bind(*key);
                 }
@@ -92,7 +100,12 @@ impl Store {
     /// The stored API health; the default when never stored.
     pub async fn load_health(&self) -> Result<ApiHealth, StoreError> {
         let json: Option<String> = on_pool!(self, pool => {
-            sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
+            if self.account() == crate::config::DEFAULT_ACCOUNT {
+                sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
+            } else {
+                sqlx::query("SELECT health_json FROM account_health WHERE account = $1")
+                    .bind(self.account())
+            }
                 .fetch_optional(pool)
                 .await?
                 .map(|row| row.try_get("health_json"))

@@ -167,6 +167,7 @@ on_both!(
     the_commit_marker_moves_with_commits_deliveries_and_silences,
     each_action_is_recorded_with_who_and_what,
     a_version_5_store_gains_the_audit_log,
+    one_campaign_id_in_two_accounts_is_two_campaigns,
 );
 
 async fn raw_version(path: &Path) -> i64 {
@@ -622,6 +623,70 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
             .len(),
         1
     );
+}
+
+/// A campaign is (account, campaign id): each account's handle reads and
+/// writes its own states, health, seen rows and reminders, and the `default`
+/// handle is the store as single-account releases wrote it.
+async fn one_campaign_id_in_two_accounts_is_two_campaigns(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    assert_eq!(store.account(), "default");
+    let acme = store.for_account("acme");
+    let mut commit = cycle(&[("evt_default", &["hook"])]);
+    commit.reminders = vec![ReminderWrite {
+        campaign_id: "camp_a".into(),
+        rule: "r".into(),
+        reminder: Some(crate::diff::remind::Reminder {
+            condition: crate::diff::remind::Condition::UploadErrors,
+            since: t0(),
+            last_at: t0(),
+            sent: 0,
+        }),
+    }];
+    store.commit_cycle(&commit).await.unwrap();
+    let mut theirs = cycle(&[("evt_acme", &["hook"])]);
+    theirs.states = vec![(
+        "camp_a".into(),
+        state("camp_a", CampaignStatus::Completed, 9),
+    )];
+    theirs.health = Some(ApiHealth::default());
+    acme.commit_cycle(&theirs).await.unwrap();
+
+    let mine = store.load_states().await.unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine["camp_a"].snapshot.status, CampaignStatus::Paused);
+    let other = acme.load_states().await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other["camp_a"].seq, 9);
+    let chosen = acme.load_states_for(["camp_a", "camp_b"]).await.unwrap();
+    assert_eq!(chosen.len(), 1, "camp_b is only the default account's");
+    assert!(store.load_health().await.unwrap().unhealthy);
+    assert!(!acme.load_health().await.unwrap().unhealthy);
+    assert_eq!(store.load_reminders().await.unwrap().len(), 1);
+    assert!(acme.load_reminders().await.unwrap().is_empty());
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM events WHERE account = 'acme'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM campaign_state WHERE key = 'camp_a'"
+        )
+        .await,
+        2
+    );
+    let outcome = CycleOutcome {
+        started_at: t0(),
+        finished_at: t0(),
+        result: "ok".into(),
+        detail: String::new(),
+    };
+    acme.record_cycle(&[("camp_a".into(), t0())], &[], &outcome)
+        .await
+        .unwrap();
+    assert_eq!(acme.unseen_campaigns().await.unwrap().len(), 1);
+    assert!(store.unseen_campaigns().await.unwrap().is_empty());
 }
 
 async fn commit_cycle_round_trips(kind: Kind) {
