@@ -12,6 +12,7 @@
 
 pub mod bookkeeping;
 mod lease;
+pub mod pruning;
 mod schema;
 #[doc(hidden)]
 pub mod scratch;
@@ -26,6 +27,6 @@ pub use store::{
 };
 pub use store::{
     CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
-    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,
-    StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,
+    OutboxCounts, OutboxEntry, PruneCounts, PruneReport, ReminderWrite, ReplayOutcome, RoutedEvent,
+    SilenceExpiry, Store, StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,
 };

@@ -33,6 +33,7 @@ pub use cycle::{CycleCommit, RoutedEvent};
 pub use events::{DeliveryState, HistoryEntry, StoredEvent};
 pub use outbox::{Delivery, OutboxCounts, OutboxEntry, ReplayOutcome};
 pub use reminders::ReminderWrite;
+pub use retention::{PruneCounts, PruneReport};
 pub use silences::SilenceExpiry;
 
 use super::lease::LeaseState;
@@ -47,6 +48,7 @@ mod events;
 mod open;
 mod outbox;
 mod reminders;
+mod retention;
 mod silences;
 mod states;
 #[cfg(test)]

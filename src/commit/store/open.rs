@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{Connection, Row};
 
@@ -197,7 +198,12 @@ impl Store {
                     .create_if_missing(true)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    // Takes effect only in a file that has no table yet (a new
+                    // store): its pruned pages can then be given back to the file
+                    // system in small steps. An older file keeps auto_vacuum off
+                    // and reuses its free pages instead (docs/retention.md).
+                    .auto_vacuum(SqliteAutoVacuum::Incremental);
                 let pool = sqlite_pool_options(4);
                 (options, pool, path.display().to_string(), true)
             }

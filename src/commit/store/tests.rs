@@ -1178,6 +1178,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
 
 mod board;
 mod full_disk;
+mod retention;
 use board::{
     events_page_by_type_campaign_channel_and_since, the_board_pages_filters_and_counts_campaigns,
     the_commit_marker_moves_with_commits_deliveries_and_silences,
