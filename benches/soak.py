@@ -27,6 +27,9 @@ CHANGE_SHARE = 0.10
 class Sink(http.server.BaseHTTPRequestHandler):
     """Counts every delivery by event id, and status changes per campaign."""
 
+    # Keep-alive, as a real receiver would: HTTP/1.0 would cost a connection per event.
+    protocol_version = "HTTP/1.1"
+
     lock = threading.Lock()
     deliveries = {}  # event id -> times received
     flips = {}  # campaign id -> status_changed events received

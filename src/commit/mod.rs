@@ -26,7 +26,8 @@ pub use store::{
     EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
 };
 pub use store::{
-    CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
-    OutboxCounts, OutboxEntry, PruneCounts, PruneReport, ReminderWrite, ReplayOutcome, RoutedEvent,
-    SilenceExpiry, Store, StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,
+    BackupError, CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState,
+    HistoryEntry, LastCycle, OutboxCounts, OutboxEntry, PruneCounts, PruneReport, ReminderWrite,
+    ReplayOutcome, RoutedEvent, SilenceExpiry, Store, StoreError, StoredEvent,
+    STORE_UNHEALTHY_AFTER,
 };

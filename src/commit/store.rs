@@ -11,6 +11,8 @@
 //! - [`events`]: the event history (`status`, `history`, hints);
 //! - [`silences`], [`reminders`]: the alerting controls' rows;
 //! - [`activity`]: last seen and last cycle, for `status`;
+//! - [`retention`]: pruning what `[state] retention` lets go, and the store's size;
+//! - [`backup`]: `state backup`, a consistent copy of a running SQLite store;
 //! - [`board`]: the board's and the API's read model (pages, filters, counts,
 //!   the commit marker the live board watches);
 //! - [`dialect`]: what differs between SQLite and PostgreSQL, and the shared
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use sqlx::postgres::PgConnectOptions;
 
 pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
+pub use backup::BackupError;
 pub use board::{
     page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
     EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
@@ -42,6 +45,7 @@ use dialect::Backend;
 #[macro_use]
 mod dialect;
 mod activity;
+mod backup;
 mod board;
 mod cycle;
 mod events;
