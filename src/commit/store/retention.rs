@@ -395,6 +395,7 @@ impl Store {
                 }
                 counts.add("events", query.execute(&mut *tx).await?.rows_affected());
             }
+            crate::crash::reached(crate::crash::Stage::DuringPrune);
             tx.commit().await?;
         });
         Ok(counts)
