@@ -171,9 +171,10 @@ def main():
         metrics = scrape(metrics_url)
         cycles = (metrics.get("campaign_watcher_cycle_duration_seconds_sum", 0.0),
                   metrics.get("campaign_watcher_cycle_duration_seconds_count", 0.0))
-        cycle_ms = 0.0
+        cycle_ms, cycles_done = 0.0, 0
         if last and cycles[1] > last[1]:
             cycle_ms = 1000 * (cycles[0] - last[0]) / (cycles[1] - last[1])
+            cycles_done = int(cycles[1] - last[1])
         last = cycles
         row = {
             "t": round(time.monotonic() - begun, 1),
@@ -183,6 +184,7 @@ def main():
             "store_bytes": file_size(state_file),
             "store_metric_bytes": metrics.get("campaign_watcher_store_size_bytes", 0.0),
             "cycle_ms": round(cycle_ms, 1),
+            "cycles": cycles_done,
             "outbox_pending": metrics.get("campaign_watcher_outbox_pending", 0.0),
             "oldest_event_s": metrics.get("campaign_watcher_store_oldest_event_age_seconds", 0.0),
             "pruned_events": metrics.get('campaign_watcher_store_pruned_rows_total{table="events"}', 0.0),
@@ -225,6 +227,7 @@ def main():
         "cycle_ms_mean_after_10": round(sum(r["cycle_ms"] for r in at_ten) / len(at_ten), 1) if at_ten else None,
         "cycle_ms_max_after_10": max(r["cycle_ms"] for r in at_ten) if at_ten else None,
         "outbox_pending_max_after_10": max(r["outbox_pending"] for r in at_ten) if at_ten else None,
+        "cycles_per_5s_min_after_10": min(r["cycles"] for r in at_ten) if at_ten else None,
     }
     verdict["store_within_20_percent"] = bool(at_ten) and all(
         abs(r["store_bytes"] - base) <= 0.2 * base for r in at_ten)

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use sqlx::{Connection, Row};
 
-use crate::helpers::{all_live, eventually, run_cli, run_sql, spawn_daemon, spawn_daemon_with, BinaryApp};
+use crate::helpers::{
+    all_live, eventually, run_cli, run_sql, spawn_daemon, spawn_daemon_with, BinaryApp,
+};
 
 /// Old rows no cycle would write: 300 events of a campaign no longer watched,
 /// an hour old, each sent; and one old event whose row is still pending (due
@@ -43,7 +45,10 @@ async fn scalar(path: &Path, sql: &str) -> String {
 /// The config with `[state] retention` set.
 fn with_retention(config: &Path, retention: &str) {
     let text = std::fs::read_to_string(config).unwrap();
-    let text = text.replace("[state]\n", &format!("[state]\nretention = \"{retention}\"\n"));
+    let text = text.replace(
+        "[state]\n",
+        &format!("[state]\nretention = \"{retention}\"\n"),
+    );
     std::fs::write(config, text).unwrap();
 }
 
@@ -74,7 +79,11 @@ async fn a_prune_killed_midway_leaves_a_consistent_store_that_the_next_run_prune
         .unwrap_or_else(|_| panic!("no crash during the prune: {}", daemon.logs()))
         .unwrap();
     assert!(!status.success());
-    assert!(daemon.logs().contains("aborting at during_prune"), "{}", daemon.logs());
+    assert!(
+        daemon.logs().contains("aborting at during_prune"),
+        "{}",
+        daemon.logs()
+    );
 
     // The batch's transaction never committed: nothing of it is half done.
     assert_eq!(scalar(&state, "PRAGMA integrity_check").await, "ok");
@@ -89,9 +98,10 @@ async fn a_prune_killed_midway_leaves_a_consistent_store_that_the_next_run_prune
     let pruned = eventually(Duration::from_secs(30), || {
         let state = state.clone();
         let count = std::thread::spawn(move || {
-            tokio::runtime::Runtime::new()
-                .unwrap()
-                .block_on(scalar(&state, "SELECT CAST(COUNT(*) AS TEXT) FROM events WHERE campaign_id = 'camp_old'"))
+            tokio::runtime::Runtime::new().unwrap().block_on(scalar(
+                &state,
+                "SELECT CAST(COUNT(*) AS TEXT) FROM events WHERE campaign_id = 'camp_old'",
+            ))
         })
         .join()
         .unwrap();
@@ -102,7 +112,11 @@ async fn a_prune_killed_midway_leaves_a_consistent_store_that_the_next_run_prune
     let kept = scalar(&state, "SELECT group_concat(id) FROM (SELECT id FROM events WHERE campaign_id = 'camp_old' ORDER BY id)").await;
     assert_eq!(kept, "old_300,old_pending");
     assert_eq!(
-        scalar(&state, "SELECT status FROM outbox WHERE event_id = 'old_pending'").await,
+        scalar(
+            &state,
+            "SELECT status FROM outbox WHERE event_id = 'old_pending'"
+        )
+        .await,
         "pending"
     );
     let _ = daemon.terminate(Duration::from_secs(10)).await;
@@ -131,7 +145,10 @@ async fn state_backup_copies_a_running_store_and_never_overwrites() {
     assert!(made.stdout.contains("integrity checked"), "{}", made.stdout);
     assert_eq!(scalar(&copy, "PRAGMA integrity_check").await, "ok");
     let campaigns = "SELECT CAST(COUNT(*) AS TEXT) FROM campaign_state";
-    assert_eq!(scalar(&copy, campaigns).await, scalar(&state, campaigns).await);
+    assert_eq!(
+        scalar(&copy, campaigns).await,
+        scalar(&state, campaigns).await
+    );
 
     let again = run_cli(&["--config", config_arg, "state", "backup", copy_arg], &[]).await;
     assert_eq!(again.code, Some(2), "{}", again.stderr);
