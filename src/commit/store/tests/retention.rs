@@ -445,3 +445,26 @@ on_both_databases!(
     ended_silences_and_unwatched_campaigns_go,
     a_resume_through_a_silence_still_finds_a_start_older_than_the_retention,
 );
+
+/// On a shared store only the leader prunes: each batch checks the lease
+/// inside its transaction, so a replica that is not (or no longer) the leader
+/// removes nothing.
+#[tokio::test]
+async fn a_replica_without_the_leader_lease_prunes_nothing() {
+    let (store, _scratch) = fresh(Kind::Postgres).await;
+    for n in 0..5 {
+        put(
+            &store,
+            settings(&format!("e{n}"), "camp_a", t0() - minutes(600 - n)),
+            None,
+        )
+        .await;
+    }
+    send_all_but(&store, &[]).await;
+    let standby = store
+        .clone()
+        .with_lease(crate::commit::LeaseState::new(Duration::from_secs(15)));
+    let refused = standby.prune(t0(), 500, Duration::from_secs(60)).await;
+    assert!(matches!(refused, Err(StoreError::NotLeader)), "{refused:?}");
+    assert_eq!(event_ids(&store).await.len(), 5);
+}
