@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, Row};
 
@@ -198,12 +197,7 @@ impl Store {
                     .create_if_missing(true)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
-                    .foreign_keys(true)
-                    // Takes effect only in a file that has no table yet (a new
-                    // store): its pruned pages can then be given back to the file
-                    // system in small steps. An older file keeps auto_vacuum off
-                    // and reuses its free pages instead (docs/retention.md).
-                    .auto_vacuum(SqliteAutoVacuum::Incremental);
+                    .foreign_keys(true);
                 let pool = sqlite_pool_options(4);
                 (options, pool, path.display().to_string(), true)
             }
