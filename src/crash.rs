@@ -18,6 +18,8 @@ pub enum Stage {
     AfterCommit,
     /// A receiver answered 2xx; the outbox row is not yet marked sent.
     AfterSend,
+    /// A retention batch deleted its rows; its transaction is not committed.
+    DuringPrune,
 }
 
 impl Stage {
@@ -26,6 +28,7 @@ impl Stage {
             "after_fetch" => Some(Self::AfterFetch),
             "after_commit" => Some(Self::AfterCommit),
             "after_send" => Some(Self::AfterSend),
+            "during_prune" => Some(Self::DuringPrune),
             _ => None,
         }
     }
@@ -35,6 +38,7 @@ impl Stage {
             Self::AfterFetch => "after_fetch",
             Self::AfterCommit => "after_commit",
             Self::AfterSend => "after_send",
+            Self::DuringPrune => "during_prune",
         }
     }
 }
@@ -58,7 +62,7 @@ pub fn arm_from_env() -> Result<(), String> {
             Ok(())
         }
         _ => Err(format!(
-            "{CRASH_ENV}={text:?} is not STAGE[:N] with STAGE one of after_fetch, after_commit, after_send; unset it (it is a testing aid)"
+            "{CRASH_ENV}={text:?} is not STAGE[:N] with STAGE one of after_fetch, after_commit, after_send, during_prune; unset it (it is a testing aid)"
         )),
     }
 }

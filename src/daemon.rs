@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
+use crate::commit::pruning::Pruner;
 use crate::commit::{StateLock, StateLockError, Store, StoreError};
 use crate::config::{ConfigError, Settings};
 use crate::deliver::heartbeat::Heartbeat;
@@ -432,6 +433,7 @@ impl Daemon {
             stop.clone(),
             metrics.clone(),
             status.clone(),
+            Pruner::new(settings.state.retention(), metrics.clone()),
         ));
         let access = Arc::new(http::Access::new(&settings.http, metrics.clone()));
         let http_task = http_listener.map(|listener| {
@@ -737,6 +739,7 @@ async fn cycle_loop(
     stop: CancellationToken,
     metrics: Metrics,
     status: ServiceStatus,
+    mut pruner: Pruner,
 ) {
     let mut alarm = StoreAlarm::default();
     loop {
@@ -760,6 +763,7 @@ async fn cycle_loop(
                         metrics.record_cycle(&report.figures());
                         status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
                         close_store_episode(&watcher, &mut alarm).await;
+                        pruner.after_cycle(watcher.store(), Utc::now()).await;
                     }
                     Err(StoreError::NotLeader) => {
                         tracing::warn!("leadership lost during a cycle: none of its events were committed; the new leader polls from here");

@@ -149,6 +149,15 @@ struct Families {
     leader: Gauge,
     password_checks: Family<PasswordCheckLabels, Counter>,
     logins_held_back: Counter,
+    store_pruned: Family<TableLabels, Counter>,
+    store_size: Gauge,
+    oldest_event_age: Gauge,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    /// A state-store table (events, outbox, silences, ...): a fixed, short list.
+    table: String,
 }
 
 /// The daemon's metrics. Clones share one registry.
@@ -257,6 +266,26 @@ impl Metrics {
             "Logins refused unchecked because their address failed too often",
             logins_held_back.clone(),
         );
+        let store_pruned = Family::<TableLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_store_pruned_rows",
+            "State-store rows removed by the retention, by table",
+            store_pruned.clone(),
+        );
+        let store_size = Gauge::default();
+        registry.register_with_unit(
+            "campaign_watcher_store_size",
+            "Size of the state store (the SQLite database's pages, or pg_database_size)",
+            Unit::Bytes,
+            store_size.clone(),
+        );
+        let oldest_event_age = Gauge::default();
+        registry.register_with_unit(
+            "campaign_watcher_store_oldest_event_age",
+            "Age of the oldest event kept in the history (0 when it is empty)",
+            Unit::Seconds,
+            oldest_event_age.clone(),
+        );
         registry.register(
             "campaign_watcher_build",
             "Build information",
@@ -283,6 +312,9 @@ impl Metrics {
                 leader,
                 password_checks,
                 logins_held_back,
+                store_pruned,
+                store_size,
+                oldest_event_age,
             }),
         }
     }
@@ -312,6 +344,28 @@ impl Metrics {
                 .get_or_create(&StatusLabels { status: bucket })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+    }
+
+    /// What one retention round removed (rows by table), and the store's size
+    /// and oldest kept event after it.
+    pub fn record_store(
+        &self,
+        pruned: &BTreeMap<&'static str, u64>,
+        size_bytes: u64,
+        oldest_event_age: Duration,
+    ) {
+        let m = &self.inner;
+        for (table, rows) in pruned {
+            m.store_pruned
+                .get_or_create(&TableLabels {
+                    table: (*table).to_string(),
+                })
+                .inc_by(*rows);
+        }
+        m.store_size
+            .set(i64::try_from(size_bytes).unwrap_or(i64::MAX));
+        m.oldest_event_age
+            .set(i64::try_from(oldest_event_age.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// A cycle that could not be committed.
@@ -482,6 +536,11 @@ mod tests {
         );
         metrics.record_notification("ops-hook", NotificationResult::sent);
         metrics.set_outbox(3, 1);
+        metrics.record_store(
+            &BTreeMap::from([("events", 40), ("outbox", 80)]),
+            4096,
+            Duration::from_secs(600),
+        );
         let text = metrics.encode();
         for expected in [
             "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"2xx\"} 1",
@@ -489,6 +548,9 @@ mod tests {
             "campaign_watcher_notifications_total{channel=\"ops-hook\",result=\"sent\"} 1",
             "campaign_watcher_outbox_pending 3",
             "campaign_watcher_outbox_dead 1",
+            "campaign_watcher_store_pruned_rows_total{table=\"outbox\"} 80",
+            "campaign_watcher_store_size_bytes 4096",
+            "campaign_watcher_store_oldest_event_age_seconds 600",
             "campaign_watcher_leader 1",
             "campaign_watcher_build_info{version=\"",
             "campaign_watcher_campaigns{status=\"live\"} 0",

@@ -27,6 +27,7 @@ mod run;
 mod signals;
 mod silence;
 mod simulate;
+mod state;
 mod status;
 mod store_access;
 mod test_notify;
@@ -46,6 +47,7 @@ pub use outbox::OutboxCommand;
 pub use routes::RoutesCommand;
 pub use signals::shutdown_signal;
 pub use silence::SilenceCommand;
+pub use state::StateCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -116,6 +118,11 @@ pub enum Command {
     Outbox {
         #[command(subcommand)]
         action: OutboxCommand,
+    },
+    /// Administer the state store: `state backup PATH` copies a running SQLite store.
+    State {
+        #[command(subcommand)]
+        action: StateCommand,
     },
     /// Keep matching events in history without sending them, for a while.
     Silence {
@@ -309,6 +316,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Status { json, filter } => status::status(config, json, filter).await,
         Command::Outbox { action } => outbox::outbox(config, action).await,
         Command::Silence { action } => silence::silence(config, action).await,
+        Command::State { action } => state::state(config, action).await,
         Command::History {
             campaign,
             since,

@@ -154,6 +154,12 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
     let activity = store.campaign_activity().await.map_err(read)?;
     let last_cycle = store.last_cycle().await.map_err(read)?;
     let silences = store.silences(now, false).await.map_err(read)?;
+    let store_size = store.size_bytes().await.map_err(read)?;
+    let oldest_event = store.oldest_event_at().await.map_err(read)?;
+    let retention = settings
+        .state
+        .retention()
+        .map(|kept| humantime::format_duration(kept).to_string());
     let held = store
         .outbox_entries(false)
         .await
@@ -207,6 +213,12 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
             "silences": silences,
             "last_cycle": last_cycle,
             "recent_events": events,
+            "store": {
+                "kind": store.kind(),
+                "size_bytes": store_size,
+                "retention": retention.as_deref().unwrap_or("0"),
+                "oldest_event_at": oldest_event,
+            },
         });
         print_json(&body);
         return Ok(());
@@ -246,6 +258,13 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         outbox.pending,
         outbox.dead,
         outbox.sent
+    );
+    say!(
+        "store: {} {:.1} MB, retention {}, oldest event {}",
+        store.kind(),
+        store_size as f64 / 1e6,
+        retention.as_deref().unwrap_or("none (everything is kept)"),
+        oldest_event.map_or_else(|| "-".to_string(), stamp)
     );
     for silence in &silences {
         say!(

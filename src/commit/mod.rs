@@ -12,6 +12,7 @@
 
 pub mod bookkeeping;
 mod lease;
+pub mod pruning;
 mod schema;
 #[doc(hidden)]
 pub mod scratch;
@@ -26,7 +27,8 @@ pub use store::{
 };
 pub use store::{Actor, AuditRecord, OUTBOX_REPLAY, SILENCE_CREATE, SILENCE_END};
 pub use store::{
-    CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState, HistoryEntry, LastCycle,
-    OutboxCounts, OutboxEntry, ReminderWrite, ReplayOutcome, RoutedEvent, SilenceExpiry, Store,
-    StoreError, StoredEvent, STORE_UNHEALTHY_AFTER,
+    BackupError, CampaignActivity, CycleCommit, CycleOutcome, Delivery, DeliveryState,
+    HistoryEntry, LastCycle, OutboxCounts, OutboxEntry, PruneCounts, PruneReport, ReminderWrite,
+    ReplayOutcome, RoutedEvent, SilenceExpiry, Store, StoreError, StoredEvent,
+    STORE_UNHEALTHY_AFTER,
 };

@@ -12,6 +12,8 @@
 //! - [`silences`], [`reminders`]: the alerting controls' rows;
 //! - [`audit`]: who made, ended or replayed what (the operators' actions go through it);
 //! - [`activity`]: last seen and last cycle, for `status`;
+//! - [`retention`]: pruning what `[state] retention` lets go, and the store's size;
+//! - [`backup`]: `state backup`, a consistent copy of a running SQLite store;
 //! - [`board`]: the board's and the API's read model (pages, filters, counts,
 //!   the commit marker the live board watches);
 //! - [`dialect`]: what differs between SQLite and PostgreSQL, and the shared
@@ -27,6 +29,7 @@ use sqlx::postgres::PgConnectOptions;
 
 pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
 pub use audit::{Actor, AuditRecord, OUTBOX_REPLAY, SILENCE_CREATE, SILENCE_END};
+pub use backup::BackupError;
 pub use board::{
     page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
     EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
@@ -35,6 +38,7 @@ pub use cycle::{CycleCommit, RoutedEvent};
 pub use events::{DeliveryState, HistoryEntry, StoredEvent};
 pub use outbox::{Delivery, OutboxCounts, OutboxEntry, ReplayOutcome};
 pub use reminders::ReminderWrite;
+pub use retention::{PruneCounts, PruneReport};
 pub use silences::SilenceExpiry;
 
 use super::lease::LeaseState;
@@ -44,12 +48,14 @@ use dialect::Backend;
 mod dialect;
 mod activity;
 mod audit;
+mod backup;
 mod board;
 mod cycle;
 mod events;
 mod open;
 mod outbox;
 mod reminders;
+mod retention;
 mod silences;
 mod states;
 #[cfg(test)]

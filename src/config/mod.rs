@@ -199,6 +199,24 @@ pub struct StateSettings {
     pub url: String,
     #[serde(default, with = "humantime_serde")]
     pub lease_ttl: Option<Duration>,
+    /// How long the event history, finished outbox rows, ended silences and
+    /// the state of campaigns no longer watched are kept; `"0"` keeps
+    /// everything (docs/retention.md says what always stays).
+    #[serde(default = "default_retention", with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl StateSettings {
+    /// The retention, or none when everything is kept (`retention = "0"`).
+    pub fn retention(&self) -> Option<Duration> {
+        (!self.retention.is_zero()).then_some(self.retention)
+    }
+}
+
+/// 90 days: a quarter of history for `history` and the board, and a file of a
+/// few hundred MB for a busy account (docs/retention.md).
+fn default_retention() -> Duration {
+    Duration::from_secs(90 * 24 * 3600)
 }
 
 /// `[heartbeat]`: a dead-man's switch. After every cycle that read the API the
@@ -380,6 +398,7 @@ impl Default for StateSettings {
         Self {
             url: default_state_url(),
             lease_ttl: None,
+            retention: default_retention(),
         }
     }
 }
@@ -389,6 +408,7 @@ impl fmt::Debug for StateSettings {
         f.debug_struct("StateSettings")
             .field("url", &url::redact_url(&self.url))
             .field("lease_ttl", &self.lease_ttl)
+            .field("retention", &self.retention)
             .finish()
     }
 }

@@ -367,6 +367,7 @@ fn validate_reports_every_problem_at_once() {
         [state]
         url = "postgres://u:p@db/cw"
         lease_ttl = "1s"
+        retention = "30s"
         [http]
         listen = "localhost"
         [channels."bad name"]
@@ -403,6 +404,7 @@ fn validate_reports_every_problem_at_once() {
         "watch.unhealthy_after:",
         "watch.statuses[1]: \"running\"",
         "state.lease_ttl: 1s is too short",
+        "state.retention: 30s is outside the allowed range",
         "http.listen:",
         "channels.bad name: the name may only contain",
         "channels.hook.secret: must start with whsec_",
@@ -444,6 +446,8 @@ fn valid_values_pass_validation() {
         "[state]\nurl = \"postgres://watcher:pw@db:5432/cw\"\nlease_ttl = \"10s\"",
         "[state]\nurl = \"postgresql://watcher@db/cw?sslmode=require\"",
         "[state]\nurl = \"sqlite::memory:\"",
+        "[state]\nretention = \"0\"",
+        "[state]\nretention = \"5m\"",
         "[http]\nlisten = \"[::1]:9464\"",
         "[channels.c]\nkind = \"console\"\n[[rules]]\ntransitions = [\"*->archived\"]\nchannels = [\"c\"]",
         "[sigmamind]\nbase_url = \"http://127.0.0.1:8080/v1\"\nmax_requests_per_second = 0",

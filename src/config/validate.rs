@@ -190,6 +190,15 @@ impl Settings {
                 duration_within(problems, "state.lease_ttl", ttl, 3 * SECOND..=HOUR);
             }
         }
+        if let Some(retention) = self.state.retention() {
+            // Under a minute the history would not even hold the last cycles.
+            duration_within(
+                problems,
+                "state.retention",
+                retention,
+                60 * SECOND..=3650 * DAY,
+            );
+        }
         self.http.check(problems);
         if let Some(url) = &self.heartbeat.url {
             // The URL is a secret: say what is wrong without repeating it.

@@ -198,8 +198,29 @@ async fn version_table_present(
     Ok(present > 0)
 }
 
+/// Whether the file holds no table at all (a new store).
+async fn is_empty(executor: impl sqlx::SqliteExecutor<'_>) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS tables FROM sqlite_master")
+        .fetch_one(executor)
+        .await?;
+    Ok(row.try_get::<i64, _>("tables")? == 0)
+}
+
 /// Apply every pending migration, or refuse a newer file without touching it.
 pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
+    // Only a file with no table yet can take incremental auto-vacuum without
+    // rewriting it: pruned pages can then be given back in small steps
+    // (docs/retention.md). The VACUUM of the empty file writes the setting into
+    // its header. Not a connect option: on a file that has it, setting it again
+    // writes the header, and a file refused below (newer schema) must stay
+    // byte for byte as it was.
+    let mut conn = pool.acquire().await?;
+    if is_empty(&mut *conn).await? {
+        sqlx::raw_sql("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")
+            .execute(&mut *conn)
+            .await?;
+    }
+    drop(conn);
     // IMMEDIATE takes the write lock up front: a deferred transaction that reads
     // and then writes can fail with SQLITE_BUSY without waiting for busy_timeout.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;

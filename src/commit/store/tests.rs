@@ -1282,6 +1282,7 @@ mod audit;
 mod board;
 mod full_disk;
 use audit::{a_version_5_store_gains_the_audit_log, each_action_is_recorded_with_who_and_what};
+mod retention;
 use board::{
     events_page_by_type_campaign_channel_and_since, the_board_pages_filters_and_counts_campaigns,
     the_commit_marker_moves_with_commits_deliveries_and_silences,

@@ -1,0 +1,81 @@
+//! `state backup`: a consistent copy of a running SQLite store, made with
+//! `VACUUM INTO` (one read transaction: the copy is the store as of one
+//! commit, compacted, while the daemon goes on writing). PostgreSQL has its
+//! own tools (`pg_dump`), which the docs name.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, Row};
+
+use super::dialect::Backend;
+use super::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("the state store is on PostgreSQL: back it up with pg_dump (docs/schema.md#backup-and-restore)")]
+    Postgres,
+    #[error("{} already exists: name a new file (a backup never overwrites one)", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot write the backup {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+    #[error("the backup {} fails SQLite's integrity check ({reason}); it was removed", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Copy this SQLite store into the new file `path` and check the copy;
+    /// returns the copy's size in bytes.
+    pub async fn backup_to(&self, path: &Path) -> Result<u64, BackupError> {
+        let Backend::Sqlite(pool) = &self.backend else {
+            return Err(BackupError::Postgres);
+        };
+        if path.exists() {
+            return Err(BackupError::Exists(path.to_path_buf()));
+        }
+        let write = |reason: String| BackupError::Write {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let target = path
+            .to_str()
+            .ok_or_else(|| write("the path is not valid UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(pool)
+            .await
+            .map_err(|e| write(e.to_string()))?;
+        if let Err(reason) = quick_check(path).await {
+            let _ = std::fs::remove_file(path);
+            return Err(BackupError::Damaged {
+                path: path.to_path_buf(),
+                reason,
+            });
+        }
+        std::fs::metadata(path)
+            .map(|meta| meta.len())
+            .map_err(|e| write(e.to_string()))
+    }
+}
+
+/// SQLite's `quick_check` of a closed file, read-only.
+async fn quick_check(path: &Path) -> Result<(), String> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let verdict: String = sqlx::query("PRAGMA quick_check")
+        .fetch_one(&mut conn)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    match verdict.as_str() {
+        "ok" => Ok(()),
+        _ => Err(verdict),
+    }
+}
