@@ -113,8 +113,8 @@ where
 
     let overrides = env_overrides(
         env,
-        &file_channel_names(&file_config),
-        &file_account_names(&file_config),
+        &file_table_names(&file_config, &["channels"]),
+        &file_table_names(&file_config, &["sigmamind", "accounts"]),
         &mut problems,
     );
     let env_names = overrides.names.clone();
@@ -168,25 +168,20 @@ fn strip_source_excerpt(message: &str) -> String {
         .join(": ")
 }
 
-fn file_channel_names(config: &Config) -> Vec<String> {
-    match &config.cache.kind {
-        ValueKind::Table(root) => match root.get("channels").map(|value| &value.kind) {
-            Some(ValueKind::Table(channels)) => channels.keys().cloned().collect(),
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
+/// The names of the file's tables at `path` (`["channels"]`: its channels).
+fn file_table_names(config: &Config, path: &[&str]) -> Vec<String> {
+    let mut kind = &config.cache.kind;
+    for part in path {
+        let ValueKind::Table(table) = kind else {
+            return Vec::new();
+        };
+        let Some(value) = table.get(*part) else {
+            return Vec::new();
+        };
+        kind = &value.kind;
     }
-}
-
-fn file_account_names(config: &Config) -> Vec<String> {
-    let ValueKind::Table(root) = &config.cache.kind else {
-        return Vec::new();
-    };
-    let Some(ValueKind::Table(sigmamind)) = root.get("sigmamind").map(|value| &value.kind) else {
-        return Vec::new();
-    };
-    match sigmamind.get("accounts").map(|value| &value.kind) {
-        Some(ValueKind::Table(accounts)) => accounts.keys().cloned().collect(),
+    match kind {
+        ValueKind::Table(names) => names.keys().cloned().collect(),
         _ => Vec::new(),
     }
 }
@@ -254,8 +249,8 @@ fn env_overrides(
             continue;
         }
         let name = original_names.get(&key).cloned().unwrap_or_default();
-        let key = match_channel_name(&key, file_channels);
-        let key = match_account_name(&key, file_accounts);
+        let key = match_section_name(&key, "channels", file_channels);
+        let key = match_section_name(&key, "sigmamind.accounts", file_accounts);
         let value = if LIST_KEYS.contains(&key.as_str())
             || is_channel_list_key(&key)
             || is_account_list_key(&key)
@@ -272,17 +267,25 @@ fn env_overrides(
 
 /// Environment variable names are upper-case and often cannot contain `-`, so
 /// `CAMPAIGN_WATCHER__CHANNELS__OPS_HOOK__URL` overrides `[channels.ops-hook]` (or
-/// `[channels.OpsHook]`) when exactly one file channel matches that way.
-fn match_channel_name(key: &str, file_channels: &[String]) -> String {
-    let mut parts = key.splitn(3, '.');
-    let (Some("channels"), Some(name), rest) = (parts.next(), parts.next(), parts.next()) else {
+/// `[channels.OpsHook]`), and `CAMPAIGN_WATCHER__SIGMAMIND__ACCOUNTS__ACME_EU__API_KEY`
+/// overrides `[sigmamind.accounts.acme-eu]`, when exactly one name of the file's
+/// `section` (`channels`, `sigmamind.accounts`) matches that way.
+fn match_section_name(key: &str, section: &str, file_names: &[String]) -> String {
+    let Some(after) = key
+        .strip_prefix(section)
+        .and_then(|after| after.strip_prefix('.'))
+    else {
         return key.to_string();
     };
-    let fold = |text: &str| text.to_lowercase().replace('-', "_");
-    if file_channels.iter().any(|known| known == name) {
+    let (name, rest) = match after.split_once('.') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (after, None),
+    };
+    if file_names.iter().any(|known| known == name) {
         return key.to_string();
     }
-    let candidates: Vec<&String> = file_channels
+    let fold = |text: &str| text.to_lowercase().replace('-', "_");
+    let candidates: Vec<&String> = file_names
         .iter()
         .filter(|known| fold(known) == fold(name))
         .collect();
@@ -291,8 +294,8 @@ fn match_channel_name(key: &str, file_channels: &[String]) -> String {
         _ => name,
     };
     match rest {
-        Some(rest) => format!("channels.{name}.{rest}"),
-        None => format!("channels.{name}"),
+        Some(rest) => format!("{section}.{name}.{rest}"),
+        None => format!("{section}.{name}"),
     }
 }
 
@@ -300,34 +303,6 @@ fn match_channel_name(key: &str, file_channels: &[String]) -> String {
 fn is_account_list_key(key: &str) -> bool {
     let parts: Vec<&str> = key.split('.').collect();
     matches!(parts.as_slice(), ["sigmamind", "accounts", _, leaf] if ACCOUNT_LIST_KEYS.contains(leaf))
-}
-
-/// `CAMPAIGN_WATCHER__SIGMAMIND__ACCOUNTS__ACME_EU__API_KEY` overrides
-/// `[sigmamind.accounts.acme-eu]` when exactly one file account folds that way
-/// (shells cannot export a variable with `-` in its name).
-fn match_account_name(key: &str, file_accounts: &[String]) -> String {
-    let mut parts = key.splitn(4, '.');
-    let (Some("sigmamind"), Some("accounts"), Some(name), rest) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return key.to_string();
-    };
-    if file_accounts.iter().any(|known| known == name) {
-        return key.to_string();
-    }
-    let fold = |text: &str| text.to_lowercase().replace('-', "_");
-    let candidates: Vec<&String> = file_accounts
-        .iter()
-        .filter(|known| fold(known) == fold(name))
-        .collect();
-    let name = match candidates.as_slice() {
-        [only] => only.as_str(),
-        _ => name,
-    };
-    match rest {
-        Some(rest) => format!("sigmamind.accounts.{name}.{rest}"),
-        None => format!("sigmamind.accounts.{name}"),
-    }
 }
 
 fn split_list(value: Value) -> Value {
