@@ -138,7 +138,6 @@ impl Pieces {
         settings
             .validate()
             .map_err(|problems| ConfigError::invalid("configuration", problems))?;
-        refuse_named_accounts(settings)?;
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
@@ -196,31 +195,6 @@ impl Pieces {
     }
 }
 
-/// Accounts other than `default` are read, stored and keyed per account, but
-/// their events do not carry the account yet (payload `account`, per-account
-/// incident keys), so receivers could not tell two accounts' campaigns apart
-/// and one account could resolve another's incidents: until then they are
-/// refused in one sentence. `[sigmamind.accounts.default]` alone runs.
-fn refuse_named_accounts(settings: &Settings) -> Result<(), ConfigError> {
-    let named: Vec<String> = settings
-        .accounts()
-        .into_iter()
-        .map(|account| account.name)
-        .filter(|name| name != crate::config::DEFAULT_ACCOUNT)
-        .collect();
-    if named.is_empty() {
-        return Ok(());
-    }
-    Err(ConfigError::invalid(
-        "configuration",
-        vec![format!(
-            "sigmamind.accounts: this build runs only the account \"{}\"; {} need events that carry their account, which this build does not send yet",
-            crate::config::DEFAULT_ACCOUNT,
-            named.join(", ")
-        )],
-    ))
-}
-
 pub struct Daemon {
     watcher: Arc<Watcher>,
     dispatcher: Dispatcher,
@@ -273,8 +247,10 @@ impl Daemon {
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
-        let reasserters =
-            reassert::reasserters(&pieces.channels, &store, watched_campaigns(settings));
+        let reasserters = reassert::reasserters(
+            &pieces.channels,
+            &reassert::reasserted_accounts(settings, &store),
+        );
         status.set_standby(elector.is_some());
         Ok(Self {
             watcher: Arc::new(pieces.watcher),
@@ -441,6 +417,7 @@ impl Daemon {
                 status: status.clone(),
                 metrics: metrics.clone(),
                 store: store.clone(),
+                accounts: settings.accounts().into_iter().map(|a| a.name).collect(),
                 access: access.clone(),
             };
             http::serve(listener, state, stop.clone())
@@ -660,8 +637,10 @@ impl Reload<'_> {
         if !running.settings.http.same_access(&settings.http) {
             running.access.reload(&settings.http);
         }
-        let reasserters =
-            reassert::reasserters(&pieces.channels, self.store, watched_campaigns(&settings));
+        let reasserters = reassert::reasserters(
+            &pieces.channels,
+            &reassert::reasserted_accounts(&settings, self.store),
+        );
         let campaigns: usize = settings
             .accounts()
             .iter()
@@ -708,17 +687,6 @@ impl Reload<'_> {
             path.display()
         );
     }
-}
-
-/// The campaigns Alertmanager alerts may concern: the explicit ids, or any with `watch.all`.
-fn watched_campaigns(settings: &Settings) -> Option<std::collections::BTreeSet<String>> {
-    let accounts = settings.accounts();
-    (!accounts.iter().any(|account| account.watch.all)).then(|| {
-        accounts
-            .iter()
-            .flat_map(|account| account.watch.campaigns.iter().cloned())
-            .collect()
-    })
 }
 
 /// One log line, whatever the error: the running configuration stays.

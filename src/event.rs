@@ -195,6 +195,18 @@ pub struct Event {
     /// no hint applies to, and missing from events stored before it existed.
     #[serde(default)]
     pub hints: Vec<Hint>,
+    /// The SigmaMind account (issue 18), additive to payload v1: `"default"`
+    /// for a single-account watcher, and for events stored before accounts
+    /// existed; `null` for events about the whole watcher (its store, its
+    /// channels, a test, a quiet-hours digest), which belong to no account.
+    #[serde(default = "default_account")]
+    pub account: Option<String>,
+}
+
+/// The account of events stored before accounts existed, and of a
+/// single-account watcher's.
+pub fn default_account() -> Option<String> {
+    Some(DEFAULT_ACCOUNT.to_string())
 }
 
 pub const PAYLOAD_VERSION: &str = "1";
@@ -218,7 +230,29 @@ impl Event {
             changes: vec![],
             summary,
             hints: vec![],
+            account: None,
         }
+    }
+
+    /// The account this event is about: `None` for the whole watcher.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
+    /// Whether this event belongs to an account other than `default`: those
+    /// name their account in messages and incident keys, while `default`'s
+    /// stay exactly as single-account releases made them.
+    pub fn named_account(&self) -> Option<&str> {
+        self.account().filter(|account| *account != DEFAULT_ACCOUNT)
+    }
+
+    /// Make this event `account`'s: the account joins the payload, and the id
+    /// of every account but `default` is derived from it ([`account_event_id`]).
+    /// The cycle does it exactly once, before routing, to every event it
+    /// produces (twice would derive the id twice).
+    pub fn assign_account(&mut self, account: &str) {
+        self.id = account_event_id(account, &self.id);
+        self.account = Some(account.to_string());
     }
 
     /// The status transition of a `campaign.status_changed` event, as `(from, to)`.
@@ -253,6 +287,7 @@ impl Event {
             changes: vec![],
             summary,
             hints: vec![],
+            account: default_account(),
         }
     }
 
@@ -313,6 +348,37 @@ mod utc_seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_payload_carries_the_account_and_old_payloads_are_defaults() {
+        let mut event = crate::render::sample_event(EventType::StatusChanged, Utc::now());
+        let single = event.clone();
+        event.assign_account(DEFAULT_ACCOUNT);
+        assert_eq!(
+            event.id, single.id,
+            "default's ids are those of single-account releases"
+        );
+        assert_eq!(event.named_account(), None);
+        let json: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap();
+        assert_eq!(json["account"], "default");
+        // Stored before accounts existed: the default account's.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("account");
+        let old: Event = serde_json::from_value(old).unwrap();
+        assert_eq!(old.account(), Some(DEFAULT_ACCOUNT));
+        // The whole watcher's events belong to no account.
+        let mut watcher = json.clone();
+        watcher["account"] = serde_json::Value::Null;
+        assert_eq!(
+            serde_json::from_value::<Event>(watcher).unwrap().account(),
+            None
+        );
+        let mut acme = single.clone();
+        acme.assign_account("acme");
+        assert_eq!(acme.named_account(), Some("acme"));
+        assert_eq!(acme.id, account_event_id("acme", &single.id));
+        assert_ne!(acme.id, single.id);
+    }
 
     #[test]
     fn account_event_ids_keep_the_default_accounts_and_separate_the_others() {

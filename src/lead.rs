@@ -237,6 +237,7 @@ mod tests {
             changes: vec![],
             hints: vec![],
             summary: format!("summary of {event_id}"),
+            account: crate::event::default_account(),
         };
         CycleCommit {
             now: Utc::now(),

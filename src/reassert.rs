@@ -18,19 +18,23 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::commit::Store;
+use crate::config::{Settings, DEFAULT_ACCOUNT};
 use crate::deliver::{AlertmanagerChannel, ChannelSet};
 use crate::diff::{ApiHealth, CampaignState};
 use crate::observe::CampaignStatus;
 use crate::route::condition::{ActiveCondition, Condition};
 
-/// Pure: every condition the stored states and health say is active now.
-/// `watched` limits campaigns to the configured ids (none: every stored one).
+/// Pure: every condition one account's stored states and health say is
+/// active now. `watched` limits campaigns to the configured ids (none: every
+/// stored one); `account` labels them, unless it is `default`.
 pub fn active_conditions(
+    account: &str,
     states: &HashMap<String, CampaignState>,
     health: &ApiHealth,
     watched: Option<&BTreeSet<String>>,
     now: DateTime<Utc>,
 ) -> Vec<ActiveCondition> {
+    let account = (account != DEFAULT_ACCOUNT).then(|| account.to_string());
     let mut keys: Vec<&String> = states
         .keys()
         .filter(|key| watched.map_or(true, |ids| ids.contains(*key)))
@@ -50,6 +54,7 @@ pub fn active_conditions(
             };
             active.push(ActiveCondition {
                 condition,
+                account: account.clone(),
                 campaign: campaign.clone(),
                 since: state.changed_at,
                 hints,
@@ -69,6 +74,7 @@ pub fn active_conditions(
         if let Some(since) = state.reads.unreadable_since {
             active.push(ActiveCondition {
                 condition: Condition::Unreadable,
+                account: account.clone(),
                 campaign: campaign.clone(),
                 since,
                 hints: Vec::new(),
@@ -78,6 +84,7 @@ pub fn active_conditions(
     if health.unhealthy {
         active.push(ActiveCondition {
             condition: Condition::ApiUnhealthy,
+            account,
             campaign: None,
             since: now,
             hints: Vec::new(),
@@ -108,6 +115,7 @@ pub fn to_assert(
     if refusing_commits {
         active.push(ActiveCondition {
             condition: Condition::StoreUnhealthy,
+            account: None,
             campaign: None,
             since: now,
             hints: Vec::new(),
@@ -116,20 +124,36 @@ pub fn to_assert(
     (active, unread)
 }
 
-/// A task per alertmanager channel that re-posts its active alerts.
-pub fn reasserters(
-    channels: &ChannelSet,
-    store: &Store,
-    watched: Option<BTreeSet<String>>,
-) -> Vec<Reasserter> {
+/// One account whose conditions are re-posted: its view of the store, and
+/// its `campaigns` when it is not listing all of them.
+#[derive(Clone)]
+pub struct ReassertedAccount {
+    pub store: Store,
+    pub watched: Option<BTreeSet<String>>,
+}
+
+/// Every configured account, each with its view of `store`.
+pub fn reasserted_accounts(settings: &Settings, store: &Store) -> Vec<ReassertedAccount> {
+    settings
+        .accounts()
+        .into_iter()
+        .map(|account| ReassertedAccount {
+            store: store.for_account(&account.name),
+            watched: (!account.watch.all)
+                .then(|| account.watch.campaigns.iter().cloned().collect()),
+        })
+        .collect()
+}
+
+/// A task per alertmanager channel that re-posts the active alerts of every account.
+pub fn reasserters(channels: &ChannelSet, accounts: &[ReassertedAccount]) -> Vec<Reasserter> {
     channels
         .alertmanagers()
         .into_iter()
         .map(|(channel_name, channel)| Reasserter {
             channel_name,
             channel,
-            store: store.clone(),
-            watched: watched.clone(),
+            accounts: accounts.to_vec(),
         })
         .collect()
 }
@@ -138,9 +162,8 @@ pub fn reasserters(
 pub struct Reasserter {
     pub channel_name: String,
     pub channel: Arc<AlertmanagerChannel>,
-    pub store: Store,
-    /// `watch.campaigns` when the watcher is not listing all campaigns.
-    pub watched: Option<BTreeSet<String>>,
+    /// Never empty: the daemon refuses a configuration without accounts.
+    pub accounts: Vec<ReassertedAccount>,
 }
 
 impl Reasserter {
@@ -154,7 +177,8 @@ impl Reasserter {
             // Standbys stay quiet: only the replica that polls re-asserts alerts,
             // or the one whose store stopped taking its commits while it led
             // (a lost server takes the lease with it; no standby saw the episode).
-            if self.store.check_leader().is_err() && !self.store.refusing_commits() {
+            let store = self.store();
+            if store.check_leader().is_err() && !store.refusing_commits() {
                 asserted.clear();
                 last_known.clear();
             } else if let Err(reason) = self.round(&mut asserted, &mut last_known, Utc::now()).await
@@ -176,7 +200,7 @@ impl Reasserter {
         now: DateTime<Utc>,
     ) -> Result<(), String> {
         let read = self.read_active(now).await;
-        let (active, unread) = to_assert(read, last_known, self.store.refusing_commits(), now);
+        let (active, unread) = to_assert(read, last_known, self.store().refusing_commits(), now);
         if let Some(reason) = &unread {
             tracing::warn!(channel = %self.channel_name, error = %reason, "the state store cannot be read; re-posting the alerts it last showed, so that none resolves for want of a re-post");
         }
@@ -186,15 +210,28 @@ impl Reasserter {
         Ok(())
     }
 
+    /// The store the accounts share (each has its own view of it).
+    fn store(&self) -> &Store {
+        &self.accounts[0].store
+    }
+
+    /// Every account's active conditions; one unreadable account makes the
+    /// whole read fail, so that nothing is resolved for want of a re-post.
     async fn read_active(&self, now: DateTime<Utc>) -> Result<Vec<ActiveCondition>, String> {
-        let states = self.store.load_states().await.map_err(|e| e.to_string())?;
-        let health = self.store.load_health().await.map_err(|e| e.to_string())?;
-        Ok(active_conditions(
-            &states,
-            &health,
-            self.watched.as_ref(),
-            now,
-        ))
+        let mut active = Vec::new();
+        for account in &self.accounts {
+            let store = &account.store;
+            let states = store.load_states().await.map_err(|e| e.to_string())?;
+            let health = store.load_health().await.map_err(|e| e.to_string())?;
+            active.extend(active_conditions(
+                store.account(),
+                &states,
+                &health,
+                account.watched.as_ref(),
+                now,
+            ));
+        }
+        Ok(active)
     }
 }
 
@@ -242,10 +279,11 @@ mod tests {
             ("e".to_string(), state("e", Live, &[], false)),
         ]);
         let healthy = ApiHealth::default();
-        let found: Vec<(Condition, String)> = active_conditions(&states, &healthy, None, at(5))
-            .into_iter()
-            .map(|a| (a.condition, a.campaign.unwrap().0))
-            .collect();
+        let found: Vec<(Condition, String)> =
+            active_conditions(DEFAULT_ACCOUNT, &states, &healthy, None, at(5))
+                .into_iter()
+                .map(|a| (a.condition, a.campaign.unwrap().0))
+                .collect();
         assert_eq!(
             found,
             vec![
@@ -264,7 +302,8 @@ mod tests {
         }];
         let only_f = BTreeSet::from(["f".to_string()]);
         let states_f = HashMap::from([("f".to_string(), hinted.clone())]);
-        let conditions = active_conditions(&states_f, &healthy, Some(&only_f), at(5));
+        let conditions =
+            active_conditions(DEFAULT_ACCOUNT, &states_f, &healthy, Some(&only_f), at(5));
         assert_eq!(conditions[0].condition, Condition::Paused);
         assert_eq!(conditions[0].hints, hinted.hints);
         assert_eq!(conditions[1].condition, Condition::UploadErrors);
@@ -275,16 +314,40 @@ mod tests {
             ..ApiHealth::default()
         };
         let watched = BTreeSet::from(["a".to_string()]);
-        let only_a = active_conditions(&states, &unhealthy, Some(&watched), at(5));
+        let only_a = active_conditions(DEFAULT_ACCOUNT, &states, &unhealthy, Some(&watched), at(5));
         assert_eq!(only_a.len(), 2);
         assert_eq!(only_a[1].condition, Condition::ApiUnhealthy);
         assert_eq!(only_a[1].campaign, None);
     }
 
     #[test]
+    fn every_account_but_default_labels_its_conditions() {
+        let states = HashMap::from([(
+            "a".to_string(),
+            state("a", CampaignStatus::Paused, &[], false),
+        )]);
+        let unhealthy = ApiHealth {
+            unhealthy: true,
+            ..ApiHealth::default()
+        };
+        let accounts = |name| -> Vec<Option<String>> {
+            active_conditions(name, &states, &unhealthy, None, at(5))
+                .into_iter()
+                .map(|active| active.account)
+                .collect()
+        };
+        assert_eq!(accounts(DEFAULT_ACCOUNT), [None, None]);
+        assert_eq!(
+            accounts("acme"),
+            [Some("acme".to_string()), Some("acme".to_string())]
+        );
+    }
+
+    #[test]
     fn a_store_that_cannot_be_read_keeps_what_it_last_showed() {
         let paused = ActiveCondition {
             condition: Condition::Paused,
+            account: None,
             campaign: Some(("a".into(), "Campaign a".into())),
             since: at(1),
             hints: Vec::new(),

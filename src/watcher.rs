@@ -18,7 +18,7 @@ use crate::deliver::ChannelSet;
 use crate::diff::remind;
 use crate::diff::unreadable::diff_read;
 use crate::diff::{assess_health, CampaignState, CycleVerdict};
-use crate::event::{account_event_id, Event, DEFAULT_ACCOUNT};
+use crate::event::Event;
 use crate::fetch::plan::Known;
 use crate::fetch::{read_watched, FetchError, Fetched, ReadPlan, SigmaMindClient};
 use crate::observe::{FetchFailure, Observation};
@@ -245,10 +245,10 @@ impl Watcher {
         let (new_health, health_event) =
             assess_health(&health, &verdict, self.watch.unhealthy_after, now);
         diffed.events.extend(health_event);
+        self.assign_account(&mut diffed.events);
 
         // Route, then commit in one transaction.
-        let (mut routed, reminders) = self.route(&mut diffed, &stored, now).await?;
-        self.key_to_account(&mut routed, &mut diffed.events);
+        let (routed, reminders) = self.route(&mut diffed, &stored, now).await?;
         self.commit(CycleCommit {
             now,
             states: diffed.states,
@@ -299,20 +299,14 @@ impl Watcher {
         Ok(report)
     }
 
-    /// Event ids of an account other than `default` are derived from the
-    /// account too ([`account_event_id`]): one campaign id in two accounts is
-    /// two campaigns, whose events never share an id (the history's key).
-    fn key_to_account(&self, routed: &mut [RoutedEvent], events: &mut [Event]) {
-        let account = self.store.account();
-        if account == DEFAULT_ACCOUNT {
-            return;
-        }
-        for event in routed
-            .iter_mut()
-            .map(|routed| &mut routed.event)
-            .chain(events.iter_mut())
-        {
-            event.id = account_event_id(account, &event.id);
+    /// Every event of the cycle is this account's, before anything routes,
+    /// silences or keys it: rules and silences match the account, and the ids
+    /// of every account but `default` are derived from it
+    /// ([`crate::event::account_event_id`]), so one campaign id in two accounts
+    /// is two campaigns whose events never share an id (the history's key).
+    fn assign_account(&self, events: &mut [Event]) {
+        for event in events {
+            event.assign_account(self.store.account());
         }
     }
 
@@ -500,7 +494,8 @@ impl Watcher {
         let reminders = self
             .plan_reminders(stored, new_states, read, &routed, now)
             .await?;
-        for (event, channels) in reminders.events {
+        for (mut event, channels) in reminders.events {
+            event.assign_account(self.store.account());
             let reminder = routed_event(event, channels, &silences, now);
             events.push(reminder.event.clone());
             routed.push(reminder);

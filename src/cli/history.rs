@@ -21,10 +21,23 @@ const HISTORY_LIMIT: u32 = 10_000;
 pub(super) async fn history(
     config: &Path,
     campaign: Option<&str>,
+    account: Option<&str>,
     since: Duration,
     json: bool,
     audit: bool,
 ) -> Result<(), Failure> {
+    let settings = crate::config::Settings::load(config)?;
+    let accounts: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    if let Some(wanted) = account {
+        if !accounts.iter().any(|known| known == wanted) {
+            return Err(Failure::usage(format!(
+                "--account \"{}\" is not an account of {} (accounts: {})",
+                terminal(wanted),
+                config.display(),
+                accounts.join(", ")
+            )));
+        }
+    }
     let store = open_store(config).await?;
     let now = Utc::now();
     let records: Vec<AuditRecord> = store
@@ -47,13 +60,24 @@ pub(super) async fn history(
     }
     // An exact id is filtered by the store; a name or a glob (as `silence add`
     // takes) over the events of the window.
-    let by_id = match campaign {
-        Some(id) => store
-            .history(Some(id), now - delta(since), HISTORY_LIMIT)
-            .await
-            .map_err(read)?,
-        None => Vec::new(),
-    };
+    // A campaign is (account, id): an exact id is looked up in every account
+    // asked about.
+    let mut by_id = Vec::new();
+    if let Some(id) = campaign {
+        for name in accounts
+            .iter()
+            .filter(|name| account.map_or(true, |a| a == *name))
+        {
+            by_id.extend(
+                store
+                    .for_account(name)
+                    .history(Some(id), now - delta(since), HISTORY_LIMIT)
+                    .await
+                    .map_err(read)?,
+            );
+        }
+        by_id.sort_by_key(|entry| std::cmp::Reverse(entry.event.occurred_at));
+    }
     let entries =
         match campaign {
             None => store
@@ -73,6 +97,10 @@ pub(super) async fn history(
                 })
                 .collect(),
         };
+    let entries: Vec<HistoryEntry> = entries
+        .into_iter()
+        .filter(|entry| account.map_or(true, |wanted| entry.event.account() == Some(wanted)))
+        .collect();
     if json {
         print_json(&entries);
         return Ok(());

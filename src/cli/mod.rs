@@ -134,6 +134,9 @@ pub enum Command {
         /// Only this campaign: an id or name, or a glob over either (`camp_eu_*`), as `silence add` takes.
         #[arg(long)]
         campaign: Option<String>,
+        /// Only this SigmaMind account's events (default: every account's and the watcher's own).
+        #[arg(long)]
+        account: Option<String>,
         /// How far back to look, e.g. 24h or 7d.
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         since: Duration,
@@ -319,10 +322,21 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::State { action } => state::state(config, action).await,
         Command::History {
             campaign,
+            account,
             since,
             json,
             audit,
-        } => history::history(config, campaign.as_deref(), since, json, audit).await,
+        } => {
+            history::history(
+                config,
+                campaign.as_deref(),
+                account.as_deref(),
+                since,
+                json,
+                audit,
+            )
+            .await
+        }
         Command::Routes { action } => routes::routes(config, action).await,
         Command::Replay {
             since,

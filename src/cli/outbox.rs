@@ -20,6 +20,9 @@ pub enum OutboxCommand {
         /// List the dead rows (given up on) instead of those waiting.
         #[arg(long)]
         dead: bool,
+        /// Only rows of this SigmaMind account's events.
+        #[arg(long)]
+        account: Option<String>,
         /// Print one JSON document instead of lines.
         #[arg(long)]
         json: bool,
@@ -48,8 +51,22 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
     let store = open_store(config).await?;
     let now = Utc::now();
     match command {
-        OutboxCommand::List { dead, json } => {
-            let entries = store.outbox_entries(dead).await.map_err(read)?;
+        OutboxCommand::List {
+            dead,
+            account,
+            json,
+        } => {
+            let entries: Vec<_> = store
+                .outbox_entries(dead)
+                .await
+                .map_err(read)?
+                .into_iter()
+                .filter(|entry| {
+                    account
+                        .as_deref()
+                        .map_or(true, |wanted| entry.account.as_deref() == Some(wanted))
+                })
+                .collect();
             if json {
                 print_json(&entries);
                 return Ok(());

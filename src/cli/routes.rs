@@ -50,7 +50,7 @@ pub struct TestArgs {
     /// The campaign's id or name (with a store, a known campaign's stored id and name are both used).
     #[arg(long)]
     campaign: Option<String>,
-    /// The SigmaMind account; this configuration has one, `default`.
+    /// The SigmaMind account (`[sigmamind.accounts.NAME]`; a configuration without accounts has one, `default`).
     #[arg(long, default_value = "default")]
     account: String,
     /// When the event happens: RFC 3339 (2026-11-26T23:10:00Z, +01:00 offsets too) or "2026-11-26 23:10" in UTC [default: now].
@@ -80,12 +80,6 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
         Some(text) => parse_time(text)?,
         None => Utc::now(),
     };
-    if args.account != "default" {
-        return Err(Failure::usage(format!(
-            "--account \"{}\": this configuration has one account, \"default\"",
-            args.account
-        )));
-    }
     let campaign_event = kind.as_str().starts_with("campaign.");
     if campaign_event && args.campaign.is_none() {
         return Err(Failure::usage(format!(
@@ -109,6 +103,19 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
         router,
         shaping,
     } = routing::load(config)?;
+    let accounts: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    if !accounts.contains(&args.account) {
+        return Err(Failure::usage(format!(
+            "--account \"{}\" is not an account of {}{} (accounts: {})",
+            terminal(&args.account),
+            config.display(),
+            did_you_mean(
+                &args.account,
+                &accounts.iter().map(String::as_str).collect::<Vec<_>>()
+            ),
+            accounts.join(", ")
+        )));
+    }
     if let Some(expected) = &args.expect {
         for channel in expected.iter().filter(|name| name.as_str() != "none") {
             if !settings.channels.contains_key(channel) {
@@ -131,14 +138,16 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
                     "{}; or pass --no-store to test the configuration alone",
                     failure.message
                 ))
-            })?,
+            })?
+            .map(|store| store.for_account(&args.account)),
     };
 
     let stored = match (&store, &args.campaign) {
         (Some(store), Some(campaign)) => find_campaign(store, campaign).await?,
         _ => None,
     };
-    let event = test_event(kind, &args, stored.as_ref(), at);
+    let mut event = test_event(kind, &args, stored.as_ref(), at);
+    event.assign_account(&args.account);
     let mut silences = Vec::new();
     let mut history = Vec::new();
     let mut sent = BTreeMap::new();
@@ -346,6 +355,7 @@ fn test_event(
         changes: vec![],
         hints: vec![],
         summary,
+        account: crate::event::default_account(),
     }
 }
 
@@ -407,7 +417,11 @@ fn print_lines(
         }
         None => event.kind.as_str().to_string(),
     };
-    say!("event: {what}, account default, at {}", stamp(at));
+    say!(
+        "event: {what}, account {}, at {}",
+        event.account().unwrap_or_default(),
+        stamp(at)
+    );
     say!("from: {source}");
     let routing = &decision.routing;
     if routing.by_default {
@@ -506,7 +520,7 @@ fn json(
     serde_json::json!({
         "event": event,
         "at": at,
-        "account": "default",
+        "account": event.account(),
         "campaign_known": known_campaign,
         "source": source,
         "default_routing": decision.routing.by_default,

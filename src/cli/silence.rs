@@ -22,6 +22,9 @@ pub enum SilenceCommand {
         /// Campaign id or name, or a glob over either (`camp_eu_*`; `*` also covers watcher events).
         #[arg(long)]
         campaign: String,
+        /// Only this SigmaMind account's events (a name from `[sigmamind.accounts]`, or a glob over names); default: every account.
+        #[arg(long)]
+        account: Option<String>,
         /// Only this event type (e.g. campaign.status_changed).
         #[arg(long)]
         event: Option<String>,
@@ -59,6 +62,7 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
     match command {
         SilenceCommand::Add {
             campaign,
+            account,
             event,
             duration,
             reason,
@@ -98,6 +102,13 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 ));
             }
             let actor = cli_actor(author);
+            let account = account.map(|account| account.trim().to_string());
+            if let Some(account) = &account {
+                let settings = crate::config::Settings::load(config)?;
+                let known: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+                crate::config::check_account_pattern(account, &known)
+                    .map_err(|why| Failure::usage(format!("--account {why}")))?;
+            }
             let store = open_store(config).await?;
             // A silence for a campaign nobody watches holds nothing back: most
             // likely a typo in the id or name. Said, not refused (it may be about
@@ -124,6 +135,7 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 .create_silence(
                     &actor,
                     &campaign,
+                    account.as_deref(),
                     kind,
                     reason.trim(),
                     now,
@@ -131,13 +143,17 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 )
                 .await
                 .map_err(read)?;
+            let scope = match &silence.account {
+                Some(account) => format!(" in account \"{}\"", terminal(account)),
+                None => String::new(),
+            };
             let what = match kind {
                 None => format!(
-                    "every event of campaigns matching \"{}\" is",
+                    "every event of campaigns matching \"{}\"{scope} is",
                     terminal(&silence.campaign)
                 ),
                 Some(kind) => format!(
-                    "{} events of campaigns matching \"{}\" are",
+                    "{} events of campaigns matching \"{}\"{scope} are",
                     kind.as_str(),
                     terminal(&silence.campaign)
                 ),

@@ -19,6 +19,9 @@ use crate::text::terminal;
 /// Which campaigns `status` lists (the summary always counts them all).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct StatusFilter {
+    /// Only this SigmaMind account's campaigns and API health (default: every account).
+    #[arg(long)]
+    pub account: Option<String>,
     /// Only campaigns in this status: live, scheduled, paused, completed, "not found" or unreadable.
     #[arg(long)]
     pub status: Option<String>,
@@ -129,29 +132,69 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         .await
         .map_err(Failure::usage)?;
     let now = Utc::now();
-    let all = store.load_states().await.map_err(read)?;
+    let configured: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    let several = configured.len() > 1;
+    let chosen: Vec<String> = match &filter.account {
+        None => configured.clone(),
+        Some(wanted) if configured.contains(wanted) => vec![wanted.clone()],
+        Some(wanted) => {
+            return Err(Failure::usage(format!(
+                "--account \"{}\" is not an account of {} (accounts: {})",
+                terminal(wanted),
+                config.display(),
+                configured.join(", ")
+            )))
+        }
+    };
+    // Every chosen account's campaigns, health and activity; a campaign is
+    // (account, id), shown as `account/id` when there are several accounts.
+    let mut all: Vec<(String, String, CampaignState)> = Vec::new();
+    let mut healths = Vec::new();
+    let mut activity = std::collections::HashMap::new();
+    for account in &chosen {
+        let view = store.for_account(account);
+        for (key, state) in view.load_states().await.map_err(read)? {
+            all.push((account.clone(), key, state));
+        }
+        healths.push((account.clone(), view.load_health().await.map_err(read)?));
+        for (key, seen) in view.campaign_activity().await.map_err(read)? {
+            activity.insert((account.clone(), key), seen);
+        }
+    }
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    for state in all.values() {
+    for (_, _, state) in &all {
         *counts.entry(label(state)).or_default() += 1;
     }
     let with_errors = all
-        .values()
-        .filter(|state| !state.snapshot.upload_errors.is_empty())
+        .iter()
+        .filter(|(_, _, state)| !state.snapshot.upload_errors.is_empty())
         .count();
-    let mut states: Vec<(String, CampaignState)> = all
+    let mut states: Vec<(String, String, CampaignState)> = all
         .into_iter()
-        .filter(|(key, state)| filter.keeps(key, state, now))
+        .filter(|(_, key, state)| filter.keeps(key, state, now))
         .collect();
     // Newest change first: what an operator looks for.
-    states.sort_by(|a, b| b.1.changed_at.cmp(&a.1.changed_at).then(a.0.cmp(&b.0)));
+    states.sort_by(|a, b| {
+        b.2.changed_at
+            .cmp(&a.2.changed_at)
+            .then((&a.1, &a.0).cmp(&(&b.1, &b.0)))
+    });
     let matching = states.len();
     if filter.limit > 0 {
         states.truncate(filter.limit);
     }
-    let health = store.load_health().await.map_err(read)?;
+    let shown = |account: &str, key: &str| match several {
+        true => format!("{account}/{key}"),
+        false => key.to_string(),
+    };
+    let health = healths
+        .iter()
+        .find(|(account, _)| account == crate::config::DEFAULT_ACCOUNT)
+        .or(healths.first())
+        .map(|(_, health)| health.clone())
+        .unwrap_or_default();
     let outbox = store.outbox_counts().await.map_err(read)?;
     let recent = store.recent_events(10).await.map_err(read)?;
-    let activity = store.campaign_activity().await.map_err(read)?;
     let last_cycle = store.last_cycle().await.map_err(read)?;
     let silences = store.silences(now, false).await.map_err(read)?;
     let store_size = store.size_bytes().await.map_err(read)?;
@@ -168,18 +211,29 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         .filter(|entry| entry.held_until.is_some_and(|until| until > now))
         .count();
     // Until a cycle ran, nobody knows whether the API can be read.
-    let api = match (&last_cycle, health.unhealthy) {
+    let api_of = |health: &crate::diff::ApiHealth| match (&last_cycle, health.unhealthy) {
         (None, _) => "unknown",
         (Some(_), true) => "UNHEALTHY",
         (Some(_), false) => "healthy",
+    };
+    let api = match several {
+        false => api_of(&health),
+        // Several accounts: unhealthy when any chosen one is.
+        true => match healths.iter().find(|(_, health)| health.unhealthy) {
+            Some((_, unhealthy)) => api_of(unhealthy),
+            None => api_of(&health),
+        },
     };
     let no_activity = CampaignActivity::default();
     if json {
         let campaigns: Vec<_> = states
             .iter()
-            .map(|(key, state)| {
-                let seen = activity.get(key).unwrap_or(&no_activity);
+            .map(|(account, key, state)| {
+                let seen = activity
+                    .get(&(account.clone(), key.clone()))
+                    .unwrap_or(&no_activity);
                 serde_json::json!({
+                    "account": account,
                     "id": key,
                     "name": state.snapshot.name,
                     "status": state.snapshot.status,
@@ -206,6 +260,12 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         let body = serde_json::json!({
             "campaigns": campaigns,
             "api": {"health": api, "unhealthy": health.unhealthy, "consecutive_failures": health.consecutive_failures},
+            "accounts": healths.iter().map(|(account, health)| serde_json::json!({
+                "name": account,
+                "health": api_of(health),
+                "unhealthy": health.unhealthy,
+                "consecutive_failures": health.consecutive_failures,
+            })).collect::<Vec<_>>(),
             "counts": counts,
             "matching": matching,
             "outbox": outbox,
@@ -245,10 +305,20 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         ),
         None => say!("last cycle: none recorded yet"),
     }
-    say!(
-        "api: {api} ({} consecutive failed cycles)",
-        health.consecutive_failures
-    );
+    if several {
+        for (account, health) in &healths {
+            say!(
+                "api {account}: {} ({} consecutive failed cycles)",
+                api_of(health),
+                health.consecutive_failures
+            );
+        }
+    } else {
+        say!(
+            "api: {api} ({} consecutive failed cycles)",
+            health.consecutive_failures
+        );
+    }
     let held = match held {
         0 => String::new(),
         held => format!(" ({held} held for quiet hours)"),
@@ -278,14 +348,16 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
     }
     let rows: Vec<Vec<String>> = states
         .iter()
-        .map(|(key, state)| {
-            let seen = activity.get(key).unwrap_or(&no_activity);
+        .map(|(account, key, state)| {
+            let seen = activity
+                .get(&(account.clone(), key.clone()))
+                .unwrap_or(&no_activity);
             let last_event = match &seen.last_event_type {
                 Some(kind) => format!("{kind} at {}", stamp_or_dash(seen.last_event_at)),
                 None => "-".into(),
             };
             vec![
-                terminal(key).into_owned(),
+                terminal(&shown(account, key)).into_owned(),
                 // Cut before escaping, so the column holds whole escapes.
                 terminal(&crate::text::cap(&state.snapshot.name, 32)).into_owned(),
                 label(state),
@@ -301,11 +373,11 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         &rows,
         super::output::terminal_width(),
     ));
-    for (key, state) in &states {
+    for (account, key, state) in &states {
         if let Some(since) = state.reads.unreadable_since {
             say!(
                 "unreadable: {} since {} ({} failed reads, last stored status {}): {}",
-                terminal(key),
+                terminal(&shown(account, key)),
                 stamp(since),
                 state.reads.failed,
                 state.snapshot.status,

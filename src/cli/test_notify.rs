@@ -42,6 +42,7 @@ pub(super) async fn test_notify(config: &Path, only: Option<&str>) -> Result<(),
         changes: vec![],
         hints: vec![],
         summary: "TEST from campaign-watcher: this is a test message, no campaign changed".into(),
+        account: None,
     };
     let mut failed = 0;
     for name in &names {

@@ -23,6 +23,31 @@ pub use crate::event::DEFAULT_ACCOUNT;
 /// labels and URL paths, so it stays short.
 pub const MAX_ACCOUNT_NAME: usize = 32;
 
+/// Whether `pattern` can pick accounts (rules' `accounts`, `silence add
+/// --account`, the API's silences): a valid glob, and a plain name must be
+/// one of `known` (a typo would otherwise quietly match nothing). `Err` is
+/// the sentence saying what is wrong, without the key it came from.
+pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), String> {
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+    if let Err(error) = globset::Glob::new(pattern) {
+        return Err(format!(
+            "\"{}\" is not a valid glob: {}",
+            crate::text::cap(pattern, 64),
+            error.kind()
+        ));
+    }
+    let plain = !pattern.contains(['*', '?', '[', '{']);
+    if plain && !names.contains(&pattern) {
+        return Err(format!(
+            "\"{}\" is not a configured account{} (known: {})",
+            crate::text::cap(pattern, 64),
+            super::suggest::did_you_mean(pattern, &names),
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// One `[sigmamind.accounts.NAME]` section as written; unset values inherit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

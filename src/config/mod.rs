@@ -32,7 +32,9 @@ mod validate;
 pub use crate::deliver::kinds::{
     ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
 };
-pub use accounts::{account_name_problem, Account, AccountSettings, DEFAULT_ACCOUNT};
+pub use accounts::{
+    account_name_problem, check_account_pattern, Account, AccountSettings, DEFAULT_ACCOUNT,
+};
 pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 pub use http::{
     external_origin, HttpSettings, Role, TokenSettings, TokenValue, UserSettings, MIN_TOKEN_CHARS,
@@ -299,6 +301,11 @@ pub struct RuleSettings {
     /// Globs on campaign id or name; empty means every campaign.
     #[serde(default)]
     pub campaigns: Vec<String>,
+    /// Account names or globs over them (`[sigmamind.accounts.NAME]`); empty
+    /// means every account. Events about the whole watcher (its store, its
+    /// channels) belong to no account and are not held back by it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
     /// Channel names; empty means every channel.
     #[serde(default)]
     pub channels: Vec<String>,

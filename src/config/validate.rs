@@ -215,6 +215,11 @@ impl Settings {
     }
 
     fn check_rules(&self, problems: &mut Vec<String>) {
+        let account_names: Vec<String> = self
+            .accounts()
+            .into_iter()
+            .map(|account| account.name)
+            .collect();
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{index}]");
             for event in &rule.events {
@@ -251,6 +256,7 @@ impl Settings {
                     ));
                 }
             }
+            check_rule_accounts(problems, &at, &rule.accounts, &account_names);
             if let Some(polls) = rule.confirm_polls {
                 check_confirm_polls(problems, &format!("{at}.confirm_polls"), polls);
             }
@@ -306,6 +312,20 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
         ));
     }
     channel.check(&at, problems);
+}
+
+/// A rule's `accounts`: each a valid glob or a configured account's name.
+fn check_rule_accounts(
+    problems: &mut Vec<String>,
+    at: &str,
+    patterns: &[String],
+    known: &[String],
+) {
+    for pattern in patterns {
+        if let Err(why) = super::accounts::check_account_pattern(pattern, known) {
+            problems.push(format!("{at}.accounts: {why}"));
+        }
+    }
 }
 
 fn check_confirm_polls(problems: &mut Vec<String>, key: &str, polls: u32) {

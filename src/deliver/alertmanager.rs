@@ -94,8 +94,19 @@ impl AlertmanagerChannel {
         now + ahead
     }
 
-    pub fn labels(&self, condition: Condition, campaign: Option<(&str, &str)>) -> Labels {
+    /// The alert's identity. `account` (every account but `default`, whose
+    /// label sets stay those of single-account releases) makes the same
+    /// campaign id in two accounts two alerts that never resolve each other.
+    pub fn labels(
+        &self,
+        condition: Condition,
+        account: Option<&str>,
+        campaign: Option<(&str, &str)>,
+    ) -> Labels {
         let mut labels = self.extra_labels.clone();
+        if let Some(account) = account {
+            labels.insert("account".into(), crate::text::label(account));
+        }
         labels.insert("alertname".into(), condition.alertname().into());
         labels.insert(
             "severity".into(),
@@ -119,7 +130,7 @@ impl AlertmanagerChannel {
         let mut annotations = json!({"summary": super::chat::clip(&active.condition.summary(campaign), SUMMARY_CHARS)});
         add_hints(&mut annotations, &active.hints);
         json!({
-            "labels": self.labels(active.condition, campaign),
+            "labels": self.labels(active.condition, active.account.as_deref(), campaign),
             "annotations": annotations,
             "startsAt": timestamp(active.since.min(now)),
             "endsAt": timestamp(self.active_until(now)),
@@ -162,7 +173,7 @@ impl AlertmanagerChannel {
                 add_hints(&mut annotations, &event.hints);
             }
             alerts.push(json!({
-                "labels": self.labels(condition, campaign),
+                "labels": self.labels(condition, event.named_account(), campaign),
                 "annotations": annotations,
                 "startsAt": timestamp(happened),
                 "endsAt": timestamp(ends_at),

@@ -169,10 +169,18 @@ fn is_fact_label(text: &str) -> bool {
 /// hostile id still gives a short key that is safe in a URL path or query,
 /// and the same one every time.
 ///
-/// This is the one place the SigmaMind account joins those keys: once several
-/// accounts exist (issue 18), every account but `default` is put in front
-/// here (`<account>.<id>`), and every such key follows.
+/// This is the one place the SigmaMind account joins those keys: every
+/// account but `default` (whose keys stay those of single-account releases)
+/// is put in front, `<account>~<id>`; `~` is in no safe id, so no account's
+/// key can equal another's.
 pub(super) fn campaign_key(event: &Event) -> String {
+    match event.named_account() {
+        Some(account) => format!("{account}~{}", campaign_part(event)),
+        None => campaign_part(event),
+    }
+}
+
+fn campaign_part(event: &Event) -> String {
     use sha2::{Digest, Sha256};
     let Some(campaign) = &event.campaign else {
         return "watcher".to_string();

@@ -76,6 +76,7 @@ mod tests {
             changes: vec![],
             hints: vec![],
             summary: "API back\nagain\u{1b}[2J".into(),
+            account: crate::event::default_account(),
         };
         assert_eq!(
             ConsoleChannel::line(&event),

@@ -75,6 +75,7 @@ impl PagerDutyChannel {
     /// The Events API messages for one event, in sending order.
     pub fn messages(&self, event: &Event) -> Result<Vec<Value>, String> {
         let campaign_id = event.campaign.as_ref().map(|c| c.id.as_str());
+        let account = event.named_account();
         if event.kind == EventType::Test {
             let dedup_key = format!("campaign-watcher/test/{}", event.id);
             return Ok(vec![
@@ -87,11 +88,13 @@ impl PagerDutyChannel {
             messages.push(match transition {
                 Transition::Starts(condition) => self.trigger(
                     event,
-                    &condition.dedup_key(campaign_id),
+                    &condition.dedup_key(account, campaign_id),
                     self.severities.get(condition).as_str(),
                     condition.key(),
                 )?,
-                Transition::Ends(condition) => self.resolve(&condition.dedup_key(campaign_id)),
+                Transition::Ends(condition) => {
+                    self.resolve(&condition.dedup_key(account, campaign_id))
+                }
             });
         }
         Ok(messages)

@@ -208,6 +208,7 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
                 _ => vec![],
             },
             summary,
+            account: crate::event::default_account(),
         };
     let label = format!("{} ({})", snapshot.name, id);
 

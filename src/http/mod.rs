@@ -47,9 +47,28 @@ pub enum HttpError {
 pub struct HttpState {
     pub status: ServiceStatus,
     pub metrics: Metrics,
+    /// The store as the `default` account sees it; [`HttpState::account_store`]
+    /// gives each account's view.
     pub store: Store,
+    /// The configured accounts' names, as at start.
+    pub accounts: Arc<[String]>,
     /// Who may use the guarded routes (`[http]` users and tokens).
     pub access: Arc<Access>,
+}
+
+impl HttpState {
+    /// `account`'s view of the store, or the sentence naming the accounts there are.
+    pub fn account_store(&self, account: &str) -> Result<Store, String> {
+        if self.accounts.iter().any(|known| known == account) {
+            Ok(self.store.for_account(account))
+        } else {
+            Err(format!(
+                "account \"{}\" is not known: this watcher has {}",
+                crate::text::cap(account, 64),
+                self.accounts.join(", ")
+            ))
+        }
+    }
 }
 
 impl FromRef<HttpState> for Arc<Access> {

@@ -256,6 +256,7 @@ mod tests {
             access: Arc::new(Access::new(&HttpSettings::default(), metrics.clone())),
             metrics,
             store: Store::open("sqlite::memory:").await.unwrap(),
+            accounts: Arc::from([crate::event::DEFAULT_ACCOUNT.to_string()]),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

@@ -268,6 +268,9 @@ struct EventView {
     changes: Vec<ChangeView>,
     /// The hints' sentences, one line each (`diff::hints`; they quote API text).
     hints: Vec<String>,
+    /// The SigmaMind account, for every account but `default` (whose messages
+    /// look as they did before accounts existed).
+    account: Option<String>,
     detected_utc: String,
     /// In the configured time zone, with its abbreviation; none without one.
     detected_local: Option<String>,
@@ -307,7 +310,7 @@ impl MessageView {
             .collect();
         let campaign_count = events
             .iter()
-            .filter_map(|event| event.campaign.as_ref().map(|c| c.id.as_str()))
+            .filter_map(|event| Some((event.account(), event.campaign.as_ref()?.id.as_str())))
             .collect::<BTreeSet<_>>()
             .len();
         let headline = if events.len() == 1 {
@@ -334,6 +337,7 @@ impl EventView {
         Self {
             id: event.id.clone(),
             kind: event.kind.as_str(),
+            account: event.named_account().map(str::to_string),
             headline: headline(event),
             summary: one_line(&event.summary, SUMMARY_CHARS),
             campaign: event.campaign.as_ref().map(CampaignView::new),
@@ -449,7 +453,16 @@ fn plural(count: usize, one: &str, many: &str) -> String {
 }
 
 /// What changed, in a few words: the subject of a single-event message.
+/// An event of an account other than `default` starts with its account
+/// (`acme · Q4 Outreach: live → paused`), so every channel shows it.
 pub fn headline(event: &Event) -> String {
+    match event.named_account() {
+        Some(account) => format!("{account} · {}", account_headline(event)),
+        None => account_headline(event),
+    }
+}
+
+fn account_headline(event: &Event) -> String {
     let name = campaign_name(event);
     match event.kind {
         EventType::StatusChanged => match event.transition() {
@@ -505,9 +518,10 @@ pub fn headline(event: &Event) -> String {
 
 /// `3 campaigns changed`, plus the headline of each watcher event in the batch.
 pub fn digest_headline(events: &[Event]) -> String {
-    let campaigns: BTreeSet<&str> = events
+    // (account, campaign id): one id in two accounts is two campaigns.
+    let campaigns: BTreeSet<(Option<&str>, &str)> = events
         .iter()
-        .filter_map(|event| event.campaign.as_ref().map(|c| c.id.as_str()))
+        .filter_map(|event| Some((event.account(), event.campaign.as_ref()?.id.as_str())))
         .collect();
     let mut parts = Vec::new();
     match campaigns.len() {
@@ -515,6 +529,10 @@ pub fn digest_headline(events: &[Event]) -> String {
         1 => {
             let first = events.iter().find(|event| event.campaign.is_some());
             let name = first.map(campaign_name).unwrap_or_default();
+            let name = match first.and_then(Event::named_account) {
+                Some(account) => format!("{account} · {name}"),
+                None => name,
+            };
             let changes = events.iter().filter(|e| e.campaign.is_some()).count();
             parts.push(format!("{name}: {}", plural(changes, "change", "changes")));
         }
@@ -559,6 +577,7 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         changes: vec![],
         hints: vec![],
         summary: String::new(),
+        account: crate::event::default_account(),
     };
     let label = format!("{} ({})", campaign.name, campaign.id);
     match kind {

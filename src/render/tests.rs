@@ -67,6 +67,36 @@ fn headlines_name_the_campaign_and_the_change() {
 }
 
 #[test]
+fn every_account_but_default_is_named_in_the_headline_and_the_body() {
+    let context = RenderContext {
+        instance: "host-1".into(),
+        timezone: None,
+    };
+    let mut event = sample_event(EventType::StatusChanged, at());
+    event.assign_account("default");
+    let plain = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context)
+        .unwrap();
+    assert_eq!(headline(&event), "Q4 Outreach Campaign: live → paused");
+    assert!(!plain.text.contains("Account:"), "{}", plain.text);
+    event.account = Some("acme".into());
+    assert_eq!(
+        headline(&event),
+        "acme · Q4 Outreach Campaign: live → paused"
+    );
+    let named = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context)
+        .unwrap();
+    assert!(named.subject.contains("acme · Q4"), "{}", named.subject);
+    assert!(named.text.contains("Account:    acme"), "{}", named.text);
+    assert!(named.html.contains(">acme<"), "{}", named.html);
+    // One id in two accounts is two campaigns in a digest.
+    let mut other = event.clone();
+    other.account = Some("globex".into());
+    assert_eq!(digest_headline(&[event, other]), "2 campaigns changed");
+}
+
+#[test]
 fn digest_headlines_count_campaigns_and_keep_watcher_news() {
     let paused = |id: &str| status_event(id, id, CampaignStatus::Live, CampaignStatus::Paused);
     let errors = sample_event(EventType::UploadErrorsAdded, at());

@@ -85,12 +85,21 @@ impl Condition {
             .find(|condition| condition.key() == key || condition.starting_event().as_str() == key)
     }
 
-    /// Deterministic per campaign and condition, so a retry or a reminder
-    /// collapses into the open incident and a later resolve finds it.
-    pub fn dedup_key(self, campaign_id: Option<&str>) -> String {
+    /// Deterministic per account, campaign and condition, so a retry or a
+    /// reminder collapses into the open incident and a later resolve finds
+    /// it. `account` is the event's account unless it is `default`
+    /// ([`crate::event::Event::named_account`]): `default`'s keys are those of
+    /// single-account releases, so an upgrade re-keys no open incident, and
+    /// every other account's start `campaign-watcher@NAME/`, so two accounts
+    /// never resolve each other's incidents.
+    pub fn dedup_key(self, account: Option<&str>, campaign_id: Option<&str>) -> String {
+        let source = match account {
+            Some(account) => format!("campaign-watcher@{account}"),
+            None => "campaign-watcher".to_string(),
+        };
         match campaign_id {
-            Some(id) => format!("campaign-watcher/{id}/{}", self.key()),
-            None => format!("campaign-watcher/watcher/{}", self.key()),
+            Some(id) => format!("{source}/{id}/{}", self.key()),
+            None => format!("{source}/watcher/{}", self.key()),
         }
     }
 
@@ -299,6 +308,9 @@ pub fn ends_an_announced_condition(event: &Event, history: &[(Event, bool)]) -> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveCondition {
     pub condition: Condition,
+    /// The account, unless it is `default` (whose alerts keep the label sets
+    /// of single-account releases); none for the whole watcher's conditions.
+    pub account: Option<String>,
     /// `(id, name)`; none for the API's health.
     pub campaign: Option<(String, String)>,
     pub since: DateTime<Utc>,

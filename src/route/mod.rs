@@ -48,6 +48,7 @@ struct Rule {
     events: Vec<EventType>,
     transitions: Vec<(StatusPattern, StatusPattern)>,
     campaigns: Option<GlobSet>,
+    accounts: Option<GlobSet>,
     channels: Vec<String>,
     remind_every: Option<std::time::Duration>,
     confirm_polls: Option<u32>,
@@ -77,6 +78,13 @@ impl Rule {
                 return false;
             }
         }
+        // Events about the whole watcher belong to no account, so account
+        // filters don't hold them back.
+        if let (Some(globs), Some(account)) = (&self.accounts, event.account()) {
+            if !globs.is_match(account) {
+                return false;
+            }
+        }
         // Watcher events concern every campaign, so campaign filters don't hold them back.
         match (&self.campaigns, &event.campaign) {
             (Some(globs), Some(campaign)) => {
@@ -85,6 +93,23 @@ impl Rule {
             _ => true,
         }
     }
+}
+
+/// A rule's patterns as one matcher; none when it lists none (every one).
+fn globs(rule: &str, what: &str, patterns: &[String]) -> Result<Option<GlobSet>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern)
+            .map_err(|e| format!("rule {rule}: {what} pattern {pattern:?}: {e}"))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| format!("rule {rule}: {what} patterns: {e}"))
 }
 
 /// The compiled `[[rules]]` plus the configured channel names.
@@ -122,21 +147,8 @@ impl Router {
                     Ok((StatusPattern::parse(from), StatusPattern::parse(to)))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
-            let campaigns = if rule.campaigns.is_empty() {
-                None
-            } else {
-                let mut builder = GlobSetBuilder::new();
-                for pattern in &rule.campaigns {
-                    let glob = Glob::new(pattern)
-                        .map_err(|e| format!("rule {name}: campaign pattern {pattern:?}: {e}"))?;
-                    builder.add(glob);
-                }
-                Some(
-                    builder
-                        .build()
-                        .map_err(|e| format!("rule {name}: campaign patterns: {e}"))?,
-                )
-            };
+            let campaigns = globs(&name, "campaign", &rule.campaigns)?;
+            let accounts = globs(&name, "account", &rule.accounts)?;
             for channel in &rule.channels {
                 if !channels.contains(channel) {
                     return Err(format!("rule {name}: unknown channel {channel:?}"));
@@ -147,6 +159,7 @@ impl Router {
                 events,
                 transitions,
                 campaigns,
+                accounts,
                 channels: rule.channels.clone(),
                 remind_every: rule.remind_every,
                 confirm_polls: rule.confirm_polls,
@@ -289,6 +302,7 @@ mod tests {
             changes: vec![],
             hints: vec![],
             summary: String::new(),
+            account: crate::event::default_account(),
         }
     }
 
@@ -318,6 +332,53 @@ mod tests {
 
     fn channels() -> Vec<String> {
         vec!["hook".into(), "mail".into(), "pager".into()]
+    }
+
+    #[test]
+    fn rules_pick_accounts_by_name_or_glob_and_never_hold_back_the_watchers_own() {
+        let rules = [
+            RuleSettings {
+                accounts: vec!["acme".into()],
+                ..rule(&[], &[], &[], &["pager"])
+            },
+            RuleSettings {
+                accounts: vec!["globex-*".into()],
+                ..rule(&[], &[], &[], &["mail"])
+            },
+            rule(&[], &[], &[], &["hook"]),
+        ];
+        let router = Router::new(&rules, &channels()).unwrap();
+        let of = |account: Option<&str>, kind: EventType| {
+            let mut event = event(kind, "camp_1", "Q4", "live", "paused");
+            event.account = account.map(str::to_string);
+            event
+        };
+        for (account, kind, expected) in [
+            (
+                Some("acme"),
+                EventType::StatusChanged,
+                vec!["hook", "pager"],
+            ),
+            (
+                Some("globex-eu"),
+                EventType::StatusChanged,
+                vec!["hook", "mail"],
+            ),
+            (Some("default"), EventType::StatusChanged, vec!["hook"]),
+            (Some("acme"), EventType::ApiUnhealthy, vec!["hook", "pager"]),
+            // The store's health belongs to no account: every rule takes it.
+            (
+                None,
+                EventType::StoreUnhealthy,
+                vec!["hook", "mail", "pager"],
+            ),
+        ] {
+            assert_eq!(
+                router.route(&of(account, kind)),
+                expected,
+                "{account:?} {kind:?}"
+            );
+        }
     }
 
     #[test]

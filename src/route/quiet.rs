@@ -152,6 +152,7 @@ pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Ev
         changes: vec![],
         hints: vec![],
         summary,
+        account: None,
     }
 }
 
@@ -292,6 +293,7 @@ mod tests {
             changes: vec![],
             hints: vec![],
             summary: String::new(),
+            account: crate::event::default_account(),
         }
     }
 

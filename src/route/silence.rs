@@ -12,6 +12,9 @@ pub struct Silence {
     pub id: i64,
     /// A campaign id or name, or a glob over either (`camp_eu_*`, `*`).
     pub campaign: String,
+    /// Only this account's events (a name or a glob over names); `None`
+    /// silences every account's, as silences made before accounts did.
+    pub account: Option<String>,
     /// Only this event type; `None` silences every type.
     pub event: Option<EventType>,
     pub reason: String,
@@ -27,11 +30,30 @@ impl Silence {
         self.created_at <= now && now < self.expires_at
     }
 
+    /// Whether it covers this campaign of `account` (some or all of its
+    /// events): what the board shows as "silenced by".
+    pub fn covers_campaign(&self, account: &str, id: &str, name: &str) -> bool {
+        self.account
+            .as_deref()
+            .map_or(true, |pattern| campaign_matches(pattern, account, account))
+            && campaign_matches(&self.campaign, id, name)
+    }
+
     /// Watcher events (no campaign) are silenced only by a `*` silence: an API
     /// outage is about every campaign, not the one a silence names.
     pub fn matches(&self, event: &Event) -> bool {
         if self.event.is_some_and(|kind| !kind.covers(event.kind)) {
             return false;
+        }
+        // A silence of one account holds nothing of another, nor what
+        // belongs to no account (the store's or a channel's health).
+        if let Some(account) = &self.account {
+            let Some(of_event) = event.account() else {
+                return false;
+            };
+            if !campaign_matches(account, of_event, of_event) {
+                return false;
+            }
         }
         let Some(campaign) = &event.campaign else {
             return self.campaign.trim() == "*";
@@ -112,6 +134,7 @@ mod tests {
             changes: vec![],
             hints: vec![],
             summary: String::new(),
+            account: crate::event::default_account(),
         }
     }
 
@@ -124,7 +147,46 @@ mod tests {
             author: "ops".into(),
             created_at: t(0),
             expires_at: t(120),
+            account: None,
         }
+    }
+
+    #[test]
+    fn a_silence_of_one_account_holds_only_that_accounts_events() {
+        let of = |account: Option<&str>| {
+            let mut event = event(EventType::StatusChanged, Some(("camp_1", "Q4")));
+            event.account = account.map(str::to_string);
+            event
+        };
+        let acme_only = Silence {
+            account: Some("acme".into()),
+            ..silence("camp_1", None)
+        };
+        let acme_like = Silence {
+            account: Some("acme*".into()),
+            ..silence("*", None)
+        };
+        let everywhere = silence("camp_1", None);
+        for (silence, account, held) in [
+            (&acme_only, Some("acme"), true),
+            (&acme_only, Some("globex"), false),
+            (&acme_only, Some("default"), false),
+            // The whole watcher's events belong to no account.
+            (&acme_only, None, false),
+            (&acme_like, Some("acme-eu"), true),
+            (&acme_like, Some("globex"), false),
+            (&everywhere, Some("acme"), true),
+            (&everywhere, Some("default"), true),
+        ] {
+            assert_eq!(
+                silence.matches(&of(account)),
+                held,
+                "{:?} {account:?}",
+                silence.account
+            );
+        }
+        assert!(acme_only.covers_campaign("acme", "camp_1", "Q4"));
+        assert!(!acme_only.covers_campaign("globex", "camp_1", "Q4"));
     }
 
     #[test]

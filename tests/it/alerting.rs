@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use campaign_watcher::commit::Actor;
 use campaign_watcher::config::{QuietHoursSettings, RuleSettings};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -333,7 +334,18 @@ async fn a_silence_never_swallows_the_end_of_what_was_sent() {
 
     app.daemon
         .store()
-        .add_silence("*", None, "maintenance", "ops", minute(2), minute(120))
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
+            "*",
+            None,
+            None,
+            "maintenance",
+            minute(2),
+            minute(120),
+        )
         .await
         .unwrap();
     app.sim.control.set_status(&silenced, "paused");

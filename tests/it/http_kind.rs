@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use campaign_watcher::commit::Actor;
 use campaign_watcher::config::{ChannelSettings, QuietHoursSettings};
 use campaign_watcher::deliver::http::{HttpChannelSettings, RequestOverride};
 use chrono::{DateTime, Utc};
@@ -396,11 +397,15 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
 
     app.daemon
         .store()
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             &app.id(1),
             None,
+            None,
             "maintenance",
-            "ops",
             utc("2026-01-15T19:15:00Z"),
             utc("2026-01-15T20:00:00Z"),
         )

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use campaign_watcher::commit::Actor;
 use campaign_watcher::commit::{CycleCommit, RoutedEvent, Store};
 use campaign_watcher::diff::diff_campaign;
 use campaign_watcher::event::{event_id, CampaignInfo, Event, EventType, UploadErrors};
@@ -231,6 +232,7 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
             caller_number: None,
         }),
         upload_errors: UploadErrors::default(),
+        account: campaign_watcher::event::default_account(),
         changes: vec![],
         hints: vec![],
         summary: format!("Campaign {campaign} ({campaign}): {transition}"),
@@ -274,11 +276,15 @@ async fn routes_test_uses_stored_silences_and_recent_sends() {
     .await
     .unwrap();
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_eu_*",
             None,
+            None,
             "EU dialler maintenance",
-            "ops",
             at("2026-11-26T09:00:00Z"),
             at("2026-11-26T11:00:00Z"),
         )
@@ -448,11 +454,15 @@ async fn replay_of_a_seeded_history_under_two_configurations() {
         Utc.from_utc_datetime(&day.and_time(NaiveTime::from_hms_opt(h, m, s).unwrap()))
     };
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_eu_1",
             None,
+            None,
             "EU tests",
-            "ops",
             time(12, 30, 0),
             time(14, 0, 0),
         )

@@ -119,12 +119,14 @@ impl Store {
         // The newest event per campaign; rowid (an identity column on PostgreSQL)
         // breaks ties between events of one cycle.
         const NEWEST: &str = "SELECT e.campaign_id, e.id, e.type, e.occurred_at FROM events e
-             WHERE e.campaign_id IS NOT NULL AND e.rowid = (
-                 SELECT x.rowid FROM events x WHERE x.campaign_id = e.campaign_id
+             WHERE e.account = $1 AND e.campaign_id IS NOT NULL AND e.rowid = (
+                 SELECT x.rowid FROM events x
+                 WHERE x.campaign_id = e.campaign_id AND x.account = e.account
                  ORDER BY x.occurred_at DESC, x.rowid DESC LIMIT 1)";
         let mut activity: HashMap<String, CampaignActivity> = HashMap::new();
         on_pool!(self, pool => {
-            let seen = sqlx::query("SELECT key, last_seen_at FROM campaign_seen")
+            let seen = sqlx::query("SELECT key, last_seen_at FROM campaign_seen WHERE account = $1")
+                .bind(self.account())
                 .fetch_all(pool)
                 .await?;
             for row in seen {
@@ -135,13 +137,16 @@ impl Store {
                 activity.entry(key).or_default().last_seen_at = Some(at);
             }
             if let Some(last) = self.last_cycle().await? {
-                let keys = sqlx::query("SELECT key FROM campaign_state").fetch_all(pool).await?;
+                let keys = sqlx::query("SELECT key FROM campaign_state WHERE account = $1")
+                    .bind(self.account())
+                    .fetch_all(pool)
+                    .await?;
                 for row in keys {
                     let key: String = row.try_get("key")?;
                     activity.entry(key).or_default().last_seen_at.get_or_insert(last.started_at);
                 }
             }
-            let newest = sqlx::query(NEWEST).fetch_all(pool).await?;
+            let newest = sqlx::query(NEWEST).bind(self.account()).fetch_all(pool).await?;
             for row in newest {
                 let key: String = row.try_get("campaign_id")?;
                 let at = from_millis(row.try_get("occurred_at")?, || {

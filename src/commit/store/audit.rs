@@ -88,6 +88,13 @@ fn which_events(event: Option<EventType>) -> String {
     })
 }
 
+/// ` in account "acme"`, or nothing for a silence of every account.
+fn in_accounts(account: Option<&str>) -> String {
+    account.map_or(String::new(), |account| {
+        format!(" in account \"{account}\"")
+    })
+}
+
 fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -99,6 +106,7 @@ impl Store {
         &self,
         actor: &Actor,
         campaign: &str,
+        account: Option<&str>,
         event: Option<EventType>,
         reason: &str,
         created_at: DateTime<Utc>,
@@ -113,12 +121,14 @@ impl Store {
                 .bind(&actor.name)
                 .bind(millis(created_at))
                 .bind(millis(expires_at))
+                .bind(account)
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("id")?;
             let detail = format!(
-                "silence {id} made: {} of campaigns matching \"{campaign}\" kept in history and not sent until {}; reason: {reason}",
+                "silence {id} made: {} of campaigns matching \"{campaign}\"{} kept in history and not sent until {}; reason: {reason}",
                 which_events(event),
+                in_accounts(account),
                 stamp(expires_at)
             );
             record_in!(tx, created_at, actor, SILENCE_CREATE, Some(campaign), Some(id), &detail);
@@ -128,6 +138,7 @@ impl Store {
         Ok(Silence {
             id,
             campaign: campaign.to_string(),
+            account: account.map(str::to_string),
             event,
             reason: reason.to_string(),
             author: actor.name.clone(),
@@ -165,8 +176,9 @@ impl Store {
                 return Ok(Some(SilenceExpiry::AlreadyEnded(before)));
             }
             let detail = format!(
-                "silence {id} (campaigns matching \"{}\", {}) ended early; it was to last until {}",
+                "silence {id} (campaigns matching \"{}\"{}, {}) ended early; it was to last until {}",
                 before.campaign,
+                in_accounts(before.account.as_deref()),
                 which_events(before.event),
                 stamp(before.expires_at)
             );
@@ -179,8 +191,8 @@ impl Store {
         })
     }
 
-    /// Put a dead outbox row back in the queue (as [`Store::replay`]: due
-    /// now, a fresh `max_age`, the same event id) and record it (`outbox.replay`).
+    /// Put a dead outbox row back in the queue (due now, a fresh
+    /// `max_age`, the same event id) and record it (`outbox.replay`).
     pub async fn replay_by(
         &self,
         actor: &Actor,
@@ -219,7 +231,7 @@ impl Store {
         })
     }
 
-    /// Every dead row back in the queue (as [`Store::replay_dead`]), recorded
+    /// Every dead row back in the queue , recorded
     /// as one `outbox.replay` when there was any; returns how many.
     pub async fn replay_dead_by(
         &self,

@@ -47,6 +47,8 @@ pub fn status_label(state: &CampaignState) -> String {
 /// Which campaigns a page lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CampaignQuery {
+    /// Only this account's campaigns; none: every account's.
+    pub account: Option<String>,
     /// Only this status label (see [`STATUS_LABELS`]; others are kept verbatim).
     pub status: Option<String>,
     /// Only campaigns whose id or name contains this (case-insensitive for ASCII).
@@ -61,6 +63,7 @@ pub struct CampaignQuery {
 /// One campaign's row on the board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CampaignRow {
+    pub account: String,
     pub id: String,
     pub name: String,
     pub status: String,
@@ -103,6 +106,8 @@ pub struct Summary {
 /// Which events a page lists, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
+    /// Only this account's events; none: every account's and the watcher's own.
+    pub account: Option<String>,
     pub kind: Option<String>,
     pub campaign: Option<String>,
     /// Only events with a delivery (or a held one) to this channel.
@@ -212,6 +217,9 @@ impl Store {
     /// One page of campaigns, most recently changed first.
     pub async fn campaign_page(&self, query: &CampaignQuery) -> Result<CampaignPage, StoreError> {
         let mut filter = Filter::default();
+        if let Some(account) = &query.account {
+            filter.add("account = ?", vec![Bind::Text(account.clone())]);
+        }
         if let Some(status) = &query.status {
             filter.add(
                 "status_label = ?",
@@ -245,8 +253,8 @@ impl Store {
         let clause = filter.clause();
         let limit = filter.limit(per_page, offset);
         let sql = format!(
-            "SELECT key, name, status_label, upload_errors, changed_at FROM campaign_state{clause}
-             ORDER BY changed_at DESC, key{limit}"
+            "SELECT account, key, name, status_label, upload_errors, changed_at FROM campaign_state{clause}
+             ORDER BY changed_at DESC, key, account{limit}"
         );
         let mut rows = Vec::new();
         on_pool!(self, pool => {
@@ -256,6 +264,7 @@ impl Store {
                     format!("campaign_state row \"{id}\"")
                 })?;
                 rows.push(CampaignRow {
+                    account: row.text("account")?,
                     name: row.text("name")?,
                     status: row.text("status_label")?,
                     upload_errors: to_u64(row.int("upload_errors")?),
@@ -269,7 +278,7 @@ impl Store {
             .newest_events(rows.iter().map(|row| row.id.as_str()))
             .await?;
         for row in &mut rows {
-            row.last_event = newest.remove(&row.id);
+            row.last_event = newest.remove(&(row.account.clone(), row.id.clone()));
         }
         Ok(CampaignPage {
             total: to_u64(total),
@@ -277,11 +286,12 @@ impl Store {
         })
     }
 
-    /// The newest event of each of these campaigns (at most [`MAX_PER_PAGE`]).
+    /// The newest event of each of these campaign ids (at most
+    /// [`MAX_PER_PAGE`]) in every account that has one, by (account, id).
     async fn newest_events<'a>(
         &self,
         keys: impl Iterator<Item = &'a str>,
-    ) -> Result<HashMap<String, LastEvent>, StoreError> {
+    ) -> Result<HashMap<(String, String), LastEvent>, StoreError> {
         let keys: Vec<&str> = keys.collect();
         let mut newest = HashMap::new();
         if keys.is_empty() {
@@ -289,9 +299,10 @@ impl Store {
         }
         // rowid (an identity column on PostgreSQL) breaks ties within a cycle.
         let sql = format!(
-            "SELECT e.campaign_id, e.id, e.type, e.occurred_at FROM events e
+            "SELECT e.account, e.campaign_id, e.id, e.type, e.occurred_at FROM events e
              WHERE e.campaign_id IN ({}) AND e.rowid = (
-                 SELECT x.rowid FROM events x WHERE x.campaign_id = e.campaign_id
+                 SELECT x.rowid FROM events x
+                 WHERE x.campaign_id = e.campaign_id AND x.account = e.account
                  ORDER BY x.occurred_at DESC, x.rowid DESC LIMIT 1)",
             placeholders(keys.len())
         );
@@ -305,7 +316,7 @@ impl Store {
                 let occurred_at = from_millis(row.int("occurred_at")?, || {
                     format!("events row of campaign \"{campaign}\"")
                 })?;
-                newest.insert(campaign, LastEvent {
+                newest.insert((row.text("account")?, campaign), LastEvent {
                     id: row.text("id")?,
                     kind: row.text("type")?,
                     occurred_at,
@@ -359,6 +370,9 @@ impl Store {
     /// One page of events, newest first, with their deliveries and silences.
     pub async fn event_page(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let mut filter = Filter::default();
+        if let Some(account) = &query.account {
+            filter.add("account = ?", vec![Bind::Text(account.clone())]);
+        }
         if let Some(kind) = &query.kind {
             filter.add("type = ?", vec![Bind::Text(kind.clone())]);
         }

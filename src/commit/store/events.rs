@@ -81,8 +81,9 @@ impl Store {
         })
     }
 
-    /// Events since `since`, newest first, optionally of one campaign, with each
-    /// channel's delivery and any silence.
+    /// Events since `since`, newest first, optionally of one campaign (of this
+    /// handle's account: one id in two accounts is two campaigns; without a
+    /// campaign, every account's), with each channel's delivery and any silence.
     pub async fn history(
         &self,
         campaign: Option<&str>,
@@ -90,7 +91,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         const EVENTS: &str = "SELECT id, payload_json, silence_id FROM events
-             WHERE occurred_at >= $1 AND ($2 IS NULL OR campaign_id = $3)
+             WHERE occurred_at >= $1 AND ($2 IS NULL OR (campaign_id = $3 AND account = $5))
              ORDER BY occurred_at DESC, rowid DESC LIMIT $4";
         let events: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query(EVENTS)
@@ -98,6 +99,7 @@ impl Store {
                 .bind(campaign)
                 .bind(campaign)
                 .bind(i64::from(limit))
+                .bind(self.account())
                 .fetch_all(pool)
                 .await?
                 .iter()

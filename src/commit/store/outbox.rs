@@ -47,6 +47,8 @@ pub struct OutboxEntry {
     pub event_id: String,
     pub event_type: String,
     pub channel: String,
+    /// The event's account; none for the whole watcher's events.
+    pub account: Option<String>,
     pub status: String,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
@@ -300,7 +302,7 @@ impl Store {
     /// Pending rows (or dead ones with `dead`), oldest first.
     pub async fn outbox_entries(&self, dead: bool) -> Result<Vec<OutboxEntry>, StoreError> {
         const SQL: &str = "SELECT o.id, o.event_id, o.channel, o.status, o.attempts, o.created_at,
-                    o.next_attempt_at, o.held_until, o.last_error, e.type, e.payload_json
+                    o.next_attempt_at, o.held_until, o.last_error, e.type, e.payload_json, e.account
              FROM outbox o JOIN events e ON e.id = o.event_id
              WHERE o.status = $1 ORDER BY o.id";
         on_pool!(self, pool => {
@@ -311,48 +313,6 @@ impl Store {
             rows.iter().map(outbox_entry_from_row).collect()
         })
     }
-
-    /// Put one dead row back in the queue, due now, with a fresh `max_age`
-    /// (`replay_by` does the same and records who did it).
-    pub async fn replay(&self, id: i64, now: DateTime<Utc>) -> Result<ReplayOutcome, StoreError> {
-        let (changed, status): (u64, Option<String>) = on_pool!(self, pool => {
-            let changed = sqlx::query(REPLAY_ONE)
-                .bind(millis(now))
-                .bind(millis(now))
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            let status = if changed > 0 {
-                None
-            } else {
-                sqlx::query("SELECT status FROM outbox WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?
-                    .map(|row| row.try_get("status"))
-                    .transpose()?
-            };
-            (changed, status)
-        });
-        if changed > 0 {
-            return Ok(ReplayOutcome::Replayed);
-        }
-        Ok(status.map_or(ReplayOutcome::Unknown, ReplayOutcome::NotDead))
-    }
-
-    /// Replay every dead row; returns how many.
-    pub async fn replay_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query(REPLAY_ALL)
-                .bind(millis(now))
-                .bind(millis(now))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
-    }
-
     /// Delete finished (sent or dead) outbox rows created before `cutoff`; pending
     /// rows are never purged, and the event history is kept. Returns (sent, dead).
     pub async fn purge_outbox(&self, cutoff: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
@@ -417,6 +377,7 @@ fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> 
         event_id: row.text("event_id")?,
         event_type: row.text("type")?,
         channel: row.text("channel")?,
+        account: row.opt_text("account")?,
         status: row.text("status")?,
         attempts: u32::try_from(row.int("attempts")?).unwrap_or(0),
         created_at: from_millis(row.int("created_at")?, what)?,

@@ -583,6 +583,7 @@ mod tests {
             changes: vec![],
             summary: String::new(),
             hints: vec![],
+            account: crate::event::default_account(),
         }
     }
 

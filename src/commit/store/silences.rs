@@ -3,7 +3,6 @@
 //! silence stops; the store keeps them and which event each one stopped.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::dialect::{from_millis, millis, Backend, Columns};
 use super::{Store, StoreError};
@@ -11,11 +10,11 @@ use crate::event::EventType;
 use crate::route::silence::Silence;
 
 pub(super) const SILENCE_COLUMNS: &str =
-    "id, campaign, event_type, reason, author, created_at, expires_at";
-/// Binds campaign, event type, reason, author, created_at, expires_at.
+    "id, campaign, account, event_type, reason, author, created_at, expires_at";
+/// Binds campaign, event type, reason, author, created_at, expires_at, account.
 pub(super) const INSERT_SILENCE: &str =
-    "INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+    "INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at, account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 /// Binds now, id, now: ends a silence still in force.
 pub(super) const END_SILENCE: &str =
     "UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3";
@@ -33,6 +32,7 @@ pub(super) fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError
     Ok(Silence {
         id,
         campaign: row.text("campaign")?,
+        account: row.opt_text("account")?,
         event,
         reason: row.text("reason")?,
         author: row.text("author")?,
@@ -42,38 +42,6 @@ pub(super) fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError
 }
 
 impl Store {
-    pub async fn add_silence(
-        &self,
-        campaign: &str,
-        event: Option<EventType>,
-        reason: &str,
-        author: &str,
-        created_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Silence, StoreError> {
-        let id: i64 = on_pool!(self, pool => {
-            sqlx::query(INSERT_SILENCE)
-                .bind(campaign)
-                .bind(event.map(EventType::as_str))
-                .bind(reason)
-                .bind(author)
-                .bind(millis(created_at))
-                .bind(millis(expires_at))
-                .fetch_one(pool)
-                .await?
-                .try_get("id")?
-        });
-        Ok(Silence {
-            id,
-            campaign: campaign.to_string(),
-            event,
-            reason: reason.to_string(),
-            author: author.to_string(),
-            created_at,
-            expires_at,
-        })
-    }
-
     /// Silences still in force at `now`, or every silence ever made with `all`; oldest first.
     pub async fn silences(
         &self,
@@ -92,36 +60,9 @@ impl Store {
             rows.iter().map(silence_from_row).collect()
         })
     }
-
-    /// End a silence now. `None`: no such silence. The answer says whether this
-    /// call ended it or it had already ended (decided by the update itself, so
-    /// the stored millisecond precision cannot make a fresh end look old).
-    pub async fn expire_silence(
-        &self,
-        id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Option<SilenceExpiry>, StoreError> {
-        let sql = format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1");
-        on_pool!(self, pool => {
-            let ended = sqlx::query(END_SILENCE)
-                .bind(millis(now))
-                .bind(id)
-                .bind(millis(now))
-                .execute(pool)
-                .await?
-                .rows_affected()
-                > 0;
-            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
-            let silence = row.as_ref().map(silence_from_row).transpose()?;
-            Ok(silence.map(|silence| match ended {
-                true => SilenceExpiry::EndedNow(silence),
-                false => SilenceExpiry::AlreadyEnded(silence),
-            }))
-        })
-    }
 }
 
-/// What `expire_silence` did.
+/// What `end_silence` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SilenceExpiry {
     EndedNow(Silence),

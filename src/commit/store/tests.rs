@@ -51,6 +51,7 @@ fn event(id: &str) -> Event {
         changes: vec![],
         hints: vec![],
         summary: format!("summary of {id}"),
+        account: crate::event::default_account(),
     }
 }
 
@@ -449,15 +450,29 @@ async fn a_version_1_postgres_database_is_upgraded_in_place() {
     let dead = store.outbox_entries(true).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
-        store.replay(dead[0].id, t0()).await.unwrap(),
+        store
+            .replay_by(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                dead[0].id,
+                t0()
+            )
+            .await
+            .unwrap(),
         ReplayOutcome::Replayed
     );
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_*",
             None,
+            None,
             "upgrade",
-            "ops",
             t0(),
             t0() + TimeDelta::hours(1),
         )
@@ -578,11 +593,15 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
         let mut routed = RoutedEvent::new(about(id, campaign), vec!["hook".into()]);
         if silenced {
             let silence = store
-                .add_silence(
+                .create_silence(
+                    &Actor {
+                        name: "ops".to_string(),
+                        via: "cli",
+                    },
                     "camp_a",
                     None,
+                    None,
                     "test",
-                    "ops",
                     t0(),
                     t0() + TimeDelta::hours(1),
                 )
@@ -1025,7 +1044,17 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].held_until, None);
     assert_eq!(
-        store.replay(dead[0].id, t0()).await.unwrap(),
+        store
+            .replay_by(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                dead[0].id,
+                t0()
+            )
+            .await
+            .unwrap(),
         ReplayOutcome::Replayed
     );
     let history = store
@@ -1035,11 +1064,15 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
     assert_eq!(history.len(), 1);
     assert!(history[0].silenced_by.is_none());
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_*",
             None,
+            None,
             "upgrade",
-            "ops",
             t0(),
             t0() + TimeDelta::hours(1),
         )
@@ -1070,15 +1103,30 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let hour = TimeDelta::hours(1);
     let old = store
-        .add_silence("camp_x", None, "over", "ops", t0() - hour * 2, t0() - hour)
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
+            "camp_x",
+            None,
+            None,
+            "over",
+            t0() - hour * 2,
+            t0() - hour,
+        )
         .await
         .unwrap();
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_*",
+            None,
             Some(EventType::StatusChanged),
             "maintenance",
-            "ops",
             t0(),
             t0() + hour,
         )
@@ -1245,18 +1293,60 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert_eq!(dead[0].event_type, "watcher.api_unhealthy");
     assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 410"));
     assert_eq!(
-        store.replay(dead[0].id, t0()).await.unwrap(),
+        store
+            .replay_by(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                dead[0].id,
+                t0()
+            )
+            .await
+            .unwrap(),
         ReplayOutcome::Replayed
     );
     assert_eq!(
-        store.replay(dead[0].id, t0()).await.unwrap(),
+        store
+            .replay_by(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                dead[0].id,
+                t0()
+            )
+            .await
+            .unwrap(),
         ReplayOutcome::NotDead("pending".into())
     );
     assert_eq!(
-        store.replay(999_999, t0()).await.unwrap(),
+        store
+            .replay_by(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                999_999,
+                t0()
+            )
+            .await
+            .unwrap(),
         ReplayOutcome::Unknown
     );
-    assert_eq!(store.replay_dead(t0()).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .replay_dead_by(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                t0()
+            )
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.outbox_entries(false).await.unwrap().len(), 2);
     // Sent rows created at t0 go; the replayed (pending) ones stay.
     assert_eq!(store.purge_outbox(t0() + hour * 3).await.unwrap(), (3, 0));
@@ -1265,17 +1355,50 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     // A now with sub-millisecond digits: the stored end is cut to milliseconds,
     // and must still read as ended by this call.
     let now = t0() + TimeDelta::nanoseconds(123_456);
-    let Some(SilenceExpiry::EndedNow(ended)) = store.expire_silence(silence.id, now).await.unwrap()
+    let Some(SilenceExpiry::EndedNow(ended)) = store
+        .end_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
+            silence.id,
+            now,
+        )
+        .await
+        .unwrap()
     else {
         panic!("the first expire ends the silence");
     };
     assert_eq!(ended.expires_at, t0());
     assert!(matches!(
-        store.expire_silence(silence.id, now).await.unwrap(),
+        store
+            .end_silence(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                silence.id,
+                now
+            )
+            .await
+            .unwrap(),
         Some(SilenceExpiry::AlreadyEnded(_))
     ));
     assert!(store.silences(t0(), false).await.unwrap().is_empty());
-    assert_eq!(store.expire_silence(999_999, t0()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .end_silence(
+                &Actor {
+                    name: "ops".to_string(),
+                    via: "cli"
+                },
+                999_999,
+                t0()
+            )
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 mod audit;

@@ -27,6 +27,7 @@ fn active_alerts_end_a_few_intervals_ahead_and_resolves_in_the_past() {
         campaign: Some(("camp_1".into(), "Q4".into())),
         since: at(1),
         hints: Vec::new(),
+        account: None,
     };
     let alert = channel.active_alert(&active, at(10));
     assert_eq!(alert["labels"]["alertname"], "CampaignPaused");
@@ -57,12 +58,34 @@ fn active_alerts_end_a_few_intervals_ahead_and_resolves_in_the_past() {
 #[test]
 fn label_values_are_short_and_show_control_characters_escaped() {
     let name = format!("\u{1b}[2J\r\n{}", "n".repeat(100_000));
-    let labels = channel().labels(Condition::Paused, Some(("camp\r\n1", &name)));
+    let labels = channel().labels(Condition::Paused, None, Some(("camp\r\n1", &name)));
     for value in labels.values() {
         assert!(value.chars().count() <= crate::text::LABEL_CHARS);
         assert!(!value.chars().any(char::is_control), "{value:?}");
     }
     assert_eq!(labels["campaign_id"], "camp\\r\\n1");
+}
+
+#[test]
+fn only_accounts_other_than_default_add_an_account_label() {
+    let alerting = channel();
+    let campaign = Some(("camp_1", "Q4"));
+    let default = alerting.labels(Condition::Paused, None, campaign);
+    assert!(
+        !default.contains_key("account"),
+        "default's label set is unchanged"
+    );
+    let acme = alerting.labels(Condition::Paused, Some("acme"), campaign);
+    assert_eq!(acme["account"], "acme");
+    assert_ne!(
+        acme,
+        alerting.labels(Condition::Paused, Some("globex"), campaign)
+    );
+    // And an event of the account posts that label set.
+    let mut event = sample_event(EventType::StatusChanged, at(1));
+    event.assign_account("acme");
+    let posted = alerting.alerts_for(&event, at(1)).unwrap();
+    assert_eq!(posted[0]["labels"]["account"], "acme");
 }
 
 /// The hints annotation a pause posts is the one its re-posts carry (the
@@ -93,6 +116,7 @@ fn a_pause_and_its_reposts_carry_the_same_hints_annotation() {
         )),
         since: at(2),
         hints: paused.hints.clone(),
+        account: None,
     };
     let reposted = channel.active_alert(&active, at(10));
     assert_eq!(reposted["labels"], posted[0]["labels"]);

@@ -93,6 +93,15 @@ fn campaign_keys_are_stable_short_and_url_safe() {
         campaign_key(&sample_event(EventType::ApiUnhealthy, at)),
         "watcher"
     );
+    // `default` keeps the single-account key; every other account is in front.
+    let mut acme = event.clone();
+    acme.assign_account("default");
+    assert_eq!(campaign_key(&acme), "camp_XiQEBcj9cc5TFRB4");
+    acme.assign_account("acme");
+    assert_eq!(campaign_key(&acme), "acme~camp_XiQEBcj9cc5TFRB4");
+    let mut watcher = sample_event(EventType::ApiUnhealthy, at);
+    watcher.assign_account("acme");
+    assert_eq!(campaign_key(&watcher), "acme~watcher");
     for hostile in ["a/b", "x\r\ny", &"z".repeat(5000), "", "<b>\"q\"</script>"] {
         event.campaign.as_mut().unwrap().id = hostile.to_string();
         let key = campaign_key(&event);

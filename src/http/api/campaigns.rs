@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{entry_view, EventView};
 use super::silences::SilenceRef;
-use super::{checked_page, given, ApiError, ApiQuery, BASE, DEFAULT_ACCOUNT};
+use super::{checked_page, given, ApiError, ApiQuery, BASE};
 use crate::commit::{status_label, CampaignQuery, CampaignRow, LastEvent, STATUS_LABELS};
 use crate::http::HttpState;
-use crate::route::silence::{campaign_matches, Silence};
+use crate::route::silence::Silence;
 
 /// The events a campaign's answer carries, newest first.
 pub const CAMPAIGN_EVENTS: u32 = 100;
@@ -21,6 +21,8 @@ pub const CAMPAIGN_EVENTS: u32 = 100;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignParams {
+    /// Only this account's campaigns.
+    pub account: Option<String>,
     pub status: Option<String>,
     /// Text the id or the name contains.
     pub q: Option<String>,
@@ -43,6 +45,7 @@ impl CampaignParams {
         }
         let (page, per_page) = checked_page(self.page, self.per_page)?;
         Ok(CampaignQuery {
+            account: given(&self.account).map(str::to_string),
             status,
             text: given(&self.q).map(str::to_string),
             problems: self.problems.unwrap_or(false),
@@ -55,7 +58,7 @@ impl CampaignParams {
 /// One campaign in a list.
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignItem {
-    pub account: &'static str,
+    pub account: String,
     pub id: String,
     pub name: String,
     pub status: String,
@@ -84,27 +87,28 @@ pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALP
     .remove(b'.')
     .remove(b'~');
 
-/// The resource of one campaign.
-pub fn campaign_href(id: &str) -> String {
+/// The resource of one campaign of `account`.
+pub fn campaign_href(account: &str, id: &str) -> String {
     format!(
-        "{BASE}/accounts/{DEFAULT_ACCOUNT}/campaigns/{}",
+        "{BASE}/accounts/{}/campaigns/{}",
+        percent_encoding::utf8_percent_encode(account, PATH_SEGMENT),
         percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
     )
 }
 
-fn matching(silences: &[Silence], id: &str, name: &str) -> Vec<i64> {
+fn matching(silences: &[Silence], account: &str, id: &str, name: &str) -> Vec<i64> {
     silences
         .iter()
-        .filter(|silence| campaign_matches(&silence.campaign, id, name))
+        .filter(|silence| silence.covers_campaign(account, id, name))
         .map(|silence| silence.id)
         .collect()
 }
 
 fn item(row: CampaignRow, silences: &[Silence]) -> CampaignItem {
     CampaignItem {
-        account: DEFAULT_ACCOUNT,
-        silenced_by: matching(silences, &row.id, &row.name),
-        href: campaign_href(&row.id),
+        silenced_by: matching(silences, &row.account, &row.id, &row.name),
+        href: campaign_href(&row.account, &row.id),
+        account: row.account,
         id: row.id,
         name: row.name,
         status: row.status,
@@ -146,7 +150,7 @@ pub async fn list(
 /// One campaign's current state.
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignDetail {
-    pub account: &'static str,
+    pub account: String,
     pub id: String,
     pub name: String,
     pub status: String,
@@ -190,23 +194,24 @@ pub async fn campaign_answer(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<CampaignAnswer, ApiError> {
-    let unknown = || ApiError::NotFound(format!("no campaign {id:?} in account {account:?}"));
-    if account != DEFAULT_ACCOUNT {
-        return Err(ApiError::NotFound(format!(
-            "no account {account:?}: this watcher has one account, \"{DEFAULT_ACCOUNT}\""
-        )));
-    }
-    let mut states = state.store.load_states_for([id]).await?;
+    let unknown = || {
+        ApiError::NotFound(format!(
+            "no campaign {:?} in account {:?}",
+            crate::text::cap(id, 200),
+            crate::text::cap(account, 64)
+        ))
+    };
+    let store = state.account_store(account).map_err(ApiError::NotFound)?;
+    let mut states = store.load_states_for([id]).await?;
     let stored = states.remove(id).ok_or_else(unknown)?;
-    let silences = state.store.silences(now, false).await?;
+    let silences = store.silences(now, false).await?;
     let snapshot = &stored.snapshot;
     let silenced_by = silences
         .iter()
-        .filter(|silence| campaign_matches(&silence.campaign, id, &snapshot.name))
+        .filter(|silence| silence.covers_campaign(account, id, &snapshot.name))
         .map(SilenceRef::of)
         .collect();
-    let history = state
-        .store
+    let history = store
         .history(Some(id), DateTime::<Utc>::MIN_UTC, CAMPAIGN_EVENTS)
         .await?;
     let agent = snapshot.agent.as_ref().map(|agent| AgentView {
@@ -216,7 +221,7 @@ pub async fn campaign_answer(
     });
     Ok(CampaignAnswer {
         campaign: CampaignDetail {
-            account: DEFAULT_ACCOUNT,
+            account: account.to_string(),
             id: id.to_string(),
             name: snapshot.name.clone(),
             status: status_label(&stored),

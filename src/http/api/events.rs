@@ -20,6 +20,8 @@ pub struct EventParams {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub campaign: Option<String>,
+    /// Only this account's events.
+    pub account: Option<String>,
     pub channel: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
@@ -55,6 +57,7 @@ impl EventParams {
         };
         let (page, per_page) = checked_page(self.page, self.per_page)?;
         Ok(EventQuery {
+            account: given(&self.account).map(str::to_string),
             kind,
             campaign: given(&self.campaign).map(str::to_string),
             channel: given(&self.channel).map(str::to_string),

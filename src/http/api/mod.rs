@@ -4,7 +4,7 @@
 //! `docs/openapi.yaml`, served at `/api/v1/openapi.yaml`.
 //!
 //! Campaign routes carry the account (`/api/v1/accounts/{account}/campaigns/{id}`):
-//! `default` until several accounts exist; any other answers 404.
+//! `default` for a single-account watcher; an account it does not have answers 404.
 
 pub(crate) mod campaigns;
 pub(crate) mod events;
@@ -24,20 +24,8 @@ use serde::de::DeserializeOwned;
 use super::{HttpState, Viewer};
 use crate::commit::{Actor, StoreError};
 
-/// The one account until several exist.
-pub const DEFAULT_ACCOUNT: &str = "default";
-
-/// `Ok` for an account this watcher has, else the sentence saying which it has.
-pub fn known_account(account: &str) -> Result<(), String> {
-    if account == DEFAULT_ACCOUNT {
-        Ok(())
-    } else {
-        Err(format!(
-            "account \"{}\" is not known: this watcher has one account, default",
-            crate::text::cap(account, 64)
-        ))
-    }
-}
+/// The account of a single-account watcher.
+pub const DEFAULT_ACCOUNT: &str = crate::event::DEFAULT_ACCOUNT;
 
 /// Who an action through the board (`via` "board") or the API ("api") is
 /// recorded as: the user, `token:NAME`, or `local` on an open loopback listener.

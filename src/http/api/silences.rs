@@ -10,7 +10,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{actor_of, given, ApiError, ApiJson, ApiPath, ApiQuery, DEFAULT_ACCOUNT};
+use super::{actor_of, given, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::commit::{Actor, SilenceExpiry};
 use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
@@ -50,6 +50,8 @@ pub struct SilenceView {
     pub id: i64,
     /// A campaign id or name, or a glob over either.
     pub matcher: String,
+    /// Only this account's events (a name or a glob); null for every account.
+    pub account: Option<String>,
     /// Only this event type; null for every type.
     pub event_type: Option<&'static str>,
     pub reason: String,
@@ -140,7 +142,7 @@ pub struct NewSilence {
     pub campaign: String,
     /// Only this event type; absent (or empty) for every type.
     pub event_type: Option<String>,
-    /// Only this account's campaigns (`default` is the only one for now).
+    /// Only this account's campaigns (a configured account's name, or a glob over names).
     pub account: Option<String>,
     /// How long, e.g. `2h` or `90m`.
     #[serde(default)]
@@ -167,7 +169,12 @@ pub struct CheckedSilence {
 impl NewSilence {
     /// Every field checked, or one sentence per problem. With `for_preview`
     /// the duration, the reason and the confirmation are not asked for yet.
-    pub fn check(&self, for_preview: bool) -> Result<CheckedSilence, Vec<String>> {
+    /// `accounts` are the configured accounts' names.
+    pub fn check(
+        &self,
+        for_preview: bool,
+        accounts: &[String],
+    ) -> Result<CheckedSilence, Vec<String>> {
         let mut problems = Vec::new();
         let campaign = self.campaign.clone();
         if campaign.trim().is_empty() {
@@ -201,11 +208,16 @@ impl NewSilence {
         };
         let account = given(&self.account).map(str::to_string);
         if let Some(account) = &account {
-            if let Err(problem) = super::known_account(account) {
-                problems.push(problem);
+            if let Err(problem) = crate::config::check_account_pattern(account, accounts) {
+                problems.push(format!("account {problem}"));
             }
         }
-        let everything = matches_every_campaign(&campaign) && account.is_none();
+        let every_account = account.as_deref().map_or(true, |account| {
+            accounts
+                .iter()
+                .all(|known| campaign_matches(account, known, known))
+        });
+        let everything = matches_every_campaign(&campaign) && every_account;
         let mut duration = std::time::Duration::ZERO;
         if !for_preview {
             match humantime::parse_duration(self.duration.trim()) {
@@ -258,7 +270,7 @@ const MAX_DURATION_SECS: u64 = 100 * 366 * 24 * 3600;
 /// A campaign a silence would match now.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchedCampaign {
-    pub account: &'static str,
+    pub account: String,
     pub id: String,
     pub name: String,
 }
@@ -281,21 +293,30 @@ pub async fn silence_preview(
     checked: &CheckedSilence,
     now: DateTime<Utc>,
 ) -> Result<SilencePreview, ApiError> {
-    let mut campaigns: Vec<MatchedCampaign> = state
-        .store
-        .load_states()
-        .await?
-        .into_values()
-        .filter(|known| {
-            campaign_matches(&checked.campaign, &known.snapshot.id, &known.snapshot.name)
-        })
-        .map(|known| MatchedCampaign {
-            account: DEFAULT_ACCOUNT,
-            id: known.snapshot.id,
-            name: known.snapshot.name,
-        })
-        .collect();
-    campaigns.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut campaigns: Vec<MatchedCampaign> = Vec::new();
+    for account in state.accounts.iter() {
+        let in_account = checked
+            .account
+            .as_deref()
+            .map_or(true, |pattern| campaign_matches(pattern, account, account));
+        if !in_account {
+            continue;
+        }
+        let states = state.store.for_account(account).load_states().await?;
+        campaigns.extend(
+            states
+                .into_values()
+                .filter(|known| {
+                    campaign_matches(&checked.campaign, &known.snapshot.id, &known.snapshot.name)
+                })
+                .map(|known| MatchedCampaign {
+                    account: account.clone(),
+                    id: known.snapshot.id,
+                    name: known.snapshot.name,
+                }),
+        );
+    }
+    campaigns.sort_by(|a, b| (&a.id, &a.account).cmp(&(&b.id, &b.account)));
     let since = now - PREVIEW_WINDOW;
     let probe = Silence {
         id: 0,
@@ -305,6 +326,7 @@ pub async fn silence_preview(
         author: String::new(),
         created_at: since,
         expires_at: now,
+        account: checked.account.clone(),
     };
     let events_last_24h = state
         .store
@@ -347,7 +369,7 @@ pub async fn preview(
 ) -> Result<Json<SilencePreview>, ApiError> {
     let checked = params
         .silence()
-        .check(true)
+        .check(true, &state.accounts)
         .map_err(|problems| ApiError::BadRequest(problems.join(" ")))?;
     Ok(Json(silence_preview(&state, &checked, Utc::now()).await?))
 }
@@ -368,6 +390,7 @@ pub async fn make_silence(
         .create_silence(
             actor,
             &checked.campaign,
+            checked.account.as_deref(),
             checked.event,
             &checked.reason,
             now,
@@ -384,6 +407,7 @@ fn view_of(silence: Silence, events_held: u64, now: DateTime<Utc>) -> SilenceVie
         id: silence.id,
         event_type: silence.event.map(|kind| kind.as_str()),
         matcher: silence.campaign,
+        account: silence.account,
         reason: silence.reason,
         author: silence.author,
         created_at: silence.created_at,
@@ -398,7 +422,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewSilence>,
 ) -> Result<(StatusCode, Json<SilenceView>), ApiError> {
     let checked = body
-        .check(false)
+        .check(false, &state.accounts)
         .map_err(|problems| ApiError::BadRequest(problems.join(" ")))?;
     let now = Utc::now();
     let silence = make_silence(&state, &checked, &actor_of(&viewer, "api"), now).await?;
@@ -439,6 +463,7 @@ pub async fn end(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::DEFAULT_ACCOUNT;
 
     fn silence(campaign: &str, duration: &str, reason: &str) -> NewSilence {
         NewSilence {
@@ -452,7 +477,7 @@ mod tests {
     #[test]
     fn a_new_silence_is_checked_with_one_sentence_per_problem() {
         let good = silence("camp_eu_*", "2h", " maintenance ")
-            .check(false)
+            .check(false, &[DEFAULT_ACCOUNT.to_string()])
             .unwrap();
         assert_eq!(good.reason, "maintenance");
         assert_eq!(good.duration, std::time::Duration::from_secs(7200));
@@ -481,7 +506,7 @@ mod tests {
                     account: Some("emea".into()),
                     ..silence("x", "1h", "r")
                 },
-                &["account \"emea\" is not known"],
+                &["account \"emea\" is not a configured account"],
             ),
             (
                 silence("*", "1h", "r"),
@@ -489,7 +514,9 @@ mod tests {
             ),
         ];
         for (new, expected) in cases {
-            let problems = new.check(false).unwrap_err();
+            let problems = new
+                .check(false, &[DEFAULT_ACCOUNT.to_string()])
+                .unwrap_err();
             assert_eq!(problems.len(), expected.len(), "{problems:?}");
             for (problem, part) in problems.iter().zip(expected) {
                 assert!(problem.contains(part), "{problem:?} lacks {part:?}");
@@ -500,19 +527,37 @@ mod tests {
             confirm_all: Some(true),
             ..silence("*", "1h", "r")
         };
-        assert!(confirmed.check(false).unwrap().everything);
+        assert!(
+            confirmed
+                .check(false, &[DEFAULT_ACCOUNT.to_string()])
+                .unwrap()
+                .everything
+        );
         let one_account = NewSilence {
             account: Some("default".into()),
             ..silence("*", "1h", "r")
         };
-        assert!(!one_account.check(false).unwrap().everything);
+        let two = [DEFAULT_ACCOUNT.to_string(), "acme".to_string()];
+        assert!(!one_account.check(false, &two).unwrap().everything);
+        // With a single account, that account is every account.
+        assert!(one_account
+            .check(false, &[DEFAULT_ACCOUNT.to_string()])
+            .is_err());
         // A preview asks only for what it needs.
-        assert!(silence("*", "", "").check(true).is_ok());
+        assert!(silence("*", "", "")
+            .check(true, &[DEFAULT_ACCOUNT.to_string()])
+            .is_ok());
         // An empty event type (the form's "every type") is none.
         let every = NewSilence {
             event_type: Some(String::new()),
             ..silence("x", "1h", "r")
         };
-        assert_eq!(every.check(false).unwrap().event, None);
+        assert_eq!(
+            every
+                .check(false, &[DEFAULT_ACCOUNT.to_string()])
+                .unwrap()
+                .event,
+            None
+        );
     }
 }

@@ -62,14 +62,18 @@ async fn preview_page(
     status: StatusCode,
     problems: Vec<String>,
 ) -> Response {
-    let preview = match silence.check(true) {
+    let preview = match silence.check(true, &state.accounts) {
         Ok(checked) => match silence_preview(state, &checked, Utc::now()).await {
             Ok(preview) => {
                 let mut value = serde_json::to_value(&preview).unwrap_or_default();
                 if let Some(rows) = value.get_mut("campaigns").and_then(|v| v.as_array_mut()) {
                     for row in rows {
                         let id = row.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                        row["page"] = json!(campaign_page_path(id));
+                        let account = row
+                            .get("account")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default();
+                        row["page"] = json!(campaign_page_path(account, id));
                     }
                 }
                 Some(value)
@@ -117,7 +121,10 @@ pub async fn new_silence_page(
         confirm_all: Some(true),
         ..silence.clone()
     };
-    let problems = confirmed.check(false).err().unwrap_or_default();
+    let problems = confirmed
+        .check(false, &state.accounts)
+        .err()
+        .unwrap_or_default();
     preview_page(&state, &viewer, &silence, StatusCode::OK, problems).await
 }
 
@@ -131,7 +138,7 @@ pub async fn create_silence(
         return forbidden();
     }
     let silence = new_silence(&form_fields(&body));
-    let checked = match silence.check(false) {
+    let checked = match silence.check(false, &state.accounts) {
         Ok(checked) => checked,
         Err(problems) => {
             return preview_page(&state, &viewer, &silence, StatusCode::BAD_REQUEST, problems).await

@@ -101,10 +101,11 @@ impl Controls {
     }
 }
 
-/// The board's page of one campaign.
-pub fn campaign_page_path(id: &str) -> String {
+/// The board's page of one campaign of `account`.
+pub fn campaign_page_path(account: &str, id: &str) -> String {
     format!(
-        "/accounts/{DEFAULT_ACCOUNT}/campaigns/{}",
+        "/accounts/{}/campaigns/{}",
+        utf8_percent_encode(account, PATH_SEGMENT),
         utf8_percent_encode(id, PATH_SEGMENT)
     )
 }
@@ -318,7 +319,11 @@ async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
     if let Some(rows) = listed.get_mut("campaigns").and_then(|v| v.as_array_mut()) {
         for row in rows {
             let id = row.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-            row["page"] = json!(campaign_page_path(id));
+            let account = row
+                .get("account")
+                .and_then(|v| v.as_str())
+                .unwrap_or(DEFAULT_ACCOUNT);
+            row["page"] = json!(campaign_page_path(account, id));
         }
     }
     let labels: Vec<&str> = STATUS_LABELS.to_vec();
@@ -359,7 +364,8 @@ fn event_values(
                 json!({"e": event, "controls": controls})
             )?);
             if let Some(campaign) = &event.event.campaign {
-                value["page"] = json!(campaign_page_path(&campaign.id));
+                let account = event.event.account().unwrap_or(DEFAULT_ACCOUNT);
+                value["page"] = json!(campaign_page_path(account, &campaign.id));
             }
             Ok(value)
         })
@@ -410,7 +416,10 @@ async fn campaign_page(
         Ok(answer) => answer,
         Err(error) => return failed(error),
     };
-    let controls = Controls::of(&viewer, &campaign_page_path(&answer.campaign.id));
+    let controls = Controls::of(
+        &viewer,
+        &campaign_page_path(&answer.campaign.account, &answer.campaign.id),
+    );
     let events = match event_values(&answer.events, &controls) {
         Ok(events) => events,
         Err(response) => return *response,

@@ -14,7 +14,7 @@ fn api_text_is_escaped_in_every_place_it_goes() {
     let row = json!({
         "id": hostile, "name": hostile, "status": hostile, "upload_errors": 1,
         "changed_at": "2026-11-26T09:00:00Z", "last_event": null, "silenced_by": [],
-        "page": campaign_page_path(hostile),
+        "page": campaign_page_path("default", hostile),
     });
     let html = render(
         "campaigns.html",

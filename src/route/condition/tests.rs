@@ -61,16 +61,29 @@ fn every_event_type_maps_to_its_condition() {
 #[test]
 fn dedup_keys_are_per_campaign_and_condition() {
     assert_eq!(
-        Paused.dedup_key(Some("camp_1")),
+        Paused.dedup_key(None, Some("camp_1")),
         "campaign-watcher/camp_1/paused"
     );
     assert_eq!(
-        UploadErrors.dedup_key(Some("camp_1")),
+        UploadErrors.dedup_key(None, Some("camp_1")),
         "campaign-watcher/camp_1/upload_errors"
     );
     assert_eq!(
-        ApiUnhealthy.dedup_key(None),
+        ApiUnhealthy.dedup_key(None, None),
         "campaign-watcher/watcher/api_unhealthy"
+    );
+    // Every account but `default` (given as none) has keys of its own.
+    assert_eq!(
+        Paused.dedup_key(Some("acme"), Some("camp_1")),
+        "campaign-watcher@acme/camp_1/paused"
+    );
+    assert_eq!(
+        ApiUnhealthy.dedup_key(Some("acme"), None),
+        "campaign-watcher@acme/watcher/api_unhealthy"
+    );
+    assert_ne!(
+        Paused.dedup_key(Some("acme"), Some("camp_1")),
+        Paused.dedup_key(Some("globex"), Some("camp_1"))
     );
 }
 

@@ -31,6 +31,7 @@ pub(crate) fn event(kind: EventType, campaign: Option<&str>, transition: &str) -
         changes: vec![],
         hints: vec![],
         summary: String::new(),
+        account: crate::event::default_account(),
     }
 }
 
@@ -113,6 +114,7 @@ fn silences() -> Vec<Silence> {
             author: "ops".into(),
             created_at: at(9, 0),
             expires_at: at(11, 0),
+            account: None,
         },
         Silence {
             id: 2,
@@ -123,6 +125,7 @@ fn silences() -> Vec<Silence> {
             created_at: at(9, 0),
             // ended early with `silence expire`
             expires_at: at(10, 0),
+            account: None,
         },
     ]
 }

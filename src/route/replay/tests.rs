@@ -32,6 +32,7 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
         changes: vec![],
         hints: vec![],
         summary: String::new(),
+        account: crate::event::default_account(),
     }
 }
 
@@ -102,6 +103,7 @@ fn a_seeded_day_replays_with_silences_quiet_hours_and_the_rate_limit() {
         author: "ops".into(),
         created_at: at(9, 0, 0),
         expires_at: at(10, 0, 0),
+        account: None,
     }];
     let replayed = replay(&router(), &shaping(), &silences, &events);
 

@@ -17,6 +17,7 @@ pub(super) async fn each_action_is_recorded_with_who_and_what(kind: Kind) {
         .create_silence(
             &ops,
             "camp_eu_*",
+            None,
             Some(EventType::StatusChanged),
             "maintenance",
             t0(),

@@ -130,11 +130,15 @@ pub(super) async fn the_board_pages_filters_and_counts_campaigns(kind: Kind) {
 pub(super) async fn events_page_by_type_campaign_channel_and_since(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_b",
             None,
+            None,
             "maintenance",
-            "ops",
             t0(),
             t0() + TimeDelta::hours(1),
         )
@@ -250,7 +254,18 @@ pub(super) async fn the_commit_marker_moves_with_commits_deliveries_and_silences
     let recorded = store.commit_marker().await.unwrap();
     assert_ne!(recorded, sent);
     store
-        .add_silence("*", None, "x", "ops", t0(), t0() + TimeDelta::hours(1))
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
+            "*",
+            None,
+            None,
+            "x",
+            t0(),
+            t0() + TimeDelta::hours(1),
+        )
         .await
         .unwrap();
     assert_ne!(store.commit_marker().await.unwrap(), recorded);

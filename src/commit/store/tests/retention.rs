@@ -137,11 +137,15 @@ async fn announced(
 async fn pruning_keeps_what_the_watcher_needs(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let silence = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_d",
             None,
+            None,
             "planned",
-            "ops",
             t0() - minutes(300),
             t0() - minutes(200),
         )
@@ -231,33 +235,45 @@ async fn pruning_keeps_what_the_watcher_needs(kind: Kind) {
 async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let old = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_x",
             None,
+            None,
             "old",
-            "ops",
             t0() - minutes(300),
             t0() - minutes(200),
         )
         .await
         .unwrap();
     let recent = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_x",
             None,
+            None,
             "recent",
-            "ops",
             t0() - minutes(100),
             t0() - minutes(30),
         )
         .await
         .unwrap();
     let active = store
-        .add_silence(
+        .create_silence(
+            &Actor {
+                name: "ops".to_string(),
+                via: "cli",
+            },
             "camp_x",
             None,
+            None,
             "active",
-            "ops",
             t0() - minutes(300),
             t0() + minutes(60),
         )
