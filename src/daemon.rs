@@ -164,7 +164,7 @@ impl Pieces {
             })?;
             let client = SigmaMindClient::new(&account.api, api_key)?
                 .with_secrets(settings.secret_values())
-                .with_metrics(metrics.clone());
+                .with_metrics(metrics.clone(), &account.name);
             watchers.push(Watcher::new(
                 client,
                 store.for_account(&account.name),
@@ -729,7 +729,12 @@ async fn cycle_loop(
                 match watcher.tick(Utc::now()).await {
                     Ok(report) => {
                         metrics.record_cycle(&report.figures());
-                        status.cycle_finished(report.started_at, report.api_readable(), report.api_unhealthy);
+                        status.cycle_finished(
+                            report.started_at,
+                            report.any_account_readable(),
+                            report.unhealthy_accounts(),
+                            report.accounts.len(),
+                        );
                         close_store_episode(&watcher, &mut alarm).await;
                         pruner.after_cycle(watcher.store(), Utc::now()).await;
                     }

@@ -351,7 +351,13 @@ mod tests {
 
     #[test]
     fn the_payload_carries_the_account_and_old_payloads_are_defaults() {
-        let mut event = crate::render::sample_event(EventType::StatusChanged, Utc::now());
+        let mut event = Event::about_the_watcher(
+            EventType::ApiUnhealthy,
+            event_id(&["watcher", "api_unhealthy", "1"]),
+            Utc::now(),
+            "the API cannot be read".into(),
+        );
+        event.account = default_account();
         let single = event.clone();
         event.assign_account(DEFAULT_ACCOUNT);
         assert_eq!(

@@ -26,15 +26,15 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::event::Event;
 
 /// What a finished cycle tells the metrics, as plain values.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CycleFigures<'a> {
     pub started_at: DateTime<Utc>,
     /// The API was read (a few campaigns may still have failed).
     pub api_readable: bool,
     pub duration: Duration,
     pub events: &'a [Event],
-    /// Watched campaigns by status bucket ([`CAMPAIGN_STATUS_BUCKETS`]).
-    pub campaigns_by_status: &'a BTreeMap<&'static str, u64>,
+    /// Each account's watched campaigns by status bucket ([`CAMPAIGN_STATUS_BUCKETS`]).
+    pub campaigns_by_status: Vec<(&'a str, &'a BTreeMap<&'static str, u64>)>,
 }
 
 /// How a cycle ended, as the `result` label of `campaign_watcher_cycles_total`.
@@ -73,6 +73,7 @@ struct CycleLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiRequestLabels {
+    account: String,
     endpoint: ApiEndpoint,
     /// "2xx", "4xx", "5xx", or "error" when no HTTP answer came (connect, timeout).
     status_class: &'static str,
@@ -80,16 +81,20 @@ struct ApiRequestLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
+    account: String,
     endpoint: ApiEndpoint,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
+    account: String,
     status: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
+    /// Empty for the whole watcher's events (its store, its channels).
+    account: String,
     r#type: String,
 }
 
@@ -293,9 +298,6 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION"),
             }),
         );
-        for bucket in CAMPAIGN_STATUS_BUCKETS {
-            let _ = campaigns.get_or_create(&StatusLabels { status: bucket });
-        }
         Self {
             inner: Arc::new(Families {
                 registry,
@@ -334,15 +336,21 @@ impl Metrics {
         for event in report.events {
             m.events
                 .get_or_create(&EventLabels {
+                    account: event.account().unwrap_or_default().to_string(),
                     r#type: event.kind.as_str().to_string(),
                 })
                 .inc();
         }
-        for bucket in CAMPAIGN_STATUS_BUCKETS {
-            let count = report.campaigns_by_status.get(bucket).copied().unwrap_or(0);
-            m.campaigns
-                .get_or_create(&StatusLabels { status: bucket })
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        for (account, by_status) in &report.campaigns_by_status {
+            for bucket in CAMPAIGN_STATUS_BUCKETS {
+                let count = by_status.get(bucket).copied().unwrap_or(0);
+                m.campaigns
+                    .get_or_create(&StatusLabels {
+                        account: account.to_string(),
+                        status: bucket,
+                    })
+                    .set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
         }
     }
 
@@ -380,16 +388,26 @@ impl Metrics {
     }
 
     /// One HTTP request to the API; `status` is `None` when no answer came.
-    pub fn record_api_request(&self, endpoint: ApiEndpoint, status: Option<u16>, took: Duration) {
+    pub fn record_api_request(
+        &self,
+        account: &str,
+        endpoint: ApiEndpoint,
+        status: Option<u16>,
+        took: Duration,
+    ) {
         let m = &self.inner;
         m.api_requests
             .get_or_create(&ApiRequestLabels {
+                account: account.to_string(),
                 endpoint,
                 status_class: status_class(status),
             })
             .inc();
         m.api_latency
-            .get_or_create(&EndpointLabels { endpoint })
+            .get_or_create(&EndpointLabels {
+                account: account.to_string(),
+                endpoint,
+            })
             .observe(took.as_secs_f64());
     }
 
@@ -530,6 +548,7 @@ mod tests {
     fn exposition_uses_units_and_total_suffixes() {
         let metrics = Metrics::new();
         metrics.record_api_request(
+            "default",
             ApiEndpoint::get_campaign,
             Some(200),
             Duration::from_millis(20),
@@ -543,7 +562,7 @@ mod tests {
         );
         let text = metrics.encode();
         for expected in [
-            "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"2xx\"} 1",
+            "campaign_watcher_api_requests_total{account=\"default\",endpoint=\"get_campaign\",status_class=\"2xx\"} 1",
             "campaign_watcher_api_request_duration_seconds_bucket{",
             "campaign_watcher_notifications_total{channel=\"ops-hook\",result=\"sent\"} 1",
             "campaign_watcher_outbox_pending 3",
@@ -553,7 +572,6 @@ mod tests {
             "campaign_watcher_store_oldest_event_age_seconds 600",
             "campaign_watcher_leader 1",
             "campaign_watcher_build_info{version=\"",
-            "campaign_watcher_campaigns{status=\"live\"} 0",
             "# TYPE campaign_watcher_last_successful_cycle_timestamp_seconds gauge",
             "# TYPE campaign_watcher_cycle_duration_seconds histogram",
         ] {

@@ -23,6 +23,7 @@ use crate::deliver::{AlertmanagerChannel, ChannelSet};
 use crate::diff::{ApiHealth, CampaignState};
 use crate::observe::CampaignStatus;
 use crate::route::condition::{ActiveCondition, Condition};
+use crate::route::silence::Silence;
 
 /// Pure: every condition one account's stored states and health say is
 /// active now. `watched` limits campaigns to the configured ids (none: every
@@ -91,6 +92,32 @@ pub fn active_conditions(
         });
     }
     active
+}
+
+/// Pure: the conditions of `account` no active silence holds back. A silenced
+/// pause is not re-posted while the silence lasts (it would page through
+/// Alertmanager what the silence keeps from every other channel); when the
+/// silence ends and the campaign is still paused, the next round posts it, as
+/// an Alertmanager silence of its own would.
+pub fn unsilenced(
+    active: Vec<ActiveCondition>,
+    account: &str,
+    silences: &[Silence],
+    now: DateTime<Utc>,
+) -> Vec<ActiveCondition> {
+    active
+        .into_iter()
+        .filter(|condition| {
+            let campaign = condition
+                .campaign
+                .as_ref()
+                .map(|(id, name)| (id.as_str(), name.as_str()));
+            !silences.iter().any(|silence| {
+                silence.active(now)
+                    && silence.holds(condition.condition.starting_event(), account, campaign)
+            })
+        })
+        .collect()
 }
 
 /// Pure: what a round asserts, from what the store says now (`read`: the
@@ -223,13 +250,18 @@ impl Reasserter {
             let store = &account.store;
             let states = store.load_states().await.map_err(|e| e.to_string())?;
             let health = store.load_health().await.map_err(|e| e.to_string())?;
-            active.extend(active_conditions(
+            let silences = store
+                .silences(now, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            let standing = active_conditions(
                 store.account(),
                 &states,
                 &health,
                 account.watched.as_ref(),
                 now,
-            ));
+            );
+            active.extend(unsilenced(standing, store.account(), &silences, now));
         }
         Ok(active)
     }
@@ -341,6 +373,52 @@ mod tests {
             accounts("acme"),
             [Some("acme".to_string()), Some("acme".to_string())]
         );
+    }
+
+    #[test]
+    fn silenced_conditions_are_not_re_posted_while_the_silence_lasts() {
+        let states = HashMap::from([
+            (
+                "a".to_string(),
+                state("a", CampaignStatus::Paused, &["Row 2: bad"], false),
+            ),
+            (
+                "b".to_string(),
+                state("b", CampaignStatus::Paused, &[], false),
+            ),
+        ]);
+        let standing = active_conditions("acme", &states, &ApiHealth::default(), None, at(5));
+        let silence = |campaign: &str, event, account: Option<&str>| Silence {
+            id: 1,
+            campaign: campaign.into(),
+            account: account.map(str::to_string),
+            event,
+            reason: "maintenance".into(),
+            author: "ops".into(),
+            created_at: at(0),
+            expires_at: at(10),
+        };
+        let kept = |silences: &[Silence], now| -> Vec<(Condition, String)> {
+            unsilenced(standing.clone(), "acme", silences, now)
+                .into_iter()
+                .map(|active| (active.condition, active.campaign.unwrap().0))
+                .collect()
+        };
+        use Condition::*;
+        let pauses_of_a = [silence(
+            "a",
+            Some(crate::event::EventType::StatusChanged),
+            None,
+        )];
+        assert_eq!(
+            kept(&pauses_of_a, at(5)),
+            [(UploadErrors, "a".to_string()), (Paused, "b".to_string())]
+        );
+        // Ended: posted again.
+        assert_eq!(kept(&pauses_of_a, at(11)).len(), 3);
+        // Another account's silence holds nothing here.
+        assert_eq!(kept(&[silence("*", None, Some("globex"))], at(5)).len(), 3);
+        assert!(kept(&[silence("*", None, Some("acme"))], at(5)).is_empty());
     }
 
     #[test]

@@ -44,13 +44,42 @@ pub struct CycleReport {
     pub duration: std::time::Duration,
     /// Watched campaigns by status bucket (`crate::metrics::CAMPAIGN_STATUS_BUCKETS`), for metrics.
     pub campaigns_by_status: BTreeMap<&'static str, u64>,
-    /// `watcher.api_unhealthy` is in force after this cycle.
+    /// `watcher.api_unhealthy` is in force after this cycle (for some account).
     pub api_unhealthy: bool,
+    /// Each account's outcome, in configuration order.
+    pub accounts: Vec<AccountOutcome>,
+}
+
+/// How one account's part of a cycle went, for `/readyz` and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountOutcome {
+    pub account: String,
+    /// Its API could be read this cycle.
+    pub readable: bool,
+    /// `watcher.api_unhealthy` is in force for it.
+    pub api_unhealthy: bool,
+    /// Its watched campaigns by status bucket, for metrics.
+    pub campaigns_by_status: BTreeMap<&'static str, u64>,
 }
 
 impl CycleReport {
+    /// Every account's API could be read this cycle.
     pub fn api_readable(&self) -> bool {
         self.verdict == CycleVerdict::Readable
+    }
+
+    /// At least one account's API could be read this cycle.
+    pub fn any_account_readable(&self) -> bool {
+        self.accounts.iter().any(|account| account.readable)
+    }
+
+    /// The accounts `watcher.api_unhealthy` is in force for.
+    pub fn unhealthy_accounts(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .filter(|account| account.api_unhealthy)
+            .map(|account| account.account.clone())
+            .collect()
     }
 
     /// What the metrics record of this cycle.
@@ -60,7 +89,11 @@ impl CycleReport {
             api_readable: self.api_readable(),
             duration: self.duration,
             events: &self.events,
-            campaigns_by_status: &self.campaigns_by_status,
+            campaigns_by_status: self
+                .accounts
+                .iter()
+                .map(|account| (account.account.as_str(), &account.campaigns_by_status))
+                .collect(),
         }
     }
 }
@@ -273,11 +306,13 @@ impl Watcher {
             .read
             .iter()
             .chain(diffed.failures.iter().map(|(key, _)| key));
+        let readable = verdict == CycleVerdict::Readable;
+        let campaigns_by_status = count_by_status(observed, &diffed.committed, &briefs);
         let report = CycleReport {
             started_at: now,
             campaigns_read: diffed.read.len(),
             campaigns_failed: diffed.failures.len(),
-            campaigns_by_status: count_by_status(observed, &diffed.committed, &briefs),
+            campaigns_by_status: campaigns_by_status.clone(),
             failures: diffed
                 .failures
                 .into_iter()
@@ -288,6 +323,12 @@ impl Watcher {
             requests: self.client.requests_sent() - requests_before,
             duration: started.elapsed(),
             api_unhealthy: new_health.unhealthy,
+            accounts: vec![AccountOutcome {
+                account: self.store.account().to_string(),
+                readable,
+                api_unhealthy: new_health.unhealthy,
+                campaigns_by_status,
+            }],
         };
         self.record_outcome(&report, &diffed.read, &briefs, &diffed.committed)
             .await;
@@ -651,6 +692,7 @@ fn merge_reports(
         duration,
         campaigns_by_status: BTreeMap::new(),
         api_unhealthy: false,
+        accounts: Vec::new(),
     };
     let mut unreadable: Vec<String> = Vec::new();
     let mut auth_rejected = false;
@@ -677,6 +719,7 @@ fn merge_reports(
             *merged.campaigns_by_status.entry(bucket).or_default() += count;
         }
         merged.api_unhealthy |= report.api_unhealthy;
+        merged.accounts.extend(report.accounts);
     }
     if !unreadable.is_empty() {
         merged.verdict = CycleVerdict::Unreadable {

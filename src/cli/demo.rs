@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::failure::Failure;
 use super::signals::shutdown_signal;
 use crate::config::{
-    ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    AccountSettings, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings,
+    WatchSettings,
 };
 use crate::daemon::{Daemon, ServiceOptions};
 use crate::deliver::console::ConsoleSettings;
@@ -22,19 +23,27 @@ fn board_address() -> SocketAddr {
         .unwrap_or(any)
 }
 
+/// The demo's two SigmaMind accounts, each its own simulated workspace with
+/// its own key and the same five campaigns (the same ids: two accounts' one
+/// id is two campaigns).
+const DEMO_ACCOUNTS: [(&str, &str); 2] = [("acme", "demo-key-acme"), ("globex", "demo-key-globex")];
+
 pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(), Failure> {
-    const DEMO_KEY: &str = "demo-key";
-    let server = sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        sim::SimOptions {
-            campaigns: 0,
-            api_key: Some(DEMO_KEY.into()),
-        },
-    )
-    .await
-    .map_err(|e| Failure::runtime(format!("cannot start the simulated API: {e}")))?;
-    for campaign in sim::demo_campaigns() {
-        server.control.insert(campaign);
+    let mut servers = Vec::new();
+    for (_, key) in DEMO_ACCOUNTS {
+        let server = sim::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            sim::SimOptions {
+                campaigns: 0,
+                api_key: Some(key.into()),
+            },
+        )
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot start the simulated API: {e}")))?;
+        for campaign in sim::demo_campaigns() {
+            server.control.insert(campaign);
+        }
+        servers.push(server);
     }
     let state_dir = tempfile::tempdir()
         .map_err(|e| Failure::runtime(format!("cannot create a temporary state directory: {e}")))?;
@@ -43,15 +52,26 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         "terminal".to_string(),
         ChannelSettings::new(ConsoleSettings::default()),
     );
+    let accounts = DEMO_ACCOUNTS
+        .iter()
+        .zip(&servers)
+        .map(|((name, key), server)| {
+            let account = AccountSettings {
+                api_key: Some(Secret::new(*key)),
+                base_url: Some(server.base_url()),
+                campaigns: server.control.ids(),
+                ..AccountSettings::default()
+            };
+            (name.to_string(), account)
+        })
+        .collect();
     let settings = Settings {
         sigmamind: SigmaMindSettings {
-            base_url: server.base_url(),
-            api_key: Some(Secret::new(DEMO_KEY)),
             max_requests_per_second: 0.0,
+            accounts,
             ..SigmaMindSettings::default()
         },
         watch: WatchSettings {
-            campaigns: server.control.ids(),
             interval: Some(Duration::from_secs(1)),
             ..WatchSettings::default()
         },
@@ -66,12 +86,14 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         },
         ..Settings::defaults()
     };
-    say!(
-        "campaign-watcher demo: a simulated SigmaMind API at {} with {} campaigns.",
-        server.base_url(),
-        settings.watch.campaigns.len()
-    );
-    say!("Watching them every second; the simulator changes one every {}. Alerts appear below. Ctrl-C to stop.\n", humantime::format_duration(step));
+    for ((name, _), server) in DEMO_ACCOUNTS.iter().zip(&servers) {
+        say!(
+            "campaign-watcher demo: account {name}, a simulated SigmaMind API at {} with {} campaigns.",
+            server.base_url(),
+            server.control.ids().len()
+        );
+    }
+    say!("Watching both every second; each simulator changes one campaign every {}. Alerts appear below, each named by its account. Ctrl-C to stop.\n", humantime::format_duration(step));
     say!(
         "The board: http://{}/ (the JSON API under /api/v1/).\n",
         settings.http.listen
@@ -84,10 +106,14 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         .await
         .map_err(|e| Failure::runtime(format!("the first check failed: {e}")))?;
     say!(
-        "first check done: {} campaigns recorded as they are now (the baseline); from here on, each change is an alert.",
-        first.campaigns_read
+        "first check done: {} campaigns recorded as they are now (the baseline, in {} accounts); from here on, each change is an alert.",
+        first.campaigns_read,
+        DEMO_ACCOUNTS.len()
     );
-    let script = tokio::spawn(sim::run_demo_script(server.control.clone(), step));
+    let scripts: Vec<_> = servers
+        .iter()
+        .map(|server| tokio::spawn(sim::run_demo_script(server.control.clone(), step)))
+        .collect();
     let progress = tokio::spawn(report_progress(daemon.store().clone()));
     let stop = async move {
         match duration {
@@ -107,9 +133,13 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         ..ServiceOptions::default()
     };
     let result = daemon.run_service(options, reloads, stop).await;
-    script.abort();
+    for script in scripts {
+        script.abort();
+    }
     progress.abort();
-    server.stop().await;
+    for server in servers {
+        server.stop().await;
+    }
     result.map_err(Failure::from)
 }
 

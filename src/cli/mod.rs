@@ -203,8 +203,16 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         campaigns: usize,
         /// Require this X-API-Key (any key is accepted when unset).
-        #[arg(long, env = "SIM_API_KEY", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "SIM_API_KEY",
+            hide_env_values = true,
+            conflicts_with = "account"
+        )]
         api_key: Option<String>,
+        /// Serve one more SigmaMind account, NAME=KEY (repeatable): each account is its own workspace with its own campaigns and key, on the next port after the previous one (with port 0, on a free port each).
+        #[arg(long, value_name = "NAME=KEY")]
+        account: Vec<String>,
     },
     /// Print a shell completion script, e.g. `campaign-watcher completions bash > /etc/bash_completion.d/campaign-watcher`.
     Completions {
@@ -355,7 +363,8 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             listen,
             campaigns,
             api_key,
-        } => simulate::simulate(listen, campaigns, api_key).await,
+            account,
+        } => simulate::simulate(listen, campaigns, api_key, account).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Manpage => completions::manpage(),
     }

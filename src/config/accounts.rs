@@ -32,7 +32,7 @@ pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), Stri
     if let Err(error) = globset::Glob::new(pattern) {
         return Err(format!(
             "\"{}\" is not a valid glob: {}",
-            crate::text::cap(pattern, 64),
+            pattern.chars().take(64).collect::<String>(),
             error.kind()
         ));
     }
@@ -40,7 +40,7 @@ pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), Stri
     if plain && !names.contains(&pattern) {
         return Err(format!(
             "\"{}\" is not a configured account{} (known: {})",
-            crate::text::cap(pattern, 64),
+            pattern.chars().take(64).collect::<String>(),
             super::suggest::did_you_mean(pattern, &names),
             names.join(", ")
         ));

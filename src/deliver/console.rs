@@ -19,10 +19,15 @@ impl ConsoleChannel {
         Self
     }
 
-    /// `<occurred_at> <type> <summary> [<event id>]`
+    /// `<occurred_at> <type> <summary> [<event id>]`, the summary after
+    /// `<account> · ` for every account but `default`.
     pub fn line(event: &Event) -> String {
+        let account = event
+            .named_account()
+            .map(|account| format!("{} · ", crate::text::terminal(account)))
+            .unwrap_or_default();
         format!(
-            "{} {} {} [{}]",
+            "{} {} {account}{} [{}]",
             event.occurred_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             event.kind,
             // A summary carries API text: every control character shown as

@@ -65,6 +65,8 @@ pub struct SigmaMindClient {
     retry_max: Duration,
     max_response_bytes: usize,
     metrics: crate::metrics::Metrics,
+    /// The account its requests are counted under.
+    account: std::sync::Arc<str>,
 }
 
 impl fmt::Debug for SigmaMindClient {
@@ -117,6 +119,7 @@ impl SigmaMindClient {
             retry_max: settings.retry_max,
             max_response_bytes: settings.max_response_bytes,
             metrics: crate::metrics::Metrics::default(),
+            account: std::sync::Arc::from(crate::event::DEFAULT_ACCOUNT),
         })
     }
 
@@ -127,9 +130,11 @@ impl SigmaMindClient {
         self
     }
 
-    /// Record every request in these metrics (the daemon's registry).
-    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+    /// Record every request in these metrics (the daemon's registry), under
+    /// this account's `account` label.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics, account: &str) -> Self {
         self.metrics = metrics;
+        self.account = std::sync::Arc::from(account);
         self
     }
 
@@ -347,7 +352,8 @@ impl SigmaMindClient {
             Ok(Answer::NotFound) => Some(404),
             Err(failure) => failure.error.http_status(),
         };
-        self.metrics.record_api_request(endpoint, status, took);
+        self.metrics
+            .record_api_request(&self.account, endpoint, status, took);
     }
 
     async fn attempt(&self, url: &Url) -> Result<Answer, AttemptFailure> {

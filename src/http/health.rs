@@ -29,8 +29,12 @@ pub struct StatusRecord {
     pub last_success_at: Option<DateTime<Utc>>,
     /// The last cycle read the API.
     pub last_cycle_readable: bool,
-    /// `watcher.api_unhealthy` is in force (N unreadable cycles, or a rejected key).
+    /// `watcher.api_unhealthy` is in force (N unreadable cycles, or a
+    /// rejected key) for every account: nothing can be watched.
     pub api_unhealthy: bool,
+    /// The accounts it is in force for while others are still read (with
+    /// several accounts: ready, and said).
+    pub unhealthy_accounts: Vec<String>,
     /// The last cycle (or probe) could use the state store.
     pub store_reachable: bool,
     /// Cycles in a row whose commit the state store refused (a full disk, a
@@ -104,7 +108,19 @@ pub fn readiness(record: &StatusRecord) -> Verdict {
         return Verdict::Failing("no cycle has read the SigmaMind API yet".into());
     }
     if record.api_unhealthy {
-        return Verdict::Failing("the SigmaMind API is unhealthy (watcher.api_unhealthy)".into());
+        return Verdict::Failing(match record.unhealthy_accounts.as_slice() {
+            [] | [_] => "the SigmaMind API is unhealthy (watcher.api_unhealthy)".into(),
+            accounts => format!(
+                "the SigmaMind API is unhealthy for every account ({}): watcher.api_unhealthy",
+                accounts.join(", ")
+            ),
+        });
+    }
+    if !record.unhealthy_accounts.is_empty() {
+        return Verdict::Ok(format!(
+            "ready; the SigmaMind API is unhealthy for account {} (watcher.api_unhealthy), the other accounts are watched",
+            record.unhealthy_accounts.join(", ")
+        ));
     }
     Verdict::Ok("ready".into())
 }
@@ -125,6 +141,7 @@ impl ServiceStatus {
                 last_success_at: None,
                 last_cycle_readable: false,
                 api_unhealthy,
+                unhealthy_accounts: Vec::new(),
                 store_reachable: true,
                 failed_commits: 0,
                 commit_error: None,
@@ -153,13 +170,23 @@ impl ServiceStatus {
         self.lock().last_cycle_started = Some(Instant::now());
     }
 
-    pub fn cycle_finished(&self, started_at: DateTime<Utc>, readable: bool, api_unhealthy: bool) {
+    /// A cycle committed. `readable`: at least one account's API was read;
+    /// `unhealthy`: the accounts `watcher.api_unhealthy` is in force for, of
+    /// `accounts` in all (the API counts as unhealthy when it is for all).
+    pub fn cycle_finished(
+        &self,
+        started_at: DateTime<Utc>,
+        readable: bool,
+        unhealthy: Vec<String>,
+        accounts: usize,
+    ) {
         let mut record = self.lock();
         record.store_reachable = true;
         record.failed_commits = 0;
         record.commit_error = None;
         record.last_cycle_readable = readable;
-        record.api_unhealthy = api_unhealthy;
+        record.api_unhealthy = !unhealthy.is_empty() && unhealthy.len() >= accounts;
+        record.unhealthy_accounts = unhealthy;
         if readable {
             record.ever_succeeded = true;
             record.last_success_at = Some(started_at);
@@ -220,6 +247,7 @@ mod tests {
             last_success_at: None,
             last_cycle_readable: false,
             api_unhealthy: false,
+            unhealthy_accounts: Vec::new(),
             store_reachable: true,
             failed_commits: 0,
             commit_error: None,
@@ -294,22 +322,38 @@ mod tests {
         let status = ServiceStatus::new(Duration::from_secs(60), false);
         assert!(!status.readiness().is_ok());
         status.cycle_started();
-        status.cycle_finished(Utc::now(), true, false);
+        status.cycle_finished(Utc::now(), true, vec![], 1);
         assert!(status.readiness().is_ok());
-        status.cycle_finished(Utc::now(), false, false);
+        status.cycle_finished(Utc::now(), false, vec![], 1);
         assert!(
             status.readiness().is_ok(),
             "one unreadable cycle is not an outage"
         );
-        status.cycle_finished(Utc::now(), false, true);
+        status.cycle_finished(Utc::now(), false, vec!["default".into()], 1);
         assert!(!status.readiness().is_ok());
+    }
+
+    #[test]
+    fn one_unhealthy_account_of_several_keeps_it_ready_and_is_named() {
+        let status = ServiceStatus::new(Duration::from_secs(60), false);
+        status.cycle_started();
+        status.cycle_finished(Utc::now(), true, vec!["acme".into()], 2);
+        let Verdict::Ok(reason) = status.readiness() else {
+            panic!("one readable account of two is ready");
+        };
+        assert!(reason.contains("account acme"), "{reason}");
+        status.cycle_finished(Utc::now(), false, vec!["acme".into(), "globex".into()], 2);
+        let Verdict::Failing(reason) = status.readiness() else {
+            panic!("no readable account is not ready");
+        };
+        assert!(reason.contains("acme, globex"), "{reason}");
     }
 
     #[test]
     fn refused_commits_fail_readiness_at_once_and_liveness_after_the_bound() {
         let status = ServiceStatus::new(Duration::from_secs(1), false);
         status.cycle_started();
-        status.cycle_finished(Utc::now(), true, false);
+        status.cycle_finished(Utc::now(), true, vec![], 1);
         for n in 1..LIVENESS_FAILED_COMMITS {
             status.cycle_started();
             assert_eq!(status.commit_failed("database or disk is full".into()), n);
@@ -325,7 +369,7 @@ mod tests {
         };
         assert!(reason.contains("restart"), "{reason}");
         // One commit that goes through ends it.
-        status.cycle_finished(Utc::now(), true, false);
+        status.cycle_finished(Utc::now(), true, vec![], 1);
         assert!(status.liveness().is_ok());
         assert!(status.readiness().is_ok());
     }

@@ -39,6 +39,25 @@ impl Silence {
             && campaign_matches(&self.campaign, id, name)
     }
 
+    /// Whether it holds back what starts with an event of `kind` about
+    /// `campaign` (`(id, name)`; none for the watcher) in `account`: the
+    /// re-asserter's question for a condition still standing.
+    pub fn holds(&self, kind: EventType, account: &str, campaign: Option<(&str, &str)>) -> bool {
+        if self.event.is_some_and(|silenced| !silenced.covers(kind)) {
+            return false;
+        }
+        match campaign {
+            Some((id, name)) => self.covers_campaign(account, id, name),
+            None => {
+                self.campaign.trim() == "*"
+                    && self
+                        .account
+                        .as_deref()
+                        .map_or(true, |pattern| campaign_matches(pattern, account, account))
+            }
+        }
+    }
+
     /// Watcher events (no campaign) are silenced only by a `*` silence: an API
     /// outage is about every campaign, not the one a silence names.
     pub fn matches(&self, event: &Event) -> bool {

@@ -452,3 +452,338 @@ async fn two_accounts_with_one_campaign_id_are_two_campaigns() {
         "only globex is unhealthy"
     );
 }
+
+/// The real binary with two accounts, one simulator each (one campaign id in
+/// both), a webhook, PagerDuty (a local receiver) and a real Alertmanager:
+/// each account's change is sent once under its own account and incident
+/// keys; a silence of one account does not hold the same id in the other;
+/// one account's revoked key makes only it unhealthy (named, ready still)
+/// while the other's changes go on being sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_watches_two_accounts_apart_end_to_end() {
+    use std::time::Duration;
+    let acme = spawn_sim_with_key(2, KEY_ACME).await;
+    let globex = spawn_sim_with_key(2, KEY_GLOBEX).await;
+    all_live(&acme);
+    all_live(&globex);
+    let ids = acme.control.ids();
+    let (shared, other) = (ids[0].clone(), ids[1].clone());
+    assert_eq!(globex.control.ids(), ids, "the same campaign ids in both");
+    let receiver = Receiver::spawn().await;
+    let alertmanager = crate::alertmanager::AlertmanagerServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("campaign-watcher.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[sigmamind]
+timeout = "2s"
+max_requests_per_second = 0
+
+{accounts}
+[watch]
+interval = "1s"
+unhealthy_after = 2
+
+[state]
+url = "sqlite://{state}"
+
+[http]
+listen = "127.0.0.1:0"
+
+[channels.hook]
+kind = "webhook"
+url = "{hook}"
+secret = "{TEST_SECRET}"
+retry_initial_backoff = "100ms"
+
+[channels.pager]
+kind = "pagerduty"
+url = "http://{receiver}/pager"
+routing_key = "rk_0123456789abcdef0123456789abcdef"
+retry_initial_backoff = "100ms"
+
+[channels.am]
+kind = "alertmanager"
+urls = ["{am}"]
+resend_interval = "1s"
+
+[[rules]]
+events = ["campaign.status_changed"]
+transitions = ["live->paused"]
+channels = ["hook", "pager", "am"]
+
+[[rules]]
+events = ["watcher.api_unhealthy"]
+accounts = ["glob*"]
+channels = ["hook"]
+"#,
+            accounts = accounts_toml(&[("acme", &acme, KEY_ACME), ("globex", &globex, KEY_GLOBEX)]),
+            state = dir.path().join("state.db").display(),
+            hook = receiver.url(),
+            receiver = receiver.addr,
+            am = alertmanager.base_url,
+        ),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    // A silence of globex's campaign, made before the daemon starts.
+    let silenced = run_cli(
+        &[
+            "--config",
+            &config_arg,
+            "silence",
+            "add",
+            "--campaign",
+            &shared,
+            "--account",
+            "globex",
+            "--for",
+            "1h",
+            "--reason",
+            "globex dialler maintenance",
+            "--author",
+            "ops",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(silenced.code, Some(0), "{}", silenced.all_output());
+    assert!(
+        silenced.stdout.contains("in account \"globex\""),
+        "{}",
+        silenced.stdout
+    );
+    let typo = run_cli(
+        &[
+            "--config",
+            &config_arg,
+            "silence",
+            "add",
+            "--campaign",
+            &shared,
+            "--account",
+            "globx",
+            "--for",
+            "1h",
+            "--reason",
+            "typo",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(typo.code, Some(2), "{}", typo.all_output());
+    assert!(
+        typo.stderr.contains("did you mean \"globex\""),
+        "{}",
+        typo.stderr
+    );
+
+    let mut daemon = spawn_daemon(&config, dir.path());
+    let http = daemon.http_addr().await;
+    let client = reqwest::Client::new();
+    let ready = || async {
+        let answer = client
+            .get(format!("http://{http}/readyz"))
+            .send()
+            .await
+            .ok()?;
+        Some((answer.status().as_u16(), answer.text().await.ok()?))
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut readiness = ready().await;
+    while readiness.as_ref().map(|(status, _)| *status) != Some(200)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        readiness = ready().await;
+    }
+    let baseline = readiness.as_ref().map(|(status, _)| *status) == Some(200);
+    assert!(
+        baseline,
+        "ready after the first cycle: {readiness:?} {}",
+        daemon.logs()
+    );
+
+    // The same id paused in both accounts (globex's is silenced), and
+    // globex's other campaign paused.
+    acme.control.set_status(&shared, "paused");
+    globex.control.set_status(&shared, "paused");
+    globex.control.set_status(&other, "paused");
+    let hook = |receiver: &Receiver| -> Vec<serde_json::Value> {
+        receiver
+            .received_at("/hook")
+            .iter()
+            .map(Received::json)
+            .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || hook(&receiver).len() >= 2).await,
+        "both accounts' pauses arrive: {:?} {}",
+        hook(&receiver),
+        daemon.logs()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sent = hook(&receiver);
+    let mut seen: Vec<(String, String)> = sent
+        .iter()
+        .map(|event| {
+            (
+                event["account"].as_str().unwrap_or("?").to_string(),
+                event["campaign"]["id"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("acme".to_string(), shared.clone()),
+            ("globex".to_string(), other.clone())
+        ],
+        "each once, the silenced globex pause not at all: {sent:?}"
+    );
+    assert_ne!(sent[0]["id"], sent[1]["id"]);
+    // PagerDuty: one incident per account and campaign, keyed apart.
+    let dedup_keys: Vec<String> = receiver
+        .received_at("/pager")
+        .iter()
+        .map(|message| {
+            message.json()["dedup_key"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    let mut expected = vec![
+        format!("campaign-watcher@acme/{shared}/paused"),
+        format!("campaign-watcher@globex/{other}/paused"),
+    ];
+    expected.sort();
+    let mut got = dedup_keys.clone();
+    got.sort();
+    got.dedup();
+    assert_eq!(got, expected, "{dedup_keys:?}");
+    // Alertmanager: the same campaign label with two accounts are two alerts.
+    let wanted = [
+        ("acme".to_string(), shared.clone()),
+        ("globex".to_string(), other.clone()),
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let alerting = loop {
+        let mut alerting = alertmanager
+            .active_alerts()
+            .await
+            .iter()
+            .map(|alert| {
+                (
+                    alert["labels"]["account"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_string(),
+                    alert["labels"]["campaign_id"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_string(),
+                )
+            })
+            .collect::<Vec<_>>();
+        alerting.sort();
+        if alerting == wanted || tokio::time::Instant::now() >= deadline {
+            break alerting;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let both = alerting == wanted;
+    assert!(both, "{alerting:?}");
+
+    // globex's key is revoked: only globex turns unhealthy, acme still alerts.
+    globex.control.inject(key_rejected());
+    acme.control.set_status(&other, "paused");
+    let unhealthy = |receiver: &Receiver| {
+        hook(receiver)
+            .into_iter()
+            .filter(|event| event["type"] == "watcher.api_unhealthy")
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || !unhealthy(&receiver).is_empty()).await,
+        "globex's outage is announced: {:?} {}",
+        hook(&receiver),
+        daemon.logs()
+    );
+    let outage = &unhealthy(&receiver)[0];
+    assert_eq!(outage["account"], "globex", "{outage}");
+    assert!(
+        eventually(Duration::from_secs(20), || hook(&receiver).iter().any(
+            |event| { event["account"] == "acme" && event["campaign"]["id"] == other.as_str() }
+        ))
+        .await,
+        "acme's change is still sent while globex is unreadable: {:?}",
+        hook(&receiver)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        unhealthy(&receiver).len(),
+        1,
+        "one outage, one message, no acme outage"
+    );
+    let (status, body) = ready().await.expect("/readyz answers");
+    assert_eq!(status, 200, "one readable account keeps it ready: {body}");
+    assert!(body.contains("account globex"), "{body}");
+    let metrics = client
+        .get(format!("http://{http}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "campaign_watcher_campaigns{account=\"acme\",status=\"paused\"} 2",
+        "campaign_watcher_campaigns{account=\"globex\",status=\"paused\"} 2",
+        "campaign_watcher_api_requests_total{account=\"globex\",endpoint=\"get_campaign\",status_class=\"4xx\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from\n{metrics}");
+    }
+    // `status --account` shows one account, `status` both, apart.
+    let status = run_cli(
+        &[
+            "--config",
+            &config_arg,
+            "status",
+            "--account",
+            "globex",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status.code, Some(0), "{}", status.all_output());
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let accounts: Vec<&str> = status["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|campaign| campaign["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, ["globex", "globex"], "{status}");
+    assert_eq!(status["accounts"][0]["unhealthy"], true, "{status}");
+    let both = run_cli(&["--config", &config_arg, "status"], &[]).await;
+    assert!(
+        both.stdout.contains(&format!("acme/{shared}")),
+        "{}",
+        both.stdout
+    );
+    assert!(
+        both.stdout.contains(&format!("globex/{shared}")),
+        "{}",
+        both.stdout
+    );
+    assert!(
+        both.stdout.contains("api globex: UNHEALTHY"),
+        "{}",
+        both.stdout
+    );
+    let _ = daemon.terminate(Duration::from_secs(10)).await;
+}

@@ -786,7 +786,7 @@ async fn the_admin_api_previews_makes_ends_and_replays_as_documented() {
         other["error"]
             .as_str()
             .unwrap()
-            .contains("account \"emea\" is not known"),
+            .contains("account \"emea\" is not a configured account"),
         "{other}"
     );
     let everything = json!({"campaign": "*", "duration": "1h", "reason": "all hands"});

@@ -395,7 +395,9 @@ async fn demo_prints_alerts_without_any_setup() {
     // The quiet first check says it recorded a baseline, before any alert.
     let baseline = finished
         .stdout
-        .find("first check done: 5 campaigns recorded as they are now")
+        .find(
+            "first check done: 10 campaigns recorded as they are now (the baseline, in 2 accounts)",
+        )
         .unwrap_or_else(|| panic!("no baseline line: {}", finished.stdout));
     assert!(baseline < finished.stdout.find(" campaign.").unwrap());
 }

@@ -164,7 +164,7 @@ async fn routes_test_from_the_configuration_alone() {
         (
             with(&pause, &["--account", "emea"]),
             2,
-            "one account, \"default\"",
+            "--account \"emea\" is not an account of",
         ),
         (
             with(&pause, &["--expect", "pagr"]),

@@ -110,18 +110,18 @@ async fn health_readiness_and_metrics_follow_the_api_over_real_http() {
     let expectations = [
         ("campaign_watcher_cycles_total{result=\"success\"}", 1.0),
         (
-            "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"5xx\"}",
+            "campaign_watcher_api_requests_total{account=\"default\",endpoint=\"get_campaign\",status_class=\"5xx\"}",
             1.0,
         ),
         (
-            "campaign_watcher_api_requests_total{endpoint=\"get_campaign\",status_class=\"2xx\"}",
+            "campaign_watcher_api_requests_total{account=\"default\",endpoint=\"get_campaign\",status_class=\"2xx\"}",
             3.0,
         ),
-        ("campaign_watcher_campaigns{status=\"live\"}", 3.0),
+        ("campaign_watcher_campaigns{account=\"default\",status=\"live\"}", 3.0),
         ("campaign_watcher_leader", 1.0),
         ("campaign_watcher_cycle_duration_seconds_count", 2.0),
         (
-            "campaign_watcher_api_request_duration_seconds_count{endpoint=\"get_campaign\"}",
+            "campaign_watcher_api_request_duration_seconds_count{account=\"default\",endpoint=\"get_campaign\"}",
             4.0,
         ),
         (
@@ -153,7 +153,7 @@ async fn health_readiness_and_metrics_follow_the_api_over_real_http() {
     assert!(
         sample(
             &metrics.body,
-            "campaign_watcher_events_total{type=\"watcher.api_unhealthy\"}"
+            "campaign_watcher_events_total{account=\"default\",type=\"watcher.api_unhealthy\"}"
         ) == Some(1.0),
         "{}",
         metrics.body
@@ -313,14 +313,20 @@ async fn sighup_reloads_campaigns_and_channels_keeps_the_outbox_and_rejects_bad_
 
     // The newly watched campaign gets a baseline, then its change is announced.
     let both_watched = http_eventually(addr, "/metrics", |a| {
-        sample(&a.body, "campaign_watcher_campaigns{status=\"live\"}") == Some(1.0)
-            && sample(&a.body, "campaign_watcher_campaigns{status=\"paused\"}") == Some(1.0)
+        sample(
+            &a.body,
+            "campaign_watcher_campaigns{account=\"default\",status=\"live\"}",
+        ) == Some(1.0)
+            && sample(
+                &a.body,
+                "campaign_watcher_campaigns{account=\"default\",status=\"paused\"}",
+            ) == Some(1.0)
     })
     .await;
     assert_eq!(
         sample(
             &both_watched.body,
-            "campaign_watcher_campaigns{status=\"live\"}"
+            "campaign_watcher_campaigns{account=\"default\",status=\"live\"}"
         ),
         Some(1.0),
         "{}",
@@ -381,7 +387,10 @@ async fn sighup_reloads_campaigns_and_channels_keeps_the_outbox_and_rejects_bad_
     // ids[2] (live) was only in the rejected file: it is not watched.
     let metrics = get(addr, "/metrics").await;
     assert_eq!(
-        sample(&metrics.body, "campaign_watcher_campaigns{status=\"live\"}"),
+        sample(
+            &metrics.body,
+            "campaign_watcher_campaigns{account=\"default\",status=\"live\"}"
+        ),
         Some(1.0),
         "{}",
         metrics.body
