@@ -195,6 +195,31 @@ impl Pieces {
     }
 }
 
+/// A configured account with no stored campaign beside a stored account that
+/// is no longer configured looks like a rename, which would silently start a
+/// fresh baseline under the new name: said once at start, with the command
+/// that keeps the history (a new account and a removed one are legitimate,
+/// so nothing is refused).
+async fn warn_of_renamed_accounts(settings: &Settings, store: &Store) {
+    let Ok(stored) = store.stored_accounts().await else {
+        return;
+    };
+    let configured: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    let gone: Vec<&String> = stored
+        .iter()
+        .filter(|name| !configured.contains(name))
+        .collect();
+    let new: Vec<&String> = configured
+        .iter()
+        .filter(|name| !stored.contains(name))
+        .collect();
+    if let (Some(gone), Some(new)) = (gone.first(), new.first()) {
+        tracing::warn!(
+            "the store has campaigns of account \"{gone}\", which is not configured, and none of the configured account \"{new}\": if \"{new}\" is \"{gone}\" renamed, stop the watcher and run `campaign-watcher state rename-account {gone} {new}` to keep its history and open conditions (otherwise \"{new}\" starts from a fresh baseline)"
+        );
+    }
+}
+
 pub struct Daemon {
     watcher: Arc<Watcher>,
     dispatcher: Dispatcher,
@@ -245,6 +270,7 @@ impl Daemon {
         metrics.set_leader(elector.is_none());
         let dispatcher_wake = Arc::new(Notify::new());
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
+        warn_of_renamed_accounts(settings, &store).await;
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
         let reasserters = reassert::reasserters(

@@ -1,5 +1,6 @@
 //! `state backup PATH`: a consistent copy of the running SQLite store (the
 //! daemon may keep running), checked before the command says it is done.
+//! `state rename-account OLD NEW`: an account's new name, for every row of it.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,7 @@ use clap::Subcommand;
 
 use super::failure::Failure;
 use super::store_access::open_store;
-use crate::commit::BackupError;
+use crate::commit::{BackupError, RenameError};
 use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]
@@ -16,6 +17,16 @@ pub enum StateCommand {
     Backup {
         /// The new file (never overwritten). Restore: stop the daemon, put it in place of [state] url's file.
         path: PathBuf,
+    },
+    /// Rename a SigmaMind account in the store (stop the watcher first, then rename its [sigmamind.accounts.OLD] section to NEW).
+    RenameAccount {
+        /// The name the store has now.
+        old: String,
+        /// The new name (the configuration's new section).
+        new: String,
+        /// Who renames it, for the audit log (default: the OS user, from $USER or $LOGNAME).
+        #[arg(long)]
+        author: Option<String>,
     },
 }
 
@@ -33,6 +44,29 @@ pub(super) async fn state(config: &Path, command: StateCommand) -> Result<(), Fa
                 "backed up {} to {} ({bytes} bytes, integrity checked)",
                 terminal(store.location()),
                 terminal(&path.display().to_string())
+            );
+            Ok(())
+        }
+        StateCommand::RenameAccount { old, new, author } => {
+            if let Some(problem) = crate::config::account_name_problem(&new) {
+                return Err(Failure::usage(format!("NEW: {problem}")));
+            }
+            let store = open_store(config).await?;
+            let actor = super::store_access::cli_actor(author);
+            let moved = store
+                .rename_account(&actor, &old, &new, chrono::Utc::now())
+                .await
+                .map_err(|error| match error {
+                    RenameError::Store(error) => Failure::runtime(error),
+                    other => Failure::usage(other),
+                })?;
+            println!(
+                "account \"{}\" is now \"{}\" in {}: {moved} campaigns moved; rename [sigmamind.accounts.{}] to [sigmamind.accounts.{}] before starting the watcher",
+                terminal(&old),
+                terminal(&new),
+                terminal(store.location()),
+                terminal(&old),
+                terminal(&new)
             );
             Ok(())
         }

@@ -32,3 +32,4 @@ pub use store::{
     ReplayOutcome, RoutedEvent, SilenceExpiry, Store, StoreError, StoredEvent,
     STORE_UNHEALTHY_AFTER,
 };
+pub use store::{RenameError, ACCOUNT_RENAME};

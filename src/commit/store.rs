@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use sqlx::postgres::PgConnectOptions;
 
+pub use accounts::{RenameError, ACCOUNT_RENAME};
 pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
 pub use audit::{Actor, AuditRecord, OUTBOX_REPLAY, SILENCE_CREATE, SILENCE_END};
 pub use backup::BackupError;
@@ -46,6 +47,7 @@ use dialect::Backend;
 
 #[macro_use]
 mod dialect;
+mod accounts;
 mod activity;
 mod audit;
 mod backup;

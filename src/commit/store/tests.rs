@@ -169,6 +169,7 @@ on_both!(
     each_action_is_recorded_with_who_and_what,
     a_version_5_store_gains_the_audit_log,
     one_campaign_id_in_two_accounts_is_two_campaigns,
+    an_account_is_renamed_with_every_row_or_not_at_all,
 );
 
 async fn raw_version(path: &Path) -> i64 {
@@ -641,6 +642,97 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// `state rename-account`: every row of the account moves in one
+/// transaction and is audited; `default`, an unknown account and a name in
+/// use are refused and change nothing.
+async fn an_account_is_renamed_with_every_row_or_not_at_all(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let acme = store.for_account("acme");
+    let mut theirs = cycle(&[("evt_acme", &["hook"])]);
+    theirs.health = Some(ApiHealth::default());
+    acme.commit_cycle(&theirs).await.unwrap();
+    store
+        .commit_cycle(&cycle(&[("evt_default", &["hook"])]))
+        .await
+        .unwrap();
+    let ops = Actor {
+        name: "ops".into(),
+        via: "cli",
+    };
+    acme.create_silence(
+        &ops,
+        "camp_a",
+        Some("acme"),
+        None,
+        "r",
+        t0(),
+        t0() + TimeDelta::hours(1),
+    )
+    .await
+    .unwrap();
+    let before = acme.load_states().await.unwrap();
+    assert!(!before.is_empty());
+    for (from, to) in [
+        ("default", "main"),
+        ("acme", "default"),
+        ("nobody", "x"),
+        ("acme", "acme"),
+    ] {
+        let refused = store.rename_account(&ops, from, to, t0()).await;
+        assert!(refused.is_err(), "{from} -> {to}");
+    }
+    assert_eq!(
+        acme.load_states().await.unwrap(),
+        before,
+        "a refusal changes nothing"
+    );
+    let moved = store
+        .rename_account(&ops, "acme", "acme-eu", t0())
+        .await
+        .unwrap();
+    assert_eq!(moved, before.len() as u64);
+    let renamed = store.for_account("acme-eu");
+    assert_eq!(renamed.load_states().await.unwrap(), before);
+    assert!(acme.load_states().await.unwrap().is_empty());
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM events WHERE account = 'acme-eu'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM silences WHERE account = 'acme-eu'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM events WHERE account = 'default'"
+        )
+        .await,
+        1,
+        "the other accounts are untouched"
+    );
+    assert_eq!(
+        store.stored_accounts().await.unwrap(),
+        ["acme-eu", "default"]
+    );
+    let audit = store
+        .audit_log(t0() - TimeDelta::hours(1), 10)
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|record| record.action == ACCOUNT_RENAME),
+        "{audit:?}"
     );
 }
 
