@@ -310,6 +310,7 @@ async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
     };
     let pages = list.total.div_ceil(u64::from(list.per_page)).max(1);
     let pairs = [
+        ("account", query.account.clone()),
         ("status", query.status.clone()),
         ("q", query.text.clone()),
         ("problems", query.problems.then(|| "true".to_string())),
@@ -342,7 +343,8 @@ async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
             "labels": labels,
             "list": listed,
             "pages": pages,
-            "filter": {"status": query.status, "q": query.text, "problems": query.problems},
+            "accounts": state.accounts.as_ref(),
+            "filter": {"account": query.account, "status": query.status, "q": query.text, "problems": query.problems},
             "previous": (list.page > 1).then(|| page_link("/", &pairs, list.page - 1)),
             "next": (u64::from(list.page) < pages).then(|| page_link("/", &pairs, list.page + 1)),
         }),

@@ -12,16 +12,16 @@ fn every_template_parses() {
 fn api_text_is_escaped_in_every_place_it_goes() {
     let hostile = "<img src=x onerror=alert(1)>\"'&";
     let row = json!({
-        "id": hostile, "name": hostile, "status": hostile, "upload_errors": 1,
+        "account": hostile, "id": hostile, "name": hostile, "status": hostile, "upload_errors": 1,
         "changed_at": "2026-11-26T09:00:00Z", "last_event": null, "silenced_by": [],
         "page": campaign_page_path("default", hostile),
     });
     let html = render(
         "campaigns.html",
         json!({
-            "glance": "", "labels": STATUS_LABELS, "pages": 1,
+            "glance": "", "labels": STATUS_LABELS, "pages": 1, "accounts": ["default", hostile],
             "list": {"total": 1, "page": 1, "per_page": 50, "campaigns": [row]},
-            "filter": {"status": null, "q": hostile, "problems": false},
+            "filter": {"account": hostile, "status": null, "q": hostile, "problems": false},
         }),
     )
     .unwrap();
