@@ -7,10 +7,10 @@ use campaign_watcher::sim::{self, SimOptions, SimServer};
 
 use crate::helpers::*;
 
-const KEY_ACME: &str = "sk_live_ACME_RECOGNISABLE_1a2b";
-const KEY_GLOBEX: &str = "sk_live_GLOBEX_RECOGNISABLE_3c4d";
+pub(crate) const KEY_ACME: &str = "sk_live_ACME_RECOGNISABLE_1a2b";
+pub(crate) const KEY_GLOBEX: &str = "sk_live_GLOBEX_RECOGNISABLE_3c4d";
 
-async fn spawn_sim_with_key(campaigns: usize, key: &str) -> SimServer {
+pub(crate) async fn spawn_sim_with_key(campaigns: usize, key: &str) -> SimServer {
     sim::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         SimOptions {
@@ -24,7 +24,7 @@ async fn spawn_sim_with_key(campaigns: usize, key: &str) -> SimServer {
 
 /// `[sigmamind.accounts.NAME]` for each (name, simulator, key): every campaign
 /// of that simulator, by id.
-fn accounts_toml(accounts: &[(&str, &SimServer, &str)]) -> String {
+pub(crate) fn accounts_toml(accounts: &[(&str, &SimServer, &str)]) -> String {
     let mut text = String::new();
     for (name, sim, key) in accounts {
         let ids: Vec<String> = sim

@@ -257,3 +257,83 @@ async fn killing_the_leader_hands_over_and_loses_or_duplicates_nothing() {
     let store = Store::open(db.url()).await.unwrap();
     assert_eq!(store.outbox_counts().await.unwrap().pending, 0);
 }
+
+/// Two accounts on a shared PostgreSQL store: the leader is killed between
+/// one account's change and the other's, the standby takes over both
+/// accounts, and each account's change arrives exactly once under its own
+/// account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_every_account() {
+    use crate::accounts::{accounts_toml, spawn_sim_with_key, KEY_ACME, KEY_GLOBEX};
+    let acme = spawn_sim_with_key(2, KEY_ACME).await;
+    let globex = spawn_sim_with_key(2, KEY_GLOBEX).await;
+    all_live(&acme);
+    all_live(&globex);
+    let shared = acme.control.ids()[0].clone();
+    let receiver = Receiver::spawn().await;
+    let db = ScratchDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("campaign-watcher.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sigmamind]\ntimeout = \"2s\"\nmax_requests_per_second = 0\n\n{}\n[watch]\ninterval = \"1s\"\n\n[state]\nurl = \"{}\"\nlease_ttl = \"{}s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[channels.hook]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{}\"\nretry_initial_backoff = \"100ms\"\n",
+            accounts_toml(&[("acme", &acme, KEY_ACME), ("globex", &globex, KEY_GLOBEX)]),
+            db.url(),
+            LEASE_TTL.as_secs(),
+            receiver.url(),
+            crate::helpers::TEST_SECRET,
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    let baseline = run_cli(&["--config", config_arg, "once"], &[]).await;
+    assert_eq!(baseline.code, Some(0), "{}", baseline.all_output());
+    let mut replicas = Vec::new();
+    for n in 0..2 {
+        replicas.push(start_replica(&config, dir.path(), &format!("-a{n}")).await);
+    }
+    let leader = the_leader(&replicas, Duration::from_secs(10)).await;
+    let sent = |receiver: &Receiver| -> Vec<(String, String, String)> {
+        receiver
+            .received()
+            .iter()
+            .map(|request| {
+                let event = request.json();
+                (
+                    event["account"].as_str().unwrap_or("?").to_string(),
+                    event["campaign"]["id"].as_str().unwrap_or("?").to_string(),
+                    event["id"].as_str().unwrap_or("?").to_string(),
+                )
+            })
+            .collect()
+    };
+    acme.control.set_status(&shared, "paused");
+    assert!(
+        eventually(Duration::from_secs(15), || sent(&receiver).len() == 1).await,
+        "acme's pause is sent by the leader: {}",
+        replicas[leader].process.logs()
+    );
+    let mut dead = replicas.remove(leader);
+    dead.process.child.start_kill().unwrap();
+    dead.process.child.wait().await.unwrap();
+    let leader = the_leader(&replicas, LEASE_TTL * 2).await;
+    globex.control.set_status(&shared, "paused");
+    assert!(
+        eventually(Duration::from_secs(15), || sent(&receiver).len() >= 2).await,
+        "globex's pause is sent by the new leader: {}",
+        replicas[leader].process.logs()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sent = sent(&receiver);
+    let accounts: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|(account, campaign, _)| (account.as_str(), campaign.as_str()))
+        .collect();
+    assert_eq!(
+        accounts,
+        [("acme", shared.as_str()), ("globex", shared.as_str())],
+        "each account's change once, nothing re-sent by the new leader"
+    );
+    assert_ne!(sent[0].2, sent[1].2, "two campaigns, two ids");
+}
