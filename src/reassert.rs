@@ -94,11 +94,12 @@ pub fn active_conditions(
     active
 }
 
-/// Pure: the conditions of `account` no active silence holds back. A silenced
-/// pause is not re-posted while the silence lasts (it would page through
-/// Alertmanager what the silence keeps from every other channel); when the
-/// silence ends and the campaign is still paused, the next round posts it, as
-/// an Alertmanager silence of its own would.
+/// Pure: the conditions of `account` less those whose start a silence held
+/// back: a pause that began while a silence covered it was never posted, and
+/// re-posting it would page through Alertmanager what the silence keeps from
+/// every other channel. One that was posted before the silence began stays
+/// posted (a silence stops news, it does not resolve what is open). When the
+/// silence ends and the campaign is still paused, the next round posts it.
 pub fn unsilenced(
     active: Vec<ActiveCondition>,
     account: &str,
@@ -114,6 +115,7 @@ pub fn unsilenced(
                 .map(|(id, name)| (id.as_str(), name.as_str()));
             !silences.iter().any(|silence| {
                 silence.active(now)
+                    && silence.created_at <= condition.since
                     && silence.holds(condition.condition.starting_event(), account, campaign)
             })
         })
@@ -419,6 +421,12 @@ mod tests {
         // Another account's silence holds nothing here.
         assert_eq!(kept(&[silence("*", None, Some("globex"))], at(5)).len(), 3);
         assert!(kept(&[silence("*", None, Some("acme"))], at(5)).is_empty());
+        // A pause posted before the silence began stays posted.
+        let later = Silence {
+            created_at: at(2),
+            ..silence("*", None, Some("acme"))
+        };
+        assert_eq!(kept(&[later], at(5)).len(), 3);
     }
 
     #[test]

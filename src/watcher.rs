@@ -461,9 +461,12 @@ impl Watcher {
                 Observation::Found(snapshot) => Some(snapshot.name.as_str()),
                 _ => stored.get(&key).map(|state| state.snapshot.name.as_str()),
             };
-            let confirm_polls = self
-                .router
-                .confirm_polls(&key, name, self.watch.confirm_polls);
+            let confirm_polls = self.router.confirm_polls(
+                self.store.account(),
+                &key,
+                name,
+                self.watch.confirm_polls,
+            );
             let diff = diff_read(
                 &key,
                 stored.get(&key),

@@ -103,27 +103,38 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
             }
             let actor = cli_actor(author);
             let account = account.map(|account| account.trim().to_string());
+            let settings = crate::config::Settings::load(config)?;
+            let known: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
             if let Some(account) = &account {
-                let settings = crate::config::Settings::load(config)?;
-                let known: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
                 crate::config::check_account_pattern(account, &known)
                     .map_err(|why| Failure::usage(format!("--account {why}")))?;
             }
+            // A single-account watcher's silence of its one account is one of
+            // every account, as before accounts (it holds the watcher's own events too).
+            let account = account.filter(|_| known.len() > 1);
             let store = open_store(config).await?;
             // A silence for a campaign nobody watches holds nothing back: most
             // likely a typo in the id or name. Said, not refused (it may be about
             // to appear).
-            let states = store.load_states().await.map_err(read)?;
-            let watched = states
-                .values()
-                .any(|state| campaign_matches(&campaign, &state.snapshot.id, &state.snapshot.name));
+            let mut seen = 0;
+            let mut watched = false;
+            for name in known.iter().filter(|name| {
+                account
+                    .as_deref()
+                    .map_or(true, |pattern| campaign_matches(pattern, name, name))
+            }) {
+                let states = store.for_account(name).load_states().await.map_err(read)?;
+                seen += states.len();
+                watched |= states.values().any(|state| {
+                    campaign_matches(&campaign, &state.snapshot.id, &state.snapshot.name)
+                });
+            }
             if !watched && campaign.trim() != "*" {
                 super::output::complain(&format!(
-                    "warning: no watched campaign matches \"{campaign}\" (of {} the watcher has seen); check the id or name",
-                    states.len()
+                    "warning: no watched campaign matches \"{campaign}\" (of {seen} the watcher has seen); check the id or name"
                 ));
             }
-            if crate::route::silence::matches_every_campaign(&campaign) {
+            if account.is_none() && crate::route::silence::matches_every_campaign(&campaign) {
                 // The CLI is the local operator's, as `silence add --campaign '*'`
                 // always was: said, not refused (the board and the API ask for a
                 // confirmation instead).
@@ -184,10 +195,14 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     "" => String::new(),
                     author => format!(" (by {})", terminal(author)),
                 };
+                let matcher = match &silence.account {
+                    Some(account) => format!("{account}/{}", silence.campaign),
+                    None => silence.campaign.clone(),
+                };
                 say!(
                     "{:>4}  {state:<6} {:<24} {:<30} until {}  {}{author}",
                     silence.id,
-                    terminal(&silence.campaign),
+                    terminal(&matcher),
                     silence.event.map_or("(every event)", |k| k.as_str()),
                     stamp(silence.expires_at),
                     terminal(&silence.reason)

@@ -337,8 +337,12 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         oldest_event.map_or_else(|| "-".to_string(), stamp)
     );
     for silence in &silences {
+        let scope = match &silence.account {
+            Some(account) => format!(" in account {}", terminal(account)),
+            None => String::new(),
+        };
         say!(
-            "silence {}: {} {} until {} ({})",
+            "silence {}: {}{scope} {} until {} ({})",
             silence.id,
             terminal(&silence.campaign),
             silence.event.map_or("every event", |kind| kind.as_str()),

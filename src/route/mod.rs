@@ -174,9 +174,20 @@ impl Router {
     /// Polls a change of this campaign must be seen on: the largest `confirm_polls`
     /// among rules naming the campaign (by their campaign globs alone: confirmation
     /// happens before there are events to match), else `default`.
-    pub fn confirm_polls(&self, campaign_id: &str, name: Option<&str>, default: u32) -> u32 {
+    pub fn confirm_polls(
+        &self,
+        account: &str,
+        campaign_id: &str,
+        name: Option<&str>,
+        default: u32,
+    ) -> u32 {
         self.rules
             .iter()
+            .filter(|rule| {
+                rule.accounts
+                    .as_ref()
+                    .map_or(true, |globs| globs.is_match(account))
+            })
             .filter(|rule| rule.names_campaign(campaign_id, name))
             .filter_map(|rule| rule.confirm_polls)
             .max()
@@ -505,14 +516,27 @@ mod tests {
         flaky.remind_every = Some(std::time::Duration::from_secs(3600));
         let mut eu = rule(&[], &[], &["Renewals*"], &[]);
         eu.confirm_polls = Some(2);
-        let router = Router::new(&[rule(&[], &[], &[], &[]), flaky, eu], &channels()).unwrap();
-        assert_eq!(router.confirm_polls("camp_1", Some("Q4"), 1), 1);
-        assert_eq!(router.confirm_polls("camp_flaky_2", Some("Q4"), 1), 3);
-        assert_eq!(router.confirm_polls("camp_1", Some("Renewals May"), 1), 2);
+        let mut acme = rule(&[], &[], &[], &[]);
+        acme.confirm_polls = Some(5);
+        acme.accounts = vec!["acme".into()];
+        let router =
+            Router::new(&[rule(&[], &[], &[], &[]), flaky, eu, acme], &channels()).unwrap();
+        assert_eq!(router.confirm_polls("default", "camp_1", Some("Q4"), 1), 1);
         assert_eq!(
-            router.confirm_polls("camp_flaky_2", Some("Renewals May"), 1),
+            router.confirm_polls("default", "camp_flaky_2", Some("Q4"), 1),
             3
         );
+        assert_eq!(
+            router.confirm_polls("default", "camp_1", Some("Renewals May"), 1),
+            2
+        );
+        assert_eq!(
+            router.confirm_polls("default", "camp_flaky_2", Some("Renewals May"), 1),
+            3
+        );
+        // A rule of one account confirms only that account's campaigns.
+        assert_eq!(router.confirm_polls("acme", "camp_1", Some("Q4"), 1), 5);
+        assert_eq!(router.confirm_polls("globex", "camp_1", Some("Q4"), 1), 1);
         let reminding = router.reminding_rules();
         assert_eq!(reminding.len(), 1);
         assert_eq!(reminding[0].0, 1);

@@ -96,6 +96,30 @@ impl Store {
                     .await
                     .map_err(StoreError::from)?;
             }
+            // The payloads name their account too: a pending row goes out,
+            // and `history --account` finds the events, under the new name.
+            let payloads = sqlx::query("SELECT id, payload_json FROM events WHERE account = $1")
+                .bind(to)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            for row in payloads {
+                let id: String = row.try_get("id").map_err(StoreError::from)?;
+                let json: String = row.try_get("payload_json").map_err(StoreError::from)?;
+                let Ok(mut payload) = serde_json::from_str::<serde_json::Value>(&json) else {
+                    // A damaged payload is reported where it is read; it is not rewritten.
+                    continue;
+                };
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.insert("account".into(), serde_json::Value::from(to));
+                }
+                sqlx::query("UPDATE events SET payload_json = $1 WHERE id = $2")
+                    .bind(payload.to_string())
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+            }
             let detail = format!(
                 "account \"{from}\" renamed to \"{to}\": {moved} campaigns, their history, outbox rows, reminders, silences and API health moved"
             );

@@ -47,7 +47,7 @@ pub struct OutboxEntry {
     pub event_id: String,
     pub event_type: String,
     pub channel: String,
-    /// The event's account; none for the whole watcher's events.
+    /// The event's account (from its payload); none for the whole watcher's events.
     pub account: Option<String>,
     pub status: String,
     pub attempts: u32,
@@ -368,16 +368,19 @@ fn outbox_entry_from_row(row: &impl Columns) -> Result<OutboxEntry, StoreError> 
     let what = || format!("outbox row {id}");
     let json = row.text("payload_json")?;
     // Listed even when its event is damaged: that is why such a row is dead.
-    let summary = match parse_event(&json, what) {
-        Ok(event) => event.summary,
-        Err(error) => format!("(the stored event cannot be read: {error})"),
+    let (summary, account) = match parse_event(&json, what) {
+        Ok(event) => (event.summary, event.account),
+        Err(error) => (
+            format!("(the stored event cannot be read: {error})"),
+            row.opt_text("account")?,
+        ),
     };
     Ok(OutboxEntry {
         id,
         event_id: row.text("event_id")?,
         event_type: row.text("type")?,
         channel: row.text("channel")?,
-        account: row.opt_text("account")?,
+        account,
         status: row.text("status")?,
         attempts: u32::try_from(row.int("attempts")?).unwrap_or(0),
         created_at: from_millis(row.int("created_at")?, what)?,

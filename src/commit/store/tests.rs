@@ -705,6 +705,19 @@ async fn an_account_is_renamed_with_every_row_or_not_at_all(kind: Kind) {
         .await,
         1
     );
+    let history = renamed
+        .history(None, t0() - TimeDelta::hours(1), 10)
+        .await
+        .unwrap();
+    let moved_event = history
+        .iter()
+        .find(|entry| entry.event.id == "evt_acme")
+        .expect("the renamed account's event");
+    assert_eq!(
+        moved_event.event.account(),
+        Some("acme-eu"),
+        "the payload names the new account"
+    );
     assert_eq!(
         count(
             &store,

@@ -212,12 +212,13 @@ impl NewSilence {
                 problems.push(format!("account {problem}"));
             }
         }
-        let every_account = account.as_deref().map_or(true, |account| {
-            accounts
-                .iter()
-                .all(|known| campaign_matches(account, known, known))
-        });
-        let everything = matches_every_campaign(&campaign) && every_account;
+        // Naming an account narrows the silence, as it did when `default`
+        // was the only one (no confirmation needed).
+        let everything = matches_every_campaign(&campaign) && account.is_none();
+        // A single-account watcher's silences of its one account are stored
+        // as silences of every account, as before accounts: they also hold
+        // the whole watcher's events (its store's, its channels').
+        let account = account.filter(|_| accounts.len() > 1);
         let mut duration = std::time::Duration::ZERO;
         if !for_preview {
             match humantime::parse_duration(self.duration.trim()) {
@@ -539,10 +540,12 @@ mod tests {
         };
         let two = [DEFAULT_ACCOUNT.to_string(), "acme".to_string()];
         assert!(!one_account.check(false, &two).unwrap().everything);
-        // With a single account, that account is every account.
-        assert!(one_account
+        // With a single account, naming it narrows nothing: stored as none.
+        let single = one_account
             .check(false, &[DEFAULT_ACCOUNT.to_string()])
-            .is_err());
+            .unwrap();
+        assert!(!single.everything);
+        assert_eq!(single.account, None);
         // A preview asks only for what it needs.
         assert!(silence("*", "", "")
             .check(true, &[DEFAULT_ACCOUNT.to_string()])
