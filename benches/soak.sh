@@ -6,6 +6,8 @@
 # outbox pending every 5 s (OUT/samples.csv), checks that every change arrived
 # exactly once (OUT/verdict.json) and draws docs/soak.png.
 #   Usage: benches/soak.sh [OUT_DIR]    env: SECONDS_TO_RUN=1800 RETENTION=3m PROFILE=debug|release
+#   BIN=path runs that binary instead of building one (to compare builds);
+#   PLOT=path draws there instead of docs/soak.png (PLOT= draws nothing).
 # Loopback only. Needs python3 (and matplotlib for the plot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,13 @@ seconds=${SECONDS_TO_RUN:-1800}
 retention=${RETENTION:-3m}
 out=${1:-$(mktemp -d)}
 mkdir -p "$out"
-if [[ $profile == release ]]; then cargo build --release --quiet; else cargo build --quiet; fi
-bin=${CARGO_TARGET_DIR:-target}/$profile/campaign-watcher
+if [[ -n ${BIN:-} ]]; then
+  bin=$BIN
+else
+  if [[ $profile == release ]]; then cargo build --release --quiet; else cargo build --quiet; fi
+  bin=${CARGO_TARGET_DIR:-target}/$profile/campaign-watcher
+fi
+plot=${PLOT-docs/soak.png}
 sim_port=$((20000 + RANDOM % 10000))
 sink_port=$((30000 + RANDOM % 10000))
 http_port=$((40000 + RANDOM % 10000))
@@ -52,6 +59,6 @@ sleep 3
 status=0
 python3 benches/soak.py run "http://127.0.0.1:$sim_port" "$sink_port" "$watcher" \
   "http://127.0.0.1:$http_port/metrics" "$out/state.db" "$seconds" "$out" || status=$?
-python3 benches/soak_plot.py "$out/samples.csv" docs/soak.png || true
+if [[ -n $plot ]]; then python3 benches/soak_plot.py "$out/samples.csv" "$plot" || true; fi
 echo "results in $out (exit $status)"
 exit $status

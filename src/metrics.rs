@@ -157,6 +157,8 @@ struct Families {
     store_pruned: Family<TableLabels, Counter>,
     store_size: Gauge,
     oldest_event_age: Gauge,
+    prune_failures: Counter,
+    prune_failing_rounds: Gauge,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -291,6 +293,18 @@ impl Metrics {
             Unit::Seconds,
             oldest_event_age.clone(),
         );
+        let prune_failures = Counter::default();
+        registry.register(
+            "campaign_watcher_store_prune_failures",
+            "Retention rounds that failed (the store could not be pruned)",
+            prune_failures.clone(),
+        );
+        let prune_failing_rounds = Gauge::default();
+        registry.register(
+            "campaign_watcher_store_prune_consecutive_failures",
+            "Retention rounds that failed in a row, up to now (0 once one succeeds)",
+            prune_failing_rounds.clone(),
+        );
         registry.register(
             "campaign_watcher_build",
             "Build information",
@@ -317,6 +331,8 @@ impl Metrics {
                 store_pruned,
                 store_size,
                 oldest_event_age,
+                prune_failures,
+                prune_failing_rounds,
             }),
         }
     }
@@ -354,14 +370,8 @@ impl Metrics {
         }
     }
 
-    /// What one retention round removed (rows by table), and the store's size
-    /// and oldest kept event after it.
-    pub fn record_store(
-        &self,
-        pruned: &BTreeMap<&'static str, u64>,
-        size_bytes: u64,
-        oldest_event_age: Duration,
-    ) {
+    /// What one retention round removed, rows by table.
+    pub fn record_pruned(&self, pruned: &BTreeMap<&'static str, u64>) {
         let m = &self.inner;
         for (table, rows) in pruned {
             m.store_pruned
@@ -370,6 +380,21 @@ impl Metrics {
                 })
                 .inc_by(*rows);
         }
+    }
+
+    /// Whether a retention round could prune; `consecutive` counts the
+    /// failed rounds in a row (0 after one that succeeded).
+    pub fn record_prune_outcome(&self, failed: bool, consecutive: u32) {
+        let m = &self.inner;
+        if failed {
+            m.prune_failures.inc();
+        }
+        m.prune_failing_rounds.set(i64::from(consecutive));
+    }
+
+    /// The store's size and the age of its oldest kept event.
+    pub fn record_store(&self, size_bytes: u64, oldest_event_age: Duration) {
+        let m = &self.inner;
         m.store_size
             .set(i64::try_from(size_bytes).unwrap_or(i64::MAX));
         m.oldest_event_age
@@ -555,11 +580,10 @@ mod tests {
         );
         metrics.record_notification("ops-hook", NotificationResult::sent);
         metrics.set_outbox(3, 1);
-        metrics.record_store(
-            &BTreeMap::from([("events", 40), ("outbox", 80)]),
-            4096,
-            Duration::from_secs(600),
-        );
+        metrics.record_pruned(&BTreeMap::from([("events", 40), ("outbox", 80)]));
+        metrics.record_store(4096, Duration::from_secs(600));
+        metrics.record_prune_outcome(true, 1);
+        metrics.record_prune_outcome(true, 2);
         let text = metrics.encode();
         for expected in [
             "campaign_watcher_api_requests_total{account=\"default\",endpoint=\"get_campaign\",status_class=\"2xx\"} 1",
@@ -570,6 +594,8 @@ mod tests {
             "campaign_watcher_store_pruned_rows_total{table=\"outbox\"} 80",
             "campaign_watcher_store_size_bytes 4096",
             "campaign_watcher_store_oldest_event_age_seconds 600",
+            "campaign_watcher_store_prune_failures_total 2",
+            "campaign_watcher_store_prune_consecutive_failures 2",
             "campaign_watcher_leader 1",
             "campaign_watcher_build_info{version=\"",
             "# TYPE campaign_watcher_last_successful_cycle_timestamp_seconds gauge",

@@ -3,6 +3,12 @@
 //! the replica that polls (the leader) prunes. A round removes what
 //! [`Store::prune`] lets go within a small time budget; what is left waits for
 //! the next cycle. Each round also refreshes the store-size metrics.
+//!
+//! A failed round is retried the next round and logged as a warning; after
+//! [`FAILURES_BEFORE_ERROR`] failed rounds in a row the log says so once at
+//! error level, and `/metrics` shows the streak
+//! (`campaign_watcher_store_prune_consecutive_failures`) beside the total
+//! (`campaign_watcher_store_prune_failures_total`).
 
 use std::time::Duration;
 
@@ -17,6 +23,11 @@ pub const PRUNE_BATCH: u32 = 500;
 pub const ROUND_BUDGET: Duration = Duration::from_millis(250);
 /// The longest gap between two rounds (the size metrics' freshness).
 const MAX_GAP: Duration = Duration::from_secs(60);
+/// Failed rounds in a row before the log says error (once per episode): a
+/// passing failure (a busy store, a restarting server) stays a warning; five
+/// rounds are 15 seconds at the shortest retention (1m) and five minutes at
+/// the default one.
+pub const FAILURES_BEFORE_ERROR: u32 = 5;
 
 /// Pure: the gap between two rounds: a twentieth of the retention (so rows
 /// overstay it by at most 5 %), between 1 s and a minute; a minute when
@@ -28,12 +39,43 @@ pub fn round_gap(retention: Option<Duration>) -> Duration {
     }
 }
 
+/// How loudly to log a failed round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loudness {
+    Warn,
+    /// The round that makes the streak [`FAILURES_BEFORE_ERROR`] long.
+    Error,
+}
+
+/// Failed rounds in a row.
+#[derive(Debug, Default)]
+struct FailureStreak {
+    rounds: u32,
+}
+
+impl FailureStreak {
+    fn failed(&mut self) -> Loudness {
+        self.rounds = self.rounds.saturating_add(1);
+        if self.rounds == FAILURES_BEFORE_ERROR {
+            Loudness::Error
+        } else {
+            Loudness::Warn
+        }
+    }
+
+    /// A round that pruned: how many failed rounds it ends.
+    fn succeeded(&mut self) -> u32 {
+        std::mem::take(&mut self.rounds)
+    }
+}
+
 /// The retention's schedule and what it reports.
 #[derive(Debug)]
 pub struct Pruner {
     retention: Option<Duration>,
     metrics: Metrics,
     next_at: DateTime<Utc>,
+    failures: FailureStreak,
 }
 
 impl Pruner {
@@ -42,12 +84,14 @@ impl Pruner {
             retention,
             metrics,
             next_at: DateTime::<Utc>::MIN_UTC,
+            failures: FailureStreak::default(),
         }
     }
 
     /// After a committed cycle: one round if one is due. A failure is logged
     /// and retried next round: the cycle itself is committed, and pruning late
-    /// costs only disk space.
+    /// costs only disk space (a long streak of failures is an error, see the
+    /// module). What was pruned is counted even when the size cannot be read.
     pub async fn after_cycle(&mut self, store: &Store, now: DateTime<Utc>) {
         if now < self.next_at {
             return;
@@ -74,12 +118,31 @@ impl Pruner {
                         self.next_at = now;
                     }
                     pruned = report.removed.0;
+                    let ended = self.failures.succeeded();
+                    if ended >= FAILURES_BEFORE_ERROR {
+                        tracing::info!(
+                            failed_rounds = ended,
+                            "retention: the state store is pruned again"
+                        );
+                    }
+                    self.metrics.record_prune_outcome(false, 0);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "retention: could not prune the state store; trying again next round");
+                    let loudness = self.failures.failed();
+                    let failed_rounds = self.failures.rounds;
+                    match loudness {
+                        Loudness::Warn => {
+                            tracing::warn!(%error, failed_rounds, "retention: could not prune the state store; trying again next round")
+                        }
+                        Loudness::Error => {
+                            tracing::error!(%error, failed_rounds, "retention: the state store could not be pruned in {failed_rounds} rounds in a row; it keeps growing until pruning works again (trying every round)")
+                        }
+                    }
+                    self.metrics.record_prune_outcome(true, failed_rounds);
                 }
             }
         }
+        self.metrics.record_pruned(&pruned);
         let size = store.size_bytes().await;
         let oldest = store.oldest_event_at().await;
         match (size, oldest) {
@@ -87,7 +150,7 @@ impl Pruner {
                 let age = oldest
                     .and_then(|at| (now - at).to_std().ok())
                     .unwrap_or_default();
-                self.metrics.record_store(&pruned, size, age);
+                self.metrics.record_store(size, age);
             }
             (Err(error), _) | (_, Err(error)) => {
                 tracing::warn!(%error, "retention: could not measure the state store");
@@ -111,5 +174,101 @@ mod tests {
         for (retention, gap) in cases {
             assert_eq!(round_gap(retention), gap, "{retention:?}");
         }
+    }
+
+    #[test]
+    fn a_long_streak_of_failed_rounds_is_an_error_once_per_episode() {
+        let mut streak = FailureStreak::default();
+        let mut loudness: Vec<Loudness> = (0..FAILURES_BEFORE_ERROR + 2)
+            .map(|_| streak.failed())
+            .collect();
+        let error_at = loudness.iter().position(|l| *l == Loudness::Error);
+        assert_eq!(error_at, Some(FAILURES_BEFORE_ERROR as usize - 1));
+        loudness.retain(|l| *l == Loudness::Error);
+        assert_eq!(loudness.len(), 1, "one error per episode");
+        assert_eq!(streak.succeeded(), FAILURES_BEFORE_ERROR + 2);
+        assert_eq!(streak.succeeded(), 0);
+        // A new episode is an error again once it is as long.
+        let again: Vec<Loudness> = (0..FAILURES_BEFORE_ERROR)
+            .map(|_| streak.failed())
+            .collect();
+        assert_eq!(again.last(), Some(&Loudness::Error));
+    }
+
+    fn metric(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Pruned rows are counted even when the store's size cannot be read, and
+    /// rounds that cannot prune show as a streak in the metrics until one can.
+    #[tokio::test]
+    async fn pruned_rows_and_failed_rounds_reach_the_metrics() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let hours_ago = |h: i64| (now - TimeDelta::hours(h)).timestamp_millis();
+        // camp_a's older event may go; camp_b's only event stays, and its
+        // timestamp is out of range, so the oldest event's age cannot be read.
+        for (id, campaign, at) in [
+            ("a1", "camp_a", hours_ago(2)),
+            ("a2", "camp_a", hours_ago(1)),
+            ("b1", "camp_b", i64::MIN),
+        ] {
+            sqlx::query(
+                "INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, account)
+                 VALUES ($1, 'campaign.settings_changed', $2, $3, '{}', 'default')",
+            )
+            .bind(id)
+            .bind(campaign)
+            .bind(at)
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        }
+        assert!(store.oldest_event_at().await.is_err());
+        let metrics = Metrics::new();
+        let mut pruner = Pruner::new(Some(Duration::from_secs(60)), metrics.clone());
+        pruner.after_cycle(&store, now).await;
+        let text = metrics.encode();
+        assert_eq!(
+            metric(
+                &text,
+                "campaign_watcher_store_pruned_rows_total{table=\"events\"}"
+            ),
+            Some(1.0),
+            "{text}"
+        );
+
+        // Pruning fails while the events table is gone.
+        sqlx::query("ALTER TABLE events RENAME TO events_away")
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        let mut at = now;
+        for round in 1..=FAILURES_BEFORE_ERROR + 1 {
+            at += TimeDelta::hours(1);
+            pruner.after_cycle(&store, at).await;
+            let text = metrics.encode();
+            let streak = metric(&text, "campaign_watcher_store_prune_consecutive_failures");
+            assert_eq!(streak, Some(f64::from(round)), "{text}");
+        }
+        sqlx::query("ALTER TABLE events_away RENAME TO events")
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        pruner.after_cycle(&store, at + TimeDelta::hours(1)).await;
+        let text = metrics.encode();
+        assert_eq!(
+            metric(&text, "campaign_watcher_store_prune_consecutive_failures"),
+            Some(0.0)
+        );
+        assert_eq!(
+            metric(&text, "campaign_watcher_store_prune_failures_total"),
+            Some(f64::from(FAILURES_BEFORE_ERROR + 1))
+        );
     }
 }

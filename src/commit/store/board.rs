@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::dialect::{from_millis, millis, placeholders, to_u64, Backend, Columns};
+use super::dialect::{from_millis, keep_prepared, millis, placeholders, to_u64, Backend, Columns};
 use super::events::{event_row, EventRow};
 use super::{HistoryEntry, LastCycle, OutboxCounts, Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
@@ -275,7 +275,7 @@ impl Store {
             }
         });
         let mut newest = self
-            .newest_events(rows.iter().map(|row| row.id.as_str()))
+            .newest_events(rows.iter().map(|row| row.id.as_str()), per_page)
             .await?;
         for row in &mut rows {
             row.last_event = newest.remove(&(row.account.clone(), row.id.clone()));
@@ -287,10 +287,12 @@ impl Store {
     }
 
     /// The newest event of each of these campaign ids (at most
-    /// [`MAX_PER_PAGE`]) in every account that has one, by (account, id).
+    /// [`MAX_PER_PAGE`], a page of `page_size` rows) in every account that
+    /// has one, by (account, id).
     async fn newest_events<'a>(
         &self,
         keys: impl Iterator<Item = &'a str>,
+        page_size: u32,
     ) -> Result<HashMap<(String, String), LastEvent>, StoreError> {
         let keys: Vec<&str> = keys.collect();
         let mut newest = HashMap::new();
@@ -307,7 +309,9 @@ impl Store {
             placeholders(keys.len())
         );
         on_pool!(self, pool => {
-            let mut query = sqlx::query(&sql);
+            // A full page's list recurs; a short last page's does not.
+            let full = usize::try_from(page_size).unwrap_or(usize::MAX);
+            let mut query = sqlx::query(&sql).persistent(keep_prepared(keys.len(), full));
             for key in &keys {
                 query = query.bind(*key);
             }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::dialect::{millis, rows_per_statement, to_i64, Backend, Dialect};
+use super::dialect::{keep_prepared, millis, rows_per_statement, to_i64, Backend, Dialect};
 use super::reminders::ReminderWrite;
 use super::{board, events, outbox, reminders, states, Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
@@ -90,7 +90,8 @@ impl Store {
                     partial_statement = states::upsert_states(chunk.len());
                     &partial_statement
                 };
-                let mut query = sqlx::query(sql);
+                let mut query =
+                    sqlx::query(sql).persistent(keep_prepared(chunk.len(), per_statement));
                 for (key, state, json) in &rows {
                     query = query
                         .bind(key.as_str())

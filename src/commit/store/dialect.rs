@@ -139,6 +139,19 @@ pub(super) fn placeholders_from(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// Whether a statement that lists `n` values, in chunks of at most `full`,
+/// is worth keeping prepared. sqlx keeps each connection's last 100 distinct
+/// statement texts prepared (on PostgreSQL, as named server-side statements);
+/// a text whose length follows the data (an IN list, a multi-row VALUES)
+/// recurs only when a chunk is full. Kept, every length in between filled
+/// each connection's cache with large statements used once or twice (the
+/// prepared form of a several-hundred-value list takes tens to hundreds of
+/// KB in SQLite), which showed as steady RSS growth in the soak
+/// (BENCHMARKS.md). The others are prepared for their one execution.
+pub(super) fn keep_prepared(n: usize, full: usize) -> bool {
+    n == full
+}
+
 /// SQLite's default limit on bound parameters is 999 on old builds.
 pub(super) const IN_CHUNK: usize = 500;
 const MAX_PARAMETERS: usize = 999;

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::dialect::{millis, optional_time, placeholders, Backend, Columns, IN_CHUNK};
+use super::dialect::{
+    keep_prepared, millis, optional_time, placeholders, Backend, Columns, IN_CHUNK,
+};
 use super::{Store, StoreError};
 use crate::event::Event;
 use crate::route::silence::Silence;
@@ -130,7 +132,7 @@ impl Store {
             );
             let mut deliveries: HashMap<String, Vec<DeliveryState>> = HashMap::new();
             on_pool!(self, pool => {
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query(&sql).persistent(keep_prepared(chunk.len(), IN_CHUNK));
                 for (id, _, _) in chunk {
                     query = query.bind(id);
                 }

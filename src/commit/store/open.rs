@@ -23,6 +23,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_IN_TRANSACTION: &str = "5s";
 /// How long opening a PostgreSQL store waits for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in a SQLite file's pool (the cycle, the deliveries, the HTTP
+/// readers).
+const SQLITE_CONNECTIONS: u32 = 4;
+/// Each SQLite connection's page cache, in KiB (`PRAGMA cache_size = -N`;
+/// SQLite's default is 2000). In WAL mode a connection drops its whole cache
+/// whenever another connection has written since its last read, which here
+/// is every cycle: a larger cache is refilled from the file system's cache
+/// rather than reused, and only adds to the memory the refills churn through
+/// (in the soak the pool's page caches swung between 0.2 and 4 MB, see
+/// BENCHMARKS.md).
+const SQLITE_CACHE_KIB: u32 = 512;
 
 enum Location {
     Memory,
@@ -197,8 +208,10 @@ impl Store {
                     .create_if_missing(true)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
-                    .foreign_keys(true);
-                let pool = sqlite_pool_options(4);
+                    .foreign_keys(true)
+                    // Per connection, never written into the file.
+                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"));
+                let pool = sqlite_pool_options(SQLITE_CONNECTIONS);
                 (options, pool, path.display().to_string(), true)
             }
         };

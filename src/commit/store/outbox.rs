@@ -8,7 +8,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::dialect::{
-    from_millis, millis, optional_time, placeholders, to_u64, Backend, Columns, Dialect, IN_CHUNK,
+    from_millis, keep_prepared, millis, optional_time, placeholders, to_u64, Backend, Columns,
+    Dialect, IN_CHUNK,
 };
 use super::events::parse_event;
 use super::{Store, StoreError};
@@ -288,7 +289,7 @@ impl Store {
                 placeholders(chunk.len())
             );
             let n: i64 = on_pool!(self, pool => {
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query(&sql).persistent(keep_prepared(chunk.len(), IN_CHUNK));
                 for id in chunk {
                     query = query.bind(id);
                 }

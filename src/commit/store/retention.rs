@@ -26,7 +26,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::dialect::{
-    from_millis, millis, placeholders, to_u64, values_rows, Backend, Dialect, IN_CHUNK,
+    from_millis, keep_prepared, millis, placeholders, to_u64, values_rows, Backend, Dialect,
+    IN_CHUNK,
 };
 use super::events::parse_event;
 use super::{Store, StoreError};
@@ -399,12 +400,13 @@ impl Store {
                     "DELETE FROM events WHERE id IN ({list})
                      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = events.id)"
                 );
-                let mut query = sqlx::query(&outbox);
+                let keep = keep_prepared(chunk.len(), IN_CHUNK);
+                let mut query = sqlx::query(&outbox).persistent(keep);
                 for id in chunk {
                     query = query.bind(id);
                 }
                 counts.add("outbox", query.execute(&mut *tx).await?.rows_affected());
-                let mut query = sqlx::query(&events);
+                let mut query = sqlx::query(&events).persistent(keep);
                 for id in chunk {
                     query = query.bind(id);
                 }
@@ -478,7 +480,8 @@ impl Store {
                     ("campaign_seen", "key"),
                 ] {
                     let sql = format!("DELETE FROM {table} WHERE (account, {column}) IN (VALUES {pairs})");
-                    let mut query = sqlx::query(&sql);
+                    let mut query =
+                        sqlx::query(&sql).persistent(keep_prepared(chunk.len(), IN_CHUNK / 2));
                     for (account, key) in chunk {
                         query = query.bind(account).bind(key);
                     }

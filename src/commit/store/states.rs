@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::dialect::{placeholders_from, values_rows, Backend, IN_CHUNK};
+use super::dialect::{keep_prepared, placeholders_from, values_rows, Backend, IN_CHUNK};
 use super::{Store, StoreError};
 use crate::diff::{ApiHealth, CampaignState};
 
@@ -82,7 +82,9 @@ impl Store {
                 placeholders_from(2, chunk.len())
             );
             on_pool!(self, pool => {
-                let mut query = sqlx::query(&sql).bind(self.account());
+                let mut query = sqlx::query(&sql)
+                    .persistent(keep_prepared(chunk.len(), IN_CHUNK))
+                    .bind(self.account());
                 for key in chunk {
                     query = query.bind(*key);
                 }
