@@ -1,26 +1,12 @@
 //! Several SigmaMind accounts in one watcher (issue 18), with the real binary
 //! and one simulator per account, each with its own key.
 
-use std::net::SocketAddr;
-
-use campaign_watcher::sim::{self, SimOptions, SimServer};
+use campaign_watcher::sim::SimServer;
 
 use crate::helpers::*;
 
 pub(crate) const KEY_ACME: &str = "sk_live_ACME_RECOGNISABLE_1a2b";
 pub(crate) const KEY_GLOBEX: &str = "sk_live_GLOBEX_RECOGNISABLE_3c4d";
-
-pub(crate) async fn spawn_sim_with_key(campaigns: usize, key: &str) -> SimServer {
-    sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimOptions {
-            campaigns,
-            api_key: Some(key.into()),
-        },
-    )
-    .await
-    .expect("the simulator binds a loopback port")
-}
 
 /// `[sigmamind.accounts.NAME]` for each (name, simulator, key): every campaign
 /// of that simulator, by id.

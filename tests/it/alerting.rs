@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use campaign_watcher::commit::Actor;
 use campaign_watcher::config::{QuietHoursSettings, RuleSettings};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -335,10 +334,7 @@ async fn a_silence_never_swallows_the_end_of_what_was_sent() {
     app.daemon
         .store()
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &crate::helpers::ops(),
             "*",
             None,
             None,

@@ -264,7 +264,8 @@ async fn killing_the_leader_hands_over_and_loses_or_duplicates_nothing() {
 /// account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_takes_over_every_account() {
-    use crate::accounts::{accounts_toml, spawn_sim_with_key, KEY_ACME, KEY_GLOBEX};
+    use crate::accounts::{accounts_toml, KEY_ACME, KEY_GLOBEX};
+    use crate::helpers::spawn_sim_with_key;
     let acme = spawn_sim_with_key(2, KEY_ACME).await;
     let globex = spawn_sim_with_key(2, KEY_GLOBEX).await;
     all_live(&acme);

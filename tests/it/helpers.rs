@@ -25,6 +25,27 @@ pub const TEST_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const BIN: &str = env!("CARGO_BIN_EXE_campaign-watcher");
 
 /// Put every simulated campaign in a known state (live, no upload errors).
+/// The operator the tests act as, through the CLI.
+pub fn ops() -> campaign_watcher::commit::Actor {
+    campaign_watcher::commit::Actor {
+        name: "ops".to_string(),
+        via: "cli",
+    }
+}
+
+/// A simulator that takes only `key`.
+pub async fn spawn_sim_with_key(campaigns: usize, key: &str) -> SimServer {
+    sim::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        SimOptions {
+            campaigns,
+            api_key: Some(key.into()),
+        },
+    )
+    .await
+    .expect("the simulator binds a loopback port")
+}
+
 pub fn all_live(sim: &SimServer) {
     for id in sim.control.ids() {
         sim.control.set_status(&id, "live");
@@ -33,15 +54,7 @@ pub fn all_live(sim: &SimServer) {
 }
 
 pub async fn spawn_sim(campaigns: usize) -> SimServer {
-    sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimOptions {
-            campaigns,
-            api_key: Some(TEST_KEY.into()),
-        },
-    )
-    .await
-    .expect("the simulator binds a loopback port")
+    spawn_sim_with_key(campaigns, TEST_KEY).await
 }
 
 /// One HTTP request a receiver got.

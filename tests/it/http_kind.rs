@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use campaign_watcher::commit::Actor;
 use campaign_watcher::config::{ChannelSettings, QuietHoursSettings};
 use campaign_watcher::deliver::http::{HttpChannelSettings, RequestOverride};
 use chrono::{DateTime, Utc};
@@ -398,10 +397,7 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
     app.daemon
         .store()
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &crate::helpers::ops(),
             &app.id(1),
             None,
             None,

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use campaign_watcher::commit::Actor;
 use campaign_watcher::commit::{CycleCommit, RoutedEvent, Store};
 use campaign_watcher::diff::diff_campaign;
 use campaign_watcher::event::{event_id, CampaignInfo, Event, EventType, UploadErrors};
@@ -277,10 +276,7 @@ async fn routes_test_uses_stored_silences_and_recent_sends() {
     .unwrap();
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &crate::helpers::ops(),
             "camp_eu_*",
             None,
             None,
@@ -455,10 +451,7 @@ async fn replay_of_a_seeded_history_under_two_configurations() {
     };
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &crate::helpers::ops(),
             "camp_eu_1",
             None,
             None,

@@ -82,6 +82,14 @@ fn file_url(dir: &tempfile::TempDir) -> (String, PathBuf) {
     (format!("sqlite://{}", path.display()), path)
 }
 
+/// The operator the tests act as, through the CLI.
+fn ops() -> Actor {
+    Actor {
+        name: "ops".to_string(),
+        via: "cli",
+    }
+}
+
 async fn count(store: &Store, sql: &str) -> i64 {
     on_pool!(store, pool => sqlx::query(sql)
         .fetch_one(pool)
@@ -451,25 +459,12 @@ async fn a_version_1_postgres_database_is_upgraded_in_place() {
     let dead = store.outbox_entries(true).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
-        store
-            .replay_by(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                dead[0].id,
-                t0()
-            )
-            .await
-            .unwrap(),
+        store.replay_by(&ops(), dead[0].id, t0()).await.unwrap(),
         ReplayOutcome::Replayed
     );
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_*",
             None,
             None,
@@ -595,10 +590,7 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
         if silenced {
             let silence = store
                 .create_silence(
-                    &Actor {
-                        name: "ops".to_string(),
-                        via: "cli",
-                    },
+                    &ops(),
                     "camp_a",
                     None,
                     None,
@@ -1149,17 +1141,7 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].held_until, None);
     assert_eq!(
-        store
-            .replay_by(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                dead[0].id,
-                t0()
-            )
-            .await
-            .unwrap(),
+        store.replay_by(&ops(), dead[0].id, t0()).await.unwrap(),
         ReplayOutcome::Replayed
     );
     let history = store
@@ -1170,10 +1152,7 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
     assert!(history[0].silenced_by.is_none());
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_*",
             None,
             None,
@@ -1209,10 +1188,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     let hour = TimeDelta::hours(1);
     let old = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_x",
             None,
             None,
@@ -1224,10 +1200,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
         .unwrap();
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_*",
             None,
             Some(EventType::StatusChanged),
@@ -1398,60 +1371,18 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     assert_eq!(dead[0].event_type, "watcher.api_unhealthy");
     assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 410"));
     assert_eq!(
-        store
-            .replay_by(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                dead[0].id,
-                t0()
-            )
-            .await
-            .unwrap(),
+        store.replay_by(&ops(), dead[0].id, t0()).await.unwrap(),
         ReplayOutcome::Replayed
     );
     assert_eq!(
-        store
-            .replay_by(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                dead[0].id,
-                t0()
-            )
-            .await
-            .unwrap(),
+        store.replay_by(&ops(), dead[0].id, t0()).await.unwrap(),
         ReplayOutcome::NotDead("pending".into())
     );
     assert_eq!(
-        store
-            .replay_by(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                999_999,
-                t0()
-            )
-            .await
-            .unwrap(),
+        store.replay_by(&ops(), 999_999, t0()).await.unwrap(),
         ReplayOutcome::Unknown
     );
-    assert_eq!(
-        store
-            .replay_dead_by(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                t0()
-            )
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(store.replay_dead_by(&ops(), t0()).await.unwrap(), 1);
     assert_eq!(store.outbox_entries(false).await.unwrap().len(), 2);
     // Sent rows created at t0 go; the replayed (pending) ones stay.
     assert_eq!(store.purge_outbox(t0() + hour * 3).await.unwrap(), (3, 0));
@@ -1460,48 +1391,19 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     // A now with sub-millisecond digits: the stored end is cut to milliseconds,
     // and must still read as ended by this call.
     let now = t0() + TimeDelta::nanoseconds(123_456);
-    let Some(SilenceExpiry::EndedNow(ended)) = store
-        .end_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
-            silence.id,
-            now,
-        )
-        .await
-        .unwrap()
+    let Some(SilenceExpiry::EndedNow(ended)) =
+        store.end_silence(&ops(), silence.id, now).await.unwrap()
     else {
         panic!("the first expire ends the silence");
     };
     assert_eq!(ended.expires_at, t0());
     assert!(matches!(
-        store
-            .end_silence(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                silence.id,
-                now
-            )
-            .await
-            .unwrap(),
+        store.end_silence(&ops(), silence.id, now).await.unwrap(),
         Some(SilenceExpiry::AlreadyEnded(_))
     ));
     assert!(store.silences(t0(), false).await.unwrap().is_empty());
     assert_eq!(
-        store
-            .end_silence(
-                &Actor {
-                    name: "ops".to_string(),
-                    via: "cli"
-                },
-                999_999,
-                t0()
-            )
-            .await
-            .unwrap(),
+        store.end_silence(&ops(), 999_999, t0()).await.unwrap(),
         None
     );
 }

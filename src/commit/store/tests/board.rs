@@ -131,10 +131,7 @@ pub(super) async fn events_page_by_type_campaign_channel_and_since(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_b",
             None,
             None,
@@ -255,10 +252,7 @@ pub(super) async fn the_commit_marker_moves_with_commits_deliveries_and_silences
     assert_ne!(recorded, sent);
     store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "*",
             None,
             None,

@@ -138,10 +138,7 @@ async fn pruning_keeps_what_the_watcher_needs(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let silence = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_d",
             None,
             None,
@@ -236,10 +233,7 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let old = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_x",
             None,
             None,
@@ -251,10 +245,7 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
         .unwrap();
     let recent = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_x",
             None,
             None,
@@ -266,10 +257,7 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
         .unwrap();
     let active = store
         .create_silence(
-            &Actor {
-                name: "ops".to_string(),
-                via: "cli",
-            },
+            &ops(),
             "camp_x",
             None,
             None,
