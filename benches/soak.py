@@ -181,7 +181,9 @@ def main():
             "rss_kb": proc_field(pid, "VmRSS"),
             "fds": len(os.listdir(f"/proc/{pid}/fd")),
             "threads": proc_field(pid, "Threads"),
-            "store_bytes": file_size(state_file),
+            # "-": a PostgreSQL store, measured by the watcher (pg_database_size).
+            "store_bytes": (metrics.get("campaign_watcher_store_size_bytes", 0.0)
+                            if state_file == "-" else file_size(state_file)),
             "store_metric_bytes": metrics.get("campaign_watcher_store_size_bytes", 0.0),
             "cycle_ms": round(cycle_ms, 1),
             "cycles": cycles_done,
@@ -206,9 +208,10 @@ def main():
                    if Sink.flips.get(c, 0) != n}
         received = sum(Sink.flips.values())
     minute = 60
-    at_ten = [row for row in rows if row["t"] >= 10 * minute]
+    settle = int(os.environ.get("SETTLE_MINUTES", "10"))
+    at_ten = [row for row in rows if row["t"] >= settle * minute]
     base = at_ten[0]["store_bytes"] if at_ten else rows[0]["store_bytes"]
-    tail = [row for row in rows if row["t"] >= seconds - 20 * minute]
+    tail = [row for row in rows if row["t"] >= max(seconds - 20 * minute, settle * minute)]
     last20_rss = (max(r["rss_kb"] for r in tail) - tail[0]["rss_kb"]) / 1024 if tail else 0.0
     verdict = {
         "seconds": seconds,
@@ -218,12 +221,12 @@ def main():
         "campaigns_with_a_count_mismatch": len(missing),
         "mismatch_examples": dict(list(missing.items())[:5]),
         "rss_growth_last_20_min_mb": round(last20_rss, 2),
-        "rss_slope_kb_per_min_after_10": round(slope(rows, "rss_kb", 10 * minute), 2),
+        "rss_slope_kb_per_min_after_10": round(slope(rows, "rss_kb", settle * minute), 2),
         "fds_min_max_after_10": [min(r["fds"] for r in at_ten), max(r["fds"] for r in at_ten)] if at_ten else None,
         "threads_min_max_after_10": [min(r["threads"] for r in at_ten), max(r["threads"] for r in at_ten)] if at_ten else None,
         "store_bytes_at_10_min": base,
         "store_bytes_max_after_10": max(r["store_bytes"] for r in at_ten) if at_ten else None,
-        "store_slope_bytes_per_min_after_10": round(slope(rows, "store_bytes", 10 * minute)),
+        "store_slope_bytes_per_min_after_10": round(slope(rows, "store_bytes", settle * minute)),
         "cycle_ms_mean_after_10": round(sum(r["cycle_ms"] for r in at_ten) / len(at_ten), 1) if at_ten else None,
         "cycle_ms_max_after_10": max(r["cycle_ms"] for r in at_ten) if at_ten else None,
         "outbox_pending_max_after_10": max(r["outbox_pending"] for r in at_ten) if at_ten else None,

@@ -7,7 +7,10 @@
 # exactly once (OUT/verdict.json) and draws docs/soak.png.
 #   Usage: benches/soak.sh [OUT_DIR]    env: SECONDS_TO_RUN=1800 RETENTION=3m PROFILE=debug|release
 #   BIN=path runs that binary instead of building one (to compare builds);
-#   PLOT=path draws there instead of docs/soak.png (PLOT= draws nothing).
+#   PLOT=path draws there instead of docs/soak.png (PLOT= draws nothing);
+#   STATE_URL=postgres://... soaks a PostgreSQL store (its size is then
+#   pg_database_size, from /metrics) instead of OUT/state.db;
+#   SETTLE_MINUTES=10 is the warm-up the slopes and the 20 % band start after.
 # Loopback only. Needs python3 (and matplotlib for the plot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +44,7 @@ all = true
 page_size = 100
 interval = "1s"
 [state]
-url = "sqlite://$out/state.db"
+url = "${STATE_URL:-sqlite://$out/state.db}"
 retention = "$retention"
 [http]
 listen = "127.0.0.1:$http_port"
@@ -58,7 +61,7 @@ watcher=$!
 sleep 3
 status=0
 python3 benches/soak.py run "http://127.0.0.1:$sim_port" "$sink_port" "$watcher" \
-  "http://127.0.0.1:$http_port/metrics" "$out/state.db" "$seconds" "$out" || status=$?
+  "http://127.0.0.1:$http_port/metrics" "$([[ -n ${STATE_URL:-} ]] && echo - || echo "$out/state.db")" "$seconds" "$out" || status=$?
 if [[ -n $plot ]]; then python3 benches/soak_plot.py "$out/samples.csv" "$plot" || true; fi
 echo "results in $out (exit $status)"
 exit $status
