@@ -271,6 +271,15 @@ impl Daemon {
         let dispatcher_wake = Arc::new(Notify::new());
         let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
         warn_of_renamed_accounts(settings, &store).await;
+        if let Ok(setting) = store.autovacuum().await {
+            let warning = crate::commit::pruning::autovacuum_warning(
+                setting.as_deref(),
+                settings.state.retention(),
+            );
+            if let Some(warning) = warning {
+                tracing::warn!("{warning}");
+            }
+        }
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
         let reasserters = reassert::reasserters(

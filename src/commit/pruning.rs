@@ -159,9 +159,37 @@ impl Pruner {
     }
 }
 
+/// What to say when a PostgreSQL server has `autovacuum` off while retention
+/// prunes: the deleted rows would stay as dead tuples and the database grow
+/// as if nothing were pruned (BENCHMARKS.md, the PostgreSQL soak).
+pub fn autovacuum_warning(setting: Option<&str>, retention: Option<Duration>) -> Option<String> {
+    let off = setting.is_some_and(|setting| setting.trim().eq_ignore_ascii_case("off"));
+    (off && retention.is_some()).then(|| {
+        "the PostgreSQL server has autovacuum off: pruned rows stay as dead tuples and the state database keeps growing; turn it on (ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf()) or vacuum the database regularly".to_string()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn autovacuum_off_is_said_only_when_retention_prunes() {
+        let day = Some(Duration::from_secs(86_400));
+        for (setting, retention, warned) in [
+            (Some("off"), day, true),
+            (Some("OFF "), day, true),
+            (Some("on"), day, false),
+            (Some("off"), None, false),
+            (None, day, false),
+        ] {
+            assert_eq!(
+                autovacuum_warning(setting, retention).is_some(),
+                warned,
+                "{setting:?} {retention:?}"
+            );
+        }
+    }
 
     #[test]
     fn rounds_come_every_twentieth_of_the_retention_within_bounds() {

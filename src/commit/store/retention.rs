@@ -548,6 +548,19 @@ impl Store {
         Ok(to_u64(bytes))
     }
 
+    /// A PostgreSQL server's `autovacuum` setting (`on`/`off`); none for SQLite.
+    pub async fn autovacuum(&self) -> Result<Option<String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pool) => Ok(Some(
+                sqlx::query("SELECT current_setting('autovacuum') AS setting")
+                    .fetch_one(pool)
+                    .await?
+                    .try_get("setting")?,
+            )),
+        }
+    }
+
     /// When the oldest event kept happened (none when the history is empty).
     pub async fn oldest_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         const SQL: &str = "SELECT MIN(occurred_at) AS oldest FROM events";

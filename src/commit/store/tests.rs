@@ -178,7 +178,22 @@ on_both!(
     a_version_5_store_gains_the_audit_log,
     one_campaign_id_in_two_accounts_is_two_campaigns,
     an_account_is_renamed_with_every_row_or_not_at_all,
+    the_autovacuum_setting_is_read_from_postgres_only,
 );
+
+/// What the daemon's autovacuum warning reads: PostgreSQL's setting, nothing
+/// for SQLite (which reuses freed pages itself).
+async fn the_autovacuum_setting_is_read_from_postgres_only(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let setting = store.autovacuum().await.unwrap();
+    match store.is_shared() {
+        true => assert!(
+            matches!(setting.as_deref(), Some("on") | Some("off")),
+            "{setting:?}"
+        ),
+        false => assert_eq!(setting, None),
+    }
+}
 
 async fn raw_version(path: &Path) -> i64 {
     let mut conn = SqliteConnectOptions::new()
