@@ -204,7 +204,7 @@ async fn warn_of_renamed_accounts(settings: &Settings, store: &Store) {
     let Ok(stored) = store.stored_accounts().await else {
         return;
     };
-    let configured: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    let configured: Vec<String> = settings.account_names();
     let gone: Vec<&String> = stored
         .iter()
         .filter(|name| !configured.contains(name))
@@ -452,7 +452,7 @@ impl Daemon {
                 status: status.clone(),
                 metrics: metrics.clone(),
                 store: store.clone(),
-                accounts: settings.accounts().into_iter().map(|a| a.name).collect(),
+                accounts: settings.account_names().into(),
                 access: access.clone(),
             };
             http::serve(listener, state, stop.clone())

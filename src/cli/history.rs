@@ -27,7 +27,7 @@ pub(super) async fn history(
     audit: bool,
 ) -> Result<(), Failure> {
     let settings = crate::config::Settings::load(config)?;
-    let accounts: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    let accounts: Vec<String> = settings.account_names();
     if let Some(wanted) = account {
         if !accounts.iter().any(|known| known == wanted) {
             return Err(Failure::usage(format!(

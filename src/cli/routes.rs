@@ -103,7 +103,7 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
         router,
         shaping,
     } = routing::load(config)?;
-    let accounts: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    let accounts: Vec<String> = settings.account_names();
     if !accounts.contains(&args.account) {
         return Err(Failure::usage(format!(
             "--account \"{}\" is not an account of {}{} (accounts: {})",

@@ -12,7 +12,7 @@ use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp}
 use crate::commit::SilenceExpiry;
 use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
-use crate::route::silence::campaign_matches;
+use crate::route::silence::{account_matches, campaign_matches, stored_account};
 use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]
@@ -104,25 +104,24 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
             let actor = cli_actor(author);
             let account = account.map(|account| account.trim().to_string());
             let settings = crate::config::Settings::load(config)?;
-            let known: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+            let known: Vec<String> = settings.account_names();
             if let Some(account) = &account {
                 crate::config::check_account_pattern(account, &known)
                     .map_err(|why| Failure::usage(format!("--account {why}")))?;
             }
             // A single-account watcher's silence of its one account is one of
             // every account, as before accounts (it holds the watcher's own events too).
-            let account = account.filter(|_| known.len() > 1);
+            let account = stored_account(account, &known);
             let store = open_store(config).await?;
             // A silence for a campaign nobody watches holds nothing back: most
             // likely a typo in the id or name. Said, not refused (it may be about
             // to appear).
             let mut seen = 0;
             let mut watched = false;
-            for name in known.iter().filter(|name| {
-                account
-                    .as_deref()
-                    .map_or(true, |pattern| campaign_matches(pattern, name, name))
-            }) {
+            for name in known
+                .iter()
+                .filter(|name| account_matches(account.as_deref(), name))
+            {
                 let states = store.for_account(name).load_states().await.map_err(read)?;
                 seen += states.len();
                 watched |= states.values().any(|state| {

@@ -132,7 +132,7 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         .await
         .map_err(Failure::usage)?;
     let now = Utc::now();
-    let configured: Vec<String> = settings.accounts().into_iter().map(|a| a.name).collect();
+    let configured: Vec<String> = settings.account_names();
     let several = configured.len() > 1;
     let chosen: Vec<String> = match &filter.account {
         None => configured.clone(),

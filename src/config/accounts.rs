@@ -124,6 +124,14 @@ pub struct Account {
 }
 
 impl Settings {
+    /// The names of [`Settings::accounts`], in the same order.
+    pub fn account_names(&self) -> Vec<String> {
+        self.accounts()
+            .into_iter()
+            .map(|account| account.name)
+            .collect()
+    }
+
     /// Every account this configuration watches, sorted by name: the
     /// `[sigmamind.accounts.*]` sections, or the one account `default`.
     pub fn accounts(&self) -> Vec<Account> {

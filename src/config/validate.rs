@@ -215,11 +215,7 @@ impl Settings {
     }
 
     fn check_rules(&self, problems: &mut Vec<String>) {
-        let account_names: Vec<String> = self
-            .accounts()
-            .into_iter()
-            .map(|account| account.name)
-            .collect();
+        let account_names = self.account_names();
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{index}]");
             for event in &rule.events {

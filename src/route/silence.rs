@@ -33,9 +33,7 @@ impl Silence {
     /// Whether it covers this campaign of `account` (some or all of its
     /// events): what the board shows as "silenced by".
     pub fn covers_campaign(&self, account: &str, id: &str, name: &str) -> bool {
-        self.account
-            .as_deref()
-            .map_or(true, |pattern| campaign_matches(pattern, account, account))
+        account_matches(self.account.as_deref(), account)
             && campaign_matches(&self.campaign, id, name)
     }
 
@@ -49,11 +47,7 @@ impl Silence {
         match campaign {
             Some((id, name)) => self.covers_campaign(account, id, name),
             None => {
-                self.campaign.trim() == "*"
-                    && self
-                        .account
-                        .as_deref()
-                        .map_or(true, |pattern| campaign_matches(pattern, account, account))
+                self.campaign.trim() == "*" && account_matches(self.account.as_deref(), account)
             }
         }
     }
@@ -66,11 +60,11 @@ impl Silence {
         }
         // A silence of one account holds nothing of another, nor what
         // belongs to no account (the store's or a channel's health).
-        if let Some(account) = &self.account {
+        if self.account.is_some() {
             let Some(of_event) = event.account() else {
                 return false;
             };
-            if !campaign_matches(account, of_event, of_event) {
+            if !account_matches(self.account.as_deref(), of_event) {
                 return false;
             }
         }
@@ -79,6 +73,19 @@ impl Silence {
         };
         campaign_matches(&self.campaign, &campaign.id, &campaign.name)
     }
+}
+
+/// Whether a silence's account matcher (a name or a glob; none: every
+/// account) takes `account`.
+pub fn account_matches(pattern: Option<&str>, account: &str) -> bool {
+    pattern.map_or(true, |pattern| campaign_matches(pattern, account, account))
+}
+
+/// The account a new silence is stored with: a single-account watcher's
+/// silence of its one account is one of every account, as before accounts
+/// existed (so it also holds the whole watcher's own events).
+pub fn stored_account(account: Option<String>, configured: &[String]) -> Option<String> {
+    account.filter(|_| configured.len() > 1)
 }
 
 /// A campaign id or name, or a glob over either: how silences and `history

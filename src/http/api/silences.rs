@@ -15,7 +15,9 @@ use crate::commit::{Actor, SilenceExpiry};
 use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
 use crate::http::{Admin, HttpState};
-use crate::route::silence::{campaign_matches, matches_every_campaign, Silence};
+use crate::route::silence::{
+    account_matches, campaign_matches, matches_every_campaign, stored_account, Silence,
+};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,7 +220,7 @@ impl NewSilence {
         // A single-account watcher's silences of its one account are stored
         // as silences of every account, as before accounts: they also hold
         // the whole watcher's events (its store's, its channels').
-        let account = account.filter(|_| accounts.len() > 1);
+        let account = stored_account(account, accounts);
         let mut duration = std::time::Duration::ZERO;
         if !for_preview {
             match humantime::parse_duration(self.duration.trim()) {
@@ -296,11 +298,7 @@ pub async fn silence_preview(
 ) -> Result<SilencePreview, ApiError> {
     let mut campaigns: Vec<MatchedCampaign> = Vec::new();
     for account in state.accounts.iter() {
-        let in_account = checked
-            .account
-            .as_deref()
-            .map_or(true, |pattern| campaign_matches(pattern, account, account));
-        if !in_account {
+        if !account_matches(checked.account.as_deref(), account) {
             continue;
         }
         let states = state.store.for_account(account).load_states().await?;
