@@ -1,5 +1,5 @@
-//! The long-running service: build everything from the settings, schedule ticks
-//! (tokio-cron-scheduler), run the outbox dispatcher beside them, stop on request.
+//! The long-running service: build everything from the settings, run a cycle on
+//! every tick of the schedule, run the outbox dispatcher beside them, stop on request.
 //! As a service (`run`) it also serves `/healthz` `/readyz` `/metrics`, talks to
 //! systemd, and reloads its configuration on request (SIGHUP).
 
@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{mpsc, Notify, RwLock};
 use tokio::task::JoinHandle;
-use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::commit::pruning::Pruner;
@@ -25,6 +24,7 @@ use crate::lead::{Elector, LeaseState, DEFAULT_LEASE_TTL};
 use crate::metrics::Metrics;
 use crate::reassert::{self, Reasserter};
 use crate::route::Router;
+use crate::schedule::{Schedule, ScheduleError, Ticker};
 use crate::systemd;
 use crate::watcher::{CycleReport, StoreAlarm, Watcher};
 
@@ -47,72 +47,13 @@ pub enum StartupError {
     #[error("{0}")]
     Heartbeat(String),
     #[error("watch.schedule: {0}")]
-    Schedule(String),
+    Schedule(#[from] ScheduleError),
     #[error("{0}")]
     Http(#[from] HttpError),
     /// Another `run` or `once` is active on this state file (exit code 1: nothing
     /// to fix in the configuration).
     #[error("{0}")]
     Locked(#[from] StateLockError),
-}
-
-/// When cycles start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Schedule {
-    Every(Duration),
-    Cron(String),
-}
-
-impl Schedule {
-    pub fn from_settings(settings: &Settings) -> Self {
-        match &settings.watch.schedule {
-            Some(cron) => Self::Cron(cron.clone()),
-            None => Self::Every(settings.watch.effective_interval()),
-        }
-    }
-
-    /// The longest gap between two cycles (over the next few, for a cron
-    /// schedule): what liveness measures a stuck scheduler against.
-    pub fn period(&self) -> Duration {
-        match self {
-            Self::Every(every) => *every,
-            Self::Cron(expression) => cron_period(expression, Utc::now()),
-        }
-    }
-}
-
-/// `every 60s` or `cron "0 */5 * * * *"`: how logs name the schedule.
-impl std::fmt::Display for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Every(every) => write!(f, "every {}", humantime::format_duration(*every)),
-            Self::Cron(expression) => write!(f, "cron {expression:?}"),
-        }
-    }
-}
-
-/// The longest gap among the next 24 occurrences; 60 s if it cannot be parsed
-/// (the scheduler, which parses it the same way, would have refused it).
-fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
-    let parsed = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expression);
-    let Ok(cron) = parsed else {
-        return Duration::from_secs(60);
-    };
-    let mut previous = from;
-    let mut longest = Duration::ZERO;
-    for next in cron.iter_after(from).take(24) {
-        longest = longest.max((next - previous).to_std().unwrap_or_default());
-        previous = next;
-    }
-    if longest.is_zero() {
-        Duration::from_secs(60)
-    } else {
-        longest
-    }
 }
 
 /// The pieces a reload replaces: everything built from the settings except the
@@ -418,7 +359,7 @@ impl Daemon {
 
         // Capacity 1: one tick may wait while a cycle runs; more are overruns.
         let (ticks, tick_rx) = mpsc::channel::<()>(1);
-        let mut scheduler = start_scheduler(&schedule, ticks.clone()).await?;
+        let mut scheduler = Ticker::start(&schedule, ticks.clone(), metrics.clone()).await?;
         let _ = ticks.try_send(());
 
         let mut deliveries = DispatcherTask::spawn(dispatcher, dispatcher_wake.clone(), &stop);
@@ -509,9 +450,7 @@ impl Daemon {
             systemd::stopping();
         }
         tracing::info!("stopping: finishing the current cycle and sends");
-        if let Err(error) = scheduler.shutdown().await {
-            tracing::warn!(%error, "scheduler did not stop cleanly");
-        }
+        scheduler.shutdown().await;
         let reasserting = std::mem::take(&mut running.reasserting.handles);
         drop(running);
         // Let an in-flight cycle commit; cancelling it mid-transaction would only roll it back.
@@ -629,7 +568,7 @@ impl Reload<'_> {
     async fn apply(
         self,
         running: &mut Running,
-        scheduler: &mut JobScheduler,
+        scheduler: &mut Ticker,
         deliveries: &mut DispatcherTask,
     ) {
         let Some(path) = self.config_path else {
@@ -646,7 +585,13 @@ impl Reload<'_> {
             Err(error) => return reject(&error),
         };
         let new_scheduler = if pieces.schedule != running.schedule {
-            match start_scheduler(&pieces.schedule, running.ticks.clone()).await {
+            match Ticker::start(
+                &pieces.schedule,
+                running.ticks.clone(),
+                self.metrics.clone(),
+            )
+            .await
+            {
                 Ok(scheduler) => Some(scheduler),
                 Err(error) => return reject(&error),
             }
@@ -699,10 +644,7 @@ impl Reload<'_> {
         }
         *deliveries = DispatcherTask::spawn(dispatcher, self.dispatcher_wake.clone(), self.stop);
         if let Some(new_scheduler) = new_scheduler {
-            let mut old = std::mem::replace(scheduler, new_scheduler);
-            if let Err(error) = old.shutdown().await {
-                tracing::warn!(%error, "the previous scheduler did not stop cleanly");
-            }
+            std::mem::replace(scheduler, new_scheduler).shutdown().await;
             self.status.set_period(pieces.schedule.period());
         }
         // The Alertmanager re-posting follows the new channels; a round in flight
@@ -852,61 +794,5 @@ async fn follow_leadership(
         } else {
             tracing::info!("this replica is a standby: another replica polls and sends");
         }
-    }
-}
-
-async fn start_scheduler(
-    schedule: &Schedule,
-    ticks: mpsc::Sender<()>,
-) -> Result<JobScheduler, StartupError> {
-    let scheduler_error = |e: tokio_cron_scheduler::JobSchedulerError| {
-        StartupError::Schedule(format!("the scheduler could not start: {e}"))
-    };
-    let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
-    let fire = move |_id, _scheduler| {
-        let ticks = ticks.clone();
-        Box::pin(async move {
-            if ticks.try_send(()).is_err() {
-                tracing::warn!("a cycle is still running at the next tick; this tick is skipped (cycles never overlap)");
-            }
-        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
-    };
-    let job = match schedule {
-        Schedule::Every(every) => Job::new_repeated_async(*every, fire),
-        Schedule::Cron(cron) => Job::new_async(cron.as_str(), fire),
-    }
-    .map_err(|e| StartupError::Schedule(format!("cannot schedule {schedule:?}: {e}")))?;
-    scheduler.add(job).await.map_err(scheduler_error)?;
-    scheduler.start().await.map_err(scheduler_error)?;
-    Ok(scheduler)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_period_of_a_schedule_is_its_longest_gap() {
-        let from = chrono::DateTime::parse_from_rfc3339("2026-11-26T09:00:30Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let table = [
-            ("0 */5 * * * *", 300),
-            ("*/10 * * * * *", 10),
-            // Twice an hour, unevenly: the longer gap counts.
-            ("0 0,10 * * * *", 50 * 60),
-            ("not a cron", 60),
-        ];
-        for (expression, seconds) in table {
-            assert_eq!(
-                cron_period(expression, from),
-                Duration::from_secs(seconds),
-                "{expression}"
-            );
-        }
-        assert_eq!(
-            Schedule::Every(Duration::from_secs(42)).period(),
-            Duration::from_secs(42)
-        );
     }
 }

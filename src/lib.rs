@@ -13,7 +13,8 @@
 //! - [`commit`]: the state store (states, history, outbox in one transaction);
 //! - [`deliver`]: the outbox dispatcher and the channels, with [`render`] for text.
 //!
-//! [`watcher::Watcher::tick`] runs one cycle of it; [`daemon`] schedules ticks and
+//! [`watcher::Watcher::tick`] runs one cycle of it; [`schedule`] says when,
+//! [`daemon`] runs cycles on its ticks and
 //! [`reassert`] re-posts active alerts. Which module may import which:
 //! `docs/architecture.md`, enforced by `tests/it/layers.rs`.
 
@@ -27,6 +28,7 @@ pub mod route;
 
 pub mod daemon;
 pub mod reassert;
+pub mod schedule;
 pub mod watcher;
 
 pub mod backoff;

@@ -159,6 +159,8 @@ struct Families {
     oldest_event_age: Gauge,
     prune_failures: Counter,
     prune_failing_rounds: Gauge,
+    late_ticks: Counter,
+    missed_ticks: Counter,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -305,6 +307,18 @@ impl Metrics {
             "Retention rounds that failed in a row, up to now (0 once one succeeds)",
             prune_failing_rounds.clone(),
         );
+        let late_ticks = Counter::default();
+        registry.register(
+            "campaign_watcher_schedule_late_ticks",
+            "Interval ticks that came a period or more late (the process was stopped or its runtime starved); a cycle started at once",
+            late_ticks.clone(),
+        );
+        let missed_ticks = Counter::default();
+        registry.register(
+            "campaign_watcher_schedule_missed_ticks",
+            "Interval ticks that fell in a stall and were skipped, not replayed",
+            missed_ticks.clone(),
+        );
         registry.register(
             "campaign_watcher_build",
             "Build information",
@@ -333,6 +347,8 @@ impl Metrics {
                 oldest_event_age,
                 prune_failures,
                 prune_failing_rounds,
+                late_ticks,
+                missed_ticks,
             }),
         }
     }
@@ -399,6 +415,15 @@ impl Metrics {
             .set(i64::try_from(size_bytes).unwrap_or(i64::MAX));
         m.oldest_event_age
             .set(i64::try_from(oldest_event_age.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// An interval tick `late` behind its time, `every` being the period.
+    pub fn record_late_tick(&self, late: Duration, every: Duration) {
+        let m = &self.inner;
+        m.late_ticks.inc();
+        let missed = late.as_nanos() / every.as_nanos().max(1);
+        m.missed_ticks
+            .inc_by(u64::try_from(missed).unwrap_or(u64::MAX));
     }
 
     /// A cycle that could not be committed.

@@ -76,12 +76,14 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     ("reassert", true, &["diff", "route", "commit", "deliver"]),
     ("http", true, &["commit", "route"]),
     ("systemd", true, &["http"]),
+    // When cycles start: it only sends ticks.
+    ("schedule", true, &[]),
     (
         "daemon",
         true,
         &[
             "fetch", "diff", "route", "commit", "deliver", "watcher", "reassert", "lead", "http",
-            "systemd",
+            "systemd", "schedule",
         ],
     ),
     (
@@ -96,7 +98,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
         true,
         &[
             "fetch", "diff", "route", "commit", "deliver", "watcher", "reassert", "lead", "http",
-            "systemd", "daemon", "sim",
+            "systemd", "schedule", "daemon", "sim",
         ],
     ),
 ];

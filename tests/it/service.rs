@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::helpers::{
-    eventually, outage, run_cli, spawn_daemon, spawn_sim, write_config, BinaryApp, Receiver,
-    TEST_KEY,
+    all_live, eventually, outage, run_cli, spawn_daemon, spawn_sim, write_config, BinaryApp,
+    Receiver, TEST_KEY,
 };
 
 const WITHIN: Duration = Duration::from_secs(20);
@@ -860,4 +860,64 @@ async fn status_fits_the_terminal_and_stays_plain_when_piped() {
         .unwrap_or_else(|| panic!("one line for {}: {}", ids[0], piped.stdout));
     assert!(row.contains("A very long campaign name A ver…"), "{row}");
     assert!(row.contains("live"), "{row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_stop_longer_than_the_interval_polling_resumes_and_a_pause_is_delivered() {
+    const SUCCESS: &str = "campaign_watcher_cycles_total{result=\"success\"}";
+    const BOUND: Duration = Duration::from_secs(60);
+    let BinaryApp {
+        sim,
+        receiver,
+        dir,
+        config,
+    } = BinaryApp::spawn(2, "").await;
+    all_live(&sim);
+    let ids = sim.control.ids();
+    let mut daemon = spawn_daemon(&config, dir.path());
+    let addr = daemon.http_addr().await;
+    let cycles = |answer: &Answer| sample(&answer.body, SUCCESS).unwrap_or(0.0);
+    let before = http_eventually(addr, "/metrics", |a| cycles(a) >= 1.0).await;
+    assert!(cycles(&before) >= 1.0, "{}", daemon.logs());
+
+    // The fault: the process frozen for three periods of `interval = "1s"`.
+    daemon.signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    daemon.signal("-CONT");
+
+    let deadline = tokio::time::Instant::now() + BOUND;
+    let resumed = loop {
+        let answer = get(addr, "/metrics").await;
+        if cycles(&answer) >= cycles(&before) + 2.0 || tokio::time::Instant::now() >= deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        cycles(&resumed) >= cycles(&before) + 2.0,
+        "cycles resume after the stop: {}\n{}",
+        resumed.body,
+        daemon.logs()
+    );
+    assert!(
+        sample(&resumed.body, "campaign_watcher_schedule_late_ticks_total") >= Some(1.0),
+        "the stall is counted: {}",
+        resumed.body
+    );
+    assert!(
+        daemon.logs().contains("the schedule fell behind by"),
+        "{}",
+        daemon.logs()
+    );
+
+    sim.control.set_status(&ids[0], "paused");
+    let paused = |received: &crate::helpers::Received| {
+        let json = received.json();
+        json["type"] == "campaign.status_changed"
+            && json["campaign"]["id"] == ids[0].as_str()
+            && json["campaign"]["status"] == "paused"
+    };
+    let delivered = eventually(BOUND, || receiver.received().iter().any(paused)).await;
+    assert!(delivered, "the pause is delivered: {}", daemon.logs());
+    daemon.terminate(Duration::from_secs(15)).await;
 }

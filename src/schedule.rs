@@ -1,0 +1,297 @@
+//! When cycles start: `interval` on tokio's monotonic clock, cron `schedule` on
+//! tokio-cron-scheduler. Either only asks for a cycle through a channel of
+//! capacity one; the cycle loop decides what a tick does, so a tick that comes
+//! while a cycle runs is dropped, never queued.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// When cycles start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    Every(Duration),
+    Cron(String),
+}
+
+impl Schedule {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        match &settings.watch.schedule {
+            Some(cron) => Self::Cron(cron.clone()),
+            None => Self::Every(settings.watch.effective_interval()),
+        }
+    }
+
+    /// The longest gap between two cycles (over the next few, for a cron
+    /// schedule): what liveness measures a stuck scheduler against.
+    pub fn period(&self) -> Duration {
+        match self {
+            Self::Every(every) => *every,
+            Self::Cron(expression) => cron_period(expression, Utc::now()),
+        }
+    }
+}
+
+/// `every 60s` or `cron "0 */5 * * * *"`: how logs name the schedule.
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Every(every) => write!(f, "every {}", humantime::format_duration(*every)),
+            Self::Cron(expression) => write!(f, "cron {expression:?}"),
+        }
+    }
+}
+
+/// The longest gap among the next 24 occurrences; 60 s if it cannot be parsed
+/// (the scheduler, which parses it the same way, would have refused it).
+fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expression);
+    let Ok(cron) = parsed else {
+        return Duration::from_secs(60);
+    };
+    let mut previous = from;
+    let mut longest = Duration::ZERO;
+    for next in cron.iter_after(from).take(24) {
+        longest = longest.max((next - previous).to_std().unwrap_or_default());
+        previous = next;
+    }
+    if longest.is_zero() {
+        Duration::from_secs(60)
+    } else {
+        longest
+    }
+}
+
+/// The schedule could not be started (a cron expression the scheduler refuses).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ScheduleError(String);
+
+/// A running schedule, sending a tick on `ticks` whenever a cycle is due.
+pub enum Ticker {
+    Interval {
+        task: JoinHandle<()>,
+        stop: CancellationToken,
+    },
+    Cron(JobScheduler),
+}
+
+impl Ticker {
+    pub async fn start(
+        schedule: &Schedule,
+        ticks: mpsc::Sender<()>,
+        metrics: Metrics,
+    ) -> Result<Self, ScheduleError> {
+        match schedule {
+            &Schedule::Every(every) => {
+                let stop = CancellationToken::new();
+                let task = tokio::spawn(run_interval(every, ticks, stop.clone(), move |late| {
+                    metrics.record_late_tick(late, every)
+                }));
+                Ok(Self::Interval { task, stop })
+            }
+            Schedule::Cron(expression) => start_cron(expression, ticks).await.map(Self::Cron),
+        }
+    }
+
+    pub async fn shutdown(self) {
+        match self {
+            Self::Interval { task, stop } => {
+                stop.cancel();
+                let _ = task.await;
+            }
+            Self::Cron(mut scheduler) => {
+                if let Err(error) = scheduler.shutdown().await {
+                    tracing::warn!(%error, "scheduler did not stop cleanly");
+                }
+            }
+        }
+    }
+}
+
+/// A tick every `every` on the monotonic clock, the first one period from now.
+/// A tick that comes a period or more late (the process was stopped, or its
+/// runtime starved) is sent at once and reported through `on_late`; the ticks
+/// missed meanwhile are not replayed, and the next one is a period later. A
+/// wall-clock step changes nothing.
+pub async fn run_interval(
+    every: Duration,
+    ticks: mpsc::Sender<()>,
+    stop: CancellationToken,
+    on_late: impl Fn(Duration),
+) {
+    let every = every.max(Duration::from_millis(1));
+    let mut interval = tokio::time::interval_at(Instant::now() + every, every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        let due = tokio::select! {
+            () = stop.cancelled() => return,
+            due = interval.tick() => due,
+        };
+        let late = Instant::now().saturating_duration_since(due);
+        if late >= every {
+            tracing::warn!(
+                late_ms = u64::try_from(late.as_millis()).unwrap_or(u64::MAX),
+                "the schedule fell behind by {} (the process was stopped or starved); a cycle starts now and the missed ones are not replayed",
+                humantime::format_duration(Duration::from_millis(
+                    u64::try_from(late.as_millis()).unwrap_or(u64::MAX)
+                ))
+            );
+            on_late(late);
+        }
+        send_tick(&ticks);
+    }
+}
+
+fn send_tick(ticks: &mpsc::Sender<()>) {
+    if ticks.try_send(()).is_err() {
+        tracing::warn!(
+            "a cycle is still running at the next tick; this tick is skipped (cycles never overlap)"
+        );
+    }
+}
+
+/// Cron expressions compute their next time from now, so a stall or a clock
+/// step only delays the next occurrence.
+async fn start_cron(
+    expression: &str,
+    ticks: mpsc::Sender<()>,
+) -> Result<JobScheduler, ScheduleError> {
+    let scheduler_error = |e: tokio_cron_scheduler::JobSchedulerError| {
+        ScheduleError(format!("the scheduler could not start: {e}"))
+    };
+    let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
+    let fire = move |_id, _scheduler| {
+        let ticks = ticks.clone();
+        Box::pin(async move { send_tick(&ticks) })
+            as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    };
+    let job = Job::new_async(expression, fire)
+        .map_err(|e| ScheduleError(format!("cannot schedule {expression:?}: {e}")))?;
+    scheduler.add(job).await.map_err(scheduler_error)?;
+    scheduler.start().await.map_err(scheduler_error)?;
+    Ok(scheduler)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn the_period_of_a_schedule_is_its_longest_gap() {
+        let from = chrono::DateTime::parse_from_rfc3339("2026-11-26T09:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let table = [
+            ("0 */5 * * * *", 300),
+            ("*/10 * * * * *", 10),
+            // Twice an hour, unevenly: the longer gap counts.
+            ("0 0,10 * * * *", 50 * 60),
+            ("not a cron", 60),
+        ];
+        for (expression, seconds) in table {
+            assert_eq!(
+                cron_period(expression, from),
+                Duration::from_secs(seconds),
+                "{expression}"
+            );
+        }
+        assert_eq!(
+            Schedule::Every(Duration::from_secs(42)).period(),
+            Duration::from_secs(42)
+        );
+    }
+
+    /// Ticks received so far, letting the interval task run first.
+    async fn drain(rx: &mut mpsc::Receiver<()>) -> usize {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let mut count = 0;
+        while rx.try_recv().is_ok() {
+            count += 1;
+        }
+        count
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_stall_of_ten_periods_the_interval_ticks_once_then_keeps_its_period() {
+        let every = Duration::from_millis(1500);
+        let (ticks, mut rx) = mpsc::channel(100);
+        let stop = CancellationToken::new();
+        let lates = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn(run_interval(every, ticks, stop.clone(), {
+            let lates = lates.clone();
+            move |late| lates.lock().unwrap().push(late)
+        }));
+        assert_eq!(drain(&mut rx).await, 0, "the first tick is a period away");
+
+        // Sub-second periods are kept, not rounded to whole seconds.
+        tokio::time::advance(every).await;
+        assert_eq!(drain(&mut rx).await, 1);
+        assert!(lates.lock().unwrap().is_empty());
+
+        // As if the process had been stopped for ten periods.
+        tokio::time::advance(every * 10).await;
+        assert_eq!(drain(&mut rx).await, 1, "missed ticks are not replayed");
+        assert_eq!(lates.lock().unwrap().len(), 1, "the stall is reported once");
+        assert!(lates.lock().unwrap()[0] >= every * 9);
+
+        // The next tick is a full period after the late one, not at once.
+        tokio::time::advance(every - Duration::from_millis(1)).await;
+        assert_eq!(drain(&mut rx).await, 0);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(drain(&mut rx).await, 1);
+
+        stop.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_while_a_cycle_runs_is_dropped_not_queued() {
+        let every = Duration::from_secs(1);
+        let (ticks, mut rx) = mpsc::channel(1);
+        let stop = CancellationToken::new();
+        let late = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(run_interval(every, ticks, stop.clone(), {
+            let late = late.clone();
+            move |_| {
+                late.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        // Three periods pass while nobody takes the tick (a long cycle).
+        for _ in 0..3 {
+            tokio::time::advance(every).await;
+            drain_none(&rx).await;
+        }
+        assert_eq!(
+            drain(&mut rx).await,
+            1,
+            "one tick waits, the others were dropped"
+        );
+        assert_eq!(late.load(Ordering::SeqCst), 0, "on time, only not taken");
+        stop.cancel();
+        task.await.unwrap();
+    }
+
+    async fn drain_none(_rx: &mpsc::Receiver<()>) {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
