@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::commit::bookkeeping::Bookkeeping;
+use crate::commit::bookkeeping::{Bookkeeping, Sighting};
 use crate::commit::{CycleCommit, CycleOutcome, ReminderWrite, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
 use crate::deliver::heartbeat::Heartbeat;
@@ -608,10 +608,34 @@ impl Watcher {
             .iter()
             .chain(committed.iter().map(|(key, brief)| (key, brief)))
             .map(|(key, brief)| (key, brief.changed_at));
+        let latest: HashMap<&str, &Brief> = committed
+            .iter()
+            .map(|(key, brief)| (key.as_str(), brief))
+            .collect();
+        let not_found = |key: &str| {
+            latest
+                .get(key)
+                .copied()
+                .or_else(|| stored.get(key))
+                .is_some_and(|brief| brief.not_found)
+        };
+        let sighting = Sighting {
+            found: read
+                .iter()
+                .map(String::as_str)
+                .filter(|key| !not_found(key))
+                .collect(),
+            failed: report
+                .failures
+                .iter()
+                .map(|(key, _)| key.as_str())
+                .collect(),
+            complete: report.verdict == CycleVerdict::Readable,
+        };
         let mut memory = self.memory.lock().await;
         memory
             .bookkeeping
-            .record_outcome(&self.store, read, tracked, &outcome)
+            .record_outcome(&self.store, &sighting, tracked, &outcome)
             .await;
     }
 

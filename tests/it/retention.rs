@@ -9,7 +9,8 @@ use std::time::Duration;
 use sqlx::{Connection, Row};
 
 use crate::helpers::{
-    all_live, eventually, run_cli, run_sql, spawn_daemon, spawn_daemon_with, BinaryApp,
+    all_live, eventually, outage, run_cli, run_sql, spawn_daemon, spawn_daemon_with, BinaryApp,
+    TestApp,
 };
 
 /// Old rows no cycle would write: 300 events of a campaign no longer watched,
@@ -154,4 +155,145 @@ async fn state_backup_copies_a_running_store_and_never_overwrites() {
     assert_eq!(again.code, Some(2), "{}", again.stderr);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
     let _ = daemon.terminate(Duration::from_secs(10)).await;
+}
+
+/// An API outage longer than the retention: campaigns unreadable through it are
+/// not forgotten, so what changed meanwhile is announced at recovery, and an
+/// episode of `campaign.unreadable` open before it ends. Time is injected: the
+/// retention of one minute passes without waiting for it.
+async fn an_outage_longer_than_the_retention(watch_all: bool) {
+    use campaign_watcher::sim::{Fault, FaultKind};
+    use chrono::{TimeDelta, Utc};
+
+    let app = TestApp::spawn_with(3, |settings| {
+        settings.watch.unhealthy_after = 2;
+        if watch_all {
+            settings.watch.all = true;
+            settings.watch.campaigns.clear();
+        }
+    })
+    .await;
+    app.all_live();
+    let (a, b, c) = (app.id(0), app.id(1), app.id(2));
+    let t0 = Utc::now();
+    let at = |seconds: i64| t0 + TimeDelta::seconds(seconds);
+    let tick = |seconds: i64| {
+        let daemon = &app.daemon;
+        async move { daemon.tick_at(at(seconds)).await.expect("cycle") }
+    };
+    tick(0).await;
+
+    // One campaign unreadable while the others read: its episode opens.
+    if !watch_all {
+        app.sim.control.inject(Fault {
+            kind: FaultKind::WrongShape,
+            times: None,
+            campaign: Some(c.clone()),
+        });
+        tick(5).await;
+        tick(10).await;
+    }
+
+    // The whole API down for 80 s; two campaigns pause meanwhile.
+    app.sim.control.inject(outage());
+    for seconds in [20, 40, 60, 80, 90] {
+        let report = tick(seconds).await;
+        assert!(!report.api_readable(), "the outage reads nothing");
+    }
+    app.sim.control.set_status(&a, "paused");
+    app.sim.control.set_status(&b, "paused");
+    let pruned = app
+        .daemon
+        .store()
+        .prune(at(90) - TimeDelta::minutes(1), 500, Duration::from_secs(30))
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned.removed.0.get("campaign_state").copied().unwrap_or(0),
+        0,
+        "no campaign unreadable through the outage is forgotten: {pruned:?}"
+    );
+
+    app.sim.control.clear_faults();
+    let recovered = tick(95).await;
+    assert!(recovered.api_readable());
+    app.daemon
+        .drain_at(at(100))
+        .await
+        .expect("the recovery's events are sent");
+    let received: Vec<serde_json::Value> = app
+        .receiver
+        .received()
+        .iter()
+        .map(|request| request.json())
+        .collect();
+    for paused in [&a, &b] {
+        assert!(
+            received
+                .iter()
+                .any(|event| event["type"] == "campaign.status_changed"
+                    && event["campaign"]["id"] == paused.as_str()
+                    && event["campaign"]["status"] == "paused"),
+            "the pause of {paused} made during the outage is announced: {received:#?}"
+        );
+    }
+    if !watch_all {
+        assert!(
+            received
+                .iter()
+                .any(|event| event["type"] == "campaign.readable"
+                    && event["campaign"]["id"] == c.as_str()),
+            "the unreadable campaign's episode ends: {received:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaigns_read_by_id_are_not_forgotten_through_an_outage_longer_than_the_retention() {
+    an_outage_longer_than_the_retention(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_campaigns_are_not_forgotten_through_an_outage_longer_than_the_retention() {
+    an_outage_longer_than_the_retention(true).await;
+}
+
+/// A campaign that answers 404 starts its unseen clock: the retention forgets
+/// it, and its 404s afterwards announce nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_answering_404_is_forgotten_after_the_retention_and_not_announced_again() {
+    use chrono::{TimeDelta, Utc};
+
+    let app = TestApp::spawn(3).await;
+    app.all_live();
+    let gone = app.id(2);
+    let t0 = Utc::now();
+    let at = |seconds: i64| t0 + TimeDelta::seconds(seconds);
+    app.daemon.tick_at(at(0)).await.expect("cycle");
+    app.sim.control.remove(&gone);
+    for seconds in [5, 10] {
+        app.daemon.tick_at(at(seconds)).await.expect("cycle");
+    }
+    let pruned = app
+        .daemon
+        .store()
+        .prune(at(80) - TimeDelta::minutes(1), 500, Duration::from_secs(30))
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned.removed.0.get("campaign_state").copied(),
+        Some(1),
+        "the deleted campaign alone is forgotten: {pruned:?}"
+    );
+    app.daemon.tick_at(at(85)).await.expect("cycle");
+    app.daemon.drain_at(at(90)).await.expect("drain");
+    let not_found: Vec<serde_json::Value> = app
+        .receiver
+        .received()
+        .iter()
+        .map(|request| request.json())
+        .filter(|event| event["type"] == "campaign.not_found")
+        .collect();
+    assert_eq!(not_found.len(), 1, "{not_found:#?}");
+    assert_eq!(not_found[0]["campaign"]["id"], gone.as_str());
 }

@@ -142,6 +142,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         health_json  TEXT NOT NULL
     );
     "#,
+    // 8: the retention's clock (see the SQLite script).
+    r#"
+    ALTER TABLE campaign_seen ADD COLUMN missing_since BIGINT;
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

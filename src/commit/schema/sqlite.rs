@@ -182,6 +182,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         health_json  TEXT NOT NULL
     );
     "#,
+    // 8: the retention's clock, apart from the last read `status` shows: set by
+    // a cycle that read the account completely and did not find the campaign;
+    // NULL while its reads only fail (rows from before: NULL, set again by the
+    // next complete cycle that misses them).
+    r#"
+    ALTER TABLE campaign_seen ADD COLUMN missing_since INTEGER;
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

@@ -39,10 +39,13 @@ impl Store {
     /// Record how the cycle went. Only changes in whether a campaign is being
     /// read are written, so a quiet cycle costs one row however many campaigns
     /// are watched: `unseen` are campaigns that stopped being read, each with
-    /// when it was last read; `seen_again` are campaigns read again since.
+    /// when it was last read; `missing` those a complete read of the account
+    /// did not find, each with when the retention's clock starts (a row for
+    /// each is made if need be); `seen_again` are campaigns read again since.
     pub async fn record_cycle(
         &self,
         unseen: &[(String, DateTime<Utc>)],
+        missing: &[(String, DateTime<Utc>)],
         seen_again: &[String],
         outcome: &CycleOutcome,
     ) -> Result<(), StoreError> {
@@ -55,6 +58,17 @@ impl Store {
                 )
                 .bind(key)
                 .bind(millis(*last_seen_at))
+                .bind(self.account())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (key, since) in missing {
+                sqlx::query(
+                    "INSERT INTO campaign_seen (key, last_seen_at, account, missing_since) VALUES ($1, $2, $3, $2)
+                     ON CONFLICT (account, key) DO UPDATE SET missing_since = excluded.missing_since",
+                )
+                .bind(key)
+                .bind(millis(*since))
                 .bind(self.account())
                 .execute(&mut *tx)
                 .await?;
@@ -84,14 +98,25 @@ impl Store {
 
     /// The campaigns recorded as no longer being read (see [`Store::record_cycle`]).
     pub async fn unseen_campaigns(&self) -> Result<HashSet<String>, StoreError> {
+        Ok(self.seen_rows().await?.into_keys().collect())
+    }
+
+    /// The campaigns recorded as no longer being read, each with whether the
+    /// retention's clock runs for it (a complete read did not find it).
+    pub async fn seen_rows(&self) -> Result<HashMap<String, bool>, StoreError> {
         on_pool!(self, pool => {
-            let rows = sqlx::query("SELECT key FROM campaign_seen WHERE account = $1")
-                .bind(self.account())
-                .fetch_all(pool)
-                .await?;
+            let rows = sqlx::query(
+                "SELECT key, missing_since IS NOT NULL AS missing FROM campaign_seen WHERE account = $1",
+            )
+            .bind(self.account())
+            .fetch_all(pool)
+            .await?;
             rows.iter()
-                .map(|row| row.try_get::<String, _>("key").map_err(StoreError::from))
-                .collect()
+                .map(|row| {
+                    Ok((row.try_get::<String, _>("key")?, row.try_get::<bool, _>("missing")?))
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(StoreError::from)
         })
     }
 

@@ -448,8 +448,10 @@ impl Store {
         }))
     }
 
-    /// One batch of campaigns not read since before `cutoff` (no longer
-    /// watched, or deleted long ago): their state, reminders and last-seen row.
+    /// One batch of campaigns missing since before `cutoff` (no longer
+    /// watched, or deleted long ago: a complete read of their account did not
+    /// find them; failed reads never start that clock): their state,
+    /// reminders and last-seen row.
     /// Chosen inside the write transaction, so a campaign read again since
     /// (its last-seen row deleted by that cycle) is not among them.
     async fn forget_unwatched(
@@ -457,8 +459,8 @@ impl Store {
         cutoff: DateTime<Utc>,
         limit: i64,
     ) -> Result<PruneCounts, StoreError> {
-        const PICK: &str = "SELECT account, key FROM campaign_seen WHERE last_seen_at < $1
-             ORDER BY last_seen_at LIMIT $2";
+        const PICK: &str = "SELECT account, key FROM campaign_seen WHERE missing_since < $1
+             ORDER BY missing_since LIMIT $2";
         let mut counts = PruneCounts::default();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;

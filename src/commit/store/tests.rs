@@ -813,7 +813,7 @@ async fn one_campaign_id_in_two_accounts_is_two_campaigns(kind: Kind) {
         result: "ok".into(),
         detail: String::new(),
     };
-    acme.record_cycle(&[("camp_a".into(), t0())], &[], &outcome)
+    acme.record_cycle(&[("camp_a".into(), t0())], &[], &[], &outcome)
         .await
         .unwrap();
     assert_eq!(acme.unseen_campaigns().await.unwrap().len(), 1);
@@ -1152,6 +1152,29 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
     }
     let store = Store::open(&url).await.unwrap();
     assert_eq!(raw_version(&path).await, schema::LATEST);
+    // Version 8: the retention's clock beside the last read.
+    let outcome = CycleOutcome {
+        started_at: t0(),
+        finished_at: t0(),
+        result: "success".into(),
+        detail: String::new(),
+    };
+    store
+        .record_cycle(
+            &[("camp_failing".into(), t0())],
+            &[("camp_gone".into(), t0())],
+            &[],
+            &outcome,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.seen_rows().await.unwrap(),
+        HashMap::from([
+            ("camp_failing".to_string(), false),
+            ("camp_gone".to_string(), true)
+        ])
+    );
     let dead = store.outbox_entries(true).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].held_until, None);
@@ -1309,13 +1332,13 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
         detail: "2 campaigns".into(),
     };
     // Both read at t0; at t0+1h camp_b is not read (last seen t0); at t0+2h it is again.
-    store.record_cycle(&[], &[], &outcome).await.unwrap();
+    store.record_cycle(&[], &[], &[], &outcome).await.unwrap();
     let later = CycleOutcome {
         started_at: t0() + hour,
         ..outcome.clone()
     };
     store
-        .record_cycle(&[("camp_b".into(), t0())], &[], &later)
+        .record_cycle(&[("camp_b".into(), t0())], &[], &[], &later)
         .await
         .unwrap();
     assert_eq!(store.last_cycle().await.unwrap(), Some(later.clone()));
@@ -1333,7 +1356,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
         ..outcome.clone()
     };
     store
-        .record_cycle(&[], &["camp_b".into()], &latest)
+        .record_cycle(&[], &[], &["camp_b".into()], &latest)
         .await
         .unwrap();
     assert!(store.unseen_campaigns().await.unwrap().is_empty());

@@ -239,6 +239,7 @@ pub(super) async fn the_commit_marker_moves_with_commits_deliveries_and_silences
         .record_cycle(
             &[],
             &[],
+            &[],
             &CycleOutcome {
                 started_at: t0(),
                 finished_at: t0() + TimeDelta::seconds(1),

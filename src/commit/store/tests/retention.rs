@@ -268,7 +268,8 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
         .await
         .unwrap();
     // camp_a is watched (no last-seen row); camp_gone was last read 5 hours ago,
-    // camp_away 10 minutes ago.
+    // camp_away 10 minutes ago, both then missed by complete reads;
+    // camp_unreadable was last read 5 hours ago and has only failed since.
     let reminder = Reminder {
         condition: crate::diff::remind::Condition::Status(CampaignStatus::Paused),
         since: t0() - minutes(400),
@@ -278,7 +279,7 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
     store
         .commit_cycle(&CycleCommit {
             now: t0(),
-            states: ["camp_a", "camp_gone", "camp_away"]
+            states: ["camp_a", "camp_gone", "camp_away", "camp_unreadable"]
                 .iter()
                 .map(|key| (key.to_string(), state(key, CampaignStatus::Paused, 1)))
                 .collect(),
@@ -306,6 +307,11 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
             &[
                 ("camp_gone".into(), t0() - minutes(300)),
                 ("camp_away".into(), t0() - minutes(10)),
+                ("camp_unreadable".into(), t0() - minutes(300)),
+            ],
+            &[
+                ("camp_gone".into(), t0() - minutes(300)),
+                ("camp_away".into(), t0() - minutes(10)),
             ],
             &[],
             &outcome,
@@ -330,12 +336,14 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
     let states = store.load_states().await.unwrap();
     assert!(states.contains_key("camp_a") && states.contains_key("camp_away"));
     assert!(!states.contains_key("camp_gone"), "{report:?}");
+    assert!(states.contains_key("camp_unreadable"), "{report:?}");
     let reminders = store.load_reminders().await.unwrap();
     assert_eq!(reminders.len(), 1);
     assert!(reminders.contains_key(&("camp_a".to_string(), "0".to_string())));
     assert_eq!(
         store.unseen_campaigns().await.unwrap(),
-        std::collections::HashSet::from(["camp_away".to_string()])
+        std::collections::HashSet::from(["camp_away".to_string(), "camp_unreadable".to_string()]),
+        "a campaign only unreadable is never forgotten, however long"
     );
     assert_eq!(report.removed.0.get("silences"), Some(&1));
     assert_eq!(report.removed.0.get("campaign_state"), Some(&1));
