@@ -393,7 +393,7 @@ mod tests {
         let silence = |campaign: &str, event, account: Option<&str>| Silence {
             id: 1,
             campaign: campaign.into(),
-            account: account.map(str::to_string),
+            account: account.map(Into::into),
             event,
             reason: "maintenance".into(),
             author: "ops".into(),

@@ -12,7 +12,7 @@ use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
 use super::store_access::{delta, open_store, print_json, read, stamp};
 use crate::commit::{AuditRecord, HistoryEntry};
-use crate::route::silence::campaign_matches;
+use crate::route::silence::{campaign_matches, Pattern};
 use crate::text::terminal;
 
 /// `history` lists at most this many events.
@@ -78,25 +78,29 @@ pub(super) async fn history(
         }
         by_id.sort_by_key(|entry| std::cmp::Reverse(entry.event.occurred_at));
     }
-    let entries =
-        match campaign {
-            None => store
-                .history(None, now - delta(since), HISTORY_LIMIT)
-                .await
-                .map_err(read)?,
-            Some(_) if !by_id.is_empty() => by_id,
-            Some(pattern) => store
+    let entries = match campaign {
+        None => store
+            .history(None, now - delta(since), HISTORY_LIMIT)
+            .await
+            .map_err(read)?,
+        Some(_) if !by_id.is_empty() => by_id,
+        Some(pattern) => {
+            let pattern = Pattern::new(pattern);
+            store
                 .history(None, now - delta(since), HISTORY_LIMIT)
                 .await
                 .map_err(read)?
                 .into_iter()
                 .filter(|entry| {
-                    entry.event.campaign.as_ref().is_some_and(|campaign| {
-                        campaign_matches(pattern, &campaign.id, &campaign.name)
-                    })
+                    entry
+                        .event
+                        .campaign
+                        .as_ref()
+                        .is_some_and(|campaign| pattern.matches(&campaign.id, &campaign.name))
                 })
-                .collect(),
-        };
+                .collect()
+        }
+    };
     let entries: Vec<HistoryEntry> = entries
         .into_iter()
         .filter(|entry| account.map_or(true, |wanted| entry.event.account() == Some(wanted)))

@@ -24,7 +24,7 @@ use crate::observe::CampaignStatus;
 use crate::route::condition;
 use crate::route::decide::{decide, Circumstances, Decision, Fate};
 use crate::route::rate::WINDOW;
-use crate::route::silence::{campaign_matches, Silence};
+use crate::route::silence::{Pattern, Silence};
 use crate::text::terminal;
 
 /// Earlier events of the campaign read for the silence exception (as the watcher does).
@@ -275,10 +275,10 @@ async fn find_campaign(store: &Store, wanted: &str) -> Result<Option<CampaignInf
         return Ok(Some(CampaignInfo::from_snapshot(&state.snapshot, None)));
     }
     let mut found = None;
+    let wanted = Pattern::new(wanted);
     store
         .each_state(|_, state| {
-            if found.is_none() && campaign_matches(wanted, &state.snapshot.id, &state.snapshot.name)
-            {
+            if found.is_none() && wanted.matches(&state.snapshot.id, &state.snapshot.name) {
                 found = Some(CampaignInfo::from_snapshot(&state.snapshot, None));
             }
         })

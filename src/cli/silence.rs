@@ -12,7 +12,7 @@ use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp}
 use crate::commit::SilenceExpiry;
 use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
-use crate::route::silence::{account_matches, campaign_matches, stored_account};
+use crate::route::silence::{account_matches, stored_account, Pattern};
 use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]
@@ -118,15 +118,16 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
             // to appear).
             let mut seen = 0;
             let mut watched = false;
+            let matcher = Pattern::new(campaign.as_str());
             for name in known
                 .iter()
                 .filter(|name| account_matches(account.as_deref(), name))
             {
                 let states = store.for_account(name).load_states().await.map_err(read)?;
                 seen += states.len();
-                watched |= states.values().any(|state| {
-                    campaign_matches(&campaign, &state.snapshot.id, &state.snapshot.name)
-                });
+                watched |= states
+                    .values()
+                    .any(|state| matcher.matches(&state.snapshot.id, &state.snapshot.name));
             }
             if !watched && campaign.trim() != "*" {
                 super::output::complain(&format!(
@@ -196,7 +197,7 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                 };
                 let matcher = match &silence.account {
                     Some(account) => format!("{account}/{}", silence.campaign),
-                    None => silence.campaign.clone(),
+                    None => silence.campaign.to_string(),
                 };
                 say!(
                     "{:>4}  {state:<6} {:<24} {:<30} until {}  {}{author}",

@@ -43,6 +43,7 @@ pub use retention::{PruneCounts, PruneReport};
 pub use silences::SilenceExpiry;
 
 use super::lease::LeaseState;
+use crate::route::silence::PatternCache;
 use dialect::Backend;
 
 #[macro_use]
@@ -94,6 +95,8 @@ pub enum StoreError {
     Corrupt { what: String, reason: String },
     #[error("state database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("{limit} silences are already in force or yet to start, the most a watcher keeps: end some (`silence end ID`, or End on the board's silences page) or let them expire, then add this one")]
+    TooManySilences { limit: usize },
 }
 
 /// The state store; cheap to clone (a connection pool inside).
@@ -113,6 +116,9 @@ pub struct Store {
     /// (states, seen rows, reminders, health, new events): a campaign is
     /// (account, campaign id). `default` unless [`Store::for_account`] says.
     account: Arc<str>,
+    /// Silence matchers compiled before (shared by clones): the silences are
+    /// loaded every cycle and every board or API read, compiled once.
+    patterns: Arc<PatternCache>,
 }
 
 impl Store {

@@ -2,19 +2,133 @@
 //! event is still committed to history (marked with the silence), never sent,
 //! and nothing is sent for it when the silence ends: the next transition is.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Event, EventType};
 
+/// The most silences that may be in force or yet to start at once. Each costs
+/// a match per event routed and per campaign shown, so their number is bounded
+/// rather than left to whoever can reach the API.
+pub const MAX_SILENCES_IN_FORCE: usize = 10_000;
+
+/// A campaign or account matcher (an id or name, or a glob over either),
+/// compiled once when made: matching never compiles. Compares, prints and
+/// serializes as its text.
+#[derive(Clone)]
+pub struct Pattern {
+    text: String,
+    /// `None`: matched as the exact text (no glob character, or not a valid glob).
+    glob: Option<Arc<globset::GlobMatcher>>,
+}
+
+impl Pattern {
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let glob = text
+            .contains(['*', '?', '[', ']', '{', '}', '\\'])
+            .then(|| globset::Glob::new(&text).ok())
+            .flatten()
+            .map(|glob| {
+                #[cfg(test)]
+                tests::COMPILED.with(|count| count.set(count.get() + 1));
+                Arc::new(glob.compile_matcher())
+            });
+        Self { text, glob }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it takes this id or this name.
+    pub fn matches(&self, id: &str, name: &str) -> bool {
+        match &self.glob {
+            Some(glob) => glob.is_match(id) || glob.is_match(name),
+            None => self.text == id || self.text == name,
+        }
+    }
+}
+
+impl std::ops::Deref for Pattern {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<&str> for Pattern {
+    fn from(text: &str) -> Self {
+        Self::new(text)
+    }
+}
+
+impl From<String> for Pattern {
+    fn from(text: String) -> Self {
+        Self::new(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Pattern {}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text.fmt(f)
+    }
+}
+
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text.fmt(f)
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// Patterns made before, by text: loading the same silences again (every
+/// cycle, every board or API read) compiles nothing. Bounded: past twice the
+/// silences that can be in force it starts over.
+#[derive(Debug, Default)]
+pub struct PatternCache(std::sync::Mutex<std::collections::HashMap<String, Pattern>>);
+
+impl PatternCache {
+    pub fn get(&self, text: String) -> Pattern {
+        let mut known = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(pattern) = known.get(&text) {
+            return pattern.clone();
+        }
+        if known.len() >= 2 * MAX_SILENCES_IN_FORCE {
+            known.clear();
+        }
+        let pattern = Pattern::new(text.clone());
+        known.insert(text, pattern.clone());
+        pattern
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Silence {
     pub id: i64,
     /// A campaign id or name, or a glob over either (`camp_eu_*`, `*`).
-    pub campaign: String,
+    pub campaign: Pattern,
     /// Only this account's events (a name or a glob over names); `None`
     /// silences every account's, as silences made before accounts did.
-    pub account: Option<String>,
+    pub account: Option<Pattern>,
     /// Only this event type; `None` silences every type.
     pub event: Option<EventType>,
     pub reason: String,
@@ -33,8 +147,13 @@ impl Silence {
     /// Whether it covers this campaign of `account` (some or all of its
     /// events): what the board shows as "silenced by".
     pub fn covers_campaign(&self, account: &str, id: &str, name: &str) -> bool {
-        account_matches(self.account.as_deref(), account)
-            && campaign_matches(&self.campaign, id, name)
+        self.takes_account(account) && self.campaign.matches(id, name)
+    }
+
+    fn takes_account(&self, account: &str) -> bool {
+        self.account
+            .as_ref()
+            .map_or(true, |pattern| pattern.matches(account, account))
     }
 
     /// Whether it holds back what starts with an event of `kind` about
@@ -46,9 +165,7 @@ impl Silence {
         }
         match campaign {
             Some((id, name)) => self.covers_campaign(account, id, name),
-            None => {
-                self.campaign.trim() == "*" && account_matches(self.account.as_deref(), account)
-            }
+            None => self.campaign.trim() == "*" && self.takes_account(account),
         }
     }
 
@@ -64,14 +181,14 @@ impl Silence {
             let Some(of_event) = event.account() else {
                 return false;
             };
-            if !account_matches(self.account.as_deref(), of_event) {
+            if !self.takes_account(of_event) {
                 return false;
             }
         }
         let Some(campaign) = &event.campaign else {
             return self.campaign.trim() == "*";
         };
-        campaign_matches(&self.campaign, &campaign.id, &campaign.name)
+        self.campaign.matches(&campaign.id, &campaign.name)
     }
 }
 
@@ -91,14 +208,9 @@ pub fn stored_account(account: Option<String>, configured: &[String]) -> Option<
 /// A campaign id or name, or a glob over either: how silences and `history
 /// --campaign` pick campaigns. A pattern that is not a valid glob matches
 /// exactly.
+/// To match many campaigns against one pattern, make a [`Pattern`] once.
 pub fn campaign_matches(pattern: &str, id: &str, name: &str) -> bool {
-    match globset::Glob::new(pattern) {
-        Ok(glob) => {
-            let glob = glob.compile_matcher();
-            glob.is_match(id) || glob.is_match(name)
-        }
-        Err(_) => pattern == id || pattern == name,
-    }
+    Pattern::new(pattern).matches(id, name)
 }
 
 /// Whether a matcher matches every campaign there can be (`*`, `**`, `?*`, `{*,x}`...):
@@ -137,6 +249,75 @@ mod tests {
     use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
     use crate::observe::CampaignStatus;
     use chrono::{TimeDelta, TimeZone};
+
+    thread_local! {
+        /// Globs compiled on this thread (tests run one per thread).
+        pub(super) static COMPILED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn compiled() -> usize {
+        COMPILED.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn matching_uses_the_matchers_compiled_when_the_silences_were_made() {
+        let before = compiled();
+        let silences: Vec<Silence> = (0..100)
+            .map(|n| Silence {
+                id: n,
+                account: Some(format!("acme-{n}*").into()),
+                ..silence(&format!("camp_{n}_*"), None)
+            })
+            .chain([silence("camp_exact", None)])
+            .collect();
+        assert_eq!(
+            compiled() - before,
+            200,
+            "each glob compiled once when made"
+        );
+        let made = compiled();
+        let mut held = 0;
+        for n in 0..50 {
+            let mut event = event(
+                EventType::StatusChanged,
+                Some((&format!("camp_{n}_x"), "Q4")),
+            );
+            event.account = Some(format!("acme-{n}"));
+            held += usize::from(silencing(&silences, &event, t(1)).is_some());
+            held += silences
+                .iter()
+                .filter(|silence| silence.covers_campaign(&format!("acme-{n}"), "camp_exact", "Q4"))
+                .count();
+        }
+        assert_eq!(
+            held,
+            50 + 50,
+            "every event held, the exact silence covers its campaign"
+        );
+        assert_eq!(compiled(), made, "matching compiled nothing");
+    }
+
+    #[test]
+    fn a_pattern_without_glob_characters_matches_exactly_and_compiles_nothing() {
+        let before = compiled();
+        let table = [
+            ("camp_1", "camp_1", true),
+            ("camp_1", "camp_10", false),
+            ("Q4 Outreach", "Q4 Outreach", true),
+            ("camp_*", "camp_1", true),
+            ("camp_?", "camp_10", false),
+            ("[invalid", "[invalid", true),
+            ("[invalid", "i", false),
+        ];
+        for (pattern, candidate, matches) in table {
+            assert_eq!(
+                Pattern::new(pattern).matches(candidate, "other"),
+                matches,
+                "{pattern} on {candidate}"
+            );
+        }
+        assert_eq!(compiled() - before, 2, "only the two valid globs compile");
+    }
 
     fn t(minutes: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + TimeDelta::minutes(minutes)

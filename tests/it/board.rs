@@ -891,3 +891,66 @@ async fn the_admin_api_previews_makes_ends_and_replays_as_documented() {
     let local = |action: &str| (action.to_string(), "local".to_string(), "api".to_string());
     assert_eq!(seen, [local("silence.end"), local("silence.create")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_ten_thousand_silences_in_force_the_cli_the_api_and_the_board_refuse_another() {
+    const REFUSAL: &str = "10000 silences are already in force or yet to start";
+    let board = Board::start(2, "").await;
+    let id = board.app.sim.control.ids()[0].clone();
+    let state = board.app.dir.path().join("state.db");
+    crate::helpers::run_sql(
+        &state,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at, account)
+         SELECT 'camp_' || i || '_*', NULL, 'load', 'ops', 0, 4102444800000, NULL FROM n",
+    )
+    .await;
+
+    let config = board.app.config.to_str().unwrap();
+    let cli = crate::helpers::run_cli(
+        &[
+            "--config",
+            config,
+            "silence",
+            "add",
+            "--campaign",
+            &id,
+            "--for",
+            "1h",
+            "--reason",
+            "one more",
+        ],
+        &[],
+    )
+    .await;
+    assert_ne!(cli.code, Some(0), "{}", cli.all_output());
+    assert!(cli.stderr.contains(REFUSAL), "{}", cli.all_output());
+
+    let http = reqwest::Client::new();
+    let api = || {
+        http.post(board.url("/api/v1/silences"))
+            .json(&json!({"campaign": id, "duration": "1h", "reason": "one more"}))
+            .send()
+    };
+    let refused = api().await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body.to_string().contains(REFUSAL), "{body}");
+
+    // The board's own form, as a script (no browser, so no CSRF token) posts it.
+    let form = http
+        .post(board.url("/silences"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("campaign={id}&duration=1h&reason=one+more"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 409);
+    let page = form.text().await.unwrap();
+    assert!(page.contains(REFUSAL), "{page}");
+
+    // One ended: room for one more.
+    crate::helpers::run_sql(&state, "UPDATE silences SET expires_at = 1 WHERE id = 1").await;
+    assert_eq!(api().await.unwrap().status(), 201);
+    assert_eq!(api().await.unwrap().status(), 409);
+}

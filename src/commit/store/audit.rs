@@ -14,7 +14,7 @@ use super::outbox::{REPLAY_ALL, REPLAY_ONE};
 use super::silences::{silence_from_row, END_SILENCE, INSERT_SILENCE, SILENCE_COLUMNS};
 use super::{ReplayOutcome, SilenceExpiry, Store, StoreError};
 use crate::event::EventType;
-use crate::route::silence::Silence;
+use crate::route::silence::{Silence, MAX_SILENCES_IN_FORCE};
 
 /// The actions recorded.
 pub const SILENCE_CREATE: &str = "silence.create";
@@ -114,6 +114,16 @@ impl Store {
     ) -> Result<Silence, StoreError> {
         let id: i64 = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            let in_force: i64 = sqlx::query("SELECT COUNT(*) AS n FROM silences WHERE expires_at > $1")
+                .bind(millis(created_at))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+            if usize::try_from(in_force).unwrap_or(usize::MAX) >= MAX_SILENCES_IN_FORCE {
+                return Err(StoreError::TooManySilences {
+                    limit: MAX_SILENCES_IN_FORCE,
+                });
+            }
             let id: i64 = sqlx::query(INSERT_SILENCE)
                 .bind(campaign)
                 .bind(event.map(EventType::as_str))
@@ -137,8 +147,8 @@ impl Store {
         });
         Ok(Silence {
             id,
-            campaign: campaign.to_string(),
-            account: account.map(str::to_string),
+            campaign: self.patterns.get(campaign.to_string()),
+            account: account.map(|account| self.patterns.get(account.to_string())),
             event,
             reason: reason.to_string(),
             author: actor.name.clone(),
@@ -159,7 +169,7 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let before = sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await?;
-            let Some(before) = before.as_ref().map(silence_from_row).transpose()? else {
+            let Some(before) = before.as_ref().map(|row| silence_from_row(row, &self.patterns)).transpose()? else {
                 tx.rollback().await?;
                 return Ok(None);
             };

@@ -289,6 +289,7 @@ impl Store {
             location: location.into(),
             lease: None,
             refused: Default::default(),
+            patterns: Default::default(),
             account: std::sync::Arc::from(crate::config::DEFAULT_ACCOUNT),
         }
     }

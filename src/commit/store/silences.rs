@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::dialect::{from_millis, millis, Backend, Columns};
 use super::{Store, StoreError};
 use crate::event::EventType;
-use crate::route::silence::Silence;
+use crate::route::silence::{PatternCache, Silence};
 
 pub(super) const SILENCE_COLUMNS: &str =
     "id, campaign, account, event_type, reason, author, created_at, expires_at";
@@ -19,7 +19,10 @@ pub(super) const INSERT_SILENCE: &str =
 pub(super) const END_SILENCE: &str =
     "UPDATE silences SET expires_at = $1 WHERE id = $2 AND expires_at > $3";
 
-pub(super) fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError> {
+pub(super) fn silence_from_row(
+    row: &impl Columns,
+    patterns: &PatternCache,
+) -> Result<Silence, StoreError> {
     let id = row.int("id")?;
     let event_type = row.opt_text("event_type")?;
     let event = match event_type {
@@ -31,8 +34,8 @@ pub(super) fn silence_from_row(row: &impl Columns) -> Result<Silence, StoreError
     };
     Ok(Silence {
         id,
-        campaign: row.text("campaign")?,
-        account: row.opt_text("account")?,
+        campaign: patterns.get(row.text("campaign")?),
+        account: row.opt_text("account")?.map(|text| patterns.get(text)),
         event,
         reason: row.text("reason")?,
         author: row.text("author")?,
@@ -57,7 +60,9 @@ impl Store {
                 .bind(millis(now))
                 .fetch_all(pool)
                 .await?;
-            rows.iter().map(silence_from_row).collect()
+            rows.iter()
+                .map(|row| silence_from_row(row, &self.patterns))
+                .collect()
         })
     }
 }

@@ -127,15 +127,21 @@ pub async fn campaign_list(
     let page = state.store.campaign_page(query).await?;
     let silences = state.store.silences(now, false).await?;
     let (per_page, _) = crate::commit::page_bounds(query.page, query.per_page);
+    // A page of campaigns against thousands of silences is CPU work: kept off
+    // the runtime's workers, which answer probes and run the cycle.
+    let rows = page.rows;
+    let campaigns = tokio::task::spawn_blocking(move || {
+        rows.into_iter()
+            .map(|row| item(row, &silences))
+            .collect()
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("the watcher is stopping; try again shortly".into()))?;
     Ok(CampaignList {
         total: page.total,
         page: query.page.max(1),
         per_page,
-        campaigns: page
-            .rows
-            .into_iter()
-            .map(|row| item(row, &silences))
-            .collect(),
+        campaigns,
     })
 }
 

@@ -51,11 +51,17 @@ pub enum ApiError {
     Conflict(String),
     #[error("the state store cannot be read right now; try again shortly")]
     Store(#[source] StoreError),
+    /// The answer could not be made now (the process is stopping).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Store(error)
+        match error {
+            StoreError::TooManySilences { .. } => Self::Conflict(error.to_string()),
+            error => Self::Store(error),
+        }
     }
 }
 
@@ -65,7 +71,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

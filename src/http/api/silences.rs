@@ -16,7 +16,7 @@ use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
 use crate::http::{Admin, HttpState};
 use crate::route::silence::{
-    account_matches, campaign_matches, matches_every_campaign, stored_account, Silence,
+    account_matches, matches_every_campaign, stored_account, Pattern, Silence,
 };
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,7 +40,7 @@ impl SilenceRef {
     pub fn of(silence: &Silence) -> Self {
         Self {
             id: silence.id,
-            matcher: silence.campaign.clone(),
+            matcher: silence.campaign.to_string(),
             reason: silence.reason.clone(),
             author: silence.author.clone(),
         }
@@ -297,6 +297,7 @@ pub async fn silence_preview(
     now: DateTime<Utc>,
 ) -> Result<SilencePreview, ApiError> {
     let mut campaigns: Vec<MatchedCampaign> = Vec::new();
+    let matcher = Pattern::new(checked.campaign.as_str());
     for account in state.accounts.iter() {
         if !account_matches(checked.account.as_deref(), account) {
             continue;
@@ -305,9 +306,7 @@ pub async fn silence_preview(
         campaigns.extend(
             states
                 .into_values()
-                .filter(|known| {
-                    campaign_matches(&checked.campaign, &known.snapshot.id, &known.snapshot.name)
-                })
+                .filter(|known| matcher.matches(&known.snapshot.id, &known.snapshot.name))
                 .map(|known| MatchedCampaign {
                     account: account.clone(),
                     id: known.snapshot.id,
@@ -319,13 +318,13 @@ pub async fn silence_preview(
     let since = now - PREVIEW_WINDOW;
     let probe = Silence {
         id: 0,
-        campaign: checked.campaign.clone(),
+        campaign: matcher,
         event: checked.event,
         reason: String::new(),
         author: String::new(),
         created_at: since,
         expires_at: now,
-        account: checked.account.clone(),
+        account: checked.account.as_deref().map(Pattern::from),
     };
     let events_last_24h = state
         .store
@@ -405,8 +404,8 @@ fn view_of(silence: Silence, events_held: u64, now: DateTime<Utc>) -> SilenceVie
         events_held,
         id: silence.id,
         event_type: silence.event.map(|kind| kind.as_str()),
-        matcher: silence.campaign,
-        account: silence.account,
+        matcher: silence.campaign.to_string(),
+        account: silence.account.map(|account| account.to_string()),
         reason: silence.reason,
         author: silence.author,
         created_at: silence.created_at,
