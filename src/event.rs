@@ -253,6 +253,15 @@ impl Event {
     pub fn assign_account(&mut self, account: &str) {
         self.id = account_event_id(account, &self.id);
         self.account = Some(account.to_string());
+        // An account's API events name it where they name the API, so that a
+        // text line says whose key was rejected.
+        if self.campaign.is_none() && account != DEFAULT_ACCOUNT {
+            self.summary = self.summary.replacen(
+                "SigmaMind API",
+                &format!("SigmaMind API of account {account}"),
+                1,
+            );
+        }
     }
 
     /// The status transition of a `campaign.status_changed` event, as `(from, to)`.

@@ -35,6 +35,18 @@ pub struct CycleFigures<'a> {
     pub events: &'a [Event],
     /// Each account's watched campaigns by status bucket ([`CAMPAIGN_STATUS_BUCKETS`]).
     pub campaigns_by_status: Vec<(&'a str, &'a BTreeMap<&'static str, u64>)>,
+    /// How the cycle went for each account.
+    pub accounts: Vec<AccountFigures<'a>>,
+}
+
+/// How one cycle went for one account.
+#[derive(Debug, Clone)]
+pub struct AccountFigures<'a> {
+    pub account: &'a str,
+    /// Its API was read (a few campaigns may still have failed).
+    pub readable: bool,
+    /// Its API is unhealthy (failed `unhealthy_after` cycles, or rejected the key).
+    pub api_unhealthy: bool,
 }
 
 /// How a cycle ended, as the `result` label of `campaign_watcher_cycles_total`.
@@ -69,6 +81,17 @@ pub enum ApiEndpoint {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CycleLabels {
     result: CycleResult,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountCycleLabels {
+    account: String,
+    result: CycleResult,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabels {
+    account: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -161,6 +184,9 @@ struct Families {
     prune_failing_rounds: Gauge,
     late_ticks: Counter,
     missed_ticks: Counter,
+    account_cycles: Family<AccountCycleLabels, Counter>,
+    account_api_healthy: Family<AccountLabels, Gauge>,
+    account_last_success: Family<AccountLabels, Gauge<f64, AtomicU64>>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -319,6 +345,25 @@ impl Metrics {
             "Interval ticks that fell in a stall and were skipped, not replayed",
             missed_ticks.clone(),
         );
+        let account_cycles = Family::<AccountCycleLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_account_cycles",
+            "Watch cycles of each account, by result (success: its API was read)",
+            account_cycles.clone(),
+        );
+        let account_api_healthy = Family::<AccountLabels, Gauge>::default();
+        registry.register(
+            "campaign_watcher_account_api_healthy",
+            "1 while an account's API is healthy, 0 once it is unhealthy (watcher.api_unhealthy sent)",
+            account_api_healthy.clone(),
+        );
+        let account_last_success = Family::<AccountLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register_with_unit(
+            "campaign_watcher_account_last_successful_cycle_timestamp",
+            "Unix time of the start of the last cycle that read an account's API",
+            Unit::Seconds,
+            account_last_success.clone(),
+        );
         registry.register(
             "campaign_watcher_build",
             "Build information",
@@ -349,6 +394,9 @@ impl Metrics {
                 prune_failing_rounds,
                 late_ticks,
                 missed_ticks,
+                account_cycles,
+                account_api_healthy,
+                account_last_success,
             }),
         }
     }
@@ -372,6 +420,29 @@ impl Metrics {
                     r#type: event.kind.as_str().to_string(),
                 })
                 .inc();
+        }
+        for figures in &report.accounts {
+            let labels = AccountLabels {
+                account: figures.account.to_string(),
+            };
+            let result = match figures.readable {
+                true => {
+                    m.account_last_success
+                        .get_or_create(&labels)
+                        .set(timestamp_seconds(report.started_at));
+                    CycleResult::success
+                }
+                false => CycleResult::api_unreadable,
+            };
+            m.account_cycles
+                .get_or_create(&AccountCycleLabels {
+                    account: figures.account.to_string(),
+                    result,
+                })
+                .inc();
+            m.account_api_healthy
+                .get_or_create(&labels)
+                .set(i64::from(!figures.api_unhealthy));
         }
         for (account, by_status) in &report.campaigns_by_status {
             for bucket in CAMPAIGN_STATUS_BUCKETS {

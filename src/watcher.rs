@@ -94,6 +94,15 @@ impl CycleReport {
                 .iter()
                 .map(|account| (account.account.as_str(), &account.campaigns_by_status))
                 .collect(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|account| crate::metrics::AccountFigures {
+                    account: &account.account,
+                    readable: account.readable,
+                    api_unhealthy: account.api_unhealthy,
+                })
+                .collect(),
         }
     }
 }
@@ -603,6 +612,7 @@ impl Watcher {
             finished_at: Utc::now(),
             result: result.into(),
             detail,
+            campaigns_read: report.campaigns_read as u64,
         };
         let tracked = stored
             .iter()

@@ -111,10 +111,11 @@ pub(super) async fn history(
     }
     for entry in &entries {
         say!(
-            "{} {} {:<30} {}  [{}]",
+            "{} {} {:<30} {}{}  [{}]",
             stamp(entry.event.occurred_at),
             terminal(&entry.event.id),
             entry.event.kind.as_str(),
+            super::output::account_tag(entry.event.account()),
             terminal(&crate::text::cap(&entry.event.summary, SUMMARY_CHARS)),
             terminal(&outcome(entry))
         );

@@ -83,12 +83,13 @@ pub(super) async fn outbox(config: &Path, command: OutboxCommand) -> Result<(), 
                     format!("next attempt {}", stamp(entry.next_attempt_at))
                 };
                 say!(
-                    "{:>6}  {:<16} {} {:<30} attempts={} {when}  {}",
+                    "{:>6}  {:<16} {} {:<30} attempts={} {when}  {}{}",
                     entry.id,
                     entry.channel,
                     terminal(&entry.event_id),
                     entry.event_type,
                     entry.attempts,
+                    super::output::account_tag(entry.account.as_deref()),
                     terminal(&crate::text::cap(&entry.summary, SUMMARY_CHARS))
                 );
                 if let Some(error) = &entry.last_error {

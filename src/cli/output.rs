@@ -187,6 +187,18 @@ fn stdout_gone(error: &io::Error) -> ! {
 
 /// One line on stderr (warnings, the final failure sentence), control
 /// characters escaped like [`say!`]. A closed stderr is not worth a panic.
+/// `acme: ` before a text line about a named account's event, so that with
+/// several accounts every line says whose it is; nothing for `default`'s and
+/// the whole watcher's.
+pub(crate) fn account_tag(account: Option<&str>) -> String {
+    match account {
+        Some(account) if account != crate::event::DEFAULT_ACCOUNT => {
+            format!("{}: ", crate::text::terminal(account))
+        }
+        _ => String::new(),
+    }
+}
+
 pub(crate) fn complain(line: &str) {
     let _ = writeln!(io::stderr(), "{}", crate::text::terminal_lines(line));
 }

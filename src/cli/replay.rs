@@ -291,10 +291,11 @@ impl Difference<'_> {
             ));
         }
         say!(
-            "  {} {} {:<30} {}",
+            "  {} {} {:<30} {}{}",
             stamp(event.occurred_at),
             terminal(&event.id),
             event.kind.as_str(),
+            super::output::account_tag(event.account()),
             terminal(&crate::text::cap(&event.summary, SUMMARY_CHARS))
         );
         say!(

@@ -196,6 +196,7 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
     let outbox = store.outbox_counts().await.map_err(read)?;
     let recent = store.recent_events(10).await.map_err(read)?;
     let last_cycle = store.last_cycle().await.map_err(read)?;
+    let account_cycles = store.account_cycles().await.map_err(read)?;
     let silences = store.silences(now, false).await.map_err(read)?;
     let store_size = store.size_bytes().await.map_err(read)?;
     let oldest_event = store.oldest_event_at().await.map_err(read)?;
@@ -255,7 +256,7 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
             .collect();
         let events: Vec<_> = recent
             .iter()
-            .map(|stored| serde_json::json!({"event": stored.event, "deliveries": stored.deliveries}))
+            .map(|stored| serde_json::json!({"event": stored.event, "deliveries": stored.deliveries, "silence_id": stored.silence_id}))
             .collect();
         let body = serde_json::json!({
             "campaigns": campaigns,
@@ -265,7 +266,9 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
                 "health": api_of(health),
                 "unhealthy": health.unhealthy,
                 "consecutive_failures": health.consecutive_failures,
+                "last_cycle": account_cycles.get(account),
             })).collect::<Vec<_>>(),
+            "accounts_healthy": healths.iter().filter(|(_, health)| !health.unhealthy).count(),
             "counts": counts,
             "matching": matching,
             "outbox": outbox,
@@ -306,12 +309,29 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         None => say!("last cycle: none recorded yet"),
     }
     if several {
+        say!(
+            "accounts: {} of {} healthy",
+            healths
+                .iter()
+                .filter(|(_, health)| !health.unhealthy)
+                .count(),
+            healths.len()
+        );
         for (account, health) in &healths {
             say!(
                 "api {account}: {} ({} consecutive failed cycles)",
                 api_of(health),
                 health.consecutive_failures
             );
+            if let Some(cycle) = account_cycles.get(account) {
+                say!(
+                    "  last cycle of {account}: {} at {}, {} campaigns read ({})",
+                    cycle.result,
+                    stamp(cycle.started_at),
+                    cycle.campaigns_read,
+                    terminal(&cycle.detail)
+                );
+            }
         }
     } else {
         say!(
@@ -401,13 +421,15 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
             .iter()
             .map(|(c, s)| format!("{}={}", terminal(c), terminal(s)))
             .collect();
-        let deliveries = match deliveries.is_empty() {
-            true => "no channel: no rule sends it".to_string(),
-            false => deliveries.join(" "),
+        let deliveries = match (stored.silence_id, deliveries.is_empty()) {
+            (Some(silence), _) => format!("silenced by silence {silence}"),
+            (None, true) => "no channel: no rule sends it".to_string(),
+            (None, false) => deliveries.join(" "),
         };
         say!(
-            "{} {} {} [{}]",
+            "{} {}{} {} [{}]",
             stamp(stored.event.occurred_at),
+            super::output::account_tag(stored.event.account()),
             terminal(&crate::text::cap(&stored.event.summary, SUMMARY_CHARS)),
             terminal(&stored.event.id),
             deliveries

@@ -22,8 +22,8 @@ mod store;
 pub use lease::{lease_fresh, LeaseState, NotLeader, LOCK_KEY};
 pub use state_lock::{StateLock, StateLockError};
 pub use store::{
-    page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
-    EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
+    page_bounds, status_label, AccountCounts, CampaignPage, CampaignQuery, CampaignRow,
+    CommitMarker, EventPage, EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
 };
 pub use store::{Actor, AuditRecord, OUTBOX_REPLAY, SILENCE_CREATE, SILENCE_END};
 pub use store::{

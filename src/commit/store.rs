@@ -32,8 +32,8 @@ pub use activity::{CampaignActivity, CycleOutcome, LastCycle};
 pub use audit::{Actor, AuditRecord, OUTBOX_REPLAY, SILENCE_CREATE, SILENCE_END};
 pub use backup::BackupError;
 pub use board::{
-    page_bounds, status_label, CampaignPage, CampaignQuery, CampaignRow, CommitMarker, EventPage,
-    EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
+    page_bounds, status_label, AccountCounts, CampaignPage, CampaignQuery, CampaignRow,
+    CommitMarker, EventPage, EventQuery, LastEvent, Summary, MAX_PER_PAGE, STATUS_LABELS,
 };
 pub use cycle::{CycleCommit, RoutedEvent};
 pub use events::{DeliveryState, HistoryEntry, StoredEvent};

@@ -114,7 +114,7 @@ impl Board {
 }
 
 /// `docs/openapi.yaml` as JSON.
-fn openapi() -> Value {
+pub(crate) fn openapi() -> Value {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.yaml"))
             .unwrap();
@@ -152,7 +152,7 @@ fn json_schema(value: &Value) -> Value {
 }
 
 /// The schema of `operation`'s answer with `status`, as a validator.
-fn answer_validator(document: &Value, path: &str, status: u16) -> jsonschema::Validator {
+pub(crate) fn answer_validator(document: &Value, path: &str, status: u16) -> jsonschema::Validator {
     operation_validator(document, path, "get", status)
 }
 

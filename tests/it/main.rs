@@ -34,3 +34,4 @@ mod retention;
 mod routes;
 mod schema;
 mod service;
+mod views;

@@ -146,6 +146,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE campaign_seen ADD COLUMN missing_since BIGINT;
     "#,
+    // 9: each account's last cycle (see the SQLite script).
+    r#"
+    CREATE TABLE account_cycle (
+        account         TEXT PRIMARY KEY NOT NULL,
+        started_at      BIGINT NOT NULL,
+        finished_at     BIGINT NOT NULL,
+        result          TEXT NOT NULL,
+        detail          TEXT NOT NULL,
+        campaigns_read  BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

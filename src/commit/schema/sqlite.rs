@@ -189,6 +189,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE campaign_seen ADD COLUMN missing_since INTEGER;
     "#,
+    // 9: each account's last cycle (`last_cycle` stays the watcher's latest, of
+    // whichever account finished last).
+    r#"
+    CREATE TABLE account_cycle (
+        account         TEXT PRIMARY KEY NOT NULL,
+        started_at      INTEGER NOT NULL,
+        finished_at     INTEGER NOT NULL,
+        result          TEXT NOT NULL,
+        detail          TEXT NOT NULL,
+        campaigns_read  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

@@ -4,7 +4,7 @@
 //! own small transaction after the cycle's commit: it is a report, not a
 //! decision input, so losing one to a crash costs nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -21,6 +21,8 @@ pub struct CycleOutcome {
     pub result: String,
     /// Counts, or why the API could not be read.
     pub detail: String,
+    /// Campaigns read by the cycle (changed or not).
+    pub campaigns_read: u64,
 }
 
 /// The stored last cycle.
@@ -81,6 +83,21 @@ impl Store {
                     .await?;
             }
             sqlx::query(
+                "INSERT INTO account_cycle (account, started_at, finished_at, result, detail, campaigns_read)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (account) DO UPDATE SET started_at = excluded.started_at,
+                     finished_at = excluded.finished_at, result = excluded.result,
+                     detail = excluded.detail, campaigns_read = excluded.campaigns_read",
+            )
+            .bind(self.account())
+            .bind(millis(outcome.started_at))
+            .bind(millis(outcome.finished_at))
+            .bind(&outcome.result)
+            .bind(&outcome.detail)
+            .bind(i64::try_from(outcome.campaigns_read).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
                 "INSERT INTO last_cycle (id, started_at, finished_at, result, detail) VALUES (1, $1, $2, $3, $4)
                  ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
                      finished_at = excluded.finished_at, result = excluded.result, detail = excluded.detail",
@@ -120,9 +137,38 @@ impl Store {
         })
     }
 
+    /// Each account's last cycle, by account (every account, whatever this
+    /// handle's).
+    pub async fn account_cycles(&self) -> Result<BTreeMap<String, CycleOutcome>, StoreError> {
+        const SQL: &str = "SELECT account, started_at, finished_at, result, detail, campaigns_read FROM account_cycle";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            let mut cycles = BTreeMap::new();
+            for row in rows {
+                let account: String = row.try_get("account")?;
+                let what = || format!("account_cycle row {account:?}");
+                let outcome = CycleOutcome {
+                    started_at: from_millis(row.try_get("started_at")?, what)?,
+                    finished_at: from_millis(row.try_get("finished_at")?, what)?,
+                    result: row.try_get("result")?,
+                    detail: row.try_get("detail")?,
+                    campaigns_read: u64::try_from(row.try_get::<i64, _>("campaigns_read")?)
+                        .unwrap_or(0),
+                };
+                cycles.insert(account, outcome);
+            }
+            Ok(cycles)
+        })
+    }
+
+    /// The watcher's last cycle: the account that finished last names its
+    /// result and detail; `campaigns_read` counts every account's campaigns
+    /// read in that cycle (all of a cycle's accounts start at one instant).
     pub async fn last_cycle(&self) -> Result<LastCycle, StoreError> {
-        const SQL: &str =
-            "SELECT started_at, finished_at, result, detail FROM last_cycle WHERE id = 1";
+        const SQL: &str = "SELECT l.started_at, l.finished_at, l.result, l.detail,
+                    CAST((SELECT COALESCE(SUM(a.campaigns_read), 0) FROM account_cycle a
+                     WHERE a.started_at = l.started_at) AS BIGINT) AS campaigns_read
+             FROM last_cycle l WHERE l.id = 1";
         let what = || "last_cycle row 1".to_string();
         on_pool!(self, pool => {
             let row = sqlx::query(SQL).fetch_optional(pool).await?;
@@ -134,6 +180,8 @@ impl Store {
                 finished_at: from_millis(row.try_get("finished_at")?, what)?,
                 result: row.try_get("result")?,
                 detail: row.try_get("detail")?,
+                campaigns_read: u64::try_from(row.try_get::<i64, _>("campaigns_read")?)
+                    .unwrap_or(0),
             }))
         })
     }

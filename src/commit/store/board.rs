@@ -103,6 +103,13 @@ pub struct Summary {
     pub last_cycle: LastCycle,
 }
 
+/// One account's campaigns by status label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCounts {
+    pub counts: BTreeMap<String, u64>,
+    pub with_upload_errors: u64,
+}
+
 /// Which events a page lists, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
@@ -369,6 +376,35 @@ impl Store {
             health: self.load_health().await?,
             last_cycle: self.last_cycle().await?,
         })
+    }
+
+    /// Campaigns by status label and with upload errors, per account (every
+    /// label of [`STATUS_LABELS`] is there for each account with campaigns).
+    pub async fn account_counts(&self) -> Result<BTreeMap<String, AccountCounts>, StoreError> {
+        let mut accounts: BTreeMap<String, AccountCounts> = BTreeMap::new();
+        let blank = || AccountCounts {
+            counts: STATUS_LABELS
+                .iter()
+                .map(|label| (label.to_string(), 0))
+                .collect(),
+            with_upload_errors: 0,
+        };
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT account, status_label, COUNT(*) AS n,
+                        SUM(CASE WHEN upload_errors > 0 THEN 1 ELSE 0 END) AS with_errors
+                 FROM campaign_state GROUP BY account, status_label",
+            )
+            .fetch_all(pool)
+            .await?;
+            for row in rows {
+                let account = accounts.entry(row.text("account")?).or_insert_with(blank);
+                *account.counts.entry(row.text("status_label")?).or_default() +=
+                    to_u64(row.int("n")?);
+                account.with_upload_errors += to_u64(row.int("with_errors")?);
+            }
+        });
+        Ok(accounts)
     }
 
     /// One page of events, newest first, with their deliveries and silences.

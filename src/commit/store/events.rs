@@ -26,6 +26,8 @@ pub struct StoredEvent {
     pub event: Event,
     /// `(channel, "pending" | "sent" | "dead")`, by channel name.
     pub deliveries: Vec<(String, String)>,
+    /// The silence that held it back, if one did.
+    pub silence_id: Option<i64>,
 }
 
 /// One channel's delivery of one event, for `history`.
@@ -57,7 +59,7 @@ impl Store {
     /// Newest first, with each channel's delivery state, for `status`.
     pub async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         const EVENTS: &str =
-            "SELECT id, payload_json FROM events ORDER BY occurred_at DESC, rowid DESC LIMIT $1";
+            "SELECT id, payload_json, silence_id FROM events ORDER BY occurred_at DESC, rowid DESC LIMIT $1";
         const DELIVERIES: &str =
             "SELECT channel, status FROM outbox WHERE event_id = $1 ORDER BY channel";
         on_pool!(self, pool => {
@@ -77,7 +79,11 @@ impl Store {
                     .iter()
                     .map(|row| Ok((row.try_get("channel")?, row.try_get("status")?)))
                     .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
-                events.push(StoredEvent { event, deliveries });
+                events.push(StoredEvent {
+                    event,
+                    deliveries,
+                    silence_id: row.try_get("silence_id")?,
+                });
             }
             Ok(events)
         })

@@ -812,12 +812,32 @@ async fn one_campaign_id_in_two_accounts_is_two_campaigns(kind: Kind) {
         finished_at: t0(),
         result: "ok".into(),
         detail: String::new(),
+        campaigns_read: 0,
     };
     acme.record_cycle(&[("camp_a".into(), t0())], &[], &[], &outcome)
         .await
         .unwrap();
     assert_eq!(acme.unseen_campaigns().await.unwrap().len(), 1);
     assert!(store.unseen_campaigns().await.unwrap().is_empty());
+
+    // Each account's last cycle is its own; the watcher's counts them all.
+    let read = |campaigns_read, detail: &str| CycleOutcome {
+        campaigns_read,
+        detail: detail.into(),
+        finished_at: t0() + TimeDelta::seconds(1),
+        ..outcome.clone()
+    };
+    store
+        .record_cycle(&[], &[], &[], &read(3, "three"))
+        .await
+        .unwrap();
+    acme.record_cycle(&[], &[], &[], &read(4, "four"))
+        .await
+        .unwrap();
+    let cycles = store.account_cycles().await.unwrap();
+    assert_eq!(cycles["default"].detail, "three");
+    assert_eq!(cycles["acme"].campaigns_read, 4);
+    assert_eq!(store.last_cycle().await.unwrap().unwrap().campaigns_read, 7);
 }
 
 async fn commit_cycle_round_trips(kind: Kind) {
@@ -1158,6 +1178,7 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
         finished_at: t0(),
         result: "success".into(),
         detail: String::new(),
+        campaigns_read: 0,
     };
     store
         .record_cycle(
@@ -1330,6 +1351,7 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
         finished_at: t0() + TimeDelta::seconds(1),
         result: "success".into(),
         detail: "2 campaigns".into(),
+        campaigns_read: 0,
     };
     // Both read at t0; at t0+1h camp_b is not read (last seen t0); at t0+2h it is again.
     store.record_cycle(&[], &[], &[], &outcome).await.unwrap();

@@ -13,6 +13,7 @@ use crate::backoff::jittered_exponential;
 use crate::commit::{Delivery, StoreError};
 use crate::deliver::{Channel, RetryPolicy, SendOutcome};
 use crate::event::Event;
+use crate::metrics::NotificationResult;
 
 /// Splits one channel's due rows into messages, keeping the outbox order:
 /// grouped by `created_at` (one cycle) when `group`, else one row each.
@@ -98,6 +99,8 @@ impl Dispatcher {
                 tracing::info!(event_ids, channel = channel_name, events = batch.len(), %detail, "delivered");
                 for row in batch {
                     self.store.mark_sent(row.id, now).await?;
+                    self.metrics
+                        .record_notification(channel_name, NotificationResult::sent);
                     report.sent += 1;
                 }
             }
@@ -105,6 +108,8 @@ impl Dispatcher {
                 tracing::error!(event_ids, channel = channel_name, error = %reason, attempts = attempts + 1, "delivery dead: permanent failure");
                 for row in batch {
                     self.store.mark_dead(row.id, now, &reason).await?;
+                    self.metrics
+                        .record_notification(channel_name, NotificationResult::dead);
                     report.dead += 1;
                 }
             }
@@ -124,10 +129,14 @@ impl Dispatcher {
                     if age >= delta(policy.max_age) {
                         let reason = format!("gave up after max_age: {reason}");
                         self.store.mark_dead(row.id, now, &reason).await?;
+                        self.metrics
+                            .record_notification(channel_name, NotificationResult::dead);
                         report.dead += 1;
                         gave_up += 1;
                     } else {
                         self.store.reschedule(row.id, next, &reason).await?;
+                        self.metrics
+                            .record_notification(channel_name, NotificationResult::retry);
                         report.retried += 1;
                     }
                 }

@@ -131,9 +131,7 @@ pub async fn campaign_list(
     // the runtime's workers, which answer probes and run the cycle.
     let rows = page.rows;
     let campaigns = tokio::task::spawn_blocking(move || {
-        rows.into_iter()
-            .map(|row| item(row, &silences))
-            .collect()
+        rows.into_iter().map(|row| item(row, &silences)).collect()
     })
     .await
     .map_err(|_| ApiError::Unavailable("the watcher is stopping; try again shortly".into()))?;

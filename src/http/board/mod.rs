@@ -285,10 +285,59 @@ fn problems(status: &StatusView) -> Vec<serde_json::Value> {
             "href": "/events",
         }));
     }
-    if status.api.health == "unhealthy" {
-        problems.push(json!({"text": "the SigmaMind API cannot be read", "href": "/events?type=watcher.api_unhealthy"}));
+    let several = status.accounts.len() > 1;
+    for account in &status.accounts {
+        if account.api.health == "unhealthy" {
+            let text = match several {
+                true => format!(
+                    "the SigmaMind API cannot be read for account {}",
+                    account.account
+                ),
+                false => "the SigmaMind API cannot be read".to_string(),
+            };
+            problems.push(json!({
+                "text": text,
+                "href": format!(
+                    "/events?type=watcher.api_unhealthy&account={}",
+                    utf8_percent_encode(&account.account, NON_ALPHANUMERIC)
+                ),
+            }));
+        }
     }
     problems
+}
+
+/// The roll-up of several accounts, those with problems first: an unreadable
+/// API, then the most campaigns paused, not found or unreadable.
+fn account_rollup(status: &StatusView) -> Vec<serde_json::Value> {
+    if status.accounts.len() < 2 {
+        return Vec::new();
+    }
+    let troubled = |counts: &std::collections::BTreeMap<String, u64>| -> u64 {
+        ["paused", "not found", "unreadable"]
+            .iter()
+            .map(|label| counts.get(*label).copied().unwrap_or(0))
+            .sum()
+    };
+    let mut accounts: Vec<&crate::http::api::status::AccountView> =
+        status.accounts.iter().collect();
+    accounts.sort_by_key(|account| {
+        (
+            account.api.health != "unhealthy",
+            std::cmp::Reverse(troubled(&account.campaigns.by_status)),
+            account.account.clone(),
+        )
+    });
+    accounts
+        .into_iter()
+        .map(|account| {
+            json!({
+                "account": account,
+                "href": format!("/?account={}", utf8_percent_encode(&account.account, NON_ALPHANUMERIC)),
+                "troubled": troubled(&account.campaigns.by_status),
+            })
+        })
+        .collect()
 }
 
 async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
@@ -330,7 +379,12 @@ async fn campaigns_page(State(state): State<HttpState>, uri: Uri) -> Response {
     let labels: Vec<&str> = STATUS_LABELS.to_vec();
     let glance = render(
         "glance.html",
-        json!({"status": status, "labels": labels, "problems": problems(&status)}),
+        json!({
+            "status": status,
+            "labels": labels,
+            "problems": problems(&status),
+            "rollup": account_rollup(&status),
+        }),
     );
     let glance = match glance {
         Ok(html) => html,

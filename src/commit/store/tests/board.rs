@@ -245,6 +245,7 @@ pub(super) async fn the_commit_marker_moves_with_commits_deliveries_and_silences
                 finished_at: t0() + TimeDelta::seconds(1),
                 result: "success".into(),
                 detail: "1 request".into(),
+                campaigns_read: 0,
             },
         )
         .await

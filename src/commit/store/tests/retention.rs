@@ -301,6 +301,7 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
         finished_at: t0(),
         result: "success".into(),
         detail: String::new(),
+        campaigns_read: 0,
     };
     store
         .record_cycle(
