@@ -94,9 +94,11 @@ async fn measure(count: usize) -> (Duration, Duration) {
         .kill_on_drop(true)
         .spawn()
         .expect("run");
+    let deadline = Instant::now() + Duration::from_secs(120);
     let addr = loop {
+        assert!(Instant::now() < deadline, "no http address logged");
         let found = logged(&stderr).iter().find_map(|line| {
-            let message = line["fields"]["message"].as_str()?;
+            let message = line["message"].as_str()?;
             message
                 .strip_prefix("http listening on ")?
                 .split_whitespace()
@@ -127,10 +129,15 @@ async fn measure(count: usize) -> (Duration, Duration) {
     for id in ids.iter().take(PAUSED) {
         server.control.set_status(id, "paused");
     }
+    let deadline = Instant::now() + Duration::from_secs(120);
     let cycle = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no cycle with {PAUSED} events logged"
+        );
         let found = logged(&stderr).iter().find_map(|line| {
             let span = &line["span"];
-            (line["fields"]["message"] == "cycle finished" && span["events"] == PAUSED)
+            (line["message"] == "cycle finished" && span["events"] == PAUSED)
                 .then(|| span["duration_ms"].as_u64())
                 .flatten()
         });

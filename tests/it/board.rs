@@ -366,15 +366,20 @@ fn the_documented_event_types_are_every_type() {
 async fn schemathesis_finds_nothing_against_the_running_daemon() {
     let board = Board::start(3, "").await;
     board.pause(&board.app.sim.control.ids()[0]).await;
+    schemathesis_finds_nothing(&board.url(""), board.app.dir.path()).await;
+}
+
+/// schemathesis over the API of the daemon at `base` (`http://ADDR`), run in `dir`.
+pub(crate) async fn schemathesis_finds_nothing(base: &str, dir: &Path) {
     let settings = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/schemathesis.toml");
     let output = tokio::process::Command::new("schemathesis")
         .arg("--config-file")
         .arg(&settings)
         .args([
             "run",
-            &board.url("/api/v1/openapi.yaml"),
+            &format!("{base}/api/v1/openapi.yaml"),
             "--url",
-            &board.url("/api/v1"),
+            &format!("{base}/api/v1"),
             "--checks",
             "all",
             "--max-examples",
@@ -386,7 +391,7 @@ async fn schemathesis_finds_nothing_against_the_running_daemon() {
             "--no-color",
         ])
         .env("SCHEMATHESIS_TELEMETRY", "false")
-        .current_dir(board.app.dir.path())
+        .current_dir(dir)
         .kill_on_drop(true)
         .output()
         .await
