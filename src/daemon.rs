@@ -223,6 +223,7 @@ impl Daemon {
         }
         let api_unhealthy = store.load_health().await?.unhealthy;
         let status = ServiceStatus::new(pieces.schedule.period(), api_unhealthy);
+        metrics.set_schedule_period(pieces.schedule.period());
         let reasserters = reassert::reasserters(
             &pieces.channels,
             &reassert::reasserted_accounts(settings, &store),
@@ -577,12 +578,12 @@ impl Reload<'_> {
         };
         let settings = match Settings::load(path) {
             Ok(settings) => settings,
-            Err(error) => return reject(&error),
+            Err(error) => return reject(&error, self.metrics),
         };
         let pieces = match Pieces::build(&settings, self.store, self.dispatcher_wake, self.metrics)
         {
             Ok(pieces) => pieces,
-            Err(error) => return reject(&error),
+            Err(error) => return reject(&error, self.metrics),
         };
         let new_scheduler = if pieces.schedule != running.schedule {
             match Ticker::start(
@@ -593,7 +594,7 @@ impl Reload<'_> {
             .await
             {
                 Ok(scheduler) => Some(scheduler),
-                Err(error) => return reject(&error),
+                Err(error) => return reject(&error, self.metrics),
             }
         } else {
             None
@@ -646,6 +647,7 @@ impl Reload<'_> {
         if let Some(new_scheduler) = new_scheduler {
             std::mem::replace(scheduler, new_scheduler).shutdown().await;
             self.status.set_period(pieces.schedule.period());
+            self.metrics.set_schedule_period(pieces.schedule.period());
         }
         // The Alertmanager re-posting follows the new channels; a round in flight
         // finishes first, the next one is the new task's.
@@ -656,6 +658,7 @@ impl Reload<'_> {
         running.reasserting = Reasserting::spawn(reasserters, self.stop);
         running.schedule = pieces.schedule;
         running.settings = settings;
+        self.metrics.record_reload(true, Utc::now());
         tracing::info!(
             campaigns,
             channels,
@@ -666,8 +669,10 @@ impl Reload<'_> {
     }
 }
 
-/// One log line, whatever the error: the running configuration stays.
-fn reject(error: &dyn std::fmt::Display) {
+/// One log line, whatever the error: the running configuration stays, and
+/// `/metrics` says the reload failed.
+fn reject(error: &dyn std::fmt::Display, metrics: &Metrics) {
+    metrics.record_reload(false, Utc::now());
     let sentence = error
         .to_string()
         .replace("\n  - ", " | ")

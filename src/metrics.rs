@@ -141,12 +141,13 @@ struct BuildLabels {
 /// The status buckets of `campaign_watcher_campaigns`: the documented statuses,
 /// `not_found`, and `other` for any text the API invents (kept out of the label
 /// so an odd API cannot grow the series without bound).
-pub const CAMPAIGN_STATUS_BUCKETS: [&str; 6] = [
+pub const CAMPAIGN_STATUS_BUCKETS: [&str; 7] = [
     "live",
     "scheduled",
     "paused",
     "completed",
     "not_found",
+    "unreadable",
     "other",
 ];
 
@@ -187,6 +188,12 @@ struct Families {
     account_cycles: Family<AccountCycleLabels, Counter>,
     account_api_healthy: Family<AccountLabels, Gauge>,
     account_last_success: Family<AccountLabels, Gauge<f64, AtomicU64>>,
+    reload_successful: Gauge,
+    reload_success_at: Gauge<f64, AtomicU64>,
+    schedule_period: Gauge<f64, AtomicU64>,
+    silences_in_force: Gauge,
+    outbox_held: Gauge,
+    resident_memory: Gauge,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -364,6 +371,47 @@ impl Metrics {
             Unit::Seconds,
             account_last_success.clone(),
         );
+        let reload_successful = Gauge::default();
+        reload_successful.set(1);
+        registry.register(
+            "campaign_watcher_config_last_reload_successful",
+            "1 when the last configuration (re)load succeeded, 0 when a reload was rejected and the previous configuration keeps running",
+            reload_successful.clone(),
+        );
+        let reload_success_at = Gauge::<f64, AtomicU64>::default();
+        reload_success_at.set(timestamp_seconds(Utc::now()));
+        registry.register_with_unit(
+            "campaign_watcher_config_last_reload_success_timestamp",
+            "Unix time of the last successful configuration load (the start, or a reload)",
+            Unit::Seconds,
+            reload_success_at.clone(),
+        );
+        let schedule_period = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "campaign_watcher_schedule_period",
+            "The longest gap between two cycles the schedule allows (the interval, or a cron schedule's longest gap)",
+            Unit::Seconds,
+            schedule_period.clone(),
+        );
+        let silences_in_force = Gauge::default();
+        registry.register(
+            "campaign_watcher_silences_in_force",
+            "Silences in force now (counted at scrape time)",
+            silences_in_force.clone(),
+        );
+        let outbox_held = Gauge::default();
+        registry.register(
+            "campaign_watcher_outbox_held_for_quiet_hours",
+            "Pending outbox deliveries held for their channel's quiet hours (counted at scrape time)",
+            outbox_held.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of this process (read at scrape time)",
+            Unit::Bytes,
+            resident_memory.clone(),
+        );
         registry.register(
             "campaign_watcher_build",
             "Build information",
@@ -397,6 +445,12 @@ impl Metrics {
                 account_cycles,
                 account_api_healthy,
                 account_last_success,
+                reload_successful,
+                reload_success_at,
+                schedule_period,
+                silences_in_force,
+                outbox_held,
+                resident_memory,
             }),
         }
     }
@@ -486,6 +540,32 @@ impl Metrics {
             .set(i64::try_from(size_bytes).unwrap_or(i64::MAX));
         m.oldest_event_age
             .set(i64::try_from(oldest_event_age.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// How a configuration reload ended (the start counts as a success).
+    pub fn record_reload(&self, successful: bool, at: DateTime<Utc>) {
+        let m = &self.inner;
+        m.reload_successful.set(i64::from(successful));
+        if successful {
+            m.reload_success_at.set(timestamp_seconds(at));
+        }
+    }
+
+    pub fn set_schedule_period(&self, period: Duration) {
+        self.inner.schedule_period.set(period.as_secs_f64());
+    }
+
+    /// What a scrape counts in the store and the process.
+    pub fn set_scraped(&self, silences_in_force: u64, held_for_quiet_hours: u64) {
+        let m = &self.inner;
+        m.silences_in_force
+            .set(i64::try_from(silences_in_force).unwrap_or(i64::MAX));
+        m.outbox_held
+            .set(i64::try_from(held_for_quiet_hours).unwrap_or(i64::MAX));
+        if let Some(bytes) = resident_memory_bytes() {
+            m.resident_memory
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
     }
 
     /// An interval tick `late` behind its time, `every` being the period.
@@ -583,10 +663,17 @@ impl Metrics {
 }
 
 /// The status bucket of a campaign for `campaign_watcher_campaigns`.
-pub fn status_bucket(status: &crate::observe::CampaignStatus, not_found: bool) -> &'static str {
+pub fn status_bucket(
+    status: &crate::observe::CampaignStatus,
+    not_found: bool,
+    unreadable: bool,
+) -> &'static str {
     use crate::observe::CampaignStatus;
     if not_found {
         return "not_found";
+    }
+    if unreadable {
+        return "unreadable";
     }
     match status {
         CampaignStatus::Live => "live",
@@ -622,6 +709,14 @@ fn status_class(status: Option<u16>) -> &'static str {
     }
 }
 
+/// Resident pages of this process times the page size, from `/proc/self/statm`
+/// (Linux); none elsewhere.
+fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
+}
+
 fn timestamp_seconds(at: DateTime<Utc>) -> f64 {
     at.timestamp_millis() as f64 / 1000.0
 }
@@ -651,12 +746,19 @@ mod tests {
     fn unknown_statuses_fall_into_other() {
         use crate::observe::CampaignStatus;
         let table = [
-            (CampaignStatus::Live, false, "live"),
-            (CampaignStatus::Paused, true, "not_found"),
-            (CampaignStatus::Unknown("Exploding".into()), false, "other"),
+            (CampaignStatus::Live, false, false, "live"),
+            (CampaignStatus::Paused, true, false, "not_found"),
+            (CampaignStatus::Paused, true, true, "not_found"),
+            (CampaignStatus::Live, false, true, "unreadable"),
+            (
+                CampaignStatus::Unknown("Exploding".into()),
+                false,
+                false,
+                "other",
+            ),
         ];
-        for (status, not_found, bucket) in table {
-            assert_eq!(status_bucket(&status, not_found), bucket);
+        for (status, not_found, unreadable, bucket) in table {
+            assert_eq!(status_bucket(&status, not_found, unreadable), bucket);
         }
         let counts = count_by_status(["live", "live", "other", "bogus"]);
         assert_eq!(counts["live"], 2);
@@ -680,6 +782,9 @@ mod tests {
         metrics.record_store(4096, Duration::from_secs(600));
         metrics.record_prune_outcome(true, 1);
         metrics.record_prune_outcome(true, 2);
+        metrics.set_scraped(2, 1);
+        metrics.record_reload(false, Utc::now());
+        metrics.set_schedule_period(Duration::from_secs(60));
         let text = metrics.encode();
         for expected in [
             "campaign_watcher_api_requests_total{account=\"default\",endpoint=\"get_campaign\",status_class=\"2xx\"} 1",
@@ -696,11 +801,24 @@ mod tests {
             "campaign_watcher_build_info{version=\"",
             "# TYPE campaign_watcher_last_successful_cycle_timestamp_seconds gauge",
             "# TYPE campaign_watcher_cycle_duration_seconds histogram",
+            "campaign_watcher_silences_in_force 2",
+            "campaign_watcher_outbox_held_for_quiet_hours 1",
+            "campaign_watcher_config_last_reload_successful 0",
+            "campaign_watcher_schedule_period_seconds 60.0",
+            "# TYPE process_resident_memory_bytes gauge",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
         for line in text.lines().filter(|l| !l.starts_with('#')) {
-            assert!(line.starts_with("campaign_watcher_"), "{line}");
+            assert!(
+                line.starts_with("campaign_watcher_") || line.starts_with("process_"),
+                "{line}"
+            );
         }
+        let resident = text
+            .lines()
+            .find_map(|line| line.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|value| value.parse::<u64>().ok());
+        assert!(resident.is_some_and(|bytes| bytes > 0), "{text}");
     }
 }

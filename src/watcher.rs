@@ -156,7 +156,11 @@ impl Brief {
     fn of(state: &CampaignState) -> Self {
         Self {
             fingerprint: state.snapshot.fingerprint(),
-            status_bucket: crate::metrics::status_bucket(&state.snapshot.status, state.not_found),
+            status_bucket: crate::metrics::status_bucket(
+                &state.snapshot.status,
+                state.not_found,
+                state.reads.unreadable_since.is_some(),
+            ),
             not_found: state.not_found,
             pending: state.pending.is_some() || !state.reads.is_clear(),
             changed_at: state.changed_at,

@@ -177,6 +177,14 @@ async fn metrics_text(State(state): State<HttpState>) -> Response {
         Ok(Err(error)) => tracing::warn!(%error, "metrics: cannot count the outbox"),
         Err(_) => tracing::warn!("metrics: counting the outbox timed out"),
     }
+    let now = chrono::Utc::now();
+    match tokio::time::timeout(STORE_PROBE_TIMEOUT, state.store.scrape_counts(now)).await {
+        Ok(Ok((silences, held))) => state.metrics.set_scraped(silences, held),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "metrics: cannot count silences and held deliveries")
+        }
+        Err(_) => tracing::warn!("metrics: counting silences and held deliveries timed out"),
+    }
     (
         [(header::CONTENT_TYPE, OPENMETRICS)],
         state.metrics.encode(),

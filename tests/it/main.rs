@@ -30,6 +30,7 @@ mod image;
 mod kinds;
 mod kubernetes;
 mod layers;
+mod monitoring;
 mod retention;
 mod routes;
 mod schema;

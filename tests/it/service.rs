@@ -396,6 +396,18 @@ async fn sighup_reloads_campaigns_and_channels_keeps_the_outbox_and_rejects_bad_
         metrics.body
     );
     assert_eq!(old_receiver.received().len(), refused_before);
+    assert_eq!(
+        sample(&metrics.body, "campaign_watcher_config_last_reload_successful"),
+        Some(0.0),
+        "the rejected reload is on /metrics: {}",
+        metrics.body
+    );
+    assert_eq!(
+        sample(&metrics.body, "campaign_watcher_schedule_period_seconds"),
+        Some(1.0),
+        "{}",
+        metrics.body
+    );
 
     let status = daemon.terminate(Duration::from_secs(15)).await;
     assert!(status.is_some_and(|s| s.success()), "{}", daemon.logs());

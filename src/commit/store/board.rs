@@ -378,6 +378,28 @@ impl Store {
         })
     }
 
+    /// What `/metrics` counts at scrape time: silences in force at `now`, and
+    /// pending deliveries held for quiet hours.
+    pub async fn scrape_counts(&self, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        on_pool!(self, pool => {
+            let silences: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM silences WHERE created_at <= $1 AND expires_at > $1",
+            )
+            .bind(millis(now))
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?;
+            let held: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND held_until > $1",
+            )
+            .bind(millis(now))
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?;
+            Ok((to_u64(silences), to_u64(held)))
+        })
+    }
+
     /// Campaigns by status label and with upload errors, per account (every
     /// label of [`STATUS_LABELS`] is there for each account with campaigns).
     pub async fn account_counts(&self) -> Result<BTreeMap<String, AccountCounts>, StoreError> {
