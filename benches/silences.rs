@@ -1,7 +1,8 @@
 //! `cargo bench --bench silences`: what silences in force cost, with 0, 1,000
-//! and 10,000 of them (half globs `camp_N_*`, half exact names; none matching
-//! the watched campaigns, so each is tried against everything). Prints a
-//! Markdown table for BENCHMARKS.md.
+//! and 10,000 of them (half prefix globs `camp_N_*`, half exact names), and
+//! 10,000 globs that each need a compiled matcher; none matches the watched
+//! campaigns, so each is tried against everything. Prints a Markdown table for
+//! BENCHMARKS.md.
 //!
 //! Measured against the real binary (`run`, state on SQLite, 100 campaigns of
 //! the simulator over loopback): the median of 10 reads of
@@ -19,7 +20,9 @@ const KEY: &str = "bench-key";
 const CAMPAIGNS: usize = 100;
 const PAUSED: usize = 18;
 
-async fn insert_silences(state: &std::path::Path, count: usize) {
+/// `complex`: every silence a glob that needs a compiled matcher (`camp_N_?[0-9]`);
+/// otherwise half exact names, half prefix globs (`camp_N_*`), as people write them.
+async fn insert_silences(state: &std::path::Path, count: usize, complex: bool) {
     if count == 0 {
         return;
     }
@@ -29,10 +32,12 @@ async fn insert_silences(state: &std::path::Path, count: usize) {
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
          INSERT INTO silences (campaign, event_type, reason, author, created_at, expires_at, account)
-         SELECT CASE WHEN i % 2 = 0 THEN 'camp_' || i || '_*' ELSE 'Campaign no ' || i END,
+         SELECT CASE WHEN $2 THEN 'camp_' || i || '_?[0-9]'
+                     WHEN i % 2 = 0 THEN 'camp_' || i || '_*' ELSE 'Campaign no ' || i END,
                 NULL, 'bench', 'ops', 0, 4102444800000, NULL FROM n",
     )
     .bind(i64::try_from(count).expect("count"))
+    .bind(complex)
     .execute(&mut connection)
     .await
     .expect("silences");
@@ -48,7 +53,7 @@ fn logged(path: &std::path::Path) -> Vec<serde_json::Value> {
 }
 
 /// (median API read, cycle of 18 events) with `count` silences in force.
-async fn measure(count: usize) -> (Duration, Duration) {
+async fn measure(count: usize, complex: bool) -> (Duration, Duration) {
     let server = sim::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         SimOptions {
@@ -83,7 +88,7 @@ async fn measure(count: usize) -> (Duration, Duration) {
         .await
         .expect("once");
     assert!(baseline.status.success(), "{baseline:?}");
-    insert_silences(&state, count).await;
+    insert_silences(&state, count, complex).await;
 
     let stderr = dir.path().join("stderr.log");
     let mut child = tokio::process::Command::new(bin)
@@ -162,10 +167,15 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     println!("| silences in force | `GET /api/v1/campaigns?per_page=100` (median of 10) | cycle routing {PAUSED} events |");
     println!("|---|---|---|");
-    for count in [0, 1_000, 10_000] {
-        let (read, cycle) = runtime.block_on(measure(count));
+    for (count, complex) in [(0, false), (1_000, false), (10_000, false), (10_000, true)] {
+        let (read, cycle) = runtime.block_on(measure(count, complex));
+        let kind = if complex {
+            " (every one `camp_N_?[0-9]`)"
+        } else {
+            ""
+        };
         println!(
-            "| {count} | {:.1} ms | {:.1} ms |",
+            "| {count}{kind} | {:.1} ms | {:.1} ms |",
             read.as_secs_f64() * 1000.0,
             cycle.as_secs_f64() * 1000.0
         );
