@@ -397,7 +397,10 @@ async fn sighup_reloads_campaigns_and_channels_keeps_the_outbox_and_rejects_bad_
     );
     assert_eq!(old_receiver.received().len(), refused_before);
     assert_eq!(
-        sample(&metrics.body, "campaign_watcher_config_last_reload_successful"),
+        sample(
+            &metrics.body,
+            "campaign_watcher_config_last_reload_successful"
+        ),
         Some(0.0),
         "the rejected reload is on /metrics: {}",
         metrics.body

@@ -337,42 +337,26 @@ impl Store {
         Ok(newest)
     }
 
-    /// The counts at a glance, as of `now`.
+    /// The counts at a glance, as of `now`: every account's campaigns together.
     pub async fn summary(&self, now: DateTime<Utc>) -> Result<Summary, StoreError> {
         let mut counts: BTreeMap<String, u64> = STATUS_LABELS
             .iter()
             .map(|label| (label.to_string(), 0))
             .collect();
-        let (with_upload_errors, held) = on_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT status_label, COUNT(*) AS n FROM campaign_state GROUP BY status_label",
-            )
-            .fetch_all(pool)
-            .await?;
-            for row in rows {
-                *counts.entry(row.text("status_label")?).or_default() += to_u64(row.int("n")?);
+        let mut with_upload_errors = 0;
+        for account in self.account_counts().await?.into_values() {
+            for (label, n) in account.counts {
+                *counts.entry(label).or_default() += n;
             }
-            let errors: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM campaign_state WHERE upload_errors > 0",
-            )
-            .fetch_one(pool)
-            .await?
-            .try_get("n")?;
-            let held: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND held_until > $1",
-            )
-            .bind(millis(now))
-            .fetch_one(pool)
-            .await?
-            .try_get("n")?;
-            (errors, held)
-        });
+            with_upload_errors += account.with_upload_errors;
+        }
+        let (_, held) = self.scrape_counts(now).await?;
         Ok(Summary {
             campaigns: counts.values().sum(),
             counts,
-            with_upload_errors: to_u64(with_upload_errors),
+            with_upload_errors,
             outbox: self.outbox_counts().await?,
-            held_for_quiet_hours: to_u64(held),
+            held_for_quiet_hours: held,
             health: self.load_health().await?,
             last_cycle: self.last_cycle().await?,
         })
