@@ -196,7 +196,7 @@ async fn scenario(app: &TestApp) -> Steps {
     marks.push(mark());
     app.sim.control.inject(key_rejected());
     let kinds: Vec<String> = app
-        .cycle()
+        .cycle_with_failures()
         .await
         .events
         .iter()
