@@ -485,7 +485,7 @@ retry_initial_backoff = "100ms"
 
 [channels.pager]
 kind = "pagerduty"
-url = "http://{receiver}/pager"
+url = "{pager}"
 routing_key = "rk_0123456789abcdef0123456789abcdef"
 retry_initial_backoff = "100ms"
 
@@ -507,7 +507,7 @@ channels = ["hook"]
             accounts = accounts_toml(&[("acme", &acme, KEY_ACME), ("globex", &globex, KEY_GLOBEX)]),
             state = dir.path().join("state.db").display(),
             hook = receiver.url(),
-            receiver = receiver.addr,
+            pager = receiver.url_for("/pager"),
             am = alertmanager.base_url,
         ),
     )

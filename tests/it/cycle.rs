@@ -295,7 +295,7 @@ async fn the_heartbeat_pings_after_each_readable_cycle_only() {
     assert_eq!(count(), 1, "no heartbeat while the API cannot be read");
 
     app.sim.control.clear_faults();
-    pings.answer_with(&[500]);
+    pings.answer_at("/ping/5f1c", &[500]);
     assert!(
         app.cycle().await.api_readable(),
         "a refused ping fails nothing"
