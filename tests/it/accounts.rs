@@ -609,7 +609,7 @@ channels = ["hook"]
         hook(&receiver),
         daemon.logs()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    crate::helpers::wait_cycles(http, 2).await;
     let sent = hook(&receiver);
     let mut seen: Vec<(String, String)> = sent
         .iter()
@@ -708,7 +708,7 @@ channels = ["hook"]
         "acme's change is still sent while globex is unreadable: {:?}",
         hook(&receiver)
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    crate::helpers::wait_cycles(http, 2).await;
     assert_eq!(
         unhealthy(&receiver).len(),
         1,

@@ -325,7 +325,7 @@ async fn a_standby_takes_over_every_account() {
         "globex's pause is sent by the new leader: {}",
         replicas[leader].process.logs()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    crate::helpers::wait_cycles(replicas[leader].addr, 2).await;
     let sent = sent(&receiver);
     let accounts: Vec<(&str, &str)> = sent
         .iter()

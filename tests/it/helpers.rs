@@ -623,6 +623,36 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
     check()
 }
 
+/// How many cycles the daemon serving `addr` has finished (every result), from its `/metrics`.
+pub async fn cycles_finished(addr: SocketAddr) -> u64 {
+    let Ok(answer) = reqwest::get(format!("http://{addr}/metrics")).await else {
+        return 0;
+    };
+    let text = answer.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|line| line.starts_with("campaign_watcher_cycles_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Waits until the daemon serving `addr` has finished `count` more cycles than
+/// now: what a test waits for before it says nothing more arrived.
+pub async fn wait_cycles(addr: SocketAddr, count: u64) {
+    let target = cycles_finished(addr).await + count;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let finished = cycles_finished(addr).await;
+        if finished >= target {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the daemon on {addr} finished {count} more cycles (at {finished} of {target})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Make a state file look as if a newer campaign-watcher had migrated it.
 pub async fn pretend_newer_schema(path: &Path) {
     run_sql(
