@@ -611,6 +611,18 @@ impl DaemonProcess {
     }
 }
 
+/// A loopback port nothing listens on, for as long as the returned socket
+/// lives: it is bound without listening, so a connection is refused and no
+/// other socket can take the port meanwhile.
+pub fn port_nothing_listens_on() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("a loopback port");
+    let port = socket.local_addr().expect("a bound socket").port();
+    (socket, port)
+}
+
 /// Poll `check` every 50 ms until it holds or `within` passes.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + within;
