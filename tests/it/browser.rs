@@ -393,7 +393,10 @@ async fn a_read_user_logs_in_to_the_board_and_nobody_else_gets_in() {
     driver
         .script(log_in, json!(["viewer", "not the password"]))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The refusal is a new page with the problem stated: wait for it, then
+    // see where it is.
+    let refused = "return document.querySelector('p[role=alert]') !== null;";
+    assert_eq!(wait_for(&driver, refused, json!(true)).await, true);
     assert_eq!(driver.script(path, json!([])).await, "/login");
     driver.script(log_in, json!(["viewer", PASSWORD])).await;
     let mut badge = Value::Null;
