@@ -169,8 +169,9 @@ impl Driver {
     }
 
     /// Ends the session; dropping the driver stops the processes.
-    async fn quit(self) {
+    async fn quit(mut self) {
         self.call(reqwest::Method::DELETE, "", None).await;
+        self.session.clear();
     }
 }
 
