@@ -594,15 +594,31 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
     driver
         .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
         .await;
-    driver
+    // The button posts its form, and the answer is a new page (the marker set
+    // on this one is gone). A live update can swap the form out from under a
+    // click that then posts nothing: only then is it clicked again.
+    let click = "window.beforeReplay = true; var b = document.querySelector('button.replay'); \
+                 if (b) { b.click(); return true; } return false;";
+    let navigated = "return window.beforeReplay === undefined;";
+    let mut posted = false;
+    for _ in 0..5 {
+        let clicked = driver.script(click, json!([])).await;
+        assert_eq!(clicked, true, "a dead delivery offers 'Send again'");
+        if wait_for(&driver, navigated, json!(true)).await == true {
+            posted = true;
+            break;
+        }
+    }
+    let shown = driver
         .script(
-            "document.querySelector('button.replay').click();",
+            "return document.body ? document.body.innerText : '';",
             json!([]),
         )
         .await;
+    assert!(posted, "the replay form was posted: {shown}");
     assert!(
         eventually_true(|| webhooks_for(&board, &failing).len() == 2).await,
-        "the replay is delivered: {}",
+        "the replay is delivered (the page after the post: {shown}): {}",
         board.daemon.logs()
     );
     let sent = webhooks_for(&board, &failing);
