@@ -445,6 +445,31 @@ async fn wait_for(driver: &Driver, script: &str, expected: Value) -> Value {
     seen
 }
 
+/// Runs `act`, a script that submits a form by clicking its button (filling
+/// it first if need be) and returns whether it found the button, until the
+/// page navigates. The board swaps its `<main>`, forms included, after every
+/// commit; a submission whose form is swapped out before it goes is lost, and
+/// only then is `act` run again (a marker on the page tells: a navigation
+/// drops it). `what` names the button for the failure.
+async fn submit(driver: &Driver, act: &str, args: Value, what: &str) {
+    let act = format!("window.notNavigated = true; {act}");
+    let navigated = "return window.notNavigated === undefined;";
+    for _ in 0..5 {
+        let clicked = driver.script(&act, args.clone()).await;
+        assert_eq!(clicked, true, "the page has {what}");
+        if wait_for(driver, navigated, json!(true)).await == true {
+            return;
+        }
+    }
+    let shown = driver
+        .script(
+            "return document.body ? document.body.innerText : '';",
+            json!([]),
+        )
+        .await;
+    panic!("{what} never submitted its form: {shown}");
+}
+
 /// How many webhooks the receiver got for one campaign, and their webhook ids.
 fn webhooks_for(board: &Board, id: &str) -> Vec<String> {
     board
@@ -501,10 +526,14 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
     let fill = "document.getElementById('silence-campaign').value = arguments[0]; \
                 document.getElementById('silence-duration').value = '1h'; \
                 document.getElementById('silence-reason').value = arguments[1]; \
-                document.getElementById('silence-preview').click();";
-    driver
-        .script(fill, json!([quiet, "carrier maintenance <b>tonight</b>"]))
-        .await;
+                document.getElementById('silence-preview').click(); return true;";
+    submit(
+        &driver,
+        fill,
+        json!([quiet, "carrier maintenance <b>tonight</b>"]),
+        "the new-silence form's Preview",
+    )
+    .await;
     assert_eq!(
         wait_for(&driver, PATH, json!("/silences/new")).await,
         "/silences/new"
@@ -516,12 +545,13 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
         "1 2",
         "the preview: one campaign now, two events in the last 24 h"
     );
-    driver
-        .script(
-            "document.getElementById('silence-create').click();",
-            json!([]),
-        )
-        .await;
+    submit(
+        &driver,
+        "var b = document.getElementById('silence-create'); if (b) { b.click(); } return !!b;",
+        json!([]),
+        "the preview's Create silence",
+    )
+    .await;
     assert_eq!(
         wait_for(&driver, PATH, json!("/silences")).await,
         "/silences"
@@ -566,12 +596,13 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
 
     // Ended from the board, the next change is sent.
     driver.goto(&board.url("/silences")).await;
-    driver
-        .script(
-            "document.querySelector('button.end-silence').click();",
-            json!([]),
-        )
-        .await;
+    submit(
+        &driver,
+        "var b = document.querySelector('button.end-silence'); if (b) { b.click(); } return !!b;",
+        json!([]),
+        "the silence's End now",
+    )
+    .await;
     assert_eq!(wait_for(&driver, row, json!("ended")).await, "ended");
     let ended = board.json("/api/v1/silences").await;
     let ended_at = ended["silences"][0]["expires_at"].as_str().unwrap();
@@ -594,28 +625,19 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
     driver
         .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
         .await;
-    // The button posts its form, and the answer is a new page (the marker set
-    // on this one is gone). A live update can swap the form out from under a
-    // click that then posts nothing: only then is it clicked again.
-    let click = "window.beforeReplay = true; var b = document.querySelector('button.replay'); \
-                 if (b) { b.click(); return true; } return false;";
-    let navigated = "return window.beforeReplay === undefined;";
-    let mut posted = false;
-    for _ in 0..5 {
-        let clicked = driver.script(click, json!([])).await;
-        assert_eq!(clicked, true, "a dead delivery offers 'Send again'");
-        if wait_for(&driver, navigated, json!(true)).await == true {
-            posted = true;
-            break;
-        }
-    }
+    submit(
+        &driver,
+        "var b = document.querySelector('button.replay'); if (b) { b.click(); } return !!b;",
+        json!([]),
+        "the dead delivery's Send again",
+    )
+    .await;
     let shown = driver
         .script(
             "return document.body ? document.body.innerText : '';",
             json!([]),
         )
         .await;
-    assert!(posted, "the replay form was posted: {shown}");
     assert!(
         eventually_true(|| webhooks_for(&board, &failing).len() == 2).await,
         "the replay is delivered (the page after the post: {shown}): {}",
