@@ -10,18 +10,23 @@ use crate::config::{
     AccountSettings, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings,
     WatchSettings,
 };
-use crate::daemon::{Daemon, ServiceOptions};
+use crate::daemon::{Daemon, ServiceOptions, StartupError};
 use crate::deliver::console::ConsoleSettings;
 use crate::sim;
 
 /// A free loopback port for the board, picked by the system (two demos, or a
-/// demo beside a running watcher on 9464, never collide).
+/// demo beside a running watcher on 9464, never collide). The port is printed
+/// before the daemon binds it, so another process may take it meanwhile: the
+/// demo then picks another ([`BIND_ATTEMPTS`]).
 fn board_address() -> SocketAddr {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     std::net::TcpListener::bind(any)
         .and_then(|listener| listener.local_addr())
         .unwrap_or(any)
 }
+
+/// How many ports the demo tries for its board before it gives up.
+const BIND_ATTEMPTS: usize = 5;
 
 /// The demo's two SigmaMind accounts, each its own simulated workspace with
 /// its own key and the same five campaigns (the same ids: two accounts' one
@@ -65,7 +70,7 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             (name.to_string(), account)
         })
         .collect();
-    let settings = Settings {
+    let mut settings = Settings {
         sigmamind: SigmaMindSettings {
             max_requests_per_second: 0.0,
             accounts,
@@ -98,7 +103,7 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         "The board: http://{}/ (the JSON API under /api/v1/).\n",
         settings.http.listen
     );
-    let daemon = Daemon::build(&settings).await?;
+    let mut daemon = Daemon::build(&settings).await?;
     // The first check before anything changes: it records the baseline, which
     // a first-time user must hear about (a quiet start is not a broken one).
     let first = daemon
@@ -115,7 +120,7 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         .map(|server| tokio::spawn(sim::run_demo_script(server.control.clone(), step)))
         .collect();
     let progress = tokio::spawn(report_progress(daemon.store().clone()));
-    let stop = async move {
+    let stop = || async move {
         match duration {
             Some(limit) => {
                 tokio::select! {
@@ -126,13 +131,30 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             None => shutdown_signal().await,
         }
     };
-    // No reloads in a demo: the sender is dropped at once.
-    let (_, reloads) = tokio::sync::mpsc::channel(1);
-    let options = ServiceOptions {
-        serve_http: true,
-        ..ServiceOptions::default()
+    let mut attempt = 1;
+    let result = loop {
+        // No reloads in a demo: the sender is dropped at once.
+        let (_, reloads) = tokio::sync::mpsc::channel(1);
+        let options = ServiceOptions {
+            serve_http: true,
+            ..ServiceOptions::default()
+        };
+        let result = daemon.run_service(options, reloads, stop()).await;
+        let taken = matches!(
+            result,
+            Err(StartupError::Http(crate::http::HttpError::Bind { .. }))
+        );
+        if !taken || attempt == BIND_ATTEMPTS {
+            break result;
+        }
+        attempt += 1;
+        settings.http.listen = board_address().to_string();
+        say!(
+            "The board's port was taken meanwhile; the board: http://{}/ instead.\n",
+            settings.http.listen
+        );
+        daemon = Daemon::build(&settings).await?;
     };
-    let result = daemon.run_service(options, reloads, stop).await;
     for script in scripts {
         script.abort();
     }

@@ -342,9 +342,11 @@ async fn retry_reasons_name_the_status_and_body_but_not_the_url_secrets() {
 
 #[tokio::test]
 async fn connection_errors_are_retried_without_leaking_the_url() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound but not listening: connections are refused, and no other socket
+    // can take the port while the test holds it.
+    let nothing_listens = tokio::net::TcpSocket::new_v4().unwrap();
+    nothing_listens.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let addr = nothing_listens.local_addr().unwrap();
     let settings = webhook_settings(&format!("http://{addr}/hook?token=s3cr3t-token"), None);
     let channel = settings.build("hook", "host-1").unwrap();
     match channel.send(&event("evt_1")).await {

@@ -301,8 +301,8 @@ async fn a_delay_past_the_timeout_is_a_timeout() {
     let client = SigmaMindClient::new(&slow_settings, Secret::new(KEY)).unwrap();
     server
         .control
-        .inject(fault(FaultKind::Delay { millis: 1_000 }, None));
-    let started = Instant::now();
+        // Far past the timeout: only a timeout ends the request in the test.
+        .inject(fault(FaultKind::Delay { millis: 600_000 }, None));
     let timed_out = failure(client.observe(&server.control.ids()[0]).await);
     assert!(
         timed_out.reason.contains("did not answer within 300ms"),
@@ -310,7 +310,6 @@ async fn a_delay_past_the_timeout_is_a_timeout() {
         timed_out.reason
     );
     assert_eq!(client.requests_sent(), 2);
-    assert!(started.elapsed() < Duration::from_secs(2));
     server.control.clear_faults();
     server
         .control
@@ -528,10 +527,10 @@ fn faults_deserialize_from_their_documented_json() {
 }
 
 #[tokio::test]
-async fn a_hundred_thousand_campaigns_page_quickly() {
+/// How fast is `cargo bench --bench cycle`'s business (100,000 by listing).
+async fn a_hundred_thousand_campaigns_page_to_the_end() {
     let server = sim(100_000, None).await;
     let client = client(&server);
-    let started = Instant::now();
     let listed = client.list(100, Some("completed")).await.unwrap();
     assert_eq!(listed.len(), 25_000);
     assert_eq!(server.control.requests(), 250);
@@ -549,10 +548,5 @@ async fn a_hundred_thousand_campaigns_page_quickly() {
         .unwrap();
     assert_eq!(last["data"].as_array().unwrap().len(), 100);
     assert_eq!(last["hasNext"], json!(false));
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
     server.stop().await;
 }

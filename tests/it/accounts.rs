@@ -485,7 +485,7 @@ retry_initial_backoff = "100ms"
 
 [channels.pager]
 kind = "pagerduty"
-url = "http://{receiver}/pager"
+url = "{pager}"
 routing_key = "rk_0123456789abcdef0123456789abcdef"
 retry_initial_backoff = "100ms"
 
@@ -507,7 +507,7 @@ channels = ["hook"]
             accounts = accounts_toml(&[("acme", &acme, KEY_ACME), ("globex", &globex, KEY_GLOBEX)]),
             state = dir.path().join("state.db").display(),
             hook = receiver.url(),
-            receiver = receiver.addr,
+            pager = receiver.url_for("/pager"),
             am = alertmanager.base_url,
         ),
     )
@@ -609,7 +609,7 @@ channels = ["hook"]
         hook(&receiver),
         daemon.logs()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    crate::helpers::wait_cycles(http, 2).await;
     let sent = hook(&receiver);
     let mut seen: Vec<(String, String)> = sent
         .iter()
@@ -708,7 +708,7 @@ channels = ["hook"]
         "acme's change is still sent while globex is unreadable: {:?}",
         hook(&receiver)
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    crate::helpers::wait_cycles(http, 2).await;
     assert_eq!(
         unhealthy(&receiver).len(),
         1,

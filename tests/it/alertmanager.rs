@@ -17,12 +17,18 @@ use tempfile::TempDir;
 use crate::helpers::TestApp;
 
 const BINARY: &str = "/usr/bin/prometheus-alertmanager";
-const CONFIG: &str = r#"route:
-  receiver: "null"
+/// A null receiver whose name is this server's own, so the readiness check
+/// knows it reached this Alertmanager and no other server.
+fn config_text(receiver: &str) -> String {
+    format!(
+        r#"route:
+  receiver: "{receiver}"
   group_wait: 1s
 receivers:
-  - name: "null"
-"#;
+  - name: "{receiver}"
+"#
+    )
+}
 
 /// One Alertmanager process, killed when dropped.
 pub struct AlertmanagerServer {
@@ -38,19 +44,18 @@ impl AlertmanagerServer {
             "{BINARY} is missing: install Debian's prometheus-alertmanager (apt-get install -y prometheus-alertmanager; .ci/run does)"
         );
         let dir = tempfile::tempdir().unwrap();
+        let receiver = format!("null-{}", dir.path().file_name().unwrap().to_string_lossy());
         let config = dir.path().join("alertmanager.yml");
-        std::fs::write(&config, CONFIG).unwrap();
+        std::fs::write(&config, config_text(&receiver)).unwrap();
         let storage = dir.path().join("data");
         std::fs::create_dir(&storage).unwrap();
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = tokio::process::Command::new(BINARY)
+        let log_path = dir.path().join("alertmanager.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        // Port 0: Alertmanager binds a free port and logs the address it got.
+        let mut child = tokio::process::Command::new(BINARY)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.path={}", storage.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .arg("--cluster.listen-address=")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -58,27 +63,63 @@ impl AlertmanagerServer {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+        let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let address = loop {
+            let listening = log_text().lines().find_map(|line| {
+                let rest = line.split("msg=\"Listening on\" address=").nth(1)?;
+                Some(rest.split_whitespace().next()?.to_string())
+            });
+            if let Some(address) = listening {
+                break address;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "Alertmanager exited ({status}) before it listened: {}",
+                    log_text()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Alertmanager logs the address it listens on: {}",
+                log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         let server = Self {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: format!("http://{address}"),
             _child: child,
             _dir: dir,
         };
+        // Ready, and the one this test started: its status shows our receiver.
         let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let ready = client
                 .get(format!("{}/-/ready", server.base_url))
                 .send()
                 .await
                 .is_ok_and(|response| response.status().is_success());
-            if ready {
+            let ours = ready
+                && match client
+                    .get(format!("{}/api/v2/status", server.base_url))
+                    .send()
+                    .await
+                {
+                    Ok(answer) => answer.json::<Value>().await.is_ok_and(|status| {
+                        status["config"]["original"]
+                            .as_str()
+                            .is_some_and(|config| config.contains(&receiver))
+                    }),
+                    Err(_) => false,
+                };
+            if ours {
                 return server;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "Alertmanager did not become ready: {}",
-                std::fs::read_to_string(server._dir.path().join("alertmanager.log"))
-                    .unwrap_or_default()
+                "Alertmanager did not become ready on {}: {}",
+                server.base_url,
+                log_text()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

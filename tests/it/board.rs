@@ -97,6 +97,35 @@ impl Board {
     }
 
     /// Pause a campaign in the simulator and wait until the store says so.
+    /// Waits for a cycle that started after `at` to finish: one that saw
+    /// whatever changed at `at` (a silence made or ended), since a cycle reads
+    /// its clock before it fetches.
+    pub async fn cycle_started_after(&self, at: &str) {
+        let at = chrono::DateTime::parse_from_rfc3339(at).expect("an RFC 3339 time");
+        self.until(
+            |status| {
+                status["last_cycle"]["started_at"]
+                    .as_str()
+                    .and_then(|started| chrono::DateTime::parse_from_rfc3339(started).ok())
+                    .is_some_and(|started| started > at)
+            },
+            "/api/v1/status",
+        )
+        .await;
+    }
+
+    /// Waits until `count` more cycles than now have finished.
+    pub async fn cycles(&self, count: usize) {
+        for _ in 0..count {
+            let status = self.json("/api/v1/status").await;
+            let started = status["last_cycle"]["started_at"]
+                .as_str()
+                .expect("a cycle ran before")
+                .to_string();
+            self.cycle_started_after(&started).await;
+        }
+    }
+
     pub async fn pause(&self, id: &str) {
         self.app.sim.control.set_status(id, "paused");
         self.until(

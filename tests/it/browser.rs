@@ -3,7 +3,6 @@
 //! against the real `run` binary watching the simulator. A missing chromium
 //! or chromedriver fails the test.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,12 +15,37 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The paused badge's background in `board.css` (#d97706).
 const PAUSED_RGB: [u8; 3] = [0xd9, 0x77, 0x06];
 
+/// Marks the profile directory of every chromium a test starts, so one left
+/// behind can be found (`scripts/stress-test` looks for it after each run).
+pub const PROFILE_PREFIX: &str = "campaign-watcher-chromium-";
+
+/// chromedriver and the chromium it starts, in a process group of their own.
+/// Dropping it (a finished test or a panicking one) ends the WebDriver session
+/// if it can and kills the group and every process that uses the profile.
 struct Driver {
     process: tokio::process::Child,
     base: String,
     session: String,
     http: reqwest::Client,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
+}
+
+/// The port chromedriver reports once it listens (`--port=0` lets it pick).
+async fn reported_port(log: &Path, process: &mut tokio::process::Child) -> u16 {
+    const STARTED: &str = "was started successfully on port ";
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(port) = text.lines().find_map(|line| {
+            let rest = line.split(STARTED).nth(1)?;
+            rest.trim_end_matches('.').trim().parse().ok()
+        }) {
+            return port;
+        }
+        if let Some(status) = process.try_wait().unwrap() {
+            panic!("chromedriver exited ({status}) before it listened: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 impl Driver {
@@ -32,34 +56,38 @@ impl Driver {
                 "{binary} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
             );
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let process = tokio::process::Command::new(CHROMEDRIVER)
-            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
-            .stdout(std::process::Stdio::null())
+        let profile = tempfile::Builder::new()
+            .prefix(PROFILE_PREFIX)
+            .tempdir()
+            .unwrap();
+        let log = profile.path().join("chromedriver.log");
+        let mut process = tokio::process::Command::new(CHROMEDRIVER)
+            .args(["--port=0", "--allowed-ips=127.0.0.1"])
+            .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::process::Stdio::null())
+            // Chromium inherits the group, so one signal reaches them all.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
+        let port = tokio::time::timeout(Duration::from_secs(60), reported_port(&log, &mut process))
+            .await
+            .expect("chromedriver reports its port");
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        let mut ready = false;
-        for _ in 0..200 {
-            if let Ok(answer) = http.get(format!("{base}/status")).send().await {
-                if let Ok(status) = answer.json::<Value>().await {
-                    if status["value"]["ready"] == true {
-                        ready = true;
-                        break;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ready, "chromedriver answers on {base}");
-        let profile = tempfile::tempdir().unwrap();
+        // The port is chromedriver's own: no other server can have it.
+        let status: Value = http
+            .get(format!("{base}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            status["value"]["ready"], true,
+            "chromedriver is ready: {status}"
+        );
         let args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
@@ -70,10 +98,21 @@ impl Driver {
             "--disable-component-update".into(),
             "--disable-sync".into(),
             "--window-size=1400,1000".into(),
-            format!("--user-data-dir={}", profile.path().display()),
+            format!(
+                "--user-data-dir={}",
+                profile.path().join("chromium").display()
+            ),
         ];
-        let created: Value = http
-            .post(format!("{base}/session"))
+        let mut driver = Self {
+            process,
+            base,
+            session: String::new(),
+            http,
+            profile,
+        };
+        let created: Value = driver
+            .http
+            .post(format!("{}/session", driver.base))
             .json(&json!({"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
@@ -84,17 +123,11 @@ impl Driver {
             .json()
             .await
             .unwrap();
-        let session = created["value"]["sessionId"]
+        driver.session = created["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("chromium starts a session: {created}"))
             .to_string();
-        Self {
-            process,
-            base,
-            session,
-            http,
-            _profile: profile,
-        }
+        driver
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -135,10 +168,68 @@ impl Driver {
             .unwrap()
     }
 
+    /// Ends the session; dropping the driver stops the processes.
     async fn quit(mut self) {
         self.call(reqwest::Method::DELETE, "", None).await;
-        let _ = self.process.kill().await;
+        self.session.clear();
     }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Best effort, blocking (no runtime in a destructor): a chromium whose
+        // session ended leaves no lock in its profile.
+        if !self.session.is_empty() {
+            end_session(&self.base, &self.session);
+        }
+        if let Some(pid) = self.process.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        let _ = self.process.start_kill();
+        // A helper chromium moved to a group of its own still names the profile.
+        for pid in processes_naming(self.profile.path()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// `DELETE /session/{id}` over a plain socket, ignoring the answer and any failure.
+fn end_session(base: &str, session: &str) {
+    use std::io::{Read, Write};
+    let Some(addr) = base.strip_prefix("http://") else {
+        return;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
+    }
+}
+
+/// Every process whose command line mentions `path`.
+pub fn processes_naming(path: &Path) -> Vec<u32> {
+    let needle = path.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| String::from_utf8_lossy(&line).contains(&needle))
+        })
+        .collect()
 }
 
 /// Whether the PNG has a pixel within a few steps of `rgb`.
@@ -303,7 +394,10 @@ async fn a_read_user_logs_in_to_the_board_and_nobody_else_gets_in() {
     driver
         .script(log_in, json!(["viewer", "not the password"]))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The refusal is a new page with the problem stated: wait for it, then
+    // see where it is.
+    let refused = "return document.querySelector('p[role=alert]') !== null;";
+    assert_eq!(wait_for(&driver, refused, json!(true)).await, true);
     assert_eq!(driver.script(path, json!([])).await, "/login");
     driver.script(log_in, json!(["viewer", PASSWORD])).await;
     let mut badge = Value::Null;
@@ -351,6 +445,31 @@ async fn wait_for(driver: &Driver, script: &str, expected: Value) -> Value {
     seen
 }
 
+/// Runs `act`, a script that submits a form by clicking its button (filling
+/// it first if need be) and returns whether it found the button, until the
+/// page navigates. The board swaps its `<main>`, forms included, after every
+/// commit; a submission whose form is swapped out before it goes is lost, and
+/// only then is `act` run again (a marker on the page tells: a navigation
+/// drops it). `what` names the button for the failure.
+async fn submit(driver: &Driver, act: &str, args: Value, what: &str) {
+    let act = format!("window.notNavigated = true; {act}");
+    let navigated = "return window.notNavigated === undefined;";
+    for _ in 0..5 {
+        let clicked = driver.script(&act, args.clone()).await;
+        assert_eq!(clicked, true, "the page has {what}");
+        if wait_for(driver, navigated, json!(true)).await == true {
+            return;
+        }
+    }
+    let shown = driver
+        .script(
+            "return document.body ? document.body.innerText : '';",
+            json!([]),
+        )
+        .await;
+    panic!("{what} never submitted its form: {shown}");
+}
+
 /// How many webhooks the receiver got for one campaign, and their webhook ids.
 fn webhooks_for(board: &Board, id: &str) -> Vec<String> {
     board
@@ -387,31 +506,34 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
 
     let driver = Driver::start().await;
     driver.goto(&board.url("/silences")).await;
-    // While one types, the script shows the same preview in place.
-    driver
-        .script(
-            "var c = document.getElementById('silence-campaign'); c.value = arguments[0]; \
-             c.dispatchEvent(new Event('input', {bubbles: true}));",
-            json!([quiet]),
-        )
-        .await;
-    let live = "return document.getElementById('silence-live-preview').textContent;";
-    assert_eq!(
-        wait_for(
-            &driver,
-            live,
-            json!("Matches 1 campaign now; would have held 2 events over the last 24 hours.")
-        )
-        .await,
-        "Matches 1 campaign now; would have held 2 events over the last 24 hours."
-    );
+    // While one types, the script shows the same preview in place. A live
+    // update of the page replaces the form (and what was typed in it), so the
+    // campaign is typed again whenever the field no longer holds it.
+    let type_and_read = "var c = document.getElementById('silence-campaign'); \
+         if (c && c.value !== arguments[0]) { c.value = arguments[0]; \
+         c.dispatchEvent(new Event('input', {bubbles: true})); } \
+         var out = document.getElementById('silence-live-preview'); return out ? out.textContent : null;";
+    let wanted = "Matches 1 campaign now; would have held 2 events over the last 24 hours.";
+    let mut preview = Value::Null;
+    for _ in 0..300 {
+        preview = driver.script(type_and_read, json!([quiet])).await;
+        if preview == wanted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(preview, wanted);
     let fill = "document.getElementById('silence-campaign').value = arguments[0]; \
                 document.getElementById('silence-duration').value = '1h'; \
                 document.getElementById('silence-reason').value = arguments[1]; \
-                document.getElementById('silence-preview').click();";
-    driver
-        .script(fill, json!([quiet, "carrier maintenance <b>tonight</b>"]))
-        .await;
+                document.getElementById('silence-preview').click(); return true;";
+    submit(
+        &driver,
+        fill,
+        json!([quiet, "carrier maintenance <b>tonight</b>"]),
+        "the new-silence form's Preview",
+    )
+    .await;
     assert_eq!(
         wait_for(&driver, PATH, json!("/silences/new")).await,
         "/silences/new"
@@ -423,12 +545,13 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
         "1 2",
         "the preview: one campaign now, two events in the last 24 h"
     );
-    driver
-        .script(
-            "document.getElementById('silence-create').click();",
-            json!([]),
-        )
-        .await;
+    submit(
+        &driver,
+        "var b = document.getElementById('silence-create'); if (b) { b.click(); } return !!b;",
+        json!([]),
+        "the preview's Create silence",
+    )
+    .await;
     assert_eq!(
         wait_for(&driver, PATH, json!("/silences")).await,
         "/silences"
@@ -441,7 +564,11 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
     assert_eq!(made["reason"], "carrier maintenance <b>tonight</b>");
     assert_eq!(made["matcher"], quiet.as_str());
 
-    // The silenced campaign's next change is kept, not sent.
+    // The silenced campaign's next change is kept, not sent; made after a
+    // cycle that knew of the silence, never judged against the time before it.
+    board
+        .cycle_started_after(made["created_at"].as_str().unwrap())
+        .await;
     board.app.sim.control.set_status(&quiet, "paused");
     let mut events = Value::Null;
     for _ in 0..300 {
@@ -460,7 +587,7 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
         events["events"][0]["silenced_by"].is_object(),
         "the change is kept, silenced: {events}"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    board.cycles(2).await;
     assert_eq!(
         webhooks_for(&board, &quiet).len(),
         2,
@@ -469,13 +596,18 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
 
     // Ended from the board, the next change is sent.
     driver.goto(&board.url("/silences")).await;
-    driver
-        .script(
-            "document.querySelector('button.end-silence').click();",
-            json!([]),
-        )
-        .await;
+    submit(
+        &driver,
+        "var b = document.querySelector('button.end-silence'); if (b) { b.click(); } return !!b;",
+        json!([]),
+        "the silence's End now",
+    )
+    .await;
     assert_eq!(wait_for(&driver, row, json!("ended")).await, "ended");
+    let ended = board.json("/api/v1/silences").await;
+    let ended_at = ended["silences"][0]["expires_at"].as_str().unwrap();
+    assert_eq!(ended["silences"][0]["active"], false, "{ended}");
+    board.cycle_started_after(ended_at).await;
     board.app.sim.control.set_status(&quiet, "live");
     assert!(
         eventually_true(|| webhooks_for(&board, &quiet).len() == 3).await,
@@ -493,15 +625,22 @@ async fn an_admin_silences_ends_and_replays_from_the_board() {
     driver
         .goto(&board.url(&format!("/accounts/default/campaigns/{failing}")))
         .await;
-    driver
+    submit(
+        &driver,
+        "var b = document.querySelector('button.replay'); if (b) { b.click(); } return !!b;",
+        json!([]),
+        "the dead delivery's Send again",
+    )
+    .await;
+    let shown = driver
         .script(
-            "document.querySelector('button.replay').click();",
+            "return document.body ? document.body.innerText : '';",
             json!([]),
         )
         .await;
     assert!(
         eventually_true(|| webhooks_for(&board, &failing).len() == 2).await,
-        "the replay is delivered: {}",
+        "the replay is delivered (the page after the post: {shown}): {}",
         board.daemon.logs()
     );
     let sent = webhooks_for(&board, &failing);
@@ -745,4 +884,30 @@ async fn a_read_user_has_no_admin_controls_and_the_admin_api_refuses_read_caller
     );
     driver.quit().await;
     daemon.terminate(Duration::from_secs(10)).await;
+}
+
+/// A driver dropped mid-test, as a panicking test drops it, leaves no
+/// chromedriver and no chromium behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_driver_leaves_no_browser_running() {
+    let driver = Driver::start().await;
+    driver.goto("about:blank").await;
+    let profile = driver.profile.path().to_path_buf();
+    let chromedriver = driver.process.id().expect("chromedriver runs");
+    assert!(
+        processes_naming(&profile).len() > 1,
+        "chromium runs with the profile"
+    );
+    drop(driver);
+    let gone = crate::helpers::eventually(Duration::from_secs(30), || {
+        processes_naming(&profile).is_empty()
+            && std::fs::read_to_string(format!("/proc/{chromedriver}/stat"))
+                .map_or(true, |stat| stat.contains(") Z "))
+    })
+    .await;
+    assert!(
+        gone,
+        "nothing of the browser is left: {:?}",
+        processes_naming(&profile)
+    );
 }

@@ -321,8 +321,9 @@ async fn teams_200_with_an_error_in_the_body_is_retried() {
 #[tokio::test]
 async fn pagerduty_retries_429_and_gives_up_on_400() {
     let receiver = Receiver::spawn().await;
-    receiver.answer_with(&[429, 400]);
-    let (app, dispatcher) = one_pending_row(pagerduty(&receiver.url_for("/v2/enqueue"))).await;
+    let url = receiver.url_for("/v2/enqueue");
+    receiver.answer_at("/v2/enqueue", &[429, 400]);
+    let (app, dispatcher) = one_pending_row(pagerduty(&url)).await;
     let start = Utc::now();
     assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0));
     assert_eq!(

@@ -488,10 +488,7 @@ async fn once_names_the_cause_in_its_last_sentence() {
         "the last line names the cause: {last}"
     );
 
-    // A port nothing listens on: bind one, note it, let it go.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
+    let (_nothing_listens, port) = crate::helpers::port_nothing_listens_on();
     let nowhere = format!("http://127.0.0.1:{port}");
     let config = write_config(
         dir.path(),

@@ -290,12 +290,12 @@ async fn the_heartbeat_pings_after_each_readable_cycle_only() {
     assert!(ping.header("user-agent").starts_with("campaign-watcher/"));
 
     app.sim.control.inject(outage());
-    let blind = app.cycle().await;
+    let blind = app.cycle_with_failures().await;
     assert!(!blind.api_readable());
     assert_eq!(count(), 1, "no heartbeat while the API cannot be read");
 
     app.sim.control.clear_faults();
-    pings.answer_with(&[500]);
+    pings.answer_at("/ping/5f1c", &[500]);
     assert!(
         app.cycle().await.api_readable(),
         "a refused ping fails nothing"
@@ -312,7 +312,7 @@ async fn an_unreadable_api_raises_one_alert_and_then_recovers() {
     app.sim.control.inject(outage());
     let mut kinds = vec![];
     for _ in 0..4 {
-        let report = app.cycle().await;
+        let report = app.cycle_with_failures().await;
         assert!(matches!(report.verdict, CycleVerdict::Unreadable { .. }));
         kinds.extend(report.events.iter().map(|e| e.kind.to_string()));
     }
@@ -348,7 +348,7 @@ async fn a_rejected_key_alerts_at_once_and_stops_asking() {
         campaign: None,
     });
     let before = app.sim.control.requests();
-    let report = app.cycle().await;
+    let report = app.cycle_with_failures().await;
     let kinds: Vec<String> = report.events.iter().map(|e| e.kind.to_string()).collect();
     assert_eq!(kinds, ["watcher.api_unhealthy"]);
     let asked = app.sim.control.requests() - before;
@@ -433,7 +433,7 @@ async fn last_seen_costs_a_write_only_when_a_campaign_stops_or_restarts_being_re
         times: None,
         campaign: Some(victim.clone()),
     });
-    let failing = app.cycle().await;
+    let failing = app.cycle_with_failures().await;
     assert_eq!(failing.campaigns_failed, 1);
     let unseen = store.unseen_campaigns().await.unwrap();
     assert_eq!(

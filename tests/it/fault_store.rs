@@ -212,7 +212,7 @@ async fn a_full_disk_is_announced_and_what_changed_meanwhile_arrives_once_after(
     assert_eq!(ready.status, 200, "{}", ready.body);
     assert_eq!(get(addr, "/healthz").await.status, 200);
     // A few more cycles: nothing arrives twice.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    crate::helpers::wait_cycles(addr, 3).await;
     let received = app.receiver.received();
     let kinds = app.receiver.event_types();
     assert_eq!(
@@ -340,7 +340,7 @@ async fn on_a_shared_store_only_the_leader_announces_refused_commits() {
     })
     .await;
     assert!(recovered, "{}", replicas[leader].0.logs());
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    crate::helpers::wait_cycles(replicas[leader].1, 3).await;
     assert_eq!(
         app.receiver.event_types(),
         [

@@ -8,7 +8,14 @@ use campaign_watcher::sim::{Fault, FaultKind};
 use crate::helpers::TestApp;
 
 async fn one_campaign_answers(kind: FaultKind) -> (TestApp, String) {
-    let app = TestApp::spawn(3).await;
+    one_campaign_answers_with(kind, |_| {}).await
+}
+
+async fn one_campaign_answers_with(
+    kind: FaultKind,
+    adjust: impl FnOnce(&mut campaign_watcher::config::Settings),
+) -> (TestApp, String) {
+    let app = TestApp::spawn_with(3, adjust).await;
     app.all_live();
     app.cycle().await;
     let victim = app.id(0);
@@ -26,7 +33,7 @@ async fn one_campaign_answers(kind: FaultKind) -> (TestApp, String) {
 
 async fn assert_only_the_victim_failed(app: &TestApp, victim: &str, reason_contains: &str) {
     let stored_before = app.daemon.store().load_states().await.unwrap()[victim].clone();
-    let report = app.cycle().await;
+    let report = app.cycle_with_failures().await;
     assert_eq!(report.campaigns_failed, 1);
     assert_eq!(report.campaigns_read, 2);
     let changed: Vec<&str> = report
@@ -101,7 +108,12 @@ async fn a_wrong_shape_fails_only_that_campaign() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_answer_past_the_timeout_fails_only_that_campaign() {
-    let (app, victim) = one_campaign_answers(FaultKind::Delay { millis: 3_000 }).await;
+    // An answer that never comes in the test's lifetime, against a timeout of
+    // its own: the verdict does not depend on how loaded the machine is.
+    let (app, victim) = one_campaign_answers_with(FaultKind::Delay { millis: 3_600_000 }, |all| {
+        all.sigmamind.timeout = Duration::from_secs(3)
+    })
+    .await;
     assert_only_the_victim_failed(&app, &victim, "did not answer within").await;
 }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::post;
 use axum::Router;
 use campaign_watcher::config::{
     ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
@@ -68,25 +67,73 @@ pub struct Received {
 
 impl Received {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).expect("webhook bodies are JSON")
+        serde_json::from_str(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "the request to {} has a body that is not JSON ({error}): {:?}",
+                self.path, self.body
+            )
+        })
     }
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).map(String::as_str).unwrap_or("")
     }
 }
 
+/// What a receiver answers at: a path of a URL it handed out, or everything
+/// under a prefix handed out by [`Receiver::url_under`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Served {
+    Path(String),
+    Under(String),
+}
+
+impl Served {
+    fn covers(&self, path: &str) -> bool {
+        match self {
+            Self::Path(served) => path == served,
+            Self::Under(prefix) => path.starts_with(prefix.as_str()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct ReceiverState {
+    served: Vec<Served>,
     received: Vec<Received>,
-    /// Statuses to answer, in order; 200 once they run out.
-    script: VecDeque<u16>,
+    /// Statuses to answer at each served path or prefix, in order; 200 once they run out.
+    scripts: BTreeMap<Served, VecDeque<u16>>,
+    /// Requests at paths no URL of this receiver names (answered 404).
+    strays: Vec<String>,
     /// Requests still to be recorded and then never answered (a send in flight).
     hold: u32,
     /// Requests recorded and left hanging so far.
     held: u32,
 }
 
-/// A webhook receiver on a real loopback socket that records what it gets.
+impl ReceiverState {
+    fn serve(&mut self, served: Served) {
+        if !self.served.contains(&served) {
+            self.served.push(served);
+        }
+    }
+
+    /// The most specific served entry for `path`: an exact path, else the longest prefix.
+    fn serving(&self, path: &str) -> Option<Served> {
+        self.served
+            .iter()
+            .filter(|served| served.covers(path))
+            .max_by_key(|served| match served {
+                Served::Path(_) => usize::MAX,
+                Served::Under(prefix) => prefix.len(),
+            })
+            .cloned()
+    }
+}
+
+/// A webhook receiver on a real loopback socket that records what it gets. It
+/// answers only at the paths of the URLs it handed out ([`Receiver::url`],
+/// [`Receiver::url_for`], [`Receiver::url_under`]); any other request gets 404
+/// and fails the test that reads what was received, naming its path.
 #[derive(Clone)]
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -96,11 +143,7 @@ pub struct Receiver {
 impl Receiver {
     pub async fn spawn() -> Self {
         let state = Arc::new(Mutex::new(ReceiverState::default()));
-        let app = Router::new()
-            .route("/hook", post(receive))
-            // Any other path too: one receiver can stand in for several targets.
-            .fallback(receive)
-            .with_state(state.clone());
+        let app = Router::new().fallback(receive).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -109,17 +152,52 @@ impl Receiver {
         Self { addr, state }
     }
 
+    /// `http://127.0.0.1:PORT/hook`.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        self.url_for("/hook")
     }
 
+    /// `http://127.0.0.1:PORT{path}`, answered from now on.
+    pub fn url_for(&self, path: &str) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .serve(Served::Path(path.to_string()));
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT{prefix}`, with every path that starts with
+    /// `prefix` answered from now on (for URLs made from templates).
+    pub fn url_under(&self, prefix: &str) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .serve(Served::Under(prefix.to_string()));
+        format!("http://{}{prefix}", self.addr)
+    }
+
+    /// The next requests to [`Receiver::url`] get these statuses, in order.
     pub fn answer_with(&self, statuses: &[u16]) {
-        self.state.lock().unwrap().script.extend(statuses);
+        self.url();
+        self.answer_at("/hook", statuses);
     }
 
-    /// Drop what is left of [`Receiver::answer_with`]: 200 from now on.
+    /// The next requests to `path` (a path of [`Receiver::url_for`], or a
+    /// prefix of [`Receiver::url_under`]) get these statuses, in order.
+    pub fn answer_at(&self, path: &str, statuses: &[u16]) {
+        let mut state = self.state.lock().unwrap();
+        let served = state
+            .served
+            .iter()
+            .find(|served| matches!(served, Served::Path(p) | Served::Under(p) if p == path))
+            .cloned()
+            .unwrap_or_else(|| panic!("the receiver hands out no URL for {path}"));
+        state.scripts.entry(served).or_default().extend(statuses);
+    }
+
+    /// Drop every script: 200 from now on.
     pub fn answer_ok(&self) {
-        self.state.lock().unwrap().script.clear();
+        self.state.lock().unwrap().scripts.clear();
     }
 
     /// Leave the next `n` requests unanswered (and out of [`Receiver::received`]),
@@ -133,8 +211,15 @@ impl Receiver {
         self.state.lock().unwrap().held
     }
 
+    /// Every request at a served path, in order.
     pub fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
+        let state = self.state.lock().unwrap();
+        assert!(
+            state.strays.is_empty(),
+            "the receiver got requests at paths none of its URLs name: {:?}",
+            state.strays
+        );
+        state.received.clone()
     }
 
     /// What arrived at `path` (e.g. "/slack"), in order.
@@ -143,11 +228,6 @@ impl Receiver {
             .into_iter()
             .filter(|request| request.path == path)
             .collect()
-    }
-
-    /// `http://127.0.0.1:PORT{path}`.
-    pub fn url_for(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
     }
 
     pub fn event_types(&self) -> Vec<String> {
@@ -160,6 +240,7 @@ impl Receiver {
 
 async fn receive(
     State(state): State<Arc<Mutex<ReceiverState>>>,
+    method: axum::http::Method,
     uri: Uri,
     headers: HeaderMap,
     body: String,
@@ -173,20 +254,34 @@ async fn receive(
             )
         })
         .collect();
+    let path = uri.path().to_string();
     let answer = {
         let mut guard = state.lock().unwrap();
-        // A request left unanswered was never acknowledged: it is not in `received`.
-        if guard.hold > 0 {
-            guard.hold -= 1;
-            guard.held += 1;
-            None
-        } else {
-            guard.received.push(Received {
-                path: uri.path().to_string(),
-                headers,
-                body,
-            });
-            Some(guard.script.pop_front().unwrap_or(200))
+        match guard.serving(&path) {
+            None => {
+                guard.strays.push(format!("{method} {path}"));
+                Some(404)
+            }
+            // A request left unanswered was never acknowledged: it is not in `received`.
+            Some(_) if guard.hold > 0 => {
+                guard.hold -= 1;
+                guard.held += 1;
+                None
+            }
+            Some(served) => {
+                guard.received.push(Received {
+                    path,
+                    headers,
+                    body,
+                });
+                Some(
+                    guard
+                        .scripts
+                        .get_mut(&served)
+                        .and_then(VecDeque::pop_front)
+                        .unwrap_or(200),
+                )
+            }
         }
     };
     let Some(status) = answer else {
@@ -210,8 +305,11 @@ pub fn settings(sim: &SimServer, state_dir: &Path, receiver: &Receiver) -> Setti
         sigmamind: SigmaMindSettings {
             base_url: sim.base_url(),
             api_key: Some(Secret::new(TEST_KEY)),
-            timeout: Duration::from_millis(1500),
-            connect_timeout: Duration::from_secs(1),
+            // Generous: on a loaded machine a loopback read may take seconds,
+            // and a read that times out shifts the counts the tests assert.
+            // The tests of timeouts set their own.
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
             max_requests_per_second: 0.0,
             max_retries: 2,
             retry_base: Duration::from_millis(10),
@@ -270,8 +368,21 @@ impl TestApp {
         self.daemon = Daemon::build(&self.settings).await.expect("restart");
     }
 
-    /// One cycle and delivery of what it produced (retries included, bounded).
+    /// One cycle and delivery of what it produced (retries included, bounded),
+    /// in which every campaign was read: the tests that count polls, requests
+    /// or debounce steps would otherwise be off by a read that failed under load.
     pub async fn cycle(&self) -> campaign_watcher::watcher::CycleReport {
+        let report = self.cycle_with_failures().await;
+        assert!(
+            report.failures.is_empty() && report.campaigns_failed == 0,
+            "no campaign read failed: {:?}",
+            report.failures
+        );
+        report
+    }
+
+    /// [`TestApp::cycle`] for the fault tests, whose reads are meant to fail.
+    pub async fn cycle_with_failures(&self) -> campaign_watcher::watcher::CycleReport {
         let (report, pending) = self
             .daemon
             .run_once(Duration::from_secs(5))
@@ -500,6 +611,18 @@ impl DaemonProcess {
     }
 }
 
+/// A loopback port nothing listens on, for as long as the returned socket
+/// lives: it is bound without listening, so a connection is refused and no
+/// other socket can take the port meanwhile.
+pub fn port_nothing_listens_on() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("a loopback port");
+    let port = socket.local_addr().expect("a bound socket").port();
+    (socket, port)
+}
+
 /// Poll `check` every 50 ms until it holds or `within` passes.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + within;
@@ -510,6 +633,36 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     check()
+}
+
+/// How many cycles the daemon serving `addr` has finished (every result), from its `/metrics`.
+pub async fn cycles_finished(addr: SocketAddr) -> u64 {
+    let Ok(answer) = reqwest::get(format!("http://{addr}/metrics")).await else {
+        return 0;
+    };
+    let text = answer.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|line| line.starts_with("campaign_watcher_cycles_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Waits until the daemon serving `addr` has finished `count` more cycles than
+/// now: what a test waits for before it says nothing more arrived.
+pub async fn wait_cycles(addr: SocketAddr, count: u64) {
+    let target = cycles_finished(addr).await + count;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let finished = cycles_finished(addr).await;
+        if finished >= target {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the daemon on {addr} finished {count} more cycles (at {finished} of {target})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Make a state file look as if a newer campaign-watcher had migrated it.

@@ -161,8 +161,10 @@ async fn each_documented_example_reaches_a_local_receiver_and_shows_no_secret() 
             example.file
         );
         let receiver = Receiver::spawn().await;
-        let base = format!("http://{}", receiver.addr);
-        let channel = example.text.replace(example.origin, &base);
+        // Each example names its own paths.
+        let base = receiver.url_under("/");
+        let base = base.trim_end_matches('/');
+        let channel = example.text.replace(example.origin, base);
         let app = BinaryApp::spawn(1, &channel).await;
         let credentials = tempfile::tempdir().unwrap();
         for (file, value) in example.secrets {
@@ -233,13 +235,13 @@ async fn a_template_error_in_the_file_names_the_channel_key_and_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_sends_through_rules_retries_and_the_rate_limit() {
     let target = Receiver::spawn().await;
-    target.answer_with(&[503]);
-    let base = format!("http://{}", target.addr);
+    let base = target.url_under("/events/");
+    target.answer_at("/events/", &[503]);
     let extra = format!(
         r#"
 [channels.custom]
 kind = "http"
-url = "{base}/events/{{{{ event.campaign.id if event.campaign else 'watcher' }}}}"
+url = "{base}{{{{ event.campaign.id if event.campaign else 'watcher' }}}}"
 headers = {{ "X-Event" = "{{{{ event.id }}}}" }}
 body = '{{"kind": "news", "headline": "{{{{ headline }}}}"}}'
 retry_initial_backoff = "100ms"
@@ -377,6 +379,8 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
         settings.channels.insert("custom".into(), custom);
     })
     .await;
+    // The channel's URL is a template under the receiver's /hook.
+    app.receiver.url_under("/hook/");
     app.all_live();
     let at = |now: &str| {
         let now = utc(now);

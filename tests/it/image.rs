@@ -22,6 +22,8 @@ use crate::helpers::{BIN, TEST_KEY};
 const BASE_IMAGE: &str = "localhost/campaign-watcher-ci-base:bookworm";
 /// Inside the pod's own network namespace, so a fixed port cannot collide.
 const SIM_PORT: u16 = 18080;
+/// The run container's `[http] listen` port, in the same namespace.
+const WATCHER_PORT: u16 = 9464;
 /// The bound on every wait and on every podman call but the build.
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -253,7 +255,59 @@ impl Podman {
 
     /// A request to the simulator's admin API from inside the pod.
     fn sim_admin(&self, method: &str, path: &str, body: &str) -> String {
-        let url = format!("http://127.0.0.1:{SIM_PORT}{path}");
+        self.in_pod(method, &format!("http://127.0.0.1:{SIM_PORT}{path}"), body)
+    }
+
+    /// How many cycles the run container has finished since it (re)started,
+    /// from its `/metrics` (every result counted).
+    fn cycles(&self) -> u64 {
+        self.in_pod(
+            "GET",
+            &format!("http://127.0.0.1:{WATCHER_PORT}/metrics"),
+            "",
+        )
+        .lines()
+        .filter(|line| line.starts_with("campaign_watcher_cycles_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+    }
+
+    /// Waits for `count` more cycles of the run container than now.
+    fn wait_cycles(&self, count: u64) {
+        let target = self.cycles() + count;
+        assert!(
+            eventually(WITHIN, || self.cycles() >= target),
+            "{count} more cycles ran"
+        );
+    }
+
+    /// The run container stopped on SIGTERM as designed: exit 0, and its log
+    /// shows the shutdown finishing for the `times`-th time.
+    fn assert_stopped_gracefully(&self, times: usize) {
+        let exit = podman_ok(
+            &["inspect", "--format", "{{.State.ExitCode}}", &self.watcher],
+            WITHIN,
+        );
+        assert_eq!(exit.trim(), "0", "the daemon exits 0 on SIGTERM");
+        let logs = podman(&["logs", &self.watcher], WITHIN);
+        let logs = format!("{}{}", logs.stdout, logs.stderr);
+        let finishing = logs
+            .lines()
+            .filter(|line| line.contains("stopping: finishing the current cycle and sends"))
+            .count();
+        let stopped = logs
+            .lines()
+            .filter(|line| line.trim_end().ends_with(" stopped") || line.contains("\"stopped\""))
+            .count();
+        assert_eq!(
+            (finishing, stopped),
+            (times, times),
+            "the log shows a finished shutdown for each stop: {logs}"
+        );
+    }
+
+    /// A request to `url` from inside the pod's network namespace.
+    fn in_pod(&self, method: &str, url: &str, body: &str) -> String {
         let pid = self.pod_pid();
         let mut args = vec![
             "-t", &pid, "-n", "curl", "-sS", "--fail", "-m", "5", "-X", method,
@@ -261,11 +315,11 @@ impl Podman {
         if !body.is_empty() {
             args.extend_from_slice(&["-H", "content-type: application/json", "-d", body]);
         }
-        args.push(&url);
+        args.push(url);
         let ran = run("nsenter", &args, WITHIN);
         assert!(
             ran.success,
-            "{method} {path} in the pod failed: {}",
+            "{method} {url} in the pod failed: {}",
             ran.stderr
         );
         ran.stdout
@@ -460,7 +514,7 @@ campaigns = [{ids}]
 interval = "1s"
 
 [http]
-listen = "0.0.0.0:9464"
+listen = "0.0.0.0:{WATCHER_PORT}"
 
 [channels.terminal]
 kind = "console"
@@ -570,30 +624,23 @@ kind = "console"
         "{before_restart:?}"
     );
 
-    // --- stop within 10 s, exit 0; start again on the same volume ------------
+    // --- a graceful stop (exit 0, the shutdown logged); start again on the
+    // same volume. The grace before SIGKILL is generous: a killed daemon
+    // would exit 137, which the check below catches. How long a stop takes
+    // is measured, not asserted: printed (--nocapture), kept in BENCHMARKS.md.
+    let stop = ["stop", "--time", "60", names.watcher.as_str()];
     let stopping = Instant::now();
-    podman_ok(
-        &["stop", "--time", "10", &names.watcher],
-        Duration::from_secs(20),
-    );
-    let stop_took = stopping.elapsed();
-    assert!(
-        stop_took < Duration::from_secs(10),
-        "podman stop took {stop_took:?}"
-    );
-    let exit = podman_ok(
-        &["inspect", "--format", "{{.State.ExitCode}}", &names.watcher],
-        WITHIN,
-    );
-    assert_eq!(exit.trim(), "0", "the daemon exits 0 on SIGTERM");
+    podman_ok(&stop, Duration::from_secs(120));
+    eprintln!("podman stop took {:?}", stopping.elapsed());
+    names.assert_stopped_gracefully(1);
     podman_ok(&["start", &names.watcher], WITHIN);
     assert!(
         eventually(WITHIN, || names.ready()),
         "ready again after the restart: {}",
         podman(&["logs", &names.watcher], WITHIN).stderr
     );
-    // Ready means a cycle read the API; two more intervals for good measure.
-    std::thread::sleep(Duration::from_secs(2));
+    // Ready means a cycle read the API; two more for good measure.
+    names.wait_cycles(2);
     assert_eq!(
         names.alert_lines(),
         before_restart,
@@ -610,7 +657,7 @@ kind = "console"
         "the change after the restart is announced: {:?}",
         names.alert_lines()
     );
-    std::thread::sleep(Duration::from_secs(2));
+    names.wait_cycles(2);
     let after = names.alert_lines();
     assert_eq!(after.len(), 2, "announced once: {after:?}");
     assert!(after[1].contains(campaigns[1].as_str()), "{after:?}");
@@ -621,10 +668,8 @@ kind = "console"
     );
 
     let stopping = Instant::now();
-    podman_ok(
-        &["stop", "--time", "10", &names.watcher],
-        Duration::from_secs(20),
-    );
-    assert!(stopping.elapsed() < Duration::from_secs(10));
+    podman_ok(&stop, Duration::from_secs(120));
+    eprintln!("podman stop took {:?}", stopping.elapsed());
+    names.assert_stopped_gracefully(2);
     eprintln!("image test took {:?}", started.elapsed());
 }

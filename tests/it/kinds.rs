@@ -112,11 +112,15 @@ fn tags(text: &str) -> Vec<String> {
 
 fn add_channels(settings: &mut Settings, receiver: &Receiver) {
     let channels = [
-        ("ntfy", ntfy(&receiver.url_for("/ntfy/cw_topic"))),
-        ("telegram", telegram(&receiver.url_for("/tg"))),
-        ("opsgenie", opsgenie(&receiver.url_for("/og"))),
-        ("gchat", google_chat(&receiver.url_for("/gchat"))),
-        ("mattermost", mattermost(&receiver.url_for("/mm"))),
+        // Each kind adds its API's path (and ntfy posts the topic to the root).
+        (
+            "ntfy",
+            ntfy(&format!("{}cw_topic", receiver.url_under("/ntfy/"))),
+        ),
+        ("telegram", telegram(&receiver.url_under("/tg"))),
+        ("opsgenie", opsgenie(&receiver.url_under("/og"))),
+        ("gchat", google_chat(&receiver.url_under("/gchat"))),
+        ("mattermost", mattermost(&receiver.url_under("/mm"))),
     ];
     settings
         .channels
@@ -196,7 +200,7 @@ async fn scenario(app: &TestApp) -> Steps {
     marks.push(mark());
     app.sim.control.inject(key_rejected());
     let kinds: Vec<String> = app
-        .cycle()
+        .cycle_with_failures()
         .await
         .events
         .iter()
@@ -534,8 +538,9 @@ async fn opsgenie_retries_429_and_5xx() {
     waits_after_429(opsgenie(&server.uri()), &server, 30).await;
 
     let receiver = Receiver::spawn().await;
-    receiver.answer_with(&[503, 422]);
-    let (_app, dispatcher) = one_pending_row(opsgenie(&receiver.url_for("/og"))).await;
+    let url = receiver.url_under("/og");
+    receiver.answer_at("/og", &[503, 422]);
+    let (_app, dispatcher) = one_pending_row(opsgenie(&url)).await;
     let start = Utc::now();
     assert_eq!(drain_at(&dispatcher, start).await, (0, 1, 0), "503 retried");
     assert_eq!(
@@ -609,8 +614,9 @@ async fn mattermost_429_waits_for_retry_after_and_404_is_dead() {
     waits_after_429(mattermost(&server.uri()), &server, 30).await;
 
     let receiver = Receiver::spawn().await;
-    receiver.answer_with(&[404]);
-    let (_app, dispatcher) = one_pending_row(mattermost(&receiver.url_for("/mm"))).await;
+    let url = receiver.url_under("/mm");
+    receiver.answer_at("/mm", &[404]);
+    let (_app, dispatcher) = one_pending_row(mattermost(&url)).await;
     assert_eq!(drain_at(&dispatcher, Utc::now()).await, (0, 0, 1));
 }
 
@@ -697,7 +703,7 @@ fn assert_no_secret(output: &str, secrets: &[&str], what: &str) {
 async fn no_secret_of_a_new_kind_reaches_any_output_at_trace() {
     let secrets_dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::spawn().await;
-    let (channels, kinds) = secret_channels(secrets_dir.path(), &receiver.url_for(""));
+    let (channels, kinds) = secret_channels(secrets_dir.path(), &receiver.url_under(""));
     let secrets = all_secrets(&kinds);
     let app = crate::helpers::BinaryApp::spawn(2, &channels).await;
     let config = app.config.display().to_string();

@@ -138,7 +138,7 @@ async fn state_backup_copies_a_running_store_and_never_overwrites() {
     .await;
     assert!(running, "{}", daemon.logs());
     // A few cycles commit meanwhile; the copy is whatever one commit left.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    crate::helpers::wait_cycles(daemon.http_addr().await, 3).await;
     let copy = dir.path().join("backup.db");
     let copy_arg = copy.to_str().unwrap();
     let made = run_cli(&["--config", config_arg, "state", "backup", copy_arg], &[]).await;

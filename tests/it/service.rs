@@ -384,7 +384,10 @@ async fn sighup_reloads_campaigns_and_channels_keeps_the_outbox_and_rejects_bad_
         "the previous configuration keeps working: {}",
         daemon.logs()
     );
-    // ids[2] (live) was only in the rejected file: it is not watched.
+    // ids[2] (live) was only in the rejected file: it is not watched. The
+    // gauges are set when a cycle ends, which can be after its events were
+    // delivered: read them after the next cycle.
+    crate::helpers::wait_cycles(addr, 1).await;
     let metrics = get(addr, "/metrics").await;
     assert_eq!(
         sample(

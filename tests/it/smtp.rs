@@ -3,7 +3,6 @@
 //! give (4xx, 5xx, 535).
 
 use std::collections::VecDeque;
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -15,6 +14,8 @@ use tokio::net::TcpListener;
 
 /// Debian's python, which has python3-aiosmtpd (the pyenv one first on PATH does not).
 const PYTHON: &str = "/usr/bin/python3";
+/// aiosmtpd on a port of its choosing (see the script).
+const SERVER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/aiosmtpd_server.py");
 const OPENSSL: &str = "/usr/bin/openssl";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,13 +94,6 @@ pub fn make_certificates(dir: &Path) -> TestCertificates {
     }
 }
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port")
-}
-
 /// `python3 -m aiosmtpd` storing every message in a Maildir; killed on drop.
 pub struct Aiosmtpd {
     child: Child,
@@ -147,66 +141,64 @@ impl Aiosmtpd {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("Maildir");
         let certificates = (tls != SmtpTls::Plain).then(|| make_certificates(dir.path()));
-        let mut last_error = String::new();
-        for _attempt in 0..5 {
-            let port = free_port();
-            let mut command = Command::new(PYTHON);
-            command
-                .args(["-m", "aiosmtpd", "-n", "-l"])
-                .arg(format!("127.0.0.1:{port}"))
-                .args(["-c", "aiosmtpd.handlers.Mailbox"]);
-            if let Some(certificates) = &certificates {
-                let (cert_flag, key_flag) = match tls {
-                    SmtpTls::StartTls => ("--tlscert", "--tlskey"),
-                    _ => ("--smtpscert", "--smtpskey"),
+        let mut command = Command::new(PYTHON);
+        command.arg(SERVER_SCRIPT).arg(&maildir);
+        match &certificates {
+            None => {
+                command.arg("plain");
+            }
+            Some(certificates) => {
+                let mode = match tls {
+                    SmtpTls::StartTls => "starttls",
+                    _ => "implicit",
                 };
                 command
-                    .arg(cert_flag)
+                    .arg(mode)
                     .arg(&certificates.cert)
-                    .arg(key_flag)
                     .arg(&certificates.key);
             }
-            command
-                .arg(&maildir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            let mut child = command.spawn().unwrap_or_else(|e| {
-                panic!("cannot run {PYTHON} -m aiosmtpd ({e}); install python3-aiosmtpd")
-            });
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-            loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let mut stderr = String::new();
-                    if let Some(mut pipe) = child.stderr.take() {
-                        use std::io::Read;
-                        let _ = pipe.read_to_string(&mut stderr);
-                    }
-                    last_error = format!("aiosmtpd exited with {status}: {stderr}");
-                    break;
-                }
-                if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-                {
-                    return Self {
-                        child,
-                        port,
-                        tls,
-                        dir,
-                        ca_file: certificates.map(|c| c.ca),
-                    };
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last_error = "aiosmtpd did not accept connections within 15 s".into();
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
         }
-        panic!("cannot start aiosmtpd (is python3-aiosmtpd installed?): {last_error}");
+        let stdout = dir.path().join("aiosmtpd.out");
+        let stderr = dir.path().join("aiosmtpd.err");
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {PYTHON} ({e}); install python3-aiosmtpd"));
+        // The server reports the port it bound once it accepts connections.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            let printed = std::fs::read_to_string(&stdout).unwrap_or_default();
+            if let Some(port) = printed.lines().find_map(|line| {
+                line.strip_prefix("listening on 127.0.0.1:")?
+                    .trim()
+                    .parse()
+                    .ok()
+            }) {
+                break port;
+            }
+            let errors = || std::fs::read_to_string(&stderr).unwrap_or_default();
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "aiosmtpd exited with {status} (is python3-aiosmtpd installed?): {}",
+                    errors()
+                );
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("aiosmtpd never reported its port: {}", errors());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        Self {
+            child,
+            port,
+            tls,
+            dir,
+            ca_file: certificates.map(|c| c.ca),
+        }
     }
 
     /// The `smtp_url` reaching this server.
