@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::ApiError;
 use crate::commit::{AccountCounts, CycleOutcome, Summary, STATUS_LABELS};
-use crate::diff::ApiHealth;
 use crate::http::HttpState;
 
 /// The answer (and the board's header).
@@ -70,8 +69,8 @@ impl CycleView {
 }
 
 /// "unknown" until a cycle ran, then whether the API could be read.
-fn health_word(cycled: bool, health: &ApiHealth) -> &'static str {
-    match (cycled, health.unhealthy) {
+fn health_word(cycled: bool, unhealthy: bool) -> &'static str {
+    match (cycled, unhealthy) {
         (false, _) => "unknown",
         (true, true) => "unhealthy",
         (true, false) => "healthy",
@@ -124,7 +123,10 @@ pub async fn status_view(state: &HttpState, now: DateTime<Utc>) -> Result<Status
         accounts.push(AccountView {
             account: account.clone(),
             api: ApiView {
-                health: health_word(cycle.is_some() || summary.last_cycle.is_some(), &health),
+                health: health_word(
+                    cycle.is_some() || summary.last_cycle.is_some(),
+                    health.unhealthy,
+                ),
                 consecutive_failures: health.consecutive_failures,
                 last_read_at: read_at,
             },
@@ -152,7 +154,7 @@ pub async fn status_view(state: &HttpState, now: DateTime<Utc>) -> Result<Status
             health: match worst {
                 Some((true, _)) => "unhealthy",
                 _ if !cycled => "unknown",
-                _ => health_word(true, &summary.health),
+                _ => health_word(true, summary.health.unhealthy),
             },
             consecutive_failures: worst
                 .map_or(summary.health.consecutive_failures, |(_, failures)| {
