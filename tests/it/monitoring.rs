@@ -158,3 +158,56 @@ async fn every_dashboard_expression_parses_and_every_metric_named_is_exported() 
     assert!(missing.is_empty(), "not exported: {missing:?}\n{exported}");
     daemon.terminate(Duration::from_secs(15)).await;
 }
+
+fn yaml(path: &str) -> Value {
+    serde_norway::from_str(&std::fs::read_to_string(repo(path)).unwrap()).unwrap()
+}
+
+#[test]
+fn the_operator_component_carries_the_rules_as_they_are_and_scrapes_the_metrics_service() {
+    let rules = yaml("deploy/prometheus/campaign-watcher.rules.yml");
+    let rule = yaml("deploy/kubernetes-monitoring/prometheusrule.yaml");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    assert_eq!(
+        rule["spec"]["groups"], rules["groups"],
+        "the PrometheusRule differs from the rules file: run scripts/prometheus-rule"
+    );
+
+    let monitor = yaml("deploy/kubernetes-monitoring/servicemonitor.yaml");
+    let service = yaml("deploy/kubernetes/service.yaml");
+    let labels = service["metadata"]["labels"].as_object().unwrap();
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(
+            labels.get(key),
+            Some(value),
+            "the ServiceMonitor selects the Service"
+        );
+    }
+    let ports: Vec<&str> = service["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|port| port["name"].as_str())
+        .collect();
+    for endpoint in monitor["spec"]["endpoints"].as_array().unwrap() {
+        let port = endpoint["port"].as_str().unwrap();
+        assert!(ports.contains(&port), "{port} is not a port of the Service");
+        assert_eq!(endpoint["path"], "/metrics");
+    }
+    // The alert rules' job label is what the ServiceMonitor's jobLabel yields.
+    let job_label = monitor["spec"]["jobLabel"].as_str().unwrap();
+    assert_eq!(labels[job_label], "campaign-watcher");
+
+    let component = yaml("deploy/kubernetes-monitoring/kustomization.yaml");
+    assert_eq!(component["kind"], "Component");
+    let resources: Vec<&str> = component["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|resource| resource.as_str())
+        .collect();
+    assert_eq!(resources, ["servicemonitor.yaml", "prometheusrule.yaml"]);
+}
