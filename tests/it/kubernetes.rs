@@ -576,3 +576,44 @@ fn the_postgres_overlay_runs_several_replicas_with_the_url_from_a_secret() {
     assert_eq!(pdb["maxUnavailable"], 1);
     assert_eq!(pdb["selector"]["matchLabels"], *pod_labels);
 }
+
+/// The several-accounts overlay: its configuration loads through the real
+/// loader with its example Secret's keys, names two accounts with a key file
+/// each from the base's Secret mount, and only patches the base's ConfigMap.
+#[test]
+fn the_accounts_overlay_configures_two_accounts_each_with_its_own_key() {
+    let overlay = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes-accounts"
+    ));
+    let kustomization = documents(&overlay.join("kustomization.yaml")).remove(0);
+    assert_eq!(strings(&kustomization["resources"]), ["../kubernetes"]);
+    let patch = documents(&overlay.join("configmap-patch.yaml")).remove(0);
+    assert_eq!(
+        identity(&patch),
+        identity(&manifests()["ConfigMap"]),
+        "it patches the base's ConfigMap"
+    );
+    let secret = documents(&overlay.join("secret-accounts.example.yaml")).remove(0);
+    assert_eq!(
+        identity(&secret),
+        identity(&manifests()["Secret"]),
+        "the base's Secret, with a key per account"
+    );
+    let (_secrets, local) = configmap_config_with_local_secrets(&patch, &secret);
+    let settings = Settings::load_from_str(&local, "configmap-patch.yaml")
+        .unwrap_or_else(|e| panic!("the overlay's configuration loads: {e}"));
+    if let Err(problems) = settings.validate() {
+        panic!("the overlay's configuration is valid: {problems:?}");
+    }
+    assert_eq!(settings.account_names(), ["acme", "globex"]);
+    for account in settings.accounts() {
+        assert!(account.api.api_key.is_some(), "{} has a key", account.name);
+        let file = format!("api_key_{}", account.name);
+        assert!(
+            local.contains(&file),
+            "{} reads its own {file}",
+            account.name
+        );
+    }
+}
