@@ -12,7 +12,8 @@
 //!
 //! A bcrypt check costs 50-250 ms: logins are exchanged for a session, and
 //! accepted Basic credentials are remembered for [`verified::REMEMBER_FOR`];
-//! failures are counted per client address and held back past a limit.
+//! failed password checks are counted per client network and user name and
+//! held back past a limit (`limiter.rs`); Bearer tokens are never held back.
 
 mod guard;
 mod headers;
@@ -375,13 +376,14 @@ impl Access {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// How long `client` must wait before its next try, if at all.
-    fn held_back(&self, client: IpAddr) -> Option<Duration> {
-        locked(&self.limiter).wait(Instant::now(), client)
+    /// How long `user` must wait from `client`'s network before its next
+    /// password, if at all.
+    fn held_back(&self, client: IpAddr, user: &str) -> Option<Duration> {
+        locked(&self.limiter).wait(Instant::now(), client, user)
     }
 
-    fn failed(&self, client: IpAddr) {
-        locked(&self.limiter).fail(Instant::now(), client);
+    fn failed(&self, client: IpAddr, user: &str) {
+        locked(&self.limiter).fail(Instant::now(), client, user);
     }
 
     /// A user's password: remembered if accepted lately, else one bcrypt check
@@ -389,7 +391,9 @@ impl Access {
     /// user costs the same check, against another user's hash, so the answer's
     /// timing does not tell which names exist.
     async fn check_password(&self, client: IpAddr, user: &str, password: &str) -> Verdict {
-        if let Some(wait) = self.held_back(client) {
+        // Held back before the remembered credentials: a hold that let the
+        // right password through uncounted would let guessing go on.
+        if let Some(wait) = self.held_back(client, user) {
             return self.hold(client, wait);
         }
         let key = verified::credential_key(&self.key, user, password);
@@ -400,7 +404,7 @@ impl Access {
             return Verdict::Refused;
         };
         // Queued requests from one address are counted again once their turn comes.
-        if let Some(wait) = self.held_back(client) {
+        if let Some(wait) = self.held_back(client, user) {
             return self.hold(client, wait);
         }
         let rules = self.rules();
@@ -429,7 +433,7 @@ impl Access {
                 Verdict::Accepted(role)
             }
             _ => {
-                self.failed(client);
+                self.failed(client, user);
                 // A name typed into the password field must not reach the log:
                 // only configured names are logged.
                 let shown = if role.is_some() {
@@ -445,7 +449,7 @@ impl Access {
 
     fn hold(&self, client: IpAddr, wait: Duration) -> Verdict {
         self.metrics.record_login_held_back();
-        tracing::warn!(client = %client, "http: login refused: too many failed logins from {client}; it may try again in {}s", wait.as_secs());
+        tracing::warn!(client = %client, "http: login refused: too many failed logins for one user name from {client}'s network; it may try again in {}s", wait.as_secs());
         Verdict::HeldBack(wait)
     }
 }
