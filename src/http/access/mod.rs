@@ -286,6 +286,8 @@ pub struct Access {
     limiter: Mutex<limiter::Limiter>,
     checks: Semaphore,
     metrics: Metrics,
+    /// `http.max_connections_per_client`, read at start as the listener is.
+    connections_per_client: Option<usize>,
 }
 
 impl std::fmt::Debug for Access {
@@ -323,7 +325,13 @@ impl Access {
             limiter: Mutex::default(),
             checks: Semaphore::new(CONCURRENT_CHECKS),
             metrics,
+            connections_per_client: settings.max_connections_per_client,
         }
+    }
+
+    /// `http.max_connections_per_client`, as configured at start.
+    pub fn connections_per_client(&self) -> Option<usize> {
+        self.connections_per_client
     }
 
     /// Takes the users, tokens, `external_url` and `session_ttl` of a reloaded
