@@ -218,6 +218,27 @@ fn to_request(rendered: RenderedRequest, place: Place) -> Result<Request, String
     })
 }
 
+/// A whole path segment of the rendered `url` that is `.` or `..` once
+/// percent-decoded: URL parsing resolves it (`%2e%2e` too), so the request
+/// would leave the path the template wrote. Encoding cannot prevent it.
+fn dot_segment(url: &str) -> Option<&'static str> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .split_once('/')
+        .map_or("", |(_, path)| path);
+    path.split(['/', '\\']).find_map(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        match decoded.as_ref() {
+            "." => Some("."),
+            ".." => Some(".."),
+            _ => None,
+        }
+    })
+}
+
 /// `scheme://host:port` of a URL, the key its client is found by.
 fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
@@ -559,6 +580,12 @@ impl HttpChannel {
                 .templates
                 .render(variant, &context)
                 .map_err(|e| e.to_string())?;
+            if let Some(segment) = dot_segment(&rendered.url) {
+                return Err(format!(
+                    "{}: renders a path segment \"{segment}\" for this event (a campaign id of . or .. printed as a segment), which would leave the url's path; this event cannot be sent with this template: put the id in the query instead",
+                    self.templates.url_key(variant)
+                ));
+            }
             let request = to_request(rendered, self.body_place())?;
             last_size = request.body.as_ref().map_or(0, String::len);
             if last_size <= self.max_body_bytes {

@@ -524,3 +524,58 @@ fn a_secret_host_is_checked_for_link_local_and_named_in_the_problem() {
     assert!(problems[0].contains("<secret host>"), "{problems:?}");
     assert!(!problems[0].contains("169.254"), "{problems:?}");
 }
+
+#[test]
+fn dot_segments_are_found_however_they_are_spelt() {
+    let cases = [
+        ("https://h.example/campaigns/./x", Some(".")),
+        ("https://h.example/campaigns/../x", Some("..")),
+        ("https://h.example/campaigns/%2e%2E", Some("..")),
+        ("https://h.example/campaigns/.%2e/x?y=1", Some("..")),
+        ("https://h.example/a\\..\\b", Some("..")),
+        ("https://h.example/campaigns/...", None),
+        ("https://h.example/campaigns/.x", None),
+        ("https://h.example/campaigns/%252e%252e", None),
+        ("https://h.example/campaigns/x?id=..", None),
+        ("https://h.example/campaigns/x#..", None),
+        ("https://h.example", None),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(dot_segment(url), expected, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_dot_id_in_the_url_path_is_dead_naming_the_template() {
+    let mut settings = settings(
+        "https://hooks.example.com/campaigns/{{ event.campaign.id if event.campaign else 'watcher' }}/notify",
+        "{}",
+    );
+    settings.end = Some(Box::new(RequestOverride {
+        url: Some("https://hooks.example.com/end/{{ event.campaign.id if event.campaign }}".into()),
+        ..RequestOverride::default()
+    }));
+    assert_eq!(problems(&settings), Vec::<String>::new());
+    let channel = channel(&settings);
+    let resumed = || {
+        let mut resumed = event(EventType::StatusChanged);
+        let campaign = resumed.campaign.as_mut().unwrap();
+        campaign.previous_status = Some(crate::observe::CampaignStatus::Paused);
+        campaign.status = crate::observe::CampaignStatus::Live;
+        resumed
+    };
+    for (id, mut event, key) in [
+        ("..", event(EventType::StatusChanged), "url"),
+        (".", event(EventType::SettingsChanged), "url"),
+        ("..", resumed(), "end.url"),
+    ] {
+        event.campaign.as_mut().unwrap().id = id.into();
+        let SendOutcome::Permanent { reason } = channel.send(&event).await else {
+            panic!("{id}: a dot segment is never sent");
+        };
+        assert!(
+            reason.contains(&format!("{key}: renders a path segment \"{id}\"")),
+            "{id}: {reason}"
+        );
+    }
+}

@@ -87,13 +87,28 @@ pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALP
     .remove(b'.')
     .remove(b'~');
 
-/// The resource of one campaign of `account`.
+/// Whether `id` cannot be a path segment: `.` and `..` are resolved away by
+/// every URL parser (`%2e` too), so such a campaign is linked by its query.
+pub fn is_dot_segment(id: &str) -> bool {
+    id == "." || id == ".."
+}
+
+/// The resource of one campaign of `account`: `/campaigns/{id}`, or
+/// `/campaign?id=` for an id that cannot be a path segment.
 pub fn campaign_href(account: &str, id: &str) -> String {
-    format!(
-        "{BASE}/accounts/{}/campaigns/{}",
-        percent_encoding::utf8_percent_encode(account, PATH_SEGMENT),
-        percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
-    )
+    let account = percent_encoding::utf8_percent_encode(account, PATH_SEGMENT);
+    let id_text = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT);
+    if is_dot_segment(id) {
+        format!("{BASE}/accounts/{account}/campaign?id={id_text}")
+    } else {
+        format!("{BASE}/accounts/{account}/campaigns/{id_text}")
+    }
+}
+
+/// `?id=` of `/accounts/{account}/campaign`.
+#[derive(Debug, Deserialize)]
+pub struct IdParam {
+    pub id: String,
 }
 
 fn matching(silences: &[Silence], account: &str, id: &str, name: &str) -> Vec<i64> {
@@ -131,9 +146,7 @@ pub async fn campaign_list(
     // the runtime's workers, which answer probes and run the cycle.
     let rows = page.rows;
     let campaigns = tokio::task::spawn_blocking(move || {
-        rows.into_iter()
-            .map(|row| item(row, &silences))
-            .collect()
+        rows.into_iter().map(|row| item(row, &silences)).collect()
     })
     .await
     .map_err(|_| ApiError::Unavailable("the watcher is stopping; try again shortly".into()))?;
@@ -247,6 +260,23 @@ pub async fn campaign_answer(
         },
         events: history.into_iter().map(|e| entry_view(e, now)).collect(),
     })
+}
+
+/// `GET /api/v1/accounts/{account}/campaign?id=`: [`one`] for any id, `.`
+/// and `..` included.
+pub async fn one_by_query(
+    State(state): State<HttpState>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<axum::extract::Query<IdParam>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CampaignAnswer>, ApiError> {
+    let Path(account) =
+        path.map_err(|_| ApiError::BadRequest("the account path is not valid UTF-8".into()))?;
+    let axum::extract::Query(IdParam { id }) = query.map_err(|_| {
+        ApiError::BadRequest("give the campaign as ?id=ID (and nothing else)".into())
+    })?;
+    Ok(Json(
+        campaign_answer(&state, &account, &id, Utc::now()).await?,
+    ))
 }
 
 pub async fn one(

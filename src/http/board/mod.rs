@@ -55,6 +55,7 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/", get(campaigns_page))
         .route("/accounts/{account}/campaigns/{id}", get(campaign_page))
+        .route("/accounts/{account}/campaign", get(campaign_page_by_query))
         .route("/events", get(events_page))
         .route(
             "/silences",
@@ -101,13 +102,16 @@ impl Controls {
     }
 }
 
-/// The board's page of one campaign of `account`.
+/// The board's page of one campaign of `account` (by its query for `.` and
+/// `..`, which cannot be path segments).
 pub fn campaign_page_path(account: &str, id: &str) -> String {
-    format!(
-        "/accounts/{}/campaigns/{}",
-        utf8_percent_encode(account, PATH_SEGMENT),
-        utf8_percent_encode(id, PATH_SEGMENT)
-    )
+    let account = utf8_percent_encode(account, PATH_SEGMENT);
+    let id_text = utf8_percent_encode(id, PATH_SEGMENT);
+    if crate::http::api::campaigns::is_dot_segment(id) {
+        format!("/accounts/{account}/campaign?id={id_text}")
+    } else {
+        format!("/accounts/{account}/campaigns/{id_text}")
+    }
 }
 
 fn environment() -> &'static Environment<'static> {
@@ -402,6 +406,26 @@ fn timeline(events: &[EventView]) -> String {
     steps.join(", ")
 }
 
+/// `/accounts/{account}/campaign?id=`: the page of any id, `.` and `..` included.
+async fn campaign_page_by_query(
+    State(state): State<HttpState>,
+    viewer: Viewer,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<
+        axum::extract::Query<crate::http::api::campaigns::IdParam>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    let (Ok(Path(account)), Ok(axum::extract::Query(param))) = (path, query) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "give the campaign as ?id=ID",
+        );
+    };
+    campaign_page_of(state, viewer, account, param.id).await
+}
+
 async fn campaign_page(
     State(state): State<HttpState>,
     viewer: Viewer,
@@ -414,6 +438,15 @@ async fn campaign_page(
             "the campaign path is not valid UTF-8",
         );
     };
+    campaign_page_of(state, viewer, account, id).await
+}
+
+async fn campaign_page_of(
+    state: HttpState,
+    viewer: Viewer,
+    account: String,
+    id: String,
+) -> Response {
     let answer = match campaign_answer(&state, &account, &id, Utc::now()).await {
         Ok(answer) => answer,
         Err(error) => return failed(error),
