@@ -212,7 +212,9 @@ impl HttpSettings {
         }
         if let Some(url) = &self.external_url {
             if let Err(why) = external_origin(url) {
-                problems.push(format!("http.external_url: \"{url}\" {why}"));
+                // Shown with its userinfo password replaced: it may hold one.
+                let shown = super::url::redact_url(url);
+                problems.push(format!("http.external_url: \"{shown}\" {why}"));
             }
         }
         if self.session_ttl < MINUTE {
@@ -428,6 +430,19 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn an_external_url_with_credentials_is_refused_without_showing_the_password() {
+        let settings = HttpSettings {
+            external_url: Some("https://admin:Hunter2Password@watcher.example.com".into()),
+            ..HttpSettings::default()
+        };
+        let mut problems = Vec::new();
+        settings.check(&mut problems);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("must not hold credentials"), "{problems:?}");
+        assert!(!problems[0].contains("Hunter2"), "{problems:?}");
     }
 
     #[test]

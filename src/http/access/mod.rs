@@ -396,8 +396,8 @@ impl Access {
 
     /// A user's password: remembered if accepted lately, else one bcrypt check
     /// (at most [`CONCURRENT_CHECKS`] at once, off the async threads). An unknown
-    /// user costs the same check, against another user's hash, so the answer's
-    /// timing does not tell which names exist.
+    /// user costs the same check, against the hash of the highest cost, so
+    /// the answer's timing does not tell which names exist.
     async fn check_password(&self, client: IpAddr, user: &str, password: &str) -> Verdict {
         // Held back before the remembered credentials: a hold that let the
         // right password through uncounted would let guessing go on.
@@ -418,10 +418,7 @@ impl Access {
         let rules = self.rules();
         let (hash, role) = match rules.users.get(user) {
             Some(known) => (known.hash.clone(), Some(known.role)),
-            None => match rules.users.values().next() {
-                Some(decoy) => (decoy.hash.clone(), None),
-                None => (Secret::new(String::new()), None),
-            },
+            None => (decoy_hash(rules.users.values().map(|user| &user.hash)), None),
         };
         let password = password.to_string();
         let matched = if hash.expose().is_empty() {
@@ -460,6 +457,22 @@ impl Access {
         tracing::warn!(client = %client, "http: login refused: too many failed logins for one user name from {client}'s network; it may try again in {}s", wait.as_secs());
         Verdict::HeldBack(wait)
     }
+}
+
+/// The cost of a bcrypt hash (`$2b$12$...` is 12); 0 when it is not one.
+fn bcrypt_cost(hash: &str) -> u32 {
+    hash.parse::<bcrypt::HashParts>()
+        .map_or(0, |parts| parts.get_cost())
+}
+
+/// The hash an unknown user name is checked against: the costliest
+/// configured, so that no known name takes longer to refuse than an unknown
+/// one. Empty (no check) without users.
+fn decoy_hash<'a>(hashes: impl Iterator<Item = &'a Secret>) -> Secret {
+    hashes
+        .max_by_key(|hash| bcrypt_cost(hash.expose()))
+        .cloned()
+        .unwrap_or_else(|| Secret::new(String::new()))
 }
 
 /// A refusal in one sentence: JSON `{"error": ...}` for the API, text otherwise.

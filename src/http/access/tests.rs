@@ -290,3 +290,20 @@ async fn a_handler_outside_the_guard_refuses_rather_than_letting_anyone_in() {
         .unwrap();
     assert_eq!(answer.status(), 403);
 }
+
+#[test]
+fn an_unknown_name_is_checked_against_the_costliest_hash() {
+    let cheap = Secret::new(bcrypt::hash("a", 4).unwrap());
+    let dear = Secret::new(bcrypt::hash("b", 6).unwrap());
+    let middle = Secret::new(bcrypt::hash("c", 5).unwrap());
+    for order in [
+        vec![&cheap, &dear, &middle],
+        vec![&dear, &cheap],
+        vec![&middle, &cheap, &dear],
+    ] {
+        let decoy = decoy_hash(order.into_iter());
+        assert_eq!(bcrypt_cost(decoy.expose()), 6);
+    }
+    assert_eq!(bcrypt_cost("not a hash"), 0);
+    assert!(decoy_hash(std::iter::empty()).expose().is_empty());
+}
