@@ -49,11 +49,21 @@ where
 }
 
 async fn admit(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.rules().mode {
+    let static_asset = request.uri().path().starts_with("/assets/");
+    let mut response = match access.rules().mode {
         Mode::Closed => closed(&access, is_api(request.uri().path())),
         Mode::Open => admit_open(&access, request, next).await,
         Mode::Protected => admit_protected(&access, request, next).await,
+    };
+    // What a caller may see is for that caller only: no shared or browser
+    // cache keeps it past a logout. The stylesheet and script are the same
+    // for everyone.
+    if !static_asset {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    response
 }
 
 /// 403 on an exposed listener nobody is configured for.

@@ -307,3 +307,25 @@ fn an_unknown_name_is_checked_against_the_costliest_hash() {
     assert_eq!(bcrypt_cost("not a hash"), 0);
     assert!(decoy_hash(std::iter::empty()).expose().is_empty());
 }
+
+#[tokio::test]
+async fn guarded_answers_are_never_stored_by_a_cache() {
+    for with_users in [true, false] {
+        let (address, _) = serve(settings("127.0.0.1:9464", with_users)).await;
+        let page = client()
+            .get(format!("http://{address}/"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["cache-control"], "no-store", "{with_users}");
+        let refused = client()
+            .get(format!("http://{address}/"))
+            .bearer_auth("not-the-token-at-all-0000")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.headers()["cache-control"], "no-store", "{with_users}");
+    }
+}
