@@ -14,6 +14,11 @@ use crate::commit::{status_label, CampaignQuery, CampaignRow, LastEvent, STATUS_
 use crate::http::HttpState;
 use crate::route::silence::Silence;
 
+/// The longest search text `q`: far above any id or name searched for, far
+/// below the store's pattern limit (SQLite refuses LIKE patterns over 50,000
+/// bytes), so a long one is the caller's mistake (400), never the store's (503).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 /// The events a campaign's answer carries, newest first.
 pub const CAMPAIGN_EVENTS: u32 = 100;
 
@@ -42,6 +47,11 @@ impl CampaignParams {
                     STATUS_LABELS.join(", ")
                 )));
             }
+        }
+        if given(&self.q).is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(ApiError::BadRequest(format!(
+                "q is longer than {MAX_SEARCH_CHARS} characters; search for a shorter part of the id or name"
+            )));
         }
         let (page, per_page) = checked_page(self.page, self.per_page)?;
         Ok(CampaignQuery {
@@ -288,4 +298,25 @@ pub async fn one(
     Ok(Json(
         campaign_answer(&state, &account, &id, Utc::now()).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_text_past_the_documented_length_is_the_callers_mistake() {
+        let params = |q: String| CampaignParams {
+            q: Some(q),
+            ..CampaignParams::default()
+        };
+        let longest = params("é".repeat(MAX_SEARCH_CHARS)).query().unwrap();
+        assert_eq!(longest.text.map(|q| q.chars().count()), Some(MAX_SEARCH_CHARS));
+        for q in ["x".repeat(MAX_SEARCH_CHARS + 1), "%".repeat(60_000)] {
+            let Err(ApiError::BadRequest(sentence)) = params(q).query() else {
+                panic!("a long q is a 400");
+            };
+            assert!(sentence.contains("200 characters"), "{sentence}");
+        }
+    }
 }
