@@ -38,7 +38,9 @@ pub(super) async fn state(config: &Path, command: StateCommand) -> Result<(), Fa
                 BackupError::Store(_) | BackupError::Write { .. } | BackupError::Damaged { .. } => {
                     Failure::runtime(error)
                 }
-                BackupError::Postgres | BackupError::Exists(_) => Failure::usage(error),
+                BackupError::Postgres | BackupError::Exists(_) | BackupError::Link(_) => {
+                    Failure::usage(error)
+                }
             })?;
             println!(
                 "backed up {} to {} ({bytes} bytes, integrity checked)",
