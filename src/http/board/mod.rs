@@ -119,6 +119,16 @@ fn environment() -> &'static Environment<'static> {
     ENVIRONMENT.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // API text is shown as the escapes `text::terminal_lines` makes of its
+        // control characters and bidirectional overrides (which would reorder
+        // what a reader sees), then HTML-escaped; line breaks stay.
+        env.set_formatter(|out, state, value| match value.as_str() {
+            Some(text) if !value.is_safe() => {
+                let shown = Value::from(crate::text::terminal_lines(text));
+                minijinja::escape_formatter(out, state, &shown)
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        });
         env.add_filter("when", when);
         env.add_filter("badge", badge);
         env.add_filter("urlpart", |text: String| {
