@@ -11,14 +11,15 @@ use super::dialect::{millis, Backend, Dialect};
 use super::{Store, StoreError};
 use crate::event::DEFAULT_ACCOUNT;
 
-/// Every table with an `account` column (schema version 7).
-const ACCOUNT_TABLES: [&str; 6] = [
+/// Every table with an `account` column (schema versions 7 and 9).
+const ACCOUNT_TABLES: [&str; 7] = [
     "campaign_state",
     "campaign_seen",
     "reminders",
     "events",
     "silences",
     "account_health",
+    "audit",
 ];
 
 pub const ACCOUNT_RENAME: &str = "account.rename";

@@ -469,7 +469,14 @@ async fn campaign_page_of(
         Ok(events) => events,
         Err(response) => return *response,
     };
-    let audit = match campaign_audit(&state, &answer.campaign.id, &answer.campaign.name).await {
+    let audit = match campaign_audit(
+        &state,
+        &answer.campaign.account,
+        &answer.campaign.id,
+        &answer.campaign.name,
+    )
+    .await
+    {
         Ok(audit) => audit,
         Err(error) => return failed(error),
     };
@@ -548,6 +555,7 @@ const CAMPAIGN_AUDIT_SCAN: u32 = 1000;
 /// matcher matches it, replays of its events.
 async fn campaign_audit(
     state: &HttpState,
+    account: &str,
     id: &str,
     name: &str,
 ) -> Result<Vec<crate::commit::AuditRecord>, ApiError> {
@@ -556,12 +564,7 @@ async fn campaign_audit(
         .audit_log(DateTime::<Utc>::MIN_UTC, CAMPAIGN_AUDIT_SCAN)
         .await?
         .into_iter()
-        .filter(|record| {
-            record
-                .campaign
-                .as_deref()
-                .is_some_and(|pattern| crate::route::silence::campaign_matches(pattern, id, name))
-        })
+        .filter(|record| record.concerns(account, id, name))
         .collect())
 }
 
