@@ -176,6 +176,7 @@ on_both!(
     the_commit_marker_moves_with_commits_deliveries_and_silences,
     each_action_is_recorded_with_who_and_what,
     audit_records_carry_their_account,
+    the_record_of_a_silence_in_force_outlives_the_retention,
     a_version_5_store_gains_the_audit_log,
     one_campaign_id_in_two_accounts_is_two_campaigns,
     an_account_is_renamed_with_every_row_or_not_at_all,
@@ -1522,6 +1523,7 @@ mod full_disk;
 use audit::{
     a_version_5_store_gains_the_audit_log, audit_records_carry_their_account,
     each_action_is_recorded_with_who_and_what,
+    the_record_of_a_silence_in_force_outlives_the_retention,
 };
 mod retention;
 use board::{

@@ -171,6 +171,54 @@ pub(super) async fn audit_records_carry_their_account(kind: Kind) {
     assert!(concerning("default", "camp_1").iter().all(Option::is_none));
 }
 
+/// The retention keeps the record of a silence as long as the silence: one
+/// still in force keeps who made it, however long ago that was.
+pub(super) async fn the_record_of_a_silence_in_force_outlives_the_retention(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let day = TimeDelta::days(1);
+    let ops = Actor {
+        name: "alice".into(),
+        via: "cli",
+    };
+    let long = store
+        .create_silence(
+            &ops,
+            "camp_long",
+            None,
+            None,
+            "r",
+            t0() - day * 10,
+            t0() + day,
+        )
+        .await
+        .unwrap();
+    store
+        .create_silence(
+            &ops,
+            "camp_over",
+            None,
+            None,
+            "r",
+            t0() - day * 10,
+            t0() - day * 9,
+        )
+        .await
+        .unwrap();
+    store
+        .prune(t0() - day, 100, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let kept: Vec<Option<String>> = store
+        .audit_log(DateTime::<Utc>::MIN_UTC, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.campaign)
+        .collect();
+    assert_eq!(kept, [Some("camp_long".to_string())]);
+    assert_eq!(store.silences(t0(), false).await.unwrap(), [long]);
+}
+
 /// The release at schema version 5 wrote these stores (tests/fixtures/v5):
 /// opened by this one they gain the audit table, keep their silence, and its
 /// end is recorded.
