@@ -35,6 +35,8 @@ pub enum RenameError {
         "the store already has campaigns of account \"{0}\": a rename never merges two accounts"
     )]
     Taken(String),
+    #[error("a watcher is leading on this database (it holds the leader lock): stop every replica first, then rename the account")]
+    LeaderLive,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +68,10 @@ impl Store {
         const COUNT: &str = "SELECT COUNT(*) AS n FROM campaign_state WHERE account = $1";
         let moved: i64 = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::from)?;
+            if !pool.fence_out_leader(&mut tx).await? {
+                tx.rollback().await.map_err(StoreError::from)?;
+                return Err(RenameError::LeaderLive);
+            }
             let taken: i64 = sqlx::query(COUNT)
                 .bind(to)
                 .fetch_one(&mut *tx)

@@ -657,6 +657,46 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
 /// `state rename-account`: every row of the account moves in one
 /// transaction and is audited; `default`, an unknown account and a name in
 /// use are refused and change nothing.
+/// A rename beside a leading watcher would race its writes under the old
+/// name: while any session holds the leader lock it is refused, moving nothing.
+#[tokio::test]
+async fn a_rename_is_refused_while_a_watcher_leads_on_postgres() {
+    let db = ScratchDatabase::create().await;
+    let store = Store::open(db.url()).await.unwrap();
+    let acme = store.for_account("acme");
+    acme.commit_cycle(&cycle(&[("evt_acme", &["hook"])]))
+        .await
+        .unwrap();
+    let mut leader = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+        .await
+        .unwrap();
+    let (class, object) = crate::commit::LOCK_KEY;
+    sqlx::query("SELECT pg_advisory_lock($1, $2)")
+        .bind(class)
+        .bind(object)
+        .execute(&mut leader)
+        .await
+        .unwrap();
+    let refused = store.rename_account(&ops(), "acme", "emea", t0()).await;
+    assert!(
+        matches!(refused, Err(RenameError::LeaderLive)),
+        "{refused:?}"
+    );
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("stop every replica"));
+    assert_eq!(store.stored_accounts().await.unwrap(), ["acme"]);
+    sqlx::Connection::close(leader).await.unwrap();
+    assert!(
+        store
+            .rename_account(&ops(), "acme", "emea", t0())
+            .await
+            .unwrap()
+            > 0
+    );
+}
+
 async fn an_account_is_renamed_with_every_row_or_not_at_all(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let acme = store.for_account("acme");
