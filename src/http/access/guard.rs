@@ -17,7 +17,7 @@ use super::origin::{
     changes_state, cookie, from_a_browser, host_is_local, provenance, set_cookie, Mode, Provenance,
 };
 use super::sessions::random_token;
-use super::{is_api, locked, refusal, same_token, Access, Verdict, Via, Viewer};
+use super::{is_api, locked, refusal, same_token, Access, SessionAlive, Verdict, Via, Viewer};
 use super::{CSRF_FIELD, CSRF_HEADER};
 
 /// A form body read for its CSRF token is at most this long.
@@ -150,7 +150,8 @@ pub(super) fn client_of(request: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
-async fn admit_protected(access: &Access, request: Request, next: Next) -> Response {
+async fn admit_protected(access: &Arc<Access>, request: Request, next: Next) -> Response {
+    let mut alive = None;
     let client = client_of(&request);
     let json = is_api(request.uri().path());
     let viewer = match authorization(request.headers()) {
@@ -183,20 +184,29 @@ async fn admit_protected(access: &Access, request: Request, next: Next) -> Respo
         }
         Some(Presented::Malformed) => return unauthenticated(&request, true),
         None => {
-            let session = cookie(request.headers(), access.rules().session_cookie())
-                .and_then(|id| locked(&access.sessions).find(Instant::now(), id));
-            match session {
-                Some(session) => Viewer {
-                    user: Some(session.user),
-                    role: session.role,
-                    via: Via::Session,
-                    csrf: Some(session.csrf),
-                },
-                None => return unauthenticated(&request, false),
+            let id = cookie(request.headers(), access.rules().session_cookie());
+            let session = id.and_then(|id| locked(&access.sessions).find(Instant::now(), id));
+            match (session, id) {
+                (Some(session), Some(id)) => {
+                    alive = Some(SessionAlive {
+                        access: access.clone(),
+                        id: id.to_string(),
+                    });
+                    Viewer {
+                        user: Some(session.user),
+                        role: session.role,
+                        via: Via::Session,
+                        csrf: Some(session.csrf),
+                    }
+                }
+                _ => return unauthenticated(&request, false),
             }
         }
     };
     let mut request = request;
+    if let Some(alive) = alive {
+        request.extensions_mut().insert(alive);
+    }
     if changes_state(request.method()) {
         if viewer.via == Via::Session {
             request = match check_browser_write(access, request, viewer.csrf.as_deref()).await {

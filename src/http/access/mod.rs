@@ -51,6 +51,30 @@ const CONCURRENT_CHECKS: usize = 2;
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// Whether the browser session a request came with is still open (not
+/// logged out, expired or ended by a reload): a long-lived stream asks it
+/// before each event and ends once it is not. Put in the request's extensions
+/// by [`guard`] for session callers only.
+#[derive(Clone)]
+pub struct SessionAlive {
+    access: Arc<Access>,
+    id: String,
+}
+
+impl SessionAlive {
+    pub fn alive(&self) -> bool {
+        locked(&self.access.sessions)
+            .find(Instant::now(), &self.id)
+            .is_some()
+    }
+}
+
+impl std::fmt::Debug for SessionAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionAlive")
+    }
+}
+
 /// Who is calling, for the handlers behind [`guard`] (an axum extractor).
 #[derive(Debug, Clone)]
 pub struct Viewer {
@@ -418,7 +442,10 @@ impl Access {
         let rules = self.rules();
         let (hash, role) = match rules.users.get(user) {
             Some(known) => (known.hash.clone(), Some(known.role)),
-            None => (decoy_hash(rules.users.values().map(|user| &user.hash)), None),
+            None => (
+                decoy_hash(rules.users.values().map(|user| &user.hash)),
+                None,
+            ),
         };
         let password = password.to_string();
         let matched = if hash.expose().is_empty() {
