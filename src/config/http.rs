@@ -441,7 +441,10 @@ mod tests {
         let mut problems = Vec::new();
         settings.check(&mut problems);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("must not hold credentials"), "{problems:?}");
+        assert!(
+            problems[0].contains("must not hold credentials"),
+            "{problems:?}"
+        );
         assert!(!problems[0].contains("Hunter2"), "{problems:?}");
     }
 

@@ -311,7 +311,10 @@ mod tests {
             ..CampaignParams::default()
         };
         let longest = params("é".repeat(MAX_SEARCH_CHARS)).query().unwrap();
-        assert_eq!(longest.text.map(|q| q.chars().count()), Some(MAX_SEARCH_CHARS));
+        assert_eq!(
+            longest.text.map(|q| q.chars().count()),
+            Some(MAX_SEARCH_CHARS)
+        );
         for q in ["x".repeat(MAX_SEARCH_CHARS + 1), "%".repeat(60_000)] {
             let Err(ApiError::BadRequest(sentence)) = params(q).query() else {
                 panic!("a long q is a 400");
