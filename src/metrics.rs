@@ -285,7 +285,7 @@ impl Metrics {
         let connections_refused = Family::<RefusedConnectionLabels, Counter>::default();
         registry.register(
             "campaign_watcher_http_connections_refused",
-            "Connections closed unserved: their client address had http.max_connections_per_client open (per_client), or every slot was taken (full)",
+            "Connections not served in full: their client address had http.max_connections_per_client open (per_client: probes only, or closed), or every slot was taken (full: closed)",
             connections_refused.clone(),
         );
         let store_pruned = Family::<TableLabels, Counter>::default();

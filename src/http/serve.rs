@@ -10,10 +10,10 @@
 //!   header timeout, then closes. Past both, a new connection is closed at once,
 //!   so the descriptors stay bounded whatever the peers do.
 //! - One client address holds at most [`Limits::per_client`] connections
-//!   (`http.max_connections_per_client`), probes included: past it, its new
-//!   connection is closed at once, so one client's sockets cannot take the
-//!   board and the API from everyone else. Each refusal is counted in
-//!   `/metrics` with its reason.
+//!   (`http.max_connections_per_client`) of the board and the API: past it,
+//!   its new connection gets only the probe reserve (or is closed when that is
+//!   taken), so one client's sockets cannot take the board and the API from
+//!   everyone else. Each such connection is counted in `/metrics`.
 //! - A request is answered within [`REQUEST_TIMEOUT`] or gets a 503.
 //!
 //! Long-lived streams (server-sent events, which a later board adds) are the
@@ -229,13 +229,19 @@ pub async fn serve_connections(
                 continue;
             }
         };
-        let Some(slot) = per_client.try_take(client_address(peer), limits.per_client) else {
-            tracing::debug!(client = %peer.ip(), "http: this client holds http.max_connections_per_client connections; closing its new one");
+        // A client past its share may still reach the probe reserve (a probe
+        // from the same address as the hog still answers), never a slot of
+        // the board and the API.
+        let slot = per_client.try_take(client_address(peer), limits.per_client);
+        if slot.is_none() {
+            tracing::debug!(client = %peer.ip(), "http: this client holds http.max_connections_per_client connections; its new one may only ask a probe");
             metrics.record_connection_refused("per_client");
-            drop(stream);
-            continue;
+        }
+        let served_permit = match slot {
+            Some(_) => served.clone().try_acquire_owned().ok(),
+            None => None,
         };
-        let admission = if let Ok(permit) = served.clone().try_acquire_owned() {
+        let admission = if let Some(permit) = served_permit {
             Admission::Served(permit)
         } else if let Ok(permit) = reserved.clone().try_acquire_owned() {
             Admission::ProbeOnly(permit)
@@ -501,15 +507,17 @@ mod tests {
             stream.write_all(b"GET /he").await.unwrap();
             hog.push(stream);
         }
-        // ...its third is closed at once (connections are taken in order)...
+        // ...its third gets only the probes (connections are taken in order)...
         let mut third = connect_from("127.0.0.2", address).await;
-        let _ = third.write_all(GET_HEALTHZ).await;
-        assert_eq!(
-            read_to_close(&mut third, Duration::from_secs(5))
-                .await
-                .as_deref(),
-            Some("")
-        );
+        third
+            .write_all(b"GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut third, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("every connection is busy"), "{answer}");
         // ...while another address is served in full, the API included.
         let mut other = connect_from("127.0.0.3", address).await;
         other
@@ -529,35 +537,32 @@ mod tests {
             ),
             "{text}"
         );
-        // A closed connection frees its place.
+        // A closed connection frees its place for the board and the API.
         drop(hog.pop());
-        let mut again = connect_from("127.0.0.2", address).await;
-        again
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let answer = eventually_served(&mut again, address).await;
+        let answer = eventually_served(address).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
-    /// The answer on `stream`, connecting again while the server has not yet
-    /// seen an earlier connection of the same client close.
-    async fn eventually_served(stream: &mut TcpStream, address: std::net::SocketAddr) -> String {
-        let mut answer = read_to_close(stream, Duration::from_secs(5))
-            .await
-            .unwrap_or_default();
-        while answer.is_empty() {
-            tokio::task::yield_now().await;
+    /// The API's answer to the hog's address, asked again while the server has
+    /// not yet seen its earlier connection close (it is then a 503 from the
+    /// probe reserve).
+    async fn eventually_served(address: std::net::SocketAddr) -> String {
+        loop {
             let mut retry = connect_from("127.0.0.2", address).await;
             retry
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .write_all(
+                    b"GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                )
                 .await
                 .unwrap();
-            answer = read_to_close(&mut retry, Duration::from_secs(5))
+            let answer = read_to_close(&mut retry, Duration::from_secs(5))
                 .await
                 .unwrap_or_default();
+            if answer.starts_with("HTTP/1.1 200") {
+                return answer;
+            }
+            tokio::task::yield_now().await;
         }
-        answer
     }
 
     #[test]
