@@ -134,6 +134,12 @@ struct PasswordCheckLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedConnectionLabels {
+    /// "per_client": its address had its share open; "full": every slot was taken.
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -178,6 +184,7 @@ struct Families {
     leader: Gauge,
     password_checks: Family<PasswordCheckLabels, Counter>,
     logins_held_back: Counter,
+    connections_refused: Family<RefusedConnectionLabels, Counter>,
     store_pruned: Family<TableLabels, Counter>,
     store_size: Gauge,
     oldest_event_age: Gauge,
@@ -308,6 +315,12 @@ impl Metrics {
             "Logins refused unchecked because their address failed too often",
             logins_held_back.clone(),
         );
+        let connections_refused = Family::<RefusedConnectionLabels, Counter>::default();
+        registry.register(
+            "campaign_watcher_http_connections_refused",
+            "Connections not served in full: their client address had http.max_connections_per_client open (per_client: probes only, or closed), or every slot was taken (full: closed)",
+            connections_refused.clone(),
+        );
         let store_pruned = Family::<TableLabels, Counter>::default();
         registry.register(
             "campaign_watcher_store_pruned_rows",
@@ -435,6 +448,7 @@ impl Metrics {
                 leader,
                 password_checks,
                 logins_held_back,
+                connections_refused,
                 store_pruned,
                 store_size,
                 oldest_event_age,
@@ -642,6 +656,14 @@ impl Metrics {
     /// A login refused without a check: its address failed too often.
     pub fn record_login_held_back(&self) {
         self.inner.logins_held_back.inc();
+    }
+
+    /// A connection closed unserved: `per_client` or `full`.
+    pub fn record_connection_refused(&self, reason: &'static str) {
+        self.inner
+            .connections_refused
+            .get_or_create(&RefusedConnectionLabels { reason })
+            .inc();
     }
 
     /// 1 while this process polls and sends.

@@ -134,7 +134,7 @@ pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<()
                     "warning: no watched campaign matches \"{campaign}\" (of {seen} the watcher has seen); check the id or name"
                 ));
             }
-            if account.is_none() && crate::route::silence::matches_every_campaign(&campaign) {
+            if crate::route::silence::matches_everything(&campaign, account.as_deref(), &known) {
                 // The CLI is the local operator's, as `silence add --campaign '*'`
                 // always was: said, not refused (the board and the API ask for a
                 // confirmation instead).

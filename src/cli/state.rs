@@ -38,7 +38,9 @@ pub(super) async fn state(config: &Path, command: StateCommand) -> Result<(), Fa
                 BackupError::Store(_) | BackupError::Write { .. } | BackupError::Damaged { .. } => {
                     Failure::runtime(error)
                 }
-                BackupError::Postgres | BackupError::Exists(_) => Failure::usage(error),
+                BackupError::Postgres | BackupError::Exists(_) | BackupError::Link(_) => {
+                    Failure::usage(error)
+                }
             })?;
             println!(
                 "backed up {} to {} ({bytes} bytes, integrity checked)",
@@ -51,6 +53,17 @@ pub(super) async fn state(config: &Path, command: StateCommand) -> Result<(), Fa
             if let Some(problem) = crate::config::account_name_problem(&new) {
                 return Err(Failure::usage(format!("NEW: {problem}")));
             }
+            // The state file's lock, as `run` and `once` take it: a rename
+            // beside a live watcher would race its writes under the old name.
+            let settings = crate::config::Settings::load(config)?;
+            let _one_watcher = crate::commit::StateLock::acquire(&settings.state.url)
+                .map_err(|error| match error {
+                    crate::commit::StateLockError::Held { lock_file } => Failure::usage(format!(
+                        "a watcher (run or once) is active on this state file (it holds the lock {}): stop it first, then rename the account",
+                        lock_file.display()
+                    )),
+                    unusable => Failure::usage(unusable),
+                })?;
             let store = open_store(config).await?;
             let actor = super::store_access::cli_actor(author);
             let moved = store

@@ -20,6 +20,8 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 /// against an offline attack on a leaked hash (warned, not refused).
 pub const MIN_RECOMMENDED_COST: u32 = 10;
 const MINUTE: Duration = Duration::from_secs(60);
+/// The largest `max_connections_per_client` (the listener serves at most 4096).
+const MOST_CONNECTIONS_PER_CLIENT: usize = 4096;
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +43,11 @@ pub struct HttpSettings {
     /// Tokens for scripts (`Authorization: Bearer`), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tokens: BTreeMap<String, TokenSettings>,
+    /// Connections one client address may hold open at once (default 32, at
+    /// most half the listener's bound). Behind a proxy every client shares
+    /// the proxy's address: set it above the proxy's connection pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_client: Option<usize>,
 }
 
 /// `[http.users.NAME]`
@@ -127,6 +134,7 @@ impl Default for HttpSettings {
             session_ttl: default_session_ttl(),
             users: BTreeMap::new(),
             tokens: BTreeMap::new(),
+            max_connections_per_client: None,
         }
     }
 }
@@ -204,7 +212,9 @@ impl HttpSettings {
         }
         if let Some(url) = &self.external_url {
             if let Err(why) = external_origin(url) {
-                problems.push(format!("http.external_url: \"{url}\" {why}"));
+                // Shown with its userinfo password replaced: it may hold one.
+                let shown = super::url::redact_url(url);
+                problems.push(format!("http.external_url: \"{shown}\" {why}"));
             }
         }
         if self.session_ttl < MINUTE {
@@ -219,6 +229,13 @@ impl HttpSettings {
                 self.session_ttl,
                 MINUTE..=WEEK,
             );
+        }
+        if let Some(count) = self.max_connections_per_client {
+            if !(1..=MOST_CONNECTIONS_PER_CLIENT).contains(&count) {
+                problems.push(format!(
+                    "http.max_connections_per_client: {count} is outside 1..={MOST_CONNECTIONS_PER_CLIENT}"
+                ));
+            }
         }
         for (name, user) in &self.users {
             let at = format!("http.users.{name}");
@@ -413,6 +430,22 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn an_external_url_with_credentials_is_refused_without_showing_the_password() {
+        let settings = HttpSettings {
+            external_url: Some("https://admin:Hunter2Password@watcher.example.com".into()),
+            ..HttpSettings::default()
+        };
+        let mut problems = Vec::new();
+        settings.check(&mut problems);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("must not hold credentials"),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("Hunter2"), "{problems:?}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use super::chat::severities;
 use super::target::{answered, outcome_for_status, Target};
 use super::{DeliverError, SendOutcome, SeverityMap};
 use crate::event::{Event, EventType};
+use crate::outbound::Scrubber;
 use crate::route::condition::{transitions, Transition};
 
 mod settings;
@@ -48,7 +49,8 @@ const SHRINK: [(usize, usize); 5] = [
 
 pub struct HttpChannel {
     templates: RequestTemplates,
-    /// One per scheme, host and port the url templates render (seen at build).
+    /// One per scheme, host and port the url templates render with the real
+    /// secrets (seen at build): a secret may be part of the host.
     targets: Vec<Target>,
     content_type: HeaderValue,
     max_body_bytes: usize,
@@ -57,12 +59,15 @@ pub struct HttpChannel {
     secrets: BTreeMap<String, String>,
     /// The url came from `url_file`: `render` shows its host only.
     url_is_secret: bool,
+    /// Removes the secrets (and pieces of them) from every reason and detail.
+    scrubber: Scrubber,
 }
 
 impl std::fmt::Debug for HttpChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A target's host may hold a secret.
         f.debug_struct("HttpChannel")
-            .field("targets", &self.targets)
+            .field("targets", &self.targets.len())
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -213,20 +218,74 @@ fn to_request(rendered: RenderedRequest, place: Place) -> Result<Request, String
     })
 }
 
+/// A whole path segment of the rendered `url` that is `.` or `..` once
+/// percent-decoded: URL parsing resolves it (`%2e%2e` too), so the request
+/// would leave the path the template wrote. Encoding cannot prevent it.
+fn dot_segment(url: &str) -> Option<&'static str> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .split_once('/')
+        .map_or("", |(_, path)| path);
+    path.split(['/', '\\']).find_map(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        match decoded.as_ref() {
+            "." => Some("."),
+            ".." => Some(".."),
+            _ => None,
+        }
+    })
+}
+
 /// `scheme://host:port` of a URL, the key its client is found by.
 fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// A stand-in for each secret, for checks and `render`: only letters, digits
-/// and `_`, so it is escaped nowhere and found again after rendering.
+/// A stand-in for each secret, for checks and `render`: only lower-case
+/// letters, digits and `_`, so it is escaped nowhere, survives a URL host
+/// (which is lower-cased) and is found again after rendering.
 fn stand_ins(names: impl IntoIterator<Item = String>) -> BTreeMap<String, String> {
     names
         .into_iter()
         .map(|name| {
-            let stand_in = format!("SECRETSTANDIN_{name}_END");
+            let stand_in = format!("secretstandin_{}_end", name.to_ascii_lowercase());
             (name, stand_in)
         })
+        .collect()
+}
+
+/// `text` with every secret value shown as `<secret NAME>`: as written,
+/// lower-cased (a URL host) and percent-encoded (a URL).
+fn name_secrets(text: &str, secrets: &BTreeMap<String, String>) -> String {
+    let mut spellings: Vec<(String, &str)> = Vec::new();
+    for (name, value) in secrets.iter().filter(|(_, value)| !value.is_empty()) {
+        let encoded = crate::text::url_component(value);
+        for spelling in [
+            value.clone(),
+            value.to_lowercase(),
+            encoded.to_lowercase(),
+            encoded,
+        ] {
+            spellings.push((spelling, name));
+        }
+    }
+    // The longest first: a secret containing another is named whole.
+    spellings.sort_by_key(|(spelling, _)| std::cmp::Reverse(spelling.len()));
+    spellings
+        .into_iter()
+        .fold(text.to_string(), |text, (spelling, name)| {
+            text.replace(&spelling, &format!("<secret {name}>"))
+        })
+}
+
+/// Every spelling of the secrets that may reach an error text, for a [`Scrubber`].
+fn scrubbed_spellings(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|value| [value.clone(), value.to_lowercase()])
         .collect()
 }
 
@@ -308,20 +367,42 @@ fn compile(settings: &HttpChannelSettings) -> Result<RequestTemplates, Vec<Strin
     .map_err(|errors| errors.into_iter().map(|e| e.to_string()).collect())
 }
 
+/// Stand-ins for every configured secret, read or not.
+fn settings_stand_ins(settings: &HttpChannelSettings) -> BTreeMap<String, String> {
+    stand_ins(
+        settings
+            .secrets
+            .keys()
+            .chain(settings.secret_files.keys())
+            .cloned(),
+    )
+}
+
+/// The secrets' real values, when every one configured has been read.
+fn real_secrets(settings: &HttpChannelSettings) -> Option<BTreeMap<String, String>> {
+    let complete = settings
+        .secret_files
+        .keys()
+        .all(|name| settings.secrets.contains_key(name));
+    complete.then(|| {
+        settings
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.clone(), value.expose().to_string()))
+            .collect()
+    })
+}
+
 /// Renders every template against a sample of every event type (each
 /// problem once, naming its key and line) and returns the origin each url
-/// rendered to. Used by `check` (at load) and by the build.
+/// rendered to, with `secrets` (stand-ins for the checks, the real values
+/// for the hosts the channel sends to). Used by `check` (at load) and by the build.
 fn rendered_origins(
     settings: &HttpChannelSettings,
     templates: &RequestTemplates,
+    secrets: &BTreeMap<String, String>,
 ) -> Result<Vec<Url>, Vec<String>> {
     let at = chrono::DateTime::from_timestamp(1_764_148_502, 0).unwrap_or_default();
-    let names = settings
-        .secrets
-        .keys()
-        .chain(settings.secret_files.keys())
-        .cloned();
-    let secrets = stand_ins(names);
     let severities = SeverityMap::parse(settings.severity.as_ref()).unwrap_or_default();
     let place = Place::for_body(settings.content_type());
     let mut problems = Vec::new();
@@ -334,7 +415,7 @@ fn rendered_origins(
             .into_iter()
             .enumerate()
         {
-            let (variant, context) = facts(&sample, "check", &severities, &secrets, shrink);
+            let (variant, context) = facts(&sample, "check", &severities, secrets, shrink);
             let outcome = templates
                 .render(variant, &context)
                 .map_err(|e| e.to_string())
@@ -389,6 +470,13 @@ fn rendered_origins(
     }
 }
 
+fn named_problems(problems: Vec<String>, secrets: &BTreeMap<String, String>) -> Vec<String> {
+    problems
+        .iter()
+        .map(|problem| name_secrets(problem, secrets))
+        .collect()
+}
+
 /// Every template problem of `settings`, each starting with its key, and
 /// the destination rule for every host the url renders to.
 pub(super) fn check_templates(settings: &HttpChannelSettings) -> Result<(), Vec<String>> {
@@ -397,12 +485,25 @@ pub(super) fn check_templates(settings: &HttpChannelSettings) -> Result<(), Vec<
         return Err(missing);
     }
     let templates = compile(settings)?;
-    let origins = rendered_origins(settings, &templates)?;
+    let stand_ins = settings_stand_ins(settings);
+    let origins = rendered_origins(settings, &templates, &stand_ins)?;
+    // The hosts really sent to: a secret may be (part of) the host.
+    let (origins, secrets) = match real_secrets(settings) {
+        Some(secrets) => (
+            rendered_origins(settings, &templates, &secrets)
+                .map_err(|problems| named_problems(problems, &secrets))?,
+            secrets,
+        ),
+        None => (origins, stand_ins.clone()),
+    };
     let refused: Vec<String> = origins
         .iter()
         .filter(|_| !settings.allow_link_local)
         .filter_map(|url| crate::outbound::check_destination(url).err())
-        .map(|blocked| format!("url: {blocked}"))
+        .map(|blocked| {
+            let text = name_secrets(&format!("url: {blocked}"), &secrets);
+            show_stand_ins(&text, &stand_ins)
+        })
         .collect();
     if refused.is_empty() {
         Ok(())
@@ -422,27 +523,28 @@ impl HttpChannel {
             reason,
         };
         let templates = compile(settings).map_err(|problems| invalid(problems.join("; ")))?;
-        let origins = rendered_origins(settings, &templates)
+        rendered_origins(settings, &templates, &settings_stand_ins(settings))
             .map_err(|problems| invalid(problems.join("; ")))?;
         let secrets: BTreeMap<String, String> = settings
             .secrets
             .iter()
             .map(|(name, value)| (name.clone(), value.expose().to_string()))
             .collect();
+        let origins = rendered_origins(settings, &templates, &secrets)
+            .map_err(|problems| invalid(named_problems(problems, &secrets).join("; ")))?;
         // The secrets, and all of a url read from url_file.
-        let scrubbed = settings.secrets();
+        let scrubbed = scrubbed_spellings(&settings.secrets());
         let exposed: Vec<&str> = scrubbed.iter().map(String::as_str).collect();
         let mut targets = Vec::new();
         for url in origins {
-            targets.push(
-                Target::new(
-                    name,
-                    url.as_str(),
-                    context.shared.timeout,
-                    settings.allow_link_local,
-                )?
-                .scrubbing(&exposed),
-            );
+            let target = Target::new(
+                name,
+                url.as_str(),
+                context.shared.timeout,
+                settings.allow_link_local,
+            )
+            .map_err(|error| invalid(name_secrets(&error.to_string(), &secrets)))?;
+            targets.push(target.scrubbing(&exposed));
         }
         let content_type = HeaderValue::from_str(settings.content_type())
             .map_err(|_| invalid("`content_type` is not a header value".into()))?;
@@ -455,6 +557,7 @@ impl HttpChannel {
             instance: context.instance.to_string(),
             secrets,
             url_is_secret: settings.url_file.is_some(),
+            scrubber: Scrubber::new(scrubbed),
         })
     }
 
@@ -477,6 +580,12 @@ impl HttpChannel {
                 .templates
                 .render(variant, &context)
                 .map_err(|e| e.to_string())?;
+            if let Some(segment) = dot_segment(&rendered.url) {
+                return Err(format!(
+                    "{}: renders a path segment \"{segment}\" for this event (a campaign id of . or .. printed as a segment), which would leave the url's path; this event cannot be sent with this template: put the id in the query instead",
+                    self.templates.url_key(variant)
+                ));
+            }
             let request = to_request(rendered, self.body_place())?;
             last_size = request.body.as_ref().map_or(0, String::len);
             if last_size <= self.max_body_bytes {
@@ -499,11 +608,12 @@ impl HttpChannel {
     /// What `render` shows of a URL: all of it with secrets as `<secret NAME>`,
     /// or only its host when the URL came from `url_file`.
     fn shown_url(&self, url: &Url, stand_ins: &BTreeMap<String, String>) -> String {
-        if self.url_is_secret {
+        let shown = if self.url_is_secret {
             crate::outbound::shown_url(url.as_str())
         } else {
-            show_stand_ins(url.as_str(), stand_ins)
-        }
+            url.to_string()
+        };
+        show_stand_ins(&shown, stand_ins)
     }
 }
 
@@ -549,11 +659,33 @@ impl Deliver for HttpChannel {
     }
 
     async fn send(&self, event: &Event) -> SendOutcome {
+        match self.send_unscrubbed(event).await {
+            SendOutcome::Delivered { detail } => SendOutcome::Delivered {
+                detail: self.scrub(&detail),
+            },
+            SendOutcome::Retry {
+                reason,
+                retry_after,
+            } => SendOutcome::Retry {
+                reason: self.scrub(&reason),
+                retry_after,
+            },
+            SendOutcome::Permanent { reason } => SendOutcome::Permanent {
+                reason: self.scrub(&reason),
+            },
+        }
+    }
+}
+
+impl HttpChannel {
+    /// Every text of the outcome may name the host, which may hold a secret:
+    /// [`Deliver::send`] scrubs them all.
+    async fn send_unscrubbed(&self, event: &Event) -> SendOutcome {
         let (request, note) = match self.request(event, &self.secrets) {
             Ok(request) => request,
             Err(reason) => {
                 return SendOutcome::Permanent {
-                    reason: self.scrub(&format!("cannot build the request: {reason}")),
+                    reason: format!("cannot build the request: {reason}"),
                 }
             }
         };
@@ -590,14 +722,10 @@ impl Deliver for HttpChannel {
         }
         outcome_for_status(answer.status.as_u16(), reason, answer.retry_after)
     }
-}
 
-impl HttpChannel {
+    /// Secrets named (`<secret NAME>`), then any piece left removed.
     fn scrub(&self, text: &str) -> String {
-        match self.targets.first() {
-            Some(target) => target.scrub(text),
-            None => text.to_string(),
-        }
+        self.scrubber.scrub(&name_secrets(text, &self.secrets))
     }
 }
 

@@ -120,7 +120,8 @@ pub fn router(state: HttpState, live: live::Live) -> Router {
 
 /// Serve until `stop` is cancelled, within [`Limits::for_this_process`].
 pub fn serve(listener: TcpListener, state: HttpState, stop: CancellationToken) -> JoinHandle<()> {
-    serve_within(listener, state, Limits::for_this_process(), stop)
+    let limits = Limits::for_this_process().per_client(state.access.connections_per_client());
+    serve_within(listener, state, limits, stop)
 }
 
 /// [`serve`] within `limits`.
@@ -136,10 +137,12 @@ pub fn serve_within(
         .unwrap_or_default();
     tracing::info!(listen = %address, "http listening on {address} (/healthz /readyz /metrics, the board at / and the API at /api/v1)");
     let live = live::Live::start(state.store.clone(), &limits, stop.clone());
+    let metrics = state.metrics.clone();
     tokio::spawn(serve::serve_connections(
         listener,
         router(state, live),
         limits,
+        metrics,
         stop,
     ))
 }

@@ -9,6 +9,11 @@
 //!   answers `/healthz`, `/readyz` and `/metrics` only, once, with a shorter
 //!   header timeout, then closes. Past both, a new connection is closed at once,
 //!   so the descriptors stay bounded whatever the peers do.
+//! - One client address holds at most [`Limits::per_client`] connections
+//!   (`http.max_connections_per_client`) of the board and the API: past it,
+//!   its new connection gets only the probe reserve (or is closed when that is
+//!   taken), so one client's sockets cannot take the board and the API from
+//!   everyone else. Each such connection is counted in `/metrics`.
 //! - A request is answered within [`REQUEST_TIMEOUT`] or gets a 503.
 //!
 //! Long-lived streams (server-sent events, which a later board adds) are the
@@ -16,8 +21,9 @@
 //! `route_layer` in [`super::router`], and each open stream holds a
 //! [`StreamSlots`] permit, their own bound, so streams never take every connection.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
@@ -49,6 +55,8 @@ pub struct Limits {
     pub connections: usize,
     /// Connections past `connections` kept for one probe each.
     pub probe_reserve: usize,
+    /// Connections one client address may hold at once, whatever they ask for.
+    pub per_client: usize,
     /// Open long-lived streams (server-sent events), each also a connection.
     pub streams: usize,
     /// Time to send a request head, and between requests on a kept-alive connection.
@@ -63,6 +71,11 @@ impl Default for Limits {
         Self::for_descriptors(256)
     }
 }
+
+/// Connections one client address may hold by default (at most half of
+/// `connections`): a browser opens six per host, and a board in a few tabs
+/// one stream each.
+pub const DEFAULT_PER_CLIENT: usize = 32;
 
 /// Descriptors kept for the store, the deliveries and the API client.
 const DESCRIPTORS_KEPT: u64 = 128;
@@ -85,10 +98,19 @@ impl Limits {
         Self {
             connections,
             probe_reserve: 16,
+            per_client: DEFAULT_PER_CLIENT.min(connections / 2),
             streams: connections / 2,
             header_read_timeout: Duration::from_secs(10),
             probe_header_read_timeout: Duration::from_secs(2),
         }
+    }
+
+    /// These bounds with `configured` connections per client address, when set.
+    pub fn per_client(mut self, configured: Option<usize>) -> Self {
+        if let Some(count) = configured {
+            self.per_client = count.max(1);
+        }
+        self
     }
 
     /// Bounds for this process, after raising its soft descriptor limit
@@ -134,14 +156,62 @@ enum Admission {
     ProbeOnly(#[allow(dead_code)] OwnedSemaphorePermit),
 }
 
+/// Open connections per client address.
+#[derive(Clone, Default)]
+struct PerClient(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// One client's open connection; dropping it frees its place.
+struct ClientSlot {
+    table: PerClient,
+    client: IpAddr,
+}
+
+impl PerClient {
+    /// A place for one more connection of `client`, or `None` when it holds `most`.
+    fn try_take(&self, client: IpAddr, most: usize) -> Option<ClientSlot> {
+        let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let open = table.entry(client).or_default();
+        if *open >= most {
+            return None;
+        }
+        *open += 1;
+        Some(ClientSlot {
+            table: self.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut table = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = table.get_mut(&self.client) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                table.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// The address a peer is counted as: an IPv4-mapped IPv6 peer is its IPv4 one.
+fn client_address(peer: SocketAddr) -> IpAddr {
+    match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// Accept and serve until `stop` is cancelled; open connections then get
 /// [`CLOSE_GRACE`] to finish.
 pub async fn serve_connections(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    metrics: crate::metrics::Metrics,
     stop: CancellationToken,
 ) {
+    let per_client = PerClient::default();
     let served = Arc::new(Semaphore::new(limits.connections));
     let reserved = Arc::new(Semaphore::new(limits.probe_reserve));
     let probes = router.clone().layer(axum::middleware::from_fn(probes_only));
@@ -159,13 +229,26 @@ pub async fn serve_connections(
                 continue;
             }
         };
-        let admission = if let Ok(permit) = served.clone().try_acquire_owned() {
+        // A client past its share may still reach the probe reserve (a probe
+        // from the same address as the hog still answers), never a slot of
+        // the board and the API.
+        let slot = per_client.try_take(client_address(peer), limits.per_client);
+        if slot.is_none() {
+            tracing::debug!(client = %peer.ip(), "http: this client holds http.max_connections_per_client connections; its new one may only ask a probe");
+            metrics.record_connection_refused("per_client");
+        }
+        let served_permit = match slot {
+            Some(_) => served.clone().try_acquire_owned().ok(),
+            None => None,
+        };
+        let admission = if let Some(permit) = served_permit {
             Admission::Served(permit)
         } else if let Ok(permit) = reserved.clone().try_acquire_owned() {
             Admission::ProbeOnly(permit)
         } else {
             // Closing at once keeps the descriptor count bounded; the peer may retry.
             tracing::debug!("http: every connection slot is taken; closing a new connection");
+            metrics.record_connection_refused("full");
             drop(stream);
             continue;
         };
@@ -177,6 +260,7 @@ pub async fn serve_connections(
         tokio::spawn(async move {
             serve_one(stream, peer, router, keep_alive, header_timeout, stop).await;
             drop(admission);
+            drop(slot);
         });
     }
 }
@@ -250,6 +334,10 @@ mod tests {
     const GET_HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
     async fn spawn(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
+        spawn_counted(limits).await.0
+    }
+
+    async fn spawn_counted(limits: Limits) -> ((std::net::SocketAddr, CancellationToken), Metrics) {
         let metrics = Metrics::new();
         let state = HttpState {
             status: ServiceStatus::new(Duration::from_secs(60), false),
@@ -263,17 +351,19 @@ mod tests {
         let stop = CancellationToken::new();
         tokio::spawn(serve_connections(
             listener,
-            router(state, crate::http::live::Live::idle(&limits)),
+            router(state.clone(), crate::http::live::Live::idle(&limits)),
             limits,
+            state.metrics.clone(),
             stop.clone(),
         ));
-        (address, stop)
+        ((address, stop), state.metrics)
     }
 
     fn tight() -> Limits {
         Limits {
             connections: 2,
             probe_reserve: 1,
+            per_client: 8,
             streams: 1,
             header_read_timeout: Duration::from_millis(300),
             probe_header_read_timeout: Duration::from_millis(300),
@@ -307,7 +397,10 @@ mod tests {
                 "{descriptors}"
             );
             assert_eq!(limits.probe_reserve, 16);
+            assert_eq!(limits.per_client, DEFAULT_PER_CLIENT.min(connections / 2));
         }
+        assert_eq!(Limits::default().per_client(Some(3)).per_client, 3);
+        assert_eq!(Limits::default().per_client(None).per_client, 32);
         assert_eq!(Limits::default().connections, 64);
         // Raised towards the hard limit: never below what the process had.
         let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
@@ -389,6 +482,87 @@ mod tests {
                 .as_deref(),
             Some("")
         );
+    }
+
+    async fn connect_from(source: &str, address: std::net::SocketAddr) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        socket.connect(address).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_client_address_holds_its_share_and_the_others_are_still_served() {
+        let ((address, _stop), metrics) = spawn_counted(Limits {
+            connections: 8,
+            per_client: 2,
+            header_read_timeout: Duration::from_secs(30),
+            probe_header_read_timeout: Duration::from_secs(30),
+            ..tight()
+        })
+        .await;
+        // One client's half-open connections: two are kept...
+        let mut hog = Vec::new();
+        for _ in 0..2 {
+            let mut stream = connect_from("127.0.0.2", address).await;
+            stream.write_all(b"GET /he").await.unwrap();
+            hog.push(stream);
+        }
+        // ...its third gets only the probes (connections are taken in order)...
+        let mut third = connect_from("127.0.0.2", address).await;
+        third
+            .write_all(b"GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut third, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("every connection is busy"), "{answer}");
+        // ...while another address is served in full, the API included.
+        let mut other = connect_from("127.0.0.3", address).await;
+        other
+            .write_all(
+                b"GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut other, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"campaign_watcher_http_connections_refused_total{reason="per_client"} 1"#
+            ),
+            "{text}"
+        );
+        // A closed connection frees its place for the board and the API.
+        drop(hog.pop());
+        let answer = eventually_served(address).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// The API's answer to the hog's address, asked again while the server has
+    /// not yet seen its earlier connection close (it is then a 503 from the
+    /// probe reserve).
+    async fn eventually_served(address: std::net::SocketAddr) -> String {
+        loop {
+            let mut retry = connect_from("127.0.0.2", address).await;
+            retry
+                .write_all(
+                    b"GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                )
+                .await
+                .unwrap();
+            let answer = read_to_close(&mut retry, Duration::from_secs(5))
+                .await
+                .unwrap_or_default();
+            if answer.starts_with("HTTP/1.1 200") {
+                return answer;
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     #[test]

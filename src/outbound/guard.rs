@@ -10,8 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
-/// Names that resolve to a metadata service inside some cloud.
-const METADATA_NAMES: [&str; 4] = [
+/// Names that resolve to a metadata service inside some cloud (the bare
+/// `metadata` through Google Cloud's DNS search path).
+const METADATA_NAMES: [&str; 5] = [
+    "metadata",
     "metadata.google.internal",
     "metadata.goog",
     "instance-data",
@@ -40,7 +42,12 @@ pub fn is_blocked_ip(ip: IpAddr) -> bool {
         IpAddr::V6(v6) => {
             let segments = v6.segments();
             let link_local = segments[0] & 0xffc0 == 0xfe80;
-            let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+            // The last 32 bits are an IPv4 address: NAT64's well-known prefix
+            // (64:ff9b::/96), its local-use one (64:ff9b:1::/48, as /96), and
+            // SIIT's IPv4-translated form (::ffff:0:0/96).
+            let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || segments[..3] == [0x64, 0xff9b, 1]
+                || segments[..6] == [0, 0, 0, 0, 0xffff, 0];
             let embedded = v6.to_ipv4_mapped().or_else(|| v6.to_ipv4()).or_else(|| {
                 nat64.then(|| {
                     let [.., high, low] = segments;

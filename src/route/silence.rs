@@ -276,6 +276,26 @@ pub fn matches_every_campaign(pattern: &str) -> bool {
         .all(|probe| campaign_matches(pattern.trim(), probe, probe))
 }
 
+/// Whether a silence of `campaign` in `account` (none: every account) would
+/// hold everything: a campaign matcher of every campaign, and either no
+/// account or an account glob taking every configured account (or every
+/// name there can be). A plain account name narrows it, even when it is the
+/// only account.
+pub fn matches_everything(campaign: &str, account: Option<&str>, configured: &[String]) -> bool {
+    if !matches_every_campaign(campaign) {
+        return false;
+    }
+    let Some(account) = account.map(str::trim) else {
+        return true;
+    };
+    let is_glob = account.contains(['*', '?', '[', '{']);
+    is_glob
+        && (matches_every_campaign(account)
+            || configured
+                .iter()
+                .all(|name| account_matches(Some(account), name)))
+}
+
 /// The first active silence covering `event`, if any.
 pub fn silencing<'a>(
     silences: &'a [Silence],

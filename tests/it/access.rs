@@ -396,8 +396,28 @@ async fn users_log_in_scripts_use_basic_or_bearer_and_nothing_secret_is_logged()
         "three requests, one check"
     );
 
-    // Failures from one address are held back; other addresses are not.
-    let attacker = || client_from("127.0.0.3".parse().unwrap());
+    // Wrong tokens are never counted nor held back: the right one still works
+    // from the same address (behind a proxy, everyone's).
+    let attacker = || client_from("127.0.2.3".parse().unwrap());
+    for _ in 0..8 {
+        let forged = attacker()
+            .get(format!("{base}/api/v1/whoami"))
+            .bearer_auth("tok_ci_not-the-token-at-all")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401);
+    }
+    let right = attacker()
+        .get(format!("{base}/api/v1/whoami"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200, "wrong tokens hold nobody back");
+
+    // A user's password failures from one network (/24) are held back;
+    // other users there, and other networks, are not.
     let mut statuses = Vec::new();
     for _ in 0..6 {
         statuses.push(
@@ -412,8 +432,29 @@ async fn users_log_in_scripts_use_basic_or_bearer_and_nothing_secret_is_logged()
     let held = log_in(attacker(), EXTERNAL, ALICE_PASSWORD).await.unwrap();
     assert_eq!(held.status(), 429, "even the right password waits");
     assert!(held.headers().contains_key("retry-after"));
+    let same_network = log_in(
+        client_from("127.0.2.77".parse().unwrap()),
+        EXTERNAL,
+        ALICE_PASSWORD,
+    )
+    .await
+    .unwrap();
+    assert_eq!(same_network.status(), 429, "the /24 is one network");
+    let other_user = attacker()
+        .post(format!("{base}/login"))
+        .header("origin", EXTERNAL)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("username", "bob"), ("password", BOB_PASSWORD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other_user.status(),
+        303,
+        "bob is not held back by alice's failures"
+    );
     let elsewhere = log_in(
-        client_from("127.0.0.4".parse().unwrap()),
+        client_from("127.0.3.4".parse().unwrap()),
         EXTERNAL,
         ALICE_PASSWORD,
     )

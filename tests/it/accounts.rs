@@ -773,3 +773,46 @@ channels = ["hook"]
     );
     let _ = daemon.terminate(Duration::from_secs(10)).await;
 }
+
+/// `state rename-account` beside a live `run` or `once` on the same SQLite
+/// file would race its writes under the old name: it takes the state file's
+/// lock as they do, and is refused while they hold it.
+#[tokio::test]
+async fn a_rename_is_refused_beside_a_live_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let config = dir.path().join("campaign-watcher.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sigmamind]\napi_key = \"{TEST_KEY}\"\n[watch]\nall = true\n[state]\nurl = \"{state_url}\"\n"
+        ),
+    )
+    .unwrap();
+    let live = campaign_watcher::commit::StateLock::acquire(&state_url)
+        .unwrap()
+        .expect("a file store is locked");
+    let path = config.to_str().unwrap();
+    let refused = run_cli(
+        &["--config", path, "state", "rename-account", "acme", "emea"],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.code, Some(2), "{}", refused.all_output());
+    assert!(
+        refused.stderr.contains("stop it first") && refused.stderr.contains(".lock"),
+        "{}",
+        refused.stderr
+    );
+    drop(live);
+    let unlocked = run_cli(
+        &["--config", path, "state", "rename-account", "acme", "emea"],
+        &[],
+    )
+    .await;
+    assert!(
+        !unlocked.stderr.contains("stop it first"),
+        "{}",
+        unlocked.stderr
+    );
+}

@@ -382,3 +382,78 @@ async fn link_local_and_metadata_destinations_are_refused_at_load() {
         );
     }
 }
+
+/// Listed ids `.` and `..` cannot be path segments (browsers and URL parsers
+/// resolve them away, `%2e` too): the board and the API link such campaigns
+/// by their query, and those links open.
+#[tokio::test]
+async fn dot_segment_ids_from_a_listing_get_links_that_open() {
+    let sim = crate::helpers::spawn_sim(1).await;
+    crate::helpers::all_live(&sim);
+    for id in [".", ".."] {
+        sim.control.insert(serde_json::json!({
+            "campaignId": id,
+            "campaignName": format!("dots {id}"),
+            "campaignStatus": "live",
+            "errors": [],
+        }));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("campaign-watcher.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sigmamind]\nbase_url = \"{}\"\napi_key = \"{TEST_KEY}\"\nmax_retries = 0\nmax_requests_per_second = 0\n\
+             [watch]\nall = true\ninterval = \"1s\"\n[state]\nurl = \"sqlite://{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+            sim.base_url(),
+            dir.path().join("state.db").display()
+        ),
+    )
+    .unwrap();
+    let daemon = crate::helpers::spawn_daemon(&config, dir.path());
+    let base = format!("http://{}", daemon.http_addr().await);
+    let get = |path: String| {
+        let url = format!("{base}{path}");
+        async move {
+            let answer = reqwest::get(url).await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let mut listed = Vec::new();
+    for _ in 0..600 {
+        let (status, body) = get("/api/v1/campaigns?q=dots".into()).await;
+        if status == 200 {
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            listed = value["campaigns"].as_array().cloned().unwrap_or_default();
+            if listed.len() == 2 {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed.len(), 2, "{}", daemon.logs());
+    for campaign in &listed {
+        let id = campaign["id"].as_str().unwrap();
+        let href = campaign["href"].as_str().unwrap();
+        assert!(
+            !href.ends_with("/.") && !href.ends_with("/.."),
+            "{id}: {href}"
+        );
+        let (status, body) = get(href.to_string()).await;
+        assert_eq!(status, 200, "{href}: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["campaign"]["id"], id, "{href}");
+    }
+    let (status, board) = get("/?q=dots".into()).await;
+    assert_eq!(status, 200);
+    for id in [".", ".."] {
+        let page = format!("/accounts/default/campaign?id={id}");
+        assert!(
+            board.contains(&page.replace('/', "&#x2f;")),
+            "{page} in {board}"
+        );
+        let (status, body) = get(page.clone()).await;
+        assert_eq!(status, 200, "{page}: {body}");
+        assert!(body.contains(&format!("dots {id}")), "{page}: {body}");
+    }
+}

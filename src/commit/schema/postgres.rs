@@ -157,6 +157,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         campaigns_read  BIGINT NOT NULL
     );
     "#,
+    // 10: the account an audit record concerns (see the SQLite script).
+    r#"
+    ALTER TABLE audit ADD COLUMN account TEXT;
+    UPDATE audit SET account = (SELECT s.account FROM silences s WHERE s.id = audit.target_id)
+        WHERE action IN ('silence.create', 'silence.end');
+    UPDATE audit SET account = (SELECT e.account FROM outbox o JOIN events e ON e.id = o.event_id
+                                WHERE o.id = audit.target_id)
+        WHERE action = 'outbox.replay' AND target_id IS NOT NULL;
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

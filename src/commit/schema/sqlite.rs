@@ -201,6 +201,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         campaigns_read  INTEGER NOT NULL
     );
     "#,
+    // 10: the account an audit record concerns (a silence's account matcher,
+    // or a replayed event's account; NULL: every account, or not known), so
+    // one account's actions are not shown on another's campaign with the same
+    // id. Older records take it from their silence or outbox row while those
+    // are kept; the rest stay NULL.
+    r#"
+    ALTER TABLE audit ADD COLUMN account TEXT;
+    UPDATE audit SET account = (SELECT s.account FROM silences s WHERE s.id = audit.target_id)
+        WHERE action IN ('silence.create', 'silence.end');
+    UPDATE audit SET account = (SELECT e.account FROM outbox o JOIN events e ON e.id = o.event_id
+                                WHERE o.id = audit.target_id)
+        WHERE action = 'outbox.replay' AND target_id IS NOT NULL;
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

@@ -11,8 +11,8 @@ use super::dialect::{millis, Backend, Dialect};
 use super::{Store, StoreError};
 use crate::event::DEFAULT_ACCOUNT;
 
-/// Every table with an `account` column (schema versions 7 and 9).
-const ACCOUNT_TABLES: [&str; 7] = [
+/// Every table with an `account` column (schema versions 7, 9 and 10).
+const ACCOUNT_TABLES: [&str; 8] = [
     "campaign_state",
     "campaign_seen",
     "reminders",
@@ -20,6 +20,7 @@ const ACCOUNT_TABLES: [&str; 7] = [
     "silences",
     "account_health",
     "account_cycle",
+    "audit",
 ];
 
 pub const ACCOUNT_RENAME: &str = "account.rename";
@@ -35,6 +36,8 @@ pub enum RenameError {
         "the store already has campaigns of account \"{0}\": a rename never merges two accounts"
     )]
     Taken(String),
+    #[error("a watcher is leading on this database (it holds the leader lock): stop every replica first, then rename the account")]
+    LeaderLive,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +69,10 @@ impl Store {
         const COUNT: &str = "SELECT COUNT(*) AS n FROM campaign_state WHERE account = $1";
         let moved: i64 = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::from)?;
+            if !pool.fence_out_leader(&mut tx).await? {
+                tx.rollback().await.map_err(StoreError::from)?;
+                return Err(RenameError::LeaderLive);
+            }
             let taken: i64 = sqlx::query(COUNT)
                 .bind(to)
                 .fetch_one(&mut *tx)

@@ -42,18 +42,22 @@ pub struct AuditRecord {
     /// A silence's matcher, or the campaign id of a replayed event; none for
     /// a watcher event's replay or `outbox replay --dead`.
     pub campaign: Option<String>,
+    /// A silence's account matcher, or a replayed event's account; none for
+    /// every account (or a record from before accounts were recorded).
+    pub account: Option<String>,
     /// The silence's id or the outbox row's id.
     pub target_id: Option<i64>,
     /// What changed, in one sentence.
     pub detail: String,
 }
 
-const INSERT_AUDIT: &str = "INSERT INTO audit (at, actor, via, action, campaign, target_id, detail)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit (at, actor, via, action, campaign, target_id, detail, account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// Inserts one record inside the transaction `$tx`.
 macro_rules! record_in {
-    ($tx:expr, $at:expr, $actor:expr, $action:expr, $campaign:expr, $target:expr, $detail:expr) => {
+    ($tx:expr, $at:expr, $actor:expr, $action:expr, ($campaign:expr, $account:expr), $target:expr, $detail:expr) => {
         sqlx::query(INSERT_AUDIT)
             .bind(millis($at))
             .bind(&$actor.name)
@@ -62,9 +66,22 @@ macro_rules! record_in {
             .bind($campaign)
             .bind($target)
             .bind($detail)
+            .bind($account)
             .execute(&mut *$tx)
             .await?
     };
+}
+
+impl AuditRecord {
+    /// Whether this record concerns campaign `id` (named `name`) of `account`:
+    /// its campaign matcher takes the campaign and its account (none: every
+    /// account) takes the account.
+    pub fn concerns(&self, account: &str, id: &str, name: &str) -> bool {
+        self.campaign
+            .as_deref()
+            .is_some_and(|pattern| crate::route::silence::campaign_matches(pattern, id, name))
+            && crate::route::silence::account_matches(self.account.as_deref(), account)
+    }
 }
 
 fn record_from_row(row: &impl Columns) -> Result<AuditRecord, StoreError> {
@@ -76,6 +93,7 @@ fn record_from_row(row: &impl Columns) -> Result<AuditRecord, StoreError> {
         via: row.text("via")?,
         action: row.text("action")?,
         campaign: row.opt_text("campaign")?,
+        account: row.opt_text("account")?,
         target_id: row.opt_int("target_id")?,
         detail: row.text("detail")?,
     })
@@ -141,7 +159,7 @@ impl Store {
                 in_accounts(account),
                 stamp(expires_at)
             );
-            record_in!(tx, created_at, actor, SILENCE_CREATE, Some(campaign), Some(id), &detail);
+            record_in!(tx, created_at, actor, SILENCE_CREATE, (Some(campaign), account), Some(id), &detail);
             tx.commit().await?;
             id
         });
@@ -192,7 +210,7 @@ impl Store {
                 which_events(before.event),
                 stamp(before.expires_at)
             );
-            record_in!(tx, now, actor, SILENCE_END, Some(before.campaign.as_str()), Some(id), &detail);
+            record_in!(tx, now, actor, SILENCE_END, (Some(before.campaign.as_str()), before.account.as_deref()), Some(id), &detail);
             tx.commit().await?;
             Ok(Some(SilenceExpiry::EndedNow(Silence {
                 expires_at: DateTime::from_timestamp_millis(millis(now)).unwrap_or(now),
@@ -209,7 +227,7 @@ impl Store {
         id: i64,
         now: DateTime<Utc>,
     ) -> Result<ReplayOutcome, StoreError> {
-        const ROW: &str = "SELECT o.status, o.channel, o.event_id, e.campaign_id
+        const ROW: &str = "SELECT o.status, o.channel, o.event_id, e.campaign_id, e.account
              FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.id = $1";
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -232,10 +250,11 @@ impl Store {
             let channel: String = row.try_get("channel")?;
             let event_id: String = row.try_get("event_id")?;
             let campaign: Option<String> = row.try_get("campaign_id")?;
+            let account: String = row.try_get("account")?;
             let detail = format!(
                 "outbox row {id} (event {event_id} to channel {channel}) was dead and is pending again, due now, with a fresh max_age"
             );
-            record_in!(tx, now, actor, OUTBOX_REPLAY, campaign.as_deref(), Some(id), &detail);
+            record_in!(tx, now, actor, OUTBOX_REPLAY, (campaign.as_deref(), Some(account.as_str())), Some(id), &detail);
             tx.commit().await?;
             Ok(ReplayOutcome::Replayed)
         })
@@ -260,7 +279,7 @@ impl Store {
                 let detail = format!(
                     "every dead outbox row ({count}) is pending again, due now, with a fresh max_age"
                 );
-                record_in!(tx, now, actor, OUTBOX_REPLAY, None::<&str>, None::<i64>, &detail);
+                record_in!(tx, now, actor, OUTBOX_REPLAY, (None::<&str>, None::<&str>), None::<i64>, &detail);
             }
             tx.commit().await?;
             Ok(count)
@@ -273,7 +292,7 @@ impl Store {
         since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        const SQL: &str = "SELECT id, at, actor, via, action, campaign, target_id, detail
+        const SQL: &str = "SELECT id, at, actor, via, action, campaign, account, target_id, detail
              FROM audit WHERE at >= $1 ORDER BY at DESC, id DESC LIMIT $2";
         on_pool!(self, pool => {
             let rows = sqlx::query(SQL)

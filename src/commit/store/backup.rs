@@ -17,6 +17,8 @@ pub enum BackupError {
     Postgres,
     #[error("{} already exists: name a new file (a backup never overwrites one)", .0.display())]
     Exists(PathBuf),
+    #[error("{} is a symbolic link: name a new file (a backup never writes through a link)", .0.display())]
+    Link(PathBuf),
     #[error("cannot write the backup {}: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
     #[error("the backup {} fails SQLite's integrity check ({reason}); it was removed", path.display())]
@@ -32,9 +34,6 @@ impl Store {
         let Backend::Sqlite(pool) = &self.backend else {
             return Err(BackupError::Postgres);
         };
-        if path.exists() {
-            return Err(BackupError::Exists(path.to_path_buf()));
-        }
         let write = |reason: String| BackupError::Write {
             path: path.to_path_buf(),
             reason,
@@ -42,11 +41,30 @@ impl Store {
         let target = path
             .to_str()
             .ok_or_else(|| write("the path is not valid UTF-8".into()))?;
-        sqlx::query("VACUUM INTO $1")
+        // Made here, empty, with O_CREAT|O_EXCL (which never follows a link,
+        // dangling or not), so the copy cannot go through a link planted at
+        // the path, nor replace a file made in between; VACUUM INTO fills an
+        // empty file.
+        if let Err(error) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            let is_link = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_symlink());
+            return Err(match error.kind() {
+                _ if is_link => BackupError::Link(path.to_path_buf()),
+                std::io::ErrorKind::AlreadyExists => BackupError::Exists(path.to_path_buf()),
+                _ => write(error.to_string()),
+            });
+        }
+        if let Err(error) = sqlx::query("VACUUM INTO $1")
             .bind(target)
             .execute(pool)
             .await
-            .map_err(|e| write(e.to_string()))?;
+        {
+            let _ = std::fs::remove_file(path);
+            return Err(write(error.to_string()));
+        }
         if let Err(reason) = quick_check(path).await {
             let _ = std::fs::remove_file(path);
             return Err(BackupError::Damaged {
@@ -77,5 +95,37 @@ async fn quick_check(path: &Path) -> Result<(), String> {
     match verdict.as_str() {
         "ok" => Ok(()),
         _ => Err(verdict),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backup_never_writes_through_a_link_or_over_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("state.db").display()
+        ))
+        .await
+        .unwrap();
+        let aimed_at = dir.path().join("elsewhere.db");
+        let link = dir.path().join("copy.db");
+        std::os::unix::fs::symlink(&aimed_at, &link).unwrap();
+        let error = store.backup_to(&link).await.unwrap_err();
+        assert!(matches!(error, BackupError::Link(_)), "{error}");
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(!aimed_at.exists(), "nothing was written through the link");
+
+        let existing = dir.path().join("existing.db");
+        std::fs::write(&existing, b"keep").unwrap();
+        let error = store.backup_to(&existing).await.unwrap_err();
+        assert!(matches!(error, BackupError::Exists(_)), "{error}");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"keep");
+
+        let fresh = dir.path().join("fresh.db");
+        assert!(store.backup_to(&fresh).await.unwrap() > 0);
     }
 }

@@ -47,12 +47,25 @@ pub(crate) trait Dialect {
         tx: &mut Transaction<'static, Self::Db>,
         lease: Option<&LeaseState>,
     ) -> Result<(), StoreError>;
+    /// Inside a transaction that must not run beside a leader (a rename):
+    /// takes the leader lock for the transaction, `false` when a watcher holds
+    /// it. SQLite: always `true` (the CLI holds the state file's lock instead).
+    async fn fence_out_leader(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+    ) -> Result<bool, StoreError>;
 }
 
 impl Dialect for SqlitePool {
     type Db = Sqlite;
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.begin_with("BEGIN IMMEDIATE").await
+    }
+    async fn fence_out_leader(
+        &self,
+        _tx: &mut Transaction<'static, Sqlite>,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
     }
     async fn verify_lease(
         &self,
@@ -65,6 +78,22 @@ impl Dialect for SqlitePool {
 
 impl Dialect for PgPool {
     type Db = Postgres;
+    async fn fence_out_leader(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+    ) -> Result<bool, StoreError> {
+        // A transaction-scoped advisory lock conflicts with the session lock
+        // the leader holds, and keeps a new leader out until the commit.
+        let (class, object) = LOCK_KEY;
+        Ok(
+            sqlx::query("SELECT pg_try_advisory_xact_lock($1, $2) AS got")
+                .bind(class)
+                .bind(object)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("got")?,
+        )
+    }
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.begin().await
     }

@@ -42,6 +42,8 @@ pub(crate) struct AgedTable {
     pub key: &'static str,
     /// Unix milliseconds after which the row is no longer in force.
     pub ended_at: &'static str,
+    /// A condition under which an old row is kept all the same (SQL).
+    pub kept_while: Option<&'static str>,
 }
 
 /// Tables pruned by age alone. Silences go once they ended (expired or were
@@ -52,12 +54,18 @@ pub(crate) const AGED_TABLES: &[AgedTable] = &[
         table: "silences",
         key: "id",
         ended_at: "expires_at",
+        kept_while: None,
     },
-    // The operators' actions are history too: kept as long as the events.
+    // The operators' actions are history too: kept as long as the events,
+    // and the record of a silence as long as the silence itself (one still
+    // in force keeps who made it, however long ago).
     AgedTable {
         table: "audit",
         key: "id",
         ended_at: "at",
+        kept_while: Some(
+            "action IN ('silence.create', 'silence.end') AND target_id IN (SELECT id FROM silences)",
+        ),
     },
 ];
 
@@ -429,10 +437,12 @@ impl Store {
             table,
             key,
             ended_at,
+            kept_while,
         } = aged;
+        let kept = kept_while.map_or(String::new(), |kept| format!(" AND NOT ({kept})"));
         let sql = format!(
             "DELETE FROM {table} WHERE {key} IN
-                 (SELECT {key} FROM {table} WHERE {ended_at} < $1 ORDER BY {ended_at} LIMIT $2)"
+                 (SELECT {key} FROM {table} WHERE {ended_at} < $1{kept} ORDER BY {ended_at} LIMIT $2)"
         );
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;

@@ -175,6 +175,8 @@ on_both!(
     events_page_by_type_campaign_channel_and_since,
     the_commit_marker_moves_with_commits_deliveries_and_silences,
     each_action_is_recorded_with_who_and_what,
+    audit_records_carry_their_account,
+    the_record_of_a_silence_in_force_outlives_the_retention,
     a_version_5_store_gains_the_audit_log,
     one_campaign_id_in_two_accounts_is_two_campaigns,
     an_account_is_renamed_with_every_row_or_not_at_all,
@@ -655,6 +657,53 @@ async fn latest_events_of_one_campaign_newest_first(kind: Kind) {
 /// `state rename-account`: every row of the account moves in one
 /// transaction and is audited; `default`, an unknown account and a name in
 /// use are refused and change nothing.
+/// A rename beside a leading watcher would race its writes under the old
+/// name: while any session holds the leader lock it is refused, moving nothing.
+#[tokio::test]
+async fn a_rename_is_refused_while_a_watcher_leads_on_postgres() {
+    let db = ScratchDatabase::create().await;
+    let store = Store::open(db.url()).await.unwrap();
+    let acme = store.for_account("acme");
+    acme.commit_cycle(&cycle(&[("evt_acme", &["hook"])]))
+        .await
+        .unwrap();
+    let mut leader = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+        .await
+        .unwrap();
+    let (class, object) = crate::commit::LOCK_KEY;
+    sqlx::query("SELECT pg_advisory_lock($1, $2)")
+        .bind(class)
+        .bind(object)
+        .execute(&mut leader)
+        .await
+        .unwrap();
+    let refused = store.rename_account(&ops(), "acme", "emea", t0()).await;
+    assert!(
+        matches!(refused, Err(RenameError::LeaderLive)),
+        "{refused:?}"
+    );
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("stop every replica"));
+    assert_eq!(store.stored_accounts().await.unwrap(), ["acme"]);
+    // Released by the leader itself (a closed session lets go of it only
+    // once the server has noticed).
+    sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(class)
+        .bind(object)
+        .execute(&mut leader)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .rename_account(&ops(), "acme", "emea", t0())
+            .await
+            .unwrap()
+            > 0
+    );
+}
+
 async fn an_account_is_renamed_with_every_row_or_not_at_all(kind: Kind) {
     let (store, _scratch) = fresh(kind).await;
     let acme = store.for_account("acme");
@@ -1222,6 +1271,75 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
         .await
         .unwrap();
     assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
+    // Version 9: audit records carry their account (the replayed event's;
+    // none for a silence of every account).
+    let accounts: Vec<Option<String>> = store
+        .audit_log(t0() - TimeDelta::hours(1), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.account)
+        .collect();
+    assert_eq!(accounts, [None, Some("default".to_string())]);
+}
+
+/// Audit records written before version 10 take the account of their silence
+/// (or replayed event) while that row is kept; the rest stay without one.
+#[tokio::test]
+async fn a_version_9_files_audit_records_take_their_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, path) = file_url(&dir);
+    {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for (index, script) in schema::sqlite::MIGRATIONS[..9].iter().enumerate() {
+            sqlx::raw_sql(script).execute(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO schema_version VALUES (?, 0)")
+                .bind(index as i64 + 1)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO silences (id, campaign, event_type, reason, created_at, expires_at, author, account)
+                 VALUES (7, 'camp_1', NULL, 'r', 0, 1, 'a', 'acme');
+             INSERT INTO events (id, type, campaign_id, occurred_at, payload_json, account)
+                 VALUES ('evt_1', 'campaign.status_changed', 'camp_1', 0, '{}', 'emea');
+             INSERT INTO outbox (id, event_id, channel, status, created_at, next_attempt_at)
+                 VALUES (3, 'evt_1', 'hook', 'sent', 0, 0);
+             INSERT INTO audit (at, actor, via, action, campaign, target_id, detail) VALUES
+                 (1, 'a', 'cli', 'silence.create', 'camp_1', 7, 'made'),
+                 (2, 'a', 'cli', 'outbox.replay', 'camp_1', 3, 'replayed'),
+                 (3, 'a', 'cli', 'silence.create', 'camp_2', 99, 'pruned since');",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(raw_version(&path).await, schema::LATEST);
+    let accounts: Vec<Option<String>> = store
+        .audit_log(DateTime::<Utc>::MIN_UTC, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.account)
+        .collect();
+    assert_eq!(
+        accounts,
+        [None, Some("emea".to_string()), Some("acme".to_string())]
+    );
 }
 
 fn campaign_event(id: &str, campaign: &str, at: DateTime<Utc>) -> Event {
@@ -1471,7 +1589,11 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
 mod audit;
 mod board;
 mod full_disk;
-use audit::{a_version_5_store_gains_the_audit_log, each_action_is_recorded_with_who_and_what};
+use audit::{
+    a_version_5_store_gains_the_audit_log, audit_records_carry_their_account,
+    each_action_is_recorded_with_who_and_what,
+    the_record_of_a_silence_in_force_outlives_the_retention,
+};
 mod retention;
 use board::{
     events_page_by_type_campaign_channel_and_since, the_board_pages_filters_and_counts_campaigns,

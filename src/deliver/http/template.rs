@@ -265,6 +265,13 @@ impl RequestTemplates {
     }
 }
 
+impl RequestTemplates {
+    /// The config key of the url template `variant` renders (`url`, `end.url`).
+    pub fn url_key(&self, variant: Variant) -> &str {
+        key_of(&self.names[variant as usize].url)
+    }
+}
+
 fn key_of(name: &str) -> &str {
     name.split_once('|').map_or(name, |(_, key)| key)
 }

@@ -444,3 +444,138 @@ async fn a_url_whose_host_depends_on_the_event_is_not_sent() {
     );
     assert!(reason.contains("http://live.example.com"), "{reason}");
 }
+
+#[tokio::test]
+async fn a_secret_host_is_delivered_to_and_shown_only_by_its_name() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("gone"))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let mut settings = settings(&format!("http://{{{{ secrets.host }}}}:{port}/hook"), "{}");
+    settings
+        .secrets
+        .insert("host".into(), Secret::new("127.0.0.1"));
+    assert_eq!(problems(&settings), Vec::<String>::new());
+    let channel = channel(&settings);
+    let event = event(EventType::StatusChanged);
+
+    let shown = channel
+        .preview(std::slice::from_ref(&event), false)
+        .unwrap();
+    assert!(
+        shown.starts_with(&format!("POST http://<secret host>:{port}/hook")),
+        "{shown}"
+    );
+    let SendOutcome::Delivered { detail } = channel.send(&event).await else {
+        panic!("a host from a secret is delivered to");
+    };
+    assert!(!detail.contains("127.0.0.1"), "{detail}");
+    let SendOutcome::Permanent { reason } = channel.send(&event).await else {
+        panic!("404 is dead");
+    };
+    assert!(
+        reason.contains("404") && !reason.contains("127.0.0.1"),
+        "{reason}"
+    );
+    assert!(reason.contains("<secret host>"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_dead_reason_never_shows_a_secret_in_the_host() {
+    let mut settings = settings(
+        "http://{{ secrets.sub }}.{{ event.campaign.status if event.campaign else 'watcher' }}.example.com/",
+        "{}",
+    );
+    settings
+        .secrets
+        .insert("sub".into(), Secret::new("SubDomainToken4711"));
+    let channel = channel(&settings);
+    let mut event = event(EventType::StatusChanged);
+    event.campaign.as_mut().unwrap().status = crate::observe::CampaignStatus::Live;
+    let SendOutcome::Permanent { reason } = channel.send(&event).await else {
+        panic!("a host not seen at build is refused");
+    };
+    assert!(
+        !reason.to_lowercase().contains("token4711"),
+        "the secret shows: {reason}"
+    );
+    assert!(
+        reason.contains("http://<secret sub>.live.example.com"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_secret_host_is_checked_for_link_local_and_named_in_the_problem() {
+    let mut settings = settings("http://{{ secrets.host }}/latest/meta-data/", "{}");
+    settings
+        .secrets
+        .insert("host".into(), Secret::new("169.254.169.254"));
+    let problems = problems(&settings);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("<secret host>"), "{problems:?}");
+    assert!(!problems[0].contains("169.254"), "{problems:?}");
+}
+
+#[test]
+fn dot_segments_are_found_however_they_are_spelt() {
+    let cases = [
+        ("https://h.example/campaigns/./x", Some(".")),
+        ("https://h.example/campaigns/../x", Some("..")),
+        ("https://h.example/campaigns/%2e%2E", Some("..")),
+        ("https://h.example/campaigns/.%2e/x?y=1", Some("..")),
+        ("https://h.example/a\\..\\b", Some("..")),
+        ("https://h.example/campaigns/...", None),
+        ("https://h.example/campaigns/.x", None),
+        ("https://h.example/campaigns/%252e%252e", None),
+        ("https://h.example/campaigns/x?id=..", None),
+        ("https://h.example/campaigns/x#..", None),
+        ("https://h.example", None),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(dot_segment(url), expected, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_dot_id_in_the_url_path_is_dead_naming_the_template() {
+    let mut settings = settings(
+        "https://hooks.example.com/campaigns/{{ event.campaign.id if event.campaign else 'watcher' }}/notify",
+        "{}",
+    );
+    settings.end = Some(Box::new(RequestOverride {
+        url: Some("https://hooks.example.com/end/{{ event.campaign.id if event.campaign }}".into()),
+        ..RequestOverride::default()
+    }));
+    assert_eq!(problems(&settings), Vec::<String>::new());
+    let channel = channel(&settings);
+    let resumed = || {
+        let mut resumed = event(EventType::StatusChanged);
+        let campaign = resumed.campaign.as_mut().unwrap();
+        campaign.previous_status = Some(crate::observe::CampaignStatus::Paused);
+        campaign.status = crate::observe::CampaignStatus::Live;
+        resumed
+    };
+    for (id, mut event, key) in [
+        ("..", event(EventType::StatusChanged), "url"),
+        (".", event(EventType::SettingsChanged), "url"),
+        ("..", resumed(), "end.url"),
+    ] {
+        event.campaign.as_mut().unwrap().id = id.into();
+        let SendOutcome::Permanent { reason } = channel.send(&event).await else {
+            panic!("{id}: a dot segment is never sent");
+        };
+        assert!(
+            reason.contains(&format!("{key}: renders a path segment \"{id}\"")),
+            "{id}: {reason}"
+        );
+    }
+}

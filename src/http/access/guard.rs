@@ -17,7 +17,7 @@ use super::origin::{
     changes_state, cookie, from_a_browser, host_is_local, provenance, set_cookie, Mode, Provenance,
 };
 use super::sessions::random_token;
-use super::{is_api, locked, refusal, same_token, Access, Verdict, Via, Viewer};
+use super::{is_api, locked, refusal, same_token, Access, SessionAlive, Verdict, Via, Viewer};
 use super::{CSRF_FIELD, CSRF_HEADER};
 
 /// A form body read for its CSRF token is at most this long.
@@ -49,11 +49,21 @@ where
 }
 
 async fn admit(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.rules().mode {
+    let static_asset = request.uri().path().starts_with("/assets/");
+    let mut response = match access.rules().mode {
         Mode::Closed => closed(&access, is_api(request.uri().path())),
         Mode::Open => admit_open(&access, request, next).await,
         Mode::Protected => admit_protected(&access, request, next).await,
+    };
+    // What a caller may see is for that caller only: no shared or browser
+    // cache keeps it past a logout. The stylesheet and script are the same
+    // for everyone.
+    if !static_asset {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    response
 }
 
 /// 403 on an exposed listener nobody is configured for.
@@ -140,28 +150,26 @@ pub(super) fn client_of(request: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
-async fn admit_protected(access: &Access, request: Request, next: Next) -> Response {
+async fn admit_protected(access: &Arc<Access>, request: Request, next: Next) -> Response {
+    let mut alive = None;
     let client = client_of(&request);
     let json = is_api(request.uri().path());
     let viewer = match authorization(request.headers()) {
-        Some(Presented::Bearer(token)) => {
-            if let Some(wait) = access.held_back(client) {
-                return held_back(&access.hold(client, wait), json);
+        // A token is never held back and its failures are never counted: a
+        // long random token needs no rate limit, and a hold would lock out the
+        // right token with the wrong ones (behind a proxy, everyone's).
+        Some(Presented::Bearer(token)) => match access.rules().check_token(&token) {
+            Some((user, role)) => Viewer {
+                user: Some(user),
+                role,
+                via: Via::Bearer,
+                csrf: None,
+            },
+            None => {
+                tracing::warn!(client = %client, "http: a Bearer token from {client} matches no configured token");
+                return unauthenticated(&request, true);
             }
-            match access.rules().check_token(&token) {
-                Some((user, role)) => Viewer {
-                    user: Some(user),
-                    role,
-                    via: Via::Bearer,
-                    csrf: None,
-                },
-                None => {
-                    access.failed(client);
-                    tracing::warn!(client = %client, "http: a Bearer token from {client} matches no configured token");
-                    return unauthenticated(&request, true);
-                }
-            }
-        }
+        },
         Some(Presented::Basic { user, password }) => {
             match access.check_password(client, &user, &password).await {
                 Verdict::Accepted(role) => Viewer {
@@ -176,20 +184,29 @@ async fn admit_protected(access: &Access, request: Request, next: Next) -> Respo
         }
         Some(Presented::Malformed) => return unauthenticated(&request, true),
         None => {
-            let session = cookie(request.headers(), access.rules().session_cookie())
-                .and_then(|id| locked(&access.sessions).find(Instant::now(), id));
-            match session {
-                Some(session) => Viewer {
-                    user: Some(session.user),
-                    role: session.role,
-                    via: Via::Session,
-                    csrf: Some(session.csrf),
-                },
-                None => return unauthenticated(&request, false),
+            let id = cookie(request.headers(), access.rules().session_cookie());
+            let session = id.and_then(|id| locked(&access.sessions).find(Instant::now(), id));
+            match (session, id) {
+                (Some(session), Some(id)) => {
+                    alive = Some(SessionAlive {
+                        access: access.clone(),
+                        id: id.to_string(),
+                    });
+                    Viewer {
+                        user: Some(session.user),
+                        role: session.role,
+                        via: Via::Session,
+                        csrf: Some(session.csrf),
+                    }
+                }
+                _ => return unauthenticated(&request, false),
             }
         }
     };
     let mut request = request;
+    if let Some(alive) = alive {
+        request.extensions_mut().insert(alive);
+    }
     if changes_state(request.method()) {
         if viewer.via == Via::Session {
             request = match check_browser_write(access, request, viewer.csrf.as_deref()).await {
@@ -250,7 +267,9 @@ pub(super) fn held_back(verdict: &Verdict, json: bool) -> Response {
     let seconds = wait.as_secs().max(1);
     let mut response = refusal(
         StatusCode::TOO_MANY_REQUESTS,
-        &format!("too many failed logins from this address; try again in {seconds} s"),
+        &format!(
+            "too many failed logins for this user name from this network; try again in {seconds} s"
+        ),
         json,
     );
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {

@@ -12,7 +12,8 @@
 //!
 //! A bcrypt check costs 50-250 ms: logins are exchanged for a session, and
 //! accepted Basic credentials are remembered for [`verified::REMEMBER_FOR`];
-//! failures are counted per client address and held back past a limit.
+//! failed password checks are counted per client network and user name and
+//! held back past a limit (`limiter.rs`); Bearer tokens are never held back.
 
 mod guard;
 mod headers;
@@ -49,6 +50,30 @@ const CONCURRENT_CHECKS: usize = 2;
 /// The form field and the header that carry the CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Whether the browser session a request came with is still open (not
+/// logged out, expired or ended by a reload): a long-lived stream asks it
+/// before each event and ends once it is not. Put in the request's extensions
+/// by [`guard`] for session callers only.
+#[derive(Clone)]
+pub struct SessionAlive {
+    access: Arc<Access>,
+    id: String,
+}
+
+impl SessionAlive {
+    pub fn alive(&self) -> bool {
+        locked(&self.access.sessions)
+            .find(Instant::now(), &self.id)
+            .is_some()
+    }
+}
+
+impl std::fmt::Debug for SessionAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionAlive")
+    }
+}
 
 /// Who is calling, for the handlers behind [`guard`] (an axum extractor).
 #[derive(Debug, Clone)]
@@ -285,6 +310,8 @@ pub struct Access {
     limiter: Mutex<limiter::Limiter>,
     checks: Semaphore,
     metrics: Metrics,
+    /// `http.max_connections_per_client`, read at start as the listener is.
+    connections_per_client: Option<usize>,
 }
 
 impl std::fmt::Debug for Access {
@@ -322,7 +349,13 @@ impl Access {
             limiter: Mutex::default(),
             checks: Semaphore::new(CONCURRENT_CHECKS),
             metrics,
+            connections_per_client: settings.max_connections_per_client,
         }
+    }
+
+    /// `http.max_connections_per_client`, as configured at start.
+    pub fn connections_per_client(&self) -> Option<usize> {
+        self.connections_per_client
     }
 
     /// Takes the users, tokens, `external_url` and `session_ttl` of a reloaded
@@ -375,21 +408,24 @@ impl Access {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// How long `client` must wait before its next try, if at all.
-    fn held_back(&self, client: IpAddr) -> Option<Duration> {
-        locked(&self.limiter).wait(Instant::now(), client)
+    /// How long `user` must wait from `client`'s network before its next
+    /// password, if at all.
+    fn held_back(&self, client: IpAddr, user: &str) -> Option<Duration> {
+        locked(&self.limiter).wait(Instant::now(), client, user)
     }
 
-    fn failed(&self, client: IpAddr) {
-        locked(&self.limiter).fail(Instant::now(), client);
+    fn failed(&self, client: IpAddr, user: &str) {
+        locked(&self.limiter).fail(Instant::now(), client, user);
     }
 
     /// A user's password: remembered if accepted lately, else one bcrypt check
     /// (at most [`CONCURRENT_CHECKS`] at once, off the async threads). An unknown
-    /// user costs the same check, against another user's hash, so the answer's
-    /// timing does not tell which names exist.
+    /// user costs the same check, against the hash of the highest cost, so
+    /// the answer's timing does not tell which names exist.
     async fn check_password(&self, client: IpAddr, user: &str, password: &str) -> Verdict {
-        if let Some(wait) = self.held_back(client) {
+        // Held back before the remembered credentials: a hold that let the
+        // right password through uncounted would let guessing go on.
+        if let Some(wait) = self.held_back(client, user) {
             return self.hold(client, wait);
         }
         let key = verified::credential_key(&self.key, user, password);
@@ -400,16 +436,16 @@ impl Access {
             return Verdict::Refused;
         };
         // Queued requests from one address are counted again once their turn comes.
-        if let Some(wait) = self.held_back(client) {
+        if let Some(wait) = self.held_back(client, user) {
             return self.hold(client, wait);
         }
         let rules = self.rules();
         let (hash, role) = match rules.users.get(user) {
             Some(known) => (known.hash.clone(), Some(known.role)),
-            None => match rules.users.values().next() {
-                Some(decoy) => (decoy.hash.clone(), None),
-                None => (Secret::new(String::new()), None),
-            },
+            None => (
+                decoy_hash(rules.users.values().map(|user| &user.hash)),
+                None,
+            ),
         };
         let password = password.to_string();
         let matched = if hash.expose().is_empty() {
@@ -429,7 +465,7 @@ impl Access {
                 Verdict::Accepted(role)
             }
             _ => {
-                self.failed(client);
+                self.failed(client, user);
                 // A name typed into the password field must not reach the log:
                 // only configured names are logged.
                 let shown = if role.is_some() {
@@ -445,9 +481,25 @@ impl Access {
 
     fn hold(&self, client: IpAddr, wait: Duration) -> Verdict {
         self.metrics.record_login_held_back();
-        tracing::warn!(client = %client, "http: login refused: too many failed logins from {client}; it may try again in {}s", wait.as_secs());
+        tracing::warn!(client = %client, "http: login refused: too many failed logins for one user name from {client}'s network; it may try again in {}s", wait.as_secs());
         Verdict::HeldBack(wait)
     }
+}
+
+/// The cost of a bcrypt hash (`$2b$12$...` is 12); 0 when it is not one.
+fn bcrypt_cost(hash: &str) -> u32 {
+    hash.parse::<bcrypt::HashParts>()
+        .map_or(0, |parts| parts.get_cost())
+}
+
+/// The hash an unknown user name is checked against: the costliest
+/// configured, so that no known name takes longer to refuse than an unknown
+/// one. Empty (no check) without users.
+fn decoy_hash<'a>(hashes: impl Iterator<Item = &'a Secret>) -> Secret {
+    hashes
+        .max_by_key(|hash| bcrypt_cost(hash.expose()))
+        .cloned()
+        .unwrap_or_else(|| Secret::new(String::new()))
 }
 
 /// A refusal in one sentence: JSON `{"error": ...}` for the API, text otherwise.

@@ -290,3 +290,137 @@ async fn a_handler_outside_the_guard_refuses_rather_than_letting_anyone_in() {
         .unwrap();
     assert_eq!(answer.status(), 403);
 }
+
+#[test]
+fn an_unknown_name_is_checked_against_the_costliest_hash() {
+    let cheap = Secret::new(bcrypt::hash("a", 4).unwrap());
+    let dear = Secret::new(bcrypt::hash("b", 6).unwrap());
+    let middle = Secret::new(bcrypt::hash("c", 5).unwrap());
+    for order in [
+        vec![&cheap, &dear, &middle],
+        vec![&dear, &cheap],
+        vec![&middle, &cheap, &dear],
+    ] {
+        let decoy = decoy_hash(order.into_iter());
+        assert_eq!(bcrypt_cost(decoy.expose()), 6);
+    }
+    assert_eq!(bcrypt_cost("not a hash"), 0);
+    assert!(decoy_hash(std::iter::empty()).expose().is_empty());
+}
+
+#[tokio::test]
+async fn guarded_answers_are_never_stored_by_a_cache() {
+    for with_users in [true, false] {
+        let (address, _) = serve(settings("127.0.0.1:9464", with_users)).await;
+        let page = client()
+            .get(format!("http://{address}/"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["cache-control"], "no-store", "{with_users}");
+        let refused = client()
+            .get(format!("http://{address}/"))
+            .bearer_auth("not-the-token-at-all-0000")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.headers()["cache-control"],
+            "no-store",
+            "{with_users}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_callers_liveness_ends_at_logout() {
+    let settings = settings("127.0.0.1:9464", true);
+    let access = Arc::new(Access::new(&settings, Metrics::new()));
+    let seen: Arc<std::sync::Mutex<Option<SessionAlive>>> = Arc::default();
+    let slot = seen.clone();
+    let app = guard(
+        Router::new().route(
+            "/probe",
+            get(
+                move |alive: Option<axum::Extension<SessionAlive>>| async move {
+                    *slot.lock().unwrap() = alive.map(|axum::Extension(alive)| alive);
+                    "ok"
+                },
+            ),
+        ),
+        &access,
+    )
+    .merge(routes(access.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let origin = format!("http://{address}");
+    let login = client()
+        .post(format!("{origin}/login"))
+        .header("origin", &origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username=alice&password={}&next=/",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let session = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let probe = client()
+        .get(format!("{origin}/probe"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), 200);
+    let alive = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("a session caller gets it");
+    assert!(alive.alive());
+    // A Bearer caller has no session to outlive.
+    client()
+        .get(format!("{origin}/probe"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(seen.lock().unwrap().is_none());
+
+    let whoami: serde_json::Value = client()
+        .get(format!("{origin}/api/v1/whoami"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = whoami["csrf_token"].as_str().unwrap().to_string();
+    let out = client()
+        .post(format!("{origin}/logout"))
+        .header("cookie", &session)
+        .header("origin", &origin)
+        .header(CSRF_HEADER, csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(!alive.alive(), "the stream's session ended at logout");
+}

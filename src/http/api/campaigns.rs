@@ -14,6 +14,11 @@ use crate::commit::{status_label, CampaignQuery, CampaignRow, LastEvent, STATUS_
 use crate::http::HttpState;
 use crate::route::silence::Silence;
 
+/// The longest search text `q`: far above any id or name searched for, far
+/// below the store's pattern limit (SQLite refuses LIKE patterns over 50,000
+/// bytes), so a long one is the caller's mistake (400), never the store's (503).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 /// The events a campaign's answer carries, newest first.
 pub const CAMPAIGN_EVENTS: u32 = 100;
 
@@ -42,6 +47,11 @@ impl CampaignParams {
                     STATUS_LABELS.join(", ")
                 )));
             }
+        }
+        if given(&self.q).is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(ApiError::BadRequest(format!(
+                "q is longer than {MAX_SEARCH_CHARS} characters; search for a shorter part of the id or name"
+            )));
         }
         let (page, per_page) = checked_page(self.page, self.per_page)?;
         Ok(CampaignQuery {
@@ -87,13 +97,28 @@ pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALP
     .remove(b'.')
     .remove(b'~');
 
-/// The resource of one campaign of `account`.
+/// Whether `id` cannot be a path segment: `.` and `..` are resolved away by
+/// every URL parser (`%2e` too), so such a campaign is linked by its query.
+pub fn is_dot_segment(id: &str) -> bool {
+    id == "." || id == ".."
+}
+
+/// The resource of one campaign of `account`: `/campaigns/{id}`, or
+/// `/campaign?id=` for an id that cannot be a path segment.
 pub fn campaign_href(account: &str, id: &str) -> String {
-    format!(
-        "{BASE}/accounts/{}/campaigns/{}",
-        percent_encoding::utf8_percent_encode(account, PATH_SEGMENT),
-        percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
-    )
+    let account = percent_encoding::utf8_percent_encode(account, PATH_SEGMENT);
+    let id_text = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT);
+    if is_dot_segment(id) {
+        format!("{BASE}/accounts/{account}/campaign?id={id_text}")
+    } else {
+        format!("{BASE}/accounts/{account}/campaigns/{id_text}")
+    }
+}
+
+/// `?id=` of `/accounts/{account}/campaign`.
+#[derive(Debug, Deserialize)]
+pub struct IdParam {
+    pub id: String,
 }
 
 fn matching(silences: &[Silence], account: &str, id: &str, name: &str) -> Vec<i64> {
@@ -247,6 +272,23 @@ pub async fn campaign_answer(
     })
 }
 
+/// `GET /api/v1/accounts/{account}/campaign?id=`: [`one`] for any id, `.`
+/// and `..` included.
+pub async fn one_by_query(
+    State(state): State<HttpState>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<axum::extract::Query<IdParam>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CampaignAnswer>, ApiError> {
+    let Path(account) =
+        path.map_err(|_| ApiError::BadRequest("the account path is not valid UTF-8".into()))?;
+    let axum::extract::Query(IdParam { id }) = query.map_err(|_| {
+        ApiError::BadRequest("give the campaign as ?id=ID (and nothing else)".into())
+    })?;
+    Ok(Json(
+        campaign_answer(&state, &account, &id, Utc::now()).await?,
+    ))
+}
+
 pub async fn one(
     State(state): State<HttpState>,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
@@ -256,4 +298,28 @@ pub async fn one(
     Ok(Json(
         campaign_answer(&state, &account, &id, Utc::now()).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_text_past_the_documented_length_is_the_callers_mistake() {
+        let params = |q: String| CampaignParams {
+            q: Some(q),
+            ..CampaignParams::default()
+        };
+        let longest = params("é".repeat(MAX_SEARCH_CHARS)).query().unwrap();
+        assert_eq!(
+            longest.text.map(|q| q.chars().count()),
+            Some(MAX_SEARCH_CHARS)
+        );
+        for q in ["x".repeat(MAX_SEARCH_CHARS + 1), "%".repeat(60_000)] {
+            let Err(ApiError::BadRequest(sentence)) = params(q).query() else {
+                panic!("a long q is a 400");
+            };
+            assert!(sentence.contains("200 characters"), "{sentence}");
+        }
+    }
 }

@@ -191,6 +191,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/status", get(status::get_status))
         .route("/campaigns", get(campaigns::list))
         .route("/accounts/{account}/campaigns/{id}", get(campaigns::one))
+        .route("/accounts/{account}/campaign", get(campaigns::one_by_query))
         .route("/events", get(events::list))
         .route("/silences", get(silences::list).post(silences::create))
         .route("/silences/preview", get(silences::preview))

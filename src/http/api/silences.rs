@@ -16,7 +16,7 @@ use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
 use crate::http::{Admin, HttpState};
 use crate::route::silence::{
-    account_matches, matches_every_campaign, stored_account, Pattern, Silence,
+    account_matches, matches_everything, stored_account, Pattern, Silence,
 };
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -215,8 +215,9 @@ impl NewSilence {
             }
         }
         // Naming an account narrows the silence, as it did when `default`
-        // was the only one (no confirmation needed).
-        let everything = matches_every_campaign(&campaign) && account.is_none();
+        // was the only one (no confirmation needed); a glob of every account
+        // does not.
+        let everything = matches_everything(&campaign, account.as_deref(), accounts);
         // A single-account watcher's silences of its one account are stored
         // as silences of every account, as before accounts: they also hold
         // the whole watcher's events (its store's, its channels').
@@ -537,6 +538,28 @@ mod tests {
         };
         let two = [DEFAULT_ACCOUNT.to_string(), "acme".to_string()];
         assert!(!one_account.check(false, &two).unwrap().everything);
+        // An account glob taking every account narrows nothing: it needs the
+        // confirmation, and the preview says it matches everything.
+        for glob in ["*", "**", "{default,acme}", "?*"] {
+            let every_account = NewSilence {
+                account: Some(glob.into()),
+                ..silence("*", "1h", "r")
+            };
+            let problems = every_account.check(false, &two).unwrap_err();
+            assert!(
+                problems[0].contains("matches every campaign of every account"),
+                "{glob}: {problems:?}"
+            );
+            assert!(
+                every_account.check(true, &two).unwrap().everything,
+                "{glob}"
+            );
+        }
+        let some_accounts = NewSilence {
+            account: Some("a*".into()),
+            ..silence("*", "1h", "r")
+        };
+        assert!(!some_accounts.check(false, &two).unwrap().everything);
         // With a single account, naming it narrows nothing: stored as none.
         let single = one_account
             .check(false, &[DEFAULT_ACCOUNT.to_string()])

@@ -55,6 +55,7 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/", get(campaigns_page))
         .route("/accounts/{account}/campaigns/{id}", get(campaign_page))
+        .route("/accounts/{account}/campaign", get(campaign_page_by_query))
         .route("/events", get(events_page))
         .route(
             "/silences",
@@ -101,13 +102,16 @@ impl Controls {
     }
 }
 
-/// The board's page of one campaign of `account`.
+/// The board's page of one campaign of `account` (by its query for `.` and
+/// `..`, which cannot be path segments).
 pub fn campaign_page_path(account: &str, id: &str) -> String {
-    format!(
-        "/accounts/{}/campaigns/{}",
-        utf8_percent_encode(account, PATH_SEGMENT),
-        utf8_percent_encode(id, PATH_SEGMENT)
-    )
+    let account = utf8_percent_encode(account, PATH_SEGMENT);
+    let id_text = utf8_percent_encode(id, PATH_SEGMENT);
+    if crate::http::api::campaigns::is_dot_segment(id) {
+        format!("/accounts/{account}/campaign?id={id_text}")
+    } else {
+        format!("/accounts/{account}/campaigns/{id_text}")
+    }
 }
 
 fn environment() -> &'static Environment<'static> {
@@ -115,6 +119,16 @@ fn environment() -> &'static Environment<'static> {
     ENVIRONMENT.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // API text is shown as the escapes `text::terminal_lines` makes of its
+        // control characters and bidirectional overrides (which would reorder
+        // what a reader sees), then HTML-escaped; line breaks stay.
+        env.set_formatter(|out, state, value| match value.as_str() {
+            Some(text) if !value.is_safe() => {
+                let shown = Value::from(crate::text::terminal_lines(text));
+                minijinja::escape_formatter(out, state, &shown)
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        });
         env.add_filter("when", when);
         env.add_filter("badge", badge);
         env.add_filter("urlpart", |text: String| {
@@ -456,6 +470,26 @@ fn timeline(events: &[EventView]) -> String {
     steps.join(", ")
 }
 
+/// `/accounts/{account}/campaign?id=`: the page of any id, `.` and `..` included.
+async fn campaign_page_by_query(
+    State(state): State<HttpState>,
+    viewer: Viewer,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<
+        axum::extract::Query<crate::http::api::campaigns::IdParam>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    let (Ok(Path(account)), Ok(axum::extract::Query(param))) = (path, query) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "give the campaign as ?id=ID",
+        );
+    };
+    campaign_page_of(state, viewer, account, param.id).await
+}
+
 async fn campaign_page(
     State(state): State<HttpState>,
     viewer: Viewer,
@@ -468,6 +502,15 @@ async fn campaign_page(
             "the campaign path is not valid UTF-8",
         );
     };
+    campaign_page_of(state, viewer, account, id).await
+}
+
+async fn campaign_page_of(
+    state: HttpState,
+    viewer: Viewer,
+    account: String,
+    id: String,
+) -> Response {
     let answer = match campaign_answer(&state, &account, &id, Utc::now()).await {
         Ok(answer) => answer,
         Err(error) => return failed(error),
@@ -480,7 +523,14 @@ async fn campaign_page(
         Ok(events) => events,
         Err(response) => return *response,
     };
-    let audit = match campaign_audit(&state, &answer.campaign.id, &answer.campaign.name).await {
+    let audit = match campaign_audit(
+        &state,
+        &answer.campaign.account,
+        &answer.campaign.id,
+        &answer.campaign.name,
+    )
+    .await
+    {
         Ok(audit) => audit,
         Err(error) => return failed(error),
     };
@@ -559,6 +609,7 @@ const CAMPAIGN_AUDIT_SCAN: u32 = 1000;
 /// matcher matches it, replays of its events.
 async fn campaign_audit(
     state: &HttpState,
+    account: &str,
     id: &str,
     name: &str,
 ) -> Result<Vec<crate::commit::AuditRecord>, ApiError> {
@@ -567,12 +618,7 @@ async fn campaign_audit(
         .audit_log(DateTime::<Utc>::MIN_UTC, CAMPAIGN_AUDIT_SCAN)
         .await?
         .into_iter()
-        .filter(|record| {
-            record
-                .campaign
-                .as_deref()
-                .is_some_and(|pattern| crate::route::silence::campaign_matches(pattern, id, name))
-        })
+        .filter(|record| record.concerns(account, id, name))
         .collect())
 }
 

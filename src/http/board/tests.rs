@@ -153,3 +153,26 @@ fn the_preview_page_escapes_what_it_was_given_and_offers_the_confirmation() {
         "{html}"
     );
 }
+
+#[test]
+fn bidirectional_overrides_and_controls_show_as_escapes() {
+    let name = "invoice\u{202E}fdp.exe\u{2066}x\u{1b}[2J";
+    let row = json!({
+        "account": "default", "id": "camp_1", "name": name, "status": "live", "upload_errors": 0,
+        "changed_at": "2026-11-26T09:00:00Z", "last_event": null, "silenced_by": [],
+        "page": campaign_page_path("default", "camp_1"),
+    });
+    let html = render(
+        "campaigns.html",
+        json!({
+            "glance": "", "labels": STATUS_LABELS, "pages": 1, "accounts": ["default"],
+            "list": {"total": 1, "page": 1, "per_page": 50, "campaigns": [row]},
+            "filter": {"account": null, "status": null, "q": name, "problems": false},
+        }),
+    )
+    .unwrap();
+    for raw in ['\u{202E}', '\u{2066}', '\u{1b}'] {
+        assert!(!html.contains(raw), "{raw:?} raw in {html}");
+    }
+    assert!(html.contains("invoice\\u{202e}fdp.exe"), "{html}");
+}

@@ -114,6 +114,111 @@ pub(super) async fn each_action_is_recorded_with_who_and_what(kind: Kind) {
     assert_eq!(store.audit_log(t0() + hour * 2, 10).await.unwrap().len(), 1);
 }
 
+/// One account's silences and replays are not another's: the board shows a
+/// campaign the records of its own account (and those of every account).
+pub(super) async fn audit_records_carry_their_account(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let hour = TimeDelta::hours(1);
+    let ops = Actor {
+        name: "alice".into(),
+        via: "api",
+    };
+    for account in [Some("acme"), Some("em*"), None] {
+        let silence = store
+            .create_silence(&ops, "camp_1", account, None, "r", t0(), t0() + hour)
+            .await
+            .unwrap();
+        store.end_silence(&ops, silence.id, t0()).await.unwrap();
+    }
+    store
+        .commit_cycle(&cycle(&[("evt_a", &["hook"])]))
+        .await
+        .unwrap();
+    let row = store.due_deliveries(t0(), 10).await.unwrap()[0].id;
+    store.mark_dead(row, t0(), "HTTP 410").await.unwrap();
+    store.replay_by(&ops, row, t0()).await.unwrap();
+
+    let log = store.audit_log(t0() - hour, 20).await.unwrap();
+    let accounts: Vec<Option<&str>> = log.iter().map(|r| r.account.as_deref()).collect();
+    assert_eq!(
+        accounts,
+        [
+            Some("default"),
+            None,
+            None,
+            Some("em*"),
+            Some("em*"),
+            Some("acme"),
+            Some("acme")
+        ]
+    );
+    let concerning = |account: &str, id: &str| {
+        log.iter()
+            .filter(|record| record.concerns(account, id, "Name"))
+            .map(|record| record.account.as_deref())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        concerning("acme", "camp_1"),
+        [None, None, Some("acme"), Some("acme")]
+    );
+    assert_eq!(
+        concerning("emea", "camp_1"),
+        [None, None, Some("em*"), Some("em*")]
+    );
+    // A watcher event's replay concerns no campaign.
+    assert_eq!(log[0].campaign, None);
+    assert!(concerning("default", "camp_1").iter().all(Option::is_none));
+}
+
+/// The retention keeps the record of a silence as long as the silence: one
+/// still in force keeps who made it, however long ago that was.
+pub(super) async fn the_record_of_a_silence_in_force_outlives_the_retention(kind: Kind) {
+    let (store, _scratch) = fresh(kind).await;
+    let day = TimeDelta::days(1);
+    let ops = Actor {
+        name: "alice".into(),
+        via: "cli",
+    };
+    let long = store
+        .create_silence(
+            &ops,
+            "camp_long",
+            None,
+            None,
+            "r",
+            t0() - day * 10,
+            t0() + day,
+        )
+        .await
+        .unwrap();
+    store
+        .create_silence(
+            &ops,
+            "camp_over",
+            None,
+            None,
+            "r",
+            t0() - day * 10,
+            t0() - day * 9,
+        )
+        .await
+        .unwrap();
+    store
+        .prune(t0() - day, 100, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let kept: Vec<Option<String>> = store
+        .audit_log(DateTime::<Utc>::MIN_UTC, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.campaign)
+        .collect();
+    assert_eq!(kept, [Some("camp_long".to_string())]);
+    assert_eq!(store.silences(t0(), false).await.unwrap(), [long]);
+}
+
 /// The release at schema version 5 wrote these stores (tests/fixtures/v5):
 /// opened by this one they gain the audit table, keep their silence, and its
 /// end is recorded.
