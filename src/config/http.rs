@@ -43,8 +43,8 @@ pub struct HttpSettings {
     /// Tokens for scripts (`Authorization: Bearer`), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tokens: BTreeMap<String, TokenSettings>,
-    /// Connections one client address may hold open at once (default 32, at
-    /// most half the listener's bound). Behind a proxy every client shares
+    /// Connections one client address may hold open at once (default: half
+    /// the listener's bound, 8-128). Behind a proxy every client shares
     /// the proxy's address: set it above the proxy's connection pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections_per_client: Option<usize>,

@@ -72,11 +72,6 @@ impl Default for Limits {
     }
 }
 
-/// Connections one client address may hold by default (at most half of
-/// `connections`): a browser opens six per host, and a board in a few tabs
-/// one stream each.
-pub const DEFAULT_PER_CLIENT: usize = 32;
-
 /// Descriptors kept for the store, the deliveries and the API client.
 const DESCRIPTORS_KEPT: u64 = 128;
 /// The most connections served at once, however many descriptors there are.
@@ -98,7 +93,10 @@ impl Limits {
         Self {
             connections,
             probe_reserve: 16,
-            per_client: DEFAULT_PER_CLIENT.min(connections / 2),
+            // Half the bound: one address (a script opening a client per
+            // request leaves each connection idle for the header timeout)
+            // never takes more, and the other half stays for everyone else.
+            per_client: connections / 2,
             streams: connections / 2,
             header_read_timeout: Duration::from_secs(10),
             probe_header_read_timeout: Duration::from_secs(2),
@@ -248,7 +246,9 @@ pub async fn serve_connections(
         } else {
             // Closing at once keeps the descriptor count bounded; the peer may retry.
             tracing::debug!("http: every connection slot is taken; closing a new connection");
-            metrics.record_connection_refused("full");
+            if slot.is_some() {
+                metrics.record_connection_refused("full");
+            }
             drop(stream);
             continue;
         };
@@ -397,7 +397,7 @@ mod tests {
                 "{descriptors}"
             );
             assert_eq!(limits.probe_reserve, 16);
-            assert_eq!(limits.per_client, DEFAULT_PER_CLIENT.min(connections / 2));
+            assert_eq!(limits.per_client, connections / 2);
         }
         assert_eq!(Limits::default().per_client(Some(3)).per_client, 3);
         assert_eq!(Limits::default().per_client(None).per_client, 32);
