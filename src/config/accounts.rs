@@ -50,7 +50,6 @@ pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), Stri
 
 /// One `[sigmamind.accounts.NAME]` section as written; unset values inherit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AccountSettings {
     /// Never inherited from `[sigmamind]`: each account has its own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

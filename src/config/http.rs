@@ -25,7 +25,6 @@ const MOST_CONNECTIONS_PER_CLIENT: usize = 4096;
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     #[serde(default = "default_http_listen")]
     pub listen: String,
@@ -52,7 +51,6 @@ pub struct HttpSettings {
 
 /// `[http.users.NAME]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UserSettings {
     /// A bcrypt hash (`campaign-watcher hash-password` prints one); never the password.
     pub password_hash: Secret,
@@ -63,7 +61,6 @@ pub struct UserSettings {
 /// `[http.tokens.NAME]`: the token itself is only ever read from `token_file`,
 /// so it is in no configuration text, environment variable or `check-config` output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TokenSettings {
     pub token_file: PathBuf,
     /// `read` or `admin`.

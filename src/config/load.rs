@@ -1,5 +1,7 @@
 //! Reading the configuration: TOML file, `CAMPAIGN_WATCHER__*` overrides,
-//! unknown-key detection, typed values, then `*_file` secrets.
+//! typed values read through the unknown-key check (`keys.rs`: every table's
+//! keys against the fields of the struct it becomes, so a new settings table
+//! is checked without being listed anywhere), then `*_file` secrets.
 //!
 //! Problems from every stage are gathered into one [`ConfigError::Invalid`], so an
 //! operator fixes the file in one pass instead of one error per run.
@@ -10,18 +12,15 @@ use std::path::{Path, PathBuf};
 use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
-use super::fields::struct_fields;
 use super::suggest::did_you_mean;
 
 mod channels;
+mod keys;
 use super::secret::{read_secret_file, SecretFiles};
-use super::{
-    AccountSettings, ConfigError, HeartbeatSettings, HttpSettings, LogSettings, QuietHoursSettings,
-    RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings, TokenSettings, UserSettings,
-    WatchSettings,
-};
+use super::{ConfigError, Secret, Settings};
 pub(super) use channels::channels_from_tables;
-use channels::{is_channel_list_key, prune_channel, typed_channels};
+use channels::{is_channel_list_key, typed_channels};
+use keys::{deserialize_checked, Checked, Found, UnknownKey};
 
 /// Prefix of environment overrides: `CAMPAIGN_WATCHER__SECTION__KEY`.
 pub const ENV_PREFIX: &str = "CAMPAIGN_WATCHER";
@@ -124,13 +123,12 @@ where
         .build()
         .map_err(|error| syntax_error(origin, error))?;
 
-    let mut root = match merged.cache.kind {
+    let root = match merged.cache.kind {
         ValueKind::Table(table) => table,
         // A TOML document is always a table; an empty one stands in defensively.
         _ => Map::new(),
     };
-    prune_unknown_keys(&mut root, &env_names, &mut problems);
-    let mut settings = typed_settings(root, &mut problems);
+    let mut settings = typed_settings(root, &env_names, &mut problems);
     resolve_secrets(&mut settings, env, &mut problems);
 
     if problems.is_empty() {
@@ -321,120 +319,15 @@ fn split_list(value: Value) -> Value {
     }
 }
 
-/// Removes every key the structs do not know, reporting each with its full path,
-/// so typed deserialisation afterwards reports only type problems.
-fn prune_unknown_keys(
-    root: &mut Map<String, Value>,
-    env_names: &BTreeMap<String, String>,
-    problems: &mut Vec<String>,
-) {
-    let top = struct_fields::<Settings>();
-    for key in sorted_keys(root) {
-        if !top.contains(&key.as_str()) {
-            let is_section = matches!(root.get(&key).map(|v| &v.kind), Some(ValueKind::Table(_)));
-            let what = if is_section { "section" } else { "key" };
-            problems.push(unknown(what, &key, top, &key, env_names));
-            root.remove(&key);
-        }
-    }
+/// Keys no struct takes on purpose, with the sentence that says why; `*`
+/// stands for one name.
+const REFUSED_KEYS: [(&str, &str); 1] = [(
+    "http.tokens.*.token",
+    "a token is never written in the configuration; put it in a file and name that file in token_file",
+)];
 
-    let prune =
-        |table: &mut Map<String, Value>, path: &str, known: &[&str], problems: &mut Vec<String>| {
-            for key in sorted_keys(table) {
-                if !known.contains(&key.as_str()) {
-                    problems.push(unknown(
-                        "key",
-                        &format!("{path}.{key}"),
-                        known,
-                        &key,
-                        env_names,
-                    ));
-                    table.remove(&key);
-                }
-            }
-        };
-    let sections: [(&str, &[&str]); 6] = [
-        ("sigmamind", struct_fields::<SigmaMindSettings>()),
-        ("watch", struct_fields::<WatchSettings>()),
-        ("state", struct_fields::<StateSettings>()),
-        ("http", struct_fields::<HttpSettings>()),
-        ("log", struct_fields::<LogSettings>()),
-        ("heartbeat", struct_fields::<HeartbeatSettings>()),
-    ];
-    for (section, known) in sections {
-        if let Some(ValueKind::Table(table)) = root.get_mut(section).map(|v| &mut v.kind) {
-            prune(table, section, known, problems);
-        }
-    }
-    if let Some(ValueKind::Table(sigmamind)) = root.get_mut("sigmamind").map(|v| &mut v.kind) {
-        if let Some(ValueKind::Table(accounts)) = sigmamind.get_mut("accounts").map(|v| &mut v.kind)
-        {
-            let known = struct_fields::<AccountSettings>();
-            for name in sorted_keys(accounts) {
-                if let Some(ValueKind::Table(account)) =
-                    accounts.get_mut(&name).map(|v| &mut v.kind)
-                {
-                    prune(
-                        account,
-                        &format!("sigmamind.accounts.{name}"),
-                        known,
-                        problems,
-                    );
-                }
-            }
-        }
-    }
-    if let Some(ValueKind::Table(http)) = root.get_mut("http").map(|v| &mut v.kind) {
-        let nested: [(&str, &[&str]); 2] = [
-            ("users", struct_fields::<UserSettings>()),
-            ("tokens", struct_fields::<TokenSettings>()),
-        ];
-        for (map, known) in nested {
-            if let Some(ValueKind::Table(entries)) = http.get_mut(map).map(|v| &mut v.kind) {
-                for name in sorted_keys(entries) {
-                    if let Some(ValueKind::Table(entry)) =
-                        entries.get_mut(&name).map(|v| &mut v.kind)
-                    {
-                        if map == "tokens" && entry.remove("token").is_some() {
-                            problems.push(format!(
-                                "http.tokens.{name}.token: a token is never written in the configuration; put it in a file and name that file in token_file"
-                            ));
-                        }
-                        prune(entry, &format!("http.{map}.{name}"), known, problems);
-                    }
-                }
-            }
-        }
-    }
-    if let Some(ValueKind::Table(channels)) = root.get_mut("channels").map(|v| &mut v.kind) {
-        for name in sorted_keys(channels) {
-            if let Some(ValueKind::Table(channel)) = channels.get_mut(&name).map(|v| &mut v.kind) {
-                let at = format!("channels.{name}");
-                prune_channel(channel, &at, env_names, problems);
-                if let Some(ValueKind::Table(quiet)) =
-                    channel.get_mut("quiet_hours").map(|v| &mut v.kind)
-                {
-                    prune(
-                        quiet,
-                        &format!("{at}.quiet_hours"),
-                        struct_fields::<QuietHoursSettings>(),
-                        problems,
-                    );
-                }
-            }
-        }
-    }
-    if let Some(ValueKind::Array(rules)) = root.get_mut("rules").map(|v| &mut v.kind) {
-        let known = struct_fields::<RuleSettings>();
-        for (index, rule) in rules.iter_mut().enumerate() {
-            if let ValueKind::Table(rule) = &mut rule.kind {
-                prune(rule, &format!("rules[{index}]"), known, problems);
-            }
-        }
-    }
-}
-
-/// `unknown key "path" (did you mean "x"?) (set by environment variable Y)`
+/// `unknown key "path" (did you mean "x"?) (set by environment variable Y)`,
+/// or the reason a refused key is refused.
 fn unknown(
     what: &str,
     path: &str,
@@ -442,12 +335,53 @@ fn unknown(
     leaf: &str,
     env_names: &BTreeMap<String, String>,
 ) -> String {
+    if let Some((_, why)) = REFUSED_KEYS
+        .iter()
+        .find(|(pattern, _)| path_matches(pattern, path))
+    {
+        return format!("{path}: {why}");
+    }
     let mut text = format!("unknown {what} \"{path}\"");
     text.push_str(&did_you_mean(leaf, known));
     if let Some(name) = env_source(path, env_names) {
         text.push_str(&format!(" (set by environment variable {name})"));
     }
     text
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let (pattern, path): (Vec<&str>, Vec<&str>) =
+        (pattern.split('.').collect(), path.split('.').collect());
+    pattern.len() == path.len()
+        && pattern
+            .iter()
+            .zip(&path)
+            .all(|(want, got)| *want == "*" || want == got)
+}
+
+/// Every unknown key `found`, once each and in key order (a table's keys come
+/// in no particular order), as problems: a table the top level does not take
+/// is a section.
+fn unknown_key_problems(
+    found: Vec<UnknownKey>,
+    top_tables: &BTreeSet<String>,
+    env_names: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let found: BTreeMap<String, UnknownKey> = found
+        .into_iter()
+        .map(|key| (key.path.clone(), key))
+        .collect();
+    found
+        .into_values()
+        .map(|key| {
+            let what = if top_tables.contains(&key.path) {
+                "section"
+            } else {
+                "key"
+            };
+            unknown(what, &key.path, key.known, &key.leaf, env_names)
+        })
+        .collect()
 }
 
 fn sorted_keys(table: &Map<String, Value>) -> Vec<String> {
@@ -463,80 +397,198 @@ fn env_source<'a>(path: &str, env_names: &'a BTreeMap<String, String>) -> Option
         .map(|(_, name)| name.as_str())
 }
 
-/// Section by section (and channel by channel, rule by rule) so that one wrong
-/// type does not hide the others.
-fn typed_settings(mut root: Map<String, Value>, problems: &mut Vec<String>) -> Settings {
-    let mut settings = Settings::defaults();
-    if let Some(value) = root.remove("sigmamind") {
-        if let Some(section) = typed(value, "sigmamind", problems) {
-            settings.sigmamind = section;
-        }
-    }
-    if let Some(value) = root.remove("watch") {
-        if let Some(section) = typed(value, "watch", problems) {
-            settings.watch = section;
-        }
-    }
-    if let Some(value) = root.remove("state") {
-        if let Some(section) = typed(value, "state", problems) {
-            settings.state = section;
-        }
-    }
-    if let Some(value) = root.remove("http") {
-        if let Some(section) = typed(value, "http", problems) {
-            settings.http = section;
-        }
-    }
-    if let Some(value) = root.remove("log") {
-        if let Some(section) = typed(value, "log", problems) {
-            settings.log = section;
-        }
-    }
-    if let Some(value) = root.remove("heartbeat") {
-        if let Some(section) = typed(value, "heartbeat", problems) {
-            settings.heartbeat = section;
-        }
-    }
-    if let Some(value) = root.remove("channels") {
-        settings.channels = typed_channels(value, problems);
-    }
-    if let Some(value) = root.remove("rules") {
-        match value.kind {
-            ValueKind::Array(rules) => {
-                for (index, rule) in rules.into_iter().enumerate() {
-                    if let Some(rule) = typed(rule, &format!("rules[{index}]"), problems) {
-                        settings.rules.push(rule);
+const MISSING_KEY: &str = "missing required key";
+
+/// Whether `path` is `table` or lies inside it.
+fn is_within(path: &str, table: &str) -> bool {
+    path.strip_prefix(table)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// `a.b` of `a.b.c` and of `a.b[2]`; `None` at the top.
+fn parent(path: &str) -> Option<&str> {
+    let cut = if path.ends_with(']') {
+        path.rfind('[')
+    } else {
+        path.rfind('.')
+    }?;
+    (cut > 0).then(|| &path[..cut])
+}
+
+/// More type problems than this in one file are not worth reading one by one.
+const MAX_TYPE_PROBLEMS: usize = 64;
+
+/// The whole file at once, through the unknown-key check. A wrong type is
+/// reported, its key taken out and the rest read again, so one wrong type
+/// does not hide the others. `[channels]` is typed apart, kind first.
+fn typed_settings(
+    mut root: Map<String, Value>,
+    env_names: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Settings {
+    let channels = root.remove("channels");
+    let top_tables: BTreeSet<String> = root
+        .iter()
+        .filter(|(_, value)| matches!(value.kind, ValueKind::Table(_)))
+        .map(|(key, _)| key.clone())
+        .collect();
+    let mut root = Value::new(None, ValueKind::Table(root));
+    let mut unknown_keys = Vec::new();
+    let mut type_problems = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    let mut settings = None;
+    for _ in 0..MAX_TYPE_PROBLEMS {
+        let found = Found::default();
+        let attempt = deserialize_checked::<Settings, _>(root.clone(), "", &found);
+        unknown_keys.extend(found.into_inner());
+        match attempt {
+            Ok(typed) => {
+                settings = Some(typed);
+                break;
+            }
+            Err(error) => {
+                let (key, message) = split_error(error);
+                let key = key.unwrap_or_default();
+                let already_told = removed.iter().any(|taken| is_within(&key, taken));
+                let missing = message == MISSING_KEY;
+                if !already_told {
+                    type_problems.push(type_problem(&key, message));
+                }
+                // A missing key is fixed by taking out the table that lacks
+                // it; whatever cannot be taken out takes its parent with it.
+                let mut target = if missing {
+                    parent(&key)
+                } else {
+                    Some(key.as_str())
+                };
+                let taken = loop {
+                    match target {
+                        Some(path) if remove_path(&mut root, path) => break Some(path.to_string()),
+                        Some(path) => target = parent(path),
+                        None => break None,
                     }
-                }
-            }
-            ValueKind::Nil => {}
-            kind => {
-                let value = Value::new(None, kind);
-                if let Some(rules) = typed(value, "rules", problems) {
-                    settings.rules = rules;
+                };
+                match taken {
+                    Some(path) => removed.push(path),
+                    None => break,
                 }
             }
         }
     }
-    if let Some(value) = root.remove("instance") {
-        if let Some(instance) = typed(value, "instance", problems) {
-            settings.instance = instance;
-        }
+    problems.extend(unknown_key_problems(unknown_keys, &top_tables, env_names));
+    problems.extend(type_problems);
+    let mut settings = settings.unwrap_or_default();
+    if let Some(value) = channels {
+        settings.channels = typed_channels(value, env_names, problems);
     }
     settings
 }
 
-fn typed<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Vec<String>) -> Option<T> {
-    match T::deserialize(value) {
+/// `key: message`, with the hint durations need.
+fn type_problem(key: &str, mut message: String) -> String {
+    if message.ends_with("expected a duration") {
+        message.push_str(": durations are strings with a unit, like \"300s\", \"5m\" or \"1h\"");
+    }
+    if key.is_empty() {
+        message
+    } else {
+        format!("{key}: {message}")
+    }
+}
+
+/// Takes the value at `path` (`a.b[2].c`, the config crate's spelling) out of
+/// `root`, so the next read leaves it at its default. An element of a list is
+/// emptied rather than removed, so the indices of the others stay as written.
+fn remove_path(root: &mut Value, path: &str) -> bool {
+    let mut segments = Vec::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        if let Some(open) = rest.find('[') {
+            if open > 0 {
+                segments.push(Segment::Key(&rest[..open]));
+            }
+            rest = &rest[open..];
+            while let Some(inner) = rest.strip_prefix('[') {
+                let Some(close) = inner.find(']') else {
+                    return false;
+                };
+                let Ok(index) = inner[..close].parse() else {
+                    return false;
+                };
+                segments.push(Segment::Index(index));
+                rest = &inner[close + 1..];
+            }
+        } else {
+            segments.push(Segment::Key(rest));
+        }
+    }
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut value = root;
+    for segment in parents {
+        value = match (segment, &mut value.kind) {
+            (Segment::Key(key), ValueKind::Table(table)) => match table.get_mut(*key) {
+                Some(value) => value,
+                None => return false,
+            },
+            (Segment::Index(index), ValueKind::Array(items)) => match items.get_mut(*index) {
+                Some(value) => value,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, &mut value.kind) {
+        (Segment::Key(key), ValueKind::Table(table)) => table.remove(*key).is_some(),
+        (Segment::Index(index), ValueKind::Array(items)) => match items.get_mut(*index) {
+            Some(item) if !matches!(&item.kind, ValueKind::Table(table) if table.is_empty()) => {
+                *item = Value::new(None, ValueKind::Table(Map::new()));
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    path: &str,
+    env_names: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    typed_with(value, path, env_names, problems, |checked| {
+        T::deserialize(checked)
+    })
+}
+
+/// `read` applied to `value` through the unknown-key check: each unknown key
+/// and the type problem, if any, become problems under `path`.
+fn typed_with<T>(
+    value: Value,
+    path: &str,
+    env_names: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+    read: impl FnOnce(Checked<'_, Value>) -> Result<T, ::config::ConfigError>,
+) -> Option<T> {
+    let found = Found::default();
+    let result = read(Checked::new(value, path, &found));
+    problems.extend(unknown_key_problems(
+        found.into_inner(),
+        &BTreeSet::new(),
+        env_names,
+    ));
+    match result {
         Ok(typed) => Some(typed),
         Err(error) => {
-            let (key, mut message) = split_error(error);
-            if message.ends_with("expected a duration") {
-                message.push_str(
-                    ": durations are strings with a unit, like \"300s\", \"5m\" or \"1h\"",
-                );
-            }
-            problems.push(format!("{}: {message}", join_path(path, key.as_deref())));
+            let (key, message) = split_error(error);
+            problems.push(type_problem(&join_path(path, key.as_deref()), message));
             None
         }
     }
@@ -545,6 +597,26 @@ fn typed<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Vec<Strin
 /// The config crate tracks the key of a deserialisation error; separating it from
 /// the message lets the problem start with the full key path.
 fn split_error(error: ::config::ConfigError) -> (Option<String>, String) {
+    let (key, message) = split_error_raw(error);
+    (key.map(|key| dotted(&key)), message)
+}
+
+/// `rules[0].events`: the config crate writes a field after an index without
+/// its dot (`rules[0]events`).
+fn dotted(key: &str) -> String {
+    let mut text = String::with_capacity(key.len() + 4);
+    let mut after_index = false;
+    for c in key.chars() {
+        if after_index && c != '.' && c != '[' {
+            text.push('.');
+        }
+        after_index = c == ']';
+        text.push(c);
+    }
+    text
+}
+
+fn split_error_raw(error: ::config::ConfigError) -> (Option<String>, String) {
     match error {
         ::config::ConfigError::Type {
             unexpected,
@@ -556,14 +628,14 @@ fn split_error(error: ::config::ConfigError) -> (Option<String>, String) {
             format!("invalid type: {unexpected}, expected {expected}"),
         ),
         ::config::ConfigError::At { error, key, .. } => {
-            let (inner_key, message) = split_error(*error);
+            let (inner_key, message) = split_error_raw(*error);
             let key = match (key, inner_key) {
                 (Some(outer), Some(inner)) => Some(join_path(&outer, Some(&inner))),
                 (outer, inner) => outer.or(inner),
             };
             (key, message)
         }
-        ::config::ConfigError::NotFound(key) => (Some(key), "missing required key".to_string()),
+        ::config::ConfigError::NotFound(key) => (Some(key), MISSING_KEY.to_string()),
         ::config::ConfigError::Message(message) => (None, message),
         other => (None, other.to_string()),
     }

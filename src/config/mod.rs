@@ -98,7 +98,6 @@ fn invalid_sentence(origin: &str, problems: &[String]) -> String {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
     pub sigmamind: SigmaMindSettings,
@@ -124,7 +123,6 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SigmaMindSettings {
     #[serde(default = "default_base_url")]
     pub base_url: String,
@@ -159,7 +157,6 @@ pub struct SigmaMindSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WatchSettings {
     #[serde(default)]
     pub campaigns: Vec<String>,
@@ -195,7 +192,6 @@ pub struct WatchSettings {
 
 /// `Debug` is written out by hand: a database URL can carry a password.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StateSettings {
     #[serde(default = "default_state_url")]
     pub url: String,
@@ -226,7 +222,6 @@ fn default_retention() -> Duration {
 /// the pings stop (the watcher died, hangs, or cannot read the API) that
 /// service alerts, through a path that does not depend on this watcher.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HeartbeatSettings {
     /// The ping URL; a secret (anyone holding it can fake a heartbeat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,7 +260,6 @@ fn default_heartbeat_timeout() -> Duration {
 /// `[log]`: how the daemon writes its log lines (stderr; journald and container
 /// runtimes collect them from there).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// `text` (readable lines) or `json` (one object per line); `--log-format` wins.
     #[serde(default)]
@@ -274,7 +268,6 @@ pub struct LogSettings {
 
 /// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct QuietHoursSettings {
     /// Local `HH:MM` the quiet window starts at.
     pub start: String,
@@ -288,7 +281,6 @@ pub struct QuietHoursSettings {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RuleSettings {
     #[serde(default)]
     pub name: Option<String>,

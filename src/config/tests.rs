@@ -271,10 +271,10 @@ fn all_unknown_keys_are_reported_together_with_the_file() {
         [
             "unknown section \"bogus\"",
             "unknown key \"colour\"",
-            "unknown key \"watch.intervall\" (did you mean \"interval\"?)",
             "unknown key \"http.listn\" (did you mean \"listen\"?) (set by environment variable CAMPAIGN_WATCHER__HTTP__LISTN)",
-            "unknown key \"channels.ops-hook.urll\" (did you mean \"url\"?)",
             "unknown key \"rules[0].evnts\" (did you mean \"events\"?)",
+            "unknown key \"watch.intervall\" (did you mean \"interval\"?)",
+            "unknown key \"channels.ops-hook.urll\" (did you mean \"url\"?)",
         ]
     );
 }
@@ -1114,4 +1114,61 @@ fn a_link_local_heartbeat_is_refused_unless_allowed() {
     );
     let allowed = format!("{refused}allow_link_local = true\n");
     assert_eq!(load(&allowed, &[]).unwrap().validate(), Ok(()));
+}
+
+/// Every table of a configuration is checked for unknown keys, at any depth,
+/// because the check follows the settings types: a typo under each header
+/// of a file using every kind of table is named with its full path.
+#[test]
+fn a_typo_under_any_table_is_named_with_its_path() {
+    let example = include_str!("../../config/campaign-watcher.toml");
+    let more = r#"
+[sigmamind.accounts.clientb]
+api_key = "k"
+campaigns = ["camp_1"]
+[http.users.alice]
+password_hash = "$2b$12$abcdefghijklmnopqrstuu5Jd1Hf8jQKkb8l2h3TfiMqQl5ZPXJn2"
+role = "read"
+[heartbeat]
+url = "https://hc-ping.example.com/x"
+[channels.mail]
+kind = "email"
+smtp_url = "smtp://mail.example.com:587"
+from = "w@example.com"
+to = ["ops@example.com"]
+[channels.mail.quiet_hours]
+start = "22:00"
+end = "07:00"
+timezone = "Europe/Berlin"
+[[rules]]
+events = ["campaign.completed"]
+"#;
+    // Named accounts take the default account's key out of [sigmamind].
+    let example = example.replace("\n[sigmamind]\n", "\n[sigmamind.accounts.default]\n");
+    let toml = format!("{example}\n{more}");
+    let headers: Vec<(usize, String)> = toml
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with('['))
+        .map(|(at, line)| (at, line.to_string()))
+        .collect();
+    assert!(headers.len() >= 12, "{headers:?}");
+    let mut rules = 0;
+    for (at, header) in headers {
+        let path = if let Some(name) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]"))
+        {
+            rules += 1;
+            format!("{name}[{}]", rules - 1)
+        } else {
+            header.trim_matches(['[', ']']).to_string()
+        };
+        let mut lines: Vec<&str> = toml.lines().collect();
+        lines.insert(at + 1, "zzz_not_a_key = 1");
+        let found = problems(load(&lines.join("\n"), &[]));
+        let expected = format!("unknown key \"{path}.zzz_not_a_key\"");
+        assert!(
+            found.contains(&expected),
+            "under {header}: expected {expected:?}, got {found:?}"
+        );
+    }
 }

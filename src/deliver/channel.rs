@@ -21,9 +21,10 @@ use crate::event::Event;
 use crate::render::TemplateFiles;
 
 /// The settings of one kind: `[channels.NAME]` minus [`SharedSettings`] and
-/// [`TextSettings`]. Implementers derive `Deserialize` with
-/// `deny_unknown_fields` (the loader learns the keys from serde's field list)
-/// and document each field: that is the kind's reference.
+/// [`TextSettings`]. Implementers derive `Deserialize` without
+/// `deny_unknown_fields` (the loader's unknown-key check reads serde's field
+/// list and names every unknown key) and document each field: that is the
+/// kind's reference.
 pub trait ChannelConfig: Clone + Serialize + DeserializeOwned {
     /// What [`ChannelConfig::build`] makes.
     type Channel;
@@ -137,7 +138,6 @@ impl BuildContext<'static> {
 
 /// The keys every channel kind takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SharedSettings {
     /// Per send (email uses its own SMTP timeouts).
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
@@ -264,7 +264,6 @@ impl SharedSettings {
 
 /// The keys of every kind that renders text (all but `webhook` and `console`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TextSettings {
     /// IANA zone (e.g. "Europe/Berlin") shown beside UTC in messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -367,7 +366,7 @@ macro_rules! channel_kinds {
             }
 
             /// This kind's settings from the keys that belong to it.
-            pub fn deserialize(self, table: ::config::Value) -> Result<KindSettings, ::config::ConfigError> {
+            pub fn deserialize<'de, D: serde::Deserializer<'de>>(self, table: D) -> Result<KindSettings, D::Error> {
                 match self {
                     $(Self::$variant => <$settings as serde::Deserialize>::deserialize(table).map(KindSettings::$variant),)+
                 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ::config::{Map, Value, ValueKind};
 
-use super::{env_source, join_path, prune_unknown_keys, sorted_keys, split_error, typed, unknown};
+use super::{env_source, sorted_keys, typed, typed_with, unknown};
 use crate::config::fields::struct_fields;
 use crate::config::suggest::{closest, did_you_mean};
 use crate::config::{ChannelKind, ChannelSettings, SharedSettings, TextSettings};
@@ -116,6 +116,7 @@ fn list_words(words: &[&str]) -> String {
 /// `[channels]`: each channel typed by its `kind`, problems gathered.
 pub(super) fn typed_channels(
     value: Value,
+    env_names: &BTreeMap<String, String>,
     problems: &mut Vec<String>,
 ) -> BTreeMap<String, ChannelSettings> {
     let mut typed_channels = BTreeMap::new();
@@ -123,8 +124,8 @@ pub(super) fn typed_channels(
         ValueKind::Table(channels) => {
             let channels: BTreeMap<String, Value> = channels.into_iter().collect();
             for (name, channel) in channels {
-                if let Some(channel) = typed_channel(channel, &format!("channels.{name}"), problems)
-                {
+                let at = format!("channels.{name}");
+                if let Some(channel) = typed_channel(channel, &at, env_names, problems) {
                     typed_channels.insert(name, channel);
                 }
             }
@@ -141,7 +142,12 @@ pub(super) fn typed_channels(
 /// Reads `kind` first, then hands the kind's struct, the text struct and the
 /// shared struct each its own keys (already pruned to those by
 /// [`prune_channel`]), so the config crate still types environment strings.
-fn typed_channel(value: Value, at: &str, problems: &mut Vec<String>) -> Option<ChannelSettings> {
+fn typed_channel(
+    value: Value,
+    at: &str,
+    env_names: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Option<ChannelSettings> {
     let origin = value.origin().map(str::to_string);
     let mut table = match value.kind {
         ValueKind::Table(table) => table,
@@ -152,11 +158,12 @@ fn typed_channel(value: Value, at: &str, problems: &mut Vec<String>) -> Option<C
             return None;
         }
     };
+    prune_channel(&mut table, at, env_names, problems);
     let Some(kind) = table.remove("kind") else {
         problems.push(format!("{at}.kind: missing required key"));
         return None;
     };
-    let name: String = typed(kind, &format!("{at}.kind"), problems)?;
+    let name: String = typed(kind, &format!("{at}.kind"), env_names, problems)?;
     let Some(kind) = ChannelKind::parse(&name) else {
         let known: Vec<&str> = ChannelKind::ALL.iter().map(|kind| kind.as_str()).collect();
         problems.push(format!(
@@ -176,16 +183,9 @@ fn typed_channel(value: Value, at: &str, problems: &mut Vec<String>) -> Option<C
     let own = part(kind.own_keys());
     let text = part(struct_fields::<TextSettings>());
     let shared = part(struct_fields::<SharedSettings>());
-    let own = match kind.deserialize(own) {
-        Ok(own) => Some(own),
-        Err(error) => {
-            let (key, message) = split_error(error);
-            problems.push(format!("{}: {message}", join_path(at, key.as_deref())));
-            None
-        }
-    };
-    let text = typed(text, at, problems);
-    let shared = typed(shared, at, problems);
+    let own = typed_with(own, at, env_names, problems, |own| kind.deserialize(own));
+    let text = typed(text, at, env_names, problems);
+    let shared = typed(shared, at, env_names, problems);
     Some(ChannelSettings {
         kind: own?,
         text: text?,
@@ -203,13 +203,7 @@ where
 {
     let value = <Value as serde::Deserialize>::deserialize(deserializer)?;
     let mut problems = Vec::new();
-    let mut root = Map::new();
-    root.insert("channels".to_string(), value);
-    prune_unknown_keys(&mut root, &BTreeMap::new(), &mut problems);
-    let channels = root
-        .remove("channels")
-        .map(|value| typed_channels(value, &mut problems))
-        .unwrap_or_default();
+    let channels = typed_channels(value, &BTreeMap::new(), &mut problems);
     if problems.is_empty() {
         Ok(channels)
     } else {

@@ -19,7 +19,6 @@ const RESERVED_LABELS: [&str; 4] = ["alertname", "campaign_id", "campaign_name",
 const MIN_RESEND_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AlertmanagerSettings {
     /// Base URL of one Alertmanager, e.g. `http://alertmanager:9093`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,6 @@ use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ConsoleSettings {}
 
 impl ChannelConfig for ConsoleSettings {

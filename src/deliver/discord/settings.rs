@@ -11,7 +11,6 @@ use crate::deliver::chat::{check_hook_url, check_severity, secret_hook_url_metho
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DiscordSettings {
     /// The webhook URL; it carries its token, so it is a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]

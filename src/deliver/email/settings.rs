@@ -20,7 +20,6 @@ use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EmailSettings {
     /// `smtps://host[:465]`, `smtp://host:587?tls=required`, or plain
     /// `smtp://` to a loopback host. May carry `user:password@`.

@@ -19,7 +19,6 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HttpChannelSettings {
     /// Template of the method: `POST` (default), `PUT`, `PATCH`, `GET` or `DELETE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +71,6 @@ pub struct HttpChannelSettings {
 
 /// `[channels.NAME.start]` / `[channels.NAME.end]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RequestOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,

@@ -11,7 +11,6 @@ use crate::deliver::chat::{check_hook_url, check_severity, secret_hook_url_metho
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MattermostSettings {
     /// The incoming webhook URL (`https://mm.example.com/hooks/<key>`); the
     /// key is the credential, so it is a secret.

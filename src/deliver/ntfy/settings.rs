@@ -13,7 +13,6 @@ use crate::deliver::chat::condition_map;
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NtfySettings {
     /// The topic URL, `https://ntfy.sh/<topic>` or a self-hosted server's. On a
     /// public server the topic name is the only thing between it and a

@@ -13,7 +13,6 @@ use crate::deliver::chat::condition_map;
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct OpsgenieSettings {
     /// An API integration's key, sent as `Authorization: GenieKey <key>` (a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,6 @@ use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PagerDutySettings {
     /// The Events API v2 integration key (a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,6 @@ use crate::deliver::chat::{check_hook_url, secret_hook_url_methods};
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SlackSettings {
     /// The incoming webhook URL; it carries its token, so it is a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]

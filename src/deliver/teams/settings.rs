@@ -10,7 +10,6 @@ use crate::deliver::chat::{check_hook_url, secret_hook_url_methods};
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TeamsSettings {
     /// The Workflows "When a Teams webhook request is received" URL; its
     /// `sig` makes it a secret.

@@ -11,7 +11,6 @@ use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TelegramSettings {
     /// The bot's token from @BotFather (`123456789:AA...`), a secret: it is
     /// part of every request's URL, which is therefore never shown.

@@ -12,7 +12,6 @@ use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     /// The receiver, http or https.
     #[serde(default, skip_serializing_if = "Option::is_none")]
