@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
-use super::fields::struct_fields;
-use super::suggest::did_you_mean;
+use crate::setting::fields::struct_fields;
+use crate::setting::suggest::did_you_mean;
 
 mod channels;
-use super::secret::{read_secret_file, SecretFiles};
 use super::{
     AccountSettings, ConfigError, HeartbeatSettings, HttpSettings, LogSettings, QuietHoursSettings,
-    RuleSettings, Secret, Settings, SigmaMindSettings, StateSettings, TokenSettings, UserSettings,
+    RuleSettings, Settings, SigmaMindSettings, StateSettings, TokenSettings, UserSettings,
     WatchSettings,
 };
+use crate::setting::secret::{read_secret_file, Secret, SecretFiles};
 pub(super) use channels::channels_from_tables;
 use channels::{is_channel_list_key, prune_channel, typed_channels};
 

@@ -10,6 +10,7 @@ use super::*;
 use crate::deliver::alertmanager::AlertmanagerSettings;
 use crate::deliver::pagerduty::PagerDutySettings;
 use crate::deliver::webhook::WebhookSettings;
+use crate::setting::{fields, url};
 
 const SECRET: &str = "sk_live_SECRET123";
 const VALID_WHSEC: &str = "whsec_z1q2S+du5vfnYbSlb4KuUyJcsjBMA0Xz";
@@ -1115,3 +1116,5 @@ fn a_link_local_heartbeat_is_refused_unless_allowed() {
     let allowed = format!("{refused}allow_link_local = true\n");
     assert_eq!(load(&allowed, &[]).unwrap().validate(), Ok(()));
 }
+
+mod email;
