@@ -6,7 +6,7 @@ use std::str::FromStr;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 
-use super::parse_smtp_url;
+use super::smtp_url::parse_smtp_url;
 use super::EmailChannel;
 use crate::setting::secret::{Secret, SecretFiles};
 use crate::setting::url::redact_url;
