@@ -13,7 +13,8 @@
 use std::time::{Duration, Instant};
 
 use campaign_watcher::commit::Store;
-use campaign_watcher::config::{Secret, SigmaMindSettings, WatchSettings};
+use campaign_watcher::config::{SigmaMindSettings, WatchSettings};
+use campaign_watcher::setting::secret::Secret;
 use campaign_watcher::sim::{self, Fault, FaultKind, SimOptions, SimServer};
 use campaign_watcher::watcher::Watcher;
 

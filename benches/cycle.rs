@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 use campaign_watcher::commit::scratch::ScratchDatabase;
 use campaign_watcher::commit::{CycleCommit, Store};
 use campaign_watcher::config::{
-    ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelSettings, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use campaign_watcher::daemon::Daemon;
-use campaign_watcher::diff::CampaignState;
+use campaign_watcher::setting::secret::Secret;
 use campaign_watcher::sim::{self, SimOptions};
+use campaign_watcher::state::CampaignState;
 
 const KEY: &str = "bench-key";
 

@@ -83,7 +83,7 @@ impl Pieces {
             tracing::warn!("{warning}");
         }
         let channels = Arc::new(
-            ChannelSet::from_settings(settings)
+            ChannelSet::build_for_instance(&settings.channels, &settings.instance_name())
                 .map_err(|e| StartupError::Channels(e.to_string()))?,
         );
         let router =

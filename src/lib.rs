@@ -31,11 +31,14 @@ pub mod reassert;
 pub mod schedule;
 pub mod watcher;
 
+pub mod alert;
 pub mod backoff;
 pub mod config;
 pub mod event;
 pub mod metrics;
 pub(crate) mod pacing;
+pub mod setting;
+pub mod state;
 
 pub mod cli;
 pub mod crash;

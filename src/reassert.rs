@@ -17,13 +17,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::{ActiveCondition, Condition};
 use crate::commit::Store;
-use crate::config::{Settings, DEFAULT_ACCOUNT};
+use crate::config::Settings;
 use crate::deliver::{AlertmanagerChannel, ChannelSet};
-use crate::diff::{ApiHealth, CampaignState};
+use crate::event::DEFAULT_ACCOUNT;
 use crate::observe::CampaignStatus;
-use crate::route::condition::{ActiveCondition, Condition};
 use crate::route::silence::Silence;
+use crate::state::{ApiHealth, CampaignState};
 
 /// Pure: every condition one account's stored states and health say is
 /// active now. `watched` limits campaigns to the configured ids (none: every

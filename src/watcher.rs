@@ -10,6 +10,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::alert;
 use crate::commit::bookkeeping::{Bookkeeping, Sighting};
 use crate::commit::{CycleCommit, CycleOutcome, ReminderWrite, RoutedEvent, Store, StoreError};
 use crate::config::WatchSettings;
@@ -17,14 +18,14 @@ use crate::deliver::heartbeat::Heartbeat;
 use crate::deliver::ChannelSet;
 use crate::diff::remind;
 use crate::diff::unreadable::diff_read;
-use crate::diff::{assess_health, CampaignState, CycleVerdict};
+use crate::diff::{assess_health, CycleVerdict};
 use crate::event::Event;
 use crate::fetch::plan::Known;
 use crate::fetch::{read_watched, FetchError, Fetched, ReadPlan, SigmaMindClient};
 use crate::observe::{FetchFailure, Observation};
-use crate::route::condition;
 use crate::route::silence::{silencing, Silence};
 use crate::route::Router;
+use crate::state::CampaignState;
 
 mod store_alarm;
 pub use store_alarm::{Recovery, StoreAlarm, STORE_UNHEALTHY_AFTER};
@@ -578,17 +579,17 @@ impl Watcher {
         Ok((routed, writes))
     }
 
-    /// [`condition::ends_an_announced_condition`], reading the campaign's history
+    /// [`alert::ends_an_announced_condition`], reading the campaign's history
     /// only for an event that ends a condition.
     async fn ends_an_announced_condition(&self, event: &Event) -> Result<bool, StoreError> {
         // Enough history to reach back past any realistic run of news.
         const LOOK_BACK: u32 = 200;
-        if condition::ended_by(event).is_empty() {
+        if alert::ended_by(event).is_empty() {
             return Ok(false);
         }
         let campaign = event.campaign.as_ref().map(|campaign| campaign.id.as_str());
         let history = self.store.latest_events_of(campaign, LOOK_BACK).await?;
-        Ok(condition::ends_an_announced_condition(event, &history))
+        Ok(alert::ends_an_announced_condition(event, &history))
     }
 
     /// Last seen per campaign and the cycle's outcome, for `status`.

@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::failure::Failure;
 use super::signals::shutdown_signal;
 use crate::config::{
-    AccountSettings, ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings,
-    WatchSettings,
+    AccountSettings, ChannelSettings, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use crate::daemon::{Daemon, ServiceOptions, StartupError};
 use crate::deliver::console::ConsoleSettings;
+use crate::setting::secret::Secret;
 use crate::sim;
 
 /// A free loopback port for the board, picked by the system (two demos, or a

@@ -17,14 +17,14 @@ use clap::{Args, Subcommand};
 use super::failure::{Failure, NOT_ROUTED};
 use super::routing::{self, Routing};
 use super::store_access::{print_json, read, stamp};
+use crate::alert;
 use crate::commit::Store;
-use crate::config::suggest::did_you_mean;
 use crate::event::{event_id, CampaignInfo, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::observe::CampaignStatus;
-use crate::route::condition;
 use crate::route::decide::{decide, Circumstances, Decision, Fate};
 use crate::route::rate::WINDOW;
 use crate::route::silence::{Pattern, Silence};
+use crate::setting::suggest::did_you_mean;
 use crate::text::terminal;
 
 /// Earlier events of the campaign read for the silence exception (as the watcher does).
@@ -153,7 +153,7 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
     let mut sent = BTreeMap::new();
     if let Some(store) = &store {
         silences = store.silences(at, true).await.map_err(read)?;
-        if !condition::ended_by(&event).is_empty() {
+        if !alert::ended_by(&event).is_empty() {
             let campaign = event.campaign.as_ref().map(|c| c.id.as_str());
             history = store
                 .latest_events_of(campaign, LOOK_BACK)

@@ -9,8 +9,9 @@ use std::path::Path;
 use super::failure::Failure;
 use crate::commit::Store;
 use crate::config::{ConfigError, Settings};
-use crate::deliver::ChannelSet;
+use crate::deliver::{ChannelSet, ChannelSettings};
 use crate::route::decide::Shaping;
+use crate::route::quiet::QuietHours;
 use crate::route::Router;
 
 /// One configuration's routing.
@@ -29,11 +30,12 @@ pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
     let channels: Vec<String> = settings.channels.keys().cloned().collect();
     let router = Router::new(&settings.rules, &channels)
         .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
-    let mut shaping = Shaping::of_channels(&settings.channels)
+    let mut shaping = shaping_of_channels(&settings.channels)
         .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
     // Whether a channel batches is decided by the channel itself: build them
     // (nothing connects or sends).
-    let built = ChannelSet::from_settings(&settings).map_err(Failure::usage)?;
+    let built = ChannelSet::build_for_instance(&settings.channels, &settings.instance_name())
+        .map_err(Failure::usage)?;
     for (name, shaping) in &mut shaping {
         if let Some(configured) = built.get(name) {
             shaping.batches = configured.channel.sends_batches();
@@ -45,6 +47,34 @@ pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
         router,
         shaping,
     })
+}
+
+/// Every channel's quiet hours and rate limit (whether it batches is a
+/// property of the built channel, set by [`load`]); the error names the
+/// channel (validation has normally reported it already).
+fn shaping_of_channels(
+    channels: &BTreeMap<String, ChannelSettings>,
+) -> Result<BTreeMap<String, Shaping>, String> {
+    channels
+        .iter()
+        .map(|(name, settings)| {
+            let quiet = settings
+                .shared
+                .quiet_hours
+                .as_ref()
+                .map(QuietHours::from_settings)
+                .transpose()
+                .map_err(|why| format!("channels.{name}.quiet_hours: {why}"))?;
+            Ok((
+                name.clone(),
+                Shaping {
+                    quiet,
+                    max_per_minute: settings.shared.max_per_minute,
+                    ..Shaping::default()
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The store at `url`, or `None` for a SQLite file that does not exist (a

@@ -10,9 +10,9 @@ use clap::Subcommand;
 use super::failure::Failure;
 use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp};
 use crate::commit::SilenceExpiry;
-use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
 use crate::route::silence::{account_matches, stored_account, Pattern};
+use crate::setting::suggest::did_you_mean;
 use crate::text::terminal;
 
 #[derive(Debug, Subcommand)]

@@ -12,8 +12,8 @@ use super::output::{Column, SUMMARY_CHARS};
 use super::store_access::{delta, print_json, read, stamp, stamp_or_dash};
 use crate::commit::{CampaignActivity, Store};
 use crate::config::Settings;
-use crate::diff::CampaignState;
 use crate::route::silence::campaign_matches;
+use crate::state::CampaignState;
 use crate::text::terminal;
 
 /// Which campaigns `status` lists (the summary always counts them all).
@@ -189,7 +189,7 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
     };
     let health = healths
         .iter()
-        .find(|(account, _)| account == crate::config::DEFAULT_ACCOUNT)
+        .find(|(account, _)| account == crate::event::DEFAULT_ACCOUNT)
         .or(healths.first())
         .map(|(_, health)| health.clone())
         .unwrap_or_default();
@@ -212,7 +212,7 @@ pub(super) async fn status(config: &Path, json: bool, filter: StatusFilter) -> R
         .filter(|entry| entry.held_until.is_some_and(|until| until > now))
         .count();
     // Until a cycle ran, nobody knows whether the API can be read.
-    let api_of = |health: &crate::diff::ApiHealth| match (&last_cycle, health.unhealthy) {
+    let api_of = |health: &crate::state::ApiHealth| match (&last_cycle, health.unhealthy) {
         (None, _) => "unknown",
         (Some(_), true) => "UNHEALTHY",
         (Some(_), false) => "healthy",

@@ -11,7 +11,8 @@ use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 
 pub(super) async fn test_notify(config: &Path, only: Option<&str>) -> Result<(), Failure> {
     let settings = Settings::load(config)?;
-    let channels = ChannelSet::from_settings(&settings).map_err(Failure::usage)?;
+    let channels = ChannelSet::build_for_instance(&settings.channels, &settings.instance_name())
+        .map_err(Failure::usage)?;
     let names: Vec<String> = match only {
         Some(name) if channels.get(name).is_none() => {
             return Err(Failure::usage(format!(

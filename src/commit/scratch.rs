@@ -25,7 +25,7 @@ impl ScratchDatabase {
     pub async fn create() -> Self {
         let server =
             std::env::var(TEST_SERVER_ENV).unwrap_or_else(|_| DEFAULT_TEST_SERVER.to_string());
-        let shown = crate::config::redact_url(&server);
+        let shown = crate::setting::url::redact_url(&server);
         let admin = PgConnectOptions::from_str(&server)
             .unwrap_or_else(|_| panic!("{TEST_SERVER_ENV}={shown} is not a postgres:// url"));
         let mut conn = admin.connect().await.unwrap_or_else(|error| {

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Secret, Settings, SigmaMindSettings, WatchSettings};
+use super::{Settings, SigmaMindSettings, WatchSettings};
+use crate::setting::secret::Secret;
 
-pub use crate::event::DEFAULT_ACCOUNT;
+use crate::event::DEFAULT_ACCOUNT;
 
 /// Longest account name: it goes into event ids' inputs, incident keys, metric
 /// labels and URL paths, so it stays short.
@@ -41,7 +42,7 @@ pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), Stri
         return Err(format!(
             "\"{}\" is not a configured account{} (known: {})",
             pattern.chars().take(64).collect::<String>(),
-            super::suggest::did_you_mean(pattern, &names),
+            crate::setting::suggest::did_you_mean(pattern, &names),
             names.join(", ")
         ));
     }

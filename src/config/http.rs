@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::bounds::duration_within;
-use super::secret::{read_secret_file, Secret};
-use super::suggest::did_you_mean;
+use crate::setting::bounds::duration_within;
+use crate::setting::secret::{read_secret_file, Secret};
+use crate::setting::suggest::did_you_mean;
 
 /// Tokens shorter than this are guessable; `openssl rand -hex 32` makes 64.
 pub const MIN_TOKEN_CHARS: usize = 16;
@@ -210,7 +210,7 @@ impl HttpSettings {
         if let Some(url) = &self.external_url {
             if let Err(why) = external_origin(url) {
                 // Shown with its userinfo password replaced: it may hold one.
-                let shown = super::url::redact_url(url);
+                let shown = crate::setting::url::redact_url(url);
                 problems.push(format!("http.external_url: \"{shown}\" {why}"));
             }
         }

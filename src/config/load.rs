@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use ::config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
-use super::suggest::did_you_mean;
+use crate::setting::suggest::did_you_mean;
 
 mod channels;
 mod keys;
-use super::secret::{read_secret_file, SecretFiles};
-use super::{ConfigError, Secret, Settings};
+use super::{ConfigError, Settings};
+use crate::setting::secret::{read_secret_file, Secret, SecretFiles};
 pub(super) use channels::channels_from_tables;
 use channels::{is_channel_list_key, typed_channels};
 use keys::{deserialize_checked, Checked, Found, UnknownKey};

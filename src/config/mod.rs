@@ -18,30 +18,23 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod accounts;
-pub(crate) mod bounds;
-mod email;
-pub(crate) mod fields;
 mod http;
 mod load;
 mod redact;
-pub(crate) mod secret;
-pub mod suggest;
-pub(crate) mod url;
 mod validate;
 
+pub use crate::deliver::heartbeat::HeartbeatSettings;
 pub use crate::deliver::kinds::{
     ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
 };
-pub use accounts::{
-    account_name_problem, check_account_pattern, Account, AccountSettings, DEFAULT_ACCOUNT,
-};
-pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
+pub use accounts::{account_name_problem, check_account_pattern, Account, AccountSettings};
 pub use http::{
     external_origin, HttpSettings, Role, TokenSettings, TokenValue, UserSettings, MIN_TOKEN_CHARS,
 };
 pub use load::ENV_PREFIX;
-pub use secret::Secret;
-pub(crate) use url::redact_url;
+
+use crate::setting::secret::Secret;
+use crate::setting::url::redact_url;
 
 /// Why the configuration could not be used; `Display` is the sentence shown to
 /// the operator (exit code 2), and never contains a secret value.
@@ -217,46 +210,6 @@ fn default_retention() -> Duration {
     Duration::from_secs(90 * 24 * 3600)
 }
 
-/// `[heartbeat]`: a dead-man's switch. After every cycle that read the API the
-/// watcher GETs `url` (Healthchecks.io, Cronitor, Uptime Kuma push, ...); when
-/// the pings stop (the watcher died, hangs, or cannot read the API) that
-/// service alerts, through a path that does not depend on this watcher.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeartbeatSettings {
-    /// The ping URL; a secret (anyone holding it can fake a heartbeat).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url_file: Option<PathBuf>,
-    #[serde(default = "default_heartbeat_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
-    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_link_local: bool,
-}
-
-impl HeartbeatSettings {
-    /// No ping URL: no heartbeat is sent.
-    pub fn is_unset(&self) -> bool {
-        self.url.is_none() && self.url_file.is_none()
-    }
-}
-
-impl Default for HeartbeatSettings {
-    fn default() -> Self {
-        Self {
-            url: None,
-            url_file: None,
-            timeout: default_heartbeat_timeout(),
-            allow_link_local: false,
-        }
-    }
-}
-
-fn default_heartbeat_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-
 /// `[log]`: how the daemon writes its log lines (stderr; journald and container
 /// runtimes collect them from there).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -405,7 +358,7 @@ impl Default for StateSettings {
 impl fmt::Debug for StateSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StateSettings")
-            .field("url", &url::redact_url(&self.url))
+            .field("url", &redact_url(&self.url))
             .field("lease_ttl", &self.lease_ttl)
             .field("retention", &self.retention)
             .finish()

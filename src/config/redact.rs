@@ -1,7 +1,7 @@
 //! The effective configuration for `check-config`, safe to paste into a ticket.
 
-use super::url::{redact_url, url_secrets};
 use super::Settings;
+use crate::setting::url::{redact_url, url_secrets};
 
 impl Settings {
     /// The effective configuration as TOML: secrets shown as `"<redacted>"`,
@@ -23,7 +23,7 @@ impl Settings {
         if shown.watch.schedule.is_none() {
             shown.watch.interval = Some(shown.watch.effective_interval());
         }
-        super::url::hide_url(&mut shown.heartbeat.url);
+        crate::setting::url::hide_url(&mut shown.heartbeat.url);
         for channel in shown.channels.values_mut() {
             *channel = channel.redacted();
         }

@@ -10,6 +10,7 @@ use super::*;
 use crate::deliver::alertmanager::AlertmanagerSettings;
 use crate::deliver::pagerduty::PagerDutySettings;
 use crate::deliver::webhook::WebhookSettings;
+use crate::setting::{fields, url};
 
 const SECRET: &str = "sk_live_SECRET123";
 const VALID_WHSEC: &str = "whsec_z1q2S+du5vfnYbSlb4KuUyJcsjBMA0Xz";
@@ -1172,3 +1173,5 @@ events = ["campaign.completed"]
         );
     }
 }
+
+mod email;

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use super::bounds::{duration_within, number_within, LONGEST};
-use super::suggest::did_you_mean;
-use super::url::check_http_url;
-use super::url::redact_url;
 use super::{
     account_name_problem, Account, ChannelSettings, Settings, SigmaMindSettings, WatchSettings,
 };
 use crate::event::EventType;
+use crate::setting::bounds::{duration_within, number_within, LONGEST};
+use crate::setting::suggest::did_you_mean;
+use crate::setting::url::check_http_url;
+use crate::setting::url::redact_url;
 
 /// The statuses SigmaMind documents; `watch.statuses` filters on exactly these.
 const KNOWN_STATUSES: [&str; 4] = ["live", "scheduled", "paused", "completed"];
@@ -53,7 +53,9 @@ impl Settings {
     /// Doubtful but usable settings, for the caller to log at warn level.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        warnings.extend(super::suggest::misspelled_overrides(std::env::vars()));
+        warnings.extend(crate::setting::suggest::misspelled_overrides(
+            std::env::vars(),
+        ));
         for (index, rule) in self.rules.iter().enumerate() {
             for transition in &rule.transitions {
                 let Some((from, to)) = transition.split_once("->") else {
@@ -203,7 +205,7 @@ impl Settings {
         if let Some(url) = &self.heartbeat.url {
             // The URL is a secret: say what is wrong without repeating it.
             let allow = self.heartbeat.allow_link_local;
-            super::url::check_secret_url("heartbeat.url", url, allow, problems);
+            crate::setting::url::check_secret_url("heartbeat.url", url, allow, problems);
         }
         let timeout = self.heartbeat.timeout;
         if timeout < Duration::from_secs(1) || timeout > Duration::from_secs(60) {

@@ -23,8 +23,8 @@ use super::channel::{BuildContext, Deliver};
 use super::chat::{severities, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
+use crate::alert::{transitions, ActiveCondition, Condition, SeverityMap, Transition};
 use crate::event::{Event, EventType};
-use crate::route::condition::{transitions, ActiveCondition, Condition, SeverityMap, Transition};
 
 mod settings;
 pub use settings::AlertmanagerSettings;

@@ -15,10 +15,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{BatchOutcome, DeliverError, SendOutcome};
-use crate::config::secret::SecretFiles;
 use crate::config::QuietHoursSettings;
 use crate::event::Event;
 use crate::render::TemplateFiles;
+use crate::setting::secret::SecretFiles;
 
 /// The settings of one kind: `[channels.NAME]` minus [`SharedSettings`] and
 /// [`TextSettings`]. Implementers derive `Deserialize` without
@@ -48,7 +48,7 @@ pub trait ChannelConfig: Clone + Serialize + DeserializeOwned {
     fn read_secret_files(&mut self, _files: &mut SecretFiles<'_>) {}
 
     /// Hides what `check-config` and `Debug` must not show (secrets are
-    /// [`crate::config::Secret`] and hide themselves; this is for URLs).
+    /// [`crate::setting::secret::Secret`] and hide themselves; this is for URLs).
     fn redact(&mut self) {}
 
     /// Every secret value this kind holds (keys, the secret parts of its URLs),
@@ -197,7 +197,7 @@ impl SharedSettings {
         quiet_hours_refused_by: Option<&str>,
         problems: &mut Vec<String>,
     ) {
-        use crate::config::bounds::{duration_within, number_within, LONGEST};
+        use crate::setting::bounds::{duration_within, number_within, LONGEST};
         const HOUR: Duration = Duration::from_secs(3600);
         if self.timeout.is_zero() {
             problems.push(format!("{at}.timeout: must be longer than 0s"));
@@ -348,7 +348,7 @@ macro_rules! channel_kinds {
             /// The keys of this kind's own settings (not the shared or text ones).
             pub fn own_keys(self) -> &'static [&'static str] {
                 match self {
-                    $(Self::$variant => crate::config::fields::struct_fields::<$settings>(),)+
+                    $(Self::$variant => crate::setting::fields::struct_fields::<$settings>(),)+
                 }
             }
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use super::channel::BuildContext;
 use super::{DeliverError, SeverityMap};
-use crate::config::url::check_secret_url;
+use crate::alert::Condition;
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
-use crate::route::condition::Condition;
+use crate::setting::url::check_secret_url;
 
 /// The shared event→text rendering with this channel's template overrides.
 #[derive(Debug)]
@@ -245,16 +245,16 @@ pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
 /// such a URL is read, hidden and scrubbed cannot drift between them.
 macro_rules! secret_hook_url_methods {
     () => {
-        fn read_secret_files(&mut self, files: &mut $crate::config::secret::SecretFiles<'_>) {
+        fn read_secret_files(&mut self, files: &mut $crate::setting::secret::SecretFiles<'_>) {
             files.fill("url_file", self.url_file.as_deref(), &mut self.url);
         }
 
         fn redact(&mut self) {
-            $crate::config::url::hide_url(&mut self.url);
+            $crate::setting::url::hide_url(&mut self.url);
         }
 
         fn secrets(&self) -> Vec<String> {
-            $crate::config::url::url_secrets(self.url.as_deref())
+            $crate::setting::url::url_secrets(self.url.as_deref())
         }
     };
 }

@@ -17,8 +17,8 @@ use super::chat::{
 };
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
+use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 use crate::event::Event;
-use crate::route::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 
 mod settings;
 pub use settings::DiscordSettings;

@@ -17,13 +17,14 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::channel::{BuildContext, Deliver};
-use super::{DeliverError, SendOutcome};
-use crate::config::{parse_smtp_url, SmtpSecurity};
+use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::{event_id, Event};
 use crate::render::{RenderContext, Rendered, Templates};
 
 mod settings;
+mod smtp_url;
 pub use settings::EmailSettings;
+pub use smtp_url::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 
 /// Per SMTP command (lettre's default is 60 s; a stuck relay must not hold the drain).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -33,15 +34,6 @@ const POOL_MAX_SIZE: u32 = 4;
 const POOL_IDLE: Duration = Duration::from_secs(60);
 /// The header receivers and scripts can deduplicate on.
 pub const EVENT_ID_HEADER: &str = "X-Campaign-Watcher-Event-Id";
-
-/// One send of one message (one event, or a digest of several).
-#[derive(Debug)]
-pub struct BatchOutcome {
-    pub outcome: SendOutcome,
-    /// The relay rejected the credentials (535): a configuration problem, logged
-    /// once per drain by the dispatcher rather than once per message.
-    pub auth_failure: bool,
-}
 
 pub struct EmailChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -89,7 +81,7 @@ impl EmailChannel {
                 name,
                 format!(
                     "`smtp_url` \"{}\" {why}",
-                    crate::config::redact_url(raw_url)
+                    crate::setting::url::redact_url(raw_url)
                 ),
             )
         })?;

@@ -2,10 +2,52 @@
 //! read the API, so that a watcher that died, hangs or went blind is noticed by
 //! something other than itself.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::HeartbeatSettings;
+use serde::{Deserialize, Serialize};
+
 use crate::outbound::{self, ClientOptions};
+
+/// `[heartbeat]`: a dead-man's switch. After every cycle that read the API the
+/// watcher GETs `url` (Healthchecks.io, Cronitor, Uptime Kuma push, ...); when
+/// the pings stop (the watcher died, hangs, or cannot read the API) that
+/// service alerts, through a path that does not depend on this watcher.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeartbeatSettings {
+    /// The ping URL; a secret (anyone holding it can fake a heartbeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    #[serde(default = "default_heartbeat_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
+}
+
+impl HeartbeatSettings {
+    /// No ping URL: no heartbeat is sent.
+    pub fn is_unset(&self) -> bool {
+        self.url.is_none() && self.url_file.is_none()
+    }
+}
+
+impl Default for HeartbeatSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            timeout: default_heartbeat_timeout(),
+            allow_link_local: false,
+        }
+    }
+}
+
+fn default_heartbeat_timeout() -> Duration {
+    Duration::from_secs(10)
+}
 
 /// The ping target; the URL is a secret and never logged (only its host).
 pub struct Heartbeat {

@@ -24,9 +24,9 @@ use super::channel::{BuildContext, ChannelConfig, Deliver};
 use super::chat::severities;
 use super::target::{answered, outcome_for_status, Target};
 use super::{DeliverError, SendOutcome, SeverityMap};
+use crate::alert::{transitions, Transition};
 use crate::event::{Event, EventType};
 use crate::outbound::Scrubber;
-use crate::route::condition::{transitions, Transition};
 
 mod settings;
 mod template;

@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::channel::{channel_kinds, ChannelConfig, Deliver};
 pub use super::channel::{BuildContext, SharedSettings, TextSettings};
 use super::{BatchOutcome, DeliverError, SendOutcome};
-use crate::config::secret::SecretFiles;
 use crate::event::Event;
+use crate::setting::secret::SecretFiles;
 
 channel_kinds! {
     Webhook = "webhook" => super::webhook::WebhookSettings,

@@ -21,8 +21,8 @@ use super::channel::{each, BuildContext, Deliver};
 use super::chat::{body_after_headline, headline, severities, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
+use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 use crate::event::Event;
-use crate::route::condition::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
 use crate::text::{fit, mattermost};
 
 mod settings;

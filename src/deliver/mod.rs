@@ -24,6 +24,7 @@ pub mod kinds;
 pub mod mattermost;
 pub mod ntfy;
 pub mod opsgenie;
+mod outcome;
 pub mod pagerduty;
 pub mod signing;
 pub mod slack;
@@ -36,23 +37,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::route::condition::SeverityMap;
+pub use crate::alert::SeverityMap;
 pub use alertmanager::AlertmanagerChannel;
 pub use channel::{ChannelConfig, Deliver};
 pub use console::ConsoleChannel;
 pub use discord::DiscordChannel;
 pub use dispatcher::{Dispatcher, DrainReport};
-pub use email::{
-    BatchOutcome, EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_HEADER,
-};
+pub use email::{EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_HEADER};
 pub use kinds::{BuildContext, Channel, ChannelKind, ChannelSettings, KindSettings};
+pub use outcome::{BatchOutcome, SendOutcome};
 pub use pagerduty::PagerDutyChannel;
 pub use signing::SigningError;
 pub use slack::SlackChannel;
 pub use teams::TeamsChannel;
 pub use webhook::WebhookChannel;
-
-use crate::config::Settings;
 
 /// Why the channels could not be built. Never carries a url or secret.
 #[derive(Debug, thiserror::Error)]
@@ -75,23 +73,6 @@ pub enum DeliverError {
     Email { channel: String, reason: String },
     #[error("channel \"{channel}\": {reason}")]
     Chat { channel: String, reason: String },
-}
-
-/// What one attempt to send one event came to.
-#[derive(Debug, Clone)]
-pub enum SendOutcome {
-    Delivered {
-        detail: String,
-    },
-    /// Worth trying again later; `retry_after` is the receiver's own request.
-    Retry {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-    /// Trying again cannot help.
-    Permanent {
-        reason: String,
-    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,12 +115,6 @@ impl ChannelSet {
     /// `*_file` keys are already resolved into their values by the config loader.
     pub fn build(settings: &BTreeMap<String, ChannelSettings>) -> Result<Self, DeliverError> {
         Self::build_for_instance(settings, &crate::render::default_instance_name())
-    }
-
-    /// [`ChannelSet::build`] for the whole configuration: messages name
-    /// `settings.instance` (default: the host name).
-    pub fn from_settings(settings: &Settings) -> Result<Self, DeliverError> {
-        Self::build_for_instance(&settings.channels, &settings.instance_name())
     }
 
     /// [`ChannelSet::build`] with an explicit instance name.

@@ -23,8 +23,8 @@ use super::channel::{each, BuildContext, Deliver};
 use super::chat::{body_after_headline, headline, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
+use crate::alert::{transitions, Condition, Transition};
 use crate::event::{Event, EventType};
-use crate::route::condition::{transitions, Condition, Transition};
 
 mod settings;
 pub use settings::NtfySettings;

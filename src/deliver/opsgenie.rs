@@ -21,8 +21,8 @@ use super::channel::{BuildContext, Deliver};
 use super::chat::{campaign_key, headline, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
+use crate::alert::{transitions, Condition, Transition};
 use crate::event::{Event, EventType};
-use crate::route::condition::{transitions, Condition, Transition};
 use crate::text::{fit, plain};
 
 mod settings;

@@ -16,9 +16,9 @@ use super::channel::{BuildContext, Deliver};
 use super::chat::{clip, headline, severities, ChatText};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
-use crate::config::Secret;
+use crate::alert::{transitions, SeverityMap, Transition};
 use crate::event::{Event, EventType};
-use crate::route::condition::{transitions, SeverityMap, Transition};
+use crate::setting::secret::Secret;
 
 mod settings;
 pub use settings::PagerDutySettings;

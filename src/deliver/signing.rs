@@ -8,7 +8,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::Secret;
+use crate::setting::secret::Secret;
 
 /// Secrets are often pasted without their `=` padding; accept both.
 const SECRET_ENGINE: GeneralPurpose = GeneralPurpose::new(

@@ -16,13 +16,13 @@ use sha2::Sha256;
 
 use super::*;
 use crate::commit::{CycleCommit, OutboxCounts, RoutedEvent, Store};
-use crate::config::Secret;
 use crate::deliver::console::ConsoleSettings;
 use crate::deliver::email::EmailSettings;
 use crate::deliver::slack::SlackSettings;
 use crate::deliver::webhook::WebhookSettings;
 use crate::event::{CampaignInfo, Event, EventType, UploadErrors};
 use crate::observe::CampaignStatus;
+use crate::setting::secret::Secret;
 
 const KEY: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 const OLD_KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

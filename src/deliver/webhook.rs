@@ -12,8 +12,8 @@ use super::signing::{self, signature_header};
 use super::target::{describe, Target};
 use super::{DeliverError, SendOutcome};
 use crate::backoff::parse_retry_after;
-use crate::config::Secret;
 use crate::event::Event;
+use crate::setting::secret::Secret;
 
 mod settings;
 pub use settings::WebhookSettings;

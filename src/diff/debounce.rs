@@ -7,19 +7,10 @@
 //! must all hold still for N polls.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use crate::diff::{diff_campaign, with_unrecorded_facts_learnt, CampaignDiff, CampaignState};
-use crate::observe::{Observation, Snapshot};
-
-/// An observation differing from the confirmed state, not yet confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingChange {
-    pub snapshot: Snapshot,
-    /// Consecutive polls that saw exactly this snapshot.
-    pub seen: u32,
-    pub first_seen_at: DateTime<Utc>,
-}
+use crate::diff::{diff_campaign, with_unrecorded_facts_learnt, CampaignDiff};
+use crate::observe::Observation;
+use crate::state::{CampaignState, PendingChange};
 
 /// [`diff_campaign`] behind a confirmation count. With `confirm_polls` <= 1 it is
 /// `diff_campaign` (plus dropping a candidate left over from a larger setting).
@@ -106,7 +97,7 @@ fn confirm(
 mod tests {
     use super::*;
     use crate::event::EventType;
-    use crate::observe::{CampaignStatus, FetchFailure};
+    use crate::observe::{CampaignStatus, FetchFailure, Snapshot};
     use chrono::{TimeDelta, TimeZone};
 
     fn t(minute: i64) -> DateTime<Utc> {

@@ -9,39 +9,13 @@ pub mod unreadable;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::event::{
-    event_id, CampaignInfo, Change, Event, EventType, Hint, UploadErrors, PAYLOAD_VERSION,
+    event_id, CampaignInfo, Change, Event, EventType, UploadErrors, PAYLOAD_VERSION,
 };
 use crate::observe::{Observation, Snapshot};
-
-/// What the store keeps per campaign: the last confirmed snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CampaignState {
-    pub snapshot: Snapshot,
-    /// Bumped on every stored change; part of every event id derived from it.
-    pub seq: u64,
-    /// The last direct GET answered 404.
-    pub not_found: bool,
-    /// When this state was first recorded (the last time something changed).
-    pub changed_at: DateTime<Utc>,
-    /// A differing observation waiting for `confirm_polls` (see `debounce`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    // Boxed: a pending candidate is rare, and every remembered state carries the field.
-    pub pending: Option<Box<crate::diff::debounce::PendingChange>>,
-    /// Consecutive failed reads (see `unreadable`). Left out of the stored JSON
-    /// while clear, so states written before it existed load as readable and
-    /// an upgrade announces nothing.
-    #[serde(default, skip_serializing_if = "unreadable::Reads::is_clear")]
-    pub reads: unreadable::Reads,
-    /// The hints of the change that wrote this state (see `hints`), so that
-    /// reminders and re-posted alerts show the ones first sent. Left out of
-    /// the stored JSON when empty, as states written before them have none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hints: Vec<Hint>,
-}
+use crate::state::{ApiHealth, CampaignState};
 
 /// The result of diffing one campaign. `state` is `None` when nothing needs writing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -323,15 +297,6 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
-}
-
-/// What the watcher remembers about the API's health across cycles.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ApiHealth {
-    pub consecutive_failures: u32,
-    pub unhealthy: bool,
-    /// Bumped on every unhealthy/recovered transition; part of their event ids.
-    pub seq: u64,
 }
 
 /// How one cycle went as a whole.

@@ -6,21 +6,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 
-use crate::diff::CampaignState;
 use crate::event::{event_id, Event, EventType};
-use crate::observe::CampaignStatus;
-
-/// The state a reminder is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "status", rename_all = "snake_case")]
-pub enum Condition {
-    /// The campaign entered this status through a transition the rule matched.
-    Status(CampaignStatus),
-    /// The campaign gained upload errors the rule matched.
-    UploadErrors,
-}
+use crate::state::{CampaignState, Reminder, ReminderCondition as Condition};
 
 impl Condition {
     pub fn holds(&self, state: &CampaignState) -> bool {
@@ -30,18 +18,6 @@ impl Condition {
                 Self::UploadErrors => !state.snapshot.upload_errors.is_empty(),
             }
     }
-}
-
-/// One (campaign, rule) reminder, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reminder {
-    pub condition: Condition,
-    /// When the condition started (the matched event).
-    pub since: DateTime<Utc>,
-    /// The last reminder, or `since` before the first.
-    pub last_at: DateTime<Utc>,
-    /// Reminders sent so far; part of each reminder's id.
-    pub sent: u32,
 }
 
 /// What to store for one (campaign, rule) after this cycle, and whether a reminder is due.
@@ -154,7 +130,7 @@ pub fn reminder_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Snapshot;
+    use crate::observe::{CampaignStatus, Snapshot};
     use chrono::TimeZone;
 
     fn t(minutes: i64) -> DateTime<Utc> {

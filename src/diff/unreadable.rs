@@ -9,33 +9,12 @@
 //! campaign: `watcher.api_unhealthy` speaks for all of them at once.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::diff::debounce::diff_confirmed;
-use crate::diff::{CampaignDiff, CampaignState};
+use crate::diff::CampaignDiff;
 use crate::event::{event_id, Event, EventType};
 use crate::observe::Observation;
-
-/// How the reads of one campaign have gone lately.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Reads {
-    /// Consecutive cycles it could not be read; 0 once read.
-    #[serde(default)]
-    pub failed: u32,
-    /// When `campaign.unreadable` was announced; `None` while it is readable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unreadable_since: Option<DateTime<Utc>>,
-    /// The last reason it could not be read, for `status`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-}
-
-impl Reads {
-    /// Read last cycle, nothing announced: the stored JSON leaves it out.
-    pub fn is_clear(&self) -> bool {
-        *self == Self::default()
-    }
-}
+use crate::state::{CampaignState, Reads};
 
 /// [`diff_confirmed`], counting failed reads. `unhealthy_after` is `None` in a
 /// cycle where the API as a whole could not be read: nothing is counted then.

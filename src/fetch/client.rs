@@ -14,10 +14,11 @@ use super::error::FetchError;
 use super::listing::{ListingBounds, ListingWatch, NextPage};
 use super::{lenient, wire};
 use crate::backoff::{full_jitter, parse_retry_after};
-use crate::config::{Secret, SigmaMindSettings};
+use crate::config::SigmaMindSettings;
 use crate::observe::{FetchFailure, Observation};
 use crate::outbound::{self, ClientOptions, Scrubber};
 use crate::pacing::RequestBudget;
+use crate::setting::secret::Secret;
 
 /// Longest body excerpt kept in an error message.
 /// How often a long listing logs its progress.

@@ -8,16 +8,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::condition;
 use super::quiet::QuietHours;
 use super::rate::RateBudget;
 use super::shape::{self, DueRow};
 use super::silence::{silencing, Silence};
 use super::{Router, Routing};
-use crate::config::ChannelSettings;
+use crate::alert;
 use crate::event::Event;
 
-/// One channel's quiet hours and rate limit, and how it turns rows into messages.
+/// One channel's quiet hours and rate limit, and how it turns rows into
+/// messages: built by the caller from the channel's settings and the built
+/// channel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shaping {
     pub quiet: Option<QuietHours>,
@@ -27,36 +28,6 @@ pub struct Shaping {
     pub batches: bool,
     /// Its messages are one cycle's events each (the channel's `groups`).
     pub groups: bool,
-}
-
-impl Shaping {
-    /// Every channel's quiet hours and rate limit (whether it batches is a
-    /// property of the built channel: the caller sets it); the error names the
-    /// channel (validation has normally reported it already).
-    pub fn of_channels(
-        channels: &BTreeMap<String, ChannelSettings>,
-    ) -> Result<BTreeMap<String, Shaping>, String> {
-        channels
-            .iter()
-            .map(|(name, settings)| {
-                let quiet = settings
-                    .shared
-                    .quiet_hours
-                    .as_ref()
-                    .map(QuietHours::from_settings)
-                    .transpose()
-                    .map_err(|why| format!("channels.{name}.quiet_hours: {why}"))?;
-                Ok((
-                    name.clone(),
-                    Shaping {
-                        quiet,
-                        max_per_minute: settings.shared.max_per_minute,
-                        ..Shaping::default()
-                    },
-                ))
-            })
-            .collect()
-    }
 }
 
 /// What one channel does with the event.
@@ -124,7 +95,7 @@ pub fn decide(
     let routing = router.explain(event);
     let silenced_by = silencing(known.silences, event, at).cloned();
     let sent_despite_silence =
-        silenced_by.is_some() && condition::ends_an_announced_condition(event, known.history);
+        silenced_by.is_some() && alert::ends_an_announced_condition(event, known.history);
     let mut decision = Decision {
         routing,
         silenced_by,

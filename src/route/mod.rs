@@ -4,7 +4,6 @@
 //! every channel. With rules, an event goes to the union of the channels of every
 //! rule it matches; an event no rule matches is kept in history and sent nowhere.
 
-pub mod condition;
 pub mod decide;
 pub mod quiet;
 pub mod rate;

@@ -1,10 +1,11 @@
 use std::time::Instant;
 
 use super::*;
-use crate::config::{Secret, SigmaMindSettings};
+use crate::config::SigmaMindSettings;
 use crate::fetch::wire;
 use crate::fetch::{FetchError, SigmaMindClient};
 use crate::observe::{CampaignStatus, FetchFailure, Observation};
+use crate::setting::secret::Secret;
 
 const KEY: &str = "sk_test_correct_horse";
 

@@ -295,7 +295,8 @@ fn account_watcher(
     sim: &SimServer,
     key: &str,
 ) -> campaign_watcher::watcher::Watcher {
-    use campaign_watcher::config::{Secret, SigmaMindSettings, WatchSettings};
+    use campaign_watcher::config::{SigmaMindSettings, WatchSettings};
+    use campaign_watcher::setting::secret::Secret;
     let api = SigmaMindSettings {
         base_url: sim.base_url(),
         api_key: Some(Secret::new(key)),

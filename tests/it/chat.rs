@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
+use campaign_watcher::config::{ChannelSettings, KindSettings, Settings};
 use campaign_watcher::deliver::discord::DiscordSettings;
 use campaign_watcher::deliver::pagerduty::PagerDutySettings;
 use campaign_watcher::deliver::slack::SlackSettings;
 use campaign_watcher::deliver::teams::TeamsSettings;
+use campaign_watcher::setting::secret::Secret;
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use wiremock::matchers::{method, path};

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use campaign_watcher::config::{ChannelSettings, Secret, Settings};
+use campaign_watcher::config::{ChannelSettings, Settings};
 use campaign_watcher::deliver::email::EmailSettings;
 use campaign_watcher::deliver::{Channel, ChannelSet, Deliver, SendOutcome};
 use campaign_watcher::event::{Event, EventType};
 use campaign_watcher::render::sample_event;
+use campaign_watcher::setting::secret::Secret;
 use chrono::Utc;
 
 use crate::helpers::{run_cli, write_config, TestApp};

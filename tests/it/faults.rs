@@ -45,7 +45,7 @@ async fn assert_only_the_victim_failed(app: &TestApp, victim: &str, reason_conta
     let stored_after = app.daemon.store().load_states().await.unwrap()[victim].clone();
     // Only its failed read is counted (see diff::unreadable).
     assert_eq!(stored_after.reads.failed, 1);
-    let stored_after = campaign_watcher::diff::CampaignState {
+    let stored_after = campaign_watcher::state::CampaignState {
         reads: Default::default(),
         ..stored_after
     };

@@ -9,10 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Router;
 use campaign_watcher::config::{
-    ChannelSettings, Secret, Settings, SigmaMindSettings, StateSettings, WatchSettings,
+    ChannelSettings, Settings, SigmaMindSettings, StateSettings, WatchSettings,
 };
 use campaign_watcher::daemon::Daemon;
 use campaign_watcher::deliver::webhook::WebhookSettings;
+use campaign_watcher::setting::secret::Secret;
 use campaign_watcher::sim::{self, SimOptions, SimServer};
 use tempfile::TempDir;
 
@@ -791,7 +792,11 @@ pub async fn one_pending_row(
     app.sim.control.set_status(&app.id(0), "paused");
     let report = app.daemon.tick().await.unwrap();
     assert_eq!(report.events.len(), 1);
-    let channels = campaign_watcher::deliver::ChannelSet::from_settings(&app.settings).unwrap();
+    let channels = campaign_watcher::deliver::ChannelSet::build_for_instance(
+        &app.settings.channels,
+        &app.settings.instance_name(),
+    )
+    .unwrap();
     let dispatcher =
         campaign_watcher::deliver::Dispatcher::new(app.daemon.store().clone(), Arc::new(channels));
     (app, dispatcher)

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use campaign_watcher::config::{ChannelSettings, KindSettings, Secret, Settings};
+use campaign_watcher::config::{ChannelSettings, KindSettings, Settings};
 use campaign_watcher::deliver::google_chat::GoogleChatSettings;
 use campaign_watcher::deliver::mattermost::MattermostSettings;
 use campaign_watcher::deliver::ntfy::NtfySettings;
 use campaign_watcher::deliver::opsgenie::OpsgenieSettings;
 use campaign_watcher::deliver::telegram::TelegramSettings;
+use campaign_watcher::setting::secret::Secret;
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};

@@ -5,7 +5,10 @@
 //! The scan works on the source text with comments and string literals blanked
 //! out, so a doc link or a message is not an import, and follows `#[path]`
 //! attributes and inline `mod x { .. }` blocks so that `super::` resolves to the
-//! module it really names.
+//! module it really names. A path through a re-export (`pub use`, `pub(crate)
+//! use`, groups and renames alike) also imports the module the item comes
+//! from: `crate::config::ChannelSettings` names `deliver` when `config`
+//! re-exports it from there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,7 +25,9 @@ const LEAVES: &[&str] = &[
     "outbound",
     "metrics",
     "render",
-    "config",
+    "alert",
+    "state",
+    "setting",
 ];
 
 /// Top-level module → the top-level modules it may import, besides itself.
@@ -38,74 +43,95 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     ("crash", false, &[]),
     ("backoff", false, &[]),
     ("pacing", false, &[]),
-    // Every outgoing HTTP client and the secret scrubber; config checks URLs with it.
+    // Every outgoing HTTP client and the secret scrubber; settings check URLs with it.
     ("outbound", false, &[]),
     ("metrics", false, &["event", "observe"]),
     ("render", false, &["event", "observe", "text"]),
-    // Validation reuses the parsers of what it validates: templates (render),
-    // quiet hours and severities (route). Each channel kind's settings live
-    // beside its channel (deliver/<kind>/settings.rs) and build it; config
-    // assembles them into `Settings`.
-    (
-        "config",
-        false,
-        &[
-            "event",
-            "observe",
-            "telemetry",
-            "render",
-            "route",
-            "deliver",
-            "outbound",
-        ],
-    ),
+    // What a condition is, its severity and colour, and which events start or
+    // end one (its tests take render's sample events).
+    ("alert", false, &["event", "observe", "render"]),
+    // What the store keeps and the pure steps compute.
+    ("state", false, &["event", "observe"]),
+    // The pieces every part's settings are made of: bounds, secrets, URLs,
+    // known keys, "did you mean".
+    ("setting", false, &["outbound"]),
     // The pipeline: pure decisions (diff, route) name no store, client or channel.
-    ("fetch", true, &[]),
+    ("fetch", true, &["config"]),
     // Reminders ask the rules which of them remind.
     ("diff", true, &["route"]),
     ("route", true, &[]),
     ("commit", true, &["diff", "route"]),
     ("deliver", true, &["commit", "route"]),
+    // Each part's settings live beside the part (a channel kind's in
+    // deliver/<kind>/settings.rs, the heartbeat's in deliver/heartbeat.rs);
+    // config assembles them into `Settings`, loads and validates them, so it
+    // sits above the parts whose settings it assembles, and none of them
+    // imports it.
+    ("config", true, &["route", "deliver"]),
     // The shell.
     ("lead", true, &["commit"]),
     (
         "watcher",
         true,
-        &["fetch", "diff", "route", "commit", "deliver"],
+        &["fetch", "diff", "route", "commit", "deliver", "config"],
     ),
-    ("reassert", true, &["diff", "route", "commit", "deliver"]),
-    ("http", true, &["commit", "route"]),
+    (
+        "reassert",
+        true,
+        &["diff", "route", "commit", "deliver", "config"],
+    ),
+    ("http", true, &["commit", "route", "config"]),
     ("systemd", true, &["http"]),
     // When cycles start: it only sends ticks.
-    ("schedule", true, &[]),
+    ("schedule", true, &["config"]),
     (
         "daemon",
         true,
         &[
-            "fetch", "diff", "route", "commit", "deliver", "watcher", "reassert", "lead", "http",
-            "systemd", "schedule",
+            "fetch", "diff", "route", "commit", "deliver", "config", "watcher", "reassert", "lead",
+            "http", "systemd", "schedule",
         ],
     ),
     (
         "sim",
         true,
         &[
-            "fetch", "diff", "route", "commit", "deliver", "watcher", "daemon",
+            "fetch", "diff", "route", "commit", "deliver", "config", "watcher", "daemon",
         ],
     ),
     (
         "cli",
         true,
         &[
-            "fetch", "diff", "route", "commit", "deliver", "watcher", "reassert", "lead", "http",
-            "systemd", "schedule", "daemon", "sim",
+            "fetch", "diff", "route", "commit", "deliver", "config", "watcher", "reassert", "lead",
+            "http", "systemd", "schedule", "daemon", "sim",
         ],
     ),
 ];
 
 /// Imports against the table that are known and on their way out:
-/// `(from, to, why)`. Empty: every import follows the table.
-const KNOWN_ELSEWHERE: &[(&str, &str, &str)] = &[];
+/// `(from, to, item, why)`: an import of `to` from `from` whose path names
+/// `item`.
+const KNOWN_ELSEWHERE: &[(&str, &str, &str, &str)] = &[
+    (
+        "route",
+        "config",
+        "RuleSettings",
+        "settings of the router, moving beside it",
+    ),
+    (
+        "route",
+        "config",
+        "QuietHoursSettings",
+        "settings of the router, moving beside it",
+    ),
+    (
+        "deliver",
+        "config",
+        "QuietHoursSettings",
+        "settings of the router, moving beside it",
+    ),
+];
 
 /// Channel files may not touch the store: only the dispatcher reads the outbox.
 fn is_channel_file(path: &str) -> bool {
@@ -136,6 +162,17 @@ fn every_import_follows_the_layer_table() {
         .values()
         .filter_map(|module| module.first().cloned())
         .collect();
+    let modules: BTreeSet<Vec<String>> = files.values().cloned().collect();
+    let mut reexported = Reexports::new();
+    for (file, module) in &files {
+        let text = std::fs::read_to_string(file).expect("a source file is readable");
+        for (name, target) in reexports(&text, module, &modules) {
+            reexported
+                .entry(module.clone())
+                .or_default()
+                .insert(name, target);
+        }
+    }
     let mut problems = Vec::new();
     for name in &top_level {
         if !table.contains_key(name.as_str()) {
@@ -155,26 +192,43 @@ fn every_import_follows_the_layer_table() {
             .replace('\\', "/");
         let text = std::fs::read_to_string(file).expect("a source file is readable");
         for import in imports(&text, module) {
-            if !top_level.contains(&import.target) || import.target == *from {
-                continue;
+            // The module the path names, then each one a re-export on the way
+            // takes the item from.
+            let mut named = vec![(import.target.clone(), import.path.clone())];
+            for through in resolve(&import.segments, &reexported).into_iter().skip(1) {
+                if let Some(top) = through.first() {
+                    named.push((
+                        top.clone(),
+                        format!(
+                            "crate::{} = crate::{}",
+                            import.segments.join("::"),
+                            through.join("::")
+                        ),
+                    ));
+                }
             }
-            let known = KNOWN_ELSEWHERE
-                .iter()
-                .any(|(a, b, _)| a == from && *b == import.target);
-            let allowed = table
-                .get(from.as_str())
-                .is_some_and(|allowed| allowed.contains(import.target.as_str()));
-            if !allowed && !known {
-                problems.push(format!(
-                    "src/{relative}:{}: `{from}` may not import `{}` ({})",
-                    import.line, import.target, import.path
-                ));
-            }
-            if import.target == "commit" && is_channel_file(&relative) {
-                problems.push(format!(
-                    "src/{relative}:{}: a channel never touches the store ({})",
-                    import.line, import.path
-                ));
+            for (target, shown) in named {
+                if !top_level.contains(&target) || target == *from {
+                    continue;
+                }
+                let known = KNOWN_ELSEWHERE.iter().any(|(a, b, item, _)| {
+                    a == from && *b == target && import.segments.iter().any(|s| s == item)
+                });
+                let allowed = table
+                    .get(from.as_str())
+                    .is_some_and(|allowed| allowed.contains(target.as_str()));
+                if !allowed && !known {
+                    problems.push(format!(
+                        "src/{relative}:{}: `{from}` may not import `{target}` ({shown})",
+                        import.line
+                    ));
+                }
+                if target == "commit" && is_channel_file(&relative) {
+                    problems.push(format!(
+                        "src/{relative}:{}: a channel never touches the store ({shown})",
+                        import.line
+                    ));
+                }
             }
         }
     }
@@ -222,12 +276,76 @@ mod tests {
     assert_eq!(found, vec!["http".to_string()]);
 }
 
-/// One `crate::`/`super::` path: the top-level module it names.
+#[test]
+fn a_path_through_a_re_export_names_the_module_it_comes_from() {
+    let config = r#"
+mod accounts;
+pub use crate::deliver::kinds::{
+    ChannelKind, ChannelSettings as Channels, KindSettings,
+};
+pub(crate) use accounts::DEFAULT_ACCOUNT;
+pub use serde::Deserialize;
+"#;
+    let accounts = "pub use crate::event::DEFAULT_ACCOUNT;";
+    let modules: BTreeSet<Vec<String>> = [
+        vec!["config".into()],
+        vec!["config".into(), "accounts".into()],
+    ]
+    .into_iter()
+    .collect();
+    let mut reexported = Reexports::new();
+    for (module, text) in [
+        (vec!["config".to_string()], config),
+        (vec!["config".into(), "accounts".into()], accounts),
+    ] {
+        for (name, target) in reexports(text, &module, &modules) {
+            reexported
+                .entry(module.clone())
+                .or_default()
+                .insert(name, target);
+        }
+    }
+    assert_eq!(
+        reexported[&vec!["config".to_string()]]
+            .keys()
+            .collect::<Vec<_>>(),
+        ["ChannelKind", "Channels", "DEFAULT_ACCOUNT", "KindSettings"]
+    );
+    // route/decide.rs naming a channel's settings through config: it names deliver.
+    let decide = "use crate::config::Channels;\nfn f(_: &super::super::config::KindSettings) {}";
+    let named: Vec<(usize, Vec<String>)> = imports(decide, &["route".into(), "decide".into()])
+        .into_iter()
+        .map(|import| {
+            let tops = resolve(&import.segments, &reexported)
+                .into_iter()
+                .filter_map(|path| path.first().cloned())
+                .collect();
+            (import.line, tops)
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (1, vec!["config".to_string(), "deliver".to_string()]),
+            (2, vec!["config".to_string(), "deliver".to_string()]),
+        ]
+    );
+    // Through two re-exports: config → config::accounts → event.
+    let chain = resolve(&["config".into(), "DEFAULT_ACCOUNT".into()], &reexported);
+    assert_eq!(
+        chain.last().map(|path| path.join("::")).as_deref(),
+        Some("event::DEFAULT_ACCOUNT")
+    );
+}
+
+/// One `crate::`/`super::` path: the top-level module it names, and the
+/// whole path from the crate root as far as it is written.
 #[derive(Debug)]
 struct Import {
     line: usize,
     target: String,
     path: String,
+    segments: Vec<String>,
 }
 
 /// Every `.rs` file under `src` with its module path, following `#[path]`.
@@ -385,56 +503,189 @@ fn blank_non_code(text: &str) -> Vec<char> {
     out
 }
 
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn skip_space(code: &[char], mut at: usize) -> usize {
+    while at < code.len() && code[at].is_whitespace() {
+        at += 1;
+    }
+    at
+}
+
+fn word_at(code: &[char], at: usize) -> String {
+    code[at.min(code.len())..]
+        .iter()
+        .take_while(|&&c| is_ident(c))
+        .collect()
+}
+
+/// The paths of the use tree (or inline path) at `at`, each with the name it
+/// binds: `a::b::{c, d::e as f, g::*}` gives `a::b::c` (`c`), `a::b::d::e`
+/// (`f`) and `a::b::g::*` (`*`). An inline path ends where `::` does not
+/// follow a name (`f::<T>()` gives `f`).
+fn tree_paths(code: &[char], at: usize) -> Vec<(Vec<String>, String)> {
+    let mut prefix = Vec::new();
+    let mut at = skip_space(code, at);
+    loop {
+        if code.get(at) == Some(&'{') {
+            let mut found = Vec::new();
+            let mut depth = 0;
+            let mut item_start = true;
+            let mut k = at;
+            while k < code.len() {
+                match code[k] {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => item_start = true,
+                    c if depth == 1 && item_start && !c.is_whitespace() => {
+                        item_start = false;
+                        for (rest, name) in tree_paths(code, k) {
+                            let mut path = prefix.clone();
+                            path.extend(rest);
+                            found.push((path, name));
+                        }
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            return found;
+        }
+        if code.get(at) == Some(&'*') {
+            prefix.push("*".to_string());
+            return vec![(prefix, "*".to_string())];
+        }
+        let word = word_at(code, at);
+        if word.is_empty() {
+            break;
+        }
+        at = skip_space(code, at + word.len());
+        prefix.push(word);
+        if code[at.min(code.len())..].starts_with(&[':', ':']) {
+            at = skip_space(code, at + 2);
+            continue;
+        }
+        // `as name` renames the last segment.
+        if word_at(code, at) == "as" {
+            let alias_at = skip_space(code, at + 2);
+            let alias = word_at(code, alias_at);
+            if !alias.is_empty() {
+                return vec![(prefix, alias)];
+            }
+        }
+        break;
+    }
+    match prefix.last().cloned() {
+        Some(name) => vec![(prefix, name)],
+        None => Vec::new(),
+    }
+}
+
+/// The items `text`, a file of module `module`, re-exports (`pub use`,
+/// `pub(crate) use`, `pub(super) use`, `pub(in ..) use`): the name each is
+/// known by here, and the path from the crate root it stands for. A path that
+/// is not `crate::`, `super::`, `self::` or a child module (one of `modules`)
+/// leaves the crate and is not kept.
+fn reexports(
+    text: &str,
+    module: &[String],
+    modules: &BTreeSet<Vec<String>>,
+) -> Vec<(String, Vec<String>)> {
+    let code = blank_non_code(text);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < code.len() {
+        if !is_ident(code[i]) || (i > 0 && (is_ident(code[i - 1]) || code[i - 1] == '$')) {
+            i += 1;
+            continue;
+        }
+        let word = word_at(&code, i);
+        i += word.len();
+        if word != "pub" {
+            continue;
+        }
+        let mut at = skip_space(&code, i);
+        if code.get(at) == Some(&'(') {
+            match code[at..].iter().position(|&c| c == ')') {
+                Some(close) => at = skip_space(&code, at + close + 1),
+                None => continue,
+            }
+        }
+        if word_at(&code, at) != "use" {
+            continue;
+        }
+        for (path, name) in tree_paths(&code, at + "use".len()) {
+            let Some((first, rest)) = path.split_first() else {
+                continue;
+            };
+            let mut base: Vec<String> = module.to_vec();
+            let mut rest = rest.to_vec();
+            match first.as_str() {
+                "crate" => base.clear(),
+                "self" => {}
+                "super" => {
+                    base.pop();
+                    while rest.first().map(String::as_str) == Some("super") {
+                        rest.remove(0);
+                        base.pop();
+                    }
+                }
+                child => {
+                    let mut inner = module.to_vec();
+                    inner.push(child.to_string());
+                    if !modules.contains(&inner) {
+                        continue;
+                    }
+                    rest.insert(0, child.to_string());
+                }
+            }
+            base.extend(rest);
+            if base.last().map(String::as_str) != Some("*") && !base.is_empty() {
+                found.push((name, base));
+            }
+        }
+    }
+    found
+}
+
+/// Module path → re-exported name → the path it stands for.
+type Reexports = BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>;
+
+/// The paths `segments` goes through: itself, then what each re-export on
+/// the way stands for (`config::ChannelSettings` → `deliver::kinds::
+/// ChannelSettings`), until a path names no re-export.
+fn resolve(segments: &[String], reexported: &Reexports) -> Vec<Vec<String>> {
+    let mut chain = vec![segments.to_vec()];
+    // A bound on the steps: re-exports never chain this deep.
+    for _ in 0..8 {
+        let current = chain.last().expect("the chain starts with the path");
+        let step = (1..current.len()).find_map(|split| {
+            let target = reexported.get(&current[..split])?.get(&current[split])?;
+            let mut next = target.clone();
+            next.extend_from_slice(&current[split + 1..]);
+            Some(next)
+        });
+        match step {
+            Some(next) if !chain.contains(&next) => chain.push(next),
+            _ => break,
+        }
+    }
+    chain
+}
+
 /// Every `crate::` and `super::` path in `text`, a file of module `module`,
 /// with the top-level module it names.
 fn imports(text: &str, module: &[String]) -> Vec<Import> {
     let code = blank_non_code(text);
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    let word_at =
-        |at: usize| -> String { code[at..].iter().take_while(|&&c| is_ident(c)).collect() };
-    let skip_space = |mut at: usize| {
-        while at < code.len() && code[at].is_whitespace() {
-            at += 1;
-        }
-        at
-    };
-    // After `prefix::`: the first segment, or each item of a `{..}` group.
-    let segments_at = |at: usize| -> Vec<String> {
-        let at = skip_space(at);
-        if code.get(at) != Some(&'{') {
-            return vec![word_at(at)];
-        }
-        let (mut depth, mut item_start, mut items) = (0, true, Vec::new());
-        for (offset, &c) in code[at..].iter().enumerate() {
-            match c {
-                '{' => {
-                    depth += 1;
-                    if depth == 1 {
-                        item_start = true;
-                        continue;
-                    }
-                }
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                ',' if depth == 1 => {
-                    item_start = true;
-                    continue;
-                }
-                _ => {}
-            }
-            if depth == 1 && item_start && is_ident(c) {
-                items.push(word_at(at + offset));
-                item_start = false;
-            } else if depth == 1 && !c.is_whitespace() {
-                item_start = false;
-            }
-        }
-        items
-    };
+    let word_at = |at: usize| word_at(&code, at);
+    let skip_space = |at: usize| skip_space(&code, at);
     let mut found = Vec::new();
     let line_at = |at: usize| 1 + code[..at].iter().filter(|&&c| c == '\n').count();
     // Inline `mod name {` blocks open here: `(brace depth inside, name)`.
@@ -494,16 +745,22 @@ fn imports(text: &str, module: &[String]) -> Vec<Import> {
             } else {
                 next += 2;
             }
-            let targets = match base.first() {
-                Some(top) => vec![top.clone()],
-                None => segments_at(next),
-            };
-            for target in targets.into_iter().filter(|target| !target.is_empty()) {
-                found.push(Import {
-                    line: line_at(i),
-                    path: format!("{path}::{target}"),
-                    target,
-                });
+            let mut targets = BTreeSet::new();
+            for (rest, _) in tree_paths(&code, next) {
+                let mut segments = base.clone();
+                segments.extend(rest);
+                let Some(target) = segments.first().cloned() else {
+                    continue;
+                };
+                // One import per module a path (or a `{..}` group) names.
+                if targets.insert(target.clone()) {
+                    found.push(Import {
+                        line: line_at(i),
+                        path: format!("{path}::{target}"),
+                        target,
+                        segments,
+                    });
+                }
             }
             i = next;
             continue;

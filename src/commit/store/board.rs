@@ -16,8 +16,8 @@ use sqlx::Row;
 use super::dialect::{from_millis, keep_prepared, millis, placeholders, to_u64, Backend, Columns};
 use super::events::{event_row, EventRow};
 use super::{HistoryEntry, LastCycle, OutboxCounts, Store, StoreError};
-use crate::diff::{ApiHealth, CampaignState};
 use crate::route::silence::Silence;
+use crate::state::{ApiHealth, CampaignState};
 
 /// The most rows one page holds, whatever is asked.
 pub const MAX_PER_PAGE: u32 = 200;

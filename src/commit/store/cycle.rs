@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use super::dialect::{keep_prepared, millis, rows_per_statement, to_i64, Backend, Dialect};
 use super::reminders::ReminderWrite;
 use super::{board, events, outbox, reminders, states, Store, StoreError};
-use crate::diff::{ApiHealth, CampaignState};
 use crate::event::Event;
+use crate::state::{ApiHealth, CampaignState};
 
 /// Everything one cycle produced, written in one transaction.
 #[derive(Debug, Clone)]
@@ -106,7 +106,7 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
             if let Some(json) = &health {
-                if self.account() == crate::config::DEFAULT_ACCOUNT {
+                if self.account() == crate::event::DEFAULT_ACCOUNT {
                     sqlx::query(states::UPSERT_HEALTH).bind(json.as_str())
                 } else {
                     sqlx::query(states::UPSERT_ACCOUNT_HEALTH)

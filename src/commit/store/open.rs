@@ -247,7 +247,7 @@ impl Store {
     }
 
     async fn open_postgres(url: &str) -> Result<Self, StoreError> {
-        let location = crate::config::redact_url(url);
+        let location = crate::setting::url::redact_url(url);
         let unreachable = |reason: String| StoreError::Open {
             path: location.clone(),
             reason,
@@ -290,7 +290,7 @@ impl Store {
             lease: None,
             refused: Default::default(),
             patterns: Default::default(),
-            account: std::sync::Arc::from(crate::config::DEFAULT_ACCOUNT),
+            account: std::sync::Arc::from(crate::event::DEFAULT_ACCOUNT),
         }
     }
 }

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::dialect::Backend;
 use super::{Store, StoreError};
-use crate::diff::remind::Reminder;
+use crate::state::Reminder;
 
 /// A reminder's new timestamps, in the cycle's transaction.
 pub(super) const UPSERT_REMINDER: &str =

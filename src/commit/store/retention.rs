@@ -7,7 +7,7 @@
 //! - an event with a pending (or held) outbox row, and that row;
 //! - the last event of each campaign (and the watcher's own last event);
 //! - an event that started a condition still open: the resolve logic
-//!   (`route::condition::announced`) reads it to know that an end must be sent
+//!   (`alert::announced`) reads it to know that an end must be sent
 //!   even through a silence;
 //! - silences that have not ended, and the reminders, states and last-seen rows
 //!   of campaigns still watched.
@@ -31,8 +31,8 @@ use super::dialect::{
 };
 use super::events::parse_event;
 use super::{Store, StoreError};
+use crate::alert::{transitions, Condition, Transition};
 use crate::event::{Event, EventType};
-use crate::route::condition::{transitions, Condition, Transition};
 
 /// A table whose rows go once `ended_at` is older than the retention.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::dialect::{keep_prepared, placeholders_from, values_rows, Backend, IN_CHUNK};
 use super::{Store, StoreError};
-use crate::diff::{ApiHealth, CampaignState};
+use crate::state::{ApiHealth, CampaignState};
 
 /// Values per row of [`upsert_states`].
 pub(super) const STATE_COLUMNS: usize = 8;
@@ -102,7 +102,7 @@ impl Store {
     /// The stored API health; the default when never stored.
     pub async fn load_health(&self) -> Result<ApiHealth, StoreError> {
         let json: Option<String> = on_pool!(self, pool => {
-            if self.account() == crate::config::DEFAULT_ACCOUNT {
+            if self.account() == crate::event::DEFAULT_ACCOUNT {
                 sqlx::query("SELECT health_json FROM watcher_state WHERE id = 1")
             } else {
                 sqlx::query("SELECT health_json FROM account_health WHERE account = $1")

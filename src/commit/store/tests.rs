@@ -9,10 +9,10 @@ use sqlx::{ConnectOptions, Connection, Row};
 use super::*;
 use crate::commit::schema;
 use crate::commit::scratch::ScratchDatabase;
-use crate::diff::{ApiHealth, CampaignState};
 use crate::event::Event;
 use crate::event::{EventType, UploadErrors};
 use crate::observe::{CampaignStatus, Snapshot};
+use crate::state::{ApiHealth, CampaignState};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap()
@@ -816,8 +816,8 @@ async fn one_campaign_id_in_two_accounts_is_two_campaigns(kind: Kind) {
     commit.reminders = vec![ReminderWrite {
         campaign_id: "camp_a".into(),
         rule: "r".into(),
-        reminder: Some(crate::diff::remind::Reminder {
-            condition: crate::diff::remind::Condition::UploadErrors,
+        reminder: Some(crate::state::Reminder {
+            condition: crate::state::ReminderCondition::UploadErrors,
             since: t0(),
             last_at: t0(),
             sent: 0,
@@ -1394,8 +1394,8 @@ async fn alerting_and_status_queries_round_trip(kind: Kind) {
     );
     assert_eq!(store.silences(t0(), true).await.unwrap().len(), 2);
 
-    let reminder = crate::diff::remind::Reminder {
-        condition: crate::diff::remind::Condition::Status(CampaignStatus::Paused),
+    let reminder = crate::state::Reminder {
+        condition: crate::state::ReminderCondition::Status(CampaignStatus::Paused),
         since: t0(),
         last_at: t0(),
         sent: 1,

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use ::config::{Map, Value, ValueKind};
 
 use super::{env_source, sorted_keys, typed, typed_with, unknown};
-use crate::config::fields::struct_fields;
-use crate::config::suggest::{closest, did_you_mean};
 use crate::config::{ChannelKind, ChannelSettings, SharedSettings, TextSettings};
+use crate::setting::fields::struct_fields;
+use crate::setting::suggest::{closest, did_you_mean};
 
 /// `channels.NAME.KEY` where some kind declares KEY a list (email's `to`).
 pub(super) fn is_channel_list_key(key: &str) -> bool {

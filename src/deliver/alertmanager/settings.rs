@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::AlertmanagerChannel;
-use crate::config::secret::SecretFiles;
-use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
+use crate::setting::secret::SecretFiles;
+use crate::setting::url::{check_secret_url, hide_url, url_secrets};
 
 /// Labels every alert already carries; `labels` may not replace them.
 const RESERVED_LABELS: [&str; 4] = ["alertname", "campaign_id", "campaign_name", "severity"];
@@ -95,7 +95,7 @@ impl ChannelConfig for AlertmanagerSettings {
                     humantime::format_duration(interval)
                 ));
             } else {
-                crate::config::bounds::duration_within(
+                crate::setting::bounds::duration_within(
                     problems,
                     &format!("{at}.resend_interval"),
                     interval,

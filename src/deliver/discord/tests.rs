@@ -3,9 +3,9 @@ use chrono::{TimeZone, Utc};
 use super::*;
 use crate::deliver::channel::BuildContext;
 
+use crate::alert::Severity;
 use crate::event::EventType;
 use crate::render::sample_event;
-use crate::route::condition::Severity;
 
 #[test]
 fn payload_has_content_embed_colour_and_no_mentions() {

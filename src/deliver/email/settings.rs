@@ -6,10 +6,10 @@ use std::str::FromStr;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 
+use super::smtp_url::parse_smtp_url;
 use super::EmailChannel;
-use crate::config::parse_smtp_url;
-use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::redact_url;
+use crate::setting::secret::{Secret, SecretFiles};
+use crate::setting::url::redact_url;
 
 /// The password in `smtp://user:password@host`, when there is one.
 fn smtp_password(url: &str) -> Option<String> {

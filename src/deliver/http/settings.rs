@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::template::RequestSources;
 use super::HttpChannel;
-use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
+use crate::setting::secret::{Secret, SecretFiles};
+use crate::setting::url::{hide_url, url_secrets};
 
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;

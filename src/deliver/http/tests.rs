@@ -5,8 +5,8 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
-use crate::config::Secret;
 use crate::deliver::channel::TextSettings;
+use crate::setting::secret::Secret;
 
 /// Quotes, backslashes, line breaks, a closing script tag and a CRLF header
 /// injection: what a hostile API could name a campaign.

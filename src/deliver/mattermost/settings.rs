@@ -68,7 +68,7 @@ impl ChannelConfig for MattermostSettings {
             }
         }
         if let Some(icon) = &self.icon_url {
-            if let Err(why) = crate::config::url::check_http_url(icon) {
+            if let Err(why) = crate::setting::url::check_http_url(icon) {
                 problems.push(format!("{at}.icon_url: the URL {why}"));
             }
         }

@@ -1,10 +1,10 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::config::Secret;
 use crate::deliver::channel::{ChannelConfig, TextSettings};
 use crate::observe::CampaignStatus;
 use crate::render::sample_event;
+use crate::setting::secret::Secret;
 
 fn channel(settings: NtfySettings) -> NtfyChannel {
     NtfyChannel::new(&settings, &BuildContext::for_tests("push")).unwrap()

@@ -1,10 +1,10 @@
 use chrono::Utc;
 
 use super::*;
-use crate::config::Secret;
 use crate::deliver::channel::{ChannelConfig, TextSettings};
 use crate::observe::CampaignStatus;
 use crate::render::sample_event;
+use crate::setting::secret::Secret;
 
 const KEY: &str = "0f1e2d3c-GENIEKEY-4b5a-6978-abcdef012345";
 

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::PagerDutyChannel;
-use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::DeliverError;
+use crate::setting::secret::{Secret, SecretFiles};
+use crate::setting::url::{check_secret_url, hide_url, url_secrets};
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct PagerDutySettings {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{chat_id_value, looks_like_a_bot_token, TelegramChannel};
-use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
+use crate::setting::secret::{Secret, SecretFiles};
+use crate::setting::url::{check_secret_url, hide_url, url_secrets};
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct TelegramSettings {

@@ -4,9 +4,9 @@ use chrono::Utc;
 use reqwest::StatusCode;
 
 use super::*;
-use crate::config::Secret;
 use crate::event::EventType;
 use crate::render::sample_event;
+use crate::setting::secret::Secret;
 
 const TOKEN: &str = "123456789:AAH_TELEGRAMSECRET-0123456789abcdef";
 

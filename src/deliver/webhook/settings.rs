@@ -6,10 +6,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::WebhookChannel;
-use crate::config::secret::{Secret, SecretFiles};
-use crate::config::url::{check_secret_url, hide_url, url_secrets};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::DeliverError;
+use crate::setting::secret::{Secret, SecretFiles};
+use crate::setting::url::{check_secret_url, hide_url, url_secrets};
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct WebhookSettings {

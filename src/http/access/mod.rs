@@ -38,8 +38,9 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
-use crate::config::{external_origin, HttpSettings, Role, Secret, TokenValue};
+use crate::config::{external_origin, HttpSettings, Role, TokenValue};
 use crate::metrics::Metrics;
+use crate::setting::secret::Secret;
 pub use guard::guard;
 pub use headers::{browser_safety, CONTENT_SECURITY_POLICY};
 pub use login::routes;

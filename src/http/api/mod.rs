@@ -24,9 +24,6 @@ use serde::de::DeserializeOwned;
 use super::{HttpState, Viewer};
 use crate::commit::{Actor, StoreError};
 
-/// The account of a single-account watcher.
-pub const DEFAULT_ACCOUNT: &str = crate::event::DEFAULT_ACCOUNT;
-
 /// Who an action through the board (`via` "board") or the API ("api") is
 /// recorded as: the user, `token:NAME`, or `local` on an open loopback listener.
 pub fn actor_of(viewer: &Viewer, via: &'static str) -> Actor {

@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{actor_of, given, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::commit::{Actor, SilenceExpiry};
-use crate::config::suggest::did_you_mean;
 use crate::event::EventType;
 use crate::http::{Admin, HttpState};
 use crate::route::silence::{
     account_matches, matches_everything, stored_account, Pattern, Silence,
 };
+use crate::setting::suggest::did_you_mean;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -24,11 +24,11 @@ use super::api::campaigns::{campaign_answer, campaign_list, CampaignParams, PATH
 use super::api::events::{event_list, EventParams, EventView};
 use super::api::silences::{silence_list, Which};
 use super::api::status::{status_view, StatusView};
-use super::api::{ApiError, DEFAULT_ACCOUNT};
+use super::api::ApiError;
 use super::{HttpState, Viewer};
 use crate::commit::STATUS_LABELS;
 use crate::config::Role;
-use crate::event::EventType;
+use crate::event::{EventType, DEFAULT_ACCOUNT};
 
 mod actions;
 

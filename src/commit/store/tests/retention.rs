@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::diff::remind::Reminder;
-use crate::route::condition::{self, Condition};
+use crate::alert::{self, Condition};
+use crate::state::Reminder;
 
 fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)
@@ -123,7 +123,7 @@ async fn announced(
     for campaign in campaigns {
         let history = store.latest_events_of(*campaign, 200).await.unwrap();
         for condition in Condition::ALL {
-            let open = condition::announced(
+            let open = alert::announced(
                 condition,
                 history.iter().map(|(event, silenced)| (event, *silenced)),
             );
@@ -271,7 +271,7 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
     // camp_away 10 minutes ago, both then missed by complete reads;
     // camp_unreadable was last read 5 hours ago and has only failed since.
     let reminder = Reminder {
-        condition: crate::diff::remind::Condition::Status(CampaignStatus::Paused),
+        condition: crate::state::ReminderCondition::Status(CampaignStatus::Paused),
         since: t0() - minutes(400),
         last_at: t0() - minutes(400),
         sent: 0,
@@ -379,7 +379,7 @@ async fn a_resume_through_a_silence_still_finds_a_start_older_than_the_retention
     assert!(kept.contains("p1") && !kept.contains("s1"), "{kept:?}");
     let resume = resumed("x1", "camp_a", t0());
     let history = store.latest_events_of(Some("camp_a"), 200).await.unwrap();
-    assert!(condition::ends_an_announced_condition(&resume, &history));
+    assert!(alert::ends_an_announced_condition(&resume, &history));
 }
 
 /// A SQLite file made by this version gives pruned pages back (incremental

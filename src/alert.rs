@@ -21,7 +21,7 @@ pub enum Condition {
     NotFound,
     ApiUnhealthy,
     StoreUnhealthy,
-    /// A campaign cannot be read (issue 11).
+    /// A campaign cannot be read.
     Unreadable,
 }
 
