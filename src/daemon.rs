@@ -86,8 +86,12 @@ impl Pieces {
             ChannelSet::from_settings(settings)
                 .map_err(|e| StartupError::Channels(e.to_string()))?,
         );
-        let router =
-            Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
+        let router = Router::from_settings(
+            &settings.rules,
+            &channels.names(),
+            &settings.account_names(),
+        )
+        .map_err(|problems| StartupError::Channels(sentences(&problems)))?;
         let heartbeat =
             Heartbeat::from_settings(&settings.heartbeat).map_err(StartupError::Heartbeat)?;
         // One watcher per account, each with its own client (limit, budget)
@@ -671,6 +675,12 @@ impl Reload<'_> {
 
 /// One log line, whatever the error: the running configuration stays, and
 /// `/metrics` says the reload failed.
+/// Problems as one line, for an error that holds a sentence.
+fn sentences(problems: &[impl std::fmt::Display]) -> String {
+    let sentences: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    sentences.join("; ")
+}
+
 fn reject(error: &dyn std::fmt::Display, metrics: &Metrics) {
     metrics.record_reload(false, Utc::now());
     let sentence = error

@@ -27,8 +27,11 @@ pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
         return Err(ConfigError::invalid(config.display().to_string(), problems).into());
     }
     let channels: Vec<String> = settings.channels.keys().cloned().collect();
-    let router = Router::new(&settings.rules, &channels)
-        .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
+    let router = Router::from_settings(&settings.rules, &channels, &settings.account_names())
+        .map_err(|problems| {
+            let problems = problems.iter().map(ToString::to_string).collect();
+            ConfigError::invalid(config.display().to_string(), problems)
+        })?;
     let mut shaping = Shaping::of_channels(&settings.channels)
         .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
     // Whether a channel batches is decided by the channel itself: build them

@@ -28,24 +28,34 @@ pub const MAX_ACCOUNT_NAME: usize = 32;
 /// one of `known` (a typo would otherwise quietly match nothing). `Err` is
 /// the sentence saying what is wrong, without the key it came from.
 pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), String> {
-    let names: Vec<&str> = known.iter().map(String::as_str).collect();
-    if let Err(error) = globset::Glob::new(pattern) {
-        return Err(format!(
-            "\"{}\" is not a valid glob: {}",
-            pattern.chars().take(64).collect::<String>(),
-            error.kind()
-        ));
+    match account_glob_problem(pattern).or_else(|| unknown_account_problem(pattern, known)) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
+}
+
+/// Why `pattern` is not a glob, if it is not.
+pub fn account_glob_problem(pattern: &str) -> Option<String> {
+    let error = globset::Glob::new(pattern).err()?;
+    Some(format!(
+        "\"{}\" is not a valid glob: {}",
+        pattern.chars().take(64).collect::<String>(),
+        error.kind()
+    ))
+}
+
+/// Why `pattern`, a plain name (no glob characters), names no configured account.
+pub fn unknown_account_problem(pattern: &str, known: &[String]) -> Option<String> {
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
     let plain = !pattern.contains(['*', '?', '[', '{']);
-    if plain && !names.contains(&pattern) {
-        return Err(format!(
+    (plain && !names.contains(&pattern)).then(|| {
+        format!(
             "\"{}\" is not a configured account{} (known: {})",
             pattern.chars().take(64).collect::<String>(),
             super::suggest::did_you_mean(pattern, &names),
             names.join(", ")
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// One `[sigmamind.accounts.NAME]` section as written; unset values inherit.
@@ -96,8 +106,12 @@ pub struct AccountSettings {
     pub campaigns: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "super::optional_statuses_as_written",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub statuses: Option<Vec<crate::observe::CampaignStatus>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -96,7 +96,10 @@ fn environment_overrides_nested_keys_and_lists() {
     .unwrap();
     assert_eq!(settings.watch.interval, Some(Duration::from_secs(30)));
     assert_eq!(settings.watch.campaigns, ["camp_a", "camp_b"]);
-    assert_eq!(settings.watch.statuses, ["live"]);
+    assert_eq!(
+        settings.watch.statuses,
+        [crate::observe::CampaignStatus::Live]
+    );
     assert!(settings.watch.all);
     assert_eq!(settings.sigmamind.max_in_flight, 4);
     assert_eq!(
