@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::failure::Failure;
 use crate::commit::Store;
-use crate::config::{ConfigError, Settings};
+use crate::config::{Built, ConfigError, Settings};
 use crate::deliver::ChannelSet;
 use crate::route::decide::Shaping;
 use crate::route::Router;
@@ -23,17 +23,12 @@ pub(super) struct Routing {
 /// Load and validate `config` and compile its routing; any problem exits 2.
 pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
     let settings = Settings::load(config)?;
-    if let Err(problems) = settings.validate() {
-        return Err(ConfigError::invalid(config.display().to_string(), problems).into());
-    }
-    let channels: Vec<String> = settings.channels.keys().cloned().collect();
-    let router = Router::from_settings(&settings.rules, &channels, &settings.account_names())
-        .map_err(|problems| {
-            let problems = problems.iter().map(ToString::to_string).collect();
-            ConfigError::invalid(config.display().to_string(), problems)
-        })?;
-    let mut shaping = Shaping::of_channels(&settings.channels)
-        .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
+    let Built {
+        router,
+        mut shaping,
+    } = settings
+        .validate()
+        .map_err(|problems| ConfigError::invalid(config.display().to_string(), problems))?;
     // Whether a channel batches is decided by the channel itself: build them
     // (nothing connects or sends).
     let built = ChannelSet::from_settings(&settings).map_err(Failure::usage)?;

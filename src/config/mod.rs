@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::observe::{CampaignStatus, UndocumentedStatus};
 
-mod accounts;
+pub(crate) mod accounts;
 pub(crate) mod bounds;
 mod email;
 pub(crate) mod fields;
@@ -36,8 +36,7 @@ pub use crate::deliver::kinds::{
 };
 pub use crate::route::RuleSettings;
 pub use accounts::{
-    account_glob_problem, account_name_problem, check_account_pattern, unknown_account_problem,
-    Account, AccountSettings, DEFAULT_ACCOUNT,
+    account_name_problem, check_account_pattern, Account, AccountSettings, DEFAULT_ACCOUNT,
 };
 pub use email::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 pub use http::{
@@ -46,6 +45,7 @@ pub use http::{
 pub use load::ENV_PREFIX;
 pub use secret::Secret;
 pub(crate) use url::redact_url;
+pub use validate::Built;
 
 /// Why the configuration could not be used; `Display` is the sentence shown to
 /// the operator (exit code 2), and never contains a secret value.

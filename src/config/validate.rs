@@ -2,6 +2,7 @@
 //! starting with its key path. Values that may hold credentials are never echoed
 //! except through [`redact_url`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::bounds::{duration_within, number_within, LONGEST};
@@ -12,6 +13,7 @@ use super::{
     account_name_problem, Account, ChannelSettings, Settings, SigmaMindSettings, WatchSettings,
 };
 use crate::observe::{CampaignStatus, UndocumentedStatus};
+use crate::route::decide::Shaping;
 use crate::route::Router;
 
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -31,9 +33,19 @@ const MAX_RESPONSE_BYTES: usize = 1 << 30;
 const MAX_LIST_THRESHOLD: usize = 1_000_000;
 const MAX_UNHEALTHY_AFTER: u32 = 10_000;
 
+/// What [`Settings::validate`] built on the way, for the caller to keep
+/// instead of building it again.
+#[derive(Debug)]
+pub struct Built {
+    pub router: Router,
+    /// Every channel's quiet hours and rate limit; whether it batches or
+    /// groups is the built channel's to say.
+    pub shaping: BTreeMap<String, Shaping>,
+}
+
 impl Settings {
     /// Every configuration error at once; `Ok` may still come with [`Settings::warnings`].
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<Built, Vec<String>> {
         let mut problems = Vec::new();
         self.check_sigmamind(&mut problems);
         self.check_watch(&mut problems);
@@ -41,11 +53,12 @@ impl Settings {
         for (name, channel) in &self.channels {
             check_channel(name, channel, &mut problems);
         }
-        self.check_rules(&mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
+        let router = self.check_rules(&mut problems);
+        // A channel's quiet hours were checked with it: only the value is kept.
+        let shaping = Shaping::of_channels(&self.channels).ok();
+        match (router, shaping) {
+            (Some(router), Some(shaping)) if problems.is_empty() => Ok(Built { router, shaping }),
+            _ => Err(problems),
         }
     }
 
@@ -213,11 +226,11 @@ impl Settings {
         }
     }
 
-    fn check_rules(&self, problems: &mut Vec<String>) {
+    fn check_rules(&self, problems: &mut Vec<String>) -> Option<Router> {
         let channels: Vec<String> = self.channels.keys().cloned().collect();
-        if let Err(found) = Router::from_settings(&self.rules, &channels, &self.account_names()) {
-            problems.extend(found.iter().map(ToString::to_string));
-        }
+        let router = Router::from_settings(&self.rules, &channels, &self.account_names())
+            .map_err(|found| problems.extend(found.iter().map(ToString::to_string)))
+            .ok();
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{index}]");
             if let Some(polls) = rule.confirm_polls {
@@ -239,6 +252,7 @@ impl Settings {
                 }
             }
         }
+        router
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::config::accounts::{account_glob_problem, unknown_account_problem};
 use crate::config::suggest::did_you_mean;
-use crate::config::{account_glob_problem, unknown_account_problem};
 use crate::event::{Event, EventType};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
