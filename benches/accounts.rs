@@ -61,7 +61,7 @@ fn watcher(store: &Store, account: &str, sim: &SimServer, key: &str) -> Watcher 
     Watcher::new(
         client,
         store.for_account(account),
-        campaign_watcher::route::Router::new(&[], &[]).expect("router"),
+        campaign_watcher::route::Router::new(vec![], &[], &[]).expect("router"),
         watch,
         8,
         Default::default(),

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commit::pruning::Pruner;
 use crate::commit::{StateLock, StateLockError, Store, StoreError};
-use crate::config::{ConfigError, Settings};
+use crate::config::{Built, ConfigError, Settings};
 use crate::deliver::heartbeat::Heartbeat;
 use crate::deliver::{ChannelSet, Dispatcher, DrainReport};
 use crate::fetch::{FetchError, SigmaMindClient};
@@ -68,26 +68,20 @@ struct Pieces {
 }
 
 impl Pieces {
-    /// Validate, then build client, channels and router; the caller swaps nothing
-    /// in unless every piece built.
+    /// Build client and channels around what validation built; the caller
+    /// swaps nothing in unless every piece built.
     fn build(
         settings: &Settings,
+        built: Built,
         store: &Store,
         dispatcher_wake: &Arc<Notify>,
         metrics: &Metrics,
     ) -> Result<Self, StartupError> {
-        settings
-            .validate()
-            .map_err(|problems| ConfigError::invalid("configuration", problems))?;
-        for warning in settings.warnings() {
-            tracing::warn!("{warning}");
-        }
         let channels = Arc::new(
             ChannelSet::build_for_instance(&settings.channels, &settings.instance_name())
                 .map_err(|e| StartupError::Channels(e.to_string()))?,
         );
-        let router =
-            Router::new(&settings.rules, &channels.names()).map_err(StartupError::Channels)?;
+        let router = built.router;
         let heartbeat =
             Heartbeat::from_settings(&settings.heartbeat).map_err(StartupError::Heartbeat)?;
         // One watcher per account, each with its own client (limit, budget)
@@ -202,15 +196,13 @@ impl Daemon {
     /// Validate the settings, open the state store, build the API client and the channels.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         // Validation first: a bad file must not create a state database.
-        settings
-            .validate()
-            .map_err(|problems| ConfigError::invalid("configuration", problems))?;
+        let built = validated(settings)?;
         let store = Store::open(&settings.state.url).await?;
         let (store, elector) = elect(store, settings);
         let metrics = Metrics::new();
         metrics.set_leader(elector.is_none());
         let dispatcher_wake = Arc::new(Notify::new());
-        let pieces = Pieces::build(settings, &store, &dispatcher_wake, &metrics)?;
+        let pieces = Pieces::build(settings, built, &store, &dispatcher_wake, &metrics)?;
         warn_of_renamed_accounts(settings, &store).await;
         if let Ok(setting) = store.autovacuum().await {
             let warning = crate::commit::pruning::autovacuum_warning(
@@ -580,8 +572,16 @@ impl Reload<'_> {
             Ok(settings) => settings,
             Err(error) => return reject(&error, self.metrics),
         };
-        let pieces = match Pieces::build(&settings, self.store, self.dispatcher_wake, self.metrics)
-        {
+        let pieces = validated(&settings).and_then(|built| {
+            Pieces::build(
+                &settings,
+                built,
+                self.store,
+                self.dispatcher_wake,
+                self.metrics,
+            )
+        });
+        let pieces = match pieces {
             Ok(pieces) => pieces,
             Err(error) => return reject(&error, self.metrics),
         };
@@ -671,6 +671,17 @@ impl Reload<'_> {
 
 /// One log line, whatever the error: the running configuration stays, and
 /// `/metrics` says the reload failed.
+/// Validated settings, their warnings logged; what validation built is kept.
+fn validated(settings: &Settings) -> Result<Built, StartupError> {
+    let built = settings
+        .validate()
+        .map_err(|problems| ConfigError::invalid("configuration", problems))?;
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(built)
+}
+
 fn reject(error: &dyn std::fmt::Display, metrics: &Metrics) {
     metrics.record_reload(false, Utc::now());
     let sentence = error

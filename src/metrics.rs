@@ -24,6 +24,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::event::Event;
+use crate::observe::CampaignStatus;
 
 /// What a finished cycle tells the metrics, as plain values.
 #[derive(Debug, Clone)]
@@ -147,15 +148,18 @@ struct BuildLabels {
 /// The status buckets of `campaign_watcher_campaigns`: the documented statuses,
 /// `not_found`, and `other` for any text the API invents (kept out of the label
 /// so an odd API cannot grow the series without bound).
-pub const CAMPAIGN_STATUS_BUCKETS: [&str; 7] = [
-    "live",
-    "scheduled",
-    "paused",
-    "completed",
-    "not_found",
-    "unreadable",
-    "other",
-];
+pub const CAMPAIGN_STATUS_BUCKETS: [&str; 7] = {
+    let [live, scheduled, paused, completed] = CampaignStatus::SPELLINGS;
+    [
+        live,
+        scheduled,
+        paused,
+        completed,
+        "not_found",
+        "unreadable",
+        "other",
+    ]
+};
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -685,25 +689,14 @@ impl Metrics {
 }
 
 /// The status bucket of a campaign for `campaign_watcher_campaigns`.
-pub fn status_bucket(
-    status: &crate::observe::CampaignStatus,
-    not_found: bool,
-    unreadable: bool,
-) -> &'static str {
-    use crate::observe::CampaignStatus;
+pub fn status_bucket(status: &CampaignStatus, not_found: bool, unreadable: bool) -> &'static str {
     if not_found {
         return "not_found";
     }
     if unreadable {
         return "unreadable";
     }
-    match status {
-        CampaignStatus::Live => "live",
-        CampaignStatus::Scheduled => "scheduled",
-        CampaignStatus::Paused => "paused",
-        CampaignStatus::Completed => "completed",
-        CampaignStatus::Unknown(_) => "other",
-    }
+    status.documented().unwrap_or("other")
 }
 
 /// Counts per status bucket, every bucket present.

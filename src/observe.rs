@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,25 +21,67 @@ pub enum CampaignStatus {
 }
 
 impl CampaignStatus {
+    /// The statuses SigmaMind documents, in the order people read them.
+    pub const ALL: [CampaignStatus; 4] =
+        [Self::Live, Self::Scheduled, Self::Paused, Self::Completed];
+
+    /// How [`CampaignStatus::ALL`] are spelled, in that order.
+    pub const SPELLINGS: [&'static str; 4] = {
+        let mut spellings = [""; 4];
+        let mut index = 0;
+        while index < spellings.len() {
+            spellings[index] = match Self::ALL[index].documented() {
+                Some(spelling) => spelling,
+                None => panic!("ALL holds documented statuses only"),
+            };
+            index += 1;
+        }
+        spellings
+    };
+
     /// Case-insensitive parse; anything unrecognised is kept as `Unknown`.
     pub fn parse(text: &str) -> Self {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "live" => Self::Live,
-            "scheduled" => Self::Scheduled,
-            "paused" => Self::Paused,
-            "completed" => Self::Completed,
-            _ => Self::Unknown(text.trim().to_string()),
+        let text = text.trim();
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(text))
+            .unwrap_or_else(|| Self::Unknown(text.to_string()))
+    }
+
+    /// The documented spelling; `None` for a status the API invented.
+    pub const fn documented(&self) -> Option<&'static str> {
+        match self {
+            Self::Live => Some("live"),
+            Self::Scheduled => Some("scheduled"),
+            Self::Paused => Some("paused"),
+            Self::Completed => Some("completed"),
+            Self::Unknown(_) => None,
         }
     }
 
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Live => "live",
-            Self::Scheduled => "scheduled",
-            Self::Paused => "paused",
-            Self::Completed => "completed",
             Self::Unknown(text) => text,
+            documented => documented.documented().unwrap_or_default(),
         }
+    }
+}
+
+/// A status written in the configuration that SigmaMind does not document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{}\" is not one of {}", .0, CampaignStatus::SPELLINGS.join(", "))]
+pub struct UndocumentedStatus(pub String);
+
+/// Exactly a documented spelling, as the configuration writes it (the API's
+/// own text goes through the lenient [`CampaignStatus::parse`]).
+impl FromStr for CampaignStatus {
+    type Err = UndocumentedStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| UndocumentedStatus(text.to_string()))
     }
 }
 

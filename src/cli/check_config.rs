@@ -35,7 +35,8 @@ fn describe_accounts(settings: &Settings) {
         let selection = if watch.all {
             let mut text = "every campaign the key can list".to_string();
             if !watch.statuses.is_empty() {
-                text.push_str(&format!(" in {}", watch.statuses.join(", ")));
+                let statuses: Vec<&str> = watch.statuses.iter().map(|s| s.as_str()).collect();
+                text.push_str(&format!(" in {}", statuses.join(", ")));
             }
             if !watch.campaigns.is_empty() {
                 text.push_str(&format!(" and {} by id", watch.campaigns.len()));

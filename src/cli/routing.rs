@@ -8,10 +8,9 @@ use std::path::Path;
 
 use super::failure::Failure;
 use crate::commit::Store;
-use crate::config::{ConfigError, Settings};
-use crate::deliver::{ChannelSet, ChannelSettings};
+use crate::config::{Built, ConfigError, Settings};
+use crate::deliver::ChannelSet;
 use crate::route::decide::Shaping;
-use crate::route::quiet::QuietHours;
 use crate::route::Router;
 
 /// One configuration's routing.
@@ -24,14 +23,12 @@ pub(super) struct Routing {
 /// Load and validate `config` and compile its routing; any problem exits 2.
 pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
     let settings = Settings::load(config)?;
-    if let Err(problems) = settings.validate() {
-        return Err(ConfigError::invalid(config.display().to_string(), problems).into());
-    }
-    let channels: Vec<String> = settings.channels.keys().cloned().collect();
-    let router = Router::new(&settings.rules, &channels)
-        .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
-    let mut shaping = shaping_of_channels(&settings.channels)
-        .map_err(|why| Failure::usage(format!("{}: {why}", config.display())))?;
+    let Built {
+        router,
+        mut shaping,
+    } = settings
+        .validate()
+        .map_err(|problems| ConfigError::invalid(config.display().to_string(), problems))?;
     // Whether a channel batches is decided by the channel itself: build them
     // (nothing connects or sends).
     let built = ChannelSet::build_for_instance(&settings.channels, &settings.instance_name())
@@ -47,34 +44,6 @@ pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
         router,
         shaping,
     })
-}
-
-/// Every channel's quiet hours and rate limit (whether it batches is a
-/// property of the built channel, set by [`load`]); the error names the
-/// channel (validation has normally reported it already).
-fn shaping_of_channels(
-    channels: &BTreeMap<String, ChannelSettings>,
-) -> Result<BTreeMap<String, Shaping>, String> {
-    channels
-        .iter()
-        .map(|(name, settings)| {
-            let quiet = settings
-                .shared
-                .quiet_hours
-                .as_ref()
-                .map(QuietHours::from_settings)
-                .transpose()
-                .map_err(|why| format!("channels.{name}.quiet_hours: {why}"))?;
-            Ok((
-                name.clone(),
-                Shaping {
-                    quiet,
-                    max_per_minute: settings.shared.max_per_minute,
-                    ..Shaping::default()
-                },
-            ))
-        })
-        .collect()
 }
 
 /// The store at `url`, or `None` for a SQLite file that does not exist (a

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Settings, SigmaMindSettings, WatchSettings};
+pub use crate::setting::account_pattern::check_account_pattern;
 use crate::setting::secret::Secret;
 
 use crate::event::DEFAULT_ACCOUNT;
@@ -23,31 +24,6 @@ use crate::event::DEFAULT_ACCOUNT;
 /// Longest account name: it goes into event ids' inputs, incident keys, metric
 /// labels and URL paths, so it stays short.
 pub const MAX_ACCOUNT_NAME: usize = 32;
-
-/// Whether `pattern` can pick accounts (rules' `accounts`, `silence add
-/// --account`, the API's silences): a valid glob, and a plain name must be
-/// one of `known` (a typo would otherwise quietly match nothing). `Err` is
-/// the sentence saying what is wrong, without the key it came from.
-pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), String> {
-    let names: Vec<&str> = known.iter().map(String::as_str).collect();
-    if let Err(error) = globset::Glob::new(pattern) {
-        return Err(format!(
-            "\"{}\" is not a valid glob: {}",
-            pattern.chars().take(64).collect::<String>(),
-            error.kind()
-        ));
-    }
-    let plain = !pattern.contains(['*', '?', '[', '{']);
-    if plain && !names.contains(&pattern) {
-        return Err(format!(
-            "\"{}\" is not a configured account{} (known: {})",
-            pattern.chars().take(64).collect::<String>(),
-            crate::setting::suggest::did_you_mean(pattern, &names),
-            names.join(", ")
-        ));
-    }
-    Ok(())
-}
 
 /// One `[sigmamind.accounts.NAME]` section as written; unset values inherit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -96,8 +72,12 @@ pub struct AccountSettings {
     pub campaigns: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "super::optional_statuses_as_written",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub statuses: Option<Vec<crate::observe::CampaignStatus>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::observe::{CampaignStatus, UndocumentedStatus};
+
 mod accounts;
 mod http;
 mod load;
@@ -27,6 +29,7 @@ pub use crate::deliver::heartbeat::HeartbeatSettings;
 pub use crate::deliver::kinds::{
     ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
 };
+pub use crate::route::RuleSettings;
 pub use accounts::{account_name_problem, check_account_pattern, Account, AccountSettings};
 pub use http::{
     external_origin, HttpSettings, Role, TokenSettings, TokenValue, UserSettings, MIN_TOKEN_CHARS,
@@ -35,6 +38,7 @@ pub use load::ENV_PREFIX;
 
 use crate::setting::secret::Secret;
 use crate::setting::url::redact_url;
+pub use validate::Built;
 
 /// Why the configuration could not be used; `Display` is the sentence shown to
 /// the operator (exit code 2), and never contains a secret value.
@@ -156,8 +160,8 @@ pub struct WatchSettings {
     #[serde(default)]
     pub all: bool,
     /// With `all`: only campaigns in these statuses.
-    #[serde(default)]
-    pub statuses: Vec<String>,
+    #[serde(default, deserialize_with = "statuses_as_written")]
+    pub statuses: Vec<CampaignStatus>,
     /// With `all`: only campaigns whose id or name matches one of these globs (empty: every one).
     #[serde(default)]
     pub include: Vec<String>,
@@ -233,37 +237,26 @@ pub struct QuietHoursSettings {
     pub except: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RuleSettings {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Event types; empty means every type.
-    #[serde(default)]
-    pub events: Vec<String>,
-    /// `from->to` with `*` for any; only constrains `campaign.status_changed`.
-    #[serde(default)]
-    pub transitions: Vec<String>,
-    /// Globs on campaign id or name; empty means every campaign.
-    #[serde(default)]
-    pub campaigns: Vec<String>,
-    /// Account names or globs over them (`[sigmamind.accounts.NAME]`); empty
-    /// means every account. Events about the whole watcher (its store, its
-    /// channels) belong to no account and are not held back by it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub accounts: Vec<String>,
-    /// Channel names; empty means every channel.
-    #[serde(default)]
-    pub channels: Vec<String>,
-    /// While a campaign stays in the state this rule matched, send `campaign.reminder` this often.
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub remind_every: Option<Duration>,
-    /// Overrides `watch.confirm_polls` for the campaigns this rule names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm_polls: Option<u32>,
+/// A documented spelling becomes its status; anything else is kept verbatim
+/// so that `validate` reports it with its index.
+fn statuses_as_written<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<CampaignStatus>, D::Error> {
+    let written = Vec::<String>::deserialize(deserializer)?;
+    Ok(written
+        .into_iter()
+        .map(|text| {
+            text.parse()
+                .unwrap_or_else(|UndocumentedStatus(text)| CampaignStatus::Unknown(text))
+        })
+        .collect())
+}
+
+/// [`statuses_as_written`] for a key an account may leave to `[watch]`.
+fn optional_statuses_as_written<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<CampaignStatus>>, D::Error> {
+    statuses_as_written(deserializer).map(Some)
 }
 
 fn default_base_url() -> String {

@@ -129,7 +129,7 @@ proptest! {
             Err(other) => one_sentence(&other.to_string()),
             Ok(settings) => match settings.validate() {
                 Err(problems) => problems.iter().for_each(|p| one_sentence(p)),
-                Ok(()) => {
+                Ok(_) => {
                     let api = &settings.sigmamind;
                     for duration in [api.timeout, api.connect_timeout, api.retry_base, api.retry_max] {
                         usable(duration);

@@ -97,7 +97,10 @@ fn environment_overrides_nested_keys_and_lists() {
     .unwrap();
     assert_eq!(settings.watch.interval, Some(Duration::from_secs(30)));
     assert_eq!(settings.watch.campaigns, ["camp_a", "camp_b"]);
-    assert_eq!(settings.watch.statuses, ["live"]);
+    assert_eq!(
+        settings.watch.statuses,
+        [crate::observe::CampaignStatus::Live]
+    );
     assert!(settings.watch.all);
     assert_eq!(settings.sigmamind.max_in_flight, 4);
     assert_eq!(
@@ -194,7 +197,7 @@ fn secret_files_are_read_trimmed_and_resolved_in_credentials_directory() {
     let hook: &WebhookSettings = settings.channels["ops-hook"].kind.get().unwrap();
     assert_eq!(hook.url.as_deref(), Some("https://hooks.example.com/x"));
     assert_eq!(hook.secret.as_ref().unwrap().expose(), VALID_WHSEC);
-    assert_eq!(settings.validate(), Ok(()));
+    assert_eq!(settings.validate().map(drop), Ok(()));
 
     // Absolute paths ignore CREDENTIALS_DIRECTORY.
     let absolute = dir.path().join("api_key").display().to_string();
@@ -459,7 +462,7 @@ fn valid_values_pass_validation() {
     ];
     for extra in cases {
         let settings = load(extra, &pairs).unwrap();
-        assert_eq!(settings.validate(), Ok(()), "{extra}");
+        assert_eq!(settings.validate().map(drop), Ok(()), "{extra}");
     }
 }
 
@@ -564,7 +567,7 @@ fn url_from_url_file_shows_scheme_and_host_only() {
 fn example_configuration_loads_and_validates() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/campaign-watcher.toml");
     let settings = Settings::load_with_env(&path, env(&[("SIGMAMIND_API_KEY", SECRET)])).unwrap();
-    assert_eq!(settings.validate(), Ok(()));
+    assert_eq!(settings.validate().map(drop), Ok(()));
     assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
     assert_eq!(settings.watch.campaigns, ["camp_XiQEBcj9cc5TFRB4"]);
     assert_eq!(settings.channels["ops-hook"].kind(), ChannelKind::Webhook);
@@ -1114,7 +1117,7 @@ fn a_link_local_heartbeat_is_refused_unless_allowed() {
         "{problems:?}"
     );
     let allowed = format!("{refused}allow_link_local = true\n");
-    assert_eq!(load(&allowed, &[]).unwrap().validate(), Ok(()));
+    assert_eq!(load(&allowed, &[]).unwrap().validate().map(drop), Ok(()));
 }
 
 /// Every table of a configuration is checked for unknown keys, at any depth,

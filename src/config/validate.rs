@@ -2,19 +2,21 @@
 //! starting with its key path. Values that may hold credentials are never echoed
 //! except through [`redact_url`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{
     account_name_problem, Account, ChannelSettings, Settings, SigmaMindSettings, WatchSettings,
 };
-use crate::event::EventType;
+use crate::observe::{CampaignStatus, UndocumentedStatus};
+use crate::route::decide::Shaping;
+use crate::route::quiet::QuietHours;
+use crate::route::Router;
 use crate::setting::bounds::{duration_within, number_within, LONGEST};
 use crate::setting::suggest::did_you_mean;
 use crate::setting::url::check_http_url;
 use crate::setting::url::redact_url;
 
-/// The statuses SigmaMind documents; `watch.statuses` filters on exactly these.
-const KNOWN_STATUSES: [&str; 4] = ["live", "scheduled", "paused", "completed"];
 const MAX_PAGE_SIZE: u32 = 1000;
 const MAX_CONFIRM_POLLS: u32 = 100;
 /// Shorter reminders are noise, not reminders.
@@ -32,9 +34,19 @@ const MAX_RESPONSE_BYTES: usize = 1 << 30;
 const MAX_LIST_THRESHOLD: usize = 1_000_000;
 const MAX_UNHEALTHY_AFTER: u32 = 10_000;
 
+/// What [`Settings::validate`] built on the way, for the caller to keep
+/// instead of building it again.
+#[derive(Debug)]
+pub struct Built {
+    pub router: Router,
+    /// Every channel's quiet hours and rate limit; whether it batches or
+    /// groups is the built channel's to say.
+    pub shaping: BTreeMap<String, Shaping>,
+}
+
 impl Settings {
     /// Every configuration error at once; `Ok` may still come with [`Settings::warnings`].
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<Built, Vec<String>> {
         let mut problems = Vec::new();
         self.check_sigmamind(&mut problems);
         self.check_watch(&mut problems);
@@ -42,11 +54,12 @@ impl Settings {
         for (name, channel) in &self.channels {
             check_channel(name, channel, &mut problems);
         }
-        self.check_rules(&mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
+        let router = self.check_rules(&mut problems);
+        // A channel's quiet hours were checked with it: only the value is kept.
+        let shaping = shaping_of_channels(&self.channels).ok();
+        match (router, shaping) {
+            (Some(router), Some(shaping)) if problems.is_empty() => Ok(Built { router, shaping }),
+            _ => Err(problems),
         }
     }
 
@@ -62,13 +75,13 @@ impl Settings {
                     continue;
                 };
                 for side in [from.trim(), to.trim()] {
-                    if side != "*" && !KNOWN_STATUSES.contains(&side) {
+                    if side != "*" && side.parse::<CampaignStatus>().is_err() {
                         // Warned, not refused: the API may add a status, and a
                         // rule written for it should load.
                         warnings.push(format!(
                             "rules[{index}].transitions: \"{side}\" in \"{transition}\" is not a status SigmaMind documents{} ({}); the rule matches it only if the API reports it",
-                            did_you_mean(side, &KNOWN_STATUSES),
-                            KNOWN_STATUSES.join(", ")
+                            did_you_mean(side, &CampaignStatus::SPELLINGS),
+                            CampaignStatus::SPELLINGS.join(", ")
                         ));
                     }
                 }
@@ -216,45 +229,13 @@ impl Settings {
         }
     }
 
-    fn check_rules(&self, problems: &mut Vec<String>) {
-        let account_names = self.account_names();
+    fn check_rules(&self, problems: &mut Vec<String>) -> Option<Router> {
+        let channels: Vec<String> = self.channels.keys().cloned().collect();
+        let router = Router::from_settings(&self.rules, &channels, &self.account_names())
+            .map_err(|found| problems.extend(found.iter().map(ToString::to_string)))
+            .ok();
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{index}]");
-            for event in &rule.events {
-                if EventType::parse(event).is_none() {
-                    let known: Vec<&str> =
-                        EventType::ALL.iter().map(|kind| kind.as_str()).collect();
-                    problems.push(format!(
-                        "{at}.events: \"{event}\" is not an event type{} (known: {})",
-                        did_you_mean(event, &known),
-                        known.join(", ")
-                    ));
-                }
-            }
-            let status_events = rule.events.is_empty()
-                || rule
-                    .events
-                    .iter()
-                    .any(|event| event == EventType::StatusChanged.as_str());
-            if !rule.transitions.is_empty() && !status_events {
-                problems.push(format!(
-                    "{at}.transitions: only apply to campaign.status_changed, which {at}.events does not include"
-                ));
-            }
-            for transition in &rule.transitions {
-                if let Err(why) = check_transition(transition) {
-                    problems.push(format!("{at}.transitions: \"{transition}\" {why}"));
-                }
-            }
-            for pattern in &rule.campaigns {
-                if let Err(error) = globset::Glob::new(pattern) {
-                    problems.push(format!(
-                        "{at}.campaigns: \"{pattern}\" is not a valid glob: {}",
-                        error.kind()
-                    ));
-                }
-            }
-            check_rule_accounts(problems, &at, &rule.accounts, &account_names);
             if let Some(polls) = rule.confirm_polls {
                 check_confirm_polls(problems, &format!("{at}.confirm_polls"), polls);
             }
@@ -272,28 +253,9 @@ impl Settings {
                         MIN_REMIND_EVERY..=LONGEST,
                     );
                 }
-                let remindable = rule.events.is_empty()
-                    || rule.events.iter().any(|event| {
-                        event == EventType::StatusChanged.as_str()
-                            || event == EventType::UploadErrorsAdded.as_str()
-                    });
-                if !remindable {
-                    problems.push(format!(
-                        "{at}.remind_every: reminders follow campaign.status_changed or campaign.upload_errors_added, which {at}.events does not include"
-                    ));
-                }
-            }
-            for channel in &rule.channels {
-                if !self.channels.contains_key(channel) {
-                    let names: Vec<&str> = self.channels.keys().map(String::as_str).collect();
-                    problems.push(format!(
-                        "{at}.channels: \"{channel}\" is not a configured channel{} (configured: {})",
-                        did_you_mean(channel, &names),
-                        names.join(", ")
-                    ));
-                }
             }
         }
+        router
     }
 }
 
@@ -310,20 +272,6 @@ fn check_channel(name: &str, channel: &ChannelSettings, problems: &mut Vec<Strin
         ));
     }
     channel.check(&at, problems);
-}
-
-/// A rule's `accounts`: each a valid glob or a configured account's name.
-fn check_rule_accounts(
-    problems: &mut Vec<String>,
-    at: &str,
-    patterns: &[String],
-    known: &[String],
-) {
-    for pattern in patterns {
-        if let Err(why) = super::accounts::check_account_pattern(pattern, known) {
-            problems.push(format!("{at}.accounts: {why}"));
-        }
-    }
 }
 
 fn check_confirm_polls(problems: &mut Vec<String>, key: &str, polls: u32) {
@@ -357,24 +305,6 @@ fn check_cron(schedule: &str) -> Result<(), &'static str> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "*/,-?#".contains(c);
     if fields.iter().any(|field| !field.chars().all(allowed)) {
         return Err("contains characters a cron field cannot have");
-    }
-    Ok(())
-}
-
-/// `from->to`; unknown lower-case words are allowed because SigmaMind may add statuses.
-fn check_transition(transition: &str) -> Result<(), &'static str> {
-    let Some((from, to)) = transition.split_once("->") else {
-        return Err("is not of the form from->to (e.g. live->paused, *->completed)");
-    };
-    let status = |side: &str| {
-        side == "*"
-            || (side.starts_with(|c: char| c.is_ascii_lowercase())
-                && side
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
-    };
-    if !status(from.trim()) || !status(to.trim()) {
-        return Err("needs a lower-case status or * on each side of ->");
     }
     Ok(())
 }
@@ -536,11 +466,38 @@ fn check_selection(watch: &WatchSettings, at: &str, problems: &mut Vec<String>) 
         );
     }
     for (index, status) in watch.statuses.iter().enumerate() {
-        if !KNOWN_STATUSES.contains(&status.as_str()) {
+        if let CampaignStatus::Unknown(text) = status {
             problems.push(format!(
-                "{at}.statuses[{index}]: \"{status}\" is not one of {}",
-                KNOWN_STATUSES.join(", ")
+                "{at}.statuses[{index}]: {}{}",
+                UndocumentedStatus(text.clone()),
+                did_you_mean(text, &CampaignStatus::SPELLINGS)
             ));
         }
     }
+}
+
+/// What the routing needs of each channel: its quiet hours and rate limit.
+fn shaping_of_channels(
+    channels: &BTreeMap<String, ChannelSettings>,
+) -> Result<BTreeMap<String, Shaping>, String> {
+    channels
+        .iter()
+        .map(|(name, settings)| {
+            let quiet = settings
+                .shared
+                .quiet_hours
+                .as_ref()
+                .map(QuietHours::from_settings)
+                .transpose()
+                .map_err(|why| format!("channels.{name}.quiet_hours: {why}"))?;
+            Ok((
+                name.clone(),
+                Shaping {
+                    quiet,
+                    max_per_minute: settings.shared.max_per_minute,
+                    ..Shaping::default()
+                },
+            ))
+        })
+        .collect()
 }

@@ -19,7 +19,7 @@ pub struct ReadPlan {
     /// `watch.campaigns` in configured order, and as a set.
     campaigns: Vec<String>,
     explicit: HashSet<String>,
-    statuses: Vec<String>,
+    statuses: Vec<CampaignStatus>,
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
     page_size: u32,
@@ -156,10 +156,7 @@ impl ReadPlan {
             return true;
         }
         match observation {
-            Observation::Found(snapshot) => self
-                .statuses
-                .iter()
-                .any(|wanted| CampaignStatus::parse(wanted) == snapshot.status),
+            Observation::Found(snapshot) => self.statuses.contains(&snapshot.status),
             _ => false,
         }
     }
@@ -219,7 +216,10 @@ mod tests {
             all: true,
             include: include.iter().map(|glob| glob.to_string()).collect(),
             exclude: exclude.iter().map(|glob| glob.to_string()).collect(),
-            statuses: statuses.iter().map(|status| status.to_string()).collect(),
+            statuses: statuses
+                .iter()
+                .map(|status| status.parse().unwrap())
+                .collect(),
             ..WatchSettings::default()
         })
     }

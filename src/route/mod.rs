@@ -8,108 +8,14 @@ pub mod decide;
 pub mod quiet;
 pub mod rate;
 pub mod replay;
+mod rule;
 pub mod shape;
 pub mod silence;
 
 use std::collections::BTreeSet;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-
-use crate::config::RuleSettings;
 use crate::event::{Event, EventType};
-
-/// One side of a `from->to` transition pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum StatusPattern {
-    Any,
-    Exactly(String),
-}
-
-impl StatusPattern {
-    fn parse(text: &str) -> Self {
-        match text.trim() {
-            "*" => Self::Any,
-            other => Self::Exactly(other.to_ascii_lowercase()),
-        }
-    }
-
-    fn matches(&self, status: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Exactly(expected) => expected.eq_ignore_ascii_case(status),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Rule {
-    name: String,
-    events: Vec<EventType>,
-    transitions: Vec<(StatusPattern, StatusPattern)>,
-    campaigns: Option<GlobSet>,
-    accounts: Option<GlobSet>,
-    channels: Vec<String>,
-    remind_every: Option<std::time::Duration>,
-    confirm_polls: Option<u32>,
-}
-
-impl Rule {
-    fn names_campaign(&self, id: &str, name: Option<&str>) -> bool {
-        match &self.campaigns {
-            Some(globs) => globs.is_match(id) || name.is_some_and(|name| globs.is_match(name)),
-            None => true,
-        }
-    }
-
-    fn matches(&self, event: &Event) -> bool {
-        if !self.events.is_empty() && !self.events.iter().any(|kind| kind.covers(event.kind)) {
-            return false;
-        }
-        if event.kind == EventType::StatusChanged && !self.transitions.is_empty() {
-            let Some((from, to)) = event.transition() else {
-                return false;
-            };
-            let hit = self
-                .transitions
-                .iter()
-                .any(|(f, t)| f.matches(from.as_str()) && t.matches(to.as_str()));
-            if !hit {
-                return false;
-            }
-        }
-        // Events about the whole watcher belong to no account, so account
-        // filters don't hold them back.
-        if let (Some(globs), Some(account)) = (&self.accounts, event.account()) {
-            if !globs.is_match(account) {
-                return false;
-            }
-        }
-        // Watcher events concern every campaign, so campaign filters don't hold them back.
-        match (&self.campaigns, &event.campaign) {
-            (Some(globs), Some(campaign)) => {
-                globs.is_match(&campaign.id) || globs.is_match(&campaign.name)
-            }
-            _ => true,
-        }
-    }
-}
-
-/// A rule's patterns as one matcher; none when it lists none (every one).
-fn globs(rule: &str, what: &str, patterns: &[String]) -> Result<Option<GlobSet>, String> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob = Glob::new(pattern)
-            .map_err(|e| format!("rule {rule}: {what} pattern {pattern:?}: {e}"))?;
-        builder.add(glob);
-    }
-    builder
-        .build()
-        .map(Some)
-        .map_err(|e| format!("rule {rule}: {what} patterns: {e}"))
-}
+pub use rule::{Rule, RuleError, RuleSettings, StatusChange, StatusChangeError};
 
 /// The compiled `[[rules]]` plus the configured channel names.
 #[derive(Debug, Clone)]
@@ -119,55 +25,51 @@ pub struct Router {
 }
 
 impl Router {
-    /// Compile the rules. The config's `validate()` has already reported bad entries;
-    /// this still refuses them rather than guessing.
-    pub fn new(rules: &[RuleSettings], channels: &[String]) -> Result<Self, String> {
-        let mut compiled = Vec::with_capacity(rules.len());
-        for (index, rule) in rules.iter().enumerate() {
-            let name = rule
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("rules[{index}]"));
-            let events = rule
-                .events
-                .iter()
-                .map(|text| {
-                    EventType::parse(text)
-                        .ok_or_else(|| format!("rule {name}: unknown event type {text:?}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let transitions = rule
-                .transitions
-                .iter()
-                .map(|text| {
-                    let (from, to) = text.split_once("->").ok_or_else(|| {
-                        format!("rule {name}: transition {text:?} is not of the form from->to")
-                    })?;
-                    Ok((StatusPattern::parse(from), StatusPattern::parse(to)))
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            let campaigns = globs(&name, "campaign", &rule.campaigns)?;
-            let accounts = globs(&name, "account", &rule.accounts)?;
-            for channel in &rule.channels {
-                if !channels.contains(channel) {
-                    return Err(format!("rule {name}: unknown channel {channel:?}"));
-                }
-            }
-            compiled.push(Rule {
-                name,
-                events,
-                transitions,
-                campaigns,
-                accounts,
-                channels: rule.channels.clone(),
-                remind_every: rule.remind_every,
-                confirm_polls: rule.confirm_polls,
-            });
+    /// The router over parsed rules, once every channel and plain account name
+    /// they name is configured; otherwise every name that is not.
+    pub fn new(
+        rules: Vec<Rule>,
+        channels: &[String],
+        accounts: &[String],
+    ) -> Result<Self, Vec<RuleError>> {
+        let problems: Vec<RuleError> = rules
+            .iter()
+            .flat_map(|rule| rule.unknown_names(channels, accounts))
+            .collect();
+        if !problems.is_empty() {
+            return Err(problems);
         }
         Ok(Self {
-            rules: compiled,
+            rules,
             channels: channels.to_vec(),
         })
+    }
+
+    /// Parses `[[rules]]` and builds the router: every problem at once.
+    pub fn from_settings(
+        rules: &[RuleSettings],
+        channels: &[String],
+        accounts: &[String],
+    ) -> Result<Self, Vec<RuleError>> {
+        let mut parsed = Vec::with_capacity(rules.len());
+        let mut problems = Vec::new();
+        for (index, settings) in rules.iter().enumerate() {
+            match Rule::parse(settings, index) {
+                Ok(rule) => parsed.push(rule),
+                Err(found) => {
+                    problems.extend(found);
+                    problems.extend(settings.unknown_names(index, channels, accounts));
+                }
+            }
+        }
+        match Self::new(parsed, channels, accounts) {
+            Ok(router) if problems.is_empty() => Ok(router),
+            Ok(_) => Err(problems),
+            Err(unknown) => {
+                problems.extend(unknown);
+                Err(problems)
+            }
+        }
     }
 
     /// Polls a change of this campaign must be seen on: the largest `confirm_polls`
@@ -182,11 +84,7 @@ impl Router {
     ) -> u32 {
         self.rules
             .iter()
-            .filter(|rule| {
-                rule.accounts
-                    .as_ref()
-                    .map_or(true, |globs| globs.is_match(account))
-            })
+            .filter(|rule| rule.takes_account(account))
             .filter(|rule| rule.names_campaign(campaign_id, name))
             .filter_map(|rule| rule.confirm_polls)
             .max()
@@ -357,7 +255,8 @@ mod tests {
             },
             rule(&[], &[], &[], &["hook"]),
         ];
-        let router = Router::new(&rules, &channels()).unwrap();
+        let accounts = ["acme".into(), "globex-eu".into()];
+        let router = Router::from_settings(&rules, &channels(), &accounts).unwrap();
         let of = |account: Option<&str>, kind: EventType| {
             let mut event = event(kind, "camp_1", "Q4", "live", "paused");
             event.account = account.map(str::to_string);
@@ -393,7 +292,7 @@ mod tests {
 
     #[test]
     fn without_rules_everything_but_settings_goes_everywhere() {
-        let router = Router::new(&[], &channels()).unwrap();
+        let router = Router::from_settings(&[], &channels(), &[]).unwrap();
         let paused = event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused");
         assert_eq!(router.route(&paused), ["hook", "mail", "pager"]);
         let settings = event(EventType::SettingsChanged, "camp_1", "Q4", "live", "live");
@@ -412,7 +311,7 @@ mod tests {
             rule(&["campaign.not_found"], &[], &["camp_1"], &["pager"]),
             rule(&["campaign.found_again"], &[], &["*"], &["hook"]),
         ];
-        let router = Router::new(&rules, &channels()).unwrap();
+        let router = Router::from_settings(&rules, &channels(), &[]).unwrap();
         let gone = event(EventType::NotFound, "camp_1", "Q4", "live", "live");
         let back = event(EventType::FoundAgain, "camp_1", "Q4", "live", "live");
         assert_eq!(router.route(&gone), ["pager"]);
@@ -438,7 +337,7 @@ mod tests {
             ),
             rule(&["watcher.api_unhealthy"], &[], &["camp_eu_*"], &[]),
         ];
-        let router = Router::new(&rules, &channels()).unwrap();
+        let router = Router::from_settings(&rules, &channels(), &[]).unwrap();
         let cases: Vec<(Event, Vec<&str>)> = vec![
             (
                 event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused"),
@@ -503,7 +402,7 @@ mod tests {
             rule(&[], &[], &[], &["hook", "mail"]),
             rule(&["campaign.status_changed"], &[], &[], &["mail", "pager"]),
         ];
-        let router = Router::new(&rules, &channels()).unwrap();
+        let router = Router::from_settings(&rules, &channels(), &[]).unwrap();
         let paused = event(EventType::StatusChanged, "camp_1", "Q4", "live", "paused");
         assert_eq!(router.route(&paused), ["hook", "mail", "pager"]);
     }
@@ -518,8 +417,12 @@ mod tests {
         let mut acme = rule(&[], &[], &[], &[]);
         acme.confirm_polls = Some(5);
         acme.accounts = vec!["acme".into()];
-        let router =
-            Router::new(&[rule(&[], &[], &[], &[]), flaky, eu, acme], &channels()).unwrap();
+        let router = Router::from_settings(
+            &[rule(&[], &[], &[], &[]), flaky, eu, acme],
+            &channels(),
+            &["default".into(), "acme".into()],
+        )
+        .unwrap();
         assert_eq!(router.confirm_polls("default", "camp_1", Some("Q4"), 1), 1);
         assert_eq!(
             router.confirm_polls("default", "camp_flaky_2", Some("Q4"), 1),
@@ -553,7 +456,7 @@ mod tests {
         );
         pauses.name = Some("pauses".into());
         let everything = rule(&[], &[], &["camp_eu_*"], &[]);
-        let router = Router::new(&[pauses, everything], &channels()).unwrap();
+        let router = Router::from_settings(&[pauses, everything], &channels(), &[]).unwrap();
         let paused = event(
             EventType::StatusChanged,
             "camp_eu_1",
@@ -580,16 +483,30 @@ mod tests {
         let resumed = event(EventType::StatusChanged, "camp_1", "Q4", "paused", "live");
         assert_eq!(router.explain(&resumed), Routing::default());
 
-        let default = Router::new(&[], &channels()).unwrap().explain(&paused);
+        let default = Router::from_settings(&[], &channels(), &[])
+            .unwrap()
+            .explain(&paused);
         assert!(default.by_default && default.matched.is_empty());
         assert_eq!(default.channels, ["hook", "mail", "pager"]);
     }
 
     #[test]
     fn bad_rules_are_refused() {
-        assert!(Router::new(&[rule(&["campaign.nope"], &[], &[], &[])], &channels()).is_err());
-        assert!(Router::new(&[rule(&[], &["live-paused"], &[], &[])], &channels()).is_err());
-        assert!(Router::new(&[rule(&[], &[], &["[bad"], &[])], &channels()).is_err());
-        assert!(Router::new(&[rule(&[], &[], &[], &["nowhere"])], &channels()).is_err());
+        assert!(Router::from_settings(
+            &[rule(&["campaign.nope"], &[], &[], &[])],
+            &channels(),
+            &[]
+        )
+        .is_err());
+        assert!(
+            Router::from_settings(&[rule(&[], &["live-paused"], &[], &[])], &channels(), &[])
+                .is_err()
+        );
+        assert!(
+            Router::from_settings(&[rule(&[], &[], &["[bad"], &[])], &channels(), &[]).is_err()
+        );
+        assert!(
+            Router::from_settings(&[rule(&[], &[], &[], &["nowhere"])], &channels(), &[]).is_err()
+        );
     }
 }

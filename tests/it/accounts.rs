@@ -313,7 +313,7 @@ fn account_watcher(
     campaign_watcher::watcher::Watcher::new(
         client,
         store.for_account(account),
-        campaign_watcher::route::Router::new(&[], &[]).unwrap(),
+        campaign_watcher::route::Router::new(vec![], &[], &[]).unwrap(),
         watch,
         4,
         Default::default(),

@@ -16,6 +16,7 @@ use sqlx::Row;
 use super::dialect::{from_millis, keep_prepared, millis, placeholders, to_u64, Backend, Columns};
 use super::events::{event_row, EventRow};
 use super::{HistoryEntry, LastCycle, OutboxCounts, Store, StoreError};
+use crate::observe::CampaignStatus;
 use crate::route::silence::Silence;
 use crate::state::{ApiHealth, CampaignState};
 
@@ -23,14 +24,17 @@ use crate::state::{ApiHealth, CampaignState};
 pub const MAX_PER_PAGE: u32 = 200;
 
 /// The labels a campaign's state has on the board, in the order it counts them.
-pub const STATUS_LABELS: [&str; 6] = [
-    "live",
-    "scheduled",
-    "paused",
-    "completed",
-    "not found",
-    "unreadable",
-];
+pub const STATUS_LABELS: [&str; 6] = {
+    let [live, scheduled, paused, completed] = CampaignStatus::SPELLINGS;
+    [
+        live,
+        scheduled,
+        paused,
+        completed,
+        "not found",
+        "unreadable",
+    ]
+};
 
 /// What the board calls a campaign's state: its status, or why it has none
 /// ("not found", "unreadable": its stored status is only what it was when last read).

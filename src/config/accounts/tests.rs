@@ -90,7 +90,7 @@ fn unset_account_values_inherit_from_sigmamind_and_watch_but_campaigns_and_keys_
     assert_eq!(acme.api.base_url, "https://api.sigmamind.ai");
     assert_eq!(globex.api.base_url, "http://127.0.0.1:9");
     assert!(acme.watch.all, "unset: from [watch]");
-    assert_eq!(acme.watch.statuses, ["live"]);
+    assert_eq!(acme.watch.statuses, [crate::observe::CampaignStatus::Live]);
     assert_eq!(acme.watch.page_size, 50);
     assert!(!globex.watch.all);
     assert_eq!(globex.watch.campaigns, ["camp_1"]);

@@ -72,7 +72,7 @@ fn router() -> Router {
         rule("vip", &[], &[], &["camp_vip"], &["hook"]),
     ];
     let channels = ["hook", "mail", "pager"].map(String::from);
-    Router::new(&rules, &channels).unwrap()
+    Router::from_settings(&rules, &channels, &[]).unwrap()
 }
 
 fn shaping() -> BTreeMap<String, Shaping> {

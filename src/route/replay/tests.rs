@@ -52,7 +52,7 @@ fn router() -> Router {
             ..RuleSettings::default()
         },
     ];
-    Router::new(&rules, &["mail".into(), "pager".into()]).unwrap()
+    Router::from_settings(&rules, &["mail".into(), "pager".into()], &[]).unwrap()
 }
 
 fn shaping() -> BTreeMap<String, Shaping> {
