@@ -26,7 +26,7 @@ use crate::reassert::{self, Reasserter};
 use crate::route::Router;
 use crate::schedule::{Schedule, ScheduleError, Ticker};
 use crate::systemd;
-use crate::watcher::{CycleReport, StoreAlarm, Watcher};
+use crate::watcher::{CycleReport, StoreAlarm, Watcher, Watchers};
 
 /// How long `run` may take to stop after SIGTERM/SIGINT: the in-flight cycle and
 /// sends get this long, then they are abandoned (the outbox keeps what is unsent).
@@ -59,7 +59,7 @@ pub enum StartupError {
 /// The pieces a reload replaces: everything built from the settings except the
 /// state store and the HTTP listener.
 struct Pieces {
-    watcher: Watcher,
+    watcher: Watchers,
     /// Shared by the dispatcher and the watcher (which sends around a broken store).
     channels: Arc<ChannelSet>,
     /// The dispatcher's copy, for channel-health events.
@@ -91,8 +91,8 @@ impl Pieces {
         let heartbeat =
             Heartbeat::from_settings(&settings.heartbeat).map_err(StartupError::Heartbeat)?;
         // One watcher per account, each with its own client (limit, budget)
-        // and its account's view of the store; the first drives the others.
-        let mut watchers = Vec::new();
+        // and its account's view of the store.
+        let mut accounts = Vec::new();
         for account in settings.accounts() {
             let api_key = account.api.api_key.clone().ok_or_else(|| {
                 ConfigError::invalid(
@@ -106,7 +106,7 @@ impl Pieces {
             let client = SigmaMindClient::new(&account.api, api_key)?
                 .with_secrets(settings.secret_values())
                 .with_metrics(metrics.clone(), &account.name);
-            watchers.push(Watcher::new(
+            accounts.push(Watcher::new(
                 client,
                 store.for_account(&account.name),
                 router.clone(),
@@ -115,18 +115,16 @@ impl Pieces {
                 dispatcher_wake.clone(),
             ));
         }
-        let mut watchers = watchers.into_iter();
-        let Some(first) = watchers.next() else {
+        if accounts.is_empty() {
             return Err(ConfigError::invalid(
                 "configuration",
                 vec!["sigmamind.accounts: no account to watch".to_string()],
             )
             .into());
-        };
-        let watcher = first
+        }
+        let watcher = Watchers::new(accounts)
             .with_heartbeat(heartbeat)
-            .with_channels(channels.clone())
-            .with_other_accounts(watchers.collect());
+            .with_channels(channels.clone());
         Ok(Self {
             watcher,
             channels,
@@ -162,7 +160,7 @@ async fn warn_of_renamed_accounts(settings: &Settings, store: &Store) {
 }
 
 pub struct Daemon {
-    watcher: Arc<Watcher>,
+    watcher: Arc<Watchers>,
     dispatcher: Dispatcher,
     dispatcher_wake: Arc<Notify>,
     schedule: Schedule,
@@ -558,7 +556,7 @@ struct Reload<'a> {
     dispatcher_wake: &'a Arc<Notify>,
     metrics: &'a Metrics,
     status: &'a ServiceStatus,
-    current: &'a RwLock<Arc<Watcher>>,
+    current: &'a RwLock<Arc<Watchers>>,
     stop: &'a CancellationToken,
 }
 
@@ -684,7 +682,7 @@ fn reject(error: &dyn std::fmt::Display, metrics: &Metrics) {
 /// status, and raises the alarm when the store refuses commits (the alarm
 /// outlives reloads: it is about the store, which a reload keeps).
 async fn cycle_loop(
-    current: Arc<RwLock<Arc<Watcher>>>,
+    current: Arc<RwLock<Arc<Watchers>>>,
     mut tick_rx: mpsc::Receiver<()>,
     stop: CancellationToken,
     metrics: Metrics,
@@ -702,7 +700,7 @@ async fn cycle_loop(
                     status.standby_tick();
                     tracing::debug!("standby: another replica is the leader; this tick is skipped");
                     if alarm.is_open() {
-                        follow_store_episode(&watcher, &mut alarm, &status).await;
+                        follow_store_episode(watcher.first(), &mut alarm, &status).await;
                     }
                     continue;
                 }
@@ -717,13 +715,13 @@ async fn cycle_loop(
                             report.unhealthy_accounts(),
                             report.accounts.len(),
                         );
-                        close_store_episode(&watcher, &mut alarm).await;
+                        close_store_episode(watcher.first(), &mut alarm).await;
                         pruner.after_cycle(watcher.store(), Utc::now()).await;
                     }
                     Err(StoreError::NotLeader) => {
                         tracing::warn!("leadership lost during a cycle: none of its events were committed; the new leader polls from here");
                         if alarm.is_open() {
-                            follow_store_episode(&watcher, &mut alarm, &status).await;
+                            follow_store_episode(watcher.first(), &mut alarm, &status).await;
                         }
                     }
                     Err(error) => {
@@ -732,7 +730,7 @@ async fn cycle_loop(
                         let failures = status.commit_failed(reason.clone());
                         tracing::error!(%error, failures, "cycle could not be committed; nothing was sent for it and it will be retried next cycle");
                         if let Some(event) = alarm.commit_refused(Utc::now(), &reason) {
-                            watcher.announce_without_store(&event).await;
+                            watcher.first().announce_without_store(&event).await;
                         }
                     }
                 }
