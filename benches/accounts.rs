@@ -16,7 +16,7 @@ use campaign_watcher::commit::Store;
 use campaign_watcher::config::{SigmaMindSettings, WatchSettings};
 use campaign_watcher::setting::secret::Secret;
 use campaign_watcher::sim::{self, Fault, FaultKind, SimOptions, SimServer};
-use campaign_watcher::watcher::Watcher;
+use campaign_watcher::watcher::{Watcher, Watchers};
 
 const ACCOUNTS: usize = 50;
 const CAMPAIGNS: usize = 200;
@@ -69,7 +69,7 @@ fn watcher(store: &Store, account: &str, sim: &SimServer, key: &str) -> Watcher 
 }
 
 /// Several cycles: the first is the baseline; returns the median steady one.
-async fn steady_cycle(watcher: &Watcher) -> Duration {
+async fn steady_cycle(watcher: &Watchers) -> Duration {
     let now = chrono::Utc::now();
     watcher.tick(now).await.expect("baseline");
     let mut walls = Vec::new();
@@ -79,7 +79,7 @@ async fn steady_cycle(watcher: &Watcher) -> Duration {
             .tick(now + chrono::TimeDelta::seconds(60 * round))
             .await
             .expect("cycle");
-        assert!(report.api_readable(), "{:?}", report.verdict);
+        assert!(report.api_readable(), "{:?}", report.verdict());
         walls.push(started.elapsed());
     }
     walls.sort();
@@ -98,14 +98,20 @@ async fn main() {
 
     // One account alone.
     let alone_sim = simulator("key-alone").await;
-    let alone = steady_cycle(&watcher(&store, "alone", &alone_sim, "key-alone")).await;
+    let alone = steady_cycle(&Watchers::new(vec![watcher(
+        &store,
+        "alone",
+        &alone_sim,
+        "key-alone",
+    )]))
+    .await;
 
     // 50 accounts at once.
     let mut sims = Vec::new();
     for index in 0..ACCOUNTS {
         sims.push(simulator(&format!("key-{index}")).await);
     }
-    let mut watchers: Vec<Watcher> = sims
+    let watchers: Vec<Watcher> = sims
         .iter()
         .enumerate()
         .map(|(index, sim)| {
@@ -117,8 +123,7 @@ async fn main() {
             )
         })
         .collect();
-    let first = watchers.remove(0);
-    let all = first.with_other_accounts(watchers);
+    let all = Watchers::new(watchers);
     let many = steady_cycle(&all).await;
     let rss = peak_rss_kib();
 

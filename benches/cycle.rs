@@ -138,7 +138,7 @@ async fn measure(
             cycle: label,
             wall: started.elapsed(),
             cpu: cpu_time().saturating_sub(cpu),
-            requests: report.requests,
+            requests: report.requests(),
             events: report.events.len(),
         });
     }

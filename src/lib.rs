@@ -13,7 +13,7 @@
 //! - [`commit`]: the state store (states, history, outbox in one transaction);
 //! - [`deliver`]: the outbox dispatcher and the channels, with [`render`] for text.
 //!
-//! [`watcher::Watcher::tick`] runs one cycle of it; [`schedule`] says when,
+//! [`watcher::Watchers::tick`] runs one cycle of it; [`schedule`] says when,
 //! [`daemon`] runs cycles on its ticks and
 //! [`reassert`] re-posts active alerts. Which module may import which:
 //! `docs/architecture.md`, enforced by `tests/it/layers.rs`.

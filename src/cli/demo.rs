@@ -112,7 +112,7 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
         .map_err(|e| Failure::runtime(format!("the first check failed: {e}")))?;
     say!(
         "first check done: {} campaigns recorded as they are now (the baseline, in {} accounts); from here on, each change is an alert.",
-        first.campaigns_read,
+        first.campaigns_read(),
         DEMO_ACCOUNTS.len()
     );
     let scripts: Vec<_> = servers

@@ -14,13 +14,13 @@ pub(super) async fn once(config: &Path, wait: Duration) -> Result<(), Failure> {
     let (report, pending) = daemon.run_once(wait).await.map_err(Failure::runtime)?;
     say!(
         "cycle: {} campaigns read, {} failed, {} events, {} API requests in {} ms",
-        report.campaigns_read,
-        report.campaigns_failed,
+        report.campaigns_read(),
+        report.campaigns_failed(),
         report.events.len(),
-        report.requests,
+        report.requests(),
         report.duration.as_millis()
     );
-    if let CycleVerdict::Unreadable { reason, .. } = &report.verdict {
+    if let CycleVerdict::Unreadable { reason, .. } = &report.verdict() {
         // The cause itself, not a pointer to the log: with RUST_LOG=error there is none.
         return Err(Failure::runtime(format!(
             "the SigmaMind API could not be read this cycle: {reason}"

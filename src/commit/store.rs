@@ -12,7 +12,8 @@
 //! - [`silences`], [`reminders`]: the alerting controls' rows;
 //! - [`audit`]: who made, ended or replayed what (the operators' actions go through it);
 //! - [`activity`]: last seen and last cycle, for `status`;
-//! - [`retention`]: pruning what `[state] retention` lets go, and the store's size;
+//! - [`retention`]: pruning what `[state] retention` lets go;
+//! - [`size`]: the store's size and giving a SQLite file's free pages back;
 //! - [`backup`]: `state backup`, a consistent copy of a running SQLite store;
 //! - [`board`]: the board's and the API's read model (pages, filters, counts,
 //!   the commit marker the live board watches);
@@ -60,6 +61,7 @@ mod outbox;
 mod reminders;
 mod retention;
 mod silences;
+mod size;
 mod states;
 #[cfg(test)]
 mod tests;

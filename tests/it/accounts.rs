@@ -339,12 +339,18 @@ async fn two_accounts_with_one_campaign_id_are_two_campaigns() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
     let store = campaign_watcher::commit::Store::open(&url).await.unwrap();
-    let watcher = account_watcher(&store, "acme", &acme, KEY_ACME)
-        .with_other_accounts(vec![account_watcher(&store, "globex", &globex, KEY_GLOBEX)]);
+    let watcher = campaign_watcher::watcher::Watchers::new(vec![
+        account_watcher(&store, "acme", &acme, KEY_ACME),
+        account_watcher(&store, "globex", &globex, KEY_GLOBEX),
+    ]);
     let now = chrono::Utc::now();
 
     let baseline = watcher.tick(now).await.unwrap();
-    assert_eq!(baseline.campaigns_read, 4, "two campaigns in each account");
+    assert_eq!(
+        baseline.campaigns_read(),
+        4,
+        "two campaigns in each account"
+    );
     assert!(baseline.events.is_empty());
 
     acme.control.set_status(&shared, "paused");
@@ -396,16 +402,16 @@ async fn two_accounts_with_one_campaign_id_are_two_campaigns() {
     let campaign_watcher::diff::CycleVerdict::Unreadable {
         reason,
         auth_rejected,
-    } = &revoked.verdict
+    } = revoked.verdict()
     else {
         panic!(
             "the revoked account makes the cycle unreadable: {:?}",
-            revoked.verdict
+            revoked.verdict()
         );
     };
     assert!(reason.starts_with("account globex: "), "{reason}");
     assert!(!reason.contains("acme"), "{reason}");
-    assert!(*auth_rejected);
+    assert!(auth_rejected);
     let kinds: Vec<(&str, Option<&str>)> = revoked
         .events
         .iter()

@@ -9,7 +9,7 @@ use crate::helpers::{outage, run_sql, Receiver, TestApp};
 async fn the_first_cycle_is_a_silent_baseline() {
     let app = TestApp::spawn(6).await;
     let report = app.cycle().await;
-    assert_eq!(report.campaigns_read, 6);
+    assert_eq!(report.campaigns_read(), 6);
     assert!(
         report.events.is_empty(),
         "baseline announced {:?}",
@@ -153,14 +153,14 @@ async fn watching_all_lists_in_pages() {
     })
     .await;
     let report = app.cycle().await;
-    assert_eq!(report.campaigns_read, 250);
-    assert_eq!(report.requests, 3, "250 campaigns at 100 a page");
+    assert_eq!(report.campaigns_read(), 250);
+    assert_eq!(report.requests(), 3, "250 campaigns at 100 a page");
 
     // A campaign that drops out of the listing is confirmed by a direct GET.
     let gone = app.id(10);
     app.sim.control.remove(&gone);
     let report = app.cycle().await;
-    assert_eq!(report.requests, 4, "three pages and one confirming GET");
+    assert_eq!(report.requests(), 4, "three pages and one confirming GET");
     assert_eq!(report.events.len(), 1);
     assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
 }
@@ -178,14 +178,14 @@ async fn a_first_cycle_larger_than_a_commit_slice_is_silent_and_complete() {
     .await;
     app.all_live();
     let baseline = app.cycle().await;
-    assert_eq!(baseline.campaigns_read, 2_345);
+    assert_eq!(baseline.campaigns_read(), 2_345);
     assert!(baseline.events.is_empty(), "{:?}", baseline.events);
     let stored = app.daemon.store().load_states().await.unwrap();
     assert_eq!(stored.len(), 2_345);
     assert!(stored
         .values()
         .all(|state| state.snapshot.status.as_str() == "live"));
-    assert_eq!(baseline.campaigns_by_status.get("live"), Some(&2_345));
+    assert_eq!(baseline.campaigns_by_status().get("live"), Some(&2_345));
 
     let (paused, errored, renamed) = (app.id(3), app.id(1_500), app.id(2_344));
     app.sim.control.set_status(&paused, "paused");
@@ -313,7 +313,7 @@ async fn an_unreadable_api_raises_one_alert_and_then_recovers() {
     let mut kinds = vec![];
     for _ in 0..4 {
         let report = app.cycle_with_failures().await;
-        assert!(matches!(report.verdict, CycleVerdict::Unreadable { .. }));
+        assert!(matches!(report.verdict(), CycleVerdict::Unreadable { .. }));
         kinds.extend(report.events.iter().map(|e| e.kind.to_string()));
     }
     assert_eq!(
@@ -367,12 +367,13 @@ async fn many_explicit_ids_are_read_by_listing_while_that_is_cheaper() {
     })
     .await;
     let report = app.cycle().await;
-    assert_eq!((report.campaigns_read, report.requests), (150, 20));
+    assert_eq!((report.campaigns_read(), report.requests()), (150, 20));
     let gone = app.id(3);
     app.sim.control.remove(&gone);
     let report = app.cycle().await;
     assert_eq!(
-        report.requests, 21,
+        report.requests(),
+        21,
         "20 pages and one GET confirming the 404"
     );
     assert_eq!(report.events[0].kind.to_string(), "campaign.not_found");
@@ -383,9 +384,9 @@ async fn many_explicit_ids_are_read_by_listing_while_that_is_cheaper() {
         settings.watch.list_threshold = 10;
     })
     .await;
-    assert_eq!(app.cycle().await.requests, 20);
+    assert_eq!(app.cycle().await.requests(), 20);
     let report = app.cycle().await;
-    assert_eq!((report.campaigns_read, report.requests), (12, 12));
+    assert_eq!((report.campaigns_read(), report.requests()), (12, 12));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,7 +405,7 @@ async fn include_and_exclude_globs_narrow_a_listing() {
         .filter(|id| !id.starts_with("camp-"))
         .count();
     assert!(expected < 60, "the simulator mixes id prefixes");
-    assert_eq!(app.cycle().await.campaigns_read, expected);
+    assert_eq!(app.cycle().await.campaigns_read(), expected);
     let stored = app.daemon.store().load_states().await.unwrap();
     assert!(stored.keys().all(|id| !id.starts_with("camp-")));
 }
@@ -434,7 +435,7 @@ async fn last_seen_costs_a_write_only_when_a_campaign_stops_or_restarts_being_re
         campaign: Some(victim.clone()),
     });
     let failing = app.cycle_with_failures().await;
-    assert_eq!(failing.campaigns_failed, 1);
+    assert_eq!(failing.campaigns_failed(), 1);
     let unseen = store.unseen_campaigns().await.unwrap();
     assert_eq!(
         unseen.into_iter().collect::<Vec<_>>(),

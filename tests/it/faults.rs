@@ -34,8 +34,8 @@ async fn one_campaign_answers_with(
 async fn assert_only_the_victim_failed(app: &TestApp, victim: &str, reason_contains: &str) {
     let stored_before = app.daemon.store().load_states().await.unwrap()[victim].clone();
     let report = app.cycle_with_failures().await;
-    assert_eq!(report.campaigns_failed, 1);
-    assert_eq!(report.campaigns_read, 2);
+    assert_eq!(report.campaigns_failed(), 1);
+    assert_eq!(report.campaigns_read(), 2);
     let changed: Vec<&str> = report
         .events
         .iter()
@@ -54,10 +54,10 @@ async fn assert_only_the_victim_failed(app: &TestApp, victim: &str, reason_conta
         "the victim's stored state is untouched"
     );
     assert!(
-        report.verdict == campaign_watcher::diff::CycleVerdict::Readable,
+        report.verdict() == campaign_watcher::diff::CycleVerdict::Readable,
         "one bad campaign is not an outage"
     );
-    let reason = &report.failures[0];
+    let reason = &report.failures()[0];
     assert_eq!(reason.0, victim);
     assert!(
         reason
@@ -138,7 +138,7 @@ async fn a_429_with_retry_after_is_waited_for_and_then_read() {
         started.elapsed() >= Duration::from_millis(900),
         "Retry-After: 1 was honoured"
     );
-    assert_eq!(report.campaigns_failed, 0);
+    assert_eq!(report.campaigns_failed(), 0);
     assert_eq!(
         report.events.len(),
         1,

@@ -375,9 +375,9 @@ impl TestApp {
     pub async fn cycle(&self) -> campaign_watcher::watcher::CycleReport {
         let report = self.cycle_with_failures().await;
         assert!(
-            report.failures.is_empty() && report.campaigns_failed == 0,
+            report.failures().is_empty() && report.campaigns_failed() == 0,
             "no campaign read failed: {:?}",
-            report.failures
+            report.failures()
         );
         report
     }

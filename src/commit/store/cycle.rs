@@ -42,7 +42,35 @@ impl RoutedEvent {
     }
 }
 
+/// A first cycle over a large account commits its (event-free) states in
+/// slices of this many ahead of the cycle's transaction.
+const QUIET_STATES_PER_COMMIT: usize = 1_000;
+
 impl Store {
+    /// Commit states that come with no event in slices of
+    /// [`QUIET_STATES_PER_COMMIT`], each its own transaction, so a first cycle
+    /// over a large account never holds one large write; returns the part short
+    /// of a slice, for the cycle's own transaction.
+    pub async fn commit_quiet_states(
+        &self,
+        now: DateTime<Utc>,
+        mut states: Vec<(String, CampaignState)>,
+    ) -> Result<Vec<(String, CampaignState)>, StoreError> {
+        while states.len() >= QUIET_STATES_PER_COMMIT {
+            let rest = states.split_off(QUIET_STATES_PER_COMMIT);
+            let slice = std::mem::replace(&mut states, rest);
+            self.commit_cycle(&CycleCommit {
+                now,
+                states: slice,
+                health: None,
+                events: vec![],
+                reminders: vec![],
+            })
+            .await?;
+        }
+        Ok(states)
+    }
+
     /// ONE transaction: upsert each (key, state), store health if Some, insert every
     /// event into history (ignored when its id is already there), and one outbox row
     /// per (event id, channel), unique on the pair, so a re-commit never duplicates a
