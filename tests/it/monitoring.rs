@@ -135,26 +135,34 @@ async fn every_dashboard_expression_parses_and_every_metric_named_is_exported() 
     })
     .await;
     assert!(delivered, "{}", daemon.logs());
-    let exported = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let exported_names: BTreeSet<String> = exported
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.split(['{', ' ']).next())
-        .map(str::to_string)
-        .collect();
     let rules =
         std::fs::read_to_string(repo("deploy/prometheus/campaign-watcher.rules.yml")).unwrap();
-    let named = metric_names(&expressions.join("\n"))
+    let named: BTreeSet<String> = metric_names(&expressions.join("\n"))
         .into_iter()
-        .chain(metric_names(&rules));
-    let missing: Vec<String> = named
-        .filter(|name| !exported_names.contains(name))
+        .chain(metric_names(&rules))
         .collect();
+    // The cycle's and the delivery's figures are recorded just after the
+    // receiver has the message: ask until both are in, within a bound.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (missing, exported) = loop {
+        let exported = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let exported_names: BTreeSet<String> = exported
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split(['{', ' ']).next())
+            .map(str::to_string)
+            .collect();
+        let missing: Vec<String> = named.difference(&exported_names).cloned().collect();
+        if missing.is_empty() || tokio::time::Instant::now() > deadline {
+            break (missing, exported);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(missing.is_empty(), "not exported: {missing:?}\n{exported}");
     daemon.terminate(Duration::from_secs(15)).await;
 }
