@@ -51,14 +51,14 @@ impl Settings {
         self.check_sigmamind(&mut problems);
         self.check_watch(&mut problems);
         self.check_state_and_http(&mut problems);
+        let mut shaping = BTreeMap::new();
         for (name, channel) in &self.channels {
             check_channel(name, channel, &mut problems);
+            shaping.insert(name.clone(), shaping_of(name, channel, &mut problems));
         }
         let router = self.check_rules(&mut problems);
-        // A channel's quiet hours were checked with it: only the value is kept.
-        let shaping = shaping_of_channels(&self.channels).ok();
-        match (router, shaping) {
-            (Some(router), Some(shaping)) if problems.is_empty() => Ok(Built { router, shaping }),
+        match router {
+            Some(router) if problems.is_empty() => Ok(Built { router, shaping }),
             _ => Err(problems),
         }
     }
@@ -476,28 +476,18 @@ fn check_selection(watch: &WatchSettings, at: &str, problems: &mut Vec<String>) 
     }
 }
 
-/// What the routing needs of each channel: its quiet hours and rate limit.
-fn shaping_of_channels(
-    channels: &BTreeMap<String, ChannelSettings>,
-) -> Result<BTreeMap<String, Shaping>, String> {
-    channels
-        .iter()
-        .map(|(name, settings)| {
-            let quiet = settings
-                .shared
-                .quiet_hours
-                .as_ref()
-                .map(QuietHours::from_settings)
-                .transpose()
-                .map_err(|why| format!("channels.{name}.quiet_hours: {why}"))?;
-            Ok((
-                name.clone(),
-                Shaping {
-                    quiet,
-                    max_per_minute: settings.shared.max_per_minute,
-                    ..Shaping::default()
-                },
-            ))
-        })
-        .collect()
+/// What the routing needs of a channel: its quiet hours and rate limit. A
+/// kind that refuses quiet hours was reported by the channel's own check.
+fn shaping_of(name: &str, channel: &ChannelSettings, problems: &mut Vec<String>) -> Shaping {
+    let quiet = match &channel.shared.quiet_hours {
+        Some(quiet) if channel.kind.holds_quiet_hours() => QuietHours::from_settings(quiet)
+            .map_err(|why| problems.push(format!("channels.{name}.quiet_hours: {why}")))
+            .ok(),
+        _ => None,
+    };
+    Shaping {
+        quiet,
+        max_per_minute: channel.shared.max_per_minute,
+        ..Shaping::default()
+    }
 }

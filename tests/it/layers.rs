@@ -112,26 +112,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
 /// Imports against the table that are known and on their way out:
 /// `(from, to, item, why)`: an import of `to` from `from` whose path names
 /// `item`.
-const KNOWN_ELSEWHERE: &[(&str, &str, &str, &str)] = &[
-    (
-        "route",
-        "config",
-        "RuleSettings",
-        "settings of the router, moving beside it",
-    ),
-    (
-        "route",
-        "config",
-        "QuietHoursSettings",
-        "settings of the router, moving beside it",
-    ),
-    (
-        "deliver",
-        "config",
-        "QuietHoursSettings",
-        "settings of the router, moving beside it",
-    ),
-];
+const KNOWN_ELSEWHERE: &[(&str, &str, &str, &str)] = &[];
 
 /// Channel files may not touch the store: only the dispatcher reads the outbox.
 fn is_channel_file(path: &str) -> bool {
