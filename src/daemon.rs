@@ -125,7 +125,7 @@ impl Pieces {
             watcher,
             channels,
             router,
-            schedule: Schedule::from_settings(settings),
+            schedule: built.schedule,
         })
     }
 }

@@ -67,7 +67,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // config assembles them into `Settings`, loads and validates them, so it
     // sits above the parts whose settings it assembles, and none of them
     // imports it.
-    ("config", true, &["route", "deliver"]),
+    ("config", true, &["route", "deliver", "schedule"]),
     // The shell.
     ("lead", true, &["commit"]),
     (
@@ -82,8 +82,9 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     ),
     ("http", true, &["commit", "route", "config"]),
     ("systemd", true, &["http"]),
-    // When cycles start: it only sends ticks.
-    ("schedule", true, &["config"]),
+    // When cycles start: it only sends ticks. Its cron expression is parsed
+    // when the settings are validated, so config builds it.
+    ("schedule", true, &[]),
     (
         "daemon",
         true,
