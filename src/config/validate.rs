@@ -308,22 +308,29 @@ fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite://") || url.starts_with("sqlite:")
 }
 
+/// Why `[watch] schedule` cannot be used; `Display` follows the quoted expression.
+#[derive(Debug, thiserror::Error)]
+enum CronProblem {
+    #[error("is not a 6- or 7-field cron expression (seconds first, e.g. \"0 */5 * * * *\")")]
+    FieldCount,
+    #[error("contains characters a cron field cannot have")]
+    Characters,
+    #[error("is not a cron expression the scheduler accepts: {0}")]
+    Refused(croner::errors::CronError),
+}
+
 /// The field count and characters are checked first for a plainer sentence
 /// than the parser's; nicknames such as `@hourly` are not taken.
-fn parse_cron(schedule: &str) -> Result<CronSchedule, String> {
+fn parse_cron(schedule: &str) -> Result<CronSchedule, CronProblem> {
     let fields: Vec<&str> = schedule.split_whitespace().collect();
     if fields.len() != 6 && fields.len() != 7 {
-        return Err(
-            "is not a 6- or 7-field cron expression (seconds first, e.g. \"0 */5 * * * *\")"
-                .to_string(),
-        );
+        return Err(CronProblem::FieldCount);
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "*/,-?#".contains(c);
     if fields.iter().any(|field| !field.chars().all(allowed)) {
-        return Err("contains characters a cron field cannot have".to_string());
+        return Err(CronProblem::Characters);
     }
-    CronSchedule::parse(schedule)
-        .map_err(|error| format!("is not a cron expression the scheduler accepts: {error}"))
+    CronSchedule::parse(schedule).map_err(CronProblem::Refused)
 }
 
 /// Two accounts with one key read one workspace twice, as two sets of campaigns.
