@@ -46,9 +46,14 @@ impl Stage {
 static PLAN: OnceLock<(Stage, u32)> = OnceLock::new();
 static REACHED: AtomicU32 = AtomicU32::new(0);
 
-/// Read the variable once. A set but unparsable value is an error sentence for
-/// the caller: a typo must not silently disable the crash a test relies on.
-pub fn arm_from_env() -> Result<(), String> {
+/// The crash variable is set but names no stage; `Display` is the sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{CRASH_ENV}={0:?} is not STAGE[:N] with STAGE one of after_fetch, after_commit, after_send, during_prune; unset it (it is a testing aid)")]
+pub struct UnknownCrashPlan(String);
+
+/// Read the variable once. A set but unparsable value is an error for the
+/// caller: a typo must not silently disable the crash a test relies on.
+pub fn arm_from_env() -> Result<(), UnknownCrashPlan> {
     let Ok(text) = std::env::var(CRASH_ENV) else {
         return Ok(());
     };
@@ -61,9 +66,7 @@ pub fn arm_from_env() -> Result<(), String> {
             let _ = PLAN.set((stage, nth));
             Ok(())
         }
-        _ => Err(format!(
-            "{CRASH_ENV}={text:?} is not STAGE[:N] with STAGE one of after_fetch, after_commit, after_send, during_prune; unset it (it is a testing aid)"
-        )),
+        _ => Err(UnknownCrashPlan(text)),
     }
 }
 

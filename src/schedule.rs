@@ -16,26 +16,19 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::Metrics;
 
 /// When cycles start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     Every(Duration),
-    Cron(String),
+    Cron(CronSchedule),
 }
 
 impl Schedule {
-    pub fn from_settings(settings: &crate::config::Settings) -> Self {
-        match &settings.watch.schedule {
-            Some(cron) => Self::Cron(cron.clone()),
-            None => Self::Every(settings.watch.effective_interval()),
-        }
-    }
-
     /// The longest gap between two cycles (over the next few, for a cron
     /// schedule): what liveness measures a stuck scheduler against.
     pub fn period(&self) -> Duration {
         match self {
             Self::Every(every) => *every,
-            Self::Cron(expression) => cron_period(expression, Utc::now()),
+            Self::Cron(cron) => cron.period(Utc::now()),
         }
     }
 }
@@ -45,32 +38,46 @@ impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Every(every) => write!(f, "every {}", humantime::format_duration(*every)),
-            Self::Cron(expression) => write!(f, "cron {expression:?}"),
+            Self::Cron(cron) => write!(f, "cron {:?}", cron.expression),
         }
     }
 }
 
-/// The longest gap among the next 24 occurrences; 60 s if it cannot be parsed
-/// (the scheduler, which parses it the same way, would have refused it).
-fn cron_period(expression: &str, from: chrono::DateTime<Utc>) -> Duration {
-    let parsed = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expression);
-    let Ok(cron) = parsed else {
-        return Duration::from_secs(60);
-    };
-    let mut previous = from;
-    let mut longest = Duration::ZERO;
-    for next in cron.iter_after(from).take(24) {
-        longest = longest.max((next - previous).to_std().unwrap_or_default());
-        previous = next;
+/// A cron expression (seconds first), parsed the way tokio-cron-scheduler
+/// parses it, so one it accepts here it accepts at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CronSchedule {
+    expression: String,
+    /// Boxed: a parsed pattern is some hundred bytes, `Every` sixteen.
+    cron: Box<croner::Cron>,
+}
+
+impl CronSchedule {
+    pub fn parse(expression: &str) -> Result<Self, croner::errors::CronError> {
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(expression)?;
+        Ok(Self {
+            expression: expression.to_string(),
+            cron: Box::new(cron),
+        })
     }
-    if longest.is_zero() {
-        Duration::from_secs(60)
-    } else {
-        longest
+
+    /// The longest gap among the next 24 occurrences; 60 s for one that never comes.
+    fn period(&self, from: chrono::DateTime<Utc>) -> Duration {
+        let mut previous = from;
+        let mut longest = Duration::ZERO;
+        for next in self.cron.iter_after(from).take(24) {
+            longest = longest.max((next - previous).to_std().unwrap_or_default());
+            previous = next;
+        }
+        if longest.is_zero() {
+            Duration::from_secs(60)
+        } else {
+            longest
+        }
     }
 }
 
@@ -102,7 +109,7 @@ impl Ticker {
                 }));
                 Ok(Self::Interval { task, stop })
             }
-            Schedule::Cron(expression) => start_cron(expression, ticks).await.map(Self::Cron),
+            Schedule::Cron(cron) => start_cron(&cron.expression, ticks).await.map(Self::Cron),
         }
     }
 
@@ -164,7 +171,8 @@ fn send_tick(ticks: &mpsc::Sender<()>) {
 }
 
 /// Cron expressions compute their next time from now, so a stall or a clock
-/// step only delays the next occurrence.
+/// step only delays the next occurrence. The scheduler takes the expression as
+/// text; [`CronSchedule::parse`] already read it with the same parser.
 async fn start_cron(
     expression: &str,
     ticks: mpsc::Sender<()>,
@@ -202,15 +210,15 @@ mod tests {
             ("*/10 * * * * *", 10),
             // Twice an hour, unevenly: the longer gap counts.
             ("0 0,10 * * * *", 50 * 60),
-            ("not a cron", 60),
         ];
         for (expression, seconds) in table {
             assert_eq!(
-                cron_period(expression, from),
+                CronSchedule::parse(expression).unwrap().period(from),
                 Duration::from_secs(seconds),
                 "{expression}"
             );
         }
+        assert!(CronSchedule::parse("not a cron").is_err());
         assert_eq!(
             Schedule::Every(Duration::from_secs(42)).period(),
             Duration::from_secs(42)

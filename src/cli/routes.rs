@@ -21,7 +21,7 @@ use crate::alert;
 use crate::commit::Store;
 use crate::event::{event_id, CampaignInfo, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::observe::CampaignStatus;
-use crate::route::decide::{decide, Circumstances, Decision, Fate};
+use crate::route::decide::{decide, Circumstances, Decision, Fate, Shaping};
 use crate::route::rate::WINDOW;
 use crate::route::silence::{Pattern, Silence};
 use crate::setting::suggest::did_you_mean;
@@ -213,7 +213,15 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
             verdict.as_deref(),
         ));
     } else {
-        print_lines(&event, &decision, &source, stored.is_some(), at, &settings);
+        print_lines(
+            &event,
+            &decision,
+            &source,
+            stored.is_some(),
+            at,
+            &settings,
+            &shaping,
+        );
     }
     match verdict {
         None => Ok(()),
@@ -388,6 +396,7 @@ fn print_lines(
     known_campaign: bool,
     at: DateTime<Utc>,
     settings: &crate::config::Settings,
+    shaping: &BTreeMap<String, Shaping>,
 ) {
     let what = match &event.campaign {
         Some(info) => {
@@ -463,11 +472,10 @@ fn print_lines(
         let how = match fate {
             Fate::Sent => "sent at once".to_string(),
             Fate::Held { until } => {
-                let window = settings
-                    .channels
+                let window = shaping
                     .get(channel)
-                    .and_then(|c| c.shared.quiet_hours.as_ref())
-                    .map(|q| format!(" ({}-{} {})", q.start, q.end, q.timezone))
+                    .and_then(|shaping| shaping.quiet.as_ref())
+                    .map(|quiet| format!(" ({})", quiet.describe()))
                     .unwrap_or_default();
                 format!(
                     "held by quiet hours{} until {}, then sent in their digest",

@@ -26,6 +26,7 @@ pub(super) fn load(config: &Path) -> Result<Routing, Failure> {
     let Built {
         router,
         mut shaping,
+        ..
     } = settings
         .validate()
         .map_err(|problems| ConfigError::invalid(config.display().to_string(), problems))?;

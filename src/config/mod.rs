@@ -29,6 +29,7 @@ pub use crate::deliver::heartbeat::HeartbeatSettings;
 pub use crate::deliver::kinds::{
     ChannelKind, ChannelSettings, KindSettings, SharedSettings, TextSettings,
 };
+pub use crate::route::quiet::QuietHoursSettings;
 pub use crate::route::RuleSettings;
 pub use accounts::{account_name_problem, check_account_pattern, Account, AccountSettings};
 pub use http::{
@@ -221,20 +222,6 @@ pub struct LogSettings {
     /// `text` (readable lines) or `json` (one object per line); `--log-format` wins.
     #[serde(default)]
     pub format: crate::telemetry::LogFormat,
-}
-
-/// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuietHoursSettings {
-    /// Local `HH:MM` the quiet window starts at.
-    pub start: String,
-    /// Local `HH:MM` it ends at; before `start` means it spans midnight.
-    pub end: String,
-    /// IANA zone name, e.g. "Europe/Berlin".
-    pub timezone: String,
-    /// Event types that are sent at once even during quiet hours.
-    #[serde(default)]
-    pub except: Vec<String>,
 }
 
 /// A documented spelling becomes its status; anything else is kept verbatim

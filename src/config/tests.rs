@@ -467,6 +467,37 @@ fn valid_values_pass_validation() {
 }
 
 #[test]
+fn a_cron_expression_the_scheduler_refuses_is_refused_by_validation() {
+    let pairs = [
+        ("SIGMAMIND_API_KEY", "k"),
+        ("CAMPAIGN_WATCHER__WATCH__CAMPAIGNS", "camp_1"),
+    ];
+    let refused = "0 0 25 * * *";
+    let nothing =
+        |_id, _scheduler| -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+            Box::pin(async {})
+        };
+    assert!(tokio_cron_scheduler::Job::new_async(refused, nothing).is_err());
+    let settings = load(&format!("[watch]\nschedule = \"{refused}\""), &pairs).unwrap();
+    let problems = settings.validate().unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].starts_with(
+            "watch.schedule: \"0 0 25 * * *\" is not a cron expression the scheduler accepts: "
+        ),
+        "{problems:#?}"
+    );
+
+    let kept = load("[watch]\nschedule = \"0 */5 * * * *\"", &pairs)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .schedule;
+    assert_eq!(kept.to_string(), "cron \"0 */5 * * * *\"");
+    assert_eq!(kept.period(), std::time::Duration::from_secs(300));
+}
+
+#[test]
 fn redacted_toml_hides_every_secret() {
     let toml = format!(
         r#"

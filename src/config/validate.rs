@@ -12,6 +12,7 @@ use crate::observe::{CampaignStatus, UndocumentedStatus};
 use crate::route::decide::Shaping;
 use crate::route::quiet::QuietHours;
 use crate::route::Router;
+use crate::schedule::{CronSchedule, Schedule};
 use crate::setting::bounds::{duration_within, number_within, LONGEST};
 use crate::setting::suggest::did_you_mean;
 use crate::setting::url::check_http_url;
@@ -42,6 +43,8 @@ pub struct Built {
     /// Every channel's quiet hours and rate limit; whether it batches or
     /// groups is the built channel's to say.
     pub shaping: BTreeMap<String, Shaping>,
+    /// When cycles start: `[watch] interval` or its cron `schedule`.
+    pub schedule: Schedule,
 }
 
 impl Settings {
@@ -49,16 +52,20 @@ impl Settings {
     pub fn validate(&self) -> Result<Built, Vec<String>> {
         let mut problems = Vec::new();
         self.check_sigmamind(&mut problems);
-        self.check_watch(&mut problems);
+        let schedule = self.check_watch(&mut problems);
         self.check_state_and_http(&mut problems);
+        let mut shaping = BTreeMap::new();
         for (name, channel) in &self.channels {
             check_channel(name, channel, &mut problems);
+            shaping.insert(name.clone(), shaping_of(name, channel, &mut problems));
         }
         let router = self.check_rules(&mut problems);
-        // A channel's quiet hours were checked with it: only the value is kept.
-        let shaping = shaping_of_channels(&self.channels).ok();
-        match (router, shaping) {
-            (Some(router), Some(shaping)) if problems.is_empty() => Ok(Built { router, shaping }),
+        match (router, schedule) {
+            (Some(router), Some(schedule)) if problems.is_empty() => Ok(Built {
+                router,
+                shaping,
+                schedule,
+            }),
             _ => Err(problems),
         }
     }
@@ -146,16 +153,22 @@ impl Settings {
         }
     }
 
-    fn check_watch(&self, problems: &mut Vec<String>) {
+    /// The `[watch]` keys; the schedule when they name a usable one.
+    fn check_watch(&self, problems: &mut Vec<String>) -> Option<Schedule> {
         let watch = &self.watch;
         if watch.interval.is_some() && watch.schedule.is_some() {
             problems.push("watch.interval: set either interval or schedule, not both".to_string());
         }
-        if let Some(schedule) = &watch.schedule {
-            if let Err(why) = check_cron(schedule) {
-                problems.push(format!("watch.schedule: \"{schedule}\" {why}"));
-            }
-        }
+        let schedule = match &watch.schedule {
+            Some(schedule) => match parse_cron(schedule) {
+                Ok(cron) => Some(Schedule::Cron(cron)),
+                Err(why) => {
+                    problems.push(format!("watch.schedule: \"{schedule}\" {why}"));
+                    None
+                }
+            },
+            None => Some(Schedule::Every(watch.effective_interval())),
+        };
         if let Some(interval) = watch.interval {
             if interval < Duration::from_secs(1) {
                 problems.push(format!(
@@ -182,6 +195,7 @@ impl Settings {
                 1..=MAX_UNHEALTHY_AFTER,
             );
         }
+        schedule
     }
 
     fn check_state_and_http(&self, problems: &mut Vec<String>) {
@@ -294,19 +308,29 @@ fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite://") || url.starts_with("sqlite:")
 }
 
-/// A light syntactic check; the scheduler parses it fully at start-up.
-fn check_cron(schedule: &str) -> Result<(), &'static str> {
+/// Why `[watch] schedule` cannot be used; `Display` follows the quoted expression.
+#[derive(Debug, thiserror::Error)]
+enum CronProblem {
+    #[error("is not a 6- or 7-field cron expression (seconds first, e.g. \"0 */5 * * * *\")")]
+    FieldCount,
+    #[error("contains characters a cron field cannot have")]
+    Characters,
+    #[error("is not a cron expression the scheduler accepts: {0}")]
+    Refused(croner::errors::CronError),
+}
+
+/// The field count and characters are checked first for a plainer sentence
+/// than the parser's; nicknames such as `@hourly` are not taken.
+fn parse_cron(schedule: &str) -> Result<CronSchedule, CronProblem> {
     let fields: Vec<&str> = schedule.split_whitespace().collect();
     if fields.len() != 6 && fields.len() != 7 {
-        return Err(
-            "is not a 6- or 7-field cron expression (seconds first, e.g. \"0 */5 * * * *\")",
-        );
+        return Err(CronProblem::FieldCount);
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "*/,-?#".contains(c);
     if fields.iter().any(|field| !field.chars().all(allowed)) {
-        return Err("contains characters a cron field cannot have");
+        return Err(CronProblem::Characters);
     }
-    Ok(())
+    CronSchedule::parse(schedule).map_err(CronProblem::Refused)
 }
 
 /// Two accounts with one key read one workspace twice, as two sets of campaigns.
@@ -476,28 +500,18 @@ fn check_selection(watch: &WatchSettings, at: &str, problems: &mut Vec<String>) 
     }
 }
 
-/// What the routing needs of each channel: its quiet hours and rate limit.
-fn shaping_of_channels(
-    channels: &BTreeMap<String, ChannelSettings>,
-) -> Result<BTreeMap<String, Shaping>, String> {
-    channels
-        .iter()
-        .map(|(name, settings)| {
-            let quiet = settings
-                .shared
-                .quiet_hours
-                .as_ref()
-                .map(QuietHours::from_settings)
-                .transpose()
-                .map_err(|why| format!("channels.{name}.quiet_hours: {why}"))?;
-            Ok((
-                name.clone(),
-                Shaping {
-                    quiet,
-                    max_per_minute: settings.shared.max_per_minute,
-                    ..Shaping::default()
-                },
-            ))
-        })
-        .collect()
+/// What the routing needs of a channel: its quiet hours and rate limit. A
+/// kind that refuses quiet hours was reported by the channel's own check.
+fn shaping_of(name: &str, channel: &ChannelSettings, problems: &mut Vec<String>) -> Shaping {
+    let quiet = match &channel.shared.quiet_hours {
+        Some(quiet) if channel.kind.holds_quiet_hours() => QuietHours::from_settings(quiet)
+            .map_err(|why| problems.push(format!("channels.{name}.quiet_hours: {why}")))
+            .ok(),
+        _ => None,
+    };
+    Shaping {
+        quiet,
+        max_per_minute: channel.shared.max_per_minute,
+        ..Shaping::default()
+    }
 }

@@ -98,7 +98,7 @@ impl Components {
                 .with_router(router),
             channels,
             reasserters,
-            schedule: Schedule::from_settings(settings),
+            schedule: built.schedule,
         })
     }
 

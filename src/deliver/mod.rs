@@ -133,7 +133,7 @@ impl ChannelSet {
                 .transpose()
                 .map_err(|reason| DeliverError::InvalidQuietHours {
                     channel: name.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 })?;
             channels.insert(
                 name.clone(),

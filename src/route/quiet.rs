@@ -9,9 +9,38 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::config::QuietHoursSettings;
+use serde::{Deserialize, Serialize};
+
 use crate::event::{event_id, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::observe::CampaignStatus;
+
+/// `quiet_hours = { start = "22:00", end = "07:00", timezone = "Europe/Berlin", except = [...] }`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHoursSettings {
+    /// Local `HH:MM` the quiet window starts at.
+    pub start: String,
+    /// Local `HH:MM` it ends at; before `start` means it spans midnight.
+    pub end: String,
+    /// IANA zone name, e.g. "Europe/Berlin".
+    pub timezone: String,
+    /// Event types that are sent at once even during quiet hours.
+    #[serde(default)]
+    pub except: Vec<String>,
+}
+
+/// Why quiet hours cannot be used; `Display` is a sentence fragment for
+/// `channels.NAME.quiet_hours: ...`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuietHoursError {
+    #[error("{key} \"{text}\" is not a time of day like \"22:00\"")]
+    NotATime { key: &'static str, text: String },
+    #[error("start and end are equal; leave quiet_hours out instead")]
+    Empty,
+    #[error("timezone \"{0}\" is not an IANA time zone name like \"Europe/Berlin\"")]
+    UnknownZone(String),
+    #[error("except: \"{0}\" is not an event type")]
+    UnknownEventType(String),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuietHours {
@@ -22,29 +51,30 @@ pub struct QuietHours {
 }
 
 impl QuietHours {
-    /// Checks every part; the error is a sentence fragment for `channels.NAME.quiet_hours: ...`.
-    pub fn from_settings(settings: &QuietHoursSettings) -> Result<Self, String> {
-        let time = |key: &str, text: &str| {
-            NaiveTime::parse_from_str(text.trim(), "%H:%M")
-                .map_err(|_| format!("{key} \"{text}\" is not a time of day like \"22:00\""))
+    /// Checks every part and stops at the first problem.
+    pub fn from_settings(settings: &QuietHoursSettings) -> Result<Self, QuietHoursError> {
+        let time = |key: &'static str, text: &str| {
+            NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| QuietHoursError::NotATime {
+                key,
+                text: text.to_string(),
+            })
         };
         let start = time("start", &settings.start)?;
         let end = time("end", &settings.end)?;
         if start == end {
-            return Err("start and end are equal; leave quiet_hours out instead".into());
+            return Err(QuietHoursError::Empty);
         }
-        let zone: Tz = settings.timezone.trim().parse().map_err(|_| {
-            format!(
-                "timezone \"{}\" is not an IANA time zone name like \"Europe/Berlin\"",
-                settings.timezone
-            )
-        })?;
+        let zone: Tz = settings
+            .timezone
+            .trim()
+            .parse()
+            .map_err(|_| QuietHoursError::UnknownZone(settings.timezone.clone()))?;
         let except = settings
             .except
             .iter()
             .map(|text| {
                 EventType::parse(text)
-                    .ok_or_else(|| format!("except: \"{text}\" is not an event type"))
+                    .ok_or_else(|| QuietHoursError::UnknownEventType(text.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -267,6 +297,7 @@ mod tests {
                 except: except.iter().map(|s| s.to_string()).collect(),
             })
             .unwrap_err()
+            .to_string()
         };
         assert!(bad("25:00", "07:00", "UTC", &[]).contains("start \"25:00\""));
         assert!(bad("22:00", "7", "UTC", &[]).contains("end \"7\""));

@@ -81,7 +81,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::QuietHoursSettings;
+    use crate::route::quiet::QuietHoursSettings;
     use chrono::{TimeDelta, TimeZone};
 
     /// 2026-11-26 at `hour`:`minute` UTC.

@@ -3,14 +3,19 @@
 
 /// Whether `pattern` can pick accounts (rules' `accounts`, `silence add
 /// --account`, the API's silences): a valid glob, and a plain name must be
-/// one of `known` (a typo would otherwise quietly match nothing). `Err` is
-/// the sentence saying what is wrong, without the key it came from.
-pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), String> {
+/// one of `known` (a typo would otherwise quietly match nothing).
+pub fn check_account_pattern(pattern: &str, known: &[String]) -> Result<(), AccountPatternError> {
     match account_glob_problem(pattern).or_else(|| unknown_account_problem(pattern, known)) {
-        Some(problem) => Err(problem),
+        Some(problem) => Err(AccountPatternError(problem)),
         None => Ok(()),
     }
 }
+
+/// Why a pattern picks no account; `Display` is the sentence, without the key
+/// it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AccountPatternError(String);
 
 /// Why `pattern` is not a glob, if it is not.
 pub fn account_glob_problem(pattern: &str) -> Option<String> {

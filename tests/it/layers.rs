@@ -67,7 +67,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // config assembles them into `Settings`, loads and validates them, so it
     // sits above the parts whose settings it assembles, and none of them
     // imports it.
-    ("config", true, &["route", "deliver"]),
+    ("config", true, &["route", "deliver", "schedule"]),
     // The shell.
     ("lead", true, &["commit"]),
     (
@@ -82,8 +82,9 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     ),
     ("http", true, &["commit", "route", "config"]),
     ("systemd", true, &["http"]),
-    // When cycles start: it only sends ticks.
-    ("schedule", true, &["config"]),
+    // When cycles start: it only sends ticks. Its cron expression is parsed
+    // when the settings are validated, so config builds it.
+    ("schedule", true, &[]),
     (
         "daemon",
         true,
@@ -112,26 +113,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
 /// Imports against the table that are known and on their way out:
 /// `(from, to, item, why)`: an import of `to` from `from` whose path names
 /// `item`.
-const KNOWN_ELSEWHERE: &[(&str, &str, &str, &str)] = &[
-    (
-        "route",
-        "config",
-        "RuleSettings",
-        "settings of the router, moving beside it",
-    ),
-    (
-        "route",
-        "config",
-        "QuietHoursSettings",
-        "settings of the router, moving beside it",
-    ),
-    (
-        "deliver",
-        "config",
-        "QuietHoursSettings",
-        "settings of the router, moving beside it",
-    ),
-];
+const KNOWN_ELSEWHERE: &[(&str, &str, &str, &str)] = &[];
 
 /// Channel files may not touch the store: only the dispatcher reads the outbox.
 fn is_channel_file(path: &str) -> bool {

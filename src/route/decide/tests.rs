@@ -3,9 +3,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::config::{QuietHoursSettings, RuleSettings};
 use crate::event::{event_id, CampaignInfo, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::observe::CampaignStatus;
+use crate::route::quiet::QuietHoursSettings;
+use crate::route::RuleSettings;
 
 /// 2026-11-26 at `hour`:`minute` UTC.
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {

@@ -3,10 +3,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::config::{QuietHoursSettings, RuleSettings};
 use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
 use crate::observe::CampaignStatus;
 use crate::route::quiet::QuietHours;
+use crate::route::quiet::QuietHoursSettings;
+use crate::route::RuleSettings;
 
 fn at(hour: u32, minute: u32, second: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, hour, minute, second)
