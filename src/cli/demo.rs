@@ -89,7 +89,7 @@ pub(super) async fn demo(duration: Option<Duration>, step: Duration) -> Result<(
             listen: board_address().to_string(),
             ..crate::config::HttpSettings::default()
         },
-        ..Settings::defaults()
+        ..Settings::default()
     };
     for ((name, _), server) in DEMO_ACCOUNTS.iter().zip(&servers) {
         say!(

@@ -1,4 +1,4 @@
-//! The board (issue 16, items 1-5): server-rendered HTML pages over the same
+//! The board: server-rendered HTML pages over the same
 //! values the JSON API answers ([`super::api`]), a stylesheet and a script
 //! served from the binary (the Content-Security-Policy allows no inline
 //! script or style), and no front-end build step. Templates are minijinja with
