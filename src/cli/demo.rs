@@ -104,7 +104,7 @@ impl DemoArgs {
                 listen: board_address().to_string(),
                 ..crate::config::HttpSettings::default()
             },
-            ..Settings::defaults()
+            ..Settings::default()
         };
         for ((name, _), server) in DEMO_ACCOUNTS.iter().zip(&servers) {
             say!(
