@@ -72,7 +72,7 @@ fn settings(base_url: String, ids: Vec<String>, all: bool, state_url: String) ->
             ..StateSettings::default()
         },
         channels,
-        ..Settings::defaults()
+        ..Settings::default()
     }
 }
 

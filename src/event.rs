@@ -48,7 +48,7 @@ pub enum EventType {
     /// the outbox, as usual).
     #[serde(rename = "watcher.store_recovered")]
     StoreRecovered,
-    // Reading and delivery health (issue 11), additive to payload v1.
+    // Reading and delivery health, additive to payload v1.
     /// A watched campaign could not be read for `unhealthy_after` consecutive cycles.
     #[serde(rename = "campaign.unreadable")]
     CampaignUnreadable,
@@ -78,7 +78,7 @@ impl EventType {
         Self::QuietHoursDigest,
         Self::StoreUnhealthy,
         Self::StoreRecovered,
-        // Reading and delivery health (issue 11).
+        // Reading and delivery health.
         Self::CampaignUnreadable,
         Self::CampaignReadable,
         Self::ChannelUnhealthy,
@@ -100,7 +100,7 @@ impl EventType {
             Self::QuietHoursDigest => "watcher.quiet_hours_digest",
             Self::StoreUnhealthy => "watcher.store_unhealthy",
             Self::StoreRecovered => "watcher.store_recovered",
-            // Reading and delivery health (issue 11).
+            // Reading and delivery health.
             Self::CampaignUnreadable => "campaign.unreadable",
             Self::CampaignReadable => "campaign.readable",
             Self::ChannelUnhealthy => "watcher.channel_unhealthy",
@@ -191,11 +191,11 @@ pub struct Event {
     pub upload_errors: UploadErrors,
     pub changes: Vec<Change>,
     pub summary: String,
-    /// Probable causes (issue 21), additive to payload v1: empty for events
+    /// Probable causes, additive to payload v1: empty for events
     /// no hint applies to, and missing from events stored before it existed.
     #[serde(default)]
     pub hints: Vec<Hint>,
-    /// The SigmaMind account (issue 18), additive to payload v1: `"default"`
+    /// The SigmaMind account, additive to payload v1: `"default"`
     /// for a single-account watcher, and for events stored before accounts
     /// existed; `null` for events about the whole watcher (its store, its
     /// channels, a test, a quiet-hours digest), which belong to no account.

@@ -49,3 +49,6 @@ pub mod sim;
 pub mod systemd;
 pub mod telemetry;
 pub mod text;
+
+#[cfg(test)]
+mod fixtures;

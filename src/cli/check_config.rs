@@ -3,28 +3,40 @@
 
 use std::path::Path;
 
+use clap::Args;
+
 use super::failure::Failure;
 use crate::config::{ConfigError, Settings};
 use crate::fetch::SigmaMindClient;
 
-pub(super) async fn check_config(config: &Path, online: bool) -> Result<(), Failure> {
-    let settings = Settings::load(config)?;
-    if let Err(problems) = settings.validate() {
-        return Err(ConfigError::invalid(config.display().to_string(), problems).into());
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// Also ask the SigmaMind API once whether the key opens the account (no state written, nothing sent).
+    #[arg(long)]
+    online: bool,
+}
+
+impl CheckConfigArgs {
+    pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
+        let Self { online } = self;
+        let settings = Settings::load(config)?;
+        if let Err(problems) = settings.validate() {
+            return Err(ConfigError::invalid(config.display().to_string(), problems).into());
+        }
+        for warning in settings.warnings() {
+            super::output::complain(&format!("warning: {warning}"));
+        }
+        let written = std::fs::read_to_string(config).unwrap_or_default();
+        super::output::verbatim(&settings.to_redacted_toml_as_written(&written));
+        if settings.has_named_accounts() {
+            describe_accounts(&settings);
+        }
+        super::output::complain(&format!("{}: the configuration is valid", config.display()));
+        if online {
+            check_online(&settings).await?;
+        }
+        Ok(())
     }
-    for warning in settings.warnings() {
-        super::output::complain(&format!("warning: {warning}"));
-    }
-    let written = std::fs::read_to_string(config).unwrap_or_default();
-    super::output::verbatim(&settings.to_redacted_toml_as_written(&written));
-    if settings.has_named_accounts() {
-        describe_accounts(&settings);
-    }
-    super::output::complain(&format!("{}: the configuration is valid", config.display()));
-    if online {
-        check_online(&settings).await?;
-    }
-    Ok(())
 }
 
 /// What each account watches, one line each, so an operator sees the

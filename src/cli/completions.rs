@@ -3,18 +3,30 @@
 
 use std::io::Write;
 
+use clap::Args;
+
 use super::failure::Failure;
 
 /// Print the completion script for `shell` on stdout.
-pub(super) fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
-    let mut script = Vec::new();
-    clap_complete::generate(
-        shell,
-        &mut super::command(),
-        "campaign-watcher",
-        &mut script,
-    );
-    print_bytes(&script)
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+impl CompletionsArgs {
+    pub(super) fn run(self) -> Result<(), Failure> {
+        let Self { shell } = self;
+        let mut script = Vec::new();
+        clap_complete::generate(
+            shell,
+            &mut super::command(),
+            "campaign-watcher",
+            &mut script,
+        );
+        print_bytes(&script)
+    }
 }
 
 /// Print the man page (roff) on stdout: `campaign-watcher manpage > campaign-watcher.1`.

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use clap::Args;
+
 use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
 use super::routing::{self, Routing};
@@ -33,144 +35,163 @@ struct Then {
     held: u32,
 }
 
-pub(super) async fn replay(
-    config: &Path,
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// How far back to replay, e.g. 24h or 7d.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
     since: Duration,
-    state: Option<&str>,
+    /// The state store holding the history [default: `[state] url` of --config].
+    #[arg(long)]
+    state: Option<String>,
+    /// List at most this many differing events (0: all).
+    #[arg(long, default_value_t = 50)]
     limit: usize,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
     json: bool,
-) -> Result<(), Failure> {
-    let Routing {
-        settings,
-        router,
-        shaping,
-    } = routing::load(config)?;
-    let url = state.unwrap_or(&settings.state.url);
-    let Some(store) = routing::open_existing(url).await? else {
-        return Err(Failure::usage(format!(
-            "there is no state store at {url}: no history to replay (pass --state URL to name the watcher's store)"
-        )));
-    };
-    let now = Utc::now();
-    let from = now - delta(since);
-    let mut entries = store
-        .history(None, from, REPLAY_LIMIT)
-        .await
-        .map_err(read)?;
-    let truncated = entries.len() >= REPLAY_LIMIT as usize;
-    entries.reverse();
-    let silences = store.silences(now, true).await.map_err(read)?;
-    let events: Vec<_> = entries.iter().map(|entry| entry.event.clone()).collect();
-    let replayed = replay_events(&router, &shaping, &silences, &events);
+}
 
-    let then = tally_then(&entries, &shaping);
-    let mut names: BTreeSet<String> = replayed.channels.keys().cloned().collect();
-    names.extend(then.keys().cloned());
-    let differences: Vec<Difference> = entries
-        .iter()
-        .zip(&replayed.decisions)
-        .filter_map(|(entry, decision)| difference(entry, decision.as_ref()?))
-        .collect();
-    let left_out = replayed.decisions.iter().filter(|d| d.is_none()).count();
+impl ReplayArgs {
+    pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
+        let Self {
+            since,
+            state,
+            limit,
+            json,
+        } = self;
+        let state = state.as_deref();
+        let Routing {
+            settings,
+            router,
+            shaping,
+        } = routing::load(config)?;
+        let url = state.unwrap_or(&settings.state.url);
+        let Some(store) = routing::open_existing(url).await? else {
+            return Err(Failure::usage(format!(
+                "there is no state store at {url}: no history to replay (pass --state URL to name the watcher's store)"
+            )));
+        };
+        let now = Utc::now();
+        let from = now - delta(since);
+        let mut entries = store
+            .history(None, from, REPLAY_LIMIT)
+            .await
+            .map_err(read)?;
+        let truncated = entries.len() >= REPLAY_LIMIT as usize;
+        entries.reverse();
+        let silences = store.silences(now, true).await.map_err(read)?;
+        let events: Vec<_> = entries.iter().map(|entry| entry.event.clone()).collect();
+        let replayed = replay_events(&router, &shaping, &silences, &events);
 
-    let store_shown = store.location().to_string();
-    if json {
-        let channels: BTreeMap<&String, serde_json::Value> = names
+        let then = tally_then(&entries, &shaping);
+        let mut names: BTreeSet<String> = replayed.channels.keys().cloned().collect();
+        names.extend(then.keys().cloned());
+        let differences: Vec<Difference> = entries
             .iter()
-            .map(|name| {
-                let then = then.get(name).copied().unwrap_or_default();
-                let now = replayed.channels.get(name).cloned().unwrap_or_default();
-                (
-                    name,
-                    serde_json::json!({
-                        "then": {"events": then.events, "messages": then.messages, "held": then.held},
-                        "candidate": {
-                            "events": now.events, "messages": now.messages, "held": now.held,
-                            "digests": now.digests, "delayed": now.delayed,
-                            "longest_delay_seconds": now.longest_delay.num_seconds(),
-                        },
-                    }),
-                )
-            })
+            .zip(&replayed.decisions)
+            .filter_map(|(entry, decision)| difference(entry, decision.as_ref()?))
             .collect();
-        let listed: Vec<serde_json::Value> = differences.iter().map(Difference::json).collect();
-        print_json(&serde_json::json!({
-            "config": config.display().to_string(),
-            "store": store_shown,
-            "since": from,
-            "events": entries.len(),
-            "truncated": truncated,
-            "not_replayed": left_out,
-            "channels": channels,
-            "differences": listed,
-            "cannot_show": CANNOT_SHOW,
-        }));
-        return Ok(());
-    }
+        let left_out = replayed.decisions.iter().filter(|d| d.is_none()).count();
 
-    say!(
-        "replay of {} event{} since {} from {} under {}",
-        entries.len(),
-        if entries.len() == 1 { "" } else { "s" },
-        stamp(from),
-        terminal(&store_shown),
-        terminal(&config.display().to_string())
-    );
-    if truncated {
+        let store_shown = store.location().to_string();
+        if json {
+            let channels: BTreeMap<&String, serde_json::Value> = names
+                .iter()
+                .map(|name| {
+                    let then = then.get(name).copied().unwrap_or_default();
+                    let now = replayed.channels.get(name).cloned().unwrap_or_default();
+                    (
+                        name,
+                        serde_json::json!({
+                            "then": {"events": then.events, "messages": then.messages, "held": then.held},
+                            "candidate": {
+                                "events": now.events, "messages": now.messages, "held": now.held,
+                                "digests": now.digests, "delayed": now.delayed,
+                                "longest_delay_seconds": now.longest_delay.num_seconds(),
+                            },
+                        }),
+                    )
+                })
+                .collect();
+            let listed: Vec<serde_json::Value> = differences.iter().map(Difference::json).collect();
+            print_json(&serde_json::json!({
+                "config": config.display().to_string(),
+                "store": store_shown,
+                "since": from,
+                "events": entries.len(),
+                "truncated": truncated,
+                "not_replayed": left_out,
+                "channels": channels,
+                "differences": listed,
+                "cannot_show": CANNOT_SHOW,
+            }));
+            return Ok(());
+        }
+
         say!(
-            "(only the newest {REPLAY_LIMIT} events of the window; pass a shorter --since for all)"
+            "replay of {} event{} since {} from {} under {}",
+            entries.len(),
+            if entries.len() == 1 { "" } else { "s" },
+            stamp(from),
+            terminal(&store_shown),
+            terminal(&config.display().to_string())
         );
-    }
-    say!(
-        "{:<20} {:>12} {:>14} {:>12} {:>14} {:>6} {:>8}",
-        "channel",
-        "then events",
-        "then messages",
-        "now events",
-        "now messages",
-        "held",
-        "delayed"
-    );
-    for name in &names {
-        let then = then.get(name).copied().unwrap_or_default();
-        let now = replayed.channels.get(name).cloned().unwrap_or_default();
+        if truncated {
+            say!(
+                "(only the newest {REPLAY_LIMIT} events of the window; pass a shorter --since for all)"
+            );
+        }
         say!(
-            "{:<20} {:>12} {:>14} {:>12} {:>14} {:>6} {:>8}{}",
-            terminal(name),
-            then.events,
-            then.messages,
-            now.events,
-            now.messages,
-            now.held,
-            now.delayed,
-            longest(&now)
+            "{:<20} {:>12} {:>14} {:>12} {:>14} {:>6} {:>8}",
+            "channel",
+            "then events",
+            "then messages",
+            "now events",
+            "now messages",
+            "held",
+            "delayed"
         );
+        for name in &names {
+            let then = then.get(name).copied().unwrap_or_default();
+            let now = replayed.channels.get(name).cloned().unwrap_or_default();
+            say!(
+                "{:<20} {:>12} {:>14} {:>12} {:>14} {:>6} {:>8}{}",
+                terminal(name),
+                then.events,
+                then.messages,
+                now.events,
+                now.messages,
+                now.held,
+                now.delayed,
+                longest(&now)
+            );
+        }
+        match differences.len() {
+            0 => say!("no event's routing differs"),
+            n => say!(
+                "{n} event{} whose routing differs:",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+        let shown = if limit == 0 { differences.len() } else { limit };
+        for difference in differences.iter().take(shown) {
+            difference.print();
+        }
+        if differences.len() > shown {
+            say!(
+                "... and {} more (--limit 0 lists all, --json has every one)",
+                differences.len() - shown
+            );
+        }
+        if left_out > 0 {
+            say!(
+                "{left_out} reminder or channel-health event{} not replayed",
+                if left_out == 1 { "" } else { "s" }
+            );
+        }
+        say!("note: {CANNOT_SHOW}");
+        Ok(())
     }
-    match differences.len() {
-        0 => say!("no event's routing differs"),
-        n => say!(
-            "{n} event{} whose routing differs:",
-            if n == 1 { "" } else { "s" }
-        ),
-    }
-    let shown = if limit == 0 { differences.len() } else { limit };
-    for difference in differences.iter().take(shown) {
-        difference.print();
-    }
-    if differences.len() > shown {
-        say!(
-            "... and {} more (--limit 0 lists all, --json has every one)",
-            differences.len() - shown
-        );
-    }
-    if left_out > 0 {
-        say!(
-            "{left_out} reminder or channel-health event{} not replayed",
-            if left_out == 1 { "" } else { "s" }
-        );
-    }
-    say!("note: {CANNOT_SHOW}");
-    Ok(())
 }
 
 fn longest(tally: &ChannelTally) -> String {

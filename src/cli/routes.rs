@@ -67,9 +67,12 @@ pub struct TestArgs {
     json: bool,
 }
 
-pub(super) async fn routes(config: &Path, command: RoutesCommand) -> Result<(), Failure> {
-    match command {
-        RoutesCommand::Test(args) => test(config, args).await,
+impl RoutesCommand {
+    pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
+        let command = self;
+        match command {
+            RoutesCommand::Test(args) => test(config, args).await,
+        }
     }
 }
 

@@ -57,182 +57,186 @@ pub enum SilenceCommand {
     },
 }
 
-pub(super) async fn silence(config: &Path, command: SilenceCommand) -> Result<(), Failure> {
-    let now = Utc::now();
-    match command {
-        SilenceCommand::Add {
-            campaign,
-            account,
-            event,
-            duration,
-            reason,
-            author,
-        } => {
-            // Arguments first: a typo should not need a readable state file to be reported.
-            if campaign.trim().is_empty() {
-                return Err(Failure::usage(
-                    "--campaign is empty: give a campaign id, name or glob",
-                ));
-            }
-            if let Err(error) = globset::Glob::new(&campaign) {
-                return Err(Failure::usage(format!(
-                    "--campaign \"{campaign}\" is not a valid glob: {}",
-                    error.kind()
-                )));
-            }
-            let kind = match event.as_deref() {
-                None => None,
-                Some(text) => Some(EventType::parse(text).ok_or_else(|| {
-                    let known: Vec<&str> = EventType::ALL.iter().map(|k| k.as_str()).collect();
-                    Failure::usage(format!(
-                        "--event \"{text}\" is not an event type{} (known: {})",
-                        did_you_mean(text, &known),
-                        known.join(", ")
-                    ))
-                })?),
-            };
-            if duration.is_zero() {
-                return Err(Failure::usage(
-                    "--for must be longer than 0s, e.g. --for 2h",
-                ));
-            }
-            if reason.trim().is_empty() {
-                return Err(Failure::usage(
-                    "--reason is empty: say why, for whoever reads `silence list` later",
-                ));
-            }
-            let actor = cli_actor(author);
-            let account = account.map(|account| account.trim().to_string());
-            let settings = crate::config::Settings::load(config)?;
-            let known: Vec<String> = settings.account_names();
-            if let Some(account) = &account {
-                crate::config::check_account_pattern(account, &known)
-                    .map_err(|why| Failure::usage(format!("--account {why}")))?;
-            }
-            // A single-account watcher's silence of its one account is one of
-            // every account, as before accounts (it holds the watcher's own events too).
-            let account = stored_account(account, &known);
-            let store = open_store(config).await?;
-            // A silence for a campaign nobody watches holds nothing back: most
-            // likely a typo in the id or name. Said, not refused (it may be about
-            // to appear).
-            let mut seen = 0;
-            let mut watched = false;
-            let matcher = Pattern::new(campaign.as_str());
-            for name in known
-                .iter()
-                .filter(|name| account_matches(account.as_deref(), name))
-            {
-                let states = store.for_account(name).load_states().await.map_err(read)?;
-                seen += states.len();
-                watched |= states
-                    .values()
-                    .any(|state| matcher.matches(&state.snapshot.id, &state.snapshot.name));
-            }
-            if !watched && campaign.trim() != "*" {
-                super::output::complain(&format!(
-                    "warning: no watched campaign matches \"{campaign}\" (of {seen} the watcher has seen); check the id or name"
-                ));
-            }
-            if crate::route::silence::matches_everything(&campaign, account.as_deref(), &known) {
-                // The CLI is the local operator's, as `silence add --campaign '*'`
-                // always was: said, not refused (the board and the API ask for a
-                // confirmation instead).
-                super::output::complain(&format!(
-                    "warning: \"{campaign}\" matches every campaign of every account (and, as `*`, the watcher's own events)"
-                ));
-            }
-            let silence = store
-                .create_silence(
-                    &actor,
-                    &campaign,
-                    account.as_deref(),
-                    kind,
-                    reason.trim(),
-                    now,
-                    now + delta(duration),
-                )
-                .await
-                .map_err(read)?;
-            let scope = match &silence.account {
-                Some(account) => format!(" in account \"{}\"", terminal(account)),
-                None => String::new(),
-            };
-            let what = match kind {
-                None => format!(
-                    "every event of campaigns matching \"{}\"{scope} is",
-                    terminal(&silence.campaign)
-                ),
-                Some(kind) => format!(
-                    "{} events of campaigns matching \"{}\"{scope} are",
-                    kind.as_str(),
-                    terminal(&silence.campaign)
-                ),
-            };
-            say!(
-                "silence {}: {what} kept in history and not sent until {} ({}; by {})",
-                silence.id,
-                stamp(silence.expires_at),
-                terminal(&silence.reason),
-                terminal(&silence.author)
-            );
-            Ok(())
-        }
-        SilenceCommand::List { all, json } => {
-            let store = open_store(config).await?;
-            let silences = store.silences(now, all).await.map_err(read)?;
-            if json {
-                print_json(&silences);
-                return Ok(());
-            }
-            for silence in &silences {
-                let state = if silence.active(now) {
-                    "active"
-                } else {
-                    "ended"
+impl SilenceCommand {
+    pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
+        let command = self;
+        let now = Utc::now();
+        match command {
+            SilenceCommand::Add {
+                campaign,
+                account,
+                event,
+                duration,
+                reason,
+                author,
+            } => {
+                // Arguments first: a typo should not need a readable state file to be reported.
+                if campaign.trim().is_empty() {
+                    return Err(Failure::usage(
+                        "--campaign is empty: give a campaign id, name or glob",
+                    ));
+                }
+                if let Err(error) = globset::Glob::new(&campaign) {
+                    return Err(Failure::usage(format!(
+                        "--campaign \"{campaign}\" is not a valid glob: {}",
+                        error.kind()
+                    )));
+                }
+                let kind = match event.as_deref() {
+                    None => None,
+                    Some(text) => Some(EventType::parse(text).ok_or_else(|| {
+                        let known: Vec<&str> = EventType::ALL.iter().map(|k| k.as_str()).collect();
+                        Failure::usage(format!(
+                            "--event \"{text}\" is not an event type{} (known: {})",
+                            did_you_mean(text, &known),
+                            known.join(", ")
+                        ))
+                    })?),
                 };
-                let author = match silence.author.as_str() {
-                    "" => String::new(),
-                    author => format!(" (by {})", terminal(author)),
+                if duration.is_zero() {
+                    return Err(Failure::usage(
+                        "--for must be longer than 0s, e.g. --for 2h",
+                    ));
+                }
+                if reason.trim().is_empty() {
+                    return Err(Failure::usage(
+                        "--reason is empty: say why, for whoever reads `silence list` later",
+                    ));
+                }
+                let actor = cli_actor(author);
+                let account = account.map(|account| account.trim().to_string());
+                let settings = crate::config::Settings::load(config)?;
+                let known: Vec<String> = settings.account_names();
+                if let Some(account) = &account {
+                    crate::config::check_account_pattern(account, &known)
+                        .map_err(|why| Failure::usage(format!("--account {why}")))?;
+                }
+                // A single-account watcher's silence of its one account is one of
+                // every account, as before accounts (it holds the watcher's own events too).
+                let account = stored_account(account, &known);
+                let store = open_store(config).await?;
+                // A silence for a campaign nobody watches holds nothing back: most
+                // likely a typo in the id or name. Said, not refused (it may be about
+                // to appear).
+                let mut seen = 0;
+                let mut watched = false;
+                let matcher = Pattern::new(campaign.as_str());
+                for name in known
+                    .iter()
+                    .filter(|name| account_matches(account.as_deref(), name))
+                {
+                    let states = store.for_account(name).load_states().await.map_err(read)?;
+                    seen += states.len();
+                    watched |= states
+                        .values()
+                        .any(|state| matcher.matches(&state.snapshot.id, &state.snapshot.name));
+                }
+                if !watched && campaign.trim() != "*" {
+                    super::output::complain(&format!(
+                        "warning: no watched campaign matches \"{campaign}\" (of {seen} the watcher has seen); check the id or name"
+                    ));
+                }
+                if crate::route::silence::matches_everything(&campaign, account.as_deref(), &known)
+                {
+                    // The CLI is the local operator's, as `silence add --campaign '*'`
+                    // always was: said, not refused (the board and the API ask for a
+                    // confirmation instead).
+                    super::output::complain(&format!(
+                        "warning: \"{campaign}\" matches every campaign of every account (and, as `*`, the watcher's own events)"
+                    ));
+                }
+                let silence = store
+                    .create_silence(
+                        &actor,
+                        &campaign,
+                        account.as_deref(),
+                        kind,
+                        reason.trim(),
+                        now,
+                        now + delta(duration),
+                    )
+                    .await
+                    .map_err(read)?;
+                let scope = match &silence.account {
+                    Some(account) => format!(" in account \"{}\"", terminal(account)),
+                    None => String::new(),
                 };
-                let matcher = match &silence.account {
-                    Some(account) => format!("{account}/{}", silence.campaign),
-                    None => silence.campaign.to_string(),
+                let what = match kind {
+                    None => format!(
+                        "every event of campaigns matching \"{}\"{scope} is",
+                        terminal(&silence.campaign)
+                    ),
+                    Some(kind) => format!(
+                        "{} events of campaigns matching \"{}\"{scope} are",
+                        kind.as_str(),
+                        terminal(&silence.campaign)
+                    ),
                 };
                 say!(
-                    "{:>4}  {state:<6} {:<24} {:<30} until {}  {}{author}",
+                    "silence {}: {what} kept in history and not sent until {} ({}; by {})",
                     silence.id,
-                    terminal(&matcher),
-                    silence.event.map_or("(every event)", |k| k.as_str()),
                     stamp(silence.expires_at),
-                    terminal(&silence.reason)
+                    terminal(&silence.reason),
+                    terminal(&silence.author)
                 );
+                Ok(())
             }
-            say!(
-                "{} {}silence{}",
-                silences.len(),
-                if all { "" } else { "active " },
-                if silences.len() == 1 { "" } else { "s" }
-            );
-            Ok(())
-        }
-        SilenceCommand::Expire { id, author } => {
-            let store = open_store(config).await?;
-            let actor = cli_actor(author);
-            match store.end_silence(&actor, id, now).await.map_err(read)? {
-                None => Err(Failure::usage(format!(
-                    "there is no silence {id}; `silence list --all` shows them"
-                ))),
-                Some(SilenceExpiry::AlreadyEnded(silence)) => {
-                    say!(
-                        "silence {id} had already ended at {}; nothing changed",
-                        stamp(silence.expires_at)
-                    );
-                    Ok(())
+            SilenceCommand::List { all, json } => {
+                let store = open_store(config).await?;
+                let silences = store.silences(now, all).await.map_err(read)?;
+                if json {
+                    print_json(&silences);
+                    return Ok(());
                 }
-                Some(SilenceExpiry::EndedNow(_)) => {
-                    say!("silence {id} ended now; nothing it held back is sent, the next transition is");
-                    Ok(())
+                for silence in &silences {
+                    let state = if silence.active(now) {
+                        "active"
+                    } else {
+                        "ended"
+                    };
+                    let author = match silence.author.as_str() {
+                        "" => String::new(),
+                        author => format!(" (by {})", terminal(author)),
+                    };
+                    let matcher = match &silence.account {
+                        Some(account) => format!("{account}/{}", silence.campaign),
+                        None => silence.campaign.to_string(),
+                    };
+                    say!(
+                        "{:>4}  {state:<6} {:<24} {:<30} until {}  {}{author}",
+                        silence.id,
+                        terminal(&matcher),
+                        silence.event.map_or("(every event)", |k| k.as_str()),
+                        stamp(silence.expires_at),
+                        terminal(&silence.reason)
+                    );
+                }
+                say!(
+                    "{} {}silence{}",
+                    silences.len(),
+                    if all { "" } else { "active " },
+                    if silences.len() == 1 { "" } else { "s" }
+                );
+                Ok(())
+            }
+            SilenceCommand::Expire { id, author } => {
+                let store = open_store(config).await?;
+                let actor = cli_actor(author);
+                match store.end_silence(&actor, id, now).await.map_err(read)? {
+                    None => Err(Failure::usage(format!(
+                        "there is no silence {id}; `silence list --all` shows them"
+                    ))),
+                    Some(SilenceExpiry::AlreadyEnded(silence)) => {
+                        say!(
+                            "silence {id} had already ended at {}; nothing changed",
+                            stamp(silence.expires_at)
+                        );
+                        Ok(())
+                    }
+                    Some(SilenceExpiry::EndedNow(_)) => {
+                        say!("silence {id} ended now; nothing it held back is sent, the next transition is");
+                        Ok(())
+                    }
                 }
             }
         }

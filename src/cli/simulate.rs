@@ -5,39 +5,65 @@
 
 use std::net::SocketAddr;
 
+use clap::Args;
+
 use super::failure::Failure;
 use super::signals::shutdown_signal;
 use crate::sim;
 
-pub(super) async fn simulate(
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Address to serve the simulated API on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// How many campaigns to start with.
+    #[arg(long, default_value_t = 20)]
     campaigns: usize,
+    /// Require this X-API-Key (any key is accepted when unset).
+    #[arg(
+        long,
+        env = "SIM_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "accounts"
+    )]
     api_key: Option<String>,
+    /// Serve one more SigmaMind account, NAME=KEY (repeatable): each account is its own workspace with its own campaigns and key, on the next port after the previous one (with port 0, on a free port each).
+    #[arg(long = "account", value_name = "NAME=KEY")]
     accounts: Vec<String>,
-) -> Result<(), Failure> {
-    let workspaces = workspaces(api_key, &accounts)?;
-    let mut servers = Vec::new();
-    for (index, (name, api_key)) in workspaces.into_iter().enumerate() {
-        let address = next_address(listen, index)?;
-        let requires_key = api_key.is_some();
-        let server = sim::start(address, sim::SimOptions { campaigns, api_key })
-            .await
-            .map_err(|e| Failure::usage(format!("cannot listen on {address}: {e}")))?;
-        let account = name
-            .map(|name| format!("account {name}: "))
-            .unwrap_or_default();
-        say!(
-            "{account}simulated SigmaMind API on {} with {campaigns} campaigns ({}); admin endpoints under /admin; Ctrl-C to stop",
-            server.base_url(),
-            if requires_key { "X-API-Key required" } else { "any X-API-Key accepted" }
-        );
-        servers.push(server);
+}
+
+impl SimulateArgs {
+    pub(super) async fn run(self) -> Result<(), Failure> {
+        let Self {
+            listen,
+            campaigns,
+            api_key,
+            accounts,
+        } = self;
+        let workspaces = workspaces(api_key, &accounts)?;
+        let mut servers = Vec::new();
+        for (index, (name, api_key)) in workspaces.into_iter().enumerate() {
+            let address = next_address(listen, index)?;
+            let requires_key = api_key.is_some();
+            let server = sim::start(address, sim::SimOptions { campaigns, api_key })
+                .await
+                .map_err(|e| Failure::usage(format!("cannot listen on {address}: {e}")))?;
+            let account = name
+                .map(|name| format!("account {name}: "))
+                .unwrap_or_default();
+            say!(
+                "{account}simulated SigmaMind API on {} with {campaigns} campaigns ({}); admin endpoints under /admin; Ctrl-C to stop",
+                server.base_url(),
+                if requires_key { "X-API-Key required" } else { "any X-API-Key accepted" }
+            );
+            servers.push(server);
+        }
+        shutdown_signal().await;
+        for server in servers {
+            server.stop().await;
+        }
+        Ok(())
     }
-    shutdown_signal().await;
-    for server in servers {
-        server.stop().await;
-    }
-    Ok(())
 }
 
 /// One workspace to serve: its account name (none without `--account`) and key.

@@ -15,6 +15,7 @@ mod lease;
 pub mod pruning;
 mod schema;
 #[doc(hidden)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod scratch;
 mod state_lock;
 mod store;

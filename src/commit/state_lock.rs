@@ -1,4 +1,4 @@
-//! One state file, one active watcher (issue 11, item 8). `run` and `once` hold
+//! One state file, one active watcher. `run` and `once` hold
 //! an exclusive `flock(2)` on `<state file>.lock` while they poll and send; a
 //! second one on the same file is refused with a sentence naming the lock file.
 //! The kernel drops the lock when its holder exits, however it exits, so a

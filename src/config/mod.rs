@@ -345,13 +345,6 @@ impl fmt::Debug for StateSettings {
     }
 }
 
-impl Settings {
-    /// Every default, no file and no environment (for `demo` and tests).
-    pub fn defaults() -> Settings {
-        Settings::default()
-    }
-}
-
 impl WatchSettings {
     /// The polling interval when no cron `schedule` is set.
     pub fn effective_interval(&self) -> Duration {

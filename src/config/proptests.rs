@@ -1,4 +1,4 @@
-//! Property tests (issue 11, item 6): every key fed arbitrary values loads and
+//! Property tests: every key fed arbitrary values loads and
 //! validates to a usable configuration or to problems that are one sentence
 //! each, never a panic; and what validates can be turned into timers and dates.
 

@@ -42,7 +42,7 @@ fn temp_file(content: &str) -> tempfile::NamedTempFile {
 
 #[test]
 fn defaults_match_the_design() {
-    let settings = Settings::defaults();
+    let settings = Settings::default();
     assert_eq!(settings.sigmamind.base_url, "https://api.sigmamind.ai");
     assert!(settings.sigmamind.api_key.is_none());
     assert_eq!(settings.sigmamind.timeout, Duration::from_secs(10));

@@ -1,4 +1,4 @@
-//! The live board (issue 16, item 6): one task per daemon reads the store's
+//! The live board: one task per daemon reads the store's
 //! [`CommitMarker`] a few times a second and, when it moves, tells every open
 //! page through a `watch` channel; each page holds a server-sent-events stream
 //! (`GET /board/live`, one "commit" event per change) and fetches what it

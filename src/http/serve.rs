@@ -1,4 +1,4 @@
-//! The listener (issue 11, item 2): idle or slow clients cannot starve the
+//! The listener: idle or slow clients cannot starve the
 //! probes, nor take the file descriptors deliveries need.
 //!
 //! - A client must send its request head within [`Limits::header_read_timeout`],

@@ -11,6 +11,12 @@
 //! event type when it is loaded, so a broken template is a configuration error
 //! at start (and in `check-config`), never a surprise at send time.
 
+mod sample;
+mod view;
+
+pub use sample::sample_event;
+use view::*;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -27,8 +33,8 @@ pub const SUBJECT_PREFIX: &str = "[campaign-watcher]";
 /// Upload errors listed per event before "and N more": a CSV with 5,000 bad rows
 /// must still give a message a phone can show.
 pub const ERRORS_SHOWN: usize = 10;
-/// API text is cut to these lengths before any template sees it (issue 12: a
-/// 1 MiB campaign name made a 6.5 MB email). A channel may cut further to its
+/// API text is cut to these lengths before any template sees it (a 1 MiB
+/// campaign name would make a 6.5 MB email). A channel may cut further to its
 /// receiver's limits; these keep every message a person can read.
 pub const NAME_CHARS: usize = 200;
 /// An event's summary (a quiet-hours digest lists several campaigns).
@@ -233,225 +239,6 @@ fn template_error(
     RenderError::Template { what, message }
 }
 
-/// What every template sees. Documented in docs/configuration.md; extend additively.
-#[derive(Debug, Serialize)]
-struct MessageView {
-    /// `[campaign-watcher]`.
-    prefix: &'static str,
-    instance: String,
-    /// The subject without the prefix.
-    headline: String,
-    /// More than one event: a digest.
-    digest: bool,
-    /// Events in this message.
-    count: usize,
-    /// Distinct campaigns among them.
-    campaign_count: usize,
-    /// Only the `test-notify` event.
-    test: bool,
-    /// The first event (the only one unless `digest`).
-    event: EventView,
-    events: Vec<EventView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct EventView {
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    headline: String,
-    summary: String,
-    campaign: Option<CampaignView>,
-    errors_added: Capped,
-    errors_removed: Capped,
-    errors_current: usize,
-    changes: Vec<ChangeView>,
-    /// The hints' sentences, one line each (`diff::hints`; they quote API text).
-    hints: Vec<String>,
-    /// The SigmaMind account, for every account but `default` (whose messages
-    /// look as they did before accounts existed).
-    account: Option<String>,
-    detected_utc: String,
-    /// In the configured time zone, with its abbreviation; none without one.
-    detected_local: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct CampaignView {
-    id: String,
-    name: String,
-    status: String,
-    previous_status: Option<String>,
-    /// `name (id)`, or whichever of them the API gave.
-    agent: Option<String>,
-    caller_number: Option<String>,
-}
-
-/// A list cut at [`ERRORS_SHOWN`], with the number left out.
-#[derive(Debug, Clone, Serialize)]
-struct Capped {
-    shown: Vec<String>,
-    more: usize,
-    total: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct ChangeView {
-    field: String,
-    from: String,
-    to: String,
-}
-
-impl MessageView {
-    fn new(events: &[Event], context: &RenderContext) -> Self {
-        let views: Vec<EventView> = events
-            .iter()
-            .map(|event| EventView::new(event, context.timezone))
-            .collect();
-        let campaign_count = events
-            .iter()
-            .filter_map(|event| Some((event.account(), event.campaign.as_ref()?.id.as_str())))
-            .collect::<BTreeSet<_>>()
-            .len();
-        let headline = if events.len() == 1 {
-            views[0].headline.clone()
-        } else {
-            digest_headline(events)
-        };
-        Self {
-            prefix: SUBJECT_PREFIX,
-            instance: context.instance.clone(),
-            headline,
-            digest: events.len() > 1,
-            count: events.len(),
-            campaign_count,
-            test: events.iter().all(|event| event.kind == EventType::Test),
-            event: views[0].clone(),
-            events: views,
-        }
-    }
-}
-
-impl EventView {
-    fn new(event: &Event, timezone: Option<Tz>) -> Self {
-        Self {
-            id: event.id.clone(),
-            kind: event.kind.as_str(),
-            account: event.named_account().map(str::to_string),
-            headline: headline(event),
-            summary: one_line(&event.summary, SUMMARY_CHARS),
-            campaign: event.campaign.as_ref().map(CampaignView::new),
-            errors_added: Capped::new(&event.upload_errors.added),
-            errors_removed: Capped::new(&event.upload_errors.removed),
-            errors_current: event.upload_errors.current.len(),
-            changes: event
-                .changes
-                .iter()
-                .map(|change| ChangeView {
-                    field: one_line(&change.field, ITEM_CHARS),
-                    from: one_line(&json_text(&change.from), ITEM_CHARS),
-                    to: one_line(&json_text(&change.to), ITEM_CHARS),
-                })
-                .collect(),
-            hints: event
-                .hints
-                .iter()
-                .map(|hint| one_line(&hint.text, ITEM_CHARS))
-                .collect(),
-            detected_utc: event
-                .occurred_at
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string(),
-            detected_local: timezone.map(|zone| local_time(event.occurred_at, zone)),
-        }
-    }
-}
-
-impl CampaignView {
-    fn new(campaign: &CampaignInfo) -> Self {
-        Self {
-            id: one_line(&campaign.id, ITEM_CHARS),
-            name: one_line(&campaign.name, NAME_CHARS),
-            status: one_line(&campaign.status.to_string(), ITEM_CHARS),
-            previous_status: campaign
-                .previous_status
-                .as_ref()
-                .map(|status| one_line(&status.to_string(), ITEM_CHARS)),
-            agent: campaign
-                .agent
-                .as_ref()
-                .and_then(agent_text)
-                .map(|agent| one_line(&agent, ITEM_CHARS)),
-            caller_number: campaign
-                .caller_number
-                .as_deref()
-                .map(|number| one_line(number, ITEM_CHARS)),
-        }
-    }
-}
-
-impl Capped {
-    fn new(items: &[String]) -> Self {
-        Self {
-            shown: items
-                .iter()
-                .take(ERRORS_SHOWN)
-                .map(|item| one_line(item, ITEM_CHARS))
-                .collect(),
-            more: items.len().saturating_sub(ERRORS_SHOWN),
-            total: items.len(),
-        }
-    }
-}
-
-/// API text as the templates see it: one line, cut. A campaign name with a
-/// line break must not start a line of its own in a message (a forged
-/// `Status:` line, or a fact a chat channel would show as a field).
-fn one_line(text: &str, max_chars: usize) -> String {
-    crate::text::header(text, max_chars)
-}
-
-fn agent_text(agent: &Agent) -> Option<String> {
-    match (&agent.name, &agent.id) {
-        (Some(name), Some(id)) => Some(format!("{name} ({id})")),
-        (Some(only), None) | (None, Some(only)) => Some(only.clone()),
-        (None, None) => None,
-    }
-}
-
-fn json_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Null => "(none)".into(),
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// `2026-11-26 10:15:02 CET (Europe/Berlin)`
-fn local_time(at: DateTime<Utc>, zone: Tz) -> String {
-    format!(
-        "{} ({})",
-        at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z"),
-        zone.name()
-    )
-}
-
-fn campaign_name(event: &Event) -> String {
-    match &event.campaign {
-        Some(campaign) if !campaign.name.trim().is_empty() => one_line(&campaign.name, NAME_CHARS),
-        Some(campaign) => one_line(&campaign.id, NAME_CHARS),
-        None => "campaign".into(),
-    }
-}
-
-fn plural(count: usize, one: &str, many: &str) -> String {
-    if count == 1 {
-        format!("{count} {one}")
-    } else {
-        format!("{count} {many}")
-    }
-}
-
 /// What changed, in a few words: the subject of a single-event message.
 /// An event of an account other than `default` starts with its account
 /// (`acme · Q4 Outreach: live → paused`), so every channel shows it.
@@ -508,7 +295,7 @@ fn account_headline(event: &Event) -> String {
         EventType::StoreRecovered => "State store recovered".into(),
         EventType::Test => "TEST message: no campaign changed".into(),
         EventType::QuietHoursDigest => "Held during quiet hours".into(),
-        // Reading and delivery health (issue 11).
+        // Reading and delivery health.
         EventType::CampaignUnreadable => format!("{name}: cannot be read"),
         EventType::CampaignReadable => format!("{name}: readable again"),
         // The summary names the channel (never its URL): the whole point of the message.
@@ -546,122 +333,6 @@ pub fn digest_headline(events: &[Event]) -> String {
         }
     }
     parts.join("; ")
-}
-
-/// A realistic event of `kind`, for `render`, `check-config` and tests.
-pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
-    let campaign = CampaignInfo {
-        id: "camp_XiQEBcj9cc5TFRB4".into(),
-        name: "Q4 Outreach Campaign".into(),
-        status: CampaignStatus::Paused,
-        previous_status: Some(CampaignStatus::Live),
-        agent: Some(Agent {
-            id: Some("agent_D5D0p7TUs66TTAEAx".into()),
-            name: Some("New AI Agent".into()),
-            status: Some("Live".into()),
-        }),
-        caller_number: Some("+14155552671".into()),
-    };
-    let errors = |n: usize| -> Vec<String> {
-        (1..=n)
-            .map(|row| format!("Row {}: invalid phone number", row + 1))
-            .collect()
-    };
-    let mut event = Event {
-        version: crate::event::PAYLOAD_VERSION.into(),
-        id: event_id(&["sample", kind.as_str()]),
-        kind,
-        occurred_at: at,
-        campaign: Some(campaign.clone()),
-        upload_errors: UploadErrors::default(),
-        changes: vec![],
-        hints: vec![],
-        summary: String::new(),
-        account: crate::event::default_account(),
-    };
-    let label = format!("{} ({})", campaign.name, campaign.id);
-    match kind {
-        EventType::StatusChanged => {
-            event.summary = format!("{label}: live -> paused");
-            event.hints = vec![crate::event::Hint {
-                code: "caller_number_inactive".into(),
-                text: "The caller number \"+14155552671\" is marked inactive by the API (phoneNumber.active is false): calls may not go out from it.".into(),
-            }];
-        }
-        EventType::UploadErrorsAdded => {
-            event.upload_errors = UploadErrors {
-                added: errors(12),
-                removed: vec![],
-                current: errors(12),
-            };
-            event.summary = format!("{label}: 12 new upload errors");
-        }
-        EventType::UploadErrorsCleared => {
-            event.upload_errors.removed = errors(2);
-            event.summary = format!("{label}: upload errors cleared");
-        }
-        EventType::SettingsChanged => {
-            event.changes = vec![Change {
-                field: "concurrent_calls".into(),
-                from: 5.into(),
-                to: 10.into(),
-            }];
-            event.summary = format!("{label}: concurrent_calls 5 -> 10");
-        }
-        EventType::NotFound => {
-            event.summary = format!("{label} no longer exists: the API answers 404");
-        }
-        EventType::FoundAgain => {
-            event.summary =
-                format!("{label} exists again (paused): the API answers it after a 404");
-        }
-        EventType::Reminder => {
-            event.summary = format!("{label} is still paused");
-        }
-        EventType::ApiUnhealthy => {
-            event.campaign = None;
-            event.summary =
-                "SigmaMind API unreadable for 3 consecutive cycles: connection refused".into();
-        }
-        EventType::ApiRecovered => {
-            event.campaign = None;
-            event.summary = "SigmaMind API recovered: campaigns are being watched again".into();
-        }
-        EventType::StoreUnhealthy => {
-            event.campaign = None;
-            event.summary = "The state store refused 3 consecutive commits (database or disk is full): changes are announced once it accepts them again".into();
-        }
-        EventType::StoreRecovered => {
-            event.campaign = None;
-            event.summary =
-                "The state store accepts commits again: what changed meanwhile follows".into();
-        }
-        EventType::Test => {
-            event.campaign = None;
-            event.summary =
-                "TEST from campaign-watcher: this is a test message, no campaign changed".into();
-        }
-        EventType::QuietHoursDigest => {
-            event.campaign = None;
-            event.summary = "Held during quiet hours (22:00-07:00 Europe/Berlin):\nQ4 Outreach Campaign (camp_XiQEBcj9cc5TFRB4): paused 23:10, resumed 23:40".into();
-        }
-        // Reading and delivery health (issue 11).
-        EventType::CampaignUnreadable => {
-            event.summary = format!("{label} could not be read for 3 consecutive cycles: the SigmaMind API answer has the wrong shape: campaign {} has no \"campaignStatus\"", campaign.id);
-        }
-        EventType::CampaignReadable => {
-            event.summary = format!("{label} can be read again");
-        }
-        EventType::ChannelUnhealthy => {
-            event.campaign = None;
-            event.summary = "Channel \"ops-slack\" is failing: 3 deliveries dead, failing since 09:00 UTC; last error: the endpoint answered HTTP 410".into();
-        }
-        EventType::ChannelRecovered => {
-            event.campaign = None;
-            event.summary = "Channel \"ops-slack\" delivers again".into();
-        }
-    }
-    event
 }
 
 /// The name this watcher signs its messages with: the host name (`gethostname`),

@@ -188,30 +188,16 @@ pub struct MatchedRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
-    use crate::observe::CampaignStatus;
+
     use chrono::Utc;
 
     fn event(kind: EventType, id: &str, name: &str, from: &str, to: &str) -> Event {
-        Event {
-            version: PAYLOAD_VERSION.into(),
-            id: event_id(&[id, kind.as_str()]),
-            kind,
-            occurred_at: Utc::now(),
-            campaign: Some(CampaignInfo {
-                id: id.into(),
-                name: name.into(),
-                status: CampaignStatus::parse(to),
-                previous_status: Some(CampaignStatus::parse(from)),
-                agent: None,
-                caller_number: None,
-            }),
-            upload_errors: UploadErrors::default(),
-            changes: vec![],
-            hints: vec![],
-            summary: String::new(),
-            account: crate::event::default_account(),
-        }
+        crate::fixtures::event(kind)
+            .id(&[id, kind.as_str()])
+            .at(Utc::now())
+            .campaign(id, name)
+            .transition(&format!("{from}->{to}"))
+            .build()
     }
 
     fn watcher_event(kind: EventType) -> Event {

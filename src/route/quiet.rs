@@ -221,7 +221,6 @@ fn what_happened(event: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::CampaignInfo;
 
     fn berlin(start: &str, end: &str, except: &[&str]) -> QuietHours {
         QuietHours::from_settings(&QuietHoursSettings {
@@ -307,25 +306,12 @@ mod tests {
     }
 
     fn status_event(id: &str, from: CampaignStatus, to: CampaignStatus, at: &str) -> Event {
-        Event {
-            version: PAYLOAD_VERSION.into(),
-            id: event_id(&[id, at]),
-            kind: EventType::StatusChanged,
-            occurred_at: utc(at),
-            campaign: Some(CampaignInfo {
-                id: id.into(),
-                name: "Q4".into(),
-                status: to,
-                previous_status: Some(from),
-                agent: None,
-                caller_number: None,
-            }),
-            upload_errors: UploadErrors::default(),
-            changes: vec![],
-            hints: vec![],
-            summary: String::new(),
-            account: crate::event::default_account(),
-        }
+        crate::fixtures::event(EventType::StatusChanged)
+            .id(&[id, at])
+            .at(utc(at))
+            .campaign(id, "Q4")
+            .statuses(from, to)
+            .build()
     }
 
     #[test]

@@ -310,7 +310,7 @@ pub fn silencing<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
+
     use crate::observe::CampaignStatus;
     use chrono::{TimeDelta, TimeZone};
 
@@ -425,24 +425,13 @@ mod tests {
     }
 
     fn event(kind: EventType, campaign: Option<(&str, &str)>) -> Event {
-        Event {
-            version: PAYLOAD_VERSION.into(),
-            id: event_id(&["x"]),
-            kind,
-            occurred_at: t(0),
-            campaign: campaign.map(|(id, name)| CampaignInfo {
-                id: id.into(),
-                name: name.into(),
-                status: CampaignStatus::Paused,
-                previous_status: Some(CampaignStatus::Live),
-                agent: None,
-                caller_number: None,
-            }),
-            upload_errors: UploadErrors::default(),
-            changes: vec![],
-            hints: vec![],
-            summary: String::new(),
-            account: crate::event::default_account(),
+        let event = crate::fixtures::event(kind).id(&["x"]).at(t(0));
+        match campaign {
+            Some((id, name)) => event
+                .campaign(id, name)
+                .statuses(CampaignStatus::Live, CampaignStatus::Paused)
+                .build(),
+            None => event.build(),
         }
     }
 

@@ -327,7 +327,7 @@ pub fn settings(sim: &SimServer, state_dir: &Path, receiver: &Receiver) -> Setti
             ..StateSettings::default()
         },
         channels,
-        ..Settings::defaults()
+        ..Settings::default()
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// The shared leaves: data types and helpers every layer may use.
 const LEAVES: &[&str] = &[
+    "fixtures",
     "observe",
     "event",
     "text",
@@ -36,6 +37,8 @@ const LEAVES: &[&str] = &[
 const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // The shared leaves, bottom up.
     ("observe", false, &[]),
+    // Builders the unit tests share (`#[cfg(test)]` only).
+    ("fixtures", false, &["event", "observe"]),
     ("event", false, &["observe"]),
     // The sanitisers for API text, one per destination: they know no crate type.
     ("text", false, &[]),

@@ -1,4 +1,4 @@
-//! Who may use the board and the API (issue 16, items 9-11; issue 17, item 4).
+//! Who may use the board and the API.
 //!
 //! - [`guard`] wraps a sub-router: on a loopback listener without users or
 //!   tokens it is open (as the CLI is to the local user); on an exposed one

@@ -191,7 +191,7 @@ pub struct CampaignDetail {
     pub caller_number: Option<String>,
     /// `phoneNumber.active` as last read; none when the API did not say.
     pub caller_active: Option<bool>,
-    /// The probable causes of the last status change (issue 21), as sent.
+    /// The probable causes of the last status change, as sent.
     pub hints: Vec<crate::event::Hint>,
     pub agent: Option<AgentView>,
     pub concurrent_calls: Option<i64>,

@@ -1,4 +1,4 @@
-//! The board's admin actions (issue 17): the new-silence preview and its
+//! The board's admin actions: the new-silence preview and its
 //! form, ending a silence, sending a dead delivery again. Each POST has passed
 //! the access guard (CSRF token and Origin for browsers); each handler checks
 //! the admin role, acts through the same functions as the API (and the store

@@ -3,8 +3,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::event::{event_id, CampaignInfo, EventType, UploadErrors, PAYLOAD_VERSION};
-use crate::observe::CampaignStatus;
+use crate::event::EventType;
 use crate::route::quiet::QuietHoursSettings;
 use crate::route::RuleSettings;
 
@@ -14,25 +13,15 @@ fn at(hour: u32, minute: u32) -> DateTime<Utc> {
 }
 
 pub(crate) fn event(kind: EventType, campaign: Option<&str>, transition: &str) -> Event {
-    let (from, to) = transition.split_once("->").unwrap_or(("live", "live"));
-    Event {
-        version: PAYLOAD_VERSION.into(),
-        id: event_id(&[kind.as_str(), campaign.unwrap_or("-"), transition]),
-        kind,
-        occurred_at: at(0, 0),
-        campaign: campaign.map(|id| CampaignInfo {
-            id: id.into(),
-            name: format!("Campaign {id}"),
-            status: CampaignStatus::parse(to),
-            previous_status: Some(CampaignStatus::parse(from)),
-            agent: None,
-            caller_number: None,
-        }),
-        upload_errors: UploadErrors::default(),
-        changes: vec![],
-        hints: vec![],
-        summary: String::new(),
-        account: crate::event::default_account(),
+    let event = crate::fixtures::event(kind)
+        .id(&[kind.as_str(), campaign.unwrap_or("-"), transition])
+        .at(at(0, 0));
+    match campaign {
+        Some(id) => event
+            .campaign(id, &format!("Campaign {id}"))
+            .transition(transition)
+            .build(),
+        None => event.build(),
     }
 }
 

@@ -3,8 +3,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::event::{event_id, CampaignInfo, UploadErrors, PAYLOAD_VERSION};
-use crate::observe::CampaignStatus;
 use crate::route::quiet::QuietHours;
 use crate::route::quiet::QuietHoursSettings;
 use crate::route::RuleSettings;
@@ -15,26 +13,12 @@ fn at(hour: u32, minute: u32, second: u32) -> DateTime<Utc> {
 }
 
 fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>) -> Event {
-    let (from, to) = transition.split_once("->").unwrap_or(("live", "live"));
-    Event {
-        version: PAYLOAD_VERSION.into(),
-        id: event_id(&[kind.as_str(), campaign, transition, &when.to_rfc3339()]),
-        kind,
-        occurred_at: when,
-        campaign: Some(CampaignInfo {
-            id: campaign.into(),
-            name: campaign.into(),
-            status: CampaignStatus::parse(to),
-            previous_status: Some(CampaignStatus::parse(from)),
-            agent: None,
-            caller_number: None,
-        }),
-        upload_errors: UploadErrors::default(),
-        changes: vec![],
-        hints: vec![],
-        summary: String::new(),
-        account: crate::event::default_account(),
-    }
+    crate::fixtures::event(kind)
+        .id(&[kind.as_str(), campaign, transition, &when.to_rfc3339()])
+        .at(when)
+        .campaign(campaign, campaign)
+        .transition(transition)
+        .build()
 }
 
 fn router() -> Router {

@@ -1,4 +1,4 @@
-//! A commit that fails because the disk is full (issue 11): the connection it
+//! A commit that fails because the disk is full: the connection it
 //! used must not go back to the pool still counted inside a transaction, or
 //! every later cycle fails with "begin_with at non-zero transaction depth".
 
