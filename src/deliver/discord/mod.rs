@@ -11,10 +11,11 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{
     body_after_headline, clip, headline, json_seconds, paragraphs, severities, ChatText, Paragraph,
 };
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
@@ -70,8 +71,16 @@ impl DiscordChannel {
             None => NEWS_COLOUR,
         }
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+impl JsonHook for DiscordChannel {
+    const CLASSIFY: Classify = classify;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         // The headline once, as the message's content (what notifications
         // show); the embed carries the body, coloured by severity.
@@ -121,18 +130,6 @@ impl DiscordChannel {
             }],
             "allowed_mentions": {"parse": []},
         }))
-    }
-}
-
-impl Deliver for DiscordChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
     }
 }
 

@@ -16,8 +16,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, campaign_key, headline, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -80,8 +81,16 @@ impl GoogleChatChannel {
             pacing: RequestBudget::new(1.0),
         })
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+impl JsonHook for GoogleChatChannel {
+    const CLASSIFY: Classify = classify;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
         let body = body_after_headline(&rendered);
@@ -123,18 +132,9 @@ impl GoogleChatChannel {
         }
         Ok(payload)
     }
-}
 
-impl Deliver for GoogleChatChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.pacing.wait_turn().await;
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
+    fn wait_turn(&self) -> impl std::future::Future<Output = ()> + Send {
+        self.pacing.wait_turn()
     }
 }
 

@@ -17,8 +17,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, headline, severities, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
@@ -81,8 +82,16 @@ impl MattermostChannel {
         };
         format!("#{colour:06X}")
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+impl JsonHook for MattermostChannel {
+    const CLASSIFY: Classify = classify;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
         let footer = crate::text::plain(&format!(
@@ -104,18 +113,6 @@ impl MattermostChannel {
             payload.extend(overrides.clone());
         }
         Ok(payload)
-    }
-}
-
-impl Deliver for MattermostChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
     }
 }
 

@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, headline, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, Condition, Transition};
@@ -207,8 +208,16 @@ impl NtfyChannel {
         let encoded = percent_encoding::utf8_percent_encode(id, ID_IN_LINK).to_string();
         Some(click.replace("{campaign_id}", &encoded))
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+impl JsonHook for NtfyChannel {
+    const CLASSIFY: Classify = classify;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = crate::text::fit(&headline(&rendered), TITLE_CHARS, crate::text::plain);
         let footer = crate::text::plain(&format!(
@@ -239,23 +248,11 @@ impl NtfyChannel {
         }
         Ok(payload)
     }
-}
 
-impl Deliver for NtfyChannel {
-    /// The JSON bodies; the topic (a secret on a public server) hidden.
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| {
-            self.payload(event).map(|mut body| {
-                body["topic"] = json!("<redacted>");
-                body
-            })
-        })
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
+    /// The topic (a secret on a public server) hidden.
+    fn shown(&self, mut body: Value) -> Value {
+        body["topic"] = json!("<redacted>");
+        body
     }
 }
 

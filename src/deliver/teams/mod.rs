@@ -10,8 +10,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, clip, headline, paragraphs, ChatText, Paragraph};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -45,21 +46,6 @@ impl TeamsChannel {
             )?,
             text: ChatText::new(context)?,
         })
-    }
-
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
-        // JSON escaping can still grow the text (quotes, backslashes): halve
-        // its share until the whole body is under Teams' limit.
-        let mut text_bytes = TEXT_BYTES;
-        loop {
-            let payload = self.card(event, &rendered, text_bytes);
-            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
-            if size <= PAYLOAD_BYTES || text_bytes == 0 {
-                return Ok(payload);
-            }
-            text_bytes /= 2;
-        }
     }
 
     fn card(&self, event: &Event, rendered: &crate::render::Rendered, text_bytes: usize) -> Value {
@@ -113,15 +99,26 @@ impl TeamsChannel {
     }
 }
 
-impl Deliver for TeamsChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
+impl JsonHook for TeamsChannel {
+    const CLASSIFY: Classify = classify;
+
+    fn target(&self) -> &Target {
+        &self.target
     }
 
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
+    fn payload(&self, event: &Event) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        // JSON escaping can still grow the text (quotes, backslashes): halve
+        // its share until the whole body is under Teams' limit.
+        let mut text_bytes = TEXT_BYTES;
+        loop {
+            let payload = self.card(event, &rendered, text_bytes);
+            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
+            if size <= PAYLOAD_BYTES || text_bytes == 0 {
+                return Ok(payload);
+            }
+            text_bytes /= 2;
+        }
     }
 }
 

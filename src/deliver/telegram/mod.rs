@@ -16,8 +16,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, headline, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -107,8 +108,16 @@ impl TelegramChannel {
             text: ChatText::new(context)?,
         })
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+impl JsonHook for TelegramChannel {
+    const CLASSIFY: Classify = classify;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = fit_measured(
             &headline(&rendered),
@@ -145,18 +154,6 @@ impl TelegramChannel {
             payload["message_thread_id"] = json!(thread);
         }
         Ok(payload)
-    }
-}
-
-impl Deliver for TelegramChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
     }
 }
 
