@@ -21,6 +21,7 @@ mod dispatcher;
 pub mod email;
 pub mod google_chat;
 pub mod heartbeat;
+mod hook_url;
 pub mod http;
 mod incident;
 mod json_hook;

@@ -53,12 +53,7 @@ impl DiscordChannel {
     ) -> Result<Self, DeliverError> {
         let severities = severities(context.name, settings.severity.as_ref())?;
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
             severities,
         })
@@ -73,13 +68,26 @@ impl DiscordChannel {
     }
 }
 
-impl JsonHook for DiscordChannel {
-    const CLASSIFY: Classify = classify;
-
-    fn target(&self) -> &Target {
-        &self.target
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let status = answer.status.as_u16();
+    let reason = answered(display, answer);
+    match status {
+        200..=299 => SendOutcome::Delivered { detail: reason },
+        429 => SendOutcome::Retry {
+            retry_after: json_seconds(&answer.body, "retry_after").or(answer.retry_after),
+            reason,
+        },
+        404 => SendOutcome::Permanent {
+            reason: format!("the Discord webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
+        },
+        401 | 403 => SendOutcome::Permanent {
+            reason: format!("Discord rejected the webhook token; replace this channel's url: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
     }
+}
 
+impl JsonHook for DiscordChannel {
     fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         // The headline once, as the message's content (what notifications
@@ -131,25 +139,12 @@ impl JsonHook for DiscordChannel {
             "allowed_mentions": {"parse": []},
         }))
     }
-}
 
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let status = answer.status.as_u16();
-    let reason = answered(display, answer);
-    match status {
-        200..=299 => SendOutcome::Delivered { detail: reason },
-        429 => SendOutcome::Retry {
-            retry_after: json_seconds(&answer.body, "retry_after").or(answer.retry_after),
-            reason,
-        },
-        404 => SendOutcome::Permanent {
-            reason: format!("the Discord webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
-        },
-        401 | 403 => SendOutcome::Permanent {
-            reason: format!("Discord rejected the webhook token; replace this channel's url: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
+    fn target(&self) -> &Target {
+        &self.target
     }
+
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

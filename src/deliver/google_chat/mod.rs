@@ -61,12 +61,7 @@ impl GoogleChatChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let thread = settings.thread.unwrap_or(true);
-        let mut target = Target::required(
-            context.name,
-            settings.url.as_deref(),
-            context.shared.timeout,
-            settings.allow_link_local,
-        )?;
+        let mut target = settings.hook_url().target(context)?;
         if thread {
             target
                 .url
@@ -83,13 +78,17 @@ impl GoogleChatChannel {
     }
 }
 
-impl JsonHook for GoogleChatChannel {
-    const CLASSIFY: Classify = classify;
-
-    fn target(&self) -> &Target {
-        &self.target
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        401 | 403 | 404 => SendOutcome::Permanent {
+            reason: format!("Google Chat refused the webhook (deleted, or its key or token is wrong); replace this channel's url: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
     }
+}
 
+impl JsonHook for GoogleChatChannel {
     fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
@@ -136,16 +135,12 @@ impl JsonHook for GoogleChatChannel {
     fn wait_turn(&self) -> impl std::future::Future<Output = ()> + Send {
         self.pacing.wait_turn()
     }
-}
 
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        401 | 403 | 404 => SendOutcome::Permanent {
-            reason: format!("Google Chat refused the webhook (deleted, or its key or token is wrong); replace this channel's url: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
+    fn target(&self) -> &Target {
+        &self.target
     }
+
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

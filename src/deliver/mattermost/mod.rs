@@ -62,12 +62,7 @@ impl MattermostChannel {
             }
         }
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
             severities,
             overrides,
@@ -84,13 +79,20 @@ impl MattermostChannel {
     }
 }
 
-impl JsonHook for MattermostChannel {
-    const CLASSIFY: Classify = classify;
-
-    fn target(&self) -> &Target {
-        &self.target
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        403 => SendOutcome::Permanent {
+            reason: format!("Mattermost refused the post (an override it disallows, or a channel the hook may not post to): {reason}"),
+        },
+        404 => SendOutcome::Permanent {
+            reason: format!("the Mattermost webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
     }
+}
 
+impl JsonHook for MattermostChannel {
     fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
@@ -114,19 +116,12 @@ impl JsonHook for MattermostChannel {
         }
         Ok(payload)
     }
-}
 
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        403 => SendOutcome::Permanent {
-            reason: format!("Mattermost refused the post (an override it disallows, or a channel the hook may not post to): {reason}"),
-        },
-        404 => SendOutcome::Permanent {
-            reason: format!("the Mattermost webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
+    fn target(&self) -> &Target {
+        &self.target
     }
+
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

@@ -210,13 +210,20 @@ impl NtfyChannel {
     }
 }
 
-impl JsonHook for NtfyChannel {
-    const CLASSIFY: Classify = classify;
-
-    fn target(&self) -> &Target {
-        &self.target
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        401 | 403 => SendOutcome::Permanent {
+            reason: format!("ntfy refused the credentials for this topic; check token or username/password: {reason}"),
+        },
+        413 => SendOutcome::Permanent {
+            reason: format!("ntfy refused the message as too large: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
     }
+}
 
+impl JsonHook for NtfyChannel {
     fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = crate::text::fit(&headline(&rendered), TITLE_CHARS, crate::text::plain);
@@ -254,19 +261,12 @@ impl JsonHook for NtfyChannel {
         body["topic"] = json!("<redacted>");
         body
     }
-}
 
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        401 | 403 => SendOutcome::Permanent {
-            reason: format!("ntfy refused the credentials for this topic; check token or username/password: {reason}"),
-        },
-        413 => SendOutcome::Permanent {
-            reason: format!("ntfy refused the message as too large: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
+    fn target(&self) -> &Target {
+        &self.target
     }
+
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

@@ -38,12 +38,7 @@ pub struct TeamsChannel {
 impl TeamsChannel {
     pub fn new(settings: &TeamsSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
         })
     }
@@ -99,47 +94,6 @@ impl TeamsChannel {
     }
 }
 
-impl JsonHook for TeamsChannel {
-    const CLASSIFY: Classify = classify;
-
-    fn target(&self) -> &Target {
-        &self.target
-    }
-
-    fn payload(&self, event: &Event) -> Result<Value, String> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
-        // JSON escaping can still grow the text (quotes, backslashes): halve
-        // its share until the whole body is under Teams' limit.
-        let mut text_bytes = TEXT_BYTES;
-        loop {
-            let payload = self.card(event, &rendered, text_bytes);
-            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
-            if size <= PAYLOAD_BYTES || text_bytes == 0 {
-                return Ok(payload);
-            }
-            text_bytes /= 2;
-        }
-    }
-}
-
-/// The HTTP code a 2xx body reports as its real outcome: `Some(None)` for an
-/// error without a code, `None` when the body reports no error.
-fn error_in_body(body: &str) -> Option<Option<u16>> {
-    let lower = body.to_ascii_lowercase();
-    if !lower.contains("error") {
-        return None;
-    }
-    let code = lower.split("http error").nth(1).and_then(|rest| {
-        let digits: String = rest
-            .trim_start()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    });
-    Some(code)
-}
-
 fn classify(display: &str, answer: &Answer) -> SendOutcome {
     let status = answer.status.as_u16();
     let reason = answered(display, answer);
@@ -163,6 +117,47 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
         status
     };
     outcome_for_status(effective, reason, answer.retry_after)
+}
+
+impl JsonHook for TeamsChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        // JSON escaping can still grow the text (quotes, backslashes): halve
+        // its share until the whole body is under Teams' limit.
+        let mut text_bytes = TEXT_BYTES;
+        loop {
+            let payload = self.card(event, &rendered, text_bytes);
+            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
+            if size <= PAYLOAD_BYTES || text_bytes == 0 {
+                return Ok(payload);
+            }
+            text_bytes /= 2;
+        }
+    }
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    const CLASSIFY: Classify = classify;
+}
+
+/// The HTTP code a 2xx body reports as its real outcome: `Some(None)` for an
+/// error without a code, `None` when the body reports no error.
+fn error_in_body(body: &str) -> Option<Option<u16>> {
+    let lower = body.to_ascii_lowercase();
+    if !lower.contains("error") {
+        return None;
+    }
+    let code = lower.split("http error").nth(1).and_then(|rest| {
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    });
+    Some(code)
 }
 
 #[cfg(test)]

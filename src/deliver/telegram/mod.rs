@@ -110,13 +110,43 @@ impl TelegramChannel {
     }
 }
 
-impl JsonHook for TelegramChannel {
-    const CLASSIFY: Classify = classify;
-
-    fn target(&self) -> &Target {
-        &self.target
+/// Telegram's answers: `{"ok": false, "error_code": 429, "description": "...",
+/// "parameters": {"retry_after": 5}}`.
+pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    let parameters = serde_json::from_str::<Value>(&answer.body)
+        .ok()
+        .map(|body| body["parameters"].clone())
+        .unwrap_or(Value::Null);
+    match answer.status.as_u16() {
+        429 => SendOutcome::Retry {
+            retry_after: parameters["retry_after"]
+                .as_u64()
+                .map(std::time::Duration::from_secs)
+                .or(answer.retry_after),
+            reason,
+        },
+        400 if parameters["migrate_to_chat_id"].is_i64() => SendOutcome::Permanent {
+            reason: format!(
+                "the group became a supergroup: set chat_id = {}: {reason}",
+                parameters["migrate_to_chat_id"]
+            ),
+        },
+        401 | 404 => SendOutcome::Permanent {
+            reason: format!(
+                "Telegram rejected the bot token; check bot_token (and api_url): {reason}"
+            ),
+        },
+        403 => SendOutcome::Permanent {
+            reason: format!(
+                "the bot may not write to this chat (blocked, removed or not a member): {reason}"
+            ),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
     }
+}
 
+impl JsonHook for TelegramChannel {
     fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = fit_measured(
@@ -155,42 +185,12 @@ impl JsonHook for TelegramChannel {
         }
         Ok(payload)
     }
-}
 
-/// Telegram's answers: `{"ok": false, "error_code": 429, "description": "...",
-/// "parameters": {"retry_after": 5}}`.
-pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    let parameters = serde_json::from_str::<Value>(&answer.body)
-        .ok()
-        .map(|body| body["parameters"].clone())
-        .unwrap_or(Value::Null);
-    match answer.status.as_u16() {
-        429 => SendOutcome::Retry {
-            retry_after: parameters["retry_after"]
-                .as_u64()
-                .map(std::time::Duration::from_secs)
-                .or(answer.retry_after),
-            reason,
-        },
-        400 if parameters["migrate_to_chat_id"].is_i64() => SendOutcome::Permanent {
-            reason: format!(
-                "the group became a supergroup: set chat_id = {}: {reason}",
-                parameters["migrate_to_chat_id"]
-            ),
-        },
-        401 | 404 => SendOutcome::Permanent {
-            reason: format!(
-                "Telegram rejected the bot token; check bot_token (and api_url): {reason}"
-            ),
-        },
-        403 => SendOutcome::Permanent {
-            reason: format!(
-                "the bot may not write to this chat (blocked, removed or not a member): {reason}"
-            ),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
+    fn target(&self) -> &Target {
+        &self.target
     }
+
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]
