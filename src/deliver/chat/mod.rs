@@ -20,10 +20,7 @@ pub(super) struct ChatText {
 
 impl ChatText {
     pub fn new(context: &BuildContext<'_>) -> Result<Self, DeliverError> {
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: context.name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| context.invalid(reason);
         let timezone =
             match &context.text.timezone {
                 Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {

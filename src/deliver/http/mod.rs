@@ -361,10 +361,7 @@ impl HttpChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| context.invalid(reason);
         let templates = compile(settings).map_err(|problems| invalid(problems.join("; ")))?;
         rendered_origins(settings, &templates, &settings_stand_ins(settings))
             .map_err(|problems| invalid(problems.join("; ")))?;

@@ -103,10 +103,7 @@ pub(super) fn split_topic(url: &str) -> Option<(String, String)> {
 impl NtfyChannel {
     pub fn new(settings: &NtfySettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: &str| DeliverError::Chat {
-            channel: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| context.invalid(reason);
         let url = settings
             .url
             .as_deref()

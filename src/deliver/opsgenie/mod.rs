@@ -102,10 +102,7 @@ impl OpsgenieChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: &str| DeliverError::Chat {
-            channel: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| context.invalid(reason);
         let key = settings
             .api_key
             .as_ref()

@@ -53,10 +53,7 @@ impl PagerDutyChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| context.invalid(reason);
         let routing_key = settings
             .routing_key
             .clone()

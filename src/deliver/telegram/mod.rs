@@ -73,10 +73,7 @@ impl TelegramChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: &str| DeliverError::Chat {
-            channel: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| context.invalid(reason);
         let token = settings
             .bot_token
             .as_ref()
