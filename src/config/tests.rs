@@ -1208,4 +1208,75 @@ events = ["campaign.completed"]
     }
 }
 
+/// The channel examples in `config/campaign-watcher.toml` (commented out, one
+/// per kind) load once uncommented: each kind still takes every key its
+/// reference shows, the hook URL keys it shares with other kinds included.
+#[test]
+fn every_kinds_documented_example_loads() {
+    let example = include_str!("../../config/campaign-watcher.toml");
+    let mut blocks = Vec::new();
+    let mut block: Option<String> = None;
+    for line in example.lines() {
+        match (&mut block, line.strip_prefix("# ")) {
+            (None, Some(rest)) if rest.starts_with("[channels.") => {
+                block = Some(format!("{rest}\n"));
+            }
+            (Some(text), Some(rest)) => text.push_str(&format!("{rest}\n")),
+            (Some(_), None) => blocks.extend(block.take()),
+            (None, _) => {}
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let secret = |file: &str| match file {
+        "ntfy-topic-url" => "https://ntfy.example.com/topic",
+        "telegram-bot-token" => "123456789:AAbcdefghijklmnopqrstuvwxyz",
+        file if file.ends_with("url") => "https://hooks.example.com/services/T0/B0/x",
+        _ => "a-secret-value",
+    };
+    let mut kinds = BTreeSet::new();
+    for block in &blocks {
+        for line in block.lines() {
+            let Some((key, value)) = line.split_once(" = ") else {
+                continue;
+            };
+            if (key.ends_with("_file") || key.ends_with("_files")) && key != "ca_file" {
+                let file = value.split('"').nth(1).unwrap();
+                std::fs::write(dir.path().join(file), secret(file)).unwrap();
+            }
+        }
+        let credentials = dir.path().display().to_string();
+        let settings = load(block, &[("CREDENTIALS_DIRECTORY", credentials.as_str())])
+            .unwrap_or_else(|error| panic!("{block}: {error}"));
+        let (_, channel) = settings.channels.iter().next().unwrap();
+        kinds.insert(channel.kind());
+    }
+    let undocumented: Vec<_> = ChannelKind::ALL
+        .iter()
+        .filter(|kind| !kinds.contains(kind))
+        .collect();
+    // Webhook and console are the file's live channels, loaded by
+    // `example_configuration_loads_and_validates`.
+    assert_eq!(
+        undocumented,
+        [&ChannelKind::Webhook, &ChannelKind::Console],
+        "{blocks:?}"
+    );
+}
+
+/// A typo in a hook URL key a kind shares with others still gets its
+/// did-you-mean, as the kind's own keys do.
+#[test]
+fn a_typo_in_a_shared_hook_key_gets_did_you_mean() {
+    for kind in ["slack", "discord", "teams", "google_chat", "mattermost"] {
+        let toml = format!("[channels.hook]\nkind = \"{kind}\"\nurl_fille = \"hook-url\"\n");
+        let found = problems(load(&toml, &[]));
+        assert!(
+            found.contains(
+                &"unknown key \"channels.hook.url_fille\" (did you mean \"url_file\"?)".to_string()
+            ),
+            "{kind}: {found:?}"
+        );
+    }
+}
+
 mod email;

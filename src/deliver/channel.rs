@@ -119,6 +119,16 @@ pub struct BuildContext<'a> {
     pub text: &'a TextSettings,
 }
 
+impl BuildContext<'_> {
+    /// A setting of this channel that cannot be used, and why.
+    pub fn invalid(&self, reason: impl Into<String>) -> DeliverError {
+        DeliverError::Chat {
+            channel: self.name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 impl BuildContext<'static> {
     /// Every shared and text default, instance `host-1`, for unit tests.

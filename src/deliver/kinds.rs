@@ -1,7 +1,8 @@
 //! The one list of channel kinds, and the settings of one configured channel.
 //!
-//! Adding a kind: `deliver/<kind>.rs` (the channel, implementing [`Deliver`])
-//! with `deliver/<kind>/settings.rs` (its keys, implementing [`ChannelConfig`]),
+//! Adding a kind: `deliver/<kind>/mod.rs` (the channel, implementing
+//! [`Deliver`], or `json_hook::JsonHook` for one JSON body per event) with
+//! `deliver/<kind>/settings.rs` (its keys, implementing [`ChannelConfig`]),
 //! one `pub mod <kind>;` line in `deliver/mod.rs`, and one line below.
 //! An HTTP kind gets its client from `target::Target` (the one builder,
 //! `crate::outbound::client_for`) and takes `allow_link_local`; see

@@ -7,8 +7,10 @@
 //!
 //! Channels are an enum rather than trait objects: the set is closed, and each
 //! kind is a plain struct built once from its own settings. A kind lives in
-//! `<kind>.rs` (the channel) and `<kind>/settings.rs` (its keys); `kinds.rs`
-//! holds the one list of kinds, `channel.rs` what every kind provides.
+//! its own folder: `<kind>/mod.rs` (the channel), `<kind>/settings.rs` (its
+//! keys) and `<kind>/tests.rs`; `kinds.rs` holds the one list of kinds,
+//! `channel.rs` what every kind provides, `json_hook.rs` the sending of the
+//! kinds that POST one JSON body per event.
 
 pub mod alertmanager;
 mod channel;
@@ -19,7 +21,10 @@ mod dispatcher;
 pub mod email;
 pub mod google_chat;
 pub mod heartbeat;
+mod hook_url;
 pub mod http;
+mod incident;
+mod json_hook;
 pub mod kinds;
 pub mod mattermost;
 pub mod ntfy;

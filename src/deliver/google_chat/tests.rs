@@ -1,6 +1,7 @@
 use chrono::Utc;
 
 use super::*;
+use crate::deliver::Deliver;
 use crate::event::EventType;
 use crate::render::sample_event;
 

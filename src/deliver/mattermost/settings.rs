@@ -1,42 +1,34 @@
 //! `kind = "mattermost"`: an incoming webhook, one post per event.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
-
 use super::MattermostChannel;
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
-use crate::deliver::chat::{check_hook_url, check_severity, secret_hook_url_methods};
+use crate::deliver::chat::check_severity;
+use crate::deliver::hook_url::{hook_url_secret_methods, hook_url_settings};
 use crate::deliver::DeliverError;
+use std::collections::BTreeMap;
 
-#[derive(Clone, Default, Serialize, Deserialize)]
-pub struct MattermostSettings {
+hook_url_settings! {
     /// The incoming webhook URL (`https://mm.example.com/hooks/<key>`); the
     /// key is the credential, so it is a secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url_file: Option<PathBuf>,
-    /// Post to this channel (its name, e.g. `town-square`) instead of the hook's own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// Shown as the sender (the server must allow username overrides).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// The sender's picture (the server must allow icon overrides).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icon_url: Option<String>,
-    /// An emoji as the sender's picture, e.g. `rotating_light`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icon_emoji: Option<String>,
-    /// Severity per condition → `critical` | `error` | `warning` | `info`:
-    /// the attachment's colour (green when a condition ends).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<BTreeMap<String, String>>,
-    /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_link_local: bool,
+    url;
+    pub struct MattermostSettings {
+        /// Post to this channel (its name, e.g. `town-square`) instead of the hook's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub channel: Option<String>,
+        /// Shown as the sender (the server must allow username overrides).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub username: Option<String>,
+        /// The sender's picture (the server must allow icon overrides).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub icon_url: Option<String>,
+        /// An emoji as the sender's picture, e.g. `rotating_light`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub icon_emoji: Option<String>,
+        /// Severity per condition → `critical` | `error` | `warning` | `info`:
+        /// the attachment's colour (green when a condition ends).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub severity: Option<BTreeMap<String, String>>,
+    }
 }
 
 impl ChannelConfig for MattermostSettings {
@@ -44,13 +36,7 @@ impl ChannelConfig for MattermostSettings {
     const RENDERS_TEXT: bool = true;
 
     fn check(&self, at: &str, text: &TextSettings, problems: &mut Vec<String>) {
-        check_hook_url(
-            at,
-            "mattermost",
-            self.url.as_deref(),
-            self.allow_link_local,
-            problems,
-        );
+        self.hook_url().check(at, "mattermost", problems);
         for (key, value) in [
             ("channel", &self.channel),
             ("username", &self.username),
@@ -76,7 +62,7 @@ impl ChannelConfig for MattermostSettings {
         text.check(at, None, problems);
     }
 
-    secret_hook_url_methods!();
+    hook_url_secret_methods!();
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<MattermostChannel>, DeliverError> {
         MattermostChannel::new(self, context).map(Box::new)

@@ -2,6 +2,7 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::deliver::channel::{ChannelConfig, TextSettings};
+use crate::deliver::Deliver;
 use crate::observe::CampaignStatus;
 use crate::render::sample_event;
 use crate::setting::secret::Secret;

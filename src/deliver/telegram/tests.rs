@@ -4,6 +4,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 
 use super::*;
+use crate::deliver::Deliver;
 use crate::event::EventType;
 use crate::render::sample_event;
 use crate::setting::secret::Secret;

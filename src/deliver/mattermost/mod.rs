@@ -17,8 +17,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, headline, severities, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
@@ -61,12 +62,7 @@ impl MattermostChannel {
             }
         }
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
             severities,
             overrides,
@@ -81,8 +77,23 @@ impl MattermostChannel {
         };
         format!("#{colour:06X}")
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        403 => SendOutcome::Permanent {
+            reason: format!("Mattermost refused the post (an override it disallows, or a channel the hook may not post to): {reason}"),
+        },
+        404 => SendOutcome::Permanent {
+            reason: format!("the Mattermost webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
+    }
+}
+
+impl JsonHook for MattermostChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
         let footer = crate::text::plain(&format!(
@@ -105,31 +116,12 @@ impl MattermostChannel {
         }
         Ok(payload)
     }
-}
 
-impl Deliver for MattermostChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
+    fn target(&self) -> &Target {
+        &self.target
     }
 
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
-    }
-}
-
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        403 => SendOutcome::Permanent {
-            reason: format!("Mattermost refused the post (an override it disallows, or a channel the hook may not post to): {reason}"),
-        },
-        404 => SendOutcome::Permanent {
-            reason: format!("the Mattermost webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
-    }
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, headline, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -72,10 +73,7 @@ impl TelegramChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: &str| DeliverError::Chat {
-            channel: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| context.invalid(reason);
         let token = settings
             .bot_token
             .as_ref()
@@ -106,57 +104,6 @@ impl TelegramChannel {
             message_thread_id: settings.message_thread_id,
             text: ChatText::new(context)?,
         })
-    }
-
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
-        let title = fit_measured(
-            &headline(&rendered),
-            HEADLINE_UNITS,
-            utf16_len,
-            telegram_html,
-        );
-        let footer = telegram_html(&format!(
-            "campaign-watcher on {} · {}",
-            crate::text::cap(self.text.instance(), INSTANCE_CHARS),
-            event.id
-        ));
-        let head = format!("<b>{title}</b>\n\n");
-        let tail = format!("\n\n<i>{footer}</i>");
-        let room = MESSAGE_UNITS.saturating_sub(utf16_len(&head) + utf16_len(&tail));
-        let body = fit_measured(
-            body_after_headline(&rendered),
-            room,
-            utf16_len,
-            telegram_html,
-        );
-        let text = if body.is_empty() {
-            format!("<b>{title}</b>{tail}")
-        } else {
-            format!("{head}{body}{tail}")
-        };
-        let mut payload = json!({
-            "chat_id": self.chat_id,
-            "text": text,
-            "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": true},
-        });
-        if let Some(thread) = self.message_thread_id {
-            payload["message_thread_id"] = json!(thread);
-        }
-        Ok(payload)
-    }
-}
-
-impl Deliver for TelegramChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
     }
 }
 
@@ -194,6 +141,53 @@ pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
         },
         other => outcome_for_status(other, reason, answer.retry_after),
     }
+}
+
+impl JsonHook for TelegramChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let title = fit_measured(
+            &headline(&rendered),
+            HEADLINE_UNITS,
+            utf16_len,
+            telegram_html,
+        );
+        let footer = telegram_html(&format!(
+            "campaign-watcher on {} · {}",
+            crate::text::cap(self.text.instance(), INSTANCE_CHARS),
+            event.id
+        ));
+        let head = format!("<b>{title}</b>\n\n");
+        let tail = format!("\n\n<i>{footer}</i>");
+        let room = MESSAGE_UNITS.saturating_sub(utf16_len(&head) + utf16_len(&tail));
+        let body = fit_measured(
+            body_after_headline(&rendered),
+            room,
+            utf16_len,
+            telegram_html,
+        );
+        let text = if body.is_empty() {
+            format!("<b>{title}</b>{tail}")
+        } else {
+            format!("{head}{body}{tail}")
+        };
+        let mut payload = json!({
+            "chat_id": self.chat_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": true},
+        });
+        if let Some(thread) = self.message_thread_id {
+            payload["message_thread_id"] = json!(thread);
+        }
+        Ok(payload)
+    }
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

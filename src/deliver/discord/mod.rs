@@ -11,10 +11,11 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{
     body_after_headline, clip, headline, json_seconds, paragraphs, severities, ChatText, Paragraph,
 };
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
@@ -52,12 +53,7 @@ impl DiscordChannel {
     ) -> Result<Self, DeliverError> {
         let severities = severities(context.name, settings.severity.as_ref())?;
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
             severities,
         })
@@ -70,8 +66,29 @@ impl DiscordChannel {
             None => NEWS_COLOUR,
         }
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let status = answer.status.as_u16();
+    let reason = answered(display, answer);
+    match status {
+        200..=299 => SendOutcome::Delivered { detail: reason },
+        429 => SendOutcome::Retry {
+            retry_after: json_seconds(&answer.body, "retry_after").or(answer.retry_after),
+            reason,
+        },
+        404 => SendOutcome::Permanent {
+            reason: format!("the Discord webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
+        },
+        401 | 403 => SendOutcome::Permanent {
+            reason: format!("Discord rejected the webhook token; replace this channel's url: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
+    }
+}
+
+impl JsonHook for DiscordChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         // The headline once, as the message's content (what notifications
         // show); the embed carries the body, coloured by severity.
@@ -122,37 +139,12 @@ impl DiscordChannel {
             "allowed_mentions": {"parse": []},
         }))
     }
-}
 
-impl Deliver for DiscordChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
+    fn target(&self) -> &Target {
+        &self.target
     }
 
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
-    }
-}
-
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let status = answer.status.as_u16();
-    let reason = answered(display, answer);
-    match status {
-        200..=299 => SendOutcome::Delivered { detail: reason },
-        429 => SendOutcome::Retry {
-            retry_after: json_seconds(&answer.body, "retry_after").or(answer.retry_after),
-            reason,
-        },
-        404 => SendOutcome::Permanent {
-            reason: format!("the Discord webhook is gone (deleted or wrong url); replace this channel's url: {reason}"),
-        },
-        401 | 403 => SendOutcome::Permanent {
-            reason: format!("Discord rejected the webhook token; replace this channel's url: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
-    }
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::channel::{BuildContext, Deliver};
 use super::chat::{clip, headline, severities, ChatText};
+use super::incident::{preview_each, send_each, with_action};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, SeverityMap, Transition};
@@ -52,10 +53,7 @@ impl PagerDutyChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| context.invalid(reason);
         let routing_key = settings
             .routing_key
             .clone()
@@ -163,61 +161,35 @@ impl PagerDutyChannel {
 impl Deliver for PagerDutyChannel {
     /// The messages with the routing key hidden, for `render`.
     fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        let mut out = String::new();
-        for event in events {
-            let messages = self.messages(event)?;
-            if messages.is_empty() {
-                out.push_str(&format!(
-                    "# {} ({}): neither starts nor ends a condition; nothing is sent\n",
-                    event.kind, event.id
-                ));
-            }
-            for mut message in messages {
+        preview_each(
+            events,
+            |event| self.messages(event),
+            "sent",
+            |mut message| {
                 message["routing_key"] = json!("<redacted>");
-                out.push_str(&serde_json::to_string_pretty(&message).unwrap_or_default());
-                out.push('\n');
-            }
-        }
-        Ok(out)
+                serde_json::to_string_pretty(&message).unwrap_or_default() + "\n"
+            },
+        )
     }
 
     async fn send(&self, event: &Event) -> SendOutcome {
-        let messages = match self.messages(event) {
-            Ok(messages) => messages,
-            Err(reason) => return SendOutcome::Permanent { reason },
-        };
-        if messages.is_empty() {
-            return SendOutcome::Delivered {
-                detail: format!(
-                    "skipped: {} neither starts nor ends a PagerDuty incident",
-                    event.kind
-                ),
-            };
-        }
-        let mut details = Vec::new();
-        // A retry re-sends every message of the event; the dedup key makes that harmless.
-        for message in &messages {
-            let answer = match self.target.post_json(message).await {
-                Ok(answer) => answer,
-                Err(reason) => {
-                    return SendOutcome::Retry {
+        let messages = self.messages(event);
+        send_each(
+            event,
+            "a PagerDuty incident",
+            messages,
+            |message| async move {
+                let action = message["event_action"].as_str().unwrap_or_default();
+                match self.target.post_json(&message).await {
+                    Ok(answer) => with_action(action, self.classify(&answer)),
+                    Err(reason) => SendOutcome::Retry {
                         reason,
                         retry_after: None,
-                    }
+                    },
                 }
-            };
-            match self.classify(&answer) {
-                SendOutcome::Delivered { detail } => details.push(format!(
-                    "{} {}",
-                    message["event_action"].as_str().unwrap_or_default(),
-                    detail
-                )),
-                failed => return failed,
-            }
-        }
-        SendOutcome::Delivered {
-            detail: details.join("; "),
-        }
+            },
+        )
+        .await
     }
 }
 

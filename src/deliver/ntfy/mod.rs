@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, headline, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, Condition, Transition};
@@ -102,10 +103,7 @@ pub(super) fn split_topic(url: &str) -> Option<(String, String)> {
 impl NtfyChannel {
     pub fn new(settings: &NtfySettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: &str| DeliverError::Chat {
-            channel: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| context.invalid(reason);
         let url = settings
             .url
             .as_deref()
@@ -207,8 +205,23 @@ impl NtfyChannel {
         let encoded = percent_encoding::utf8_percent_encode(id, ID_IN_LINK).to_string();
         Some(click.replace("{campaign_id}", &encoded))
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        401 | 403 => SendOutcome::Permanent {
+            reason: format!("ntfy refused the credentials for this topic; check token or username/password: {reason}"),
+        },
+        413 => SendOutcome::Permanent {
+            reason: format!("ntfy refused the message as too large: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
+    }
+}
+
+impl JsonHook for NtfyChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = crate::text::fit(&headline(&rendered), TITLE_CHARS, crate::text::plain);
         let footer = crate::text::plain(&format!(
@@ -239,37 +252,18 @@ impl NtfyChannel {
         }
         Ok(payload)
     }
-}
 
-impl Deliver for NtfyChannel {
-    /// The JSON bodies; the topic (a secret on a public server) hidden.
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| {
-            self.payload(event).map(|mut body| {
-                body["topic"] = json!("<redacted>");
-                body
-            })
-        })
+    /// The topic (a secret on a public server) hidden.
+    fn shown(&self, mut body: Value) -> Value {
+        body["topic"] = json!("<redacted>");
+        body
     }
 
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
+    fn target(&self) -> &Target {
+        &self.target
     }
-}
 
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        401 | 403 => SendOutcome::Permanent {
-            reason: format!("ntfy refused the credentials for this topic; check token or username/password: {reason}"),
-        },
-        413 => SendOutcome::Permanent {
-            reason: format!("ntfy refused the message as too large: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
-    }
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

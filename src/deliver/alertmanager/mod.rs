@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::channel::{BuildContext, Deliver};
 use super::chat::{severities, ChatText};
+use super::incident::{preview_each, send_each};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, ActiveCondition, Condition, SeverityMap, Transition};
@@ -227,36 +228,35 @@ impl AlertmanagerChannel {
 impl Deliver for AlertmanagerChannel {
     fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
         let now = Utc::now();
-        let mut out = String::new();
-        for event in events {
-            let alerts = self.alerts_for(event, now)?;
-            if alerts.is_empty() {
-                out.push_str(&format!(
-                    "# {} ({}): neither starts nor ends a condition; nothing is posted\n",
-                    event.kind, event.id
-                ));
-            } else {
-                out.push_str(&serde_json::to_string_pretty(&alerts).unwrap_or_default());
-                out.push('\n');
-            }
-        }
-        Ok(out)
+        preview_each(
+            events,
+            |event| self.alert_batches(event, now),
+            "posted",
+            |alerts| serde_json::to_string_pretty(&alerts).unwrap_or_default() + "\n",
+        )
     }
 
     async fn send(&self, event: &Event) -> SendOutcome {
-        let alerts = match self.alerts_for(event, Utc::now()) {
-            Ok(alerts) => alerts,
-            Err(reason) => return SendOutcome::Permanent { reason },
-        };
-        if alerts.is_empty() {
-            return SendOutcome::Delivered {
-                detail: format!(
-                    "skipped: {} neither starts nor ends an Alertmanager alert",
-                    event.kind
-                ),
-            };
-        }
-        self.post(&alerts).await
+        let batches = self.alert_batches(event, Utc::now());
+        send_each(
+            event,
+            "an Alertmanager alert",
+            batches,
+            |alerts| async move { self.post(&alerts).await },
+        )
+        .await
+    }
+}
+
+impl AlertmanagerChannel {
+    /// The event's alerts as one post, or none when it makes no alert.
+    fn alert_batches(&self, event: &Event, now: DateTime<Utc>) -> Result<Vec<Vec<Value>>, String> {
+        let alerts = self.alerts_for(event, now)?;
+        Ok(if alerts.is_empty() {
+            Vec::new()
+        } else {
+            vec![alerts]
+        })
     }
 }
 

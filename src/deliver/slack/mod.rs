@@ -40,12 +40,7 @@ pub struct SlackChannel {
 impl SlackChannel {
     pub fn new(settings: &SlackSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
             group: settings.group.unwrap_or(true),
             pacing: RequestBudget::new(1.0),

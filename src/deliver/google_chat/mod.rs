@@ -16,8 +16,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, campaign_key, headline, ChatText};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -60,12 +61,7 @@ impl GoogleChatChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let thread = settings.thread.unwrap_or(true);
-        let mut target = Target::required(
-            context.name,
-            settings.url.as_deref(),
-            context.shared.timeout,
-            settings.allow_link_local,
-        )?;
+        let mut target = settings.hook_url().target(context)?;
         if thread {
             target
                 .url
@@ -80,8 +76,20 @@ impl GoogleChatChannel {
             pacing: RequestBudget::new(1.0),
         })
     }
+}
 
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
+fn classify(display: &str, answer: &Answer) -> SendOutcome {
+    let reason = answered(display, answer);
+    match answer.status.as_u16() {
+        401 | 403 | 404 => SendOutcome::Permanent {
+            reason: format!("Google Chat refused the webhook (deleted, or its key or token is wrong); replace this channel's url: {reason}"),
+        },
+        other => outcome_for_status(other, reason, answer.retry_after),
+    }
+}
+
+impl JsonHook for GoogleChatChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
         let body = body_after_headline(&rendered);
@@ -123,29 +131,16 @@ impl GoogleChatChannel {
         }
         Ok(payload)
     }
-}
 
-impl Deliver for GoogleChatChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
+    fn wait_turn(&self) -> impl std::future::Future<Output = ()> + Send {
+        self.pacing.wait_turn()
     }
 
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.pacing.wait_turn().await;
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
+    fn target(&self) -> &Target {
+        &self.target
     }
-}
 
-fn classify(display: &str, answer: &Answer) -> SendOutcome {
-    let reason = answered(display, answer);
-    match answer.status.as_u16() {
-        401 | 403 | 404 => SendOutcome::Permanent {
-            reason: format!("Google Chat refused the webhook (deleted, or its key or token is wrong); replace this channel's url: {reason}"),
-        },
-        other => outcome_for_status(other, reason, answer.retry_after),
-    }
+    const CLASSIFY: Classify = classify;
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use super::channel::{BuildContext, Deliver};
 use super::chat::{campaign_key, headline, ChatText};
+use super::incident::{preview_each, send_each, with_action};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, Condition, Transition};
@@ -101,10 +102,7 @@ impl OpsgenieChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: &str| DeliverError::Chat {
-            channel: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| context.invalid(reason);
         let key = settings
             .api_key
             .as_ref()
@@ -247,16 +245,11 @@ impl OpsgenieChannel {
 
 impl Deliver for OpsgenieChannel {
     fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        let mut out = String::new();
-        for event in events {
-            let requests = self.requests(event)?;
-            if requests.is_empty() {
-                out.push_str(&format!(
-                    "# {} ({}): neither starts nor ends a condition; nothing is sent\n",
-                    event.kind, event.id
-                ));
-            }
-            for request in requests {
+        preview_each(
+            events,
+            |event| self.requests(event),
+            "sent",
+            |request| {
                 let line = match request.action {
                     Action::Create => "POST /v2/alerts".to_string(),
                     Action::Close => {
@@ -266,54 +259,28 @@ impl Deliver for OpsgenieChannel {
                         )
                     }
                 };
-                out.push_str(&format!("# {line}\n"));
-                out.push_str(&super::channel::pretty(&request.body));
-            }
-        }
-        Ok(out)
+                format!("# {line}\n{}", super::channel::pretty(&request.body))
+            },
+        )
     }
 
     async fn send(&self, event: &Event) -> SendOutcome {
-        let requests = match self.requests(event) {
-            Ok(requests) => requests,
-            Err(reason) => return SendOutcome::Permanent { reason },
-        };
-        if requests.is_empty() {
-            return SendOutcome::Delivered {
-                detail: format!(
-                    "skipped: {} neither starts nor ends an Opsgenie alert",
-                    event.kind
-                ),
+        let requests = self.requests(event);
+        send_each(event, "an Opsgenie alert", requests, |request| async move {
+            let action = match request.action {
+                Action::Create => "create",
+                Action::Close => "close",
             };
-        }
-        let mut details = Vec::new();
-        // A retry sends every request again; the alias makes that harmless.
-        for request in &requests {
-            let target = self.target_for(request);
-            let answer = match target.post_json(&request.body).await {
-                Ok(answer) => answer,
-                Err(reason) => {
-                    return SendOutcome::Retry {
-                        reason,
-                        retry_after: None,
-                    }
-                }
-            };
-            match classify(target.display(), &answer) {
-                SendOutcome::Delivered { detail } => details.push(format!(
-                    "{} {}",
-                    match request.action {
-                        Action::Create => "create",
-                        Action::Close => "close",
-                    },
-                    detail
-                )),
-                failed => return failed,
+            let target = self.target_for(&request);
+            match target.post_json(&request.body).await {
+                Ok(answer) => with_action(action, classify(target.display(), &answer)),
+                Err(reason) => SendOutcome::Retry {
+                    reason,
+                    retry_after: None,
+                },
             }
-        }
-        SendOutcome::Delivered {
-            detail: details.join("; "),
-        }
+        })
+        .await
     }
 }
 

@@ -15,24 +15,27 @@
 
 use std::collections::BTreeMap;
 
-use chrono::SecondsFormat;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
-use serde::Serialize;
 
 use super::channel::{BuildContext, ChannelConfig, Deliver};
 use super::chat::severities;
 use super::target::{answered, outcome_for_status, Target};
 use super::{DeliverError, SendOutcome, SeverityMap};
-use crate::alert::{transitions, Transition};
 use crate::event::{Event, EventType};
 use crate::outbound::Scrubber;
 
+mod facts;
+mod secrets;
 mod settings;
 mod template;
+use facts::facts;
+use secrets::{
+    name_secrets, real_secrets, scrubbed_spellings, settings_stand_ins, show_stand_ins, stand_ins,
+};
 pub use settings::{HttpChannelSettings, RequestOverride};
 pub use template::Place;
-use template::{RenderedRequest, RequestTemplates, Variant};
+use template::{RenderedRequest, RequestTemplates};
 
 /// Methods a template may render.
 const METHODS: [&str; 5] = ["POST", "PUT", "PATCH", "GET", "DELETE"];
@@ -70,87 +73,6 @@ impl std::fmt::Debug for HttpChannel {
             .field("targets", &self.targets.len())
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
-    }
-}
-
-/// What every template sees (docs/http-channel.md lists it field by field).
-#[derive(Debug, Serialize)]
-struct Facts<'a> {
-    /// The webhook payload v1 object.
-    event: serde_json::Value,
-    /// What changed, in a few words (the email subject without its prefix).
-    headline: String,
-    condition: ConditionFacts,
-    /// The condition's severity (`critical`, `error`, `warning`, `info`);
-    /// `info` for news.
-    severity: &'static str,
-    instance: &'a str,
-    /// RFC 3339, UTC.
-    occurred_at: String,
-    secrets: &'a BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-struct ConditionFacts {
-    /// `paused`, `upload_errors`, ...; none for news.
-    name: Option<&'static str>,
-    /// `start` or `end`; none for news.
-    state: Option<&'static str>,
-}
-
-/// The variant and the template context for `event`, its texts cut to `shrink`.
-fn facts(
-    event: &Event,
-    instance: &str,
-    severities: &SeverityMap,
-    secrets: &BTreeMap<String, String>,
-    (max_chars, max_items): (usize, usize),
-) -> (Variant, minijinja::Value) {
-    let transition = transitions(event).into_iter().next();
-    let (variant, condition, state) = match transition {
-        Some(Transition::Starts(condition)) => (Variant::Start, Some(condition), Some("start")),
-        Some(Transition::Ends(condition)) => (Variant::End, Some(condition), Some("end")),
-        None => (Variant::Plain, None, None),
-    };
-    let mut payload: serde_json::Value =
-        serde_json::from_str(&super::webhook::payload(event)).unwrap_or_default();
-    shrink(&mut payload, max_chars, max_items);
-    let facts = Facts {
-        event: payload,
-        headline: crate::text::cap(&crate::render::headline(event), max_chars.min(1024))
-            .into_owned(),
-        condition: ConditionFacts {
-            name: condition.map(|c| c.key()),
-            state,
-        },
-        severity: condition.map_or("info", |c| severities.get(c).as_str()),
-        instance,
-        occurred_at: event.occurred_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        secrets,
-    };
-    (variant, minijinja::Value::from_serialize(&facts))
-}
-
-/// Every string cut to `max_chars`, every list to `max_items`.
-fn shrink(value: &mut serde_json::Value, max_chars: usize, max_items: usize) {
-    match value {
-        serde_json::Value::String(text) => {
-            if let std::borrow::Cow::Owned(cut) = crate::text::cap(text, max_chars) {
-                *text = cut;
-            }
-        }
-        serde_json::Value::Array(items) => {
-            items.truncate(max_items);
-            for item in items {
-                shrink(item, max_chars, max_items);
-            }
-        }
-        serde_json::Value::Object(fields) => {
-            for field in fields.values_mut() {
-                shrink(field, max_chars, max_items);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -244,59 +166,6 @@ fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// A stand-in for each secret, for checks and `render`: only lower-case
-/// letters, digits and `_`, so it is escaped nowhere, survives a URL host
-/// (which is lower-cased) and is found again after rendering.
-fn stand_ins(names: impl IntoIterator<Item = String>) -> BTreeMap<String, String> {
-    names
-        .into_iter()
-        .map(|name| {
-            let stand_in = format!("secretstandin_{}_end", name.to_ascii_lowercase());
-            (name, stand_in)
-        })
-        .collect()
-}
-
-/// `text` with every secret value shown as `<secret NAME>`: as written,
-/// lower-cased (a URL host) and percent-encoded (a URL).
-fn name_secrets(text: &str, secrets: &BTreeMap<String, String>) -> String {
-    let mut spellings: Vec<(String, &str)> = Vec::new();
-    for (name, value) in secrets.iter().filter(|(_, value)| !value.is_empty()) {
-        let encoded = crate::text::url_component(value);
-        for spelling in [
-            value.clone(),
-            value.to_lowercase(),
-            encoded.to_lowercase(),
-            encoded,
-        ] {
-            spellings.push((spelling, name));
-        }
-    }
-    // The longest first: a secret containing another is named whole.
-    spellings.sort_by_key(|(spelling, _)| std::cmp::Reverse(spelling.len()));
-    spellings
-        .into_iter()
-        .fold(text.to_string(), |text, (spelling, name)| {
-            text.replace(&spelling, &format!("<secret {name}>"))
-        })
-}
-
-/// Every spelling of the secrets that may reach an error text, for a [`Scrubber`].
-fn scrubbed_spellings(values: &[String]) -> Vec<String> {
-    values
-        .iter()
-        .flat_map(|value| [value.clone(), value.to_lowercase()])
-        .collect()
-}
-
-fn show_stand_ins(text: &str, stand_ins: &BTreeMap<String, String>) -> String {
-    stand_ins
-        .iter()
-        .fold(text.to_string(), |text, (name, stand_in)| {
-            text.replace(stand_in, &format!("<secret {name}>"))
-        })
-}
-
 /// Every template source by its key (`url`, `headers.x-title`, `end.body`).
 fn template_sources(settings: &HttpChannelSettings) -> BTreeMap<String, String> {
     let mut sources = BTreeMap::new();
@@ -365,32 +234,6 @@ fn compile(settings: &HttpChannelSettings) -> Result<RequestTemplates, Vec<Strin
         Place::for_body(settings.content_type()),
     )
     .map_err(|errors| errors.into_iter().map(|e| e.to_string()).collect())
-}
-
-/// Stand-ins for every configured secret, read or not.
-fn settings_stand_ins(settings: &HttpChannelSettings) -> BTreeMap<String, String> {
-    stand_ins(
-        settings
-            .secrets
-            .keys()
-            .chain(settings.secret_files.keys())
-            .cloned(),
-    )
-}
-
-/// The secrets' real values, when every one configured has been read.
-fn real_secrets(settings: &HttpChannelSettings) -> Option<BTreeMap<String, String>> {
-    let complete = settings
-        .secret_files
-        .keys()
-        .all(|name| settings.secrets.contains_key(name));
-    complete.then(|| {
-        settings
-            .secrets
-            .iter()
-            .map(|(name, value)| (name.clone(), value.expose().to_string()))
-            .collect()
-    })
 }
 
 /// Renders every template against a sample of every event type (each
@@ -518,10 +361,7 @@ impl HttpChannel {
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
         let name = context.name;
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| context.invalid(reason);
         let templates = compile(settings).map_err(|problems| invalid(problems.join("; ")))?;
         rendered_origins(settings, &templates, &settings_stand_ins(settings))
             .map_err(|problems| invalid(problems.join("; ")))?;

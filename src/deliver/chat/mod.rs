@@ -10,7 +10,6 @@ use super::{DeliverError, SeverityMap};
 use crate::alert::Condition;
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
-use crate::setting::url::check_secret_url;
 
 /// The shared event→text rendering with this channel's template overrides.
 #[derive(Debug)]
@@ -21,10 +20,7 @@ pub(super) struct ChatText {
 
 impl ChatText {
     pub fn new(context: &BuildContext<'_>) -> Result<Self, DeliverError> {
-        let invalid = |reason: String| DeliverError::Chat {
-            channel: context.name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| context.invalid(reason);
         let timezone =
             match &context.text.timezone {
                 Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
@@ -238,43 +234,6 @@ pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
     (seconds.is_finite() && seconds >= 0.0)
         .then(|| Duration::try_from_secs_f64(seconds).ok())
         .flatten()
-}
-
-/// The `ChannelConfig` methods of a kind whose whole webhook URL (`url`, or
-/// `url_file`) is its secret: Slack, Discord, Teams. One definition, so how
-/// such a URL is read, hidden and scrubbed cannot drift between them.
-macro_rules! secret_hook_url_methods {
-    () => {
-        fn read_secret_files(&mut self, files: &mut $crate::setting::secret::SecretFiles<'_>) {
-            files.fill("url_file", self.url_file.as_deref(), &mut self.url);
-        }
-
-        fn redact(&mut self) {
-            $crate::setting::url::hide_url(&mut self.url);
-        }
-
-        fn secrets(&self) -> Vec<String> {
-            $crate::setting::url::url_secrets(self.url.as_deref())
-        }
-    };
-}
-pub(super) use secret_hook_url_methods;
-
-/// The required webhook `url` of a Slack, Discord or Teams channel: the whole
-/// URL is the credential, so a problem names it, never shows it.
-pub(super) fn check_hook_url(
-    at: &str,
-    kind: &str,
-    url: Option<&str>,
-    allow_link_local: bool,
-    problems: &mut Vec<String>,
-) {
-    match url {
-        None => problems.push(format!(
-            "{at}.url: a {kind} channel needs the webhook url (url or url_file)"
-        )),
-        Some(url) => check_secret_url(&format!("{at}.url"), url, allow_link_local, problems),
-    }
 }
 
 /// `severity`: condition → level, each problem under `{at}.severity`.

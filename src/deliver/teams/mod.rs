@@ -10,8 +10,9 @@
 
 use serde_json::{json, Value};
 
-use super::channel::{each, BuildContext, Deliver};
+use super::channel::BuildContext;
 use super::chat::{body_after_headline, clip, headline, paragraphs, ChatText, Paragraph};
+use super::json_hook::{Classify, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -37,29 +38,9 @@ pub struct TeamsChannel {
 impl TeamsChannel {
     pub fn new(settings: &TeamsSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: Target::required(
-                context.name,
-                settings.url.as_deref(),
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?,
+            target: settings.hook_url().target(context)?,
             text: ChatText::new(context)?,
         })
-    }
-
-    pub fn payload(&self, event: &Event) -> Result<Value, String> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
-        // JSON escaping can still grow the text (quotes, backslashes): halve
-        // its share until the whole body is under Teams' limit.
-        let mut text_bytes = TEXT_BYTES;
-        loop {
-            let payload = self.card(event, &rendered, text_bytes);
-            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
-            if size <= PAYLOAD_BYTES || text_bytes == 0 {
-                return Ok(payload);
-            }
-            text_bytes /= 2;
-        }
     }
 
     fn card(&self, event: &Event, rendered: &crate::render::Rendered, text_bytes: usize) -> Value {
@@ -113,36 +94,6 @@ impl TeamsChannel {
     }
 }
 
-impl Deliver for TeamsChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
-        each(events, |event| self.payload(event))
-    }
-
-    async fn send(&self, event: &Event) -> SendOutcome {
-        self.target
-            .deliver_json(self.payload(event), classify)
-            .await
-    }
-}
-
-/// The HTTP code a 2xx body reports as its real outcome: `Some(None)` for an
-/// error without a code, `None` when the body reports no error.
-fn error_in_body(body: &str) -> Option<Option<u16>> {
-    let lower = body.to_ascii_lowercase();
-    if !lower.contains("error") {
-        return None;
-    }
-    let code = lower.split("http error").nth(1).and_then(|rest| {
-        let digits: String = rest
-            .trim_start()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    });
-    Some(code)
-}
-
 fn classify(display: &str, answer: &Answer) -> SendOutcome {
     let status = answer.status.as_u16();
     let reason = answered(display, answer);
@@ -166,6 +117,47 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
         status
     };
     outcome_for_status(effective, reason, answer.retry_after)
+}
+
+impl JsonHook for TeamsChannel {
+    fn payload(&self, event: &Event) -> Result<Value, String> {
+        let rendered = self.text.render(std::slice::from_ref(event))?;
+        // JSON escaping can still grow the text (quotes, backslashes): halve
+        // its share until the whole body is under Teams' limit.
+        let mut text_bytes = TEXT_BYTES;
+        loop {
+            let payload = self.card(event, &rendered, text_bytes);
+            let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
+            if size <= PAYLOAD_BYTES || text_bytes == 0 {
+                return Ok(payload);
+            }
+            text_bytes /= 2;
+        }
+    }
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    const CLASSIFY: Classify = classify;
+}
+
+/// The HTTP code a 2xx body reports as its real outcome: `Some(None)` for an
+/// error without a code, `None` when the body reports no error.
+fn error_in_body(body: &str) -> Option<Option<u16>> {
+    let lower = body.to_ascii_lowercase();
+    if !lower.contains("error") {
+        return None;
+    }
+    let code = lower.split("http error").nth(1).and_then(|rest| {
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    });
+    Some(code)
 }
 
 #[cfg(test)]
