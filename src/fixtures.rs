@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::event::{event_id, CampaignInfo, Event, EventType, UploadErrors, PAYLOAD_VERSION};
-use crate::observe::CampaignStatus;
+use crate::observe::{CampaignStatus, Snapshot};
 
 /// An event of `kind` about no campaign, at 2026-11-26 00:00 UTC, with an id
 /// derived from its kind; the methods fill in the rest.
@@ -67,5 +67,21 @@ impl EventBuilder {
 
     pub(crate) fn build(self) -> Event {
         self.0
+    }
+}
+
+/// Campaign `id` named `name` in `status`, with no upload errors, agent or
+/// caller: what a read of the API gives at its plainest.
+pub(crate) fn snapshot(id: &str, name: &str, status: CampaignStatus) -> Snapshot {
+    Snapshot {
+        id: id.into(),
+        name: name.into(),
+        status,
+        upload_errors: Default::default(),
+        agent: None,
+        caller_number: None,
+        caller_active: None,
+        concurrent_calls: None,
+        scheduled_date: None,
     }
 }

@@ -106,15 +106,8 @@ mod tests {
 
     fn snap(status: CampaignStatus, errors: &[&str]) -> Snapshot {
         Snapshot {
-            id: "camp_1".into(),
-            name: "Q4".into(),
-            status,
             upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            agent: None,
-            caller_number: None,
-            caller_active: None,
-            concurrent_calls: None,
-            scheduled_date: None,
+            ..crate::fixtures::snapshot("camp_1", "Q4", status)
         }
     }
 

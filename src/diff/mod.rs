@@ -405,15 +405,10 @@ mod tests {
 
     fn snapshot(status: CampaignStatus, errors: &[&str]) -> Snapshot {
         Snapshot {
-            id: "camp_1".into(),
-            name: "Q4 Outreach".into(),
-            status,
             upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            agent: None,
             caller_number: Some("+14155552671".into()),
-            caller_active: None,
             concurrent_calls: Some(3),
-            scheduled_date: None,
+            ..crate::fixtures::snapshot("camp_1", "Q4 Outreach", status)
         }
     }
 

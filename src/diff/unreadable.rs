@@ -104,17 +104,7 @@ mod tests {
     }
 
     fn snap(status: CampaignStatus) -> Snapshot {
-        Snapshot {
-            id: "camp_1".into(),
-            name: "Q4".into(),
-            status,
-            upload_errors: Default::default(),
-            agent: None,
-            caller_number: None,
-            caller_active: None,
-            concurrent_calls: None,
-            scheduled_date: None,
-        }
+        crate::fixtures::snapshot("camp_1", "Q4", status)
     }
 
     fn failed() -> Observation {

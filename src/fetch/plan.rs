@@ -195,20 +195,9 @@ impl ReadPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Snapshot;
 
     fn found(id: &str, name: &str, status: CampaignStatus) -> Observation {
-        Observation::Found(Snapshot {
-            id: id.into(),
-            name: name.into(),
-            status,
-            upload_errors: Default::default(),
-            agent: None,
-            caller_number: None,
-            caller_active: None,
-            concurrent_calls: None,
-            scheduled_date: None,
-        })
+        Observation::Found(crate::fixtures::snapshot(id, name, status))
     }
 
     fn watch_all(include: &[&str], exclude: &[&str], statuses: &[&str]) -> ReadPlan {

@@ -304,24 +304,14 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::observe::{CampaignStatus, Snapshot};
+    use crate::observe::CampaignStatus;
 
     fn at(minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 9, minute, 0).unwrap()
     }
 
     fn fetched(status: CampaignStatus) -> Fetched {
-        let snapshot = Snapshot {
-            id: "camp_a".into(),
-            name: "A".into(),
-            status,
-            upload_errors: Default::default(),
-            agent: None,
-            caller_number: None,
-            caller_active: None,
-            concurrent_calls: None,
-            scheduled_date: None,
-        };
+        let snapshot = crate::fixtures::snapshot("camp_a", "A", status);
         Fetched {
             observations: vec![("camp_a".into(), Observation::Found(snapshot))],
             unchanged: vec![],
