@@ -295,6 +295,11 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
     )
 }
 
+/// Alertmanager did not take a re-assertion round's post; the outcome's sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotPosted(pub String);
+
 impl AlertmanagerChannel {
     /// One re-assertion round: post every condition in `active` and resolve what
     /// `asserted` (labels → `startsAt`) holds and is no longer active. `asserted`
@@ -306,7 +311,7 @@ impl AlertmanagerChannel {
         active: &[ActiveCondition],
         asserted: &mut BTreeMap<Labels, String>,
         now: DateTime<Utc>,
-    ) -> Result<Option<usize>, String> {
+    ) -> Result<Option<usize>, NotPosted> {
         let mut alerts: Vec<Value> = active
             .iter()
             .map(|condition| self.active_alert(condition, now))
@@ -340,7 +345,7 @@ impl AlertmanagerChannel {
             SendOutcome::Retry { reason, .. } | SendOutcome::Permanent { reason } => {
                 // Keep what still needs resolving for the next round.
                 asserted.extend(current);
-                Err(reason)
+                Err(NotPosted(reason))
             }
         }
     }
