@@ -53,7 +53,7 @@ pub enum StartupError {
     #[error("{0}")]
     Channels(String),
     #[error("{0}")]
-    Heartbeat(String),
+    Heartbeat(crate::deliver::heartbeat::HeartbeatError),
     #[error("watch.schedule: {0}")]
     Schedule(#[from] ScheduleError),
     #[error("{0}")]

@@ -123,18 +123,27 @@ pub fn unsilenced(
         .collect()
 }
 
+/// Why a re-assertion round failed; the loop logs it and tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum ReassertError {
+    #[error("{0}")]
+    Store(#[from] crate::commit::StoreError),
+    #[error("{0}")]
+    NotPosted(#[from] crate::deliver::alertmanager::NotPosted),
+}
+
 /// Pure: what a round asserts, from what the store says now (`read`: the
 /// active conditions, or why it could not be read) and what it said at the
 /// last round that could read it (`last_known`, kept up to date here). A store
 /// that cannot be read changes nothing: alerts that stop being re-posted
 /// expire and resolve in Alertmanager, falsely. While the store refuses
 /// commits, `store_unhealthy` holds too.
-pub fn to_assert(
-    read: Result<Vec<ActiveCondition>, String>,
+pub fn to_assert<E>(
+    read: Result<Vec<ActiveCondition>, E>,
     last_known: &mut Vec<ActiveCondition>,
     refusing_commits: bool,
     now: DateTime<Utc>,
-) -> (Vec<ActiveCondition>, Option<String>) {
+) -> (Vec<ActiveCondition>, Option<E>) {
     let (mut active, unread) = match read {
         Ok(active) => {
             last_known.clone_from(&active);
@@ -228,7 +237,7 @@ impl Reasserter {
         asserted: &mut BTreeMap<crate::deliver::alertmanager::Labels, String>,
         last_known: &mut Vec<ActiveCondition>,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReassertError> {
         let read = self.read_active(now).await;
         let (active, unread) = to_assert(read, last_known, self.store().refusing_commits(), now);
         if let Some(reason) = &unread {
@@ -247,16 +256,16 @@ impl Reasserter {
 
     /// Every account's active conditions; one unreadable account makes the
     /// whole read fail, so that nothing is resolved for want of a re-post.
-    async fn read_active(&self, now: DateTime<Utc>) -> Result<Vec<ActiveCondition>, String> {
+    async fn read_active(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ActiveCondition>, crate::commit::StoreError> {
         let mut active = Vec::new();
         for account in &self.accounts {
             let store = &account.store;
-            let states = store.load_states().await.map_err(|e| e.to_string())?;
-            let health = store.load_health().await.map_err(|e| e.to_string())?;
-            let silences = store
-                .silences(now, false)
-                .await
-                .map_err(|e| e.to_string())?;
+            let states = store.load_states().await?;
+            let health = store.load_health().await?;
+            let silences = store.silences(now, false).await?;
             let standing = active_conditions(
                 store.account(),
                 &states,
@@ -440,18 +449,19 @@ mod tests {
             hints: Vec::new(),
         };
         let mut last_known = Vec::new();
-        let (active, unread) = to_assert(Ok(vec![paused.clone()]), &mut last_known, false, at(2));
+        let (active, unread) =
+            to_assert::<&str>(Ok(vec![paused.clone()]), &mut last_known, false, at(2));
         assert_eq!((active, unread), (vec![paused.clone()], None));
         // The store goes away: the pause is still posted, nothing is resolved.
-        let (active, unread) = to_assert(Err("gone".into()), &mut last_known, false, at(3));
+        let (active, unread) = to_assert(Err("gone"), &mut last_known, false, at(3));
         assert_eq!(active, vec![paused.clone()]);
-        assert_eq!(unread.as_deref(), Some("gone"));
+        assert_eq!(unread, Some("gone"));
         // And while it refuses commits, that is alerted too.
-        let (active, _) = to_assert(Err("gone".into()), &mut last_known, true, at(4));
+        let (active, _) = to_assert(Err("gone"), &mut last_known, true, at(4));
         let conditions: Vec<Condition> = active.iter().map(|a| a.condition).collect();
         assert_eq!(conditions, [Condition::Paused, Condition::StoreUnhealthy]);
         // It answers again, and the pause is over: now it may resolve.
-        let (active, unread) = to_assert(Ok(vec![]), &mut last_known, false, at(5));
+        let (active, unread) = to_assert::<&str>(Ok(vec![]), &mut last_known, false, at(5));
         assert!(active.is_empty() && unread.is_none());
         assert!(last_known.is_empty());
     }

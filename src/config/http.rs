@@ -194,7 +194,7 @@ impl HttpSettings {
         for token in self.tokens.values_mut() {
             token.token = match read_secret_file(&token.token_file, credentials_dir) {
                 Ok(text) => TokenValue::Read(Secret::new(text)),
-                Err(problem) => TokenValue::Unreadable(problem),
+                Err(problem) => TokenValue::Unreadable(problem.to_string()),
             };
         }
     }

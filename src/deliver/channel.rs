@@ -7,6 +7,7 @@
 //! `KindSettings` and `Channel` enums and their dispatch, so nothing else
 //! lists the kinds.
 
+use crate::deliver::PayloadError;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -105,7 +106,7 @@ pub trait Deliver: Sync {
 
     /// Exactly what would be sent for `events`, secrets hidden; `raw` asks for
     /// the wire format where it differs from the readable one (email).
-    fn preview(&self, events: &[Event], raw: bool) -> Result<String, String>;
+    fn preview(&self, events: &[Event], raw: bool) -> Result<String, PayloadError>;
 }
 
 /// What building a channel needs besides its own settings.
@@ -319,8 +320,8 @@ pub(super) fn pretty(body: &serde_json::Value) -> String {
 /// One JSON body per event, as a channel that sends events one by one would.
 pub(super) fn each(
     events: &[Event],
-    payload: impl Fn(&Event) -> Result<serde_json::Value, String>,
-) -> Result<String, String> {
+    payload: impl Fn(&Event) -> Result<serde_json::Value, PayloadError>,
+) -> Result<String, PayloadError> {
     events
         .iter()
         .map(|event| payload(event).map(|body| pretty(&body)))
@@ -506,7 +507,7 @@ macro_rules! channel_kinds {
             }
 
             /// See [`Deliver::preview`].
-            pub fn preview(&self, events: &[Event], raw: bool) -> Result<String, String> {
+            pub fn preview(&self, events: &[Event], raw: bool) -> Result<String, PayloadError> {
                 match self {
                     $(Self::$variant(channel) => channel.preview(events, raw),)+
                 }

@@ -49,6 +49,15 @@ fn default_heartbeat_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
+/// Why the heartbeat could not be set up; never names the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum HeartbeatError {
+    #[error("heartbeat.url: the ping URL is not a valid URL")]
+    InvalidUrl,
+    #[error("heartbeat.url: {0}")]
+    Client(#[from] outbound::OutboundError),
+}
+
 /// The ping target; the URL is a secret and never logged (only its host).
 pub struct Heartbeat {
     client: reqwest::Client,
@@ -58,20 +67,18 @@ pub struct Heartbeat {
 
 impl Heartbeat {
     /// `None` when no `url` is configured. The URL was checked by `validate()`.
-    pub fn from_settings(settings: &HeartbeatSettings) -> Result<Option<Self>, String> {
+    pub fn from_settings(settings: &HeartbeatSettings) -> Result<Option<Self>, HeartbeatError> {
         let Some(url) = &settings.url else {
             return Ok(None);
         };
-        let url = reqwest::Url::parse(url.trim())
-            .map_err(|_| "heartbeat.url: the ping URL is not a valid URL".to_string())?;
+        let url = reqwest::Url::parse(url.trim()).map_err(|_| HeartbeatError::InvalidUrl)?;
         let host = url.host_str().unwrap_or("?").to_string();
         let options = ClientOptions::new(
             settings.timeout,
             settings.timeout.min(Duration::from_secs(5)),
         )
         .allow_link_local(settings.allow_link_local);
-        let client = outbound::client_for(&url, options)
-            .map_err(|error| format!("heartbeat.url: {error}"))?;
+        let client = outbound::client_for(&url, options)?;
         Ok(Some(Self { client, url, host }))
     }
 

@@ -2,6 +2,7 @@
 //! becomes zero or more requests (none when it neither starts nor ends a
 //! condition), each is sent in turn, and the first failure is the outcome.
 
+use crate::deliver::PayloadError;
 use std::future::Future;
 
 use super::SendOutcome;
@@ -13,7 +14,7 @@ use crate::event::Event;
 pub(super) async fn send_each<R, Sent>(
     event: &Event,
     target: &str,
-    requests: Result<Vec<R>, String>,
+    requests: Result<Vec<R>, PayloadError>,
     post: impl Fn(R) -> Sent,
 ) -> SendOutcome
 where
@@ -21,7 +22,11 @@ where
 {
     let requests = match requests {
         Ok(requests) => requests,
-        Err(reason) => return SendOutcome::Permanent { reason },
+        Err(reason) => {
+            return SendOutcome::Permanent {
+                reason: reason.to_string(),
+            }
+        }
     };
     if requests.is_empty() {
         return SendOutcome::Delivered {
@@ -44,10 +49,10 @@ where
 /// saying the event makes none (`nothing` is what would have happened).
 pub(super) fn preview_each<R>(
     events: &[Event],
-    requests: impl Fn(&Event) -> Result<Vec<R>, String>,
+    requests: impl Fn(&Event) -> Result<Vec<R>, PayloadError>,
     nothing: &str,
     show: impl Fn(R) -> String,
-) -> Result<String, String> {
+) -> Result<String, PayloadError> {
     let mut out = String::new();
     for event in events {
         let requests = requests(event)?;

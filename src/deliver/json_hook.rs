@@ -3,6 +3,7 @@
 //! Telegram, ntfy): each is its payload and its answer rules; sending and
 //! previewing are written once here.
 
+use crate::deliver::PayloadError;
 use std::future::Future;
 
 use serde_json::Value;
@@ -21,7 +22,7 @@ pub(super) trait JsonHook: Sync {
     fn target(&self) -> &Target;
 
     /// The body for `event`; an error is dead (retrying cannot build it).
-    fn payload(&self, event: &Event) -> Result<Value, String>;
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError>;
 
     /// The kind's reading of an answer.
     const CLASSIFY: Classify;
@@ -39,7 +40,7 @@ pub(super) trait JsonHook: Sync {
 }
 
 impl<T: JsonHook> Deliver for T {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         each(events, |event| {
             self.payload(event).map(|body| self.shown(body))
         })

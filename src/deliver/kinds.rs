@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::channel::{channel_kinds, ChannelConfig, Deliver};
 pub use super::channel::{BuildContext, SharedSettings, TextSettings};
-use super::{BatchOutcome, DeliverError, SendOutcome};
+use super::{BatchOutcome, DeliverError, PayloadError, SendOutcome};
 use crate::event::Event;
 use crate::setting::secret::SecretFiles;
 

@@ -52,10 +52,52 @@ pub use email::{EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_
 pub use kinds::{BuildContext, Channel, ChannelKind, ChannelSettings, KindSettings};
 pub use outcome::{BatchOutcome, SendOutcome};
 pub use pagerduty::PagerDutyChannel;
+
 pub use signing::SigningError;
 pub use slack::SlackChannel;
 pub use teams::TeamsChannel;
 pub use webhook::WebhookChannel;
+
+/// Why an event's payload, preview or request could not be made, or a
+/// request did not reach its receiver. Never carries a url or secret: the
+/// texts name the key that failed, so `render` and the outcome log can show them.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    /// Even the built-in templates could not render the event.
+    #[error("{0}")]
+    Template(#[from] crate::render::RenderError),
+    /// An `http` channel's request template failed for this event.
+    #[error("{0}")]
+    RequestTemplate(#[from] http::TemplateError),
+    #[error("method: \"{shown}\" is not one of {allowed}")]
+    UnknownMethod { shown: String, allowed: String },
+    #[error("method: {reason}")]
+    Method { reason: String },
+    // url::ParseError names the problem, never the input.
+    #[error("url: does not render to a URL: {reason}")]
+    Url { reason: String },
+    #[error("url: renders to scheme \"{scheme}\"; use http:// or https:// with a host")]
+    UrlScheme { scheme: String },
+    #[error("{key}: renders a path segment \"{segment}\" for this event (a campaign id of . or .. printed as a segment), which would leave the url's path; this event cannot be sent with this template: put the id in the query instead")]
+    PathSegment { key: String, segment: String },
+    #[error("{key}: not a header name")]
+    HeaderName { key: String },
+    #[error("{key}: renders to a value that cannot be a header")]
+    HeaderValue { key: String },
+    #[error("body: renders to invalid JSON ({0}); quote the places values are printed, or print whole values with | tojson")]
+    BodyJson(serde_json::Error),
+    #[error("body: {size} bytes, over max_body_bytes ({limit}) even with the event's texts cut")]
+    OverLimit { size: usize, limit: usize },
+    #[error("cannot build the message: {0}")]
+    Message(#[from] lettre::error::Error),
+    /// The request did not reach the receiver (or no answer came back).
+    #[error("{method} to {target} failed: {reason}")]
+    Unreachable {
+        method: String,
+        target: String,
+        reason: String,
+    },
+}
 
 /// Why the channels could not be built. Never carries a url or secret.
 #[derive(Debug, thiserror::Error)]

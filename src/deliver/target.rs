@@ -3,6 +3,7 @@
 //! errors only ever show `scheme://host[:port]`; and the answer, read without
 //! downloading a whole page.
 
+use crate::deliver::PayloadError;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -183,23 +184,27 @@ impl Target {
     /// retried, an answer is judged by the kind's own `classify`.
     pub async fn deliver_json(
         &self,
-        body: Result<serde_json::Value, String>,
+        body: Result<serde_json::Value, PayloadError>,
         classify: impl FnOnce(&str, &Answer) -> SendOutcome,
     ) -> SendOutcome {
         let body = match body {
             Ok(body) => body,
-            Err(reason) => return SendOutcome::Permanent { reason },
+            Err(reason) => {
+                return SendOutcome::Permanent {
+                    reason: reason.to_string(),
+                }
+            }
         };
         match self.post_json(&body).await {
             Ok(answer) => classify(self.display(), &answer),
             Err(reason) => SendOutcome::Retry {
-                reason,
+                reason: reason.to_string(),
                 retry_after: None,
             },
         }
     }
 
-    pub async fn post_json(&self, body: &serde_json::Value) -> Result<Answer, String> {
+    pub async fn post_json(&self, body: &serde_json::Value) -> Result<Answer, PayloadError> {
         let request = self
             .client
             .post(self.url.clone())
@@ -214,11 +219,15 @@ impl Target {
         &self,
         request: reqwest::RequestBuilder,
         method: &str,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, PayloadError> {
         let response = request
             .send()
             .await
-            .map_err(|e| format!("{method} to {} failed: {}", self.display, describe(&e)))?;
+            .map_err(|e| PayloadError::Unreachable {
+                method: method.to_string(),
+                target: self.display.clone(),
+                reason: describe(&e),
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()

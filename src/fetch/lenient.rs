@@ -82,9 +82,8 @@ fn replace_lone_surrogates(bytes: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn decoded_name(body: &[u8]) -> Result<String, String> {
-        let value: serde_json::Value =
-            serde_json::from_slice(&repair(body)).map_err(|error| error.to_string())?;
+    fn decoded_name(body: &[u8]) -> Result<String, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_slice(&repair(body))?;
         Ok(value["campaignName"]
             .as_str()
             .unwrap_or_default()
@@ -141,7 +140,13 @@ mod tests {
             ),
         ];
         for (what, body, expected) in cases {
-            assert_eq!(decoded_name(body).as_deref(), Ok(expected), "{what}");
+            assert_eq!(
+                decoded_name(body)
+                    .map_err(|error| error.to_string())
+                    .as_deref(),
+                Ok(expected),
+                "{what}"
+            );
         }
     }
 

@@ -56,17 +56,24 @@ pub struct HttpState {
     pub access: Arc<Access>,
 }
 
+/// An account name the watcher does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("account \"{shown}\" is not known: this watcher has {known}")]
+pub struct UnknownAccount {
+    shown: String,
+    known: String,
+}
+
 impl HttpState {
     /// `account`'s view of the store, or the sentence naming the accounts there are.
-    pub fn account_store(&self, account: &str) -> Result<Store, String> {
+    pub fn account_store(&self, account: &str) -> Result<Store, UnknownAccount> {
         if self.accounts.iter().any(|known| known == account) {
             Ok(self.store.for_account(account))
         } else {
-            Err(format!(
-                "account \"{}\" is not known: this watcher has {}",
-                crate::text::cap(account, 64),
-                self.accounts.join(", ")
-            ))
+            Err(UnknownAccount {
+                shown: crate::text::cap(account, 64).to_string(),
+                known: self.accounts.join(", "),
+            })
         }
     }
 }

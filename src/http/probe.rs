@@ -12,17 +12,35 @@ pub enum Probe {
     Unhealthy(String),
 }
 
+/// Why no base URL can be told from `http.listen`; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenAddressError {
+    #[error("http.listen \"{listen}\" is not an IP address and port; pass --url")]
+    NotAnAddress { listen: String },
+    #[error("http.listen \"{listen}\" picks a random port, so the healthcheck cannot know it; pass --url or set a fixed port")]
+    RandomPort { listen: String },
+}
+
+/// Why the probe could not be sent at all (an unanswered probe is [`Probe::Unhealthy`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot build an HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
 /// The base URL to reach a daemon that listens on `listen` from this host: an
 /// unspecified address (0.0.0.0, ::) is reached over loopback. `Err` says what
 /// to fix when there is no way to tell the port.
-pub fn local_base_url(listen: &str) -> Result<String, String> {
-    let address: SocketAddr = listen.parse().map_err(|_| {
-        format!("http.listen \"{listen}\" is not an IP address and port; pass --url")
-    })?;
+pub fn local_base_url(listen: &str) -> Result<String, ListenAddressError> {
+    let address: SocketAddr = listen
+        .parse()
+        .map_err(|_| ListenAddressError::NotAnAddress {
+            listen: listen.to_string(),
+        })?;
     if address.port() == 0 {
-        return Err(format!(
-            "http.listen \"{listen}\" picks a random port, so the healthcheck cannot know it; pass --url or set a fixed port"
-        ));
+        return Err(ListenAddressError::RandomPort {
+            listen: listen.to_string(),
+        });
     }
     let ip = match address.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -33,15 +51,14 @@ pub fn local_base_url(listen: &str) -> Result<String, String> {
 }
 
 /// GET `{base}{path}` once, within `timeout`; healthy on 200 only.
-pub async fn probe(base: &str, path: &str, timeout: Duration) -> Result<Probe, String> {
+pub async fn probe(base: &str, path: &str, timeout: Duration) -> Result<Probe, ProbeError> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
     // No proxy: an HTTP_PROXY meant for the outside must not answer for the daemon.
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+        .build()?;
     let response = match client.get(&url).send().await {
         Ok(response) => response,
         Err(error) => {
@@ -86,7 +103,8 @@ mod tests {
         for (listen, expected) in cases {
             match (local_base_url(listen), expected) {
                 (Ok(url), Ok(wanted)) => assert_eq!(url, wanted, "{listen}"),
-                (Err(message), Err(wanted)) => {
+                (Err(error), Err(wanted)) => {
+                    let message = error.to_string();
                     assert!(message.contains(wanted), "{listen}: {message}");
                     assert!(message.contains("--url"), "{listen}: {message}");
                 }

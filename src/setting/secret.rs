@@ -65,23 +65,37 @@ impl SecretFiles<'_> {
     }
 }
 
+/// Why a secret file gave no secret; names the path, never the content.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SecretFileError {
+    #[error("cannot read \"{}\": {error}", path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("\"{}\" is empty", path.display())]
+    Empty { path: std::path::PathBuf },
+}
+
 /// Reads a secret file; a relative path is looked up in `$CREDENTIALS_DIRECTORY`
 /// when set (systemd `LoadCredential=`), else relative to the working directory.
 /// The returned problem names the path, never the content.
 pub(crate) fn read_secret_file(
     file: &Path,
     credentials_dir: Option<&Path>,
-) -> Result<String, String> {
+) -> Result<String, SecretFileError> {
     let path = match credentials_dir {
         Some(dir) if file.is_relative() => dir.join(file),
         _ => file.to_path_buf(),
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("cannot read \"{}\": {error}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|error| SecretFileError::Unreadable {
+        path: path.clone(),
+        error,
+    })?;
     // Editors and `echo` add a trailing newline that is not part of the secret.
     let value = text.trim_end();
     if value.is_empty() {
-        return Err(format!("\"{}\" is empty", path.display()));
+        return Err(SecretFileError::Empty { path });
     }
     Ok(value.to_string())
 }

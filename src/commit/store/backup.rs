@@ -69,7 +69,7 @@ impl Store {
             let _ = std::fs::remove_file(path);
             return Err(BackupError::Damaged {
                 path: path.to_path_buf(),
-                reason,
+                reason: reason.to_string(),
             });
         }
         std::fs::metadata(path)
@@ -78,23 +78,32 @@ impl Store {
     }
 }
 
+/// Why a backup file did not pass `quick_check`.
+#[derive(Debug, thiserror::Error)]
+enum QuickCheckError {
+    /// The file could not be opened or the check could not run.
+    #[error("{0}")]
+    Sqlite(#[from] sqlx::Error),
+    /// SQLite's own verdict on the file.
+    #[error("{0}")]
+    Verdict(String),
+}
+
 /// SQLite's `quick_check` of a closed file, read-only.
-async fn quick_check(path: &Path) -> Result<(), String> {
+async fn quick_check(path: &Path) -> Result<(), QuickCheckError> {
     let mut conn = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
         .connect()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let verdict: String = sqlx::query("PRAGMA quick_check")
         .fetch_one(&mut conn)
         .await
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| e.to_string())?;
+        .and_then(|row| row.try_get(0))?;
     let _ = conn.close().await;
     match verdict.as_str() {
         "ok" => Ok(()),
-        _ => Err(verdict),
+        _ => Err(QuickCheckError::Verdict(verdict)),
     }
 }
 

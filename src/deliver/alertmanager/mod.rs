@@ -13,6 +13,7 @@
 //! which also resolves what it asserted before and is no longer active. The
 //! channel itself never reads the store.
 
+use crate::deliver::PayloadError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -140,7 +141,11 @@ impl AlertmanagerChannel {
 
     /// The alerts one event posts: active ones for what it starts, resolved
     /// ones (`endsAt` in the past) for what it ends.
-    pub fn alerts_for(&self, event: &Event, now: DateTime<Utc>) -> Result<Vec<Value>, String> {
+    pub fn alerts_for(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Value>, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let description = super::chat::clip(rendered.text.trim(), DESCRIPTION_CHARS);
         let campaign = event
@@ -191,7 +196,7 @@ impl AlertmanagerChannel {
             match target.post_json(&body).await {
                 Ok(answer) => classify(target.display(), &answer),
                 Err(reason) => SendOutcome::Retry {
-                    reason,
+                    reason: reason.to_string(),
                     retry_after: None,
                 },
             }
@@ -226,7 +231,7 @@ impl AlertmanagerChannel {
 }
 
 impl Deliver for AlertmanagerChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         let now = Utc::now();
         preview_each(
             events,
@@ -250,7 +255,11 @@ impl Deliver for AlertmanagerChannel {
 
 impl AlertmanagerChannel {
     /// The event's alerts as one post, or none when it makes no alert.
-    fn alert_batches(&self, event: &Event, now: DateTime<Utc>) -> Result<Vec<Vec<Value>>, String> {
+    fn alert_batches(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Vec<Value>>, PayloadError> {
         let alerts = self.alerts_for(event, now)?;
         Ok(if alerts.is_empty() {
             Vec::new()
@@ -286,6 +295,11 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
     )
 }
 
+/// Alertmanager did not take a re-assertion round's post; the outcome's sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotPosted(pub String);
+
 impl AlertmanagerChannel {
     /// One re-assertion round: post every condition in `active` and resolve what
     /// `asserted` (labels → `startsAt`) holds and is no longer active. `asserted`
@@ -297,7 +311,7 @@ impl AlertmanagerChannel {
         active: &[ActiveCondition],
         asserted: &mut BTreeMap<Labels, String>,
         now: DateTime<Utc>,
-    ) -> Result<Option<usize>, String> {
+    ) -> Result<Option<usize>, NotPosted> {
         let mut alerts: Vec<Value> = active
             .iter()
             .map(|condition| self.active_alert(condition, now))
@@ -331,7 +345,7 @@ impl AlertmanagerChannel {
             SendOutcome::Retry { reason, .. } | SendOutcome::Permanent { reason } => {
                 // Keep what still needs resolving for the next round.
                 asserted.extend(current);
-                Err(reason)
+                Err(NotPosted(reason))
             }
         }
     }

@@ -2,6 +2,7 @@
 //! besides their HTTP target (`target.rs`): the event→text rendering and the
 //! small text helpers their payloads use.
 
+use crate::deliver::PayloadError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -41,14 +42,12 @@ impl ChatText {
 
     /// As email does: the built-in templates stand in if a custom one fails at
     /// send time, so an alert still goes out.
-    pub fn render(&self, events: &[Event]) -> Result<Rendered, String> {
+    pub fn render(&self, events: &[Event]) -> Result<Rendered, PayloadError> {
         match self.templates.render(events, &self.context) {
             Ok(rendered) => Ok(rendered),
             Err(error) => {
                 tracing::error!(error = %error, "custom template failed; using the built-in one for this message");
-                Templates::builtin()
-                    .render(events, &self.context)
-                    .map_err(|e| e.to_string())
+                Ok(Templates::builtin().render(events, &self.context)?)
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The console channel: one readable line per event on stdout, for `demo` and trials.
 
+use crate::deliver::PayloadError;
 use std::io::Write;
 
 use chrono::SecondsFormat;
@@ -39,7 +40,7 @@ impl ConsoleChannel {
 }
 
 impl Deliver for ConsoleChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         Ok(events
             .iter()
             .map(|event| Self::line(event) + "\n")

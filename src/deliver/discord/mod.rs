@@ -9,6 +9,7 @@
 //! and the reason says so. Discord bans IPs that collect many 401/403/429
 //! answers, so 401/403 are not retried either.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
@@ -88,7 +89,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for DiscordChannel {
-    fn payload(&self, event: &Event) -> Result<Value, String> {
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         // The headline once, as the message's content (what notifications
         // show); the embed carries the body, coloured by severity.

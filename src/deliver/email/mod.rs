@@ -6,6 +6,7 @@
 //! accepted only to a loopback relay. A message's `Message-ID` is derived from
 //! its event id(s), so a redelivered alert dedupes in mail clients.
 
+use crate::deliver::PayloadError;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -217,20 +218,18 @@ impl EmailChannel {
     /// The subject and both bodies; the built-in templates stand in if a custom
     /// one fails at send time (it passed the same checks at start, so that
     /// means an event shape the checks did not cover): an alert still goes out.
-    pub fn render(&self, events: &[Event]) -> Result<Rendered, String> {
+    pub fn render(&self, events: &[Event]) -> Result<Rendered, PayloadError> {
         match self.templates.render(events, &self.context) {
             Ok(rendered) => Ok(rendered),
             Err(error) => {
                 tracing::error!(error = %error, "custom template failed; using the built-in one for this message");
-                Templates::builtin()
-                    .render(events, &self.context)
-                    .map_err(|e| e.to_string())
+                Ok(Templates::builtin().render(events, &self.context)?)
             }
         }
     }
 
     /// The message exactly as it would be sent.
-    pub fn compose(&self, events: &[Event]) -> Result<Message, String> {
+    pub fn compose(&self, events: &[Event]) -> Result<Message, PayloadError> {
         let rendered = self.render(events)?;
         let ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
         let mut builder = Message::builder()
@@ -261,11 +260,11 @@ impl EmailChannel {
                 crate::text::terminal_lines(&rendered.text),
                 crate::text::terminal_lines(&rendered.html),
             ))
-            .map_err(|e| format!("cannot build the message: {e}"))
+            .map_err(PayloadError::Message)
     }
 
     /// What `render` prints: the headers a reader sees, then both parts as text.
-    pub fn readable(&self, events: &[Event]) -> Result<String, String> {
+    pub fn readable(&self, events: &[Event]) -> Result<String, PayloadError> {
         let rendered = self.render(events)?;
         let to: Vec<String> = self.to.iter().map(ToString::to_string).collect();
         let ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
@@ -285,7 +284,7 @@ impl EmailChannel {
 
 impl Deliver for EmailChannel {
     /// `raw`: the message as it goes on the wire; else [`EmailChannel::readable`].
-    fn preview(&self, events: &[Event], raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], raw: bool) -> Result<String, PayloadError> {
         if raw {
             self.compose(events)
                 .map(|message| String::from_utf8_lossy(&message.formatted()).into_owned())
@@ -314,7 +313,9 @@ impl Deliver for EmailChannel {
             Ok(message) => message,
             Err(reason) => {
                 return BatchOutcome {
-                    outcome: SendOutcome::Permanent { reason },
+                    outcome: SendOutcome::Permanent {
+                        reason: reason.to_string(),
+                    },
                     auth_failure: false,
                 }
             }

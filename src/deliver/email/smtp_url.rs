@@ -63,56 +63,82 @@ fn decode(text: &str) -> String {
         .into_owned()
 }
 
-/// Parses `smtp_url`; the error is a phrase to follow the key and the redacted url.
-pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
-    let url = Url::parse(text.trim()).map_err(|e| {
-        format!("is not a URL ({e}); use smtps://host or smtp://host:587?tls=required")
+/// Why `smtp_url` is not usable: a phrase to follow the key and the redacted
+/// url, never naming the password.
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpUrlError {
+    // url::ParseError names the problem, never the input.
+    #[error("is not a URL ({reason}); use smtps://host or smtp://host:587?tls=required")]
+    NotAUrl { reason: String },
+    #[error("has scheme \"{scheme}\"; use smtps://host or smtp://host:587?tls=required")]
+    Scheme { scheme: String },
+    #[error("has no host")]
+    NoHost,
+    #[error(
+        "has a path; an SMTP URL is only scheme://[user[:password]@]host[:port][?tls=required]"
+    )]
+    Path,
+    #[error("needs no tls parameter: smtps:// is always TLS")]
+    TlsOnImplicit,
+    #[error(
+        "uses tls=opportunistic, which lets anyone on the path switch TLS off; use tls=required"
+    )]
+    Opportunistic,
+    #[error("has tls={value}; the only value is tls=required")]
+    TlsValue { value: String },
+    #[error("has an unknown parameter \"{name}\"")]
+    UnknownParameter { name: String },
+    #[error("is plain smtp:// to \"{host}\", which would send mail and password unencrypted; use smtps://{host} or smtp://{host}:587?tls=required (plain smtp:// is only for loopback hosts)")]
+    Plain { host: String },
+    #[error("has a password but no user name")]
+    PasswordWithoutUser,
+}
+
+/// Parses `smtp_url`.
+pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, SmtpUrlError> {
+    let url = Url::parse(text.trim()).map_err(|e| SmtpUrlError::NotAUrl {
+        reason: e.to_string(),
     })?;
     let implicit = match url.scheme() {
         "smtps" => true,
         "smtp" => false,
         other => {
-            return Err(format!(
-                "has scheme \"{other}\"; use smtps://host or smtp://host:587?tls=required"
-            ))
+            return Err(SmtpUrlError::Scheme {
+                scheme: other.to_string(),
+            })
         }
     };
     let host = url
         .host_str()
         .filter(|host| !host.is_empty())
-        .ok_or("has no host")?
+        .ok_or(SmtpUrlError::NoHost)?
         .to_string();
     if !matches!(url.path(), "" | "/") {
-        return Err(
-            "has a path; an SMTP URL is only scheme://[user[:password]@]host[:port][?tls=required]"
-                .into(),
-        );
+        return Err(SmtpUrlError::Path);
     }
     let mut tls_required = false;
     for (name, value) in url.query_pairs() {
         match (name.as_ref(), value.as_ref(), implicit) {
             ("tls", "required", false) => tls_required = true,
-            ("tls", _, true) => {
-                return Err("needs no tls parameter: smtps:// is always TLS".into())
-            }
-            ("tls", "opportunistic", false) => {
-                return Err("uses tls=opportunistic, which lets anyone on the path switch TLS off; use tls=required".into())
-            }
+            ("tls", _, true) => return Err(SmtpUrlError::TlsOnImplicit),
+            ("tls", "opportunistic", false) => return Err(SmtpUrlError::Opportunistic),
             ("tls", other, false) => {
-                return Err(format!("has tls={other}; the only value is tls=required"))
+                return Err(SmtpUrlError::TlsValue {
+                    value: other.to_string(),
+                })
             }
-            (other, _, _) => return Err(format!("has an unknown parameter \"{other}\"")),
+            (other, _, _) => {
+                return Err(SmtpUrlError::UnknownParameter {
+                    name: other.to_string(),
+                })
+            }
         }
     }
     let security = match (implicit, tls_required) {
         (true, _) => SmtpSecurity::ImplicitTls,
         (false, true) => SmtpSecurity::StartTls,
         (false, false) if is_loopback(&host) => SmtpSecurity::Plain,
-        (false, false) => {
-            return Err(format!(
-                "is plain smtp:// to \"{host}\", which would send mail and password unencrypted; use smtps://{host} or smtp://{host}:587?tls=required (plain smtp:// is only for loopback hosts)"
-            ))
-        }
+        (false, false) => return Err(SmtpUrlError::Plain { host }),
     };
     let port = url.port().unwrap_or(match security {
         SmtpSecurity::ImplicitTls => 465,
@@ -122,7 +148,7 @@ pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
     let user = Some(decode(url.username())).filter(|user| !user.is_empty());
     let password = url.password().map(decode).filter(|p| !p.is_empty());
     if password.is_some() && user.is_none() {
-        return Err("has a password but no user name".into());
+        return Err(SmtpUrlError::PasswordWithoutUser);
     }
     Ok(SmtpEndpoint {
         security,

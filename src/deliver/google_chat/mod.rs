@@ -14,6 +14,7 @@
 //! second per space: the channel spaces its posts, and a 429 is retried after
 //! `Retry-After`; 5xx retried; other 4xx dead.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
@@ -89,7 +90,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for GoogleChatChannel {
-    fn payload(&self, event: &Event) -> Result<Value, String> {
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
         let body = body_after_headline(&rendered);

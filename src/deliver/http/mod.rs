@@ -21,7 +21,7 @@ use reqwest::{Method, Url};
 use super::channel::{BuildContext, ChannelConfig, Deliver};
 use super::chat::severities;
 use super::target::{answered, outcome_for_status, Target};
-use super::{DeliverError, SendOutcome, SeverityMap};
+use super::{DeliverError, PayloadError, SendOutcome, SeverityMap};
 use crate::event::{Event, EventType};
 use crate::outbound::Scrubber;
 
@@ -29,12 +29,14 @@ mod facts;
 mod secrets;
 mod settings;
 mod template;
+
 use facts::facts;
 use secrets::{
     name_secrets, real_secrets, scrubbed_spellings, settings_stand_ins, show_stand_ins, stand_ins,
 };
 pub use settings::{HttpChannelSettings, RequestOverride};
 pub use template::Place;
+pub(super) use template::TemplateError;
 use template::{RenderedRequest, RequestTemplates};
 
 /// Methods a template may render.
@@ -96,40 +98,38 @@ struct Request {
 }
 
 /// Checks one rendered request as HTTP; `Err` names the key.
-fn to_request(rendered: RenderedRequest, place: Place) -> Result<Request, String> {
+fn to_request(rendered: RenderedRequest, place: Place) -> Result<Request, PayloadError> {
     let method = rendered.method.as_str();
     if !METHODS.contains(&method) {
-        return Err(format!(
-            "method: \"{}\" is not one of {}",
-            crate::text::header(method, 20),
-            METHODS.join(", ")
-        ));
+        return Err(PayloadError::UnknownMethod {
+            shown: crate::text::header(method, 20).to_string(),
+            allowed: METHODS.join(", "),
+        });
     }
-    let method = Method::from_bytes(method.as_bytes()).map_err(|e| format!("method: {e}"))?;
-    // url::ParseError names the problem, never the input.
-    let url =
-        Url::parse(&rendered.url).map_err(|e| format!("url: does not render to a URL: {e}"))?;
+    let method = Method::from_bytes(method.as_bytes()).map_err(|e| PayloadError::Method {
+        reason: e.to_string(),
+    })?;
+    let url = Url::parse(&rendered.url).map_err(|e| PayloadError::Url {
+        reason: e.to_string(),
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "url: renders to scheme \"{}\"; use http:// or https:// with a host",
-            url.scheme()
-        ));
+        return Err(PayloadError::UrlScheme {
+            scheme: url.scheme().to_string(),
+        });
     }
     let mut headers = HeaderMap::new();
     for (name, value) in rendered.headers {
         let key = format!("headers.{name}");
         let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("{key}: not a header name"))?;
-        let mut value = HeaderValue::from_str(&value)
-            .map_err(|_| format!("{key}: renders to a value that cannot be a header"))?;
+            .map_err(|_| PayloadError::HeaderName { key: key.clone() })?;
+        let mut value =
+            HeaderValue::from_str(&value).map_err(|_| PayloadError::HeaderValue { key })?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
     if let (Some(body), Place::Json) = (&rendered.body, place) {
         if let Err(error) = serde_json::from_str::<serde_json::Value>(body) {
-            return Err(format!(
-                "body: renders to invalid JSON ({error}); quote the places values are printed, or print whole values with | tojson"
-            ));
+            return Err(PayloadError::BodyJson(error));
         }
     }
     Ok(Request {
@@ -261,8 +261,9 @@ fn rendered_origins(
             let (variant, context) = facts(&sample, "check", &severities, secrets, shrink);
             let outcome = templates
                 .render(variant, &context)
-                .map_err(|e| e.to_string())
-                .and_then(|rendered| to_request(rendered, place));
+                .map_err(PayloadError::from)
+                .and_then(|rendered| to_request(rendered, place))
+                .map_err(|error| error.to_string());
             match outcome {
                 Err(mut problem) => {
                     let key = problem.split(':').next().unwrap_or_default();
@@ -411,20 +412,17 @@ impl HttpChannel {
         &self,
         event: &Event,
         secrets: &BTreeMap<String, String>,
-    ) -> Result<(Request, Option<&'static str>), String> {
+    ) -> Result<(Request, Option<&'static str>), PayloadError> {
         let mut last_size = 0;
         for (level, shrink) in SHRINK.into_iter().enumerate() {
             let (variant, context) =
                 facts(event, &self.instance, &self.severities, secrets, shrink);
-            let rendered = self
-                .templates
-                .render(variant, &context)
-                .map_err(|e| e.to_string())?;
+            let rendered = self.templates.render(variant, &context)?;
             if let Some(segment) = dot_segment(&rendered.url) {
-                return Err(format!(
-                    "{}: renders a path segment \"{segment}\" for this event (a campaign id of . or .. printed as a segment), which would leave the url's path; this event cannot be sent with this template: put the id in the query instead",
-                    self.templates.url_key(variant)
-                ));
+                return Err(PayloadError::PathSegment {
+                    key: self.templates.url_key(variant).to_string(),
+                    segment: segment.to_string(),
+                });
             }
             let request = to_request(rendered, self.body_place())?;
             last_size = request.body.as_ref().map_or(0, String::len);
@@ -433,10 +431,10 @@ impl HttpChannel {
                 return Ok((request, note));
             }
         }
-        Err(format!(
-            "body: {last_size} bytes, over max_body_bytes ({}) even with the event's texts cut",
-            self.max_body_bytes
-        ))
+        Err(PayloadError::OverLimit {
+            size: last_size,
+            limit: self.max_body_bytes,
+        })
     }
 
     fn target_for(&self, url: &Url) -> Option<&Target> {
@@ -459,7 +457,7 @@ impl HttpChannel {
 
 impl Deliver for HttpChannel {
     /// Each request as it would go out, secrets shown as `<secret NAME>`.
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         let stand_ins = stand_ins(self.secrets.keys().cloned());
         let mut out = String::new();
         for event in events {
@@ -551,7 +549,7 @@ impl HttpChannel {
             Ok(answer) => answer,
             Err(reason) => {
                 return SendOutcome::Retry {
-                    reason,
+                    reason: reason.to_string(),
                     retry_after: None,
                 }
             }

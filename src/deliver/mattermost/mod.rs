@@ -15,6 +15,7 @@
 //! override the server disallows, a locked channel) and 404 (webhook deleted)
 //! are dead.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
@@ -93,7 +94,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for MattermostChannel {
-    fn payload(&self, event: &Event) -> Result<Value, String> {
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = headline(&rendered);
         let footer = crate::text::plain(&format!(

@@ -14,6 +14,7 @@
 //! (Basic), sent as sensitive headers and never logged. 2xx sent; 429 retried
 //! (after `Retry-After` when given); 5xx retried; 401/403 and 413 dead.
 
+use crate::deliver::PayloadError;
 use std::collections::BTreeMap;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -221,7 +222,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for NtfyChannel {
-    fn payload(&self, event: &Event) -> Result<Value, String> {
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = crate::text::fit(&headline(&rendered), TITLE_CHARS, crate::text::plain);
         let footer = crate::text::plain(&format!(

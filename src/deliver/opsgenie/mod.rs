@@ -12,6 +12,7 @@
 //! retried; 401/403 (the key) and other 4xx are dead. The `GenieKey` is a
 //! sensitive header, never logged, and scrubbed from every answer.
 
+use crate::deliver::PayloadError;
 use std::collections::BTreeMap;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -141,7 +142,7 @@ impl OpsgenieChannel {
     }
 
     /// The requests for one event, in sending order.
-    pub fn requests(&self, event: &Event) -> Result<Vec<Request>, String> {
+    pub fn requests(&self, event: &Event) -> Result<Vec<Request>, PayloadError> {
         if event.kind == EventType::Test {
             let alias = format!("campaign-watcher:test:{}", event.id);
             return Ok(vec![
@@ -175,7 +176,7 @@ impl OpsgenieChannel {
         alias: &str,
         priority: &str,
         condition: &str,
-    ) -> Result<Request, String> {
+    ) -> Result<Request, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let campaign = event.campaign.as_ref();
         let detail = |text: &str| fit(text, DETAIL_CHARS, plain);
@@ -244,7 +245,7 @@ impl OpsgenieChannel {
 }
 
 impl Deliver for OpsgenieChannel {
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         preview_each(
             events,
             |event| self.requests(event),
@@ -275,7 +276,7 @@ impl Deliver for OpsgenieChannel {
             match target.post_json(&request.body).await {
                 Ok(answer) => with_action(action, classify(target.display(), &answer)),
                 Err(reason) => SendOutcome::Retry {
-                    reason,
+                    reason: reason.to_string(),
                     retry_after: None,
                 },
             }

@@ -10,6 +10,7 @@
 //! 2xx (PagerDuty answers 202) is success; 400 is permanent; 429, 5xx and
 //! network errors are retried. The routing key never appears in a log line.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::{BuildContext, Deliver};
@@ -71,7 +72,7 @@ impl PagerDutyChannel {
     }
 
     /// The Events API messages for one event, in sending order.
-    pub fn messages(&self, event: &Event) -> Result<Vec<Value>, String> {
+    pub fn messages(&self, event: &Event) -> Result<Vec<Value>, PayloadError> {
         let campaign_id = event.campaign.as_ref().map(|c| c.id.as_str());
         let account = event.named_account();
         if event.kind == EventType::Test {
@@ -104,7 +105,7 @@ impl PagerDutyChannel {
         dedup_key: &str,
         severity: &str,
         condition: &str,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let campaign = event.campaign.as_ref();
         Ok(json!({
@@ -160,7 +161,7 @@ impl PagerDutyChannel {
 
 impl Deliver for PagerDutyChannel {
     /// The messages with the routing key hidden, for `render`.
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         preview_each(
             events,
             |event| self.messages(event),
@@ -183,7 +184,7 @@ impl Deliver for PagerDutyChannel {
                 match self.target.post_json(&message).await {
                     Ok(answer) => with_action(action, self.classify(&answer)),
                     Err(reason) => SendOutcome::Retry {
-                        reason,
+                        reason: reason.to_string(),
                         retry_after: None,
                     },
                 }

@@ -5,6 +5,7 @@
 //! Slack allows about one message per second per webhook: the channel spaces
 //! its own posts one second apart, and a 429 is retried after `Retry-After`.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::{each, pretty, BuildContext, Deliver};
@@ -48,7 +49,7 @@ impl SlackChannel {
     }
 
     /// The JSON body for `events` (one message; a digest when there are several).
-    pub fn payload(&self, events: &[Event]) -> Result<Value, String> {
+    pub fn payload(&self, events: &[Event]) -> Result<Value, PayloadError> {
         let rendered = self.text.render(events)?;
         let title = headline(&rendered);
         let mut blocks = vec![json!({
@@ -83,14 +84,18 @@ impl SlackChannel {
     async fn post(&self, events: &[Event]) -> SendOutcome {
         let body = match self.payload(events) {
             Ok(body) => body,
-            Err(reason) => return SendOutcome::Permanent { reason },
+            Err(reason) => {
+                return SendOutcome::Permanent {
+                    reason: reason.to_string(),
+                }
+            }
         };
         self.pacing.wait_turn().await;
         let answer = match self.target.post_json(&body).await {
             Ok(answer) => answer,
             Err(reason) => {
                 return SendOutcome::Retry {
-                    reason,
+                    reason: reason.to_string(),
                     retry_after: None,
                 }
             }
@@ -101,7 +106,7 @@ impl SlackChannel {
 
 impl Deliver for SlackChannel {
     /// A digest when the channel groups, else one body per event.
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         if self.group {
             self.payload(events).map(|body| pretty(&body))
         } else {

@@ -8,6 +8,7 @@
 //! "Microsoft Teams endpoint returned HTTP error 429"). Such an answer is a
 //! failure, retried unless the embedded code says retrying cannot help.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
@@ -120,7 +121,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for TeamsChannel {
-    fn payload(&self, event: &Event) -> Result<Value, String> {
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         // JSON escaping can still grow the text (quotes, backslashes): halve
         // its share until the whole body is under Teams' limit.

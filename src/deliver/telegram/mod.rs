@@ -14,6 +14,7 @@
 //! became a supergroup: the reason names the new id), 401, 403 (the bot was
 //! blocked or removed) and 404 (a wrong token) are dead.
 
+use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
@@ -144,7 +145,7 @@ pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for TelegramChannel {
-    fn payload(&self, event: &Event) -> Result<Value, String> {
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
         let rendered = self.text.render(std::slice::from_ref(event))?;
         let title = fit_measured(
             &headline(&rendered),

@@ -1,6 +1,7 @@
 //! The generic webhook channel: payload v1, one event per POST, signed with
 //! Standard Webhooks v1 when the channel has a secret.
 
+use crate::deliver::PayloadError;
 use std::time::SystemTime;
 
 use chrono::Utc;
@@ -124,7 +125,7 @@ impl WebhookChannel {
 
 impl Deliver for WebhookChannel {
     /// The payload exactly as POSTed (the signature headers are not shown).
-    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, String> {
+    fn preview(&self, events: &[Event], _raw: bool) -> Result<String, PayloadError> {
         Ok(events.iter().map(pretty_payload).collect())
     }
 

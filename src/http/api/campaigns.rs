@@ -230,7 +230,9 @@ pub async fn campaign_answer(
             crate::text::cap(account, 64)
         ))
     };
-    let store = state.account_store(account).map_err(ApiError::NotFound)?;
+    let store = state
+        .account_store(account)
+        .map_err(|unknown| ApiError::NotFound(unknown.to_string()))?;
     let mut states = store.load_states_for([id]).await?;
     let stored = states.remove(id).ok_or_else(unknown)?;
     let silences = store.silences(now, false).await?;

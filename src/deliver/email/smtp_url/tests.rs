@@ -101,7 +101,7 @@ fn unsafe_or_malformed_smtp_urls_are_refused_with_a_reason() {
         ("not a url", "is not a URL"),
     ];
     for (url, expected) in cases {
-        let error = parse_smtp_url(url).unwrap_err();
+        let error = parse_smtp_url(url).unwrap_err().to_string();
         assert!(error.contains(expected), "{url}: {error}");
         assert!(!error.contains("secret"), "{url}: {error}");
     }
