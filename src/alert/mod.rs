@@ -166,6 +166,55 @@ impl Severity {
 /// Colour of a message that ends a condition.
 pub const RESOLVED_COLOUR: u32 = 0x38_8E_3C;
 
+/// A channel's `severity` table as written, parsed once when it is read: the
+/// channel's check reports the problems, its build keeps the map. Reading
+/// never fails, so the rest of the file's problems are still reported with
+/// these in the same run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeverityTable {
+    written: BTreeMap<String, String>,
+    parsed: Result<SeverityMap, Vec<String>>,
+}
+
+impl SeverityTable {
+    /// Every problem as `key: why`; empty when the table is usable.
+    pub fn problems(&self) -> &[String] {
+        match &self.parsed {
+            Ok(_) => &[],
+            Err(problems) => problems,
+        }
+    }
+
+    /// The table as written.
+    pub fn written(&self) -> &BTreeMap<String, String> {
+        &self.written
+    }
+
+    /// The parsed map, or its problems.
+    pub fn map(&self) -> Result<&SeverityMap, &[String]> {
+        self.parsed.as_ref().map_err(Vec::as_slice)
+    }
+}
+
+impl From<BTreeMap<String, String>> for SeverityTable {
+    fn from(written: BTreeMap<String, String>) -> Self {
+        let parsed = SeverityMap::parse(Some(&written));
+        Self { written, parsed }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SeverityTable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(deserializer).map(Self::from)
+    }
+}
+
+impl serde::Serialize for SeverityTable {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.written.serialize(serializer)
+    }
+}
+
 /// The configured severity of each condition, defaults for the rest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeverityMap(BTreeMap<Condition, Severity>);

@@ -166,3 +166,21 @@ fn a_resume_ends_an_announced_pause_only_when_its_start_was_sent() {
     let news = sample_event(EventType::SettingsChanged, Utc::now());
     assert!(!ends_an_announced_condition(&news, &[(paused, false)]));
 }
+
+#[test]
+fn a_severity_table_is_parsed_once_when_read_and_shown_as_written() {
+    let table: SeverityTable =
+        serde_json::from_str(r#"{"paused": "critical", "campaign.not_found": "info"}"#).unwrap();
+    assert!(table.problems().is_empty());
+    let map = table.map().unwrap();
+    assert_eq!(map.get(Condition::Paused), Severity::Critical);
+    assert_eq!(map.get(Condition::NotFound), Severity::Info);
+    assert_eq!(
+        serde_json::to_value(&table).unwrap(),
+        serde_json::json!({"paused": "critical", "campaign.not_found": "info"})
+    );
+
+    let bad: SeverityTable = serde_json::from_str(r#"{"Paused": "loud"}"#).unwrap();
+    assert_eq!(bad.problems().len(), 2, "{:?}", bad.problems());
+    assert!(bad.map().is_err());
+}

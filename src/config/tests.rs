@@ -731,7 +731,11 @@ labels = {{ team = "outreach" }}
     );
     // Dotted event types survive as map keys; condition names are exact.
     let severity = pager.severity.as_ref().unwrap();
-    assert_eq!(severity["campaign.upload_errors_added"], "error");
+    assert_eq!(severity.written()["campaign.upload_errors_added"], "error");
+    assert!(
+        severity.map().is_err(),
+        "\"Paused\" is refused when the table is read"
+    );
     let problems = settings.validate().unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(

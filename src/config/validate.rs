@@ -10,8 +10,7 @@ use super::{
 };
 use crate::observe::{CampaignStatus, UndocumentedStatus};
 use crate::route::decide::Shaping;
-use crate::route::quiet::QuietHours;
-use crate::route::Router;
+use crate::route::{Router, StatusChange};
 use crate::schedule::{CronSchedule, Schedule};
 use crate::setting::bounds::{duration_within, number_within, LONGEST};
 use crate::setting::suggest::did_you_mean;
@@ -78,11 +77,12 @@ impl Settings {
         ));
         for (index, rule) in self.rules.iter().enumerate() {
             for transition in &rule.transitions {
-                let Some((from, to)) = transition.split_once("->") else {
+                // A pattern that does not parse is validation's problem, not a warning.
+                let Ok(change) = transition.parse::<StatusChange>() else {
                     continue;
                 };
-                for side in [from.trim(), to.trim()] {
-                    if side != "*" && side.parse::<CampaignStatus>().is_err() {
+                for side in change.named_statuses() {
+                    if side.parse::<CampaignStatus>().is_err() {
                         // Warned, not refused: the API may add a status, and a
                         // rule written for it should load.
                         warnings.push(format!(
@@ -504,7 +504,9 @@ fn check_selection(watch: &WatchSettings, at: &str, problems: &mut Vec<String>) 
 /// kind that refuses quiet hours was reported by the channel's own check.
 fn shaping_of(name: &str, channel: &ChannelSettings, problems: &mut Vec<String>) -> Shaping {
     let quiet = match &channel.shared.quiet_hours {
-        Some(quiet) if channel.kind.holds_quiet_hours() => QuietHours::from_settings(quiet)
+        Some(quiet) if channel.kind.holds_quiet_hours() => quiet
+            .parsed()
+            .cloned()
             .map_err(|why| problems.push(format!("channels.{name}.quiet_hours: {why}")))
             .ok(),
         _ => None,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::Event;
 use crate::render::TemplateFiles;
-use crate::route::quiet::QuietHoursSettings;
+use crate::route::quiet::QuietHoursTable;
 use crate::setting::secret::SecretFiles;
 
 /// The settings of one kind: `[channels.NAME]` minus [`SharedSettings`] and
@@ -163,7 +163,7 @@ pub struct SharedSettings {
     pub max_age: Duration,
     /// Hold events during these hours and send them as one digest when they end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quiet_hours: Option<QuietHoursSettings>,
+    pub quiet_hours: Option<QuietHoursTable>,
     /// Sends per rolling minute; the excess waits in the outbox. Unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_minute: Option<u32>,

@@ -176,7 +176,7 @@ impl ChannelSet {
                 .shared
                 .quiet_hours
                 .as_ref()
-                .map(crate::route::quiet::QuietHours::from_settings)
+                .map(|quiet| quiet.parsed().cloned())
                 .transpose()
                 .map_err(|reason| DeliverError::InvalidQuietHours {
                     channel: name.clone(),

@@ -73,6 +73,16 @@ impl StatusChange {
     pub fn matches(&self, from: &str, to: &str) -> bool {
         self.from.matches(from) && self.to.matches(to)
     }
+
+    /// The statuses it names (not `*`), from then to.
+    pub fn named_statuses(&self) -> impl Iterator<Item = &str> {
+        [&self.from, &self.to]
+            .into_iter()
+            .filter_map(|side| match side {
+                StatusPattern::Any => None,
+                StatusPattern::Exactly(status) => Some(status.as_str()),
+            })
+    }
 }
 
 /// Why a transition pattern is not one.

@@ -157,12 +157,15 @@ async fn reminders_repeat_while_paused_survive_a_restart_and_stop_on_resume() {
 async fn quiet_hours_hold_events_across_a_restart_and_send_one_collapsed_digest() {
     let mut app = TestApp::spawn_with(2, |settings| {
         let hook = settings.channels.get_mut("hook").unwrap();
-        hook.shared.quiet_hours = Some(QuietHoursSettings {
-            start: "22:00".into(),
-            end: "07:00".into(),
-            timezone: "Europe/Berlin".into(),
-            except: vec!["watcher.api_unhealthy".into()],
-        });
+        hook.shared.quiet_hours = Some(
+            QuietHoursSettings {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                timezone: "Europe/Berlin".into(),
+                except: vec!["watcher.api_unhealthy".into()],
+            }
+            .into(),
+        );
     })
     .await;
     app.all_live();
@@ -227,12 +230,15 @@ async fn excepted_types_go_out_during_quiet_hours() {
         settings.watch.unhealthy_after = 2;
         settings.sigmamind.max_retries = 0;
         let hook = settings.channels.get_mut("hook").unwrap();
-        hook.shared.quiet_hours = Some(QuietHoursSettings {
-            start: "22:00".into(),
-            end: "07:00".into(),
-            timezone: "UTC".into(),
-            except: vec!["watcher.api_unhealthy".into()],
-        });
+        hook.shared.quiet_hours = Some(
+            QuietHoursSettings {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                timezone: "UTC".into(),
+                except: vec!["watcher.api_unhealthy".into()],
+            }
+            .into(),
+        );
     })
     .await;
     tick_and_drain(&app, utc("2026-01-15T21:00:00Z")).await;

@@ -369,12 +369,15 @@ async fn silences_and_quiet_hours_apply_to_http_channels() {
             })),
             ..HttpChannelSettings::default()
         });
-        custom.shared.quiet_hours = Some(QuietHoursSettings {
-            start: "22:00".into(),
-            end: "07:00".into(),
-            timezone: "Europe/Berlin".into(),
-            except: vec![],
-        });
+        custom.shared.quiet_hours = Some(
+            QuietHoursSettings {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                timezone: "Europe/Berlin".into(),
+                except: vec![],
+            }
+            .into(),
+        );
         settings.channels.clear();
         settings.channels.insert("custom".into(), custom);
     })

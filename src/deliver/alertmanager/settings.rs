@@ -33,7 +33,7 @@ pub struct AlertmanagerSettings {
     pub labels: Option<BTreeMap<String, String>>,
     /// Severity per condition → `critical` | `error` | `warning` | `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<BTreeMap<String, String>>,
+    pub severity: Option<crate::alert::SeverityTable>,
     /// Active alerts are re-posted this often (default 1m).
     #[serde(
         default,

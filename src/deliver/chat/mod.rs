@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::channel::BuildContext;
 use super::{DeliverError, SeverityMap};
-use crate::alert::Condition;
+use crate::alert::{Condition, SeverityTable};
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
 
@@ -238,25 +238,27 @@ pub(super) fn json_seconds(body: &str, field: &str) -> Option<Duration> {
 /// `severity`: condition → level, each problem under `{at}.severity`.
 pub(super) fn check_severity(
     at: &str,
-    severity: Option<&BTreeMap<String, String>>,
+    severity: Option<&SeverityTable>,
     problems: &mut Vec<String>,
 ) {
-    if let Err(severity_problems) = SeverityMap::parse(severity) {
-        for problem in severity_problems {
-            problems.push(format!("{at}.severity: {problem}"));
-        }
+    for problem in severity.map(SeverityTable::problems).unwrap_or_default() {
+        problems.push(format!("{at}.severity: {problem}"));
     }
 }
 
 /// The `severity` map for a builder; an error names the key.
 pub(super) fn severities(
     name: &str,
-    severity: Option<&BTreeMap<String, String>>,
+    severity: Option<&SeverityTable>,
 ) -> Result<SeverityMap, DeliverError> {
-    SeverityMap::parse(severity).map_err(|problems| DeliverError::Chat {
-        channel: name.to_string(),
-        reason: format!("`severity`: {}", problems.join("; ")),
-    })
+    match severity.map(SeverityTable::map) {
+        None => Ok(SeverityMap::default()),
+        Some(Ok(map)) => Ok(map.clone()),
+        Some(Err(problems)) => Err(DeliverError::Chat {
+            channel: name.to_string(),
+            reason: format!("`severity`: {}", problems.join("; ")),
+        }),
+    }
 }
 
 #[cfg(test)]

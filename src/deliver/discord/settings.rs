@@ -5,7 +5,6 @@ use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::hook_url::{hook_url_secret_methods, hook_url_settings};
 use crate::deliver::DeliverError;
-use std::collections::BTreeMap;
 
 hook_url_settings! {
     /// The webhook URL; it carries its token, so it is a secret.
@@ -15,7 +14,7 @@ hook_url_settings! {
         /// `api_unhealthy`, or the event type that starts it) → `critical` |
         /// `error` | `warning` | `info`: the embed's colour.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub severity: Option<BTreeMap<String, String>>,
+        pub severity: Option<crate::alert::SeverityTable>,
     }
 }
 

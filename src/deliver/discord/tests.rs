@@ -11,7 +11,9 @@ use crate::render::sample_event;
 fn payload_has_content_embed_colour_and_no_mentions() {
     let settings = DiscordSettings {
         url: Some("https://discord.com/api/webhooks/1/TOKEN".into()),
-        severity: Some([("paused".into(), "critical".into())].into()),
+        severity: Some(
+            std::collections::BTreeMap::from([("paused".into(), "critical".into())]).into(),
+        ),
         ..DiscordSettings::default()
     };
     let channel = DiscordChannel::new(&settings, &BuildContext::for_tests("d")).unwrap();

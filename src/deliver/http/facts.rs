@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::SecondsFormat;
 use serde::Serialize;
 
-use super::template::Variant;
+use super::variant::Variant;
 use crate::alert::{transitions, SeverityMap, Transition};
 use crate::event::Event;
 

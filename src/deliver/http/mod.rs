@@ -29,6 +29,7 @@ mod facts;
 mod secrets;
 mod settings;
 mod template;
+mod variant;
 
 use facts::facts;
 use secrets::{
@@ -246,7 +247,12 @@ fn rendered_origins(
     secrets: &BTreeMap<String, String>,
 ) -> Result<Vec<Url>, Vec<String>> {
     let at = chrono::DateTime::from_timestamp(1_764_148_502, 0).unwrap_or_default();
-    let severities = SeverityMap::parse(settings.severity.as_ref()).unwrap_or_default();
+    let severities = settings
+        .severity
+        .as_ref()
+        .and_then(|table| table.map().ok())
+        .cloned()
+        .unwrap_or_default();
     let place = Place::for_body(settings.content_type());
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();

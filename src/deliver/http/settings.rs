@@ -59,7 +59,7 @@ pub struct HttpChannelSettings {
     pub secret_files: BTreeMap<String, PathBuf>,
     /// Severity per condition, as for `pagerduty` (the template's `severity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<BTreeMap<String, String>>,
+    pub severity: Option<crate::alert::SeverityTable>,
     /// Largest body sent, in bytes (default 65536). A longer one is rendered
     /// again with the event's texts and lists cut shorter until it fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]

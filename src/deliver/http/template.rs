@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use super::variant::Variant;
 use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
 };
@@ -99,27 +100,6 @@ pub struct RequestSources {
     /// Header name → value template.
     pub headers: BTreeMap<String, String>,
     pub body: Option<String>,
-}
-
-/// Which request an event gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    /// Events that start no condition and end none (and `test-notify`).
-    Plain,
-    /// Events that start a condition (a pause, upload errors).
-    Start,
-    /// Events that end one (the campaign is live again).
-    End,
-}
-
-impl Variant {
-    fn prefix(self) -> &'static str {
-        match self {
-            Self::Plain => "",
-            Self::Start => "start.",
-            Self::End => "end.",
-        }
-    }
 }
 
 /// The template names one variant renders, each the config key it came from.
@@ -235,7 +215,7 @@ impl RequestTemplates {
         })
     }
 
-    /// The request of `variant` against `context` (see [`super::facts`]).
+    /// The request of `variant` against `context` (the facts are `facts.rs`'s).
     pub fn render(
         &self,
         variant: Variant,

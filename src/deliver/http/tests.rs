@@ -213,7 +213,9 @@ fn the_start_and_end_of_a_condition_take_their_own_request() {
         "https://x.example.com/news",
         r#"{"kind": "news", "condition": "{{ condition.name }}", "severity": "{{ severity }}"}"#,
     );
-    settings.severity = Some([("paused".to_string(), "critical".to_string())].into());
+    settings.severity = Some(
+        std::collections::BTreeMap::from([("paused".to_string(), "critical".to_string())]).into(),
+    );
     settings.start = Some(Box::new(RequestOverride {
         url: Some("https://x.example.com/open".into()),
         headers: [("X-State".to_string(), "{{ condition.state }}".to_string())].into(),

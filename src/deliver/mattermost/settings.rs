@@ -5,7 +5,6 @@ use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
 use crate::deliver::hook_url::{hook_url_secret_methods, hook_url_settings};
 use crate::deliver::DeliverError;
-use std::collections::BTreeMap;
 
 hook_url_settings! {
     /// The incoming webhook URL (`https://mm.example.com/hooks/<key>`); the
@@ -27,7 +26,7 @@ hook_url_settings! {
         /// Severity per condition → `critical` | `error` | `warning` | `info`:
         /// the attachment's colour (green when a condition ends).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub severity: Option<BTreeMap<String, String>>,
+        pub severity: Option<crate::alert::SeverityTable>,
     }
 }
 

@@ -1,6 +1,5 @@
 //! `kind = "pagerduty"`: Events API v2 triggers and resolves per condition.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +27,7 @@ pub struct PagerDutySettings {
     /// `api_unhealthy`, or the event type that starts it) → `critical` |
     /// `error` | `warning` | `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<BTreeMap<String, String>>,
+    pub severity: Option<crate::alert::SeverityTable>,
     /// Let `url` be a link-local or cloud-metadata address (refused otherwise).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_link_local: bool,

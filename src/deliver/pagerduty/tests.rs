@@ -7,7 +7,9 @@ use crate::render::sample_event;
 fn channel() -> PagerDutyChannel {
     let settings = PagerDutySettings {
         routing_key: Some(Secret::new("R0UTING_KEY_0123456789abcdef0123")),
-        severity: Some([("upload_errors".into(), "error".into())].into()),
+        severity: Some(
+            std::collections::BTreeMap::from([("upload_errors".into(), "error".into())]).into(),
+        ),
         ..PagerDutySettings::default()
     };
     PagerDutyChannel::new(&settings, &BuildContext::for_tests("pd")).unwrap()

@@ -28,6 +28,41 @@ pub struct QuietHoursSettings {
     pub except: Vec<String>,
 }
 
+/// A channel's `quiet_hours` as written, parsed once when it is read: the
+/// validation reports the problem, the routing and the channel keep the
+/// window. Reading never fails, so the file's other problems are reported
+/// with it in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "QuietHoursSettings", into = "QuietHoursSettings")]
+pub struct QuietHoursTable {
+    written: QuietHoursSettings,
+    parsed: Result<QuietHours, QuietHoursError>,
+}
+
+impl QuietHoursTable {
+    pub fn written(&self) -> &QuietHoursSettings {
+        &self.written
+    }
+
+    /// The window, or why it cannot be used.
+    pub fn parsed(&self) -> Result<&QuietHours, &QuietHoursError> {
+        self.parsed.as_ref()
+    }
+}
+
+impl From<QuietHoursSettings> for QuietHoursTable {
+    fn from(written: QuietHoursSettings) -> Self {
+        let parsed = QuietHours::from_settings(&written);
+        Self { written, parsed }
+    }
+}
+
+impl From<QuietHoursTable> for QuietHoursSettings {
+    fn from(table: QuietHoursTable) -> Self {
+        table.written
+    }
+}
+
 /// Why quiet hours cannot be used; `Display` is a sentence fragment for
 /// `channels.NAME.quiet_hours: ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -133,3 +133,18 @@ fn a_pause_and_resume_collapse_into_one_line() {
         super::digest("other", &held, chrono_tz::Europe::Berlin, now).id
     );
 }
+
+#[test]
+fn quiet_hours_are_parsed_once_when_read_and_shown_as_written() {
+    let written = r#"{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}"#;
+    let table: QuietHoursTable = serde_json::from_str(written).unwrap();
+    assert!(table.parsed().is_ok());
+    assert_eq!(table.written().timezone, "Europe/Berlin");
+    assert_eq!(
+        serde_json::to_value(&table).unwrap()["start"],
+        serde_json::json!("22:00")
+    );
+    let bad: QuietHoursTable =
+        serde_json::from_str(r#"{"start": "25:00", "end": "07:00", "timezone": "UTC"}"#).unwrap();
+    assert!(bad.parsed().unwrap_err().to_string().contains("25:00"));
+}
