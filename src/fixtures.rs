@@ -85,3 +85,16 @@ pub(crate) fn snapshot(id: &str, name: &str, status: CampaignStatus) -> Snapshot
         scheduled_date: None,
     }
 }
+
+/// Everything a channel shows of itself: its preview of one sample event of
+/// every type, then its `Debug`. A secret found in it leaks.
+pub(crate) fn everything_shown<C>(channel: &C) -> String
+where
+    C: crate::deliver::Deliver + std::fmt::Debug,
+{
+    let events: Vec<Event> = EventType::ALL
+        .into_iter()
+        .map(|kind| crate::render::sample_event(kind, Utc::now()))
+        .collect();
+    channel.preview(&events, false).unwrap() + &format!("{channel:?}")
+}

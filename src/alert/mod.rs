@@ -166,6 +166,19 @@ impl Severity {
 /// Colour of a message that ends a condition.
 pub const RESOLVED_COLOUR: u32 = 0x38_8E_3C;
 
+/// Colour of a message that neither starts nor ends a condition: plain news.
+pub const NEWS_COLOUR: u32 = 0x60_7D_8B;
+
+/// The colour a chat message about `event` wears: its condition's severity
+/// when it starts one, green when it ends one, grey for news.
+pub fn colour(severities: &SeverityMap, event: &Event) -> u32 {
+    match transitions(event).first() {
+        Some(Transition::Starts(condition)) => severities.get(*condition).colour(),
+        Some(Transition::Ends(_)) => RESOLVED_COLOUR,
+        None => NEWS_COLOUR,
+    }
+}
+
 /// A channel's `severity` table as written, parsed once when it is read: the
 /// channel's check reports the problems, its build keeps the map. Reading
 /// never fails, so the rest of the file's problems are still reported with

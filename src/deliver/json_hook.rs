@@ -8,18 +8,35 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use super::channel::{each, Deliver};
+use super::channel::{each, BuildContext, Deliver};
+use super::chat::ChatText;
 use super::target::{Answer, Target};
-use super::SendOutcome;
+use super::{DeliverError, SendOutcome};
 use crate::event::Event;
 
 /// How a kind reads an answer: it matches its own special cases and leaves
 /// the rest to [`super::target::outcome_for_status`].
 pub(super) type Classify = fn(&str, &Answer) -> SendOutcome;
 
+/// Where a chat kind posts and how it words an event.
+#[derive(Debug)]
+pub(super) struct Hook {
+    pub target: Target,
+    pub text: ChatText,
+}
+
+impl Hook {
+    pub fn new(target: Target, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
+        Ok(Self {
+            target,
+            text: ChatText::new(context)?,
+        })
+    }
+}
+
 /// A kind that sends each event as one JSON body to one [`Target`].
 pub(super) trait JsonHook: Sync {
-    fn target(&self) -> &Target;
+    fn hook(&self) -> &Hook;
 
     /// The body for `event`; an error is dead (retrying cannot build it).
     fn payload(&self, event: &Event) -> Result<Value, PayloadError>;
@@ -48,7 +65,8 @@ impl<T: JsonHook> Deliver for T {
 
     async fn send(&self, event: &Event) -> SendOutcome {
         self.wait_turn().await;
-        self.target()
+        self.hook()
+            .target
             .deliver_json(self.payload(event), Self::CLASSIFY)
             .await
     }

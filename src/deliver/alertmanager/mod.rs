@@ -61,22 +61,26 @@ impl AlertmanagerChannel {
         settings: &AlertmanagerSettings,
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let name = context.name;
         let urls = settings.all_urls();
         if urls.is_empty() {
             return Err(DeliverError::Chat {
-                channel: name.to_string(),
+                channel: context.name.to_string(),
                 reason: "`url` or `urls` is missing".into(),
             });
         }
         let mut targets = Vec::new();
         for url in urls {
             targets.push(
-                Target::new(name, url, context.shared.timeout, settings.allow_link_local)?
-                    .join_path(ALERTS_PATH),
+                Target::new(
+                    context.name,
+                    url,
+                    context.shared.timeout,
+                    settings.allow_link_local,
+                )?
+                .join_path(ALERTS_PATH),
             );
         }
-        let severities = severities(name, settings.severity.as_ref())?;
+        let severities = severities(context.name, settings.severity.as_ref())?;
         Ok(Self {
             targets,
             severities,
@@ -146,7 +150,7 @@ impl AlertmanagerChannel {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Vec<Value>, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.text.render_one(event)?;
         let description = super::chat::clip(rendered.text.trim(), DESCRIPTION_CHARS);
         let campaign = event
             .campaign

@@ -52,6 +52,11 @@ impl ChatText {
         }
     }
 
+    /// One event's text, as a channel that sends one message per event needs it.
+    pub fn render_one(&self, event: &Event) -> Result<Rendered, PayloadError> {
+        self.render(std::slice::from_ref(event))
+    }
+
     pub fn instance(&self) -> &str {
         &self.context.instance
     }

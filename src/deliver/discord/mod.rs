@@ -14,12 +14,12 @@ use serde_json::{json, Value};
 
 use super::channel::BuildContext;
 use super::chat::{
-    body_after_headline, clip, headline, json_seconds, paragraphs, severities, ChatText, Paragraph,
+    body_after_headline, clip, headline, json_seconds, paragraphs, severities, Paragraph,
 };
-use super::json_hook::{Classify, JsonHook};
-use super::target::{answered, outcome_for_status, Answer, Target};
+use super::json_hook::{Classify, Hook, JsonHook};
+use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
-use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
+use crate::alert::SeverityMap;
 use crate::event::Event;
 
 mod settings;
@@ -37,13 +37,10 @@ const FIELD_VALUE_CHARS: usize = 1024;
 const EMBED_CHARS: usize = 6000;
 /// The instance name in the footer, so the event id after it always fits.
 const INSTANCE_CHARS: usize = 200;
-/// Neither starts nor ends a condition: plain news.
-const NEWS_COLOUR: u32 = 0x60_7D_8B;
 
 #[derive(Debug)]
 pub struct DiscordChannel {
-    target: Target,
-    text: ChatText,
+    hook: Hook,
     severities: SeverityMap,
 }
 
@@ -54,18 +51,9 @@ impl DiscordChannel {
     ) -> Result<Self, DeliverError> {
         let severities = severities(context.name, settings.severity.as_ref())?;
         Ok(Self {
-            target: settings.hook_url().target(context)?,
-            text: ChatText::new(context)?,
+            hook: Hook::new(settings.hook_url().target(context)?, context)?,
             severities,
         })
-    }
-
-    fn colour(&self, event: &Event) -> u32 {
-        match transitions(event).first() {
-            Some(Transition::Starts(condition)) => self.severities.get(*condition).colour(),
-            Some(Transition::Ends(_)) => RESOLVED_COLOUR,
-            None => NEWS_COLOUR,
-        }
     }
 }
 
@@ -90,7 +78,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 
 impl JsonHook for DiscordChannel {
     fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.hook.text.render_one(event)?;
         // The headline once, as the message's content (what notifications
         // show); the embed carries the body, coloured by severity.
         let title = headline(&rendered);
@@ -108,7 +96,7 @@ impl JsonHook for DiscordChannel {
             crate::text::fit(&prose.join("\n\n"), DESCRIPTION_CHARS, crate::text::discord);
         let footer = format!(
             "campaign-watcher on {} · {}",
-            clip(self.text.instance(), INSTANCE_CHARS),
+            clip(self.hook.text.instance(), INSTANCE_CHARS),
             event.id
         );
         // Fields take what the description leaves, the footer's room kept:
@@ -133,7 +121,7 @@ impl JsonHook for DiscordChannel {
             "embeds": [{
                 "description": description,
                 "fields": fields,
-                "color": self.colour(event),
+                "color": crate::alert::colour(&self.severities, event),
                 "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "footer": {"text": clip(&footer, footer_room)},
             }],
@@ -141,8 +129,8 @@ impl JsonHook for DiscordChannel {
         }))
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn hook(&self) -> &Hook {
+        &self.hook
     }
 
     const CLASSIFY: Classify = classify;

@@ -48,7 +48,10 @@ fn payload_has_content_embed_colour_and_no_mentions() {
     let recovered = channel
         .payload(&sample_event(EventType::ApiRecovered, at))
         .unwrap();
-    assert_eq!(recovered["embeds"][0]["color"], RESOLVED_COLOUR);
+    assert_eq!(
+        recovered["embeds"][0]["color"],
+        crate::alert::RESOLVED_COLOUR
+    );
 }
 
 #[test]

@@ -18,9 +18,9 @@ use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
-use super::chat::{body_after_headline, campaign_key, headline, ChatText};
-use super::json_hook::{Classify, JsonHook};
-use super::target::{answered, outcome_for_status, Answer, Target};
+use super::chat::{body_after_headline, campaign_key, headline};
+use super::json_hook::{Classify, Hook, JsonHook};
+use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
 use crate::pacing::RequestBudget;
@@ -39,8 +39,7 @@ pub const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
 
 #[derive(Debug)]
 pub struct GoogleChatChannel {
-    target: Target,
-    text: ChatText,
+    hook: Hook,
     card: bool,
     thread: bool,
     pacing: RequestBudget,
@@ -70,8 +69,7 @@ impl GoogleChatChannel {
                 .append_pair("messageReplyOption", REPLY_OPTION);
         }
         Ok(Self {
-            target,
-            text: ChatText::new(context)?,
+            hook: Hook::new(target, context)?,
             card: settings.card.unwrap_or(true),
             thread,
             pacing: RequestBudget::new(1.0),
@@ -91,10 +89,10 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 
 impl JsonHook for GoogleChatChannel {
     fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.hook.text.render_one(event)?;
         let title = headline(&rendered);
         let body = body_after_headline(&rendered);
-        let instance = crate::text::cap(self.text.instance(), INSTANCE_CHARS);
+        let instance = crate::text::cap(self.hook.text.instance(), INSTANCE_CHARS);
         let mut payload = if self.card {
             let mut sections = Vec::new();
             if !body.is_empty() {
@@ -137,8 +135,8 @@ impl JsonHook for GoogleChatChannel {
         self.pacing.wait_turn()
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn hook(&self) -> &Hook {
+        &self.hook
     }
 
     const CLASSIFY: Classify = classify;

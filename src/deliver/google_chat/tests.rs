@@ -1,7 +1,6 @@
 use chrono::Utc;
 
 use super::*;
-use crate::deliver::Deliver;
 use crate::event::EventType;
 use crate::render::sample_event;
 
@@ -39,6 +38,7 @@ fn a_card_threaded_by_campaign() {
         "campaign-watcher-watcher"
     );
     assert!(channel
+        .hook
         .target
         .url
         .as_str()
@@ -73,11 +73,7 @@ fn hostile_names_are_escaped_and_within_the_limits() {
 #[test]
 fn the_key_and_token_are_never_shown() {
     let channel = channel(true);
-    let events: Vec<Event> = EventType::ALL
-        .into_iter()
-        .map(|kind| sample_event(kind, Utc::now()))
-        .collect();
-    let shown = channel.preview(&events, false).unwrap() + &format!("{channel:?}");
+    let shown = crate::fixtures::everything_shown(&channel);
     assert!(
         !shown.contains("GCHATKEY") && !shown.contains("GCHATTOKEN"),
         "{shown}"

@@ -367,40 +367,39 @@ impl HttpChannel {
         settings: &HttpChannelSettings,
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let name = context.name;
-        let invalid = |reason: String| context.invalid(reason);
-        let templates = compile(settings).map_err(|problems| invalid(problems.join("; ")))?;
+        let templates =
+            compile(settings).map_err(|problems| context.invalid(problems.join("; ")))?;
         rendered_origins(settings, &templates, &settings_stand_ins(settings))
-            .map_err(|problems| invalid(problems.join("; ")))?;
+            .map_err(|problems| context.invalid(problems.join("; ")))?;
         let secrets: BTreeMap<String, String> = settings
             .secrets
             .iter()
             .map(|(name, value)| (name.clone(), value.expose().to_string()))
             .collect();
         let origins = rendered_origins(settings, &templates, &secrets)
-            .map_err(|problems| invalid(named_problems(problems, &secrets).join("; ")))?;
+            .map_err(|problems| context.invalid(named_problems(problems, &secrets).join("; ")))?;
         // The secrets, and all of a url read from url_file.
         let scrubbed = scrubbed_spellings(&settings.secrets());
         let exposed: Vec<&str> = scrubbed.iter().map(String::as_str).collect();
         let mut targets = Vec::new();
         for url in origins {
             let target = Target::new(
-                name,
+                context.name,
                 url.as_str(),
                 context.shared.timeout,
                 settings.allow_link_local,
             )
-            .map_err(|error| invalid(name_secrets(&error.to_string(), &secrets)))?;
+            .map_err(|error| context.invalid(name_secrets(&error.to_string(), &secrets)))?;
             targets.push(target.scrubbing(&exposed));
         }
         let content_type = HeaderValue::from_str(settings.content_type())
-            .map_err(|_| invalid("`content_type` is not a header value".into()))?;
+            .map_err(|_| context.invalid("`content_type` is not a header value"))?;
         Ok(Self {
             templates,
             targets,
             content_type,
             max_body_bytes: settings.max_body_bytes(),
-            severities: severities(name, settings.severity.as_ref())?,
+            severities: severities(context.name, settings.severity.as_ref())?,
             instance: context.instance.to_string(),
             secrets,
             url_is_secret: settings.url_file.is_some(),

@@ -19,11 +19,11 @@ use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
-use super::chat::{body_after_headline, headline, severities, ChatText};
-use super::json_hook::{Classify, JsonHook};
-use super::target::{answered, outcome_for_status, Answer, Target};
+use super::chat::{body_after_headline, headline, severities};
+use super::json_hook::{Classify, Hook, JsonHook};
+use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
-use crate::alert::{transitions, SeverityMap, Transition, RESOLVED_COLOUR};
+use crate::alert::SeverityMap;
 use crate::event::Event;
 use crate::text::{fit, mattermost};
 
@@ -35,12 +35,10 @@ pub use settings::MattermostSettings;
 const TEXT_CHARS: usize = 1000;
 const ATTACHMENT_CHARS: usize = 14_000;
 const FOOTER_CHARS: usize = 400;
-const NEWS_COLOUR: u32 = 0x60_7D_8B;
 
 #[derive(Debug)]
 pub struct MattermostChannel {
-    target: Target,
-    text: ChatText,
+    hook: Hook,
     severities: SeverityMap,
     overrides: Value,
 }
@@ -63,20 +61,10 @@ impl MattermostChannel {
             }
         }
         Ok(Self {
-            target: settings.hook_url().target(context)?,
-            text: ChatText::new(context)?,
+            hook: Hook::new(settings.hook_url().target(context)?, context)?,
             severities,
             overrides,
         })
-    }
-
-    fn colour(&self, event: &Event) -> String {
-        let colour = match transitions(event).first() {
-            Some(Transition::Starts(condition)) => self.severities.get(*condition).colour(),
-            Some(Transition::Ends(_)) => RESOLVED_COLOUR,
-            None => NEWS_COLOUR,
-        };
-        format!("#{colour:06X}")
     }
 }
 
@@ -95,18 +83,18 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 
 impl JsonHook for MattermostChannel {
     fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.hook.text.render_one(event)?;
         let title = headline(&rendered);
         let footer = crate::text::plain(&format!(
             "campaign-watcher on {} · {}",
-            crate::text::cap(self.text.instance(), 200),
+            crate::text::cap(self.hook.text.instance(), 200),
             event.id
         ));
         let mut payload = json!({
             "text": format!("**{}**", fit(&title, TEXT_CHARS, mattermost)),
             "attachments": [{
                 "fallback": fit(&title, TEXT_CHARS, crate::text::plain),
-                "color": self.colour(event),
+                "color": format!("#{:06X}", crate::alert::colour(&self.severities, event)),
                 "text": fit(body_after_headline(&rendered), ATTACHMENT_CHARS, mattermost),
                 "footer": crate::text::cap(&footer, FOOTER_CHARS),
             }],
@@ -118,8 +106,8 @@ impl JsonHook for MattermostChannel {
         Ok(payload)
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn hook(&self) -> &Hook {
+        &self.hook
     }
 
     const CLASSIFY: Classify = classify;

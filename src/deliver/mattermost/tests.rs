@@ -1,7 +1,6 @@
 use chrono::Utc;
 
 use super::*;
-use crate::deliver::Deliver;
 use crate::event::EventType;
 use crate::observe::CampaignStatus;
 use crate::render::sample_event;
@@ -65,10 +64,6 @@ fn hostile_names_notify_nobody_and_stay_within_the_post_size() {
 #[test]
 fn the_hook_key_is_never_shown() {
     let channel = channel();
-    let events: Vec<Event> = EventType::ALL
-        .into_iter()
-        .map(|kind| sample_event(kind, Utc::now()))
-        .collect();
-    let shown = channel.preview(&events, false).unwrap() + &format!("{channel:?}");
+    let shown = crate::fixtures::everything_shown(&channel);
     assert!(!shown.contains("MMHOOKKEY"), "{shown}");
 }

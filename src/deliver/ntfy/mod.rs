@@ -21,8 +21,8 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
-use super::chat::{body_after_headline, headline, ChatText};
-use super::json_hook::{Classify, JsonHook};
+use super::chat::{body_after_headline, headline};
+use super::json_hook::{Classify, Hook, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, Condition, Transition};
@@ -37,10 +37,9 @@ const TITLE_CHARS: usize = 250;
 const DEFAULT_PRIORITY: u8 = 3;
 
 pub struct NtfyChannel {
-    /// The server's root (the topic URL without its topic).
-    target: Target,
+    /// Posts to the server's root (the topic URL without its topic).
+    hook: Hook,
     topic: String,
-    text: ChatText,
     priorities: BTreeMap<Condition, u8>,
     tags: Vec<String>,
     click: Option<String>,
@@ -49,7 +48,7 @@ pub struct NtfyChannel {
 impl std::fmt::Debug for NtfyChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NtfyChannel")
-            .field("server", &self.target)
+            .field("server", &self.hook.target)
             .field("topic", &"<redacted>")
             .finish_non_exhaustive()
     }
@@ -103,17 +102,15 @@ pub(super) fn split_topic(url: &str) -> Option<(String, String)> {
 
 impl NtfyChannel {
     pub fn new(settings: &NtfySettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
-        let name = context.name;
-        let invalid = |reason: &str| context.invalid(reason);
         let url = settings
             .url
             .as_deref()
             .filter(|url| !url.trim().is_empty())
             .ok_or_else(|| DeliverError::MissingUrl {
-                channel: name.to_string(),
+                channel: context.name.to_string(),
             })?;
         let (root, topic) = split_topic(url).ok_or_else(|| {
-            invalid("`url` must end in the topic: 1-64 letters, digits, `-` or `_`")
+            context.invalid("`url` must end in the topic: 1-64 letters, digits, `-` or `_`")
         })?;
         let mut headers = HeaderMap::new();
         let mut secrets: Vec<&str> = Vec::new();
@@ -134,8 +131,9 @@ impl NtfyChannel {
             _ => None,
         };
         if let Some(credential) = credential {
-            let mut value = HeaderValue::from_str(&credential)
-                .map_err(|_| invalid("`token` or `password` holds a character a header cannot"))?;
+            let mut value = HeaderValue::from_str(&credential).map_err(|_| {
+                context.invalid("`token` or `password` holds a character a header cannot")
+            })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
@@ -148,10 +146,10 @@ impl NtfyChannel {
             &mut problems,
         );
         if !problems.is_empty() {
-            return Err(invalid(&problems.join("; ")));
+            return Err(context.invalid(problems.join("; ")));
         }
         let target = Target::with_headers(
-            name,
+            context.name,
             &root,
             context.shared.timeout,
             settings.allow_link_local,
@@ -160,9 +158,8 @@ impl NtfyChannel {
         .scrubbing(&secrets)
         .scrubbing(&[topic.as_str()]);
         Ok(Self {
-            target,
+            hook: Hook::new(target, context)?,
             topic,
-            text: ChatText::new(context)?,
             priorities,
             tags: settings.tags.clone().unwrap_or_default(),
             click: settings.click.clone(),
@@ -223,11 +220,11 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 
 impl JsonHook for NtfyChannel {
     fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.hook.text.render_one(event)?;
         let title = crate::text::fit(&headline(&rendered), TITLE_CHARS, crate::text::plain);
         let footer = crate::text::plain(&format!(
             "campaign-watcher on {} · {}",
-            crate::text::cap(self.text.instance(), 200),
+            crate::text::cap(self.hook.text.instance(), 200),
             event.id
         ));
         let body = body_after_headline(&rendered);
@@ -260,8 +257,8 @@ impl JsonHook for NtfyChannel {
         body
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn hook(&self) -> &Hook {
+        &self.hook
     }
 
     const CLASSIFY: Classify = classify;

@@ -2,7 +2,6 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::deliver::channel::{ChannelConfig, TextSettings};
-use crate::deliver::Deliver;
 use crate::observe::CampaignStatus;
 use crate::render::sample_event;
 use crate::setting::secret::Secret;
@@ -108,11 +107,7 @@ fn hostile_names_stay_plain_and_within_the_limits() {
 #[test]
 fn previews_and_debug_hide_the_topic_and_the_token() {
     let channel = channel(settings());
-    let events: Vec<Event> = EventType::ALL
-        .into_iter()
-        .map(|kind| sample_event(kind, Utc::now()))
-        .collect();
-    let shown = channel.preview(&events, false).unwrap() + &format!("{channel:?}");
+    let shown = crate::fixtures::everything_shown(&channel);
     assert!(
         !shown.contains("TOPIC9") && !shown.contains("NTFYTOKEN"),
         "{shown}"

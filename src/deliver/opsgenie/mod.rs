@@ -102,16 +102,14 @@ impl OpsgenieChannel {
         settings: &OpsgenieSettings,
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let name = context.name;
-        let invalid = |reason: &str| context.invalid(reason);
         let key = settings
             .api_key
             .as_ref()
             .map(|key| key.expose().trim())
             .filter(|key| !key.is_empty())
-            .ok_or_else(|| invalid("`api_key` (or api_key_file) is missing"))?;
+            .ok_or_else(|| context.invalid("`api_key` (or api_key_file) is missing"))?;
         let mut header = HeaderValue::from_str(&format!("GenieKey {key}"))
-            .map_err(|_| invalid("`api_key` holds a character a header cannot"))?;
+            .map_err(|_| context.invalid("`api_key` holds a character a header cannot"))?;
         header.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, header);
@@ -124,11 +122,11 @@ impl OpsgenieChannel {
             &mut problems,
         );
         if !problems.is_empty() {
-            return Err(invalid(&problems.join("; ")));
+            return Err(context.invalid(problems.join("; ")));
         }
         Ok(Self {
             target: Target::with_headers(
-                name,
+                context.name,
                 settings.base_url(),
                 context.shared.timeout,
                 settings.allow_link_local,
@@ -177,7 +175,7 @@ impl OpsgenieChannel {
         priority: &str,
         condition: &str,
     ) -> Result<Request, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.text.render_one(event)?;
         let campaign = event.campaign.as_ref();
         let detail = |text: &str| fit(text, DETAIL_CHARS, plain);
         let mut tags = vec!["campaign-watcher".to_string(), condition.to_string()];

@@ -133,11 +133,7 @@ fn regions_and_previews() {
             "{key}: {problems:#?}"
         );
     }
-    let events: Vec<Event> = EventType::ALL
-        .into_iter()
-        .map(|kind| sample_event(kind, Utc::now()))
-        .collect();
-    let shown = channel().preview(&events, false).unwrap() + &format!("{:?}", channel());
+    let shown = crate::fixtures::everything_shown(&channel());
     assert!(!shown.contains("GENIEKEY"), "{shown}");
     assert!(shown.contains("/close?identifierType=alias"));
 }

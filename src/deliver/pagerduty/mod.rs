@@ -53,18 +53,21 @@ impl PagerDutyChannel {
         settings: &PagerDutySettings,
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let name = context.name;
-        let invalid = |reason: String| context.invalid(reason);
         let routing_key = settings
             .routing_key
             .clone()
             .filter(|key| !key.expose().trim().is_empty())
-            .ok_or_else(|| invalid("`routing_key` (or routing_key_file) is missing".into()))?;
-        let severities = severities(name, settings.severity.as_ref())?;
+            .ok_or_else(|| context.invalid("`routing_key` (or routing_key_file) is missing"))?;
+        let severities = severities(context.name, settings.severity.as_ref())?;
         let url = settings.url.as_deref().unwrap_or(DEFAULT_URL);
         Ok(Self {
-            target: Target::new(name, url, context.shared.timeout, settings.allow_link_local)?
-                .scrubbing(&[routing_key.expose()]),
+            target: Target::new(
+                context.name,
+                url,
+                context.shared.timeout,
+                settings.allow_link_local,
+            )?
+            .scrubbing(&[routing_key.expose()]),
             routing_key,
             severities,
             text: ChatText::new(context)?,
@@ -106,7 +109,7 @@ impl PagerDutyChannel {
         severity: &str,
         condition: &str,
     ) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.text.render_one(event)?;
         let campaign = event.campaign.as_ref();
         Ok(json!({
             "routing_key": self.routing_key.expose(),

@@ -9,8 +9,9 @@ use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::{each, pretty, BuildContext, Deliver};
-use super::chat::{body_after_headline, clip, headline, paragraphs, ChatText, Paragraph};
-use super::target::{answered, outcome_for_status, Answer, Target};
+use super::chat::{body_after_headline, clip, headline, paragraphs, Paragraph};
+use super::json_hook::Hook;
+use super::target::{answered, outcome_for_status, Answer};
 use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::Event;
 use crate::pacing::RequestBudget;
@@ -32,8 +33,7 @@ const FALLBACK_CHARS: usize = 1000;
 
 #[derive(Debug)]
 pub struct SlackChannel {
-    target: Target,
-    text: ChatText,
+    hook: Hook,
     group: bool,
     pacing: RequestBudget,
 }
@@ -41,8 +41,7 @@ pub struct SlackChannel {
 impl SlackChannel {
     pub fn new(settings: &SlackSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: settings.hook_url().target(context)?,
-            text: ChatText::new(context)?,
+            hook: Hook::new(settings.hook_url().target(context)?, context)?,
             group: settings.group.unwrap_or(true),
             pacing: RequestBudget::new(1.0),
         })
@@ -50,7 +49,7 @@ impl SlackChannel {
 
     /// The JSON body for `events` (one message; a digest when there are several).
     pub fn payload(&self, events: &[Event]) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(events)?;
+        let rendered = self.hook.text.render(events)?;
         let title = headline(&rendered);
         let mut blocks = vec![json!({
             "type": "header",
@@ -70,7 +69,7 @@ impl SlackChannel {
             "type": "context",
             "elements": [{
                 "type": "mrkdwn",
-                "text": crate::text::fit(&format!("campaign-watcher on {} · {}", self.text.instance(), ids.join(", ")), SECTION_CHARS, escape),
+                "text": crate::text::fit(&format!("campaign-watcher on {} · {}", self.hook.text.instance(), ids.join(", ")), SECTION_CHARS, escape),
             }],
         }));
         Ok(json!({
@@ -91,7 +90,7 @@ impl SlackChannel {
             }
         };
         self.pacing.wait_turn().await;
-        let answer = match self.target.post_json(&body).await {
+        let answer = match self.hook.target.post_json(&body).await {
             Ok(answer) => answer,
             Err(reason) => {
                 return SendOutcome::Retry {
@@ -100,7 +99,7 @@ impl SlackChannel {
                 }
             }
         };
-        classify(self.target.display(), &answer)
+        classify(self.hook.target.display(), &answer)
     }
 }
 

@@ -12,9 +12,9 @@ use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
-use super::chat::{body_after_headline, clip, headline, paragraphs, ChatText, Paragraph};
-use super::json_hook::{Classify, JsonHook};
-use super::target::{answered, outcome_for_status, Answer, Target};
+use super::chat::{body_after_headline, clip, headline, paragraphs, Paragraph};
+use super::json_hook::{Classify, Hook, JsonHook};
+use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
 
@@ -32,15 +32,13 @@ const HEADLINE_CHARS: usize = 500;
 
 #[derive(Debug)]
 pub struct TeamsChannel {
-    target: Target,
-    text: ChatText,
+    hook: Hook,
 }
 
 impl TeamsChannel {
     pub fn new(settings: &TeamsSettings, context: &BuildContext<'_>) -> Result<Self, DeliverError> {
         Ok(Self {
-            target: settings.hook_url().target(context)?,
-            text: ChatText::new(context)?,
+            hook: Hook::new(settings.hook_url().target(context)?, context)?,
         })
     }
 
@@ -73,7 +71,7 @@ impl TeamsChannel {
         // The event id, never cut: receivers and people dedupe on it.
         body.push(json!({
             "type": "TextBlock",
-            "text": format!("campaign-watcher on {} · {}", clip(self.text.instance(), 200), event.id),
+            "text": format!("campaign-watcher on {} · {}", clip(self.hook.text.instance(), 200), event.id),
             "isSubtle": true,
             "size": "Small",
             "wrap": true,
@@ -122,7 +120,7 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 
 impl JsonHook for TeamsChannel {
     fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.hook.text.render_one(event)?;
         // JSON escaping can still grow the text (quotes, backslashes): halve
         // its share until the whole body is under Teams' limit.
         let mut text_bytes = TEXT_BYTES;
@@ -136,8 +134,8 @@ impl JsonHook for TeamsChannel {
         }
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn hook(&self) -> &Hook {
+        &self.hook
     }
 
     const CLASSIFY: Classify = classify;

@@ -18,8 +18,8 @@ use crate::deliver::PayloadError;
 use serde_json::{json, Value};
 
 use super::channel::BuildContext;
-use super::chat::{body_after_headline, headline, ChatText};
-use super::json_hook::{Classify, JsonHook};
+use super::chat::{body_after_headline, headline};
+use super::json_hook::{Classify, Hook, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
@@ -36,11 +36,10 @@ const INSTANCE_CHARS: usize = 200;
 
 #[derive(Debug)]
 pub struct TelegramChannel {
-    /// `{api_url}/bot<token>/sendMessage`; shown as its host only.
-    target: Target,
+    /// Posts to `{api_url}/bot<token>/sendMessage`, shown as its host only.
+    hook: Hook,
     chat_id: Value,
     message_thread_id: Option<i64>,
-    text: ChatText,
 }
 
 /// A numeric chat id as a number, `@channelusername` as a string.
@@ -73,37 +72,37 @@ impl TelegramChannel {
         settings: &TelegramSettings,
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let name = context.name;
-        let invalid = |reason: &str| context.invalid(reason);
         let token = settings
             .bot_token
             .as_ref()
             .filter(|token| looks_like_a_bot_token(token.expose().trim()))
             .ok_or_else(|| {
-                invalid("`bot_token` (or bot_token_file) is missing or is not a bot token")
+                context.invalid("`bot_token` (or bot_token_file) is missing or is not a bot token")
             })?;
         let chat_id = settings
             .chat_id
             .as_deref()
             .and_then(chat_id_value)
-            .ok_or_else(|| invalid("`chat_id` must be a chat's number or @channelusername"))?;
+            .ok_or_else(|| {
+                context.invalid("`chat_id` must be a chat's number or @channelusername")
+            })?;
         let api = settings.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
         let url = format!(
             "{}/bot{}/sendMessage",
             api.trim().trim_end_matches('/'),
             token.expose().trim()
         );
+        let target = Target::new(
+            context.name,
+            &url,
+            context.shared.timeout,
+            settings.allow_link_local,
+        )?
+        .scrubbing(&[token.expose().trim()]);
         Ok(Self {
-            target: Target::new(
-                name,
-                &url,
-                context.shared.timeout,
-                settings.allow_link_local,
-            )?
-            .scrubbing(&[token.expose().trim()]),
+            hook: Hook::new(target, context)?,
             chat_id,
             message_thread_id: settings.message_thread_id,
-            text: ChatText::new(context)?,
         })
     }
 }
@@ -146,7 +145,7 @@ pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
 
 impl JsonHook for TelegramChannel {
     fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.text.render(std::slice::from_ref(event))?;
+        let rendered = self.hook.text.render_one(event)?;
         let title = fit_measured(
             &headline(&rendered),
             HEADLINE_UNITS,
@@ -155,7 +154,7 @@ impl JsonHook for TelegramChannel {
         );
         let footer = telegram_html(&format!(
             "campaign-watcher on {} · {}",
-            crate::text::cap(self.text.instance(), INSTANCE_CHARS),
+            crate::text::cap(self.hook.text.instance(), INSTANCE_CHARS),
             event.id
         ));
         let head = format!("<b>{title}</b>\n\n");
@@ -184,8 +183,8 @@ impl JsonHook for TelegramChannel {
         Ok(payload)
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn hook(&self) -> &Hook {
+        &self.hook
     }
 
     const CLASSIFY: Classify = classify;

@@ -4,7 +4,6 @@ use chrono::Utc;
 use reqwest::StatusCode;
 
 use super::*;
-use crate::deliver::Deliver;
 use crate::event::EventType;
 use crate::render::sample_event;
 use crate::setting::secret::Secret;
@@ -117,17 +116,13 @@ fn answers_follow_the_bot_api() {
 #[test]
 fn the_token_is_never_shown() {
     let channel = channel();
-    let events: Vec<Event> = EventType::ALL
-        .into_iter()
-        .map(|kind| sample_event(kind, Utc::now()))
-        .collect();
-    let shown = channel.preview(&events, false).unwrap() + &format!("{channel:?}");
+    let shown = crate::fixtures::everything_shown(&channel);
     assert!(
         !shown.contains("TELEGRAMSECRET") && !shown.contains(TOKEN),
         "{shown}"
     );
     assert_eq!(
-        channel.target.scrub(&format!("no bot {TOKEN} here")),
+        channel.hook.target.scrub(&format!("no bot {TOKEN} here")),
         "no bot <redacted> here"
     );
 }

@@ -88,9 +88,8 @@ impl WebhookChannel {
         settings: &WebhookSettings,
         context: &BuildContext<'_>,
     ) -> Result<Self, DeliverError> {
-        let name = context.name;
         let target = Target::required(
-            name,
+            context.name,
             settings.url.as_deref(),
             context.shared.timeout,
             settings.allow_link_local,
@@ -103,7 +102,7 @@ impl WebhookChannel {
             if let Some(secret) = secret {
                 signing::decode_secret(secret.expose()).map_err(|source| {
                     DeliverError::InvalidSecret {
-                        channel: name.to_string(),
+                        channel: context.name.to_string(),
                         key,
                         source,
                     }
