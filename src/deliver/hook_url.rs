@@ -81,22 +81,36 @@ macro_rules! hook_url_settings {
 }
 pub(super) use hook_url_settings;
 
-/// The `ChannelConfig` methods of a [`hook_url_settings!`] kind. One
-/// definition, so how such a URL is read, hidden and scrubbed cannot drift
-/// between the kinds.
+/// The `ChannelConfig` methods of a [`hook_url_settings!`] kind.
 macro_rules! hook_url_secret_methods {
     () => {
-        fn read_secret_files(&mut self, files: &mut $crate::setting::secret::SecretFiles<'_>) {
-            files.fill("url_file", self.url_file.as_deref(), &mut self.url);
-        }
-
-        fn redact(&mut self) {
-            $crate::setting::url::hide_url(&mut self.url);
-        }
-
-        fn secrets(&self) -> Vec<String> {
-            $crate::setting::url::url_secrets(self.url.as_deref())
-        }
+        $crate::deliver::hook_url::secret_methods! { url: url => url_file; keys: }
     };
 }
 pub(super) use hook_url_secret_methods;
+
+/// The `ChannelConfig` methods that read a kind's secrets from their `_file`
+/// twins, hide its URL and list every secret for scrubbing: one definition,
+/// so how a secret is read, hidden and scrubbed cannot drift between kinds.
+/// `url:` names the URL key that may carry credentials (and its file twin,
+/// if it has one); `keys:` the secret keys and their file twins.
+macro_rules! secret_methods {
+    (url: $url:ident $(=> $url_file:ident)?; keys: $($key:ident => $key_file:ident),*) => {
+        fn read_secret_files(&mut self, files: &mut $crate::setting::secret::SecretFiles<'_>) {
+            $(files.fill(stringify!($url_file), self.$url_file.as_deref(), &mut self.$url);)?
+            $(files.fill(stringify!($key_file), self.$key_file.as_deref(), &mut self.$key);)*
+        }
+
+        fn redact(&mut self) {
+            $crate::setting::url::hide_url(&mut self.$url);
+        }
+
+        fn secrets(&self) -> Vec<String> {
+            #[allow(unused_mut)]
+            let mut secrets = $crate::setting::url::url_secrets(self.$url.as_deref());
+            $(secrets.extend(self.$key.iter().map(|key| key.expose().trim().to_string()));)*
+            secrets
+        }
+    };
+}
+pub(super) use secret_methods;

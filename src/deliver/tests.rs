@@ -40,12 +40,16 @@ struct Reply {
     body: &'static str,
 }
 
-fn reply(status: u16) -> Reply {
+fn reply_with(status: u16, body: &'static str) -> Reply {
     Reply {
         status,
         headers: vec![],
-        body: "",
+        body,
     }
+}
+
+fn reply(status: u16) -> Reply {
+    reply_with(status, "")
 }
 
 #[derive(Default)]
@@ -171,6 +175,23 @@ async fn setup(
     (store.clone(), Dispatcher::new(store, set))
 }
 
+/// [`setup`] for one webhook channel `hook` posting to `receiver`.
+async fn webhook_to(receiver: &Receiver, secret: Option<&str>) -> (Store, Dispatcher) {
+    setup(
+        one("hook", webhook_settings(&receiver.url(), secret)),
+        &["hook"],
+    )
+    .await
+}
+
+fn counts(pending: u64, dead: u64, sent: u64) -> OutboxCounts {
+    OutboxCounts {
+        pending,
+        dead,
+        sent,
+    }
+}
+
 fn one(name: &str, settings: ChannelSettings) -> BTreeMap<String, ChannelSettings> {
     BTreeMap::from([(name.to_string(), settings)])
 }
@@ -209,11 +230,7 @@ fn report(sent: u32, retried: u32, dead: u32) -> DrainReport {
 #[tokio::test]
 async fn webhook_posts_payload_v1_with_a_verifiable_signature() {
     let receiver = Receiver::start(vec![]).await;
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), Some(KEY))),
-        &["hook"],
-    )
-    .await;
+    let (store, dispatcher) = webhook_to(&receiver, Some(KEY)).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(1, 0, 0));
 
     let requests = receiver.requests();
@@ -238,24 +255,13 @@ async fn webhook_posts_payload_v1_with_a_verifiable_signature() {
         header(request, "webhook-signature"),
         expected_signature(KEY, "evt_1", timestamp, &request.body)
     );
-    assert_eq!(
-        store.outbox_counts().await.unwrap(),
-        OutboxCounts {
-            pending: 0,
-            dead: 0,
-            sent: 1
-        }
-    );
+    assert_eq!(store.outbox_counts().await.unwrap(), counts(0, 0, 1));
 }
 
 #[tokio::test]
 async fn unsigned_channels_send_no_signature() {
     let receiver = Receiver::start(vec![]).await;
-    let (_, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), None)),
-        &["hook"],
-    )
-    .await;
+    let (_, dispatcher) = webhook_to(&receiver, None).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(1, 0, 0));
     let requests = receiver.requests();
     assert!(requests[0].headers.get("webhook-signature").is_none());
@@ -264,17 +270,8 @@ async fn unsigned_channels_send_no_signature() {
 
 #[tokio::test]
 async fn a_500_is_retried_with_the_same_webhook_id() {
-    let receiver = Receiver::start(vec![Reply {
-        status: 500,
-        headers: vec![],
-        body: "upstream\n  exploded",
-    }])
-    .await;
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), Some(KEY))),
-        &["hook"],
-    )
-    .await;
+    let receiver = Receiver::start(vec![reply_with(500, "upstream\n  exploded")]).await;
+    let (store, dispatcher) = webhook_to(&receiver, Some(KEY)).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(0, 1, 0));
     // Rescheduled with backoff: nothing is due at the same instant.
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(0, 0, 0));
@@ -296,24 +293,12 @@ async fn a_500_is_retried_with_the_same_webhook_id() {
     assert_eq!(header(&requests[0], "webhook-id"), "evt_1");
     assert_eq!(header(&requests[1], "webhook-id"), "evt_1");
     assert_eq!(requests[0].body, requests[1].body);
-    assert_eq!(
-        store.outbox_counts().await.unwrap(),
-        OutboxCounts {
-            pending: 0,
-            dead: 0,
-            sent: 1
-        }
-    );
+    assert_eq!(store.outbox_counts().await.unwrap(), counts(0, 0, 1));
 }
 
 #[tokio::test]
 async fn retry_reasons_name_the_status_and_body_but_not_the_url_secrets() {
-    let receiver = Receiver::start(vec![Reply {
-        status: 503,
-        headers: vec![],
-        body: "maintenance\n  window",
-    }])
-    .await;
+    let receiver = Receiver::start(vec![reply_with(503, "maintenance\n  window")]).await;
     let settings = webhook_settings(
         &format!(
             "http://user:pa55word@{}/hook?token=s3cr3t-token",
@@ -366,11 +351,7 @@ async fn retry_after_is_honoured() {
         body: "slow down",
     }])
     .await;
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), Some(KEY))),
-        &["hook"],
-    )
-    .await;
+    let (store, dispatcher) = webhook_to(&receiver, Some(KEY)).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(0, 1, 0));
     let next = store.next_due_at().await.unwrap().unwrap();
     assert!(next >= t0() + TimeDelta::seconds(120), "{next}");
@@ -392,11 +373,7 @@ async fn redirects_are_not_followed_and_count_as_failures() {
         headers: vec![("location", elsewhere)],
         body: "",
     });
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), Some(KEY))),
-        &["hook"],
-    )
-    .await;
+    let (store, dispatcher) = webhook_to(&receiver, Some(KEY)).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(0, 1, 0));
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1);
@@ -407,20 +384,9 @@ async fn redirects_are_not_followed_and_count_as_failures() {
 #[tokio::test]
 async fn gone_is_permanent() {
     let receiver = Receiver::start(vec![reply(410)]).await;
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), Some(KEY))),
-        &["hook"],
-    )
-    .await;
+    let (store, dispatcher) = webhook_to(&receiver, Some(KEY)).await;
     assert_eq!(dispatcher.drain_due(t0()).await.unwrap(), report(0, 0, 1));
-    assert_eq!(
-        store.outbox_counts().await.unwrap(),
-        OutboxCounts {
-            pending: 0,
-            dead: 1,
-            sent: 0
-        }
-    );
+    assert_eq!(store.outbox_counts().await.unwrap(), counts(0, 1, 0));
     // Dead rows are never sent again.
     assert_eq!(
         dispatcher
@@ -435,11 +401,7 @@ async fn gone_is_permanent() {
 #[tokio::test]
 async fn a_row_past_max_age_that_fails_is_dead() {
     let receiver = Receiver::start(vec![reply(500), reply(500)]).await;
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), None)),
-        &["hook"],
-    )
-    .await;
+    let (store, dispatcher) = webhook_to(&receiver, None).await;
     // Within max_age (1 h): retried.
     assert_eq!(
         dispatcher
@@ -622,11 +584,7 @@ fn build_rejects_what_it_cannot_send() {
 #[tokio::test]
 async fn a_failing_target_is_probed_with_one_row_and_the_rest_wait_for_its_retry() {
     let receiver = Receiver::start(vec![reply(503), reply(503)]).await;
-    let (store, dispatcher) = setup(
-        one("hook", webhook_settings(&receiver.url(), None)),
-        &["hook"],
-    )
-    .await;
+    let (store, dispatcher) = webhook_to(&receiver, None).await;
     for id in ["evt_2", "evt_3"] {
         store
             .commit_cycle(&CycleCommit {

@@ -217,6 +217,20 @@ impl Templates {
             html: render_one(2, HTML)?,
         })
     }
+
+    /// As [`Self::render`], but the built-in templates stand in if a custom
+    /// one fails at send time (it passed the same checks at start, so that
+    /// means an event shape the checks did not cover): an alert still goes out.
+    pub fn render_or_builtin(
+        &self,
+        events: &[Event],
+        context: &RenderContext,
+    ) -> Result<Rendered, RenderError> {
+        self.render(events, context).or_else(|error| {
+            tracing::error!(error = %error, "custom template failed; using the built-in one for this message");
+            Templates::builtin().render(events, context)
+        })
+    }
 }
 
 fn template_error(

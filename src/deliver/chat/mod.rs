@@ -40,16 +40,9 @@ impl ChatText {
         })
     }
 
-    /// As email does: the built-in templates stand in if a custom one fails at
-    /// send time, so an alert still goes out.
+    /// The built-in templates stand in for a custom one that fails.
     pub fn render(&self, events: &[Event]) -> Result<Rendered, PayloadError> {
-        match self.templates.render(events, &self.context) {
-            Ok(rendered) => Ok(rendered),
-            Err(error) => {
-                tracing::error!(error = %error, "custom template failed; using the built-in one for this message");
-                Ok(Templates::builtin().render(events, &self.context)?)
-            }
-        }
+        Ok(self.templates.render_or_builtin(events, &self.context)?)
     }
 
     /// One event's text, as a channel that sends one message per event needs it.

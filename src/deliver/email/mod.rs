@@ -215,17 +215,10 @@ impl EmailChannel {
         }
     }
 
-    /// The subject and both bodies; the built-in templates stand in if a custom
-    /// one fails at send time (it passed the same checks at start, so that
-    /// means an event shape the checks did not cover): an alert still goes out.
+    /// The subject and both bodies (the built-in templates stand in for a
+    /// custom one that fails).
     pub fn render(&self, events: &[Event]) -> Result<Rendered, PayloadError> {
-        match self.templates.render(events, &self.context) {
-            Ok(rendered) => Ok(rendered),
-            Err(error) => {
-                tracing::error!(error = %error, "custom template failed; using the built-in one for this message");
-                Ok(Templates::builtin().render(events, &self.context)?)
-            }
-        }
+        Ok(self.templates.render_or_builtin(events, &self.context)?)
     }
 
     /// The message exactly as it would be sent.

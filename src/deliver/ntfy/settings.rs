@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{parse_priority, split_topic, NtfyChannel};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::condition_map;
+use crate::deliver::hook_url::secret_methods;
 use crate::deliver::DeliverError;
-use crate::setting::secret::{Secret, SecretFiles};
-use crate::setting::url::{check_http_url, check_secret_url, hide_url, url_secrets};
+use crate::setting::secret::Secret;
+use crate::setting::url::{check_http_url, check_secret_url};
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct NtfySettings {
@@ -111,26 +112,7 @@ impl ChannelConfig for NtfySettings {
         text.check(at, None, problems);
     }
 
-    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
-        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
-        files.fill("token_file", self.token_file.as_deref(), &mut self.token);
-        files.fill(
-            "password_file",
-            self.password_file.as_deref(),
-            &mut self.password,
-        );
-    }
-
-    fn redact(&mut self) {
-        hide_url(&mut self.url);
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut secrets = url_secrets(self.url.as_deref());
-        secrets.extend(self.token.iter().map(|s| s.expose().to_string()));
-        secrets.extend(self.password.iter().map(|s| s.expose().to_string()));
-        secrets
-    }
+    secret_methods! { url: url => url_file; keys: token => token_file, password => password_file }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<NtfyChannel>, DeliverError> {
         NtfyChannel::new(self, context).map(Box::new)

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{parse_priority, OpsgenieChannel, EU_API_URL, US_API_URL};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::condition_map;
+use crate::deliver::hook_url::secret_methods;
 use crate::deliver::DeliverError;
-use crate::setting::secret::{Secret, SecretFiles};
-use crate::setting::url::{check_secret_url, hide_url, url_secrets};
+use crate::setting::secret::Secret;
+use crate::setting::url::check_secret_url;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct OpsgenieSettings {
@@ -106,27 +107,7 @@ impl ChannelConfig for OpsgenieSettings {
         text.check(at, None, problems);
     }
 
-    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
-        files.fill(
-            "api_key_file",
-            self.api_key_file.as_deref(),
-            &mut self.api_key,
-        );
-    }
-
-    fn redact(&mut self) {
-        hide_url(&mut self.api_url);
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut secrets = url_secrets(self.api_url.as_deref());
-        secrets.extend(
-            self.api_key
-                .iter()
-                .map(|key| key.expose().trim().to_string()),
-        );
-        secrets
-    }
+    secret_methods! { url: api_url; keys: api_key => api_key_file }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<OpsgenieChannel>, DeliverError> {
         OpsgenieChannel::new(self, context).map(Box::new)

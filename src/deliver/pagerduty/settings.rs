@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::PagerDutyChannel;
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::check_severity;
+use crate::deliver::hook_url::secret_methods;
 use crate::deliver::DeliverError;
-use crate::setting::secret::{Secret, SecretFiles};
-use crate::setting::url::{check_secret_url, hide_url, url_secrets};
+use crate::setting::secret::Secret;
+use crate::setting::url::check_secret_url;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct PagerDutySettings {
@@ -55,26 +56,7 @@ impl ChannelConfig for PagerDutySettings {
         text.check(at, None, problems);
     }
 
-    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
-        files.fill("url_file", self.url_file.as_deref(), &mut self.url);
-        files.fill(
-            "routing_key_file",
-            self.routing_key_file.as_deref(),
-            &mut self.routing_key,
-        );
-    }
-
-    fn redact(&mut self) {
-        hide_url(&mut self.url);
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let key = self.routing_key.iter().map(|key| key.expose().to_string());
-        url_secrets(self.url.as_deref())
-            .into_iter()
-            .chain(key)
-            .collect()
-    }
+    secret_methods! { url: url => url_file; keys: routing_key => routing_key_file }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<PagerDutyChannel>, DeliverError> {
         PagerDutyChannel::new(self, context).map(Box::new)

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{chat_id_value, looks_like_a_bot_token, TelegramChannel};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
+use crate::deliver::hook_url::secret_methods;
 use crate::deliver::DeliverError;
-use crate::setting::secret::{Secret, SecretFiles};
-use crate::setting::url::{check_secret_url, hide_url, url_secrets};
+use crate::setting::secret::Secret;
+use crate::setting::url::check_secret_url;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct TelegramSettings {
@@ -69,23 +70,7 @@ impl ChannelConfig for TelegramSettings {
         text.check(at, None, problems);
     }
 
-    fn read_secret_files(&mut self, files: &mut SecretFiles<'_>) {
-        files.fill(
-            "bot_token_file",
-            self.bot_token_file.as_deref(),
-            &mut self.bot_token,
-        );
-    }
-
-    fn redact(&mut self) {
-        hide_url(&mut self.api_url);
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut secrets = url_secrets(self.api_url.as_deref());
-        secrets.extend(self.bot_token.iter().map(|t| t.expose().trim().to_string()));
-        secrets
-    }
+    secret_methods! { url: api_url; keys: bot_token => bot_token_file }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<TelegramChannel>, DeliverError> {
         TelegramChannel::new(self, context).map(Box::new)
