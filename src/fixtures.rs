@@ -98,3 +98,18 @@ where
         .collect();
     channel.preview(&events, false).unwrap() + &format!("{channel:?}")
 }
+
+/// The sample event of `kind` (as `render CHANNEL --sample` shows it), at
+/// 2026-11-26 09:00 UTC.
+pub(crate) fn sample(kind: EventType) -> Event {
+    crate::render::sample_event(kind, Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap())
+}
+
+/// The sample upload-errors event with `huge` as its campaign's name and as
+/// each of 20 upload errors: the worst case for a kind's size limits.
+pub(crate) fn huge_event(huge: &str) -> Event {
+    let mut event = sample(EventType::UploadErrorsAdded);
+    event.campaign.as_mut().unwrap().name = huge.to_string();
+    event.upload_errors.added = vec![huge.to_string(); 20];
+    event
+}

@@ -13,6 +13,7 @@ use super::chat::ChatText;
 use super::target::{Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
+use crate::render::Rendered;
 
 /// How a kind reads an answer: it matches its own special cases and leaves
 /// the rest to [`super::target::outcome_for_status`].
@@ -38,8 +39,15 @@ impl Hook {
 pub(super) trait JsonHook: Sync {
     fn hook(&self) -> &Hook;
 
-    /// The body for `event`; an error is dead (retrying cannot build it).
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError>;
+    /// The body for `event`, worded as `rendered`; an error is dead
+    /// (retrying cannot build it).
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError>;
+
+    /// The body for `event` in the channel's words.
+    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
+        let rendered = self.hook().text.render_one(event)?;
+        self.body(event, &rendered)
+    }
 
     /// The kind's reading of an answer.
     const CLASSIFY: Classify;

@@ -12,6 +12,9 @@ use crate::alert::{Condition, SeverityTable};
 use crate::event::Event;
 use crate::render::{RenderContext, Rendered, Templates};
 
+/// The instance name in a footer, so the event id after it always fits.
+const INSTANCE_CHARS: usize = 200;
+
 /// The shared event→text rendering with this channel's template overrides.
 #[derive(Debug)]
 pub(super) struct ChatText {
@@ -48,6 +51,16 @@ impl ChatText {
     /// One event's text, as a channel that sends one message per event needs it.
     pub fn render_one(&self, event: &Event) -> Result<Rendered, PayloadError> {
         self.render(std::slice::from_ref(event))
+    }
+
+    /// The line that says which watcher sent the message and which event it
+    /// is (the id an operator looks up with `history`), unescaped.
+    pub fn footer(&self, event: &Event) -> String {
+        format!(
+            "campaign-watcher on {} · {}",
+            crate::text::cap(&self.context.instance, INSTANCE_CHARS),
+            event.id
+        )
     }
 
     pub fn instance(&self) -> &str {

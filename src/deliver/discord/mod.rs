@@ -21,6 +21,7 @@ use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
 use crate::alert::SeverityMap;
 use crate::event::Event;
+use crate::render::Rendered;
 
 mod settings;
 pub use settings::DiscordSettings;
@@ -35,8 +36,6 @@ const FIELD_VALUE_CHARS: usize = 1024;
 /// Discord refuses an embed whose title, description and footer together pass
 /// 6,000 characters; the footer gets what the other two leave.
 const EMBED_CHARS: usize = 6000;
-/// The instance name in the footer, so the event id after it always fits.
-const INSTANCE_CHARS: usize = 200;
 
 #[derive(Debug)]
 pub struct DiscordChannel {
@@ -77,16 +76,15 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for DiscordChannel {
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.hook.text.render_one(event)?;
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError> {
         // The headline once, as the message's content (what notifications
         // show); the embed carries the body, coloured by severity.
-        let title = headline(&rendered);
+        let title = headline(rendered);
         // Markdown escaped (no masked links, headings or code blocks from API
         // text), cut first so no escape is cut in half.
         let mut prose: Vec<&str> = Vec::new();
         let mut facts = Vec::new();
-        for paragraph in paragraphs(body_after_headline(&rendered)) {
+        for paragraph in paragraphs(body_after_headline(rendered)) {
             match paragraph {
                 Paragraph::Prose(text) => prose.push(text),
                 Paragraph::Facts(block) => facts.extend(block),
@@ -94,11 +92,7 @@ impl JsonHook for DiscordChannel {
         }
         let description =
             crate::text::fit(&prose.join("\n\n"), DESCRIPTION_CHARS, crate::text::discord);
-        let footer = format!(
-            "campaign-watcher on {} · {}",
-            clip(self.hook.text.instance(), INSTANCE_CHARS),
-            event.id
-        );
+        let footer = self.hook.text.footer(event);
         // Fields take what the description leaves, the footer's room kept:
         // its event id is what people dedupe on.
         let mut room = EMBED_CHARS

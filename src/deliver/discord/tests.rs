@@ -1,11 +1,8 @@
-use chrono::{TimeZone, Utc};
-
 use super::*;
 use crate::deliver::channel::BuildContext;
 
 use crate::alert::Severity;
 use crate::event::EventType;
-use crate::render::sample_event;
 
 #[test]
 fn payload_has_content_embed_colour_and_no_mentions() {
@@ -17,9 +14,8 @@ fn payload_has_content_embed_colour_and_no_mentions() {
         ..DiscordSettings::default()
     };
     let channel = DiscordChannel::new(&settings, &BuildContext::for_tests("d")).unwrap();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let paused = channel
-        .payload(&sample_event(EventType::StatusChanged, at))
+        .payload(&crate::fixtures::sample(EventType::StatusChanged))
         .unwrap();
     assert_eq!(paused["content"], "Q4 Outreach Campaign: live → paused");
     // The headline once: not again as the embed's title or its first line.
@@ -46,7 +42,7 @@ fn payload_has_content_embed_colour_and_no_mentions() {
     assert_eq!(field("Status"), "live → paused");
     assert!(!description.contains("Status:"), "{description}");
     let recovered = channel
-        .payload(&sample_event(EventType::ApiRecovered, at))
+        .payload(&crate::fixtures::sample(EventType::ApiRecovered))
         .unwrap();
     assert_eq!(
         recovered["embeds"][0]["color"],
@@ -61,11 +57,7 @@ fn a_megabyte_name_fits_discords_limits_with_the_event_id() {
         ..DiscordSettings::default()
     };
     let channel = DiscordChannel::new(&settings, &BuildContext::for_tests("d")).unwrap();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let mut event = sample_event(EventType::UploadErrorsAdded, at);
-    let huge = "*_[x](https://evil)".repeat(1 << 16);
-    event.campaign.as_mut().unwrap().name = huge.clone();
-    event.upload_errors.added = vec![huge; 20];
+    let event = crate::fixtures::huge_event(&"*_[x](https://evil)".repeat(1 << 16));
     let body = channel.payload(&event).unwrap();
     let length = |value: &Value| value.as_str().unwrap_or_default().chars().count();
     let embed = &body["embeds"][0];

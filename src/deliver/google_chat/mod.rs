@@ -24,6 +24,7 @@ use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
 use crate::pacing::RequestBudget;
+use crate::render::Rendered;
 use crate::text::{fit, fit_measured};
 
 mod settings;
@@ -88,10 +89,9 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for GoogleChatChannel {
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.hook.text.render_one(event)?;
-        let title = headline(&rendered);
-        let body = body_after_headline(&rendered);
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError> {
+        let title = headline(rendered);
+        let body = body_after_headline(rendered);
         let instance = crate::text::cap(self.hook.text.instance(), INSTANCE_CHARS);
         let mut payload = if self.card {
             let mut sections = Vec::new();

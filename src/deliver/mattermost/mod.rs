@@ -25,6 +25,7 @@ use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
 use crate::alert::SeverityMap;
 use crate::event::Event;
+use crate::render::Rendered;
 use crate::text::{fit, mattermost};
 
 mod settings;
@@ -82,20 +83,15 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for MattermostChannel {
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.hook.text.render_one(event)?;
-        let title = headline(&rendered);
-        let footer = crate::text::plain(&format!(
-            "campaign-watcher on {} · {}",
-            crate::text::cap(self.hook.text.instance(), 200),
-            event.id
-        ));
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError> {
+        let title = headline(rendered);
+        let footer = crate::text::plain(&self.hook.text.footer(event));
         let mut payload = json!({
             "text": format!("**{}**", fit(&title, TEXT_CHARS, mattermost)),
             "attachments": [{
                 "fallback": fit(&title, TEXT_CHARS, crate::text::plain),
                 "color": format!("#{:06X}", crate::alert::colour(&self.severities, event)),
-                "text": fit(body_after_headline(&rendered), ATTACHMENT_CHARS, mattermost),
+                "text": fit(body_after_headline(rendered), ATTACHMENT_CHARS, mattermost),
                 "footer": crate::text::cap(&footer, FOOTER_CHARS),
             }],
         });

@@ -27,6 +27,7 @@ use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::alert::{transitions, Condition, Transition};
 use crate::event::{Event, EventType};
+use crate::render::Rendered;
 
 mod settings;
 pub use settings::NtfySettings;
@@ -219,15 +220,10 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for NtfyChannel {
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.hook.text.render_one(event)?;
-        let title = crate::text::fit(&headline(&rendered), TITLE_CHARS, crate::text::plain);
-        let footer = crate::text::plain(&format!(
-            "campaign-watcher on {} · {}",
-            crate::text::cap(self.hook.text.instance(), 200),
-            event.id
-        ));
-        let body = body_after_headline(&rendered);
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError> {
+        let title = crate::text::fit(&headline(rendered), TITLE_CHARS, crate::text::plain);
+        let footer = crate::text::plain(&self.hook.text.footer(event));
+        let body = body_after_headline(rendered);
         let body = if body.is_empty() {
             title.as_str()
         } else {

@@ -1,4 +1,4 @@
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 
 use super::*;
 use crate::deliver::channel::{ChannelConfig, TextSettings};
@@ -40,8 +40,7 @@ fn the_topic_is_the_last_path_segment() {
 #[test]
 fn a_pause_is_urgent_and_its_resume_default() {
     let channel = channel(settings());
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let paused = sample_event(EventType::StatusChanged, at);
+    let paused = crate::fixtures::sample(EventType::StatusChanged);
     let body = channel.payload(&paused).unwrap();
     assert_eq!(body["topic"], "cw-alerts_TOPIC9");
     assert_eq!(body["priority"], 5);
@@ -66,12 +65,12 @@ fn a_pause_is_urgent_and_its_resume_default() {
     assert_eq!(body["tags"][0], "white_check_mark");
 
     let down = channel
-        .payload(&sample_event(EventType::ApiUnhealthy, at))
+        .payload(&crate::fixtures::sample(EventType::ApiUnhealthy))
         .unwrap();
     assert_eq!(down["priority"], 5);
     assert!(down.get("click").is_none(), "no campaign, no link");
     let errors = channel
-        .payload(&sample_event(EventType::UploadErrorsAdded, at))
+        .payload(&crate::fixtures::sample(EventType::UploadErrorsAdded))
         .unwrap();
     assert_eq!(errors["priority"], 4);
 }

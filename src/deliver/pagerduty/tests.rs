@@ -1,8 +1,5 @@
-use chrono::{TimeZone, Utc};
-
 use super::*;
 use crate::deliver::channel::BuildContext;
-use crate::render::sample_event;
 
 fn channel() -> PagerDutyChannel {
     let settings = PagerDutySettings {
@@ -18,8 +15,7 @@ fn channel() -> PagerDutyChannel {
 #[test]
 fn triggers_and_resolves_share_the_dedup_key() {
     let channel = channel();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let paused = sample_event(EventType::StatusChanged, at);
+    let paused = crate::fixtures::sample(EventType::StatusChanged);
     let trigger = &channel.messages(&paused).unwrap()[0];
     assert_eq!(trigger["event_action"], "trigger");
     assert_eq!(
@@ -46,19 +42,19 @@ fn triggers_and_resolves_share_the_dedup_key() {
     assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
 
     let errors = &channel
-        .messages(&sample_event(EventType::UploadErrorsAdded, at))
+        .messages(&crate::fixtures::sample(EventType::UploadErrorsAdded))
         .unwrap()[0];
     assert_eq!(errors["payload"]["severity"], "error");
     let cleared = &channel
-        .messages(&sample_event(EventType::UploadErrorsCleared, at))
+        .messages(&crate::fixtures::sample(EventType::UploadErrorsCleared))
         .unwrap()[0];
     assert_eq!(cleared["dedup_key"], errors["dedup_key"]);
 
     let down = &channel
-        .messages(&sample_event(EventType::ApiUnhealthy, at))
+        .messages(&crate::fixtures::sample(EventType::ApiUnhealthy))
         .unwrap()[0];
     let up = &channel
-        .messages(&sample_event(EventType::ApiRecovered, at))
+        .messages(&crate::fixtures::sample(EventType::ApiRecovered))
         .unwrap()[0];
     assert_eq!(down["payload"]["severity"], "critical");
     assert_eq!(
@@ -67,21 +63,20 @@ fn triggers_and_resolves_share_the_dedup_key() {
     );
 
     assert!(channel
-        .messages(&sample_event(EventType::SettingsChanged, at))
+        .messages(&crate::fixtures::sample(EventType::SettingsChanged))
         .unwrap()
         .is_empty());
     let test = channel
-        .messages(&sample_event(EventType::Test, at))
+        .messages(&crate::fixtures::sample(EventType::Test))
         .unwrap();
     assert_eq!(test.len(), 2);
 }
 
 #[test]
 fn preview_never_shows_the_routing_key() {
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let events: Vec<Event> = EventType::ALL
         .into_iter()
-        .map(|k| sample_event(k, at))
+        .map(crate::fixtures::sample)
         .collect();
     let text = channel().preview(&events, false).unwrap();
     assert!(!text.contains("R0UTING_KEY"));

@@ -1,9 +1,6 @@
-use chrono::{TimeZone, Utc};
-
 use super::*;
 use crate::deliver::channel::BuildContext;
 use crate::event::EventType;
-use crate::render::sample_event;
 
 fn channel() -> SlackChannel {
     let settings = SlackSettings {
@@ -15,10 +12,9 @@ fn channel() -> SlackChannel {
 
 #[test]
 fn a_digest_is_one_message_with_header_sections_and_ids() {
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let events: Vec<Event> = [EventType::StatusChanged, EventType::UploadErrorsAdded]
         .into_iter()
-        .map(|kind| sample_event(kind, at))
+        .map(crate::fixtures::sample)
         .collect();
     let body = channel().payload(&events).unwrap();
     assert_eq!(body["text"], "Q4 Outreach Campaign: 2 changes");
@@ -90,8 +86,7 @@ fn fact_lines_are_section_fields_in_their_place() {
 /// and no text section aligns them with spaces.
 #[test]
 fn a_rendered_alert_shows_its_facts_as_fields() {
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let event = sample_event(EventType::StatusChanged, at);
+    let event = crate::fixtures::sample(EventType::StatusChanged);
     let body = channel().payload(std::slice::from_ref(&event)).unwrap();
     let blocks = body["blocks"].as_array().unwrap();
     let fields: Vec<String> = blocks
@@ -118,8 +113,7 @@ fn a_rendered_alert_shows_its_facts_as_fields() {
 
 #[test]
 fn the_fallback_text_makes_mentions_inert() {
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let mut event = sample_event(EventType::StatusChanged, at);
+    let mut event = crate::fixtures::sample(EventType::StatusChanged);
     event.campaign.as_mut().unwrap().name = "<!channel> <!here> <@U123>".into();
     let body = channel().payload(std::slice::from_ref(&event)).unwrap();
     let text = body["text"].as_str().unwrap();

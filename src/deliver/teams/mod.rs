@@ -17,6 +17,7 @@ use super::json_hook::{Classify, Hook, JsonHook};
 use super::target::{answered, outcome_for_status, Answer};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
+use crate::render::Rendered;
 
 mod settings;
 pub use settings::TeamsSettings;
@@ -42,7 +43,7 @@ impl TeamsChannel {
         })
     }
 
-    fn card(&self, event: &Event, rendered: &crate::render::Rendered, text_bytes: usize) -> Value {
+    fn card(&self, event: &Event, rendered: &Rendered, text_bytes: usize) -> Value {
         let text = crate::text::teams(body_after_headline(rendered));
         let mut body = vec![json!({
             "type": "TextBlock",
@@ -71,7 +72,7 @@ impl TeamsChannel {
         // The event id, never cut: receivers and people dedupe on it.
         body.push(json!({
             "type": "TextBlock",
-            "text": format!("campaign-watcher on {} · {}", clip(self.hook.text.instance(), 200), event.id),
+            "text": self.hook.text.footer(event),
             "isSubtle": true,
             "size": "Small",
             "wrap": true,
@@ -119,13 +120,12 @@ fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for TeamsChannel {
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.hook.text.render_one(event)?;
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError> {
         // JSON escaping can still grow the text (quotes, backslashes): halve
         // its share until the whole body is under Teams' limit.
         let mut text_bytes = TEXT_BYTES;
         loop {
-            let payload = self.card(event, &rendered, text_bytes);
+            let payload = self.card(event, rendered, text_bytes);
             let size = serde_json::to_vec(&payload).map_or(0, |bytes| bytes.len());
             if size <= PAYLOAD_BYTES || text_bytes == 0 {
                 return Ok(payload);

@@ -1,9 +1,6 @@
-use chrono::{TimeZone, Utc};
-
 use super::*;
 use crate::deliver::channel::BuildContext;
 use crate::event::EventType;
-use crate::render::sample_event;
 
 fn channel() -> TeamsChannel {
     let settings = TeamsSettings {
@@ -16,9 +13,8 @@ fn channel() -> TeamsChannel {
 #[test]
 fn payload_is_one_adaptive_card() {
     let channel = channel();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let body = channel
-        .payload(&sample_event(EventType::UploadErrorsAdded, at))
+        .payload(&crate::fixtures::sample(EventType::UploadErrorsAdded))
         .unwrap();
     assert_eq!(body["type"], "message");
     let attachments = body["attachments"].as_array().unwrap();
@@ -63,12 +59,8 @@ fn errors_reported_inside_a_200_are_found() {
 #[test]
 fn a_megabyte_name_gives_a_card_under_teams_limit_with_the_event_id() {
     let channel = channel();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let mut event = sample_event(EventType::UploadErrorsAdded, at);
     // Quotes and control characters: the worst case for JSON escaping.
-    let huge = "\"\\\u{1b}é".repeat(1 << 18);
-    event.campaign.as_mut().unwrap().name = huge.clone();
-    event.upload_errors.added = vec![huge; 20];
+    let event = crate::fixtures::huge_event(&"\"\\\u{1b}é".repeat(1 << 18));
     let body = channel.payload(&event).unwrap();
     let size = serde_json::to_vec(&body).unwrap().len();
     assert!(size <= PAYLOAD_BYTES, "{size} bytes");
@@ -80,9 +72,8 @@ fn a_megabyte_name_gives_a_card_under_teams_limit_with_the_event_id() {
 #[test]
 fn the_headline_appears_once() {
     let channel = channel();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     let body = channel
-        .payload(&sample_event(EventType::StatusChanged, at))
+        .payload(&crate::fixtures::sample(EventType::StatusChanged))
         .unwrap();
     let text = body.to_string();
     assert_eq!(
@@ -97,8 +88,7 @@ fn the_headline_appears_once() {
 #[test]
 fn the_facts_are_a_factset() {
     let channel = channel();
-    let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-    let event = sample_event(EventType::StatusChanged, at);
+    let event = crate::fixtures::sample(EventType::StatusChanged);
     let body = channel.payload(&event).unwrap();
     let blocks = body["attachments"][0]["content"]["body"]
         .as_array()

@@ -23,6 +23,7 @@ use super::json_hook::{Classify, Hook, JsonHook};
 use super::target::{answered, outcome_for_status, Answer, Target};
 use super::{DeliverError, SendOutcome};
 use crate::event::Event;
+use crate::render::Rendered;
 use crate::text::{fit_measured, telegram_html, utf16_len};
 
 mod settings;
@@ -32,7 +33,6 @@ pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// `sendMessage`: "1-4096 characters after entities parsing".
 const MESSAGE_UNITS: usize = 4096;
 const HEADLINE_UNITS: usize = 512;
-const INSTANCE_CHARS: usize = 200;
 
 #[derive(Debug)]
 pub struct TelegramChannel {
@@ -144,24 +144,19 @@ pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
 }
 
 impl JsonHook for TelegramChannel {
-    fn payload(&self, event: &Event) -> Result<Value, PayloadError> {
-        let rendered = self.hook.text.render_one(event)?;
+    fn body(&self, event: &Event, rendered: &Rendered) -> Result<Value, PayloadError> {
         let title = fit_measured(
-            &headline(&rendered),
+            &headline(rendered),
             HEADLINE_UNITS,
             utf16_len,
             telegram_html,
         );
-        let footer = telegram_html(&format!(
-            "campaign-watcher on {} · {}",
-            crate::text::cap(self.hook.text.instance(), INSTANCE_CHARS),
-            event.id
-        ));
+        let footer = telegram_html(&self.hook.text.footer(event));
         let head = format!("<b>{title}</b>\n\n");
         let tail = format!("\n\n<i>{footer}</i>");
         let room = MESSAGE_UNITS.saturating_sub(utf16_len(&head) + utf16_len(&tail));
         let body = fit_measured(
-            body_after_headline(&rendered),
+            body_after_headline(rendered),
             room,
             utf16_len,
             telegram_html,
