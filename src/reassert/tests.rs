@@ -10,15 +10,8 @@ fn at(minute: u32) -> DateTime<Utc> {
 fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> CampaignState {
     CampaignState {
         snapshot: Snapshot {
-            id: id.into(),
-            name: format!("Campaign {id}"),
-            status,
             upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            agent: None,
-            caller_number: None,
-            caller_active: None,
-            concurrent_calls: None,
-            scheduled_date: None,
+            ..crate::fixtures::snapshot(id, &format!("Campaign {id}"), status)
         },
         seq: 1,
         not_found,

@@ -242,6 +242,15 @@ fn template_error(
         Some(path) => format!("\"{}\"", path.display()),
         None => format!("built-in {}", [SUBJECT, TEXT, HTML][index]),
     };
+    RenderError::Template {
+        what,
+        message: template_message(&error),
+    }
+}
+
+/// What went wrong in a template, for an operator: the kind of error, its
+/// detail and the line.
+pub(crate) fn template_message(error: &minijinja::Error) -> String {
     let mut message = error.kind().to_string();
     if let Some(detail) = error.detail() {
         message.push_str(": ");
@@ -250,7 +259,7 @@ fn template_error(
     if let Some(line) = error.line() {
         message.push_str(&format!(" (line {line})"));
     }
-    RenderError::Template { what, message }
+    message
 }
 
 /// What changed, in a few words: the subject of a single-event message.

@@ -21,15 +21,10 @@ fn t0() -> DateTime<Utc> {
 fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
     CampaignState {
         snapshot: Snapshot {
-            id: id.into(),
-            name: format!("Campaign {id}"),
-            status,
             upload_errors: BTreeSet::from(["row 3: bad number".to_string()]),
-            agent: None,
             caller_number: Some("+14155552671".into()),
-            caller_active: None,
             concurrent_calls: Some(4),
-            scheduled_date: None,
+            ..crate::fixtures::snapshot(id, &format!("Campaign {id}"), status)
         },
         seq,
         not_found: false,

@@ -322,16 +322,8 @@ fn tojson(state: &State, value: Value) -> Result<Value, Error> {
 }
 
 fn template_error(key: &str, error: &Error) -> TemplateError {
-    let mut message = error.kind().to_string();
-    if let Some(detail) = error.detail() {
-        message.push_str(": ");
-        message.push_str(detail);
-    }
-    if let Some(line) = error.line() {
-        message.push_str(&format!(" (line {line})"));
-    }
     TemplateError {
         key: key.to_string(),
-        message,
+        message: crate::render::template_message(error),
     }
 }

@@ -9,15 +9,8 @@ fn t(minutes: i64) -> DateTime<Utc> {
 fn state(status: CampaignStatus, errors: &[&str]) -> CampaignState {
     CampaignState {
         snapshot: Snapshot {
-            id: "camp_1".into(),
-            name: "Q4".into(),
-            status,
             upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            agent: None,
-            caller_number: None,
-            caller_active: None,
-            concurrent_calls: None,
-            scheduled_date: None,
+            ..crate::fixtures::snapshot("camp_1", "Q4", status)
         },
         seq: 3,
         not_found: false,
