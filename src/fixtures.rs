@@ -86,19 +86,6 @@ pub(crate) fn snapshot(id: &str, name: &str, status: CampaignStatus) -> Snapshot
     }
 }
 
-/// Everything a channel shows of itself: its preview of one sample event of
-/// every type, then its `Debug`. A secret found in it leaks.
-pub(crate) fn everything_shown<C>(channel: &C) -> String
-where
-    C: crate::deliver::Deliver + std::fmt::Debug,
-{
-    let events: Vec<Event> = EventType::ALL
-        .into_iter()
-        .map(|kind| crate::render::sample_event(kind, Utc::now()))
-        .collect();
-    channel.preview(&events, false).unwrap() + &format!("{channel:?}")
-}
-
 /// The sample event of `kind` (as `render CHANNEL --sample` shows it), at
 /// 2026-11-26 09:00 UTC.
 pub(crate) fn sample(kind: EventType) -> Event {

@@ -49,6 +49,7 @@ pub mod sim;
 pub mod systemd;
 pub mod telemetry;
 pub mod text;
+pub mod window;
 
 #[cfg(test)]
 mod fixtures;

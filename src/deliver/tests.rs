@@ -628,3 +628,16 @@ async fn a_failing_target_is_probed_with_one_row_and_the_rest_wait_for_its_retry
     assert_eq!(recovered.sent, 3);
     assert_eq!(receiver.requests().len(), 5);
 }
+
+/// Everything a channel shows of itself: its preview of one sample event of
+/// every type, then its `Debug`. A secret found in it leaks.
+pub(crate) fn everything_shown<C>(channel: &C) -> String
+where
+    C: crate::deliver::Deliver + std::fmt::Debug,
+{
+    let events: Vec<Event> = EventType::ALL
+        .into_iter()
+        .map(crate::fixtures::sample)
+        .collect();
+    channel.preview(&events, false).unwrap() + &format!("{channel:?}")
+}

@@ -29,6 +29,7 @@ const LEAVES: &[&str] = &[
     "alert",
     "state",
     "setting",
+    "window",
 ];
 
 /// Top-level module → the top-level modules it may import, besides itself.
@@ -38,7 +39,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // The shared leaves, bottom up.
     ("observe", false, &[]),
     // Builders the unit tests share (`#[cfg(test)]` only).
-    ("fixtures", false, &["event", "observe"]),
+    ("fixtures", false, &["event", "observe", "render"]),
     ("event", false, &["observe"]),
     // The sanitisers for API text, one per destination: they know no crate type.
     ("text", false, &[]),
@@ -58,6 +59,9 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // The pieces every part's settings are made of: bounds, secrets, URLs,
     // known keys, "did you mean".
     ("setting", false, &["outbound"]),
+    // Weekly windows in a time zone (maintenance, calling hours) and how a
+    // wall-clock time becomes an instant.
+    ("window", false, &[]),
     // The pipeline: pure decisions (diff, route) name no store, client or channel.
     ("fetch", true, &["config"]),
     // Reminders ask the rules which of them remind.

@@ -73,7 +73,7 @@ fn hostile_names_are_escaped_and_within_the_limits() {
 #[test]
 fn the_key_and_token_are_never_shown() {
     let channel = channel(true);
-    let shown = crate::fixtures::everything_shown(&channel);
+    let shown = crate::deliver::tests::everything_shown(&channel);
     assert!(
         !shown.contains("GCHATKEY") && !shown.contains("GCHATTOKEN"),
         "{shown}"

@@ -64,6 +64,6 @@ fn hostile_names_notify_nobody_and_stay_within_the_post_size() {
 #[test]
 fn the_hook_key_is_never_shown() {
     let channel = channel();
-    let shown = crate::fixtures::everything_shown(&channel);
+    let shown = crate::deliver::tests::everything_shown(&channel);
     assert!(!shown.contains("MMHOOKKEY"), "{shown}");
 }

@@ -106,7 +106,7 @@ fn hostile_names_stay_plain_and_within_the_limits() {
 #[test]
 fn previews_and_debug_hide_the_topic_and_the_token() {
     let channel = channel(settings());
-    let shown = crate::fixtures::everything_shown(&channel);
+    let shown = crate::deliver::tests::everything_shown(&channel);
     assert!(
         !shown.contains("TOPIC9") && !shown.contains("NTFYTOKEN"),
         "{shown}"

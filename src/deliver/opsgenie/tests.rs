@@ -133,7 +133,7 @@ fn regions_and_previews() {
             "{key}: {problems:#?}"
         );
     }
-    let shown = crate::fixtures::everything_shown(&channel());
+    let shown = crate::deliver::tests::everything_shown(&channel());
     assert!(!shown.contains("GENIEKEY"), "{shown}");
     assert!(shown.contains("/close?identifierType=alias"));
 }

@@ -116,7 +116,7 @@ fn answers_follow_the_bot_api() {
 #[test]
 fn the_token_is_never_shown() {
     let channel = channel();
-    let shown = crate::fixtures::everything_shown(&channel);
+    let shown = crate::deliver::tests::everything_shown(&channel);
     assert!(
         !shown.contains("TELEGRAMSECRET") && !shown.contains(TOKEN),
         "{shown}"

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use serde::{Deserialize, Serialize};
@@ -142,15 +142,7 @@ impl QuietHours {
 
     /// A local wall-clock time as an instant; in a DST gap, the first instant after it.
     fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        let mut probe = local;
-        for _ in 0..4 {
-            match self.zone.from_local_datetime(&probe) {
-                LocalResult::Single(at) => return at.with_timezone(&Utc),
-                LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
-                LocalResult::None => probe += TimeDelta::minutes(30),
-            }
-        }
-        Utc.from_utc_datetime(&local)
+        crate::window::local_instant(self.zone, local)
     }
 
     pub fn describe(&self) -> String {
