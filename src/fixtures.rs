@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::event::{event_id, CampaignInfo, Event, EventType, UploadErrors, PAYLOAD_VERSION};
 use crate::observe::{CampaignStatus, Snapshot};
+use crate::state::CampaignState;
 
 /// An event of `kind` about no campaign, at 2026-11-26 00:00 UTC, with an id
 /// derived from its kind; the methods fill in the rest.
@@ -99,4 +100,18 @@ pub(crate) fn huge_event(huge: &str) -> Event {
     event.campaign.as_mut().unwrap().name = huge.to_string();
     event.upload_errors.added = vec![huge.to_string(); 20];
     event
+}
+
+/// `snapshot` as the store keeps it after its first change at `changed_at`:
+/// sequence 1, found, nothing pending, no hints, read without failure.
+pub(crate) fn stored(snapshot: Snapshot, changed_at: DateTime<Utc>) -> CampaignState {
+    CampaignState {
+        snapshot,
+        seq: 1,
+        not_found: false,
+        changed_at,
+        pending: None,
+        hints: Vec::new(),
+        reads: Default::default(),
+    }
 }

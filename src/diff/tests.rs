@@ -17,13 +17,8 @@ fn snapshot(status: CampaignStatus, errors: &[&str]) -> Snapshot {
 
 fn stored(snapshot: Snapshot) -> CampaignState {
     CampaignState {
-        snapshot,
         seq: 7,
-        not_found: false,
-        changed_at: now(),
-        pending: None,
-        hints: Vec::new(),
-        reads: Default::default(),
+        ..crate::fixtures::stored(snapshot, now())
     }
 }
 

@@ -8,17 +8,13 @@ fn at(minute: u32) -> DateTime<Utc> {
 }
 
 fn state(id: &str, status: CampaignStatus, errors: &[&str], not_found: bool) -> CampaignState {
+    let snapshot = Snapshot {
+        upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+        ..crate::fixtures::snapshot(id, &format!("Campaign {id}"), status)
+    };
     CampaignState {
-        snapshot: Snapshot {
-            upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            ..crate::fixtures::snapshot(id, &format!("Campaign {id}"), status)
-        },
-        seq: 1,
         not_found,
-        changed_at: at(1),
-        pending: None,
-        hints: Vec::new(),
-        reads: Default::default(),
+        ..crate::fixtures::stored(snapshot, at(1))
     }
 }
 

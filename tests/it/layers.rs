@@ -39,7 +39,7 @@ const MAY_IMPORT: &[(&str, bool, &[&str])] = &[
     // The shared leaves, bottom up.
     ("observe", false, &[]),
     // Builders the unit tests share (`#[cfg(test)]` only).
-    ("fixtures", false, &["event", "observe", "render"]),
+    ("fixtures", false, &["event", "observe", "render", "state"]),
     ("event", false, &["observe"]),
     // The sanitisers for API text, one per destination: they know no crate type.
     ("text", false, &[]),

@@ -19,19 +19,15 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn state(id: &str, status: CampaignStatus, seq: u64) -> CampaignState {
+    let snapshot = Snapshot {
+        upload_errors: BTreeSet::from(["row 3: bad number".to_string()]),
+        caller_number: Some("+14155552671".into()),
+        concurrent_calls: Some(4),
+        ..crate::fixtures::snapshot(id, &format!("Campaign {id}"), status)
+    };
     CampaignState {
-        snapshot: Snapshot {
-            upload_errors: BTreeSet::from(["row 3: bad number".to_string()]),
-            caller_number: Some("+14155552671".into()),
-            concurrent_calls: Some(4),
-            ..crate::fixtures::snapshot(id, &format!("Campaign {id}"), status)
-        },
         seq,
-        not_found: false,
-        changed_at: t0(),
-        pending: None,
-        hints: Vec::new(),
-        reads: Default::default(),
+        ..crate::fixtures::stored(snapshot, t0())
     }
 }
 

@@ -18,15 +18,7 @@ use CampaignStatus::{Live, Paused};
 
 /// Feed a sequence of observations one poll a minute; return the event types per poll.
 fn run(confirm: u32, polls: &[Observation]) -> Vec<Vec<EventType>> {
-    let mut state = CampaignState {
-        snapshot: snap(Live, &[]),
-        seq: 1,
-        not_found: false,
-        changed_at: t(0),
-        pending: None,
-        hints: Vec::new(),
-        reads: Default::default(),
-    };
+    let mut state = crate::fixtures::stored(snap(Live, &[]), t(0));
     let mut out = vec![];
     for (minute, observation) in polls.iter().enumerate() {
         let diff = diff_confirmed(
@@ -160,13 +152,8 @@ fn a_change_counts_after_n_consecutive_polls_and_flaps_are_silent() {
 #[test]
 fn the_confirmed_event_has_the_id_an_undebounced_diff_would_give() {
     let prev = CampaignState {
-        snapshot: snap(Live, &[]),
         seq: 4,
-        not_found: false,
-        changed_at: t(0),
-        pending: None,
-        hints: Vec::new(),
-        reads: Default::default(),
+        ..crate::fixtures::stored(snap(Live, &[]), t(0))
     };
     let plain = diff_campaign("camp_1", Some(&prev), &found(Paused, &[]), t(5));
     let held = diff_confirmed("camp_1", Some(&prev), &found(Paused, &[]), 2, t(4));

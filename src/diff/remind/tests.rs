@@ -7,17 +7,13 @@ fn t(minutes: i64) -> DateTime<Utc> {
 }
 
 fn state(status: CampaignStatus, errors: &[&str]) -> CampaignState {
+    let snapshot = Snapshot {
+        upload_errors: errors.iter().map(|e| e.to_string()).collect(),
+        ..crate::fixtures::snapshot("camp_1", "Q4", status)
+    };
     CampaignState {
-        snapshot: Snapshot {
-            upload_errors: errors.iter().map(|e| e.to_string()).collect(),
-            ..crate::fixtures::snapshot("camp_1", "Q4", status)
-        },
         seq: 3,
-        not_found: false,
-        changed_at: t(0),
-        pending: None,
-        hints: Vec::new(),
-        reads: Default::default(),
+        ..crate::fixtures::stored(snapshot, t(0))
     }
 }
 

@@ -20,15 +20,7 @@ fn failed() -> Observation {
 /// One poll a minute with `unhealthy_after = 3`; the event types per poll,
 /// the state round-tripping through JSON as the store keeps it.
 fn run(polls: &[(Observation, bool)]) -> (Vec<Vec<EventType>>, CampaignState) {
-    let mut state = CampaignState {
-        snapshot: snap(CampaignStatus::Live),
-        seq: 1,
-        not_found: false,
-        changed_at: t(0),
-        pending: None,
-        hints: Vec::new(),
-        reads: Reads::default(),
-    };
+    let mut state = crate::fixtures::stored(snap(CampaignStatus::Live), t(0));
     let mut out = vec![];
     for (minute, (observation, api_readable)) in polls.iter().enumerate() {
         let threshold = api_readable.then_some(3);

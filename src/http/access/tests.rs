@@ -87,6 +87,24 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Signs alice in with the login form; her session cookie.
+async fn log_in(origin: &str) -> String {
+    let login = client()
+        .post(format!("{origin}/login"))
+        .header("origin", origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username=alice&password={}&next=/",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_page_without_credentials_goes_to_the_login_form_and_the_api_gets_401() {
     let (address, _) = serve(settings("127.0.0.1:9464", true)).await;
@@ -156,20 +174,7 @@ async fn the_admin_extractor_refuses_a_read_user_and_lets_an_admin_through() {
 async fn a_session_form_posts_with_its_token_in_a_field_and_the_handler_still_reads_the_body() {
     let (address, metrics) = serve(settings("127.0.0.1:9464", true)).await;
     let origin = format!("http://{address}");
-    let login = client()
-        .post(format!("{origin}/login"))
-        .header("origin", &origin)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "username=alice&password={}&next=/",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 303);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap();
-    let session = cookie.split(';').next().unwrap().to_string();
+    let session = log_in(&origin).await;
 
     // The page hands out the session's token in a hidden field.
     let page = client()
@@ -363,24 +368,7 @@ async fn a_session_callers_liveness_ends_at_logout() {
         .await
     });
     let origin = format!("http://{address}");
-    let login = client()
-        .post(format!("{origin}/login"))
-        .header("origin", &origin)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "username=alice&password={}&next=/",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
-    let session = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = log_in(&origin).await;
     let probe = client()
         .get(format!("{origin}/probe"))
         .header("cookie", &session)
