@@ -20,11 +20,14 @@ impl CheckConfigArgs {
     pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
         let Self { online } = self;
         let settings = Settings::load(config)?;
-        if let Err(problems) = settings.validate() {
-            return Err(ConfigError::invalid(config.display().to_string(), problems).into());
-        }
+        let validated = settings.validate();
+        // Before the errors too: a warning may explain one (a misspelled
+        // override, a key the file sets where it is ignored).
         for warning in settings.warnings() {
             super::output::complain(&format!("warning: {warning}"));
+        }
+        if let Err(problems) = validated {
+            return Err(ConfigError::invalid(config.display().to_string(), problems).into());
         }
         let written = std::fs::read_to_string(config).unwrap_or_default();
         super::output::verbatim(&settings.to_redacted_toml_as_written(&written));
