@@ -27,12 +27,14 @@ pub(super) async fn open_store(config: &Path) -> Result<Store, Failure> {
     open_store_of(&store_settings(config)?).await
 }
 
-/// The store `settings` name. A SQLite file that does not exist is refused,
-/// not created: a command run from another directory than the watcher's
-/// would otherwise act on a new, empty store of its own.
+/// The store `settings` name. A SQLite file named by a relative path that
+/// does not exist is refused, not created: a command run from another
+/// directory than the watcher's would otherwise act on a new, empty store of
+/// its own. An absolute one is created, so that a silence can be made before
+/// the watcher first starts.
 pub(super) async fn open_store_of(settings: &Settings) -> Result<Store, Failure> {
     if let Some(file) = Store::file_of(&settings.state.url) {
-        if !file.exists() {
+        if file.is_relative() && !file.exists() {
             return Err(Failure::usage(format!(
                 "no state store at {}",
                 missing_store(&file, std::env::current_dir().ok().as_deref())
