@@ -413,3 +413,44 @@ async fn a_replay_in_quiet_hours_says_when_the_row_goes() {
     );
     drop(dir);
 }
+
+fn repository_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// The unit's `Documentation=` names this project's pages (installed from
+/// docs/), the board's page says nothing of "for now" or issue numbers, the
+/// simulator's page documents `--account`, and the interval is the latency.
+#[test]
+fn the_docs_an_operator_follows_say_what_is_so() {
+    let unit = repository_file("systemd/campaign-watcher.service");
+    let documentation = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("Documentation="))
+        .expect("the unit has Documentation=");
+    assert!(!documentation.contains("sigmamind.ai"), "{documentation}");
+    for uri in documentation.split_whitespace() {
+        let page = uri
+            .strip_prefix("file:/usr/local/share/doc/campaign-watcher/")
+            .unwrap_or_else(|| panic!("{uri} is not one of the installed docs"));
+        repository_file(&format!("docs/{page}"));
+    }
+    let board = repository_file("docs/board.md");
+    assert!(
+        !board.contains("for now"),
+        "board.md still says \"for now\""
+    );
+    assert!(!board.contains("(issue "), "board.md names issue numbers");
+    let simulator = repository_file("docs/simulator.md");
+    assert!(
+        simulator.contains("--account NAME=KEY") && simulator.contains("`--listen`'s port"),
+        "simulator.md documents --account"
+    );
+    for page in ["docs/operations.md", "docs/configuration.md"] {
+        assert!(
+            repository_file(page).contains("a change is seen within one interval"),
+            "{page} relates the interval to the alert latency"
+        );
+    }
+}
