@@ -130,12 +130,13 @@ impl StatusArgs {
                         &serde_json::json!({"campaigns": [], "api": {"health": "unknown"}, "last_cycle": null}),
                     );
                 } else {
+                    let working_dir = std::env::current_dir().ok();
+                    let hint = super::store_access::relative_hint(&file, working_dir.as_deref())
+                        .map(|hint| format!("; {hint}"))
+                        .unwrap_or_default();
                     say!(
-                        "no state yet (api: unknown) at {}",
-                        super::store_access::missing_store(
-                            &file,
-                            std::env::current_dir().ok().as_deref()
-                        )
+                        "no state yet at {}: no cycle has run (api: unknown){hint}",
+                        super::store_access::looked_for(&file, working_dir.as_deref())
                     );
                 }
                 return Ok(());

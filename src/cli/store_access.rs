@@ -34,10 +34,11 @@ pub(super) async fn open_store(config: &Path) -> Result<Store, Failure> {
 /// the watcher first starts.
 pub(super) async fn open_store_of(settings: &Settings) -> Result<Store, Failure> {
     if let Some(file) = Store::file_of(&settings.state.url) {
-        if file.is_relative() && !file.exists() {
+        let working_dir = std::env::current_dir().ok();
+        if let (false, Some(hint)) = (file.exists(), relative_hint(&file, working_dir.as_deref())) {
             return Err(Failure::usage(format!(
-                "no state store at {}",
-                missing_store(&file, std::env::current_dir().ok().as_deref())
+                "no state store at {}: {hint}; or no watcher has run there yet (its first cycle creates the store)",
+                looked_for(&file, working_dir.as_deref())
             )));
         }
     }
@@ -46,23 +47,25 @@ pub(super) async fn open_store_of(settings: &Settings) -> Result<Store, Failure>
         .map_err(Failure::usage)
 }
 
-/// Where a SQLite state file that does not exist was looked for, and what to
-/// do about it: a relative `[state] url` is read from the working directory,
-/// which is the service's (its systemd unit's `WorkingDirectory=`) only when
-/// the command runs there.
-pub(super) fn missing_store(file: &Path, working_dir: Option<&Path>) -> String {
-    let shown = |path: &Path| terminal(&path.display().to_string()).to_string();
-    match working_dir.filter(|_| file.is_relative()) {
-        Some(dir) => format!(
-            "{}: [state] url names a path relative to the working directory, {}; run this in the watcher's working directory (the systemd unit's is /var/lib/campaign-watcher: cd there first) or make [state] url absolute; no watcher has run there yet otherwise (its first cycle creates the store)",
-            shown(&dir.join(file)),
-            shown(dir)
-        ),
-        None => format!(
-            "{}: no watcher has run with this configuration yet (its first cycle creates the store)",
-            shown(&PathBuf::from(file))
-        ),
-    }
+/// Where a SQLite state file is looked for: a relative path from the working directory.
+pub(super) fn looked_for(file: &Path, working_dir: Option<&Path>) -> String {
+    let path = match working_dir.filter(|_| file.is_relative()) {
+        Some(dir) => dir.join(file),
+        None => PathBuf::from(file),
+    };
+    terminal(&path.display().to_string()).to_string()
+}
+
+/// For a relative state file: why it may not be where the watcher keeps it,
+/// and what to do. A relative `[state] url` is read from the working
+/// directory, which is the service's (its systemd unit's
+/// `WorkingDirectory=`) only when the command runs there.
+pub(super) fn relative_hint(file: &Path, working_dir: Option<&Path>) -> Option<String> {
+    let dir = working_dir.filter(|_| file.is_relative())?;
+    Some(format!(
+        "[state] url names a path relative to the working directory, {}; run this in the watcher's working directory (the systemd unit's is /var/lib/campaign-watcher: cd there first) or make [state] url absolute",
+        terminal(&dir.display().to_string())
+    ))
 }
 
 /// A read or write of an open store that failed.
@@ -105,19 +108,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_store_says_where_it_was_looked_for_and_what_to_do() {
-        let relative = missing_store(Path::new("state.db"), Some(Path::new("/root")));
-        assert!(relative.starts_with("/root/state.db: "), "{relative}");
-        assert!(relative.contains("working directory, /root"), "{relative}");
-        assert!(relative.contains("cd there first"), "{relative}");
-        assert!(relative.contains("make [state] url absolute"), "{relative}");
-        let absolute = missing_store(
-            Path::new("/var/lib/campaign-watcher/state.db"),
-            Some(Path::new("/root")),
-        );
+    fn a_relative_store_says_where_it_was_looked_for_and_what_to_do() {
+        let root = Some(Path::new("/root"));
+        assert_eq!(looked_for(Path::new("state.db"), root), "/root/state.db");
+        let hint = relative_hint(Path::new("state.db"), root).unwrap();
+        assert!(hint.contains("working directory, /root;"), "{hint}");
+        assert!(hint.contains("cd there first"), "{hint}");
+        assert!(hint.contains("make [state] url absolute"), "{hint}");
+        let absolute = Path::new("/var/lib/campaign-watcher/state.db");
+        assert_eq!(relative_hint(absolute, root), None);
         assert_eq!(
-            absolute,
-            "/var/lib/campaign-watcher/state.db: no watcher has run with this configuration yet (its first cycle creates the store)"
+            looked_for(absolute, root),
+            "/var/lib/campaign-watcher/state.db"
         );
     }
 }
