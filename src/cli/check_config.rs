@@ -19,7 +19,17 @@ pub struct CheckConfigArgs {
 impl CheckConfigArgs {
     pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
         let Self { online } = self;
-        let settings = Settings::load(config)?;
+        let settings = match Settings::load(config) {
+            Ok(settings) => settings,
+            Err(problems) => {
+                // The one warning that needs no settings: an override spelled
+                // with single underscores is ignored, which may be the problem.
+                for warning in crate::setting::suggest::misspelled_overrides(std::env::vars()) {
+                    super::output::complain(&format!("warning: {warning}"));
+                }
+                return Err(problems.into());
+            }
+        };
         let validated = settings.validate();
         // Before the errors too: a warning may explain one (a misspelled
         // override, a key the file sets where it is ignored).

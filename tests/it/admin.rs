@@ -278,6 +278,29 @@ async fn check_config_warns_beside_errors_and_prints_values_as_written() {
         finished.stderr
     );
     assert!(!finished.all_output().contains(TEST_KEY));
+    // A problem found while reading the file (an unknown key) gets it too.
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "[watch]
+al = true
+",
+    )
+    .unwrap();
+    let finished = run_cli(
+        &["--config", unknown.to_str().unwrap(), "check-config"],
+        &[("CAMPAIGN_WATCHER_WATCH_ALL", "true")],
+    )
+    .await;
+    assert_eq!(finished.code, Some(2), "{}", finished.all_output());
+    assert!(
+        finished
+            .stderr
+            .contains("did you mean CAMPAIGN_WATCHER__WATCH__ALL?")
+            && finished.stderr.contains("watch.al"),
+        "{}",
+        finished.stderr
+    );
 
     let good = dir.path().join("good.toml");
     std::fs::write(
