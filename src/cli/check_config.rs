@@ -19,12 +19,25 @@ pub struct CheckConfigArgs {
 impl CheckConfigArgs {
     pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
         let Self { online } = self;
-        let settings = Settings::load(config)?;
-        if let Err(problems) = settings.validate() {
-            return Err(ConfigError::invalid(config.display().to_string(), problems).into());
-        }
+        let settings = match Settings::load(config) {
+            Ok(settings) => settings,
+            Err(problems) => {
+                // The one warning that needs no settings: an override spelled
+                // with single underscores is ignored, which may be the problem.
+                for warning in crate::setting::suggest::misspelled_overrides(std::env::vars()) {
+                    super::output::complain(&format!("warning: {warning}"));
+                }
+                return Err(problems.into());
+            }
+        };
+        let validated = settings.validate();
+        // Before the errors too: a warning may explain one (a misspelled
+        // override, a key the file sets where it is ignored).
         for warning in settings.warnings() {
             super::output::complain(&format!("warning: {warning}"));
+        }
+        if let Err(problems) = validated {
+            return Err(ConfigError::invalid(config.display().to_string(), problems).into());
         }
         let written = std::fs::read_to_string(config).unwrap_or_default();
         super::output::verbatim(&settings.to_redacted_toml_as_written(&written));

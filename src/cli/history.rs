@@ -12,7 +12,7 @@ use clap::Args;
 
 use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
-use super::store_access::{delta, open_store, print_json, read, stamp};
+use super::store_access::{delta, open_store_of, print_json, read, stamp, store_settings};
 use crate::commit::{AuditRecord, HistoryEntry};
 use crate::route::silence::{campaign_matches, Pattern};
 use crate::text::terminal;
@@ -49,7 +49,7 @@ impl HistoryArgs {
             audit,
         } = self;
         let (campaign, account) = (campaign.as_deref(), account.as_deref());
-        let settings = crate::config::Settings::load(config)?;
+        let settings = store_settings(config)?;
         let accounts: Vec<String> = settings.account_names();
         if let Some(wanted) = account {
             if !accounts.iter().any(|known| known == wanted) {
@@ -61,7 +61,7 @@ impl HistoryArgs {
                 )));
             }
         }
-        let store = open_store(config).await?;
+        let store = open_store_of(&settings).await?;
         let now = Utc::now();
         let records: Vec<AuditRecord> = store
             .audit_log(now - delta(since), HISTORY_LIMIT)

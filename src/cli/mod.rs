@@ -199,10 +199,10 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-/// `[log] format` from the configuration. A file that does not load gives the
-/// default here; the command itself then reports why.
+/// `[log] format` from the configuration (no secret is read for it). A file
+/// that does not load gives the default here; the command itself then reports why.
 fn configured_log_format(config: &std::path::Path) -> LogFormat {
-    Settings::load(config)
+    Settings::load_without_secrets(config)
         .map(|settings| settings.log.format)
         .unwrap_or_default()
 }

@@ -4,14 +4,25 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
 use super::failure::Failure;
 use super::output::SUMMARY_CHARS;
-use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp};
-use crate::commit::ReplayOutcome;
+use super::store_access::{
+    cli_actor, delta, open_store_of, print_json, read, stamp, store_settings,
+};
+use crate::commit::{OutboxEntry, ReplayOutcome};
+use crate::config::Settings;
+use crate::event::EventType;
+use crate::route::quiet::QuietHours;
 use crate::text::terminal;
+
+/// How often a running daemon's dispatcher looks at the outbox when nothing
+/// wakes it (`IDLE_WAIT` in `deliver/dispatcher`): a row this process made
+/// due is sent at most this long after, or after the daemon's next cycle if
+/// that comes first. Nothing reaches the daemon from here to wake it sooner.
+const DISPATCHER_LOOKS_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
@@ -27,7 +38,7 @@ pub enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Put a dead row (or every dead row) back in the queue, due now.
+    /// Put a dead row (or every dead row) back in the queue: a running daemon sends it within 30 s, or when its channel's quiet hours end.
     Replay {
         /// The outbox row id shown by `outbox list --dead`.
         #[arg(required_unless_present = "dead", conflicts_with = "dead")]
@@ -50,7 +61,8 @@ pub enum OutboxCommand {
 impl OutboxCommand {
     pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
         let command = self;
-        let store = open_store(config).await?;
+        let settings = store_settings(config)?;
+        let store = open_store_of(&settings).await?;
         let now = Utc::now();
         match command {
             OutboxCommand::List {
@@ -111,13 +123,17 @@ impl OutboxCommand {
                 author,
                 ..
             } => {
+                let dead = store.outbox_entries(true).await.map_err(read)?;
+                let row = dead.iter().find(|entry| entry.id == id);
                 match store
                     .replay_by(&cli_actor(author), id, now)
                     .await
                     .map_err(read)?
                 {
                     ReplayOutcome::Replayed => {
-                        say!("outbox row {id} is pending again, due now; a running daemon (or the next `once`) sends it");
+                        let hold = row.and_then(|row| hold_of(&settings, row, now));
+                        let when = when_it_goes("it", hold, now);
+                        say!("outbox row {id} is pending again: {when}");
                         Ok(())
                     }
                     ReplayOutcome::NotDead(status) => Err(Failure::usage(format!(
@@ -131,14 +147,29 @@ impl OutboxCommand {
             OutboxCommand::Replay {
                 id: None, author, ..
             } => {
+                let dead = store.outbox_entries(true).await.map_err(read)?;
                 let count = store
                     .replay_dead_by(&cli_actor(author), now)
                     .await
                     .map_err(read)?;
                 say!(
-                    "{count} dead row{} pending again, due now",
-                    if count == 1 { "" } else { "s" }
+                    "{count} dead row{} pending again: {}",
+                    if count == 1 { "" } else { "s" },
+                    when_it_goes(if count == 1 { "it" } else { "them" }, None, now)
                 );
+                // Each channel whose quiet hours hold its rows, once.
+                let mut told = std::collections::BTreeSet::new();
+                for row in &dead {
+                    if let Some(hold) = hold_of(&settings, row, now) {
+                        if told.insert(row.channel.clone()) {
+                            say!(
+                                "  except on {}: {}",
+                                terminal(&row.channel),
+                                when_it_goes("them", Some(hold), now)
+                            );
+                        }
+                    }
+                }
                 Ok(())
             }
             OutboxCommand::Purge { older_than } => {
@@ -151,5 +182,77 @@ impl OutboxCommand {
                 Ok(())
             }
         }
+    }
+}
+
+/// The quiet hours that hold `row` at `now`, with when they end: the
+/// channel's, as the configuration names them (a channel since removed or
+/// renamed holds nothing here).
+fn hold_of<'a>(
+    settings: &'a Settings,
+    row: &OutboxEntry,
+    now: DateTime<Utc>,
+) -> Option<(&'a QuietHours, DateTime<Utc>)> {
+    let channel = settings.channels.get(&row.channel)?;
+    if !channel.kind.holds_quiet_hours() {
+        return None;
+    }
+    let quiet = channel.shared.quiet_hours.as_ref()?.parsed().ok()?;
+    let kind = EventType::parse(&row.event_type)?;
+    quiet.hold_until(kind, now).map(|until| (quiet, until))
+}
+
+/// When a replayed row (`what`: "it", "them") really goes: at the end of
+/// the quiet hours holding it, else within the dispatcher's idle wait of a
+/// running daemon.
+fn when_it_goes(
+    what: &str,
+    hold: Option<(&QuietHours, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> String {
+    match hold {
+        Some((quiet, until)) => {
+            let wait = Duration::from_secs(u64::try_from((until - now).num_minutes() * 60).unwrap_or(0));
+            format!(
+                "its channel's quiet hours ({}) hold {what} until {} (in {}), then {what} go{} in their digest",
+                quiet.describe(),
+                stamp(until),
+                humantime::format_duration(wait),
+                if what == "it" { "es" } else { "" }
+            )
+        }
+        None => format!(
+            "a running daemon sends {what} within {}s (its dispatcher looks at the outbox that often, and after each cycle); with none running, the next `once` does",
+            DISPATCHER_LOOKS_EVERY.as_secs()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::quiet::QuietHoursSettings;
+
+    #[test]
+    fn a_replayed_row_says_when_it_really_goes() {
+        let now: DateTime<Utc> = "2026-11-26T23:10:00Z".parse().unwrap();
+        let quiet = QuietHours::from_settings(&QuietHoursSettings {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            timezone: "UTC".into(),
+            except: vec![],
+        })
+        .unwrap();
+        let hold = quiet
+            .hold_until(EventType::StatusChanged, now)
+            .map(|until| (&quiet, until));
+        assert_eq!(
+            when_it_goes("it", hold, now),
+            "its channel's quiet hours (22:00-07:00 UTC) hold it until 2026-11-27 07:00:00Z (in 7h 50m), then it goes in their digest"
+        );
+        assert_eq!(
+            when_it_goes("them", None, now),
+            "a running daemon sends them within 30s (its dispatcher looks at the outbox that often, and after each cycle); with none running, the next `once` does"
+        );
     }
 }

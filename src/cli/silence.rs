@@ -8,7 +8,9 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::failure::Failure;
-use super::store_access::{cli_actor, delta, open_store, print_json, read, stamp};
+use super::store_access::{
+    cli_actor, delta, open_store, open_store_of, print_json, read, stamp, store_settings,
+};
 use crate::commit::SilenceExpiry;
 use crate::event::EventType;
 use crate::route::silence::{account_matches, stored_account, Pattern};
@@ -19,10 +21,10 @@ use crate::text::terminal;
 pub enum SilenceCommand {
     /// Stop sending events of matching campaigns for a while (they stay in history).
     Add {
-        /// Campaign id or name, or a glob over either (`camp_eu_*`; `*` also covers watcher events).
-        #[arg(long)]
-        campaign: String,
-        /// Only this SigmaMind account's events (a name from `[sigmamind.accounts]`, or a glob over names); default: every account.
+        /// Campaign id or name, or a glob over either (`camp_eu_*`; `*` also covers watcher events); leave it out with --account to silence that whole account.
+        #[arg(long, required_unless_present = "account")]
+        campaign: Option<String>,
+        /// Only this SigmaMind account's events (a name from `[sigmamind.accounts]`, or a glob over names); default: every account. Alone, without --campaign: every campaign of the account and its API health.
         #[arg(long)]
         account: Option<String>,
         /// Only this event type (e.g. campaign.status_changed).
@@ -71,6 +73,8 @@ impl SilenceCommand {
                 author,
             } => {
                 // Arguments first: a typo should not need a readable state file to be reported.
+                let whole_account = campaign.is_none();
+                let campaign = campaign.unwrap_or_else(|| "*".to_string());
                 if campaign.trim().is_empty() {
                     return Err(Failure::usage(
                         "--campaign is empty: give a campaign id, name or glob",
@@ -105,7 +109,7 @@ impl SilenceCommand {
                 }
                 let actor = cli_actor(author);
                 let account = account.map(|account| account.trim().to_string());
-                let settings = crate::config::Settings::load(config)?;
+                let settings = store_settings(config)?;
                 let known: Vec<String> = settings.account_names();
                 if let Some(account) = &account {
                     crate::config::check_account_pattern(account, &known)
@@ -114,7 +118,7 @@ impl SilenceCommand {
                 // A single-account watcher's silence of its one account is one of
                 // every account, as before accounts (it holds the watcher's own events too).
                 let account = stored_account(account, &known);
-                let store = open_store(config).await?;
+                let store = open_store_of(&settings).await?;
                 // A silence for a campaign nobody watches holds nothing back: most
                 // likely a typo in the id or name. Said, not refused (it may be about
                 // to appear).
@@ -161,12 +165,21 @@ impl SilenceCommand {
                     Some(account) => format!(" in account \"{}\"", terminal(account)),
                     None => String::new(),
                 };
-                let what = match kind {
-                    None => format!(
+                let what = match (kind, whole_account, &silence.account) {
+                    (None, true, Some(account)) => format!(
+                        "every event of account \"{}\" (each of its campaigns and its API health) is",
+                        terminal(account)
+                    ),
+                    (Some(kind), true, Some(account)) => format!(
+                        "{} events of account \"{}\" are",
+                        kind.as_str(),
+                        terminal(account)
+                    ),
+                    (None, _, _) => format!(
                         "every event of campaigns matching \"{}\"{scope} is",
                         terminal(&silence.campaign)
                     ),
-                    Some(kind) => format!(
+                    (Some(kind), _, _) => format!(
                         "{} events of campaigns matching \"{}\"{scope} are",
                         kind.as_str(),
                         terminal(&silence.campaign)

@@ -27,7 +27,7 @@ pub struct SimulateArgs {
         conflicts_with = "accounts"
     )]
     api_key: Option<String>,
-    /// Serve one more SigmaMind account, NAME=KEY (repeatable): each account is its own workspace with its own campaigns and key, on the next port after the previous one (with port 0, on a free port each).
+    /// Serve a SigmaMind account named NAME whose X-API-Key is KEY, instead of the one unnamed workspace; repeat it for more. Each account is a workspace of its own (its campaigns, its key, its /admin): the first listens on --listen's port, each next one on the port after the previous one (with port 0, each on a free port); each prints its address.
     #[arg(long = "account", value_name = "NAME=KEY")]
     accounts: Vec<String>,
 }
@@ -115,4 +115,24 @@ fn next_address(listen: SocketAddr, index: usize) -> Result<SocketAddr, Failure>
         ))
     })?;
     Ok(SocketAddr::new(listen.ip(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The help says what `--account` serves and on which port, not "one more".
+    #[test]
+    fn the_account_flag_says_which_port_each_account_takes() {
+        let command = crate::cli::command();
+        let simulate = command.find_subcommand("simulate").unwrap();
+        let account = simulate
+            .get_arguments()
+            .find(|arg| arg.get_id() == "accounts")
+            .unwrap();
+        let help = account.get_help().unwrap().to_string();
+        assert!(
+            help.contains("the first listens on --listen's port"),
+            "{help}"
+        );
+        assert!(!help.contains("one more"), "{help}");
+    }
 }

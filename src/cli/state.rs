@@ -57,7 +57,7 @@ impl StateCommand {
                 }
                 // The state file's lock, as `run` and `once` take it: a rename
                 // beside a live watcher would race its writes under the old name.
-                let settings = crate::config::Settings::load(config)?;
+                let settings = super::store_access::store_settings(config)?;
                 let _one_watcher = crate::commit::StateLock::acquire(&settings.state.url)
                     .map_err(|error| match error {
                         crate::commit::StateLockError::Held { lock_file } => Failure::usage(format!(
@@ -66,7 +66,7 @@ impl StateCommand {
                         )),
                         unusable => Failure::usage(unusable),
                     })?;
-                let store = open_store(config).await?;
+                let store = super::store_access::open_store_of(&settings).await?;
                 let actor = super::store_access::cli_actor(author);
                 let moved = store
                     .rename_account(&actor, &old, &new, chrono::Utc::now())

@@ -11,7 +11,6 @@ use super::failure::Failure;
 use super::output::{Column, SUMMARY_CHARS};
 use super::store_access::{delta, print_json, read, stamp, stamp_or_dash};
 use crate::commit::{CampaignActivity, Store};
-use crate::config::Settings;
 use crate::route::silence::campaign_matches;
 use crate::state::CampaignState;
 use crate::text::terminal;
@@ -122,7 +121,7 @@ pub struct StatusArgs {
 impl StatusArgs {
     pub(super) async fn run(self, config: &Path) -> Result<(), Failure> {
         let Self { json, filter } = self;
-        let settings = Settings::load(config)?;
+        let settings = super::store_access::store_settings(config)?;
         // A read-only look at a watcher that never ran creates nothing.
         if let Some(file) = Store::file_of(&settings.state.url) {
             if !file.exists() {
@@ -131,9 +130,13 @@ impl StatusArgs {
                         &serde_json::json!({"campaigns": [], "api": {"health": "unknown"}, "last_cycle": null}),
                     );
                 } else {
+                    let working_dir = std::env::current_dir().ok();
+                    let hint = super::store_access::relative_hint(&file, working_dir.as_deref())
+                        .map(|hint| format!("; {hint}"))
+                        .unwrap_or_default();
                     say!(
-                        "no state yet at {}: no cycle has run (api: unknown)",
-                        terminal(&file.display().to_string())
+                        "no state yet at {}: no cycle has run (api: unknown){hint}",
+                        super::store_access::looked_for(&file, working_dir.as_deref())
                     );
                 }
                 return Ok(());

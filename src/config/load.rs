@@ -43,11 +43,38 @@ impl Settings {
         Self::load_with_env(path, process_env())
     }
 
+    /// [`Settings::load`] for the commands that only read or act on the state
+    /// store (`status`, `history`, `silence`, `outbox`, `state`) and for
+    /// `healthcheck`: every key is read and checked as by `load`, but no
+    /// `*_file` secret is read and `SIGMAMIND_API_KEY` is not looked at, so
+    /// they run in an admin's shell on the service's host, which has neither
+    /// `$CREDENTIALS_DIRECTORY` nor the credentials. The secrets stay unset:
+    /// never hand these settings to a channel or the API client.
+    pub fn load_without_secrets(path: &Path) -> Result<Settings, ConfigError> {
+        Self::load_with_env_reading(path, process_env(), Secrets::Leave)
+    }
+
     /// [`Settings::load`] with an explicit environment instead of the process's,
     /// so tests never mutate (and race on) the real one.
     pub fn load_with_env(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        Self::load_with_env_reading(path, env, Secrets::Read)
+    }
+
+    /// [`Settings::load_without_secrets`] with an explicit environment.
+    pub fn load_without_secrets_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        Self::load_with_env_reading(path, env, Secrets::Leave)
+    }
+
+    fn load_with_env_reading(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+        secrets: Secrets,
     ) -> Result<Settings, ConfigError> {
         // Checked up front so a missing file gets its own sentence rather than the
         // config crate's generic "not found" wording.
@@ -66,7 +93,7 @@ impl Settings {
         }
         let origin = path.display().to_string();
         let source = File::from(path).format(FileFormat::Toml).required(true);
-        pipeline(source, &origin, &env.into_iter().collect())
+        pipeline(source, &origin, &env.into_iter().collect(), secrets)
     }
 
     /// Loads TOML text through the same pipeline as a file, with NO environment:
@@ -84,7 +111,7 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
         let source = File::from_str(toml, FileFormat::Toml);
-        pipeline(source, origin, &env.into_iter().collect())
+        pipeline(source, origin, &env.into_iter().collect(), Secrets::Read)
     }
 }
 
@@ -94,7 +121,15 @@ fn process_env() -> impl Iterator<Item = (String, String)> {
         .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
 }
 
-fn pipeline<S>(file: S, origin: &str, env: &Env) -> Result<Settings, ConfigError>
+/// Whether a load reads the `*_file` secrets (and `SIGMAMIND_API_KEY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Read,
+    /// Left unset, for the commands that need none.
+    Leave,
+}
+
+fn pipeline<S>(file: S, origin: &str, env: &Env, secrets: Secrets) -> Result<Settings, ConfigError>
 where
     S: Source + Send + Sync + 'static,
 {
@@ -124,7 +159,9 @@ where
         _ => Map::new(),
     };
     let mut settings = typed_settings(root, &env_names, &mut problems);
-    resolve_secrets(&mut settings, env, &mut problems);
+    if secrets == Secrets::Read {
+        resolve_secrets(&mut settings, env, &mut problems);
+    }
 
     if problems.is_empty() {
         Ok(settings)

@@ -33,14 +33,13 @@ impl Settings {
 
     /// [`Settings::to_redacted_toml`], each duration spelled as `written` (the
     /// configuration file's text) spells it: an operator who wrote `24h` reads
-    /// `24h` back, not `1day`. Defaults and environment values keep the
-    /// humantime form.
+    /// `24h` back, not `1day`. Defaults and environment values get the
+    /// plainest exact spelling (`90d`, not `2months 29days 2h 52m 48s`), and a
+    /// whole rate reads as a whole number (`10`, not `10.0`).
     pub fn to_redacted_toml_as_written(&self, written: &str) -> String {
         let rendered = self.to_redacted_toml();
-        match written.parse::<toml::Table>() {
-            Ok(original) => durations_as_written(&rendered, &original),
-            Err(_) => rendered,
-        }
+        let original = written.parse::<toml::Table>().unwrap_or_default();
+        durations_as_written(&rendered, &original)
     }
 
     /// Every configured secret value: the API key, the database password, the
@@ -91,15 +90,66 @@ fn durations_as_written(rendered: &str, original: &toml::Table) -> String {
                 .split('.')
                 .map(|part| part.trim().trim_matches('"').to_string())
                 .collect();
-        } else if let Some(written) = written_duration(trimmed, &section, original) {
+        } else if let Some(shown) = written_duration(trimmed, &section, original)
+            .or_else(|| plain_duration_of(trimmed))
+            .map(toml::Value::String)
+            .or_else(|| whole_number_of(trimmed))
+        {
             let key = trimmed.split('=').next().unwrap_or_default().trim_end();
-            out.push_str(&format!("{key} = {}\n", toml::Value::String(written)));
+            out.push_str(&format!("{key} = {shown}\n"));
             continue;
         }
         out.push_str(line);
         out.push('\n');
     }
     out
+}
+
+/// A duration as humantime writes it (`2months 29days 2h 52m 48s`, which is
+/// `90d`) in its plainest exact spelling: the largest of d, h, m, s and ms
+/// that divides it. Only a value humantime would write that way is taken, so
+/// a text that merely parses as a duration is left as it is.
+fn plain_duration_of(line: &str) -> Option<String> {
+    let (_, value) = line.split_once('=')?;
+    let shown = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+    let parsed = humantime::parse_duration(shown).ok()?;
+    (humantime::format_duration(parsed).to_string() == shown).then(|| plain_duration(parsed))
+}
+
+/// `90d`, `24h`, `90m`, `60s`, `250ms`, `0s`: one number and one unit.
+pub(crate) fn plain_duration(duration: std::time::Duration) -> String {
+    let millis = duration.as_millis();
+    if millis == 0 {
+        return "0s".to_string();
+    }
+    const UNITS: [(&str, u128); 5] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let exact = (duration.subsec_nanos() % 1_000_000 == 0)
+        .then(|| UNITS.iter().find(|(_, size)| millis % size == 0))
+        .flatten();
+    match exact {
+        Some((unit, size)) => format!("{}{unit}", millis / size),
+        // Below a millisecond: humantime's own spelling is exact.
+        None => humantime::format_duration(duration).to_string(),
+    }
+}
+
+/// `10.0` as `10`: a float with no fraction written as the whole number it
+/// is (the file may give a rate either way).
+fn whole_number_of(line: &str) -> Option<toml::Value> {
+    let (_, value) = line.split_once('=')?;
+    let value = value.trim();
+    if !value.contains('.') {
+        return None;
+    }
+    let number: f64 = value.parse().ok()?;
+    let whole = number.is_finite() && number.fract() == 0.0 && number.abs() < 1e15;
+    whole.then_some(toml::Value::Integer(number as i64))
 }
 
 fn written_duration(line: &str, section: &[String], original: &toml::Table) -> Option<String> {
@@ -140,6 +190,7 @@ mod tests {
             [channels.pager]
             max_age = "90m"
             timeout = "bogus"
+            subject = "1h 30m"
             [sigmamind]
             api_key = "1s"
         "#
@@ -156,14 +207,45 @@ mod tests {
                 "[channels.pager]\nmax_age = \"90m\"\n",
             ),
             // A default the file does not set, or a different value (an env
-            // override): the humantime form stays.
+            // override): the plainest exact spelling.
             (
                 "[channels.pager]\nretry_max_backoff = \"10m\"\n",
                 "[channels.pager]\nretry_max_backoff = \"10m\"\n",
             ),
             (
                 "[watch]\ninterval = \"2days\"\n",
-                "[watch]\ninterval = \"2days\"\n",
+                "[watch]\ninterval = \"2d\"\n",
+            ),
+            (
+                "[state]\nretention = \"2months 29days 2h 52m 48s\"\n",
+                "[state]\nretention = \"90d\"\n",
+            ),
+            (
+                "[sigmamind]\nretry_base = \"250ms\"\n",
+                "[sigmamind]\nretry_base = \"250ms\"\n",
+            ),
+            (
+                "[channels.pager]\nmax_age = \"1h 30m 5s\"\n",
+                "[channels.pager]\nmax_age = \"5405s\"\n",
+            ),
+            // A whole rate as a whole number; a fraction, a text and an
+            // array stay as they are.
+            (
+                "[sigmamind]\nmax_requests_per_second = 5.0\n",
+                "[sigmamind]\nmax_requests_per_second = 5\n",
+            ),
+            (
+                "[sigmamind]\nmax_requests_per_second = 2.5\n",
+                "[sigmamind]\nmax_requests_per_second = 2.5\n",
+            ),
+            (
+                "[channels.pager]\nsubject = \"1.0\"\n",
+                "[channels.pager]\nsubject = \"1.0\"\n",
+            ),
+            // A text of the file that parses as a duration stays as written.
+            (
+                "[channels.pager]\nsubject = \"1h 30m\"\n",
+                "[channels.pager]\nsubject = \"1h 30m\"\n",
             ),
             // Not a duration in the output: never taken from the file.
             (
@@ -177,7 +259,7 @@ mod tests {
             // Same key in another section.
             (
                 "[http]\ninterval = \"1day\"\n",
-                "[http]\ninterval = \"1day\"\n",
+                "[http]\ninterval = \"1d\"\n",
             ),
         ];
         for (rendered, expected) in cases {

@@ -1284,3 +1284,79 @@ fn a_typo_in_a_shared_hook_key_gets_did_you_mean() {
 }
 
 mod email;
+
+/// An admin's shell on the service's host: relative `*_file` names and no
+/// `$CREDENTIALS_DIRECTORY`. The commands on the stored state load the file
+/// without reading a secret; the full load says where the service reads them.
+#[test]
+fn the_store_commands_load_without_reading_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("campaign-watcher.toml");
+    std::fs::write(
+        &path,
+        r#"
+        [sigmamind]
+        api_key_file = "api_key"
+        [watch]
+        all = true
+        [state]
+        url = "sqlite://state.db"
+        [channels.ops]
+        kind = "slack"
+        url_file = "slack_url"
+        [http.tokens.ci]
+        role = "read"
+        token_file = "ci_token"
+        "#,
+    )
+    .unwrap();
+    let full = problems(Settings::load_with_env(&path, env(&[])));
+    assert!(
+        full.iter().any(|problem| problem
+            .starts_with("channels.ops.url_file: cannot read \"slack_url\"")
+            && problem.contains("$CREDENTIALS_DIRECTORY")),
+        "{full:#?}"
+    );
+    let settings = Settings::load_without_secrets_with_env(&path, env(&[])).unwrap();
+    assert_eq!(settings.state.url, "sqlite://state.db");
+    assert!(settings.sigmamind.api_key.is_none());
+    assert_eq!(settings.account_names(), ["default"]);
+    // Still every key checked: a typo is refused as by the full load.
+    std::fs::write(&path, "[state]\nurll = \"sqlite://state.db\"\n").unwrap();
+    let found = problems(Settings::load_without_secrets_with_env(&path, env(&[])));
+    assert!(found[0].contains("did you mean \"url\""), "{found:#?}");
+}
+
+#[test]
+fn a_rule_channel_cut_short_and_every_quiet_hours_problem_are_named() {
+    let toml = r#"
+        [sigmamind]
+        api_key = "k"
+        [watch]
+        all = true
+        [channels.pagerduty]
+        kind = "pagerduty"
+        routing_key = "R0UT1NGKEY0123456789012345678901"
+        [channels.hook]
+        kind = "webhook"
+        url = "https://hooks.example.com/x"
+        quiet_hours = { start = "25:00", end = "07:00", timezone = "Mars/Olympus", except = ["campaign.paused"] }
+        [[rules]]
+        events = ["campaign.status_changed"]
+        channels = ["pager"]
+    "#;
+    let found = load(toml, &[]).unwrap().validate().unwrap_err();
+    let expected = [
+        "channels.hook.quiet_hours: start \"25:00\" is not a time of day",
+        "channels.hook.quiet_hours: timezone \"Mars/Olympus\" is not an IANA time zone name",
+        "channels.hook.quiet_hours: except: \"campaign.paused\" is not an event type",
+        "rules[0].channels: \"pager\" is not a configured channel (did you mean \"pagerduty\"?)",
+    ];
+    for prefix in expected {
+        assert!(
+            found.iter().any(|problem| problem.starts_with(prefix)),
+            "missing {prefix:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+}

@@ -507,7 +507,13 @@ fn shaping_of(name: &str, channel: &ChannelSettings, problems: &mut Vec<String>)
         Some(quiet) if channel.kind.holds_quiet_hours() => quiet
             .parsed()
             .cloned()
-            .map_err(|why| problems.push(format!("channels.{name}.quiet_hours: {why}")))
+            .map_err(|found| {
+                problems.extend(
+                    found
+                        .each()
+                        .map(|why| format!("channels.{name}.quiet_hours: {why}")),
+                )
+            })
             .ok(),
         _ => None,
     };

@@ -182,13 +182,13 @@ impl Generation {
     }
 }
 
-/// Validated settings, their warnings logged; what validation built is kept.
+/// Validated settings, their warnings logged (before the errors too: a
+/// warning may explain one, as a misspelled override does a missing key);
+/// what validation built is kept.
 pub(super) fn validated(settings: &Settings) -> Result<Built, StartupError> {
-    let built = settings
-        .validate()
-        .map_err(|problems| ConfigError::invalid("configuration", problems))?;
+    let built = settings.validate();
     for warning in settings.warnings() {
         tracing::warn!("{warning}");
     }
-    Ok(built)
+    Ok(built.map_err(|problems| ConfigError::invalid("configuration", problems))?)
 }

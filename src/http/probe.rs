@@ -74,20 +74,56 @@ pub async fn probe(base: &str, path: &str, timeout: Duration) -> Result<Probe, P
     };
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    let body = body.lines().next().unwrap_or("").trim().to_string();
-    let line = match body.is_empty() {
-        true => format!("{url} answered {}", status.as_u16()),
-        false => format!("{url} answered {}: {body}", status.as_u16()),
-    };
+    let line = answer_line(&url, status.as_u16(), &body);
     Ok(match status.as_u16() {
         200 => Probe::Healthy(line),
         _ => Probe::Unhealthy(line),
     })
 }
 
+/// The one line an answer is shown as: its status and the first line of its
+/// body, or, for a page that is not a health answer (a 404, any HTML), what
+/// to check instead of the page.
+fn answer_line(url: &str, status: u16, body: &str) -> String {
+    let first = body.lines().next().unwrap_or("").trim();
+    if status == 404 {
+        return format!(
+            "{url} answered 404: nothing is served at that path; give --url the daemon's base URL (http://HOST:PORT, as [http] listen)"
+        );
+    }
+    match first {
+        "" => format!("{url} answered {status}"),
+        html if html.starts_with('<') => {
+            format!("{url} answered {status} with an HTML page, not a health answer")
+        }
+        text => format!("{url} answered {status}: {}", crate::text::cap(text, 200)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_is_one_line_and_never_a_page() {
+        let url = "http://127.0.0.1:9464/healthz";
+        assert_eq!(
+            answer_line(url, 503, "unhealthy: no cycle for 180s\nmore"),
+            format!("{url} answered 503: unhealthy: no cycle for 180s")
+        );
+        let missing = answer_line(url, 404, "<!DOCTYPE html>\n<html>");
+        assert!(
+            missing.contains("answered 404: nothing is served"),
+            "{missing}"
+        );
+        assert!(!missing.contains("DOCTYPE"), "{missing}");
+        let html = answer_line(url, 502, "<html><body>Bad Gateway</body></html>");
+        assert!(
+            html.ends_with("with an HTML page, not a health answer"),
+            "{html}"
+        );
+        assert_eq!(answer_line(url, 200, ""), format!("{url} answered 200"));
+    }
 
     #[test]
     fn the_probe_reaches_the_listen_address_from_this_host() {

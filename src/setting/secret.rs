@@ -68,13 +68,24 @@ impl SecretFiles<'_> {
 /// Why a secret file gave no secret; names the path, never the content.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SecretFileError {
-    #[error("cannot read \"{}\": {error}", path.display())]
+    #[error("cannot read \"{}\": {error}{}", path.display(), where_relative_names_are_read(path, *credentials_dir_set))]
     Unreadable {
         path: std::path::PathBuf,
         error: std::io::Error,
+        /// Whether `$CREDENTIALS_DIRECTORY` was set (and so `path` already under it).
+        credentials_dir_set: bool,
     },
     #[error("\"{}\" is empty", path.display())]
     Empty { path: std::path::PathBuf },
+}
+
+/// For a relative name read from the working directory: where the service
+/// reads it instead, so that a shell on the service's host knows why it fails.
+fn where_relative_names_are_read(path: &Path, credentials_dir_set: bool) -> &'static str {
+    match path.is_relative() && !credentials_dir_set {
+        true => " (a relative name is read from $CREDENTIALS_DIRECTORY, which systemd sets for the service only, else from the working directory; in a shell, set CREDENTIALS_DIRECTORY to where the credentials are, e.g. /etc/campaign-watcher)",
+        false => "",
+    }
 }
 
 /// Reads a secret file; a relative path is looked up in `$CREDENTIALS_DIRECTORY`
@@ -91,6 +102,7 @@ pub(crate) fn read_secret_file(
     let text = std::fs::read_to_string(&path).map_err(|error| SecretFileError::Unreadable {
         path: path.clone(),
         error,
+        credentials_dir_set: credentials_dir.is_some(),
     })?;
     // Editors and `echo` add a trailing newline that is not part of the secret.
     let value = text.trim_end();
@@ -98,4 +110,31 @@ pub(crate) fn read_secret_file(
         return Err(SecretFileError::Empty { path });
     }
     Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_relative_name_says_where_the_service_reads_it() {
+        let missing = "campaign-watcher-no-such-secret";
+        let outside = read_secret_file(Path::new(missing), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            outside.starts_with(&format!("cannot read \"{missing}\": ")),
+            "{outside}"
+        );
+        assert!(outside.contains("$CREDENTIALS_DIRECTORY"), "{outside}");
+        let dir = Path::new("/nonexistent/credentials");
+        let inside = read_secret_file(Path::new(missing), Some(dir))
+            .unwrap_err()
+            .to_string();
+        assert!(!inside.contains("$CREDENTIALS_DIRECTORY"), "{inside}");
+        let absolute = read_secret_file(Path::new("/nonexistent/cw/key"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(!absolute.contains("$CREDENTIALS_DIRECTORY"), "{absolute}");
+    }
 }

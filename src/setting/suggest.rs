@@ -1,14 +1,33 @@
 //! "Did you mean": the one place a typo is matched against what is known, for
 //! keys, channel kinds, channel names, event types and statuses alike.
 
-/// A known word within two edits of `typo`, the nearest first.
+/// A known word within two edits of `typo`, the nearest first; else the one
+/// known word that begins with it (`pager` for `pagerduty`: a name cut
+/// short is as common as a typo, and further away in edits).
 pub(crate) fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
+    let near = known
         .iter()
         .map(|candidate| (strsim::levenshtein(typo, candidate), *candidate))
         .filter(|(distance, _)| *distance <= 2)
         .min()
-        .map(|(_, candidate)| candidate)
+        .map(|(_, candidate)| candidate);
+    near.or_else(|| only_extension(typo, known))
+}
+
+/// The known word `typo` begins, when exactly one does and `typo` is long
+/// enough to mean something (three characters).
+fn only_extension<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
+    const SHORTEST: usize = 3;
+    if typo.chars().count() < SHORTEST {
+        return None;
+    }
+    let mut extending = known
+        .iter()
+        .filter(|candidate| candidate.starts_with(typo) && **candidate != typo);
+    match (extending.next(), extending.next()) {
+        (Some(only), None) => Some(*only),
+        _ => None,
+    }
 }
 
 /// ` (did you mean "x"?)`, or nothing when no known word is close.
@@ -65,6 +84,19 @@ mod tests {
         );
         assert_eq!(did_you_mean("pagerduty", &kinds), "");
         assert_eq!(closest("emial", &kinds), Some("email"));
+    }
+
+    #[test]
+    fn a_name_cut_short_gets_the_one_it_begins() {
+        let channels = ["pagerduty", "ops-mail", "ops-hook"];
+        assert_eq!(
+            did_you_mean("pager", &channels),
+            " (did you mean \"pagerduty\"?)"
+        );
+        // Two names begin with it: no guess.
+        assert_eq!(did_you_mean("ops-", &channels), "");
+        // Too short to mean anything.
+        assert_eq!(did_you_mean("pa", &["pagerduty"]), "");
     }
 
     #[test]

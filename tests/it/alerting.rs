@@ -695,7 +695,13 @@ async fn outbox_commands_list_replay_and_purge() {
     )
     .await;
     assert_eq!(replay.code, Some(0), "{}", replay.stderr);
-    assert!(replay.stdout.contains("pending again"), "{}", replay.stdout);
+    assert!(
+        replay
+            .stdout
+            .contains("is pending again: a running daemon sends it within 30s"),
+        "{}",
+        replay.stdout
+    );
     let audit = run_cli(
         &["--config", config, "history", "--audit"],
         &[("USER", "oscar")],

@@ -561,6 +561,19 @@ async fn the_board_pages_show_campaigns_events_and_silences_without_javascript()
         .get(&format!("/accounts/default/campaigns/{}", ids[0]))
         .await;
     assert!(page.contains("live → paused"), "the timeline: {page}");
+    // A way back to the list; the event as a word (its type on hover); a
+    // time as how long ago, the exact one on hover; one attempt, singular.
+    assert!(
+        page.contains("<a href=\"/\" id=\"back-to-campaigns\">"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span class=\"type\" title=\"campaign.status_changed\">paused</span>"),
+        "{page}"
+    );
+    assert!(page.contains("<time datetime=\""), "{page}");
+    assert!(page.contains(" UTC\">"), "{page}");
+    assert!(page.contains("(1 attempt)"), "{page}");
     assert!(
         page.contains("class=\"channel\">hook</span>"),
         "each channel's outcome: {page}"

@@ -332,6 +332,71 @@ async fn the_board_in_chromium_lists_updates_live_and_shows_hostile_names_as_tex
     driver.quit().await;
 }
 
+/// Times read as how long ago, with the exact time on hover in the viewer's
+/// own zone (Tokyo here: UTC+9 all year); the event as a word; a way back
+/// from a campaign to the list; the silence form's accounts to choose from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_shows_times_in_the_viewers_zone_and_events_as_words() {
+    let board = Board::start(2, "").await;
+    let id = board.app.sim.control.ids()[0].clone();
+    board.pause(&id).await;
+    let driver = Driver::start().await;
+    let zone = driver
+        .call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setTimezoneOverride", "params": {"timezoneId": "Asia/Tokyo"}})),
+        )
+        .await;
+    assert!(zone.get("value").is_some_and(Value::is_object), "{zone}");
+    driver
+        .goto(&board.url(&format!("/accounts/default/campaigns/{id}")))
+        .await;
+    // The newest event is the pause; its time once the script has localised it.
+    let read = "var t = document.querySelector('ol.events time'); \
+                var w = document.querySelector('ol.events .type'); \
+                return t && w && document.getElementById('live').getAttribute('data-times') === 'local' \
+                  ? [t.title, t.textContent, w.textContent, w.title] : null;";
+    let mut seen = Value::Null;
+    for _ in 0..300 {
+        seen = driver.script(read, json!([])).await;
+        if !seen.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let [title, words, what, kind] =
+        [0, 1, 2, 3].map(|i| seen[i].as_str().unwrap_or_default().to_string());
+    assert!(
+        title.contains("GMT+9"),
+        "the exact time in the viewer's zone: {seen}"
+    );
+    assert!(!title.contains("UTC"), "{seen}");
+    assert!(words == "just now" || words.ends_with(" ago"), "{seen}");
+    assert_eq!(
+        (what.as_str(), kind.as_str()),
+        ("paused", "campaign.status_changed"),
+        "{seen}"
+    );
+    // Back to the list.
+    submit(
+        &driver,
+        "var a = document.getElementById('back-to-campaigns'); if (a) { a.click(); } return !!a;",
+        json!([]),
+        "the campaign page's link back",
+    )
+    .await;
+    assert_eq!(wait_for(&driver, PATH, json!("/")).await, "/");
+    driver.goto(&board.url("/silences")).await;
+    let accounts = "var s = document.getElementById('silence-account'); \
+                    return s && s.tagName === 'SELECT' ? Array.from(s.options).map(function (o) { return o.value; }) : null;";
+    assert_eq!(
+        wait_for(&driver, accounts, json!(["", "default"])).await,
+        json!(["", "default"])
+    );
+    driver.quit().await;
+}
+
 #[test]
 fn the_colour_check_can_fail() {
     // A 1x1 white PNG has no paused badge in it.

@@ -7,6 +7,7 @@ mod smtp;
 
 mod access;
 mod accounts;
+mod admin;
 mod alerting;
 mod alertmanager;
 mod attacks_requests;

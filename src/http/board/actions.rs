@@ -41,10 +41,17 @@ fn form_fields(body: &Bytes) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn new_silence(fields: &HashMap<String, String>) -> NewSilence {
+/// The form's fields as the API's new silence. An account chosen with no
+/// campaign silences that whole account (`*` in it), as `silence add
+/// --account` alone does.
+pub(super) fn form_silence(fields: &HashMap<String, String>) -> NewSilence {
     let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let account_only = text("campaign").trim().is_empty() && !text("account").trim().is_empty();
     NewSilence {
-        campaign: text("campaign"),
+        campaign: match account_only {
+            true => "*".to_string(),
+            false => text("campaign"),
+        },
         event_type: fields.get("event_type").cloned(),
         account: fields.get("account").cloned(),
         duration: text("duration"),
@@ -114,7 +121,7 @@ pub async fn new_silence_page(
         Ok(fields) => fields,
         Err(response) => return *response,
     };
-    let silence = new_silence(&fields);
+    let silence = form_silence(&fields);
     // The confirmation of a silence of everything is the form's own checkbox,
     // not a problem, on the first look.
     let confirmed = NewSilence {
@@ -137,7 +144,7 @@ pub async fn create_silence(
     if !viewer.may(Role::Admin) {
         return forbidden();
     }
-    let silence = new_silence(&form_fields(&body));
+    let silence = form_silence(&form_fields(&body));
     let checked = match silence.check(false, &state.accounts) {
         Ok(checked) => checked,
         Err(problems) => {

@@ -131,8 +131,10 @@ fn environment() -> &'static Environment<'static> {
             }
             _ => minijinja::escape_formatter(out, state, value),
         });
-        env.add_filter("when", when);
+        env.add_filter("when", |value: Value| when(value, Utc::now()));
         env.add_filter("badge", badge);
+        env.add_filter("words", type_words);
+        env.add_filter("plural", plural);
         env.add_filter("urlpart", |text: String| {
             utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string()
         });
@@ -145,17 +147,77 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// An RFC 3339 time (as serde writes it) as "2026-11-26 09:15:02 UTC"; "-" for none.
-fn when(value: Value) -> String {
-    value
+/// An RFC 3339 time (as serde writes it) as how long ago it was ("3 min
+/// ago") in a `<time>` element whose title is the exact time
+/// ("2026-11-26 09:15:02 UTC"; the script shows it in the viewer's zone and
+/// keeps the words current); "-" for none.
+fn when(value: Value, now: DateTime<Utc>) -> Value {
+    let Some(at) = value
         .as_str()
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|at| {
-            at.with_timezone(&Utc)
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|| "-".into())
+        .map(|at| at.with_timezone(&Utc))
+    else {
+        return Value::from("-");
+    };
+    // Made only of digits, letters and punctuation this code writes: safe as HTML.
+    Value::from_safe_string(format!(
+        "<time datetime=\"{}\" title=\"{}\">{}</time>",
+        at.format("%Y-%m-%dT%H:%M:%SZ"),
+        at.format("%Y-%m-%d %H:%M:%S UTC"),
+        relative(at, now)
+    ))
+}
+
+/// How far `at` is from `now`, in the largest unit that says it: "just now",
+/// "3 min ago", "5 h ago", "4 days ago", "in 20 min". The board's script
+/// words it the same way (`board.js`, `ago`).
+fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds();
+    let span = seconds.unsigned_abs();
+    let amount = match span {
+        0..60 => {
+            return match seconds < 0 {
+                true => "in under a minute".into(),
+                false => "just now".into(),
+            }
+        }
+        60..3600 => format!("{} min", span / 60),
+        3600..172_800 => format!("{} h", span / 3600),
+        _ => format!("{} days", span / 86_400),
+    };
+    match seconds < 0 {
+        true => format!("in {amount}"),
+        false => format!("{amount} ago"),
+    }
+}
+
+/// An event type as words ("status changed", "new upload errors"); the type
+/// itself is the element's title. A type this build does not know is shown
+/// as it is.
+fn type_words(text: String) -> String {
+    let words = match EventType::parse(&text) {
+        Some(EventType::StatusChanged) => "status changed",
+        Some(EventType::UploadErrorsAdded) => "new upload errors",
+        Some(EventType::UploadErrorsCleared) => "upload errors cleared",
+        Some(EventType::SettingsChanged) => "settings changed",
+        Some(EventType::NotFound) => "disappeared (404)",
+        Some(EventType::FoundAgain) => "found again",
+        Some(EventType::Reminder) => "reminder",
+        Some(EventType::CampaignUnreadable) => "unreadable",
+        Some(EventType::CampaignReadable) => "readable again",
+        Some(EventType::ApiUnhealthy) => "API unhealthy",
+        Some(EventType::ApiRecovered) => "API recovered",
+        _ => return text,
+    };
+    words.to_string()
+}
+
+/// `n` and the noun, singular for one: "1 attempt", "3 attempts".
+fn plural(count: u64, noun: String) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 /// The badge class of a status label: one of a fixed set, whatever the API said.

@@ -78,6 +78,7 @@ pub(super) fn event_values(
         .iter()
         .map(|event| {
             let mut value = serde_json::to_value(event).unwrap_or_default();
+            value["what"] = json!(crate::route::quiet::what_happened(&event.event));
             value["delivered"] = json!(render(
                 "deliveries.html",
                 json!({"e": event, "controls": controls})
@@ -249,6 +250,7 @@ pub(super) async fn silences_page(State(state): State<HttpState>, viewer: Viewer
         json!({
             "list": list,
             "types": actions::event_types(),
+            "accounts": state.accounts.as_ref(),
             "controls": Controls::of(&viewer, "/silences"),
         }),
     );

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::HashMap;
 
 #[test]
 fn every_template_parses() {
@@ -35,14 +36,65 @@ fn api_text_is_escaped_in_every_place_it_goes() {
     assert!(html.contains("campaigns&#x2f;%3Cimg%20src%3Dx"), "{html}");
 }
 
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 #[test]
-fn times_read_as_utc_and_missing_ones_as_a_dash() {
+fn times_read_as_how_long_ago_with_the_exact_time_on_hover() {
+    let now = utc("2026-11-26T09:18:30Z");
     assert_eq!(
-        when(Value::from("2026-11-26T09:15:02.123Z")),
-        "2026-11-26 09:15:02 UTC"
+        when(Value::from("2026-11-26T09:15:02.123Z"), now).to_string(),
+        "<time datetime=\"2026-11-26T09:15:02Z\" title=\"2026-11-26 09:15:02 UTC\">3 min ago</time>"
     );
-    assert_eq!(when(Value::from(())), "-");
-    assert_eq!(when(Value::from("not a time")), "-");
+    assert_eq!(when(Value::from(()), now).to_string(), "-");
+    assert_eq!(when(Value::from("not a time"), now).to_string(), "-");
+}
+
+#[test]
+fn how_long_ago_is_said_in_the_largest_unit_that_says_it() {
+    let now = utc("2026-11-26T12:00:00Z");
+    let cases = [
+        ("2026-11-26T12:00:00Z", "just now"),
+        ("2026-11-26T11:59:01Z", "just now"),
+        ("2026-11-26T11:59:00Z", "1 min ago"),
+        ("2026-11-26T11:03:00Z", "57 min ago"),
+        ("2026-11-26T11:00:00Z", "1 h ago"),
+        ("2026-11-24T12:00:01Z", "47 h ago"),
+        ("2026-11-24T12:00:00Z", "2 days ago"),
+        ("2026-08-28T12:00:00Z", "90 days ago"),
+        ("2026-11-26T12:00:30Z", "in under a minute"),
+        ("2026-11-26T12:20:00Z", "in 20 min"),
+        ("2026-11-27T02:00:00Z", "in 14 h"),
+    ];
+    for (at, words) in cases {
+        assert_eq!(relative(utc(at), now), words, "{at}");
+    }
+}
+
+#[test]
+fn event_types_read_as_words_and_counts_agree_with_their_noun() {
+    assert_eq!(
+        type_words("campaign.status_changed".into()),
+        "status changed"
+    );
+    assert_eq!(
+        type_words("campaign.upload_errors_added".into()),
+        "new upload errors"
+    );
+    // A type from a newer version is shown as it is.
+    assert_eq!(type_words("campaign.exploded".into()), "campaign.exploded");
+    assert_eq!(plural(1, "attempt".into()), "1 attempt");
+    assert_eq!(plural(3, "attempt".into()), "3 attempts");
+    let one = render(
+        "deliveries.html",
+        json!({"e": {"deliveries": [{"outbox_id": 1, "channel": "hook", "outcome": "sent",
+            "sent_at": "2026-11-26T09:00:00Z", "attempts": 1}]}, "controls": {"admin": false}}),
+    )
+    .unwrap();
+    assert!(one.contains("(1 attempt)"), "{one}");
 }
 
 #[test]
@@ -96,6 +148,7 @@ fn admin_controls_show_for_admins_only_and_carry_the_csrf_field() {
             json!({
                 "list": {"silences": [silence.clone()]},
                 "types": ["campaign.status_changed"],
+                "accounts": ["acme", "globex"],
                 "controls": {"admin": admin, "csrf": if admin { "<input type=\"hidden\" name=\"csrf_token\" value=\"T\">" } else { "" }, "back": "/silences"},
             }),
         )
@@ -110,6 +163,12 @@ fn admin_controls_show_for_admins_only_and_carry_the_csrf_field() {
     );
     assert!(admin.contains("name=\"csrf_token\" value=\"T\""), "{admin}");
     assert!(admin.contains("&lt;b&gt;r&lt;&#x2f;b&gt;"), "{admin}");
+    // The account is a choice of the configured ones.
+    assert!(
+        admin.contains("<option value=\"acme\">acme</option>")
+            && admin.contains("<option value=\"\">every account</option>"),
+        "{admin}"
+    );
     let read = page(false);
     assert!(
         !read.contains("silence-new")
@@ -175,4 +234,25 @@ fn bidirectional_overrides_and_controls_show_as_escapes() {
         assert!(!html.contains(raw), "{raw:?} raw in {html}");
     }
     assert!(html.contains("invoice\\u{202e}fdp.exe"), "{html}");
+}
+
+/// An account chosen with no campaign is that whole account, as `silence
+/// add --account` alone; a campaign given stays as given.
+#[test]
+fn the_silence_form_takes_an_account_alone_as_the_whole_account() {
+    let form = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    };
+    let whole = actions::form_silence(&form(&[("campaign", ""), ("account", "clientb")]));
+    assert_eq!(
+        (whole.campaign.as_str(), whole.account.as_deref()),
+        ("*", Some("clientb"))
+    );
+    let one = actions::form_silence(&form(&[("campaign", "camp_1"), ("account", "clientb")]));
+    assert_eq!(one.campaign, "camp_1");
+    let nothing = actions::form_silence(&form(&[("campaign", ""), ("account", "")]));
+    assert_eq!(nothing.campaign, "", "still refused as empty");
 }

@@ -36,7 +36,7 @@ pub struct QuietHoursSettings {
 #[serde(from = "QuietHoursSettings", into = "QuietHoursSettings")]
 pub struct QuietHoursTable {
     written: QuietHoursSettings,
-    parsed: Result<QuietHours, QuietHoursError>,
+    parsed: Result<QuietHours, QuietHoursProblems>,
 }
 
 impl QuietHoursTable {
@@ -44,8 +44,8 @@ impl QuietHoursTable {
         &self.written
     }
 
-    /// The window, or why it cannot be used.
-    pub fn parsed(&self) -> Result<&QuietHours, &QuietHoursError> {
+    /// The window, or every reason it cannot be used.
+    pub fn parsed(&self) -> Result<&QuietHours, &QuietHoursProblems> {
         self.parsed.as_ref()
     }
 }
@@ -73,8 +73,21 @@ pub enum QuietHoursError {
     Empty,
     #[error("timezone \"{0}\" is not an IANA time zone name like \"Europe/Berlin\"")]
     UnknownZone(String),
-    #[error("except: \"{0}\" is not an event type")]
-    UnknownEventType(String),
+    #[error("except: \"{text}\" is not an event type{suggestion}")]
+    UnknownEventType { text: String, suggestion: String },
+}
+
+/// Every problem of one `quiet_hours` table (never empty); `Display` joins
+/// them with "; " for a single line, [`QuietHoursProblems::each`] gives one
+/// sentence fragment per problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.each().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct QuietHoursProblems(Vec<QuietHoursError>);
+
+impl QuietHoursProblems {
+    pub fn each(&self) -> impl Iterator<Item = &QuietHoursError> {
+        self.0.iter()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,38 +99,51 @@ pub struct QuietHours {
 }
 
 impl QuietHours {
-    /// Checks every part and stops at the first problem.
-    pub fn from_settings(settings: &QuietHoursSettings) -> Result<Self, QuietHoursError> {
-        let time = |key: &'static str, text: &str| {
-            NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| QuietHoursError::NotATime {
-                key,
-                text: text.to_string(),
-            })
+    /// Checks every part and reports every problem, so that one run of
+    /// `check-config` shows them all.
+    pub fn from_settings(settings: &QuietHoursSettings) -> Result<Self, QuietHoursProblems> {
+        let mut problems = Vec::new();
+        let mut time = |key: &'static str, text: &str| {
+            NaiveTime::parse_from_str(text.trim(), "%H:%M")
+                .map_err(|_| {
+                    problems.push(QuietHoursError::NotATime {
+                        key,
+                        text: text.to_string(),
+                    })
+                })
+                .ok()
         };
-        let start = time("start", &settings.start)?;
-        let end = time("end", &settings.end)?;
-        if start == end {
-            return Err(QuietHoursError::Empty);
+        let start = time("start", &settings.start);
+        let end = time("end", &settings.end);
+        if start.is_some() && start == end {
+            problems.push(QuietHoursError::Empty);
         }
-        let zone: Tz = settings
+        let zone: Option<Tz> = settings
             .timezone
             .trim()
             .parse()
-            .map_err(|_| QuietHoursError::UnknownZone(settings.timezone.clone()))?;
-        let except = settings
-            .except
-            .iter()
-            .map(|text| {
-                EventType::parse(text)
-                    .ok_or_else(|| QuietHoursError::UnknownEventType(text.clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            start,
-            end,
-            zone,
-            except,
-        })
+            .map_err(|_| problems.push(QuietHoursError::UnknownZone(settings.timezone.clone())))
+            .ok();
+        let known: Vec<&str> = EventType::ALL.iter().map(|kind| kind.as_str()).collect();
+        let mut except = Vec::new();
+        for text in &settings.except {
+            match EventType::parse(text) {
+                Some(kind) => except.push(kind),
+                None => problems.push(QuietHoursError::UnknownEventType {
+                    text: text.clone(),
+                    suggestion: crate::setting::suggest::did_you_mean(text, &known),
+                }),
+            }
+        }
+        match (start, end, zone) {
+            (Some(start), Some(end), Some(zone)) if problems.is_empty() => Ok(Self {
+                start,
+                end,
+                zone,
+                except,
+            }),
+            _ => Err(QuietHoursProblems(problems)),
+        }
     }
 
     /// When `now` is inside the window and `kind` is not excepted: the instant the
@@ -213,7 +239,9 @@ pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Ev
     }
 }
 
-fn what_happened(event: &Event) -> String {
+/// What an event says happened, in a few words ("paused", "resumed", "2 new
+/// upload errors"): the digest's lines and the board's timelines.
+pub fn what_happened(event: &Event) -> String {
     match event.kind {
         EventType::StatusChanged => match event.transition() {
             Some((CampaignStatus::Paused, CampaignStatus::Live)) => "resumed".into(),

@@ -83,6 +83,31 @@ fn bad_settings_are_named() {
     assert!(bad("22:00", "07:00", "UTC", &["nope"]).contains("\"nope\""));
 }
 
+#[test]
+fn every_problem_of_a_table_is_reported() {
+    let problems = QuietHours::from_settings(&QuietHoursSettings {
+        start: "25:00".into(),
+        end: "7".into(),
+        timezone: "Mars/Olympus".into(),
+        except: vec![
+            "watcher.api_unhealty".into(),
+            "campaign.status_changed".into(),
+        ],
+    })
+    .unwrap_err();
+    let each: Vec<String> = problems.each().map(ToString::to_string).collect();
+    assert_eq!(
+        each,
+        [
+            "start \"25:00\" is not a time of day like \"22:00\"",
+            "end \"7\" is not a time of day like \"22:00\"",
+            "timezone \"Mars/Olympus\" is not an IANA time zone name like \"Europe/Berlin\"",
+            "except: \"watcher.api_unhealty\" is not an event type (did you mean \"watcher.api_unhealthy\"?)",
+        ]
+    );
+    assert_eq!(problems.to_string(), each.join("; "));
+}
+
 fn status_event(id: &str, from: CampaignStatus, to: CampaignStatus, at: &str) -> Event {
     crate::fixtures::event(EventType::StatusChanged)
         .id(&[id, at])

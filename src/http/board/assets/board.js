@@ -83,12 +83,14 @@
     var form = document.getElementById("silence-new");
     var out = document.getElementById("silence-live-preview");
     if (!form || !out) { return; }
-    var campaign = form.elements.campaign.value;
+    var account = form.elements.account.value;
+    // An account alone is that whole account, as the server reads the form.
+    var campaign = form.elements.campaign.value || (account ? "*" : "");
     if (!campaign) { out.textContent = ""; return; }
     var query = new URLSearchParams({
       campaign: campaign,
       event_type: form.elements.event_type.value,
-      account: form.elements.account.value
+      account: account
     });
     fetch("/api/v1/silences/preview?" + query.toString(), { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (answer) {
@@ -112,4 +114,53 @@
   }
   main.addEventListener("input", soon);
   main.addEventListener("change", soon);
+})();
+
+// Times: the page says how long ago ("3 min ago") and carries the exact
+// instant; the title (shown on hover) becomes that instant in the viewer's
+// own zone, and the words are kept current between live updates. Worded as
+// the server words them (`relative` in src/http/board/mod.rs).
+(function () {
+  "use strict";
+  var main = document.getElementById("live");
+  if (!main || !window.Intl) {
+    return;
+  }
+  var exact = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+    timeZoneName: "short"
+  });
+
+  function ago(at, now) {
+    var seconds = Math.trunc((now - at) / 1000);
+    var span = Math.abs(seconds);
+    var amount;
+    if (span < 60) { return seconds < 0 ? "in under a minute" : "just now"; }
+    if (span < 3600) { amount = Math.floor(span / 60) + " min"; }
+    else if (span < 172800) { amount = Math.floor(span / 3600) + " h"; }
+    else { amount = Math.floor(span / 86400) + " days"; }
+    return seconds < 0 ? "in " + amount : amount + " ago";
+  }
+
+  function localise() {
+    var now = Date.now();
+    var times = main.querySelectorAll("time[datetime]");
+    for (var i = 0; i < times.length; i++) {
+      var at = Date.parse(times[i].getAttribute("datetime"));
+      if (isNaN(at)) { continue; }
+      times[i].title = exact.format(new Date(at));
+      times[i].textContent = ago(at, now);
+    }
+    main.setAttribute("data-times", "local");
+  }
+
+  localise();
+  // A live update replaces main's content: localise what it brought.
+  new MutationObserver(function (changes) {
+    for (var i = 0; i < changes.length; i++) {
+      if (changes[i].type === "childList" && changes[i].target === main) { localise(); return; }
+    }
+  }).observe(main, { childList: true });
+  setInterval(localise, 30000);
 })();
