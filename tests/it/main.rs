@@ -19,6 +19,7 @@ mod crash;
 mod cycle;
 mod delivery;
 mod email;
+mod email_oauth2;
 mod failover;
 mod fault_reading;
 mod fault_service;
