@@ -32,6 +32,7 @@ mod kinds;
 mod kubernetes;
 mod layers;
 mod monitoring;
+mod opsgenie_jsm;
 mod retention;
 mod routes;
 mod schema;
