@@ -7,13 +7,15 @@ Maildir, as with `-c aiosmtpd.handlers.Mailbox`.
 
 Usage: aiosmtpd_server.py MAILDIR plain
        aiosmtpd_server.py MAILDIR starttls|implicit CERT KEY
-       aiosmtpd_server.py MAILDIR xoauth2 USER TOKEN_FILE AUTH_LOG
+       aiosmtpd_server.py MAILDIR xoauth2|xoauth2-challenge USER TOKEN_FILE AUTH_LOG
 
 `xoauth2` is plain SMTP (loopback) that offers AUTH XOAUTH2 only and takes a
 message only after it: the user must be USER and the bearer token the current
 content of TOKEN_FILE (read at every AUTH, so a test can make the token it
 accepts expire). Each attempt appends `accepted` or `refused` to AUTH_LOG. A
-refusal is `535 5.7.3 Authentication unsuccessful`, as Exchange Online answers.
+refusal is `535 5.7.3 Authentication unsuccessful`, as Exchange Online answers;
+with `xoauth2-challenge` it is Gmail's: first an error challenge (`334` and a
+base64 JSON status), then `535` once the client answers it.
 A session whose token is no longer the accepted one answers NOOP (the pool's
 check before it reuses a connection) with 421, so the client signs in again.
 """
@@ -39,8 +41,9 @@ def tls_context(cert, key):
 class XOAuth2Mailbox(Mailbox):
     """A Maildir that takes mail only from a client signed in with XOAUTH2."""
 
-    def __init__(self, maildir, user, token_file, auth_log):
+    def __init__(self, maildir, user, token_file, auth_log, challenge):
         super().__init__(maildir)
+        self.challenge = challenge
         self.user = user
         self.token_file = token_file
         # Not `auth_…`: aiosmtpd offers every `auth_*` member as a mechanism.
@@ -66,6 +69,12 @@ class XOAuth2Mailbox(Mailbox):
             self.record("accepted")
             return AuthResult(success=True, auth_data=token)
         self.record("refused")
+        if self.challenge:
+            status = b'{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}'
+            await server.challenge_auth(base64.b64encode(status), encode_to_b64=False)
+            return AuthResult(
+                success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+            )
         return AuthResult(
             success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
         )
@@ -88,16 +97,17 @@ class XOAuth2Mailbox(Mailbox):
 
 
 def main():
-    modes = {"plain": 3, "starttls": 5, "implicit": 5, "xoauth2": 6}
+    modes = {"plain": 3, "starttls": 5, "implicit": 5, "xoauth2": 6, "xoauth2-challenge": 6}
     if len(sys.argv) < 3 or modes.get(sys.argv[2]) != len(sys.argv):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     maildir, mode = sys.argv[1], sys.argv[2]
-    if mode == "xoauth2":
+    if mode.startswith("xoauth2"):
         user, token_file, auth_log = sys.argv[3:6]
+        challenge = mode == "xoauth2-challenge"
         factory = partial(
             SMTP,
-            XOAuth2Mailbox(maildir, user, token_file, auth_log),
+            XOAuth2Mailbox(maildir, user, token_file, auth_log, challenge),
             auth_require_tls=False,
             auth_exclude_mechanism=["PLAIN", "LOGIN"],
         )

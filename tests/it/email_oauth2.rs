@@ -165,6 +165,38 @@ async fn a_kept_token_the_server_refuses_is_fetched_again_once_and_the_new_one_k
     assert_eq!(smtp.messages().len(), 3);
 }
 
+/// Gmail refuses a token with an error challenge before its 535: a refusal
+/// all the same, so a kept token is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_challenge_is_a_refusal_too() {
+    let smtp = Aiosmtpd::start_xoauth2_challenging(USER, TOKEN_ONE).await;
+    let tokens = MockServer::start().await;
+    grant(TOKEN_ONE).up_to_n_times(1).mount(&tokens).await;
+    grant(TOKEN_TWO).mount(&tokens).await;
+    let set = ChannelSet::build(&BTreeMap::from([(
+        "mail".to_string(),
+        mail_settings(&smtp, &tokens),
+    )]))
+    .unwrap();
+    let channel = &set.get("mail").unwrap().channel;
+    let event = sample_event(EventType::Test, Utc::now());
+    assert!(matches!(
+        channel.send(&event).await,
+        SendOutcome::Delivered { .. }
+    ));
+    smtp.accept_token(TOKEN_TWO);
+    match channel.send(&event).await {
+        SendOutcome::Delivered { detail } => {
+            assert!(detail.contains("refused the OAuth2 token"), "{detail}");
+            assert!(detail.contains("with an error challenge (334)"), "{detail}");
+            assert!(detail.contains("fetching a new token"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(smtp.auth_attempts(), ["accepted", "refused", "accepted"]);
+    assert_eq!(smtp.wait_for(2).await.len(), 2);
+}
+
 fn only_mail(settings: &mut Settings, mail: ChannelSettings) {
     settings.channels.clear();
     settings.channels.insert("mail".into(), mail);

@@ -170,8 +170,19 @@ impl Aiosmtpd {
 
     /// Plain SMTP (loopback) offering only AUTH XOAUTH2: it takes mail from
     /// `user` signed in with the token [`Aiosmtpd::accept_token`] named last
-    /// (`token` at first), and refuses every other with 535.
+    /// (`token` at first), and refuses every other with 535 (as Exchange
+    /// Online does).
     pub async fn start_xoauth2(user: &str, token: &str) -> Self {
+        Self::xoauth2("xoauth2", user, token).await
+    }
+
+    /// [`Aiosmtpd::start_xoauth2`] refusing as Gmail does: an error challenge
+    /// (`334` and base64 JSON) before the 535.
+    pub async fn start_xoauth2_challenging(user: &str, token: &str) -> Self {
+        Self::xoauth2("xoauth2-challenge", user, token).await
+    }
+
+    async fn xoauth2(mode: &str, user: &str, token: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(ACCEPTED_TOKEN), token).unwrap();
         std::fs::write(dir.path().join(AUTH_LOG), "").unwrap();
@@ -179,7 +190,7 @@ impl Aiosmtpd {
         command
             .arg(SERVER_SCRIPT)
             .arg(dir.path().join("Maildir"))
-            .arg("xoauth2")
+            .arg(mode)
             .arg(user)
             .arg(dir.path().join(ACCEPTED_TOKEN))
             .arg(dir.path().join(AUTH_LOG));

@@ -411,11 +411,15 @@ pub(super) fn classify(
     refusal: &Refusal<'_>,
     scrubber: &crate::outbound::Scrubber,
 ) -> BatchOutcome {
-    let reply = scrubber.scrub(&one_line(&error.to_string()));
+    let mut reply = scrubber.scrub(&one_line(&error.to_string()));
     let code = error.status().map(|code| code.to_string());
     let xoauth2_challenge = matches!(refusal, Refusal::XOAuth2 { .. })
         && error.is_client()
         && reply.contains("does not expect a challenge");
+    if xoauth2_challenge {
+        // lettre's words for it are about its own state machine.
+        reply = "answered AUTH XOAUTH2 with an error challenge (334)".to_string();
+    }
     if code.as_deref() == Some("535") || xoauth2_challenge {
         let reason = match refusal {
             Refusal::Password => format!(
