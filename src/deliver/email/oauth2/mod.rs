@@ -208,25 +208,27 @@ fn refused_outcome(steps: Vec<String>, reason: String) -> BatchOutcome {
     }
 }
 
+/// `outcome` (a failure that is not a refusal) led by the steps before it.
 fn with_steps(outcome: BatchOutcome, steps: Vec<String>) -> BatchOutcome {
-    let outcome_text = |text: String| joined(steps.clone(), text);
-    BatchOutcome {
-        outcome: match outcome.outcome {
-            SendOutcome::Delivered { detail } => SendOutcome::Delivered {
-                detail: outcome_text(detail),
-            },
-            SendOutcome::Retry {
-                reason,
-                retry_after,
-            } => SendOutcome::Retry {
-                reason: outcome_text(reason),
-                retry_after,
-            },
-            SendOutcome::Permanent { reason } => SendOutcome::Permanent {
-                reason: outcome_text(reason),
-            },
+    let auth_failure = outcome.auth_failure;
+    let outcome = match outcome.outcome {
+        SendOutcome::Delivered { detail } => SendOutcome::Delivered {
+            detail: joined(steps, detail),
         },
-        auth_failure: outcome.auth_failure,
+        SendOutcome::Retry {
+            reason,
+            retry_after,
+        } => SendOutcome::Retry {
+            reason: joined(steps, reason),
+            retry_after,
+        },
+        SendOutcome::Permanent { reason } => SendOutcome::Permanent {
+            reason: joined(steps, reason),
+        },
+    };
+    BatchOutcome {
+        outcome,
+        auth_failure,
     }
 }
 

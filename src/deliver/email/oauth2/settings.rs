@@ -1,12 +1,11 @@
 //! `[channels.NAME.oauth2]`: the client-credentials grant that gets the
 //! email channel its SMTP AUTH XOAUTH2 token.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deliver::email::smtp_url::is_loopback;
 use crate::setting::secret::{Secret, SecretFiles};
 use crate::setting::url::{check_secret_url, redact_url};
 
@@ -114,10 +113,7 @@ pub(crate) fn check_token_url_scheme(url: &str) -> Result<(), String> {
         "https" => Ok(()),
         "http" => {
             let host = parsed.host_str().unwrap_or_default();
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = bare.eq_ignore_ascii_case("localhost")
-                || IpAddr::from_str(bare).is_ok_and(|ip| ip.is_loopback());
-            if loopback {
+            if is_loopback(host) {
                 Ok(())
             } else {
                 Err(format!(
