@@ -97,3 +97,65 @@ async fn a_pause_creates_a_jsm_alert_and_its_resume_closes_it_by_alias() {
         "{note}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_notify_opens_and_closes_a_jsm_test_alert_and_names_jsm_when_the_key_is_refused() {
+    let server = jsm_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jsm-key"), format!("{KEY}\n")).unwrap();
+    let config = crate::helpers::write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["camp_1".to_string()],
+        "http://127.0.0.1:9/hook",
+        &format!(
+            r#"
+[channels.jsm]
+kind = "opsgenie"
+service = "jsm"
+api_url = "{}{BASE}"
+api_key_file = "{}"
+"#,
+            server.uri(),
+            dir.path().join("jsm-key").display()
+        ),
+    );
+    let config = config.display().to_string();
+    let trace = [("RUST_LOG", "trace")];
+    let sent = crate::helpers::run_cli(&["--config", &config, "test-notify", "jsm"], &trace).await;
+    assert_eq!(sent.code, Some(0), "{}", sent.all_output());
+    assert!(
+        sent.stdout.contains("jsm: delivered (create "),
+        "{}",
+        sent.stdout
+    );
+    assert!(!sent.all_output().contains(KEY));
+    let requests = server.received_requests().await.unwrap();
+    let paths: Vec<&str> = requests.iter().map(|r| r.url.path()).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_eq!(paths[0], format!("{BASE}/v2/alerts"));
+    assert!(
+        paths[1].starts_with(&format!("{BASE}/v2/alerts/campaign-watcher:test:evt_"))
+            && paths[1].ends_with("/close"),
+        "{paths:?}"
+    );
+
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(format!(
+            r#"{{"message":"Key {KEY} is not valid","took":0.0}}"#
+        )))
+        .mount(&server)
+        .await;
+    let refused =
+        crate::helpers::run_cli(&["--config", &config, "test-notify", "jsm"], &trace).await;
+    assert_eq!(refused.code, Some(1), "{}", refused.all_output());
+    assert!(
+        refused
+            .stdout
+            .contains("jsm: FAILED: JSM Operations rejected the API key; check api_key: the key of an API integration"),
+        "{}",
+        refused.stdout
+    );
+    assert!(!refused.all_output().contains(KEY));
+}
