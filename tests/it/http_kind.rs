@@ -54,7 +54,8 @@ const EXAMPLES: [Example; 4] = [
         file: "http-power-automate.toml",
         text: include_str!("../../config/examples/http-power-automate.toml"),
         channel: "flow",
-        origin: "https://prod-00.westeurope.logic.azure.com:443",
+        origin:
+            "https://default0123456789abcdef0123456789ab.cd.environment.api.powerplatform.com:443",
         secrets: &[("flow_sig", "FLOWSIG_RECOGNISABLE_5")],
     },
 ];
@@ -137,7 +138,7 @@ fn check_request(example: &Example, request: &Received) {
         "flow" => {
             assert_eq!(
                 request.path,
-                "/workflows/0123abcd/triggers/manual/paths/invoke"
+                "/powerautomate/automations/direct/workflows/0123abcd/triggers/manual/paths/invoke"
             );
             let body = request.json();
             assert_eq!(body["event"]["type"], "watcher.test");

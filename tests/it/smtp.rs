@@ -1,6 +1,7 @@
 //! SMTP servers for the email tests: Debian's aiosmtpd (a real server, storing
-//! into a Maildir) and a tiny scripted responder for the replies aiosmtpd cannot
-//! give (4xx, 5xx, 535).
+//! into a Maildir; also as a server that takes only AUTH XOAUTH2 with the token
+//! the test names) and a tiny scripted responder for the replies aiosmtpd
+//! cannot give (4xx, 5xx, 535).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,11 @@ pub enum SmtpTls {
     StartTls,
     Implicit,
 }
+
+/// Files of the XOAUTH2-only server: the token it accepts now, and one line
+/// per AUTH attempt (`accepted` or `refused`).
+const ACCEPTED_TOKEN: &str = "accepted-token";
+const AUTH_LOG: &str = "auth-attempts";
 
 /// A throwaway CA and a leaf for 127.0.0.1/localhost signed by it (webpki
 /// refuses a CA certificate as the server's own, so a bare self-signed one won't do).
@@ -158,6 +164,59 @@ impl Aiosmtpd {
                     .arg(&certificates.key);
             }
         }
+        let ca_file = certificates.map(|c| c.ca);
+        Self::spawn(command, dir, tls, ca_file).await
+    }
+
+    /// Plain SMTP (loopback) offering only AUTH XOAUTH2: it takes mail from
+    /// `user` signed in with the token [`Aiosmtpd::accept_token`] named last
+    /// (`token` at first), and refuses every other with 535 (as Exchange
+    /// Online does).
+    pub async fn start_xoauth2(user: &str, token: &str) -> Self {
+        Self::xoauth2("xoauth2", user, token).await
+    }
+
+    /// [`Aiosmtpd::start_xoauth2`] refusing as Gmail does: an error challenge
+    /// (`334` and base64 JSON) before the 535.
+    pub async fn start_xoauth2_challenging(user: &str, token: &str) -> Self {
+        Self::xoauth2("xoauth2-challenge", user, token).await
+    }
+
+    async fn xoauth2(mode: &str, user: &str, token: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ACCEPTED_TOKEN), token).unwrap();
+        std::fs::write(dir.path().join(AUTH_LOG), "").unwrap();
+        let mut command = Command::new(PYTHON);
+        command
+            .arg(SERVER_SCRIPT)
+            .arg(dir.path().join("Maildir"))
+            .arg(mode)
+            .arg(user)
+            .arg(dir.path().join(ACCEPTED_TOKEN))
+            .arg(dir.path().join(AUTH_LOG));
+        Self::spawn(command, dir, SmtpTls::Plain, None).await
+    }
+
+    /// From now on only `token` signs in (the one before has expired).
+    pub fn accept_token(&self, token: &str) {
+        std::fs::write(self.dir.path().join(ACCEPTED_TOKEN), token).unwrap();
+    }
+
+    /// Each AUTH XOAUTH2 attempt so far: `accepted` or `refused`.
+    pub fn auth_attempts(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join(AUTH_LOG))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    async fn spawn(
+        mut command: Command,
+        dir: TempDir,
+        tls: SmtpTls,
+        ca_file: Option<PathBuf>,
+    ) -> Self {
         let stdout = dir.path().join("aiosmtpd.out");
         let stderr = dir.path().join("aiosmtpd.err");
         let mut child = command
@@ -197,7 +256,7 @@ impl Aiosmtpd {
             port,
             tls,
             dir,
-            ca_file: certificates.map(|c| c.ca),
+            ca_file,
         }
     }
 

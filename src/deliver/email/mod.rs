@@ -4,7 +4,9 @@
 //! TLS is implicit (`smtps://`) or STARTTLS-required (`smtp://…?tls=required`);
 //! never opportunistic, which an attacker on the path can strip. Plain SMTP is
 //! accepted only to a loopback relay. A message's `Message-ID` is derived from
-//! its event id(s), so a redelivered alert dedupes in mail clients.
+//! its event id(s), so a redelivered alert dedupes in mail clients. The relay
+//! is signed in to with a password, with an OAuth2 token (`oauth2/`, SMTP AUTH
+//! XOAUTH2), or not at all.
 
 use crate::deliver::PayloadError;
 use std::str::FromStr;
@@ -22,22 +24,33 @@ use super::{BatchOutcome, DeliverError, SendOutcome};
 use crate::event::{event_id, Event};
 use crate::render::{RenderContext, Rendered, Templates};
 
+pub mod oauth2;
 mod settings;
 mod smtp_url;
+pub use oauth2::OAuth2Settings;
 pub use settings::EmailSettings;
 pub use smtp_url::{parse_smtp_url, SmtpEndpoint, SmtpSecurity};
 
 /// Per SMTP command (lettre's default is 60 s; a stuck relay must not hold the drain).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// Backstop for one whole send: connect, TLS, AUTH, and the message.
-const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 const POOL_MAX_SIZE: u32 = 4;
 const POOL_IDLE: Duration = Duration::from_secs(60);
 /// The header receivers and scripts can deduplicate on.
 pub const EVENT_ID_HEADER: &str = "X-Campaign-Watcher-Event-Id";
 
+/// How the channel reaches the relay: one transport with fixed credentials
+/// (a password, or none), or a transport per OAuth2 token.
+enum Sender {
+    Fixed(AsyncSmtpTransport<Tokio1Executor>),
+    XOAuth2(Box<oauth2::XOAuth2Sender>),
+}
+
 pub struct EmailChannel {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    sender: Sender,
+    /// The channel's secrets, scrubbed from the relay's replies.
+    scrubber: crate::outbound::Scrubber,
     /// `smtps://host:465`: what logs and errors may show.
     display: String,
     from: Mailbox,
@@ -168,21 +181,47 @@ impl EmailChannel {
             .password
             .clone()
             .or_else(|| settings.password.as_ref().map(|p| p.expose().to_string()));
-        match (user, password) {
-            (Some(user), Some(password)) => {
-                builder = builder.credentials(Credentials::new(user, password));
+        let scrubber = crate::outbound::Scrubber::new(
+            <EmailSettings as super::ChannelConfig>::secrets(settings),
+        );
+        let sender = match (&settings.oauth2, user, password) {
+            (Some(_), _, Some(_)) => {
+                return Err(invalid(
+                    name,
+                    "oauth2 replaces the password: remove the password (password, password_file or :password@ in smtp_url)",
+                ))
             }
-            (None, None) => {}
+            (Some(oauth2), Some(user), None) => {
+                let tokens = token_source(name, oauth2, context.shared.timeout)?;
+                Sender::XOAuth2(Box::new(oauth2::XOAuth2Sender::new(
+                    builder,
+                    user,
+                    tokens,
+                    scrubber.clone(),
+                )))
+            }
+            (Some(_), None, None) => {
+                return Err(invalid(
+                    name,
+                    "oauth2 signs in as `username` (the mailbox, e.g. watcher@example.com): set it",
+                ))
+            }
+            (None, Some(user), Some(password)) => {
+                builder = builder.credentials(Credentials::new(user, password));
+                Sender::Fixed(builder.build())
+            }
+            (None, None, None) => Sender::Fixed(builder.build()),
             _ => {
                 return Err(invalid(
                     name,
                     "set both a user name and a password (username + password_file, or user:password@ in smtp_url), or neither",
                 ))
             }
-        }
+        };
         let id_domain = from.email.domain().to_string();
         Ok(Self {
-            transport: builder.build(),
+            sender,
+            scrubber,
             display: endpoint.display(),
             from,
             to,
@@ -313,7 +352,11 @@ impl Deliver for EmailChannel {
                 }
             }
         };
-        let result = tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await;
+        let transport = match &self.sender {
+            Sender::Fixed(transport) => transport,
+            Sender::XOAuth2(sender) => return sender.send(&self.display, message).await,
+        };
+        let result = tokio::time::timeout(SEND_TIMEOUT, transport.send(message)).await;
         match result {
             Ok(Ok(response)) => {
                 let reply: Vec<&str> = response.message().collect();
@@ -329,7 +372,7 @@ impl Deliver for EmailChannel {
                     auth_failure: false,
                 }
             }
-            Ok(Err(error)) => classify(&self.display, &error),
+            Ok(Err(error)) => classify(&self.display, &error, &Refusal::Password, &self.scrubber),
             Err(_) => BatchOutcome {
                 outcome: SendOutcome::Retry {
                     reason: format!(
@@ -345,17 +388,43 @@ impl Deliver for EmailChannel {
     }
 }
 
+/// Whom the relay refused, for the sentence that says what to check.
+pub(super) enum Refusal<'a> {
+    Password,
+    XOAuth2 { user: &'a str },
+}
+
 /// 535 → retry, flagged as a configuration problem; other 5xx → permanent;
-/// 4xx, timeouts, connection and TLS errors → retry.
-fn classify(display: &str, error: &lettre::transport::smtp::Error) -> BatchOutcome {
-    let reply = one_line(&error.to_string());
+/// 4xx, timeouts, connection and TLS errors → retry. With XOAUTH2 an error
+/// challenge (Gmail's `334 <base64 JSON>`, which lettre does not answer) is a
+/// refusal too. The reply is scrubbed of the channel's secrets first.
+pub(super) fn classify(
+    display: &str,
+    error: &lettre::transport::smtp::Error,
+    refusal: &Refusal<'_>,
+    scrubber: &crate::outbound::Scrubber,
+) -> BatchOutcome {
+    let mut reply = scrubber.scrub(&one_line(&error.to_string()));
     let code = error.status().map(|code| code.to_string());
-    if code.as_deref() == Some("535") {
+    let xoauth2_challenge = matches!(refusal, Refusal::XOAuth2 { .. })
+        && error.is_client()
+        && reply.contains("does not expect a challenge");
+    if xoauth2_challenge {
+        // lettre's words for it are about its own state machine.
+        reply = "answered AUTH XOAUTH2 with an error challenge (334)".to_string();
+    }
+    if code.as_deref() == Some("535") || xoauth2_challenge {
+        let reason = match refusal {
+            Refusal::Password => format!(
+                "{display} rejected the SMTP credentials ({reply}); check the user name and password of this channel"
+            ),
+            Refusal::XOAuth2 { user } => format!(
+                "{display} refused the OAuth2 token for {user} ({reply}); check that username is the mailbox and that the app may send as it (Microsoft 365: SMTP.SendAsApp, the app's service principal added in Exchange, SMTP AUTH on for the mailbox)"
+            ),
+        };
         return BatchOutcome {
             outcome: SendOutcome::Retry {
-                reason: format!(
-                    "{display} rejected the SMTP credentials ({reply}); check the user name and password of this channel"
-                ),
+                reason,
                 retry_after: None,
             },
             auth_failure: true,
@@ -389,4 +458,36 @@ fn classify(display: &str, error: &lettre::transport::smtp::Error) -> BatchOutco
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The token endpoint of a validated `[channels.NAME.oauth2]`.
+fn token_source(
+    name: &str,
+    settings: &OAuth2Settings,
+    timeout: Duration,
+) -> Result<oauth2::TokenSource, DeliverError> {
+    let missing = |key: &str| invalid(name, format!("`oauth2.{key}` is missing"));
+    let url = settings
+        .token_url
+        .as_deref()
+        .ok_or_else(|| missing("token_url"))?;
+    oauth2::check_token_url_scheme(url)
+        .map_err(|why| invalid(name, format!("`oauth2.token_url` {why}")))?;
+    let client_id = settings
+        .client_id
+        .as_deref()
+        .ok_or_else(|| missing("client_id"))?;
+    let secret = settings
+        .client_secret
+        .as_ref()
+        .ok_or_else(|| missing("client_secret_file"))?;
+    oauth2::TokenSource::new(
+        name,
+        url,
+        client_id,
+        secret,
+        settings.scope.as_deref(),
+        timeout,
+        settings.allow_link_local,
+    )
 }

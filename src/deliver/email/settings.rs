@@ -7,7 +7,7 @@ use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 
 use super::smtp_url::parse_smtp_url;
-use super::EmailChannel;
+use super::{EmailChannel, OAuth2Settings};
 use crate::setting::secret::{Secret, SecretFiles};
 use crate::setting::url::redact_url;
 
@@ -47,6 +47,10 @@ pub struct EmailSettings {
     /// minijinja file replacing the built-in HTML body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_template: Option<PathBuf>,
+    /// `[channels.NAME.oauth2]`: sign in with SMTP AUTH XOAUTH2 as `username`,
+    /// with a token from this client-credentials grant, instead of a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2Settings>,
 }
 
 impl ChannelConfig for EmailSettings {
@@ -65,18 +69,25 @@ impl ChannelConfig for EmailSettings {
             self.password_file.as_deref(),
             &mut self.password,
         );
+        if let Some(oauth2) = self.oauth2.as_mut() {
+            oauth2.read_secret_files(files);
+        }
     }
 
     fn redact(&mut self) {
         if let Some(url) = self.smtp_url.as_mut() {
             *url = redact_url(url);
         }
+        if let Some(oauth2) = self.oauth2.as_mut() {
+            oauth2.redact();
+        }
     }
 
     fn secrets(&self) -> Vec<String> {
         let password = self.password.iter().map(|key| key.expose().to_string());
         let in_url = self.smtp_url.as_deref().and_then(smtp_password);
-        password.chain(in_url).collect()
+        let oauth2 = self.oauth2.iter().flat_map(OAuth2Settings::secrets);
+        password.chain(in_url).chain(oauth2).collect()
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<EmailChannel>, DeliverError> {
@@ -138,12 +149,24 @@ fn check_email(at: &str, channel: &EmailSettings, problems: &mut Vec<String>) {
         }
         let has_user = endpoint.user.is_some() || channel.username.is_some();
         let has_password = endpoint.password.is_some() || channel.password.is_some();
-        if has_password && !has_user {
+        if let Some(oauth2) = &channel.oauth2 {
+            oauth2.check(&format!("{at}.oauth2"), problems);
+            if has_password {
+                problems.push(format!(
+                    "{at}.oauth2: replaces the password; remove password, password_file or :password@ from smtp_url"
+                ));
+            }
+            if !has_user {
+                problems.push(format!(
+                    "{at}.username: oauth2 signs in as the mailbox named here (e.g. \"watcher@example.com\"); set username"
+                ));
+            }
+        } else if has_password && !has_user {
             problems.push(format!(
                 "{at}.username: a password is set but no user name (username or user@ in smtp_url)"
             ));
         }
-        if has_user && !has_password {
+        if has_user && !has_password && channel.oauth2.is_none() {
             problems.push(format!(
                 "{at}.password_file: a user name is set but no password (password_file, password, or user:password@ in smtp_url)"
             ));

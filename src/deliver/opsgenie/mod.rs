@@ -1,4 +1,8 @@
-//! Opsgenie Alert API v2 (<https://docs.opsgenie.com/docs/alert-api>): an event
+//! Opsgenie Alert API v2 (<https://docs.opsgenie.com/docs/alert-api>), or the
+//! same requests to Jira Service Management Operations' integration API
+//! (`service = "jsm"`: `…/jsm/ops/integration/v2/alerts`, the same `GenieKey`,
+//! create and close by alias alike; one kind, because only the base differs,
+//! and a channel moves from Opsgenie to JSM by one key, its aliases intact): an event
 //! that starts a condition creates an alert (`POST /v2/alerts`), one that ends
 //! it closes the alert by the same alias (`POST
 //! /v2/alerts/{alias}/close?identifierType=alias`). The alias is deterministic
@@ -32,6 +36,33 @@ pub use settings::OpsgenieSettings;
 
 pub const US_API_URL: &str = "https://api.opsgenie.com";
 pub const EU_API_URL: &str = "https://api.eu.opsgenie.com";
+/// Jira Service Management Operations' integration API (the watcher adds `/v2/alerts`).
+pub const JSM_API_URL: &str = "https://api.atlassian.com/jsm/ops/integration";
+
+/// Which service receives the alerts: only the base URL and the wording of
+/// errors differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Opsgenie,
+    Jsm,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Opsgenie => "Opsgenie",
+            Self::Jsm => "JSM Operations",
+        }
+    }
+
+    /// Where the key comes from, for the sentence of a 401/403.
+    fn key_hint(self) -> &'static str {
+        match self {
+            Self::Opsgenie => "check api_key (and the region)",
+            Self::Jsm => "check api_key: the key of an API integration in Jira Service Management (Operations → Integrations)",
+        }
+    }
+}
 /// The Alert API's field limits.
 const MESSAGE_CHARS: usize = 130;
 const DESCRIPTION_CHARS: usize = 15_000;
@@ -46,6 +77,7 @@ const DETAIL_CHARS: usize = 1000;
 pub struct OpsgenieChannel {
     /// The API's base URL (`https://api.opsgenie.com`).
     target: Target,
+    service: Service,
     priorities: BTreeMap<Condition, String>,
     tags: Vec<String>,
     text: ChatText,
@@ -133,6 +165,7 @@ impl OpsgenieChannel {
                 headers,
             )?
             .scrubbing(&[key]),
+            service: settings.service(),
             priorities,
             tags: settings.tags.clone().unwrap_or_default(),
             text: ChatText::new(context)?,
@@ -265,14 +298,17 @@ impl Deliver for OpsgenieChannel {
 
     async fn send(&self, event: &Event) -> SendOutcome {
         let requests = self.requests(event);
-        send_each(event, "an Opsgenie alert", requests, |request| async move {
+        let target_name = format!("an {} alert", self.service.name());
+        send_each(event, &target_name, requests, |request| async move {
             let action = match request.action {
                 Action::Create => "create",
                 Action::Close => "close",
             };
             let target = self.target_for(&request);
             match target.post_json(&request.body).await {
-                Ok(answer) => with_action(action, classify(target.display(), &answer)),
+                Ok(answer) => {
+                    with_action(action, classify(self.service, target.display(), &answer))
+                }
                 Err(reason) => SendOutcome::Retry {
                     reason: reason.to_string(),
                     retry_after: None,
@@ -283,16 +319,18 @@ impl Deliver for OpsgenieChannel {
     }
 }
 
-pub(super) fn classify(display: &str, answer: &Answer) -> SendOutcome {
+pub(super) fn classify(service: Service, display: &str, answer: &Answer) -> SendOutcome {
     let reason = answered(display, answer);
+    let name = service.name();
     match answer.status.as_u16() {
         401 | 403 => SendOutcome::Permanent {
             reason: format!(
-                "Opsgenie rejected the API key; check api_key (and the region): {reason}"
+                "{name} rejected the API key; {}: {reason}",
+                service.key_hint()
             ),
         },
         400 | 422 => SendOutcome::Permanent {
-            reason: format!("Opsgenie refused the request as invalid: {reason}"),
+            reason: format!("{name} refused the request as invalid: {reason}"),
         },
         other => outcome_for_status(other, reason, answer.retry_after),
     }

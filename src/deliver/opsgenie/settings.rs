@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{parse_priority, OpsgenieChannel, EU_API_URL, US_API_URL};
+use super::{parse_priority, OpsgenieChannel, Service, EU_API_URL, JSM_API_URL, US_API_URL};
 use crate::deliver::channel::{BuildContext, ChannelConfig, TextSettings};
 use crate::deliver::chat::condition_map;
 use crate::deliver::hook_url::secret_methods;
@@ -20,11 +20,18 @@ pub struct OpsgenieSettings {
     pub api_key: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_file: Option<PathBuf>,
-    /// `us` (default, `https://api.opsgenie.com`) or `eu`
+    /// `opsgenie` (default) or `jsm`: Jira Service Management Operations,
+    /// Opsgenie's successor, whose integration API
+    /// (`https://api.atlassian.com/jsm/ops/integration`) takes the same
+    /// requests under another base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Opsgenie's `us` (default, `https://api.opsgenie.com`) or `eu`
     /// (`https://api.eu.opsgenie.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// The API's base URL, instead of the region's.
+    /// The API's base URL, instead of the service's (and region's); the
+    /// watcher adds `/v2/alerts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
     /// Priority per condition (`paused`, `upload_errors`, ... or the event
@@ -41,12 +48,21 @@ pub struct OpsgenieSettings {
 }
 
 impl OpsgenieSettings {
-    /// `api_url`, else the region's host.
+    /// `api_url`, else the service's (and Opsgenie's region's) base.
     pub fn base_url(&self) -> &str {
-        match (&self.api_url, self.region.as_deref()) {
-            (Some(url), _) => url,
-            (None, Some("eu")) => EU_API_URL,
-            (None, _) => US_API_URL,
+        match (&self.api_url, self.service(), self.region.as_deref()) {
+            (Some(url), _, _) => url,
+            (None, Service::Jsm, _) => JSM_API_URL,
+            (None, Service::Opsgenie, Some("eu")) => EU_API_URL,
+            (None, Service::Opsgenie, _) => US_API_URL,
+        }
+    }
+
+    /// `service` (checked: anything but `jsm` is Opsgenie).
+    pub fn service(&self) -> Service {
+        match self.service.as_deref() {
+            Some("jsm") => Service::Jsm,
+            _ => Service::Opsgenie,
         }
     }
 }
@@ -67,6 +83,19 @@ impl ChannelConfig for OpsgenieSettings {
             }
             Some(_) => {}
         }
+        if let Some(service) = &self.service {
+            if !matches!(service.as_str(), "opsgenie" | "jsm") {
+                problems.push(format!(
+                    "{at}.service: \"{}\" must be \"opsgenie\" or \"jsm\" (Jira Service Management Operations)",
+                    crate::text::terminal(&crate::text::cap(service, 40))
+                ));
+            }
+        }
+        if self.service() == Service::Jsm && self.region.is_some() {
+            problems.push(format!(
+                "{at}.region: is Opsgenie's; service = \"jsm\" uses {JSM_API_URL} (set api_url for another host)"
+            ));
+        }
         if let Some(region) = &self.region {
             if !matches!(region.as_str(), "us" | "eu") {
                 problems.push(format!(
@@ -82,6 +111,9 @@ impl ChannelConfig for OpsgenieSettings {
                 self.allow_link_local,
                 problems,
             );
+            if let Some(why) = api_url_mistake(url) {
+                problems.push(format!("{at}.api_url: {why}"));
+            }
         }
         condition_map(
             &format!("{at}.priority"),
@@ -112,4 +144,27 @@ impl ChannelConfig for OpsgenieSettings {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<OpsgenieChannel>, DeliverError> {
         OpsgenieChannel::new(self, context).map(Box::new)
     }
+}
+
+/// The two ways an `api_url` copied from a vendor's page goes wrong: the
+/// endpoint's own path (the watcher adds it), or Atlassian's API host without
+/// the integration API's base (requests would reach another API and fail).
+pub fn api_url_mistake(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url.trim()).ok()?;
+    let path = parsed.path().trim_end_matches('/');
+    if path.ends_with("/v2/alerts") {
+        return Some(format!(
+            "ends in /v2/alerts, which the watcher adds; use the base, e.g. {}",
+            crate::outbound::shown_url(url).replace("/<redacted>", "")
+                + path.trim_end_matches("/v2/alerts")
+        ));
+    }
+    let atlassian = parsed
+        .host_str()
+        .is_some_and(|host| host.eq_ignore_ascii_case("api.atlassian.com"));
+    (atlassian && path != "/jsm/ops/integration").then(|| {
+        format!(
+            "on api.atlassian.com the integration API is {JSM_API_URL} (or leave api_url out and set service = \"jsm\")"
+        )
+    })
 }

@@ -137,3 +137,82 @@ fn regions_and_previews() {
     assert!(!shown.contains("GENIEKEY"), "{shown}");
     assert!(shown.contains("/close?identifierType=alias"));
 }
+
+#[test]
+fn jsm_operations_takes_the_same_requests_under_its_integration_api() {
+    let jsm = OpsgenieSettings {
+        service: Some("jsm".into()),
+        ..settings()
+    };
+    assert_eq!(jsm.base_url(), JSM_API_URL);
+    let channel = OpsgenieChannel::new(&jsm, &BuildContext::for_tests("jsm")).unwrap();
+    let paused = sample_event(EventType::StatusChanged, Utc::now());
+    let create = &channel.requests(&paused).unwrap()[0];
+    assert_eq!(
+        channel.target_for(create).url.as_str(),
+        "https://api.atlassian.com/jsm/ops/integration/v2/alerts"
+    );
+    let close = Request {
+        action: Action::Close,
+        alias: create.alias.clone(),
+        body: json!({}),
+    };
+    assert_eq!(
+        channel.target_for(&close).url.as_str(),
+        "https://api.atlassian.com/jsm/ops/integration/v2/alerts/campaign-watcher:camp_XiQEBcj9cc5TFRB4:paused/close?identifierType=alias"
+    );
+    let answer = crate::deliver::target::Answer {
+        status: reqwest::StatusCode::UNAUTHORIZED,
+        retry_after: None,
+        body: String::new(),
+    };
+    match classify(Service::Jsm, "https://api.atlassian.com", &answer) {
+        SendOutcome::Permanent { reason } => {
+            assert!(
+                reason.starts_with("JSM Operations rejected the API key"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn service_region_and_api_url_mistakes_are_named() {
+    let check = |settings: OpsgenieSettings| {
+        let mut problems = Vec::new();
+        settings.check("channels.og", &TextSettings::default(), &mut problems);
+        problems
+    };
+    let with = |service: Option<&str>, region: Option<&str>, api_url: Option<&str>| {
+        check(OpsgenieSettings {
+            service: service.map(Into::into),
+            region: region.map(Into::into),
+            api_url: api_url.map(Into::into),
+            ..settings()
+        })
+    };
+    assert!(with(Some("jsm"), None, None).is_empty());
+    assert!(with(
+        None,
+        None,
+        Some("https://api.atlassian.com/jsm/ops/integration/")
+    )
+    .is_empty());
+    let cases = [
+        (with(Some("compass"), None, None), "channels.og.service: \"compass\" must be"),
+        (with(Some("jsm"), Some("eu"), None), "channels.og.region: is Opsgenie's"),
+        (
+            with(None, None, Some("https://api.atlassian.com")),
+            "channels.og.api_url: on api.atlassian.com the integration API is https://api.atlassian.com/jsm/ops/integration",
+        ),
+        (
+            with(None, None, Some("https://api.atlassian.com/jsm/ops/integration/v2/alerts")),
+            "channels.og.api_url: ends in /v2/alerts, which the watcher adds; use the base, e.g. https://api.atlassian.com/jsm/ops/integration",
+        ),
+    ];
+    for (problems, expected) in cases {
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with(expected), "{problems:?}");
+    }
+}

@@ -4,7 +4,7 @@ use crate::event::EventType;
 
 fn channel() -> TeamsChannel {
     let settings = TeamsSettings {
-        url: Some("https://prod.westeurope.logic.azure.com/workflows/x?sig=SECRET".into()),
+        url: Some("https://default0123456789abcdef0123456789ab.cd.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/x/triggers/manual/paths/invoke?sig=SECRET".into()),
         ..TeamsSettings::default()
     };
     TeamsChannel::new(&settings, &BuildContext::for_tests("t")).unwrap()
@@ -113,4 +113,26 @@ fn the_facts_are_a_factset() {
         "{facts:?}"
     );
     assert!(!body.to_string().contains("Status:     "));
+}
+
+/// Microsoft has moved Workflows trigger URLs between hosts before
+/// (`*.logic.azure.com` to `*.environment.api.powerplatform.com`): any https
+/// host is taken, so the next move needs only the new URL.
+#[test]
+fn a_workflows_url_is_taken_on_any_host() {
+    use crate::deliver::channel::{ChannelConfig, TextSettings};
+    for url in [
+        "https://default0123456789abcdef0123456789ab.cd.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/x/triggers/manual/paths/invoke?api-version=1&sig=S",
+        "https://prod-00.westeurope.logic.azure.com:443/workflows/x/triggers/manual/paths/invoke?sig=S",
+        "https://flows.example.org/hook?sig=S",
+    ] {
+        let settings = TeamsSettings {
+            url: Some(url.into()),
+            ..TeamsSettings::default()
+        };
+        let mut problems = Vec::new();
+        settings.check("channels.t", &TextSettings::default(), &mut problems);
+        assert!(problems.is_empty(), "{url}: {problems:?}");
+        assert!(TeamsChannel::new(&settings, &BuildContext::for_tests("t")).is_ok());
+    }
 }

@@ -51,7 +51,9 @@ impl SmtpEndpoint {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// `localhost` or a loopback address (bracketed IPv6 too): where plain
+/// text may go, because it never leaves the host.
+pub(in crate::deliver::email) fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || IpAddr::from_str(bare).is_ok_and(|ip| ip.is_loopback())
