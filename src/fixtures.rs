@@ -20,6 +20,7 @@ pub(crate) fn event(kind: EventType) -> EventBuilder {
         hints: vec![],
         summary: String::new(),
         account: crate::event::default_account(),
+        incident: None,
     })
 }
 

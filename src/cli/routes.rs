@@ -367,6 +367,7 @@ fn test_event(
         hints: vec![],
         summary,
         account: crate::event::default_account(),
+        incident: None,
     }
 }
 

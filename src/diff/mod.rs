@@ -183,6 +183,7 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
             },
             summary,
             account: crate::event::default_account(),
+            incident: None,
         };
     let label = format!("{} ({})", snapshot.name, id);
 

@@ -18,6 +18,7 @@ fn cycle(event_id: &str) -> CycleCommit {
         hints: vec![],
         summary: format!("summary of {event_id}"),
         account: crate::event::default_account(),
+        incident: None,
     };
     CycleCommit {
         now: Utc::now(),

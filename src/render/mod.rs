@@ -11,9 +11,11 @@
 //! event type when it is loaded, so a broken template is a configuration error
 //! at start (and in `check-config`), never a surprise at send time.
 
+mod duration;
 mod sample;
 mod view;
 
+pub use duration::{ended_after, human_duration};
 pub use sample::sample_event;
 use view::*;
 
@@ -251,6 +253,13 @@ pub fn headline(event: &Event) -> String {
 
 fn account_headline(event: &Event) -> String {
     let name = campaign_name(event);
+    // The end of an episode says how long it lasted, in every channel.
+    if let Some(ended) = ended_after(event) {
+        return match &event.campaign {
+            Some(_) => format!("{name}: {ended}"),
+            None => format!("SigmaMind API {ended}"),
+        };
+    }
     match event.kind {
         EventType::StatusChanged => match event.transition() {
             Some((from, to)) => format!("{name}: {from} → {to}"),

@@ -31,6 +31,7 @@ mod kinds;
 mod kubernetes;
 mod layers;
 mod monitoring;
+mod resolve;
 mod retention;
 mod routes;
 mod schema;

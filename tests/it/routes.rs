@@ -235,6 +235,7 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
         changes: vec![],
         hints: vec![],
         summary: format!("Campaign {campaign} ({campaign}): {transition}"),
+        incident: None,
     }
 }
 
@@ -250,6 +251,8 @@ async fn commit(store: &Store, event: Event, channels: &[&str], silence: Option<
                 event,
                 channels: channels.iter().map(|c| c.to_string()).collect(),
                 silence,
+                followers: vec![],
+                incident: None,
             }],
             reminders: vec![],
         })

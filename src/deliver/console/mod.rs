@@ -83,6 +83,7 @@ mod tests {
             hints: vec![],
             summary: "API back\nagain\u{1b}[2J".into(),
             account: crate::event::default_account(),
+            incident: None,
         };
         assert_eq!(
             ConsoleChannel::line(&event),

@@ -238,6 +238,8 @@ impl Dispatcher {
                     event,
                     channels,
                     silence,
+                    followers: vec![],
+                    incident: None,
                 }],
                 reminders: vec![],
             })

@@ -218,6 +218,7 @@ pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Ev
         hints: vec![],
         summary,
         account: None,
+        incident: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn status_change(from: CampaignStatus, to: CampaignStatus) -> Event {
         summary: String::new(),
         hints: vec![],
         account: crate::event::default_account(),
+        incident: None,
     }
 }
 

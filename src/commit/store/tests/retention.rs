@@ -83,6 +83,8 @@ async fn put(store: &Store, event: Event, silence: Option<i64>) {
                 event,
                 channels: vec!["ops".into()],
                 silence,
+                followers: vec![],
+                incident: None,
             }],
             reminders: vec![],
         })
