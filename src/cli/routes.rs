@@ -172,10 +172,15 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
             }
         }
     }
+    let mut told = Vec::new();
+    if let (Some(store), false) = (&store, alert::ended_by(&event).is_empty()) {
+        told = episode_told(store, &event).await.map_err(read)?;
+    }
     let known = Circumstances {
         silences: &silences,
         history: &history,
         sent: Some(&sent),
+        told: &told,
     };
     let decision = decide(&router, &shaping, known, &event, at);
 
@@ -230,6 +235,31 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
         None => Ok(()),
         Some(why) => Err(Failure::not_routed(format!("{why} (exit {NOT_ROUTED})"))),
     }
+}
+
+/// The channels the open episode `event` would end was told, as the store
+/// keeps them.
+async fn episode_told(
+    store: &Store,
+    event: &Event,
+) -> Result<Vec<String>, crate::commit::StoreError> {
+    let ended: Vec<&str> = alert::ended_by(event)
+        .into_iter()
+        .map(alert::Condition::key)
+        .collect();
+    let subject = match &event.campaign {
+        Some(campaign) => campaign.id.as_str(),
+        None => event.account().unwrap_or_default(),
+    };
+    Ok(store
+        .open_incidents()
+        .await?
+        .into_iter()
+        .filter(|incident| {
+            incident.subject == subject && ended.contains(&incident.condition.as_str())
+        })
+        .flat_map(|incident| incident.channels_told)
+        .collect())
 }
 
 fn event_type(text: &str) -> Result<EventType, Failure> {
@@ -472,6 +502,15 @@ fn print_lines(
             describe_silence(silence)
         ),
     }
+    if decision.ends_episode {
+        match decision.followers.is_empty() {
+            true => say!("it ends a condition: plus every channel that got its start"),
+            false => say!(
+                "it ends a condition: plus every channel that got its start -> {}",
+                decision.followers.join(", ")
+            ),
+        }
+    }
     for (channel, fate) in &decision.channels {
         let how = match fate {
             Fate::Sent => "sent at once".to_string(),
@@ -540,6 +579,8 @@ fn json(
         "silenced_by": decision.silenced_by,
         "sent_despite_silence": decision.sent_despite_silence,
         "channels": channels,
+        "ends_episode": decision.ends_episode,
+        "followers": decision.followers,
         "receivers": decision.receivers(),
         "ok": failed.is_none(),
     })
