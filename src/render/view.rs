@@ -75,8 +75,9 @@ pub(super) struct ChangeView {
 
 impl MessageView {
     pub(super) fn new(events: &[Event], context: &RenderContext) -> Self {
-        let views: Vec<EventView> = events
-            .iter()
+        // Problems first: a digest's reader sees the pause before the resume.
+        let views: Vec<EventView> = worst_first(events)
+            .into_iter()
             .map(|event| EventView::new(event, context.timezone))
             .collect();
         let campaign_count = events

@@ -233,3 +233,43 @@ async fn a_v5_postgres_pause_resolves_after_the_upgrade() {
     connection.close().await.unwrap();
     an_episode_open_before_the_upgrade_resolves_after_it(db.url()).await;
 }
+
+/// One cycle resumes one campaign and pauses another: Slack's one message
+/// for the cycle leads with the pause, in its notification text and body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grouped_cycle_leads_with_the_pause() {
+    let mut app = BinaryApp::spawn(2, "").await;
+    let slack = format!(
+        "\n[channels.slack]\nkind = \"slack\"\nurl = \"{}\"\n",
+        app.receiver.url_for("/services/T0/B0/SLACK")
+    );
+    app.config = crate::helpers::write_config(
+        app.dir.path(),
+        &app.sim.base_url(),
+        &app.sim.control.ids(),
+        &app.receiver.url(),
+        &slack,
+    );
+    all_live(&app.sim);
+    let ids = app.sim.control.ids();
+    app.sim.control.set_status(&ids[0], "paused");
+    once(&app).await; // the baseline: the first paused, the second live
+
+    app.sim.control.set_status(&ids[0], "live");
+    app.sim.control.set_status(&ids[1], "paused");
+    once(&app).await;
+    let messages = json_of(&app.receiver.received_at("/services/T0/B0/SLACK"));
+    assert_eq!(messages.len(), 1, "one message for the cycle: {messages:?}");
+    let text = messages[0]["text"].as_str().unwrap();
+    let name = app.sim.control.raw(&ids[1]).unwrap()["campaignName"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| ids[1].clone());
+    assert!(
+        text.contains(&name) && text.ends_with(" paused, and 1 more change"),
+        "{text}"
+    );
+    let body = serde_json::to_string(&messages[0]["blocks"]).unwrap();
+    let at = |id: &str| body.find(id).unwrap_or(usize::MAX);
+    assert!(at(&ids[1]) < at(&ids[0]), "the pause first: {body}");
+}
