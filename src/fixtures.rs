@@ -21,6 +21,7 @@ pub(crate) fn event(kind: EventType) -> EventBuilder {
         summary: String::new(),
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     })
 }
 

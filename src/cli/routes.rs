@@ -398,6 +398,7 @@ fn test_event(
         summary,
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     }
 }
 

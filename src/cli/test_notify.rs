@@ -58,6 +58,7 @@ impl TestNotifyArgs {
                 .into(),
             account: None,
             incident: None,
+            links: None,
         };
         let mut failed = 0;
         for name in &names {

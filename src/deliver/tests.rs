@@ -133,6 +133,7 @@ fn event(id: &str) -> Event {
         summary: "Q4 Outreach Campaign (camp_XiQEBcj9cc5TFRB4): live -> paused".into(),
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     }
 }
 

@@ -184,6 +184,7 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
             summary,
             account: crate::event::default_account(),
             incident: None,
+            links: None,
         };
     let label = format!("{} ({})", snapshot.name, id);
 

@@ -206,6 +206,39 @@ pub struct Event {
     /// channel's health, a test) and of events stored before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<IncidentInfo>,
+    /// Where people see it, additive to payload v1: set by the dispatcher as
+    /// it sends, from `[http] external_url`, never stored with the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Links>,
+}
+
+/// The `links` object of payload v1: the board's page for the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    /// The campaign's page on the board, or the board for the watcher's events.
+    pub board: String,
+}
+
+impl Links {
+    /// The links of `event` on the board served at `external_url`. The
+    /// account and campaign id are API text: each is one percent-encoded
+    /// path segment, so no id can point the link elsewhere.
+    pub fn on_board(external_url: &str, event: &Event) -> Self {
+        use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+        // Unreserved characters stay; `.` is encoded too, so that no id is a
+        // `..` segment a browser would resolve.
+        const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+        let base = external_url.trim_end_matches('/');
+        let board = match (&event.campaign, event.account()) {
+            (Some(campaign), Some(account)) => format!(
+                "{base}/accounts/{}/campaigns/{}",
+                utf8_percent_encode(account, SEGMENT),
+                utf8_percent_encode(&campaign.id, SEGMENT)
+            ),
+            _ => format!("{base}/"),
+        };
+        Self { board }
+    }
 }
 
 /// The `incident` object of payload v1: which episode of a condition an event
@@ -305,6 +338,7 @@ impl Event {
             hints: vec![],
             account: None,
             incident: None,
+            links: None,
         }
     }
 
@@ -372,6 +406,7 @@ impl Event {
             hints: vec![],
             account: default_account(),
             incident: None,
+            links: None,
         }
     }
 

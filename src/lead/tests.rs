@@ -19,6 +19,7 @@ fn cycle(event_id: &str) -> CycleCommit {
         summary: format!("summary of {event_id}"),
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     };
     CycleCommit {
         now: Utc::now(),

@@ -34,6 +34,7 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         summary: String::new(),
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     };
     let label = format!("{} ({})", campaign.name, campaign.id);
     match kind {

@@ -455,3 +455,34 @@ fn hints_are_listed_as_possible_causes_and_escaped() {
     assert!(!plain.text.contains("Possible causes"));
     assert!(!plain.html.contains("Possible causes"));
 }
+
+#[test]
+fn an_event_sent_with_links_shows_its_board_page_in_text_and_html() {
+    let mut event = sample_event(EventType::StatusChanged, at());
+    let plain = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context(None))
+        .unwrap();
+    assert!(!plain.text.contains("Board:"), "{}", plain.text);
+    event.links = Some(crate::event::Links {
+        board: "https://w.example.com/accounts/default/campaigns/camp_1".into(),
+    });
+    let linked = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context(None))
+        .unwrap();
+    assert!(
+        linked
+            .text
+            .contains("Board:      https://w.example.com/accounts/default/campaigns/camp_1"),
+        "{}",
+        linked.text
+    );
+    // Escaped for HTML as every value is (`/` as `&#x2f;`).
+    assert!(
+        linked
+            .html
+            .contains("<a href=\"https:&#x2f;&#x2f;w.example.com")
+            && linked.html.contains(">On the board</a>"),
+        "{}",
+        linked.html
+    );
+}

@@ -28,9 +28,13 @@ channels = ["pagerduty", "hook", "quiet"]
     )
 }
 
+/// The board's address the messages link to (`[http] external_url`).
+const BOARD: &str = "https://watcher.example.com";
+
 async fn once(app: &BinaryApp) {
     let config = app.config.display().to_string();
-    let out = run_cli(&["--config", &config, "once", "--wait", "20s"], &[]).await;
+    let board = [("CAMPAIGN_WATCHER__HTTP__EXTERNAL_URL", BOARD)];
+    let out = run_cli(&["--config", &config, "once", "--wait", "20s"], &board).await;
     assert_eq!(out.code, Some(0), "{}", out.all_output());
 }
 
@@ -77,6 +81,10 @@ async fn a_pause_that_pages_resolves_its_incident_with_the_same_key() {
         );
     }
     assert_eq!(app.receiver.received_at("/quiet").len(), 1);
+    // Links to the campaign's page on the board, computed as sent.
+    let page = format!("{BOARD}/accounts/default/campaigns/{id}");
+    assert_eq!(pause[0]["links"]["board"], page.as_str());
+    assert_eq!(pages[0]["links"][0]["href"], page.as_str());
 
     // The resume: no rule routes it, yet it follows the pause.
     app.sim.control.set_status(&id, "live");

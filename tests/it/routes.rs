@@ -241,6 +241,7 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
         hints: vec![],
         summary: format!("Campaign {campaign} ({campaign}): {transition}"),
         incident: None,
+        links: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn event(id: &str) -> Event {
         summary: format!("summary of {id}"),
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     }
 }
 

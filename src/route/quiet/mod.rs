@@ -219,6 +219,7 @@ pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Ev
         summary,
         account: None,
         incident: None,
+        links: None,
     }
 }
 

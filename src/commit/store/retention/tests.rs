@@ -24,6 +24,7 @@ fn status_change(from: CampaignStatus, to: CampaignStatus) -> Event {
         hints: vec![],
         account: crate::event::default_account(),
         incident: None,
+        links: None,
     }
 }
 
