@@ -174,7 +174,15 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
     }
     let mut told = Vec::new();
     if let (Some(store), false) = (&store, alert::ended_by(&event).is_empty()) {
-        told = episode_told(store, &event).await.map_err(read)?;
+        let ended: Vec<&str> = alert::ended_by(&event)
+            .into_iter()
+            .map(alert::Condition::key)
+            .collect();
+        let subject = match &event.campaign {
+            Some(campaign) => campaign.id.as_str(),
+            None => event.account().unwrap_or_default(),
+        };
+        told = store.told_by_open(subject, &ended).await.map_err(read)?;
     }
     let known = Circumstances {
         silences: &silences,
@@ -235,31 +243,6 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
         None => Ok(()),
         Some(why) => Err(Failure::not_routed(format!("{why} (exit {NOT_ROUTED})"))),
     }
-}
-
-/// The channels the open episode `event` would end was told, as the store
-/// keeps them.
-async fn episode_told(
-    store: &Store,
-    event: &Event,
-) -> Result<Vec<String>, crate::commit::StoreError> {
-    let ended: Vec<&str> = alert::ended_by(event)
-        .into_iter()
-        .map(alert::Condition::key)
-        .collect();
-    let subject = match &event.campaign {
-        Some(campaign) => campaign.id.as_str(),
-        None => event.account().unwrap_or_default(),
-    };
-    Ok(store
-        .open_incidents()
-        .await?
-        .into_iter()
-        .filter(|incident| {
-            incident.subject == subject && ended.contains(&incident.condition.as_str())
-        })
-        .flat_map(|incident| incident.channels_told)
-        .collect())
 }
 
 fn event_type(text: &str) -> Result<EventType, Failure> {

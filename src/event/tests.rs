@@ -140,9 +140,20 @@ fn all_lists_every_variant_once() {
 
 #[test]
 fn board_links_encode_each_segment_and_point_the_watchers_events_at_the_board() {
-    let mut event = crate::fixtures::event(EventType::StatusChanged)
-        .campaign("camp_a/../../admin?x=1", "A")
-        .build();
+    let mut event = Event::about_the_watcher(
+        EventType::StatusChanged,
+        "evt_1".into(),
+        Utc::now(),
+        String::new(),
+    );
+    event.campaign = Some(CampaignInfo {
+        id: "camp_a/../../admin?x=1".into(),
+        name: "A".into(),
+        status: CampaignStatus::Paused,
+        previous_status: Some(CampaignStatus::Live),
+        agent: None,
+        caller_number: None,
+    });
     event.account = Some("acme".into());
     assert_eq!(
         Links::on_board("https://w.example.com/", &event).board,

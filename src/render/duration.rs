@@ -45,8 +45,9 @@ pub fn ended_after(event: &Event) -> Option<String> {
         },
         EventType::UploadErrorsCleared => format!("upload errors cleared after {took}"),
         EventType::FoundAgain => format!("found again after {took} missing"),
-        EventType::CampaignReadable => format!("readable again after {took} unreadable"),
-        EventType::ApiRecovered => format!("readable again after {took} unhealthy"),
+        EventType::CampaignReadable | EventType::ApiRecovered => {
+            format!("readable again after {took}")
+        }
         _ => return None,
     })
 }

@@ -46,6 +46,25 @@ impl Store {
         })
     }
 
+    /// The channels told of this account's open episodes of `subject` (a
+    /// campaign id, or the account for the API's health) and any of
+    /// `conditions`: where their end would go besides the rules' channels.
+    pub async fn told_by_open(
+        &self,
+        subject: &str,
+        conditions: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let told: BTreeSet<String> = self
+            .open_incidents()
+            .await?
+            .into_iter()
+            .filter(|incident| incident.subject == subject)
+            .filter(|incident| conditions.contains(&incident.condition.as_str()))
+            .flat_map(|incident| incident.channels_told)
+            .collect();
+        Ok(told.into_iter().collect())
+    }
+
     /// Every incident, newest start first, open ones only when `open`, at most
     /// `limit`, of every account.
     pub async fn incidents(&self, open: bool, limit: u32) -> Result<Vec<Incident>, StoreError> {
