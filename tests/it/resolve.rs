@@ -281,3 +281,22 @@ async fn a_grouped_cycle_leads_with_the_pause() {
     let at = |id: &str| body.find(id).unwrap_or(usize::MAX);
     assert!(at(&ids[1]) < at(&ids[0]), "the pause first: {body}");
 }
+
+#[tokio::test]
+async fn a_misspelt_send_resolved_gets_a_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::helpers::write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["camp_1".to_string()],
+        "http://127.0.0.1:9/hook",
+        "send_resolve = false\n",
+    );
+    let out = run_cli(&["--config", config.to_str().unwrap(), "check-config"], &[]).await;
+    assert_eq!(out.code, Some(2), "{}", out.all_output());
+    assert!(
+        out.all_output().contains("send_resolved"),
+        "{}",
+        out.all_output()
+    );
+}
