@@ -21,6 +21,8 @@ pub(crate) fn event(kind: EventType) -> EventBuilder {
         hints: vec![],
         summary: String::new(),
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     })
 }
 

@@ -94,3 +94,74 @@ pub struct Reminder {
     /// Reminders sent so far; part of each reminder's id.
     pub sent: u32,
 }
+
+/// One episode of a condition, as the `incidents` table keeps it: opened in
+/// the transaction that commits its start, told channels added with each
+/// reminder, closed in the one that commits its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// `inc_` and 12 hex digits from the start event's id ([`crate::event::incident_id`]).
+    pub id: String,
+    /// The account; none for the whole watcher.
+    pub account: Option<String>,
+    /// The campaign id, or the account for the API's health.
+    pub subject: String,
+    /// The condition's key (`paused`, `upload_errors`, ...).
+    pub condition: String,
+    pub started_at: DateTime<Utc>,
+    pub start_event_id: String,
+    /// Every channel given an outbox row for the start or a reminder: the
+    /// end goes to each of them.
+    pub channels_told: std::collections::BTreeSet<String>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Filled by acknowledgements and storms; kept as read.
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_note: Option<String>,
+    pub storm_id: Option<String>,
+}
+
+impl Incident {
+    /// A new open episode started by `start_event_id` at `started_at`.
+    pub fn open(
+        account: Option<String>,
+        subject: String,
+        condition: &str,
+        start_event_id: &str,
+        started_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: crate::event::incident_id(start_event_id),
+            account,
+            subject,
+            condition: condition.to_string(),
+            started_at,
+            start_event_id: start_event_id.to_string(),
+            channels_told: Default::default(),
+            ended_at: None,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            acknowledged_note: None,
+            storm_id: None,
+        }
+    }
+
+    /// The payload's `incident` object for a start or a reminder of this
+    /// episode, or (once `ended_at` is set) for its end.
+    pub fn info(&self) -> crate::event::IncidentInfo {
+        let mut info = crate::event::IncidentInfo::started(&self.start_event_id, self.started_at);
+        info.storm = self.storm_id.clone();
+        info.acknowledged = match (&self.acknowledged_by, self.acknowledged_at) {
+            (Some(by), Some(at)) => Some(crate::event::Acknowledgement {
+                by: by.clone(),
+                at,
+                note: self.acknowledged_note.clone(),
+            }),
+            _ => None,
+        };
+        match self.ended_at {
+            Some(ended_at) => info.ended(ended_at),
+            None => info,
+        }
+    }
+}

@@ -26,10 +26,11 @@ use crate::diff::CycleVerdict;
 use crate::event::Event;
 use crate::fetch::{read_watched, Fetched, ReadPlan, SigmaMindClient};
 use crate::route::Router;
-use crate::state::CampaignState;
+use crate::state::{CampaignState, Incident};
 
 mod brief;
 mod decide;
+mod episodes;
 mod report;
 mod store_alarm;
 use brief::{Brief, Memory};
@@ -187,6 +188,7 @@ impl Watcher {
         drop(loaded);
         self.send_announced_ends(&mut decision.commit.events)
             .await?;
+        self.follow_episodes(&mut decision).await?;
         for silenced in decision
             .commit
             .events
@@ -310,8 +312,6 @@ impl Watcher {
     /// despite the silence, so nothing is left open: the one decision that
     /// needs the campaign's history, read only for such an event.
     async fn send_announced_ends(&self, routed: &mut [RoutedEvent]) -> Result<(), StoreError> {
-        // Enough history to reach back past any realistic run of news.
-        const LOOK_BACK: u32 = 200;
         for routed in routed.iter_mut().filter(|routed| routed.silence.is_some()) {
             if alert::ended_by(&routed.event).is_empty() {
                 continue;
@@ -325,6 +325,51 @@ impl Watcher {
             if alert::ends_an_announced_condition(&routed.event, &history) {
                 tracing::info!(event_id = %routed.event.id, silence = routed.silence, summary = %routed.event.summary, "event ends a condition whose start was sent: sent despite the silence, so nothing is left open");
                 routed.silence = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each event's episode ([`episodes::follow`]): the open incidents are
+    /// read only when an event starts or ends a condition, and an episode
+    /// open since before incidents were stored is rebuilt from its history
+    /// and the outbox rows of its start and reminders.
+    async fn follow_episodes(&self, decision: &mut Decision) -> Result<(), StoreError> {
+        let routed = &mut decision.commit.events;
+        if routed
+            .iter()
+            .all(|routed| alert::transitions(&routed.event).is_empty())
+        {
+            return Ok(());
+        }
+        let mut open = episodes::by_key(self.store.open_incidents().await?);
+        for ((subject, key), condition) in episodes::unknown(routed, &open) {
+            let campaign =
+                (condition != alert::Condition::ApiUnhealthy).then_some(subject.as_str());
+            let history = self.store.latest_events_of(campaign, LOOK_BACK).await?;
+            let Some((start, told)) = episodes::open_in_history(condition, &history) else {
+                continue;
+            };
+            let mut incident = Incident::open(
+                start.account.clone(),
+                subject.clone(),
+                key,
+                &start.id,
+                start.occurred_at,
+            );
+            incident.channels_told = self.store.channels_given(&told).await?;
+            tracing::info!(incident = %incident.id, subject = %subject, condition = key, "an episode open since before incidents were stored: its row is written now, from its start's deliveries");
+            open.insert((subject, key), incident);
+        }
+        episodes::follow(&self.router, &mut open, routed);
+        // The report's copies carry the same episodes as the committed ones.
+        let followed: HashMap<&str, &Event> = routed
+            .iter()
+            .map(|routed| (routed.event.id.as_str(), &routed.event))
+            .collect();
+        for event in &mut decision.events {
+            if let Some(followed) = followed.get(event.id.as_str()) {
+                event.clone_from(followed);
             }
         }
         Ok(())
@@ -466,6 +511,10 @@ impl Watcher {
         }
     }
 }
+
+/// Events of one campaign read back to find whether a condition is open:
+/// enough to reach past any realistic run of news.
+const LOOK_BACK: u32 = 200;
 
 /// Numbers cycles in log spans, across reloads, for the life of the process.
 fn next_cycle_id() -> u64 {

@@ -281,6 +281,18 @@ impl Difference<'_> {
 
     fn why(&self) -> String {
         let decision = self.decision;
+        let reason = self.rules_reason();
+        match decision.followers.is_empty() {
+            true => reason,
+            false => format!(
+                "{reason}; plus every channel that got its start: {}",
+                decision.followers.join(", ")
+            ),
+        }
+    }
+
+    fn rules_reason(&self) -> String {
+        let decision = self.decision;
         if let (Some(silence), false) = (&decision.silenced_by, decision.sent_despite_silence) {
             return format!("silenced by {} ({})", silence.id, terminal(&silence.reason));
         }

@@ -172,10 +172,23 @@ async fn test(config: &Path, args: TestArgs) -> Result<(), Failure> {
             }
         }
     }
+    let mut told = Vec::new();
+    if let (Some(store), false) = (&store, alert::ended_by(&event).is_empty()) {
+        let ended: Vec<&str> = alert::ended_by(&event)
+            .into_iter()
+            .map(alert::Condition::key)
+            .collect();
+        let subject = match &event.campaign {
+            Some(campaign) => campaign.id.as_str(),
+            None => event.account().unwrap_or_default(),
+        };
+        told = store.told_by_open(subject, &ended).await.map_err(read)?;
+    }
     let known = Circumstances {
         silences: &silences,
         history: &history,
         sent: Some(&sent),
+        told: &told,
     };
     let decision = decide(&router, &shaping, known, &event, at);
 
@@ -367,6 +380,8 @@ fn test_event(
         hints: vec![],
         summary,
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     }
 }
 
@@ -471,6 +486,15 @@ fn print_lines(
             describe_silence(silence)
         ),
     }
+    if decision.ends_episode {
+        match decision.followers.is_empty() {
+            true => say!("it ends a condition: plus every channel that got its start"),
+            false => say!(
+                "it ends a condition: plus every channel that got its start -> {}",
+                decision.followers.join(", ")
+            ),
+        }
+    }
     for (channel, fate) in &decision.channels {
         let how = match fate {
             Fate::Sent => "sent at once".to_string(),
@@ -539,6 +563,8 @@ fn json(
         "silenced_by": decision.silenced_by,
         "sent_despite_silence": decision.sent_despite_silence,
         "channels": channels,
+        "ends_episode": decision.ends_episode,
+        "followers": decision.followers,
         "receivers": decision.receivers(),
         "ok": failed.is_none(),
     })

@@ -57,6 +57,8 @@ impl TestNotifyArgs {
             summary: "TEST from campaign-watcher: this is a test message, no campaign changed"
                 .into(),
             account: None,
+            incident: None,
+            links: None,
         };
         let mut failed = 0;
         for name in &names {

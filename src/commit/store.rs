@@ -10,6 +10,7 @@
 //! - [`outbox`]: the delivery queue, its fates, and the operator's `outbox` commands;
 //! - [`events`]: the event history (`status`, `history`, hints);
 //! - [`silences`], [`reminders`]: the alerting controls' rows;
+//! - [`incidents`]: the episodes of conditions, and the channels each told;
 //! - [`audit`]: who made, ended or replayed what (the operators' actions go through it);
 //! - [`activity`]: last seen and last cycle, for `status`;
 //! - [`retention`]: pruning what `[state] retention` lets go;
@@ -56,6 +57,7 @@ mod backup;
 mod board;
 mod cycle;
 mod events;
+mod incidents;
 mod open;
 mod outbox;
 mod reminders;

@@ -245,9 +245,16 @@ impl Settings {
 
     fn check_rules(&self, problems: &mut Vec<String>) -> Option<Router> {
         let channels: Vec<String> = self.channels.keys().cloned().collect();
+        let unresolved: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, channel)| !channel.shared.send_resolved)
+            .map(|(name, _)| name.clone())
+            .collect();
         let router = Router::from_settings(&self.rules, &channels, &self.account_names())
             .map_err(|found| problems.extend(found.iter().map(ToString::to_string)))
-            .ok();
+            .ok()
+            .map(|router| router.with_unresolved(unresolved));
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{index}]");
             if let Some(polls) = rule.confirm_polls {

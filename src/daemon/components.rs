@@ -95,7 +95,8 @@ impl Components {
             watchers: Arc::new(watchers),
             dispatcher: Dispatcher::new(store.clone(), channels.clone())
                 .with_metrics(metrics.clone())
-                .with_router(router),
+                .with_router(router)
+                .with_board(settings.http.external_url.clone()),
             channels,
             reasserters,
             schedule: built.schedule,

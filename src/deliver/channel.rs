@@ -167,6 +167,20 @@ pub struct SharedSettings {
     /// Sends per rolling minute; the excess waits in the outbox. Unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_minute: Option<u32>,
+    /// Whether the end of an episode whose start this channel got is sent to
+    /// it even when no rule routes the end here. `false` keeps only the ends
+    /// the rules route; refused on the incident kinds, whose incidents would
+    /// stay open.
+    #[serde(default = "sends_resolved", skip_serializing_if = "is_true")]
+    pub send_resolved: bool,
+}
+
+fn sends_resolved() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 impl Default for SharedSettings {
@@ -178,6 +192,7 @@ impl Default for SharedSettings {
             max_age: default_max_age(),
             quiet_hours: None,
             max_per_minute: None,
+            send_resolved: true,
         }
     }
 }
@@ -265,6 +280,11 @@ impl SharedSettings {
             // targets schedule and silence notifications themselves.
             problems.push(format!(
                 "{at}.quiet_hours: not supported for kind \"{kind}\": use the target's own schedules or silences"
+            ));
+        }
+        if let (false, Some(kind)) = (self.send_resolved, quiet_hours_refused_by) {
+            problems.push(format!(
+                "{at}.send_resolved: false is not supported for kind \"{kind}\": its incidents would never resolve; remove the key"
             ));
         }
     }

@@ -136,6 +136,8 @@ fn event(id: &str) -> Event {
         hints: vec![],
         summary: "Q4 Outreach Campaign (camp_XiQEBcj9cc5TFRB4): live -> paused".into(),
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     }
 }
 

@@ -183,6 +183,8 @@ fn diff_found(prev: &CampaignState, snapshot: &Snapshot, now: DateTime<Utc>) -> 
             },
             summary,
             account: crate::event::default_account(),
+            incident: None,
+            links: None,
         };
     let label = format!("{} ({})", snapshot.name, id);
 

@@ -201,6 +201,112 @@ pub struct Event {
     /// channels, a test, a quiet-hours digest), which belong to no account.
     #[serde(default = "default_account")]
     pub account: Option<String>,
+    /// The episode of a condition this event starts, continues (a reminder)
+    /// or ends, additive to payload v1; left out of news (settings, a
+    /// channel's health, a test) and of events stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentInfo>,
+    /// Where people see it, additive to payload v1: set by the dispatcher as
+    /// it sends, from `[http] external_url`, never stored with the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Links>,
+}
+
+/// The `links` object of payload v1: the board's page for the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    /// The campaign's page on the board, or the board for the watcher's events.
+    pub board: String,
+}
+
+impl Links {
+    /// The links of `event` on the board served at `external_url`. The
+    /// account and campaign id are API text: each is one percent-encoded
+    /// path segment, so no id can point the link elsewhere.
+    pub fn on_board(external_url: &str, event: &Event) -> Self {
+        use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+        // Unreserved characters stay; `.` is encoded too, so that no id is a
+        // `..` segment a browser would resolve.
+        const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+        let base = external_url.trim_end_matches('/');
+        let board = match (&event.campaign, event.account()) {
+            (Some(campaign), Some(account)) => format!(
+                "{base}/accounts/{}/campaigns/{}",
+                utf8_percent_encode(account, SEGMENT),
+                utf8_percent_encode(&campaign.id, SEGMENT)
+            ),
+            _ => format!("{base}/"),
+        };
+        Self { board }
+    }
+}
+
+/// The `incident` object of payload v1: which episode of a condition an event
+/// belongs to, and on its end how long it lasted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentInfo {
+    /// `inc_` and 12 hex digits, derived from the start event's id
+    /// ([`incident_id`]), so the same after a crash, a failover or a replay.
+    pub id: String,
+    #[serde(with = "utc_seconds")]
+    pub started_at: DateTime<Utc>,
+    /// From the start to this event, on the event that ends the episode only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// Who acknowledged the incident; null until acknowledgements exist.
+    #[serde(default)]
+    pub acknowledged: Option<Acknowledgement>,
+    /// The escalation step this message is; null for the start itself.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+    /// The storm incident this episode is part of (`inc_...`); null when none.
+    #[serde(default)]
+    pub storm: Option<String>,
+}
+
+impl IncidentInfo {
+    /// The episode that `start_event_id` started at `started_at`, as its start
+    /// and reminders carry it.
+    pub fn started(start_event_id: &str, started_at: DateTime<Utc>) -> Self {
+        Self {
+            id: incident_id(start_event_id),
+            started_at,
+            duration_seconds: None,
+            acknowledged: None,
+            escalation: None,
+            storm: None,
+        }
+    }
+
+    /// The same episode as its end carries it: with its duration up to `ended_at`.
+    pub fn ended(mut self, ended_at: DateTime<Utc>) -> Self {
+        self.duration_seconds = Some((ended_at - self.started_at).num_seconds().max(0));
+        self
+    }
+}
+
+/// `incident.acknowledged`: who, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub by: String,
+    #[serde(with = "utc_seconds")]
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+/// `incident.escalation`: the step and how long after the start it falls due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub step: u32,
+    pub after_seconds: u64,
+}
+
+/// An incident's id: `inc_` and 12 hex digits derived from its start event's
+/// id, deterministic as event ids are.
+pub fn incident_id(start_event_id: &str) -> String {
+    let digest = Sha256::digest(format!("incident:{start_event_id}").as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("inc_{hex}")
 }
 
 /// The account of events stored before accounts existed, and of a
@@ -231,6 +337,8 @@ impl Event {
             summary,
             hints: vec![],
             account: None,
+            incident: None,
+            links: None,
         }
     }
 
@@ -297,6 +405,8 @@ impl Event {
             summary,
             hints: vec![],
             account: default_account(),
+            incident: None,
+            links: None,
         }
     }
 

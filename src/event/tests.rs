@@ -137,3 +137,31 @@ fn all_lists_every_variant_once() {
     }
     assert_eq!(listed.len(), every_variant_name().len());
 }
+
+#[test]
+fn board_links_encode_each_segment_and_point_the_watchers_events_at_the_board() {
+    let mut event = Event::about_the_watcher(
+        EventType::StatusChanged,
+        "evt_1".into(),
+        Utc::now(),
+        String::new(),
+    );
+    event.campaign = Some(CampaignInfo {
+        id: "camp_a/../../admin?x=1".into(),
+        name: "A".into(),
+        status: CampaignStatus::Paused,
+        previous_status: Some(CampaignStatus::Live),
+        agent: None,
+        caller_number: None,
+    });
+    event.account = Some("acme".into());
+    assert_eq!(
+        Links::on_board("https://w.example.com/", &event).board,
+        "https://w.example.com/accounts/acme/campaigns/camp_a%2F%2E%2E%2F%2E%2E%2Fadmin%3Fx%3D1"
+    );
+    event.campaign = None;
+    assert_eq!(
+        Links::on_board("https://w.example.com", &event).board,
+        "https://w.example.com/"
+    );
+}

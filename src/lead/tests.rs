@@ -18,6 +18,8 @@ fn cycle(event_id: &str) -> CycleCommit {
         hints: vec![],
         summary: format!("summary of {event_id}"),
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     };
     CycleCommit {
         now: Utc::now(),

@@ -11,9 +11,11 @@
 //! event type when it is loaded, so a broken template is a configuration error
 //! at start (and in `check-config`), never a surprise at send time.
 
+mod duration;
 mod sample;
 mod view;
 
+pub use duration::{ended_after, human_duration};
 pub use sample::sample_event;
 use view::*;
 
@@ -274,6 +276,13 @@ pub fn headline(event: &Event) -> String {
 
 fn account_headline(event: &Event) -> String {
     let name = campaign_name(event);
+    // The end of an episode says how long it lasted, in every channel.
+    if let Some(ended) = ended_after(event) {
+        return match &event.campaign {
+            Some(_) => format!("{name}: {ended}"),
+            None => format!("SigmaMind API {ended}"),
+        };
+    }
     match event.kind {
         EventType::StatusChanged => match event.transition() {
             Some((from, to)) => format!("{name}: {from} → {to}"),
@@ -326,36 +335,67 @@ fn account_headline(event: &Event) -> String {
     }
 }
 
-/// `3 campaigns changed`, plus the headline of each watcher event in the batch.
+/// The worst change of a batch first, with its account, and how many more
+/// (`clientb · Winback South paused, and 2 more changes`): what a phone's
+/// notification shows must say what matters most. The same line twice (the
+/// same watcher news) counts once.
 pub fn digest_headline(events: &[Event]) -> String {
-    // (account, campaign id): one id in two accounts is two campaigns.
-    let campaigns: BTreeSet<(Option<&str>, &str)> = events
-        .iter()
-        .filter_map(|event| Some((event.account(), event.campaign.as_ref()?.id.as_str())))
-        .collect();
-    let mut parts = Vec::new();
-    match campaigns.len() {
-        0 => {}
-        1 => {
-            let first = events.iter().find(|event| event.campaign.is_some());
-            let name = first.map(campaign_name).unwrap_or_default();
-            let name = match first.and_then(Event::named_account) {
-                Some(account) => format!("{account} · {name}"),
-                None => name,
-            };
-            let changes = events.iter().filter(|e| e.campaign.is_some()).count();
-            parts.push(format!("{name}: {}", plural(changes, "change", "changes")));
-        }
-        many => parts.push(format!("{many} campaigns changed")),
+    let Some(worst) = worst_first(events).into_iter().next() else {
+        return String::new();
+    };
+    let lines: BTreeSet<String> = events.iter().map(headline).collect();
+    let first = short_headline(worst);
+    match lines.len().saturating_sub(1) {
+        0 => first,
+        more => format!(
+            "{first}, and {}",
+            plural(more, "more change", "more changes")
+        ),
     }
-    let mut seen = BTreeSet::new();
-    for event in events.iter().filter(|event| event.campaign.is_none()) {
-        let line = headline(event);
-        if seen.insert(line.clone()) {
-            parts.push(line);
-        }
+}
+
+/// `events`, most severe first (problems before news and ends), in their
+/// order otherwise: the order a digest's body lists them in.
+pub fn worst_first(events: &[Event]) -> Vec<&Event> {
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|event| std::cmp::Reverse(gravity(event)));
+    sorted
+}
+
+/// How much a change matters to the people who read about it: the watcher
+/// blind, a campaign gone, a campaign that stopped dialling, other problems,
+/// a reminder of one, news, then what ended a problem.
+fn gravity(event: &Event) -> u8 {
+    let paused = event
+        .campaign
+        .as_ref()
+        .is_some_and(|campaign| campaign.status == CampaignStatus::Paused);
+    match event.kind {
+        EventType::ApiUnhealthy | EventType::StoreUnhealthy => 6,
+        EventType::NotFound => 5,
+        EventType::StatusChanged if paused => 4,
+        EventType::UploadErrorsAdded
+        | EventType::CampaignUnreadable
+        | EventType::ChannelUnhealthy => 3,
+        EventType::Reminder => 2,
+        EventType::StatusChanged | EventType::SettingsChanged => 1,
+        _ => 0,
     }
-    parts.join("; ")
+}
+
+/// A digest's lead: a status change as `Winback South paused`, anything else
+/// as its own headline.
+fn short_headline(event: &Event) -> String {
+    let line = match (event.kind, event.transition(), ended_after(event)) {
+        (EventType::StatusChanged, Some((_, to)), None) => {
+            format!("{} {to}", campaign_name(event))
+        }
+        _ => return headline(event),
+    };
+    match event.named_account() {
+        Some(account) => format!("{account} · {line}"),
+        None => line,
+    }
 }
 
 /// The name this watcher signs its messages with: the host name (`gethostname`),

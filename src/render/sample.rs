@@ -33,6 +33,8 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
         hints: vec![],
         summary: String::new(),
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     };
     let label = format!("{} ({})", campaign.name, campaign.id);
     match kind {
@@ -115,6 +117,19 @@ pub fn sample_event(kind: EventType, at: DateTime<Utc>) -> Event {
             event.campaign = None;
             event.summary = "Channel \"ops-slack\" delivers again".into();
         }
+    }
+    // The starts of conditions (and a reminder) belong to an episode that
+    // began with them; its end's sample is made by the tests that need one.
+    if matches!(
+        kind,
+        EventType::StatusChanged
+            | EventType::UploadErrorsAdded
+            | EventType::NotFound
+            | EventType::Reminder
+            | EventType::ApiUnhealthy
+            | EventType::CampaignUnreadable
+    ) {
+        event.incident = Some(crate::event::IncidentInfo::started(&event.id, at));
     }
     event
 }

@@ -93,24 +93,29 @@ fn every_account_but_default_is_named_in_the_headline_and_the_body() {
     // One id in two accounts is two campaigns in a digest.
     let mut other = event.clone();
     other.account = Some("globex".into());
-    assert_eq!(digest_headline(&[event, other]), "2 campaigns changed");
+    assert_eq!(
+        digest_headline(&[event, other]),
+        "acme · Q4 Outreach Campaign paused, and 1 more change"
+    );
 }
 
 #[test]
-fn digest_headlines_count_campaigns_and_keep_watcher_news() {
+fn digest_headlines_lead_with_the_worst_change_and_count_the_rest() {
     let paused = |id: &str| status_event(id, id, CampaignStatus::Live, CampaignStatus::Paused);
     let errors = sample_event(EventType::UploadErrorsAdded, at());
     let unhealthy = sample_event(EventType::ApiUnhealthy, at());
     let cases: Vec<(Vec<Event>, &str)> = vec![
-        (vec![paused("a"), paused("b")], "2 campaigns changed"),
         (
-            vec![paused("camp_XiQEBcj9cc5TFRB4"), errors.clone()],
-            // Both events concern the one sample campaign.
-            "camp_XiQEBcj9cc5TFRB4: 2 changes",
+            vec![paused("a"), paused("b")],
+            "a paused, and 1 more change",
+        ),
+        (
+            vec![errors.clone(), paused("camp_XiQEBcj9cc5TFRB4")],
+            "camp_XiQEBcj9cc5TFRB4 paused, and 1 more change",
         ),
         (
             vec![paused("a"), paused("b"), paused("c"), unhealthy.clone()],
-            "3 campaigns changed; SigmaMind API unhealthy: campaigns are not being watched",
+            "SigmaMind API unhealthy: campaigns are not being watched, and 3 more changes",
         ),
         (
             vec![unhealthy.clone(), unhealthy],
@@ -120,6 +125,51 @@ fn digest_headlines_count_campaigns_and_keep_watcher_news() {
     for (events, expected) in cases {
         assert_eq!(digest_headline(&events), expected);
     }
+}
+
+/// An agency's grouped cycle: a resume, then another client's pause. The
+/// headline and the body lead with the pause and name its account.
+#[test]
+fn a_digest_names_the_worst_change_with_its_account_and_lists_problems_first() {
+    let mut resume = status_event(
+        "camp_n",
+        "Spring North",
+        CampaignStatus::Paused,
+        CampaignStatus::Live,
+    );
+    resume.account = Some("clienta".into());
+    let mut pause = status_event(
+        "camp_w",
+        "Winback South",
+        CampaignStatus::Live,
+        CampaignStatus::Paused,
+    );
+    pause.account = Some("clientb".into());
+    let mut completed = status_event(
+        "camp_c",
+        "Autumn East",
+        CampaignStatus::Live,
+        CampaignStatus::Completed,
+    );
+    completed.account = Some("clienta".into());
+    let events = [resume, completed, pause];
+    assert_eq!(
+        digest_headline(&events),
+        "clientb · Winback South paused, and 2 more changes"
+    );
+    let rendered = Templates::builtin()
+        .render(&events, &context(None))
+        .unwrap();
+    assert_eq!(
+        rendered.subject,
+        "[campaign-watcher] clientb · Winback South paused, and 2 more changes"
+    );
+    let at = |text: &str| rendered.text.find(text).unwrap_or(usize::MAX);
+    assert!(
+        at("Winback South") < at("Spring North") && at("Winback South") < at("Autumn East"),
+        "{}",
+        rendered.text
+    );
 }
 
 #[test]
@@ -215,7 +265,10 @@ fn a_digest_lists_every_event_under_one_subject() {
     let rendered = Templates::builtin()
         .render(&events, &context(None))
         .unwrap();
-    assert_eq!(rendered.subject, "[campaign-watcher] 50 campaigns changed");
+    assert_eq!(
+        rendered.subject,
+        "[campaign-watcher] Campaign 00 paused, and 49 more changes"
+    );
     for n in 0..50 {
         let line = format!("{}. Campaign {n:02}: live → paused", n + 1);
         assert!(rendered.text.contains(&line), "{line} missing");
@@ -401,4 +454,35 @@ fn hints_are_listed_as_possible_causes_and_escaped() {
         .unwrap();
     assert!(!plain.text.contains("Possible causes"));
     assert!(!plain.html.contains("Possible causes"));
+}
+
+#[test]
+fn an_event_sent_with_links_shows_its_board_page_in_text_and_html() {
+    let mut event = sample_event(EventType::StatusChanged, at());
+    let plain = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context(None))
+        .unwrap();
+    assert!(!plain.text.contains("Board:"), "{}", plain.text);
+    event.links = Some(crate::event::Links {
+        board: "https://w.example.com/accounts/default/campaigns/camp_1".into(),
+    });
+    let linked = Templates::builtin()
+        .render(std::slice::from_ref(&event), &context(None))
+        .unwrap();
+    assert!(
+        linked
+            .text
+            .contains("Board:      https://w.example.com/accounts/default/campaigns/camp_1"),
+        "{}",
+        linked.text
+    );
+    // Escaped for HTML as every value is (`/` as `&#x2f;`).
+    assert!(
+        linked
+            .html
+            .contains("<a href=\"https:&#x2f;&#x2f;w.example.com")
+            && linked.html.contains(">On the board</a>"),
+        "{}",
+        linked.html
+    );
 }

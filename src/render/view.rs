@@ -45,6 +45,8 @@ pub(super) struct EventView {
     detected_utc: String,
     /// In the configured time zone, with its abbreviation; none without one.
     detected_local: Option<String>,
+    /// The event's page on the board, when `[http] external_url` is set.
+    board_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,8 +77,9 @@ pub(super) struct ChangeView {
 
 impl MessageView {
     pub(super) fn new(events: &[Event], context: &RenderContext) -> Self {
-        let views: Vec<EventView> = events
-            .iter()
+        // Problems first: a digest's reader sees the pause before the resume.
+        let views: Vec<EventView> = worst_first(events)
+            .into_iter()
             .map(|event| EventView::new(event, context.timezone))
             .collect();
         let campaign_count = events
@@ -134,6 +137,7 @@ impl EventView {
                 .format("%Y-%m-%d %H:%M:%S UTC")
                 .to_string(),
             detected_local: timezone.map(|zone| local_time(event.occurred_at, zone)),
+            board_url: event.links.as_ref().map(|links| links.board.clone()),
         }
     }
 }

@@ -22,6 +22,9 @@ pub use rule::{Rule, RuleError, RuleSettings, StatusChange, StatusChangeError};
 pub struct Router {
     rules: Vec<Rule>,
     channels: Vec<String>,
+    /// Channels with `send_resolved = false`: an episode's end reaches them
+    /// only where the rules route it.
+    unresolved: BTreeSet<String>,
 }
 
 impl Router {
@@ -42,7 +45,32 @@ impl Router {
         Ok(Self {
             rules,
             channels: channels.to_vec(),
+            unresolved: BTreeSet::new(),
         })
+    }
+
+    /// This router, with `channels` keeping only the ends the rules route
+    /// to them (`send_resolved = false`).
+    pub fn with_unresolved(mut self, channels: impl IntoIterator<Item = String>) -> Self {
+        self.unresolved = channels.into_iter().collect();
+        self
+    }
+
+    /// Of the channels an episode's start or reminders reached, those its end
+    /// follows to besides the rules' `routed` ones: still configured, not
+    /// `send_resolved = false`, each once, in name order.
+    pub fn followers<'a>(
+        &self,
+        told: impl IntoIterator<Item = &'a String>,
+        routed: &[String],
+    ) -> Vec<String> {
+        let followers: BTreeSet<&String> = told
+            .into_iter()
+            .filter(|channel| self.channels.contains(channel))
+            .filter(|channel| !self.unresolved.contains(*channel))
+            .filter(|channel| !routed.contains(channel))
+            .collect();
+        followers.into_iter().cloned().collect()
     }
 
     /// Parses `[[rules]]` and builds the router: every problem at once.

@@ -135,10 +135,19 @@ async fn reminders_repeat_while_paused_survive_a_restart_and_stop_on_resume() {
         [
             "campaign.status_changed",
             "campaign.reminder",
-            "campaign.reminder"
+            "campaign.reminder",
+            "campaign.status_changed"
         ],
-        "one reminder per hour while paused, none after the resume (not routed) or restart"
+        "one reminder per hour while paused, none after the resume or restart; \
+         the resume, which no rule routes, follows the pause to its channel"
     );
+    let resume = received[3].json();
+    assert_eq!(resume["campaign"]["status"], "live");
+    assert_eq!(
+        resume["incident"]["id"],
+        received[0].json()["incident"]["id"]
+    );
+    assert_eq!(resume["incident"]["duration_seconds"], 149 * 60);
     let first = received[1].json();
     assert_eq!(first["campaign"]["id"], app.id(0).as_str());
     let summary = first["summary"].as_str().unwrap();

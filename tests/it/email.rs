@@ -73,9 +73,11 @@ async fn one_cycle_of_changes_is_one_digest_with_text_and_html() {
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails.len(), 1, "three changes in one cycle are one email");
     let mail = &mails[0];
-    assert_eq!(
-        mail.header("Subject"),
-        "[campaign-watcher] 3 campaigns changed"
+    let subject = mail.header("Subject");
+    assert!(
+        subject.starts_with("[campaign-watcher] ")
+            && subject.ends_with(" paused, and 2 more changes"),
+        "{subject}"
     );
     assert_eq!(
         mail.header("From"),
@@ -215,10 +217,7 @@ async fn a_deferred_digest_is_retried_whole_under_the_same_message_id() {
         first.header("X-Campaign-Watcher-Event-Id"),
         second.header("X-Campaign-Watcher-Event-Id")
     );
-    assert_eq!(
-        second.header("Subject"),
-        "[campaign-watcher] 3 campaigns changed"
-    );
+    assert_eq!(second.header("Subject"), first.header("Subject"));
     let counts = app.daemon.store().outbox_counts().await.unwrap();
     assert_eq!((counts.sent, counts.pending, counts.dead), (3, 0, 0));
 }

@@ -34,6 +34,7 @@ mod kubernetes;
 mod layers;
 mod monitoring;
 mod opsgenie_jsm;
+mod resolve;
 mod retention;
 mod routes;
 mod schema;

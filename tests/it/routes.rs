@@ -84,6 +84,11 @@ async fn routes_test_from_the_configuration_alone() {
         (with(&pause, &[]), 0, "rule \"pauses\" matches -> pager"),
         (with(&pause, &[]), 0, "pager: sent at once"),
         (
+            vec!["--campaign", "camp_1", "--from", "paused", "--to", "live"],
+            0,
+            "it ends a condition: plus every channel that got its start",
+        ),
+        (
             with(&pause, &["--expect", "pager"]),
             0,
             "1 channel would get it: pager",
@@ -235,6 +240,8 @@ fn event(kind: EventType, campaign: &str, transition: &str, when: DateTime<Utc>)
         changes: vec![],
         hints: vec![],
         summary: format!("Campaign {campaign} ({campaign}): {transition}"),
+        incident: None,
+        links: None,
     }
 }
 
@@ -250,6 +257,8 @@ async fn commit(store: &Store, event: Event, channels: &[&str], silence: Option<
                 event,
                 channels: channels.iter().map(|c| c.to_string()).collect(),
                 silence,
+                followers: vec![],
+                incident: None,
             }],
             reminders: vec![],
         })
@@ -555,13 +564,14 @@ async fn replay_of_a_seeded_history_under_two_configurations() {
     assert_eq!(hook["candidate"]["digests"], 1);
     let pager = &report["channels"]["pager"];
     assert_eq!(pager["then"]["events"], 0);
-    // The three pauses of 12:00; the third waits 40 s for the budget of 2 a minute.
-    assert_eq!(pager["candidate"]["events"], 3);
-    assert_eq!(pager["candidate"]["messages"], 3);
+    // The three pauses of 12:00; the third waits 40 s for the budget of 2 a
+    // minute; camp_2's resume follows its pause there at 23:30.
+    assert_eq!(pager["candidate"]["events"], 4);
+    assert_eq!(pager["candidate"]["messages"], 4);
     assert_eq!(pager["candidate"]["delayed"], 1);
     assert_eq!(pager["candidate"]["longest_delay_seconds"], 40);
-    // The three pauses move from hook to pager, the resume goes nowhere; the
-    // silenced pause stays silenced, the upload errors stay on hook.
+    // The three pauses move from hook to pager, the resume follows its pause
+    // there; the silenced pause stays silenced, the upload errors stay on hook.
     let differing: Vec<&str> = report["differences"]
         .as_array()
         .unwrap()
@@ -571,7 +581,11 @@ async fn replay_of_a_seeded_history_under_two_configurations() {
     assert_eq!(differing, [&ids[0], &ids[1], &ids[2], &ids[5]]);
     let resume = &report["differences"][3];
     assert_eq!(resume["now_silent"], serde_json::json!(["hook"]));
-    assert_eq!(resume["why"], "no rule matches");
+    assert_eq!(resume["now_pages"], serde_json::json!(["pager"]));
+    assert_eq!(
+        resume["why"],
+        "no rule matches; plus every channel that got its start: pager"
+    );
     assert_eq!(
         report["differences"][0]["now_pages"],
         serde_json::json!(["pager"])

@@ -69,6 +69,23 @@ fn the_validator_rejects_what_it_should() {
 }
 
 #[test]
+fn an_end_with_its_incident_and_duration_matches_the_published_schema() {
+    let validator = validator();
+    let started = Utc::now() - chrono::TimeDelta::minutes(133);
+    let mut end = sample_event(EventType::CampaignReadable, Utc::now());
+    end.incident = Some(
+        campaign_watcher::event::IncidentInfo::started("evt_start", started).ended(Utc::now()),
+    );
+    let payload = serde_json::to_value(&end).unwrap();
+    assert_eq!(payload["incident"]["duration_seconds"], 133 * 60);
+    let found = problems(&validator, &payload);
+    assert!(found.is_empty(), "{payload}:\n{}", found.join("\n"));
+    let mut bad = payload.clone();
+    bad["incident"]["id"] = "evt_123".into();
+    assert!(!problems(&validator, &bad).is_empty());
+}
+
+#[test]
 fn a_sample_of_every_event_type_matches_the_published_schema() {
     let validator = validator();
     for kind in EventType::ALL {

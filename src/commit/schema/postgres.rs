@@ -166,6 +166,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
                                 WHERE o.id = audit.target_id)
         WHERE action = 'outbox.replay' AND target_id IS NOT NULL;
     "#,
+    // 11: incidents, one row per episode of a condition (see the SQLite script).
+    r#"
+    CREATE TABLE incidents (
+        id                 TEXT PRIMARY KEY NOT NULL,
+        account            TEXT,
+        subject            TEXT NOT NULL,
+        condition          TEXT NOT NULL,
+        started_at         BIGINT NOT NULL,
+        start_event_id     TEXT NOT NULL,
+        channels_told      TEXT NOT NULL DEFAULT '[]',
+        ended_at           BIGINT,
+        acknowledged_by    TEXT,
+        acknowledged_at    BIGINT,
+        acknowledged_note  TEXT,
+        storm_id           TEXT
+    );
+    CREATE INDEX incidents_open ON incidents (account, subject, condition) WHERE ended_at IS NULL;
+    CREATE INDEX incidents_ended ON incidents (ended_at);
+    "#,
 ];
 
 /// Serialises migrations between replicas (transaction-scoped, so it can never

@@ -214,6 +214,30 @@ pub(crate) const MIGRATIONS: &[&str] = &[
                                 WHERE o.id = audit.target_id)
         WHERE action = 'outbox.replay' AND target_id IS NOT NULL;
     "#,
+    // 11: incidents, one row per episode of a condition (a pause, upload
+    // errors, not found, unreadable, the API unhealthy), written in the
+    // transaction that commits its start; its end goes to every channel in
+    // `channels_told` (a JSON array of names). The acknowledgement and storm
+    // columns are filled by later features and stay NULL until then. Episodes
+    // open at the upgrade get their row at their first end, from history.
+    r#"
+    CREATE TABLE incidents (
+        id                 TEXT PRIMARY KEY NOT NULL,
+        account            TEXT,
+        subject            TEXT NOT NULL,
+        condition          TEXT NOT NULL,
+        started_at         INTEGER NOT NULL,
+        start_event_id     TEXT NOT NULL,
+        channels_told      TEXT NOT NULL DEFAULT '[]',
+        ended_at           INTEGER,
+        acknowledged_by    TEXT,
+        acknowledged_at    INTEGER,
+        acknowledged_note  TEXT,
+        storm_id           TEXT
+    );
+    CREATE INDEX incidents_open ON incidents (account, subject, condition) WHERE ended_at IS NULL;
+    CREATE INDEX incidents_ended ON incidents (ended_at);
+    "#,
 ];
 
 /// Whether the file has a `schema_version` table at all (a new file has none).

@@ -11,8 +11,8 @@ use super::dialect::{millis, Backend, Dialect};
 use super::{Store, StoreError};
 use crate::event::DEFAULT_ACCOUNT;
 
-/// Every table with an `account` column (schema versions 7, 9 and 10).
-const ACCOUNT_TABLES: [&str; 8] = [
+/// Every table with an `account` column (schema versions 7, 9, 10 and 11).
+const ACCOUNT_TABLES: [&str; 9] = [
     "campaign_state",
     "campaign_seen",
     "reminders",
@@ -21,6 +21,7 @@ const ACCOUNT_TABLES: [&str; 8] = [
     "account_health",
     "account_cycle",
     "audit",
+    "incidents",
 ];
 
 pub const ACCOUNT_RENAME: &str = "account.rename";
@@ -104,6 +105,13 @@ impl Store {
                     .await
                     .map_err(StoreError::from)?;
             }
+            // The API's episodes are about the account itself.
+            sqlx::query("UPDATE incidents SET subject = $1 WHERE account = $1 AND subject = $2 AND condition = 'api_unhealthy'")
+                .bind(to)
+                .bind(from)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
             // The payloads name their account too: a pending row goes out,
             // and `history --account` finds the events, under the new name.
             let payloads = sqlx::query("SELECT id, payload_json FROM events WHERE account = $1")

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{keep_prepared, millis, rows_per_statement, to_i64, Backend, Dialect};
 use super::reminders::ReminderWrite;
-use super::{board, events, outbox, reminders, states, Store, StoreError};
+use super::{board, events, incidents, outbox, reminders, states, Store, StoreError};
 use crate::event::Event;
-use crate::state::{ApiHealth, CampaignState};
+use crate::state::{ApiHealth, CampaignState, Incident};
 
 /// Everything one cycle produced, written in one transaction.
 #[derive(Debug, Clone)]
@@ -27,8 +27,14 @@ pub struct CycleCommit {
 pub struct RoutedEvent {
     pub event: Event,
     pub channels: Vec<String>,
-    /// The silence that stops it: kept in history, no outbox rows.
+    /// The silence that stops it: kept in history, no outbox rows for
+    /// `channels`.
     pub silence: Option<i64>,
+    /// The channels that got the start of the episode this event ends, which
+    /// the rules did not choose: given a row whatever the silence.
+    pub followers: Vec<String>,
+    /// The episode this event opens, extends or closes, as it stands after it.
+    pub incident: Option<Incident>,
 }
 
 impl RoutedEvent {
@@ -38,7 +44,19 @@ impl RoutedEvent {
             event,
             channels,
             silence: None,
+            followers: vec![],
+            incident: None,
         }
+    }
+
+    /// Every channel given an outbox row: the rules' unless silenced, and the
+    /// followers of the start always.
+    pub fn outbox_channels(&self) -> impl Iterator<Item = &String> {
+        let routed = match self.silence {
+            Some(_) => &self.channels[..0],
+            None => &self.channels[..],
+        };
+        routed.iter().chain(&self.followers)
     }
 }
 
@@ -156,10 +174,21 @@ impl Store {
                     .bind(self.account())
                     .execute(&mut *tx)
                     .await?;
-                if routed.silence.is_some() {
-                    continue;
+                if let Some(incident) = &routed.incident {
+                    let (started_at, ended_at) = incidents::bind_times(incident);
+                    sqlx::query(incidents::UPSERT_INCIDENT)
+                        .bind(&incident.id)
+                        .bind(incident.account.as_deref())
+                        .bind(&incident.subject)
+                        .bind(&incident.condition)
+                        .bind(started_at)
+                        .bind(&incident.start_event_id)
+                        .bind(incidents::told_json(incident))
+                        .bind(ended_at)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                for channel in &routed.channels {
+                for channel in routed.outbox_channels() {
                     sqlx::query(outbox::ENQUEUE)
                         .bind(&event.id)
                         .bind(channel)

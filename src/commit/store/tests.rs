@@ -43,6 +43,8 @@ fn event(id: &str) -> Event {
         hints: vec![],
         summary: format!("summary of {id}"),
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     }
 }
 
@@ -483,7 +485,52 @@ async fn a_version_1_postgres_database_is_upgraded_in_place() {
         .await
         .unwrap();
     assert_eq!(store.silences(t0(), false).await.unwrap(), [silence]);
+    an_episode_is_opened_told_and_closed(&store).await;
     store.close().await;
+}
+
+/// Version 11: an episode's row is written with its start, told the channels
+/// of its reminders, and closed by its end, each in its cycle's transaction.
+async fn an_episode_is_opened_told_and_closed(store: &Store) {
+    let start = campaign_event("evt_inc_start", "camp_inc", t0());
+    let mut incident = crate::state::Incident::open(
+        Some("default".into()),
+        "camp_inc".into(),
+        "paused",
+        &start.id,
+        t0(),
+    );
+    incident.channels_told.insert("hook".into());
+    let mut routed = RoutedEvent::new(start, vec!["hook".into()]);
+    routed.incident = Some(incident.clone());
+    let commit = |events| CycleCommit {
+        now: t0(),
+        states: vec![],
+        health: None,
+        events,
+        reminders: vec![],
+    };
+    store.commit_cycle(&commit(vec![routed])).await.unwrap();
+    assert_eq!(store.open_incidents().await.unwrap(), [incident.clone()]);
+    assert_eq!(
+        store.channels_given(&["evt_inc_start"]).await.unwrap(),
+        BTreeSet::from(["hook".to_string()])
+    );
+
+    let mut end = campaign_event("evt_inc_end", "camp_inc", t0() + TimeDelta::hours(2));
+    end.kind = EventType::StatusChanged;
+    incident.ended_at = Some(end.occurred_at);
+    let mut routed = RoutedEvent::new(end, vec![]);
+    routed.followers = vec!["hook".into()];
+    routed.incident = Some(incident.clone());
+    store.commit_cycle(&commit(vec![routed])).await.unwrap();
+    assert!(store.open_incidents().await.unwrap().is_empty());
+    assert_eq!(store.incidents(false, 10).await.unwrap(), [incident]);
+    assert_eq!(
+        store.channels_given(&["evt_inc_end"]).await.unwrap(),
+        BTreeSet::from(["hook".to_string()]),
+        "the follower got its outbox row"
+    );
 }
 
 #[tokio::test]
@@ -1272,6 +1319,7 @@ async fn a_version_1_file_is_upgraded_in_place_and_keeps_its_outbox() {
         .map(|record| record.account)
         .collect();
     assert_eq!(accounts, [None, Some("default".to_string())]);
+    an_episode_is_opened_told_and_closed(&store).await;
 }
 
 /// Audit records written before version 10 take the account of their silence

@@ -83,6 +83,8 @@ mod tests {
             hints: vec![],
             summary: "API back\nagain\u{1b}[2J".into(),
             account: crate::event::default_account(),
+            incident: None,
+            links: None,
         };
         assert_eq!(
             ConsoleChannel::line(&event),

@@ -37,6 +37,8 @@ pub struct Dispatcher {
     /// drive the dispatcher alone) a channel's health is only logged.
     router: Option<crate::route::Router>,
     channel_health: std::sync::Mutex<ChannelHealth>,
+    /// `[http] external_url`: each event sent links to its page on the board.
+    board: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +74,15 @@ impl Dispatcher {
             metrics: Metrics::default(),
             router: None,
             channel_health: Default::default(),
+            board: None,
         }
+    }
+
+    /// Link every event sent to its page on the board served at
+    /// `external_url` (computed as it is sent, never stored).
+    pub fn with_board(mut self, external_url: Option<String>) -> Self {
+        self.board = external_url;
+        self
     }
 
     /// Announce a failing channel's health on the other channels, as these rules route it.
@@ -100,7 +110,11 @@ impl Dispatcher {
         }
         let due = self.store.due_deliveries(now, BATCH).await?;
         let mut by_channel: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
-        for delivery in due {
+        for mut delivery in due {
+            if let Some(board) = &self.board {
+                let links = crate::event::Links::on_board(board, &delivery.event);
+                delivery.event.links = Some(links);
+            }
             by_channel
                 .entry(delivery.channel.clone())
                 .or_default()
@@ -238,6 +252,8 @@ impl Dispatcher {
                     event,
                     channels,
                     silence,
+                    followers: vec![],
+                    incident: None,
                 }],
                 reminders: vec![],
             })

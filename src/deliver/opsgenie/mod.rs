@@ -71,7 +71,7 @@ const SOURCE_CHARS: usize = 100;
 const NOTE_CHARS: usize = 25_000;
 const TAG_CHARS: usize = 50;
 const MAX_TAGS: usize = 20;
-/// `details` may hold 8,000 characters in all: six values of at most 1,000.
+/// `details` may hold 8,000 characters in all: seven values of at most 1,000.
 const DETAIL_CHARS: usize = 1000;
 
 pub struct OpsgenieChannel {
@@ -226,6 +226,10 @@ impl OpsgenieChannel {
         if !event.hints.is_empty() {
             // The sixth value of the budget above.
             details["hints"] = json!(detail(&super::chat::hint_lines(&event.hints)));
+        }
+        if let Some(links) = &event.links {
+            // The seventh value of the budget above.
+            details["board"] = json!(detail(&links.board));
         }
         Ok(Request {
             action: Action::Create,

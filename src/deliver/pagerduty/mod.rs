@@ -137,6 +137,10 @@ impl PagerDutyChannel {
                     })).collect::<Vec<_>>(),
                 },
             },
+            "links": event.links.iter().map(|links| json!({
+                "href": links.board,
+                "text": "On the campaign-watcher board",
+            })).collect::<Vec<_>>(),
         }))
     }
 

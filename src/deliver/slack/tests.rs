@@ -17,7 +17,10 @@ fn a_digest_is_one_message_with_header_sections_and_ids() {
         .map(crate::fixtures::sample)
         .collect();
     let body = channel().payload(&events).unwrap();
-    assert_eq!(body["text"], "Q4 Outreach Campaign: 2 changes");
+    assert_eq!(
+        body["text"],
+        "Q4 Outreach Campaign paused, and 1 more change"
+    );
     let blocks = body["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     assert!(blocks.iter().any(|b| b["type"] == "section"

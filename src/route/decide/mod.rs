@@ -53,8 +53,15 @@ pub struct Decision {
     /// Silenced, yet sent: it ends a condition whose start was sent, and a
     /// swallowed resolve would leave an incident open for good.
     pub sent_despite_silence: bool,
-    /// Each routed channel's fate; empty when the silence holds it back.
+    /// Each routed channel's fate (empty when the silence holds it back),
+    /// then each follower's.
     pub channels: Vec<(String, Fate)>,
+    /// It ends a condition: every channel that got the episode's start gets
+    /// it too, whatever the rules and silences say.
+    pub ends_episode: bool,
+    /// Of those, the channels the rules did not choose (or the silence held
+    /// back), known from the episode's start; also in `channels`.
+    pub followers: Vec<String>,
 }
 
 impl Decision {
@@ -82,6 +89,9 @@ pub struct Circumstances<'a> {
     pub history: &'a [(Event, bool)],
     /// When each channel's messages of the last minute went out.
     pub sent: Option<&'a BTreeMap<String, Vec<DateTime<Utc>>>>,
+    /// The channels the start (and reminders) of the episode this event ends
+    /// were given, when known.
+    pub told: &'a [String],
 }
 
 /// The daemon's decision for `event` at `at`.
@@ -96,16 +106,16 @@ pub fn decide(
     let silenced_by = silencing(known.silences, event, at).cloned();
     let sent_despite_silence =
         silenced_by.is_some() && alert::ends_an_announced_condition(event, known.history);
+    let ends_episode = !alert::ended_by(event).is_empty();
     let mut decision = Decision {
         routing,
         silenced_by,
         sent_despite_silence,
         channels: vec![],
+        ends_episode,
+        followers: vec![],
     };
-    if decision.silenced() {
-        return decision;
-    }
-    for channel in &decision.routing.channels {
+    let fate = |channel: &String| {
         let configured = shaping.get(channel).cloned().unwrap_or_default();
         let sent = known
             .sent
@@ -124,16 +134,33 @@ pub fn decide(
             configured.batches,
             at,
         );
-        let fate = match (plan.hold.first(), plan.wait_until) {
+        match (plan.hold.first(), plan.wait_until) {
             (Some((_, until)), _) => Fate::Held { until: *until },
             (None, Some(until)) => Fate::Delayed {
                 until,
                 per_minute: configured.max_per_minute.unwrap_or_default(),
             },
             (None, None) => Fate::Sent,
-        };
-        decision.channels.push((channel.clone(), fate));
+        }
+    };
+    let routed: &[String] = match decision.silenced() {
+        true => &[],
+        false => &decision.routing.channels,
+    };
+    let mut channels: Vec<(String, Fate)> = routed
+        .iter()
+        .map(|channel| (channel.clone(), fate(channel)))
+        .collect();
+    if ends_episode {
+        decision.followers = router.followers(known.told, routed);
+        channels.extend(
+            decision
+                .followers
+                .iter()
+                .map(|channel| (channel.clone(), fate(channel))),
+        );
     }
+    decision.channels = channels;
     decision
 }
 

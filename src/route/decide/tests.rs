@@ -305,6 +305,7 @@ fn rules_silences_quiet_hours_and_rate_limits_at_an_injected_time() {
             silences: &silences,
             history: case.history,
             sent: case.sent,
+            told: &[],
         };
         let decision = decide(&router, &shaping, known, &case.event, case.at);
         let rules: Vec<&str> = decision

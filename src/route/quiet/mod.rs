@@ -236,6 +236,8 @@ pub fn digest(channel: &str, held: &[Event], zone: Tz, now: DateTime<Utc>) -> Ev
         hints: vec![],
         summary,
         account: None,
+        incident: None,
+        links: None,
     }
 }
 

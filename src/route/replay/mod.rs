@@ -78,6 +78,8 @@ pub fn replay(
     // Each campaign's replayed history, newest first, for the silence exception.
     let mut histories: HashMap<Option<String>, VecDeque<(Event, bool)>> = HashMap::new();
     let mut decisions = Vec::with_capacity(events.len());
+    // Each replayed event's receivers, by id: an end follows its start's.
+    let mut receivers: HashMap<String, Vec<String>> = HashMap::new();
     for event in events {
         if !replayable(event.kind) {
             decisions.push(None);
@@ -85,12 +87,27 @@ pub fn replay(
         }
         let key = event.campaign.as_ref().map(|campaign| campaign.id.clone());
         let history = histories.entry(key).or_default();
+        let history = history.make_contiguous();
+        // The end follows its start as this configuration routes the start.
+        let told = told_in(event, history, &receivers);
         let known = Circumstances {
             silences,
-            history: history.make_contiguous(),
+            history,
             sent: None,
+            told: &told,
         };
         let decision = decide(router, &unshaped, known, event, event.occurred_at);
+        receivers.insert(
+            event.id.clone(),
+            decision
+                .receivers()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        );
+        let history = histories
+            .entry(event.campaign.as_ref().map(|c| c.id.clone()))
+            .or_default();
         history.push_front((event.clone(), decision.silenced()));
         decisions.push(Some(decision));
     }
@@ -114,6 +131,29 @@ pub fn replay(
         decisions,
         channels,
     }
+}
+
+/// The channels the replayed start of the episode `event` ends went to:
+/// every start since the last end of the condition, in `history` (newest
+/// first).
+fn told_in(
+    event: &Event,
+    history: &[(Event, bool)],
+    receivers: &HashMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut told = std::collections::BTreeSet::new();
+    for condition in crate::alert::ended_by(event) {
+        for (earlier, _) in history {
+            let transitions = crate::alert::transitions(earlier);
+            if transitions.contains(&crate::alert::Transition::Ends(condition)) {
+                break;
+            }
+            if transitions.contains(&crate::alert::Transition::Starts(condition)) {
+                told.extend(receivers.get(&earlier.id).into_iter().flatten().cloned());
+            }
+        }
+    }
+    told.into_iter().collect()
 }
 
 /// One outbox row of the simulation.

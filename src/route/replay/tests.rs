@@ -117,7 +117,8 @@ fn a_seeded_day_replays_with_silences_quiet_hours_and_the_rate_limit() {
             vec!["mail", "pager"],
             vec!["mail", "pager"],
             vec!["mail", "pager"],
-            vec!["mail"],
+            // The resume follows its pause to the pager.
+            vec!["mail", "pager"],
             vec!["mail"],
             vec![],
         ]
@@ -135,12 +136,13 @@ fn a_seeded_day_replays_with_silences_quiet_hours_and_the_rate_limit() {
             longest_delay: TimeDelta::zero(),
         }
     );
-    // pager, one a minute: 12:00 at once, camp_3 at 12:01, camp_4 (due 12:00:30) at 12:02.
+    // pager, one a minute: 12:00 at once, camp_3 at 12:01, camp_4 (due
+    // 12:00:30) at 12:02; camp_1's resume at 23:00 at once.
     assert_eq!(
         replayed.channels["pager"],
         ChannelTally {
-            events: 3,
-            messages: 3,
+            events: 4,
+            messages: 4,
             held: 0,
             digests: 0,
             delayed: 2,
@@ -196,4 +198,40 @@ fn a_grouping_channel_sends_one_message_per_cycle() {
     shaping.get_mut("mail").unwrap().groups = false;
     let replayed = replay(&router(), &shaping, &[], &events);
     assert_eq!(replayed.channels["mail"].messages, 4);
+}
+
+#[test]
+fn a_resume_follows_its_pause_to_the_pager_the_candidate_rules_page() {
+    let events = [
+        event(
+            EventType::StatusChanged,
+            "camp_a",
+            "live->paused",
+            at(9, 0, 0),
+        ),
+        event(
+            EventType::StatusChanged,
+            "camp_a",
+            "paused->live",
+            at(11, 13, 0),
+        ),
+        event(
+            EventType::StatusChanged,
+            "camp_a",
+            "live->completed",
+            at(12, 0, 0),
+        ),
+    ];
+    let replayed = replay(&router(), &BTreeMap::new(), &[], &events);
+    let receivers = |index: usize| {
+        replayed.decisions[index]
+            .as_ref()
+            .map(|decision| decision.receivers().join(","))
+    };
+    assert_eq!(receivers(0).as_deref(), Some("mail,pager"));
+    let resume = replayed.decisions[1].as_ref().unwrap();
+    assert!(resume.ends_episode);
+    assert_eq!(resume.followers, ["pager"], "no rule pages the resume");
+    assert_eq!(receivers(1).as_deref(), Some("mail,pager"));
+    assert_eq!(receivers(2).as_deref(), Some("mail"), "news, not an end");
 }

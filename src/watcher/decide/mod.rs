@@ -268,6 +268,8 @@ fn routed_event(
         event,
         channels,
         silence,
+        followers: vec![],
+        incident: None,
     }
 }
 

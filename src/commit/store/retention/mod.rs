@@ -66,6 +66,14 @@ pub(crate) const AGED_TABLES: &[AgedTable] = &[
             "action IN ('silence.create', 'silence.end') AND target_id IN (SELECT id FROM silences)",
         ),
     },
+    // An episode goes once it ended before the cutoff; an open one stays
+    // however old (its end must still find the channels it told).
+    AgedTable {
+        table: "incidents",
+        key: "id",
+        ended_at: "ended_at",
+        kept_while: None,
+    },
 ];
 
 /// Rows removed, by table name (for the log and `campaign_watcher_store_pruned_rows_total`).

@@ -23,6 +23,8 @@ fn status_change(from: CampaignStatus, to: CampaignStatus) -> Event {
         summary: String::new(),
         hints: vec![],
         account: crate::event::default_account(),
+        incident: None,
+        links: None,
     }
 }
 

@@ -83,6 +83,8 @@ async fn put(store: &Store, event: Event, silence: Option<i64>) {
                 event,
                 channels: vec!["ops".into()],
                 silence,
+                followers: vec![],
+                incident: None,
             }],
             reminders: vec![],
         })
@@ -320,10 +322,48 @@ async fn ended_silences_and_unwatched_campaigns_go(kind: Kind) {
         .await
         .unwrap();
 
+    // Incidents: one ended long ago goes, one open as long stays.
+    let episode = |id: &str, campaign: &str, ended: Option<DateTime<Utc>>| {
+        let start = paused(id, campaign, t0() - minutes(600));
+        let mut incident = crate::state::Incident::open(
+            Some("default".into()),
+            campaign.into(),
+            "paused",
+            &start.id,
+            start.occurred_at,
+        );
+        incident.ended_at = ended;
+        let mut routed = RoutedEvent::new(start, vec!["ops".into()]);
+        routed.incident = Some(incident);
+        routed
+    };
+    store
+        .commit_cycle(&CycleCommit {
+            now: t0(),
+            states: vec![],
+            health: None,
+            events: vec![
+                episode("evt_inc_ended", "camp_i1", Some(t0() - minutes(500))),
+                episode("evt_inc_open", "camp_i2", None),
+            ],
+            reminders: vec![],
+        })
+        .await
+        .unwrap();
+
     let report = store
         .prune(t0() - minutes(60), 500, Duration::from_secs(60))
         .await
         .unwrap();
+    let incidents: Vec<String> = store
+        .incidents(false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|incident| incident.subject)
+        .collect();
+    assert_eq!(incidents, ["camp_i2"], "{report:?}");
+    assert_eq!(report.removed.0.get("incidents"), Some(&1));
 
     let left: Vec<i64> = store
         .silences(t0(), true)
