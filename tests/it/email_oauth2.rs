@@ -267,9 +267,10 @@ async fn a_token_endpoint_failing_or_slow_leaves_the_rows_to_be_retried_and_lose
         .unwrap();
     assert_eq!((report.sent, report.retried, report.dead), (2, 0, 0));
     let mails = smtp.wait_for(1).await;
+    // A digest's headline names its worst change first.
     assert_eq!(
         mails[0].header("Subject"),
-        "[campaign-watcher] 2 campaigns changed"
+        "[campaign-watcher] Outreach #0 paused, and 1 more change"
     );
     let counts = app.daemon.store().outbox_counts().await.unwrap();
     assert_eq!((counts.sent, counts.pending, counts.dead), (2, 0, 0));
