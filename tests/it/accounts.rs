@@ -269,16 +269,7 @@ async fn a_v5_sqlite_store_is_migrated_to_the_default_account_and_resends_nothin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v5_postgres_store_is_migrated_to_the_default_account_and_resends_nothing() {
-    use sqlx::Connection;
-    let db = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
-    let dump = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/v5/postgres.sql"
-    ))
-    .unwrap();
-    let mut connection = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
-    connection.close().await.unwrap();
+    let db = crate::helpers::v5_postgres_store().await;
     let url = db.url().to_string();
     upgrade_from_v5(&url, |sql| SqlRun {
         url: url.clone(),

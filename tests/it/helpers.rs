@@ -505,6 +505,11 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Finished {
     for (key, value) in env {
         command.env(key, value);
     }
+    finish(command).await
+}
+
+/// Runs `command` to its end (bounded) and keeps what it printed.
+pub async fn finish(mut command: tokio::process::Command) -> Finished {
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
         .expect("the command finishes within 60 s")
@@ -514,6 +519,22 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Finished {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// A scratch PostgreSQL database holding the version-5 store of
+/// `tests/fixtures/v5/postgres.sql`, for the upgrade tests.
+pub async fn v5_postgres_store() -> campaign_watcher::commit::scratch::ScratchDatabase {
+    use sqlx::Connection;
+    let db = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v5/postgres.sql"
+    ))
+    .unwrap();
+    let mut connection = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+    connection.close().await.unwrap();
+    db
 }
 
 /// `campaign-watcher run` as a child process with its output captured to files.

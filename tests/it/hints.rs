@@ -302,16 +302,7 @@ async fn a_v5_sqlite_store_upgrades_without_an_event_or_an_outbox_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v5_postgres_store_upgrades_without_an_event_or_an_outbox_row() {
-    use sqlx::Connection;
-    let database = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
-    let dump = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/v5/postgres.sql"
-    ))
-    .unwrap();
-    let mut connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
-    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
-    connection.close().await.unwrap();
+    let database = crate::helpers::v5_postgres_store().await;
     a_v5_store_upgrades_silently(database.url()).await;
 }
 

@@ -229,16 +229,7 @@ async fn a_v5_sqlite_pause_resolves_after_the_upgrade() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v5_postgres_pause_resolves_after_the_upgrade() {
-    use sqlx::Connection;
-    let db = campaign_watcher::commit::scratch::ScratchDatabase::create().await;
-    let dump = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/v5/postgres.sql"
-    ))
-    .unwrap();
-    let mut connection = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
-    connection.close().await.unwrap();
+    let db = crate::helpers::v5_postgres_store().await;
     an_episode_open_before_the_upgrade_resolves_after_it(db.url()).await;
 }
 
