@@ -98,7 +98,7 @@ pub struct Reminder {
 /// One episode of a condition, as the `incidents` table keeps it: opened in
 /// the transaction that commits its start, told channels added with each
 /// reminder, closed in the one that commits its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Incident {
     /// `inc_` and 12 hex digits from the start event's id ([`crate::event::incident_id`]).
     pub id: String,

@@ -17,6 +17,7 @@ mod failure;
 mod hash_password;
 mod healthcheck;
 mod history;
+mod incidents;
 mod once;
 mod outbox;
 mod render;
@@ -101,6 +102,8 @@ pub enum Command {
     },
     /// Stored events with each channel's delivery outcome, silences and quiet-hours holds.
     History(history::HistoryArgs),
+    /// The open incidents (one episode of a condition each): since when, and the channels told, which their end will reach.
+    Incidents(incidents::IncidentsArgs),
     /// Which channels one event would go to and why: `routes test --event TYPE --campaign ID --at TIME`.
     Routes {
         #[command(subcommand)]
@@ -220,6 +223,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Silence { action } => action.run(config).await,
         Command::State { action } => action.run(config).await,
         Command::History(args) => args.run(config).await,
+        Command::Incidents(args) => args.run(config).await,
         Command::Routes { action } => action.run(config).await,
         Command::Replay(args) => args.run(config).await,
         Command::Healthcheck(args) => args.run(config).await,

@@ -86,9 +86,47 @@ async fn a_pause_that_pages_resolves_its_incident_with_the_same_key() {
     assert_eq!(pause[0]["links"]["board"], page.as_str());
     assert_eq!(pages[0]["links"][0]["href"], page.as_str());
 
+    // `incidents` lists it open, with every channel told.
+    let config = app.config.display().to_string();
+    let listed = run_cli(&["--config", &config, "incidents", "--json"], &[]).await;
+    assert_eq!(listed.code, Some(0), "{}", listed.all_output());
+    let open: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    assert_eq!(open[0]["id"], incident["id"]);
+    assert_eq!(open[0]["subject"], id.as_str());
+    assert_eq!(open[0]["condition"], "paused");
+    assert_eq!(
+        open[0]["channels_told"],
+        serde_json::json!(["hook", "pagerduty", "quiet"])
+    );
+    assert!(open[0]["ended_at"].is_null());
+    let lines = run_cli(&["--config", &config, "incidents"], &[]).await;
+    let first = lines.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(incident["id"].as_str().unwrap()),
+        "{}",
+        lines.stdout
+    );
+    assert!(
+        first.ends_with("told hook, pagerduty, quiet"),
+        "{}",
+        lines.stdout
+    );
+    assert!(lines.stdout.contains("1 open incident"), "{}", lines.stdout);
+
     // The resume: no rule routes it, yet it follows the pause.
     app.sim.control.set_status(&id, "live");
     once(&app).await;
+    let listed = run_cli(&["--config", &config, "incidents"], &[]).await;
+    assert!(
+        listed.stdout.contains("no open incidents"),
+        "{}",
+        listed.all_output()
+    );
+    let all = run_cli(&["--config", &config, "incidents", "--all", "--json"], &[]).await;
+    let ended: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(ended[0]["id"], incident["id"]);
+    assert!(ended[0]["ended_at"].is_string(), "{ended}");
     let pages = json_of(&app.receiver.received_at("/pd"));
     assert_eq!(pages.len(), 2, "{pages:?}");
     assert_eq!(pages[1]["event_action"], "resolve");
