@@ -3,11 +3,13 @@
 //! `watch.statuses` deciding which listed campaigns count.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::lane::{self, Listing, Sweep};
 use crate::config::WatchSettings;
 use crate::observe::{CampaignStatus, Observation};
 
@@ -28,6 +30,14 @@ pub struct ReadPlan {
     known_total: AtomicU64,
     /// How long one listing may page before the cycle gives it up.
     listing_deadline: Duration,
+    /// `watch.lanes`, and the interval whose budget a cycle may spend.
+    lanes: bool,
+    interval: Duration,
+    /// Set when a `status=live` listing answered a campaign that is not live:
+    /// the API ignores the filter, so this account is listed whole.
+    lane_refused: AtomicBool,
+    /// The sweep's cursor, between cycles.
+    sweep: Mutex<Sweep>,
 }
 
 /// A listing may run this many intervals before it is given up...
@@ -42,8 +52,11 @@ const LISTING_DEADLINE_SCHEDULED: Duration = Duration::from_secs(300);
 pub struct Known {
     pub fingerprint: u64,
     pub not_found: bool,
-    /// A debounce candidate is waiting: the next observation must be diffed.
+    /// A debounce candidate is waiting, or its last read failed: the next
+    /// observation must be diffed, and the lane reads it every cycle.
     pub pending: bool,
+    /// Its stored status is `live`: the lane expects it.
+    pub live: bool,
 }
 
 impl Known {
@@ -92,7 +105,70 @@ impl ReadPlan {
                         .saturating_mul(LISTING_DEADLINE_INTERVALS)
                         .max(LISTING_DEADLINE_FLOOR)
                 }),
+            lanes: watch.lanes,
+            interval: watch.effective_interval(),
+            lane_refused: AtomicBool::new(false),
+            sweep: Mutex::new(Sweep::default()),
         }
+    }
+
+    /// How this cycle lists `watch.all`: whole, or by the lane and the sweep
+    /// when a whole listing does not fit in one interval's budget. The
+    /// account's size is the last listing's, or the stored campaigns' count.
+    pub fn listing(&self, requests_per_second: f64, stored: usize) -> Listing {
+        let size = self.known_total.load(Ordering::Relaxed).max(stored as u64);
+        lane::choose_listing(
+            self.lanes_on(),
+            self.budget(requests_per_second),
+            size,
+            self.page_size,
+        )
+    }
+
+    /// Requests one cycle may spend (`None`: no budget).
+    pub fn budget(&self, requests_per_second: f64) -> Option<u64> {
+        lane::budget_per_cycle(requests_per_second, self.interval)
+    }
+
+    /// The lane is configured on and the API has not shown it ignores the filter.
+    pub fn lanes_on(&self) -> bool {
+        self.lanes && !self.lane_refused.load(Ordering::Relaxed)
+    }
+
+    /// The API answered a `status=live` listing with a campaign that is not
+    /// live: list this account whole from now on. True the first time.
+    pub fn refuse_lane(&self) -> bool {
+        !self.lane_refused.swap(true, Ordering::Relaxed)
+    }
+
+    /// The sweep's cursor, taken out for a cycle; [`Self::put_sweep`] returns it.
+    pub fn take_sweep(&self) -> Sweep {
+        std::mem::take(
+            &mut *self
+                .sweep
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// A whole listing read everything: the next sweep starts at page 0.
+    pub fn restart_sweep(&self) {
+        self.sweep
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .restart();
+    }
+
+    pub fn put_sweep(&self, sweep: Sweep) {
+        *self
+            .sweep
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = sweep;
+    }
+
+    /// The explicit ids, in configured order.
+    pub fn explicit(&self) -> &[String] {
+        &self.campaigns
     }
 
     /// What bounds this cycle's listing: the account's last known size and a deadline.
@@ -253,6 +329,7 @@ mod tests {
             fingerprint: 1,
             not_found,
             pending: false,
+            live: false,
         };
         let stored = [
             ("a".to_string(), known(false)),

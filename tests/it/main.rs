@@ -29,6 +29,7 @@ mod http_kind;
 mod image;
 mod kinds;
 mod kubernetes;
+mod lane;
 mod layers;
 mod monitoring;
 mod retention;

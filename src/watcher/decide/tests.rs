@@ -13,6 +13,7 @@ fn fetched(status: CampaignStatus) -> Fetched {
         observations: vec![("camp_a".into(), Observation::Found(snapshot))],
         unchanged: vec![],
         listing_failure: None,
+        reading: Default::default(),
     }
 }
 
