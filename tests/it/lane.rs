@@ -219,3 +219,49 @@ async fn an_api_that_ignores_the_status_filter_turns_the_lane_off() {
     assert_eq!(after.requests(), 10);
     assert!(after.events.is_empty());
 }
+
+/// `check-config --online` says how the budget will be spent, from the
+/// account's size and one more request for how many are live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_online_says_how_the_budget_is_spent() {
+    let sim = crate::helpers::spawn_sim(CAMPAIGNS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lane.toml");
+    let text = format!(
+        r#"[sigmamind]
+base_url = "{}"
+api_key = "{}"
+max_requests_per_second = {RATE}
+[watch]
+all = true
+page_size = {PAGE_SIZE}
+interval = "1s"
+[state]
+url = "sqlite://{}"
+[channels.out]
+kind = "console"
+"#,
+        sim.base_url(),
+        crate::helpers::TEST_KEY,
+        dir.path().join("state.db").display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let before = sim.control.requests();
+    let path = config.to_str().unwrap();
+    let finished =
+        crate::helpers::run_cli(&["--config", path, "check-config", "--online"], &[]).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    // 10 pages, a budget of 6 a cycle: a lane of 3 pages, 3 sweep pages a cycle.
+    assert!(
+        finished.stderr.contains(
+            "request budget: live lane 3 requests a cycle, sweep 10 pages every 4 cycles"
+        ),
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(
+        sim.control.requests() - before,
+        2,
+        "the key, then the live count"
+    );
+}

@@ -180,4 +180,19 @@ impl SigmaMindClient {
             }
         }
     }
+
+    /// One request, GET /v1/campaigns?page=0&size=1 (and `status`): how many
+    /// campaigns the listing holds, when the API says. For `check-config --online`.
+    pub async fn count(&self, status: Option<&str>) -> Result<Option<u64>, FetchError> {
+        let first = PageRange {
+            first: 0,
+            most: Some(1),
+        };
+        let listed = self
+            .list_pages(1, status, first, ListingBounds::default(), |_, _| {
+                ControlFlow::Continue(())
+            })
+            .await?;
+        Ok(listed.total_count)
+    }
 }
