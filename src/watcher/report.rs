@@ -167,6 +167,8 @@ impl CycleReport {
                     account: &account.account,
                     readable: account.readable(),
                     api_unhealthy: account.api_unhealthy,
+                    lane: account.reading.lane_requests.is_some(),
+                    sweep_cycles: account.reading.last_sweep.map(|sweep| sweep.cycles),
                 })
                 .collect(),
         }
