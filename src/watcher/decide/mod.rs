@@ -89,7 +89,8 @@ impl Decision {
 
 /// Every stored campaign by status bucket, with this cycle's new states: a
 /// cycle that read only part of the account (the sweep under way) still
-/// reports them all, as none that was not read is missing.
+/// reports them all, as none that was not read is missing (one no longer
+/// watched counts while it is stored).
 pub(super) fn every_campaign_by_status(
     committed: &[(String, Brief)],
     stored: &HashMap<String, Brief>,
@@ -98,9 +99,11 @@ pub(super) fn every_campaign_by_status(
         .iter()
         .map(|(key, brief)| (key.as_str(), brief))
         .collect();
+    // A campaign already known to be gone is not read again, so a whole
+    // listing's cycle does not count it either.
     let unchanged = stored
         .iter()
-        .filter(|(key, _)| !latest.contains_key(key.as_str()))
+        .filter(|(key, brief)| !brief.not_found && !latest.contains_key(key.as_str()))
         .map(|(_, brief)| brief.status_bucket);
     crate::metrics::count_by_status(
         latest
