@@ -125,6 +125,17 @@ impl ReadPlan {
         )
     }
 
+    /// The account's size is worth one request to find out: nothing is known
+    /// of it, and the lane could be taken (listing whole to find out could
+    /// take longer than a listing may).
+    pub fn should_count(&self, requests_per_second: f64, stored: usize) -> bool {
+        self.all
+            && stored == 0
+            && self.known_total.load(Ordering::Relaxed) == 0
+            && self.lanes_on()
+            && self.budget(requests_per_second).is_some()
+    }
+
     /// Requests one cycle may spend (`None`: no budget).
     pub fn budget(&self, requests_per_second: f64) -> Option<u64> {
         lane::budget_per_cycle(requests_per_second, self.interval)
@@ -319,6 +330,18 @@ mod tests {
         assert!(plan.listing_is_cheaper(), "20 pages beat 30 GETs");
         plan.listed(400);
         assert!(!plan.listing_is_cheaper(), "40 pages do not");
+    }
+
+    #[test]
+    fn only_a_first_cycle_that_could_take_the_lane_counts_the_campaigns() {
+        let plan = watch_all(&[], &[], &[]);
+        assert!(plan.should_count(10.0, 0));
+        assert!(!plan.should_count(0.0, 0), "no budget: listed whole");
+        assert!(!plan.should_count(10.0, 5), "something is stored");
+        plan.listed(40);
+        assert!(!plan.should_count(10.0, 0), "the size is known");
+        let by_id = ReadPlan::new(&WatchSettings::default());
+        assert!(!by_id.should_count(10.0, 0));
     }
 
     #[test]

@@ -42,10 +42,12 @@ impl Gathered {
 
 /// `None` when the API answered the lane with a campaign that is not live: it
 /// ignores the filter, the lane is turned off for this account (one log line)
-/// and the caller lists whole instead.
+/// and the caller lists whole instead. `spent`: requests the cycle already
+/// made (counting the campaigns), which the sweep's share leaves out.
 pub(super) async fn read<B>(
     client: &SigmaMindClient,
     plan: &ReadPlan,
+    spent: u64,
     sweep: &mut Sweep,
     concurrency: usize,
     stored: &HashMap<String, B>,
@@ -122,7 +124,7 @@ pub(super) async fn read<B>(
         true,
         None,
     );
-    let pages = lane::sweep_pages(budget, lane_requests, due.len() as u64);
+    let pages = lane::sweep_pages(budget, spent + lane_requests, due.len() as u64);
     let range = PageRange {
         first: sweep.next_page(),
         most: Some(pages),

@@ -35,6 +35,8 @@ pub struct Fetched {
 /// that listed whole or read by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reading {
+    /// Requests spent finding out the account's size (a first cycle: 1).
+    pub count_requests: u64,
     /// Requests the `status=live` listing took, when the lane was read.
     pub lane_requests: Option<u64>,
     /// Pages the sweep read this cycle, when it read any.
@@ -86,11 +88,37 @@ pub async fn read_watched<B>(
     stored: &HashMap<String, B>,
     known: impl Fn(&B) -> Known,
 ) -> Fetched {
-    let lane_and_sweep = plan.lists_all()
-        && plan.listing(client.requests_per_second(), stored.len()) == Listing::LaneAndSweep;
+    let rate = client.requests_per_second();
+    let mut counted = 0;
+    if plan.should_count(rate, stored.len()) {
+        // A first cycle: one page of one campaign says how many there are.
+        counted = 1;
+        match client.count(None).await {
+            Ok(Some(total)) => plan.listed(total as usize),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "counting the campaigns failed; listing them whole")
+            }
+        }
+    }
+    let lane_and_sweep =
+        plan.lists_all() && plan.listing(rate, stored.len()) == Listing::LaneAndSweep;
     if lane_and_sweep {
         let mut sweep = plan.take_sweep();
-        let fetched = lane_cycle::read(client, plan, &mut sweep, concurrency, stored, &known).await;
+        let fetched = lane_cycle::read(
+            client,
+            plan,
+            counted,
+            &mut sweep,
+            concurrency,
+            stored,
+            &known,
+        )
+        .await
+        .map(|mut fetched| {
+            fetched.reading.count_requests = counted;
+            fetched
+        });
         plan.put_sweep(sweep);
         // `None`: the API ignored the lane's filter, and this cycle lists whole.
         if let Some(fetched) = fetched {
@@ -160,7 +188,10 @@ pub async fn read_watched<B>(
         observations,
         unchanged,
         listing_failure,
-        reading: Reading::default(),
+        reading: Reading {
+            count_requests: counted,
+            ..Reading::default()
+        },
     }
 }
 
