@@ -124,7 +124,7 @@ timeout = "60s"
 [watch]
 all = true
 page_size = 100
-interval = "1s"
+interval = "{args.interval}"
 lanes = {"true" if lanes else "false"}
 [state]
 url = "sqlite://{out}/state.db"
@@ -143,7 +143,9 @@ channels = ["sink"]
                                    stdout=subprocess.DEVNULL, stderr=log, env=env)
         metrics = f"http://127.0.0.1:{http_port}/metrics"
         started = time.monotonic()
-        while (metric(metrics, "campaign_watcher_cycles_total") or 0) < 2:
+        baseline_deadline = started + args.wait
+        while (metric(metrics, "campaign_watcher_cycles_total") or 0) < 2 \
+                and time.monotonic() < baseline_deadline:
             if watcher.poll() is not None:
                 sys.exit(f"the watcher exited: see {out}/watcher.log")
             time.sleep(0.2)
@@ -154,7 +156,7 @@ channels = ["sink"]
         rng.shuffle(scheduled)
         rng.shuffle(paused)
         cpu_before = cpu_seconds(watcher.pid)
-        cycles_before = metric(metrics, "campaign_watcher_cycles_total")
+        cycles_before = metric(metrics, "campaign_watcher_cycles_total") or 0
         requests_before = admin(conn, "GET", "/admin/stats")["requests"]
         measured_from = time.monotonic()
         changes = {}  # campaign id -> (kind, new status, time changed)
@@ -178,7 +180,7 @@ channels = ["sink"]
             time.sleep(0.2)
         elapsed = time.monotonic() - measured_from
         cpu = cpu_seconds(watcher.pid) - cpu_before
-        cycles = metric(metrics, "campaign_watcher_cycles_total") - cycles_before
+        cycles = (metric(metrics, "campaign_watcher_cycles_total") or 0) - cycles_before
         requests = admin(conn, "GET", "/admin/stats")["requests"] - requests_before
     finally:
         if watcher is not None:
@@ -210,6 +212,9 @@ channels = ["sink"]
         "lanes": lanes, "baseline_s": baseline_s, "latencies": latencies, "missing": missing,
         "twice": twice, "elapsed": elapsed, "cpu": cpu, "cycles": cycles,
         "requests": requests, "sweeps": sweeps, "out": out,
+        "kinds": sorted({kind for kind, _, _ in changes.values()}),
+        "missing_by_kind": {kind: sum(1 for cid in missing if changes[cid][0] == kind)
+                            for kind, _, _ in changes.values()},
     }
 
 
@@ -222,19 +227,26 @@ def main():
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--wait", type=float, default=300, help="seconds to wait for the last change")
     parser.add_argument("--seed", type=int, default=46)
+    parser.add_argument("--interval", default="1s")
+    parser.add_argument("--modes", default="on,off", help="on, off or on,off")
     parser.add_argument("--bin", default="target/release/campaign-watcher")
     args = parser.parse_args()
-    results = [run_mode(args, lanes, args.seed) for lanes in (True, False)]
-    print(f"{args.campaigns} campaigns, {args.live} live, {args.rate:g} requests/s, interval 1s, page 100")
+    modes = [mode.strip() == "on" for mode in args.modes.split(",")]
+    results = [run_mode(args, lanes, args.seed) for lanes in modes]
+    print(f"{args.campaigns} campaigns, {args.live} live, {args.rate:g} requests/s, "
+          f"interval {args.interval}, page 100")
     print()
     print("| lane | change | n | median | worst | announced once | missing |")
     print("|---|---|---|---|---|---|---|")
     for result in results:
-        for kind, values in sorted(result["latencies"].items()):
+        for kind in result["kinds"]:
+            values = result["latencies"].get(kind, [])
+            median = f"{statistics.median(values):.1f} s" if values else "-"
+            worst = f"{max(values):.1f} s" if values else "-"
             print(f"| {'on' if result['lanes'] else 'off'} | {kind} | {len(values)} "
-                  f"| {statistics.median(values):.1f} s | {max(values):.1f} s "
+                  f"| {median} | {worst} "
                   f"| {'yes' if not result['twice'] else 'no: ' + str(len(result['twice']))} "
-                  f"| {len(result['missing'])} |")
+                  f"| {result['missing_by_kind'].get(kind, 0)} |")
     print()
     print("| lane | baseline | measured | requests/s | cycles | CPU per cycle | CPU per second | sweeps (pages, cycles) |")
     print("|---|---|---|---|---|---|---|---|")

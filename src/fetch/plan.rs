@@ -116,6 +116,11 @@ impl ReadPlan {
     /// when a whole listing does not fit in one interval's budget. The
     /// account's size is the last listing's, or the stored campaigns' count.
     pub fn listing(&self, requests_per_second: f64, stored: usize) -> Listing {
+        // Nothing stored: the first listing is whole, so the baseline is
+        // complete at once and a change to any campaign is announced after it.
+        if stored == 0 {
+            return Listing::Whole;
+        }
         let size = self.known_total.load(Ordering::Relaxed).max(stored as u64);
         lane::choose_listing(
             self.lanes_on(),
@@ -125,9 +130,9 @@ impl ReadPlan {
         )
     }
 
-    /// The account's size is worth one request to find out: nothing is known
-    /// of it, and the lane could be taken (listing whole to find out could
-    /// take longer than a listing may).
+    /// The account's size is worth one request to find out before the first
+    /// listing: its deadline follows the size ([`Self::listing_bounds`]), so a
+    /// large account's first listing is not given up as endless.
     pub fn should_count(&self, requests_per_second: f64, stored: usize) -> bool {
         self.all
             && stored == 0
@@ -182,11 +187,21 @@ impl ReadPlan {
         &self.campaigns
     }
 
-    /// What bounds this cycle's listing: the account's last known size and a deadline.
-    pub fn listing_bounds(&self) -> super::ListingBounds {
+    /// What bounds this cycle's listing: the account's last known size and a
+    /// deadline, never shorter than twice what paging the known size takes at
+    /// the request budget (100,000 campaigns at 10 requests a second take 100 s).
+    pub fn listing_bounds(&self, requests_per_second: f64) -> super::ListingBounds {
+        let known_total = self.known_total.load(Ordering::Relaxed);
+        let paging = match requests_per_second.is_finite() && requests_per_second > 0.0 {
+            true => lane::pages_for(known_total, self.page_size) as f64 / requests_per_second,
+            false => 0.0,
+        };
+        let deadline = Duration::try_from_secs_f64(2.0 * paging)
+            .unwrap_or(Duration::MAX)
+            .max(self.listing_deadline);
         super::ListingBounds {
-            known_total: self.known_total.load(Ordering::Relaxed),
-            deadline: Some(self.listing_deadline),
+            known_total,
+            deadline: Some(deadline),
         }
     }
 
@@ -330,6 +345,22 @@ mod tests {
         assert!(plan.listing_is_cheaper(), "20 pages beat 30 GETs");
         plan.listed(400);
         assert!(!plan.listing_is_cheaper(), "40 pages do not");
+    }
+
+    #[test]
+    fn a_listing_may_take_twice_what_paging_the_known_size_takes() {
+        let plan = ReadPlan::new(&WatchSettings {
+            all: true,
+            interval: Some(Duration::from_secs(1)),
+            ..WatchSettings::default()
+        });
+        let deadline = |rate| plan.listing_bounds(rate).deadline.unwrap();
+        assert_eq!(deadline(10.0), LISTING_DEADLINE_FLOOR, "size unknown");
+        plan.listed(100_000);
+        assert_eq!(deadline(10.0), Duration::from_secs(200));
+        assert_eq!(deadline(0.0), LISTING_DEADLINE_FLOOR, "no budget");
+        plan.listed(1_000);
+        assert_eq!(deadline(10.0), LISTING_DEADLINE_FLOOR);
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub(super) async fn read<B>(
     let budget = plan
         .budget(client.requests_per_second())
         .unwrap_or(u64::MAX);
-    let bounds = plan.listing_bounds();
+    let bounds = plan.listing_bounds(client.requests_per_second());
     let page_size = plan.page_size();
     let before = |id: &str| stored.get(id).map(known);
     let mut reading = Reading {

@@ -140,7 +140,7 @@ pub async fn read_watched<B>(
             .list_each_within(
                 plan.page_size(),
                 None,
-                plan.listing_bounds(),
+                plan.listing_bounds(client.requests_per_second()),
                 |id, observation| {
                     listed.insert(id.clone());
                     let before = stored.get(&id).map(&known);
