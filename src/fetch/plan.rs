@@ -137,7 +137,6 @@ impl ReadPlan {
         self.all
             && stored == 0
             && self.known_total.load(Ordering::Relaxed) == 0
-            && self.lanes_on()
             && self.budget(requests_per_second).is_some()
     }
 
@@ -364,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_first_cycle_that_could_take_the_lane_counts_the_campaigns() {
+    fn only_a_first_cycle_on_a_budget_counts_the_campaigns() {
         let plan = watch_all(&[], &[], &[]);
         assert!(plan.should_count(10.0, 0));
         assert!(!plan.should_count(0.0, 0), "no budget: listed whole");
