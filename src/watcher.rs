@@ -8,7 +8,7 @@
 //! Where a silenced event ends a condition, the decision asks for one more
 //! load, that campaign's history, to know whether the start was announced.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -171,7 +171,8 @@ impl Watcher {
 
         // Load: what the API says, and what the decision needs of the store.
         let (every_state, mut briefs) = self.recall(reminding).await?;
-        let fetched = self.fetch(&briefs).await;
+        let mut fetched = self.fetch(&briefs).await;
+        let reading = std::mem::take(&mut fetched.reading);
         crate::crash::reached(crate::crash::Stage::AfterFetch);
         let loaded = self
             .load(&fetched, every_state, &briefs, reminding, now)
@@ -213,7 +214,11 @@ impl Watcher {
             verdict: decision.verdict.clone(),
             requests: self.client.requests_sent() - requests_before,
             api_unhealthy: decision.api_unhealthy,
-            campaigns_by_status: decision.campaigns_by_status(&briefs),
+            campaigns_by_status: match reading.partial {
+                true => decide::every_campaign_by_status(&decision.committed, &briefs),
+                false => decision.campaigns_by_status(&briefs),
+            },
+            reading,
         };
         self.log(&report, &decision, started.elapsed());
         self.record_outcome(&report, now, &decision, &briefs).await;
@@ -415,10 +420,11 @@ impl Watcher {
             CycleVerdict::Readable => (
                 "success",
                 format!(
-                    "{} campaigns read, {} failed, {} events",
+                    "{} campaigns read, {} failed, {} events{}",
                     report.campaigns_read,
                     report.campaigns_failed,
-                    decision.events.len()
+                    decision.events.len(),
+                    lane_detail(&report.reading)
                 ),
             ),
             CycleVerdict::Unreadable { reason, .. } => ("api_unreadable", reason.clone()),
@@ -431,9 +437,21 @@ impl Watcher {
             campaigns_read: report.campaigns_read as u64,
         };
         let committed = &decision.committed;
+        let reading = &report.reading;
+        // A cycle that read part of the account (the sweep under way) speaks
+        // only of the campaigns it read; the rest are not due, not missing.
+        // The cycle that ends a sweep speaks of them all, and counts as found
+        // every watched one the sweep listed.
+        let read_now: HashSet<&str> = decision
+            .read
+            .iter()
+            .chain(report.failures.iter().map(|(key, _)| key))
+            .map(String::as_str)
+            .collect();
         let tracked = stored
             .iter()
             .chain(committed.iter().map(|(key, brief)| (key, brief)))
+            .filter(|(key, _)| !reading.partial || read_now.contains(key.as_str()))
             .map(|(key, brief)| (key, brief.changed_at));
         let latest: HashMap<&str, &Brief> = committed
             .iter()
@@ -450,6 +468,7 @@ impl Watcher {
             found: decision
                 .read
                 .iter()
+                .chain(reading.swept.iter())
                 .map(String::as_str)
                 .filter(|key| !not_found(key))
                 .collect(),
@@ -492,6 +511,19 @@ impl Watcher {
             span.record("reason", reason.as_str());
         }
         span.record("duration_ms", duration.as_millis() as u64);
+        let reading = &report.reading;
+        if let Some(period) = reading.sweep_ended {
+            tracing::info!(
+                pages = period.pages,
+                cycles = period.cycles,
+                campaigns = period.campaigns,
+                "sweep ended: {} campaigns in {} pages over {} cycle{}; live campaigns are listed every cycle",
+                period.campaigns,
+                period.pages,
+                period.cycles,
+                if period.cycles == 1 { "" } else { "s" }
+            );
+        }
         macro_rules! cycle_line {
             ($level:ident) => {
                 tracing::$level!(
@@ -499,6 +531,9 @@ impl Watcher {
                     failed = report.campaigns_failed,
                     events,
                     requests = report.requests,
+                    lane_requests = reading.lane_requests,
+                    sweep_pages = reading.sweep_pages,
+                    direct_reads = reading.direct_reads,
                     duration_ms = duration.as_millis() as u64,
                     "cycle finished"
                 )
@@ -515,6 +550,28 @@ impl Watcher {
 /// Events of one campaign read back to find whether a condition is open:
 /// enough to reach past any realistic run of news.
 const LOOK_BACK: u32 = 200;
+
+/// How a lane cycle read, for `status`: the lane's requests, the sweep's page
+/// and the last sweep's period. Nothing for a cycle that listed whole.
+fn lane_detail(reading: &crate::fetch::Reading) -> String {
+    let Some(lane) = reading.lane_requests else {
+        return String::new();
+    };
+    let mut detail = format!(
+        "; live lane {lane} request{}, sweep at page {}",
+        if lane == 1 { "" } else { "s" },
+        reading.sweep_next_page
+    );
+    if let Some(last) = reading.last_sweep {
+        detail.push_str(&format!(
+            ", the last sweep {} pages over {} cycle{}",
+            last.pages,
+            last.cycles,
+            if last.cycles == 1 { "" } else { "s" }
+        ));
+    }
+    detail
+}
 
 /// Numbers cycles in log spans, across reloads, for the life of the process.
 fn next_cycle_id() -> u64 {

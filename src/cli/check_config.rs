@@ -1,5 +1,7 @@
 //! `check-config`: validate the configuration and print it with secrets redacted;
-//! with `--online`, also ask the SigmaMind API once whether the key opens the account.
+//! with `--online`, also ask the SigmaMind API once whether the key opens the account
+//! (and, with `watch.all` on a budget the whole listing exceeds, once more how
+//! many campaigns are live, to say how the budget will be spent).
 
 use std::path::Path;
 
@@ -7,6 +9,7 @@ use clap::Args;
 
 use super::failure::Failure;
 use crate::config::{ConfigError, Settings};
+use crate::fetch::lane::{self, Listing};
 use crate::fetch::SigmaMindClient;
 
 #[derive(Debug, Args)]
@@ -108,6 +111,9 @@ async fn check_online(settings: &Settings) -> Result<(), Failure> {
                     account_prefix(settings, &account.name),
                     origin(&account.api.base_url)
                 ));
+                if let (true, Some(total)) = (account.watch.all, count) {
+                    describe_budget(settings, &account, &client, total).await;
+                }
             }
             Err(error) => {
                 if settings.has_named_accounts() {
@@ -131,6 +137,37 @@ async fn check_online(settings: &Settings) -> Result<(), Failure> {
             many.join("; ")
         ))),
     }
+}
+
+/// How the request budget will be spent (the live lane and the sweep, or a
+/// whole listing each cycle), from one more request: how many are live.
+async fn describe_budget(
+    settings: &Settings,
+    account: &crate::config::Account,
+    client: &SigmaMindClient,
+    total: u64,
+) {
+    let watch = &account.watch;
+    let budget = lane::budget_per_cycle(
+        account.api.max_requests_per_second,
+        watch.effective_interval(),
+    );
+    let spent = match lane::choose_listing(watch.lanes, budget, total, watch.page_size) {
+        Listing::Whole => lane::describe(watch.lanes, budget, total, 0, watch.page_size),
+        Listing::LaneAndSweep => match client.count(Some("live")).await {
+            Ok(Some(live)) => lane::describe(watch.lanes, budget, total, live, watch.page_size),
+            Ok(None) => {
+                "live lane and sweep (the API did not say how many campaigns are live)".into()
+            }
+            Err(error) => {
+                format!("live lane and sweep (counting the live campaigns failed: {error})")
+            }
+        },
+    };
+    super::output::complain(&format!(
+        "{}request budget: {spent}",
+        account_prefix(settings, &account.name)
+    ));
 }
 
 /// `account acme: ` with named accounts; nothing for the single default one,

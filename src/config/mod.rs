@@ -186,6 +186,11 @@ pub struct WatchSettings {
     /// Consecutive unreadable cycles before `watcher.api_unhealthy`.
     #[serde(default = "default_unhealthy_after")]
     pub unhealthy_after: u32,
+    /// The live lane: when one listing of everything does not fit in an
+    /// interval's request budget, live campaigns are listed every cycle and the
+    /// rest swept with what the budget leaves (docs/configuration.md).
+    #[serde(default = "default_lanes")]
+    pub lanes: bool,
 }
 
 /// `Debug` is written out by hand: a database URL can carry a password.
@@ -285,6 +290,9 @@ fn default_confirm_polls() -> u32 {
 fn default_unhealthy_after() -> u32 {
     3
 }
+fn default_lanes() -> bool {
+    true
+}
 fn default_state_url() -> String {
     "sqlite://state.db".into()
 }
@@ -321,6 +329,7 @@ impl Default for WatchSettings {
             schedule: None,
             confirm_polls: default_confirm_polls(),
             unhealthy_after: default_unhealthy_after(),
+            lanes: default_lanes(),
         }
     }
 }

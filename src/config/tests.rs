@@ -284,6 +284,18 @@ fn all_unknown_keys_are_reported_together_with_the_file() {
 }
 
 #[test]
+fn the_live_lane_is_on_by_default_and_a_misspelt_key_says_what_to_write() {
+    assert!(Settings::default().watch.lanes);
+    let off = load("[watch]\nall = true\nlanes = false\n", &[]).unwrap();
+    assert!(!off.watch.lanes);
+    let found = problems(load("[watch]\nall = true\nlane = false\n", &[]));
+    assert_eq!(
+        found,
+        ["unknown key \"watch.lane\" (did you mean \"lanes\"?)"]
+    );
+}
+
+#[test]
 fn type_errors_name_the_key() {
     let cases = [
         ("[watch]\npage_size = \"many\"", "watch.page_size: "),

@@ -9,6 +9,7 @@
 
 pub mod client;
 mod error;
+pub mod lane;
 pub mod lenient;
 pub mod listing;
 pub mod plan;
@@ -19,4 +20,4 @@ pub use client::SigmaMindClient;
 pub use error::FetchError;
 pub use listing::ListingBounds;
 pub use plan::ReadPlan;
-pub use read::{read_watched, Fetched};
+pub use read::{read_watched, Fetched, Reading};

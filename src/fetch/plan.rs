@@ -3,11 +3,13 @@
 //! `watch.statuses` deciding which listed campaigns count.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::lane::{self, Listing, Sweep};
 use crate::config::WatchSettings;
 use crate::observe::{CampaignStatus, Observation};
 
@@ -28,6 +30,14 @@ pub struct ReadPlan {
     known_total: AtomicU64,
     /// How long one listing may page before the cycle gives it up.
     listing_deadline: Duration,
+    /// `watch.lanes`, and the interval whose budget a cycle may spend.
+    lanes: bool,
+    interval: Duration,
+    /// Set when a `status=live` listing answered a campaign that is not live:
+    /// the API ignores the filter, so this account is listed whole.
+    lane_refused: AtomicBool,
+    /// The sweep's cursor, between cycles.
+    sweep: Mutex<Sweep>,
 }
 
 /// A listing may run this many intervals before it is given up...
@@ -42,8 +52,11 @@ const LISTING_DEADLINE_SCHEDULED: Duration = Duration::from_secs(300);
 pub struct Known {
     pub fingerprint: u64,
     pub not_found: bool,
-    /// A debounce candidate is waiting: the next observation must be diffed.
+    /// A debounce candidate is waiting, or its last read failed: the next
+    /// observation must be diffed, and the lane reads it every cycle.
     pub pending: bool,
+    /// Its stored status is `live`: the lane expects it.
+    pub live: bool,
 }
 
 impl Known {
@@ -92,14 +105,102 @@ impl ReadPlan {
                         .saturating_mul(LISTING_DEADLINE_INTERVALS)
                         .max(LISTING_DEADLINE_FLOOR)
                 }),
+            lanes: watch.lanes,
+            interval: watch.effective_interval(),
+            lane_refused: AtomicBool::new(false),
+            sweep: Mutex::new(Sweep::default()),
         }
     }
 
-    /// What bounds this cycle's listing: the account's last known size and a deadline.
-    pub fn listing_bounds(&self) -> super::ListingBounds {
+    /// How this cycle lists `watch.all`: whole, or by the lane and the sweep
+    /// when a whole listing does not fit in one interval's budget. The
+    /// account's size is the last listing's, or the stored campaigns' count.
+    pub fn listing(&self, requests_per_second: f64, stored: usize) -> Listing {
+        // Nothing stored: the first listing is whole, so the baseline is
+        // complete at once and a change to any campaign is announced after it.
+        if stored == 0 {
+            return Listing::Whole;
+        }
+        let size = self.known_total.load(Ordering::Relaxed).max(stored as u64);
+        lane::choose_listing(
+            self.lanes_on(),
+            self.budget(requests_per_second),
+            size,
+            self.page_size,
+        )
+    }
+
+    /// The account's size is worth one request to find out before the first
+    /// listing: its deadline follows the size ([`Self::listing_bounds`]), so a
+    /// large account's first listing is not given up as endless.
+    pub fn should_count(&self, requests_per_second: f64, stored: usize) -> bool {
+        self.all
+            && stored == 0
+            && self.known_total.load(Ordering::Relaxed) == 0
+            && self.budget(requests_per_second).is_some()
+    }
+
+    /// Requests one cycle may spend (`None`: no budget).
+    pub fn budget(&self, requests_per_second: f64) -> Option<u64> {
+        lane::budget_per_cycle(requests_per_second, self.interval)
+    }
+
+    /// The lane is configured on and the API has not shown it ignores the filter.
+    pub fn lanes_on(&self) -> bool {
+        self.lanes && !self.lane_refused.load(Ordering::Relaxed)
+    }
+
+    /// The API answered a `status=live` listing with a campaign that is not
+    /// live: list this account whole from now on. True the first time.
+    pub fn refuse_lane(&self) -> bool {
+        !self.lane_refused.swap(true, Ordering::Relaxed)
+    }
+
+    /// The sweep's cursor, taken out for a cycle; [`Self::put_sweep`] returns it.
+    pub fn take_sweep(&self) -> Sweep {
+        std::mem::take(
+            &mut *self
+                .sweep
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// A whole listing read everything: the next sweep starts at page 0.
+    pub fn restart_sweep(&self) {
+        self.sweep
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .restart();
+    }
+
+    pub fn put_sweep(&self, sweep: Sweep) {
+        *self
+            .sweep
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = sweep;
+    }
+
+    /// The explicit ids, in configured order.
+    pub fn explicit(&self) -> &[String] {
+        &self.campaigns
+    }
+
+    /// What bounds this cycle's listing: the account's last known size and a
+    /// deadline, never shorter than twice what paging the known size takes at
+    /// the request budget (100,000 campaigns at 10 requests a second take 100 s).
+    pub fn listing_bounds(&self, requests_per_second: f64) -> super::ListingBounds {
+        let known_total = self.known_total.load(Ordering::Relaxed);
+        let paging = match requests_per_second.is_finite() && requests_per_second > 0.0 {
+            true => lane::pages_for(known_total, self.page_size) as f64 / requests_per_second,
+            false => 0.0,
+        };
+        let deadline = Duration::try_from_secs_f64(2.0 * paging)
+            .unwrap_or(Duration::MAX)
+            .max(self.listing_deadline);
         super::ListingBounds {
-            known_total: self.known_total.load(Ordering::Relaxed),
-            deadline: Some(self.listing_deadline),
+            known_total,
+            deadline: Some(deadline),
         }
     }
 
@@ -246,6 +347,34 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_may_take_twice_what_paging_the_known_size_takes() {
+        let plan = ReadPlan::new(&WatchSettings {
+            all: true,
+            interval: Some(Duration::from_secs(1)),
+            ..WatchSettings::default()
+        });
+        let deadline = |rate| plan.listing_bounds(rate).deadline.unwrap();
+        assert_eq!(deadline(10.0), LISTING_DEADLINE_FLOOR, "size unknown");
+        plan.listed(100_000);
+        assert_eq!(deadline(10.0), Duration::from_secs(200));
+        assert_eq!(deadline(0.0), LISTING_DEADLINE_FLOOR, "no budget");
+        plan.listed(1_000);
+        assert_eq!(deadline(10.0), LISTING_DEADLINE_FLOOR);
+    }
+
+    #[test]
+    fn only_a_first_cycle_on_a_budget_counts_the_campaigns() {
+        let plan = watch_all(&[], &[], &[]);
+        assert!(plan.should_count(10.0, 0));
+        assert!(!plan.should_count(0.0, 0), "no budget: listed whole");
+        assert!(!plan.should_count(10.0, 5), "something is stored");
+        plan.listed(40);
+        assert!(!plan.should_count(10.0, 0), "the size is known");
+        let by_id = ReadPlan::new(&WatchSettings::default());
+        assert!(!by_id.should_count(10.0, 0));
+    }
+
+    #[test]
     fn campaigns_missing_from_a_good_listing_are_read_by_id() {
         let plan = watch_all(&[], &[], &[]);
         let listed = BTreeSet::from(["a".to_string()]);
@@ -253,6 +382,7 @@ mod tests {
             fingerprint: 1,
             not_found,
             pending: false,
+            live: false,
         };
         let stored = [
             ("a".to_string(), known(false)),

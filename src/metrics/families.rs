@@ -106,6 +106,7 @@ pub(super) struct Families {
     pub(super) account_cycles: Family<AccountCycleLabels, Counter>,
     pub(super) account_api_healthy: Family<AccountLabels, Gauge>,
     pub(super) account_last_success: Family<AccountLabels, Gauge<f64, AtomicU64>>,
+    pub(super) sweep_cycles: Family<AccountLabels, Gauge>,
     pub(super) reload_successful: Gauge,
     pub(super) reload_success_at: Gauge<f64, AtomicU64>,
     pub(super) schedule_period: Gauge<f64, AtomicU64>,
@@ -277,6 +278,12 @@ impl Families {
             Unit::Seconds,
             account_last_success.clone(),
         );
+        let sweep_cycles = Family::<AccountLabels, Gauge>::default();
+        registry.register(
+            "campaign_watcher_sweep_cycles",
+            "Cycles the last sweep took to read every campaign of an account while the live lane was read every cycle (absent while every campaign is listed each cycle)",
+            sweep_cycles.clone(),
+        );
         let reload_successful = Gauge::default();
         reload_successful.set(1);
         registry.register(
@@ -351,6 +358,7 @@ impl Families {
             account_cycles,
             account_api_healthy,
             account_last_success,
+            sweep_cycles,
             reload_successful,
             reload_success_at,
             schedule_period,

@@ -51,6 +51,9 @@ pub struct AccountFigures<'a> {
     pub readable: bool,
     /// Its API is unhealthy (failed `unhealthy_after` cycles, or rejected the key).
     pub api_unhealthy: bool,
+    /// The live lane was read this cycle, and the cycles the last sweep took.
+    pub lane: bool,
+    pub sweep_cycles: Option<u64>,
 }
 
 /// How a cycle ended, as the `result` label of `campaign_watcher_cycles_total`.
@@ -168,6 +171,17 @@ impl Metrics {
             m.account_api_healthy
                 .get_or_create(&labels)
                 .set(i64::from(!figures.api_unhealthy));
+            match (figures.lane, figures.sweep_cycles) {
+                (true, Some(cycles)) => {
+                    m.sweep_cycles
+                        .get_or_create(&labels)
+                        .set(i64::try_from(cycles).unwrap_or(i64::MAX));
+                }
+                (true, None) => {}
+                (false, _) => {
+                    m.sweep_cycles.remove(&labels);
+                }
+            }
         }
         for (account, by_status) in &report.campaigns_by_status {
             for bucket in CAMPAIGN_STATUS_BUCKETS {

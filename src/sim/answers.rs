@@ -69,6 +69,7 @@ pub(super) async fn list_campaigns(
     }
     let status = query
         .get("status")
+        .filter(|_| !app.control.ignores_status_filter())
         .map(|status| status.trim().to_ascii_lowercase());
     // An endless listing answers its first page whatever is asked, and never ends.
     let endless = app.control.endless_listing();
@@ -167,9 +168,10 @@ pub(super) async fn fault_answer(
         }
         FaultKind::Huge => huge_answer(),
         // Never taken: standing faults are applied where answers are written.
-        FaultKind::LoneSurrogate | FaultKind::InvalidUtf8 | FaultKind::EndlessListing => {
-            return None
-        }
+        FaultKind::LoneSurrogate
+        | FaultKind::InvalidUtf8
+        | FaultKind::EndlessListing
+        | FaultKind::IgnoreStatusFilter => return None,
     };
     Some(answer)
 }

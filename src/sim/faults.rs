@@ -47,6 +47,10 @@ pub enum FaultKind {
     /// Listings ignore `page` and answer the first page with `hasNext: true`,
     /// for ever, until cleared.
     EndlessListing,
+    /// Listings ignore `status` and answer every campaign, until cleared (the
+    /// real API documents the filter; this is what the watcher does if it
+    /// is not honoured).
+    IgnoreStatusFilter,
 }
 
 impl FaultKind {
@@ -55,7 +59,10 @@ impl FaultKind {
     pub(super) fn is_standing(&self) -> bool {
         matches!(
             self,
-            Self::LoneSurrogate | Self::InvalidUtf8 | Self::EndlessListing
+            Self::LoneSurrogate
+                | Self::InvalidUtf8
+                | Self::EndlessListing
+                | Self::IgnoreStatusFilter
         )
     }
 }
@@ -85,6 +92,13 @@ impl SimControl {
                 _ => None,
             }
         })
+    }
+
+    pub(super) fn ignores_status_filter(&self) -> bool {
+        self.lock()
+            .faults
+            .iter()
+            .any(|active| matches!(active.fault.kind, FaultKind::IgnoreStatusFilter))
     }
 
     pub(super) fn endless_listing(&self) -> bool {

@@ -51,6 +51,7 @@ impl Brief {
             fingerprint: self.fingerprint,
             not_found: self.not_found,
             pending: self.pending,
+            live: self.status_bucket == "live",
         }
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::diff::CycleVerdict;
 use crate::event::Event;
+use crate::fetch::Reading;
 
 /// What one cycle saw and did, over every account.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct AccountReport {
     pub api_unhealthy: bool,
     /// Its watched campaigns by status bucket (`crate::metrics::CAMPAIGN_STATUS_BUCKETS`).
     pub campaigns_by_status: BTreeMap<&'static str, u64>,
+    /// How it was read: whole, or by the live lane and the sweep.
+    pub reading: Reading,
 }
 
 impl AccountReport {
@@ -164,6 +167,8 @@ impl CycleReport {
                     account: &account.account,
                     readable: account.readable(),
                     api_unhealthy: account.api_unhealthy,
+                    lane: account.reading.lane_requests.is_some(),
+                    sweep_cycles: account.reading.last_sweep.map(|sweep| sweep.cycles),
                 })
                 .collect(),
         }

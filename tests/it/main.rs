@@ -31,6 +31,7 @@ mod http_kind;
 mod image;
 mod kinds;
 mod kubernetes;
+mod lane;
 mod layers;
 mod monitoring;
 mod opsgenie_jsm;

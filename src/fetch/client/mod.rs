@@ -1,6 +1,5 @@
 //! The HTTP side of fetching: one `reqwest` client, retries, pacing and limits.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,7 +10,6 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::error::FetchError;
-use super::listing::{ListingBounds, ListingWatch, NextPage};
 use super::{lenient, wire};
 use crate::backoff::{full_jitter, parse_retry_after};
 use crate::config::SigmaMindSettings;
@@ -59,6 +57,8 @@ pub struct SigmaMindClient {
     scrubber: Scrubber,
     in_flight: Semaphore,
     budget: RequestBudget,
+    /// The budget as configured (0: unlimited), for what a cycle may plan to spend.
+    requests_per_second: f64,
     requests_sent: AtomicU64,
     timeout: Duration,
     max_retries: u32,
@@ -113,6 +113,7 @@ impl SigmaMindClient {
             // Zero permits would deadlock every request.
             in_flight: Semaphore::new(settings.max_in_flight.max(1)),
             budget: RequestBudget::new(settings.max_requests_per_second),
+            requests_per_second: settings.max_requests_per_second,
             requests_sent: AtomicU64::new(0),
             timeout: settings.timeout,
             max_retries: settings.max_retries,
@@ -179,119 +180,9 @@ impl SigmaMindClient {
         }
     }
 
-    /// Pages through GET /v1/campaigns from page 0; any page failing fails the whole listing,
-    /// because a partial list would make the missing campaigns look unwatched rather than unreadable.
-    pub async fn list(
-        &self,
-        page_size: u32,
-        status: Option<&str>,
-    ) -> Result<Vec<(String, Observation)>, FetchError> {
-        let mut campaigns = Vec::new();
-        self.list_each(page_size, status, |id, observation| {
-            campaigns.push((id, observation))
-        })
-        .await?;
-        Ok(campaigns)
-    }
-
-    /// [`list`](Self::list), handing each campaign to `each` as its page arrives,
-    /// so a caller can keep only what it needs of a large account. On `Err`, what
-    /// `each` was given came from an incomplete listing.
-    pub async fn list_each(
-        &self,
-        page_size: u32,
-        status: Option<&str>,
-        each: impl FnMut(String, Observation),
-    ) -> Result<(), FetchError> {
-        self.list_each_within(page_size, status, ListingBounds::default(), each)
-            .await
-    }
-
-    /// [`list_each`](Self::list_each), giving up (an `Err`) as soon as the listing
-    /// shows it will not end: see [`super::listing`].
-    pub async fn list_each_within(
-        &self,
-        page_size: u32,
-        status: Option<&str>,
-        bounds: ListingBounds,
-        mut each: impl FnMut(String, Observation),
-    ) -> Result<(), FetchError> {
-        let page_size = page_size.max(1);
-        let mut seen = HashSet::new();
-        let started = Instant::now();
-        let mut watch = ListingWatch::new(u64::from(page_size), bounds, started);
-        let mut last_progress = started;
-        let mut page_number = 0;
-        loop {
-            let mut url = self.endpoint(&["v1", "campaigns"]);
-            {
-                let mut query = url.query_pairs_mut();
-                query.append_pair("page", &page_number.to_string());
-                query.append_pair("size", &page_size.to_string());
-                if let Some(status) = status {
-                    query.append_pair("status", status);
-                }
-            }
-            let answer = match self.get_json(url).await? {
-                Answer::Json(answer) => answer,
-                Answer::NotFound => {
-                    return Err(FetchError::HttpStatus {
-                        status: 404,
-                        excerpt: "the campaign list endpoint was not found".into(),
-                    })
-                }
-            };
-            let page = wire::parse_page(answer)?;
-            let received = page.items.len() as u64;
-            let mut new_ids = 0;
-            for item in &page.items {
-                let Some(id) = wire::campaign_id_of(item) else {
-                    tracing::warn!(
-                        page = page_number,
-                        "skipping a listed campaign without a readable campaignId"
-                    );
-                    continue;
-                };
-                if !seen.insert(id.clone()) {
-                    continue;
-                }
-                new_ids += 1;
-                let observation = match wire::normalise_campaign(item) {
-                    Ok(snapshot) => Observation::Found(snapshot),
-                    Err(error) => Observation::Failed(error.to_failure()),
-                };
-                each(id, observation);
-            }
-            let listed = seen.len() as u64;
-            // A large account takes a while to list: say how far it got, every
-            // few seconds, so a long first cycle is not mistaken for a hang.
-            if last_progress.elapsed() >= PROGRESS_EVERY {
-                last_progress = Instant::now();
-                let of = page
-                    .total_pages
-                    .map_or(String::new(), |total| format!(" of {total}"));
-                tracing::info!(
-                    pages = page_number + 1,
-                    campaigns = listed,
-                    "listing campaigns: page {}{of}, {listed} campaigns so far",
-                    page_number + 1
-                );
-            }
-            match watch.after_page(
-                &page,
-                page_number,
-                received,
-                new_ids,
-                listed,
-                Instant::now(),
-            ) {
-                NextPage::Fetch => page_number += 1,
-                NextPage::Done => return Ok(()),
-                NextPage::GiveUp(reason) => {
-                    return Err(FetchError::EndlessListing { reason });
-                }
-            }
-        }
+    /// The request budget per second (0, or anything not positive: unlimited).
+    pub fn requests_per_second(&self) -> f64 {
+        self.requests_per_second
     }
 
     /// HTTP requests sent so far, retries included.
@@ -562,6 +453,9 @@ fn starts_like_html(body: &[u8]) -> bool {
         || start.starts_with(b"<html")
         || start.starts_with(b"<head")
 }
+
+mod pages;
+pub use pages::{PageRange, PagesListed};
 
 #[cfg(test)]
 mod tests;

@@ -87,6 +87,32 @@ impl Decision {
     }
 }
 
+/// Every stored campaign by status bucket, with this cycle's new states: a
+/// cycle that read only part of the account (the sweep under way) still
+/// reports them all, as none that was not read is missing (one no longer
+/// watched counts while it is stored).
+pub(super) fn every_campaign_by_status(
+    committed: &[(String, Brief)],
+    stored: &HashMap<String, Brief>,
+) -> BTreeMap<&'static str, u64> {
+    let latest: HashMap<&str, &Brief> = committed
+        .iter()
+        .map(|(key, brief)| (key.as_str(), brief))
+        .collect();
+    // A campaign already known to be gone is not read again, so a whole
+    // listing's cycle does not count it either.
+    let unchanged = stored
+        .iter()
+        .filter(|(key, brief)| !brief.not_found && !latest.contains_key(key.as_str()))
+        .map(|(_, brief)| brief.status_bucket);
+    crate::metrics::count_by_status(
+        latest
+            .values()
+            .map(|brief| brief.status_bucket)
+            .chain(unchanged),
+    )
+}
+
 /// Diff every observation against its stored state, judge the API's health,
 /// route every event and plan the reminders due. Observations are consumed as
 /// they are diffed, so a first cycle over a large account holds each campaign
@@ -106,6 +132,7 @@ pub(super) fn decide(
         observations,
         unchanged,
         listing_failure,
+        ..
     } = fetched;
     let stored = &loaded.stored;
     let mut states = Vec::new();

@@ -13,6 +13,7 @@ fn fetched(status: CampaignStatus) -> Fetched {
         observations: vec![("camp_a".into(), Observation::Found(snapshot))],
         unchanged: vec![],
         listing_failure: None,
+        reading: Default::default(),
     }
 }
 
@@ -93,4 +94,55 @@ fn a_first_sight_is_quiet_and_a_change_is_routed_through_the_silences() {
     );
     assert_eq!(silenced.commit.events[0].silence, Some(7));
     assert_eq!(silenced.events.len(), 1, "kept in history");
+}
+
+/// A cycle that read part of the account still counts every stored campaign
+/// (those it wrote as they are now), but not one already known to be gone.
+#[test]
+fn a_partial_cycle_counts_every_stored_campaign_by_status() {
+    let router = Router::new(vec![], &[], &[]).unwrap();
+    let watch = WatchSettings::default();
+    let rules = Rules {
+        account: "default",
+        router: &router,
+        watch: &watch,
+    };
+    let first = decide(
+        &rules,
+        fetched(CampaignStatus::Live),
+        &loaded(vec![], vec![]),
+        true,
+        at(0),
+    );
+    let (_, state) = first.quiet_states[0].clone();
+    let brief = |status: CampaignStatus, not_found: bool| {
+        let mut state = state.clone();
+        state.snapshot.status = status;
+        state.not_found = not_found;
+        super::Brief::of(&state)
+    };
+    let stored: HashMap<String, super::Brief> = [
+        ("a", brief(CampaignStatus::Live, false)),
+        ("b", brief(CampaignStatus::Paused, false)),
+        ("gone", brief(CampaignStatus::Paused, true)),
+    ]
+    .into_iter()
+    .map(|(key, brief)| (key.to_string(), brief))
+    .collect();
+    let committed = vec![
+        ("b".to_string(), brief(CampaignStatus::Completed, false)),
+        ("new".to_string(), brief(CampaignStatus::Scheduled, false)),
+    ];
+    let counts = super::every_campaign_by_status(&committed, &stored);
+    let count = |bucket: &str| counts.get(bucket).copied().unwrap_or(0);
+    assert_eq!(
+        [
+            count("live"),
+            count("paused"),
+            count("completed"),
+            count("scheduled"),
+            count("not_found")
+        ],
+        [1, 0, 1, 1, 0]
+    );
 }

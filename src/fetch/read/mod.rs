@@ -1,14 +1,18 @@
-//! Reading every watched campaign once per cycle, as the [`ReadPlan`] says: a
-//! listing where it applies, then GETs by id, a few at a time.
+//! Reading the watched campaigns once per cycle, as the [`ReadPlan`] says: a
+//! listing where it applies (whole, or the live lane and the sweep's next
+//! pages: [`super::lane`]), then GETs by id, a few at a time.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt};
 
+use super::lane::{Listing, SweepPeriod};
 use super::plan::{Known, ReadPlan};
 use super::{FetchError, SigmaMindClient};
 use crate::observe::{FetchFailure, Observation};
+
+mod lane_cycle;
 
 /// What one cycle read.
 #[derive(Debug)]
@@ -22,6 +26,35 @@ pub struct Fetched {
     pub unchanged: Vec<String>,
     /// Why `watch.all` could not list, when it could not.
     pub listing_failure: Option<FetchError>,
+    /// How the cycle read: whole, or by the lane and the sweep.
+    pub reading: Reading,
+}
+
+/// How one cycle read its account: what it spent on the lane, the sweep and
+/// reads by id, and where the sweep is. All `None`/zero/false for a cycle
+/// that listed whole or read by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// Requests spent finding out the account's size (a first cycle: 1).
+    pub count_requests: u64,
+    /// Requests the `status=live` listing took, when the lane was read.
+    pub lane_requests: Option<u64>,
+    /// Pages the sweep read this cycle, when it read any.
+    pub sweep_pages: Option<u64>,
+    /// The page the sweep reads next (0 after it ended).
+    pub sweep_next_page: u64,
+    /// Campaigns read by id.
+    pub direct_reads: u64,
+    /// The sweep that ended this cycle.
+    pub sweep_ended: Option<SweepPeriod>,
+    /// The last sweep that ended, this cycle or before.
+    pub last_sweep: Option<SweepPeriod>,
+    /// Only part of the account was due this cycle: a stored campaign that was
+    /// not read is not missing, only not due until the sweep reaches it.
+    pub partial: bool,
+    /// With `sweep_ended`: the stored campaigns the sweep (or a lane during
+    /// it) listed and that are watched, which a partial cycle did not read.
+    pub swept: Vec<String>,
 }
 
 impl Fetched {
@@ -55,6 +88,43 @@ pub async fn read_watched<B>(
     stored: &HashMap<String, B>,
     known: impl Fn(&B) -> Known,
 ) -> Fetched {
+    let rate = client.requests_per_second();
+    let mut counted = 0;
+    if plan.should_count(rate, stored.len()) {
+        // A first cycle: one page of one campaign says how many there are.
+        counted = 1;
+        match client.count(None).await {
+            Ok(Some(total)) => plan.listed(total as usize),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "counting the campaigns failed; listing them whole")
+            }
+        }
+    }
+    let lane_and_sweep =
+        plan.lists_all() && plan.listing(rate, stored.len()) == Listing::LaneAndSweep;
+    if lane_and_sweep {
+        let mut sweep = plan.take_sweep();
+        let fetched = lane_cycle::read(
+            client,
+            plan,
+            counted,
+            &mut sweep,
+            concurrency,
+            stored,
+            &known,
+        )
+        .await
+        .map(|mut fetched| {
+            fetched.reading.count_requests = counted;
+            fetched
+        });
+        plan.put_sweep(sweep);
+        // `None`: the API ignored the lane's filter, and this cycle lists whole.
+        if let Some(fetched) = fetched {
+            return fetched;
+        }
+    }
     let mut observations = Vec::new();
     let mut unchanged = Vec::new();
     let mut listing_failure = None;
@@ -70,7 +140,7 @@ pub async fn read_watched<B>(
             .list_each_within(
                 plan.page_size(),
                 None,
-                plan.listing_bounds(),
+                plan.listing_bounds(client.requests_per_second()),
                 |id, observation| {
                     listed.insert(id.clone());
                     let before = stored.get(&id).map(&known);
@@ -88,6 +158,8 @@ pub async fn read_watched<B>(
         match listing {
             Ok(()) => {
                 plan.listed(listed.len());
+                // Everything was read: a sweep, if one was under way, starts over.
+                plan.restart_sweep();
                 observations = listed_changed;
                 unchanged = listed_unchanged;
             }
@@ -116,11 +188,15 @@ pub async fn read_watched<B>(
         observations,
         unchanged,
         listing_failure,
+        reading: Reading {
+            count_requests: counted,
+            ..Reading::default()
+        },
     }
 }
 
 /// One GET per id, `concurrency` at a time.
-async fn read_by_id(
+pub(super) async fn read_by_id(
     client: &SigmaMindClient,
     ids: Vec<String>,
     concurrency: usize,
