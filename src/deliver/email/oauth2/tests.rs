@@ -240,3 +240,41 @@ async fn an_error_answer_echoing_the_secret_and_a_token_is_scrubbed() {
     );
     assert!(!text.contains("/tenant/"), "the path is not shown: {text}");
 }
+
+/// Microsoft's client secrets hold `~`, which the form sends as `%7E`: an
+/// endpoint that echoes the form must not show the secret in that spelling.
+#[tokio::test]
+async fn an_echoed_form_encoded_secret_is_scrubbed_too() {
+    // No run between two `~` is long enough to match a piece of the raw secret.
+    let secret = "Qx8~Lm2~Rt5~Vw9~Zk3~Hp7~Jd4~Ns6";
+    let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    assert_ne!(encoded, secret, "the form spells it differently");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string(format!(
+                r#"{{"error":"invalid_request","error_description":"grant_type=client_credentials&client_secret={encoded}"}}"#
+            )),
+        )
+        .mount(&server)
+        .await;
+    let tokens = TokenSource::new(
+        "mail",
+        &format!("{}/token", server.uri()),
+        "app-id",
+        &Secret::new(secret),
+        None,
+        Duration::from_secs(5),
+        false,
+    )
+    .unwrap();
+    let text = tokens.token().await.unwrap_err().to_string();
+    assert!(text.contains("invalid_request"), "{text}");
+    for piece in encoded.as_bytes().windows(12) {
+        let piece = std::str::from_utf8(piece).unwrap();
+        assert!(
+            !text.contains(piece),
+            "{piece:?} of the secret shows in {text}"
+        );
+    }
+}

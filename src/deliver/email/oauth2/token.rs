@@ -127,8 +127,12 @@ impl TokenSource {
     ) -> Result<Self, DeliverError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let secret = client_secret.expose().trim();
+        // The request sends the secret form-encoded: an endpoint that echoes
+        // the form quotes it in that spelling (`~` as `%7E`, ` ` as `+`).
+        let form_encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         let target = Target::with_headers(channel, token_url, timeout, allow_link_local, headers)?
-            .scrubbing(&[client_secret.expose().trim()]);
+            .scrubbing(&[secret, &form_encoded]);
         Ok(Self {
             target,
             client_id: client_id.trim().to_string(),
