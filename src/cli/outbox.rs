@@ -19,10 +19,10 @@ use crate::route::quiet::QuietHours;
 use crate::text::terminal;
 
 /// How often a running daemon's dispatcher looks at the outbox when nothing
-/// wakes it (`IDLE_WAIT` in `deliver/dispatcher`): a row this process made
-/// due is sent at most this long after, or after the daemon's next cycle if
-/// that comes first. Nothing reaches the daemon from here to wake it sooner.
-const DISPATCHER_LOOKS_EVERY: Duration = Duration::from_secs(30);
+/// wakes it: a row this process made due is sent at most this long after, or
+/// after the daemon's next cycle if that comes first. Nothing reaches the
+/// daemon from here to wake it sooner.
+const DISPATCHER_LOOKS_EVERY: Duration = crate::deliver::IDLE_WAIT;
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {

@@ -47,7 +47,7 @@ pub use alertmanager::AlertmanagerChannel;
 pub use channel::{ChannelConfig, Deliver};
 pub use console::ConsoleChannel;
 pub use discord::DiscordChannel;
-pub use dispatcher::{Dispatcher, DrainReport};
+pub use dispatcher::{Dispatcher, DrainReport, IDLE_WAIT};
 pub use email::{EmailChannel, COMMAND_TIMEOUT as SMTP_COMMAND_TIMEOUT, EVENT_ID_HEADER};
 pub use kinds::{BuildContext, Channel, ChannelKind, ChannelSettings, KindSettings};
 pub use outcome::{BatchOutcome, SendOutcome};

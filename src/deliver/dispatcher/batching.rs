@@ -64,7 +64,7 @@ impl Dispatcher {
                         tracing::error!(
                             channel = channel_name,
                             error = %reason,
-                            "configuration problem: the SMTP server rejected this channel's credentials; alerts stay in the outbox and are retried"
+                            "configuration problem: this channel's credentials were refused (by the SMTP server, or by its OAuth2 token endpoint); alerts stay in the outbox and are retried"
                         );
                         auth_failure = Some(reason.clone());
                     }

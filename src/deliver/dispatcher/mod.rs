@@ -22,8 +22,9 @@ use health::{ChannelHealth, Failure};
 
 /// Rows fetched per drain; a full batch makes `run` drain again at once.
 const BATCH: u32 = 500;
-/// The longest `run` sleeps without looking at the outbox.
-const IDLE_WAIT: Duration = Duration::from_secs(30);
+/// The longest `run` sleeps without looking at the outbox: a row another
+/// process made due (`outbox replay`) is sent at most this long after.
+pub const IDLE_WAIT: Duration = Duration::from_secs(30);
 /// Pause after a store error before trying again.
 const ERROR_PAUSE: Duration = Duration::from_secs(5);
 /// Keeps a row due "now" from turning `run` into a busy loop.
