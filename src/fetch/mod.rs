@@ -9,6 +9,7 @@
 
 pub mod client;
 mod error;
+pub mod known;
 pub mod lane;
 pub mod lenient;
 pub mod listing;

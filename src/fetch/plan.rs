@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::known::Known;
 use super::lane::{self, Listing, Sweep};
 use crate::config::WatchSettings;
 use crate::observe::{CampaignStatus, Observation};
@@ -46,30 +47,6 @@ const LISTING_DEADLINE_INTERVALS: u32 = 4;
 /// this long when the cycle runs on a `schedule` rather than an interval.
 const LISTING_DEADLINE_FLOOR: Duration = Duration::from_secs(30);
 const LISTING_DEADLINE_SCHEDULED: Duration = Duration::from_secs(300);
-
-/// What the plan needs to know of one stored campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Known {
-    pub fingerprint: u64,
-    pub not_found: bool,
-    /// A debounce candidate is waiting, or its last read failed: the next
-    /// observation must be diffed, and the lane reads it every cycle.
-    pub pending: bool,
-    /// Its stored status is `live`: the lane expects it.
-    pub live: bool,
-}
-
-impl Known {
-    /// Read exactly as stored, with no debounce candidate or 404 to settle.
-    pub fn unchanged_by(self, observation: &Observation) -> bool {
-        match observation {
-            Observation::Found(snapshot) => {
-                !self.not_found && !self.pending && self.fingerprint == snapshot.fingerprint()
-            }
-            _ => false,
-        }
-    }
-}
 
 /// `None` for an empty list; patterns were checked by the config's `validate()`,
 /// an invalid one is skipped rather than guessed at.

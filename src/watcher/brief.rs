@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::commit::bookkeeping::Bookkeeping;
-use crate::fetch::plan::Known;
+use crate::fetch::known::Known;
 use crate::state::CampaignState;
 
 pub(super) struct Memory {

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use super::plan::Known;
+use super::known::Known;
 
 /// How a cycle lists an account read by listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,9 @@ use std::ops::ControlFlow;
 
 use super::{read_by_id, Fetched, Reading};
 use crate::fetch::client::PageRange;
+use crate::fetch::known::Known;
 use crate::fetch::lane::{self, Sweep};
-use crate::fetch::plan::{Known, ReadPlan};
+use crate::fetch::plan::ReadPlan;
 use crate::fetch::SigmaMindClient;
 use crate::observe::{CampaignStatus, Observation};
 

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt};
 
+use super::known::Known;
 use super::lane::{Listing, SweepPeriod};
-use super::plan::{Known, ReadPlan};
+use super::plan::ReadPlan;
 use super::{FetchError, SigmaMindClient};
 use crate::observe::{FetchFailure, Observation};
 
